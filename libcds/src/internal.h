@@ -1,0 +1,52 @@
+/*
+ * internal.h - what the files of libcds share and nobody else sees.
+ */
+#ifndef CDS_INTERNAL_H
+#define CDS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "cds/cds.h"
+
+/* Keep the on-disk structures exactly as format.h describes them. */
+_Static_assert(sizeof(cds_section_entry) == 32, "section entry layout");
+_Static_assert(sizeof(cds_header) == 568, "header layout");
+_Static_assert(sizeof(cds_header) <= CDS_HEADER_PAGE_SIZE, "header page");
+_Static_assert(sizeof(cds_module_record) == 104, "module record layout");
+_Static_assert(sizeof(cds_index_slot) == 16, "index slot layout");
+_Static_assert(sizeof(void *) == 8, "libcds supports 64-bit targets only");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the format is little-endian");
+
+struct cds_archive {
+    cds_header header; /* validated copy */
+    unsigned char *base;
+    uint64_t size;
+    int64_t delta;
+    const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
+    uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
+    unsigned char *ready; /* one byte per module: relocated */
+};
+
+/* Fill diag (if any) with status and a printf-style message; returns status. */
+cds_status cds_fail(cds_diag *diag, cds_status status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Round up to a multiple of align (a power of two). */
+static inline uint64_t cds_align_up(uint64_t value, uint64_t align)
+{
+    return (value + align - 1) & ~(align - 1);
+}
+
+/* Whether [offset, offset+size) lies inside [0, limit), without overflow. */
+static inline bool cds_range_ok(uint64_t offset, uint64_t size, uint64_t limit)
+{
+    return offset <= limit && size <= limit - offset;
+}
+
+/* Index building, shared by the writer and the tests of the reader. */
+uint32_t cds_index_slot_count(uint32_t module_count);
+uint64_t cds_index_hash(const char *name, size_t size);
+
+#endif /* CDS_INTERNAL_H */

@@ -1,0 +1,530 @@
+/*
+ * writer.c - building an archive: the fixed-address object arena, module
+ * records, relocations, and the atomic write of the finished file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "map.h"
+
+/* Arena memory is made accessible in steps of this size as objects grow. */
+#define COMMIT_STEP (UINT64_C(1) << 20)
+
+typedef struct byte_buffer {
+    unsigned char *data;
+    size_t size, capacity;
+} byte_buffer;
+
+struct cds_writer {
+    uint64_t base;             /* preferred address of file offset 0 */
+    unsigned char *arena;      /* base + CDS_OBJECTS_OFFSET */
+    uint64_t reserved;         /* address space held for the arena */
+    uint64_t committed;        /* bytes of it readable and writable */
+    uint64_t used;             /* bytes handed out */
+    byte_buffer modules;       /* cds_module_record[] */
+    byte_buffer relocs;        /* cds_reloc[] */
+    byte_buffer deps;          /* uint32_t[] */
+    byte_buffer strings;       /* names and paths */
+    byte_buffer user;          /* the user section */
+    byte_buffer names;         /* name hash set: cds_index_slot[] */
+    uint32_t *dep_marks;       /* module -> 1 + module that last added it */
+    size_t dep_marks_capacity;
+    bool in_module;
+    bool finished;
+    cds_module_record current;
+};
+
+static inline uint32_t module_count(const cds_writer *w)
+{
+    return (uint32_t)(w->modules.size / sizeof(cds_module_record));
+}
+
+static bool buffer_reserve(byte_buffer *b, size_t extra)
+{
+    if (extra <= b->capacity - b->size)
+        return true;
+    size_t want = b->capacity ? b->capacity : 256;
+    while (want - b->size < extra) {
+        if (want > SIZE_MAX / 2)
+            return false;
+        want *= 2;
+    }
+    unsigned char *data = realloc(b->data, want);
+    if (!data)
+        return false;
+    b->data = data;
+    b->capacity = want;
+    return true;
+}
+
+static bool buffer_append(byte_buffer *b, const void *data, size_t size)
+{
+    if (!buffer_reserve(b, size))
+        return false;
+    if (size)
+        memcpy(b->data + b->size, data, size);
+    b->size += size;
+    return true;
+}
+
+static void buffer_free(byte_buffer *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->size = b->capacity = 0;
+}
+
+/* ------------------------------------------------------------- the arena */
+
+cds_status cds_writer_create(cds_writer **out, const cds_writer_options *opt,
+                             cds_diag *diag)
+{
+    *out = NULL;
+    uint64_t base = opt && opt->base_address ? opt->base_address
+                                             : CDS_DEFAULT_BASE;
+    uint64_t max = opt && opt->max_object_size ? opt->max_object_size
+                                               : CDS_DEFAULT_MAX_OBJECTS;
+    max = cds_align_up(max, CDS_PAGE_SIZE);
+    if (base % CDS_PAGE_SIZE != 0 || max > CDS_RELOC_OFFSET_MAX)
+        return cds_fail(diag, CDS_E_INVALID_ARGUMENT,
+                        "base 0x%llx not page aligned or size too large",
+                        (unsigned long long)base);
+
+    cds_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return cds_fail(diag, CDS_E_NOMEM, "out of memory");
+    w->base = base;
+    w->reserved = max;
+    /* Reserve address space only; pages are committed as the arena grows. */
+    void *arena = cds_map_fixed(base + CDS_OBJECTS_OFFSET, max, PROT_NONE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+    if (arena == MAP_FAILED) {
+        int err = errno;
+        free(w);
+        if (err == EEXIST)
+            return cds_fail(diag, CDS_E_ADDRESS_IN_USE,
+                            "address 0x%llx is already mapped in this process",
+                            (unsigned long long)(base + CDS_OBJECTS_OFFSET));
+        return cds_fail(diag, CDS_E_MAP, "reserve arena: %s", strerror(err));
+    }
+    w->arena = arena;
+    *out = w;
+    return CDS_OK;
+}
+
+void cds_writer_destroy(cds_writer *w)
+{
+    if (!w)
+        return;
+    munmap(w->arena, w->reserved);
+    buffer_free(&w->modules);
+    buffer_free(&w->relocs);
+    buffer_free(&w->deps);
+    buffer_free(&w->strings);
+    buffer_free(&w->user);
+    buffer_free(&w->names);
+    free(w->dep_marks);
+    free(w);
+}
+
+void *cds_writer_alloc(cds_writer *w, size_t size, size_t align)
+{
+    if (!w || w->finished || align == 0 || (align & (align - 1)) != 0 ||
+        align > CDS_PAGE_SIZE)
+        return NULL;
+    uint64_t start = cds_align_up(w->used, align);
+    if (start > w->reserved || size > w->reserved - start)
+        return NULL;
+    uint64_t end = start + size;
+    if (end > w->committed) {
+        uint64_t commit = cds_align_up(end, COMMIT_STEP);
+        if (commit > w->reserved)
+            commit = w->reserved;
+        if (mprotect(w->arena + w->committed, commit - w->committed,
+                     PROT_READ | PROT_WRITE) != 0)
+            return NULL;
+        w->committed = commit;
+    }
+    /* Fresh pages are zero; padding and reused space are zeroed here. */
+    memset(w->arena + w->used, 0, end - w->used);
+    w->used = end;
+    return w->arena + start;
+}
+
+uint64_t cds_writer_object_size(const cds_writer *w)
+{
+    return w->used;
+}
+
+int cds_writer_contains(const cds_writer *w, const void *ptr, size_t size)
+{
+    uintptr_t p = (uintptr_t)ptr, lo = (uintptr_t)w->arena;
+    return p >= lo && cds_range_ok(p - lo, size, w->used);
+}
+
+/* File offset of an arena address. */
+static inline uint64_t file_offset(const cds_writer *w, const void *ptr)
+{
+    return (uint64_t)((uintptr_t)ptr - (uintptr_t)w->arena) +
+           CDS_OBJECTS_OFFSET;
+}
+
+/* ------------------------------------------------------------ name set */
+
+/* The set of finished module names, reusing the index's slot layout. */
+static int name_set_find(const cds_writer *w, uint64_t hash, const char *name,
+                         size_t size)
+{
+    size_t slot_count = w->names.size / sizeof(cds_index_slot);
+    if (slot_count == 0)
+        return 0;
+    const cds_index_slot *slots = (const cds_index_slot *)w->names.data;
+    const cds_module_record *records =
+        (const cds_module_record *)w->modules.data;
+    for (size_t i = hash & (slot_count - 1);; i = (i + 1) & (slot_count - 1)) {
+        if (slots[i].module == 0)
+            return 0;
+        const cds_module_record *r = &records[slots[i].module - 1];
+        if (slots[i].hash == hash && r->name.size == size &&
+            memcmp(w->strings.data + r->name.offset, name, size) == 0)
+            return 1;
+    }
+}
+
+static void index_insert(cds_index_slot *slots, uint32_t slot_count,
+                         uint64_t hash, uint32_t module)
+{
+    uint32_t i = (uint32_t)hash & (slot_count - 1);
+    while (slots[i].module != 0)
+        i = (i + 1) & (slot_count - 1);
+    slots[i].hash = hash;
+    slots[i].module = module + 1;
+}
+
+/* Fill an index for all finished modules into slots (zeroed by caller). */
+static void index_fill(const cds_writer *w, cds_index_slot *slots,
+                       uint32_t slot_count)
+{
+    const cds_module_record *records =
+        (const cds_module_record *)w->modules.data;
+    for (uint32_t m = 0; m < module_count(w); m++) {
+        const char *name = (const char *)w->strings.data + records[m].name.offset;
+        index_insert(slots, slot_count,
+                     cds_index_hash(name, records[m].name.size), m);
+    }
+}
+
+/* Add finished module m to the name set, growing it to stay half empty. */
+static bool name_set_add(cds_writer *w, uint32_t m)
+{
+    uint32_t slot_count = cds_index_slot_count(module_count(w) + 1);
+    size_t bytes = (size_t)slot_count * sizeof(cds_index_slot);
+    if (w->names.size < bytes) {
+        w->names.size = 0;
+        if (!buffer_reserve(&w->names, bytes))
+            return false;
+        memset(w->names.data, 0, bytes);
+        w->names.size = bytes;
+        index_fill(w, (cds_index_slot *)w->names.data, slot_count);
+        return true; /* index_fill included m */
+    }
+    const cds_module_record *r = (const cds_module_record *)w->modules.data + m;
+    const char *name = (const char *)w->strings.data + r->name.offset;
+    index_insert((cds_index_slot *)w->names.data,
+                 (uint32_t)(w->names.size / sizeof(cds_index_slot)),
+                 cds_index_hash(name, r->name.size), m);
+    return true;
+}
+
+/* ------------------------------------------------------------- modules */
+
+static bool add_string(cds_writer *w, const void *data, size_t size,
+                       cds_string_ref *ref)
+{
+    if (!data)
+        size = 0;
+    if (size > UINT32_MAX || w->strings.size > UINT32_MAX - size)
+        return false;
+    ref->offset = (uint32_t)w->strings.size;
+    ref->size = (uint32_t)size;
+    return buffer_append(&w->strings, data, size);
+}
+
+cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
+                                   uint32_t *number)
+{
+    if (!w || !info || !info->name || !info->name[0] || w->in_module ||
+        w->finished)
+        return CDS_E_INVALID_ARGUMENT;
+    size_t name_size = strlen(info->name);
+    if (name_set_find(w, cds_index_hash(info->name, name_size), info->name,
+                      name_size))
+        return CDS_E_DUPLICATE;
+    if (module_count(w) >= UINT32_MAX / 2 - 1)
+        return CDS_E_FULL;
+
+    cds_module_record *r = &w->current;
+    memset(r, 0, sizeof *r);
+    size_t strings_before = w->strings.size;
+    if (!add_string(w, info->name, name_size, &r->name) ||
+        !add_string(w, info->origin, info->origin ? strlen(info->origin) : 0,
+                    &r->origin) ||
+        !add_string(w, info->cached, info->cached ? strlen(info->cached) : 0,
+                    &r->cached) ||
+        !add_string(w, info->extra, info->extra_size, &r->extra)) {
+        w->strings.size = strings_before;
+        return CDS_E_NOMEM;
+    }
+    r->flags = info->flags;
+    r->source_mtime_ns = info->source_mtime_ns;
+    r->source_size = info->source_size;
+    r->source_hash = info->source_hash;
+    r->objects_begin = CDS_OBJECTS_OFFSET + w->used;
+    r->reloc_first = (uint32_t)(w->relocs.size / sizeof(cds_reloc));
+    r->deps_first = (uint32_t)(w->deps.size / sizeof(uint32_t));
+    w->in_module = true;
+    if (number)
+        *number = module_count(w);
+    return CDS_OK;
+}
+
+cds_status cds_writer_add_reloc(cds_writer *w, void *slot, cds_reloc_kind kind,
+                                uint32_t arg)
+{
+    if (!w || !w->in_module || (uintptr_t)slot % 8 != 0 ||
+        !cds_writer_contains(w, slot, 8) || arg > CDS_RELOC_ARG_MAX ||
+        kind < CDS_RELOC_INTERNAL || kind > CDS_RELOC_INTERN)
+        return CDS_E_INVALID_ARGUMENT;
+    if (kind == CDS_RELOC_INTERNAL || kind == CDS_RELOC_INTERN) {
+        void *target;
+        memcpy(&target, slot, sizeof target);
+        if (!cds_writer_contains(w, target, 1))
+            return CDS_E_INVALID_ARGUMENT;
+    }
+    if (w->relocs.size / sizeof(cds_reloc) >= UINT32_MAX)
+        return CDS_E_FULL;
+    cds_reloc r = cds_reloc_make(kind, arg, file_offset(w, slot));
+    return buffer_append(&w->relocs, &r, sizeof r) ? CDS_OK : CDS_E_NOMEM;
+}
+
+cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
+{
+    if (!w || !w->in_module || number >= module_count(w))
+        return CDS_E_INVALID_ARGUMENT;
+    uint32_t current = module_count(w);
+    if (w->dep_marks_capacity < current) {
+        size_t want = current * 2 + 16;
+        uint32_t *marks = realloc(w->dep_marks, want * sizeof *marks);
+        if (!marks)
+            return CDS_E_NOMEM;
+        memset(marks + w->dep_marks_capacity, 0,
+               (want - w->dep_marks_capacity) * sizeof *marks);
+        w->dep_marks = marks;
+        w->dep_marks_capacity = want;
+    }
+    if (w->dep_marks[number] == current + 1)
+        return CDS_OK; /* already listed for this module */
+    if (!buffer_append(&w->deps, &number, sizeof number))
+        return CDS_E_NOMEM;
+    w->dep_marks[number] = current + 1;
+    return CDS_OK;
+}
+
+cds_status cds_writer_end_module(cds_writer *w, const void *root)
+{
+    if (!w || !w->in_module || !cds_writer_contains(w, root, 8) ||
+        (uintptr_t)root % 8 != 0)
+        return CDS_E_INVALID_ARGUMENT;
+    cds_module_record *r = &w->current;
+    r->root = file_offset(w, root);
+    r->objects_end = CDS_OBJECTS_OFFSET + w->used;
+    r->reloc_count =
+        (uint32_t)(w->relocs.size / sizeof(cds_reloc)) - r->reloc_first;
+    r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
+    if (!buffer_append(&w->modules, r, sizeof *r))
+        return CDS_E_NOMEM;
+    if (!name_set_add(w, module_count(w) - 1)) {
+        w->modules.size -= sizeof *r;
+        return CDS_E_NOMEM;
+    }
+    w->in_module = false;
+    return CDS_OK;
+}
+
+cds_status cds_writer_cancel_module(cds_writer *w)
+{
+    if (!w || !w->in_module)
+        return CDS_E_INVALID_ARGUMENT;
+    cds_module_record *r = &w->current;
+    uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
+    memset(w->arena + begin, 0, w->used - begin);
+    w->used = begin;
+    w->relocs.size = (size_t)r->reloc_first * sizeof(cds_reloc);
+    w->deps.size = (size_t)r->deps_first * sizeof(uint32_t);
+    w->strings.size = r->name.offset;
+    /* Forget dependency marks of this attempt: they carry its number. */
+    for (size_t i = 0; i < w->dep_marks_capacity; i++)
+        if (w->dep_marks[i] == module_count(w) + 1)
+            w->dep_marks[i] = 0;
+    w->in_module = false;
+    return CDS_OK;
+}
+
+cds_status cds_writer_set_user(cds_writer *w, const void *data, size_t size)
+{
+    if (!w || w->finished || (size && !data))
+        return CDS_E_INVALID_ARGUMENT;
+    w->user.size = 0;
+    return buffer_append(&w->user, data, size) ? CDS_OK : CDS_E_NOMEM;
+}
+
+/* ------------------------------------------------------------- writing */
+
+static cds_status write_fully(int fd, const void *data, size_t size,
+                              cds_diag *diag)
+{
+    const unsigned char *p = data;
+    while (size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cds_fail(diag, CDS_E_IO, "write: %s", strerror(errno));
+        p += n;
+        size -= (size_t)n;
+    }
+    return CDS_OK;
+}
+
+static cds_status write_padding(int fd, uint64_t size, cds_diag *diag)
+{
+    static const unsigned char zeros[CDS_PAGE_SIZE];
+    while (size > 0) {
+        size_t n = size < sizeof zeros ? (size_t)size : sizeof zeros;
+        cds_status status = write_fully(fd, zeros, n, diag);
+        if (status != CDS_OK)
+            return status;
+        size -= n;
+    }
+    return CDS_OK;
+}
+
+/* Make a rename durable: fsync the directory that holds path. */
+static void sync_directory(const char *path)
+{
+    char copy[PATH_MAX];
+    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some filesystems refuse */
+        close(fd);
+    }
+}
+
+cds_status cds_writer_finish(cds_writer *w, const char *path,
+                             const void *fingerprint, size_t fingerprint_size,
+                             cds_diag *diag)
+{
+    if (!w || !path || w->in_module || w->finished ||
+        fingerprint_size > CDS_FINGERPRINT_MAX ||
+        (fingerprint_size && !fingerprint))
+        return cds_fail(diag, CDS_E_INVALID_ARGUMENT,
+                        "writer not ready or fingerprint over %u bytes",
+                        CDS_FINGERPRINT_MAX);
+
+    uint32_t count = module_count(w);
+    uint32_t slot_count = cds_index_slot_count(count);
+    size_t index_size =
+        sizeof(cds_index_header) + (size_t)slot_count * sizeof(cds_index_slot);
+    unsigned char *index = calloc(1, index_size);
+    if (!index)
+        return cds_fail(diag, CDS_E_NOMEM, "out of memory");
+    ((cds_index_header *)index)->slot_count = slot_count;
+    index_fill(w, (cds_index_slot *)(index + sizeof(cds_index_header)),
+               slot_count);
+
+    const void *data[CDS_SECTION_KIND_COUNT] = {
+        w->arena,        index,           w->modules.data, w->deps.data,
+        w->relocs.data,  w->strings.data, w->user.data,
+    };
+    uint64_t sizes[CDS_SECTION_KIND_COUNT] = {
+        cds_align_up(w->used, CDS_PAGE_SIZE),
+        index_size,
+        w->modules.size,
+        w->deps.size,
+        w->relocs.size,
+        w->strings.size,
+        w->user.size,
+    };
+
+    cds_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CDS_MAGIC, CDS_MAGIC_SIZE);
+    h.format_version = CDS_FORMAT_VERSION;
+    h.header_size = sizeof h;
+    h.base_address = w->base;
+    h.fingerprint_size = (uint32_t)fingerprint_size;
+    if (fingerprint_size)
+        memcpy(h.fingerprint, fingerprint, fingerprint_size);
+    h.section_count = CDS_SECTION_KIND_COUNT;
+    h.module_count = count;
+    uint64_t offset = CDS_OBJECTS_OFFSET;
+    for (uint32_t i = 0; i < CDS_SECTION_KIND_COUNT; i++) {
+        cds_section_entry *s = &h.sections[i];
+        offset = cds_align_up(offset, 8);
+        s->kind = i + 1;
+        s->offset = offset;
+        s->size = sizes[i];
+        /* The object region's page padding is zero and is checksummed too. */
+        s->checksum = sizes[i] ? cds_hash(data[i], sizes[i]) : cds_hash("", 0);
+        offset += sizes[i];
+    }
+    h.file_size = offset;
+    h.header_checksum = cds_header_checksum(&h);
+
+    char temp[PATH_MAX];
+    static unsigned counter;
+    if (snprintf(temp, sizeof temp, "%s.tmp-%ld-%u", path, (long)getpid(),
+                 counter++) >= (int)sizeof temp) {
+        free(index);
+        return cds_fail(diag, CDS_E_INVALID_ARGUMENT, "path too long");
+    }
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        free(index);
+        return cds_fail(diag, CDS_E_IO, "create %s: %s", temp, strerror(errno));
+    }
+
+    cds_status status = write_fully(fd, &h, sizeof h, diag);
+    uint64_t written = sizeof h;
+    for (uint32_t i = 0; status == CDS_OK && i < CDS_SECTION_KIND_COUNT; i++) {
+        status = write_padding(fd, h.sections[i].offset - written, diag);
+        if (status == CDS_OK && sizes[i])
+            status = write_fully(fd, data[i], sizes[i], diag);
+        written = h.sections[i].offset + sizes[i];
+    }
+    free(index);
+    if (status == CDS_OK && fsync(fd) != 0)
+        status = cds_fail(diag, CDS_E_IO, "fsync: %s", strerror(errno));
+    if (close(fd) != 0 && status == CDS_OK)
+        status = cds_fail(diag, CDS_E_IO, "close: %s", strerror(errno));
+    if (status == CDS_OK && rename(temp, path) != 0)
+        status = cds_fail(diag, CDS_E_IO, "rename to %s: %s", path,
+                          strerror(errno));
+    if (status != CDS_OK) {
+        unlink(temp);
+        return status;
+    }
+    sync_directory(path);
+    w->finished = true;
+    return CDS_OK;
+}

@@ -1,0 +1,243 @@
+/*
+ * test_roundtrip.c - what the writer puts in, the reader gives back: header,
+ * fingerprint, user data, module records and index, relocations.
+ */
+#include <sys/mman.h>
+
+#include "check.h"
+#include "fixture.h"
+
+#define MODULES 700
+
+static char path[512];
+
+static void make_archive(void)
+{
+    snprintf(path, sizeof path, "%s/round.img", fixture_dir());
+    fixture_options o = {.modules = MODULES, .payload = 100};
+    CHECK_STATUS(fixture_write(path, &o), CDS_OK);
+}
+
+static cds_archive *open_archive(unsigned flags)
+{
+    cds_archive *a = NULL;
+    cds_diag diag = {0};
+    cds_status s = cds_archive_open(&a, path, FIXTURE_FINGERPRINT,
+                                    FIXTURE_FINGERPRINT_SIZE, flags, &diag);
+    if (s != CDS_OK)
+        fprintf(stderr, "open: %s\n", diag.message);
+    CHECK_STATUS(s, CDS_OK);
+    return a;
+}
+
+static void test_header_round_trip(void)
+{
+    make_archive();
+    cds_archive *a = open_archive(CDS_OPEN_VERIFY_OBJECTS);
+    if (!a)
+        return;
+    const cds_header *h = cds_archive_header(a);
+    CHECK(memcmp(h->magic, CDS_MAGIC, CDS_MAGIC_SIZE) == 0);
+    CHECK_EQ_INT(h->format_version, CDS_FORMAT_VERSION);
+    CHECK_EQ_INT(h->base_address, CDS_DEFAULT_BASE);
+    CHECK_EQ_INT(h->file_size, fixture_file_size(path));
+    CHECK_EQ_INT(h->module_count, MODULES);
+    CHECK_EQ_INT(h->fingerprint_size, FIXTURE_FINGERPRINT_SIZE);
+    CHECK(memcmp(h->fingerprint, FIXTURE_FINGERPRINT,
+                 FIXTURE_FINGERPRINT_SIZE) == 0);
+    CHECK_EQ_INT(cds_archive_module_count(a), MODULES);
+    /* Nothing else is mapped there in this test, so no relocation. */
+    CHECK((uint64_t)(uintptr_t)cds_archive_base(a) == CDS_DEFAULT_BASE);
+    CHECK_EQ_INT(cds_archive_delta(a), 0);
+    size_t size;
+    const char *user = cds_archive_user(a, &size);
+    CHECK(size == 9 && memcmp(user, "user-data", 9) == 0);
+    CHECK_STATUS(cds_archive_verify_objects(a, NULL), CDS_OK);
+    cds_archive_close(a);
+}
+
+static void test_index_finds_every_module(void)
+{
+    cds_archive *a = open_archive(0);
+    if (!a)
+        return;
+    for (uint32_t m = 0; m < MODULES; m++) {
+        char name[64];
+        fixture_module_name(m, name, sizeof name);
+        uint32_t number = UINT32_MAX;
+        CHECK_STATUS(cds_archive_find(a, name, strlen(name), &number), CDS_OK);
+        CHECK_EQ_INT(number, m);
+        const cds_module_record *r = cds_archive_module(a, number);
+        CHECK(r != NULL);
+        if (!r)
+            continue;
+        size_t size;
+        const char *s = cds_archive_string(a, r->name, &size);
+        CHECK(size == strlen(name) && memcmp(s, name, size) == 0);
+        char origin[96];
+        snprintf(origin, sizeof origin, "/src/pkg/mod%u.py", m);
+        s = cds_archive_string(a, r->origin, &size);
+        CHECK(size == strlen(origin) && memcmp(s, origin, size) == 0);
+        s = cds_archive_string(a, r->extra, &size);
+        CHECK(size == 1 && s[0] == 'x');
+        cds_archive_string(a, r->cached, &size);
+        CHECK(size == 0);
+        CHECK_EQ_INT(r->flags, m % 2 ? CDS_MODULE_PACKAGE : 0);
+        CHECK_EQ_INT(r->source_mtime_ns, 1000 + m);
+        CHECK_EQ_INT(r->source_size, 10 * m);
+        CHECK_EQ_INT(r->source_hash, 0xabcdef00u + m);
+        CHECK_EQ_INT(r->deps_count, m ? 1 : 0);
+        CHECK(r->objects_begin < r->objects_end);
+        CHECK(r->root >= r->objects_begin && r->root < r->objects_end);
+    }
+    /* Absent names, including prefixes and near misses. */
+    uint32_t number;
+    const char *absent[] = {"pkg", "pkg.mod", "pkg.mod7000", "pkg.mod1 ", ""};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        CHECK_STATUS(cds_archive_find(a, absent[i], strlen(absent[i]), &number),
+                     CDS_E_NOT_FOUND);
+    CHECK(cds_archive_module(a, MODULES) == NULL);
+    cds_archive_close(a);
+}
+
+static void check_module_fixed(cds_archive *a, fixture_runtime *rt, uint32_t m)
+{
+    const cds_module_record *r = cds_archive_module(a, m);
+    fixture_node *node = cds_archive_at(a, r->root);
+    fixture_node *first =
+        cds_archive_at(a, cds_archive_module(a, 0)->root);
+    CHECK(node->type == rt->types[m % FIXTURE_TYPE_COUNT]);
+    CHECK(node->singleton == rt->singletons[m % FIXTURE_SINGLETON_COUNT]);
+    CHECK(node->self == node);
+    CHECK(node->name == node->text);
+    CHECK(node->first == (m ? first : NULL));
+    CHECK_EQ_INT(node->number, m);
+}
+
+static void test_prepare_relocates_module_and_its_deps_once(void)
+{
+    cds_archive *a = open_archive(0);
+    if (!a)
+        return;
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    CHECK(!cds_archive_module_ready(a, 0));
+    CHECK(!cds_archive_module_ready(a, 5));
+    CHECK_STATUS(cds_archive_prepare_module(a, 5, &rt.symbols), CDS_OK);
+    CHECK(cds_archive_module_ready(a, 5));
+    CHECK(cds_archive_module_ready(a, 0)); /* its dependency */
+    CHECK(!cds_archive_module_ready(a, 4));
+    CHECK_EQ_INT(rt.interned, 2);
+    check_module_fixed(a, &rt, 5);
+    check_module_fixed(a, &rt, 0);
+    /* Again: nothing is applied twice. */
+    CHECK_STATUS(cds_archive_prepare_module(a, 5, &rt.symbols), CDS_OK);
+    CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_OK);
+    CHECK_EQ_INT(rt.interned, 2);
+    /* Untouched modules keep their type words unset. */
+    fixture_node *other = cds_archive_at(a, cds_archive_module(a, 4)->root);
+    CHECK(other->type == NULL);
+    CHECK_STATUS(cds_archive_prepare_module(a, MODULES, &rt.symbols),
+                 CDS_E_CORRUPT);
+    cds_archive_close(a);
+}
+
+static int redirect_intern(void *context, void **slot)
+{
+    *slot = context; /* as when an equal string is already interned */
+    return 0;
+}
+
+static int refuse_intern(void *context, void **slot)
+{
+    (void)context, (void)slot;
+    return -1;
+}
+
+static void test_intern_callback_may_redirect_or_fail(void)
+{
+    cds_archive *a = open_archive(0);
+    if (!a)
+        return;
+    static char interned[] = "module 3";
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    rt.symbols.intern = redirect_intern;
+    rt.symbols.context = interned;
+    CHECK_STATUS(cds_archive_prepare_module(a, 3, &rt.symbols), CDS_OK);
+    fixture_node *node = cds_archive_at(a, cds_archive_module(a, 3)->root);
+    CHECK(node->name == interned);
+
+    rt.symbols.intern = refuse_intern;
+    CHECK_STATUS(cds_archive_prepare_module(a, 6, &rt.symbols),
+                 CDS_E_INVALID_ARGUMENT);
+    CHECK(!cds_archive_module_ready(a, 6));
+    /* Without an intern callback, a module with intern entries is refused
+     * before anything is written. */
+    rt.symbols.intern = NULL;
+    CHECK_STATUS(cds_archive_prepare_module(a, 8, &rt.symbols),
+                 CDS_E_INVALID_ARGUMENT);
+    node = cds_archive_at(a, cds_archive_module(a, 8)->root);
+    CHECK(node->type == NULL);
+    cds_archive_close(a);
+}
+
+static void test_reloc_encoding(void)
+{
+    uint64_t offsets[] = {CDS_OBJECTS_OFFSET, 8, CDS_RELOC_OFFSET_MAX};
+    uint32_t args[] = {0, 1, CDS_RELOC_ARG_MAX};
+    for (int k = CDS_RELOC_INTERNAL; k <= CDS_RELOC_INTERN; k++)
+        for (size_t i = 0; i < 3; i++)
+            for (size_t j = 0; j < 3; j++) {
+                cds_reloc r = cds_reloc_make((cds_reloc_kind)k, args[j],
+                                             offsets[i]);
+                CHECK_EQ_INT(cds_reloc_kind_of(r), k);
+                CHECK_EQ_INT(cds_reloc_arg_of(r), args[j]);
+                CHECK_EQ_INT(cds_reloc_offset_of(r), offsets[i]);
+            }
+}
+
+static void test_mapping_is_private(void)
+{
+    /* Writes to the mapping must not reach the file. */
+    cds_archive *a = open_archive(0);
+    if (!a)
+        return;
+    fixture_node *node = cds_archive_at(a, cds_archive_module(a, 1)->root);
+    node->number = 4242;
+    cds_archive_close(a);
+    a = open_archive(CDS_OPEN_VERIFY_OBJECTS);
+    if (!a)
+        return;
+    node = cds_archive_at(a, cds_archive_module(a, 1)->root);
+    CHECK_EQ_INT(node->number, 1);
+    cds_archive_close(a);
+}
+
+static void test_empty_archive(void)
+{
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty.img", fixture_dir());
+    fixture_options o = {.modules = 0};
+    CHECK_STATUS(fixture_write(empty, &o), CDS_OK);
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, empty, FIXTURE_FINGERPRINT,
+                                  FIXTURE_FINGERPRINT_SIZE,
+                                  CDS_OPEN_VERIFY_OBJECTS, NULL),
+                 CDS_OK);
+    uint32_t number;
+    if (a)
+        CHECK_STATUS(cds_archive_find(a, "x", 1, &number), CDS_E_NOT_FOUND);
+    cds_archive_close(a);
+}
+
+static void cleanup(void)
+{
+    fixture_cleanup();
+}
+
+CHECK_MAIN(TEST(test_header_round_trip), TEST(test_index_finds_every_module),
+           TEST(test_prepare_relocates_module_and_its_deps_once),
+           TEST(test_intern_callback_may_redirect_or_fail),
+           TEST(test_reloc_encoding), TEST(test_mapping_is_private),
+           TEST(test_empty_archive), TEST(cleanup))
