@@ -120,7 +120,7 @@ cds_status cds_header_read(int fd, cds_header *out, cds_diag *diag)
         return cds_fail(diag, CDS_E_NOT_REGULAR, "not a regular file");
     if ((uint64_t)st.st_size < sizeof(cds_header))
         return cds_fail(diag, CDS_E_TOO_SMALL,
-                        "file is %lld bytes, a header needs %zu",
+                        "file too small: %lld bytes, a header needs %zu",
                         (long long)st.st_size, sizeof(cds_header));
 
     cds_header h;

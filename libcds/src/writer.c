@@ -177,6 +177,18 @@ static inline uint64_t file_offset(const cds_writer *w, const void *ptr)
            CDS_OBJECTS_OFFSET;
 }
 
+uint64_t cds_writer_offset(const cds_writer *w, const void *ptr)
+{
+    return file_offset(w, ptr);
+}
+
+void *cds_writer_pointer(const cds_writer *w, uint64_t offset)
+{
+    if (offset < CDS_OBJECTS_OFFSET || offset - CDS_OBJECTS_OFFSET >= w->used)
+        return NULL;
+    return w->arena + (offset - CDS_OBJECTS_OFFSET);
+}
+
 /* ------------------------------------------------------------ name set */
 
 /* The set of finished module names, reusing the index's slot layout. */

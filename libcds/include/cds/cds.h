@@ -127,6 +127,11 @@ uint64_t cds_writer_object_size(const cds_writer *writer);
 int cds_writer_contains(const cds_writer *writer, const void *ptr,
                         size_t size);
 
+/* File offset of an arena address, and the arena address of a file offset
+ * (NULL when outside the allocated part). */
+uint64_t cds_writer_offset(const cds_writer *writer, const void *ptr);
+void *cds_writer_pointer(const cds_writer *writer, uint64_t offset);
+
 /* Description of a module, copied by cds_writer_begin_module. */
 typedef struct cds_module_info {
     const char *name; /* required, NUL-terminated */

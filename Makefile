@@ -1,0 +1,54 @@
+# pycds - the two commands in the README are `make demo` and `make test`.
+# Each installs what it needs (Debian packages, project virtual environments).
+
+PYTHON_VERSIONS ?= 3.11 3.12 3.13
+DEMO_PYTHON ?= 3.11
+JOBS ?= 2
+
+.PHONY: test demo deps build ctest ctest-asan venvs pytest bench format clean
+
+test: ctest ctest-asan pytest
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build -j $(JOBS)
+
+ctest: build
+	ctest --test-dir build --output-on-failure
+
+# The C tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+ctest-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCDS_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure
+
+venvs: deps
+	@for v in $(PYTHON_VERSIONS); do \
+	    echo "== venv $$v"; scripts/venv.sh $$v || exit 1; done
+
+# pytest on every CPython, each in its own virtual environment.  Tests run
+# from outside the tree with PYTHONSAFEPATH so they import the installed
+# package, never the sources.
+pytest: venvs
+	@for v in $(PYTHON_VERSIONS); do \
+	    echo "== pytest on CPython $$v"; \
+	    (cd / && PYTHONSAFEPATH=1 $(CURDIR)/.venv/$$v/bin/python -m pytest \
+	        -p no:cacheprovider -q $(CURDIR)/tests/python) || exit 1; done
+
+demo: deps
+	@scripts/venv.sh $(DEMO_PYTHON)
+	@cd / && PYTHONSAFEPATH=1 $(CURDIR)/.venv/$(DEMO_PYTHON)/bin/python \
+	    $(CURDIR)/examples/demo.py
+
+bench: build
+	./build/bench/bench_libcds
+
+format:
+	clang-format -i libcds/include/cds/*.h libcds/src/*.[ch] pycds/ext/*.[ch] \
+	    tools/*.c tests/c/*.[ch] bench/*.cc
+
+clean:
+	rm -rf build build-asan .venv

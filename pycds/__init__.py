@@ -1,0 +1,13 @@
+"""pycds: class-data sharing for CPython.
+
+Code objects of imported modules are kept in one memory-mapped archive and
+served to later runs, skipping the search for, reading and unmarshalling of
+their .pyc files.  See README.md for the three steps (trace, dump, share).
+"""
+
+from __future__ import annotations
+
+from ._cds import Archive, ArchiveError, Writer, fingerprint
+
+__all__ = ["Archive", "ArchiveError", "Writer", "fingerprint", "__version__"]
+__version__ = "0.1.0"

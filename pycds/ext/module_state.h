@@ -1,0 +1,21 @@
+/*
+ * module_state.h - the extension's process-wide objects.
+ *
+ * pycds serves the main interpreter only (interned strings are per
+ * interpreter on 3.12+), so its state is plain static data and the module
+ * refuses to load in a subinterpreter.
+ */
+#ifndef PYCDS_MODULE_STATE_H
+#define PYCDS_MODULE_STATE_H
+
+#include <Python.h>
+
+typedef struct {
+    PyObject *archive_error; /* pycds._cds.ArchiveError */
+    PyObject *archive_type;
+    PyObject *writer_type;
+} pycds_module_state;
+
+extern pycds_module_state pycds_state;
+
+#endif /* PYCDS_MODULE_STATE_H */
