@@ -37,7 +37,8 @@
 #define MAP_FIXED_NOREPLACE 0x100000 // Linux 4.17; older headers lack it
 #endif
 
-namespace {
+namespace
+{
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 // Spacing of preferred addresses: far more than an archive (or a writer's
@@ -93,12 +94,12 @@ cds_archive *OpenArchive(benchmark::State &state, const SampleArchive &sample,
 {
     cds_archive *archive = nullptr;
     cds_diag diag{};
-    cds_status status = cds_archive_open(&archive, sample.path.c_str(),
-                                         FIXTURE_FINGERPRINT,
-                                         FIXTURE_FINGERPRINT_SIZE, flags, &diag);
+    cds_status status =
+        cds_archive_open(&archive, sample.path.c_str(), FIXTURE_FINGERPRINT,
+                         FIXTURE_FINGERPRINT_SIZE, flags, &diag);
     if (status != CDS_OK) {
-        state.SkipWithError(("cds_archive_open: " + StatusText(status, &diag))
-                                .c_str());
+        state.SkipWithError(
+            ("cds_archive_open: " + StatusText(status, &diag)).c_str());
         return nullptr;
     }
     return archive;
@@ -204,13 +205,15 @@ BENCHMARK(BM_IndexLookup)->Arg(100)->Arg(1000)->Arg(10000);
 
 // Keeps one page mapped at `address` so that an archive preferring it must
 // be mapped elsewhere.
-class AddressBlocker {
+class AddressBlocker
+{
   public:
     explicit AddressBlocker(uint64_t address)
     {
         void *want = reinterpret_cast<void *>(static_cast<uintptr_t>(address));
-        void *got = mmap(want, CDS_PAGE_SIZE, PROT_NONE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        void *got =
+            mmap(want, CDS_PAGE_SIZE, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
         if (got == MAP_FAILED) {
             error_ = std::string("mmap blocker: ") + std::strerror(errno);
             return;
@@ -227,7 +230,10 @@ class AddressBlocker {
     AddressBlocker(const AddressBlocker &) = delete;
     AddressBlocker &operator=(const AddressBlocker &) = delete;
 
-    const std::string &error() const { return error_; }
+    const std::string &error() const
+    {
+        return error_;
+    }
 
   private:
     void *page_ = nullptr;
@@ -292,9 +298,9 @@ void BM_Relocate(benchmark::State &state, bool moved)
     }
 
     for (auto _ : state) {
-        status = cds_archive_apply_relocs(archive, record->reloc_first,
-                                          record->reloc_count,
-                                          &runtime.symbols);
+        status =
+            cds_archive_apply_relocs(archive, record->reloc_first,
+                                     record->reloc_count, &runtime.symbols);
         if (status != CDS_OK) {
             state.SkipWithError(
                 ("cds_archive_apply_relocs: " + StatusText(status)).c_str());

@@ -314,8 +314,7 @@ static verdict hash_section(inspection *in, const cds_section_entry *s,
     }
     if (s->size > HASH_LIMIT) {
         fail(in, "%s section is %llu bytes, over the %llu cds-inspect checks",
-             name, (unsigned long long)s->size,
-             (unsigned long long)HASH_LIMIT);
+             name, (unsigned long long)s->size, (unsigned long long)HASH_LIMIT);
         return VERDICT_TOO_LARGE;
     }
     unsigned char *buffer = malloc(s->size ? (size_t)s->size : 1);
@@ -366,8 +365,8 @@ static void check_sections(inspection *in, const options *o)
         printf(" (only %u fit in a header)", CDS_SECTION_MAX);
         count = CDS_SECTION_MAX;
     }
-    printf("\n  %-10s %12s %12s  %-16s  %-16s  %s\n", "name", "offset",
-           "size", "checksum", "computed", "verdict");
+    printf("\n  %-10s %12s %12s  %-16s  %-16s  %s\n", "name", "offset", "size",
+           "checksum", "computed", "verdict");
     in->metadata_ok = in->header_ok;
     for (uint32_t i = 0; i < count; i++) {
         const cds_section_entry *s = &h->sections[i];

@@ -146,11 +146,9 @@ cds_status cds_header_read(int fd, cds_header *out, cds_diag *diag)
                         (unsigned long long)h.header_checksum,
                         (unsigned long long)expected);
     if (h.file_size != (uint64_t)st.st_size)
-        return cds_fail(diag, CDS_E_SIZE,
-                        "file is %lld bytes, header says %llu (%s)",
-                        (long long)st.st_size,
-                        (unsigned long long)h.file_size,
-                        (uint64_t)st.st_size < h.file_size ? "truncated"
-                                                           : "extended");
+        return cds_fail(
+            diag, CDS_E_SIZE, "file is %lld bytes, header says %llu (%s)",
+            (long long)st.st_size, (unsigned long long)h.file_size,
+            (uint64_t)st.st_size < h.file_size ? "truncated" : "extended");
     return check_layout(&h, diag);
 }

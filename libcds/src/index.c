@@ -55,7 +55,8 @@ const cds_module_record *cds_archive_module(const cds_archive *a,
 const char *cds_archive_string(const cds_archive *a, cds_string_ref ref,
                                size_t *size)
 {
-    if (!cds_range_ok(ref.offset, ref.size, a->section_sizes[CDS_SECTION_STRINGS])) {
+    if (!cds_range_ok(ref.offset, ref.size,
+                      a->section_sizes[CDS_SECTION_STRINGS])) {
         *size = 0;
         return "";
     }

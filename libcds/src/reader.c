@@ -26,9 +26,10 @@ static cds_status map_archive(cds_archive *a, int fd, unsigned flags,
                               cds_diag *diag)
 {
     size_t size = (size_t)a->header.file_size;
-    int map_flags = MAP_PRIVATE | (flags & CDS_OPEN_NO_POPULATE ? 0 : MAP_POPULATE);
-    void *p = cds_map_fixed(a->header.base_address, size, PROT_READ, map_flags,
-                            fd);
+    int map_flags =
+        MAP_PRIVATE | (flags & CDS_OPEN_NO_POPULATE ? 0 : MAP_POPULATE);
+    void *p =
+        cds_map_fixed(a->header.base_address, size, PROT_READ, map_flags, fd);
     if (p == MAP_FAILED && errno == EEXIST)
         p = mmap(NULL, size, PROT_READ, map_flags, fd, 0);
     if (p == MAP_FAILED)
@@ -80,8 +81,7 @@ static cds_status verify_section(const cds_archive *a, cds_section_kind kind,
     if (actual != s->checksum)
         return cds_fail(diag, failure,
                         "%s section checksum %016llx, computed %016llx",
-                        cds_section_name(kind),
-                        (unsigned long long)s->checksum,
+                        cds_section_name(kind), (unsigned long long)s->checksum,
                         (unsigned long long)actual);
     return CDS_OK;
 }

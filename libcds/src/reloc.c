@@ -22,8 +22,7 @@ static cds_status check_relocs(const cds_archive *a, const cds_reloc *table,
         if (offset < CDS_OBJECTS_OFFSET || offset + 8 > objects_end)
             return CDS_E_CORRUPT;
         switch (cds_reloc_kind_of(r)) {
-        case CDS_RELOC_INTERNAL:
-            break;
+        case CDS_RELOC_INTERNAL: break;
         case CDS_RELOC_TYPE:
             if (arg >= symbols->type_count || !symbols->types[arg])
                 return CDS_E_CORRUPT;
@@ -36,8 +35,7 @@ static cds_status check_relocs(const cds_archive *a, const cds_reloc *table,
             if (!symbols->intern)
                 return CDS_E_INVALID_ARGUMENT;
             break;
-        default:
-            return CDS_E_CORRUPT;
+        default: return CDS_E_CORRUPT;
         }
     }
     return CDS_OK;

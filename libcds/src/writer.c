@@ -24,18 +24,18 @@ typedef struct byte_buffer {
 } byte_buffer;
 
 struct cds_writer {
-    uint64_t base;             /* preferred address of file offset 0 */
-    unsigned char *arena;      /* base + CDS_OBJECTS_OFFSET */
-    uint64_t reserved;         /* address space held for the arena */
-    uint64_t committed;        /* bytes of it readable and writable */
-    uint64_t used;             /* bytes handed out */
-    byte_buffer modules;       /* cds_module_record[] */
-    byte_buffer relocs;        /* cds_reloc[] */
-    byte_buffer deps;          /* uint32_t[] */
-    byte_buffer strings;       /* names and paths */
-    byte_buffer user;          /* the user section */
-    byte_buffer names;         /* name hash set: cds_index_slot[] */
-    uint32_t *dep_marks;       /* module -> 1 + module that last added it */
+    uint64_t base;        /* preferred address of file offset 0 */
+    unsigned char *arena; /* base + CDS_OBJECTS_OFFSET */
+    uint64_t reserved;    /* address space held for the arena */
+    uint64_t committed;   /* bytes of it readable and writable */
+    uint64_t used;        /* bytes handed out */
+    byte_buffer modules;  /* cds_module_record[] */
+    byte_buffer relocs;   /* cds_reloc[] */
+    byte_buffer deps;     /* uint32_t[] */
+    byte_buffer strings;  /* names and paths */
+    byte_buffer user;     /* the user section */
+    byte_buffer names;    /* name hash set: cds_index_slot[] */
+    uint32_t *dep_marks;  /* module -> 1 + module that last added it */
     size_t dep_marks_capacity;
     bool in_module;
     bool finished;
@@ -88,8 +88,8 @@ cds_status cds_writer_create(cds_writer **out, const cds_writer_options *opt,
                              cds_diag *diag)
 {
     *out = NULL;
-    uint64_t base = opt && opt->base_address ? opt->base_address
-                                             : CDS_DEFAULT_BASE;
+    uint64_t base =
+        opt && opt->base_address ? opt->base_address : CDS_DEFAULT_BASE;
     uint64_t max = opt && opt->max_object_size ? opt->max_object_size
                                                : CDS_DEFAULT_MAX_OBJECTS;
     max = cds_align_up(max, CDS_PAGE_SIZE);
@@ -104,8 +104,9 @@ cds_status cds_writer_create(cds_writer **out, const cds_writer_options *opt,
     w->base = base;
     w->reserved = max;
     /* Reserve address space only; pages are committed as the arena grows. */
-    void *arena = cds_map_fixed(base + CDS_OBJECTS_OFFSET, max, PROT_NONE,
-                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+    void *arena =
+        cds_map_fixed(base + CDS_OBJECTS_OFFSET, max, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
     if (arena == MAP_FAILED) {
         int err = errno;
         free(w);
@@ -228,7 +229,8 @@ static void index_fill(const cds_writer *w, cds_index_slot *slots,
     const cds_module_record *records =
         (const cds_module_record *)w->modules.data;
     for (uint32_t m = 0; m < module_count(w); m++) {
-        const char *name = (const char *)w->strings.data + records[m].name.offset;
+        const char *name =
+            (const char *)w->strings.data + records[m].name.offset;
         index_insert(slots, slot_count,
                      cds_index_hash(name, records[m].name.size), m);
     }
@@ -465,8 +467,8 @@ cds_status cds_writer_finish(cds_writer *w, const char *path,
                slot_count);
 
     const void *data[CDS_SECTION_KIND_COUNT] = {
-        w->arena,        index,           w->modules.data, w->deps.data,
-        w->relocs.data,  w->strings.data, w->user.data,
+        w->arena,       index,           w->modules.data, w->deps.data,
+        w->relocs.data, w->strings.data, w->user.data,
     };
     uint64_t sizes[CDS_SECTION_KIND_COUNT] = {
         cds_align_up(w->used, CDS_PAGE_SIZE),
@@ -530,8 +532,8 @@ cds_status cds_writer_finish(cds_writer *w, const char *path,
     if (close(fd) != 0 && status == CDS_OK)
         status = cds_fail(diag, CDS_E_IO, "close: %s", strerror(errno));
     if (status == CDS_OK && rename(temp, path) != 0)
-        status = cds_fail(diag, CDS_E_IO, "rename to %s: %s", path,
-                          strerror(errno));
+        status =
+            cds_fail(diag, CDS_E_IO, "rename to %s: %s", path, strerror(errno));
     if (status != CDS_OK) {
         unlink(temp);
         return status;

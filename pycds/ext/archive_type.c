@@ -9,8 +9,8 @@
 #include "fingerprint.h"
 #include "module_state.h"
 
-PyObject *pycds_raise_archive_error(const char *path,
-                                    const cds_diag *diag, cds_status status)
+PyObject *pycds_raise_archive_error(const char *path, const cds_diag *diag,
+                                    cds_status status)
 {
     const char *reason = diag && diag->status == status && diag->message[0]
                              ? diag->message
@@ -58,11 +58,10 @@ static PyObject *archive_new(PyTypeObject *type, PyObject *args,
     cds_archive *archive = NULL;
     cds_diag diag = {0};
     cds_status status;
-    Py_BEGIN_ALLOW_THREADS
-    status = cds_archive_open(&archive, PyBytes_AS_STRING(path), fp, fp_size,
-                              flags, &diag);
-    Py_END_ALLOW_THREADS
-    if (status != CDS_OK) {
+    Py_BEGIN_ALLOW_THREADS status = cds_archive_open(
+        &archive, PyBytes_AS_STRING(path), fp, fp_size, flags, &diag);
+    Py_END_ALLOW_THREADS if (status != CDS_OK)
+    {
         pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;
@@ -127,10 +126,11 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
 {
     const cds_module_record *r = cds_archive_module(self->archive, number);
     if (!r)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path),
-                                         NULL, CDS_E_CORRUPT);
+        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), NULL,
+                                         CDS_E_CORRUPT);
     size_t extra_size;
-    const char *extra = cds_archive_string(self->archive, r->extra, &extra_size);
+    const char *extra =
+        cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
         "{sIsNsNsNsNsIsOsLsKsKsKsKsIsI}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
@@ -138,12 +138,11 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
         string_of(self->archive, r->cached), "extra",
         PyBytes_FromStringAndSize(extra, (Py_ssize_t)extra_size), "flags",
         r->flags, "is_package",
-        (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False,
-        "source_mtime_ns", (long long)r->source_mtime_ns, "source_size",
+        (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False, "source_mtime_ns",
+        (long long)r->source_mtime_ns, "source_size",
         (unsigned long long)r->source_size, "source_hash",
-        (unsigned long long)r->source_hash, "root",
-        (unsigned long long)r->root, "objects_size",
-        (unsigned long long)(r->objects_end - r->objects_begin),
+        (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,
+        "objects_size", (unsigned long long)(r->objects_end - r->objects_begin),
         "relocations", r->reloc_count, "dependencies", r->deps_count);
 }
 
@@ -161,8 +160,8 @@ static PyObject *archive_find(ArchiveObject *self, PyObject *name)
     if (status == CDS_E_NOT_FOUND)
         Py_RETURN_NONE;
     if (status != CDS_OK)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path),
-                                         NULL, status);
+        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), NULL,
+                                         status);
     return record_dict(self, number);
 }
 
@@ -202,8 +201,8 @@ static PyObject *archive_verify_objects(ArchiveObject *self, PyObject *unused)
     cds_diag diag = {0};
     cds_status status = cds_archive_verify_objects(self->archive, &diag);
     if (status != CDS_OK)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path),
-                                         &diag, status);
+        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), &diag,
+                                         status);
     Py_RETURN_NONE;
 }
 
@@ -217,8 +216,8 @@ static PyObject *archive_info(ArchiveObject *self, PyObject *unused)
         "{sIsKsKsKsLsIsy#}", "format_version", h->format_version, "file_size",
         (unsigned long long)h->file_size, "base_address",
         (unsigned long long)h->base_address, "mapped_address",
-        (unsigned long long)(uintptr_t)cds_archive_base(self->archive),
-        "delta", (long long)cds_archive_delta(self->archive), "module_count",
+        (unsigned long long)(uintptr_t)cds_archive_base(self->archive), "delta",
+        (long long)cds_archive_delta(self->archive), "module_count",
         h->module_count, "fingerprint", (const char *)h->fingerprint,
         (Py_ssize_t)h->fingerprint_size);
 }

@@ -36,13 +36,14 @@ const char *pycds_fingerprint(size_t *size)
             "pycds/%d %s|magic=%ld|hex=%lx|ptr=%zu|debug=%d|ft=%d|digit=%d"
             "|sizes=%zu,%zu,%zu,%zu,%zu,%zu",
             PYCDS_OBJECT_FORMAT, Py_GetVersion(), PyImport_GetMagicNumber(),
-            (unsigned long)PY_VERSION_HEX, sizeof(void *), debug,
-            free_threaded, PYLONG_BITS_IN_DIGIT, sizeof(PyCodeObject),
-            sizeof(PyASCIIObject), sizeof(PyCompactUnicodeObject),
-            sizeof(PyTupleObject), sizeof(PyBytesObject), sizeof(PyGC_Head));
+            (unsigned long)PY_VERSION_HEX, sizeof(void *), debug, free_threaded,
+            PYLONG_BITS_IN_DIGIT, sizeof(PyCodeObject), sizeof(PyASCIIObject),
+            sizeof(PyCompactUnicodeObject), sizeof(PyTupleObject),
+            sizeof(PyBytesObject), sizeof(PyGC_Head));
         /* Truncation keeps a prefix; sys.version is far below the limit. */
-        text_size = n < 0 ? 0 : (size_t)n >= sizeof text ? sizeof text - 1
-                                                         : (size_t)n;
+        text_size = n < 0                      ? 0
+                    : (size_t)n >= sizeof text ? sizeof text - 1
+                                               : (size_t)n;
         /* No newline may break the one-line form used in messages. */
         for (size_t i = 0; i < text_size; i++)
             if (text[i] == '\n')

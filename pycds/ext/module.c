@@ -53,7 +53,8 @@ PyMODINIT_FUNC PyInit__cds(void)
             !pycds_state.writer_type)
             goto error;
     }
-    if (PyModule_AddObjectRef(m, "ArchiveError", pycds_state.archive_error) < 0 ||
+    if (PyModule_AddObjectRef(m, "ArchiveError", pycds_state.archive_error) <
+            0 ||
         PyModule_AddObjectRef(m, "Archive", pycds_state.archive_type) < 0 ||
         PyModule_AddObjectRef(m, "Writer", pycds_state.writer_type) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||

@@ -12,8 +12,7 @@
 #include "module_state.h"
 
 typedef struct {
-    PyObject_HEAD
-    cds_writer *writer;
+    PyObject_HEAD cds_writer *writer;
 } WriterObject;
 
 static PyObject *raise_status(cds_status status, const char *what)
@@ -104,7 +103,8 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
 static PyObject *writer_add_bytes(WriterObject *self, PyObject *arg)
 {
     Py_buffer data;
-    if (check_open(self) < 0 || PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+    if (check_open(self) < 0 ||
+        PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
     void *p = cds_writer_alloc(self->writer, (size_t)data.len, 8);
     if (p)
@@ -122,8 +122,8 @@ static PyObject *writer_end_module(WriterObject *self, PyObject *arg)
         check_open(self) < 0)
         return NULL;
     void *p = cds_writer_pointer(self->writer, root);
-    cds_status status = p ? cds_writer_end_module(self->writer, p)
-                          : CDS_E_INVALID_ARGUMENT;
+    cds_status status =
+        p ? cds_writer_end_module(self->writer, p) : CDS_E_INVALID_ARGUMENT;
     if (status != CDS_OK)
         return raise_status(status, "end_module");
     Py_RETURN_NONE;
@@ -143,7 +143,8 @@ static PyObject *writer_cancel_module(WriterObject *self, PyObject *unused)
 static PyObject *writer_set_user(WriterObject *self, PyObject *arg)
 {
     Py_buffer data;
-    if (check_open(self) < 0 || PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+    if (check_open(self) < 0 ||
+        PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
     cds_status status =
         cds_writer_set_user(self->writer, data.buf, (size_t)data.len);
@@ -176,14 +177,12 @@ static PyObject *writer_finish(WriterObject *self, PyObject *args,
     }
     cds_diag diag = {0};
     cds_status status;
-    Py_BEGIN_ALLOW_THREADS
-    status = cds_writer_finish(self->writer, PyBytes_AS_STRING(path), fp,
-                               fp_size, &diag);
-    Py_END_ALLOW_THREADS
-    PyObject *result = status == CDS_OK
-                           ? Py_NewRef(Py_None)
-                           : pycds_raise_archive_error(
-                                 PyBytes_AS_STRING(path), &diag, status);
+    Py_BEGIN_ALLOW_THREADS status = cds_writer_finish(
+        self->writer, PyBytes_AS_STRING(path), fp, fp_size, &diag);
+    Py_END_ALLOW_THREADS PyObject *result =
+        status == CDS_OK
+            ? Py_NewRef(Py_None)
+            : pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
     Py_DECREF(path);
     PyBuffer_Release(&fingerprint);
     return result;

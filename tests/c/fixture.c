@@ -53,13 +53,13 @@ static cds_status add_module(cds_writer *w, uint32_t m, fixture_node **first,
                                   m % FIXTURE_SINGLETON_COUNT)) ||
         (s = cds_writer_add_reloc(w, &node->name, CDS_RELOC_INTERN, 0)))
         return s;
-    if (*first && ((s = cds_writer_add_reloc(w, &node->first,
-                                             CDS_RELOC_INTERNAL, 0)) ||
-                   (s = cds_writer_add_dep(w, 0))))
+    if (*first &&
+        ((s = cds_writer_add_reloc(w, &node->first, CDS_RELOC_INTERNAL, 0)) ||
+         (s = cds_writer_add_dep(w, 0))))
         return s;
     if (o->payload || o->extra_relocs) {
-        size_t words = o->extra_relocs > o->payload / 8 ? o->extra_relocs
-                                                        : o->payload / 8;
+        size_t words =
+            o->extra_relocs > o->payload / 8 ? o->extra_relocs : o->payload / 8;
         void **payload = cds_writer_alloc(w, words * 8, 8);
         if (!payload)
             return CDS_E_FULL;

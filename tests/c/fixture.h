@@ -37,10 +37,10 @@ typedef struct fixture_node {
 } fixture_node;
 
 typedef struct fixture_options {
-    uint64_t base_address;  /* 0: CDS_DEFAULT_BASE */
-    uint32_t modules;       /* number of modules */
-    size_t payload;         /* extra zeroed bytes per module */
-    uint32_t extra_relocs;  /* extra CDS_RELOC_TYPE entries per module */
+    uint64_t base_address; /* 0: CDS_DEFAULT_BASE */
+    uint32_t modules;      /* number of modules */
+    size_t payload;        /* extra zeroed bytes per module */
+    uint32_t extra_relocs; /* extra CDS_RELOC_TYPE entries per module */
 } fixture_options;
 
 /* Name of sample module m: "pkg.mod<m>". */

@@ -107,9 +107,8 @@ static void test_preferred_address_free_again(void)
 
 static void test_writer_refuses_taken_address(void)
 {
-    unsigned char *blocker = occupy(CDS_DEFAULT_BASE + CDS_OBJECTS_OFFSET +
-                                        (64u << 20),
-                                    4096);
+    unsigned char *blocker =
+        occupy(CDS_DEFAULT_BASE + CDS_OBJECTS_OFFSET + (64u << 20), 4096);
     if (!blocker)
         return;
     cds_writer *w = NULL;
@@ -119,7 +118,8 @@ static void test_writer_refuses_taken_address(void)
     CHECK(strstr(diag.message, "already mapped") != NULL);
     CHECK(pattern_intact(blocker, 4096));
     /* Another base works. */
-    cds_writer_options o = {.base_address = CDS_DEFAULT_BASE + (UINT64_C(1) << 36)};
+    cds_writer_options o = {.base_address =
+                                CDS_DEFAULT_BASE + (UINT64_C(1) << 36)};
     CHECK_STATUS(cds_writer_create(&w, &o, NULL), CDS_OK);
     cds_writer_destroy(w);
     munmap(blocker, 4096);

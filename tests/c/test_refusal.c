@@ -105,9 +105,9 @@ static void test_fingerprint_mismatch(void)
                                   FIXTURE_FINGERPRINT_SIZE - 1, 0, NULL),
                  CDS_E_FINGERPRINT);
     /* Tools may skip the comparison explicitly. */
-    CHECK_STATUS(cds_archive_open(&a, bad, "other", 5,
-                                  CDS_OPEN_ANY_FINGERPRINT, NULL),
-                 CDS_OK);
+    CHECK_STATUS(
+        cds_archive_open(&a, bad, "other", 5, CDS_OPEN_ANY_FINGERPRINT, NULL),
+        CDS_OK);
     cds_archive_close(a);
 }
 
@@ -379,9 +379,9 @@ static void test_not_an_archive(void)
         FILE *f = fopen(path, "wb");
         CHECK(f && fwrite(junk, 1, sizeof junk, f) == sizeof junk);
         fclose(f);
-        CHECK_STATUS(cds_archive_open(&a, path, NULL, 0,
-                                      CDS_OPEN_ANY_FINGERPRINT, NULL),
-                     CDS_E_MAGIC);
+        CHECK_STATUS(
+            cds_archive_open(&a, path, NULL, 0, CDS_OPEN_ANY_FINGERPRINT, NULL),
+            CDS_E_MAGIC);
     }
 }
 
@@ -410,5 +410,4 @@ CHECK_MAIN(TEST(test_good_archive_opens), TEST(test_wrong_magic),
            TEST(test_layout_bad_base_and_fingerprint_size),
            TEST(test_corrupt_module_record),
            TEST(test_corrupt_relocation_entry), TEST(test_corrupt_index),
-           TEST(test_not_an_archive), TEST(test_status_names),
-           TEST(cleanup))
+           TEST(test_not_an_archive), TEST(test_status_names), TEST(cleanup))

@@ -104,8 +104,7 @@ static void check_module_fixed(cds_archive *a, fixture_runtime *rt, uint32_t m)
 {
     const cds_module_record *r = cds_archive_module(a, m);
     fixture_node *node = cds_archive_at(a, r->root);
-    fixture_node *first =
-        cds_archive_at(a, cds_archive_module(a, 0)->root);
+    fixture_node *first = cds_archive_at(a, cds_archive_module(a, 0)->root);
     CHECK(node->type == rt->types[m % FIXTURE_TYPE_COUNT]);
     CHECK(node->singleton == rt->singletons[m % FIXTURE_SINGLETON_COUNT]);
     CHECK(node->self == node);
@@ -189,8 +188,8 @@ static void test_reloc_encoding(void)
     for (int k = CDS_RELOC_INTERNAL; k <= CDS_RELOC_INTERN; k++)
         for (size_t i = 0; i < 3; i++)
             for (size_t j = 0; j < 3; j++) {
-                cds_reloc r = cds_reloc_make((cds_reloc_kind)k, args[j],
-                                             offsets[i]);
+                cds_reloc r =
+                    cds_reloc_make((cds_reloc_kind)k, args[j], offsets[i]);
                 CHECK_EQ_INT(cds_reloc_kind_of(r), k);
                 CHECK_EQ_INT(cds_reloc_arg_of(r), args[j]);
                 CHECK_EQ_INT(cds_reloc_offset_of(r), offsets[i]);

@@ -27,10 +27,10 @@ static void test_alloc_alignment_zeroing_and_limit(void)
     CHECK((uintptr_t)a == CDS_DEFAULT_BASE + CDS_OBJECTS_OFFSET);
     for (int i = 0; i < 16; i++)
         CHECK(b[i] == 0);
-    CHECK(cds_writer_alloc(w, 8, 3) == NULL);         /* not a power of 2 */
-    CHECK(cds_writer_alloc(w, 8, 8192) == NULL);      /* over a page */
-    CHECK(cds_writer_alloc(w, 2 << 20, 8) == NULL);   /* over the limit */
-    CHECK(cds_writer_alloc(w, SIZE_MAX, 8) == NULL);  /* overflow */
+    CHECK(cds_writer_alloc(w, 8, 3) == NULL);        /* not a power of 2 */
+    CHECK(cds_writer_alloc(w, 8, 8192) == NULL);     /* over a page */
+    CHECK(cds_writer_alloc(w, 2 << 20, 8) == NULL);  /* over the limit */
+    CHECK(cds_writer_alloc(w, SIZE_MAX, 8) == NULL); /* overflow */
     CHECK(cds_writer_alloc(w, (1 << 20) - 64, 8) != NULL);
     CHECK(cds_writer_object_size(w) <= (1 << 20));
     CHECK(cds_writer_contains(w, b, 16));
@@ -63,9 +63,9 @@ static void test_module_argument_checks(void)
                  CDS_E_INVALID_ARGUMENT); /* misaligned */
     CHECK_STATUS(cds_writer_add_reloc(w, word, (cds_reloc_kind)7, 0),
                  CDS_E_INVALID_ARGUMENT); /* unknown kind */
-    CHECK_STATUS(cds_writer_add_reloc(w, word, CDS_RELOC_TYPE,
-                                      CDS_RELOC_ARG_MAX + 1),
-                 CDS_E_INVALID_ARGUMENT); /* argument too large */
+    CHECK_STATUS(
+        cds_writer_add_reloc(w, word, CDS_RELOC_TYPE, CDS_RELOC_ARG_MAX + 1),
+        CDS_E_INVALID_ARGUMENT); /* argument too large */
     word[0] = &outside;
     CHECK_STATUS(cds_writer_add_reloc(w, word, CDS_RELOC_INTERNAL, 0),
                  CDS_E_INVALID_ARGUMENT); /* target outside the arena */

@@ -124,8 +124,7 @@ void *cds_writer_alloc(cds_writer *writer, size_t size, size_t align);
 uint64_t cds_writer_object_size(const cds_writer *writer);
 
 /* Whether [ptr, ptr+size) lies in the allocated part of the arena. */
-int cds_writer_contains(const cds_writer *writer, const void *ptr,
-                        size_t size);
+int cds_writer_contains(const cds_writer *writer, const void *ptr, size_t size);
 
 /* File offset of an arena address, and the arena address of a file offset
  * (NULL when outside the allocated part). */
@@ -265,8 +264,7 @@ typedef struct cds_symbols {
  * then apply them.  Stateless: applying a range twice adds the delta twice.
  */
 cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t first,
-                                    uint32_t count,
-                                    const cds_symbols *symbols);
+                                    uint32_t count, const cds_symbols *symbols);
 
 /*
  * Make module `number` usable: relocate each module it depends on that is
