@@ -133,7 +133,7 @@ cds_status cds_archive_prepare_module(cds_archive *a, uint32_t number,
         return CDS_E_CORRUPT;
     if (a->ready[number])
         return CDS_OK;
-    /* The dependency list is transitively closed by the writer's caller, so
+    /* The writer keeps dependency lists transitively closed, so
      * no recursion is needed: each listed module fixes only its own range. */
     const uint32_t *deps = (const uint32_t *)a->sections[CDS_SECTION_DEPS];
     for (uint32_t i = 0; i < r->deps_count; i++) {

@@ -344,11 +344,21 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
         w->dep_marks = marks;
         w->dep_marks_capacity = want;
     }
-    if (w->dep_marks[number] == current + 1)
-        return CDS_OK; /* already listed for this module */
-    if (!buffer_append(&w->deps, &number, sizeof number))
-        return CDS_E_NOMEM;
-    w->dep_marks[number] = current + 1;
+    /* Add `number` and, so that the list stays transitively closed, every
+     * module it depends on (its own list is closed already). */
+    const cds_module_record *dep = (const cds_module_record *)w->modules.data +
+                                   number;
+    const uint32_t *inherited = (const uint32_t *)w->deps.data + dep->deps_first;
+    for (uint32_t i = 0; i <= dep->deps_count; i++) {
+        uint32_t m = i < dep->deps_count ? inherited[i] : number;
+        if (w->dep_marks[m] == current + 1)
+            continue; /* already listed for this module */
+        if (!buffer_append(&w->deps, &m, sizeof m))
+            return CDS_E_NOMEM;
+        /* The buffer may have moved. */
+        inherited = (const uint32_t *)w->deps.data + dep->deps_first;
+        w->dep_marks[m] = current + 1;
+    }
     return CDS_OK;
 }
 

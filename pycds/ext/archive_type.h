@@ -9,7 +9,8 @@
 #include "cds/cds.h"
 
 typedef struct {
-    PyObject_HEAD cds_archive *archive;
+    PyObject_HEAD
+    cds_archive *archive;
     PyObject *path;
 } ArchiveObject;
 

@@ -1,10 +1,11 @@
 /*
  * compat.h - the one place where CPython versions differ for pycds.
  *
- * Include this instead of Python.h in files that need interpreter internals.
- * Py_BUILD_CORE_MODULE (not Py_BUILD_CORE, which makes the module read a
- * thread-local that libpython does not export) opens internal/pycore_*.h.
- * Supported: CPython 3.11, 3.12, 3.13, default (non-debug, GIL) builds.
+ * Include this instead of Python.h.  Py_BUILD_CORE_MODULE (not Py_BUILD_CORE,
+ * which makes the module read a thread-local that libpython does not export)
+ * opens internal/pycore_*.h.  Supported: CPython 3.11, 3.12 and 3.13, default
+ * (non-debug, GIL) builds.  Everything below is static inline: each function
+ * names one thing pycds does to an object, and hides how this version does it.
  */
 #ifndef PYCDS_COMPAT_H
 #define PYCDS_COMPAT_H
@@ -15,7 +16,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "internal/pycore_gc.h" /* PyGC_Head */
+#include <stddef.h>
+#include <string.h>
+
+#include "internal/pycore_code.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_pystate.h"
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
 #error "pycds supports CPython 3.11, 3.12 and 3.13"
@@ -23,5 +30,242 @@
 #ifdef Py_GIL_DISABLED
 #error "pycds does not support free-threaded builds"
 #endif
+
+#define PYCDS_PY311 (PY_VERSION_HEX < 0x030C0000)
+#define PYCDS_PY313 (PY_VERSION_HEX >= 0x030D0000)
+
+/* ------------------------------------------------------------ refcounts */
+
+/*
+ * Archived objects must never be freed: their memory is the mapping.  3.12+
+ * has immortality and never writes such a count.  3.11 has none, so archived
+ * objects get the large count CPython 3.11 gives its own static objects: it
+ * can never fall to zero, and is never one (a count of one lets `str +=` and
+ * tuple resizing modify an object in place).
+ */
+#if PYCDS_PY311
+#define PYCDS_ARCHIVED_REFCNT ((Py_ssize_t)999999999)
+#else
+#define PYCDS_ARCHIVED_REFCNT ((Py_ssize_t)_Py_IMMORTAL_REFCNT)
+#endif
+
+/* ------------------------------------------------------------------ str */
+
+/* Bytes a compact str occupies: header, characters and the terminator. */
+static inline size_t pycds_str_size(PyObject *s)
+{
+    size_t header = PyUnicode_IS_ASCII(s) ? sizeof(PyASCIIObject)
+                                          : sizeof(PyCompactUnicodeObject);
+    return header +
+           ((size_t)PyUnicode_GET_LENGTH(s) + 1) * PyUnicode_KIND(s);
+}
+
+/* Whether pycds can copy s as raw memory (marshal makes only such strings). */
+static inline int pycds_str_copyable(PyObject *s)
+{
+#if PYCDS_PY311
+    if (!PyUnicode_IS_READY(s))
+        return 0;
+#endif
+    return PyUnicode_IS_COMPACT(s);
+}
+
+/* Clear what a copied str must not carry into another process: its hash
+ * (randomised per process), interning and static state, cached UTF-8. */
+static inline void pycds_str_reset(PyObject *copy)
+{
+    PyASCIIObject *a = (PyASCIIObject *)copy;
+    a->hash = -1;
+    a->state.interned = 0;
+#if PYCDS_PY311
+    a->wstr = NULL;
+    if (!a->state.ascii)
+        ((PyCompactUnicodeObject *)copy)->wstr_length = 0;
+#else
+    a->state.statically_allocated = 0;
+#endif
+    if (!a->state.ascii) {
+        ((PyCompactUnicodeObject *)copy)->utf8 = NULL;
+        ((PyCompactUnicodeObject *)copy)->utf8_length = 0;
+    }
+}
+
+/*
+ * Intern the archived string in *slot as the interpreter interns code names,
+ * replacing *slot when an equal string is already interned.  The replacement
+ * keeps a reference that is never released: the archive points at it for the
+ * life of the process.  Returns -1 with an exception set on failure.
+ */
+static inline int pycds_intern(PyObject **slot)
+{
+    PyObject *original = *slot;
+#if PYCDS_PY313
+    _PyUnicode_InternImmortal(_PyInterpreterState_GET(), slot);
+#else
+    PyUnicode_InternInPlace(slot);
+#endif
+    if (PyErr_Occurred())
+        return -1;
+    /* The call released a reference to `original` (a no-op for archived
+     * objects) and gave one on the replacement, which the slot now owns. */
+    (void)original;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bytes */
+
+static inline size_t pycds_bytes_size(PyObject *b)
+{
+    return offsetof(PyBytesObject, ob_sval) + (size_t)PyBytes_GET_SIZE(b) + 1;
+}
+
+static inline void pycds_bytes_reset(PyObject *copy)
+{
+    /* ob_shash is deprecated in the API but still the live hash cache. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    ((PyBytesObject *)copy)->ob_shash = -1;
+#pragma GCC diagnostic pop
+}
+
+/* ------------------------------------------------------------------ int */
+
+static inline size_t pycds_long_size(PyObject *v)
+{
+#if PYCDS_PY311
+    Py_ssize_t digits = Py_ABS(Py_SIZE(v));
+#else
+    Py_ssize_t digits = (Py_ssize_t)(((PyLongObject *)v)->long_value.lv_tag >>
+                                     _PyLong_NON_SIZE_BITS);
+#endif
+    if (digits < 1)
+        digits = 1;
+#if PYCDS_PY311
+    size_t header = offsetof(PyLongObject, ob_digit);
+#else
+    size_t header = offsetof(PyLongObject, long_value.ob_digit);
+#endif
+    return header + (size_t)digits * sizeof(digit);
+}
+
+/* ----------------------------------------------------------------- code */
+
+static inline size_t pycds_code_size(PyCodeObject *co)
+{
+    return (size_t)_PyObject_VAR_SIZE(&PyCode_Type, Py_SIZE(co));
+}
+
+/*
+ * Whether co is as the interpreter creates it: never run, never quickened
+ * (3.11), never instrumented or optimised (3.12+).  Only such code is copied;
+ * code that ran carries specialised bytecode tied to its process.
+ */
+static inline int pycds_code_is_fresh(PyCodeObject *co)
+{
+#if PYCDS_PY311
+    return co->co_warmup == QUICKENING_INITIAL_WARMUP_VALUE &&
+           co->_co_code == NULL && co->_co_linearray == NULL;
+#elif PYCDS_PY313
+    return co->_co_monitoring == NULL && co->_co_instrumentation_version == 0 &&
+           co->co_executors == NULL;
+#else
+    return co->_co_monitoring == NULL && co->_co_instrumentation_version == 0;
+#endif
+}
+
+/*
+ * Reset the caches of a copied code object.  Bytecode stays as creation left
+ * it: 3.11 quickens lazily and co_warmup is at its start value; 3.12 and 3.13
+ * quicken at creation, and fresh code is in exactly that state.  co_version
+ * is 0 in the archive: 3.12 then versions functions lazily; 3.13 gets fresh
+ * numbers at load (pycds_code_revive).
+ */
+static inline void pycds_code_reset(PyCodeObject *copy)
+{
+    copy->co_weakreflist = NULL;
+    copy->co_extra = NULL;
+#if PYCDS_PY311
+    copy->_co_code = NULL;
+    copy->_co_linearray = NULL;
+    copy->_co_linearray_entry_size = 0;
+    copy->co_warmup = QUICKENING_INITIAL_WARMUP_VALUE;
+#else
+    copy->_co_cached = NULL;
+    copy->_co_instrumentation_version = 0;
+    copy->_co_monitoring = NULL;
+    copy->co_version = 0;
+#endif
+#if PYCDS_PY313
+    copy->co_executors = NULL;
+#endif
+}
+
+/*
+ * What the interpreter does for every code object it creates, done at load
+ * for archived ones: give it a function version of its own (3.13; reusing the
+ * dumping process's numbers collides with this process's functions) and tell
+ * code watchers (3.12+).
+ */
+static inline int pycds_code_revive(PyCodeObject *co)
+{
+#if PYCDS_PY311
+    (void)co;
+    return 0;
+#else
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+#if PYCDS_PY313
+    co->co_version = interp->func_state.next_version;
+    if (interp->func_state.next_version != 0)
+        interp->func_state.next_version++;
+#endif
+    uint8_t watchers = interp->active_code_watchers;
+    for (int i = 0; watchers && i < CODE_MAX_WATCHERS; i++, watchers >>= 1) {
+        PyCode_WatchCallback callback = interp->code_watchers[i];
+        if ((watchers & 1) && callback && callback(PY_CODE_EVENT_CREATE, co) < 0)
+            PyErr_WriteUnraisable((PyObject *)co);
+    }
+    return 0;
+#endif
+}
+
+/* ------------------------------------------------------------- errors */
+
+/* Keep the raised exception aside while cleaning up. */
+typedef struct pycds_saved_error {
+#if PYCDS_PY311
+    PyObject *type, *value, *traceback;
+#else
+    PyObject *exception;
+#endif
+} pycds_saved_error;
+
+static inline pycds_saved_error pycds_error_save(void)
+{
+    pycds_saved_error saved;
+#if PYCDS_PY311
+    PyErr_Fetch(&saved.type, &saved.value, &saved.traceback);
+#else
+    saved.exception = PyErr_GetRaisedException();
+#endif
+    return saved;
+}
+
+static inline void pycds_error_restore(pycds_saved_error saved)
+{
+#if PYCDS_PY311
+    PyErr_Restore(saved.type, saved.value, saved.traceback);
+#else
+    PyErr_SetRaisedException(saved.exception);
+#endif
+}
+
+/* --------------------------------------------------------- interpreter */
+
+/* pycds serves the main interpreter only: interned strings are per
+ * interpreter on 3.12+. */
+static inline int pycds_in_main_interpreter(void)
+{
+    return PyInterpreterState_Get() == PyInterpreterState_Main();
+}
 
 #endif /* PYCDS_COMPAT_H */

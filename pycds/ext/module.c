@@ -1,12 +1,13 @@
 /*
  * module.c - the pycds._cds extension module.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "compat.h"
 
 #include "archive_type.h"
+#include "copier.h"
 #include "fingerprint.h"
 #include "module_state.h"
+#include "share.h"
 
 extern PyType_Spec pycds_writer_spec;
 
@@ -20,7 +21,34 @@ static PyObject *fingerprint(PyObject *module, PyObject *unused)
     return PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
 }
 
+static PyObject *hash_bytes(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    uint64_t hash = cds_hash(data.buf, (size_t)data.len);
+    PyBuffer_Release(&data);
+    return PyLong_FromUnsignedLongLong(hash);
+}
+
 static PyMethodDef module_methods[] = {
+    {"hash_bytes", hash_bytes, METH_O,
+     "hash_bytes(data) -> int: the archive format's XXH3 64-bit hash."},
+    {"share_open", (PyCFunction)(void (*)(void))pycds_share_open,
+     METH_VARARGS | METH_KEYWORDS,
+     "share_open(path, *, verify_objects=False) -> dict: map this process's\n"
+     "archive (once), ArchiveError when it is refused."},
+    {"share_user", pycds_share_user, METH_NOARGS,
+     "share_user() -> bytes: the shared archive's user section."},
+    {"share_lookup", pycds_share_lookup, METH_O,
+     "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
+     "hash) or None."},
+    {"share_code", pycds_share_code, METH_O,
+     "share_code(number) -> the module's code object, made ready on first\n"
+     "use; None when it must be imported plainly."},
+    {"share_stats", pycds_share_stats, METH_NOARGS,
+     "share_stats() -> dict: modules served and time spent preparing them."},
     {"fingerprint", fingerprint, METH_NOARGS,
      "fingerprint() -> bytes: the identity of this interpreter build that\n"
      "archives record; an archive with another fingerprint is refused."},
@@ -47,9 +75,14 @@ PyMODINIT_FUNC PyInit__cds(void)
     if (!pycds_state.archive_error) {
         pycds_state.archive_error = PyErr_NewExceptionWithDoc(
             "pycds._cds.ArchiveError", archive_error_doc, NULL, NULL);
+        pycds_unsupported_error = PyErr_NewExceptionWithDoc(
+            "pycds._cds.UnsupportedError",
+            "A module holds something pycds cannot archive.", PyExc_ValueError,
+            NULL);
         pycds_state.archive_type = PyType_FromSpec(&pycds_archive_spec);
         pycds_state.writer_type = PyType_FromSpec(&pycds_writer_spec);
-        if (!pycds_state.archive_error || !pycds_state.archive_type ||
+        if (!pycds_state.archive_error || !pycds_unsupported_error ||
+            !pycds_state.archive_type ||
             !pycds_state.writer_type)
             goto error;
     }
@@ -57,6 +90,7 @@ PyMODINIT_FUNC PyInit__cds(void)
             0 ||
         PyModule_AddObjectRef(m, "Archive", pycds_state.archive_type) < 0 ||
         PyModule_AddObjectRef(m, "Writer", pycds_state.writer_type) < 0 ||
+        PyModule_AddObjectRef(m, "UnsupportedError", pycds_unsupported_error) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)

@@ -4,15 +4,19 @@
  * A thin binding of the libcds writer.  Module roots are given as offsets
  * returned by the allocation methods, since Python has no pointers.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "compat.h"
 
 #include "archive_type.h"
+#include "copier.h"
 #include "fingerprint.h"
 #include "module_state.h"
 
 typedef struct {
-    PyObject_HEAD cds_writer *writer;
+    PyObject_HEAD
+    cds_writer *writer;
+    pycds_copier *copier;
+    int in_module;
+    uint32_t module;
 } WriterObject;
 
 static PyObject *raise_status(cds_status status, const char *what)
@@ -51,12 +55,18 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args,
         return NULL;
     }
     self->writer = writer;
+    self->copier = pycds_copier_new(writer);
+    if (!self->copier) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
 static void writer_dealloc(WriterObject *self)
 {
     PyTypeObject *type = Py_TYPE(self);
+    pycds_copier_free(self->copier);
     cds_writer_destroy(self->writer);
     type->tp_free(self);
     Py_DECREF(type);
@@ -97,7 +107,23 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
     PyBuffer_Release(&extra);
     if (status != CDS_OK)
         return raise_status(status, name);
+    self->in_module = 1;
+    self->module = number;
     return PyLong_FromUnsignedLong(number);
+}
+
+static PyObject *writer_add_code(WriterObject *self, PyObject *code)
+{
+    if (check_open(self) < 0)
+        return NULL;
+    if (!self->in_module) {
+        PyErr_SetString(PyExc_ValueError, "add_code: no module begun");
+        return NULL;
+    }
+    void *root = pycds_copier_copy_module(self->copier, self->module, code);
+    if (!root)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(cds_writer_offset(self->writer, root));
 }
 
 static PyObject *writer_add_bytes(WriterObject *self, PyObject *arg)
@@ -126,6 +152,8 @@ static PyObject *writer_end_module(WriterObject *self, PyObject *arg)
         p ? cds_writer_end_module(self->writer, p) : CDS_E_INVALID_ARGUMENT;
     if (status != CDS_OK)
         return raise_status(status, "end_module");
+    pycds_copier_commit(self->copier);
+    self->in_module = 0;
     Py_RETURN_NONE;
 }
 
@@ -137,6 +165,8 @@ static PyObject *writer_cancel_module(WriterObject *self, PyObject *unused)
     cds_status status = cds_writer_cancel_module(self->writer);
     if (status != CDS_OK)
         return raise_status(status, "cancel_module");
+    pycds_copier_rollback(self->copier);
+    self->in_module = 0;
     Py_RETURN_NONE;
 }
 
@@ -196,6 +226,16 @@ static PyObject *writer_object_size(WriterObject *self, void *closure)
     return PyLong_FromUnsignedLongLong(cds_writer_object_size(self->writer));
 }
 
+static PyObject *writer_stats(WriterObject *self, void *closure)
+{
+    (void)closure;
+    pycds_copy_stats stats = pycds_copier_stats(self->copier);
+    return Py_BuildValue("{sKsKsK}", "objects",
+                         (unsigned long long)stats.objects, "shared",
+                         (unsigned long long)stats.shared, "codes",
+                         (unsigned long long)stats.codes);
+}
+
 static PyObject *writer_close(WriterObject *self, PyObject *unused)
 {
     (void)unused;
@@ -210,6 +250,8 @@ static PyMethodDef writer_methods[] = {
      "begin_module(name, *, origin='', cached='', is_package=False,\n"
      "             source_mtime_ns=0, source_size=0, source_hash=0,\n"
      "             extra=b'') -> module number"},
+    {"add_code", (PyCFunction)writer_add_code, METH_O,
+     "add_code(code) -> root offset: deep-copy the module's code object"},
     {"add_bytes", (PyCFunction)writer_add_bytes, METH_O,
      "add_bytes(data) -> file offset of a copy of data in the object region"},
     {"end_module", (PyCFunction)writer_end_module, METH_O,
@@ -229,6 +271,8 @@ static PyMethodDef writer_methods[] = {
 static PyGetSetDef writer_getset[] = {
     {"object_size", (getter)writer_object_size, NULL,
      "bytes of object region used so far", NULL},
+    {"stats", (getter)writer_stats, NULL,
+     "copier counters: objects, shared references, code objects", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

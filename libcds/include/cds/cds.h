@@ -160,7 +160,9 @@ cds_status cds_writer_begin_module(cds_writer *writer,
 cds_status cds_writer_add_reloc(cds_writer *writer, void *slot,
                                 cds_reloc_kind kind, uint32_t arg);
 
-/* Declare that the current module points into module `number`'s objects. */
+/* Declare that the current module points into module `number`'s objects.
+ * The modules `number` depends on are added too, so that every module's list
+ * is transitively closed. */
 cds_status cds_writer_add_dep(cds_writer *writer, uint32_t number);
 
 /* Finish the current module; root is its root object, inside its objects. */

@@ -1,0 +1,503 @@
+/*
+ * copier.c - deep copies of code objects and their constants into an
+ * archive being written.
+ *
+ * Each object is copied as the raw memory the interpreter would have made
+ * (as marshal would build it), at its final address in the writer's arena,
+ * then fixed: reference count made permanent, hash caches cleared, caches of
+ * code objects reset, and every pointer either redirected to another archived
+ * object (with a relocation) or marked as a runtime type or singleton.
+ *
+ * Equal immutable constants are stored once across the whole archive.  An
+ * object shared with an earlier module makes the current module depend on
+ * that module, so that loading this one relocates that one's objects first.
+ * Code objects and tuples holding frozensets are never shared: both need
+ * per-module work at load.
+ */
+#include "copier.h"
+
+#include <string.h>
+
+#include "layout.h"
+
+PyObject *pycds_unsupported_error;
+
+/* A growable array of addresses inside the arena. */
+typedef struct address_list {
+    void **items;
+    size_t count, capacity;
+} address_list;
+
+static int address_list_push(address_list *list, void *item)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 64;
+        void **items = PyMem_Realloc(list->items, capacity * sizeof *items);
+        if (!items) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = item;
+    return 0;
+}
+
+/* The sharing memo: one dict per kind of constant, key -> (address, module).
+ * Keys: str, bytes and int objects themselves (exact types, so equality is
+ * identity of value); the raw bytes of floats and complexes (so that 0.0 and
+ * -0.0 stay apart); the archived item addresses of tuples. */
+enum memo_kind { MEMO_STR, MEMO_BYTES, MEMO_INT, MEMO_FLOAT, MEMO_TUPLE, MEMO_COUNT };
+
+struct pycds_copier {
+    cds_writer *writer;
+    uint32_t module;
+    PyObject *memo[MEMO_COUNT];
+    PyObject *added;      /* [(kind, key)] the current module put in the memo */
+    address_list codes;   /* code objects of the current module */
+    address_list frozen;  /* slots that receive a frozenset at load */
+    pycds_copy_stats stats;
+};
+
+pycds_copier *pycds_copier_new(cds_writer *writer)
+{
+    pycds_copier *c = PyMem_Calloc(1, sizeof *c);
+    if (!c)
+        return (pycds_copier *)PyErr_NoMemory();
+    c->writer = writer;
+    for (int i = 0; i < MEMO_COUNT; i++)
+        if (!(c->memo[i] = PyDict_New()))
+            goto error;
+    if (!(c->added = PyList_New(0)))
+        goto error;
+    return c;
+error:
+    pycds_copier_free(c);
+    return NULL;
+}
+
+void pycds_copier_free(pycds_copier *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < MEMO_COUNT; i++)
+        Py_XDECREF(c->memo[i]);
+    Py_XDECREF(c->added);
+    PyMem_Free(c->codes.items);
+    PyMem_Free(c->frozen.items);
+    PyMem_Free(c);
+}
+
+pycds_copy_stats pycds_copier_stats(const pycds_copier *c)
+{
+    return c->stats;
+}
+
+static int unsupported(const char *format, PyObject *obj)
+{
+    PyErr_Format(pycds_unsupported_error, format, Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static int check(cds_status status)
+{
+    if (status == CDS_OK)
+        return 0;
+    if (status == CDS_E_NOMEM)
+        PyErr_NoMemory();
+    else
+        PyErr_Format(PyExc_RuntimeError, "archive writer: %s",
+                     cds_strerror(status));
+    return -1;
+}
+
+/* Allocate an object of `size` bytes (plus a GC header when gc) and copy
+ * `size` bytes of src into it; ob_refcnt made permanent, ob_type relocated. */
+static PyObject *alloc_object(pycds_copier *c, PyObject *src, size_t size,
+                              int gc, enum pycds_type type)
+{
+    size_t head = gc ? sizeof(PyGC_Head) : 0;
+    char *memory = cds_writer_alloc(c->writer, head + size, 8);
+    if (!memory) {
+        PyErr_SetString(PyExc_MemoryError, "pycds archive arena is full");
+        return NULL;
+    }
+    /* A zeroed GC header marks the object untracked: the collector never
+     * links it into a generation, and only reads it. */
+    PyObject *copy = (PyObject *)(memory + head);
+    memcpy(copy, src, size);
+    copy->ob_refcnt = PYCDS_ARCHIVED_REFCNT;
+    copy->ob_type = NULL;
+    if (check(cds_writer_add_reloc(c->writer, &copy->ob_type, CDS_RELOC_TYPE,
+                                   type)) < 0)
+        return NULL;
+    c->stats.objects++;
+    return copy;
+}
+
+static int memo_find(pycds_copier *c, enum memo_kind kind, PyObject *key,
+                     PyObject **address)
+{
+    PyObject *entry = PyDict_GetItemWithError(c->memo[kind], key);
+    if (!entry)
+        return PyErr_Occurred() ? -1 : 0;
+    *address = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 0));
+    uint32_t owner = (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 1));
+    if (owner != c->module &&
+        check(cds_writer_add_dep(c->writer, owner)) < 0)
+        return -1;
+    c->stats.shared++;
+    return 1;
+}
+
+static int memo_add(pycds_copier *c, enum memo_kind kind, PyObject *key,
+                    PyObject *address)
+{
+    PyObject *entry = Py_BuildValue("(NI)", PyLong_FromVoidPtr(address),
+                                    (unsigned)c->module);
+    PyObject *undo = Py_BuildValue("(iO)", (int)kind, key);
+    int result = -1;
+    if (entry && undo && PyDict_SetItem(c->memo[kind], key, entry) == 0 &&
+        PyList_Append(c->added, undo) == 0)
+        result = 0;
+    Py_XDECREF(entry);
+    Py_XDECREF(undo);
+    return result;
+}
+
+void pycds_copier_rollback(pycds_copier *c)
+{
+    pycds_saved_error saved = pycds_error_save();
+    Py_ssize_t n = PyList_GET_SIZE(c->added);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *undo = PyList_GET_ITEM(c->added, i);
+        int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(undo, 0));
+        if (PyDict_DelItem(c->memo[kind], PyTuple_GET_ITEM(undo, 1)) < 0)
+            PyErr_Clear();
+    }
+    PyList_SetSlice(c->added, 0, n, NULL);
+    c->codes.count = c->frozen.count = 0;
+    pycds_error_restore(saved);
+}
+
+void pycds_copier_commit(pycds_copier *c)
+{
+    PyList_SetSlice(c->added, 0, PyList_GET_SIZE(c->added), NULL);
+    c->codes.count = c->frozen.count = 0;
+}
+
+/* ------------------------------------------------------------ emitting */
+
+/* What a slot will refer to: a runtime singleton, or an archived object. */
+typedef struct reference {
+    PyObject *address; /* archived copy, or NULL for a singleton */
+    int singleton;     /* singleton number, or -1 */
+    int intern;        /* the slot must be interned at load */
+    int frozenset;     /* address is a frozenset's element tuple */
+    int has_frozenset; /* the object holds a frozenset somewhere */
+} reference;
+
+static int copy_object(pycds_copier *c, PyObject *obj, reference *ref);
+
+/* The singleton number of obj, or -1 when obj is not one. */
+static int singleton_of(PyObject *obj)
+{
+    if (obj == Py_None)
+        return PYCDS_SINGLETON_NONE;
+    if (obj == Py_True)
+        return PYCDS_SINGLETON_TRUE;
+    if (obj == Py_False)
+        return PYCDS_SINGLETON_FALSE;
+    if (obj == Py_Ellipsis)
+        return PYCDS_SINGLETON_ELLIPSIS;
+    if (PyUnicode_CheckExact(obj)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(obj);
+        if (n == 0)
+            return PYCDS_SINGLETON_EMPTY_STR;
+        if (n == 1 && PyUnicode_KIND(obj) == PyUnicode_1BYTE_KIND)
+            return PYCDS_SINGLETON_LATIN1 + (int)PyUnicode_READ_CHAR(obj, 0);
+        return -1;
+    }
+    if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 0)
+        return PYCDS_SINGLETON_EMPTY_TUPLE;
+    if (PyBytes_CheckExact(obj) && PyBytes_GET_SIZE(obj) == 0)
+        return PYCDS_SINGLETON_EMPTY_BYTES;
+    if (PyLong_CheckExact(obj)) {
+        int overflow;
+        long v = PyLong_AsLongAndOverflow(obj, &overflow);
+        if (!overflow && v >= PYCDS_SMALL_INT_MIN && v <= PYCDS_SMALL_INT_MAX)
+            return PYCDS_SINGLETON_SMALL_INTS + (int)(v - PYCDS_SMALL_INT_MIN);
+    }
+    return -1;
+}
+
+/*
+ * Decide what a reference to obj becomes, copying obj if needed.  Strings
+ * interned in the dumping process are interned again at load, as the
+ * interpreter interns code names and identifier-like constants.
+ */
+static int prepare(pycds_copier *c, PyObject *obj, reference *ref)
+{
+    memset(ref, 0, sizeof *ref);
+    ref->singleton = singleton_of(obj);
+    if (ref->singleton >= 0)
+        return 0;
+    if (copy_object(c, obj, ref) < 0)
+        return -1;
+    ref->intern = PyUnicode_CheckExact(obj) && PyUnicode_CHECK_INTERNED(obj);
+    return 0;
+}
+
+/* Write a prepared reference into *slot (inside the arena), with the
+ * relocation that fixes it at load. */
+static int store(pycds_copier *c, PyObject **slot, const reference *ref)
+{
+    if (ref->singleton >= 0) {
+        *slot = NULL;
+        return check(cds_writer_add_reloc(c->writer, slot, CDS_RELOC_SINGLETON,
+                                          (uint32_t)ref->singleton));
+    }
+    *slot = ref->address;
+    if (ref->frozenset && address_list_push(&c->frozen, slot) < 0)
+        return -1;
+    return check(cds_writer_add_reloc(
+        c->writer, slot, ref->intern ? CDS_RELOC_INTERN : CDS_RELOC_INTERNAL, 0));
+}
+
+static int emit(pycds_copier *c, PyObject **slot, PyObject *obj)
+{
+    reference ref;
+    if (prepare(c, obj, &ref) < 0)
+        return -1;
+    return store(c, slot, &ref);
+}
+
+/* ------------------------------------------------------------- copying */
+
+static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
+{
+    if (!pycds_str_copyable(s))
+        return unsupported("non-compact %s", s);
+    int found = memo_find(c, MEMO_STR, s, out);
+    if (found)
+        return found < 0 ? -1 : 0;
+    PyObject *copy = alloc_object(c, s, pycds_str_size(s), 0, PYCDS_TYPE_STR);
+    if (!copy)
+        return -1;
+    pycds_str_reset(copy);
+    *out = copy;
+    return memo_add(c, MEMO_STR, s, copy);
+}
+
+static int copy_bytes(pycds_copier *c, PyObject *b, PyObject **out)
+{
+    int found = memo_find(c, MEMO_BYTES, b, out);
+    if (found)
+        return found < 0 ? -1 : 0;
+    PyObject *copy =
+        alloc_object(c, b, pycds_bytes_size(b), 0, PYCDS_TYPE_BYTES);
+    if (!copy)
+        return -1;
+    pycds_bytes_reset(copy);
+    *out = copy;
+    return memo_add(c, MEMO_BYTES, b, copy);
+}
+
+static int copy_long(pycds_copier *c, PyObject *v, PyObject **out)
+{
+    int found = memo_find(c, MEMO_INT, v, out);
+    if (found)
+        return found < 0 ? -1 : 0;
+    PyObject *copy = alloc_object(c, v, pycds_long_size(v), 0, PYCDS_TYPE_INT);
+    if (!copy)
+        return -1;
+    *out = copy;
+    return memo_add(c, MEMO_INT, v, copy);
+}
+
+/* float and complex: keyed by their raw bytes, with the type in front. */
+static int copy_number(pycds_copier *c, PyObject *v, PyObject **out)
+{
+    int is_float = PyFloat_CheckExact(v);
+    size_t size = is_float ? sizeof(PyFloatObject) : sizeof(PyComplexObject);
+    size_t value = offsetof(PyFloatObject, ob_fval);
+    char raw[1 + sizeof(Py_complex)];
+    raw[0] = (char)is_float;
+    memcpy(raw + 1, (char *)v + value, size - value);
+    PyObject *key = PyBytes_FromStringAndSize(raw, (Py_ssize_t)(1 + size - value));
+    if (!key)
+        return -1;
+    int found = memo_find(c, MEMO_FLOAT, key, out);
+    if (found) {
+        Py_DECREF(key);
+        return found < 0 ? -1 : 0;
+    }
+    PyObject *copy = alloc_object(c, v, size, 0,
+                                  is_float ? PYCDS_TYPE_FLOAT
+                                           : PYCDS_TYPE_COMPLEX);
+    int result = copy ? memo_add(c, MEMO_FLOAT, key, copy) : -1;
+    Py_DECREF(key);
+    *out = copy;
+    return result;
+}
+
+/*
+ * Copy a tuple (or a frozenset's elements, as a tuple).  Items are copied
+ * first, so that equal tuples can be recognised by the archived addresses of
+ * their items; tuples holding a frozenset are not shared.
+ */
+static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    reference *items = PyMem_Calloc((size_t)n ? (size_t)n : 1, sizeof *items);
+    PyObject *key = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(void *));
+    int result = -1;
+    if (!items || !key) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uintptr_t *addresses = (uintptr_t *)PyBytes_AS_STRING(key);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (prepare(c, PyTuple_GET_ITEM(t, i), &items[i]) < 0)
+            goto done;
+        addresses[i] = items[i].singleton >= 0 ? (uintptr_t)items[i].singleton + 1
+                                               : (uintptr_t)items[i].address;
+        ref->has_frozenset |= items[i].frozenset | items[i].has_frozenset;
+    }
+    if (!ref->has_frozenset) {
+        int found = memo_find(c, MEMO_TUPLE, key, &ref->address);
+        if (found) {
+            result = found < 0 ? -1 : 0;
+            goto done;
+        }
+    }
+    size_t size =
+        offsetof(PyTupleObject, ob_item) + (size_t)n * sizeof(PyObject *);
+    PyTupleObject *copy =
+        (PyTupleObject *)alloc_object(c, t, size, 1, PYCDS_TYPE_TUPLE);
+    if (!copy)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (store(c, &copy->ob_item[i], &items[i]) < 0)
+            goto done;
+    ref->address = (PyObject *)copy;
+    result = ref->has_frozenset ? 0 : memo_add(c, MEMO_TUPLE, key, ref->address);
+done:
+    PyMem_Free(items);
+    Py_XDECREF(key);
+    return result;
+}
+
+/* A frozenset is archived as the tuple of its elements, and the slot that
+ * refers to it is listed so that a real frozenset replaces it at load. */
+static int copy_frozenset(pycds_copier *c, PyObject *fs, reference *ref)
+{
+    PyObject *elements = PySequence_Tuple(fs);
+    if (!elements)
+        return -1;
+    int result = 0;
+    for (Py_ssize_t i = 0; result == 0 && i < PyTuple_GET_SIZE(elements); i++)
+        if (PyFrozenSet_Check(PyTuple_GET_ITEM(elements, i)))
+            result = unsupported("%s nested in a frozenset constant",
+                                 PyTuple_GET_ITEM(elements, i));
+    if (result == 0)
+        result = copy_tuple(c, elements, ref);
+    Py_DECREF(elements);
+    ref->frozenset = 1;
+    ref->has_frozenset = 1;
+    return result;
+}
+
+static int copy_code(pycds_copier *c, PyCodeObject *co, PyObject **out)
+{
+    if (!pycds_code_is_fresh(co))
+        return unsupported("%s object that has run or is instrumented",
+                           (PyObject *)co);
+    PyCodeObject *copy = (PyCodeObject *)alloc_object(
+        c, (PyObject *)co, pycds_code_size(co), 0, PYCDS_TYPE_CODE);
+    if (!copy)
+        return -1;
+    pycds_code_reset(copy);
+    if (address_list_push(&c->codes, copy) < 0)
+        return -1;
+    c->stats.codes++;
+    struct {
+        PyObject **slot;
+        PyObject *value;
+    } fields[] = {
+        {&copy->co_consts, co->co_consts},
+        {&copy->co_names, co->co_names},
+        {&copy->co_exceptiontable, co->co_exceptiontable},
+        {&copy->co_localsplusnames, co->co_localsplusnames},
+        {&copy->co_localspluskinds, co->co_localspluskinds},
+        {&copy->co_filename, co->co_filename},
+        {&copy->co_name, co->co_name},
+        {&copy->co_qualname, co->co_qualname},
+        {&copy->co_linetable, co->co_linetable},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (emit(c, fields[i].slot, fields[i].value) < 0)
+            return -1;
+    *out = (PyObject *)copy;
+    return 0;
+}
+
+static int copy_object(pycds_copier *c, PyObject *obj, reference *ref)
+{
+    if (Py_EnterRecursiveCall(" while archiving a constant"))
+        return -1;
+    int result;
+    if (PyUnicode_CheckExact(obj))
+        result = copy_str(c, obj, &ref->address);
+    else if (PyBytes_CheckExact(obj))
+        result = copy_bytes(c, obj, &ref->address);
+    else if (PyLong_CheckExact(obj))
+        result = copy_long(c, obj, &ref->address);
+    else if (PyFloat_CheckExact(obj) || PyComplex_CheckExact(obj))
+        result = copy_number(c, obj, &ref->address);
+    else if (PyTuple_CheckExact(obj))
+        result = copy_tuple(c, obj, ref);
+    else if (PyFrozenSet_CheckExact(obj))
+        result = copy_frozenset(c, obj, ref);
+    else if (PyCode_Check(obj))
+        result = copy_code(c, (PyCodeObject *)obj, &ref->address);
+    else
+        result = unsupported("constant of type %s", obj);
+    Py_LeaveRecursiveCall();
+    return result;
+}
+
+void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
+{
+    if (!PyCode_Check(code)) {
+        PyErr_Format(PyExc_TypeError, "expected a code object, not %s",
+                     Py_TYPE(code)->tp_name);
+        return NULL;
+    }
+    c->module = module;
+    c->codes.count = c->frozen.count = 0;
+    reference ref = {0};
+    if (copy_object(c, code, &ref) < 0)
+        return NULL;
+    size_t items = c->codes.count + c->frozen.count;
+    pycds_root *root = cds_writer_alloc(
+        c->writer, sizeof(pycds_root) + items * sizeof(void *), 8);
+    if (!root) {
+        PyErr_SetString(PyExc_MemoryError, "pycds archive arena is full");
+        return NULL;
+    }
+    root->magic = PYCDS_ROOT_MAGIC;
+    root->code_count = (uint32_t)c->codes.count;
+    root->frozenset_count = (uint32_t)c->frozen.count;
+    /* codes.items[0] is the module's own code: copied first. */
+    for (size_t i = 0; i < items; i++) {
+        root->items[i] = i < c->codes.count
+                             ? c->codes.items[i]
+                             : c->frozen.items[i - c->codes.count];
+        if (check(cds_writer_add_reloc(c->writer, &root->items[i],
+                                       CDS_RELOC_INTERNAL, 0)) < 0)
+            return NULL;
+    }
+    return root;
+}

@@ -1,0 +1,61 @@
+/*
+ * layout.h - how pycds lays Python objects out in an archive.
+ *
+ * The numbering of runtime types and singletons, and the module root, are
+ * part of the object format: change them and bump PYCDS_OBJECT_FORMAT
+ * (fingerprint.h), which makes older archives refuse to load.
+ */
+#ifndef PYCDS_LAYOUT_H
+#define PYCDS_LAYOUT_H
+
+#include <stdint.h>
+
+/* Runtime types, by CDS_RELOC_TYPE argument. */
+enum pycds_type {
+    PYCDS_TYPE_STR,
+    PYCDS_TYPE_BYTES,
+    PYCDS_TYPE_INT,
+    PYCDS_TYPE_FLOAT,
+    PYCDS_TYPE_COMPLEX,
+    PYCDS_TYPE_TUPLE,
+    PYCDS_TYPE_CODE,
+    PYCDS_TYPE_COUNT
+};
+
+/*
+ * Runtime singletons, by CDS_RELOC_SINGLETON argument: objects whose identity
+ * matters, so archived code must point at this process's own.  The small
+ * ints and one-character latin-1 strings are those marshal returns shared.
+ */
+#define PYCDS_SMALL_INT_MIN (-5)
+#define PYCDS_SMALL_INT_MAX 256
+enum pycds_singleton {
+    PYCDS_SINGLETON_NONE,
+    PYCDS_SINGLETON_TRUE,
+    PYCDS_SINGLETON_FALSE,
+    PYCDS_SINGLETON_ELLIPSIS,
+    PYCDS_SINGLETON_EMPTY_STR,
+    PYCDS_SINGLETON_EMPTY_TUPLE,
+    PYCDS_SINGLETON_EMPTY_BYTES,
+    PYCDS_SINGLETON_SMALL_INTS,
+    PYCDS_SINGLETON_LATIN1 = PYCDS_SINGLETON_SMALL_INTS +
+                             (PYCDS_SMALL_INT_MAX - PYCDS_SMALL_INT_MIN + 1),
+    PYCDS_SINGLETON_COUNT = PYCDS_SINGLETON_LATIN1 + 256
+};
+
+/*
+ * The root object of an archived module: its code, every code object in it
+ * (for the per-code work done at load), and the slots that must receive a
+ * frozenset built at load from the element tuple they hold.  Frozensets
+ * cannot be archived as they are: their table depends on randomised hashes.
+ * All pointers are relocated like any other.
+ */
+#define PYCDS_ROOT_MAGIC UINT64_C(0x3153544f4f525943) /* "CYROOTS1" */
+typedef struct pycds_root {
+    uint64_t magic;
+    uint32_t code_count;
+    uint32_t frozenset_count;
+    void *items[]; /* code_count code objects, then frozenset_count slots */
+} pycds_root;
+
+#endif /* PYCDS_LAYOUT_H */

@@ -1,0 +1,292 @@
+/*
+ * share.c - the share side: map this process's archive once, and turn an
+ * archived module into a ready code object on its first import.
+ *
+ * Work is proportional to what is imported: opening validates and maps the
+ * file (no per-module work); the first import of a module relocates the
+ * module's objects (and those of modules it shares objects with), interns
+ * its names, rebuilds its frozenset constants, and gives its code objects
+ * what the interpreter gives new code (versions, watcher events).
+ *
+ * The archive stays mapped until the process exits: interned-string tables
+ * and functions point into it.
+ */
+#include "share.h"
+
+#include <time.h>
+
+#include "archive_type.h"
+#include "fingerprint.h"
+#include "layout.h"
+
+enum module_state { MODULE_NEW, MODULE_REVIVING, MODULE_READY, MODULE_FAILED };
+
+static struct {
+    cds_archive *archive;
+    PyObject *path;
+    unsigned char *states; /* enum module_state per module */
+    void *types[PYCDS_TYPE_COUNT];
+    void *singletons[PYCDS_SINGLETON_COUNT];
+    cds_symbols symbols;
+    pycds_share_counters stats;
+} shared;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int intern_slot(void *context, void **slot)
+{
+    (void)context;
+    return pycds_intern((PyObject **)slot);
+}
+
+/* This process's addresses of the types and singletons archives refer to.
+ * The constructors below return the interpreter's shared instances; the
+ * references taken are kept for the life of the process. */
+static int build_symbols(void)
+{
+    void **t = shared.types;
+    t[PYCDS_TYPE_STR] = &PyUnicode_Type;
+    t[PYCDS_TYPE_BYTES] = &PyBytes_Type;
+    t[PYCDS_TYPE_INT] = &PyLong_Type;
+    t[PYCDS_TYPE_FLOAT] = &PyFloat_Type;
+    t[PYCDS_TYPE_COMPLEX] = &PyComplex_Type;
+    t[PYCDS_TYPE_TUPLE] = &PyTuple_Type;
+    t[PYCDS_TYPE_CODE] = &PyCode_Type;
+
+    void **s = shared.singletons;
+    s[PYCDS_SINGLETON_NONE] = Py_None;
+    s[PYCDS_SINGLETON_TRUE] = Py_True;
+    s[PYCDS_SINGLETON_FALSE] = Py_False;
+    s[PYCDS_SINGLETON_ELLIPSIS] = Py_Ellipsis;
+    s[PYCDS_SINGLETON_EMPTY_STR] = PyUnicode_FromStringAndSize("", 0);
+    s[PYCDS_SINGLETON_EMPTY_TUPLE] = PyTuple_New(0);
+    s[PYCDS_SINGLETON_EMPTY_BYTES] = PyBytes_FromStringAndSize("", 0);
+    for (int v = PYCDS_SMALL_INT_MIN; v <= PYCDS_SMALL_INT_MAX; v++)
+        s[PYCDS_SINGLETON_SMALL_INTS + v - PYCDS_SMALL_INT_MIN] = PyLong_FromLong(v);
+    for (int ch = 0; ch < 256; ch++)
+        s[PYCDS_SINGLETON_LATIN1 + ch] = PyUnicode_FromOrdinal(ch);
+    for (int i = 0; i < PYCDS_SINGLETON_COUNT; i++)
+        if (!s[i])
+            return -1;
+    shared.symbols = (cds_symbols){
+        .types = shared.types,
+        .type_count = PYCDS_TYPE_COUNT,
+        .singletons = shared.singletons,
+        .singleton_count = PYCDS_SINGLETON_COUNT,
+        .intern = intern_slot,
+        .context = NULL,
+    };
+    return 0;
+}
+
+PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    static char *keywords[] = {"path", "verify_objects", NULL};
+    PyObject *path;
+    int verify = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$p:share_open", keywords,
+                                     PyUnicode_FSConverter, &path, &verify))
+        return NULL;
+    if (shared.archive) {
+        Py_DECREF(path);
+        PyErr_SetString(PyExc_RuntimeError, "an archive is already shared");
+        return NULL;
+    }
+    if (!pycds_in_main_interpreter()) {
+        Py_DECREF(path);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "archives are served in the main interpreter only");
+        return NULL;
+    }
+    size_t fp_size;
+    const char *fp = pycds_fingerprint(&fp_size);
+    cds_diag diag = {0};
+    cds_status status;
+    cds_archive *archive = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    status = cds_archive_open(&archive, PyBytes_AS_STRING(path), fp, fp_size,
+                              verify ? CDS_OPEN_VERIFY_OBJECTS : 0, &diag);
+    Py_END_ALLOW_THREADS
+    if (status != CDS_OK) {
+        pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
+        Py_DECREF(path);
+        return NULL;
+    }
+    uint32_t count = cds_archive_module_count(archive);
+    shared.states = PyMem_Calloc(count + 1, 1);
+    if (!shared.states || build_symbols() < 0) {
+        cds_archive_close(archive);
+        PyMem_Free(shared.states);
+        shared.states = NULL;
+        Py_DECREF(path);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    shared.archive = archive;
+    shared.path = path;
+    const cds_header *h = cds_archive_header(archive);
+    return Py_BuildValue("{sIsKsLsK}", "modules", count, "address",
+                         (unsigned long long)(uintptr_t)cds_archive_base(archive),
+                         "delta", (long long)cds_archive_delta(archive), "size",
+                         (unsigned long long)h->file_size);
+}
+
+static int check_shared(void)
+{
+    if (shared.archive)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "no archive is shared");
+    return -1;
+}
+
+PyObject *pycds_share_user(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    if (check_shared() < 0)
+        return NULL;
+    size_t size;
+    const void *data = cds_archive_user(shared.archive, &size);
+    return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
+}
+
+static PyObject *string_of(cds_string_ref ref)
+{
+    size_t size;
+    const char *s = cds_archive_string(shared.archive, ref, &size);
+    return PyUnicode_DecodeFSDefaultAndSize(s, (Py_ssize_t)size);
+}
+
+PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (check_shared() < 0)
+        return NULL;
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &size);
+    if (!utf8)
+        return NULL;
+    uint32_t number;
+    cds_status status =
+        cds_archive_find(shared.archive, utf8, (size_t)size, &number);
+    if (status == CDS_E_NOT_FOUND)
+        Py_RETURN_NONE;
+    if (status != CDS_OK)
+        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
+                                         status);
+    const cds_module_record *r = cds_archive_module(shared.archive, number);
+    if (shared.states[number] == MODULE_FAILED)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(INOLKK)", number, string_of(r->origin),
+                         (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False,
+                         (long long)r->source_mtime_ns,
+                         (unsigned long long)r->source_size,
+                         (unsigned long long)r->source_hash);
+}
+
+/* The module's root, checked to lie inside its own objects. */
+static pycds_root *module_root(const cds_module_record *r)
+{
+    pycds_root *root = cds_archive_at(shared.archive, r->root);
+    uint64_t end = r->objects_end;
+    if (!root || r->root < r->objects_begin ||
+        r->root + sizeof(pycds_root) > end || root->magic != PYCDS_ROOT_MAGIC ||
+        root->code_count == 0 ||
+        (uint64_t)root->code_count + root->frozenset_count >
+            (end - r->root - sizeof(pycds_root)) / sizeof(void *))
+        return NULL;
+    return root;
+}
+
+/* The per-module work after relocation. */
+static int revive(pycds_root *root)
+{
+    void **slots = root->items + root->code_count;
+    for (uint32_t i = 0; i < root->frozenset_count; i++) {
+        PyObject **slot = slots[i];
+        if (!PyTuple_CheckExact(*slot)) {
+            PyErr_SetString(PyExc_RuntimeError, "frozenset slot holds no tuple");
+            return -1;
+        }
+        PyObject *frozen = PyFrozenSet_New(*slot);
+        if (!frozen)
+            return -1;
+        *slot = frozen; /* owned by the archived tuple from now on */
+    }
+    for (uint32_t i = 0; i < root->code_count; i++) {
+        if (!PyCode_Check((PyObject *)root->items[i])) {
+            PyErr_SetString(PyExc_RuntimeError, "archived code is not code");
+            return -1;
+        }
+        if (pycds_code_revive(root->items[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+PyObject *pycds_share_code(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (check_shared() < 0)
+        return NULL;
+    unsigned long number = PyLong_AsUnsignedLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    const cds_module_record *r =
+        number < cds_archive_module_count(shared.archive)
+            ? cds_archive_module(shared.archive, (uint32_t)number)
+            : NULL;
+    if (!r)
+        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
+                                         CDS_E_CORRUPT);
+    unsigned char *state = &shared.states[number];
+    if (*state == MODULE_READY)
+        return Py_NewRef((PyObject *)module_root(r)->items[0]);
+    if (*state != MODULE_NEW || !pycds_in_main_interpreter()) {
+        /* Failed before, or being revived by another thread right now (it
+         * can let go of the GIL while building frozensets): import plainly. */
+        Py_RETURN_NONE;
+    }
+    *state = MODULE_REVIVING;
+    uint64_t start = now_ns();
+    cds_status status =
+        cds_archive_prepare_module(shared.archive, (uint32_t)number,
+                                   &shared.symbols);
+    uint64_t relocated = now_ns();
+    if (status != CDS_OK) {
+        *state = MODULE_FAILED;
+        if (PyErr_Occurred())
+            return NULL;
+        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
+                                         status);
+    }
+    pycds_root *root = module_root(r);
+    if (!root) {
+        *state = MODULE_FAILED;
+        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
+                                         CDS_E_CORRUPT);
+    }
+    if (revive(root) < 0) {
+        *state = MODULE_FAILED;
+        return NULL;
+    }
+    shared.stats.modules++;
+    shared.stats.relocate_ns += relocated - start;
+    shared.stats.revive_ns += now_ns() - relocated;
+    *state = MODULE_READY;
+    return Py_NewRef((PyObject *)root->items[0]);
+}
+
+PyObject *pycds_share_stats(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    return Py_BuildValue("{sKsKsK}", "modules",
+                         (unsigned long long)shared.stats.modules,
+                         "relocate_ns",
+                         (unsigned long long)shared.stats.relocate_ns,
+                         "revive_ns", (unsigned long long)shared.stats.revive_ns);
+}

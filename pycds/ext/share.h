@@ -1,0 +1,30 @@
+/*
+ * share.h - the share side: this process's mapped archive, and archived
+ * modules made ready on first import.
+ */
+#ifndef PYCDS_SHARE_H
+#define PYCDS_SHARE_H
+
+#include "compat.h"
+
+#include <stdint.h>
+
+typedef struct pycds_share_stats {
+    uint64_t modules;     /* modules made ready */
+    uint64_t relocate_ns; /* time in relocation and interning */
+    uint64_t revive_ns;   /* time in frozensets, versions, watchers */
+} pycds_share_counters;
+
+/* share_open(path, *, verify_objects=False) -> dict: map the archive. */
+PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
+/* share_user() -> bytes: the archive's user section. */
+PyObject *pycds_share_user(PyObject *module, PyObject *unused);
+/* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
+ * or None. */
+PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
+/* share_code(number) -> code object, or None to import plainly. */
+PyObject *pycds_share_code(PyObject *module, PyObject *number);
+/* share_stats() -> dict of counters. */
+PyObject *pycds_share_stats(PyObject *module, PyObject *unused);
+
+#endif /* PYCDS_SHARE_H */
