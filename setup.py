@@ -8,6 +8,16 @@ import os
 from glob import glob
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+
+class build_py_with_pth(build_py):
+    """Also install pycds.pth at the top of site-packages, where site.py
+    reads it at every start.  It does nothing unless PYCDSMODE is set."""
+
+    def run(self) -> None:
+        super().run()
+        self.copy_file("pycds.pth", os.path.join(self.build_lib, "pycds.pth"))
 
 warnings = ["-Wall", "-Wextra"]
 if os.environ.get("PYCDS_WERROR") == "1":
@@ -29,5 +39,6 @@ setup(
     packages=["pycds"],
     ext_modules=[extension],
     python_requires=">=3.11,<3.14",
+    cmdclass={"build_py": build_py_with_pth},
     options={"build": {"build_base": "build/setuptools"}},
 )

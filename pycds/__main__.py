@@ -39,9 +39,19 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    print("pycds: dump: not available yet in this build (the object copier "
-          "has not landed)", file=sys.stderr)
-    return 2
+    from . import _dump
+
+    if not args.list or not args.archive:
+        print("pycds: dump: give --list and --archive (or set PYCDSLIST and "
+              "PYCDSARCHIVE)", file=sys.stderr)
+        return 2
+    try:
+        result = _dump.dump(args.list, args.archive)
+    except (OSError, ValueError, RuntimeError, ArchiveError) as error:
+        print(f"pycds: dump: {error}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,145 @@
+"""`python -m pycds dump`: build an archive from a traced module list.
+
+Each module is found again with the normal import machinery (PathFinder,
+over the traced run's sys.path and its parent package's search locations),
+and its code object comes from its loader's get_code: no module is ever
+executed.  Modules that cannot be archived are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib.machinery import (ModuleSpec, PathFinder, SourceFileLoader,
+                                 SourcelessFileLoader)
+
+from . import _cds, _listfile, _meta
+
+# Arena addresses to try, in order, if one is taken in this process.
+BASES = [_cds.DEFAULT_BASE + i * (1 << 40) for i in range(4)]
+
+
+@dataclass
+class DumpResult:
+    archive: str
+    modules: int = 0
+    bytes: int = 0
+    object_bytes: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"archived {self.modules} modules into {self.archive}: "
+                 f"{self.bytes} bytes ({self.object_bytes} of objects), "
+                 f"{len(self.skipped)} skipped"]
+        lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+class Skip(Exception):
+    """A module that will not be archived, and why."""
+
+
+def check_clean_process() -> None:
+    """Code objects are copied as the interpreter made them; tracing or
+    monitoring in this process could instrument them."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        raise RuntimeError("refusing to dump with a trace or profile function set")
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        for tool in range(6):
+            if monitoring.get_tool(tool) is not None:
+                raise RuntimeError("refusing to dump with sys.monitoring in use")
+
+
+class Finder:
+    """Find specs as a fresh interpreter would, without executing packages."""
+
+    def __init__(self) -> None:
+        self.specs: dict[tuple[str, tuple[str, ...]], ModuleSpec | None] = {}
+
+    def find(self, name: str, sys_path: list[str]) -> ModuleSpec | None:
+        key = (name, tuple(sys_path))
+        if key not in self.specs:
+            parent, _, _ = name.rpartition(".")
+            if parent:
+                parent_spec = self.find(parent, sys_path)
+                locations = (parent_spec.submodule_search_locations
+                             if parent_spec is not None else None)
+                if locations is None:
+                    self.specs[key] = None
+                    return None
+                self.specs[key] = PathFinder.find_spec(name, list(locations))
+            else:
+                self.specs[key] = PathFinder.find_spec(name, sys_path)
+        return self.specs[key]
+
+
+def module_code(spec: ModuleSpec, traced: _listfile.TracedModule):
+    loader = spec.loader
+    if type(loader) not in (SourceFileLoader, SourcelessFileLoader):
+        raise Skip(f"loaded by {type(loader).__name__}, not from a source or .pyc file")
+    if spec.origin != traced.origin:
+        raise Skip(f"found at {spec.origin}, traced at {traced.origin}")
+    try:
+        code = loader.get_code(spec.name)
+    except (ImportError, SyntaxError, ValueError, OSError, EOFError) as error:
+        raise Skip(f"get_code failed: {error}") from None
+    if code is None:
+        raise Skip("loader has no code for it")
+    return code
+
+
+def dump(list_path: str, archive_path: str) -> DumpResult:
+    check_clean_process()
+    traced = _listfile.read(list_path)
+    result = DumpResult(archive=archive_path)
+    if traced.bad_lines:
+        result.notes.append(f"{traced.bad_lines} unreadable lines in {list_path}")
+    result.notes += traced.conflicts
+
+    writer = None
+    for base in BASES:
+        try:
+            writer = _cds.Writer(base=base)
+            break
+        except _cds.ArchiveError:
+            continue
+    if writer is None:
+        raise RuntimeError("no free address range for the archive arena")
+
+    finder = Finder()
+    try:
+        for module in traced.modules:
+            try:
+                spec = finder.find(module.name, module.path)
+                if spec is None:
+                    raise Skip("not found on the traced sys.path")
+                code = module_code(spec, module)
+                with open(spec.origin, "rb") as f:
+                    source = f.read()
+                    st = os.fstat(f.fileno())
+                writer.begin_module(
+                    module.name, origin=spec.origin, cached=spec.cached or "",
+                    is_package=spec.submodule_search_locations is not None,
+                    source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
+                    source_hash=_cds.hash_bytes(source))
+                try:
+                    writer.end_module(writer.add_code(code))
+                except _cds.UnsupportedError as error:
+                    writer.cancel_module()
+                    raise Skip(str(error)) from None
+                result.modules += 1
+            except Skip as skip:
+                result.skipped.append((module.name, str(skip)))
+            except OSError as error:
+                result.skipped.append((module.name, f"unreadable: {error}"))
+        writer.set_user(_meta.encode())
+        result.object_bytes = writer.object_size
+        writer.finish(archive_path)
+    finally:
+        writer.close()
+    result.bytes = os.stat(archive_path).st_size
+    return result

@@ -1,0 +1,102 @@
+"""The module list that PYCDSMODE=TRACE writes and `dump` reads.
+
+Text, UTF-8, one record per line, so that many processes can append to one
+file at once: each process adds all its lines with a single write() to a file
+opened with O_APPEND, under an exclusive flock, so lines are never torn or
+interleaved.  Lines:
+
+    pycds-list 1                       first line of the file
+    P <id> <json: sys.path>            a run's sys.path, named by <id>
+    M <id> <json: [name, origin, is_package]>
+
+Duplicates (the same module traced by several runs) are merged on reading;
+unreadable lines are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+HEADER = "pycds-list 1"
+
+
+@dataclass
+class TracedModule:
+    name: str
+    origin: str
+    is_package: bool
+    path: list[str]
+
+
+@dataclass
+class ModuleList:
+    modules: list[TracedModule] = field(default_factory=list)
+    bad_lines: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+
+def format_run(path: list[str], modules: list[tuple[str, str, bool]]) -> str:
+    encoded_path = json.dumps(path, ensure_ascii=True)
+    path_id = hashlib.sha1(encoded_path.encode()).hexdigest()[:16]
+    lines = [f"P {path_id} {encoded_path}"]
+    for name, origin, is_package in modules:
+        lines.append(f"M {path_id} "
+                     + json.dumps([name, origin, is_package], ensure_ascii=True))
+    return "\n".join(lines) + "\n"
+
+
+def append(list_path: str, text: str) -> None:
+    """Append text to the list in one write, creating it with its header."""
+    fd = os.open(list_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_size == 0:
+            text = HEADER + "\n" + text
+        data = text.encode()
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def read(list_path: str) -> ModuleList:
+    """Read a list, merging duplicates: the first record of a name wins."""
+    result = ModuleList()
+    paths: dict[str, list[str]] = {}
+    seen: dict[str, TracedModule] = {}
+    with open(list_path, encoding="utf-8", errors="replace") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH)
+        lines = f.read().splitlines()
+    if not lines or lines[0] != HEADER:
+        raise ValueError(f"{list_path}: not a pycds module list")
+    for line in lines[1:]:
+        try:
+            kind, path_id, payload = line.split(" ", 2)
+            value = json.loads(payload)
+            if kind == "P" and isinstance(value, list):
+                paths[path_id] = [str(p) for p in value]
+            elif kind == "M" and isinstance(value, list) and len(value) == 3:
+                name, origin, is_package = value
+                if path_id not in paths:
+                    raise ValueError("module before its run's path")
+                module = TracedModule(str(name), str(origin), bool(is_package),
+                                      paths[path_id])
+                previous = seen.get(module.name)
+                if previous is None:
+                    seen[module.name] = module
+                    result.modules.append(module)
+                elif previous.origin != module.origin:
+                    result.conflicts.append(
+                        f"{module.name}: traced at {previous.origin} and "
+                        f"{module.origin}; keeping the first")
+            else:
+                raise ValueError("unknown record")
+        except ValueError:
+            result.bad_lines += 1
+    return result
