@@ -71,10 +71,24 @@ class Finder:
                 if locations is None:
                     self.specs[key] = None
                     return None
-                self.specs[key] = PathFinder.find_spec(name, list(locations))
+                self.specs[key] = find_spec(name, list(locations))
             else:
-                self.specs[key] = PathFinder.find_spec(name, sys_path)
+                self.specs[key] = find_spec(name, sys_path)
         return self.specs[key]
+
+
+def find_spec(name: str, path: list[str]) -> ModuleSpec | None:
+    """PathFinder.find_spec without importing parents.  For a namespace
+    package, PathFinder wraps the locations in a _NamespacePath that looks
+    up the parent module in sys.modules; the dumper imports nothing, so it
+    takes the plain location list PathFinder._get_spec found."""
+    get_spec = getattr(PathFinder, "_get_spec", None)
+    if get_spec is None:
+        return PathFinder.find_spec(name, path)
+    spec = get_spec(name, path)
+    if spec is not None and spec.loader is None and not spec.submodule_search_locations:
+        return None
+    return spec
 
 
 def module_code(spec: ModuleSpec, traced: _listfile.TracedModule):

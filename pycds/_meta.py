@@ -3,7 +3,6 @@ build fingerprint: settings that change the code the compiler produces."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -19,20 +18,23 @@ def code_settings() -> dict[str, object]:
     return {"optimize": sys.flags.optimize, "debug_ranges": not no_ranges}
 
 
+# Plain "key=value" lines: read at every start, so no json import.
 def encode() -> bytes:
-    return json.dumps({"pycds": FORMAT, **code_settings()},
-                      sort_keys=True).encode()
+    settings = {"pycds": FORMAT, **code_settings()}
+    return "".join(f"{k}={v!r}\n" for k, v in sorted(settings.items())).encode()
 
 
 def mismatch(user: bytes) -> str | None:
     """Why an archive's settings do not fit this process, or None."""
     try:
-        recorded = json.loads(user.decode())
+        recorded = dict(line.split("=", 1)
+                        for line in user.decode().splitlines())
     except ValueError:
         return "archive metadata unreadable"
-    if not isinstance(recorded, dict) or recorded.get("pycds") != FORMAT:
+    if recorded.get("pycds") != repr(FORMAT):
         return "archive metadata of another pycds format"
     for key, value in code_settings().items():
-        if recorded.get(key) != value:
-            return f"archive made with {key}={recorded.get(key)}, this process has {value}"
+        if recorded.get(key) != repr(value):
+            return (f"archive made with {key}={recorded.get(key)}, "
+                    f"this process has {value!r}")
     return None

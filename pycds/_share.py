@@ -21,12 +21,11 @@ import sys
 import time
 from importlib.machinery import (ModuleSpec, PathFinder, SourceFileLoader,
                                  SourcelessFileLoader)
-from typing import Any
 
 from . import _cds, _log, _meta
 
 
-def _archived_code(loader: Any, fullname: str) -> Any:
+def _archived_code(loader: object, fullname: str) -> object:
     """The archived code for the loader's module, or None to load plainly."""
     number = loader._pycds_number
     if fullname != loader.name or number is None:
@@ -54,7 +53,7 @@ class ArchivedSourceLoader(SourceFileLoader):
 
     _pycds_number: int | None = None
 
-    def get_code(self, fullname: str) -> Any:
+    def get_code(self, fullname: str) -> object:
         code = _archived_code(self, fullname)
         return code if code is not None else super().get_code(fullname)
 
@@ -64,7 +63,7 @@ class ArchivedSourcelessLoader(SourcelessFileLoader):
 
     _pycds_number: int | None = None
 
-    def get_code(self, fullname: str) -> Any:
+    def get_code(self, fullname: str) -> object:
         code = _archived_code(self, fullname)
         return code if code is not None else super().get_code(fullname)
 
@@ -79,8 +78,8 @@ class ArchiveFinder:
     """The meta-path finder for archived modules."""
 
     @classmethod
-    def find_spec(cls, fullname: str, path: Any = None,
-                  target: Any = None) -> ModuleSpec | None:
+    def find_spec(cls, fullname: str, path: object = None,
+                  target: object = None) -> ModuleSpec | None:
         record = _cds.share_lookup(fullname)
         if record is None:
             return None  # not archived: PathFinder, next in line, answers

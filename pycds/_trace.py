@@ -4,6 +4,7 @@ files, at exit, into the list named by PYCDSLIST."""
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 from importlib.machinery import SourceFileLoader, SourcelessFileLoader
 
@@ -37,8 +38,10 @@ def write_trace(list_path: str) -> None:
         modules = imported_modules()
         from . import _listfile  # only now: its imports must not be traced
 
-        _listfile.append(list_path,
-                         _listfile.format_run(list(sys.path), modules))
+        # '' and relative entries mean the run's working directory.
+        path = [os.path.abspath(entry) if isinstance(entry, str) else entry
+                for entry in sys.path]
+        _listfile.append(list_path, _listfile.format_run(path, modules))
         _log.say(f"traced {len(modules)} modules into {list_path}")
     except Exception as error:  # never change the program's own outcome
         _log.say(f"trace not written: {error}")

@@ -112,6 +112,15 @@ static inline int pycds_intern(PyObject **slot)
     return 0;
 }
 
+/* Whether s is the interpreter's shared one-character string for ch. */
+static inline int pycds_is_latin1_singleton(PyObject *s, Py_UCS4 ch)
+{
+    PyObject *shared = PyUnicode_FromOrdinal((int)ch);
+    Py_XDECREF(shared); /* the singletons live as long as the interpreter */
+    PyErr_Clear();
+    return shared == s;
+}
+
 /* ---------------------------------------------------------------- bytes */
 
 static inline size_t pycds_bytes_size(PyObject *b)

@@ -215,8 +215,16 @@ static int singleton_of(PyObject *obj)
         Py_ssize_t n = PyUnicode_GET_LENGTH(obj);
         if (n == 0)
             return PYCDS_SINGLETON_EMPTY_STR;
-        if (n == 1 && PyUnicode_KIND(obj) == PyUnicode_1BYTE_KIND)
-            return PYCDS_SINGLETON_LATIN1 + (int)PyUnicode_READ_CHAR(obj, 0);
+        if (n == 1 && PyUnicode_KIND(obj) == PyUnicode_1BYTE_KIND) {
+            /* Keep the identity plain unmarshalling gives: one-character
+             * latin-1 strings are the interpreter's shared ones, except
+             * interned names on 3.11 and 3.12, which may be other objects
+             * (3.12's static identifiers, say) and are interned at load. */
+            Py_UCS4 ch = PyUnicode_READ_CHAR(obj, 0);
+            if (PYCDS_PY313 || !PyUnicode_CHECK_INTERNED(obj) ||
+                pycds_is_latin1_singleton(obj, ch))
+                return PYCDS_SINGLETON_LATIN1 + (int)ch;
+        }
         return -1;
     }
     if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 0)

@@ -1,0 +1,87 @@
+"""Helpers shared by the pycds test suites: run Python in a subprocess with
+or without pycds, build archives by tracing and dumping."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).parent / "project"
+PY = sys.executable
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without pycds or safe-path settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYCDS") and k != "PYTHONSAFEPATH"}
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], cwd: Path | None = None, check: bool = True,
+        timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([PY, *args], cwd=cwd, env=clean_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} failed ({done.returncode}):\n"
+                             f"{done.stdout}\n{done.stderr}")
+    return done
+
+
+@dataclass
+class Built:
+    root: Path
+    list_path: Path
+    archive: Path
+    dump_output: str
+
+    def share(self, args: list[str], check: bool = True, verbose: str = "1",
+              **env: str) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.root, check=check, PYCDSMODE="SHARE",
+                   PYCDSARCHIVE=str(self.archive), PYCDSVERBOSE=verbose, **env)
+
+    def plain(self, args: list[str], check: bool = True,
+              **env: str) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.root, check=check, **env)
+
+
+def build(root: Path, args: list[str], **env: str) -> Built:
+    """Trace `python args` in root, then dump; returns the result."""
+    list_path = root / "app.lst"
+    archive = root / "app.img"
+    run(args, cwd=root, PYCDSMODE="TRACE", PYCDSLIST=str(list_path), **env)
+    dumped = run(["-m", "pycds", "dump", "--list", str(list_path),
+                  "--archive", str(archive)], cwd=root, **env)
+    return Built(root, list_path, archive, dumped.stdout)
+
+
+def copy_project(dest: Path) -> Path:
+    shutil.copytree(PROJECT, dest, dirs_exist_ok=True)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Built:
+    """A fresh copy of the test project, traced and dumped."""
+    root = copy_project(tmp_path / "project")
+    return build(root, ["src/app.py"])
+
+
+def hits(stderr: str) -> set[str]:
+    return {line.split()[2] for line in stderr.splitlines()
+            if line.startswith("pycds: hit ")}
+
+
+def fallbacks(stderr: str) -> dict[str, str]:
+    found = {}
+    for line in stderr.splitlines():
+        if line.startswith("pycds: fallback "):
+            name, _, reason = line[len("pycds: fallback "):].partition(": ")
+            found[name] = reason
+    return found

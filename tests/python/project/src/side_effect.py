@@ -1,0 +1,2 @@
+import os
+open(os.environ["SIDE_EFFECT_FILE"], "a").write("executed\n")

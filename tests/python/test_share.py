@@ -1,0 +1,285 @@
+"""Trace, dump and share the test project: served modules behave exactly as
+plainly imported ones, and every defect of earlier attempts is absent."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Built, build, copy_project, fallbacks, hits, run
+
+PROJECT_MODULES = {"mypkg", "mypkg.consts", "mypkg.sub", "mypkg.sub.helpers",
+                   "mypkg.sub.data_user", "mypkg.tool", "versioned",
+                   "nspkg.inner.mod", "app"}
+
+
+def test_trace_lists_file_modules_with_packages(project: Built) -> None:
+    from pycds import _listfile
+
+    traced = {m.name: m for m in _listfile.read(str(project.list_path)).modules}
+    assert PROJECT_MODULES - {"app"} <= set(traced)
+    assert traced["mypkg"].is_package and traced["mypkg.sub"].is_package
+    assert not traced["mypkg.consts"].is_package
+    assert traced["versioned"].origin == str(project.root / "src" / "versioned.py")
+    assert str(project.root / "src") in traced["versioned"].path
+    assert "sys" not in traced and "nspkg" not in traced  # built-in, namespace
+    assert "archived" in project.dump_output and "0 skipped" in project.dump_output
+
+
+def test_share_serves_project_with_identical_output(project: Built) -> None:
+    plain = project.plain(["src/app.py"])
+    shared = project.share(["src/app.py"])
+    assert shared.stdout == plain.stdout
+    assert "archive mapped" in shared.stderr
+    served = hits(shared.stderr)
+    assert PROJECT_MODULES - {"app"} <= served, shared.stderr
+    assert "json" in served
+    assert not fallbacks(shared.stderr)
+    report = json.loads(shared.stdout)
+    assert report["ids"] == dict.fromkeys(report["ids"], True)
+    assert report["truth"] == ["false", "true"]
+
+
+def test_dump_never_executes_modules(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    marker = tmp_path / "executed.txt"
+    run(["-c", "import side_effect"], cwd=root / "src", PYCDSMODE="TRACE",
+        PYCDSLIST=str(root / "a.lst"), SIDE_EFFECT_FILE=str(marker))
+    assert marker.read_text() == "executed\n"  # once, by the traced run
+    out = run(["-m", "pycds", "dump", "--list", str(root / "a.lst"),
+               "--archive", str(root / "a.img")], cwd=root)
+    assert "side_effect" not in out.stdout and "0 skipped" in out.stdout
+    assert marker.read_text() == "executed\n"  # the dump ran nothing
+    run(["-c", "import side_effect"], cwd=root / "src", PYCDSMODE="SHARE",
+        PYCDSARCHIVE=str(root / "a.img"), SIDE_EFFECT_FILE=str(marker))
+    assert marker.read_text() == "executed\n" * 2
+
+
+def test_edited_source_runs_new_code(project: Built) -> None:
+    source = project.root / "src" / "versioned.py"
+    source.write_text(source.read_text().replace("original", "edited!!"))
+    st = source.stat()
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    shared = project.share(["src/app.py"])
+    assert json.loads(shared.stdout)["answer"] == "edited!!"
+    assert "versioned" in fallbacks(shared.stderr)
+    assert "changed since the dump" in fallbacks(shared.stderr)["versioned"]
+
+
+def test_module_earlier_on_sys_path_wins(project: Built, tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "versioned.py").write_text("def answer():\n    return 'shadow'\n")
+    code = ("import sys; sys.path[:0] = [sys.argv[1], 'src']; import runpy; "
+            "runpy.run_path('src/app.py', run_name='__main__')")
+    shared = project.share(["-c", code, str(shadow)])
+    assert json.loads(shared.stdout)["answer"] == "shadow"
+    assert "versioned" not in hits(shared.stderr)
+    # The same via PYTHONPATH, which puts the directory before the script's.
+    shared = project.share(["src/app.py"], PYTHONPATH=str(shadow))
+    assert json.loads(shared.stdout)["answer"] == "original"  # script dir first
+    (project.root / "src" / "json.py").write_text("raise SystemExit('shadowed json')")
+    shared = project.share(["src/app.py"], check=False)
+    assert "shadowed json" in shared.stderr and "json" not in hits(shared.stderr)
+
+
+def test_frozenset_constants_keep_set_semantics(project: Built) -> None:
+    code = """
+import mypkg.consts as c
+fs = [k for k in c.is_member.__code__.co_consts if isinstance(k, frozenset)]
+print(type(fs[0]).__name__, sorted(fs[0]))
+print(c.is_member('alpha'), c.is_member('zeta'), c.is_number(3), c.is_number(4))
+try:
+    [] in fs[0]
+    print('no error')
+except TypeError:
+    print('TypeError')
+"""
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout == run(["-c", code], cwd=project.root,
+                                PYTHONPATH="src").stdout
+    assert shared.stdout.splitlines() == [
+        "frozenset ['alpha', 'beta', 'gamma']", "True False True False",
+        "TypeError"]
+    assert "mypkg.consts" in hits(shared.stderr)
+
+
+def test_empty_string_is_falsy_in_specialised_code(project: Built) -> None:
+    code = "import mypkg.consts as c; print(c.empty_truth(2000), c.truth(c.EMPTY))"
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout.strip() == "['false', 'true'] false"
+    assert "mypkg.consts" in hits(shared.stderr)
+
+
+def test_singletons_keep_identity(project: Built) -> None:
+    code = """
+import mypkg.consts as c
+print(c.identities())
+one, empty = int("1"), tuple()
+print(c.SMALL[1] is one, c.EMPTY_TUPLE is empty, c.NESTED[1][1] is empty,
+      c.letter_is_shared())
+print(c.BIG, c.FLOATS, c.COMPLEXES, c.TEXT[:4], c.BYTES[0])
+"""
+    plain = run(["-c", code], cwd=project.root, PYTHONPATH="src")
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout == plain.stdout
+    assert "False" not in shared.stdout.splitlines()[0]
+    assert shared.stdout.splitlines()[1].startswith("True True True")
+
+
+TRACE_SCRIPT = """
+import sys
+events = []
+def tracer(frame, event, arg):
+    if frame.f_code.co_filename.endswith("helpers.py"):
+        events.append((event, frame.f_code.co_name,
+                       frame.f_lineno - frame.f_code.co_firstlineno))
+    return tracer
+from mypkg.sub import helpers
+sys.settrace(tracer)
+list(helpers.gen(3))
+helpers.make_closure(2)(3)
+try:
+    helpers.fails()
+except ValueError:
+    pass
+sys.settrace(None)
+print(events)
+"""
+
+
+def test_tracing_reports_same_events(project: Built) -> None:
+    plain = run(["-c", TRACE_SCRIPT], cwd=project.root, PYTHONPATH="src")
+    shared = project.share(["-c", TRACE_SCRIPT], PYTHONPATH="src")
+    assert "mypkg.sub.helpers" in hits(shared.stderr)
+    assert shared.stdout == plain.stdout
+    assert "'call', 'gen'" in shared.stdout and "'call', 'inner'" in shared.stdout
+
+
+def test_hashes_right_across_hash_seeds(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    built = build(root, ["src/app.py"], PYTHONHASHSEED="1")
+    code = """
+import mypkg.consts as c
+d = {"alpha": 1, "beta": 2}
+print(d[c.TEXT[0][:0] + "alpha"], hash(c.TEXT[0]) == hash("asc" + "ii"),
+      c.KEYS["gamma"], c.is_member("gam" + "ma"), hash(c.BYTES[0]) == hash(bytes([0, 1])))
+"""
+    out = built.share(["-c", code], PYTHONPATH="src", PYTHONHASHSEED="2")
+    assert out.stdout.split() == ["1", "True", "3", "True", "True"]
+    assert "mypkg.consts" in hits(out.stderr)
+
+
+def test_gc_with_archived_tuples_alive(project: Built) -> None:
+    code = """
+import gc
+import mypkg.consts as c
+from mypkg.sub import helpers
+for _ in range(3):
+    gc.collect()
+print(len(gc.get_referrers(c.NESTED)) >= 0, c.NESTED, gc.is_tracked(c.NESTED))
+gc.collect()
+print(helpers.keys())
+"""
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout.splitlines() == [
+        "True ((1, (2, (3, 'deep'))), ('a', ())) False",
+        "['alpha', 'beta', 'gamma']"]
+
+
+def test_concurrent_imports_from_threads(tmp_path: Path) -> None:
+    root = tmp_path / "threads"
+    (root / "src").mkdir(parents=True)
+    for i in range(40):
+        (root / "src" / f"m{i}.py").write_text(
+            f"import json\nVALUE = {i}\nTEXT = {('text' + str(i)) * 3!r}\n"
+            f"def f(x):\n    return x in {{{i}, 'k{i}'}}\n")
+    names = ", ".join(f"m{i}" for i in range(40))
+    build(root, ["-c", f"import {names}"], PYTHONPATH="src")
+    code = """
+import threading, importlib, sys
+results, barrier = {}, threading.Barrier(8)
+def work(k):
+    barrier.wait()
+    for i in list(range(k, 40)) + list(range(k)):
+        m = importlib.import_module(f"m{i}")
+        results[(k, i)] = (m.VALUE == i and m.f(i) and m.f(f"k{i}") and not m.f(-1))
+threads = [threading.Thread(target=work, args=(k * 5,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(results), all(results.values()))
+"""
+    out = run(["-c", code], cwd=root, PYTHONPATH="src", PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(root / "app.img"), PYCDSVERBOSE="1")
+    assert out.stdout.split() == ["320", "True"]
+    assert {f"m{i}" for i in range(40)} <= hits(out.stderr)
+
+
+def test_no_function_version_collision(project: Built) -> None:
+    # A call site specialised for an archived function must not be taken by a
+    # function of this process that got the same version number.
+    code = """
+import mypkg.consts as c
+from mypkg.sub import helpers
+fresh = []
+for i in range(300):
+    ns = {}
+    exec(f"def g(x):\\n    return ('fresh', {i})", ns)
+    fresh.append(ns["g"])
+archived = [c.truth, helpers.keys, c.is_member, c.is_number]
+def call(fn, x):
+    return fn(x)
+bad = 0
+for rounds in range(3):
+    for fn in archived[:1] * 50 + fresh:
+        r = call(fn, "")
+        if fn in fresh and r[0] != 'fresh':
+            bad += 1
+print("bad", bad)
+"""
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout.strip() == "bad 0"
+
+
+def test_refused_archives_fall_back_to_plain_imports(project: Built) -> None:
+    plain = project.plain(["src/app.py"])
+    data = project.archive.read_bytes()
+    cases = {
+        "truncated": data[: len(data) // 3],
+        "garbage": b"\0" * 100000,
+        "flipped": data[:200] + bytes([data[200] ^ 0xFF]) + data[201:],
+    }
+    for name, content in cases.items():
+        bad = project.root / f"{name}.img"
+        bad.write_bytes(content)
+        out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+                  PYCDSARCHIVE=str(bad), PYCDSVERBOSE="1")
+        assert out.stdout == plain.stdout
+        refusal = [l for l in out.stderr.splitlines() if "archive refused" in l]
+        assert len(refusal) == 1, (name, out.stderr)
+        assert not hits(out.stderr)
+    missing = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+                  PYCDSARCHIVE=str(project.root / "none.img"), PYCDSVERBOSE="1")
+    assert missing.stdout == plain.stdout and "No such file" in missing.stderr
+    quiet = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+                PYCDSARCHIVE=str(project.root / "none.img"))
+    assert quiet.stderr == ""
+
+
+def test_archive_of_other_settings_is_refused(project: Built) -> None:
+    out = project.share(["-O", "src/app.py"])
+    assert "archive refused" in out.stderr and "optimize" in out.stderr
+    assert not hits(out.stderr)
+
+
+def test_verbose_two_adds_timings(project: Built) -> None:
+    out = project.share(["src/app.py"], verbose="2")
+    mapped = [l for l in out.stderr.splitlines() if "archive mapped" in l]
+    assert mapped and mapped[0].endswith(" us")
+    assert any(l.startswith("pycds: hit json ") and l.endswith("us)")
+               for l in out.stderr.splitlines())
