@@ -1,0 +1,146 @@
+"""Modules served from the archive are indistinguishable from plainly
+imported ones: attributes, spec, loader methods, tracebacks, source,
+resources, reload, pkgutil, `python -m`, namespace and relative imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import Built, build, copy_project, hits, run
+
+DESCRIBE = r"""
+import importlib, importlib.resources, inspect, json, pkgutil, sys, traceback
+import mypkg, mypkg.consts, mypkg.sub.helpers as helpers, nspkg.inner.mod as ns
+
+def spec_of(m):
+    s = m.__spec__
+    return {"name": s.name, "origin": s.origin, "cached": s.cached,
+            "parent": s.parent, "has_location": s.has_location,
+            "locations": None if s.submodule_search_locations is None
+                         else list(s.submodule_search_locations)}
+
+def attrs(m):
+    keys = ["__name__", "__file__", "__cached__", "__package__", "__path__"]
+    out = {k: (list(getattr(m, k)) if k == "__path__" and hasattr(m, k)
+               else getattr(m, k, "<missing>")) for k in keys}
+    out["dict_keys"] = [k for k in vars(m) if k.startswith("__")]
+    out["public"] = sorted(k for k in vars(m) if not k.startswith("_"))
+    return out
+
+def loader_view(m):
+    l = m.__loader__
+    name = m.__name__
+    return {"source": l.get_source(name)[:60],
+            "filename": l.get_filename(name),
+            "is_package": l.is_package(name),
+            "data": len(l.get_data(m.__file__)),
+            "code_name": l.get_code(name).co_name,
+            "reader": type(l.get_resource_reader(name)).__name__
+                      if hasattr(l, "get_resource_reader") else None,
+            "spec_loader_is_loader": m.__spec__.loader is l}
+
+out = {}
+for m in (mypkg, mypkg.consts, helpers, ns):
+    out[m.__name__] = {"attrs": attrs(m), "spec": spec_of(m)}
+    if m is not ns:
+        out[m.__name__]["loader"] = loader_view(m)
+out["ns_pkg"] = {"path": list(sys.modules["nspkg"].__path__),
+                 "file": getattr(sys.modules["nspkg"], "__file__", None)}
+try:
+    helpers.fails()
+except ValueError:
+    out["traceback"] = traceback.format_exc().splitlines()[-3:]
+out["getsource"] = inspect.getsource(helpers.Thing.method)
+out["signature"] = str(inspect.signature(helpers.Thing.method))
+out["getsourcelines"] = inspect.getsourcelines(helpers.gen)[1]
+out["resource"] = importlib.resources.files("mypkg.sub").joinpath("data.txt").read_text()
+out["iter_modules"] = sorted(i.name for i in pkgutil.iter_modules(mypkg.__path__))
+out["walk"] = sorted(i.name for i in pkgutil.walk_packages(mypkg.__path__, "mypkg."))
+reloaded = importlib.reload(mypkg.consts)
+out["reload"] = [reloaded is mypkg.consts, reloaded.is_member("alpha")]
+print(json.dumps(out, sort_keys=True, indent=1))
+"""
+
+
+def describe(built: Built, share: bool) -> tuple[dict, str]:
+    env = {"PYTHONPATH": "src"}
+    done = (built.share(["-c", DESCRIBE], **env) if share
+            else built.plain(["-c", DESCRIBE], **env))
+    return json.loads(done.stdout), done.stderr
+
+
+def test_module_attributes_and_loader_match_plain(project: Built) -> None:
+    plain, _ = describe(project, share=False)
+    shared, stderr = describe(project, share=True)
+    served = hits(stderr)
+    assert {"mypkg", "mypkg.consts", "mypkg.sub.helpers",
+            "nspkg.inner.mod"} <= served
+    assert shared == plain
+    # The values themselves are what plain importing gives.
+    helpers = shared["mypkg.sub.helpers"]
+    assert helpers["attrs"]["__file__"].endswith("mypkg/sub/helpers.py")
+    assert helpers["attrs"]["__cached__"].endswith(".pyc")
+    assert helpers["spec"]["parent"] == "mypkg.sub"
+    assert shared["mypkg"]["spec"]["locations"] == [
+        str(project.root / "src" / "mypkg")]
+    assert 'raise ValueError("boom from helpers")' in shared["traceback"][-2]
+    assert shared["getsource"].startswith("    def method(self, a, /, b")
+    assert shared["resource"] == "resource text\n"
+    assert shared["reload"] == [True, True]
+    assert shared["mypkg"]["loader"]["is_package"] is True
+
+
+def test_python_dash_m_runs_archived_module(project: Built) -> None:
+    build(project.root, ["-m", "mypkg.tool"], PYTHONPATH="src")
+    plain = project.plain(["-m", "mypkg.tool"], PYTHONPATH="src")
+    shared = project.share(["-m", "mypkg.tool"], PYTHONPATH="src")
+    assert shared.stdout == plain.stdout == "tool ran as __main__ mypkg.tool\n"
+    assert "mypkg.tool" in hits(shared.stderr)
+
+
+def test_relative_imports_and_namespace_packages(project: Built) -> None:
+    code = ("from mypkg.sub import helpers; import nspkg.inner.mod as m; "
+            "print(helpers.keys(), m.VALUE, m.__spec__.parent)")
+    plain = project.plain(["-c", code], PYTHONPATH="src")
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert shared.stdout == plain.stdout
+    assert {"mypkg.sub.helpers", "nspkg.inner.mod"} <= hits(shared.stderr)
+
+
+def test_traceback_of_uncaught_error_shows_source(project: Built) -> None:
+    code = "from mypkg.sub import helpers; helpers.fails()"
+    plain = project.plain(["-c", code], PYTHONPATH="src", check=False)
+    shared = project.share(["-c", code], PYTHONPATH="src", check=False,
+                           verbose="0")
+    assert shared.returncode == plain.returncode == 1
+    assert shared.stderr == plain.stderr
+    assert 'raise ValueError("boom from helpers")' in shared.stderr
+
+
+def test_concurrent_tracers_write_whole_lines(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    list_path = root / "many.lst"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYCDS") and k != "PYTHONSAFEPATH"}
+    env.update(PYCDSMODE="TRACE", PYCDSLIST=str(list_path))
+    procs = [subprocess.Popen([__import__("sys").executable, "src/app.py"],
+                              cwd=root, env=env, stdout=subprocess.DEVNULL)
+             for _ in range(16)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    from pycds import _listfile
+
+    traced = _listfile.read(str(list_path))
+    assert traced.bad_lines == 0 and not traced.conflicts
+    names = [m.name for m in traced.modules]
+    assert len(names) == len(set(names))  # duplicates merged
+    lines = list_path.read_text().splitlines()
+    assert lines[0] == _listfile.HEADER and lines.count(_listfile.HEADER) == 1
+    runs = [l for l in lines if l.startswith("P ")]
+    assert len(runs) == 16
+    assert sum(l.startswith("M ") for l in lines) == 16 * len(names)
+    out = run(["-m", "pycds", "dump", "--list", str(list_path), "--archive",
+               str(root / "many.img")], cwd=root)
+    assert f"archived {len(names)} modules" in out.stdout
