@@ -346,9 +346,10 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
     }
     /* Add `number` and, so that the list stays transitively closed, every
      * module it depends on (its own list is closed already). */
-    const cds_module_record *dep = (const cds_module_record *)w->modules.data +
-                                   number;
-    const uint32_t *inherited = (const uint32_t *)w->deps.data + dep->deps_first;
+    const cds_module_record *dep =
+        (const cds_module_record *)w->modules.data + number;
+    const uint32_t *inherited =
+        (const uint32_t *)w->deps.data + dep->deps_first;
     for (uint32_t i = 0; i <= dep->deps_count; i++) {
         uint32_t m = i < dep->deps_count ? inherited[i] : number;
         if (w->dep_marks[m] == current + 1)

@@ -56,8 +56,7 @@ static inline size_t pycds_str_size(PyObject *s)
 {
     size_t header = PyUnicode_IS_ASCII(s) ? sizeof(PyASCIIObject)
                                           : sizeof(PyCompactUnicodeObject);
-    return header +
-           ((size_t)PyUnicode_GET_LENGTH(s) + 1) * PyUnicode_KIND(s);
+    return header + ((size_t)PyUnicode_GET_LENGTH(s) + 1) * PyUnicode_KIND(s);
 }
 
 /* Whether pycds can copy s as raw memory (marshal makes only such strings). */
@@ -230,7 +229,8 @@ static inline int pycds_code_revive(PyCodeObject *co)
     uint8_t watchers = interp->active_code_watchers;
     for (int i = 0; watchers && i < CODE_MAX_WATCHERS; i++, watchers >>= 1) {
         PyCode_WatchCallback callback = interp->code_watchers[i];
-        if ((watchers & 1) && callback && callback(PY_CODE_EVENT_CREATE, co) < 0)
+        if ((watchers & 1) && callback &&
+            callback(PY_CODE_EVENT_CREATE, co) < 0)
             PyErr_WriteUnraisable((PyObject *)co);
     }
     return 0;
@@ -266,6 +266,24 @@ static inline void pycds_error_restore(pycds_saved_error saved)
 #else
     PyErr_SetRaisedException(saved.exception);
 #endif
+}
+
+/* str() of the raised exception (new reference, or NULL); clears it. */
+static inline PyObject *pycds_error_text(void)
+{
+    pycds_saved_error saved = pycds_error_save();
+#if PYCDS_PY311
+    PyErr_NormalizeException(&saved.type, &saved.value, &saved.traceback);
+    PyObject *value = saved.value;
+    Py_XDECREF(saved.type);
+    Py_XDECREF(saved.traceback);
+#else
+    PyObject *value = saved.exception;
+#endif
+    PyObject *text = value ? PyObject_Str(value) : NULL;
+    Py_XDECREF(value);
+    PyErr_Clear();
+    return text;
 }
 
 /* --------------------------------------------------------- interpreter */

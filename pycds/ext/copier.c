@@ -48,15 +48,22 @@ static int address_list_push(address_list *list, void *item)
  * Keys: str, bytes and int objects themselves (exact types, so equality is
  * identity of value); the raw bytes of floats and complexes (so that 0.0 and
  * -0.0 stay apart); the archived item addresses of tuples. */
-enum memo_kind { MEMO_STR, MEMO_BYTES, MEMO_INT, MEMO_FLOAT, MEMO_TUPLE, MEMO_COUNT };
+enum memo_kind {
+    MEMO_STR,
+    MEMO_BYTES,
+    MEMO_INT,
+    MEMO_FLOAT,
+    MEMO_TUPLE,
+    MEMO_COUNT
+};
 
 struct pycds_copier {
     cds_writer *writer;
     uint32_t module;
     PyObject *memo[MEMO_COUNT];
-    PyObject *added;      /* [(kind, key)] the current module put in the memo */
-    address_list codes;   /* code objects of the current module */
-    address_list frozen;  /* slots that receive a frozenset at load */
+    PyObject *added;     /* [(kind, key)] the current module put in the memo */
+    address_list codes;  /* code objects of the current module */
+    address_list frozen; /* slots that receive a frozenset at load */
     pycds_copy_stats stats;
 };
 
@@ -143,9 +150,9 @@ static int memo_find(pycds_copier *c, enum memo_kind kind, PyObject *key,
     if (!entry)
         return PyErr_Occurred() ? -1 : 0;
     *address = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 0));
-    uint32_t owner = (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 1));
-    if (owner != c->module &&
-        check(cds_writer_add_dep(c->writer, owner)) < 0)
+    uint32_t owner =
+        (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 1));
+    if (owner != c->module && check(cds_writer_add_dep(c->writer, owner)) < 0)
         return -1;
     c->stats.shared++;
     return 1;
@@ -154,8 +161,8 @@ static int memo_find(pycds_copier *c, enum memo_kind kind, PyObject *key,
 static int memo_add(pycds_copier *c, enum memo_kind kind, PyObject *key,
                     PyObject *address)
 {
-    PyObject *entry = Py_BuildValue("(NI)", PyLong_FromVoidPtr(address),
-                                    (unsigned)c->module);
+    PyObject *entry =
+        Py_BuildValue("(NI)", PyLong_FromVoidPtr(address), (unsigned)c->module);
     PyObject *undo = Py_BuildValue("(iO)", (int)kind, key);
     int result = -1;
     if (entry && undo && PyDict_SetItem(c->memo[kind], key, entry) == 0 &&
@@ -270,7 +277,8 @@ static int store(pycds_copier *c, PyObject **slot, const reference *ref)
     if (ref->frozenset && address_list_push(&c->frozen, slot) < 0)
         return -1;
     return check(cds_writer_add_reloc(
-        c->writer, slot, ref->intern ? CDS_RELOC_INTERN : CDS_RELOC_INTERNAL, 0));
+        c->writer, slot, ref->intern ? CDS_RELOC_INTERN : CDS_RELOC_INTERNAL,
+        0));
 }
 
 static int emit(pycds_copier *c, PyObject **slot, PyObject *obj)
@@ -333,7 +341,8 @@ static int copy_number(pycds_copier *c, PyObject *v, PyObject **out)
     char raw[1 + sizeof(Py_complex)];
     raw[0] = (char)is_float;
     memcpy(raw + 1, (char *)v + value, size - value);
-    PyObject *key = PyBytes_FromStringAndSize(raw, (Py_ssize_t)(1 + size - value));
+    PyObject *key =
+        PyBytes_FromStringAndSize(raw, (Py_ssize_t)(1 + size - value));
     if (!key)
         return -1;
     int found = memo_find(c, MEMO_FLOAT, key, out);
@@ -341,9 +350,8 @@ static int copy_number(pycds_copier *c, PyObject *v, PyObject **out)
         Py_DECREF(key);
         return found < 0 ? -1 : 0;
     }
-    PyObject *copy = alloc_object(c, v, size, 0,
-                                  is_float ? PYCDS_TYPE_FLOAT
-                                           : PYCDS_TYPE_COMPLEX);
+    PyObject *copy = alloc_object(
+        c, v, size, 0, is_float ? PYCDS_TYPE_FLOAT : PYCDS_TYPE_COMPLEX);
     int result = copy ? memo_add(c, MEMO_FLOAT, key, copy) : -1;
     Py_DECREF(key);
     *out = copy;
@@ -359,7 +367,8 @@ static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(t);
     reference *items = PyMem_Calloc((size_t)n ? (size_t)n : 1, sizeof *items);
-    PyObject *key = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(void *));
+    PyObject *key =
+        PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(void *));
     int result = -1;
     if (!items || !key) {
         PyErr_NoMemory();
@@ -369,8 +378,9 @@ static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
     for (Py_ssize_t i = 0; i < n; i++) {
         if (prepare(c, PyTuple_GET_ITEM(t, i), &items[i]) < 0)
             goto done;
-        addresses[i] = items[i].singleton >= 0 ? (uintptr_t)items[i].singleton + 1
-                                               : (uintptr_t)items[i].address;
+        addresses[i] = items[i].singleton >= 0
+                           ? (uintptr_t)items[i].singleton + 1
+                           : (uintptr_t)items[i].address;
         ref->has_frozenset |= items[i].frozenset | items[i].has_frozenset;
     }
     if (!ref->has_frozenset) {
@@ -390,7 +400,8 @@ static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
         if (store(c, &copy->ob_item[i], &items[i]) < 0)
             goto done;
     ref->address = (PyObject *)copy;
-    result = ref->has_frozenset ? 0 : memo_add(c, MEMO_TUPLE, key, ref->address);
+    result =
+        ref->has_frozenset ? 0 : memo_add(c, MEMO_TUPLE, key, ref->address);
 done:
     PyMem_Free(items);
     Py_XDECREF(key);

@@ -5,6 +5,7 @@
 
 #include "archive_type.h"
 #include "copier.h"
+#include "finder.h"
 #include "fingerprint.h"
 #include "module_state.h"
 #include "share.h"
@@ -82,15 +83,16 @@ PyMODINIT_FUNC PyInit__cds(void)
         pycds_state.archive_type = PyType_FromSpec(&pycds_archive_spec);
         pycds_state.writer_type = PyType_FromSpec(&pycds_writer_spec);
         if (!pycds_state.archive_error || !pycds_unsupported_error ||
-            !pycds_state.archive_type ||
-            !pycds_state.writer_type)
+            !pycds_state.archive_type || !pycds_state.writer_type)
             goto error;
     }
     if (PyModule_AddObjectRef(m, "ArchiveError", pycds_state.archive_error) <
             0 ||
         PyModule_AddObjectRef(m, "Archive", pycds_state.archive_type) < 0 ||
         PyModule_AddObjectRef(m, "Writer", pycds_state.writer_type) < 0 ||
-        PyModule_AddObjectRef(m, "UnsupportedError", pycds_unsupported_error) < 0 ||
+        PyModule_AddObjectRef(m, "UnsupportedError", pycds_unsupported_error) <
+            0 ||
+        pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)

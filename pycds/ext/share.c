@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "archive_type.h"
+#include "finder.h"
 #include "fingerprint.h"
 #include "layout.h"
 
@@ -67,7 +68,8 @@ static int build_symbols(void)
     s[PYCDS_SINGLETON_EMPTY_TUPLE] = PyTuple_New(0);
     s[PYCDS_SINGLETON_EMPTY_BYTES] = PyBytes_FromStringAndSize("", 0);
     for (int v = PYCDS_SMALL_INT_MIN; v <= PYCDS_SMALL_INT_MAX; v++)
-        s[PYCDS_SINGLETON_SMALL_INTS + v - PYCDS_SMALL_INT_MIN] = PyLong_FromLong(v);
+        s[PYCDS_SINGLETON_SMALL_INTS + v - PYCDS_SMALL_INT_MIN] =
+            PyLong_FromLong(v);
     for (int ch = 0; ch < 256; ch++)
         s[PYCDS_SINGLETON_LATIN1 + ch] = PyUnicode_FromOrdinal(ch);
     for (int i = 0; i < PYCDS_SINGLETON_COUNT; i++)
@@ -87,12 +89,14 @@ static int build_symbols(void)
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
-    static char *keywords[] = {"path", "verify_objects", NULL};
+    static char *keywords[] = {"path", "verify_objects", "verbose", NULL};
     PyObject *path;
-    int verify = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$p:share_open", keywords,
-                                     PyUnicode_FSConverter, &path, &verify))
+    int verify = 0, verbose = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$pi:share_open",
+                                     keywords, PyUnicode_FSConverter, &path,
+                                     &verify, &verbose))
         return NULL;
+    pycds_finder_set_verbose(verbose);
     if (shared.archive) {
         Py_DECREF(path);
         PyErr_SetString(PyExc_RuntimeError, "an archive is already shared");
@@ -109,11 +113,11 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     cds_diag diag = {0};
     cds_status status;
     cds_archive *archive = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    status = cds_archive_open(&archive, PyBytes_AS_STRING(path), fp, fp_size,
-                              verify ? CDS_OPEN_VERIFY_OBJECTS : 0, &diag);
-    Py_END_ALLOW_THREADS
-    if (status != CDS_OK) {
+    Py_BEGIN_ALLOW_THREADS status =
+        cds_archive_open(&archive, PyBytes_AS_STRING(path), fp, fp_size,
+                         verify ? CDS_OPEN_VERIFY_OBJECTS : 0, &diag);
+    Py_END_ALLOW_THREADS if (status != CDS_OK)
+    {
         pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;
@@ -130,10 +134,11 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     shared.archive = archive;
     shared.path = path;
     const cds_header *h = cds_archive_header(archive);
-    return Py_BuildValue("{sIsKsLsK}", "modules", count, "address",
-                         (unsigned long long)(uintptr_t)cds_archive_base(archive),
-                         "delta", (long long)cds_archive_delta(archive), "size",
-                         (unsigned long long)h->file_size);
+    return Py_BuildValue(
+        "{sIsKsLsK}", "modules", count, "address",
+        (unsigned long long)(uintptr_t)cds_archive_base(archive), "delta",
+        (long long)cds_archive_delta(archive), "size",
+        (unsigned long long)h->file_size);
 }
 
 static int check_shared(void)
@@ -159,6 +164,36 @@ static PyObject *string_of(cds_string_ref ref)
     size_t size;
     const char *s = cds_archive_string(shared.archive, ref, &size);
     return PyUnicode_DecodeFSDefaultAndSize(s, (Py_ssize_t)size);
+}
+
+int pycds_share_find(PyObject *name, pycds_module_view *view)
+{
+    if (!shared.archive)
+        return 0;
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &size);
+    if (!utf8)
+        return -1;
+    uint32_t number;
+    cds_status status =
+        cds_archive_find(shared.archive, utf8, (size_t)size, &number);
+    if (status == CDS_E_NOT_FOUND ||
+        (status == CDS_OK && shared.states[number] == MODULE_FAILED))
+        return 0;
+    const cds_module_record *r =
+        status == CDS_OK ? cds_archive_module(shared.archive, number) : NULL;
+    if (!r) {
+        pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
+                                  status == CDS_OK ? CDS_E_CORRUPT : status);
+        return -1;
+    }
+    view->number = number;
+    view->is_package = (r->flags & CDS_MODULE_PACKAGE) != 0;
+    view->origin =
+        cds_archive_string(shared.archive, r->origin, &view->origin_size);
+    view->source_mtime_ns = r->source_mtime_ns;
+    view->source_size = r->source_size;
+    return 1;
 }
 
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
@@ -209,7 +244,8 @@ static int revive(pycds_root *root)
     for (uint32_t i = 0; i < root->frozenset_count; i++) {
         PyObject **slot = slots[i];
         if (!PyTuple_CheckExact(*slot)) {
-            PyErr_SetString(PyExc_RuntimeError, "frozenset slot holds no tuple");
+            PyErr_SetString(PyExc_RuntimeError,
+                            "frozenset slot holds no tuple");
             return -1;
         }
         PyObject *frozen = PyFrozenSet_New(*slot);
@@ -253,9 +289,8 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
     }
     *state = MODULE_REVIVING;
     uint64_t start = now_ns();
-    cds_status status =
-        cds_archive_prepare_module(shared.archive, (uint32_t)number,
-                                   &shared.symbols);
+    cds_status status = cds_archive_prepare_module(
+        shared.archive, (uint32_t)number, &shared.symbols);
     uint64_t relocated = now_ns();
     if (status != CDS_OK) {
         *state = MODULE_FAILED;
@@ -284,9 +319,8 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused)
 {
     (void)module, (void)unused;
-    return Py_BuildValue("{sKsKsK}", "modules",
-                         (unsigned long long)shared.stats.modules,
-                         "relocate_ns",
-                         (unsigned long long)shared.stats.relocate_ns,
-                         "revive_ns", (unsigned long long)shared.stats.revive_ns);
+    return Py_BuildValue(
+        "{sKsKsK}", "modules", (unsigned long long)shared.stats.modules,
+        "relocate_ns", (unsigned long long)shared.stats.relocate_ns,
+        "revive_ns", (unsigned long long)shared.stats.revive_ns);
 }

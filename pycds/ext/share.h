@@ -15,6 +15,20 @@ typedef struct pycds_share_stats {
     uint64_t revive_ns;   /* time in frozensets, versions, watchers */
 } pycds_share_counters;
 
+/* What the finder needs to know of an archived module. */
+typedef struct pycds_module_view {
+    uint32_t number;
+    int is_package;
+    const char *origin; /* not NUL-terminated */
+    size_t origin_size;
+    int64_t source_mtime_ns;
+    uint64_t source_size;
+} pycds_module_view;
+
+/* Look a module up in the shared archive: 1 and *view when it is archived
+ * (and not refused earlier), 0 when not, -1 with an exception on error. */
+int pycds_share_find(PyObject *name, pycds_module_view *view);
+
 /* share_open(path, *, verify_objects=False) -> dict: map the archive. */
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
 /* share_user() -> bytes: the archive's user section. */
