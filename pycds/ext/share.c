@@ -39,10 +39,86 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Interning, with a memory of redirections.  Many slots refer to the same
+ * archived string; once it is interned in place, later slots see its
+ * interned state and cost nothing, but when an equal string was interned
+ * already the archived one stays uninterned and every slot would repeat the
+ * dictionary lookup.  The table maps such archived strings to the string
+ * they were redirected to.
+ */
+typedef struct redirect {
+    PyObject *from, *to;
+} redirect;
+
+static struct {
+    redirect *slots;
+    size_t capacity, count; /* capacity: 0 or a power of two */
+} redirects;
+
+static size_t redirect_index(PyObject *from)
+{
+    uintptr_t h = (uintptr_t)from >> 3;
+    h ^= h >> 17;
+    h *= UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 20) & (redirects.capacity - 1);
+}
+
+static PyObject *redirect_find(PyObject *from)
+{
+    if (!redirects.count)
+        return NULL;
+    for (size_t i = redirect_index(from);; i = (i + 1) & (redirects.capacity - 1)) {
+        if (redirects.slots[i].from == from)
+            return redirects.slots[i].to;
+        if (!redirects.slots[i].from)
+            return NULL;
+    }
+}
+
+static void redirect_add(PyObject *from, PyObject *to)
+{
+    if (2 * (redirects.count + 1) > redirects.capacity) {
+        size_t capacity = redirects.capacity ? redirects.capacity * 2 : 4096;
+        redirect *slots = PyMem_Calloc(capacity, sizeof *slots);
+        if (!slots)
+            return; /* only a cache */
+        redirect *old = redirects.slots;
+        size_t old_capacity = redirects.capacity;
+        redirects.slots = slots;
+        redirects.capacity = capacity;
+        for (size_t i = 0; i < old_capacity; i++)
+            if (old[i].from) {
+                size_t j = redirect_index(old[i].from);
+                while (slots[j].from)
+                    j = (j + 1) & (capacity - 1);
+                slots[j] = old[i];
+            }
+        PyMem_Free(old);
+    }
+    size_t i = redirect_index(from);
+    while (redirects.slots[i].from)
+        i = (i + 1) & (redirects.capacity - 1);
+    redirects.slots[i] = (redirect){from, to};
+    redirects.count++;
+}
+
 static int intern_slot(void *context, void **slot)
 {
     (void)context;
-    return pycds_intern((PyObject **)slot);
+    PyObject *archived = *slot;
+    if (PyUnicode_CHECK_INTERNED(archived))
+        return 0; /* interned in place by an earlier slot */
+    PyObject *known = redirect_find(archived);
+    if (known) {
+        *slot = Py_NewRef(known); /* a reference owned by the slot */
+        return 0;
+    }
+    if (pycds_intern((PyObject **)slot) < 0)
+        return -1;
+    if (*slot != archived)
+        redirect_add(archived, *slot);
+    return 0;
 }
 
 /* This process's addresses of the types and singletons archives refer to.
