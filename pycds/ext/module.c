@@ -33,7 +33,24 @@ static PyObject *hash_bytes(PyObject *module, PyObject *arg)
     return PyLong_FromUnsignedLongLong(hash);
 }
 
+static PyObject *code_version(PyObject *module, PyObject *code)
+{
+    (void)module;
+    if (!PyCode_Check(code)) {
+        PyErr_SetString(PyExc_TypeError, "code_version() needs a code object");
+        return NULL;
+    }
+#if PYCDS_PY311
+    Py_RETURN_NONE;
+#else
+    return PyLong_FromUnsignedLong(((PyCodeObject *)code)->co_version);
+#endif
+}
+
 static PyMethodDef module_methods[] = {
+    {"code_version", code_version, METH_O,
+     "code_version(code) -> int or None: the code object's co_version, the\n"
+     "function version CPython 3.12+ derives from it (None on 3.11)."},
     {"hash_bytes", hash_bytes, METH_O,
      "hash_bytes(data) -> int: the archive format's XXH3 64-bit hash."},
     {"share_open", (PyCFunction)(void (*)(void))pycds_share_open,

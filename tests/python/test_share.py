@@ -246,6 +246,42 @@ print("bad", bad)
     assert shared.stdout.strip() == "bad 0"
 
 
+VERSIONS = r"""
+import sys, pycds._cds as cds
+import mypkg.consts, mypkg.sub.helpers, json.decoder
+def walk(code):
+    yield code
+    for k in code.co_consts:
+        if hasattr(k, "co_code"):
+            yield from walk(k)
+archived = [v for m in (mypkg.consts, mypkg.sub.helpers, json.decoder)
+            for v in map(cds.code_version, walk(cds.share_code(cds.share_lookup(m.__name__)[0])))]
+# Enough new code objects to sweep the range a dumping process numbers from.
+many = compile("\n".join(f"def f{i}(): pass" for i in range(20000)), "x", "exec")
+fresh = [cds.code_version(c) for c in many.co_consts if hasattr(c, "co_code")]
+print(sys.version_info[:2] >= (3, 13), len(archived), len(set(archived)),
+      sum(v == 0 for v in archived), len(set(archived) & set(fresh)),
+      max(archived) < min(fresh), 0 in fresh)
+"""
+
+
+def test_archived_code_versions_never_collide(project: Built) -> None:
+    if sys.version_info < (3, 12):
+        pytest.skip("no code versions before 3.12")
+    out = project.share(["-c", VERSIONS], PYTHONPATH="src")
+    is_313, total, distinct, zeros, shared, before, fresh_zero = out.stdout.split()
+    assert int(total) > 20 and fresh_zero == "False"
+    assert int(shared) == 0  # no archived version is a version of new code
+    if is_313 == "True":
+        # 3.13: numbers from this interpreter's counter, one per code object,
+        # taken at load (so below those of code created afterwards).
+        assert int(distinct) == int(total) and int(zeros) == 0
+        assert before == "True"
+    else:
+        # 3.12: 0, so that functions get versions lazily in this process.
+        assert int(zeros) == int(total)
+
+
 def test_refused_archives_fall_back_to_plain_imports(project: Built) -> None:
     plain = project.plain(["src/app.py"])
     data = project.archive.read_bytes()
