@@ -1,0 +1,104 @@
+"""The dumper: .pyc-only modules, modules it cannot archive, bad input,
+and refusal to copy code while tracing is active."""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import sys
+from pathlib import Path
+
+from conftest import PY, build, hits, run
+
+
+def write_pyc(path: Path, source: str, tweak=None) -> None:
+    """A .pyc-only module; tweak(code) may replace its code object."""
+    code = compile(source, str(path.with_suffix(".py")), "exec")
+    if tweak:
+        code = tweak(code)
+    header = importlib.util.MAGIC_NUMBER + b"\0" * 12
+    path.write_bytes(header + marshal.dumps(code))
+
+
+def test_pyc_only_module_is_served(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    write_pyc(tmp_path / "src" / "compiled.pyc", "VALUE = ('pyc', 42)\n")
+    built = build(tmp_path, ["-c", "import compiled"], PYTHONPATH="src")
+    code = "import compiled; print(compiled.VALUE, type(compiled.__loader__).__name__)"
+    out = built.share(["-c", code], PYTHONPATH="src")
+    assert out.stdout.split()[:2] == ["('pyc',", "42)"]
+    assert out.stdout.split()[2] == "ArchivedSourcelessLoader"
+    assert "compiled" in hits(out.stderr)
+    # A changed .pyc is not served: plain importing reads the new one.
+    write_pyc(tmp_path / "src" / "compiled.pyc", "VALUE = ('new pyc', 43)\n")
+    out = built.share(["-c", code], PYTHONPATH="src")
+    assert out.stdout.startswith("('new pyc', 43)")
+    assert "compiled" not in hits(out.stderr)
+
+
+def test_unsupported_constant_skips_the_module_not_the_dump(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "fine.py").write_text("X = 'fine'\n")
+    # marshal can store a list among the constants; the compiler never does.
+    write_pyc(tmp_path / "src" / "odd.pyc", "Y = 1\n",
+              lambda c: c.replace(co_consts=c.co_consts + ([1, 2],)))
+    write_pyc(tmp_path / "src" / "nested.pyc", "Z = 1\n",
+              lambda c: c.replace(co_consts=c.co_consts + (frozenset({frozenset({1})}),)))
+    built = build(tmp_path, ["-c", "import fine, odd, nested"], PYTHONPATH="src")
+    lines = built.dump_output.splitlines()
+    assert lines[0].startswith("archived ") and lines[0].endswith(", 2 skipped")
+    assert "  skipped odd: constant of type list" in lines
+    assert "  skipped nested: frozenset nested in a frozenset constant" in lines
+    out = built.share(["-c", "import fine, odd, nested; print(fine.X, odd.Y, nested.Z)"],
+                      PYTHONPATH="src")
+    assert out.stdout.strip() == "fine 1 1"
+    assert hits(out.stderr) >= {"fine"} and not hits(out.stderr) & {"odd", "nested"}
+
+
+def test_dump_refuses_to_run_under_tracing(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("A = 1\n")
+    run(["-c", "import m"], cwd=tmp_path, PYCDSMODE="TRACE",
+        PYCDSLIST=str(tmp_path / "a.lst"))
+    code = ("import sys; sys.settrace(lambda *a: None); from pycds.__main__ import main; "
+            f"sys.exit(main(['dump', '--list', {str(tmp_path / 'a.lst')!r}, "
+            f"'--archive', {str(tmp_path / 'a.img')!r}]))")
+    out = run(["-c", code], cwd=tmp_path, check=False)
+    assert out.returncode == 1
+    assert "refusing to dump with a trace or profile function set" in out.stderr
+    assert not (tmp_path / "a.img").exists()
+
+
+def test_dump_reports_bad_input_in_one_line(tmp_path: Path) -> None:
+    cases = {"missing.lst": "No such file", "junk.lst": "not a pycds module list"}
+    (tmp_path / "junk.lst").write_text("hello\n")
+    for name, reason in cases.items():
+        out = run(["-m", "pycds", "dump", "--list", str(tmp_path / name),
+                   "--archive", str(tmp_path / "x.img")], cwd=tmp_path, check=False)
+        assert out.returncode == 1 and reason in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    out = run(["-m", "pycds", "dump"], cwd=tmp_path, check=False)
+    assert out.returncode == 2 and "give --list and --archive" in out.stderr
+    # Torn or foreign lines are skipped and counted, the rest is archived.
+    (tmp_path / "m.py").write_text("A = 1\n")
+    run(["-c", "import m"], cwd=tmp_path, PYCDSMODE="TRACE",
+        PYCDSLIST=str(tmp_path / "a.lst"))
+    with open(tmp_path / "a.lst", "a") as f:
+        f.write('M 123 ["torn", "/x\n')
+    out = run(["-m", "pycds", "dump", "--list", str(tmp_path / "a.lst"),
+               "--archive", str(tmp_path / "a.img")], cwd=tmp_path)
+    assert " 0 skipped" in out.stdout
+    assert "note: 1 unreadable lines" in out.stdout
+    assert out.stdout.startswith("archived ")
+
+
+def test_inspect_command(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("A = 1\n")
+    built = build(tmp_path, ["-c", "import m"])
+    out = run(["-m", "pycds", "inspect", "--modules", str(built.archive)], cwd=tmp_path)
+    assert "loadable    yes" in out.stdout and " m " in out.stdout
+    bad = tmp_path / "bad.img"
+    bad.write_bytes(built.archive.read_bytes()[:5000])
+    out = run(["-m", "pycds", "inspect", str(bad)], cwd=tmp_path, check=False)
+    assert out.returncode == 1 and "truncated" in out.stderr
+    assert PY  # the interpreter under test ran all of the above
+    assert sys.version_info >= (3, 11)
