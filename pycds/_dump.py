@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib.machinery import (ModuleSpec, PathFinder, SourceFileLoader,
                                  SourcelessFileLoader)
@@ -59,8 +60,15 @@ class Finder:
 
     def __init__(self) -> None:
         self.specs: dict[tuple[str, tuple[str, ...]], ModuleSpec | None] = {}
+        self.paths: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     def find(self, name: str, sys_path: list[str]) -> ModuleSpec | None:
+        spec, _ = self.find_with_path(name, sys_path)
+        return spec
+
+    def find_with_path(self, name: str, sys_path: list[str]
+                       ) -> tuple[ModuleSpec | None, list[str]]:
+        """The spec, and the search path it was found on."""
         key = (name, tuple(sys_path))
         if key not in self.specs:
             parent, _, _ = name.rpartition(".")
@@ -70,11 +78,13 @@ class Finder:
                              if parent_spec is not None else None)
                 if locations is None:
                     self.specs[key] = None
-                    return None
-                self.specs[key] = find_spec(name, list(locations))
+                    self.paths[key] = []
+                    return None, []
+                self.paths[key] = list(locations)
             else:
-                self.specs[key] = find_spec(name, sys_path)
-        return self.specs[key]
+                self.paths[key] = list(sys_path)
+            self.specs[key] = find_spec(name, self.paths[key])
+        return self.specs[key], self.paths[key]
 
 
 def find_spec(name: str, path: list[str]) -> ModuleSpec | None:
@@ -89,6 +99,44 @@ def find_spec(name: str, path: list[str]) -> ModuleSpec | None:
     if spec is not None and spec.loader is None and not spec.submodule_search_locations:
         return None
     return spec
+
+
+# Directories changed this recently may change again within the file
+# system's timestamp granularity without their mtime moving ("racy" mtimes,
+# as git calls them): modules there always take the slow, exact path.
+RACY_NS = 2_000_000_000
+NEVER_FAST = -2  # recorded instead of an mtime: always validate slowly
+MISSING = -1     # the entry did not exist: it must still not exist
+
+
+def entry_state(path: str, now_ns: int) -> int:
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return MISSING
+    return NEVER_FAST if mtime > now_ns - RACY_NS else mtime
+
+
+def fast_path_record(spec: ModuleSpec, search: list[str], now_ns: int) -> bytes:
+    """What the share side needs to trust that plain finding would land on
+    this very file without searching: the search path up to the entry where
+    the module was found, and the mtime of each of those entries (and of the
+    package directory), which changes when a file that could shadow it is
+    added, removed or renamed there.  Empty when the module cannot use it."""
+    origin = spec.origin
+    assert origin is not None
+    is_package = spec.submodule_search_locations is not None
+    package_dir = os.path.dirname(origin) if is_package else None
+    found_in = os.path.dirname(package_dir if is_package else origin)
+    if found_in not in search:
+        return b""
+    prefix = search[: search.index(found_in) + 1]
+    lines = [f"P\t{entry}" for entry in prefix]
+    checked = prefix + ([package_dir] if package_dir else [])
+    lines += [f"S\t{entry_state(entry, now_ns)}\t{entry}" for entry in checked]
+    if any("\n" in line or "\0" in line for line in lines):
+        return b""
+    return os.fsencode("\n".join(lines) + "\n")
 
 
 def module_code(spec: ModuleSpec, traced: _listfile.TracedModule):
@@ -125,10 +173,11 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
         raise RuntimeError("no free address range for the archive arena")
 
     finder = Finder()
+    now_ns = time.time_ns()
     try:
         for module in traced.modules:
             try:
-                spec = finder.find(module.name, module.path)
+                spec, search = finder.find_with_path(module.name, module.path)
                 if spec is None:
                     raise Skip("not found on the traced sys.path")
                 code = module_code(spec, module)
@@ -139,7 +188,8 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
                     module.name, origin=spec.origin, cached=spec.cached or "",
                     is_package=spec.submodule_search_locations is not None,
                     source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
-                    source_hash=_cds.hash_bytes(source))
+                    source_hash=_cds.hash_bytes(source),
+                    extra=fast_path_record(spec, search, now_ns))
                 try:
                     writer.end_module(writer.add_code(code))
                 except _cds.UnsupportedError as error:

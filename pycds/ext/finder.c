@@ -17,12 +17,16 @@
 #include "finder.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "share.h"
 
 static struct {
+    PyObject *module_spec;       /* importlib's ModuleSpec */
+    PyObject *entry_states;      /* {fs path bytes: mtime_ns or -1} */
     PyObject *path_finder;       /* importlib's PathFinder */
     PyObject *source_loader;     /* SourceFileLoader */
     PyObject *sourceless_loader; /* SourcelessFileLoader */
@@ -126,12 +130,6 @@ static PyObject *make_loader_type(const char *name, PyObject *base)
     return type;
 }
 
-/* ----------------------------------------------------------------- finder */
-
-typedef struct {
-    PyObject_HEAD
-} FinderObject;
-
 /* Whether a spec's origin (str) names the archived path (bytes). */
 static int same_origin(PyObject *origin, const char *path, size_t size)
 {
@@ -148,20 +146,200 @@ static int same_origin(PyObject *origin, const char *path, size_t size)
     return same;
 }
 
-static PyObject *finder_find_spec(PyObject *self, PyObject *args,
-                                  PyObject *kwargs)
-{
-    (void)self;
-    static char *keywords[] = {"fullname", "path", "target", NULL};
-    PyObject *name, *path = Py_None, *target = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|OO:find_spec", keywords,
-                                     &name, &path, &target))
-        return NULL;
-    pycds_module_view view;
-    int found = pycds_share_find(name, &view);
-    if (found <= 0)
-        return found < 0 ? NULL : Py_NewRef(Py_None);
+/* ------------------------------------------------------------- fast path */
 
+/*
+ * The dumper records, per module, the search path up to the entry where the
+ * module was found ("P\t<path>" lines) and the mtime of each of those entries
+ * and of a package's own directory ("S\t<mtime_ns>\t<path>"; -1: did not
+ * exist, -2: too recent to trust).  Adding, removing or renaming a file in a
+ * directory changes its mtime, so if the search path starts the same and no
+ * mtime moved, plain finding would land on the same file: no search needed.
+ * Entry states are read once per process, and again after
+ * importlib.invalidate_caches() -- as FileFinder's directory caches are.
+ */
+
+/* mtime_ns of a search path entry (-1 if missing), stat'ed once. */
+static int entry_state(const char *path, size_t size, int64_t *state)
+{
+    PyObject *key = PyBytes_FromStringAndSize(path, (Py_ssize_t)size);
+    if (!key)
+        return -1;
+    PyObject *known = PyDict_GetItemWithError(finder.entry_states, key);
+    if (!known && !PyErr_Occurred()) {
+        struct stat st;
+        int64_t mtime =
+            stat(PyBytes_AS_STRING(key), &st) != 0
+                ? -1
+                : (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        known = PyLong_FromLongLong(mtime);
+        if (known && PyDict_SetItem(finder.entry_states, key, known) < 0)
+            Py_CLEAR(known);
+        Py_XDECREF(known); /* the dict holds it */
+    }
+    Py_DECREF(key);
+    if (!known)
+        return -1;
+    *state = PyLong_AsLongLong(known);
+    return 0;
+}
+
+/* Whether search entry `entry` (str) is the recorded path; '' is the working
+ * directory, as for PathFinder. */
+static int same_entry(PyObject *entry, const char *path, size_t size)
+{
+    if (!PyUnicode_Check(entry))
+        return 0;
+    if (PyUnicode_GET_LENGTH(entry) == 0) {
+        char cwd[PATH_MAX];
+        return getcwd(cwd, sizeof cwd) && strlen(cwd) == size &&
+               memcmp(cwd, path, size) == 0;
+    }
+    return same_origin(entry, path, size);
+}
+
+/* 1 when the record proves plain finding would take the archived file,
+ * 0 when it does not (search instead), -1 on error. */
+static int fast_path_valid(PyObject *path, const pycds_module_view *view)
+{
+    if (view->extra_size == 0)
+        return 0;
+    PyObject *search = path == Py_None ? PySys_GetObject("path") : path;
+    if (!search)
+        return 0;
+    PyObject *entries = PySequence_Fast(search, "search path");
+    if (!entries) {
+        PyErr_Clear();
+        return 0;
+    }
+    int valid = 1;
+    Py_ssize_t next = 0, count = PySequence_Fast_GET_SIZE(entries);
+    const char *line = view->extra, *end = view->extra + view->extra_size;
+    while (valid == 1 && line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol || eol - line < 2 || line[1] != '\t') {
+            valid = 0;
+            break;
+        }
+        const char *field = line + 2;
+        if (line[0] == 'P') {
+            valid = next < count &&
+                    same_entry(PySequence_Fast_GET_ITEM(entries, next), field,
+                               (size_t)(eol - field));
+            next++;
+        } else if (line[0] == 'S') {
+            char *after;
+            long long recorded = strtoll(field, &after, 10);
+            int64_t now;
+            if (after >= eol || *after != '\t' || recorded < -1)
+                valid = 0;
+            else if (entry_state(after + 1, (size_t)(eol - after - 1), &now) <
+                     0)
+                valid = -1;
+            else
+                valid = now == recorded;
+        } else {
+            valid = 0;
+        }
+        line = eol + 1;
+    }
+    Py_DECREF(entries);
+    return valid;
+}
+
+/* The spec FileFinder would make: spec_from_file_location's. */
+static PyObject *file_spec(PyObject *name, PyObject *loader, PyObject *origin,
+                           int is_package)
+{
+    PyObject *args = PyTuple_Pack(2, name, loader);
+    PyObject *kwargs = args ? Py_BuildValue("{sO}", "origin", origin) : NULL;
+    PyObject *spec =
+        kwargs ? PyObject_Call(finder.module_spec, args, kwargs) : NULL;
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    if (!spec)
+        return NULL;
+    PyObject *locations = NULL;
+    if (is_package) {
+        PyObject *dir = PyObject_CallMethod(origin, "rpartition", "s", "/");
+        if (dir)
+            locations = Py_BuildValue("[O]", PyTuple_GET_ITEM(dir, 0));
+        Py_XDECREF(dir);
+        if (!locations)
+            goto error;
+    }
+    if (PyObject_SetAttrString(spec, "_set_fileattr", Py_True) < 0 ||
+        (locations &&
+         PyObject_SetAttr(spec, finder.str_locations, locations) < 0))
+        goto error;
+    Py_XDECREF(locations);
+    return spec;
+error:
+    Py_XDECREF(locations);
+    Py_DECREF(spec);
+    return NULL;
+}
+
+/* ----------------------------------------------------------------- finder */
+
+typedef struct {
+    PyObject_HEAD
+} FinderObject;
+
+/* Whether the archived file still has the size and mtime of the dump. */
+static int source_unchanged(PyObject *name, const pycds_module_view *view)
+{
+    char file[PATH_MAX];
+    if (view->origin_size >= sizeof file) {
+        fallback(name, "source path too long");
+        return 0;
+    }
+    memcpy(file, view->origin, view->origin_size);
+    file[view->origin_size] = '\0';
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        fallback(name, "source no longer readable");
+        return 0;
+    }
+    int64_t mtime_ns =
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime_ns != view->source_mtime_ns ||
+        (uint64_t)st.st_size != view->source_size) {
+        fallback(name, "source changed since the dump");
+        return 0;
+    }
+    return 1;
+}
+
+/* A loader of class `archived` for the module, serving archive entry
+ * view->number. */
+static PyObject *archived_loader(PyObject *archived, PyObject *name,
+                                 PyObject *origin,
+                                 const pycds_module_view *view)
+{
+    PyObject *loader =
+        PyObject_CallFunctionObjArgs(archived, name, origin, NULL);
+    PyObject *number = loader ? PyLong_FromUnsignedLong(view->number) : NULL;
+    if (!number || PyObject_SetAttr(loader, finder.str_number, number) < 0) {
+        Py_XDECREF(number);
+        Py_XDECREF(loader);
+        return NULL;
+    }
+    Py_DECREF(number);
+    return loader;
+}
+
+static PyObject *origin_of(const pycds_module_view *view)
+{
+    return PyUnicode_DecodeFSDefaultAndSize(view->origin,
+                                            (Py_ssize_t)view->origin_size);
+}
+
+/* Slow path: let PathFinder search, and serve the archive only if it finds
+ * the archived file with a plain file loader. */
+static PyObject *searched_spec(PyObject *name, PyObject *path, PyObject *target,
+                               const pycds_module_view *view)
+{
     PyObject *spec = PyObject_CallMethodObjArgs(
         finder.path_finder, finder.str_find_spec, name, path, target, NULL);
     if (!spec || spec == Py_None) {
@@ -175,67 +353,85 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     PyObject *locations =
         origin ? PyObject_GetAttr(spec, finder.str_locations) : NULL;
     PyObject *archived = NULL, *new_loader = NULL;
-    if (!locations)
-        goto error;
-
+    int failed = !locations;
+    if (failed)
+        goto done;
     if ((PyObject *)Py_TYPE(loader) == finder.source_loader)
         archived = finder.archived_source;
     else if ((PyObject *)Py_TYPE(loader) == finder.sourceless_loader)
         archived = finder.archived_sourceless;
-    if (!archived || !same_origin(origin, view.origin, view.origin_size)) {
+    if (!archived || !same_origin(origin, view->origin, view->origin_size))
         fallback(name, "now found elsewhere or by another loader");
-        goto plain;
-    }
-    if ((locations != Py_None) != view.is_package) {
+    else if ((locations != Py_None) != view->is_package)
         fallback(name, "package or module changed");
-        goto plain;
+    else if (source_unchanged(name, view)) {
+        new_loader = archived_loader(archived, name, origin, view);
+        failed = !new_loader ||
+                 PyObject_SetAttr(spec, finder.str_loader, new_loader) < 0;
     }
-    char file[PATH_MAX];
-    if (view.origin_size >= sizeof file) {
-        fallback(name, "source path too long");
-        goto plain;
-    }
-    memcpy(file, view.origin, view.origin_size);
-    file[view.origin_size] = '\0';
-    struct stat st;
-    if (stat(file, &st) != 0) {
-        fallback(name, "source no longer readable");
-        goto plain;
-    }
-    int64_t mtime_ns =
-        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (mtime_ns != view.source_mtime_ns ||
-        (uint64_t)st.st_size != view.source_size) {
-        fallback(name, "source changed since the dump");
-        goto plain;
-    }
-    new_loader = PyObject_CallFunctionObjArgs(archived, name, origin, NULL);
-    PyObject *number = new_loader ? PyLong_FromUnsignedLong(view.number) : NULL;
-    if (!number ||
-        PyObject_SetAttr(new_loader, finder.str_number, number) < 0 ||
-        PyObject_SetAttr(spec, finder.str_loader, new_loader) < 0) {
-        Py_XDECREF(number);
-        goto error;
-    }
-    Py_DECREF(number);
-plain:
-    Py_XDECREF(new_loader);
-    Py_DECREF(loader);
-    Py_DECREF(origin);
-    Py_DECREF(locations);
-    return spec;
-error:
+done:
     Py_XDECREF(new_loader);
     Py_XDECREF(loader);
     Py_XDECREF(origin);
     Py_XDECREF(locations);
-    Py_DECREF(spec);
-    return NULL;
+    if (failed)
+        Py_CLEAR(spec);
+    return spec;
 }
 
+/* Fast path: the record proved plain finding would take the archived file;
+ * build the spec FileFinder would build, without searching. */
+static PyObject *recorded_spec(PyObject *name, PyObject *path, PyObject *target,
+                               const pycds_module_view *view)
+{
+    if (!source_unchanged(name, view))
+        /* Plain importing reads the changed file. */
+        return PyObject_CallMethodObjArgs(
+            finder.path_finder, finder.str_find_spec, name, path, target, NULL);
+    size_t size = view->origin_size;
+    int sourceless =
+        size > 4 && memcmp(view->origin + size - 4, ".pyc", 4) == 0;
+    PyObject *origin = origin_of(view);
+    PyObject *loader =
+        origin ? archived_loader(sourceless ? finder.archived_sourceless
+                                            : finder.archived_source,
+                                 name, origin, view)
+               : NULL;
+    PyObject *spec =
+        loader ? file_spec(name, loader, origin, view->is_package) : NULL;
+    Py_XDECREF(origin);
+    Py_XDECREF(loader);
+    return spec;
+}
+
+static PyObject *finder_find_spec(PyObject *self, PyObject *args,
+                                  PyObject *kwargs)
+{
+    (void)self;
+    static char *keywords[] = {"fullname", "path", "target", NULL};
+    PyObject *name, *path = Py_None, *target = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|OO:find_spec", keywords,
+                                     &name, &path, &target))
+        return NULL;
+    pycds_module_view view;
+    int found = pycds_share_find(name, &view);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    int fast = fast_path_valid(path, &view);
+    if (fast < 0)
+        return NULL;
+    if (finder.verbose >= 2)
+        PySys_FormatStderr("pycds: find %U: %s\n", name,
+                           fast ? "recorded path still valid" : "searching");
+    return fast ? recorded_spec(name, path, target, &view)
+                : searched_spec(name, path, target, &view);
+}
+
+/* importlib.invalidate_caches(): read search path entries anew. */
 static PyObject *finder_invalidate_caches(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
+    PyDict_Clear(finder.entry_states);
     Py_RETURN_NONE;
 }
 
@@ -263,6 +459,14 @@ static PyType_Spec finder_spec = {
 
 int pycds_finder_init(PyObject *module)
 {
+    PyObject *bootstrap = PyImport_ImportModule("_frozen_importlib");
+    if (!bootstrap)
+        return -1;
+    finder.module_spec = PyObject_GetAttrString(bootstrap, "ModuleSpec");
+    Py_DECREF(bootstrap);
+    finder.entry_states = PyDict_New();
+    if (!finder.module_spec || !finder.entry_states)
+        return -1;
     PyObject *external = PyImport_ImportModule("_frozen_importlib_external");
     if (!external)
         return -1;

@@ -68,7 +68,8 @@ static PyObject *redirect_find(PyObject *from)
 {
     if (!redirects.count)
         return NULL;
-    for (size_t i = redirect_index(from);; i = (i + 1) & (redirects.capacity - 1)) {
+    for (size_t i = redirect_index(from);;
+         i = (i + 1) & (redirects.capacity - 1)) {
         if (redirects.slots[i].from == from)
             return redirects.slots[i].to;
         if (!redirects.slots[i].from)
@@ -269,6 +270,8 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
         cds_archive_string(shared.archive, r->origin, &view->origin_size);
     view->source_mtime_ns = r->source_mtime_ns;
     view->source_size = r->source_size;
+    view->extra =
+        cds_archive_string(shared.archive, r->extra, &view->extra_size);
     return 1;
 }
 

@@ -88,6 +88,36 @@ def test_module_earlier_on_sys_path_wins(project: Built, tmp_path: Path) -> None
     assert "shadowed json" in shared.stderr and "json" not in hits(shared.stderr)
 
 
+def test_recorded_path_skips_the_search_until_something_changes(
+        project: Built, tmp_path: Path) -> None:
+    out = project.share(["src/app.py"], verbose="2")
+    found = [l for l in out.stderr.splitlines() if l.startswith("pycds: find ")]
+    assert "pycds: find mypkg.sub.helpers: recorded path still valid" in found
+    assert "pycds: find versioned: recorded path still valid" in found
+    # A package created during the run next to an archived module (a package
+    # wins over a module in the same directory) is seen after
+    # importlib.invalidate_caches(), as the importlib docs ask for modules
+    # created while the program runs.
+    code = """
+import importlib, pathlib
+import mypkg  # the script's directory has been checked now
+package = pathlib.Path(__file__).parent / "versioned"
+package.mkdir()
+(package / "__init__.py").write_text("def answer(): return 'new'")
+importlib.invalidate_caches()
+import versioned
+print(versioned.answer())
+"""
+    src = project.root / "src"
+    recorded = src.stat().st_mtime_ns
+    (src / "runner.py").write_text(code)
+    os.utime(src, ns=(recorded, recorded))  # as if runner.py were always there
+    out = project.share(["src/runner.py"], verbose="2")
+    assert "pycds: find mypkg: recorded path still valid" in out.stderr
+    assert out.stdout.strip() == "new"
+    assert "versioned" not in hits(out.stderr)
+
+
 def test_frozenset_constants_keep_set_semantics(project: Built) -> None:
     code = """
 import mypkg.consts as c
