@@ -16,6 +16,7 @@
  */
 #include "finder.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,13 +28,15 @@
 static struct {
     PyObject *module_spec;       /* importlib's ModuleSpec */
     PyObject *entry_states;      /* {fs path bytes: mtime_ns or -1} */
+    PyObject *listings;          /* {fs path bytes: set of names, or None} */
+    PyObject *suffixes;          /* file suffixes FileFinder tries, in order */
     PyObject *path_finder;       /* importlib's PathFinder */
     PyObject *source_loader;     /* SourceFileLoader */
     PyObject *sourceless_loader; /* SourcelessFileLoader */
     PyObject *archived_source;   /* our subclasses of the two */
     PyObject *archived_sourceless;
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
-        *str_name, *str_number, *str_get_code;
+        *str_name, *str_number, *str_get_code, *str_dot;
     int verbose;
 } finder;
 
@@ -198,9 +201,59 @@ static int same_entry(PyObject *entry, const char *path, size_t size)
     return same_origin(entry, path, size);
 }
 
+/* The names in a directory (None if it is not one), listed once. */
+static PyObject *listing(const char *path, size_t size)
+{
+    PyObject *key = PyBytes_FromStringAndSize(path, (Py_ssize_t)size);
+    if (!key)
+        return NULL;
+    PyObject *names = PyDict_GetItemWithError(finder.listings, key);
+    if (names || PyErr_Occurred()) {
+        Py_DECREF(key);
+        return names;
+    }
+    DIR *dir = opendir(PyBytes_AS_STRING(key));
+    names = dir ? PySet_New(NULL) : Py_NewRef(Py_None);
+    struct dirent *entry;
+    while (dir && names && (entry = readdir(dir))) {
+        PyObject *name = PyUnicode_DecodeFSDefault(entry->d_name);
+        if (!name || PySet_Add(names, name) < 0)
+            Py_CLEAR(names);
+        Py_XDECREF(name);
+    }
+    if (dir)
+        closedir(dir);
+    if (names && PyDict_SetItem(finder.listings, key, names) < 0)
+        Py_CLEAR(names);
+    Py_XDECREF(names); /* the dict holds it */
+    Py_DECREF(key);
+    return names;
+}
+
+/* Whether directory `path` holds anything FileFinder could take for the
+ * module whose last name part is `tail`: 1 yes (or unsure), 0 no, -1 error. */
+static int may_provide(const char *path, size_t size, PyObject *tail)
+{
+    PyObject *names = listing(path, size);
+    if (!names)
+        return -1;
+    if (names == Py_None)
+        return 1; /* not a listable directory: a zip file, say */
+    int found = PySet_Contains(names, tail);
+    for (Py_ssize_t i = 0; !found && i < PyList_GET_SIZE(finder.suffixes);
+         i++) {
+        PyObject *candidate =
+            PyUnicode_Concat(tail, PyList_GET_ITEM(finder.suffixes, i));
+        found = candidate ? PySet_Contains(names, candidate) : -1;
+        Py_XDECREF(candidate);
+    }
+    return found;
+}
+
 /* 1 when the record proves plain finding would take the archived file,
  * 0 when it does not (search instead), -1 on error. */
-static int fast_path_valid(PyObject *path, const pycds_module_view *view)
+static int fast_path_valid(PyObject *name, PyObject *path,
+                           const pycds_module_view *view)
 {
     if (view->extra_size == 0)
         return 0;
@@ -212,6 +265,7 @@ static int fast_path_valid(PyObject *path, const pycds_module_view *view)
         PyErr_Clear();
         return 0;
     }
+    PyObject *tail = NULL;
     int valid = 1;
     Py_ssize_t next = 0, count = PySequence_Fast_GET_SIZE(entries);
     const char *line = view->extra, *end = view->extra + view->extra_size;
@@ -227,22 +281,35 @@ static int fast_path_valid(PyObject *path, const pycds_module_view *view)
                     same_entry(PySequence_Fast_GET_ITEM(entries, next), field,
                                (size_t)(eol - field));
             next++;
-        } else if (line[0] == 'S') {
+        } else if (line[0] == 'S' || line[0] == 'E') {
             char *after;
             long long recorded = strtoll(field, &after, 10);
             int64_t now;
-            if (after >= eol || *after != '\t' || recorded < -1)
+            const char *entry = after + 1;
+            size_t entry_size = (size_t)(eol - entry);
+            if (after >= eol || *after != '\t' || recorded < -2)
                 valid = 0;
-            else if (entry_state(after + 1, (size_t)(eol - after - 1), &now) <
-                     0)
+            else if (entry_state(entry, entry_size, &now) < 0)
                 valid = -1;
-            else
+            else if (now != recorded && line[0] == 'E') {
+                /* An earlier entry changed: fine if it still holds nothing
+                 * under the module's name. */
+                if (!tail) {
+                    PyObject *parts =
+                        PyUnicode_RPartition(name, finder.str_dot);
+                    tail = parts ? Py_NewRef(PyTuple_GET_ITEM(parts, 2)) : NULL;
+                    Py_XDECREF(parts);
+                }
+                int provides = tail ? may_provide(entry, entry_size, tail) : -1;
+                valid = provides < 0 ? -1 : !provides;
+            } else
                 valid = now == recorded;
         } else {
             valid = 0;
         }
         line = eol + 1;
     }
+    Py_XDECREF(tail);
     Py_DECREF(entries);
     return valid;
 }
@@ -417,7 +484,7 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     int found = pycds_share_find(name, &view);
     if (found <= 0)
         return found < 0 ? NULL : Py_NewRef(Py_None);
-    int fast = fast_path_valid(path, &view);
+    int fast = fast_path_valid(name, path, &view);
     if (fast < 0)
         return NULL;
     if (finder.verbose >= 2)
@@ -432,6 +499,7 @@ static PyObject *finder_invalidate_caches(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
     PyDict_Clear(finder.entry_states);
+    PyDict_Clear(finder.listings);
     Py_RETURN_NONE;
 }
 
@@ -465,7 +533,8 @@ int pycds_finder_init(PyObject *module)
     finder.module_spec = PyObject_GetAttrString(bootstrap, "ModuleSpec");
     Py_DECREF(bootstrap);
     finder.entry_states = PyDict_New();
-    if (!finder.module_spec || !finder.entry_states)
+    finder.listings = PyDict_New();
+    if (!finder.module_spec || !finder.entry_states || !finder.listings)
         return -1;
     PyObject *external = PyImport_ImportModule("_frozen_importlib_external");
     if (!external)
@@ -474,7 +543,24 @@ int pycds_finder_init(PyObject *module)
     finder.source_loader = PyObject_GetAttrString(external, "SourceFileLoader");
     finder.sourceless_loader =
         PyObject_GetAttrString(external, "SourcelessFileLoader");
+    /* FileFinder's suffixes: extension modules, sources, bytecode. */
+    PyObject *loaders =
+        PyObject_CallMethod(external, "_get_supported_file_loaders", NULL);
     Py_DECREF(external);
+    finder.suffixes = PyList_New(0);
+    for (Py_ssize_t i = 0;
+         loaders && finder.suffixes && i < PyList_GET_SIZE(loaders); i++) {
+        PyObject *pair_suffixes =
+            PyTuple_GET_ITEM(PyList_GET_ITEM(loaders, i), 1);
+        PyObject *extended =
+            PySequence_InPlaceConcat(finder.suffixes, pair_suffixes);
+        Py_XDECREF(extended);
+        if (!extended)
+            Py_CLEAR(finder.suffixes);
+    }
+    Py_XDECREF(loaders);
+    if (!finder.suffixes)
+        return -1;
     if (!finder.path_finder || !finder.source_loader ||
         !finder.sourceless_loader)
         return -1;
@@ -491,6 +577,7 @@ int pycds_finder_init(PyObject *module)
     finder.str_name = PyUnicode_InternFromString("name");
     finder.str_number = PyUnicode_InternFromString("_pycds_number");
     finder.str_get_code = PyUnicode_InternFromString("get_code");
+    finder.str_dot = PyUnicode_InternFromString(".");
     if (!finder.archived_source || !finder.archived_sourceless ||
         !finder_type || !finder.str_get_code ||
         PyModule_AddObjectRef(module, "ArchivedSourceLoader",

@@ -118,6 +118,19 @@ print(versioned.answer())
     assert "versioned" not in hits(out.stderr)
 
 
+def test_changed_earlier_entry_is_searched_only_for_the_module_name(
+        project: Built) -> None:
+    # The script's directory comes before the standard library on sys.path.
+    # A new, unrelated file there changes its mtime: stdlib modules are still
+    # served without a search (the directory holds nothing under their
+    # names), modules that live in that directory are searched.
+    (project.root / "src" / "unrelated.txt").write_text("x")
+    out = project.share(["src/app.py"], verbose="2")
+    assert "pycds: find json: recorded path still valid" in out.stderr
+    assert "pycds: find versioned: searching" in out.stderr
+    assert {"json", "versioned"} <= hits(out.stderr)
+
+
 def test_frozenset_constants_keep_set_semantics(project: Built) -> None:
     code = """
 import mypkg.consts as c
