@@ -47,6 +47,7 @@ const cds_module_record *cds_archive_module(const cds_archive *a,
     uint64_t relocs = a->section_sizes[CDS_SECTION_RELOCS] / sizeof(cds_reloc);
     uint64_t deps = a->section_sizes[CDS_SECTION_DEPS] / sizeof(uint32_t);
     if (!cds_range_ok(r->reloc_first, r->reloc_count, relocs) ||
+        r->reloc_internal > r->reloc_count ||
         !cds_range_ok(r->deps_first, r->deps_count, deps))
         return NULL;
     return r;

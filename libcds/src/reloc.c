@@ -116,8 +116,13 @@ static cds_status relocate_one(cds_archive *a, uint32_t number,
     const cds_module_record *r = cds_archive_module(a, number);
     if (!r)
         return CDS_E_CORRUPT;
+    /* Mapped at the preferred address, internal pointers are right as
+     * written: skip the trailing run of them. */
+    uint32_t count = r->reloc_count;
+    if (a->delta == 0 && r->reloc_internal <= count)
+        count -= r->reloc_internal;
     cds_status status =
-        cds_archive_apply_relocs(a, r->reloc_first, r->reloc_count, symbols);
+        cds_archive_apply_relocs(a, r->reloc_first, count, symbols);
     if (status == CDS_OK)
         a->ready[number] = 1;
     return status;

@@ -363,6 +363,32 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
     return CDS_OK;
 }
 
+/*
+ * Reorder a module's relocations so that the CDS_RELOC_INTERNAL ones come
+ * last, keeping the order within each group; returns how many there are.
+ */
+static uint32_t internal_last(cds_reloc *relocs, uint32_t count)
+{
+    uint32_t kept = 0, internal = 0;
+    for (uint32_t i = 0; i < count; i++)
+        internal += cds_reloc_kind_of(relocs[i]) == CDS_RELOC_INTERNAL;
+    if (internal == 0 || internal == count)
+        return internal;
+    cds_reloc *moved = malloc(internal * sizeof *moved);
+    if (!moved)
+        return 0; /* all stay where they are: correct, only slower */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (cds_reloc_kind_of(relocs[i]) == CDS_RELOC_INTERNAL)
+            moved[n++] = relocs[i];
+        else
+            relocs[kept++] = relocs[i];
+    }
+    memcpy(relocs + kept, moved, internal * sizeof *moved);
+    free(moved);
+    return internal;
+}
+
 cds_status cds_writer_end_module(cds_writer *w, const void *root)
 {
     if (!w || !w->in_module || !cds_writer_contains(w, root, 8) ||
@@ -373,6 +399,9 @@ cds_status cds_writer_end_module(cds_writer *w, const void *root)
     r->objects_end = CDS_OBJECTS_OFFSET + w->used;
     r->reloc_count =
         (uint32_t)(w->relocs.size / sizeof(cds_reloc)) - r->reloc_first;
+    r->reloc_internal = internal_last((cds_reloc *)w->relocs.data +
+                                          r->reloc_first,
+                                      r->reloc_count);
     r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
     if (!buffer_append(&w->modules, r, sizeof *r))
         return CDS_E_NOMEM;

@@ -88,6 +88,9 @@ static void test_index_finds_every_module(void)
         CHECK_EQ_INT(r->source_hash, 0xabcdef00u + m);
         CHECK_EQ_INT(r->deps_count, m ? 1 : 0);
         CHECK(r->objects_begin < r->objects_end);
+        /* The writer moved the internal pointers (self, first) last. */
+        CHECK_EQ_INT(r->reloc_internal, m ? 2 : 1);
+        CHECK_EQ_INT(r->reloc_count, m ? 5 : 4);
         CHECK(r->root >= r->objects_begin && r->root < r->objects_end);
     }
     /* Absent names, including prefixes and near misses. */

@@ -94,7 +94,10 @@ typedef struct cds_module_record {
     cds_string_ref cached; /* .pyc path, or empty */
     cds_string_ref extra;  /* creator-defined bytes (e.g. search locations) */
     uint32_t flags;        /* CDS_MODULE_* */
-    uint32_t reserved;
+    /* The last reloc_internal relocations of the module are all of kind
+     * CDS_RELOC_INTERNAL (the writer puts them last), so a reader mapped at
+     * the preferred address, where they change nothing, can skip them. */
+    uint32_t reloc_internal;
     /* What the source looked like at dump time, for staleness checks. */
     int64_t source_mtime_ns;
     uint64_t source_size;
