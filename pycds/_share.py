@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
-from importlib.machinery import PathFinder
+
+# importlib.machinery would import importlib and warnings at every start; the
+# import system's own module is loaded already.
+from _frozen_importlib_external import PathFinder
 
 from . import _cds, _log, _meta
 
