@@ -5,7 +5,7 @@ PYTHON_VERSIONS ?= 3.11 3.12 3.13
 DEMO_PYTHON ?= 3.11
 JOBS ?= 2
 
-.PHONY: test demo deps build ctest ctest-asan venvs pytest bench format clean
+.PHONY: test demo deps build ctest ctest-asan venvs pytest bench bench-startup format clean
 
 test: ctest ctest-asan pytest
 
@@ -45,6 +45,10 @@ demo: deps
 
 bench: build
 	./build/bench/bench_libcds
+
+# Whole-process start-up against plain CPython, every version (minutes).
+bench-startup: deps
+	bench/run-startup.sh
 
 format:
 	clang-format -i libcds/include/cds/*.h libcds/src/*.[ch] pycds/ext/*.[ch] \

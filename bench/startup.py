@@ -3,32 +3,40 @@
 For each workload: trace a run, dump the archive, then time plain and SHARE
 runs alternating (so machine noise hits both alike) and report medians, the
 ratio per pair (median, min, max) and the geometric mean of the ratios.
+Beside the times, the stable figures: system calls by kind (strace), archive
+bytes against the .pyc bytes of the same modules, the loader's own time
+(map, relocate + intern, revive), and memory (PSS) with 8 processes alive.
 
-    python bench/startup.py [--python PATH] [--pairs N] [WORKLOAD ...]
+    python bench/startup.py [--pairs N] [--json FILE] [--no-extras] [WORKLOAD ...]
 
-WORKLOAD is a module name (`import X` is timed), `demo` (the bundled
-example program) or `pth` (an empty program with and without pycds.pth
-installed and PYCDSMODE unset: the cost of having pycds installed).
+WORKLOAD is a module name (`import X` is timed; `PIL.Image` works), `demo`
+(the bundled example program) or `pth` (an empty program with and without
+pycds.pth installed, PYCDSMODE unset: the cost of having pycds installed).
 Run it with the interpreter of a virtual environment that has pycds and the
-packages installed: base interpreters' .pth files add noise.
+packages installed (`make bench-startup` makes them): base interpreters'
+.pth files add noise.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run away from the source tree, whose pycds/ has no built extension.
+NEUTRAL_CWD = tempfile.gettempdir()
+PSS_PROCESSES = 8
 
 
 @dataclass
@@ -39,15 +47,14 @@ class Result:
     ratios: list[float]
     modules: int = 0
     archive_bytes: int = 0
+    pyc_bytes: int = 0
+    syscalls: dict[str, dict[str, int]] = field(default_factory=dict)
+    loader_ms: dict[str, float] = field(default_factory=dict)
+    pss_kib: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios)
-
-    def row(self) -> str:
-        return (f"| {self.workload} | {self.plain_ms:.1f} | {self.shared_ms:.1f} | "
-                f"{self.ratio:.2f} | {min(self.ratios):.2f} | {max(self.ratios):.2f} | "
-                f"{self.modules} | {self.archive_bytes / 1e6:.1f} |")
 
 
 def base_env() -> dict[str, str]:
@@ -55,8 +62,9 @@ def base_env() -> dict[str, str]:
             if not k.startswith("PYCDS") and k != "PYTHONSAFEPATH"}
 
 
-# Run away from the source tree, whose pycds/ has no built extension.
-NEUTRAL_CWD = tempfile.gettempdir()
+def run(cmd: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, check=True, cwd=NEUTRAL_CWD,
+                          capture_output=True, text=True, **kwargs)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -76,45 +84,113 @@ def alternate(a: list[str], env_a: dict[str, str], b: list[str],
     return times_a, times_b
 
 
-def workload_args(workload: str) -> list[str]:
+def workload_code(workload: str) -> str:
     if workload == "demo":
-        return [str(ROOT / "examples" / "stdlib_app.py")]
-    return ["-c", f"import {workload}"]
+        return (f"import runpy; runpy.run_path({str(ROOT / 'examples' / 'stdlib_app.py')!r},"
+                " run_name='__main__')")
+    return f"import {workload}"
 
 
-def share_workload(python: str, workload: str, pairs: int, work: Path) -> Result:
-    args = workload_args(workload)
+def syscalls(cmd: list[str], env: dict[str, str]) -> dict[str, int]:
+    """System calls of one run by kind, from strace -f -c."""
+    if not shutil.which("strace"):
+        return {}
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        run(["strace", "-f", "-c", "-o", out.name, *cmd], env)
+        counts: dict[str, int] = {}
+        for line in out.read().splitlines():
+            fields = line.split()
+            if (len(fields) >= 5 and fields[-1].isidentifier()
+                    and fields[-1] != "total" and fields[3].isdigit()):
+                counts[fields[-1]] = int(fields[3])
+    stat = sum(v for k, v in counts.items() if "stat" in k)
+    opened = sum(v for k, v in counts.items() if k in ("open", "openat", "openat2"))
+    return {"total": sum(counts.values()), "stat": stat, "open": opened}
+
+
+def pyc_bytes(python: str, listing: Path) -> int:
+    """Bytes of the .pyc files the archived modules would be read from."""
+    code = (
+        "import os, sys, importlib.util\n"
+        "from pycds import _listfile\n"
+        "total = 0\n"
+        "for m in _listfile.read(sys.argv[1]).modules:\n"
+        "    path = (importlib.util.cache_from_source(m.origin)\n"
+        "            if m.origin.endswith('.py') else m.origin)\n"
+        "    total += os.path.getsize(path) if os.path.exists(path) else 0\n"
+        "print(total)\n")
+    return int(run([python, "-c", code, str(listing)], base_env()).stdout)
+
+
+def loader_split(python: str, code: str, env: dict[str, str]) -> dict[str, float]:
+    """The loader's own time in one SHARE run, from PYCDSVERBOSE=2 and the
+    extension's counters."""
+    probe = code + "\nimport pycds._cds as c, json; print(json.dumps(c.share_stats()))"
+    done = run([python, "-c", probe], {**env, "PYCDSVERBOSE": "2"})
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    mapped = re.search(r"archive mapped: .*, (\d+) us$", done.stderr, re.M)
+    return {"map_ms": int(mapped.group(1)) / 1000 if mapped else float("nan"),
+            "relocate_intern_ms": stats["relocate_ns"] / 1e6,
+            "revive_ms": stats["revive_ns"] / 1e6,
+            "modules_served": stats["modules"]}
+
+
+def pss(python: str, code: str, env: dict[str, str]) -> float:
+    """Mean PSS (KiB) of PSS_PROCESSES processes alive at once."""
+    waiter = code + "\nimport sys; print('ready', flush=True); sys.stdin.read()"
+    procs = [subprocess.Popen([python, "-c", waiter], env=env, cwd=NEUTRAL_CWD,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+             for _ in range(PSS_PROCESSES)]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        values = []
+        for p in procs:
+            rollup = Path(f"/proc/{p.pid}/smaps_rollup").read_text()
+            values.append(int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)))
+        return statistics.mean(values)
+    finally:
+        for p in procs:
+            p.communicate("")
+
+
+def share_workload(python: str, workload: str, pairs: int, work: Path,
+                   extras: bool) -> Result:
+    code = workload_code(workload)
     listing, archive = work / f"{workload}.lst", work / f"{workload}.img"
     env = base_env()
-    subprocess.run([python, *args], env={**env, "PYCDSMODE": "TRACE",
-                                         "PYCDSLIST": str(listing)},
-                   check=True, stdout=subprocess.DEVNULL, cwd=NEUTRAL_CWD)
-    dumped = subprocess.run([python, "-m", "pycds", "dump", "--list", str(listing),
-                             "--archive", str(archive)], env=env, check=True,
-                            capture_output=True, text=True, cwd=NEUTRAL_CWD).stdout
-    modules = int(dumped.split()[1])
+    run([python, "-c", code], {**env, "PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)})
+    dumped = run([python, "-m", "pycds", "dump", "--list", str(listing),
+                  "--archive", str(archive)], env).stdout
     shared_env = {**env, "PYCDSMODE": "SHARE", "PYCDSARCHIVE": str(archive)}
-    plain, shared = alternate([python, *args], env, [python, *args], shared_env, pairs)
-    return Result(workload, statistics.median(plain), statistics.median(shared),
-                  [p / s for p, s in zip(plain, shared)], modules,
-                  archive.stat().st_size)
+    cmd = [python, "-c", code]
+    plain, shared = alternate(cmd, env, cmd, shared_env, pairs)
+    result = Result(workload, statistics.median(plain), statistics.median(shared),
+                    [p / s for p, s in zip(plain, shared)], int(dumped.split()[1]),
+                    archive.stat().st_size)
+    if extras:
+        result.pyc_bytes = pyc_bytes(python, listing)
+        result.syscalls = {"plain": syscalls(cmd, env),
+                           "share": syscalls(cmd, shared_env)}
+        result.loader_ms = loader_split(python, code, shared_env)
+        result.pss_kib = {"plain": pss(python, code, env),
+                          "share": pss(python, code, shared_env)}
+    return result
 
 
 def pth_workload(python: str, pairs: int, work: Path) -> Result:
     """Two fresh venvs with pycds copied in, one without pycds.pth."""
-    site = subprocess.run([python, "-c", "import pycds, os; "
-                           "print(os.path.dirname(os.path.dirname(pycds.__file__)))"],
-                          env=base_env(), check=True, capture_output=True,
-                          text=True, cwd=NEUTRAL_CWD).stdout.strip()
+    site = run([python, "-c", "import pycds, os; "
+                "print(os.path.dirname(os.path.dirname(pycds.__file__)))"],
+               base_env()).stdout.strip()
     pythons = []
     for name, with_pth in (("with", True), ("without", False)):
         venv = work / f"venv-{name}"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
-                       check=True)
-        target = Path(subprocess.run(
-            [str(venv / "bin" / "python"), "-c",
-             "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True).stdout.strip())
+        subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+        target = Path(run([str(venv / "bin" / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          base_env()).stdout.strip())
         shutil.copytree(Path(site) / "pycds", target / "pycds")
         if with_pth:
             shutil.copy(Path(site) / "pycds.pth", target / "pycds.pth")
@@ -122,34 +198,68 @@ def pth_workload(python: str, pairs: int, work: Path) -> Result:
     env = base_env()
     without, with_ = alternate([pythons[1], "-c", "pass"], env,
                                [pythons[0], "-c", "pass"], env, pairs)
-    return Result("pth (unset mode)", statistics.median(without),
-                  statistics.median(with_), [a / b for a, b in zip(without, with_)])
+    return Result("pth", statistics.median(without), statistics.median(with_),
+                  [a / b for a, b in zip(without, with_)])
+
+
+def row(r: Result) -> str:
+    cells = [r.workload, f"{r.plain_ms:.1f}", f"{r.shared_ms:.1f}", f"{r.ratio:.2f}",
+             f"{min(r.ratios):.2f}", f"{max(r.ratios):.2f}", str(r.modules or "")]
+    if r.archive_bytes and r.pyc_bytes:
+        cells.append(f"{r.archive_bytes / 1e6:.1f} ({r.archive_bytes / r.pyc_bytes:.2f}x)")
+    else:
+        cells.append(f"{r.archive_bytes / 1e6:.1f}" if r.archive_bytes else "")
+    s = r.syscalls
+    cells.append(f"{s['plain']['total']} / {s['share']['total']}"
+                 if s.get("plain") and s.get("share") else "")
+    cells.append(f"{r.pss_kib['plain'] / 1024:.1f} / {r.pss_kib['share'] / 1024:.1f}"
+                 if r.pss_kib else "")
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = ("| workload | plain ms | SHARE ms | ratio | min | max | modules "
+          "| archive MB (x .pyc) | syscalls plain / SHARE | PSS MiB plain / SHARE |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="times only: no strace, sizes, loader split, PSS")
     parser.add_argument("workloads", nargs="*", default=["demo", "pth"])
     args = parser.parse_args()
-    version = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    print(f"CPython {version}, {args.pairs} pairs per workload")
-    print("| workload | plain ms | SHARE ms | ratio | min | max | modules | archive MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    results = []
+    version = run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
+                  base_env()).stdout.strip()
+    print(f"CPython {version}, {args.pairs} pairs per workload", flush=True)
+    print(HEADER, flush=True)
+    results: list[Result] = []
+    skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="pycds-bench-") as tmp:
         for workload in args.workloads:
-            if workload == "pth":
-                result = pth_workload(args.python, args.pairs, Path(tmp))
-            else:
-                result = share_workload(args.python, workload, args.pairs, Path(tmp))
+            try:
+                if workload == "pth":
+                    result = pth_workload(args.python, args.pairs, Path(tmp))
+                else:
+                    result = share_workload(args.python, workload, args.pairs,
+                                            Path(tmp), not args.no_extras)
+            except subprocess.CalledProcessError as error:
+                skipped[workload] = (error.stderr or "").strip().splitlines()[-1:][0] \
+                    if error.stderr else str(error)
+                print(f"| {workload} | skipped: {skipped[workload]} |", flush=True)
+                continue
             results.append(result)
-            print(result.row(), flush=True)
-    ratios = [r.ratio for r in results if r.workload != "pth (unset mode)"]
-    if ratios:
-        geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
-        print(f"geometric mean of median ratios (without pth): {geomean:.2f}")
+            print(row(result), flush=True)
+    ratios = [r.ratio for r in results if r.workload != "pth"]
+    geomean = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else 0.0
+    print(f"geometric mean of median ratios (packages and demo): {geomean:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "python": version, "pairs": args.pairs, "geomean": geomean,
+            "skipped": skipped, "date": time.strftime("%Y-%m-%d"),
+            "results": [dict(asdict(r), ratio=r.ratio) for r in results]}, indent=1))
 
 
 if __name__ == "__main__":
