@@ -5,9 +5,9 @@ PYTHON_VERSIONS ?= 3.11 3.12 3.13
 DEMO_PYTHON ?= 3.11
 JOBS ?= 2
 
-.PHONY: test demo deps build ctest ctest-asan venvs pytest bench bench-startup format clean
+.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest bench bench-startup format clean
 
-test: ctest ctest-asan pytest
+test: ctest ctest-asan fuzz pytest
 
 deps:
 	@scripts/install-deps.sh
@@ -24,6 +24,10 @@ ctest-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCDS_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure
+
+# libFuzzer over the archive reader under ASan+UBSan, FUZZ_SECONDS long.
+fuzz: deps
+	scripts/fuzz.sh
 
 venvs: deps
 	@for v in $(PYTHON_VERSIONS); do \
@@ -55,4 +59,4 @@ format:
 	    tools/*.c tests/c/*.[ch] bench/*.cc
 
 clean:
-	rm -rf build build-asan .venv
+	rm -rf build build-asan build-fuzz .venv

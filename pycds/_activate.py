@@ -27,8 +27,15 @@ def activate() -> None:
             return
         from . import _share
         _share.install(archive_path)
+    elif mode == "AUTO":
+        archive_path = os.environ.get("PYCDSARCHIVE")
+        if not archive_path:
+            _log.say("PYCDSMODE=AUTO needs PYCDSARCHIVE")
+            return
+        from . import _auto
+        _auto.install(archive_path)
     elif mode:
-        _log.say(f"unknown PYCDSMODE={mode!r} (TRACE or SHARE); ignored")
+        _log.say(f"unknown PYCDSMODE={mode!r} (TRACE, SHARE or AUTO); ignored")
 
 
 try:

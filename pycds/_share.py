@@ -8,6 +8,7 @@ imported plainly.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -18,20 +19,30 @@ from _frozen_importlib_external import PathFinder
 from . import _cds, _log, _meta
 
 
-def install(archive_path: str) -> bool:
-    """Map the archive and put the finder just before PathFinder; False (and
-    one line at PYCDSVERBOSE>=1) when the archive is refused."""
+def install(archive_path: str) -> str:
+    """Map the archive and put the finder just before PathFinder.  Returns
+    "shared", or why not: "refused" (missing, damaged, foreign: one line at
+    PYCDSVERBOSE>=1), "untrusted" (others could write it) or "error"."""
     start = time.perf_counter_ns()
+    validate = os.environ.get("PYCDSVALIDATE", "mtime").strip().lower() or "mtime"
     try:
-        info = _cds.share_open(archive_path, verbose=_log.level())
+        info = _cds.share_open(archive_path, verbose=_log.level(),
+                               validate=validate)
+    except ValueError as error:  # an unknown PYCDSVALIDATE
+        _log.say(f"not sharing: {error}")
+        return "error"
+    except _cds.ArchiveError as error:
+        _log.say(f"archive refused: {error}")
+        untrusted = error.status == _cds.STATUS_UNTRUSTED
+        return "untrusted" if untrusted else "refused"
     except Exception as error:
         _log.say(f"archive refused: {error}")
-        return False
+        return "error"
     reason = _meta.mismatch(_cds.share_user())
     if reason is not None:
         # The mapping stays (it is inert); nothing is served from it.
         _log.say(f"archive refused: {archive_path}: {reason}")
-        return False
+        return "refused"
     try:
         position = sys.meta_path.index(PathFinder)
     except ValueError:
@@ -41,4 +52,4 @@ def install(archive_path: str) -> bool:
     _log.say(f"archive mapped: {archive_path} at {info['address']:#x} "
              f"(delta {info['delta']:#x}), {info['modules']} modules"
              + (f", {elapsed:.0f} us" if _log.level() >= 2 else ""))
-    return True
+    return "shared"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from importlib.machinery import SourceFileLoader, SourcelessFileLoader
+# Not importlib.machinery: it would import (and so trace) importlib and
+# warnings in programs that do not.
+from _frozen_importlib_external import SourceFileLoader, SourcelessFileLoader
 
 from . import _log
 

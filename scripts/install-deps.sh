@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what building and testing pycds needs, if it is missing:
-# Debian packages (xxHash, Google Benchmark, CMake, clang for the fuzzer).
+# Debian packages (xxHash, Google Benchmark, CMake, clang and libFuzzer,
+# strace for the benchmark).
 # Idempotent and quiet when everything is present.
 set -eu
 
@@ -11,6 +12,11 @@ have_header benchmark/benchmark.h || need="$need libbenchmark-dev"
 command -v cmake >/dev/null 2>&1 || need="$need cmake"
 command -v cc >/dev/null 2>&1 || need="$need build-essential"
 command -v g++ >/dev/null 2>&1 || need="$need g++"
+command -v strace >/dev/null 2>&1 || need="$need strace"
+# libFuzzer and the sanitizer runtimes for the fuzz run.
+command -v clang >/dev/null 2>&1 || need="$need clang"
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
+    >/dev/null 2>&1 || need="$need libclang-rt-dev"
 
 if [ -n "$need" ]; then
     echo "install-deps: installing$need"

@@ -348,16 +348,15 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
      * module it depends on (its own list is closed already). */
     const cds_module_record *dep =
         (const cds_module_record *)w->modules.data + number;
-    const uint32_t *inherited =
-        (const uint32_t *)w->deps.data + dep->deps_first;
-    for (uint32_t i = 0; i <= dep->deps_count; i++) {
-        uint32_t m = i < dep->deps_count ? inherited[i] : number;
+    uint32_t first = dep->deps_first, count = dep->deps_count;
+    for (uint32_t i = 0; i <= count; i++) {
+        /* Indexed each time: appending may move the buffer. */
+        uint32_t m =
+            i < count ? ((const uint32_t *)w->deps.data)[first + i] : number;
         if (w->dep_marks[m] == current + 1)
             continue; /* already listed for this module */
         if (!buffer_append(&w->deps, &m, sizeof m))
             return CDS_E_NOMEM;
-        /* The buffer may have moved. */
-        inherited = (const uint32_t *)w->deps.data + dep->deps_first;
         w->dep_marks[m] = current + 1;
     }
     return CDS_OK;
@@ -399,9 +398,8 @@ cds_status cds_writer_end_module(cds_writer *w, const void *root)
     r->objects_end = CDS_OBJECTS_OFFSET + w->used;
     r->reloc_count =
         (uint32_t)(w->relocs.size / sizeof(cds_reloc)) - r->reloc_first;
-    r->reloc_internal = internal_last((cds_reloc *)w->relocs.data +
-                                          r->reloc_first,
-                                      r->reloc_count);
+    r->reloc_internal = internal_last(
+        (cds_reloc *)w->relocs.data + r->reloc_first, r->reloc_count);
     r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
     if (!buffer_append(&w->modules, r, sizeof *r))
         return CDS_E_NOMEM;

@@ -18,12 +18,15 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "share.h"
+
+#include "cds/cds.h"
 
 static struct {
     PyObject *module_spec;       /* importlib's ModuleSpec */
@@ -38,6 +41,7 @@ static struct {
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
         *str_name, *str_number, *str_get_code, *str_dot;
     int verbose;
+    enum { VALIDATE_MTIME, VALIDATE_HASH, VALIDATE_NONE } validate;
 } finder;
 
 static uint64_t now_ns(void)
@@ -353,9 +357,28 @@ typedef struct {
     PyObject_HEAD
 } FinderObject;
 
-/* Whether the archived file still has the size and mtime of the dump. */
+/* Whether the file's contents hash to what the dump recorded. */
+static int same_contents(const char *file, const pycds_module_view *view)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 0;
+    size_t size = (size_t)view->source_size;
+    char *data = PyMem_Malloc(size ? size : 1);
+    int same = data && fread(data, 1, size, f) == size && fgetc(f) == EOF &&
+               cds_hash(data, size) == view->source_hash;
+    PyMem_Free(data);
+    fclose(f);
+    return same;
+}
+
+/* Whether the archived file is still what the dump read: by size and
+ * modification time, by contents too (PYCDSVALIDATE=hash), or assumed
+ * (PYCDSVALIDATE=none). */
 static int source_unchanged(PyObject *name, const pycds_module_view *view)
 {
+    if (finder.validate == VALIDATE_NONE)
+        return 1;
     char file[PATH_MAX];
     if (view->origin_size >= sizeof file) {
         fallback(name, "source path too long");
@@ -373,6 +396,10 @@ static int source_unchanged(PyObject *name, const pycds_module_view *view)
     if (mtime_ns != view->source_mtime_ns ||
         (uint64_t)st.st_size != view->source_size) {
         fallback(name, "source changed since the dump");
+        return 0;
+    }
+    if (finder.validate == VALIDATE_HASH && !same_contents(file, view)) {
+        fallback(name, "source contents changed since the dump");
         return 0;
     }
     return 1;
@@ -589,7 +616,20 @@ int pycds_finder_init(PyObject *module)
     return 0;
 }
 
-void pycds_finder_set_verbose(int level)
+int pycds_finder_configure(int verbose, const char *validate)
 {
-    finder.verbose = level;
+    finder.verbose = verbose;
+    if (strcmp(validate, "mtime") == 0)
+        finder.validate = VALIDATE_MTIME;
+    else if (strcmp(validate, "hash") == 0)
+        finder.validate = VALIDATE_HASH;
+    else if (strcmp(validate, "none") == 0)
+        finder.validate = VALIDATE_NONE;
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "PYCDSVALIDATE=%s: expected mtime, hash or none",
+                     validate);
+        return -1;
+    }
+    return 0;
 }

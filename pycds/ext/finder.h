@@ -9,7 +9,13 @@
 /* Create ArchiveFinder and the archived loader classes in the module. */
 int pycds_finder_init(PyObject *module);
 
-/* PYCDSVERBOSE: 1 prints each hit and fallback, 2 adds timings. */
-void pycds_finder_set_verbose(int level);
+/*
+ * verbose (PYCDSVERBOSE): 1 prints each hit and fallback, 2 adds timings.
+ * validate (PYCDSVALIDATE): how a module's file is checked against the dump:
+ * "mtime" (size and modification time, the default), "hash" (also an XXH3
+ * of the contents), "none" (trust the archive: immutable deployments).
+ * -1 with ValueError for an unknown mode.
+ */
+int pycds_finder_configure(int verbose, const char *validate);
 
 #endif /* PYCDS_FINDER_H */

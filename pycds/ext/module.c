@@ -9,6 +9,7 @@
 #include "fingerprint.h"
 #include "module_state.h"
 #include "share.h"
+#include "trust.h"
 
 extern PyType_Spec pycds_writer_spec;
 
@@ -112,6 +113,8 @@ PyMODINIT_FUNC PyInit__cds(void)
         pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
+        PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
+            0 ||
         PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)
         goto error;
     return m;

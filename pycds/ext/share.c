@@ -17,6 +17,7 @@
 
 #include "archive_type.h"
 #include "finder.h"
+#include "trust.h"
 #include "fingerprint.h"
 #include "layout.h"
 
@@ -166,14 +167,27 @@ static int build_symbols(void)
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
-    static char *keywords[] = {"path", "verify_objects", "verbose", NULL};
+    static char *keywords[] = {"path", "verify_objects", "verbose", "validate",
+                               NULL};
     PyObject *path;
     int verify = 0, verbose = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$pi:share_open",
+    const char *validate = "mtime";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$pis:share_open",
                                      keywords, PyUnicode_FSConverter, &path,
-                                     &verify, &verbose))
+                                     &verify, &verbose, &validate))
         return NULL;
-    pycds_finder_set_verbose(verbose);
+    if (pycds_finder_configure(verbose, validate) < 0) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    cds_diag refusal = {.status = PYCDS_STATUS_UNTRUSTED};
+    if (pycds_check_trust(PyBytes_AS_STRING(path), refusal.message,
+                          sizeof refusal.message) < 0) {
+        pycds_raise_archive_error(PyBytes_AS_STRING(path), &refusal,
+                                  refusal.status);
+        Py_DECREF(path);
+        return NULL;
+    }
     if (shared.archive) {
         Py_DECREF(path);
         PyErr_SetString(PyExc_RuntimeError, "an archive is already shared");
@@ -270,6 +284,7 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
         cds_archive_string(shared.archive, r->origin, &view->origin_size);
     view->source_mtime_ns = r->source_mtime_ns;
     view->source_size = r->source_size;
+    view->source_hash = r->source_hash;
     view->extra =
         cds_archive_string(shared.archive, r->extra, &view->extra_size);
     return 1;

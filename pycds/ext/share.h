@@ -23,7 +23,8 @@ typedef struct pycds_module_view {
     size_t origin_size;
     int64_t source_mtime_ns;
     uint64_t source_size;
-    const char *extra; /* the dumper's fast-path record, maybe empty */
+    uint64_t source_hash; /* XXH3 of the file's contents at the dump */
+    const char *extra;    /* the dumper's fast-path record, maybe empty */
     size_t extra_size;
 } pycds_module_view;
 

@@ -170,7 +170,7 @@ int fixture_truncate(const char *path, uint64_t size)
 int fixture_flip_byte(const char *path, uint64_t offset)
 {
     int fd = open(path, O_RDWR);
-    unsigned char byte;
+    unsigned char byte = 0;
     int ok = fd >= 0 && pread(fd, &byte, 1, (off_t)offset) == 1;
     byte ^= 0x5a;
     ok = ok && pwrite(fd, &byte, 1, (off_t)offset) == 1;

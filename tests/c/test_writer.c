@@ -204,6 +204,44 @@ static void test_finish_replaces_atomically(void)
     cds_writer_destroy(w);
 }
 
+static void test_dependencies_are_transitively_closed(void)
+{
+    cds_writer *w = new_writer(0);
+    if (!w)
+        return;
+    const char *names[] = {"m0", "m1", "m2", "m3"};
+    for (uint32_t m = 0; m < 4; m++) {
+        cds_module_info info = {.name = names[m]};
+        CHECK_STATUS(cds_writer_begin_module(w, &info, NULL), CDS_OK);
+        if (m == 1 || m == 2)
+            CHECK_STATUS(cds_writer_add_dep(w, m - 1), CDS_OK); /* 2->1->0 */
+        if (m == 3) {
+            CHECK_STATUS(cds_writer_add_dep(w, 2), CDS_OK);
+            CHECK_STATUS(cds_writer_add_dep(w, 0), CDS_OK); /* listed already */
+        }
+        CHECK_STATUS(cds_writer_end_module(w, cds_writer_alloc(w, 8, 8)),
+                     CDS_OK);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/deps.img", fixture_dir());
+    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
+    cds_writer_destroy(w);
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, path, NULL, 0, 0, NULL), CDS_OK);
+    if (!a)
+        return;
+    const uint32_t expected[] = {0, 1, 2, 3};
+    for (uint32_t m = 0; m < 4; m++)
+        CHECK_EQ_INT(cds_archive_module(a, m)->deps_count, expected[m]);
+    /* Preparing module 3 relocates 0, 1 and 2 with it. */
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    CHECK_STATUS(cds_archive_prepare_module(a, 3, &rt.symbols), CDS_OK);
+    for (uint32_t m = 0; m < 4; m++)
+        CHECK(cds_archive_module_ready(a, m));
+    cds_archive_close(a);
+}
+
 static void cleanup(void)
 {
     fixture_cleanup();
@@ -213,4 +251,5 @@ CHECK_MAIN(TEST(test_alloc_alignment_zeroing_and_limit),
            TEST(test_module_argument_checks),
            TEST(test_duplicates_detected_across_many_modules),
            TEST(test_cancel_forgets_the_module),
-           TEST(test_finish_replaces_atomically), TEST(cleanup))
+           TEST(test_finish_replaces_atomically),
+           TEST(test_dependencies_are_transitively_closed), TEST(cleanup))

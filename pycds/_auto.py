@@ -1,0 +1,70 @@
+"""PYCDSMODE=AUTO: share the archive if there is a good one; otherwise run
+plainly, and at exit trace what was imported and write the archive, so that
+the next run shares it.  Made for platforms that start the same program
+many times (FaaS, CLI tools).
+
+Of several first runs at once, exactly one writes (an exclusive,
+non-blocking lock on ARCHIVE.lock; the others skip at once), and the archive
+appears whole or not at all (temporary file, then rename).  Nothing here can
+change the program's output or exit status: problems are one line at
+PYCDSVERBOSE>=1.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import sys
+import tempfile
+
+from . import _log, _share
+
+
+def install(archive_path: str) -> None:
+    archive_path = os.path.abspath(archive_path)
+    verdict = _share.install(archive_path)
+    if verdict == "shared":
+        return
+    if verdict == "untrusted":
+        # Someone else could write there: neither load nor write archives.
+        return
+    atexit.register(write_archive, archive_path)
+    _log.say(f"auto: no usable archive at {archive_path}; "
+             "it is written at exit")
+
+
+def write_archive(archive_path: str) -> None:
+    try:
+        lock_fd = os.open(archive_path + ".lock",
+                          os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        _log.say(f"auto: archive not written: {error}")
+        return
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log.say("auto: another process is writing the archive")
+            return
+        from . import _trace
+
+        modules = _trace.imported_modules()  # before the dumper's own imports
+        from . import _dump, _listfile
+
+        path = [os.path.abspath(p) for p in sys.path if isinstance(p, str)]
+        fd, listing = tempfile.mkstemp(prefix=".pycds-", suffix=".lst",
+                                       dir=os.path.dirname(archive_path))
+        os.close(fd)
+        os.unlink(listing)  # _listfile.append creates it with its header
+        try:
+            _listfile.append(listing, _listfile.format_run(path, modules))
+            result = _dump.dump(listing, archive_path)
+        finally:
+            if os.path.exists(listing):
+                os.unlink(listing)
+        _log.say(f"auto: {result.summary().splitlines()[0]}")
+    except Exception as error:  # never change the program's outcome
+        _log.say(f"auto: archive not written: {error}")
+    finally:
+        os.close(lock_fd)

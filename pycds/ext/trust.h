@@ -1,0 +1,23 @@
+/*
+ * trust.h - whether an archive may be loaded at all: it is executable code.
+ */
+#ifndef PYCDS_TRUST_H
+#define PYCDS_TRUST_H
+
+#include <stddef.h>
+
+#include "cds/cds.h"
+
+/* ArchiveError.status of an archive refused as untrusted: beyond libcds's. */
+#define PYCDS_STATUS_UNTRUSTED ((cds_status)(CDS_E_STATUS_COUNT + 1))
+
+/*
+ * 0 when path may be trusted: a file owned by this user or root and
+ * writable by nobody else, in a directory owned by this user or root that
+ * others cannot write (or can only with the sticky bit, like /tmp), as
+ * OpenSSH requires of keys.  A missing file passes if its directory does.
+ * -1 otherwise, with one line in reason.
+ */
+int pycds_check_trust(const char *path, char *reason, size_t size);
+
+#endif /* PYCDS_TRUST_H */

@@ -1,0 +1,246 @@
+"""Stale code, shadowing, validation modes, trust, fork, concurrent
+replacement and AUTO mode: pycds never runs stale code and never changes
+what the program does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Built, build, clean_env, copy_project, fallbacks, hits, run
+
+
+def set_answer(project: Built, text: str, keep_mtime: bool = False,
+               bump_ns: int = 10**9) -> None:
+    source = project.root / "src" / "versioned.py"
+    st = source.stat()
+    source.write_text(f"def answer():\n    return {text!r}\n")
+    mtime = st.st_mtime_ns if keep_mtime else st.st_mtime_ns + bump_ns
+    os.utime(source, ns=(mtime, mtime))
+
+
+def answer(out: subprocess.CompletedProcess) -> str:
+    return json.loads(out.stdout)["answer"]
+
+
+def test_same_size_new_mtime_runs_new_code(project: Built) -> None:
+    set_answer(project, "ORIGINAL")  # same length as 'original'
+    out = project.share(["src/app.py"])
+    assert answer(out) == "ORIGINAL" and "versioned" in fallbacks(out.stderr)
+
+
+def test_same_mtime_new_size_runs_new_code(project: Built) -> None:
+    set_answer(project, "longer answer", keep_mtime=True)
+    out = project.share(["src/app.py"])
+    assert answer(out) == "longer answer" and "versioned" in fallbacks(out.stderr)
+
+
+def test_validate_hash_catches_same_size_and_mtime(project: Built) -> None:
+    set_answer(project, "ORIGINAL", keep_mtime=True)  # size and mtime as dumped
+    hashed = project.share(["src/app.py"], PYCDSVALIDATE="hash")
+    assert answer(hashed) == "ORIGINAL"
+    assert "contents changed" in fallbacks(hashed.stderr)["versioned"]
+    # Default validation looks at size and mtime only (documented): a file
+    # rewritten with both restored is not noticed.
+    default = project.share(["src/app.py"])
+    assert answer(default) == "original"
+
+
+def test_validate_none_trusts_the_archive(project: Built) -> None:
+    set_answer(project, "edited")
+    trusted = project.share(["src/app.py"], PYCDSVALIDATE="none")
+    assert answer(trusted) == "original"  # immutable deployments only
+    assert "versioned" in hits(trusted.stderr)
+    bad = project.share(["src/app.py"], PYCDSVALIDATE="sometimes")
+    assert answer(bad) == "edited" and not hits(bad.stderr)
+    assert "expected mtime, hash or none" in bad.stderr
+
+
+def test_package_turned_into_module_and_back(project: Built) -> None:
+    src = project.root / "src"
+    (src / "versioned.py").unlink()
+    (src / "versioned").mkdir()
+    (src / "versioned" / "__init__.py").write_text("def answer(): return 'package'\n")
+    shutil.move(src / "mypkg" / "tool.py", src / "mypkg" / "tool_moved.py")
+    (src / "mypkg" / "tool").mkdir()
+    (src / "mypkg" / "tool" / "__init__.py").write_text("")
+    plain = project.plain(["src/app.py"])
+    shared = project.share(["src/app.py"])
+    assert shared.stdout == plain.stdout and answer(shared) == "package"
+    assert "versioned" not in hits(shared.stderr)
+    assert "mypkg.tool" not in hits(shared.stderr)
+
+
+def test_deleted_module_is_not_found_as_plainly(project: Built) -> None:
+    (project.root / "src" / "versioned.py").unlink()
+    plain = project.plain(["src/app.py"], check=False)
+    shared = project.share(["src/app.py"], check=False, verbose="0")
+    assert shared.returncode == plain.returncode == 1
+    assert "ModuleNotFoundError: No module named 'versioned'" in shared.stderr
+    assert shared.stderr == plain.stderr
+
+
+@pytest.mark.parametrize("mode,reason", [
+    (0o666, "writable by others"), (0o664, "writable by its group")])
+def test_archive_writable_by_others_is_refused(project: Built, mode: int,
+                                               reason: str) -> None:
+    plain = project.plain(["src/app.py"])
+    project.archive.chmod(mode)
+    out = project.share(["src/app.py"])
+    assert out.stdout == plain.stdout and not hits(out.stderr)
+    refused = [l for l in out.stderr.splitlines() if "archive refused" in l]
+    assert len(refused) == 1 and reason in refused[0]
+
+
+def test_archive_in_directory_others_can_write(project: Built, tmp_path: Path) -> None:
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    archive = shared_dir / "app.img"
+    shutil.copy(project.archive, archive)
+    shared_dir.chmod(0o777)
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(archive), PYCDSVERBOSE="1")
+    assert "without the sticky bit" in out.stderr and not hits(out.stderr)
+    shared_dir.chmod(0o1777)  # like /tmp: others cannot replace our file
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(archive), PYCDSVERBOSE="1")
+    assert "versioned" in hits(out.stderr)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give files away")
+def test_archive_owned_by_another_user_is_refused(project: Built) -> None:
+    os.chown(project.archive, 12345, 12345)
+    out = project.share(["src/app.py"])
+    assert "owned by uid 12345" in out.stderr and not hits(out.stderr)
+
+
+def test_fork_after_mapping(project: Built) -> None:
+    code = """
+import os, sys, json
+import mypkg.consts
+pid = os.fork()
+if pid == 0:
+    from mypkg.sub import helpers
+    print("child", helpers.keys(), mypkg.consts.is_member("beta"), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+import versioned
+print("parent", versioned.answer())
+"""
+    out = project.share(["-c", code], PYTHONPATH="src")
+    assert out.stdout.splitlines() == [
+        "child ['alpha', 'beta', 'gamma'] True", "parent original"]
+    assert {"mypkg.consts", "mypkg.sub.helpers", "versioned"} <= hits(out.stderr)
+
+
+def test_starts_while_the_archive_is_replaced(project: Built, tmp_path: Path) -> None:
+    # Two different archives of the same program swap places continuously
+    # while 16 processes start from the path: each maps one whole archive.
+    other_root = copy_project(tmp_path / "other")
+    other = build(other_root, ["src/app.py"])
+    variants = [project.archive.read_bytes(), other.archive.read_bytes()]
+    plain = project.plain(["src/app.py"])
+    stop = threading.Event()
+
+    def replace() -> None:
+        i = 0
+        while not stop.is_set():
+            temp = project.archive.with_suffix(f".tmp{i % 2}")
+            temp.write_bytes(variants[i % 2])
+            temp.chmod(0o644)
+            os.replace(temp, project.archive)
+            i += 1
+
+    swapper = threading.Thread(target=replace)
+    swapper.start()
+    try:
+        env = clean_env(PYCDSMODE="SHARE", PYCDSARCHIVE=str(project.archive),
+                        PYCDSVERBOSE="1")
+        procs = [subprocess.Popen([sys.executable, "src/app.py"], cwd=project.root,
+                                  env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for _ in range(16)]
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    finally:
+        stop.set()
+        swapper.join()
+    for stdout, stderr, code in results:
+        assert code == 0 and stdout == plain.stdout, stderr
+        assert "archive mapped" in stderr and "refused" not in stderr
+
+
+def auto_env(archive: Path, **extra: str) -> dict[str, str]:
+    return clean_env(PYCDSMODE="AUTO", PYCDSARCHIVE=str(archive),
+                     PYCDSVERBOSE="1", **extra)
+
+
+def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    plain = run(["src/app.py"], cwd=root)
+    first = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert first.stdout == plain.stdout
+    assert "written at exit" in first.stderr and "auto: archived" in first.stderr
+    assert archive.exists() and not list(root.glob("*.tmp-*"))
+    second = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert second.stdout == plain.stdout
+    assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
+    assert "auto:" not in second.stderr
+
+
+def test_auto_mode_simultaneous_first_runs_write_once(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    plain = run(["src/app.py"], cwd=root)
+    procs = [subprocess.Popen([sys.executable, "src/app.py"], cwd=root,
+                              env=auto_env(archive), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    start = time.monotonic()
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    elapsed = time.monotonic() - start
+    assert all(code == 0 and out == plain.stdout for out, _, code in results)
+    writers = [err for _, err, _ in results if "auto: archived" in err]
+    skipped = [err for _, err, _ in results if "another process is writing" in err]
+    shared = [err for _, err, _ in results if "archive mapped" in err]
+    # Exactly one wrote; the others skipped at once or found it written.
+    assert len(writers) == 1 and len(writers) + len(skipped) + len(shared) == 8
+    assert elapsed < 60
+    out = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "versioned" in hits(out.stderr)
+
+
+def test_auto_mode_replaces_an_archive_of_another_build(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    foreign = bytearray(b"PYCDS\x1a\r\n" + bytes(8192))
+    archive.write_bytes(bytes(foreign))
+    first = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "archive refused" in first.stderr and "auto: archived" in first.stderr
+    second = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "archive mapped" in second.stderr
+
+
+def test_auto_mode_dump_failure_changes_nothing(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    archive = root / "in_the_way"
+    archive.mkdir()  # the archive cannot be renamed over a directory
+    script = ("import runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); sys.exit(3)")
+    plain = subprocess.run([sys.executable, "-c", script], cwd=root,
+                           env=clean_env(), capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=root,
+                          env=auto_env(archive), capture_output=True, text=True)
+    assert plain.returncode == done.returncode == 3
+    assert done.stdout == plain.stdout and done.stdout
+    assert "auto: archive not written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert archive.is_dir() and not list(root.glob("in_the_way.tmp-*"))
