@@ -3,11 +3,12 @@
 
 PYTHON_VERSIONS ?= 3.11 3.12 3.13
 DEMO_PYTHON ?= 3.11
+ASAN_PYTHON ?= 3.12
 JOBS ?= 2
 
-.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest bench bench-startup format clean
+.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan bench bench-startup format clean
 
-test: ctest ctest-asan fuzz pytest
+test: ctest ctest-asan fuzz pytest pytest-asan
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +42,10 @@ pytest: venvs
 	    echo "== pytest on CPython $$v"; \
 	    (cd / && PYTHONSAFEPATH=1 $(CURDIR)/.venv/$$v/bin/python -m pytest \
 	        -p no:cacheprovider -q $(CURDIR)/tests/python) || exit 1; done
+
+# The share-mode suites with the extension under ASan+UBSan (one CPython).
+pytest-asan: deps
+	scripts/asan-pytest.sh $(ASAN_PYTHON)
 
 demo: deps
 	@scripts/venv.sh $(DEMO_PYTHON)

@@ -40,5 +40,8 @@ setup(
     ext_modules=[extension],
     python_requires=">=3.11,<3.14",
     cmdclass={"build_py": build_py_with_pth},
-    options={"build": {"build_base": "build/setuptools"}},
+    # Separate build directories for separately configured builds (the
+    # sanitizer build): setuptools reuses object files it finds there.
+    options={"build": {"build_base": os.environ.get("PYCDS_BUILD_BASE",
+                                                    "build/setuptools")}},
 )
