@@ -6,7 +6,7 @@
 //
 //   BM_OpenValidateMap/<MiB>    open + header/metadata checks + mmap (with
 //                               MAP_POPULATE) + close, by object region size;
-//   BM_OpenVerifyObjects/<MiB>  the same with CDS_OPEN_VERIFY_OBJECTS, i.e.
+//   BM_OpenVerifyObjects/<MiB>  the same with CDS_OPEN_VERIFY_ALL, i.e.
 //                               plus an XXH3 pass over the whole object region;
 //   BM_IndexLookup/<modules>    cds_archive_find, by number of modules;
 //   BM_Relocate/<where>/<N>     cds_archive_apply_relocs over N + 4 entries,
@@ -143,7 +143,7 @@ void BM_OpenValidateMap(benchmark::State &state)
 
 void BM_OpenVerifyObjects(benchmark::State &state)
 {
-    RunOpenClose(state, CDS_OPEN_VERIFY_OBJECTS);
+    RunOpenClose(state, CDS_OPEN_VERIFY_ALL);
 }
 
 BENCHMARK(BM_OpenValidateMap)

@@ -20,6 +20,7 @@ static const char *const status_names[CDS_E_STATUS_COUNT] = {
     [CDS_E_LAYOUT] = "inconsistent section table",
     [CDS_E_SECTION_CHECKSUM] = "metadata section checksum mismatch",
     [CDS_E_OBJECTS_CHECKSUM] = "object region checksum mismatch",
+    [CDS_E_MODULE_CHECKSUM] = "module checksum mismatch",
     [CDS_E_CORRUPT] = "archive metadata out of range",
     [CDS_E_MAP] = "cannot map archive",
     [CDS_E_ADDRESS_IN_USE] = "fixed address already in use",

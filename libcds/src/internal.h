@@ -13,7 +13,7 @@
 _Static_assert(sizeof(cds_section_entry) == 32, "section entry layout");
 _Static_assert(sizeof(cds_header) == 568, "header layout");
 _Static_assert(sizeof(cds_header) <= CDS_HEADER_PAGE_SIZE, "header page");
-_Static_assert(sizeof(cds_module_record) == 104, "module record layout");
+_Static_assert(sizeof(cds_module_record) == 112, "module record layout");
 _Static_assert(sizeof(cds_index_slot) == 16, "index slot layout");
 _Static_assert(sizeof(void *) == 8, "libcds supports 64-bit targets only");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -27,6 +27,7 @@ struct cds_archive {
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
     unsigned char *ready; /* one byte per module: relocated */
+    bool bulk_verified;   /* objects and relocations checked at open */
 };
 
 /* Fill diag (if any) with status and a printf-style message; returns status. */

@@ -127,11 +127,16 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
         a->sections[kind] = a->base + s->offset;
         a->section_sizes[kind] = s->size;
     }
+    /* The relocation table and the objects are checked module by module
+     * when used (cds_archive_prepare_module), unless asked for now. */
+    int bulk = (flags & CDS_OPEN_VERIFY_ALL) != 0;
     for (uint32_t kind = CDS_SECTION_INDEX;
          status == CDS_OK && kind <= CDS_SECTION_KIND_COUNT; kind++)
-        status = verify_section(a, kind, CDS_E_SECTION_CHECKSUM, diag);
-    if (status == CDS_OK && (flags & CDS_OPEN_VERIFY_OBJECTS))
+        if (kind != CDS_SECTION_RELOCS || bulk)
+            status = verify_section(a, kind, CDS_E_SECTION_CHECKSUM, diag);
+    if (status == CDS_OK && bulk)
         status = cds_archive_verify_objects(a, diag);
+    a->bulk_verified = bulk;
     if (status == CDS_OK)
         status = check_metadata(a, diag);
     if (status == CDS_OK) {

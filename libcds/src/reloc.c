@@ -108,6 +108,19 @@ int cds_archive_module_ready(const cds_archive *a, uint32_t number)
     return number < a->header.module_count && a->ready[number];
 }
 
+/* Whether a module's objects and relocations are as the writer left them. */
+static bool module_intact(const cds_archive *a, const cds_module_record *r)
+{
+    const cds_reloc *relocs =
+        r->reloc_count ? (const cds_reloc *)a->sections[CDS_SECTION_RELOCS] +
+                             r->reloc_first
+                       : NULL;
+    return cds_module_checksum(a->base + r->objects_begin,
+                               (size_t)(r->objects_end - r->objects_begin),
+                               relocs, r->reloc_count * sizeof(cds_reloc)) ==
+           r->checksum;
+}
+
 static cds_status relocate_one(cds_archive *a, uint32_t number,
                                const cds_symbols *symbols)
 {
@@ -116,6 +129,8 @@ static cds_status relocate_one(cds_archive *a, uint32_t number,
     const cds_module_record *r = cds_archive_module(a, number);
     if (!r)
         return CDS_E_CORRUPT;
+    if (!a->bulk_verified && !module_intact(a, r))
+        return CDS_E_MODULE_CHECKSUM;
     /* Mapped at the preferred address, internal pointers are right as
      * written: skip the trailing run of them. */
     uint32_t count = r->reloc_count;

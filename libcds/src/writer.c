@@ -398,8 +398,13 @@ cds_status cds_writer_end_module(cds_writer *w, const void *root)
     r->objects_end = CDS_OBJECTS_OFFSET + w->used;
     r->reloc_count =
         (uint32_t)(w->relocs.size / sizeof(cds_reloc)) - r->reloc_first;
-    r->reloc_internal = internal_last(
-        (cds_reloc *)w->relocs.data + r->reloc_first, r->reloc_count);
+    cds_reloc *relocs =
+        r->reloc_count ? (cds_reloc *)w->relocs.data + r->reloc_first : NULL;
+    r->reloc_internal = relocs ? internal_last(relocs, r->reloc_count) : 0;
+    uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
+    r->checksum =
+        cds_module_checksum(w->arena + begin, (size_t)(w->used - begin), relocs,
+                            r->reloc_count * sizeof(cds_reloc));
     r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
     if (!buffer_append(&w->modules, r, sizeof *r))
         return CDS_E_NOMEM;

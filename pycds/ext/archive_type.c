@@ -53,7 +53,7 @@ static PyObject *archive_new(PyTypeObject *type, PyObject *args,
         return NULL;
     size_t fp_size;
     const char *fp = pycds_fingerprint(&fp_size);
-    unsigned flags = (verify ? CDS_OPEN_VERIFY_OBJECTS : 0) |
+    unsigned flags = (verify ? CDS_OPEN_VERIFY_ALL : 0) |
                      (any ? CDS_OPEN_ANY_FINGERPRINT : 0);
     cds_archive *archive = NULL;
     cds_diag diag = {0};
@@ -132,7 +132,7 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
-        "{sIsNsNsNsNsIsOsLsKsKsKsKsIsI}", "number", number, "name",
+        "{sIsNsNsNsNsIsOsLsKsKsKsKsKsIsI}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
         string_of(self->archive, r->origin), "cached",
         string_of(self->archive, r->cached), "extra",
@@ -142,8 +142,9 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
         (long long)r->source_mtime_ns, "source_size",
         (unsigned long long)r->source_size, "source_hash",
         (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,
-        "objects_size", (unsigned long long)(r->objects_end - r->objects_begin),
-        "relocations", r->reloc_count, "dependencies", r->deps_count);
+        "objects_begin", (unsigned long long)r->objects_begin, "objects_size",
+        (unsigned long long)(r->objects_end - r->objects_begin), "relocations",
+        r->reloc_count, "dependencies", r->deps_count);
 }
 
 static PyObject *archive_find(ArchiveObject *self, PyObject *name)

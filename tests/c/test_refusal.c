@@ -60,7 +60,7 @@ static void test_good_archive_opens(void)
 {
     fresh_copy();
     cds_diag diag = {0};
-    CHECK_STATUS(open_bad(CDS_OPEN_VERIFY_OBJECTS, &diag), CDS_OK);
+    CHECK_STATUS(open_bad(CDS_OPEN_VERIFY_ALL, &diag), CDS_OK);
 }
 
 static void test_wrong_magic(void)
@@ -154,6 +154,22 @@ static void test_truncation_at_every_section_boundary(void)
     }
 }
 
+/* The module whose objects or relocations hold file offset `spot`, or -1. */
+static int owner_of(cds_archive *a, const cds_section_entry *s, uint64_t spot)
+{
+    for (uint32_t m = 0; m < cds_archive_module_count(a); m++) {
+        const cds_module_record *r = cds_archive_module(a, m);
+        uint64_t begin = r->objects_begin, end = r->objects_end;
+        if (s->kind == CDS_SECTION_RELOCS) {
+            begin = s->offset + (uint64_t)r->reloc_first * sizeof(cds_reloc);
+            end = begin + (uint64_t)r->reloc_count * sizeof(cds_reloc);
+        }
+        if (spot >= begin && spot < end)
+            return (int)m;
+    }
+    return -1;
+}
+
 static void test_flipped_byte_in_each_section(void)
 {
     cds_header h = fresh_copy();
@@ -167,17 +183,67 @@ static void test_flipped_byte_in_each_section(void)
             fresh_copy();
             CHECK(fixture_flip_byte(bad, spots[k]) == 0);
             cds_diag diag;
-            if (s->kind == CDS_SECTION_OBJECTS) {
-                /* Objects are only checksummed on request. */
-                CHECK_STATUS(open_bad(CDS_OPEN_VERIFY_OBJECTS, &diag),
-                             CDS_E_OBJECTS_CHECKSUM);
-                CHECK_STATUS(open_bad(0, NULL), CDS_OK);
-            } else {
+            if (s->kind != CDS_SECTION_OBJECTS &&
+                s->kind != CDS_SECTION_RELOCS) {
                 CHECK_STATUS(open_bad(0, &diag), CDS_E_SECTION_CHECKSUM);
                 CHECK(strstr(diag.message, cds_section_name(s->kind)) != NULL);
+                continue;
             }
+            /* Checked up front on request... */
+            CHECK_STATUS(open_bad(CDS_OPEN_VERIFY_ALL, &diag),
+                         s->kind == CDS_SECTION_OBJECTS
+                             ? CDS_E_OBJECTS_CHECKSUM
+                             : CDS_E_SECTION_CHECKSUM);
+            /* ...and otherwise when the module that holds the byte is first
+             * used: it is refused, untouched; the others are fine. */
+            cds_archive *a = NULL;
+            CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
+                                          FIXTURE_FINGERPRINT_SIZE, 0, NULL),
+                         CDS_OK);
+            if (!a)
+                continue;
+            int owner = owner_of(a, s, spots[k]);
+            fixture_runtime rt;
+            fixture_runtime_init(&rt);
+            if (owner >= 0) {
+                CHECK_STATUS(cds_archive_prepare_module(a, owner, &rt.symbols),
+                             CDS_E_MODULE_CHECKSUM);
+                CHECK(!cds_archive_module_ready(a, owner));
+                /* Nothing was applied, so it is refused the same way again. */
+                CHECK_STATUS(cds_archive_prepare_module(a, owner, &rt.symbols),
+                             CDS_E_MODULE_CHECKSUM);
+            }
+            int other = owner == 1 ? 2 : 1; /* depends on module 0 only */
+            if (owner != 0 && owner != other)
+                CHECK_STATUS(cds_archive_prepare_module(a, other, &rt.symbols),
+                             CDS_OK);
+            cds_archive_close(a);
         }
     }
+}
+
+/* Make module m's checksum match the file again, as a writer would. */
+static void fix_module_checksum(cds_header *h, uint32_t m)
+{
+    const cds_section_entry *mods = &h->sections[CDS_SECTION_MODULES - 1];
+    const cds_section_entry *rel = &h->sections[CDS_SECTION_RELOCS - 1];
+    int fd = open(bad, O_RDWR);
+    CHECK(fd >= 0);
+    cds_module_record r;
+    off_t at = (off_t)(mods->offset + m * sizeof r);
+    CHECK(pread(fd, &r, sizeof r, at) == (ssize_t)sizeof r);
+    size_t objects = (size_t)(r.objects_end - r.objects_begin);
+    size_t relocs = r.reloc_count * sizeof(cds_reloc);
+    unsigned char *buffer = malloc(objects + relocs + 1);
+    CHECK(pread(fd, buffer, objects, (off_t)r.objects_begin) ==
+          (ssize_t)objects);
+    CHECK(pread(fd, buffer + objects, relocs,
+                (off_t)(rel->offset + r.reloc_first * sizeof(cds_reloc))) ==
+          (ssize_t)relocs);
+    r.checksum = cds_module_checksum(buffer, objects, buffer + objects, relocs);
+    CHECK(pwrite(fd, &r, sizeof r, at) == (ssize_t)sizeof r);
+    free(buffer);
+    close(fd);
 }
 
 static void test_layout_section_beyond_end(void)
@@ -243,10 +309,19 @@ static void patch_section(cds_header *h, cds_section_kind kind,
     CHECK(fd >= 0);
     CHECK(pwrite(fd, data, size, (off_t)(s->offset + offset_in_section)) ==
           (ssize_t)size);
-    unsigned char *buffer = malloc(s->size ? s->size : 1);
-    CHECK(pread(fd, buffer, s->size, (off_t)s->offset) == (ssize_t)s->size);
-    s->checksum = cds_hash(buffer, s->size);
-    free(buffer);
+    close(fd);
+    /* A relocation changed: module 0's checksum follows, as it would from a
+     * (buggy) writer; then every section checksum is made right. */
+    if (kind == CDS_SECTION_RELOCS)
+        fix_module_checksum(h, 0);
+    fd = open(bad, O_RDWR);
+    for (uint32_t i = 0; i < h->section_count; i++) {
+        cds_section_entry *e = &h->sections[i];
+        unsigned char *buffer = malloc(e->size ? e->size : 1);
+        CHECK(pread(fd, buffer, e->size, (off_t)e->offset) == (ssize_t)e->size);
+        e->checksum = cds_hash(buffer, e->size);
+        free(buffer);
+    }
     close(fd);
     rewrite_header(h);
 }

@@ -33,7 +33,7 @@ static cds_archive *open_archive(unsigned flags)
 static void test_header_round_trip(void)
 {
     make_archive();
-    cds_archive *a = open_archive(CDS_OPEN_VERIFY_OBJECTS);
+    cds_archive *a = open_archive(CDS_OPEN_VERIFY_ALL);
     if (!a)
         return;
     const cds_header *h = cds_archive_header(a);
@@ -208,7 +208,7 @@ static void test_mapping_is_private(void)
     fixture_node *node = cds_archive_at(a, cds_archive_module(a, 1)->root);
     node->number = 4242;
     cds_archive_close(a);
-    a = open_archive(CDS_OPEN_VERIFY_OBJECTS);
+    a = open_archive(CDS_OPEN_VERIFY_ALL);
     if (!a)
         return;
     node = cds_archive_at(a, cds_archive_module(a, 1)->root);
@@ -224,8 +224,8 @@ static void test_empty_archive(void)
     CHECK_STATUS(fixture_write(empty, &o), CDS_OK);
     cds_archive *a = NULL;
     CHECK_STATUS(cds_archive_open(&a, empty, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE,
-                                  CDS_OPEN_VERIFY_OBJECTS, NULL),
+                                  FIXTURE_FINGERPRINT_SIZE, CDS_OPEN_VERIFY_ALL,
+                                  NULL),
                  CDS_OK);
     uint32_t number;
     if (a)

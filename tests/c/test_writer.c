@@ -174,8 +174,8 @@ static void test_finish_replaces_atomically(void)
     CHECK_EQ_INT(count_temp_files(fixture_dir()), 0);
     cds_archive *a = NULL;
     CHECK_STATUS(cds_archive_open(&a, path, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE,
-                                  CDS_OPEN_VERIFY_OBJECTS, NULL),
+                                  FIXTURE_FINGERPRINT_SIZE, CDS_OPEN_VERIFY_ALL,
+                                  NULL),
                  CDS_OK);
     if (a)
         CHECK_EQ_INT(cds_archive_module_count(a), 40);

@@ -64,6 +64,25 @@ def test_validate_none_trusts_the_archive(project: Built) -> None:
     assert "expected mtime, hash or none" in bad.stderr
 
 
+def test_corrupted_module_objects_fall_back_for_that_module(project: Built) -> None:
+    import pycds
+
+    with pycds.Archive(project.archive) as archive:
+        record = archive.find("versioned")
+    data = bytearray(project.archive.read_bytes())
+    data[record["objects_begin"] + record["objects_size"] // 2] ^= 0x10
+    project.archive.write_bytes(bytes(data))
+    plain = project.plain(["src/app.py"])
+    out = project.share(["src/app.py"])
+    assert out.stdout == plain.stdout
+    assert "module checksum mismatch" in fallbacks(out.stderr)["versioned"]
+    assert "versioned" not in hits(out.stderr) and "mypkg" in hits(out.stderr)
+    # Checked up front, the whole archive is refused instead.
+    import pycds._cds as cds
+    with pytest.raises(cds.ArchiveError, match="objects section checksum"):
+        pycds.Archive(project.archive, verify_objects=True)
+
+
 def test_package_turned_into_module_and_back(project: Built) -> None:
     src = project.root / "src"
     (src / "versioned.py").unlink()

@@ -43,6 +43,7 @@ typedef enum cds_status {
     CDS_E_LAYOUT,           /* section table inconsistent */
     CDS_E_SECTION_CHECKSUM, /* a metadata section corrupted */
     CDS_E_OBJECTS_CHECKSUM, /* the object region corrupted */
+    CDS_E_MODULE_CHECKSUM,  /* a module's objects or relocations corrupted */
     CDS_E_CORRUPT,          /* metadata out of range despite checksums */
     CDS_E_MAP,              /* the file could not be mapped */
     CDS_E_ADDRESS_IN_USE,   /* writer: the fixed address is taken */
@@ -64,6 +65,10 @@ typedef struct cds_diag {
 
 /* XXH3_64bits, the checksum used everywhere in the format. */
 uint64_t cds_hash(const void *data, size_t size);
+
+/* A module record's checksum: its objects, then its relocations. */
+uint64_t cds_module_checksum(const void *objects, size_t objects_size,
+                             const void *relocs, size_t relocs_size);
 
 /* ---------------------------------------------------------------- header */
 
@@ -193,16 +198,21 @@ cds_status cds_writer_finish(cds_writer *writer, const char *path,
 typedef struct cds_archive cds_archive;
 
 /* Flags for cds_archive_open. */
-#define CDS_OPEN_VERIFY_OBJECTS 0x1u  /* checksum the object region too */
+/* Checksum the object region and the relocation table at open, instead of
+ * module by module when each is first prepared. */
+#define CDS_OPEN_VERIFY_ALL 0x1u
 #define CDS_OPEN_ANY_FINGERPRINT 0x2u /* skip the fingerprint comparison */
 #define CDS_OPEN_NO_POPULATE 0x4u     /* do not prefault the mapping */
 
 /*
  * Open, validate and map an archive.  The file must be a regular file whose
- * header, size, fingerprint (equal to the one given) and metadata checksums
- * are right.  It is mapped private, read+write, at its preferred address
- * without replacing any existing mapping; when that address is taken it is
- * mapped elsewhere and cds_archive_delta() says by how much to relocate.
+ * header, size, fingerprint (equal to the one given) and checksums of the
+ * index, modules, deps, strings and user sections are right (objects and
+ * relocations are checked per module by cds_archive_prepare_module, or all
+ * at once with CDS_OPEN_VERIFY_ALL).  It is mapped private, read+write, at its
+ * preferred address without replacing any existing mapping; when that address
+ * is taken it is mapped elsewhere and cds_archive_delta() says by how much to
+ * relocate.
  */
 cds_status cds_archive_open(cds_archive **out, const char *path,
                             const void *fingerprint, size_t fingerprint_size,
@@ -270,8 +280,9 @@ cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t first,
 
 /*
  * Make module `number` usable: relocate each module it depends on that is
- * not yet relocated, then the module itself.  Each module's relocations are
- * applied at most once per archive.
+ * not yet relocated, then the module itself, each after checking its
+ * checksum (CDS_E_MODULE_CHECKSUM when wrong; nothing of that module is
+ * changed).  Each module's relocations are applied at most once per archive.
  */
 cds_status cds_archive_prepare_module(cds_archive *archive, uint32_t number,
                                       const cds_symbols *symbols);

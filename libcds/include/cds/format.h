@@ -9,6 +9,13 @@
  *   ...                metadata sections, each 8-byte aligned:
  *                      index, modules, deps, relocs, strings, user
  *
+ * Checksums: the header and the small metadata sections (index, modules,
+ * deps, strings, user) are checked when the archive is opened; each module's
+ * objects and relocations are checked by the module's own checksum when it
+ * is first used, so that the work is proportional to what is used.  The
+ * object and relocation sections also have whole-section checksums, for
+ * tools and for readers that want everything checked up front.
+ *
  * All integers are little-endian (the only supported target is x86-64) and
  * every offset is relative to the start of the file, which is also the
  * preferred mapping address (base_address).  Nothing in this file knows what
@@ -28,7 +35,7 @@ extern "C" {
  * as PNG's signature does. */
 #define CDS_MAGIC "PYCDS\x1a\r\n"
 #define CDS_MAGIC_SIZE 8
-#define CDS_FORMAT_VERSION 1u
+#define CDS_FORMAT_VERSION 2u
 
 #define CDS_PAGE_SIZE 4096u
 #define CDS_HEADER_PAGE_SIZE CDS_PAGE_SIZE
@@ -109,6 +116,9 @@ typedef struct cds_module_record {
     uint32_t reloc_count;
     uint32_t deps_first;
     uint32_t deps_count;
+    /* cds_module_checksum of the module's objects and relocations as
+     * written, checked before the module is first relocated. */
+    uint64_t checksum;
 } cds_module_record;
 
 /* Index: open addressing with linear probing, slot_count a power of two. */
