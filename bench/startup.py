@@ -144,7 +144,9 @@ def pss(python: str, code: str, env: dict[str, str]) -> float:
              for _ in range(PSS_PROCESSES)]
     try:
         for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            assert p.stdout is not None
+            while p.stdout.readline().strip() != "ready":  # the program's output
+                pass
         values = []
         for p in procs:
             rollup = Path(f"/proc/{p.pid}/smaps_rollup").read_text()
@@ -246,8 +248,12 @@ def main() -> None:
                     result = share_workload(args.python, workload, args.pairs,
                                             Path(tmp), not args.no_extras)
             except subprocess.CalledProcessError as error:
-                skipped[workload] = (error.stderr or "").strip().splitlines()[-1:][0] \
-                    if error.stderr else str(error)
+                lines = (error.stderr or "").strip().splitlines()
+                skipped[workload] = lines[-1] if lines else str(error)
+                print(f"| {workload} | skipped: {skipped[workload]} |", flush=True)
+                continue
+            except Exception as error:  # keep the other workloads' results
+                skipped[workload] = f"{type(error).__name__}: {error}"
                 print(f"| {workload} | skipped: {skipped[workload]} |", flush=True)
                 continue
             results.append(result)
