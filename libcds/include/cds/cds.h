@@ -201,6 +201,9 @@ typedef struct cds_archive cds_archive;
 /* Checksum the object region and the relocation table at open, instead of
  * module by module when each is first prepared. */
 #define CDS_OPEN_VERIFY_ALL 0x1u
+/* Skip the per-module checksums: for archives that cannot have changed
+ * (immutable deployments).  Metadata is still checked at open. */
+#define CDS_OPEN_TRUST_MODULES 0x8u
 #define CDS_OPEN_ANY_FINGERPRINT 0x2u /* skip the fingerprint comparison */
 #define CDS_OPEN_NO_POPULATE 0x4u     /* do not prefault the mapping */
 
