@@ -10,8 +10,10 @@ bytes against the .pyc bytes of the same modules, the loader's own time
     python bench/startup.py [--pairs N] [--json FILE] [--no-extras] [WORKLOAD ...]
 
 WORKLOAD is a module name (`import X` is timed; `PIL.Image` works), `demo`
-(the bundled example program) or `pth` (an empty program with and without
-pycds.pth installed, PYCDSMODE unset: the cost of having pycds installed).
+(the bundled example program), `json@big` (`import json` from an archive of
+the whole standard library plus boto3) or `pth` (an empty program with and
+without pycds.pth installed, PYCDSMODE unset: the cost of having pycds
+installed).
 Run it with the interpreter of a virtual environment that has pycds and the
 packages installed (`make bench-startup` makes them): base interpreters'
 .pth files add noise.
@@ -84,7 +86,31 @@ def alternate(a: list[str], env_a: dict[str, str], b: list[str],
     return times_a, times_b
 
 
+# "json@big": `import json` served from an archive of the whole standard
+# library plus boto3, to show that the loader's work follows what is
+# imported, not the archive's size.
+BIG_TRACE = """
+import contextlib, importlib, io, sys, warnings
+warnings.simplefilter("ignore")
+skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test"}
+for name in sorted(sys.stdlib_module_names - skip):
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), \\
+                contextlib.redirect_stderr(io.StringIO()):
+            importlib.import_module(name)
+    except BaseException:
+        pass
+import boto3
+"""
+
+
+def trace_code(workload: str) -> str:
+    return BIG_TRACE if workload == "json@big" else workload_code(workload)
+
+
 def workload_code(workload: str) -> str:
+    if workload == "json@big":
+        return "import json"
     if workload == "demo":
         return (f"import runpy; runpy.run_path({str(ROOT / 'examples' / 'stdlib_app.py')!r},"
                 " run_name='__main__')")
@@ -160,9 +186,11 @@ def pss(python: str, code: str, env: dict[str, str]) -> float:
 def share_workload(python: str, workload: str, pairs: int, work: Path,
                    extras: bool) -> Result:
     code = workload_code(workload)
-    listing, archive = work / f"{workload}.lst", work / f"{workload}.img"
+    stem = workload.replace("@", "-")
+    listing, archive = work / f"{stem}.lst", work / f"{stem}.img"
     env = base_env()
-    run([python, "-c", code], {**env, "PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)})
+    run([python, "-c", trace_code(workload)],
+        {**env, "PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)})
     dumped = run([python, "-m", "pycds", "dump", "--list", str(listing),
                   "--archive", str(archive)], env).stdout
     shared_env = {**env, "PYCDSMODE": "SHARE", "PYCDSARCHIVE": str(archive)}
