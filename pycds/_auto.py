@@ -29,6 +29,9 @@ def install(archive_path: str) -> None:
     if verdict == "untrusted":
         # Someone else could write there: neither load nor write archives.
         return
+    from ._trace import ImportOrder
+
+    sys.meta_path.insert(0, ImportOrder)
     atexit.register(write_archive, archive_path)
     _log.say(f"auto: no usable archive at {archive_path}; "
              "it is written at exit")

@@ -17,8 +17,30 @@ from . import _log
 ARCHIVABLE = (SourceFileLoader, SourcelessFileLoader)
 
 
+class ImportOrder:
+    """A meta-path finder that finds nothing and notes the order in which
+    imports start.  sys.modules holds modules in the order their imports
+    finish, children before the packages and modules that import them; the
+    dumper lays modules out in the order they start, so that a module shares
+    the interned strings of modules that are already relocated when it
+    loads."""
+
+    started: dict[str, int] = {}
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: object = None,
+                  target: object = None) -> None:
+        cls.started.setdefault(fullname, len(cls.started))
+        return None
+
+    @classmethod
+    def invalidate_caches(cls) -> None:
+        pass
+
+
 def imported_modules() -> list[tuple[str, str, bool]]:
-    """(name, origin, is_package) of every module loaded from a file."""
+    """(name, origin, is_package) of every module loaded from a file, in
+    the order their imports started."""
     found: dict[str, tuple[str, str, bool]] = {}
     for key, module in list(sys.modules.items()):
         spec = getattr(module, "__spec__", None)
@@ -32,7 +54,12 @@ def imported_modules() -> list[tuple[str, str, bool]]:
             continue  # pycds itself is imported before it can serve imports
         found[name] = (name, spec.origin,
                        spec.submodule_search_locations is not None)
-    return list(found.values())
+    # Modules imported before tracing began keep their sys.modules order.
+    order = {name: i for i, name in enumerate(found)}
+    late = len(order)
+    return sorted(found.values(),
+                  key=lambda m: (ImportOrder.started.get(m[0], -1) + late
+                                 if m[0] in ImportOrder.started else order[m[0]]))
 
 
 def write_trace(list_path: str) -> None:
@@ -50,5 +77,6 @@ def write_trace(list_path: str) -> None:
 
 
 def install(list_path: str) -> None:
+    sys.meta_path.insert(0, ImportOrder)
     atexit.register(write_trace, list_path)
     _log.say(f"tracing imports into {list_path}")

@@ -26,7 +26,7 @@ struct cds_archive {
     int64_t delta;
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
-    unsigned char *ready; /* one byte per module: relocated */
+    unsigned char *ready; /* per module: CDS_MODULE_READY, _VERIFIED */
     bool bulk_verified;   /* objects and relocations checked at open */
 };
 

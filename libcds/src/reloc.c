@@ -8,6 +8,10 @@
 
 #include "internal.h"
 
+/* Module states, in archive->ready. */
+#define MODULE_VERIFIED 1u /* checksum known good */
+#define MODULE_READY 2u    /* relocated */
+
 /* Every entry must name an aligned word inside the object region and an
  * argument the caller can resolve; check the whole range before writing. */
 static cds_status check_relocs(const cds_archive *a, const cds_reloc *table,
@@ -105,7 +109,8 @@ cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t first,
 
 int cds_archive_module_ready(const cds_archive *a, uint32_t number)
 {
-    return number < a->header.module_count && a->ready[number];
+    return number < a->header.module_count &&
+           (a->ready[number] & MODULE_READY) != 0;
 }
 
 /* Whether a module's objects and relocations are as the writer left them. */
@@ -121,16 +126,56 @@ static bool module_intact(const cds_archive *a, const cds_module_record *r)
            r->checksum;
 }
 
+static cds_status verify_once(cds_archive *a, uint32_t number,
+                              const cds_module_record *r)
+{
+    if (a->bulk_verified || (a->ready[number] & MODULE_VERIFIED))
+        return CDS_OK;
+    if (!module_intact(a, r))
+        return CDS_E_MODULE_CHECKSUM;
+    a->ready[number] |= MODULE_VERIFIED;
+    return CDS_OK;
+}
+
+cds_status cds_archive_check_range(cds_archive *a, const void *ptr, size_t size)
+{
+    if (!a)
+        return CDS_E_INVALID_ARGUMENT;
+    uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
+    if (p < base || p - base > a->size)
+        return CDS_E_CORRUPT;
+    uint64_t offset = p - base;
+    /* Modules' objects are laid out in module order: binary search. */
+    uint32_t lo = 0, hi = a->header.module_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const cds_module_record *r = cds_archive_module(a, mid);
+        if (!r)
+            return CDS_E_CORRUPT;
+        if (offset < r->objects_begin)
+            hi = mid;
+        else if (offset >= r->objects_end)
+            lo = mid + 1;
+        else if (!cds_range_ok(offset - r->objects_begin, size,
+                               r->objects_end - r->objects_begin))
+            return CDS_E_CORRUPT;
+        else
+            return verify_once(a, mid, r);
+    }
+    return CDS_E_CORRUPT;
+}
+
 static cds_status relocate_one(cds_archive *a, uint32_t number,
                                const cds_symbols *symbols)
 {
-    if (a->ready[number])
+    if (a->ready[number] & MODULE_READY)
         return CDS_OK;
     const cds_module_record *r = cds_archive_module(a, number);
     if (!r)
         return CDS_E_CORRUPT;
-    if (!a->bulk_verified && !module_intact(a, r))
-        return CDS_E_MODULE_CHECKSUM;
+    cds_status verified = verify_once(a, number, r);
+    if (verified != CDS_OK)
+        return verified;
     /* Mapped at the preferred address, internal pointers are right as
      * written: skip the trailing run of them. */
     uint32_t count = r->reloc_count;
@@ -139,7 +184,7 @@ static cds_status relocate_one(cds_archive *a, uint32_t number,
     cds_status status =
         cds_archive_apply_relocs(a, r->reloc_first, count, symbols);
     if (status == CDS_OK)
-        a->ready[number] = 1;
+        a->ready[number] |= MODULE_READY;
     return status;
 }
 
@@ -151,7 +196,7 @@ cds_status cds_archive_prepare_module(cds_archive *a, uint32_t number,
     const cds_module_record *r = cds_archive_module(a, number);
     if (!r)
         return CDS_E_CORRUPT;
-    if (a->ready[number])
+    if (a->ready[number] & MODULE_READY)
         return CDS_OK;
     /* The writer keeps dependency lists transitively closed, so
      * no recursion is needed: each listed module fixes only its own range. */

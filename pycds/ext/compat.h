@@ -111,6 +111,34 @@ static inline int pycds_intern(PyObject **slot)
     return 0;
 }
 
+/*
+ * The value of an archived string that may not be relocated yet (its
+ * ob_type not set): a new str made from its fields and characters, which
+ * are as the dumper wrote them.  *size receives the bytes it occupies, so
+ * the caller can check them first (pass NULL data to only measure).
+ */
+static inline size_t pycds_str_copy_size(const PyObject *copy)
+{
+    const PyASCIIObject *a = (const PyASCIIObject *)copy;
+    size_t header =
+        a->state.ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject);
+    return header + ((size_t)a->length + 1) * a->state.kind;
+}
+
+static inline PyObject *pycds_str_from_copy(const PyObject *copy)
+{
+    const PyASCIIObject *a = (const PyASCIIObject *)copy;
+    size_t header =
+        a->state.ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject);
+    unsigned kind = a->state.kind;
+    if (!a->state.compact || (kind != 1 && kind != 2 && kind != 4)) {
+        PyErr_SetString(PyExc_ValueError, "archived string of unknown layout");
+        return NULL;
+    }
+    return PyUnicode_FromKindAndData((int)kind, (const char *)copy + header,
+                                     a->length);
+}
+
 /* Whether s is the interpreter's shared one-character string for ch. */
 static inline int pycds_is_latin1_singleton(PyObject *s, Py_UCS4 ch)
 {

@@ -8,9 +8,13 @@
  * code objects reset, and every pointer either redirected to another archived
  * object (with a relocation) or marked as a runtime type or singleton.
  *
- * Equal immutable constants are stored once across the whole archive.  An
- * object shared with an earlier module makes the current module depend on
- * that module, so that loading this one relocates that one's objects first.
+ * Equal immutable constants are stored once per module.  Across modules only
+ * interned strings are shared, and without making modules depend on each
+ * other: an interned string is resolved at load by its value (the share
+ * side interns it, reading the characters of the copy in the other module,
+ * whose checksum it checks first), so the other module's objects need not
+ * be relocated.  A module's objects are thus relocated alone, and a program
+ * that imports one module of a large archive pays for that module only.
  * Code objects and tuples holding frozensets are never shared: both need
  * per-module work at load.
  */
@@ -143,17 +147,19 @@ static PyObject *alloc_object(pycds_copier *c, PyObject *src, size_t size,
     return copy;
 }
 
+/* 1 and *address when an equal object can be reused: one of this module's,
+ * or another module's when `across_modules` (interned strings only). */
 static int memo_find(pycds_copier *c, enum memo_kind kind, PyObject *key,
-                     PyObject **address)
+                     PyObject **address, int across_modules)
 {
     PyObject *entry = PyDict_GetItemWithError(c->memo[kind], key);
     if (!entry)
         return PyErr_Occurred() ? -1 : 0;
-    *address = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 0));
     uint32_t owner =
         (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 1));
-    if (owner != c->module && check(cds_writer_add_dep(c->writer, owner)) < 0)
-        return -1;
+    if (owner != c->module && !across_modules)
+        return 0; /* copied again for this module (memo_add takes it over) */
+    *address = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 0));
     c->stats.shared++;
     return 1;
 }
@@ -295,7 +301,9 @@ static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
 {
     if (!pycds_str_copyable(s))
         return unsupported("non-compact %s", s);
-    int found = memo_find(c, MEMO_STR, s, out);
+    /* Interned strings are referred to by INTERN relocations, resolved by
+     * value at load: those may point into another module. */
+    int found = memo_find(c, MEMO_STR, s, out, PyUnicode_CHECK_INTERNED(s));
     if (found)
         return found < 0 ? -1 : 0;
     PyObject *copy = alloc_object(c, s, pycds_str_size(s), 0, PYCDS_TYPE_STR);
@@ -308,7 +316,7 @@ static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
 
 static int copy_bytes(pycds_copier *c, PyObject *b, PyObject **out)
 {
-    int found = memo_find(c, MEMO_BYTES, b, out);
+    int found = memo_find(c, MEMO_BYTES, b, out, 0);
     if (found)
         return found < 0 ? -1 : 0;
     PyObject *copy =
@@ -322,7 +330,7 @@ static int copy_bytes(pycds_copier *c, PyObject *b, PyObject **out)
 
 static int copy_long(pycds_copier *c, PyObject *v, PyObject **out)
 {
-    int found = memo_find(c, MEMO_INT, v, out);
+    int found = memo_find(c, MEMO_INT, v, out, 0);
     if (found)
         return found < 0 ? -1 : 0;
     PyObject *copy = alloc_object(c, v, pycds_long_size(v), 0, PYCDS_TYPE_INT);
@@ -345,7 +353,7 @@ static int copy_number(pycds_copier *c, PyObject *v, PyObject **out)
         PyBytes_FromStringAndSize(raw, (Py_ssize_t)(1 + size - value));
     if (!key)
         return -1;
-    int found = memo_find(c, MEMO_FLOAT, key, out);
+    int found = memo_find(c, MEMO_FLOAT, key, out, 0);
     if (found) {
         Py_DECREF(key);
         return found < 0 ? -1 : 0;
@@ -384,7 +392,7 @@ static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
         ref->has_frozenset |= items[i].frozenset | items[i].has_frozenset;
     }
     if (!ref->has_frozenset) {
-        int found = memo_find(c, MEMO_TUPLE, key, &ref->address);
+        int found = memo_find(c, MEMO_TUPLE, key, &ref->address, 0);
         if (found) {
             result = found < 0 ? -1 : 0;
             goto done;

@@ -105,21 +105,50 @@ static void redirect_add(PyObject *from, PyObject *to)
     redirects.count++;
 }
 
+/*
+ * Interning for one relocation slot.  The slot holds an archived string:
+ * usually one of the module being prepared (relocated a moment ago), but
+ * modules share interned strings without depending on each other, so it
+ * may be another module's copy that is not relocated.  That one is used by
+ * value only: its module's checksum is checked, and a new string with its
+ * characters is interned in its place.
+ */
 static int intern_slot(void *context, void **slot)
 {
     (void)context;
     PyObject *archived = *slot;
-    if (PyUnicode_CHECK_INTERNED(archived))
-        return 0; /* interned in place by an earlier slot */
     PyObject *known = redirect_find(archived);
     if (known) {
         *slot = Py_NewRef(known); /* a reference owned by the slot */
         return 0;
     }
-    if (pycds_intern((PyObject **)slot) < 0)
+    if (Py_TYPE(archived) == &PyUnicode_Type) {
+        if (PyUnicode_CHECK_INTERNED(archived))
+            return 0; /* interned in place by an earlier slot */
+        if (pycds_intern((PyObject **)slot) < 0)
+            return -1;
+        if (*slot != archived)
+            redirect_add(archived, *slot);
+        return 0;
+    }
+    cds_status status = cds_archive_check_range(shared.archive, archived,
+                                                sizeof(PyASCIIObject));
+    if (status == CDS_OK)
+        status = cds_archive_check_range(shared.archive, archived,
+                                         pycds_str_copy_size(archived));
+    if (status != CDS_OK) {
+        PyErr_Format(PyExc_ValueError, "shared string: %s",
+                     cds_strerror(status));
         return -1;
-    if (*slot != archived)
-        redirect_add(archived, *slot);
+    }
+    shared.stats.by_value++;
+    PyObject *value = pycds_str_from_copy(archived);
+    if (!value || pycds_intern(&value) < 0) {
+        Py_XDECREF(value);
+        return -1;
+    }
+    redirect_add(archived, value);
+    *slot = value;
     return 0;
 }
 
@@ -416,7 +445,8 @@ PyObject *pycds_share_stats(PyObject *module, PyObject *unused)
 {
     (void)module, (void)unused;
     return Py_BuildValue(
-        "{sKsKsK}", "modules", (unsigned long long)shared.stats.modules,
+        "{sKsKsKsK}", "modules", (unsigned long long)shared.stats.modules,
         "relocate_ns", (unsigned long long)shared.stats.relocate_ns,
-        "revive_ns", (unsigned long long)shared.stats.revive_ns);
+        "revive_ns", (unsigned long long)shared.stats.revive_ns, "by_value",
+        (unsigned long long)shared.stats.by_value);
 }

@@ -13,6 +13,7 @@ typedef struct pycds_share_stats {
     uint64_t modules;     /* modules made ready */
     uint64_t relocate_ns; /* time in relocation and interning */
     uint64_t revive_ns;   /* time in frozensets, versions, watchers */
+    uint64_t by_value;    /* strings of unprepared modules interned by value */
 } pycds_share_counters;
 
 /* What the finder needs to know of an archived module. */

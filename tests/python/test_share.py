@@ -362,3 +362,41 @@ def test_verbose_two_adds_timings(project: Built) -> None:
     assert mapped and mapped[0].endswith(" us")
     assert any(l.startswith("pycds: hit json ") and l.endswith("us)")
                for l in out.stderr.splitlines())
+
+
+def test_modules_share_interned_strings_without_depending_on_each_other(
+        tmp_path: Path) -> None:
+    import pycds
+
+    root = tmp_path / "pair"
+    (root / "src").mkdir(parents=True)
+    body = ("def shared_identifier_alpha(shared_parameter_beta):\n"
+            "    return ('shared_identifier_alpha', shared_parameter_beta)\n")
+    (root / "src" / "first.py").write_text(body + "WHO = 'first'\n")
+    (root / "src" / "second.py").write_text(body + "WHO = 'second'\n")
+    built = build(root, ["-c", "import first, second"], PYTHONPATH="src")
+    with pycds.Archive(built.archive) as archive:
+        assert archive.find("second")["dependencies"] == 0
+    code = """
+import sys, pycds._cds as cds
+import second
+f = second.shared_identifier_alpha
+print(second.WHO, f(2), f.__code__.co_name is sys.intern("shared_identifier_alpha"),
+      cds.share_stats()["by_value"] > 0)
+import first
+print(first.WHO, first.shared_identifier_alpha.__code__.co_name is f.__code__.co_name)
+"""
+    out = built.share(["-c", code], PYTHONPATH="src")
+    assert out.stdout.splitlines() == [
+        "second ('shared_identifier_alpha', 2) True True", "first True"]
+    assert {"first", "second"} <= hits(out.stderr)
+    # A damaged owner of shared strings makes the sharer fall back, not fail.
+    with pycds.Archive(built.archive) as archive:
+        record = archive.find("first")
+    data = bytearray(built.archive.read_bytes())
+    data[record["objects_begin"] + 8] ^= 0xFF
+    built.archive.write_bytes(bytes(data))
+    out = built.share(["-c", "import second; print(second.shared_identifier_alpha(3))"],
+                      PYTHONPATH="src")
+    assert out.stdout.strip() == "('shared_identifier_alpha', 3)"
+    assert "module checksum mismatch" in fallbacks(out.stderr)["second"]

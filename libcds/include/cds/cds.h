@@ -290,6 +290,15 @@ cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t first,
 cds_status cds_archive_prepare_module(cds_archive *archive, uint32_t number,
                                       const cds_symbols *symbols);
 
+/*
+ * Check, once per archive, the checksum of the module whose objects hold
+ * [ptr, ptr + size): for a caller about to read bytes of an object that
+ * belongs to a module it has not prepared.  CDS_OK, CDS_E_MODULE_CHECKSUM,
+ * or CDS_E_CORRUPT when no module holds that range.
+ */
+cds_status cds_archive_check_range(cds_archive *archive, const void *ptr,
+                                   size_t size);
+
 /* Whether module `number` has been relocated. */
 int cds_archive_module_ready(const cds_archive *archive, uint32_t number);
 
