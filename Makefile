@@ -8,7 +8,7 @@ JOBS ?= 2
 
 .PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan bench bench-startup format clean
 
-test: ctest ctest-asan fuzz pytest pytest-asan
+test: ctest ctest-asan pytest fuzz pytest-asan
 
 deps:
 	@scripts/install-deps.sh
@@ -26,7 +26,8 @@ ctest-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure
 
-# libFuzzer over the archive reader under ASan+UBSan, FUZZ_SECONDS long.
+# libFuzzer over the archive reader under ASan+UBSan, FUZZ_SECONDS long;
+# after pytest, so that the venvs exist to add pycds archives to the seeds.
 fuzz: deps
 	scripts/fuzz.sh
 
