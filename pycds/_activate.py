@@ -11,31 +11,30 @@ import os
 from . import _log
 
 
+# Each mode, and the variable naming the file it needs.
+MODES = {"TRACE": "PYCDSLIST", "SHARE": "PYCDSARCHIVE", "AUTO": "PYCDSARCHIVE"}
+
+
 def activate() -> None:
     mode = os.environ.get("PYCDSMODE", "").strip().upper()
-    if mode == "TRACE":
-        list_path = os.environ.get("PYCDSLIST")
-        if not list_path:
-            _log.say("PYCDSMODE=TRACE needs PYCDSLIST")
-            return
-        from . import _trace
-        _trace.install(os.path.abspath(list_path))
-    elif mode == "SHARE":
-        archive_path = os.environ.get("PYCDSARCHIVE")
-        if not archive_path:
-            _log.say("PYCDSMODE=SHARE needs PYCDSARCHIVE")
-            return
-        from . import _share
-        _share.install(archive_path)
-    elif mode == "AUTO":
-        archive_path = os.environ.get("PYCDSARCHIVE")
-        if not archive_path:
-            _log.say("PYCDSMODE=AUTO needs PYCDSARCHIVE")
-            return
-        from . import _auto
-        _auto.install(archive_path)
-    elif mode:
+    if not mode:
+        return
+    if mode not in MODES:
         _log.say(f"unknown PYCDSMODE={mode!r} (TRACE, SHARE or AUTO); ignored")
+        return
+    path = os.environ.get(MODES[mode])
+    if not path:
+        _log.say(f"PYCDSMODE={mode} needs {MODES[mode]}")
+        return
+    if mode == "TRACE":
+        from . import _trace
+        _trace.install(os.path.abspath(path))
+    elif mode == "SHARE":
+        from . import _share
+        _share.install(path)
+    else:
+        from . import _auto
+        _auto.install(path)
 
 
 try:

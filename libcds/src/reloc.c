@@ -45,6 +45,17 @@ static cds_status check_relocs(const cds_archive *a, const cds_reloc *table,
     return CDS_OK;
 }
 
+/* Add the mapping delta to the archive address stored at slot. */
+static inline void move_pointer(unsigned char *slot, uint64_t delta)
+{
+    if (delta) {
+        uint64_t word;
+        memcpy(&word, slot, sizeof word);
+        word += delta;
+        memcpy(slot, &word, sizeof word);
+    }
+}
+
 cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t first,
                                     uint32_t count, const cds_symbols *symbols)
 {
@@ -67,14 +78,7 @@ cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t first,
         unsigned char *slot = base + cds_reloc_offset_of(r);
         void *value;
         switch (cds_reloc_kind_of(r)) {
-        case CDS_RELOC_INTERNAL:
-            if (delta) {
-                uint64_t word;
-                memcpy(&word, slot, sizeof word);
-                word += delta;
-                memcpy(slot, &word, sizeof word);
-            }
-            break;
+        case CDS_RELOC_INTERNAL: move_pointer(slot, delta); break;
         case CDS_RELOC_TYPE:
             value = symbols->types[cds_reloc_arg_of(r)];
             memcpy(slot, &value, sizeof value);
@@ -84,13 +88,9 @@ cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t first,
             memcpy(slot, &value, sizeof value);
             break;
         case CDS_RELOC_INTERN:
-            /* The string's own words may not be fixed yet: second pass. */
-            if (delta) {
-                uint64_t word;
-                memcpy(&word, slot, sizeof word);
-                word += delta;
-                memcpy(slot, &word, sizeof word);
-            }
+            /* A pointer into the archive like any other; interned in a
+             * second pass, once the string's own words are fixed too. */
+            move_pointer(slot, delta);
             interning = true;
             break;
         }

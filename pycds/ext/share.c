@@ -281,13 +281,6 @@ PyObject *pycds_share_user(PyObject *module, PyObject *unused)
     return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
 }
 
-static PyObject *string_of(cds_string_ref ref)
-{
-    size_t size;
-    const char *s = cds_archive_string(shared.archive, ref, &size);
-    return PyUnicode_DecodeFSDefaultAndSize(s, (Py_ssize_t)size);
-}
-
 int pycds_share_find(PyObject *name, pycds_module_view *view)
 {
     if (!shared.archive)
@@ -326,26 +319,17 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
     (void)module;
     if (check_shared() < 0)
         return NULL;
-    Py_ssize_t size;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &size);
-    if (!utf8)
-        return NULL;
-    uint32_t number;
-    cds_status status =
-        cds_archive_find(shared.archive, utf8, (size_t)size, &number);
-    if (status == CDS_E_NOT_FOUND)
-        Py_RETURN_NONE;
-    if (status != CDS_OK)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
-                                         status);
-    const cds_module_record *r = cds_archive_module(shared.archive, number);
-    if (shared.states[number] == MODULE_FAILED)
-        Py_RETURN_NONE;
-    return Py_BuildValue("(INOLKK)", number, string_of(r->origin),
-                         (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False,
-                         (long long)r->source_mtime_ns,
-                         (unsigned long long)r->source_size,
-                         (unsigned long long)r->source_hash);
+    pycds_module_view view;
+    int found = pycds_share_find(name, &view);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    return Py_BuildValue("(INOLKK)", view.number,
+                         PyUnicode_DecodeFSDefaultAndSize(
+                             view.origin, (Py_ssize_t)view.origin_size),
+                         view.is_package ? Py_True : Py_False,
+                         (long long)view.source_mtime_ns,
+                         (unsigned long long)view.source_size,
+                         (unsigned long long)view.source_hash);
 }
 
 /* The module's root, checked to lie inside its own objects. */

@@ -49,6 +49,16 @@ static cds_status open_bad(unsigned flags, cds_diag *diag)
     return s;
 }
 
+/* Open `bad` expecting success; NULL (and a failed check) otherwise. */
+static cds_archive *open_bad_archive(unsigned flags)
+{
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
+                                  FIXTURE_FINGERPRINT_SIZE, flags, NULL),
+                 CDS_OK);
+    return a;
+}
+
 /* Rewrite the header of `bad` with a correct checksum. */
 static void rewrite_header(cds_header *h)
 {
@@ -196,10 +206,7 @@ static void test_flipped_byte_in_each_section(void)
                              : CDS_E_SECTION_CHECKSUM);
             /* ...and otherwise when the module that holds the byte is first
              * used: it is refused, untouched; the others are fine. */
-            cds_archive *a = NULL;
-            CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                          FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                         CDS_OK);
+            cds_archive *a = open_bad_archive(0);
             if (!a)
                 continue;
             int owner = owner_of(a, s, spots[k]);
@@ -351,10 +358,7 @@ static void test_corrupt_module_record(void)
                   0 * sizeof(cds_module_record) +
                       offsetof(cds_module_record, reloc_count),
                   &huge, sizeof huge);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                 CDS_OK);
+    cds_archive *a = open_bad_archive(0);
     if (!a)
         return;
     CHECK(cds_archive_module(a, 0) == NULL);
@@ -377,10 +381,7 @@ static void test_corrupt_relocation_entry(void)
     uint64_t past_end = h.file_size + 64;
     cds_reloc r = cds_reloc_make(CDS_RELOC_INTERNAL, 0, past_end);
     patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                 CDS_OK);
+    cds_archive *a = open_bad_archive(0);
     if (!a)
         return;
     fixture_runtime rt;
@@ -394,17 +395,13 @@ static void test_corrupt_relocation_entry(void)
     h = fresh_copy();
     r = cds_reloc_make(CDS_RELOC_TYPE, FIXTURE_TYPE_COUNT, CDS_OBJECTS_OFFSET);
     patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
-    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                 CDS_OK);
+    a = open_bad_archive(0);
     CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_E_CORRUPT);
     cds_archive_close(a);
     h = fresh_copy();
     r = cds_reloc_make((cds_reloc_kind)9, 0, CDS_OBJECTS_OFFSET);
     patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
-    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                 CDS_OK);
+    a = open_bad_archive(0);
     CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_E_CORRUPT);
     cds_archive_close(a);
 }
@@ -433,10 +430,7 @@ static void test_corrupt_index(void)
     patch_section(&h, CDS_SECTION_INDEX, 0, index,
                   hh.sections[CDS_SECTION_INDEX - 1].size);
     free(index);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, bad, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE, 0, NULL),
-                 CDS_OK);
+    cds_archive *a = open_bad_archive(0);
     uint32_t number;
     CHECK_STATUS(cds_archive_find(a, "pkg.mod1", 8, &number), CDS_E_CORRUPT);
     cds_archive_close(a);
