@@ -50,7 +50,10 @@ def cmd_dump(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RuntimeError, ArchiveError) as error:
         print(f"pycds: dump: {error}", file=sys.stderr)
         return 1
-    print(result.summary())
+    try:
+        print(result.summary())
+    except BrokenPipeError:  # `| head`: the archive is written all the same
+        sys.stdout = None
     return 0
 
 
