@@ -411,7 +411,7 @@ static void format_flags(uint32_t flags, char *out, size_t size)
                  flags & CDS_MODULE_PACKAGE ? "package+" : "", other);
 }
 
-static void print_module(inspection *in, const cds_archive *a, uint32_t m,
+static void print_module(inspection *in, cds_archive *a, uint32_t m,
                          size_t width)
 {
     const cds_module_record *r = cds_archive_module(a, m);
@@ -426,11 +426,20 @@ static void print_module(inspection *in, const cds_archive *a, uint32_t m,
     print_padding(print_escaped(text, size), width);
     char flags[32];
     format_flags(r->flags, flags, sizeof flags);
-    printf("  %-9s %#12llx %#12llx %10llu %7u %5u  ", flags,
+    /* The module's own checksum over its objects and relocations. */
+    const char *check = "-";
+    if (r->objects_end > r->objects_begin) {
+        cds_status s =
+            cds_archive_check_range(a, cds_archive_at(a, r->objects_begin), 1);
+        check = s == CDS_OK ? "ok" : "BAD";
+        if (s != CDS_OK)
+            fail(in, "module %u: %s", m, cds_strerror(s));
+    }
+    printf("  %-9s %#12llx %#12llx %10llu %7u %5u  %-5s ", flags,
            (unsigned long long)r->objects_begin,
            (unsigned long long)r->objects_end,
            (unsigned long long)(r->objects_end - r->objects_begin),
-           r->reloc_count, r->deps_count);
+           r->reloc_count, r->deps_count, check);
     text = cds_archive_string(a, r->origin, &size);
     print_escaped(text, size);
     putchar('\n');
@@ -455,9 +464,9 @@ static void list_modules(inspection *in, const options *o)
     }
     uint32_t count = cds_archive_module_count(a);
     size_t width = name_column(a, count);
-    printf("\nmodules: %u\n  %6s  %-*s  %-9s %12s %12s %10s %7s %5s  %s\n",
+    printf("\nmodules: %u\n  %6s  %-*s  %-9s %12s %12s %10s %7s %5s  %-5s %s\n",
            count, "#", (int)width, "name", "flags", "begin", "end", "size",
-           "relocs", "deps", "origin");
+           "relocs", "deps", "check", "origin");
     for (uint32_t m = 0; m < count; m++)
         print_module(in, a, m, width);
     cds_archive_close(a);

@@ -237,10 +237,10 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         &archive, PyBytes_AS_STRING(path), fp, fp_size,
         (verify ? CDS_OPEN_VERIFY_ALL : 0) |
             (strcmp(validate, "none") == 0 ? CDS_OPEN_TRUST_MODULES : 0) |
-                /* Prefaulting costs in proportion to the archive (1.8 ms
-                 * for 16 MB, against 0.14 ms without), and most of it may
-                 * never be used: pages are faulted in as modules are. */
-                CDS_OPEN_NO_POPULATE,
+            /* Prefaulting costs in proportion to the archive (1.8 ms
+             * for 16 MB, against 0.14 ms without), and most of it may
+             * never be used: pages are faulted in as modules are. */
+            CDS_OPEN_NO_POPULATE,
         &diag);
     Py_END_ALLOW_THREADS if (status != CDS_OK)
     {
