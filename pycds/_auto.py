@@ -37,6 +37,18 @@ def install(archive_path: str) -> None:
              "it is written at exit")
 
 
+def usable_archive(archive_path: str) -> bool:
+    """Whether a good archive for this interpreter and these settings is
+    there now (one that another first run wrote while this one ran)."""
+    from . import _cds, _meta
+
+    try:
+        with _cds.Archive(archive_path) as archive:
+            return _meta.mismatch(archive.user()) is None
+    except Exception:
+        return False
+
+
 def write_archive(archive_path: str) -> None:
     try:
         lock_fd = os.open(archive_path + ".lock",
@@ -49,6 +61,9 @@ def write_archive(archive_path: str) -> None:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             _log.say("auto: another process is writing the archive")
+            return
+        if usable_archive(archive_path):
+            _log.say("auto: another process has written the archive")
             return
         from . import _trace
 

@@ -235,13 +235,30 @@ def test_auto_mode_simultaneous_first_runs_write_once(tmp_path: Path) -> None:
     elapsed = time.monotonic() - start
     assert all(code == 0 and out == plain.stdout for out, _, code in results)
     writers = [err for _, err, _ in results if "auto: archived" in err]
-    skipped = [err for _, err, _ in results if "another process is writing" in err]
+    skipped = [err for _, err, _ in results
+               if "another process is writing" in err
+               or "another process has written" in err]
     shared = [err for _, err, _ in results if "archive mapped" in err]
     # Exactly one wrote; the others skipped at once or found it written.
     assert len(writers) == 1 and len(writers) + len(skipped) + len(shared) == 8
     assert elapsed < 60
     out = run(["src/app.py"], cwd=root, **auto_env(archive))
     assert "versioned" in hits(out.stderr)
+
+
+def test_auto_mode_late_first_run_does_not_rewrite(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    slow = subprocess.Popen(
+        [sys.executable, "-c", "import json, sys, time; sys.stdin.read()"],
+        cwd=root, env=auto_env(archive), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fast = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "auto: archived" in fast.stderr
+    written = archive.stat().st_mtime_ns
+    _, slow_err = slow.communicate("", timeout=60)
+    assert "another process has written the archive" in slow_err
+    assert archive.stat().st_mtime_ns == written
 
 
 def test_auto_mode_replaces_an_archive_of_another_build(tmp_path: Path) -> None:
