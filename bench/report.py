@@ -31,6 +31,13 @@ def table(data: dict) -> list[str]:
                  if lm else "",
                  f"{pss['plain'] / 1024:.1f} / {pss['share'] / 1024:.1f}" if pss else ""]
         lines.append("| " + " | ".join(cells) + " |")
+    counted = [r for r in data["results"] if r.get("instructions")]
+    if counted:
+        lines += ["", "| workload | instructions plain | SHARE | ratio |", "|---|---|---|---|"]
+        for r in counted:
+            i = r["instructions"]
+            lines.append(f"| {r['workload']} | {i['plain']:,} | {i['share']:,} | "
+                         f"{i['plain'] / i['share']:.2f} |")
     lines.append("")
     lines.append(f"Geometric mean of the median ratios (packages and demo): "
                  f"**{data['geomean']:.2f}**")

@@ -53,6 +53,7 @@ class Result:
     syscalls: dict[str, dict[str, int]] = field(default_factory=dict)
     loader_ms: dict[str, float] = field(default_factory=dict)
     pss_kib: dict[str, float] = field(default_factory=dict)
+    instructions: dict[str, int] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -161,6 +162,15 @@ def loader_split(python: str, code: str, env: dict[str, str]) -> dict[str, float
             "modules_served": stats["modules"]}
 
 
+def instructions(cmd: list[str], env: dict[str, str]) -> int:
+    """Instructions of one run under callgrind: the figure that does not
+    move with the machine's load."""
+    done = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                *cmd], env)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
 def pss(python: str, code: str, env: dict[str, str]) -> float:
     """Mean PSS (KiB) of PSS_PROCESSES processes alive at once."""
     waiter = code + "\nimport sys; print('ready', flush=True); sys.stdin.read()"
@@ -184,7 +194,7 @@ def pss(python: str, code: str, env: dict[str, str]) -> float:
 
 
 def share_workload(python: str, workload: str, pairs: int, work: Path,
-                   extras: bool) -> Result:
+                   extras: bool, count_instructions: bool = False) -> Result:
     code = workload_code(workload)
     stem = workload.replace("@", "-")
     listing, archive = work / f"{stem}.lst", work / f"{stem}.img"
@@ -206,6 +216,9 @@ def share_workload(python: str, workload: str, pairs: int, work: Path,
         result.loader_ms = loader_split(python, code, shared_env)
         result.pss_kib = {"plain": pss(python, code, env),
                           "share": pss(python, code, shared_env)}
+    if count_instructions and shutil.which("valgrind"):
+        result.instructions = {"plain": instructions(cmd, env),
+                               "share": instructions(cmd, shared_env)}
     return result
 
 
@@ -259,6 +272,8 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--no-extras", action="store_true",
                         help="times only: no strace, sizes, loader split, PSS")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions under callgrind (slow)")
     parser.add_argument("workloads", nargs="*", default=["demo", "pth"])
     args = parser.parse_args()
     version = run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
@@ -274,7 +289,8 @@ def main() -> None:
                     result = pth_workload(args.python, args.pairs, Path(tmp))
                 else:
                     result = share_workload(args.python, workload, args.pairs,
-                                            Path(tmp), not args.no_extras)
+                                            Path(tmp), not args.no_extras,
+                                            args.instructions)
             except subprocess.CalledProcessError as error:
                 lines = (error.stderr or "").strip().splitlines()
                 skipped[workload] = lines[-1] if lines else str(error)
