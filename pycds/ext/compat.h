@@ -51,12 +51,23 @@
 
 /* ------------------------------------------------------------------ str */
 
-/* Bytes a compact str occupies: header, characters and the terminator. */
-static inline size_t pycds_str_size(PyObject *s)
+/*
+ * Compact strings, read from their fields alone (not through the PyUnicode
+ * macros), so that the same code serves live strings and archived copies
+ * whose ob_type is not relocated yet.
+ */
+static inline size_t pycds_str_header_size(const PyObject *s)
 {
-    size_t header = PyUnicode_IS_ASCII(s) ? sizeof(PyASCIIObject)
-                                          : sizeof(PyCompactUnicodeObject);
-    return header + ((size_t)PyUnicode_GET_LENGTH(s) + 1) * PyUnicode_KIND(s);
+    return ((const PyASCIIObject *)s)->state.ascii
+               ? sizeof(PyASCIIObject)
+               : sizeof(PyCompactUnicodeObject);
+}
+
+/* Bytes a compact str occupies: header, characters and the terminator. */
+static inline size_t pycds_str_size(const PyObject *s)
+{
+    const PyASCIIObject *a = (const PyASCIIObject *)s;
+    return pycds_str_header_size(s) + ((size_t)a->length + 1) * a->state.kind;
 }
 
 /* Whether pycds can copy s as raw memory (marshal makes only such strings). */
@@ -111,32 +122,18 @@ static inline int pycds_intern(PyObject **slot)
     return 0;
 }
 
-/*
- * The value of an archived string that may not be relocated yet (its
- * ob_type not set): a new str made from its fields and characters, which
- * are as the dumper wrote them.  *size receives the bytes it occupies, so
- * the caller can check them first (pass NULL data to only measure).
- */
-static inline size_t pycds_str_copy_size(const PyObject *copy)
-{
-    const PyASCIIObject *a = (const PyASCIIObject *)copy;
-    size_t header =
-        a->state.ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject);
-    return header + ((size_t)a->length + 1) * a->state.kind;
-}
-
+/* The value of an archived string that may not be relocated yet: a new str
+ * made from the characters the dumper wrote. */
 static inline PyObject *pycds_str_from_copy(const PyObject *copy)
 {
     const PyASCIIObject *a = (const PyASCIIObject *)copy;
-    size_t header =
-        a->state.ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject);
     unsigned kind = a->state.kind;
     if (!a->state.compact || (kind != 1 && kind != 2 && kind != 4)) {
         PyErr_SetString(PyExc_ValueError, "archived string of unknown layout");
         return NULL;
     }
-    return PyUnicode_FromKindAndData((int)kind, (const char *)copy + header,
-                                     a->length);
+    return PyUnicode_FromKindAndData(
+        (int)kind, (const char *)copy + pycds_str_header_size(copy), a->length);
 }
 
 /* Whether s is the interpreter's shared one-character string for ch. */

@@ -297,47 +297,36 @@ static int emit(pycds_copier *c, PyObject **slot, PyObject *obj)
 
 /* ------------------------------------------------------------- copying */
 
+/*
+ * Copy an object that holds no references (str, bytes, int, float,
+ * complex): an equal one from the memo, found under `key`, or a copy of its
+ * `size` bytes, fixed by `reset` when given.
+ */
+static int copy_flat(pycds_copier *c, PyObject *obj, enum memo_kind kind,
+                     PyObject *key, size_t size, enum pycds_type type,
+                     int across_modules, void (*reset)(PyObject *),
+                     PyObject **out)
+{
+    int found = memo_find(c, kind, key, out, across_modules);
+    if (found)
+        return found < 0 ? -1 : 0;
+    PyObject *copy = alloc_object(c, obj, size, 0, type);
+    if (!copy)
+        return -1;
+    if (reset)
+        reset(copy);
+    *out = copy;
+    return memo_add(c, kind, key, copy);
+}
+
 static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
 {
     if (!pycds_str_copyable(s))
         return unsupported("non-compact %s", s);
     /* Interned strings are referred to by INTERN relocations, resolved by
      * value at load: those may point into another module. */
-    int found = memo_find(c, MEMO_STR, s, out, PyUnicode_CHECK_INTERNED(s));
-    if (found)
-        return found < 0 ? -1 : 0;
-    PyObject *copy = alloc_object(c, s, pycds_str_size(s), 0, PYCDS_TYPE_STR);
-    if (!copy)
-        return -1;
-    pycds_str_reset(copy);
-    *out = copy;
-    return memo_add(c, MEMO_STR, s, copy);
-}
-
-static int copy_bytes(pycds_copier *c, PyObject *b, PyObject **out)
-{
-    int found = memo_find(c, MEMO_BYTES, b, out, 0);
-    if (found)
-        return found < 0 ? -1 : 0;
-    PyObject *copy =
-        alloc_object(c, b, pycds_bytes_size(b), 0, PYCDS_TYPE_BYTES);
-    if (!copy)
-        return -1;
-    pycds_bytes_reset(copy);
-    *out = copy;
-    return memo_add(c, MEMO_BYTES, b, copy);
-}
-
-static int copy_long(pycds_copier *c, PyObject *v, PyObject **out)
-{
-    int found = memo_find(c, MEMO_INT, v, out, 0);
-    if (found)
-        return found < 0 ? -1 : 0;
-    PyObject *copy = alloc_object(c, v, pycds_long_size(v), 0, PYCDS_TYPE_INT);
-    if (!copy)
-        return -1;
-    *out = copy;
-    return memo_add(c, MEMO_INT, v, copy);
+    return copy_flat(c, s, MEMO_STR, s, pycds_str_size(s), PYCDS_TYPE_STR,
+                     PyUnicode_CHECK_INTERNED(s), pycds_str_reset, out);
 }
 
 /* float and complex: keyed by their raw bytes, with the type in front. */
@@ -353,16 +342,10 @@ static int copy_number(pycds_copier *c, PyObject *v, PyObject **out)
         PyBytes_FromStringAndSize(raw, (Py_ssize_t)(1 + size - value));
     if (!key)
         return -1;
-    int found = memo_find(c, MEMO_FLOAT, key, out, 0);
-    if (found) {
-        Py_DECREF(key);
-        return found < 0 ? -1 : 0;
-    }
-    PyObject *copy = alloc_object(
-        c, v, size, 0, is_float ? PYCDS_TYPE_FLOAT : PYCDS_TYPE_COMPLEX);
-    int result = copy ? memo_add(c, MEMO_FLOAT, key, copy) : -1;
+    int result = copy_flat(c, v, MEMO_FLOAT, key, size,
+                           is_float ? PYCDS_TYPE_FLOAT : PYCDS_TYPE_COMPLEX, 0,
+                           NULL, out);
     Py_DECREF(key);
-    *out = copy;
     return result;
 }
 
@@ -478,9 +461,12 @@ static int copy_object(pycds_copier *c, PyObject *obj, reference *ref)
     if (PyUnicode_CheckExact(obj))
         result = copy_str(c, obj, &ref->address);
     else if (PyBytes_CheckExact(obj))
-        result = copy_bytes(c, obj, &ref->address);
+        result =
+            copy_flat(c, obj, MEMO_BYTES, obj, pycds_bytes_size(obj),
+                      PYCDS_TYPE_BYTES, 0, pycds_bytes_reset, &ref->address);
     else if (PyLong_CheckExact(obj))
-        result = copy_long(c, obj, &ref->address);
+        result = copy_flat(c, obj, MEMO_INT, obj, pycds_long_size(obj),
+                           PYCDS_TYPE_INT, 0, NULL, &ref->address);
     else if (PyFloat_CheckExact(obj) || PyComplex_CheckExact(obj))
         result = copy_number(c, obj, &ref->address);
     else if (PyTuple_CheckExact(obj))

@@ -135,7 +135,7 @@ static int intern_slot(void *context, void **slot)
                                                 sizeof(PyASCIIObject));
     if (status == CDS_OK)
         status = cds_archive_check_range(shared.archive, archived,
-                                         pycds_str_copy_size(archived));
+                                         pycds_str_size(archived));
     if (status != CDS_OK) {
         PyErr_Format(PyExc_ValueError, "shared string: %s",
                      cds_strerror(status));
