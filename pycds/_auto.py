@@ -65,18 +65,16 @@ def write_archive(archive_path: str) -> None:
         if usable_archive(archive_path):
             _log.say("auto: another process has written the archive")
             return
-        from . import _trace
-
-        modules = _trace.imported_modules()  # before the dumper's own imports
-        from . import _dump, _listfile
-
-        path = [os.path.abspath(p) for p in sys.path if isinstance(p, str)]
         fd, listing = tempfile.mkstemp(prefix=".pycds-", suffix=".lst",
                                        dir=os.path.dirname(archive_path))
         os.close(fd)
         os.unlink(listing)  # _listfile.append creates it with its header
         try:
-            _listfile.append(listing, _listfile.format_run(path, modules))
+            from . import _trace
+
+            _trace.record(listing)  # before the dumper's own imports
+            from . import _dump
+
             result = _dump.dump(listing, archive_path)
         finally:
             if os.path.exists(listing):

@@ -62,16 +62,24 @@ def imported_modules() -> list[tuple[str, str, bool]]:
                                  if m[0] in ImportOrder.started else order[m[0]]))
 
 
+def record(list_path: str) -> int:
+    """Append this run's modules and sys.path to the list; the number of
+    modules.  Collects before importing anything itself."""
+    modules = imported_modules()
+    from . import _listfile  # only now: its imports must not be traced
+
+    # '' and relative entries mean the run's working directory; PathFinder
+    # ignores entries that are not str, and so does the list.
+    path = [os.path.abspath(entry) for entry in sys.path
+            if isinstance(entry, str)]
+    _listfile.append(list_path, _listfile.format_run(path, modules))
+    return len(modules)
+
+
 def write_trace(list_path: str) -> None:
     try:
-        modules = imported_modules()
-        from . import _listfile  # only now: its imports must not be traced
-
-        # '' and relative entries mean the run's working directory.
-        path = [os.path.abspath(entry) if isinstance(entry, str) else entry
-                for entry in sys.path]
-        _listfile.append(list_path, _listfile.format_run(path, modules))
-        _log.say(f"traced {len(modules)} modules into {list_path}")
+        count = record(list_path)
+        _log.say(f"traced {count} modules into {list_path}")
     except Exception as error:  # never change the program's own outcome
         _log.say(f"trace not written: {error}")
 
