@@ -108,18 +108,15 @@ static inline void pycds_str_reset(PyObject *copy)
  */
 static inline int pycds_intern(PyObject **slot)
 {
-    PyObject *original = *slot;
+    /* On a replacement, the call releases a reference to the string it was
+     * given (for archived objects a no-op) and the slot owns one on the
+     * replacement. */
 #if PYCDS_PY313
     _PyUnicode_InternImmortal(_PyInterpreterState_GET(), slot);
 #else
     PyUnicode_InternInPlace(slot);
 #endif
-    if (PyErr_Occurred())
-        return -1;
-    /* The call released a reference to `original` (a no-op for archived
-     * objects) and gave one on the replacement, which the slot now owns. */
-    (void)original;
-    return 0;
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* The value of an archived string that may not be relocated yet: a new str
