@@ -36,7 +36,7 @@ const cds_module_record *cds_archive_module(const cds_archive *a,
         if (!cds_range_ok(refs[i]->offset, refs[i]->size, strings))
             return NULL;
     uint64_t objects = a->section_sizes[CDS_SECTION_OBJECTS];
-    if (r->objects_begin < CDS_OBJECTS_OFFSET ||
+    if (r->objects_begin < CDS_OBJECTS_OFFSET || r->objects_begin % 8 != 0 ||
         r->objects_end < r->objects_begin ||
         !cds_range_ok(r->objects_begin - CDS_OBJECTS_OFFSET,
                       r->objects_end - r->objects_begin, objects))
@@ -44,10 +44,9 @@ const cds_module_record *cds_archive_module(const cds_archive *a,
     if (r->root < CDS_OBJECTS_OFFSET || r->root % 8 != 0 ||
         r->root - CDS_OBJECTS_OFFSET >= objects)
         return NULL;
-    uint64_t relocs = a->section_sizes[CDS_SECTION_RELOCS] / sizeof(cds_reloc);
     uint64_t deps = a->section_sizes[CDS_SECTION_DEPS] / sizeof(uint32_t);
-    if (!cds_range_ok(r->reloc_first, r->reloc_count, relocs) ||
-        r->reloc_internal > r->reloc_count ||
+    if (!cds_range_ok(r->relocs_offset, cds_module_relocs_size(r),
+                      a->section_sizes[CDS_SECTION_RELOCS]) ||
         !cds_range_ok(r->deps_first, r->deps_count, deps))
         return NULL;
     return r;

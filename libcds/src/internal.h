@@ -13,7 +13,7 @@
 _Static_assert(sizeof(cds_section_entry) == 32, "section entry layout");
 _Static_assert(sizeof(cds_header) == 568, "header layout");
 _Static_assert(sizeof(cds_header) <= CDS_HEADER_PAGE_SIZE, "header page");
-_Static_assert(sizeof(cds_module_record) == 112, "module record layout");
+_Static_assert(sizeof(cds_module_record) == 128, "module record layout");
 _Static_assert(sizeof(cds_index_slot) == 16, "index slot layout");
 _Static_assert(sizeof(void *) == 8, "libcds supports 64-bit targets only");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -44,6 +44,12 @@ static inline uint64_t cds_align_up(uint64_t value, uint64_t align)
 static inline bool cds_range_ok(uint64_t offset, uint64_t size, uint64_t limit)
 {
     return offset <= limit && size <= limit - offset;
+}
+
+/* Bytes of a module's three relocation streams together. */
+static inline uint64_t cds_module_relocs_size(const cds_module_record *r)
+{
+    return (uint64_t)r->typed_size + r->internal_size + r->intern_size;
 }
 
 /* Index building, shared by the writer and the tests of the reader. */

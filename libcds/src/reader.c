@@ -66,10 +66,9 @@ static cds_status check_metadata(cds_archive *a, cds_diag *diag)
         return cds_fail(diag, CDS_E_CORRUPT,
                         "modules section does not hold %u records",
                         a->header.module_count);
-    if (a->section_sizes[CDS_SECTION_RELOCS] % sizeof(cds_reloc) != 0 ||
-        a->section_sizes[CDS_SECTION_DEPS] % sizeof(uint32_t) != 0)
+    if (a->section_sizes[CDS_SECTION_DEPS] % sizeof(uint32_t) != 0)
         return cds_fail(diag, CDS_E_CORRUPT,
-                        "relocation or dependency table has a partial entry");
+                        "dependency table has a partial entry");
     return CDS_OK;
 }
 

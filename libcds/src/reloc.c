@@ -12,39 +12,6 @@
 #define MODULE_VERIFIED 1u /* checksum known good */
 #define MODULE_READY 2u    /* relocated */
 
-/* Every entry must name an aligned word inside the object region and an
- * argument the caller can resolve; check the whole range before writing. */
-static cds_status check_relocs(const cds_archive *a, const cds_reloc *table,
-                               uint32_t count, const cds_symbols *symbols)
-{
-    uint64_t objects_end =
-        CDS_OBJECTS_OFFSET + a->section_sizes[CDS_SECTION_OBJECTS];
-    for (uint32_t i = 0; i < count; i++) {
-        cds_reloc r = table[i];
-        uint64_t offset = cds_reloc_offset_of(r);
-        uint32_t arg = cds_reloc_arg_of(r);
-        if (offset < CDS_OBJECTS_OFFSET || offset + 8 > objects_end)
-            return CDS_E_CORRUPT;
-        switch (cds_reloc_kind_of(r)) {
-        case CDS_RELOC_INTERNAL: break;
-        case CDS_RELOC_TYPE:
-            if (arg >= symbols->type_count || !symbols->types[arg])
-                return CDS_E_CORRUPT;
-            break;
-        case CDS_RELOC_SINGLETON:
-            if (arg >= symbols->singleton_count || !symbols->singletons[arg])
-                return CDS_E_CORRUPT;
-            break;
-        case CDS_RELOC_INTERN:
-            if (!symbols->intern)
-                return CDS_E_INVALID_ARGUMENT;
-            break;
-        default: return CDS_E_CORRUPT;
-        }
-    }
-    return CDS_OK;
-}
-
 /* Add the mapping delta to the archive address stored at slot. */
 static inline void move_pointer(unsigned char *slot, uint64_t delta)
 {
@@ -56,55 +23,106 @@ static inline void move_pointer(unsigned char *slot, uint64_t delta)
     }
 }
 
-cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t first,
-                                    uint32_t count, const cds_symbols *symbols)
+/* Streams, in the order format.h stores and readers apply them. */
+typedef enum stream_kind { TYPED, INTERNAL, INTERN } stream_kind;
+
+static inline bool read_varint(const unsigned char **next,
+                               const unsigned char *end, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && *next < end; shift += 7) {
+        unsigned char byte = *(*next)++;
+        v |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            *value = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Walk one stream of module r: every slot must be an aligned word inside the
+ * module's own objects, strictly after the previous one, and every argument
+ * one the runtime can resolve.  With `apply`, also set each slot; callers
+ * walk every stream once without it first, so that a bad entry leaves the
+ * module untouched.
+ */
+static cds_status walk_stream(cds_archive *a, const cds_module_record *r,
+                              stream_kind stream, const unsigned char *next,
+                              uint32_t size, const cds_symbols *symbols,
+                              bool apply)
+{
+    const unsigned char *end = next + size;
+    if (next == end)
+        return CDS_OK;
+    if (stream == INTERN && !symbols->intern)
+        return CDS_E_INVALID_ARGUMENT;
+    if (r->objects_end - r->objects_begin < 8)
+        return CDS_E_CORRUPT;
+    uint64_t offset = r->objects_begin, last = r->objects_end - 8;
+    uint64_t delta = (uint64_t)a->delta;
+    bool first = true;
+    while (next < end) {
+        uint64_t word, arg = 0;
+        if (!read_varint(&next, end, &word) ||
+            (stream == TYPED && !read_varint(&next, end, &arg)))
+            return CDS_E_CORRUPT;
+        uint64_t gap = stream == TYPED ? word >> 1 : word;
+        if ((gap == 0 && !first) || gap > (last - offset) / 8)
+            return CDS_E_CORRUPT;
+        offset += gap * 8;
+        first = false;
+        unsigned char *slot = a->base + offset;
+        if (stream == TYPED) {
+            bool singleton = word & 1;
+            void *const *table =
+                singleton ? symbols->singletons : symbols->types;
+            uint32_t count =
+                singleton ? symbols->singleton_count : symbols->type_count;
+            if (arg >= count || !table[arg])
+                return CDS_E_CORRUPT;
+            if (apply)
+                memcpy(slot, &table[arg], sizeof table[arg]);
+        } else if (apply) {
+            move_pointer(slot, delta);
+            /* The strings' own words were fixed by the earlier streams. */
+            if (stream == INTERN &&
+                symbols->intern(symbols->context, (void **)slot) != 0)
+                return CDS_E_INVALID_ARGUMENT;
+        }
+    }
+    return CDS_OK;
+}
+
+/* Check, then apply, the module's streams; the internal one only when
+ * `internal` (a reader at the preferred address skips it). */
+static cds_status relocate(cds_archive *a, const cds_module_record *r,
+                           const cds_symbols *symbols, bool internal)
+{
+    const unsigned char *typed =
+        a->sections[CDS_SECTION_RELOCS] + r->relocs_offset;
+    const unsigned char *starts[] = {typed, typed + r->typed_size,
+                                     typed + r->typed_size + r->internal_size};
+    uint32_t sizes[] = {r->typed_size, internal ? r->internal_size : 0,
+                        r->intern_size};
+    for (int apply = 0; apply <= 1; apply++)
+        for (stream_kind k = TYPED; k <= INTERN; k++) {
+            cds_status status =
+                walk_stream(a, r, k, starts[k], sizes[k], symbols, apply);
+            if (status != CDS_OK)
+                return status;
+        }
+    return CDS_OK;
+}
+
+cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t number,
+                                    const cds_symbols *symbols)
 {
     if (!a || !symbols)
         return CDS_E_INVALID_ARGUMENT;
-    uint64_t total = a->section_sizes[CDS_SECTION_RELOCS] / sizeof(cds_reloc);
-    if (!cds_range_ok(first, count, total))
-        return CDS_E_CORRUPT;
-    const cds_reloc *table =
-        (const cds_reloc *)a->sections[CDS_SECTION_RELOCS] + first;
-    cds_status status = check_relocs(a, table, count, symbols);
-    if (status != CDS_OK)
-        return status;
-
-    unsigned char *base = a->base;
-    uint64_t delta = (uint64_t)a->delta;
-    bool interning = false;
-    for (uint32_t i = 0; i < count; i++) {
-        cds_reloc r = table[i];
-        unsigned char *slot = base + cds_reloc_offset_of(r);
-        void *value;
-        switch (cds_reloc_kind_of(r)) {
-        case CDS_RELOC_INTERNAL: move_pointer(slot, delta); break;
-        case CDS_RELOC_TYPE:
-            value = symbols->types[cds_reloc_arg_of(r)];
-            memcpy(slot, &value, sizeof value);
-            break;
-        case CDS_RELOC_SINGLETON:
-            value = symbols->singletons[cds_reloc_arg_of(r)];
-            memcpy(slot, &value, sizeof value);
-            break;
-        case CDS_RELOC_INTERN:
-            /* A pointer into the archive like any other; interned in a
-             * second pass, once the string's own words are fixed too. */
-            move_pointer(slot, delta);
-            interning = true;
-            break;
-        }
-    }
-    if (!interning)
-        return CDS_OK;
-    for (uint32_t i = 0; i < count; i++) {
-        if (cds_reloc_kind_of(table[i]) != CDS_RELOC_INTERN)
-            continue;
-        void **slot = (void **)(base + cds_reloc_offset_of(table[i]));
-        if (symbols->intern(symbols->context, slot) != 0)
-            return CDS_E_INVALID_ARGUMENT;
-    }
-    return CDS_OK;
+    const cds_module_record *r = cds_archive_module(a, number);
+    return r ? relocate(a, r, symbols, true) : CDS_E_CORRUPT;
 }
 
 int cds_archive_module_ready(const cds_archive *a, uint32_t number)
@@ -116,14 +134,11 @@ int cds_archive_module_ready(const cds_archive *a, uint32_t number)
 /* Whether a module's objects and relocations are as the writer left them. */
 static bool module_intact(const cds_archive *a, const cds_module_record *r)
 {
-    const cds_reloc *relocs =
-        r->reloc_count ? (const cds_reloc *)a->sections[CDS_SECTION_RELOCS] +
-                             r->reloc_first
-                       : NULL;
-    return cds_module_checksum(a->base + r->objects_begin,
-                               (size_t)(r->objects_end - r->objects_begin),
-                               relocs, r->reloc_count * sizeof(cds_reloc)) ==
-           r->checksum;
+    return cds_module_checksum(
+               a->base + r->objects_begin,
+               (size_t)(r->objects_end - r->objects_begin),
+               a->sections[CDS_SECTION_RELOCS] + r->relocs_offset,
+               (size_t)cds_module_relocs_size(r)) == r->checksum;
 }
 
 static cds_status verify_once(cds_archive *a, uint32_t number,
@@ -177,12 +192,8 @@ static cds_status relocate_one(cds_archive *a, uint32_t number,
     if (verified != CDS_OK)
         return verified;
     /* Mapped at the preferred address, internal pointers are right as
-     * written: skip the trailing run of them. */
-    uint32_t count = r->reloc_count;
-    if (a->delta == 0 && r->reloc_internal <= count)
-        count -= r->reloc_internal;
-    cds_status status =
-        cds_archive_apply_relocs(a, r->reloc_first, count, symbols);
+     * written. */
+    cds_status status = relocate(a, r, symbols, a->delta != 0);
     if (status == CDS_OK)
         a->ready[number] |= MODULE_READY;
     return status;

@@ -30,7 +30,8 @@ struct cds_writer {
     uint64_t committed;   /* bytes of it readable and writable */
     uint64_t used;        /* bytes handed out */
     byte_buffer modules;  /* cds_module_record[] */
-    byte_buffer relocs;   /* cds_reloc[] */
+    byte_buffer relocs;   /* the encoded streams of finished modules */
+    byte_buffer pending;  /* pending_reloc[] of the module being built */
     byte_buffer deps;     /* uint32_t[] */
     byte_buffer strings;  /* names and paths */
     byte_buffer user;     /* the user section */
@@ -41,6 +42,34 @@ struct cds_writer {
     bool finished;
     cds_module_record current;
 };
+
+/*
+ * A relocation of the module being built, before encoding: kind in bits
+ * 0..3, argument in bits 4..23, slot offset / 8 above, so that sorting the
+ * words sorts by slot.
+ */
+typedef uint64_t pending_reloc;
+
+static inline pending_reloc pending_make(cds_reloc_kind kind, uint32_t arg,
+                                         uint64_t offset)
+{
+    return (uint64_t)kind | ((uint64_t)arg << 4) | ((offset >> 3) << 24);
+}
+
+static inline cds_reloc_kind pending_kind(pending_reloc r)
+{
+    return (cds_reloc_kind)(r & 0xFu);
+}
+
+static inline uint32_t pending_arg(pending_reloc r)
+{
+    return (uint32_t)((r >> 4) & CDS_RELOC_ARG_MAX);
+}
+
+static inline uint64_t pending_offset(pending_reloc r)
+{
+    return (r >> 24) << 3;
+}
 
 static inline uint32_t module_count(const cds_writer *w)
 {
@@ -128,6 +157,7 @@ void cds_writer_destroy(cds_writer *w)
     munmap(w->arena, w->reserved);
     buffer_free(&w->modules);
     buffer_free(&w->relocs);
+    buffer_free(&w->pending);
     buffer_free(&w->deps);
     buffer_free(&w->strings);
     buffer_free(&w->user);
@@ -301,8 +331,11 @@ cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
     r->source_mtime_ns = info->source_mtime_ns;
     r->source_size = info->source_size;
     r->source_hash = info->source_hash;
+    /* Relocation streams count 8-byte words from here. */
+    w->used = cds_align_up(w->used, 8);
     r->objects_begin = CDS_OBJECTS_OFFSET + w->used;
-    r->reloc_first = (uint32_t)(w->relocs.size / sizeof(cds_reloc));
+    r->relocs_offset = w->relocs.size;
+    w->pending.size = 0;
     r->deps_first = (uint32_t)(w->deps.size / sizeof(uint32_t));
     w->in_module = true;
     if (number)
@@ -313,9 +346,13 @@ cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
 cds_status cds_writer_add_reloc(cds_writer *w, void *slot, cds_reloc_kind kind,
                                 uint32_t arg)
 {
+    /* A module's streams count from its own objects: a slot of an earlier
+     * module is not this module's to fix. */
     if (!w || !w->in_module || (uintptr_t)slot % 8 != 0 ||
-        !cds_writer_contains(w, slot, 8) || arg > CDS_RELOC_ARG_MAX ||
-        kind < CDS_RELOC_INTERNAL || kind > CDS_RELOC_INTERN)
+        !cds_writer_contains(w, slot, 8) ||
+        file_offset(w, slot) < w->current.objects_begin ||
+        arg > CDS_RELOC_ARG_MAX || kind < CDS_RELOC_INTERNAL ||
+        kind > CDS_RELOC_INTERN)
         return CDS_E_INVALID_ARGUMENT;
     if (kind == CDS_RELOC_INTERNAL || kind == CDS_RELOC_INTERN) {
         void *target;
@@ -323,10 +360,10 @@ cds_status cds_writer_add_reloc(cds_writer *w, void *slot, cds_reloc_kind kind,
         if (!cds_writer_contains(w, target, 1))
             return CDS_E_INVALID_ARGUMENT;
     }
-    if (w->relocs.size / sizeof(cds_reloc) >= UINT32_MAX)
+    if (w->pending.size / sizeof(pending_reloc) >= UINT32_MAX)
         return CDS_E_FULL;
-    cds_reloc r = cds_reloc_make(kind, arg, file_offset(w, slot));
-    return buffer_append(&w->relocs, &r, sizeof r) ? CDS_OK : CDS_E_NOMEM;
+    pending_reloc r = pending_make(kind, arg, file_offset(w, slot));
+    return buffer_append(&w->pending, &r, sizeof r) ? CDS_OK : CDS_E_NOMEM;
 }
 
 cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
@@ -362,30 +399,72 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
     return CDS_OK;
 }
 
-/*
- * Reorder a module's relocations so that the CDS_RELOC_INTERNAL ones come
- * last, keeping the order within each group; returns how many there are.
- */
-static uint32_t internal_last(cds_reloc *relocs, uint32_t count)
+/* Streams in the order format.h stores them. */
+enum { STREAM_TYPED, STREAM_INTERNAL, STREAM_INTERN, STREAM_COUNT };
+
+static int stream_of(cds_reloc_kind kind)
 {
-    uint32_t kept = 0, internal = 0;
-    for (uint32_t i = 0; i < count; i++)
-        internal += cds_reloc_kind_of(relocs[i]) == CDS_RELOC_INTERNAL;
-    if (internal == 0 || internal == count)
-        return internal;
-    cds_reloc *moved = malloc(internal * sizeof *moved);
-    if (!moved)
-        return 0; /* all stay where they are: correct, only slower */
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        if (cds_reloc_kind_of(relocs[i]) == CDS_RELOC_INTERNAL)
-            moved[n++] = relocs[i];
-        else
-            relocs[kept++] = relocs[i];
+    switch (kind) {
+    case CDS_RELOC_INTERNAL: return STREAM_INTERNAL;
+    case CDS_RELOC_INTERN: return STREAM_INTERN;
+    default: return STREAM_TYPED;
     }
-    memcpy(relocs + kept, moved, internal * sizeof *moved);
-    free(moved);
-    return internal;
+}
+
+/* Sorting by the packed word sorts by stream, then by slot offset. */
+static int compare_pending(const void *a, const void *b)
+{
+    pending_reloc x = *(const pending_reloc *)a, y = *(const pending_reloc *)b;
+    int sx = stream_of(pending_kind(x)), sy = stream_of(pending_kind(y));
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Encode the pending relocations of module r into w->relocs as format.h's
+ * three streams; fills the record's stream sizes.
+ */
+static cds_status encode_streams(cds_writer *w, cds_module_record *r)
+{
+    size_t count = w->pending.size / sizeof(pending_reloc);
+    pending_reloc *entries = (pending_reloc *)w->pending.data;
+    if (count)
+        qsort(entries, count, sizeof *entries, compare_pending);
+    uint64_t sizes[STREAM_COUNT] = {0};
+    uint64_t previous = r->objects_begin;
+    int stream = -1;
+    for (size_t i = 0; i < count; i++) {
+        cds_reloc_kind kind = pending_kind(entries[i]);
+        uint64_t offset = pending_offset(entries[i]);
+        if (stream_of(kind) != stream) {
+            stream = stream_of(kind);
+            previous = r->objects_begin;
+        } else if (offset == previous) {
+            return CDS_E_INVALID_ARGUMENT; /* the same slot twice */
+        }
+        unsigned char bytes[2 * CDS_VARINT_MAX];
+        uint64_t gap = (offset - previous) / 8;
+        unsigned n;
+        if (stream == STREAM_TYPED) {
+            n = cds_varint_put(bytes, gap << 1 | (kind == CDS_RELOC_SINGLETON));
+            n += cds_varint_put(bytes + n, pending_arg(entries[i]));
+        } else {
+            n = cds_varint_put(bytes, gap);
+        }
+        if (!buffer_append(&w->relocs, bytes, n))
+            return CDS_E_NOMEM;
+        sizes[stream] += n;
+        previous = offset;
+    }
+    for (int k = 0; k < STREAM_COUNT; k++)
+        if (sizes[k] > UINT32_MAX)
+            return CDS_E_FULL;
+    r->typed_size = (uint32_t)sizes[STREAM_TYPED];
+    r->internal_size = (uint32_t)sizes[STREAM_INTERNAL];
+    r->intern_size = (uint32_t)sizes[STREAM_INTERN];
+    r->reloc_count = (uint32_t)count;
+    return CDS_OK;
 }
 
 cds_status cds_writer_end_module(cds_writer *w, const void *root)
@@ -396,20 +475,23 @@ cds_status cds_writer_end_module(cds_writer *w, const void *root)
     cds_module_record *r = &w->current;
     r->root = file_offset(w, root);
     r->objects_end = CDS_OBJECTS_OFFSET + w->used;
-    r->reloc_count =
-        (uint32_t)(w->relocs.size / sizeof(cds_reloc)) - r->reloc_first;
-    cds_reloc *relocs =
-        r->reloc_count ? (cds_reloc *)w->relocs.data + r->reloc_first : NULL;
-    r->reloc_internal = relocs ? internal_last(relocs, r->reloc_count) : 0;
+    cds_status status = encode_streams(w, r);
+    if (status != CDS_OK) {
+        w->relocs.size = r->relocs_offset;
+        return status;
+    }
     uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
-    r->checksum =
-        cds_module_checksum(w->arena + begin, (size_t)(w->used - begin), relocs,
-                            r->reloc_count * sizeof(cds_reloc));
+    r->checksum = cds_module_checksum(
+        w->arena + begin, (size_t)(w->used - begin),
+        w->relocs.data + r->relocs_offset, w->relocs.size - r->relocs_offset);
     r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
-    if (!buffer_append(&w->modules, r, sizeof *r))
+    if (!buffer_append(&w->modules, r, sizeof *r)) {
+        w->relocs.size = r->relocs_offset;
         return CDS_E_NOMEM;
+    }
     if (!name_set_add(w, module_count(w) - 1)) {
         w->modules.size -= sizeof *r;
+        w->relocs.size = r->relocs_offset;
         return CDS_E_NOMEM;
     }
     w->in_module = false;
@@ -424,7 +506,8 @@ cds_status cds_writer_cancel_module(cds_writer *w)
     uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
     memset(w->arena + begin, 0, w->used - begin);
     w->used = begin;
-    w->relocs.size = (size_t)r->reloc_first * sizeof(cds_reloc);
+    w->relocs.size = r->relocs_offset;
+    w->pending.size = 0;
     w->deps.size = (size_t)r->deps_first * sizeof(uint32_t);
     w->strings.size = r->name.offset;
     /* Forget dependency marks of this attempt: they carry its number. */

@@ -171,8 +171,8 @@ static int owner_of(cds_archive *a, const cds_section_entry *s, uint64_t spot)
         const cds_module_record *r = cds_archive_module(a, m);
         uint64_t begin = r->objects_begin, end = r->objects_end;
         if (s->kind == CDS_SECTION_RELOCS) {
-            begin = s->offset + (uint64_t)r->reloc_first * sizeof(cds_reloc);
-            end = begin + (uint64_t)r->reloc_count * sizeof(cds_reloc);
+            begin = s->offset + r->relocs_offset;
+            end = begin + r->typed_size + r->internal_size + r->intern_size;
         }
         if (spot >= begin && spot < end)
             return (int)m;
@@ -257,13 +257,12 @@ static void fix_module_checksum(cds_header *h, uint32_t m)
     off_t at = (off_t)(mods->offset + m * sizeof r);
     CHECK(pread(fd, &r, sizeof r, at) == (ssize_t)sizeof r);
     size_t objects = (size_t)(r.objects_end - r.objects_begin);
-    size_t relocs = r.reloc_count * sizeof(cds_reloc);
+    size_t relocs = (size_t)r.typed_size + r.internal_size + r.intern_size;
     unsigned char *buffer = malloc(objects + relocs + 1);
     CHECK(pread(fd, buffer, objects, (off_t)r.objects_begin) ==
           (ssize_t)objects);
     CHECK(pread(fd, buffer + objects, relocs,
-                (off_t)(rel->offset + r.reloc_first * sizeof(cds_reloc))) ==
-          (ssize_t)relocs);
+                (off_t)(rel->offset + r.relocs_offset)) == (ssize_t)relocs);
     r.checksum = cds_module_checksum(buffer, objects, buffer + objects, relocs);
     CHECK(pwrite(fd, &r, sizeof r, at) == (ssize_t)sizeof r);
     free(buffer);
@@ -356,7 +355,7 @@ static void test_corrupt_module_record(void)
     uint32_t huge = 0x7fffffff;
     patch_section(&h, CDS_SECTION_MODULES,
                   0 * sizeof(cds_module_record) +
-                      offsetof(cds_module_record, reloc_count),
+                      offsetof(cds_module_record, typed_size),
                   &huge, sizeof huge);
     cds_archive *a = open_bad_archive(0);
     if (!a)
@@ -375,35 +374,52 @@ static void test_corrupt_module_record(void)
     cds_archive_close(a);
 }
 
-static void test_corrupt_relocation_entry(void)
+/* Module 0's typed stream (four bytes: type at gap 0, singleton at gap 2)
+ * replaced by `stream`, checksums made right: refused, untouched. */
+static void check_bad_typed_stream(const unsigned char stream[4])
 {
     cds_header h = fresh_copy();
-    uint64_t past_end = h.file_size + 64;
-    cds_reloc r = cds_reloc_make(CDS_RELOC_INTERNAL, 0, past_end);
-    patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
+    patch_section(&h, CDS_SECTION_RELOCS, 0, stream, 4);
     cds_archive *a = open_bad_archive(0);
     if (!a)
         return;
     fixture_runtime rt;
     fixture_runtime_init(&rt);
+    fixture_node *node = cds_archive_at(a, cds_archive_module(a, 0)->root);
+    fixture_node before = *node;
     CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_E_CORRUPT);
     CHECK(!cds_archive_module_ready(a, 0));
     CHECK(rt.interned == 0);
+    CHECK(memcmp(node, &before, sizeof before) == 0);
     cds_archive_close(a);
+}
 
-    /* An argument past the runtime's tables, and an unknown kind. */
-    h = fresh_copy();
-    r = cds_reloc_make(CDS_RELOC_TYPE, FIXTURE_TYPE_COUNT, CDS_OBJECTS_OFFSET);
-    patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
-    a = open_bad_archive(0);
-    CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_E_CORRUPT);
-    cds_archive_close(a);
-    h = fresh_copy();
-    r = cds_reloc_make((cds_reloc_kind)9, 0, CDS_OBJECTS_OFFSET);
-    patch_section(&h, CDS_SECTION_RELOCS, 0, &r, sizeof r);
-    a = open_bad_archive(0);
-    CHECK_STATUS(cds_archive_prepare_module(a, 0, &rt.symbols), CDS_E_CORRUPT);
-    cds_archive_close(a);
+static void test_corrupt_relocation_entry(void)
+{
+    const unsigned char as_written[4] = {0x00, 0x00, 0x05, 0x00};
+    cds_header h = fresh_copy();
+    cds_module_record r;
+    const cds_section_entry *mods = &h.sections[CDS_SECTION_MODULES - 1];
+    const cds_section_entry *rel = &h.sections[CDS_SECTION_RELOCS - 1];
+    int fd = open(good, O_RDONLY);
+    unsigned char typed[4];
+    CHECK(pread(fd, &r, sizeof r, (off_t)mods->offset) == (ssize_t)sizeof r);
+    CHECK(pread(fd, typed, 4, (off_t)(rel->offset + r.relocs_offset)) == 4);
+    close(fd);
+    CHECK(r.relocs_offset == 0 && r.typed_size == 4);
+    CHECK(memcmp(typed, as_written, 4) == 0);
+
+    /* A gap past the module's objects (8191 words). */
+    check_bad_typed_stream((const unsigned char[4]){0xFE, 0x7F, 0x00, 0x00});
+    /* An argument past the runtime's types. */
+    check_bad_typed_stream(
+        (const unsigned char[4]){0x00, FIXTURE_TYPE_COUNT, 0x05, 0x00});
+    /* The same slot twice. */
+    check_bad_typed_stream((const unsigned char[4]){0x00, 0x00, 0x01, 0x00});
+    /* A varint cut by the end of the stream. */
+    check_bad_typed_stream((const unsigned char[4]){0x00, 0x00, 0x05, 0x80});
+    /* The last argument missing (the first word in two bytes). */
+    check_bad_typed_stream((const unsigned char[4]){0x80, 0x00, 0x00, 0x05});
 }
 
 static void test_corrupt_index(void)

@@ -88,9 +88,11 @@ static void test_index_finds_every_module(void)
         CHECK_EQ_INT(r->source_hash, 0xabcdef00u + m);
         CHECK_EQ_INT(r->deps_count, m ? 1 : 0);
         CHECK(r->objects_begin < r->objects_end);
-        /* The writer moved the internal pointers (self, first) last. */
-        CHECK_EQ_INT(r->reloc_internal, m ? 2 : 1);
+        /* Three streams: type and singleton; self and first; name. */
         CHECK_EQ_INT(r->reloc_count, m ? 5 : 4);
+        CHECK_EQ_INT(r->typed_size, 4); /* two entries of two bytes */
+        CHECK_EQ_INT(r->internal_size, m ? 2 : 1);
+        CHECK_EQ_INT(r->intern_size, 1);
         CHECK(r->root >= r->objects_begin && r->root < r->objects_end);
     }
     /* Absent names, including prefixes and near misses. */
@@ -184,19 +186,24 @@ static void test_intern_callback_may_redirect_or_fail(void)
     cds_archive_close(a);
 }
 
-static void test_reloc_encoding(void)
+static void test_varint_encoding(void)
 {
-    uint64_t offsets[] = {CDS_OBJECTS_OFFSET, 8, CDS_RELOC_OFFSET_MAX};
-    uint32_t args[] = {0, 1, CDS_RELOC_ARG_MAX};
-    for (int k = CDS_RELOC_INTERNAL; k <= CDS_RELOC_INTERN; k++)
-        for (size_t i = 0; i < 3; i++)
-            for (size_t j = 0; j < 3; j++) {
-                cds_reloc r =
-                    cds_reloc_make((cds_reloc_kind)k, args[j], offsets[i]);
-                CHECK_EQ_INT(cds_reloc_kind_of(r), k);
-                CHECK_EQ_INT(cds_reloc_arg_of(r), args[j]);
-                CHECK_EQ_INT(cds_reloc_offset_of(r), offsets[i]);
-            }
+    /* Each length from 1 to 10 bytes, at both ends. */
+    uint64_t values[] = {0,         1,      0x7F,       0x80,
+                         0x3FFF,    0x4000, UINT32_MAX, UINT64_C(1) << 42,
+                         UINT64_MAX};
+    unsigned lengths[] = {1, 1, 1, 2, 2, 3, 5, 7, 10};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        unsigned char bytes[CDS_VARINT_MAX];
+        unsigned n = cds_varint_put(bytes, values[i]);
+        CHECK_EQ_INT(n, lengths[i]);
+        uint64_t back = 0;
+        for (unsigned b = 0; b < n; b++) {
+            CHECK_EQ_INT((bytes[b] & 0x80) != 0, b + 1 < n);
+            back |= (uint64_t)(bytes[b] & 0x7F) << (7 * b);
+        }
+        CHECK(back == values[i]);
+    }
 }
 
 static void test_mapping_is_private(void)
@@ -241,5 +248,5 @@ static void cleanup(void)
 CHECK_MAIN(TEST(test_header_round_trip), TEST(test_index_finds_every_module),
            TEST(test_prepare_relocates_module_and_its_deps_once),
            TEST(test_intern_callback_may_redirect_or_fail),
-           TEST(test_reloc_encoding), TEST(test_mapping_is_private),
+           TEST(test_varint_encoding), TEST(test_mapping_is_private),
            TEST(test_empty_archive), TEST(cleanup))

@@ -85,6 +85,33 @@ static void test_module_argument_checks(void)
     cds_writer_destroy(w);
 }
 
+static void test_reloc_slots_belong_to_the_module(void)
+{
+    cds_writer *w = new_writer(0);
+    if (!w)
+        return;
+    cds_module_info first = {.name = "first"}, second = {.name = "second"};
+    CHECK_STATUS(cds_writer_begin_module(w, &first, NULL), CDS_OK);
+    void **earlier = cds_writer_alloc(w, 8, 8);
+    CHECK_STATUS(cds_writer_end_module(w, earlier), CDS_OK);
+    CHECK_STATUS(cds_writer_begin_module(w, &second, NULL), CDS_OK);
+    void **word = cds_writer_alloc(w, 8, 8);
+    /* A slot of the module before is not this one's to fix. */
+    CHECK_STATUS(cds_writer_add_reloc(w, earlier, CDS_RELOC_TYPE, 0),
+                 CDS_E_INVALID_ARGUMENT);
+    /* The same slot twice in one stream is refused when encoding; the
+     * module can then be cancelled and built again. */
+    CHECK_STATUS(cds_writer_add_reloc(w, word, CDS_RELOC_TYPE, 0), CDS_OK);
+    CHECK_STATUS(cds_writer_add_reloc(w, word, CDS_RELOC_SINGLETON, 1), CDS_OK);
+    CHECK_STATUS(cds_writer_end_module(w, word), CDS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(cds_writer_cancel_module(w), CDS_OK);
+    CHECK_STATUS(cds_writer_begin_module(w, &second, NULL), CDS_OK);
+    word = cds_writer_alloc(w, 8, 8);
+    CHECK_STATUS(cds_writer_add_reloc(w, word, CDS_RELOC_TYPE, 0), CDS_OK);
+    CHECK_STATUS(cds_writer_end_module(w, word), CDS_OK);
+    cds_writer_destroy(w);
+}
+
 static void test_duplicates_detected_across_many_modules(void)
 {
     cds_writer *w = new_writer(0);
@@ -249,6 +276,7 @@ static void cleanup(void)
 
 CHECK_MAIN(TEST(test_alloc_alignment_zeroing_and_limit),
            TEST(test_module_argument_checks),
+           TEST(test_reloc_slots_belong_to_the_module),
            TEST(test_duplicates_detected_across_many_modules),
            TEST(test_cancel_forgets_the_module),
            TEST(test_finish_replaces_atomically),

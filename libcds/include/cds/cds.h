@@ -275,11 +275,13 @@ typedef struct cds_symbols {
 } cds_symbols;
 
 /*
- * Apply relocations [first, first + count) of the table: check them all,
- * then apply them.  Stateless: applying a range twice adds the delta twice.
+ * Apply module `number`'s relocations: check every entry, then apply them
+ * all.  Neither its checksum nor whether it was relocated before is looked
+ * at (applying twice adds the delta twice): for tools and benchmarks;
+ * cds_archive_prepare_module is how readers relocate.
  */
-cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t first,
-                                    uint32_t count, const cds_symbols *symbols);
+cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t number,
+                                    const cds_symbols *symbols);
 
 /*
  * Make module `number` usable: relocate each module it depends on that is

@@ -1,5 +1,5 @@
 /*
- * cds/format.h - the on-disk layout of a pycds archive (format version 1).
+ * cds/format.h - the on-disk layout of a pycds archive (format version 3).
  *
  * An archive is one file, meant to be mapped whole at a fixed address:
  *
@@ -35,7 +35,7 @@ extern "C" {
  * as PNG's signature does. */
 #define CDS_MAGIC "PYCDS\x1a\r\n"
 #define CDS_MAGIC_SIZE 8
-#define CDS_FORMAT_VERSION 2u
+#define CDS_FORMAT_VERSION 3u
 
 #define CDS_PAGE_SIZE 4096u
 #define CDS_HEADER_PAGE_SIZE CDS_PAGE_SIZE
@@ -49,7 +49,7 @@ typedef enum cds_section_kind {
     CDS_SECTION_INDEX = 2,   /* cds_index_header + cds_index_slot[] */
     CDS_SECTION_MODULES = 3, /* cds_module_record[] */
     CDS_SECTION_DEPS = 4,    /* uint32_t module numbers, ranges per module */
-    CDS_SECTION_RELOCS = 5,  /* cds_reloc[], ranges per module */
+    CDS_SECTION_RELOCS = 5,  /* relocation streams, per module */
     CDS_SECTION_STRINGS = 6, /* bytes referenced by cds_string_ref */
     CDS_SECTION_USER = 7,    /* opaque bytes for the archive's creator */
 } cds_section_kind;
@@ -90,10 +90,12 @@ typedef struct cds_string_ref {
 
 /*
  * One archived module.  Its objects occupy [objects_begin, objects_end) and
- * its relocations [reloc_first, reloc_first + reloc_count).  Objects it
- * shares with modules archived earlier live in those modules' ranges; deps
- * lists them (transitively closed), so that fixing a module first fixes the
- * ranges its objects point into.
+ * its relocations are the bytes [relocs_offset, relocs_offset + typed_size +
+ * internal_size + intern_size) of the relocations section: three streams
+ * back to back (see "Relocations" below).  Objects it shares with modules
+ * archived earlier live in those modules' ranges; deps lists them
+ * (transitively closed), so that fixing a module first fixes the ranges its
+ * objects point into.
  */
 typedef struct cds_module_record {
     cds_string_ref name;   /* dotted module name */
@@ -101,10 +103,7 @@ typedef struct cds_module_record {
     cds_string_ref cached; /* .pyc path, or empty */
     cds_string_ref extra;  /* creator-defined bytes (e.g. search locations) */
     uint32_t flags;        /* CDS_MODULE_* */
-    /* The last reloc_internal relocations of the module are all of kind
-     * CDS_RELOC_INTERNAL (the writer puts them last), so a reader mapped at
-     * the preferred address, where they change nothing, can skip them. */
-    uint32_t reloc_internal;
+    uint32_t reloc_count;  /* entries in the three streams, for tools */
     /* What the source looked like at dump time, for staleness checks. */
     int64_t source_mtime_ns;
     uint64_t source_size;
@@ -112,11 +111,14 @@ typedef struct cds_module_record {
     uint64_t root;        /* file offset of the root object (the code) */
     uint64_t objects_begin;
     uint64_t objects_end;
-    uint32_t reloc_first;
-    uint32_t reloc_count;
+    uint64_t relocs_offset; /* from the start of the relocations section */
+    uint32_t typed_size;    /* bytes of the type and singleton stream */
+    uint32_t internal_size; /* bytes of the internal-pointer stream */
+    uint32_t intern_size;   /* bytes of the interned-string stream */
+    uint32_t reserved;      /* 0 */
     uint32_t deps_first;
     uint32_t deps_count;
-    /* cds_module_checksum of the module's objects and relocations as
+    /* cds_module_checksum of the module's objects and relocation bytes as
      * written, checked before the module is first relocated. */
     uint64_t checksum;
 } cds_module_record;
@@ -134,14 +136,9 @@ typedef struct cds_index_slot {
 } cds_index_slot;
 
 /*
- * A relocation is one 64-bit word:
- *   bits  0..3   kind (cds_reloc_kind)
- *   bits  4..23  argument (type or singleton number)
- *   bits 24..63  file offset of the 8-byte slot, divided by 8
- * Slots are pointer-sized and aligned, so the low three offset bits are free.
+ * Relocations.  A slot is an aligned 8-byte word of a module's objects that
+ * the reader must set for this process.  Each kind says how:
  */
-typedef uint64_t cds_reloc;
-
 typedef enum cds_reloc_kind {
     /* The slot holds an address inside the archive; add the mapping delta. */
     CDS_RELOC_INTERNAL = 1,
@@ -155,27 +152,40 @@ typedef enum cds_reloc_kind {
 } cds_reloc_kind;
 
 #define CDS_RELOC_ARG_MAX 0xFFFFFu
+/* Largest object region: slot offsets fit 40 bits once divided by 8. */
 #define CDS_RELOC_OFFSET_MAX ((UINT64_C(1) << 43) - 8)
 
-static inline cds_reloc cds_reloc_make(cds_reloc_kind kind, uint32_t arg,
-                                       uint64_t offset)
-{
-    return (uint64_t)kind | ((uint64_t)arg << 4) | ((offset >> 3) << 24);
-}
+/*
+ * A module's relocations are three streams, stored back to back in the
+ * order they are applied:
+ *
+ *   typed     CDS_RELOC_TYPE and CDS_RELOC_SINGLETON entries
+ *   internal  CDS_RELOC_INTERNAL entries (skipped by a reader mapped at the
+ *             preferred address, where they change nothing)
+ *   intern    CDS_RELOC_INTERN entries (after the others: the runtime reads
+ *             the strings when interning them)
+ *
+ * Each stream lists its slots in ascending order as gaps: the distance in
+ * 8-byte words from the previous slot of the stream, or from objects_begin
+ * for the first.  Numbers are
+ * unsigned LEB128 varints (7 bits per byte, low first, high bit = more).
+ * A typed entry is varint(gap << 1 | singleton) then varint(arg); an
+ * internal or intern entry is varint(gap).  Objects sit next to each other,
+ * so a typical entry takes one or two bytes, against eight for a raw slot
+ * address.
+ */
+#define CDS_VARINT_MAX 10u /* bytes of the longest 64-bit varint */
 
-static inline cds_reloc_kind cds_reloc_kind_of(cds_reloc r)
+/* Write `value` as a varint at out; returns the bytes written. */
+static inline unsigned cds_varint_put(unsigned char *out, uint64_t value)
 {
-    return (cds_reloc_kind)(r & 0xFu);
-}
-
-static inline uint32_t cds_reloc_arg_of(cds_reloc r)
-{
-    return (uint32_t)((r >> 4) & CDS_RELOC_ARG_MAX);
-}
-
-static inline uint64_t cds_reloc_offset_of(cds_reloc r)
-{
-    return (r >> 24) << 3;
+    unsigned n = 0;
+    while (value >= 0x80) {
+        out[n++] = (unsigned char)(value | 0x80);
+        value >>= 7;
+    }
+    out[n++] = (unsigned char)value;
+    return n;
 }
 
 #ifdef __cplusplus
