@@ -26,7 +26,7 @@ for version in $versions; do
         fi
     done < "$here/bench/packages.txt"
     "$venv/bin/python" "$here/bench/startup.py" --pairs "$pairs" \
-        ${INSTRUCTIONS:+--instructions} \
+        ${INSTRUCTIONS:+--instructions "$INSTRUCTIONS"} \
         --json "$here/bench/results/startup-$version.json" $workloads demo json@big pth
 done
 "$here/.venv/bench-${versions%% *}/bin/python" "$here/bench/report.py" \

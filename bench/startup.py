@@ -272,8 +272,9 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--no-extras", action="store_true",
                         help="times only: no strace, sizes, loader split, PSS")
-    parser.add_argument("--instructions", action="store_true",
-                        help="also count instructions under callgrind (slow)")
+    parser.add_argument("--instructions", default="", metavar="WORKLOADS",
+                        help="also count instructions under callgrind (slow) for "
+                             "these comma-separated workloads, or 'all'")
     parser.add_argument("workloads", nargs="*", default=["demo", "pth"])
     args = parser.parse_args()
     version = run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
@@ -288,9 +289,10 @@ def main() -> None:
                 if workload == "pth":
                     result = pth_workload(args.python, args.pairs, Path(tmp))
                 else:
+                    counted = args.instructions in ("all", "1") or \
+                        workload in args.instructions.split(",")
                     result = share_workload(args.python, workload, args.pairs,
-                                            Path(tmp), not args.no_extras,
-                                            args.instructions)
+                                            Path(tmp), not args.no_extras, counted)
             except subprocess.CalledProcessError as error:
                 lines = (error.stderr or "").strip().splitlines()
                 skipped[workload] = lines[-1] if lines else str(error)
