@@ -12,8 +12,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib.machinery import (ModuleSpec, PathFinder, SourceFileLoader,
-                                 SourcelessFileLoader)
+from importlib.machinery import (ExtensionFileLoader, ModuleSpec, PathFinder,
+                                 SourceFileLoader, SourcelessFileLoader)
 
 from . import _cds, _listfile, _meta
 
@@ -25,13 +25,15 @@ BASES = [_cds.DEFAULT_BASE + i * (1 << 40) for i in range(4)]
 class DumpResult:
     archive: str
     modules: int = 0
+    extensions: int = 0
     bytes: int = 0
     object_bytes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"archived {self.modules} modules into {self.archive}: "
+        lines = [f"archived {self.modules} modules (and where "
+                 f"{self.extensions} extension modules are) into {self.archive}: "
                  f"{self.bytes} bytes ({self.object_bytes} of objects), "
                  f"{len(self.skipped)} skipped"]
         lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
@@ -144,12 +146,20 @@ def fast_path_record(spec: ModuleSpec, search: list[str], now_ns: int) -> bytes:
     return os.fsencode("\n".join(lines) + "\n")
 
 
+def is_extension(spec: ModuleSpec) -> bool:
+    return type(spec.loader) is ExtensionFileLoader
+
+
 def module_code(spec: ModuleSpec, traced: _listfile.TracedModule):
+    """The module's code object, or None for an extension module (only its
+    location is archived: the share side finds it without searching)."""
     loader = spec.loader
-    if type(loader) not in (SourceFileLoader, SourcelessFileLoader):
-        raise Skip(f"loaded by {type(loader).__name__}, not from a source or .pyc file")
     if spec.origin != traced.origin:
         raise Skip(f"found at {spec.origin}, traced at {traced.origin}")
+    if is_extension(spec):
+        return None
+    if type(loader) not in (SourceFileLoader, SourcelessFileLoader):
+        raise Skip(f"loaded by {type(loader).__name__}, not from a source or .pyc file")
     try:
         code = loader.get_code(spec.name)
     except (ImportError, SyntaxError, ValueError, OSError, EOFError) as error:
@@ -194,13 +204,18 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
                     is_package=spec.submodule_search_locations is not None,
                     source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
                     source_hash=_cds.hash_bytes(source),
-                    extra=fast_path_record(spec, search, now_ns))
+                    extra=fast_path_record(spec, search, now_ns),
+                    is_extension=code is None)
                 try:
-                    writer.end_module(writer.add_code(code))
+                    writer.end_module(writer.add_code(code) if code is not None
+                                      else writer.add_bytes(bytes(8)))
                 except _cds.UnsupportedError as error:
                     writer.cancel_module()
                     raise Skip(str(error)) from None
-                result.modules += 1
+                if code is None:
+                    result.extensions += 1
+                else:
+                    result.modules += 1
             except Skip as skip:
                 result.skipped.append((module.name, str(skip)))
             except OSError as error:

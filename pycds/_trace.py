@@ -8,13 +8,15 @@ import os
 import sys
 # Not importlib.machinery: it would import (and so trace) importlib and
 # warnings in programs that do not.
-from _frozen_importlib_external import SourceFileLoader, SourcelessFileLoader
+from _frozen_importlib_external import (ExtensionFileLoader, SourceFileLoader,
+                                        SourcelessFileLoader)
 
 from . import _log
 
 # Loaders whose modules pycds can archive (the share side's loaders
-# subclass these, so a traced run that also shares is recorded too).
-ARCHIVABLE = (SourceFileLoader, SourcelessFileLoader)
+# subclass these, so a traced run that also shares is recorded too); of an
+# extension module only where it was found is archived.
+ARCHIVABLE = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
 
 
 class ImportOrder:

@@ -7,6 +7,7 @@
 #include "archive_type.h"
 
 #include "fingerprint.h"
+#include "layout.h"
 #include "module_state.h"
 
 PyObject *pycds_raise_archive_error(const char *path, const cds_diag *diag,
@@ -132,14 +133,15 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
-        "{sIsNsNsNsNsIsOsLsKsKsKsKsKsIsI}", "number", number, "name",
+        "{sIsNsNsNsNsIsOsOsLsKsKsKsKsKsIsI}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
         string_of(self->archive, r->origin), "cached",
         string_of(self->archive, r->cached), "extra",
         PyBytes_FromStringAndSize(extra, (Py_ssize_t)extra_size), "flags",
         r->flags, "is_package",
-        (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False, "source_mtime_ns",
-        (long long)r->source_mtime_ns, "source_size",
+        (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False, "is_extension",
+        (r->flags & PYCDS_MODULE_EXTENSION) ? Py_True : Py_False,
+        "source_mtime_ns", (long long)r->source_mtime_ns, "source_size",
         (unsigned long long)r->source_size, "source_hash",
         (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,
         "objects_begin", (unsigned long long)r->objects_begin, "objects_size",

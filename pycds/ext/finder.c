@@ -36,6 +36,7 @@ static struct {
     PyObject *path_finder;       /* importlib's PathFinder */
     PyObject *source_loader;     /* SourceFileLoader */
     PyObject *sourceless_loader; /* SourcelessFileLoader */
+    PyObject *extension_loader;  /* ExtensionFileLoader */
     PyObject *archived_source;   /* our subclasses of the two */
     PyObject *archived_sourceless;
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
@@ -429,13 +430,19 @@ static PyObject *origin_of(const pycds_module_view *view)
                                             (Py_ssize_t)view->origin_size);
 }
 
+/* What plain finding gives: PathFinder's spec. */
+static PyObject *plain_spec(PyObject *name, PyObject *path, PyObject *target)
+{
+    return PyObject_CallMethodObjArgs(finder.path_finder, finder.str_find_spec,
+                                      name, path, target, NULL);
+}
+
 /* Slow path: let PathFinder search, and serve the archive only if it finds
  * the archived file with a plain file loader. */
 static PyObject *searched_spec(PyObject *name, PyObject *path, PyObject *target,
                                const pycds_module_view *view)
 {
-    PyObject *spec = PyObject_CallMethodObjArgs(
-        finder.path_finder, finder.str_find_spec, name, path, target, NULL);
+    PyObject *spec = plain_spec(name, path, target);
     if (!spec || spec == Py_None) {
         if (spec)
             fallback(name, "no longer found");
@@ -474,23 +481,25 @@ done:
 }
 
 /* Fast path: the record proved plain finding would take the archived file;
- * build the spec FileFinder would build, without searching. */
+ * build the spec FileFinder would build, without searching.  For an
+ * extension module that is all there is to it: the usual loader loads it. */
 static PyObject *recorded_spec(PyObject *name, PyObject *path, PyObject *target,
                                const pycds_module_view *view)
 {
     if (!source_unchanged(name, view))
-        /* Plain importing reads the changed file. */
-        return PyObject_CallMethodObjArgs(
-            finder.path_finder, finder.str_find_spec, name, path, target, NULL);
+        return plain_spec(name, path, target); /* it reads the changed file */
     size_t size = view->origin_size;
     int sourceless =
         size > 4 && memcmp(view->origin + size - 4, ".pyc", 4) == 0;
     PyObject *origin = origin_of(view);
-    PyObject *loader =
-        origin ? archived_loader(sourceless ? finder.archived_sourceless
+    PyObject *loader = NULL;
+    if (origin && view->is_extension)
+        loader = PyObject_CallFunctionObjArgs(finder.extension_loader, name,
+                                              origin, NULL);
+    else if (origin)
+        loader = archived_loader(sourceless ? finder.archived_sourceless
                                             : finder.archived_source,
-                                 name, origin, view)
-               : NULL;
+                                 name, origin, view);
     PyObject *spec =
         loader ? file_spec(name, loader, origin, view->is_package) : NULL;
     Py_XDECREF(origin);
@@ -517,8 +526,10 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     if (finder.verbose >= 2)
         PySys_FormatStderr("pycds: find %U: %s\n", name,
                            fast ? "recorded path still valid" : "searching");
-    return fast ? recorded_spec(name, path, target, &view)
-                : searched_spec(name, path, target, &view);
+    if (fast)
+        return recorded_spec(name, path, target, &view);
+    return view.is_extension ? plain_spec(name, path, target)
+                             : searched_spec(name, path, target, &view);
 }
 
 /* importlib.invalidate_caches(): read search path entries anew. */
@@ -570,6 +581,8 @@ int pycds_finder_init(PyObject *module)
     finder.source_loader = PyObject_GetAttrString(external, "SourceFileLoader");
     finder.sourceless_loader =
         PyObject_GetAttrString(external, "SourcelessFileLoader");
+    finder.extension_loader =
+        PyObject_GetAttrString(external, "ExtensionFileLoader");
     /* FileFinder's suffixes: extension modules, sources, bytecode. */
     PyObject *loaders =
         PyObject_CallMethod(external, "_get_supported_file_loaders", NULL);
@@ -589,7 +602,7 @@ int pycds_finder_init(PyObject *module)
     if (!finder.suffixes)
         return -1;
     if (!finder.path_finder || !finder.source_loader ||
-        !finder.sourceless_loader)
+        !finder.sourceless_loader || !finder.extension_loader)
         return -1;
     finder.archived_source = make_loader_type("pycds._cds.ArchivedSourceLoader",
                                               finder.source_loader);

@@ -58,4 +58,13 @@ typedef struct pycds_root {
     void *items[]; /* code_count code objects, then frozenset_count slots */
 } pycds_root;
 
+/*
+ * Module flags of pycds's own, beside libcds's CDS_MODULE_PACKAGE.  An
+ * extension module's record holds no code, only where the module was found
+ * (origin, fast-path record, the file's size and mtime): the finder hands
+ * out the spec plain finding would, without searching.  Its root is an
+ * empty placeholder.
+ */
+#define PYCDS_MODULE_EXTENSION 0x100u
+
 #endif /* PYCDS_LAYOUT_H */

@@ -308,6 +308,7 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
     }
     view->number = number;
     view->is_package = (r->flags & CDS_MODULE_PACKAGE) != 0;
+    view->is_extension = (r->flags & PYCDS_MODULE_EXTENSION) != 0;
     view->origin =
         cds_archive_string(shared.archive, r->origin, &view->origin_size);
     view->source_mtime_ns = r->source_mtime_ns;
@@ -392,6 +393,8 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
     if (!r)
         return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
                                          CDS_E_CORRUPT);
+    if (r->flags & PYCDS_MODULE_EXTENSION)
+        Py_RETURN_NONE; /* a location only: there is no code to serve */
     unsigned char *state = &shared.states[number];
     if (*state == MODULE_READY)
         return Py_NewRef((PyObject *)module_root(r)->items[0]);

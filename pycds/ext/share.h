@@ -20,6 +20,7 @@ typedef struct pycds_share_stats {
 typedef struct pycds_module_view {
     uint32_t number;
     int is_package;
+    int is_extension;   /* a location only: no code (PYCDS_MODULE_EXTENSION) */
     const char *origin; /* not NUL-terminated */
     size_t origin_size;
     int64_t source_mtime_ns;

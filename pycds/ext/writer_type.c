@@ -9,6 +9,7 @@
 #include "archive_type.h"
 #include "copier.h"
 #include "fingerprint.h"
+#include "layout.h"
 #include "module_state.h"
 
 typedef struct {
@@ -77,15 +78,16 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
 {
     static char *keywords[] = {"name",        "origin",          "cached",
                                "is_package",  "source_mtime_ns", "source_size",
-                               "source_hash", "extra",           NULL};
+                               "source_hash", "extra",           "is_extension",
+                               NULL};
     const char *name, *origin = "", *cached = "";
-    int is_package = 0;
+    int is_package = 0, is_extension = 0;
     long long mtime = 0;
     unsigned long long size = 0, hash = 0;
     Py_buffer extra = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$sspLKKy*:begin_module",
-                                     keywords, &name, &origin, &cached,
-                                     &is_package, &mtime, &size, &hash, &extra))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "s|$sspLKKy*p:begin_module", keywords, &name, &origin,
+            &cached, &is_package, &mtime, &size, &hash, &extra, &is_extension))
         return NULL;
     if (check_open(self) < 0) {
         PyBuffer_Release(&extra);
@@ -97,7 +99,8 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
         .cached = cached,
         .extra = extra.buf,
         .extra_size = extra.buf ? (size_t)extra.len : 0,
-        .flags = is_package ? CDS_MODULE_PACKAGE : 0,
+        .flags = (is_package ? CDS_MODULE_PACKAGE : 0) |
+                 (is_extension ? PYCDS_MODULE_EXTENSION : 0),
         .source_mtime_ns = mtime,
         .source_size = size,
         .source_hash = hash,
@@ -249,7 +252,7 @@ static PyMethodDef writer_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "begin_module(name, *, origin='', cached='', is_package=False,\n"
      "             source_mtime_ns=0, source_size=0, source_hash=0,\n"
-     "             extra=b'') -> module number"},
+     "             extra=b'', is_extension=False) -> module number"},
     {"add_code", (PyCFunction)writer_add_code, METH_O,
      "add_code(code) -> root offset: deep-copy the module's code object"},
     {"add_bytes", (PyCFunction)writer_add_bytes, METH_O,

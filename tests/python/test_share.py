@@ -3,15 +3,19 @@ plainly imported ones, and every defect of earlier attempts is absent."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Built, build, copy_project, fallbacks, hits, run
+from conftest import (Built, backdate, build, copy_project, fallbacks, hits,
+                      run)
 
 PROJECT_MODULES = {"mypkg", "mypkg.consts", "mypkg.sub", "mypkg.sub.helpers",
                    "mypkg.sub.data_user", "mypkg.tool", "versioned",
@@ -129,6 +133,49 @@ def test_changed_earlier_entry_is_searched_only_for_the_module_name(
     assert "pycds: find json: recorded path still valid" in out.stderr
     assert "pycds: find versioned: searching" in out.stderr
     assert {"json", "versioned"} <= hits(out.stderr)
+
+
+USES_EXTENSIONS = """
+import _bisect, math
+loader = type(_bisect.__spec__.loader).__name__
+print(_bisect.__file__, _bisect.__spec__.origin, _bisect.__spec__.cached, loader,
+      _bisect.bisect_left([1, 2, 3], 2), math.__file__, math.sqrt(16.0))
+"""
+
+
+def test_extension_modules_are_found_without_searching(tmp_path: Path) -> None:
+    # Extension modules keep their own loader; the archive only records
+    # where they were found, so that finding them needs no search.  A copy
+    # of the standard _bisect in the script's directory shadows the original.
+    root = copy_project(tmp_path / "project")
+    original = importlib.util.find_spec("_bisect").origin
+    copy = root / "src" / os.path.basename(original)
+    shutil.copy2(original, copy)
+    (root / "src" / "uses_ext.py").write_text(USES_EXTENSIONS)
+    backdate(root)
+    built = build(root, ["src/uses_ext.py"])
+    extensions = re.search(r"and where (\d+) extension modules are", built.dump_output)
+    assert extensions and int(extensions.group(1)) >= 2
+    plain = built.plain(["src/uses_ext.py"])
+    assert str(copy) in plain.stdout and "ExtensionFileLoader" in plain.stdout
+    out = built.share(["src/uses_ext.py"], verbose="2")
+    assert out.stdout == plain.stdout  # same file, spec and loader class
+    assert "pycds: find _bisect: recorded path still valid" in out.stderr
+    assert "pycds: find math: recorded path still valid" in out.stderr
+
+    # A changed file is found by searching, as plainly.
+    later = copy.stat().st_mtime_ns + 10**9
+    os.utime(copy, ns=(later, later))
+    out = built.share(["src/uses_ext.py"], verbose="2")
+    assert fallbacks(out.stderr)["_bisect"] == "source changed since the dump"
+    assert out.stdout == plain.stdout
+
+    # Removed (its directory changed): the standard library's is found.
+    copy.unlink()
+    out = built.share(["src/uses_ext.py"], verbose="2")
+    assert "pycds: find _bisect: searching" in out.stderr
+    assert out.stdout == built.plain(["src/uses_ext.py"]).stdout
+    assert original in out.stdout
 
 
 def test_frozenset_constants_keep_set_semantics(project: Built) -> None:
