@@ -5,8 +5,6 @@ served to later runs, skipping the search for, reading and unmarshalling of
 their .pyc files.  See README.md for the three steps (trace, dump, share).
 """
 
-from __future__ import annotations
-
 from ._cds import Archive, ArchiveError, Writer, fingerprint
 
 __all__ = ["Archive", "ArchiveError", "Writer", "fingerprint", "__version__"]

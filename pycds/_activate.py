@@ -2,9 +2,11 @@
 
 Nothing here may break the program: every problem becomes one line on
 stderr at PYCDSVERBOSE>=1 and the program runs with plain imports.
-"""
 
-from __future__ import annotations
+The modules every shared start imports (the package, this one, _share,
+_log, _meta) do without `from __future__ import annotations`: importing
+__future__ at each start costs more than their few annotations.
+"""
 
 import os
 

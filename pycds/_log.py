@@ -1,7 +1,5 @@
 """One-line diagnostics on stderr, shown when PYCDSVERBOSE is set."""
 
-from __future__ import annotations
-
 import os
 import sys
 

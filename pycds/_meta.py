@@ -1,8 +1,6 @@
 """What an archive records about the process that made it, beyond the
 build fingerprint: settings that change the code the compiler produces."""
 
-from __future__ import annotations
-
 import os
 import sys
 

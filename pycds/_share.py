@@ -6,8 +6,6 @@ the archived code only for that same, unchanged file; everything else is
 imported plainly.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
