@@ -26,8 +26,8 @@ static inline void move_pointer(unsigned char *slot, uint64_t delta)
 /* Streams, in the order format.h stores and readers apply them. */
 typedef enum stream_kind { TYPED, INTERNAL, INTERN } stream_kind;
 
-static inline bool read_varint(const unsigned char **next,
-                               const unsigned char *end, uint64_t *value)
+static bool read_long_varint(const unsigned char **next,
+                             const unsigned char *end, uint64_t *value)
 {
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64 && *next < end; shift += 7) {
@@ -41,6 +41,17 @@ static inline bool read_varint(const unsigned char **next,
     return false;
 }
 
+/* Most entries are one-byte varints: those without a loop or a call. */
+static inline bool read_varint(const unsigned char **next,
+                               const unsigned char *end, uint64_t *value)
+{
+    if (*next < end && **next < 0x80) {
+        *value = *(*next)++;
+        return true;
+    }
+    return read_long_varint(next, end, value);
+}
+
 /*
  * Walk one stream of module r: every slot must be an aligned word inside the
  * module's own objects, strictly after the previous one, and every argument
@@ -48,10 +59,10 @@ static inline bool read_varint(const unsigned char **next,
  * walk every stream once without it first, so that a bad entry leaves the
  * module untouched.
  */
-static cds_status walk_stream(cds_archive *a, const cds_module_record *r,
-                              stream_kind stream, const unsigned char *next,
-                              uint32_t size, const cds_symbols *symbols,
-                              bool apply)
+static inline __attribute__((always_inline)) cds_status
+walk_stream(cds_archive *a, const cds_module_record *r, stream_kind stream,
+            const unsigned char *next, uint32_t size,
+            const cds_symbols *symbols, bool apply)
 {
     const unsigned char *end = next + size;
     if (next == end)
@@ -60,19 +71,18 @@ static cds_status walk_stream(cds_archive *a, const cds_module_record *r,
         return CDS_E_INVALID_ARGUMENT;
     if (r->objects_end - r->objects_begin < 8)
         return CDS_E_CORRUPT;
-    uint64_t offset = r->objects_begin, last = r->objects_end - 8;
+    /* Gaps count from the word before the objects: every gap is >= 1. */
+    uint64_t offset = r->objects_begin - 8, last = r->objects_end - 8;
     uint64_t delta = (uint64_t)a->delta;
-    bool first = true;
     while (next < end) {
         uint64_t word, arg = 0;
         if (!read_varint(&next, end, &word) ||
             (stream == TYPED && !read_varint(&next, end, &arg)))
             return CDS_E_CORRUPT;
         uint64_t gap = stream == TYPED ? word >> 1 : word;
-        if ((gap == 0 && !first) || gap > (last - offset) / 8)
+        if (gap - 1 >= (last - offset) / 8) /* 0, or past the objects */
             return CDS_E_CORRUPT;
         offset += gap * 8;
-        first = false;
         unsigned char *slot = a->base + offset;
         if (stream == TYPED) {
             bool singleton = word & 1;
@@ -96,24 +106,29 @@ static cds_status walk_stream(cds_archive *a, const cds_module_record *r,
 }
 
 /* Check, then apply, the module's streams; the internal one only when
- * `internal` (a reader at the preferred address skips it). */
+ * `internal` (a reader at the preferred address skips it).  Each call names
+ * its stream and pass, so that each gets a loop of its own. */
 static cds_status relocate(cds_archive *a, const cds_module_record *r,
                            const cds_symbols *symbols, bool internal)
 {
     const unsigned char *typed =
         a->sections[CDS_SECTION_RELOCS] + r->relocs_offset;
-    const unsigned char *starts[] = {typed, typed + r->typed_size,
-                                     typed + r->typed_size + r->internal_size};
-    uint32_t sizes[] = {r->typed_size, internal ? r->internal_size : 0,
-                        r->intern_size};
-    for (int apply = 0; apply <= 1; apply++)
-        for (stream_kind k = TYPED; k <= INTERN; k++) {
-            cds_status status =
-                walk_stream(a, r, k, starts[k], sizes[k], symbols, apply);
-            if (status != CDS_OK)
-                return status;
-        }
-    return CDS_OK;
+    const unsigned char *pointers = typed + r->typed_size;
+    const unsigned char *strings = pointers + r->internal_size;
+    uint32_t pointers_size = internal ? r->internal_size : 0;
+    cds_status status;
+    if ((status = walk_stream(a, r, TYPED, typed, r->typed_size, symbols,
+                              false)) != CDS_OK ||
+        (status = walk_stream(a, r, INTERNAL, pointers, pointers_size, symbols,
+                              false)) != CDS_OK ||
+        (status = walk_stream(a, r, INTERN, strings, r->intern_size, symbols,
+                              false)) != CDS_OK ||
+        (status = walk_stream(a, r, TYPED, typed, r->typed_size, symbols,
+                              true)) != CDS_OK ||
+        (status = walk_stream(a, r, INTERNAL, pointers, pointers_size, symbols,
+                              true)) != CDS_OK)
+        return status;
+    return walk_stream(a, r, INTERN, strings, r->intern_size, symbols, true);
 }
 
 cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t number,

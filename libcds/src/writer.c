@@ -432,17 +432,17 @@ static cds_status encode_streams(cds_writer *w, cds_module_record *r)
     if (count)
         qsort(entries, count, sizeof *entries, compare_pending);
     uint64_t sizes[STREAM_COUNT] = {0};
-    uint64_t previous = r->objects_begin;
+    uint64_t previous = r->objects_begin - 8;
     int stream = -1;
     for (size_t i = 0; i < count; i++) {
         cds_reloc_kind kind = pending_kind(entries[i]);
         uint64_t offset = pending_offset(entries[i]);
         if (stream_of(kind) != stream) {
             stream = stream_of(kind);
-            previous = r->objects_begin;
-        } else if (offset == previous) {
-            return CDS_E_INVALID_ARGUMENT; /* the same slot twice */
+            previous = r->objects_begin - 8; /* gaps are >= 1 */
         }
+        if (offset == previous)
+            return CDS_E_INVALID_ARGUMENT; /* the same slot twice */
         unsigned char bytes[2 * CDS_VARINT_MAX];
         uint64_t gap = (offset - previous) / 8;
         unsigned n;

@@ -374,7 +374,7 @@ static void test_corrupt_module_record(void)
     cds_archive_close(a);
 }
 
-/* Module 0's typed stream (four bytes: type at gap 0, singleton at gap 2)
+/* Module 0's typed stream (four bytes: type at gap 1, singleton at gap 2)
  * replaced by `stream`, checksums made right: refused, untouched. */
 static void check_bad_typed_stream(const unsigned char stream[4])
 {
@@ -396,7 +396,7 @@ static void check_bad_typed_stream(const unsigned char stream[4])
 
 static void test_corrupt_relocation_entry(void)
 {
-    const unsigned char as_written[4] = {0x00, 0x00, 0x05, 0x00};
+    const unsigned char as_written[4] = {0x02, 0x00, 0x05, 0x00};
     cds_header h = fresh_copy();
     cds_module_record r;
     const cds_section_entry *mods = &h.sections[CDS_SECTION_MODULES - 1];
@@ -413,13 +413,15 @@ static void test_corrupt_relocation_entry(void)
     check_bad_typed_stream((const unsigned char[4]){0xFE, 0x7F, 0x00, 0x00});
     /* An argument past the runtime's types. */
     check_bad_typed_stream(
-        (const unsigned char[4]){0x00, FIXTURE_TYPE_COUNT, 0x05, 0x00});
+        (const unsigned char[4]){0x02, FIXTURE_TYPE_COUNT, 0x05, 0x00});
+    /* A first gap of 0: the word before the module's objects. */
+    check_bad_typed_stream((const unsigned char[4]){0x00, 0x00, 0x05, 0x00});
     /* The same slot twice. */
-    check_bad_typed_stream((const unsigned char[4]){0x00, 0x00, 0x01, 0x00});
+    check_bad_typed_stream((const unsigned char[4]){0x02, 0x00, 0x01, 0x00});
     /* A varint cut by the end of the stream. */
-    check_bad_typed_stream((const unsigned char[4]){0x00, 0x00, 0x05, 0x80});
+    check_bad_typed_stream((const unsigned char[4]){0x02, 0x00, 0x05, 0x80});
     /* The last argument missing (the first word in two bytes). */
-    check_bad_typed_stream((const unsigned char[4]){0x80, 0x00, 0x00, 0x05});
+    check_bad_typed_stream((const unsigned char[4]){0x82, 0x00, 0x00, 0x05});
 }
 
 static void test_corrupt_index(void)

@@ -1,5 +1,5 @@
 /*
- * cds/format.h - the on-disk layout of a pycds archive (format version 3).
+ * cds/format.h - the on-disk layout of a pycds archive (format version 4).
  *
  * An archive is one file, meant to be mapped whole at a fixed address:
  *
@@ -35,7 +35,7 @@ extern "C" {
  * as PNG's signature does. */
 #define CDS_MAGIC "PYCDS\x1a\r\n"
 #define CDS_MAGIC_SIZE 8
-#define CDS_FORMAT_VERSION 3u
+#define CDS_FORMAT_VERSION 4u
 
 #define CDS_PAGE_SIZE 4096u
 #define CDS_HEADER_PAGE_SIZE CDS_PAGE_SIZE
@@ -166,8 +166,8 @@ typedef enum cds_reloc_kind {
  *             the strings when interning them)
  *
  * Each stream lists its slots in ascending order as gaps: the distance in
- * 8-byte words from the previous slot of the stream, or from objects_begin
- * for the first.  Numbers are
+ * 8-byte words from the previous slot of the stream, or from the word before
+ * objects_begin for the first (so that every gap is at least 1).  Numbers are
  * unsigned LEB128 varints (7 bits per byte, low first, high bit = more).
  * A typed entry is varint(gap << 1 | singleton) then varint(arg); an
  * internal or intern entry is varint(gap).  Objects sit next to each other,
