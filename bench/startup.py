@@ -142,6 +142,8 @@ def pyc_bytes(python: str, listing: Path) -> int:
         "from pycds import _listfile\n"
         "total = 0\n"
         "for m in _listfile.read(sys.argv[1]).modules:\n"
+        "    if not m.origin.endswith(('.py', '.pyc')):\n"
+        "        continue  # an extension module: only its location is archived\n"
         "    path = (importlib.util.cache_from_source(m.origin)\n"
         "            if m.origin.endswith('.py') else m.origin)\n"
         "    total += os.path.getsize(path) if os.path.exists(path) else 0\n"
