@@ -46,11 +46,14 @@ static inline bool cds_range_ok(uint64_t offset, uint64_t size, uint64_t limit)
     return offset <= limit && size <= limit - offset;
 }
 
-/* Bytes of a module's three relocation streams together. */
-static inline uint64_t cds_module_relocs_size(const cds_module_record *r)
-{
-    return (uint64_t)r->typed_size + r->internal_size + r->intern_size;
-}
+/* A module's relocation streams, in the order format.h stores and readers
+ * apply them. */
+typedef enum cds_stream {
+    CDS_STREAM_TYPED,
+    CDS_STREAM_INTERNAL,
+    CDS_STREAM_INTERN,
+    CDS_STREAM_COUNT
+} cds_stream;
 
 /* Index building, shared by the writer and the tests of the reader. */
 uint32_t cds_index_slot_count(uint32_t module_count);

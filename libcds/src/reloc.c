@@ -23,9 +23,6 @@ static inline void move_pointer(unsigned char *slot, uint64_t delta)
     }
 }
 
-/* Streams, in the order format.h stores and readers apply them. */
-typedef enum stream_kind { TYPED, INTERNAL, INTERN } stream_kind;
-
 static bool read_long_varint(const unsigned char **next,
                              const unsigned char *end, uint64_t *value)
 {
@@ -60,14 +57,14 @@ static inline bool read_varint(const unsigned char **next,
  * module untouched.
  */
 static inline __attribute__((always_inline)) cds_status
-walk_stream(cds_archive *a, const cds_module_record *r, stream_kind stream,
+walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
             const unsigned char *next, uint32_t size,
             const cds_symbols *symbols, bool apply)
 {
     const unsigned char *end = next + size;
     if (next == end)
         return CDS_OK;
-    if (stream == INTERN && !symbols->intern)
+    if (stream == CDS_STREAM_INTERN && !symbols->intern)
         return CDS_E_INVALID_ARGUMENT;
     if (r->objects_end - r->objects_begin < 8)
         return CDS_E_CORRUPT;
@@ -77,14 +74,14 @@ walk_stream(cds_archive *a, const cds_module_record *r, stream_kind stream,
     while (next < end) {
         uint64_t word, arg = 0;
         if (!read_varint(&next, end, &word) ||
-            (stream == TYPED && !read_varint(&next, end, &arg)))
+            (stream == CDS_STREAM_TYPED && !read_varint(&next, end, &arg)))
             return CDS_E_CORRUPT;
-        uint64_t gap = stream == TYPED ? word >> 1 : word;
+        uint64_t gap = stream == CDS_STREAM_TYPED ? word >> 1 : word;
         if (gap - 1 >= (last - offset) / 8) /* 0, or past the objects */
             return CDS_E_CORRUPT;
         offset += gap * 8;
         unsigned char *slot = a->base + offset;
-        if (stream == TYPED) {
+        if (stream == CDS_STREAM_TYPED) {
             bool singleton = word & 1;
             void *const *table =
                 singleton ? symbols->singletons : symbols->types;
@@ -97,7 +94,7 @@ walk_stream(cds_archive *a, const cds_module_record *r, stream_kind stream,
         } else if (apply) {
             move_pointer(slot, delta);
             /* The strings' own words were fixed by the earlier streams. */
-            if (stream == INTERN &&
+            if (stream == CDS_STREAM_INTERN &&
                 symbols->intern(symbols->context, (void **)slot) != 0)
                 return CDS_E_INVALID_ARGUMENT;
         }
@@ -117,18 +114,19 @@ static cds_status relocate(cds_archive *a, const cds_module_record *r,
     const unsigned char *strings = pointers + r->internal_size;
     uint32_t pointers_size = internal ? r->internal_size : 0;
     cds_status status;
-    if ((status = walk_stream(a, r, TYPED, typed, r->typed_size, symbols,
-                              false)) != CDS_OK ||
-        (status = walk_stream(a, r, INTERNAL, pointers, pointers_size, symbols,
-                              false)) != CDS_OK ||
-        (status = walk_stream(a, r, INTERN, strings, r->intern_size, symbols,
-                              false)) != CDS_OK ||
-        (status = walk_stream(a, r, TYPED, typed, r->typed_size, symbols,
-                              true)) != CDS_OK ||
-        (status = walk_stream(a, r, INTERNAL, pointers, pointers_size, symbols,
-                              true)) != CDS_OK)
+    if ((status = walk_stream(a, r, CDS_STREAM_TYPED, typed, r->typed_size,
+                              symbols, false)) != CDS_OK ||
+        (status = walk_stream(a, r, CDS_STREAM_INTERNAL, pointers,
+                              pointers_size, symbols, false)) != CDS_OK ||
+        (status = walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,
+                              symbols, false)) != CDS_OK ||
+        (status = walk_stream(a, r, CDS_STREAM_TYPED, typed, r->typed_size,
+                              symbols, true)) != CDS_OK ||
+        (status = walk_stream(a, r, CDS_STREAM_INTERNAL, pointers,
+                              pointers_size, symbols, true)) != CDS_OK)
         return status;
-    return walk_stream(a, r, INTERN, strings, r->intern_size, symbols, true);
+    return walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,
+                       symbols, true);
 }
 
 cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t number,

@@ -399,23 +399,20 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
     return CDS_OK;
 }
 
-/* Streams in the order format.h stores them. */
-enum { STREAM_TYPED, STREAM_INTERNAL, STREAM_INTERN, STREAM_COUNT };
-
-static int stream_of(cds_reloc_kind kind)
+static cds_stream stream_of(cds_reloc_kind kind)
 {
     switch (kind) {
-    case CDS_RELOC_INTERNAL: return STREAM_INTERNAL;
-    case CDS_RELOC_INTERN: return STREAM_INTERN;
-    default: return STREAM_TYPED;
+    case CDS_RELOC_INTERNAL: return CDS_STREAM_INTERNAL;
+    case CDS_RELOC_INTERN: return CDS_STREAM_INTERN;
+    default: return CDS_STREAM_TYPED;
     }
 }
 
-/* Sorting by the packed word sorts by stream, then by slot offset. */
+/* By stream, then by slot (the packed word holds the offset highest). */
 static int compare_pending(const void *a, const void *b)
 {
     pending_reloc x = *(const pending_reloc *)a, y = *(const pending_reloc *)b;
-    int sx = stream_of(pending_kind(x)), sy = stream_of(pending_kind(y));
+    cds_stream sx = stream_of(pending_kind(x)), sy = stream_of(pending_kind(y));
     if (sx != sy)
         return sx < sy ? -1 : 1;
     return x < y ? -1 : x > y;
@@ -431,9 +428,9 @@ static cds_status encode_streams(cds_writer *w, cds_module_record *r)
     pending_reloc *entries = (pending_reloc *)w->pending.data;
     if (count)
         qsort(entries, count, sizeof *entries, compare_pending);
-    uint64_t sizes[STREAM_COUNT] = {0};
+    uint64_t sizes[CDS_STREAM_COUNT] = {0};
     uint64_t previous = r->objects_begin - 8;
-    int stream = -1;
+    cds_stream stream = CDS_STREAM_COUNT; /* none yet */
     for (size_t i = 0; i < count; i++) {
         cds_reloc_kind kind = pending_kind(entries[i]);
         uint64_t offset = pending_offset(entries[i]);
@@ -446,7 +443,7 @@ static cds_status encode_streams(cds_writer *w, cds_module_record *r)
         unsigned char bytes[2 * CDS_VARINT_MAX];
         uint64_t gap = (offset - previous) / 8;
         unsigned n;
-        if (stream == STREAM_TYPED) {
+        if (stream == CDS_STREAM_TYPED) {
             n = cds_varint_put(bytes, gap << 1 | (kind == CDS_RELOC_SINGLETON));
             n += cds_varint_put(bytes + n, pending_arg(entries[i]));
         } else {
@@ -457,12 +454,12 @@ static cds_status encode_streams(cds_writer *w, cds_module_record *r)
         sizes[stream] += n;
         previous = offset;
     }
-    for (int k = 0; k < STREAM_COUNT; k++)
+    for (int k = 0; k < CDS_STREAM_COUNT; k++)
         if (sizes[k] > UINT32_MAX)
             return CDS_E_FULL;
-    r->typed_size = (uint32_t)sizes[STREAM_TYPED];
-    r->internal_size = (uint32_t)sizes[STREAM_INTERNAL];
-    r->intern_size = (uint32_t)sizes[STREAM_INTERN];
+    r->typed_size = (uint32_t)sizes[CDS_STREAM_TYPED];
+    r->internal_size = (uint32_t)sizes[CDS_STREAM_INTERNAL];
+    r->intern_size = (uint32_t)sizes[CDS_STREAM_INTERN];
     r->reloc_count = (uint32_t)count;
     return CDS_OK;
 }

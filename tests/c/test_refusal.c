@@ -172,7 +172,7 @@ static int owner_of(cds_archive *a, const cds_section_entry *s, uint64_t spot)
         uint64_t begin = r->objects_begin, end = r->objects_end;
         if (s->kind == CDS_SECTION_RELOCS) {
             begin = s->offset + r->relocs_offset;
-            end = begin + r->typed_size + r->internal_size + r->intern_size;
+            end = begin + cds_module_relocs_size(r);
         }
         if (spot >= begin && spot < end)
             return (int)m;
@@ -257,7 +257,7 @@ static void fix_module_checksum(cds_header *h, uint32_t m)
     off_t at = (off_t)(mods->offset + m * sizeof r);
     CHECK(pread(fd, &r, sizeof r, at) == (ssize_t)sizeof r);
     size_t objects = (size_t)(r.objects_end - r.objects_begin);
-    size_t relocs = (size_t)r.typed_size + r.internal_size + r.intern_size;
+    size_t relocs = (size_t)cds_module_relocs_size(&r);
     unsigned char *buffer = malloc(objects + relocs + 1);
     CHECK(pread(fd, buffer, objects, (off_t)r.objects_begin) ==
           (ssize_t)objects);

@@ -104,8 +104,7 @@ static void with_fixed_checksums(const uint8_t *data, size_t size)
              at += sizeof(cds_module_record)) {
             cds_module_record r;
             memcpy(&r, copy + at, sizeof r);
-            uint64_t relocs_size =
-                (uint64_t)r.typed_size + r.internal_size + r.intern_size;
+            uint64_t relocs_size = cds_module_relocs_size(&r);
             if (r.objects_begin > r.objects_end || r.objects_end > size ||
                 r.relocs_offset > rel->size ||
                 relocs_size > rel->size - r.relocs_offset)

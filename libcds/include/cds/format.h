@@ -123,6 +123,12 @@ typedef struct cds_module_record {
     uint64_t checksum;
 } cds_module_record;
 
+/* Bytes of a module's three relocation streams together. */
+static inline uint64_t cds_module_relocs_size(const cds_module_record *r)
+{
+    return (uint64_t)r->typed_size + r->internal_size + r->intern_size;
+}
+
 /* Index: open addressing with linear probing, slot_count a power of two. */
 typedef struct cds_index_header {
     uint32_t slot_count;
