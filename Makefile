@@ -62,6 +62,7 @@ bench-startup: deps
 
 format:
 	clang-format -i libcds/include/cds/*.h libcds/src/*.[ch] pycds/ext/*.[ch] \
+	    librun/include/run/*.h librun/src/*.[ch] tools/pycds-run/*.[ch] \
 	    tools/*.c tests/c/*.[ch] bench/*.cc
 
 clean:

@@ -8,7 +8,9 @@ import os
 from glob import glob
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+from distutils.command.build_scripts import build_scripts  # setuptools has none
 
 
 class build_py_with_pth(build_py):
@@ -19,16 +21,58 @@ class build_py_with_pth(build_py):
         super().run()
         self.copy_file("pycds.pth", os.path.join(self.build_lib, "pycds.pth"))
 
+
+class build_binary_scripts(build_scripts):
+    """Install the scripts (only pycds-run, an ELF executable) byte for
+    byte: the stock command reads them as Python source."""
+
+    def copy_scripts(self) -> tuple[list[str], list[str]]:
+        self.mkpath(self.build_dir)
+        copied = []
+        for script in self.scripts:
+            target = os.path.join(self.build_dir, os.path.basename(script))
+            self.copy_file(script, target)
+            os.chmod(target, 0o755)
+            copied.append(target)
+        return copied, copied
+
+
 warnings = ["-Wall", "-Wextra"]
 if os.environ.get("PYCDS_WERROR") == "1":
     warnings.append("-Werror")
 
+BUILD_BASE = os.environ.get("PYCDS_BUILD_BASE", "build/setuptools")
+# The native client, installed beside the interpreter as a real executable
+# (no Python shim: starting it must not start an interpreter).
+CLIENT = os.path.join(BUILD_BASE, "client", "pycds-run")
+
+
+class build_ext_and_client(build_ext):
+    """Also compile and link pycds-run (tools/pycds-run and librun), with
+    the compiler that builds the extension, for build_scripts to install."""
+
+    def run(self) -> None:
+        super().run()
+        sources = sorted(glob("tools/pycds-run/*.c")) + sorted(
+            glob("librun/src/*.c"))
+        objects = self.compiler.compile(
+            sources, output_dir=os.path.join(BUILD_BASE, "client"),
+            include_dirs=["librun/include"],
+            extra_postargs=["-std=gnu11", "-O2", *warnings])
+        # LDFLAGS too: a sanitized build's objects need its runtime.
+        self.compiler.link_executable(
+            objects, CLIENT,
+            extra_postargs=os.environ.get("LDFLAGS", "").split())
+
 extension = Extension(
     "pycds._cds",
-    sources=sorted(glob("pycds/ext/*.c")) + sorted(glob("libcds/src/*.c")),
+    sources=sorted(glob("pycds/ext/*.c")) + sorted(glob("libcds/src/*.c"))
+    + sorted(glob("librun/src/*.c")),
     depends=sorted(glob("pycds/ext/*.h") + glob("libcds/src/*.h"))
-    + sorted(glob("libcds/include/cds/*.h")),
-    include_dirs=["libcds/include", "libcds/src", "pycds/ext"],
+    + sorted(glob("libcds/include/cds/*.h") + glob("librun/include/run/*.h")
+             + glob("librun/src/*.h")),
+    include_dirs=["libcds/include", "libcds/src", "librun/include",
+                  "pycds/ext"],
     extra_compile_args=["-std=gnu11", *warnings],
 )
 
@@ -39,9 +83,10 @@ setup(
     packages=["pycds"],
     ext_modules=[extension],
     python_requires=">=3.11,<3.14",
-    cmdclass={"build_py": build_py_with_pth},
+    scripts=[CLIENT],
+    cmdclass={"build_py": build_py_with_pth, "build_ext": build_ext_and_client,
+              "build_scripts": build_binary_scripts},
     # Separate build directories for separately configured builds (the
     # sanitizer build): setuptools reuses object files it finds there.
-    options={"build": {"build_base": os.environ.get("PYCDS_BUILD_BASE",
-                                                    "build/setuptools")}},
+    options={"build": {"build_base": BUILD_BASE}},
 )

@@ -1,4 +1,4 @@
-"""Command line: python -m pycds {dump,inspect,fingerprint}."""
+"""Command line: python -m pycds {dump,inspect,fingerprint,serve,bundle}."""
 
 from __future__ import annotations
 
@@ -57,6 +57,40 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import _serve
+
+    if args.status or args.stop:
+        return _serve.status(args.socket, stop=args.stop)
+    if args.pool < 0 or args.pool > 64:
+        print("pycds: serve: --pool takes 0 to 64", file=sys.stderr)
+        return 2
+    try:
+        return _serve.serve(args.preload, args.archive or "", args.pool,
+                            args.idle_timeout, args.socket or "",
+                            args.allow_threads, args.lock_fd)
+    except (_serve.ServeError, OSError, ValueError) as error:
+        _serve.say(f"not serving: {error}")
+        return 1
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from . import _cds
+
+    client = os.path.join(os.path.dirname(sys.executable), "pycds-run")
+    try:
+        preload = _cds.normalize_preload(args.preload)
+        archive = _cds.absolute_path(args.archive) if args.archive else ""
+        output = os.path.abspath(args.output)
+        _cds.write_bundle(args.client or client, output,
+                          args.python or sys.executable, preload, archive)
+    except (OSError, ValueError) as error:
+        print(f"pycds: bundle: {error}", file=sys.stderr)
+        return 1
+    print(f"{output}: python with {preload or 'nothing'} preloaded")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pycds")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +112,45 @@ def main(argv: list[str] | None = None) -> int:
     fp = commands.add_parser("fingerprint",
                              help="print this interpreter's build fingerprint")
     fp.set_defaults(run=cmd_fingerprint)
+
+    serve = commands.add_parser(
+        "serve", help="serve programs from an interpreter that has imported "
+                      "the preload set (pycds-run connects to it)")
+    serve.add_argument("--preload", default=os.environ.get("PYCDSPRELOAD", ""),
+                       help="modules to import once, comma-separated "
+                            "(default: $PYCDSPRELOAD)")
+    serve.add_argument("--archive", help="share the server's own imports from "
+                                         "this archive (default: "
+                                         "$PYCDSARCHIVE, when set)")
+    serve.add_argument("--pool", type=int, default=0,
+                       help="processes forked ahead, waiting for programs")
+    serve.add_argument("--idle-timeout", type=float,
+                       default=900.0, metavar="SECONDS",
+                       help="exit after this long without programs "
+                            "(default 900; 0: never)")
+    serve.add_argument("--socket", help="listen here instead of the "
+                                        "per-user directory (clients: "
+                                        "PYCDSSOCKET)")
+    serve.add_argument("--allow-threads", action="store_true",
+                       help="fork even if preloading started threads")
+    serve.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--status", action="store_true",
+                       help="list this user's servers")
+    serve.add_argument("--stop", action="store_true",
+                       help="stop this user's servers (or the --socket one); "
+                            "each finishes its running programs")
+    serve.set_defaults(run=cmd_serve)
+
+    bundle = commands.add_parser(
+        "bundle", help="write a launcher: python with a preload set")
+    bundle.add_argument("--preload", required=True,
+                        help="modules to preload, comma-separated")
+    bundle.add_argument("--archive", help="archive for the server's imports")
+    bundle.add_argument("--python", help="interpreter (default: this one)")
+    bundle.add_argument("--client", help=argparse.SUPPRESS)
+    bundle.add_argument("-o", "--output", required=True,
+                        help="the launcher to write")
+    bundle.set_defaults(run=cmd_bundle)
 
     args = parser.parse_args(argv)
     return args.run(args)

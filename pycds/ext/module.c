@@ -4,10 +4,13 @@
 #include "compat.h"
 
 #include "archive_type.h"
+#include "child.h"
 #include "copier.h"
 #include "finder.h"
 #include "fingerprint.h"
 #include "module_state.h"
+#include "runlib.h"
+#include "server.h"
 #include "share.h"
 #include "trust.h"
 
@@ -68,11 +71,29 @@ static PyMethodDef module_methods[] = {
      "use; None when it must be imported plainly."},
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
+    {"serve", (PyCFunction)(void (*)(void))pycds_serve,
+     METH_VARARGS | METH_KEYWORDS,
+     "serve(socket_path, *, lock_fd=-1, watch=(), pool=0, idle_timeout=600,\n"
+     "info='') -> str or dict: the fork server's loop; in the server, why it\n"
+     "stopped; in a program's process, the program's request."},
     {"fingerprint", fingerprint, METH_NOARGS,
      "fingerprint() -> bytes: the identity of this interpreter build that\n"
      "archives record; an archive with another fingerprint is refused."},
     {NULL, NULL, 0, NULL},
 };
+
+/* The method tables of the other files, added to the module. */
+static int add_methods(PyObject *m, PyMethodDef *table)
+{
+    for (PyMethodDef *def = table; def->ml_name; def++) {
+        PyObject *function = PyCFunction_NewEx(def, NULL, NULL);
+        if (!function || PyModule_AddObject(m, def->ml_name, function) < 0) {
+            Py_XDECREF(function);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
@@ -100,8 +121,13 @@ PyMODINIT_FUNC PyInit__cds(void)
             NULL);
         pycds_state.archive_type = PyType_FromSpec(&pycds_archive_spec);
         pycds_state.writer_type = PyType_FromSpec(&pycds_writer_spec);
+        pycds_unservable_error = PyErr_NewExceptionWithDoc(
+            "pycds._cds.Unservable",
+            "This program must be run by python itself (str: why).", NULL,
+            NULL);
         if (!pycds_state.archive_error || !pycds_unsupported_error ||
-            !pycds_state.archive_type || !pycds_state.writer_type)
+            !pycds_unservable_error || !pycds_state.archive_type ||
+            !pycds_state.writer_type)
             goto error;
     }
     if (PyModule_AddObjectRef(m, "ArchiveError", pycds_state.archive_error) <
@@ -110,7 +136,9 @@ PyMODINIT_FUNC PyInit__cds(void)
         PyModule_AddObjectRef(m, "Writer", pycds_state.writer_type) < 0 ||
         PyModule_AddObjectRef(m, "UnsupportedError", pycds_unsupported_error) <
             0 ||
-        pycds_finder_init(m) < 0 ||
+        PyModule_AddObjectRef(m, "Unservable", pycds_unservable_error) < 0 ||
+        add_methods(m, pycds_child_methods) < 0 ||
+        add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <

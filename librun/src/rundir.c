@@ -1,0 +1,63 @@
+/*
+ * rundir.c - the per-user directory that holds a user's server sockets,
+ * locks and logs.
+ *
+ * Whoever can create a socket in it can run code as its owner's programs,
+ * so it is checked like an archive (owner, mode) but stricter: a real
+ * directory owned by this user with no permission at all for anyone else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+run_status run_dir_check(const char *path, run_diag *diag)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return run_fail(diag, RUN_E_IO, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return run_fail(diag, RUN_E_UNSAFE, "%s: not a directory%s", path,
+                        S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+    if (st.st_uid != geteuid())
+        return run_fail(diag, RUN_E_UNSAFE,
+                        "%s: owned by uid %u, not by this user (uid %u)", path,
+                        (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & 077)
+        return run_fail(diag, RUN_E_UNSAFE,
+                        "%s: mode %03o, others have access (needs 0700)", path,
+                        (unsigned)(st.st_mode & 0777));
+    return RUN_OK;
+}
+
+run_status run_dir(char *out, size_t size, int create, run_diag *diag)
+{
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    int n;
+    if (runtime && runtime[0] == '/')
+        n = snprintf(out, size, "%s/pycds", runtime);
+    else
+        n = snprintf(out, size, "/tmp/pycds-%u", (unsigned)geteuid());
+    if (n < 0 || (size_t)n >= size)
+        return run_fail(diag, RUN_E_TOO_LARGE, "directory path too long");
+    if (create && mkdir(out, 0700) != 0 && errno != EEXIST)
+        return run_fail(diag, RUN_E_IO, "%s: %s", out, strerror(errno));
+    return run_dir_check(out, diag);
+}
+
+run_status run_dir_file(char *out, size_t size, const char *dir,
+                        const char *key, const char *suffix, run_diag *diag)
+{
+    /* sun_path holds 108 bytes with the NUL. */
+    size_t limit = size < 108 ? size : 108;
+    int n = snprintf(out, size, "%s/%s%s", dir, key, suffix);
+    if (n < 0 || (size_t)n >= limit)
+        return run_fail(diag, RUN_E_TOO_LARGE,
+                        "%s/%s%s: longer than a socket path may be", dir, key,
+                        suffix);
+    return RUN_OK;
+}

@@ -1,0 +1,478 @@
+"""The program's process: forked from the server, it becomes the process a
+fresh `python` would have been for the client's command line, runs the
+program, and ends as python ends (README: "What a served program sees").
+
+Order: the request is checked against the server (options, start-up
+environment); the client's descriptors, directory, umask and limits are
+taken (pycds/ext/child.c); then Python's state: os.environ replaced whole,
+sys.argv, sys.orig_argv and sys.path[0], standard streams made as python
+makes them for these descriptors, signal dispositions and mask, no
+inherited atexit handlers, random generators reseeded, a fresh __main__.
+Anything that cannot be made exactly so raises Unservable before the
+program starts, and the client runs python itself.  Only after the
+client's GO does the program start, so nothing ever runs twice.
+
+At the end the process does what CPython's finalization does that a
+program can observe: waits for its non-daemon threads, runs its atexit
+handlers, flushes the standard streams (exit status 120 if that fails),
+finalizes the modules the program imported and its __main__ (so objects'
+__del__ run and unclosed files are flushed), flushes again, closes every
+descriptor and reports the exit status.  The preloaded modules are not
+torn down: they belong to the server, and tearing them down in every
+process would copy most of the server's memory.
+"""
+
+import atexit
+import builtins
+import gc
+import io
+import os
+import runpy
+import signal
+import sys
+import types
+from _frozen_importlib import BuiltinImporter
+from importlib.machinery import SourceFileLoader, all_suffixes
+from importlib.util import MAGIC_NUMBER
+
+from . import _cds
+
+# Everything the process needs to end is imported here, in the server:
+# the end tears down only modules imported after the fork.
+
+Unservable = _cds.Unservable
+
+# Signals whose disposition no process can change, and glibc's own.
+UNTOUCHABLE = {signal.SIGKILL, signal.SIGSTOP, 32, 33}
+
+
+class Context:
+    """What a program's process needs from its server, gathered before
+    the first fork."""
+
+    def __init__(self, server, tops: set) -> None:
+        self.options = list(server.options)
+        self.environment = list(server.environment)
+        # Names in a program's directory that would shadow a module the
+        # server imported: python would import that file instead.
+        suffixes = all_suffixes()
+        self.shadowing = frozenset(
+            top + suffix for top in tops for suffix in ["", *suffixes])
+        # The server's own standard streams, made at its start as python
+        # makes them; a program's are made the same way for its fds.
+        stdout = sys.__stdout__
+        self.encoding = stdout.encoding
+        self.errors = stdout.errors
+        self.unbuffered = isinstance(stdout.buffer, io.RawIOBase)
+        self.server_streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+        self.server_modules = frozenset(sys.modules)
+        self.pid = 0
+
+
+def run(request: dict, context: Context) -> None:
+    """Become the program, run it and exit; never returns."""
+    try:
+        conn, program = prepare(request, context)
+    except Unservable as why:
+        _cds.child_unservable(request["conn"], str(why))
+        os._exit(0)
+    except BaseException as error:  # never lose a run to a bug here
+        _cds.child_unservable(request["conn"],
+                              f"pycds: {type(error).__name__}: {error}")
+        os._exit(0)
+    if not _cds.child_ready(conn):
+        os._exit(0)  # the client went away: the program never starts
+    context.pid = os.getpid()
+    os.register_at_fork(after_in_child=_cds.child_forget_report)
+    code, interrupted = execute(request["mode"], program)
+    finish(context, code, interrupted)
+
+
+# ------------------------------------------------------------- preparing
+
+def prepare(request: dict, context: Context) -> tuple:
+    if request["options"] != context.options:
+        raise Unservable("interpreter options differ from the server's")
+    differs = _cds.startup_differs(request["env"], context.environment)
+    if differs is not None:
+        raise Unservable(f"{differs} differs from the server's")
+    conn, cwd_fd = _cds.child_place_fds(request["fds"], request["conn"],
+                                        request["cwd_fd"])
+    request["conn"] = conn
+    _cds.child_apply(cwd_fd, request["umask"], request["limits"])
+    set_environment(request["env"])
+    mode, target, args = request["mode"], request["target"], request["args"]
+    program = load_program(mode, target)
+    set_argv(mode, target, args, request["options"])
+    set_path0(mode, target, context)
+    set_streams(context)
+    set_signals(request["ignored_signals"], request["blocked_signals"])
+    atexit._clear()
+    reseed()
+    fresh_main()
+    return conn, program
+
+
+def set_environment(entries: list) -> None:
+    wanted = {}
+    for entry in entries:
+        name, equals, value = entry.partition(b"=")
+        if equals and name and name not in wanted:
+            wanted[name] = value  # the first of duplicates, as getenv
+    environ = os.environb
+    for name in [name for name in environ if name not in wanted]:
+        del environ[name]
+    for name, value in wanted.items():
+        if environ.get(name) != value:
+            environ[name] = value
+
+
+def load_program(mode: str, target: str):
+    """What the program is, read before it starts: a script's path and
+    bytes (python reports an unreadable one itself)."""
+    if mode != "script":
+        return target
+    for hook in sys.path_hooks:
+        try:
+            hook(target)
+        except Exception:
+            continue
+        raise Unservable("the script is a directory or zip file")
+    try:
+        with open(target, "rb") as file:
+            source = file.read()
+    except OSError as error:
+        raise Unservable(f"cannot read the script: {error.strerror}")
+    if source.startswith(MAGIC_NUMBER) or target.endswith(".pyc"):
+        raise Unservable("the script is compiled bytecode")
+    if b"\0" in source:
+        raise Unservable("the script holds a null byte")
+    # __file__ and the code's file name: the path joined to the current
+    # directory, unnormalised, as CPython makes it.
+    path = target if target.startswith("/") else os.path.join(os.getcwd(),
+                                                              target)
+    return path, source
+
+
+def set_argv(mode: str, target: str, args: list, options: list) -> None:
+    first = {"script": target, "command": "-c", "module": "-m"}.get(
+        mode, target)
+    sys.argv = [first, *args]
+    program = {"script": [target], "command": ["-c", target],
+               "module": ["-m", target]}.get(mode, [target] if target else [])
+    sys.orig_argv = [sys.executable, *options, *program, *args]
+
+
+def set_path0(mode: str, target: str, context: Context) -> None:
+    """sys.path[0] as python computes it, and refuse a program whose
+    directory holds a module that shadows a preloaded one."""
+    if sys.flags.safe_path:
+        return
+    if mode == "script":
+        real = os.path.realpath(target)
+        path0 = real[:real.rindex("/")] or "/"
+    elif mode == "module":
+        try:
+            path0 = os.getcwd()
+        except OSError:
+            return
+    else:
+        path0 = ""
+    try:
+        names = os.listdir(path0 or ".")
+    except OSError:
+        names = []
+    shadowing = context.shadowing.intersection(names)
+    if shadowing:
+        raise Unservable(f"{path0 or 'the current directory'} holds "
+                         f"{min(shadowing)}, which a preloaded module's "
+                         "name would resolve to")
+    sys.path.insert(0, path0)
+
+
+def open_stream(fd: int, write: bool, name: str, context: Context):
+    """A standard stream as CPython's create_stdio makes it."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return None
+    buffered = not (write and context.unbuffered)
+    buffer = io.open(fd, "wb" if write else "rb", -1 if buffered else 0,
+                     closefd=False)
+    raw = buffer.raw if buffered else buffer
+    raw.name = name
+    line_buffering = not context.unbuffered and (raw.isatty() or fd == 2)
+    stream = io.TextIOWrapper(
+        buffer, encoding=context.encoding,
+        errors="backslashreplace" if fd == 2 else context.errors,
+        newline="\n", line_buffering=line_buffering,
+        write_through=context.unbuffered)
+    stream.mode = "w" if write else "r"
+    return stream
+
+
+def set_streams(context: Context) -> None:
+    sys.stdin = sys.__stdin__ = open_stream(0, False, "<stdin>", context)
+    sys.stdout = sys.__stdout__ = open_stream(1, True, "<stdout>", context)
+    sys.stderr = sys.__stderr__ = open_stream(2, True, "<stderr>", context)
+
+
+def set_signals(ignored: int, blocked: int) -> None:
+    """Dispositions as python sets them at start-up over what the client
+    inherited: ignored stays ignored; SIGINT raises KeyboardInterrupt;
+    SIGPIPE and SIGXFSZ are ignored; everything else is the default.  The
+    mask is the client's."""
+    for number in range(1, signal.NSIG):
+        if number in UNTOUCHABLE:
+            continue
+        if ignored & (1 << (number - 1)):
+            wanted = signal.SIG_IGN
+        elif number == signal.SIGINT:
+            wanted = signal.default_int_handler
+        else:
+            wanted = signal.SIG_DFL
+        if number in (signal.SIGPIPE, signal.SIGXFSZ):
+            wanted = signal.SIG_IGN
+        try:
+            if signal.getsignal(number) != wanted:
+                signal.signal(number, wanted)
+        except (OSError, ValueError):
+            pass
+    mask = {number for number in range(1, 65) if blocked & (1 << (number - 1))}
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def reseed() -> None:
+    """random reseeds itself at fork; numpy's and torch's global
+    generators do not."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None and hasattr(numpy_random, "seed"):
+        numpy_random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "seed"):
+        torch.seed()
+
+
+def fresh_main() -> None:
+    main = types.ModuleType("__main__")
+    main.__loader__ = BuiltinImporter
+    main.__annotations__ = {}
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+
+
+# ------------------------------------------------------------- running
+
+def execute(mode: str, program) -> tuple:
+    """Run the program in __main__; (exit code, interrupted)."""
+    main = sys.modules["__main__"].__dict__
+    file_set = False
+    try:
+        if mode == "script":
+            path, source = program
+            main["__file__"], main["__cached__"] = path, None
+            file_set = True
+            main["__loader__"] = SourceFileLoader("__main__", path)
+            exec(compile(source, path, "exec", dont_inherit=True), main)
+        elif mode == "command":
+            exec(compile(program, "<string>", "exec", dont_inherit=True),
+                 main)
+        elif mode == "module":
+            runpy._run_module_as_main(program)
+        elif mode == "stdin":
+            source = read_all(0)
+            main["__file__"], main["__cached__"] = "<stdin>", None
+            file_set = True
+            exec(compile(source, "<stdin>", "exec", dont_inherit=True), main)
+        else:
+            repl(main)
+        return 0, False
+    except SystemExit as exit_:
+        return system_exit_code(exit_), False
+    except BaseException as error:
+        print_uncaught(error)
+        return 1, isinstance(error, KeyboardInterrupt)
+    finally:
+        if file_set:
+            main.pop("__file__", None)
+            main.pop("__cached__", None)
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def print_uncaught(error: BaseException) -> None:
+    """As PyErr_Print: the traceback without this module's frame, and
+    sys.last_* set."""
+    traceback = error.__traceback__
+    traceback = traceback.tb_next if traceback is not None else None
+    error.__traceback__ = traceback
+    sys.last_type, sys.last_value, sys.last_traceback = (
+        type(error), error, traceback)
+    if sys.version_info >= (3, 12):
+        sys.last_exc = error
+    try:
+        sys.excepthook(type(error), error, traceback)
+    except BaseException:
+        pass
+
+
+def system_exit_code(exit_: SystemExit) -> int:
+    """As _Py_HandleSystemExit: None is 0, an int is itself (one that
+    does not fit a C long is -1), anything else is printed on stderr and
+    is 1."""
+    code = exit_.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code if -(1 << 63) <= code < (1 << 63) else -1
+    try:
+        text = str(code)
+    except BaseException:
+        text = "<exception str() failed>"
+    stream = sys.stderr
+    try:
+        if stream is not None:
+            stream.write(text + "\n")
+        else:
+            os.write(2, (text + "\n").encode(errors="backslashreplace"))
+    except BaseException:
+        pass
+    return 1
+
+
+def repl(main: dict) -> None:
+    """The interactive interpreter, as python starts it on a terminal."""
+    if not sys.flags.quiet:
+        banner = f"Python {sys.version} on {sys.platform}\n"
+        if not sys.flags.no_site:
+            banner += ('Type "help", "copyright", "credits" or "license" '
+                       "for more information.\n")
+        os.write(2, banner.encode())
+    if not sys.flags.isolated:
+        try:
+            import readline  # noqa: F401 - python imports it for the REPL
+        except ImportError:
+            pass
+    startup = None if sys.flags.ignore_environment else \
+        os.environ.get("PYTHONSTARTUP")
+    if startup:
+        try:
+            with open(startup, "rb") as file:
+                exec(compile(file.read(), startup, "exec", dont_inherit=True),
+                     main)
+        except OSError as error:
+            os.write(2, b"Could not open PYTHONSTARTUP\n")
+            print_uncaught(error)
+        except SystemExit:
+            raise
+        except BaseException as error:
+            print_uncaught(error)
+    hook = getattr(sys, "__interactivehook__", None)
+    if hook is not None:
+        try:
+            hook()
+        except BaseException as error:
+            os.write(2, b"Failed calling sys.__interactivehook__\n")
+            print_uncaught(error)
+    if sys.version_info >= (3, 13) and not os.environ.get("PYTHON_BASIC_REPL"):
+        runpy._run_module_as_main("_pyrepl", False)
+        return
+    import code
+
+    code.InteractiveConsole(main, filename="<stdin>").interact(
+        banner="", exitmsg="")
+
+
+# ------------------------------------------------------------- ending
+
+def flush_standard(failed: bool) -> bool:
+    """Flush sys.stdout and sys.stderr as finalization does; True when one
+    failed (reported as 'Exception ignored in ...')."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None or getattr(stream, "closed", True):
+            continue
+        try:
+            stream.flush()
+        except BaseException as error:
+            _cds.write_unraisable(error, stream)
+            failed = True
+    return failed
+
+
+def clear_module(module) -> None:
+    """As CPython clears a module's dict at shutdown: names starting with
+    an underscore first, then the rest, __builtins__ last of all."""
+    namespace = getattr(module, "__dict__", None)
+    if not isinstance(namespace, dict):
+        return
+    for underscored in (True, False):
+        for name in list(namespace):
+            if (name.startswith("_") == underscored
+                    and name != "__builtins__"):
+                namespace[name] = None
+
+
+def created_modules(context: Context) -> list:
+    """The modules imported after the fork, newest first.  sys.modules
+    keeps the order of import: they are at its end, and the walk stops
+    well inside the server's modules, whose objects it would otherwise
+    touch (and so copy) one page each."""
+    created, seen_server = [], 0
+    for name, module in reversed(sys.modules.items()):
+        if name in context.server_modules:
+            seen_server += 1
+            if seen_server > 32:
+                break
+        else:
+            created.append(module)
+    return created
+
+
+def teardown(context: Context) -> None:
+    """Finalize what the program created: the modules it imported (in
+    reverse order of import) and its __main__."""
+    gc.collect()
+    for module in created_modules(context) + [sys.modules.get("__main__")]:
+        try:
+            clear_module(module)
+        except BaseException:
+            pass
+    gc.collect()
+
+
+def finish(context: Context, code: int, interrupted: bool) -> None:
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException as error:
+            print_uncaught(error)
+    atexit._run_exitfuncs()
+    failed = flush_standard(False)
+    for stream in context.server_streams:  # one a library kept
+        try:
+            if stream is not None and stream.writable():
+                stream.flush()
+        except BaseException:
+            pass
+    teardown(context)
+    failed = flush_standard(failed)
+    if failed:
+        code = 120
+    code &= 0xFF
+    if interrupted:
+        # As python after an uncaught KeyboardInterrupt: die of SIGINT
+        # (the server reports it).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        os._exit(130)
+    if os.getpid() == context.pid:
+        _cds.child_report(code)
+    os._exit(code)

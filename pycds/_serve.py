@@ -1,0 +1,293 @@
+"""python -m pycds serve: a server that has imported the preload set once
+and forks a fresh copy of itself for each program (README: "Preloaded
+interpreters").
+
+The server is found by a key (librun's run_key: the interpreter, its
+options, the preload set, the archive and the start-up environment), so it
+computes its own key from how it was started, with the same function the
+client uses.  It imports the preload set, checks that forking is safe (no
+threads, no CUDA), watches every file its code came from, and then runs the
+C loop (pycds/ext/server.c).  In each program's process the loop returns
+the program's request, and pycds._child takes over; it never returns here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import importlib
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from . import _cds
+
+DEFAULT_IDLE_TIMEOUT = 900.0
+
+
+class ServeError(Exception):
+    """The server cannot start; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """What the server is, and what a program's process compares itself
+    against."""
+
+    python: str
+    options: tuple[str, ...]
+    preload: str
+    archive: str
+    key: str
+    socket_path: str
+    directory: str
+    # The start-up environment as bytes "NAME=value", as requests carry it.
+    environment: tuple[bytes, ...]
+
+
+def describe(python: str, preload: str, archive: str, socket_path: str,
+             options: tuple[str, ...]) -> Server:
+    environment = tuple(name + b"=" + value
+                        for name, value in os.environb.items())
+    key = _cds.server_key(python, list(options), preload, archive,
+                          list(environment))
+    if socket_path:
+        directory = os.path.dirname(os.path.abspath(socket_path))
+    else:
+        directory = _cds.run_dir(True)
+        socket_path = _cds.dir_file(directory, key, ".sock")
+    return Server(python, options, preload, archive, key, socket_path,
+                  directory, environment)
+
+
+def own_options() -> tuple[str, ...]:
+    """This interpreter's options, in the client's normal form."""
+    line = _cds.parse_command_line(sys.orig_argv[1:])
+    return tuple(line["options"])
+
+
+def take_lock(server: Server, lock_fd: int | None) -> int:
+    """The key's lock, held for the server's life: one server per key."""
+    if lock_fd is not None:
+        # Handed over by the client that started this server, locked: a
+        # lock on the same open file is taken again at once.
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return lock_fd
+    path = server.socket_path[:-len(".sock")] + ".lock" \
+        if server.socket_path.endswith(".sock") else server.socket_path + ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ServeError(f"a server is already running on "
+                         f"{server.socket_path}") from None
+    return fd
+
+
+def preload(names: str) -> float:
+    """Import the preload set; the seconds it took."""
+    start = time.perf_counter()
+    for name in filter(None, names.split(",")):
+        try:
+            importlib.import_module(name)
+        except BaseException as error:
+            raise ServeError(f"preloading {name} failed: "
+                             f"{type(error).__name__}: {error}") from error
+    return time.perf_counter() - start
+
+
+def thread_names() -> list[str]:
+    """The threads of this process other than the main one."""
+    names = []
+    for task in sorted(os.listdir("/proc/self/task"), key=int):
+        if int(task) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                names.append(f"{comm.read().strip()} ({task})")
+        except OSError:
+            names.append(task)
+    return names
+
+
+def check_fork_safety(allow_threads: bool) -> None:
+    threads = thread_names()
+    if threads and not allow_threads:
+        raise ServeError(
+            f"the preloaded modules started {len(threads)} thread(s): "
+            f"{', '.join(threads)}; a forked program would have none of "
+            "them and could deadlock on their locks; pass --allow-threads "
+            "if they are harmless")
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    initialised = getattr(cuda, "is_initialized", None)
+    if callable(initialised) and initialised():
+        raise ServeError("CUDA is initialised in the server: a forked "
+                         "program cannot use it; do not touch CUDA while "
+                         "preloading")
+    with open("/proc/self/maps") as maps:
+        if any("libcuda.so" in line for line in maps):
+            raise ServeError("the CUDA driver is loaded in the server: a "
+                             "forked program cannot use it")
+
+
+def module_tops() -> set[str]:
+    """Top-level names of modules loaded from files on a path: what a
+    program's directory could shadow."""
+    tops = set()
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        if spec is None:
+            continue
+        if spec.has_location or spec.submodule_search_locations:
+            tops.add(name.partition(".")[0])
+    return tops
+
+
+def watch_spec(server: Server) -> list[tuple[str, list[str]]]:
+    """Each directory to watch, with the names that matter in it
+    (pycds/ext/watch.h)."""
+    names: dict[str, set[str]] = defaultdict(set)
+    tops = module_tops()
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        if spec is None:
+            continue
+        origin = spec.origin if spec.has_location else None
+        if isinstance(origin, str) and os.path.isabs(origin):
+            directory, base = os.path.split(origin)
+            names[directory].add(base.partition(".")[0])
+        for location in spec.submodule_search_locations or ():
+            if isinstance(location, str) and os.path.isdir(location):
+                # A package: its own directory, and its name in its parent.
+                names[location].add("__init__")
+                parent, base = os.path.split(location)
+                names[parent].add(base)
+    # An earlier sys.path entry could come to shadow any top-level module,
+    # and a new .pth file changes sys.path itself.
+    for entry in sys.path:
+        if isinstance(entry, str) and os.path.isdir(entry):
+            names[os.path.abspath(entry)].update(tops)
+            names[os.path.abspath(entry)].add("*.pth")
+    # The interpreter (as started and as it really is), its libraries and
+    # every other file mapped into this process, and the archive.
+    files = {sys.executable, os.path.realpath(sys.executable)}
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/"):
+                path = fields[5].rstrip("\n")
+                if not path.endswith(" (deleted)") and \
+                        not path.startswith(("/dev/", "/proc/", "/sys/")):
+                    files.add(path)
+    if server.archive:
+        files.add(server.archive)
+    for path in files:
+        directory, base = os.path.split(path)
+        names[directory].add("=" + base)
+    return sorted((directory, sorted(rules))
+                  for directory, rules in names.items()
+                  if os.path.isdir(directory))
+
+
+def info_text(server: Server, log: str, seconds: float) -> str:
+    return (f"python: {server.python}\n"
+            f"options: {' '.join(server.options) or '(none)'}\n"
+            f"preload: {server.preload or '(none)'}\n"
+            f"archive: {server.archive or '(none)'}\n"
+            f"preloaded in: {seconds:.3f} s\n"
+            f"key: {server.key}\n"
+            f"socket: {server.socket_path}\n"
+            f"log: {log}\n")
+
+
+def say(message: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} pycds serve[{os.getpid()}]: {message}", file=sys.stderr,
+          flush=True)
+
+
+def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
+          socket_path: str, allow_threads: bool,
+          lock_fd: int | None) -> int:
+    # Descriptors inherited from whoever started the server are not the
+    # server's: a program's own may need their numbers.
+    keep = lock_fd if lock_fd is not None else 2
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 20)
+    # sys.path[0] is the directory the server was started from: the
+    # programs' own directories take its place, one per program.
+    if not sys.flags.safe_path and sys.path:
+        del sys.path[0]
+    server = describe(sys.executable, _cds.normalize_preload(preload_list),
+                      _cds.absolute_path(archive) if archive else "",
+                      socket_path, own_options())
+    lock = take_lock(server, lock_fd)
+    # The server's own imports come from the archive, when there is one
+    # (given, or PYCDSARCHIVE) and PYCDSMODE did not already share it.
+    share_from = server.archive or os.environ.get("PYCDSARCHIVE", "")
+    if share_from and not any(isinstance(finder, _cds.ArchiveFinder)
+                              for finder in sys.meta_path):
+        from . import _share
+
+        verdict = _share.install(share_from)
+        say(f"archive {share_from}: {verdict}")
+    seconds = preload(server.preload)
+    check_fork_safety(allow_threads)
+    watch = watch_spec(server)
+    from . import _child
+
+    context = _child.Context(server, module_tops())
+    say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
+        f"{len(sys.modules)} modules")
+    log = server.socket_path[:-len(".sock")] + ".log"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything allocated so far lives as long as the server: keep the
+    # collector (and its writes) away from it in every program's process.
+    gc.collect()
+    gc.freeze()
+    result = _cds.serve(server.socket_path, lock_fd=lock, watch=watch,
+                        pool=pool, idle_timeout=idle_timeout,
+                        info=info_text(server, log, seconds))
+    if isinstance(result, dict):
+        _child.run(result, context)  # a program's process: never returns
+        os._exit(70)
+    return 0
+
+
+def server_sockets(socket_path: str | None) -> list[str]:
+    if socket_path:
+        return [socket_path]
+    directory = _cds.run_dir(False)
+    return sorted(os.path.join(directory, name)
+                  for name in os.listdir(directory) if name.endswith(".sock"))
+
+
+def status(socket_path: str | None, stop: bool) -> int:
+    """Print every server of this user (--status), or stop them (--stop)."""
+    try:
+        sockets = server_sockets(socket_path)
+    except OSError as error:
+        print(f"pycds: {error}", file=sys.stderr)
+        return 1
+    found = 0
+    for path in sockets:
+        try:
+            text = _cds.server_control(path, stop)
+        except OSError as error:
+            if not socket_path:
+                continue  # a server that is gone left its socket
+            print(f"pycds: {path}: {error}", file=sys.stderr)
+            return 1
+        found += 1
+        print(("stopping " if stop else "") + f"server on {path}")
+        for line in text.splitlines():
+            print(f"  {line}")
+    if not found:
+        print("no servers running")
+    return 0

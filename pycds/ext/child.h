@@ -1,0 +1,21 @@
+/*
+ * child.h - the program's process: receiving its request, and the steps
+ * of becoming the program that need C (see child.c).
+ */
+#ifndef PYCDS_CHILD_H
+#define PYCDS_CHILD_H
+
+#include <Python.h>
+
+/* pycds._cds.Unservable: this program must be run by python itself. */
+extern PyObject *pycds_unservable_error;
+
+/* Read the request on conn (in the program's process, just forked) and
+ * return it as a dict; on failure the process exits: nothing has run. */
+PyObject *pycds_child_receive(int conn);
+
+/* The Python functions: child_place_fds, child_apply, child_ready,
+ * child_report, write_unraisable, run_basic_repl. */
+extern PyMethodDef pycds_child_methods[];
+
+#endif /* PYCDS_CHILD_H */

@@ -1,0 +1,152 @@
+/*
+ * start.c - starting a server in the background on first use.
+ *
+ * The key's lock file says whether a server for the key is running or
+ * starting: the server holds an exclusive lock on it for its whole life.
+ * A client that finds no server takes the lock itself, without waiting,
+ * and hands it to the server it starts; a client that cannot take it knows
+ * another one is starting, so two clients never start two servers.
+ *
+ * The server is detached: a new session (no terminal), its output to the
+ * key's log, the caller's environment unchanged (the key is computed from
+ * it on both sides), default signal dispositions.  Starting it costs the
+ * caller two forks of this small process; the caller never waits for it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static int open_lock(const char *dir, const char *key, run_diag *diag)
+{
+    char path[PATH_MAX];
+    if (run_dir_file(path, sizeof path, dir, key, ".lock", diag) != RUN_OK)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        diag->status = RUN_E_IO;
+        snprintf(diag->message, sizeof diag->message, "%.200s: %s", path,
+                 strerror(errno));
+    }
+    return fd;
+}
+
+int server_alive(const char *dir, const char *key)
+{
+    run_diag diag;
+    int fd = open_lock(dir, key, &diag);
+    if (fd < 0)
+        return 0;
+    int alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return alive;
+}
+
+/* In the detached grandchild: become the server (never returns). */
+static void become_server(const client *c, const char *dir, const char *key,
+                          int lock)
+{
+    /* Default dispositions and an empty mask, as a fresh program. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig <= 64; sig++)
+        sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    char log_path[PATH_MAX];
+    run_diag diag;
+    if (run_dir_file(log_path, sizeof log_path, dir, key, ".log", &diag) !=
+        RUN_OK)
+        _exit(1);
+    /* The lock first out of the way of 0-3 (the caller may have started
+     * with any of them closed), then each in its place; dup2 leaves the
+     * copies inheritable. */
+    lock = fcntl(lock, F_DUPFD_CLOEXEC, 10);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* Appended to (a stale server may still be finishing into it), but
+     * kept short. */
+    int log = open(
+        log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat st;
+    if (log >= 0 && fstat(log, &st) == 0 && st.st_size > (1 << 20) &&
+        ftruncate(log, 0) != 0)
+        _exit(1);
+    if (lock < 0 || null < 0 || log < 0 || dup2(null, 0) < 0 ||
+        dup2(log, 1) < 0 || dup2(log, 2) < 0 || dup2(lock, 3) < 0)
+        _exit(1);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    if (chdir(dir) != 0)
+        _exit(1);
+
+    const char *args[RUN_MAX_OPTIONS + 16];
+    int n = 0;
+    args[n++] = c->python;
+    for (int i = 0; i < c->cmdline.n_options; i++)
+        args[n++] = c->cmdline.options[i];
+    args[n++] = "-m";
+    args[n++] = "pycds";
+    args[n++] = "serve";
+    args[n++] = "--preload";
+    args[n++] = c->preload;
+    if (c->archive[0]) {
+        args[n++] = "--archive";
+        args[n++] = c->archive;
+    }
+    args[n++] = "--lock-fd=3";
+    args[n] = NULL;
+    execve(c->python, (char *const *)args, c->envp);
+    dprintf(2, "pycds-run: cannot start %s: %s\n", c->python, strerror(errno));
+    _exit(127);
+}
+
+int start_server(const client *c, const char *dir, const char *key,
+                 run_diag *diag)
+{
+    int lock = open_lock(dir, key, diag);
+    if (lock < 0)
+        return -1;
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        close(lock);
+        if (busy)
+            return 0;
+        diag->status = RUN_E_IO;
+        snprintf(diag->message, sizeof diag->message, "lock: %s",
+                 strerror(errno));
+        return -1;
+    }
+    pid_t middle = fork();
+    if (middle < 0) {
+        close(lock);
+        diag->status = RUN_E_IO;
+        snprintf(diag->message, sizeof diag->message, "fork: %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (middle == 0) {
+        /* A new session, then fork again so that the server is nobody's
+         * child here (init reaps it) and can never regain a terminal. */
+        setsid();
+        pid_t server = fork();
+        if (server == 0)
+            become_server(c, dir, key, lock);
+        _exit(server < 0 ? 1 : 0);
+    }
+    close(lock); /* the server's copy keeps the lock */
+    int status;
+    while (waitpid(middle, &status, 0) < 0 && errno == EINTR)
+        ;
+    return 1;
+}
