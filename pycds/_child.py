@@ -275,8 +275,9 @@ def execute(mode: str, program) -> tuple:
             main["__loader__"] = SourceFileLoader("__main__", path)
             exec(compile(source, path, "exec", dont_inherit=True), main)
         elif mode == "command":
-            exec(compile(program, "<string>", "exec", dont_inherit=True),
-                 main)
+            code = compile(program, "<string>", "exec", dont_inherit=True)
+            register_source(code, program, "<string>")
+            exec(code, main)
         elif mode == "module":
             runpy._run_module_as_main(program)
         elif mode == "stdin":
@@ -296,6 +297,18 @@ def execute(mode: str, program) -> tuple:
         if file_set:
             main.pop("__file__", None)
             main.pop("__cached__", None)
+
+
+def register_source(code, source: str, name: str) -> None:
+    """3.13 keeps the source of -c code for tracebacks, as its REPL's: by
+    file name in 3.13.0, by code object where linecache looks lines up by
+    code object."""
+    import linecache
+
+    register = getattr(linecache, "_register_code", None)
+    if register is not None:
+        by_code = hasattr(linecache, "_getline_from_code")
+        register(code if by_code else name, source, name)
 
 
 def read_all(fd: int) -> bytes:

@@ -1,0 +1,194 @@
+"""Helpers for the preloaded-interpreter suites: start a real server,
+run programs through the real client and through plain python with the
+same environment, and make sure every process ends.
+
+Every server a test starts listens in the test's own directory (--socket,
+or a private XDG_RUNTIME_DIR for servers the client starts), and is
+stopped, with a bounded wait, when the test ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conftest import clean_env
+
+import pycds._cds as _cds
+
+PY = sys.executable
+CLIENT = str(Path(sys.executable).parent / "pycds-run")
+HERE = Path(__file__).parent / "run"
+PROBE = HERE / "probe.py"
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def status(socket_path: str) -> dict[str, str] | None:
+    """A server's status lines as a dict, or None when nobody answers."""
+    try:
+        text = _cds.server_control(socket_path, False)
+    except OSError:
+        return None
+    return dict(line.split(": ", 1) for line in text.splitlines()
+                if ": " in line)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_servers_in(directory: Path) -> None:
+    """Stop every server listening in directory; kill any that is slow."""
+    pids = []
+    for sock in directory.glob("*.sock"):
+        info = status(str(sock))
+        if info:
+            pids.append(int(info["pid"]))
+            try:
+                _cds.server_control(str(sock), True)
+            except OSError:
+                pass
+    for pid in pids:
+        try:
+            wait_for(lambda: not alive(pid), 10, f"server {pid} to exit")
+        except AssertionError:
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not alive(pid), 5, f"server {pid} to die")
+
+
+@dataclass
+class Server:
+    """A server started by the test with --socket, and the environment
+    that its clients and the plain runs compared with them share."""
+
+    root: Path
+    socket: Path
+    env: dict[str, str]
+    process: subprocess.Popen
+    log: Path
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def served(self) -> int:
+        info = status(str(self.socket))
+        assert info is not None, self.log.read_text()
+        return int(info["programs served"])
+
+    def client(self, args: list[str], *, cwd: Path | None = None,
+               input: bytes | str | None = None, timeout: float = 60,
+               env: dict[str, str] | None = None,
+               **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([CLIENT, *args], cwd=cwd or self.root,
+                              env=env or self.env, input=input,
+                              capture_output=True, timeout=timeout, **kwargs)
+
+    def plain(self, args: list[str], *, cwd: Path | None = None,
+              input: bytes | str | None = None, timeout: float = 60,
+              env: dict[str, str] | None = None,
+              **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([PY, *args], cwd=cwd or self.root,
+                              env=env or self.env, input=input,
+                              capture_output=True, timeout=timeout, **kwargs)
+
+    def both(self, args: list[str], **kwargs):
+        """Run plainly and through the server; assert the server ran it."""
+        before = self.served()
+        served = self.client(args, **kwargs)
+        after = self.served()
+        assert after == before + 1, (
+            f"not served: {served.stderr!r}\n{self.log.read_text()}")
+        return self.plain(args, **kwargs), served
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                _cds.server_control(str(self.socket), True)
+            except OSError:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_server(root: Path, preload: str, *extra: str,
+                 env: dict[str, str] | None = None,
+                 pythonpath: Path | None = None) -> Server:
+    """Start `python -m pycds serve` on root/server.sock and wait until it
+    answers."""
+    root.mkdir(parents=True, exist_ok=True)
+    environment = dict(env or clean_env())
+    if pythonpath is not None:
+        environment["PYTHONPATH"] = str(pythonpath)
+    sock = root / "server.sock"
+    environment["PYCDSSOCKET"] = str(sock)
+    log = root / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [PY, "-m", "pycds", "serve", "--socket", str(sock), "--preload",
+             preload, "--idle-timeout", "120", *extra],
+            cwd=root, env=environment, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT)
+    server = Server(root, sock, environment, process, log, list(extra))
+    try:
+        wait_for(lambda: process.poll() is not None or status(str(sock)),
+                 60, "the server to answer")
+    except AssertionError:
+        server.stop()
+        raise
+    if process.poll() is not None:
+        raise AssertionError(f"the server exited:\n{log.read_text()}")
+    return server
+
+
+def probe(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def comparable(state: dict) -> dict:
+    """A probe's state without what differs by design between two
+    processes: the report channel, the one descriptor a served program has
+    beyond plain python's (close-on-exec, near the descriptor limit)."""
+    state = dict(state)
+    limit = int(state["limits"][str(7)][0])  # RLIMIT_NOFILE
+    state["fds"] = [fd for fd in state["fds"] if not limit - 64 <= fd < limit]
+    return state
+
+
+def zombies_of(pid: int) -> list[int]:
+    """The zombie children of pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found

@@ -1,0 +1,241 @@
+"""Programs run through pycds-run behave as under plain python: the same
+standard output and error, exit status and file side effects, for every
+way a program is given and every way it ends; and the process they see is
+a fresh python's."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from servers import (CLIENT, HERE, PY, Server, comparable, probe,
+                     start_server)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    root = tmp_path_factory.mktemp("programs")
+    shutil.copytree(HERE, root / "programs")
+    server = start_server(root / "programs", "json,warm",
+                          pythonpath=root / "programs" / "lib")
+    yield server
+    server.stop()
+
+
+def same(plain: subprocess.CompletedProcess,
+         served: subprocess.CompletedProcess) -> None:
+    assert (served.returncode, served.stdout, served.stderr) == \
+        (plain.returncode, plain.stdout, plain.stderr)
+
+
+@pytest.mark.parametrize("how", ["normal", "exit3", "exit-message", "raise",
+                                 "os-exit", "signal", "interrupt", "syntax",
+                                 "atexit", "del", "thread"])
+def test_script_ends_as_under_python(server: Server, how: str) -> None:
+    plain, served = server.both(["exits.py", how])
+    same(plain, served)
+
+
+def test_exit_statuses_are_exact(server: Server) -> None:
+    expected = {"exit3": 3, "raise": 1, "os-exit": 7, "exit-message": 1,
+                "signal": -15, "interrupt": -2}
+    for how, status in expected.items():
+        assert server.client(["exits.py", how]).returncode == status, how
+
+
+def test_shell_sees_128_plus_signal(server: Server) -> None:
+    for args, status in ((["exits.py", "signal"], 143),
+                         (["exits.py", "interrupt"], 130),
+                         (["-c", "import os; os.kill(os.getpid(), 9)"], 137)):
+        quoted = " ".join(f"'{a}'" for a in args)
+        for command in (PY, CLIENT):
+            done = subprocess.run(["sh", "-c", f"'{command}' {quoted}; echo $?"],
+                                  cwd=server.root, env=server.env,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.stdout.splitlines()[-1] == str(status), (command, args)
+
+
+def test_unclosed_file_is_flushed(server: Server, tmp_path: Path) -> None:
+    for runner, name in ((server.plain, "plain.txt"),
+                         (server.client, "served.txt")):
+        assert runner(["exits.py", "unclosed", str(tmp_path / name)]
+                      ).returncode == 0
+    assert (tmp_path / "served.txt").read_text() == \
+        (tmp_path / "plain.txt").read_text() == "written but never closed\n"
+
+
+def test_module_command_and_stdin(server: Server) -> None:
+    cases = [
+        (["-m", "pkg"], None),
+        (["-m", "pkg.tool", "5", "x"], None),
+        (["-m", "no_such_module"], None),
+        (["-c", "import sys; print(sys.argv, __name__)", "a", "b"], None),
+        (["-c", "1/0"], None),
+        (["-"], b"import sys\nprint('from stdin', sys.argv, __file__)\n"),
+        (["-", "x", "y"], b"import sys\nprint(sys.argv)\nraise SystemExit(4)\n"),
+        ([], b"print('no arguments, stdin a pipe')\n"),
+        (["-"], b"def (\n"),
+    ]
+    for args, stdin in cases:
+        plain, served = server.both(args, input=stdin)
+        same(plain, served)
+
+
+def test_script_errors_are_pythons_own(server: Server) -> None:
+    """A missing script is reported by python itself (the client runs it)."""
+    plain = server.plain(["missing.py"])
+    served = server.client(["missing.py"])
+    same(plain, served)
+    assert b"can't open file" in served.stderr
+
+
+def test_large_output_through_a_pipe(server: Server) -> None:
+    plain, served = server.both(["io_program.py", "large"])
+    same(plain, served)
+    assert len(served.stdout) > 9_000_000
+
+
+def test_binary_stdin_and_stdout(server: Server) -> None:
+    data = bytes(range(256)) * 4096
+    plain, served = server.both(["io_program.py", "binary"], input=data)
+    same(plain, served)
+    assert served.stdout == bytes(reversed(data))
+
+
+def test_reading_stdin_to_the_end(server: Server) -> None:
+    text = b"".join(b"line %d\n" % i for i in range(50000))
+    plain, served = server.both(["io_program.py", "count"], input=text)
+    same(plain, served)
+
+
+def test_subprocess_inherits_stdio(server: Server) -> None:
+    plain, served = server.both(["io_program.py", "subprocess"],
+                                input=b"shared input")
+    same(plain, served)
+    assert b"SHARED INPUT" in served.stdout
+
+
+def test_process_state_matches_python(server: Server, tmp_path: Path) -> None:
+    """argv, sys.path, __main__, os.environ, cwd, umask, limits, signal
+    dispositions and mask, standard streams: as plain python's."""
+    work = tmp_path / "work dir"
+    work.mkdir()
+    env = dict(server.env, SOME_VARIABLE="only in this run", EMPTY="")
+    for args in ([str(server.root / "probe.py"), "a b"],
+                 [os.path.relpath(server.root / "probe.py", work), "x"]):
+        plain, served = server.both(args, cwd=work, env=env, umask=0o027)
+        assert comparable(probe(served)) == comparable(probe(plain))
+        state = probe(served)
+        assert state["environ"]["SOME_VARIABLE"] == "only in this run"
+        assert state["cwd"] == str(work) and state["umask"] == 0o027
+
+
+def test_relative_script_and_symlink(server: Server, tmp_path: Path) -> None:
+    """__file__ and sys.path[0] of a relative path and of a symlink."""
+    link_dir = tmp_path / "links"
+    link_dir.mkdir()
+    (link_dir / "probe-link.py").symlink_to(server.root / "probe.py")
+    for cwd, args in ((server.root, ["./probe.py"]),
+                      (link_dir, ["probe-link.py"])):
+        plain, served = server.both(args, cwd=cwd)
+        assert comparable(probe(served)) == comparable(probe(plain))
+
+
+def test_state_in_module_and_command_modes(server: Server) -> None:
+    code = ("import json, os, sys; print(json.dumps([sys.argv, sys.path[0], "
+            "os.getcwd(), sorted(vars(sys.modules['__main__']))]))")
+    plain, served = server.both(["-c", code, "arg"])
+    same(plain, served)
+
+
+def test_limits_and_ignored_signals_carry_over(server: Server) -> None:
+    """A lowered limit, an ignored signal and a blocked one, as a caller
+    (nohup, a shell) leaves them, reach the program as they reach python."""
+    import resource
+    import signal
+
+    def restrict() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+
+    plain, served = server.both([str(server.root / "probe.py")],
+                                preexec_fn=restrict)
+    a, b = probe(plain), probe(served)
+    assert comparable(b) == comparable(a)
+    assert b["limits"]["7"] == [512, 512]
+    assert b["signals"][str(signal.SIGHUP)] == "<Handlers.SIG_IGN: 1>"
+    assert signal.SIGUSR1 in b["sigmask"]
+
+
+def test_not_the_servers_process(server: Server) -> None:
+    code = ("import os, warm; print(os.getpid() != warm.SERVER_PID, "
+            "os.getppid() == warm.SERVER_PID)")
+    served = server.client(["-c", code])
+    assert served.stdout.split() == [b"True", b"True"]
+
+
+def test_random_differs_between_programs(server: Server) -> None:
+    code = "import random; print(random.random())"
+    values = {server.client(["-c", code]).stdout for _ in range(5)}
+    assert len(values) == 5
+
+
+def test_no_inherited_atexit_handlers(server: Server) -> None:
+    code = "import atexit; print(atexit._ncallbacks())"
+    plain, served = server.both(["-c", code])
+    same(plain, served)
+    assert served.stdout.strip() == b"0"
+
+
+def test_server_output_is_never_printed_twice(tmp_path: Path) -> None:
+    """What a preloaded module printed without flushing stays in the
+    server's log; no program prints it."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "chatty.py").write_text(
+        "import sys\nprint('printed while preloading', end='')\n"
+        "sys.stderr.write('also on stderr')\n")
+    server = start_server(tmp_path / "srv", "chatty", pythonpath=lib)
+    try:
+        for _ in range(3):
+            before = server.served()
+            done = server.client(["-c", "print('program')"])
+            assert server.served() == before + 1
+            assert done.stdout == b"program\n" and done.stderr == b""
+    finally:
+        server.stop()
+    assert "printed while preloading" in server.log.read_text()
+
+
+def test_thirty_two_concurrent_clients(server: Server) -> None:
+    before = server.served()
+    code = ("import sys, time; time.sleep(0.05); "
+            "print('client', sys.argv[1]); "
+            "print('err', sys.argv[1], file=sys.stderr)")
+    processes = [subprocess.Popen([CLIENT, "-c", code, str(i)],
+                                  cwd=server.root, env=server.env,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+                 for i in range(32)]
+    for i, process in enumerate(processes):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0
+        assert out == f"client {i}\n".encode()
+        assert err == f"err {i}\n".encode()
+    assert server.served() == before + 32
+
+
+def test_program_json_round_trip(server: Server) -> None:
+    """A preloaded module used by the program gives the program's answer."""
+    code = "import json, sys; print(json.dumps(sys.argv[1:]))"
+    plain, served = server.both(["-c", code, "ä", "b c"])
+    same(plain, served)
+    assert json.loads(served.stdout) == ["ä", "b c"]
