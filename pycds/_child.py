@@ -395,7 +395,11 @@ def repl(main: dict) -> None:
             os.write(2, b"Failed calling sys.__interactivehook__\n")
             print_uncaught(error)
     if sys.version_info >= (3, 13) and not os.environ.get("PYTHON_BASIC_REPL"):
-        runpy._run_module_as_main("_pyrepl", False)
+        try:
+            runpy._run_module_as_main("_pyrepl", False)
+        except SystemExit as exit_:
+            # python 3.13 reports the REPL's end as `run != 0`.
+            raise SystemExit(1 if system_exit_code(exit_) else 0) from None
         return
     import code
 
