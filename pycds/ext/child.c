@@ -38,6 +38,9 @@ static const char *const mode_names[RUN_MODE_COUNT] = {
     [RUN_MODE_REPL] = "repl",
 };
 
+/* Where to say that the program starts (the server's count). */
+static int started_fd = -1;
+
 /* The connection kept for the final report, and its identity. */
 static int report_fd = -1;
 static dev_t report_dev;
@@ -99,8 +102,9 @@ fail:
     return NULL;
 }
 
-PyObject *pycds_child_receive(int conn)
+PyObject *pycds_child_receive(int conn, int started)
 {
+    started_fd = started;
     run_frame frame;
     run_request request;
     run_diag diag;
@@ -282,6 +286,13 @@ static PyObject *child_ready(PyObject *module, PyObject *arg)
     run_frame_release(&frame);
     if (!go)
         Py_RETURN_FALSE;
+    if (started_fd >= 0) {
+        int32_t pid = (int32_t)getpid();
+        ssize_t written = write(started_fd, &pid, sizeof pid);
+        (void)written; /* only a count */
+        close(started_fd);
+        started_fd = -1;
+    }
     struct rlimit files;
     int from = 3;
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur > 67 &&

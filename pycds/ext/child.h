@@ -11,8 +11,10 @@
 extern PyObject *pycds_unservable_error;
 
 /* Read the request on conn (in the program's process, just forked) and
- * return it as a dict; on failure the process exits: nothing has run. */
-PyObject *pycds_child_receive(int conn);
+ * return it as a dict; on failure the process exits: nothing has run.
+ * started_fd: where to write this process's pid when its program starts
+ * (the server counts programs run). */
+PyObject *pycds_child_receive(int conn, int started_fd);
 
 /* The Python functions: child_place_fds, child_apply, child_ready,
  * child_report, write_unraisable, run_basic_repl. */

@@ -45,7 +45,14 @@
 #include "run/run.h"
 #include "watch.h"
 
-enum tag { TAG_LISTEN = 1, TAG_SIGNAL, TAG_WATCH, TAG_PENDING, TAG_CONN };
+enum tag {
+    TAG_LISTEN = 1,
+    TAG_SIGNAL,
+    TAG_WATCH,
+    TAG_PENDING,
+    TAG_CONN,
+    TAG_STARTED
+};
 
 typedef struct child {
     pid_t pid;
@@ -55,6 +62,9 @@ typedef struct child {
 
 typedef struct server {
     int listen_fd, epoll_fd, signal_fd, lock_fd;
+    /* Each program's process writes its pid here when its program starts
+     * (after GO): the count of programs run, as opposed to requests. */
+    int started_read, started_write;
     pycds_watch *watch;
     char socket_path[108];
     dev_t socket_dev;
@@ -66,8 +76,8 @@ typedef struct server {
     size_t n_pending, pending_capacity;
     int pool_size;
     double idle_timeout;
-    struct timespec started, last_activity;
-    unsigned long served;
+    struct timespec started_at, last_activity;
+    unsigned long requests, started;
     int stale, draining, kill_all;
     char reason[512];
     const char *info;
@@ -186,6 +196,7 @@ static void become_child(server *s, pid_t server_pid, int keep_fd)
     close(s->listen_fd);
     close(s->epoll_fd);
     close(s->signal_fd);
+    close(s->started_read);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
@@ -338,9 +349,9 @@ static void drop_pending(server *s, int conn)
 static void status_text(server *s, char *out, size_t size)
 {
     snprintf(out, size,
-             "pid: %ld\nuptime: %.0f s\nprograms served: %lu\n"
+             "pid: %ld\nuptime: %.0f s\nrequests: %lu\nprograms run: %lu\n"
              "running: %zu\npool idle: %zu of %d\nstate: %s\n%s",
-             (long)getpid(), since(&s->started), s->served, count_running(s),
+             (long)getpid(), since(&s->started_at), s->requests, s->started, count_running(s),
              count_idle(s), s->pool_size, s->draining ? s->reason : "serving",
              s->info);
 }
@@ -413,7 +424,7 @@ static int on_pending(server *s, int conn)
             close(conn);
             return 0;
         }
-        s->served++;
+        s->requests++;
         if (start_program(s, conn))
             return 1;
         /* From now on only the client's departure matters here. */
@@ -477,6 +488,14 @@ static void on_conn_closed(server *s, int conn)
     close(conn);
     c->conn = -1;
     kill(c->pid, SIGKILL);
+}
+
+static void on_started(server *s)
+{
+    int32_t pids[256];
+    ssize_t n;
+    while ((n = read(s->started_read, pids, sizeof pids)) > 0)
+        s->started += (unsigned long)n / sizeof pids[0];
 }
 
 static void report(int conn, int status)
@@ -630,6 +649,10 @@ static void release(server *s)
         close(s->epoll_fd);
     if (s->signal_fd >= 0)
         close(s->signal_fd);
+    if (s->started_read >= 0)
+        close(s->started_read);
+    if (s->started_write >= 0)
+        close(s->started_write);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
@@ -718,6 +741,7 @@ static int loop(server *s)
                     return 1;
                 break;
             case TAG_CONN: on_conn_closed(s, fd); break;
+            case TAG_STARTED: on_started(s); break;
             }
         }
     }
@@ -744,13 +768,14 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     server s;
     memset(&s, 0, sizeof s);
     s.listen_fd = s.epoll_fd = s.signal_fd = -1;
+    s.started_read = s.started_write = -1;
     s.lock_fd = lock_fd;
     s.program_conn = -1;
     s.pool_size = pool;
     s.idle_timeout = idle_timeout;
     s.info = info;
-    clock_gettime(CLOCK_MONOTONIC, &s.started);
-    s.last_activity = s.started;
+    clock_gettime(CLOCK_MONOTONIC, &s.started_at);
+    s.last_activity = s.started_at;
 
     sigset_t handled;
     sigemptyset(&handled);
@@ -761,7 +786,12 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     sigprocmask(SIG_BLOCK, &handled, &s.original_mask);
     s.signal_fd = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
     s.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (s.signal_fd < 0 || s.epoll_fd < 0) {
+    int started[2];
+    if (pipe2(started, O_CLOEXEC | O_NONBLOCK) == 0) {
+        s.started_read = started[0];
+        s.started_write = started[1];
+    }
+    if (s.signal_fd < 0 || s.epoll_fd < 0 || s.started_read < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         goto fail;
     }
@@ -769,6 +799,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         goto fail;
     if (watch_fd_of(&s, s.listen_fd, TAG_LISTEN, EPOLLIN) != 0 ||
         watch_fd_of(&s, s.signal_fd, TAG_SIGNAL, EPOLLIN) != 0 ||
+        watch_fd_of(&s, s.started_read, TAG_STARTED, EPOLLIN) != 0 ||
         (s.watch &&
          watch_fd_of(&s, pycds_watch_fd(s.watch), TAG_WATCH, EPOLLIN) != 0)) {
         PyErr_SetFromErrno(PyExc_OSError);
@@ -783,7 +814,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         /* A program's process: everything of the server is closed. */
         free(s.children);
         free(s.pending);
-        return pycds_child_receive(s.program_conn);
+        return pycds_child_receive(s.program_conn, s.started_write);
     }
     log_line("exiting: %s", s.reason);
     PyObject *result = PyUnicode_FromString(s.reason);

@@ -93,7 +93,7 @@ class Server:
     def served(self) -> int:
         info = status(str(self.socket))
         assert info is not None, self.log.read_text()
-        return int(info["programs served"])
+        return int(info["programs run"])
 
     def client(self, args: list[str], *, cwd: Path | None = None,
                input: bytes | str | None = None, timeout: float = 60,

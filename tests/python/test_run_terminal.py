@@ -152,8 +152,8 @@ def test_terminal_state_matches_python(server: Server) -> None:
     assert comparable(b) == comparable(a)
 
 
-CATCHER = ("import time\nprint('ready', flush=True)\n"
-           "try:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n"
+CATCHER = ("import time\ntry:\n    print('ready', flush=True)\n"
+           "    time.sleep(30)\nexcept KeyboardInterrupt:\n"
            "    print('interrupted', flush=True)\n")
 
 

@@ -1,0 +1,207 @@
+"""What a preloaded interpreter cannot serve exactly as python would is run
+by python itself, with the same result: interpreter options the server was
+not started with, start-up variables that differ from the server's or that
+no fork can honour, a program directory that shadows a preloaded module,
+scripts python must open itself, and servers that cannot be used.  A
+launcher (`python -m pycds bundle`) is python with its preload set."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from servers import CLIENT, HERE, PY, Server, start_server, stop_servers_in
+from conftest import clean_env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    root = tmp_path_factory.mktemp("fallback")
+    shutil.copytree(HERE, root / "programs")
+    server = start_server(root / "programs", "json,warm",
+                          pythonpath=root / "programs" / "lib")
+    yield server
+    server.stop()
+
+
+def plain_and_client(server: Server, args: list[str], **kwargs):
+    """Both runs; the server must not have run the program."""
+    before = server.served()
+    client = server.client(args, **kwargs)
+    assert server.served() == before, "the server ran it"
+    return server.plain(args, **kwargs), client
+
+
+def masked(text: bytes) -> bytes:
+    """Without what differs between any two runs of python: addresses
+    (-v) and times (-X importtime)."""
+    text = re.sub(rb"0x[0-9a-f]+", b"0x?", text)
+    return re.sub(rb"import time: +\d+ \| +\d+ \|", b"import time: ?", text)
+
+
+def same(a: subprocess.CompletedProcess, b: subprocess.CompletedProcess):
+    assert (b.returncode, b.stdout, masked(b.stderr)) == \
+        (a.returncode, a.stdout, masked(a.stderr))
+
+
+@pytest.mark.parametrize("args", [
+    ["-v", "-c", "pass"],
+    ["-X", "importtime", "-c", "import json"],
+    ["-W", "error", "-c", "import warnings; warnings.warn('x')"],
+    ["-i", "-c", "print('inspect')"],
+    ["-d", "-c", "pass"],
+    ["-x", "probe.py"],
+    ["--version"],
+    ["-h"],
+    ["-B", "-c", "import sys; print(sys.flags.dont_write_bytecode)"],
+    ["-O", "-c", "assert False, 'kept'; print('optimised away')"],
+    ["-E", "-c", "import sys; print(sys.flags.ignore_environment)"],
+    ["-Z"],
+    ["-c"],
+])
+def test_options_the_server_lacks_run_plainly(server: Server,
+                                              args: list[str]) -> None:
+    plain, client = plain_and_client(server, args, input=b"")
+    same(plain, client)
+
+
+@pytest.mark.parametrize("variable, value, code", [
+    ("PYTHONHASHSEED", "7", "print(hash('fixed'))"),
+    ("PYTHONOPTIMIZE", "1", "print(__debug__)"),
+    ("PYTHONIOENCODING", "latin-1", "import sys; print(sys.stdout.encoding)"),
+    ("PYTHONVERBOSE", "1", "pass"),
+    ("PYTHONPROFILEIMPORTTIME", "1", "import json"),
+    ("PYTHONDEVMODE", "1", "import sys; print(sys.flags.dev_mode)"),
+    ("TZ", "Asia/Tokyo", "import time; print(time.tzname)"),
+    ("LC_ALL", "C", "import sys; print(sys.stdout.encoding)"),
+    ("PYTHONPATH", "relative/dir", "import sys; print(sys.path[1])"),
+    ("PYCDSMODE", "TRACE", "print('traced')"),
+])
+def test_startup_variables_run_plainly(server: Server, variable: str,
+                                       value: str, code: str,
+                                       tmp_path: Path) -> None:
+    env = dict(server.env, **{variable: value})
+    if variable == "PYCDSMODE":
+        env["PYCDSLIST"] = str(tmp_path / "trace.lst")
+    plain, client = plain_and_client(server, ["-c", code], env=env)
+    if variable != "PYCDSMODE":
+        same(plain, client)
+    else:
+        assert client.stdout == plain.stdout == b"traced\n"
+        assert (tmp_path / "trace.lst").exists()
+
+
+def test_runtime_variables_are_served(server: Server) -> None:
+    """Variables read while running are simply the program's."""
+    env = dict(server.env, PYTHONBREAKPOINT="0", MY_SETTING="on")
+    code = "import os; print(os.environ['MY_SETTING'], os.environ['PYTHONBREAKPOINT'])"
+    plain, served = server.both(["-c", code], env=env)
+    same(plain, served)
+
+
+def test_directory_shadowing_a_preloaded_module(server: Server,
+                                                tmp_path: Path) -> None:
+    (tmp_path / "json.py").write_text("def dumps(value):\n    return 'local'\n")
+    (tmp_path / "app.py").write_text("import json\nprint(json.dumps(1))\n")
+    plain, client = plain_and_client(server, ["app.py"], cwd=tmp_path)
+    same(plain, client)
+    assert client.stdout == b"local\n"
+    plain, client = plain_and_client(
+        server, ["-c", "import json; print(json.dumps(1))"], cwd=tmp_path)
+    assert client.stdout == plain.stdout == b"local\n"
+
+
+def test_scripts_python_must_open_itself(server: Server,
+                                         tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__main__.py").write_text("print('directory as a script')\n")
+    unreadable = tmp_path / "secret.py"
+    unreadable.write_text("print(1)\n")
+    unreadable.chmod(0)
+    for args in (["app"], ["missing.py"]):
+        plain, client = plain_and_client(server, args, cwd=tmp_path)
+        same(plain, client)
+
+
+def test_unusable_servers_leave_it_to_python(server: Server,
+                                             tmp_path: Path) -> None:
+    not_a_socket = tmp_path / "file.sock"
+    not_a_socket.write_text("")
+    nobody_listens = tmp_path / "dead.sock"
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(nobody_listens))
+    for path in (not_a_socket, nobody_listens, tmp_path / "missing.sock"):
+        env = dict(server.env, PYCDSSOCKET=str(path), PYCDSVERBOSE="1")
+        done = subprocess.run([CLIENT, "-c", "print('ran')"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout == "ran\n"
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            "pycds-run: plain python: ")
+
+
+def test_server_started_with_an_option_serves_it(tmp_path: Path) -> None:
+    """-B and -X utf8 are served by a server started with them."""
+    root = tmp_path / "srv"
+    root.mkdir()
+    env = dict(clean_env(), PYCDSSOCKET=str(root / "server.sock"))
+    process = subprocess.Popen(
+        [PY, "-B", "-X", "utf8", "-m", "pycds", "serve", "--socket",
+         str(root / "server.sock"), "--preload", "json"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(root, root / "server.sock", env, process,
+                    root / "none.log")
+    try:
+        from servers import status, wait_for
+
+        wait_for(lambda: status(str(server.socket)), 60, "the server")
+        code = ("import sys; print(sys.flags.dont_write_bytecode, "
+                "sys.flags.utf8_mode, sys.orig_argv[1:4])")
+        plain, served = server.both(["-B", "-X", "utf8", "-c", code])
+        same(plain, served)
+        before = server.served()
+        assert server.client(["-c", "pass"]).returncode == 0
+        assert server.served() == before  # options differ: python ran it
+    finally:
+        server.stop()
+
+
+def test_launcher_is_python_with_a_preload_set(tmp_path: Path) -> None:
+    import tempfile
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "heavy.py").write_text("import os\nSERVER = os.getpid()\n")
+    launcher = tmp_path / "python-heavy"
+    made = subprocess.run([PY, "-m", "pycds", "bundle", "--preload", "heavy",
+                           "-o", str(launcher)], capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert os.access(launcher, os.X_OK)
+    assert launcher.read_bytes()[:4] == b"\x7fELF"
+    runtime = Path(tempfile.mkdtemp(prefix="pycds-test-"))
+    env = dict(clean_env(), XDG_RUNTIME_DIR=str(runtime),
+               PYTHONPATH=str(lib), PYCDSWAIT="1")
+    env.pop("PYCDSPRELOAD", None)
+    try:
+        code = "import heavy, os, sys; print(os.getppid() == heavy.SERVER, sys.argv)"
+        done = subprocess.run([str(launcher), "-c", code, "x"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout == "True ['-c', 'x']\n", done.stderr
+        # A launcher is no client to make launchers from.
+        again = subprocess.run([PY, "-m", "pycds", "bundle", "--preload",
+                                "heavy", "--client", str(launcher), "-o",
+                                str(tmp_path / "other")],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1 and "already a launcher" in again.stderr
+    finally:
+        stop_servers_in(runtime / "pycds")
+        shutil.rmtree(runtime)
