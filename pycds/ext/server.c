@@ -351,9 +351,9 @@ static void status_text(server *s, char *out, size_t size)
     snprintf(out, size,
              "pid: %ld\nuptime: %.0f s\nrequests: %lu\nprograms run: %lu\n"
              "running: %zu\npool idle: %zu of %d\nstate: %s\n%s",
-             (long)getpid(), since(&s->started_at), s->requests, s->started, count_running(s),
-             count_idle(s), s->pool_size, s->draining ? s->reason : "serving",
-             s->info);
+             (long)getpid(), since(&s->started_at), s->requests, s->started,
+             count_running(s), count_idle(s), s->pool_size,
+             s->draining ? s->reason : "serving", s->info);
 }
 
 /* Hand a program's connection to an idle pool child, or fork one for it.
