@@ -30,6 +30,7 @@ import os
 import runpy
 import signal
 import sys
+import time
 import types
 from _frozen_importlib import BuiltinImporter
 from importlib.machinery import SourceFileLoader, all_suffixes
@@ -50,9 +51,21 @@ class Context:
     """What a program's process needs from its server, gathered before
     the first fork."""
 
-    def __init__(self, server, tops: set) -> None:
+    def __init__(self, server, tops: set, pages: str) -> None:
         self.options = list(server.options)
         self.environment = list(server.environment)
+        # A program whose environment is the server's, in a server whose
+        # imports left os.environ as it was, needs no change to it.
+        self.environ_intact = [name + b"=" + value for name, value
+                               in os.environb.items()] == self.environment
+        # Signal dispositions as python leaves them at start-up: a program
+        # whose caller ignored and blocked nothing needs no change.
+        self.signals_fresh = all(signal.getsignal(number) == fresh_signal(number, 0)
+                                 for number in range(1, signal.NSIG)
+                                 if number not in UNTOUCHABLE)
+        self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        # Where the pool's pages are learnt (pages.h), or "".
+        self.pages = pages
         # Names in a program's directory that would shadow a module the
         # server imported: python would import that file instead.
         suffixes = all_suffixes()
@@ -100,13 +113,15 @@ def prepare(request: dict, context: Context) -> tuple:
                                         request["cwd_fd"])
     request["conn"] = conn
     _cds.child_apply(cwd_fd, request["umask"], request["limits"])
-    set_environment(request["env"])
+    if not (context.environ_intact and request["env"] == context.environment):
+        set_environment(request["env"])
     mode, target, args = request["mode"], request["target"], request["args"]
     program = load_program(mode, target)
     set_argv(mode, target, args, request["options"])
     set_path0(mode, target, context)
     set_streams(context)
-    set_signals(request["ignored_signals"], request["blocked_signals"])
+    set_signals(request["ignored_signals"], request["blocked_signals"],
+                context)
     atexit._clear()
     reseed()
     fresh_main()
@@ -129,28 +144,28 @@ def set_environment(entries: list) -> None:
 
 def load_program(mode: str, target: str):
     """What the program is, read before it starts: a script's path and
-    bytes (python reports an unreadable one itself)."""
+    bytes.  Python runs itself what it would open otherwise (a directory,
+    a zip file, compiled bytecode) and reports an unreadable script."""
     if mode != "script":
         return target
-    for hook in sys.path_hooks:
-        try:
-            hook(target)
-        except Exception:
-            continue
-        raise Unservable("the script is a directory or zip file")
     try:
         with open(target, "rb") as file:
             source = file.read()
     except OSError as error:
         raise Unservable(f"cannot read the script: {error.strerror}")
+    # A zip file's end-of-directory record lies in its last 64 KiB.
+    if b"PK\x05\x06" in source[-65558:]:
+        raise Unservable("the script may be a zip file")
     if source.startswith(MAGIC_NUMBER) or target.endswith(".pyc"):
         raise Unservable("the script is compiled bytecode")
     if b"\0" in source:
         raise Unservable("the script holds a null byte")
     # __file__ and the code's file name: the path joined to the current
-    # directory, unnormalised, as CPython makes it.
+    # directory, unnormalised, as CPython makes it; python asks the path
+    # hooks about it, and remembers that none took it.
     path = target if target.startswith("/") else os.path.join(os.getcwd(),
                                                               target)
+    sys.path_importer_cache[path] = None
     return path, source
 
 
@@ -217,29 +232,35 @@ def set_streams(context: Context) -> None:
     sys.stderr = sys.__stderr__ = open_stream(2, True, "<stderr>", context)
 
 
-def set_signals(ignored: int, blocked: int) -> None:
+def fresh_signal(number: int, ignored: int):
+    """A signal's disposition in a python started with these signals
+    ignored: ignored stays ignored; SIGINT raises KeyboardInterrupt;
+    SIGPIPE and SIGXFSZ are ignored; everything else is the default."""
+    if number in (signal.SIGPIPE, signal.SIGXFSZ):
+        return signal.SIG_IGN
+    if ignored & (1 << (number - 1)):
+        return signal.SIG_IGN
+    if number == signal.SIGINT:
+        return signal.default_int_handler
+    return signal.SIG_DFL
+
+
+def set_signals(ignored: int, blocked: int, context: Context) -> None:
     """Dispositions as python sets them at start-up over what the client
-    inherited: ignored stays ignored; SIGINT raises KeyboardInterrupt;
-    SIGPIPE and SIGXFSZ are ignored; everything else is the default.  The
-    mask is the client's."""
-    for number in range(1, signal.NSIG):
-        if number in UNTOUCHABLE:
-            continue
-        if ignored & (1 << (number - 1)):
-            wanted = signal.SIG_IGN
-        elif number == signal.SIGINT:
-            wanted = signal.default_int_handler
-        else:
-            wanted = signal.SIG_DFL
-        if number in (signal.SIGPIPE, signal.SIGXFSZ):
-            wanted = signal.SIG_IGN
-        try:
-            if signal.getsignal(number) != wanted:
-                signal.signal(number, wanted)
-        except (OSError, ValueError):
-            pass
+    inherited, and the client's mask."""
+    if ignored or not context.signals_fresh:
+        for number in range(1, signal.NSIG):
+            if number in UNTOUCHABLE:
+                continue
+            wanted = fresh_signal(number, ignored)
+            try:
+                if signal.getsignal(number) != wanted:
+                    signal.signal(number, wanted)
+            except (OSError, ValueError):
+                pass
     mask = {number for number in range(1, 65) if blocked & (1 << (number - 1))}
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if mask != context.mask:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def reseed() -> None:
@@ -491,5 +512,23 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         os._exit(130)
     if os.getpid() == context.pid:
+        learn_pages(context)
         _cds.child_report(code)
     os._exit(code)
+
+
+def learn_pages(context: Context) -> None:
+    """Now and then (once a minute at most): list the pages this process
+    wrote, for the pool's next children to write ahead.  Before the report:
+    once the client has gone, the server ends this process."""
+    if not context.pages:
+        return
+    try:
+        if time.time() - os.stat(context.pages).st_mtime < 60:
+            return
+    except OSError:
+        pass
+    try:
+        _cds.child_learn_pages(context.pages)
+    except OSError:
+        pass

@@ -241,7 +241,8 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
     watch = watch_spec(server)
     from . import _child
 
-    context = _child.Context(server, module_tops())
+    pages = server.socket_path.rpartition(".")[0] + ".pages" if pool else ""
+    context = _child.Context(server, module_tops(), pages)
     say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
         f"{len(sys.modules)} modules")
     log = server.socket_path[:-len(".sock")] + ".log"
@@ -253,7 +254,7 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
     gc.freeze()
     result = _cds.serve(server.socket_path, lock_fd=lock, watch=watch,
                         pool=pool, idle_timeout=idle_timeout,
-                        info=info_text(server, log, seconds))
+                        info=info_text(server, log, seconds), pages=pages)
     if isinstance(result, dict):
         _child.run(result, context)  # a program's process: never returns
         os._exit(70)

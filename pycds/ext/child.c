@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pages.h"
 #include "run/run.h"
 
 PyObject *pycds_unservable_error;
@@ -352,6 +353,18 @@ static PyObject *child_report(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* child_learn_pages(path): list this process's own pages for the pool. */
+static PyObject *child_learn_pages(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    const char *path = PyUnicode_AsUTF8(arg);
+    if (!path)
+        return NULL;
+    if (pycds_pages_learn(path) != 0)
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    Py_RETURN_NONE;
+}
+
 /*
  * child_unservable(conn, reason): the program cannot be served after all;
  * tell the client so that python runs it.
@@ -402,6 +415,8 @@ PyMethodDef pycds_child_methods[] = {
      "child_forget_report(): drop the report channel (in a forked process)."},
     {"child_report", child_report, METH_O,
      "child_report(code): close every descriptor and report the exit code."},
+    {"child_learn_pages", child_learn_pages, METH_O,
+     "child_learn_pages(path): list the pages this process wrote (pages.h)."},
     {"child_unservable", child_unservable, METH_VARARGS,
      "child_unservable(conn, reason): python must run this program."},
     {"write_unraisable", write_unraisable, METH_VARARGS,

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "pages.h"
 #include "run/run.h"
 #include "watch.h"
 
@@ -81,6 +82,7 @@ typedef struct server {
     int stale, draining, kill_all;
     char reason[512];
     const char *info;
+    const char *pages; /* the learnt pages' list, or "" */
     /* Set in a program's process: the connection it serves. */
     int program_conn;
 } server;
@@ -263,6 +265,8 @@ static int spawn_pool_child(server *s)
     pid_t pid = fork_process(s, pair[1]);
     if (pid == 0) {
         close(pair[0]);
+        if (s->pages[0])
+            pycds_pages_prefault(s->pages);
         s->program_conn = pool_wait(pair[1]);
         return 1;
     }
@@ -751,15 +755,15 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
     static char *keywords[] = {"socket_path",  "lock_fd", "watch", "pool",
-                               "idle_timeout", "info",    NULL};
+                               "idle_timeout", "info",    "pages", NULL};
     const char *path;
     int lock_fd = -1, pool = 0;
     PyObject *watch = NULL;
     double idle_timeout = 600.0;
-    const char *info = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$iOids", keywords, &path,
+    const char *info = "", *pages = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$iOidss", keywords, &path,
                                      &lock_fd, &watch, &pool, &idle_timeout,
-                                     &info))
+                                     &info, &pages))
         return NULL;
     if (pool < 0 || pool > 64) {
         PyErr_SetString(PyExc_ValueError, "pool: 0 to 64 children");
@@ -774,6 +778,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     s.pool_size = pool;
     s.idle_timeout = idle_timeout;
     s.info = info;
+    s.pages = pages;
     clock_gettime(CLOCK_MONOTONIC, &s.started_at);
     s.last_activity = s.started_at;
 
