@@ -59,10 +59,13 @@ class build_ext_and_client(build_ext):
             sources, output_dir=os.path.join(BUILD_BASE, "client"),
             include_dirs=["librun/include"],
             extra_postargs=["-std=gnu11", "-O2", *warnings])
-        # LDFLAGS too: a sanitized build's objects need its runtime.
-        self.compiler.link_executable(
-            objects, CLIENT,
-            extra_postargs=os.environ.get("LDFLAGS", "").split())
+        # LDFLAGS too: a sanitized build's objects need its runtime.  A
+        # static executable starts faster (no dynamic linking: 0.1-0.2 ms
+        # of each run); the sanitizers cannot be linked so.
+        flags = os.environ.get("LDFLAGS", "").split()
+        if not any(flag.startswith("-fsanitize") for flag in flags):
+            flags.append("-static-pie")
+        self.compiler.link_executable(objects, CLIENT, extra_postargs=flags)
 
 extension = Extension(
     "pycds._cds",

@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                                         "per-user directory (clients: "
                                         "PYCDSSOCKET)")
     serve.add_argument("--allow-threads", action="store_true",
-                       help="fork even if preloading started threads")
+                       default=bool(os.environ.get("PYCDSALLOWTHREADS")),
+                       help="fork even if preloading started threads "
+                            "(default: $PYCDSALLOWTHREADS)")
     serve.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--status", action="store_true",
                        help="list this user's servers")

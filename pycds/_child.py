@@ -66,6 +66,7 @@ class Context:
         self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         # Where the pool's pages are learnt (pages.h), or "".
         self.pages = pages
+        self.ahead = False
         # Names in a program's directory that would shadow a module the
         # server imported: python would import that file instead.
         suffixes = all_suffixes()
@@ -82,10 +83,19 @@ class Context:
         self.pid = 0
 
 
+def ahead(context: Context) -> None:
+    """What a program's process can do before its request: in a pool
+    child, while it waits for one."""
+    atexit._clear()
+    reseed()
+    fresh_main()
+    context.ahead = True
+
+
 def run(request: dict, context: Context) -> None:
     """Become the program, run it and exit; never returns."""
     try:
-        conn, program = prepare(request, context)
+        conn, program, path0 = prepare(request, context)
     except Unservable as why:
         _cds.child_unservable(request["conn"], str(why))
         os._exit(0)
@@ -93,7 +103,12 @@ def run(request: dict, context: Context) -> None:
         _cds.child_unservable(request["conn"],
                               f"pycds: {type(error).__name__}: {error}")
         os._exit(0)
-    if not _cds.child_ready(conn):
+    # Everything that could refuse the program is done: READY goes out,
+    # and the rest is done while the client's GO is on its way.
+    if not _cds.child_announce(conn):
+        os._exit(0)
+    settle(request, context, path0)
+    if not _cds.child_await(conn):
         os._exit(0)  # the client went away: the program never starts
     context.pid = os.getpid()
     os.register_at_fork(after_in_child=_cds.child_forget_report)
@@ -104,6 +119,8 @@ def run(request: dict, context: Context) -> None:
 # ------------------------------------------------------------- preparing
 
 def prepare(request: dict, context: Context) -> tuple:
+    """Every step that may find the program unservable (Unservable), and
+    those that need the client's descriptors."""
     if request["options"] != context.options:
         raise Unservable("interpreter options differ from the server's")
     differs = _cds.startup_differs(request["env"], context.environment)
@@ -113,19 +130,25 @@ def prepare(request: dict, context: Context) -> tuple:
                                         request["cwd_fd"])
     request["conn"] = conn
     _cds.child_apply(cwd_fd, request["umask"], request["limits"])
+    mode, target = request["mode"], request["target"]
+    program = load_program(mode, target)
+    path0 = check_path0(mode, target, context)
+    set_streams(context)
+    return conn, program, path0
+
+
+def settle(request: dict, context: Context, path0: str | None) -> None:
+    """The rest, which cannot fail."""
     if not (context.environ_intact and request["env"] == context.environment):
         set_environment(request["env"])
-    mode, target, args = request["mode"], request["target"], request["args"]
-    program = load_program(mode, target)
-    set_argv(mode, target, args, request["options"])
-    set_path0(mode, target, context)
-    set_streams(context)
+    set_argv(request["mode"], request["target"], request["args"],
+             request["options"])
+    if path0 is not None:
+        sys.path.insert(0, path0)
     set_signals(request["ignored_signals"], request["blocked_signals"],
                 context)
-    atexit._clear()
-    reseed()
-    fresh_main()
-    return conn, program
+    if not context.ahead:
+        ahead(context)
 
 
 def set_environment(entries: list) -> None:
@@ -178,11 +201,11 @@ def set_argv(mode: str, target: str, args: list, options: list) -> None:
     sys.orig_argv = [sys.executable, *options, *program, *args]
 
 
-def set_path0(mode: str, target: str, context: Context) -> None:
-    """sys.path[0] as python computes it, and refuse a program whose
-    directory holds a module that shadows a preloaded one."""
+def check_path0(mode: str, target: str, context: Context) -> str | None:
+    """sys.path[0] as python computes it (None: none); refuses a program
+    whose directory holds a module that shadows a preloaded one."""
     if sys.flags.safe_path:
-        return
+        return None
     if mode == "script":
         real = os.path.realpath(target)
         path0 = real[:real.rindex("/")] or "/"
@@ -190,7 +213,7 @@ def set_path0(mode: str, target: str, context: Context) -> None:
         try:
             path0 = os.getcwd()
         except OSError:
-            return
+            return None
     else:
         path0 = ""
     try:
@@ -202,7 +225,7 @@ def set_path0(mode: str, target: str, context: Context) -> None:
         raise Unservable(f"{path0 or 'the current directory'} holds "
                          f"{min(shadowing)}, which a preloaded module's "
                          "name would resolve to")
-    sys.path.insert(0, path0)
+    return path0
 
 
 def open_stream(fd: int, write: bool, name: str, context: Context):

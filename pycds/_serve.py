@@ -254,7 +254,8 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
     gc.freeze()
     result = _cds.serve(server.socket_path, lock_fd=lock, watch=watch,
                         pool=pool, idle_timeout=idle_timeout,
-                        info=info_text(server, log, seconds), pages=pages)
+                        info=info_text(server, log, seconds), pages=pages,
+                        ahead=lambda: _child.ahead(context))
     if isinstance(result, dict):
         _child.run(result, context)  # a program's process: never returns
         os._exit(70)

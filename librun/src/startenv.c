@@ -98,6 +98,7 @@ static const rule rules[] = {
     {"PYCDSARCHIVE", RUN_ENV_KEY},
     {"PYCDSVALIDATE", RUN_ENV_KEY},
     {"PYCDSLIST", RUN_ENV_KEY},
+    {"PYCDSALLOWTHREADS", RUN_ENV_KEY},
 };
 
 /* The length of the name in "NAME=value" or "NAME". */

@@ -59,10 +59,11 @@ static PyObject *archive_new(PyTypeObject *type, PyObject *args,
     cds_archive *archive = NULL;
     cds_diag diag = {0};
     cds_status status;
-    Py_BEGIN_ALLOW_THREADS status = cds_archive_open(
-        &archive, PyBytes_AS_STRING(path), fp, fp_size, flags, &diag);
-    Py_END_ALLOW_THREADS if (status != CDS_OK)
-    {
+    Py_BEGIN_ALLOW_THREADS
+        status = cds_archive_open(&archive, PyBytes_AS_STRING(path), fp,
+                                  fp_size, flags, &diag);
+    Py_END_ALLOW_THREADS
+    if (status != CDS_OK) {
         pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;

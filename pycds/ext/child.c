@@ -259,12 +259,11 @@ static PyObject *child_apply(PyObject *module, PyObject *args)
 }
 
 /*
- * child_ready(conn) -> bool: send READY with this process's pid and a
- * pidfd, then wait for GO.  False when the client went away instead: the
- * program must not start.  On GO the connection moves high, close-on-exec,
- * to report the end.
+ * child_announce(conn) -> bool: send READY with this process's pid and a
+ * pidfd (the client signals the program through it).  False when the
+ * client is gone.
  */
-static PyObject *child_ready(PyObject *module, PyObject *arg)
+static PyObject *child_announce(PyObject *module, PyObject *arg)
 {
     (void)module;
     int conn = PyLong_AsLong(arg);
@@ -277,12 +276,28 @@ static PyObject *child_ready(PyObject *module, PyObject *arg)
     run_i32_encode((int32_t)getpid(), body);
     run_status sent = run_send(conn, RUN_MSG_READY, body, 4, &pidfd, 1, NULL);
     close(pidfd);
-    if (sent != RUN_OK)
-        Py_RETURN_FALSE;
+    return PyBool_FromLong(sent == RUN_OK);
+}
+
+/*
+ * child_await(conn) -> bool: wait for the client's GO.  False when the
+ * client went away instead: the program must not start.  On GO the
+ * server hears that a program starts, and the connection moves high,
+ * close-on-exec, to report the end.
+ */
+static PyObject *child_await(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    int conn = PyLong_AsLong(arg);
+    if (conn < 0 && PyErr_Occurred())
+        return NULL;
     run_frame frame;
     run_status got;
-    Py_BEGIN_ALLOW_THREADS got = run_recv(conn, &frame, -1, NULL);
-    Py_END_ALLOW_THREADS if (got != RUN_OK) Py_RETURN_FALSE;
+    Py_BEGIN_ALLOW_THREADS
+        got = run_recv(conn, &frame, -1, NULL);
+    Py_END_ALLOW_THREADS
+    if (got != RUN_OK)
+        Py_RETURN_FALSE;
     int go = frame.type == RUN_MSG_GO;
     run_frame_release(&frame);
     if (!go)
@@ -409,8 +424,10 @@ PyMethodDef pycds_child_methods[] = {
     {"child_apply", child_apply, METH_VARARGS,
      "child_apply(cwd_fd, umask, limits): the client's directory, umask and\n"
      "resource limits."},
-    {"child_ready", child_ready, METH_O,
-     "child_ready(conn) -> bool: READY, then wait for GO."},
+    {"child_announce", child_announce, METH_O,
+     "child_announce(conn) -> bool: READY, with a pidfd."},
+    {"child_await", child_await, METH_O,
+     "child_await(conn) -> bool: wait for GO."},
     {"child_forget_report", child_forget_report, METH_NOARGS,
      "child_forget_report(): drop the report channel (in a forked process)."},
     {"child_report", child_report, METH_O,

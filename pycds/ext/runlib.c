@@ -239,12 +239,13 @@ static PyObject *server_control(PyObject *module, PyObject *args)
     run_diag diag = {RUN_OK, ""};
     run_frame frame = {0};
     int ok;
-    Py_BEGIN_ALLOW_THREADS ok =
-        connect(sock, (struct sockaddr *)&address, sizeof address) == 0 &&
-        run_send(sock, stop ? RUN_MSG_STOP : RUN_MSG_STATUS_QUERY, NULL, 0,
-                 NULL, 0, &diag) == RUN_OK &&
-        run_recv(sock, &frame, 5000, &diag) == RUN_OK;
-    Py_END_ALLOW_THREADS close(sock);
+    Py_BEGIN_ALLOW_THREADS
+        ok = connect(sock, (struct sockaddr *)&address, sizeof address) == 0 &&
+             run_send(sock, stop ? RUN_MSG_STOP : RUN_MSG_STATUS_QUERY, NULL, 0,
+                      NULL, 0, &diag) == RUN_OK &&
+             run_recv(sock, &frame, 5000, &diag) == RUN_OK;
+    Py_END_ALLOW_THREADS
+    close(sock);
     if (!ok) {
         if (diag.status == RUN_OK)
             return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);

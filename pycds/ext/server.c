@@ -83,6 +83,7 @@ typedef struct server {
     char reason[512];
     const char *info;
     const char *pages; /* the learnt pages' list, or "" */
+    PyObject *ahead;   /* called in a pool child before it waits, or NULL */
     /* Set in a program's process: the connection it serves. */
     int program_conn;
 } server;
@@ -265,6 +266,14 @@ static int spawn_pool_child(server *s)
     pid_t pid = fork_process(s, pair[1]);
     if (pid == 0) {
         close(pair[0]);
+        /* What a program's process can do before its request, done while
+         * waiting for one. */
+        if (s->ahead) {
+            PyObject *done = PyObject_CallNoArgs(s->ahead);
+            if (!done)
+                PyErr_Print(); /* to the server's log; the request redoes it */
+            Py_XDECREF(done);
+        }
         if (s->pages[0])
             pycds_pages_prefault(s->pages);
         s->program_conn = pool_wait(pair[1]);
@@ -450,13 +459,14 @@ static int on_pending(server *s, int conn)
     return 0;
 }
 
-static void on_listen(server *s)
+/* Accept every waiting connection.  Returns 1 in a program's process. */
+static int on_listen(server *s)
 {
     for (;;) {
         int conn =
             accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (conn < 0)
-            return;
+            return 0;
         struct ucred peer;
         socklen_t size = sizeof peer;
         if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
@@ -479,6 +489,12 @@ static void on_listen(server *s)
         }
         s->pending[s->n_pending++] = conn;
         watch_fd_of(s, conn, TAG_PENDING, EPOLLIN | EPOLLRDHUP);
+        /* The client sends its request right after connecting: it is
+         * usually here already, and needs no other turn of the loop. */
+        if (on_pending(s, conn))
+            return 1;
+        if (s->draining)
+            return 0;
     }
 }
 
@@ -711,9 +727,10 @@ static int loop(server *s)
         }
         struct epoll_event events[64];
         int n;
-        Py_BEGIN_ALLOW_THREADS n = epoll_wait(s->epoll_fd, events, 64, timeout);
-        Py_END_ALLOW_THREADS if (n < 0 && errno != EINTR)
-        {
+        Py_BEGIN_ALLOW_THREADS
+            n = epoll_wait(s->epoll_fd, events, 64, timeout);
+        Py_END_ALLOW_THREADS
+        if (n < 0 && errno != EINTR) {
             log_line("epoll: %s", strerror(errno));
             stop_accepting(s, "internal error", 0);
             continue;
@@ -735,8 +752,8 @@ static int loop(server *s)
             int fd = (int)(uint32_t)events[i].data.u64;
             switch (tag) {
             case TAG_LISTEN:
-                if (s->listen_fd >= 0)
-                    on_listen(s);
+                if (s->listen_fd >= 0 && on_listen(s))
+                    return 1;
                 break;
             case TAG_SIGNAL: on_signal(s); break;
             case TAG_WATCH: check_stale(s); break;
@@ -754,17 +771,20 @@ static int loop(server *s)
 PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
-    static char *keywords[] = {"socket_path",  "lock_fd", "watch", "pool",
-                               "idle_timeout", "info",    "pages", NULL};
+    static char *keywords[] = {"socket_path", "lock_fd",      "watch",
+                               "pool",        "idle_timeout", "info",
+                               "pages",       "ahead",        NULL};
     const char *path;
     int lock_fd = -1, pool = 0;
-    PyObject *watch = NULL;
+    PyObject *watch = NULL, *ahead = NULL;
     double idle_timeout = 600.0;
     const char *info = "", *pages = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$iOidss", keywords, &path,
-                                     &lock_fd, &watch, &pool, &idle_timeout,
-                                     &info, &pages))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$iOidssO", keywords,
+                                     &path, &lock_fd, &watch, &pool,
+                                     &idle_timeout, &info, &pages, &ahead))
         return NULL;
+    if (ahead == Py_None)
+        ahead = NULL;
     if (pool < 0 || pool > 64) {
         PyErr_SetString(PyExc_ValueError, "pool: 0 to 64 children");
         return NULL;
@@ -779,6 +799,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     s.idle_timeout = idle_timeout;
     s.info = info;
     s.pages = pages;
+    s.ahead = ahead;
     clock_gettime(CLOCK_MONOTONIC, &s.started_at);
     s.last_activity = s.started_at;
 

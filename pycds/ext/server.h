@@ -8,7 +8,7 @@
 
 /*
  * serve(socket_path, *, lock_fd=-1, watch=(), pool=0, idle_timeout=600.0,
- *       info="", pages="") -> str | dict
+ *       info="", pages="", ahead=None) -> str | dict
  *
  * Listen on socket_path and serve until idle, stale, stopped or signalled;
  * returns why (a str) in the server.  In a program's process, forked from

@@ -233,17 +233,18 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     cds_diag diag = {0};
     cds_status status;
     cds_archive *archive = NULL;
-    Py_BEGIN_ALLOW_THREADS status = cds_archive_open(
-        &archive, PyBytes_AS_STRING(path), fp, fp_size,
-        (verify ? CDS_OPEN_VERIFY_ALL : 0) |
-            (strcmp(validate, "none") == 0 ? CDS_OPEN_TRUST_MODULES : 0) |
-            /* Prefaulting costs in proportion to the archive (1.8 ms
-             * for 16 MB, against 0.14 ms without), and most of it may
-             * never be used: pages are faulted in as modules are. */
-            CDS_OPEN_NO_POPULATE,
-        &diag);
-    Py_END_ALLOW_THREADS if (status != CDS_OK)
-    {
+    Py_BEGIN_ALLOW_THREADS
+        status = cds_archive_open(
+            &archive, PyBytes_AS_STRING(path), fp, fp_size,
+            (verify ? CDS_OPEN_VERIFY_ALL : 0) |
+                (strcmp(validate, "none") == 0 ? CDS_OPEN_TRUST_MODULES : 0) |
+                /* Prefaulting costs in proportion to the archive (1.8 ms
+                 * for 16 MB, against 0.14 ms without), and most of it may
+                 * never be used: pages are faulted in as modules are. */
+                CDS_OPEN_NO_POPULATE,
+            &diag);
+    Py_END_ALLOW_THREADS
+    if (status != CDS_OK) {
         pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;

@@ -210,9 +210,11 @@ static PyObject *writer_finish(WriterObject *self, PyObject *args,
     }
     cds_diag diag = {0};
     cds_status status;
-    Py_BEGIN_ALLOW_THREADS status = cds_writer_finish(
-        self->writer, PyBytes_AS_STRING(path), fp, fp_size, &diag);
-    Py_END_ALLOW_THREADS PyObject *result =
+    Py_BEGIN_ALLOW_THREADS
+        status = cds_writer_finish(self->writer, PyBytes_AS_STRING(path), fp,
+                                   fp_size, &diag);
+    Py_END_ALLOW_THREADS
+    PyObject *result =
         status == CDS_OK
             ? Py_NewRef(Py_None)
             : pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
