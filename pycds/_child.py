@@ -51,18 +51,25 @@ class Context:
     """What a program's process needs from its server, gathered before
     the first fork."""
 
-    def __init__(self, server, tops: set, pages: str) -> None:
+    def __init__(self, server, tops: set, pages: str,
+                 initial_signals: dict) -> None:
         self.options = list(server.options)
         self.environment = list(server.environment)
         # A program whose environment is the server's, in a server whose
         # imports left os.environ as it was, needs no change to it.
         self.environ_intact = [name + b"=" + value for name, value
                                in os.environb.items()] == self.environment
+        # Handlers set outside Python before it started (a sanitizer's,
+        # a preloaded library's) are python's start-up state too.
+        self.foreign_signals = frozenset(
+            number for number, handler in initial_signals.items()
+            if handler is None)
         # Signal dispositions as python leaves them at start-up: a program
         # whose caller ignored and blocked nothing needs no change.
-        self.signals_fresh = all(signal.getsignal(number) == fresh_signal(number, 0)
-                                 for number in range(1, signal.NSIG)
-                                 if number not in UNTOUCHABLE)
+        self.signals_fresh = all(
+            signal.getsignal(number) == fresh_signal(number, 0)
+            for number in range(1, signal.NSIG)
+            if number not in UNTOUCHABLE | self.foreign_signals)
         self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         # Where the pool's pages are learnt (pages.h), or "".
         self.pages = pages
@@ -273,7 +280,7 @@ def set_signals(ignored: int, blocked: int, context: Context) -> None:
     inherited, and the client's mask."""
     if ignored or not context.signals_fresh:
         for number in range(1, signal.NSIG):
-            if number in UNTOUCHABLE:
+            if number in UNTOUCHABLE or number in context.foreign_signals:
                 continue
             wanted = fresh_signal(number, ignored)
             try:

@@ -214,6 +214,13 @@ def say(message: str) -> None:
 def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
           socket_path: str, allow_threads: bool,
           lock_fd: int | None) -> int:
+    # Signal handlers as this interpreter started: python's own, and any
+    # set before it by the C runtime (a sanitizer's).
+    import signal
+
+    initial_signals = {number: signal.getsignal(number)
+                       for number in range(1, signal.NSIG)
+                       if number not in (signal.SIGKILL, signal.SIGSTOP)}
     # Descriptors inherited from whoever started the server are not the
     # server's: a program's own may need their numbers.
     keep = lock_fd if lock_fd is not None else 2
@@ -242,7 +249,7 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
     from . import _child
 
     pages = server.socket_path.rpartition(".")[0] + ".pages" if pool else ""
-    context = _child.Context(server, module_tops(), pages)
+    context = _child.Context(server, module_tops(), pages, initial_signals)
     say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
         f"{len(sys.modules)} modules")
     log = server.socket_path[:-len(".sock")] + ".log"

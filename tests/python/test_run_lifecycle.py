@@ -148,8 +148,10 @@ def test_no_zombies_after_a_hundred_programs(server: Server) -> None:
 
 
 def test_server_survives_a_crashing_program(server: Server) -> None:
-    crash = server.client(["-c", "import ctypes; ctypes.string_at(0)"])
-    assert crash.returncode == -signal.SIGSEGV
+    code = ["-c", "import ctypes; ctypes.string_at(0)"]
+    crash = server.client(code)
+    # Killed by SIGSEGV (or, under a sanitizer, by its abort), as python.
+    assert crash.returncode == server.plain(code).returncode < 0
     again = server.client(["-c", "print('still here')"])
     assert again.stdout == b"still here\n"
 
