@@ -6,7 +6,7 @@ DEMO_PYTHON ?= 3.11
 ASAN_PYTHON ?= 3.12
 JOBS ?= 2
 
-.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan bench bench-startup format clean
+.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan bench bench-startup bench-preload format clean
 
 test: ctest ctest-asan pytest fuzz pytest-asan
 
@@ -59,6 +59,11 @@ bench: build
 # Whole-process start-up against plain CPython, every version (minutes).
 bench-startup: deps
 	bench/run-startup.sh
+
+# Preloaded interpreters (pycds-run, pool) against plain and SHARE, every
+# version (minutes; torch on 3.11).
+bench-preload: deps
+	bench/run-preload.sh
 
 format:
 	clang-format -i libcds/include/cds/*.h libcds/src/*.[ch] pycds/ext/*.[ch] \

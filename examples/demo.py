@@ -1,8 +1,10 @@
-"""`make demo`: run the bundled example plainly, then trace, dump and share
-it with pycds, and print both timings side by side.
+"""`make demo`: run the bundled example plainly, from a pycds archive
+(trace, dump, share), and through pycds-run (a preloaded interpreter), and
+print the three timings side by side.
 
-Each variant is a whole new process; plain and shared runs alternate so that
-machine noise hits both alike, and medians are reported.
+Each variant is a whole new process; the variants alternate so that
+machine noise hits them alike, and medians are reported.  The example's
+output must be the same every time.
 """
 
 from __future__ import annotations
@@ -18,26 +20,33 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 APP = HERE / "stdlib_app.py"
 RUNS = 15
+CLIENT = str(Path(sys.executable).parent / "pycds-run")
+# What the example imports: the server imports it once.
+PRELOAD = ("argparse,asyncio,csv,dataclasses,datetime,decimal,email.message,"
+           "email.parser,fractions,http.client,io,json,logging,pathlib,"
+           "statistics,string,tarfile,textwrap,typing,unittest,urllib.parse,"
+           "uuid,xml.etree.ElementTree,zipfile")
 
 
-def run(env_extra: dict[str, str], check_output: str | None = None) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
-    env.update(env_extra)
+def base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
+
+
+def run(command: list[str], env: dict[str, str], expected: str) -> float:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, str(APP)], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([*command, str(APP)], env=env, capture_output=True,
+                          text=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"demo: example failed:\n{done.stderr}")
-    if check_output is not None and done.stdout != check_output:
-        sys.exit("demo: output differs from the plain run")
+    if done.stdout != expected:
+        sys.exit(f"demo: {command[0]} printed something else")
     return elapsed
 
 
 def main() -> None:
     print(f"pycds demo on Python {sys.version.split()[0]}: {APP.name}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
-    expected = subprocess.run([sys.executable, str(APP)], env=env,
+    expected = subprocess.run([sys.executable, str(APP)], env=base_env(),
                               capture_output=True, text=True,
                               check=True).stdout
     print(f"output: {expected.strip()}")
@@ -45,31 +54,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pycds-demo-") as tmp:
         listing = Path(tmp) / "app.lst"
         archive = Path(tmp) / "app.img"
-        trace = {"PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)}
-        share = {"PYCDSMODE": "SHARE", "PYCDSARCHIVE": str(archive)}
+        trace = {**base_env(), "PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)}
+        share = {**base_env(), "PYCDSMODE": "SHARE",
+                 "PYCDSARCHIVE": str(archive)}
+        served = {**base_env(), "XDG_RUNTIME_DIR": tmp,
+                  "PYCDSPRELOAD": PRELOAD}
 
-        run(trace, expected)
+        run([sys.executable], trace, expected)
         dump = subprocess.run(
             [sys.executable, "-m", "pycds", "dump", "--list", str(listing),
-             "--archive", str(archive)],
-            capture_output=True, text=True)
-        sharing = dump.returncode == 0
-        print(("dump: " + dump.stdout.strip().splitlines()[-1]) if sharing
-              else "dump: " + (dump.stderr.strip() or "failed"))
+             "--archive", str(archive)], capture_output=True, text=True)
+        if dump.returncode != 0:
+            sys.exit("demo: dump failed: " + dump.stderr.strip())
+        print("dump: " + dump.stdout.strip().splitlines()[-1])
+        # The first run through pycds-run starts the server (and here waits
+        # for it, instead of running python itself meanwhile).
+        run([CLIENT], {**served, "PYCDSWAIT": "1"}, expected)
 
-        plain_times, shared_times = [], []
-        for _ in range(RUNS):
-            plain_times.append(run({}, expected))
-            if sharing:
-                shared_times.append(run(share, expected))
-        plain = statistics.median(plain_times)
-        print(f"plain : median {plain * 1000:7.1f} ms over {RUNS} runs")
-        if sharing:
-            shared = statistics.median(shared_times)
-            print(f"shared: median {shared * 1000:7.1f} ms over {RUNS} runs")
-            print(f"ratio plain/shared: {plain / shared:.2f}x")
-        else:
-            print("shared: sharing is not available yet in this build")
+        variants = {"plain": ([sys.executable], base_env()),
+                    "SHARE": ([sys.executable], share),
+                    "pycds-run": ([CLIENT], served)}
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        try:
+            for _ in range(RUNS):
+                for name, (command, env) in variants.items():
+                    times[name].append(run(command, env, expected))
+        finally:
+            from pycds import _serve
+
+            _serve.stop_all(Path(tmp) / "pycds")
+        plain = statistics.median(times["plain"])
+        for name in variants:
+            median = statistics.median(times[name])
+            print(f"{name:10}: median {median * 1000:7.1f} ms over {RUNS} "
+                  f"runs, {plain / median:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -277,6 +277,28 @@ def server_sockets(socket_path: str | None) -> list[str]:
                   for name in os.listdir(directory) if name.endswith(".sock"))
 
 
+def stop_all(directory: os.PathLike, timeout: float = 30.0) -> None:
+    """Stop every server in directory and wait (bounded) until each is
+    gone: what scripts that start servers of their own do at the end."""
+    pids = []
+    for name in os.listdir(directory):
+        if name.endswith(".sock"):
+            try:
+                text = _cds.server_control(os.path.join(directory, name), True)
+            except OSError:
+                continue
+            pids.extend(int(line.split()[1]) for line in text.splitlines()
+                        if line.startswith("pid: "))
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+
+
 def status(socket_path: str | None, stop: bool) -> int:
     """Print every server of this user (--status), or stop them (--stop)."""
     try:
