@@ -100,7 +100,27 @@ def ahead(context: Context) -> None:
 
 
 def run(request: dict, context: Context) -> None:
-    """Become the program, run it and exit; never returns."""
+    """Become the program, run it and exit; never returns, and never lets
+    an exception out into the server's frames (whose ending is the
+    server's, not a program's)."""
+    try:
+        become_and_run(request, context)
+    except KeyboardInterrupt:
+        # Ctrl-C before the program started or while it ended: as python
+        # interrupted then, end by SIGINT.
+        die_by_sigint()
+    except BaseException:
+        pass
+    os._exit(1)
+
+
+def die_by_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    os._exit(130)
+
+
+def become_and_run(request: dict, context: Context) -> None:
     try:
         conn, program, path0 = prepare(request, context)
     except Unservable as why:
@@ -538,9 +558,7 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
     if interrupted:
         # As python after an uncaught KeyboardInterrupt: die of SIGINT
         # (the server reports it).
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-        os._exit(130)
+        die_by_sigint()
     if os.getpid() == context.pid:
         learn_pages(context)
         _cds.child_report(code)

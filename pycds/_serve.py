@@ -264,8 +264,10 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
                         info=info_text(server, log, seconds), pages=pages,
                         ahead=lambda: _child.ahead(context))
     if isinstance(result, dict):
-        _child.run(result, context)  # a program's process: never returns
-        os._exit(70)
+        try:
+            _child.run(result, context)  # a program's process: never returns
+        finally:
+            os._exit(70)
     return 0
 
 

@@ -215,6 +215,12 @@ def test_pool_serves_from_processes_forked_ahead(tmp_path: Path,
                                          "for the request"
         wait_for(lambda: status(str(server.socket))["pool idle"] == "2 of 2",
                  30, "the pool to be refilled")
+        # The pages that program wrote are listed for the next pool
+        # children to write ahead (pycds/ext/pages.h).
+        pages = server.socket.with_suffix(".pages")
+        wait_for(pages.exists, 30, "the list of pages")
+        assert pages.read_text().startswith("pycds pages 1\n")
+        assert len(pages.read_text().splitlines()) > 1
         outputs = [server.client(["-c", f"print({i})"]).stdout
                    for i in range(10)]
         assert outputs == [f"{i}\n".encode() for i in range(10)]

@@ -239,3 +239,30 @@ def test_program_json_round_trip(server: Server) -> None:
     plain, served = server.both(["-c", code, "ä", "b c"])
     same(plain, served)
     assert json.loads(served.stdout) == ["ä", "b c"]
+
+
+def test_numeric_generators_are_reseeded(tmp_path: Path) -> None:
+    """numpy's and torch's global generators are reseeded in each program's
+    process (stand-ins here record in which process seed() ran), in a
+    process forked for the program and in one forked ahead."""
+    lib = tmp_path / "lib"
+    recorder = ("import os\nSEEDED_IN = None\n\ndef seed():\n"
+                "    global SEEDED_IN\n    SEEDED_IN = os.getpid()\n")
+    (lib / "numpy" / "random").mkdir(parents=True)
+    (lib / "numpy" / "__init__.py").write_text("")
+    (lib / "numpy" / "random" / "__init__.py").write_text(recorder)
+    (lib / "torch").mkdir()
+    (lib / "torch" / "__init__.py").write_text(recorder)
+    code = ("import os, numpy.random, torch; "
+            "print(numpy.random.SEEDED_IN == os.getpid(), "
+            "torch.SEEDED_IN == os.getpid())")
+    for extra in ([], ["--pool", "1"]):
+        server = start_server(tmp_path / f"srv{len(extra)}",
+                              "numpy.random,torch", *extra, pythonpath=lib)
+        try:
+            before = server.served()
+            done = server.client(["-c", code])
+            assert done.stdout == b"True True\n", done.stderr
+            assert server.served() == before + 1
+        finally:
+            server.stop()
