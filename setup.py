@@ -5,6 +5,7 @@ compiler warnings into errors (the test command does).
 """
 
 import os
+import sys
 from glob import glob
 
 from setuptools import Extension, setup
@@ -55,9 +56,13 @@ class build_ext_and_client(build_ext):
         super().run()
         sources = sorted(glob("tools/pycds-run/*.c")) + sorted(
             glob("librun/src/*.c"))
+        # Where no python lies beside pycds-run (pip --user, a system
+        # install), it runs the interpreter that installed it.
+        python = sys.executable.replace("\\", "\\\\").replace('"', '\\"')
         objects = self.compiler.compile(
             sources, output_dir=os.path.join(BUILD_BASE, "client"),
             include_dirs=["librun/include"],
+            macros=[("PYCDS_RUN_PYTHON", f'"{python}"')],
             extra_postargs=["-std=gnu11", "-O2", *warnings])
         # LDFLAGS too: a sanitized build's objects need its runtime.  A
         # static executable starts faster (no dynamic linking: 0.1-0.2 ms

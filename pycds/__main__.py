@@ -68,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         return _serve.serve(args.preload, args.archive or "", args.pool,
                             args.idle_timeout, args.socket or "",
-                            args.allow_threads, args.lock_fd)
+                            args.allow_threads, args.lock_fd,
+                            args.key_python)
     except (_serve.ServeError, OSError, ValueError) as error:
         _serve.say(f"not serving: {error}")
         return 1
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="fork even if preloading started threads "
                             "(default: $PYCDSALLOWTHREADS)")
     serve.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--key-python", help=argparse.SUPPRESS)
     serve.add_argument("--status", action="store_true",
                        help="list this user's servers")
     serve.add_argument("--stop", action="store_true",

@@ -94,6 +94,7 @@ def ahead(context: Context) -> None:
     """What a program's process can do before its request: in a pool
     child, while it waits for one."""
     atexit._clear()
+    restore_exit_handlers()
     reseed()
     fresh_main()
     context.ahead = True
@@ -156,7 +157,8 @@ def prepare(request: dict, context: Context) -> tuple:
     conn, cwd_fd = _cds.child_place_fds(request["fds"], request["conn"],
                                         request["cwd_fd"])
     request["conn"] = conn
-    _cds.child_apply(cwd_fd, request["umask"], request["limits"])
+    _cds.child_apply(cwd_fd, request["umask"], request["limits"],
+                     request["nice"], request["cpus"])
     mode, target = request["mode"], request["target"]
     program = load_program(mode, target)
     path0 = check_path0(mode, target, context)
@@ -311,6 +313,26 @@ def set_signals(ignored: int, blocked: int, context: Context) -> None:
     mask = {number for number in range(1, 65) if blocked & (1 << (number - 1))}
     if mask != context.mask:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def restore_exit_handlers() -> None:
+    """After the server's exit handlers are dropped: the standard library's
+    own, for the modules the server imported, as python has them in a
+    program that imports those (logging's flushes and closes handlers,
+    multiprocessing's waits for children).  The server's objects'
+    finalizers (weakref.finalize) stay out of the program's exit: what they
+    clean up is the server's; the program's own are registered anew."""
+    logging = sys.modules.get("logging")
+    if logging is not None and hasattr(logging, "shutdown"):
+        atexit.register(logging.shutdown)
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and hasattr(util, "_exit_function"):
+        atexit.register(util._exit_function)
+    finalize = getattr(sys.modules.get("weakref"), "finalize", None)
+    if finalize is not None and hasattr(finalize, "_registered_with_atexit"):
+        for pending in list(getattr(finalize, "_registry", ())):
+            pending.atexit = False
+        finalize._registered_with_atexit = False
 
 
 def reseed() -> None:
@@ -559,9 +581,10 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
         # As python after an uncaught KeyboardInterrupt: die of SIGINT
         # (the server reports it).
         die_by_sigint()
-    if os.getpid() == context.pid:
+    program = os.getpid() == context.pid  # not a process it forked
+    if program:
         learn_pages(context)
-        _cds.child_report(code)
+    _cds.child_end(code, program)
     os._exit(code)
 
 

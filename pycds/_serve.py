@@ -54,7 +54,8 @@ def describe(python: str, preload: str, archive: str, socket_path: str,
     key = _cds.server_key(python, list(options), preload, archive,
                           list(environment))
     if socket_path:
-        directory = os.path.dirname(os.path.abspath(socket_path))
+        socket_path = os.path.abspath(socket_path)
+        directory = os.path.dirname(socket_path)
     else:
         directory = _cds.run_dir(True)
         socket_path = _cds.dir_file(directory, key, ".sock")
@@ -68,15 +69,28 @@ def own_options() -> tuple[str, ...]:
     return tuple(line["options"])
 
 
+def server_file(server: Server, suffix: str) -> str:
+    """The server's lock, log, pages or failure note, beside its socket."""
+    base = server.socket_path
+    return (base[:-len(".sock")] if base.endswith(".sock") else base) + suffix
+
+
 def take_lock(server: Server, lock_fd: int | None) -> int:
-    """The key's lock, held for the server's life: one server per key."""
+    """The key's lock, held for the server's life: one server per key.
+    Close-on-exec: a process the preloaded modules start must not keep
+    it."""
+    path = server_file(server, ".lock")
     if lock_fd is not None:
-        # Handed over by the client that started this server, locked: a
-        # lock on the same open file is taken again at once.
+        # Handed over by the client that started this server, locked (a
+        # lock on the same open file is taken again at once); it must be
+        # this key's, or the client computed another key than this server.
+        st, own = os.fstat(lock_fd), os.stat(path, follow_symlinks=False)
+        if (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino):
+            raise ServeError(f"the lock handed over is not {path}: this "
+                             "server's key differs from its client's")
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.set_inheritable(lock_fd, False)
         return lock_fd
-    path = server.socket_path[:-len(".sock")] + ".lock" \
-        if server.socket_path.endswith(".sock") else server.socket_path + ".lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
                  0o600)
     try:
@@ -211,9 +225,36 @@ def say(message: str) -> None:
           flush=True)
 
 
+def changed_while_preloading(since_ns: int) -> str | None:
+    """A module file changed after preloading began: the watches, set up
+    only now, would not see it."""
+    for module in list(sys.modules.values()):
+        spec = getattr(module, "__spec__", None)
+        origin = spec.origin if spec is not None and spec.has_location \
+            else None
+        if isinstance(origin, str):
+            try:
+                if os.stat(origin).st_mtime_ns >= since_ns:
+                    return origin
+            except OSError:
+                return origin
+    return None
+
+
+def note_failure(server: Server, why: str) -> None:
+    """Tell clients, for a minute, not to start this server again."""
+    path = server_file(server, ".failed")
+    try:
+        with open(path + ".tmp", "w") as note:
+            note.write(why + "\n")
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
+
+
 def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
-          socket_path: str, allow_threads: bool,
-          lock_fd: int | None) -> int:
+          socket_path: str, allow_threads: bool, lock_fd: int | None,
+          key_python: str | None = None) -> int:
     # Signal handlers as this interpreter started: python's own, and any
     # set before it by the C runtime (a sanitizer's).
     import signal
@@ -230,10 +271,21 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
     # programs' own directories take its place, one per program.
     if not sys.flags.safe_path and sys.path:
         del sys.path[0]
-    server = describe(sys.executable, _cds.normalize_preload(preload_list),
+    server = describe(key_python or sys.executable,
+                      _cds.normalize_preload(preload_list),
                       _cds.absolute_path(archive) if archive else "",
                       socket_path, own_options())
     lock = take_lock(server, lock_fd)
+    try:
+        return serve_locked(server, lock, pool, idle_timeout, allow_threads,
+                            initial_signals)
+    except ServeError as error:
+        note_failure(server, str(error))
+        raise
+
+
+def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
+                 allow_threads: bool, initial_signals: dict) -> int:
     # The server's own imports come from the archive, when there is one
     # (given, or PYCDSARCHIVE) and PYCDSMODE did not already share it.
     share_from = server.archive or os.environ.get("PYCDSARCHIVE", "")
@@ -243,16 +295,24 @@ def serve(preload_list: str, archive: str, pool: int, idle_timeout: float,
 
         verdict = _share.install(share_from)
         say(f"archive {share_from}: {verdict}")
+    started_ns = time.time_ns()
     seconds = preload(server.preload)
     check_fork_safety(allow_threads)
     watch = watch_spec(server)
+    changed = changed_while_preloading(started_ns)
+    if changed is not None:
+        raise ServeError(f"{changed} changed while it was being preloaded")
+    try:
+        os.unlink(server_file(server, ".failed"))
+    except OSError:
+        pass
     from . import _child
 
-    pages = server.socket_path.rpartition(".")[0] + ".pages" if pool else ""
+    pages = server_file(server, ".pages") if pool else ""
     context = _child.Context(server, module_tops(), pages, initial_signals)
     say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
         f"{len(sys.modules)} modules")
-    log = server.socket_path[:-len(".sock")] + ".log"
+    log = server_file(server, ".log")
     sys.stdout.flush()
     sys.stderr.flush()
     # Everything allocated so far lives as long as the server: keep the

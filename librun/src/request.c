@@ -76,7 +76,8 @@ run_status run_request_encode(const run_request *r, run_buffer *out,
                               run_diag *diag)
 {
     if (r->mode == 0 || r->mode >= RUN_MODE_COUNT ||
-        r->n_limits > RUN_MAX_LIMITS || r->n_fds > RUN_MAX_FDS)
+        r->n_limits > RUN_MAX_LIMITS || r->n_fds > RUN_MAX_FDS ||
+        r->n_cpu_words > RUN_CPU_WORDS)
         return run_fail(diag, RUN_E_INVALID, "request out of range");
     size_t start = out->size;
     put_u32(out, r->mode);
@@ -85,6 +86,9 @@ run_status run_request_encode(const run_request *r, run_buffer *out,
     put_u64(out, r->blocked_signals);
     put_u16(out, r->rows);
     put_u16(out, r->cols);
+    put_u32(out, (uint32_t)r->nice);
+    put_u32(out, r->n_cpu_words);
+    put(out, r->cpus, sizeof(uint64_t) * r->n_cpu_words);
     put_u32(out, r->n_limits);
     put(out, r->limits, sizeof(run_limit) * r->n_limits);
     put_u32(out, r->n_fds);
@@ -171,6 +175,14 @@ run_status run_request_decode(const unsigned char *body, uint32_t length,
     take(&in, &out->blocked_signals, sizeof out->blocked_signals);
     take(&in, &out->rows, sizeof out->rows);
     take(&in, &out->cols, sizeof out->cols);
+    take(&in, &out->nice, sizeof out->nice);
+    out->n_cpu_words = take_u32(&in);
+    if (in.bad || out->n_cpu_words > RUN_CPU_WORDS)
+        return run_fail(diag, RUN_E_MALFORMED,
+                        "request: bad header or %u "
+                        "CPU mask words",
+                        (unsigned)out->n_cpu_words);
+    take(&in, out->cpus, sizeof(uint64_t) * out->n_cpu_words);
     out->n_limits = take_u32(&in);
     if (in.bad || out->n_limits > RUN_MAX_LIMITS)
         return run_fail(diag, RUN_E_MALFORMED,

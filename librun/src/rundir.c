@@ -4,7 +4,8 @@
  *
  * Whoever can create a socket in it can run code as its owner's programs,
  * so it is checked like an archive (owner, mode) but stricter: a real
- * directory owned by this user with no permission at all for anyone else.
+ * directory owned by this user with no permission at all for anyone else,
+ * in a directory that no one else can rename it out of.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +35,31 @@ run_status run_dir_check(const char *path, run_diag *diag)
     return RUN_OK;
 }
 
+/* The directory that holds ours: whoever may rename entries in it could
+ * swap ours for a link between a check and a use.  Owned by this user or
+ * root, and writable by no one else unless sticky (like /tmp). */
+static run_status check_parent(const char *path, run_diag *diag)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return run_fail(diag, RUN_E_UNSAFE, "%s: not an absolute path", path);
+    *(slash == parent ? slash + 1 : slash) = 0;
+    struct stat st;
+    if (stat(parent, &st) != 0)
+        return run_fail(diag, RUN_E_IO, "%s: %s", parent, strerror(errno));
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return run_fail(diag, RUN_E_UNSAFE,
+                        "%s: owned by uid %u, not by this user or root", parent,
+                        (unsigned)st.st_uid);
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        return run_fail(diag, RUN_E_UNSAFE,
+                        "%s: writable by others without the sticky bit",
+                        parent);
+    return RUN_OK;
+}
+
 run_status run_dir(char *out, size_t size, int create, run_diag *diag)
 {
     const char *runtime = getenv("XDG_RUNTIME_DIR");
@@ -44,6 +70,9 @@ run_status run_dir(char *out, size_t size, int create, run_diag *diag)
         n = snprintf(out, size, "/tmp/pycds-%u", (unsigned)geteuid());
     if (n < 0 || (size_t)n >= size)
         return run_fail(diag, RUN_E_TOO_LARGE, "directory path too long");
+    run_status parent = check_parent(out, diag);
+    if (parent != RUN_OK)
+        return parent;
     if (create && mkdir(out, 0700) != 0 && errno != EEXIST)
         return run_fail(diag, RUN_E_IO, "%s: %s", out, strerror(errno));
     return run_dir_check(out, diag);

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -87,15 +88,18 @@ static PyObject *request_dict(int conn, const run_frame *frame,
     }
     PyObject *target = PyUnicode_DecodeFSDefault(r->target);
     PyObject *result = Py_BuildValue(
-        "{s:i,s:s,s:N,s:N,s:N,s:N,s:y,s:i,s:N,s:I,s:K,s:K,s:N,s:i,s:i}", "conn",
-        conn, "mode", mode_names[r->mode], "target", target, "options",
+        "{s:i,s:s,s:N,s:N,s:N,s:N,s:y,s:i,s:N,s:I,s:K,s:K,s:N,s:i,s:i,s:i,"
+        "s:N}",
+        "conn", conn, "mode", mode_names[r->mode], "target", target, "options",
         strings(r->options, r->n_options, 0), "args",
         strings(r->args, r->n_args, 0), "env", strings(r->env, r->n_env, 1),
         "cwd", r->cwd, "cwd_fd", frame->fds[0], "fds", fds, "umask",
         (unsigned)r->umask, "ignored_signals",
         (unsigned long long)r->ignored_signals, "blocked_signals",
         (unsigned long long)r->blocked_signals, "limits", limits, "rows",
-        (int)r->rows, "cols", (int)r->cols);
+        (int)r->rows, "cols", (int)r->cols, "nice", (int)r->nice, "cpus",
+        PyBytes_FromStringAndSize((const char *)r->cpus,
+                                  (Py_ssize_t)(r->n_cpu_words * 8)));
     return result;
 fail:
     Py_XDECREF(fds);
@@ -103,9 +107,23 @@ fail:
     return NULL;
 }
 
+/* The lowest number at least `from` that nothing uses, close-on-exec. */
+static int move_high(int fd, int from);
+
+/* Where the server's own descriptors go in a program's process: out of the
+ * way of the numbers a program's caller is likely to use. */
+static int high_numbers(void)
+{
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur > 67 &&
+        files.rlim_cur != RLIM_INFINITY)
+        return (int)files.rlim_cur - 64;
+    return 3;
+}
+
 PyObject *pycds_child_receive(int conn, int started)
 {
-    started_fd = started;
+    started_fd = started >= 0 ? move_high(started, high_numbers()) : -1;
     run_frame frame;
     run_request request;
     run_diag diag;
@@ -217,18 +235,39 @@ static PyObject *child_place_fds(PyObject *module, PyObject *args)
 }
 
 /*
- * child_apply(cwd_fd, umask, limits): enter the client's directory (by
- * descriptor: the same directory even if its path changed), take its umask
- * and resource limits.  Unservable when a limit cannot be had here.
+ * child_apply(cwd_fd, umask, limits, nice, cpus): enter the client's
+ * directory (by descriptor: the same directory even if its path changed),
+ * take its umask, resource limits, nice value and CPUs.  Unservable when
+ * one cannot be had here.
  */
 static PyObject *child_apply(PyObject *module, PyObject *args)
 {
     (void)module;
-    int cwd_fd;
+    int cwd_fd, nice;
     unsigned int mask;
     PyObject *limits;
-    if (!PyArg_ParseTuple(args, "iIO!", &cwd_fd, &mask, &PyList_Type, &limits))
+    Py_buffer cpus;
+    if (!PyArg_ParseTuple(args, "iIO!iy*", &cwd_fd, &mask, &PyList_Type,
+                          &limits, &nice, &cpus))
         return NULL;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    int refused =
+        errno == 0 && now != nice && setpriority(PRIO_PROCESS, 0, nice) != 0;
+    if (!refused && cpus.len > 0) {
+        cpu_set_t wanted, current;
+        CPU_ZERO(&wanted);
+        memcpy(&wanted, cpus.buf,
+               (size_t)cpus.len < sizeof wanted ? (size_t)cpus.len
+                                                : sizeof wanted);
+        refused = sched_getaffinity(0, sizeof current, &current) == 0 &&
+                  !CPU_EQUAL(&wanted, &current) &&
+                  sched_setaffinity(0, sizeof wanted, &wanted) != 0;
+    }
+    PyBuffer_Release(&cpus);
+    if (refused)
+        return unservable("the caller's nice value or CPUs: %s",
+                          strerror(errno));
     if (fchdir(cwd_fd) != 0)
         return unservable("cannot enter the caller's directory: %s",
                           strerror(errno));
@@ -309,12 +348,7 @@ static PyObject *child_await(PyObject *module, PyObject *arg)
         close(started_fd);
         started_fd = -1;
     }
-    struct rlimit files;
-    int from = 3;
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur > 67 &&
-        files.rlim_cur != RLIM_INFINITY)
-        from = (int)files.rlim_cur - 64;
-    int moved = move_high(conn, from);
+    int moved = move_high(conn, high_numbers());
     struct stat st;
     if (moved >= 0 && fstat(moved, &st) == 0) {
         report_fd = moved;
@@ -340,16 +374,21 @@ static PyObject *child_forget_report(PyObject *module, PyObject *unused)
 }
 
 /*
- * child_report(code): close every descriptor, then tell the client the
- * program exited with code, if the report channel is still ours (the
- * program may have closed it; the server reports then).
+ * child_end(code, report): what exit() does that os._exit does not (the C
+ * library's buffered output is written), then, with report, close every
+ * descriptor and tell the client the program exited with code, if the
+ * report channel is still ours (the program may have closed it; the server
+ * reports then).
  */
-static PyObject *child_report(PyObject *module, PyObject *arg)
+static PyObject *child_end(PyObject *module, PyObject *args)
 {
     (void)module;
-    int code = PyLong_AsLong(arg);
-    if (code == -1 && PyErr_Occurred())
+    int code, report;
+    if (!PyArg_ParseTuple(args, "ip", &code, &report))
         return NULL;
+    fflush(NULL);
+    if (!report)
+        Py_RETURN_NONE;
     int fd = report_fd;
     struct stat st;
     int ours = fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == report_dev &&
@@ -422,16 +461,17 @@ PyMethodDef pycds_child_methods[] = {
      "child_place_fds(fds, conn, cwd_fd) -> (conn, cwd_fd): the client's\n"
      "descriptors at their numbers."},
     {"child_apply", child_apply, METH_VARARGS,
-     "child_apply(cwd_fd, umask, limits): the client's directory, umask and\n"
-     "resource limits."},
+     "child_apply(cwd_fd, umask, limits, nice, cpus): the client's\n"
+     "directory, umask, resource limits, nice value and CPUs."},
     {"child_announce", child_announce, METH_O,
      "child_announce(conn) -> bool: READY, with a pidfd."},
     {"child_await", child_await, METH_O,
      "child_await(conn) -> bool: wait for GO."},
     {"child_forget_report", child_forget_report, METH_NOARGS,
      "child_forget_report(): drop the report channel (in a forked process)."},
-    {"child_report", child_report, METH_O,
-     "child_report(code): close every descriptor and report the exit code."},
+    {"child_end", child_end, METH_VARARGS,
+     "child_end(code, report): flush C stdio; with report, close every\n"
+     "descriptor and report the exit code."},
     {"child_learn_pages", child_learn_pages, METH_O,
      "child_learn_pages(path): list the pages this process wrote (pages.h)."},
     {"child_unservable", child_unservable, METH_VARARGS,

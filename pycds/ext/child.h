@@ -16,8 +16,9 @@ extern PyObject *pycds_unservable_error;
  * (the server counts programs run). */
 PyObject *pycds_child_receive(int conn, int started_fd);
 
-/* The Python functions: child_place_fds, child_apply, child_ready,
- * child_report, write_unraisable, run_basic_repl. */
+/* The Python functions: child_place_fds, child_apply, child_announce,
+ * child_await, child_forget_report, child_end, child_learn_pages,
+ * child_unservable, write_unraisable. */
 extern PyMethodDef pycds_child_methods[];
 
 #endif /* PYCDS_CHILD_H */

@@ -58,8 +58,15 @@ enum tag {
 typedef struct child {
     pid_t pid;
     int conn;    /* the client's connection, -1 when none (yet) */
+    int client;  /* a pidfd of the client, -1 when none */
     int channel; /* an idle pool child's channel, -1 otherwise */
 } child;
+
+/* A connection accepted whose first frame has not been seen yet. */
+typedef struct pending_conn {
+    int fd;
+    int client; /* a pidfd of the client (from SO_PEERCRED), or -1 */
+} pending_conn;
 
 typedef struct server {
     int listen_fd, epoll_fd, signal_fd, lock_fd;
@@ -73,13 +80,18 @@ typedef struct server {
     sigset_t original_mask;
     child *children;
     size_t n_children, capacity;
-    int *pending; /* accepted, first frame not seen yet */
+    pending_conn *pending;
     size_t n_pending, pending_capacity;
+    /* Descriptors closed once the current batch of events is handled, so
+     * that no number is reused (by accept) while an event may name it. */
+    int *closing;
+    size_t n_closing, closing_capacity;
+    struct timespec refill_after; /* the pool's back-off after a failure */
     int pool_size;
     double idle_timeout;
     struct timespec started_at, last_activity;
     unsigned long requests, started;
-    int stale, draining, kill_all;
+    int stale, draining, signalled, kill_all;
     char reason[512];
     const char *info;
     const char *pages; /* the learnt pages' list, or "" */
@@ -153,7 +165,7 @@ static child *child_by_conn(server *s, int conn)
     return NULL;
 }
 
-static child *add_child(server *s, pid_t pid, int conn, int channel)
+static child *add_child(server *s, pid_t pid, int conn, int client, int channel)
 {
     if (s->n_children == s->capacity) {
         size_t capacity = s->capacity ? s->capacity * 2 : 16;
@@ -166,13 +178,40 @@ static child *add_child(server *s, pid_t pid, int conn, int channel)
     child *c = &s->children[s->n_children++];
     c->pid = pid;
     c->conn = conn;
+    c->client = client;
     c->channel = channel;
     return c;
 }
 
 static void remove_child(server *s, child *c)
 {
+    if (c->client >= 0)
+        close(c->client);
     *c = s->children[--s->n_children];
+}
+
+/* Stop watching fd and close it after this batch of events. */
+static void close_later(server *s, int fd)
+{
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (s->n_closing == s->closing_capacity) {
+        size_t capacity = s->closing_capacity ? s->closing_capacity * 2 : 16;
+        int *grown = realloc(s->closing, capacity * sizeof *grown);
+        if (!grown) {
+            close(fd); /* no room to wait: at once, as before */
+            return;
+        }
+        s->closing = grown;
+        s->closing_capacity = capacity;
+    }
+    s->closing[s->n_closing++] = fd;
+}
+
+static void close_deferred(server *s)
+{
+    for (size_t i = 0; i < s->n_closing; i++)
+        close(s->closing[i]);
+    s->n_closing = 0;
 }
 
 static size_t count_running(const server *s)
@@ -204,16 +243,24 @@ static void become_child(server *s, pid_t server_pid, int keep_fd)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
     s->watch = NULL;
-    for (size_t i = 0; i < s->n_pending; i++)
-        if (s->pending[i] != keep_fd)
-            close(s->pending[i]);
+    for (size_t i = 0; i < s->n_pending; i++) {
+        if (s->pending[i].fd != keep_fd)
+            close(s->pending[i].fd);
+        if (s->pending[i].client >= 0)
+            close(s->pending[i].client);
+    }
     for (size_t i = 0; i < s->n_children; i++) {
         if (s->children[i].conn >= 0 && s->children[i].conn != keep_fd)
             close(s->children[i].conn);
         if (s->children[i].channel >= 0 && s->children[i].channel != keep_fd)
             close(s->children[i].channel);
+        if (s->children[i].client >= 0)
+            close(s->children[i].client);
     }
-    s->n_children = s->n_pending = 0;
+    for (size_t i = 0; i < s->n_closing; i++)
+        if (s->closing[i] != keep_fd)
+            close(s->closing[i]);
+    s->n_children = s->n_pending = s->n_closing = 0;
     sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -254,6 +301,13 @@ static int pool_wait(int channel)
     return conn;
 }
 
+/* After a failure to fill the pool, wait a second before trying again. */
+static void back_off(server *s)
+{
+    clock_gettime(CLOCK_MONOTONIC, &s->refill_after);
+    s->refill_after.tv_sec += 1;
+}
+
 /* Fork one more idle child for the pool.  1 in the child (then
  * s->program_conn is its connection), 0 in the server. */
 static int spawn_pool_child(server *s)
@@ -261,6 +315,7 @@ static int spawn_pool_child(server *s)
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
         log_line("pool: socketpair: %s", strerror(errno));
+        back_off(s);
         return 0;
     }
     pid_t pid = fork_process(s, pair[1]);
@@ -280,11 +335,12 @@ static int spawn_pool_child(server *s)
         return 1;
     }
     close(pair[1]);
-    if (pid < 0 || !add_child(s, pid, -1, pair[0])) {
+    if (pid < 0 || !add_child(s, pid, -1, -1, pair[0])) {
         log_line("pool: fork: %s", strerror(errno));
         close(pair[0]);
         if (pid > 0)
             kill(pid, SIGKILL);
+        back_off(s);
     }
     return 0;
 }
@@ -323,12 +379,15 @@ static void stop_accepting(server *s, const char *why, int stale)
     /* Idle pool children are not needed: closing the channel ends them. */
     for (size_t i = 0; i < s->n_children; i++)
         if (s->children[i].channel >= 0) {
-            close(s->children[i].channel);
+            close_later(s, s->children[i].channel);
             s->children[i].channel = -2; /* reaped below, reports nothing */
         }
     for (size_t i = 0; i < s->n_pending; i++) {
-        reply_text(s->pending[i], stale ? RUN_MSG_STALE : RUN_MSG_PLAIN, why);
-        close(s->pending[i]);
+        reply_text(s->pending[i].fd, stale ? RUN_MSG_STALE : RUN_MSG_PLAIN,
+                   why);
+        close_later(s, s->pending[i].fd);
+        if (s->pending[i].client >= 0)
+            close(s->pending[i].client);
     }
     s->n_pending = 0;
 }
@@ -349,14 +408,18 @@ static int check_stale(server *s)
 
 /* ------------------------------------------------------------ requests */
 
-static void drop_pending(server *s, int conn)
+/* Forget a pending connection; the client's pidfd, now the caller's. */
+static int drop_pending(server *s, int conn)
 {
+    int client = -1;
     for (size_t i = 0; i < s->n_pending; i++)
-        if (s->pending[i] == conn) {
+        if (s->pending[i].fd == conn) {
+            client = s->pending[i].client;
             s->pending[i] = s->pending[--s->n_pending];
             break;
         }
     epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
+    return client;
 }
 
 static void status_text(server *s, char *out, size_t size)
@@ -371,7 +434,7 @@ static void status_text(server *s, char *out, size_t size)
 
 /* Hand a program's connection to an idle pool child, or fork one for it.
  * Returns 1 in the program's process. */
-static int start_program(server *s, int conn)
+static int start_program(server *s, int conn, int client)
 {
     for (size_t i = 0; i < s->n_children; i++) {
         child *c = &s->children[i];
@@ -379,30 +442,37 @@ static int start_program(server *s, int conn)
             continue;
         if (run_send(c->channel, RUN_MSG_HANDOFF, NULL, 0, &conn, 1, NULL) ==
             RUN_OK) {
-            close(c->channel);
+            close_later(s, c->channel);
             c->channel = -1;
             c->conn = conn;
+            c->client = client;
             return 0;
         }
         /* That child is gone; it is reaped when its SIGCHLD comes. */
-        close(c->channel);
+        close_later(s, c->channel);
         c->channel = -2;
     }
     pid_t pid = fork_process(s, conn);
     if (pid == 0) {
+        if (client >= 0)
+            close(client); /* the server's, not yet in its table */
         s->program_conn = conn;
         return 1;
     }
-    if (pid < 0 || !add_child(s, pid, conn, -1)) {
+    if (pid < 0 || !add_child(s, pid, conn, client, -1)) {
         log_line("fork: %s", strerror(errno));
         reply_text(conn, RUN_MSG_PLAIN, "the server cannot fork");
-        epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
-        close(conn);
+        close_later(s, conn);
+        if (client >= 0)
+            close(client);
         if (pid > 0)
             kill(pid, SIGKILL);
+        return -1;
     }
     return 0;
 }
+
+static void control(server *s, int conn);
 
 /* The first frame of a new connection has (maybe) arrived: act on it.
  * Returns 1 in a program's process. */
@@ -410,53 +480,60 @@ static int on_pending(server *s, int conn)
 {
     int known = 0;
     for (size_t i = 0; i < s->n_pending; i++)
-        known |= s->pending[i] == conn;
+        known |= s->pending[i].fd == conn;
     if (!known)
-        return 0; /* closed earlier in this batch of events */
+        return 0; /* handled earlier in this batch of events */
     run_frame_header header;
     ssize_t n = recv(conn, &header, sizeof header, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
     if (n > 0 && n < (ssize_t)sizeof header)
         return 0; /* the rest of the header is on its way */
-    drop_pending(s, conn);
-    if (n <= 0) {
-        close(conn);
-        return 0;
-    }
-    if (header.magic != RUN_WIRE_MAGIC || header.version != RUN_WIRE_VERSION) {
-        reply_text(conn, RUN_MSG_PLAIN,
-                   "the server speaks another version of the protocol");
-        close(conn);
-        return 0;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
-    if (header.type == RUN_MSG_REQUEST) {
+    int client = drop_pending(s, conn);
+    if (n > 0 && header.type == RUN_MSG_REQUEST &&
+        header.magic == RUN_WIRE_MAGIC && header.version == RUN_WIRE_VERSION) {
+        clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
         if (check_stale(s)) {
             reply_text(conn, RUN_MSG_STALE, s->reason);
-            close(conn);
-            return 0;
+        } else {
+            s->requests++;
+            int started = start_program(s, conn, client);
+            if (started == 1)
+                return 1;
+            if (started == 0) {
+                /* From now on only the client's departure matters. */
+                watch_fd_of(s, conn, TAG_CONN, EPOLLRDHUP);
+                return 0;
+            }
+            return 0; /* refused, and closed, by start_program */
         }
-        s->requests++;
-        if (start_program(s, conn))
-            return 1;
-        /* From now on only the client's departure matters here. */
-        watch_fd_of(s, conn, TAG_CONN, EPOLLRDHUP);
-        return 0;
+    } else if (n > 0 && (header.magic != RUN_WIRE_MAGIC ||
+                         header.version != RUN_WIRE_VERSION)) {
+        reply_text(conn, RUN_MSG_PLAIN,
+                   "the server speaks another version of the protocol");
+    } else if (n > 0) {
+        control(s, conn);
     }
-    run_frame frame;
-    if (run_recv(conn, &frame, 1000, NULL) == RUN_OK) {
-        if (frame.type == RUN_MSG_STOP)
-            stop_accepting(s, "stopped on request", 0);
-        if (frame.type == RUN_MSG_STOP || frame.type == RUN_MSG_STATUS_QUERY) {
-            char text[4096];
-            status_text(s, text, sizeof text);
-            reply_text(conn, RUN_MSG_STATUS, text);
-        }
-        run_frame_release(&frame);
-    }
-    close(conn);
+    if (client >= 0)
+        close(client);
+    close_later(s, conn);
     return 0;
+}
+
+/* A control message (STATUS_QUERY, STOP) on conn: answer it. */
+static void control(server *s, int conn)
+{
+    run_frame frame;
+    if (run_recv(conn, &frame, 1000, NULL) != RUN_OK)
+        return;
+    if (frame.type == RUN_MSG_STOP)
+        stop_accepting(s, "stopped on request", 0);
+    if (frame.type == RUN_MSG_STOP || frame.type == RUN_MSG_STATUS_QUERY) {
+        char text[4096];
+        status_text(s, text, sizeof text);
+        reply_text(conn, RUN_MSG_STATUS, text);
+    }
+    run_frame_release(&frame);
 }
 
 /* Accept every waiting connection.  Returns 1 in a program's process. */
@@ -479,7 +556,7 @@ static int on_listen(server *s)
         if (s->n_pending == s->pending_capacity) {
             size_t capacity =
                 s->pending_capacity ? s->pending_capacity * 2 : 16;
-            int *grown = realloc(s->pending, capacity * sizeof *grown);
+            pending_conn *grown = realloc(s->pending, capacity * sizeof *grown);
             if (!grown) {
                 close(conn);
                 continue;
@@ -487,7 +564,10 @@ static int on_listen(server *s)
             s->pending = grown;
             s->pending_capacity = capacity;
         }
-        s->pending[s->n_pending++] = conn;
+        /* A pidfd of the client, to continue it when its program is
+         * continued (job control); safe from pid reuse. */
+        int client = (int)syscall(SYS_pidfd_open, peer.pid, 0);
+        s->pending[s->n_pending++] = (pending_conn){conn, client};
         watch_fd_of(s, conn, TAG_PENDING, EPOLLIN | EPOLLRDHUP);
         /* The client sends its request right after connecting: it is
          * usually here already, and needs no other turn of the loop. */
@@ -503,9 +583,8 @@ static void on_conn_closed(server *s, int conn)
 {
     child *c = child_by_conn(s, conn);
     if (!c)
-        return; /* closed earlier in this batch of events */
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
-    close(conn);
+        return; /* handled earlier in this batch of events */
+    close_later(s, conn);
     c->conn = -1;
     kill(c->pid, SIGKILL);
 }
@@ -539,8 +618,9 @@ static void on_signal(server *s)
     while (read(s->signal_fd, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGCHLD)
             continue;
-        if (s->draining && info.ssi_signo != SIGHUP)
+        if (s->signalled && info.ssi_signo != SIGHUP)
             s->kill_all = 1; /* asked twice: do not wait for programs */
+        s->signalled = 1;
         char why[64];
         snprintf(why, sizeof why, "stopped by signal %u",
                  (unsigned)info.ssi_signo);
@@ -562,16 +642,19 @@ static void on_signal(server *s)
             }
             continue;
         }
-        if (WIFCONTINUED(status))
+        if (WIFCONTINUED(status)) {
+            /* Continued by anyone: its client, stopped with it, too. */
+            if (c->conn >= 0 && c->client >= 0)
+                syscall(SYS_pidfd_send_signal, c->client, SIGCONT, NULL, 0);
             continue;
+        }
         if (c->conn >= 0) {
             report(c->conn, status);
-            epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->conn, NULL);
-            close(c->conn);
+            close_later(s, c->conn);
         } else if (c->channel >= 0) {
             log_line("an idle pool child (pid %ld) ended unexpectedly",
                      (long)pid);
-            close(c->channel);
+            close_later(s, c->channel);
         }
         remove_child(s, c);
         clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
@@ -676,8 +759,13 @@ static void release(server *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
-    for (size_t i = 0; i < s->n_pending; i++)
-        close(s->pending[i]);
+    for (size_t i = 0; i < s->n_pending; i++) {
+        close(s->pending[i].fd);
+        if (s->pending[i].client >= 0)
+            close(s->pending[i].client);
+    }
+    close_deferred(s);
+    free(s->closing);
     for (size_t i = 0; i < s->n_children; i++) {
         if (s->children[i].conn >= 0)
             close(s->children[i].conn);
@@ -717,9 +805,12 @@ static int loop(server *s)
             return 0;
         }
         int timeout = -1;
-        int refill = !s->draining && (int)count_idle(s) < s->pool_size;
+        int refill = !s->draining && (int)count_idle(s) < s->pool_size &&
+                     since(&s->refill_after) >= 0;
         if (refill) {
             timeout = 0;
+        } else if (!s->draining && (int)count_idle(s) < s->pool_size) {
+            timeout = 1000; /* backing off: try the pool again soon */
         } else if (s->idle_timeout > 0 && count_running(s) == 0 &&
                    s->n_pending == 0 && !s->draining) {
             double left = s->idle_timeout - since(&s->last_activity);
@@ -765,6 +856,7 @@ static int loop(server *s)
             case TAG_STARTED: on_started(s); break;
             }
         }
+        close_deferred(s);
     }
 }
 
@@ -840,6 +932,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         /* A program's process: everything of the server is closed. */
         free(s.children);
         free(s.pending);
+        free(s.closing);
         return pycds_child_receive(s.program_conn, s.started_write);
     }
     log_line("exiting: %s", s.reason);

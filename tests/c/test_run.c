@@ -39,6 +39,9 @@ static void sample(run_request *r)
     r->blocked_signals = 1u << 9;
     r->rows = 24;
     r->cols = 80;
+    r->nice = 5;
+    r->n_cpu_words = 1;
+    r->cpus[0] = 0x3;
     r->n_limits = 2;
     r->limits[0] = (run_limit){7, 0, 1024, 4096};
     r->limits[1] = (run_limit){3, 0, UINT64_MAX, UINT64_MAX};
@@ -68,6 +71,8 @@ static void test_request_round_trip(void)
     CHECK_EQ_INT(out.umask, 022);
     CHECK_EQ_INT(out.blocked_signals, 1u << 9);
     CHECK_EQ_INT(out.rows, 24);
+    CHECK_EQ_INT(out.nice, 5);
+    CHECK(out.n_cpu_words == 1 && out.cpus[0] == 0x3);
     CHECK_EQ_INT(out.n_limits, 2);
     CHECK(out.limits[1].soft == UINT64_MAX);
     CHECK_EQ_INT(out.n_fds, 3);
@@ -121,12 +126,17 @@ static void test_request_forged_fields_are_refused(void)
         memcpy(copy, &bad_modes[i], 4);
         CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     }
-    /* the limit count (offset 28) and the fd count past their maxima */
-    memcpy(copy, body.data, size);
+    /* the CPU mask's length, the limit count and the fd count past their
+     * maxima */
     uint32_t huge = 1000;
-    memcpy(copy + 28, &huge, 4);
+    memcpy(copy, body.data, size);
+    memcpy(copy + 32, &huge, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
-    size_t fd_count = 32 + 2 * sizeof(run_limit);
+    size_t limit_count = 36 + 8;
+    memcpy(copy, body.data, size);
+    memcpy(copy + limit_count, &huge, 4);
+    CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
+    size_t fd_count = limit_count + 4 + 2 * sizeof(run_limit);
     memcpy(copy, body.data, size);
     memcpy(copy + fd_count, &huge, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
@@ -507,9 +517,17 @@ static void test_directory_checks(void)
     CHECK_RUN(run_dir_check(link, &diag), RUN_E_UNSAFE);
     CHECK(strstr(diag.message, "symbolic link") != NULL);
     CHECK_RUN(run_dir_check("/nonexistent/pycds", &diag), RUN_E_IO);
-    /* run_dir under XDG_RUNTIME_DIR: made private, then accepted. */
+    /* run_dir under XDG_RUNTIME_DIR: made private, then accepted; not in a
+     * directory others may write to (without the sticky bit). */
     setenv("XDG_RUNTIME_DIR", base, 1);
     char dir[256];
+    CHECK(chmod(base, 0777) == 0);
+    CHECK_RUN(run_dir(dir, sizeof dir, 1, &diag), RUN_E_UNSAFE);
+    CHECK(strstr(diag.message, "without the sticky bit") != NULL);
+    CHECK(chmod(base, 01777) == 0);
+    CHECK_RUN(run_dir(dir, sizeof dir, 1, NULL), RUN_OK);
+    CHECK(rmdir(dir) == 0);
+    CHECK(chmod(base, 0700) == 0);
     CHECK_RUN(run_dir(dir, sizeof dir, 1, NULL), RUN_OK);
     struct stat st;
     CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);

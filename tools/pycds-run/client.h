@@ -32,6 +32,10 @@ typedef struct client {
     int fds[RUN_MAX_FDS];
 } client;
 
+/* Where the client's own messages go: standard error, or a private copy
+ * of it once the program has the descriptors (-1: nowhere). */
+extern int message_fd;
+
 /* One line on stderr, "pycds-run: ...", when PYCDSVERBOSE >= level. */
 void say(const client *c, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));

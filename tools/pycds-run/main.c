@@ -7,10 +7,11 @@
  *
  * The preload set comes from --preload or PYCDSPRELOAD; the interpreter is
  * PYCDSPYTHON, else `python` beside this executable (its virtual
- * environment's).  A launcher made by `python -m pycds bundle` carries all
- * three in its embedded configuration.  Anything the server could not run
- * exactly as python would (README: "Drop-in or plain") is run by python
- * itself, by exec, with one line at PYCDSVERBOSE>=1.
+ * environment's), else the interpreter pip built it with.  A launcher made by
+ * `python -m pycds bundle` carries all three in its embedded configuration.
+ * Anything the server could not run exactly as python would (README: "Drop-in
+ * or plain") is run by python itself, by exec, with one line at
+ * PYCDSVERBOSE>=1.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -90,6 +91,12 @@ static int find_python(client *c)
     if ((size_t)snprintf(c->python, sizeof c->python, "%s/python", self) >=
         sizeof c->python)
         return -1;
+#ifdef PYCDS_RUN_PYTHON
+    /* Installed where no python lies beside it (pip --user, a system
+     * install): the interpreter that installed it. */
+    if (access(c->python, X_OK) != 0)
+        snprintf(c->python, sizeof c->python, "%s", PYCDS_RUN_PYTHON);
+#endif
     return 0;
 }
 

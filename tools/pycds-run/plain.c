@@ -11,6 +11,8 @@
 
 #include "client.h"
 
+int message_fd = 2;
+
 void say(const client *c, int level, const char *format, ...)
 {
     if (c->verbose < level)
@@ -26,7 +28,8 @@ void say(const client *c, int level, const char *format, ...)
         n = (int)sizeof line - 2;
     line[n++] = '\n';
     /* Straight to fd 2: nothing buffered, nothing the program could see. */
-    if (write(2, "pycds-run: ", 11) >= 0 && write(2, line, (size_t)n) >= 0)
+    if (message_fd >= 0 && write(message_fd, "pycds-run: ", 11) >= 0 &&
+        write(message_fd, line, (size_t)n) >= 0)
         return;
 }
 

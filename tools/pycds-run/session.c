@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -91,6 +92,15 @@ static void fill_request(const client *c, run_request *r)
             break;
         }
     }
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    r->nice = errno ? 0 : nice;
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) {
+        r->n_cpu_words = RUN_CPU_WORDS;
+        memcpy(r->cpus, &cpus,
+               sizeof cpus < sizeof r->cpus ? sizeof cpus : sizeof r->cpus);
+    }
     for (int resource = 0;
          resource < RLIM_NLIMITS && r->n_limits < RUN_MAX_LIMITS; resource++) {
         struct rlimit limit;
@@ -146,9 +156,31 @@ __attribute__((noreturn)) static void server_died(int pidfd)
 {
     /* The program cannot be reported on: make sure it is gone too. */
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    dprintf(2, "pycds-run: the server exited while the program ran; its "
-               "exit status is lost\n");
+    if (message_fd >= 0)
+        dprintf(message_fd, "pycds-run: the server exited while the program "
+                            "ran; its exit status is lost\n");
     _exit(1);
+}
+
+/*
+ * The program has its own copies of the descriptors now: let go of ours,
+ * so that a reader sees the end of the program's output when the program
+ * closes it, not when the client exits (standard streams become
+ * /dev/null; messages go to a private copy of standard error).
+ */
+static void release_fds(const client *c)
+{
+    message_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; i < c->n_fds; i++) {
+        int fd = c->fds[i];
+        if (fd <= 2 && null >= 0)
+            dup2(null, fd);
+        else if (fd > 2)
+            close(fd);
+    }
+    if (null > 2)
+        close(null);
 }
 
 /* After GO: wait for the end (never returns). */
@@ -262,5 +294,6 @@ session_outcome session_run(client *c, const char *socket_path, const char *dir,
         close(sock);
         return SESSION_FAILED;
     }
+    release_fds(c);
     wait_for_end(c, sock, pidfd);
 }

@@ -14,7 +14,14 @@
  * reports the program stopped, the client stops itself with the same
  * signal, so the shell sees the job stopped; `fg` continues the client,
  * which continues the program.  A program that ignores SIGTSTP is not
- * stopped, and neither is the client, as with plain python.
+ * stopped, and neither is the client, as with plain python.  A program
+ * continued by someone else has its client continued by the server; a
+ * client that cannot stop (its process group is orphaned, where the kernel
+ * discards SIGTSTP) continues its program rather than leave it stopped.
+ *
+ * Every signal is passed on except those no process can catch, SIGCHLD,
+ * the terminal's SIGTTIN and SIGTTOU (the client never reads or writes
+ * it), and the faults a process raises on itself.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,13 +37,29 @@
 #define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)
 #endif
 
-static const int forwarded[] = {SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT, SIGUSR1,
-                                SIGUSR2, SIGWINCH, SIGTSTP, SIGCONT};
-#define N_FORWARDED (int)(sizeof forwarded / sizeof forwarded[0])
+static int forwarded(int sig)
+{
+    switch (sig) {
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGCHLD:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS: return 0;
+    }
+    return 1; /* (glibc refuses 32 and 33, its own, to sigaction) */
+}
 
 static sigset_t original_mask;
-static struct sigaction original_actions[N_FORWARDED];
+static struct sigaction original_actions[65];
+static int captured[65];
 static uint64_t ignored;
+static volatile sig_atomic_t continued;
 
 static volatile int target_pidfd = -1;
 static volatile pid_t target_pid;
@@ -49,8 +72,9 @@ void signals_capture(void)
         if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
             ignored |= UINT64_C(1) << (sig - 1);
     }
-    for (int i = 0; i < N_FORWARDED; i++)
-        sigaction(forwarded[i], NULL, &original_actions[i]);
+    for (int sig = 1; sig <= 64; sig++)
+        captured[sig] =
+            forwarded(sig) && sigaction(sig, NULL, &original_actions[sig]) == 0;
 }
 
 uint64_t signals_ignored(void)
@@ -69,8 +93,9 @@ uint64_t signals_blocked(void)
 
 void signals_restore(void)
 {
-    for (int i = 0; i < N_FORWARDED; i++)
-        sigaction(forwarded[i], &original_actions[i], NULL);
+    for (int sig = 1; sig <= 64; sig++)
+        if (captured[sig])
+            sigaction(sig, &original_actions[sig], NULL);
     sigprocmask(SIG_SETMASK, &original_mask, NULL);
 }
 
@@ -97,6 +122,8 @@ static void forward(int sig, siginfo_t *info, void *context)
 {
     (void)context;
     int saved = errno;
+    if (sig == SIGCONT)
+        continued++;
     send_to_program(sig, sig == SIGCONT || info->si_code == SI_KERNEL);
     errno = saved;
 }
@@ -110,11 +137,11 @@ void signals_forward(int pidfd, pid_t pid)
     sa.sa_sigaction = forward;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    for (int i = 0; i < N_FORWARDED; i++) {
-        int sig = forwarded[i];
+    for (int sig = 1; sig <= 64; sig++) {
         /* What the caller ignored, the program ignores too (it gets the
          * same dispositions); nothing to pass on. */
-        if (sig != SIGCONT && (ignored & (UINT64_C(1) << (sig - 1))))
+        if (!captured[sig] ||
+            (sig != SIGCONT && (ignored & (UINT64_C(1) << (sig - 1)))))
             continue;
         sigaction(sig, &sa, NULL);
     }
@@ -129,10 +156,13 @@ void signals_stop_self(int sig)
     sigset_t only;
     sigemptyset(&only);
     sigaddset(&only, sig);
+    sig_atomic_t before = continued;
     sigprocmask(SIG_UNBLOCK, &only, NULL);
     raise(sig);
     /* Continued (SIGCONT, forwarded by its handler): catch sig again. */
     sigaction(sig, &saved, NULL);
+    if (continued == before && sig != SIGSTOP)
+        send_to_program(SIGCONT, 1); /* the stop was discarded: orphaned */
 }
 
 void signals_exit_like(const run_exit *how)

@@ -19,9 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -51,6 +53,32 @@ int server_alive(const char *dir, const char *key)
     return alive;
 }
 
+/* How long a server that failed to start is not started again. */
+#define FAILED_BACKOFF_SECONDS 60
+
+/*
+ * Whether the key's server failed to start (it refused: threads, CUDA, an
+ * import error) less than a minute ago; why, in why.  Starting it again at
+ * every run would import the preload set in the background each time.
+ */
+static int recently_failed(const char *dir, const char *key, char *why,
+                           size_t size)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (run_dir_file(path, sizeof path, dir, key, ".failed", NULL) != RUN_OK ||
+        lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        time(NULL) - st.st_mtime >= FAILED_BACKOFF_SECONDS)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n = fd >= 0 ? read(fd, why, size - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    why[n > 0 ? n : 0] = 0;
+    why[strcspn(why, "\n")] = 0;
+    return 1;
+}
+
 /* In the detached grandchild: become the server (never returns). */
 static void become_server(const client *c, const char *dir, const char *key,
                           int lock)
@@ -64,6 +92,19 @@ static void become_server(const client *c, const char *dir, const char *key,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The caller's soft limits (a CPU-time or memory limit meant for one
+     * program) must not end the server: up to the hard limits.  Each
+     * program gets its own caller's limits back.  The stack's stays: it
+     * shapes the server's threads, and programs with another are run by
+     * python. */
+    for (int resource = 0; resource < RLIM_NLIMITS; resource++) {
+        struct rlimit limit;
+        if (resource != RLIMIT_STACK && getrlimit(resource, &limit) == 0 &&
+            limit.rlim_cur != limit.rlim_max) {
+            limit.rlim_cur = limit.rlim_max;
+            setrlimit(resource, &limit);
+        }
+    }
 
     char log_path[PATH_MAX];
     run_diag diag;
@@ -105,6 +146,10 @@ static void become_server(const client *c, const char *dir, const char *key,
         args[n++] = c->archive;
     }
     args[n++] = "--lock-fd=3";
+    /* The path this client runs python by, which its key names (a shim
+     * or symbolic link may make the server's sys.executable differ). */
+    args[n++] = "--key-python";
+    args[n++] = c->python;
     args[n] = NULL;
     execve(c->python, (char *const *)args, c->envp);
     dprintf(2, "pycds-run: cannot start %s: %s\n", c->python, strerror(errno));
@@ -114,6 +159,14 @@ static void become_server(const client *c, const char *dir, const char *key,
 int start_server(const client *c, const char *dir, const char *key,
                  run_diag *diag)
 {
+    char why[200];
+    if (recently_failed(dir, key, why, sizeof why)) {
+        diag->status = RUN_E_UNSERVABLE;
+        snprintf(diag->message, sizeof diag->message,
+                 "the server for this failed to start: %s (see %s/%s.log)", why,
+                 dir, key);
+        return -1;
+    }
     int lock = open_lock(dir, key, diag);
     if (lock < 0)
         return -1;

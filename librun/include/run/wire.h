@@ -87,6 +87,9 @@ typedef struct run_limit {
 
 #define RUN_MAX_LIMITS 32
 
+/* CPUs a program may run on, as a bit mask (sched_getaffinity). */
+#define RUN_CPU_WORDS 16 /* 1024 CPUs */
+
 /*
  * A request, decoded.  Strings point into the frame's body, which must
  * outlive the request; the arrays of pointers are allocated by
@@ -95,7 +98,8 @@ typedef struct run_limit {
  * Body layout, in this order (u32 and friends in host order; a string is a
  * u32 byte count, the bytes, and a NUL that the count excludes):
  *   u32 mode, u32 umask, u64 ignored_signals, u64 blocked_signals,
- *   u16 rows, u16 cols, u32 limit count, that many run_limit,
+ *   u16 rows, u16 cols, i32 nice, u32 CPU mask words (at most
+ *   RUN_CPU_WORDS), that many u64, u32 limit count, that many run_limit,
  *   u32 fd count, that many i32 client fd numbers,
  *   string cwd, string target,
  *   u32 option count, strings; u32 argument count, strings;
@@ -109,6 +113,9 @@ typedef struct run_request {
     uint16_t rows, cols;      /* terminal size of the client's first tty
                                  fd, 0 when none; informational (the
                                  terminal itself carries it) */
+    int32_t nice;             /* the client's nice value */
+    uint32_t n_cpu_words;     /* 0: the CPU mask is unknown */
+    uint64_t cpus[RUN_CPU_WORDS];
     uint32_t n_limits;
     run_limit limits[RUN_MAX_LIMITS];
     uint32_t n_fds;                  /* attached fds after the cwd */
