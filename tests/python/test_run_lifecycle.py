@@ -268,3 +268,56 @@ def test_server_shares_its_imports_from_an_archive(tmp_path: Path,
                              ).stdout == b"1\n"
     finally:
         server.stop()
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_client_follows_its_programs_stop_and_continue(server: Server) -> None:
+    """Stopped by someone, the program stops its client too; continued by
+    someone, it continues its client (nothing is left stopped)."""
+    code = ("import os, time; print(os.getpid(), flush=True)\n"
+            "for _ in range(40):\n    time.sleep(0.05)\n"
+            "print('done', flush=True)\n")
+    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
+                               stdout=subprocess.PIPE)
+    try:
+        program = int(process.stdout.readline())
+        os.kill(program, signal.SIGSTOP)
+        wait_for(lambda: process_state(process.pid) == "T", 10,
+                 "the client to stop with its program")
+        os.kill(program, signal.SIGCONT)
+        wait_for(lambda: process_state(process.pid) != "T", 10,
+                 "the client to continue with its program")
+        assert process.stdout.readline() == b"done\n"
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_failed_server_is_not_started_again_at_once(keyed: dict,
+                                                    lib: Path) -> None:
+    (lib / "served_mod.py").write_text("raise ImportError('broken')\n")
+    env = dict(keyed, PYCDSVERBOSE="1")
+    first = client(dict(env, PYCDSWAIT="1"), ["-c", "print('ran')"])
+    assert first.stdout == "ran\n"  # python ran it: the server failed
+    directory = Path(keyed["XDG_RUNTIME_DIR"]) / "pycds"
+    failed = list(directory.glob("*.failed"))
+    assert len(failed) == 1 and "broken" in failed[0].read_text()
+    second = client(env, ["-c", "print('ran')"])
+    assert second.stdout == "ran\n"
+    assert "failed to start" in second.stderr and "broken" in second.stderr
+
+
+def test_interpreter_through_a_shim(keyed: dict, tmp_path: Path) -> None:
+    """PYCDSPYTHON may name a wrapper that runs the interpreter: the server
+    still answers to the key its client computed."""
+    shim = tmp_path / "python-shim"
+    shim.write_text(f"#!/bin/sh\nexec {PY} \"$@\"\n")
+    shim.chmod(0o755)
+    env = dict(keyed, PYCDSPYTHON=str(shim), PYCDSWAIT="1")
+    assert client(env, ["-c", SHOW]).stdout.split() == ["old", "True"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,70 @@ def test_numeric_generators_are_reseeded(tmp_path: Path) -> None:
             assert server.served() == before + 1
         finally:
             server.stop()
+
+
+def test_logging_flushed_at_exit_when_preloaded(tmp_path: Path) -> None:
+    """A program's buffered logging handler is flushed at exit by logging's
+    own exit handler, though the server imported logging."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "uses_logging.py").write_text("import logging\n")
+    server = start_server(tmp_path / "srv", "uses_logging", pythonpath=lib)
+    code = ("import logging, logging.handlers, sys\n"
+            "target = logging.StreamHandler(sys.stdout)\n"
+            "logging.getLogger().addHandler(\n"
+            "    logging.handlers.MemoryHandler(100, target=target))\n"
+            "logging.getLogger().warning('kept until exit')\n")
+    try:
+        plain, served = server.both(["-c", code])
+        same(plain, served)
+        assert served.stdout == b"kept until exit\n"
+    finally:
+        server.stop()
+
+
+def test_c_stdio_flushed_at_exit(server: Server) -> None:
+    code = ("import ctypes; ctypes.CDLL(None).printf(b'from C\\n'); "
+            "print('from python')")
+    plain, served = server.both(["-c", code])
+    same(plain, served)
+    assert b"from C" in served.stdout
+
+
+def test_output_ends_when_the_program_closes_it(server: Server) -> None:
+    """A reader sees the end of the output when the program closes it, not
+    when the program (or its client) exits."""
+    code = ("import os, sys, time; print('ready', flush=True); "
+            "os.close(1); sys.stdout = None; time.sleep(3)")
+    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
+                               stdout=subprocess.PIPE)
+    started = time.monotonic()
+    assert process.stdout.read() == b"ready\n"  # to the end of the output
+    assert time.monotonic() - started < 2.5
+    assert process.wait(timeout=30) == 0
+
+
+def test_nice_value_and_cpus_carry_over(server: Server) -> None:
+    def lower_and_pin() -> None:
+        os.nice(5)
+        os.sched_setaffinity(0, {0})
+
+    code = "import os; print(os.nice(0), sorted(os.sched_getaffinity(0)))"
+    plain, served = server.both(["-c", code], preexec_fn=lower_and_pin)
+    same(plain, served)
+    assert served.stdout.split()[0] == str(os.nice(0) + 5).encode()
+
+
+def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
+    code = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGUSR1, lambda *a: print('usr1', flush=True))\n"
+            "signal.signal(signal.SIGALRM, lambda *a: sys.exit(9))\n"
+            "print('ready', flush=True)\n"
+            "while True:\n    time.sleep(0.05)\n")
+    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
+                               stdout=subprocess.PIPE)
+    assert process.stdout.readline() == b"ready\n"
+    process.send_signal(signal.SIGUSR1)
+    assert process.stdout.readline() == b"usr1\n"
+    process.send_signal(signal.SIGALRM)
+    assert process.wait(timeout=30) == 9
