@@ -24,23 +24,7 @@ static int by_string(const void *a, const void *b)
 static void add(run_buffer *buffer, const char *s)
 {
     /* Each piece ends with a NUL, so that no two inputs run together. */
-    size_t length = strlen(s) + 1;
-    if (buffer->failed)
-        return;
-    if (buffer->size + length > buffer->capacity) {
-        size_t capacity = buffer->capacity ? buffer->capacity * 2 : 4096;
-        while (capacity < buffer->size + length)
-            capacity *= 2;
-        unsigned char *grown = realloc(buffer->data, capacity);
-        if (!grown) {
-            buffer->failed = 1;
-            return;
-        }
-        buffer->data = grown;
-        buffer->capacity = capacity;
-    }
-    memcpy(buffer->data + buffer->size, s, length);
-    buffer->size += length;
+    run_buffer_append(buffer, s, strlen(s) + 1);
 }
 
 run_status run_key(const run_key_input *input, char key[RUN_KEY_SIZE],

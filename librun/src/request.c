@@ -13,7 +13,7 @@
 
 /* ------------------------------------------------------------- encoding */
 
-static void put(run_buffer *out, const void *data, size_t size)
+void run_buffer_append(run_buffer *out, const void *data, size_t size)
 {
     if (out->failed)
         return;
@@ -31,6 +31,11 @@ static void put(run_buffer *out, const void *data, size_t size)
     }
     memcpy(out->data + out->size, data, size);
     out->size += size;
+}
+
+static void put(run_buffer *out, const void *data, size_t size)
+{
+    run_buffer_append(out, data, size);
 }
 
 static void put_u16(run_buffer *out, uint16_t v)

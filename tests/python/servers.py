@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,6 +162,20 @@ def start_server(root: Path, preload: str, *extra: str,
     if process.poll() is not None:
         raise AssertionError(f"the server exited:\n{log.read_text()}")
     return server
+
+
+def masked(text: bytes) -> bytes:
+    """Without what differs between any two runs of python: addresses
+    (-v) and times (-X importtime)."""
+    text = re.sub(rb"0x[0-9a-f]+", b"0x?", text)
+    return re.sub(rb"import time: +\d+ \| +\d+ \|", b"import time: ?", text)
+
+
+def same(plain: subprocess.CompletedProcess,
+         served: subprocess.CompletedProcess) -> None:
+    """The same exit status, output and error output (masked)."""
+    assert (served.returncode, served.stdout, masked(served.stderr)) == \
+        (plain.returncode, plain.stdout, masked(plain.stderr))
 
 
 def probe(result: subprocess.CompletedProcess) -> dict:

@@ -8,14 +8,14 @@ launcher (`python -m pycds bundle`) is python with its preload set."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from servers import CLIENT, HERE, PY, Server, start_server, stop_servers_in
+from servers import (CLIENT, HERE, PY, Server, same, start_server,
+                     stop_servers_in)
 from conftest import clean_env
 
 
@@ -35,18 +35,6 @@ def plain_and_client(server: Server, args: list[str], **kwargs):
     client = server.client(args, **kwargs)
     assert server.served() == before, "the server ran it"
     return server.plain(args, **kwargs), client
-
-
-def masked(text: bytes) -> bytes:
-    """Without what differs between any two runs of python: addresses
-    (-v) and times (-X importtime)."""
-    text = re.sub(rb"0x[0-9a-f]+", b"0x?", text)
-    return re.sub(rb"import time: +\d+ \| +\d+ \|", b"import time: ?", text)
-
-
-def same(a: subprocess.CompletedProcess, b: subprocess.CompletedProcess):
-    assert (b.returncode, b.stdout, masked(b.stderr)) == \
-        (a.returncode, a.stdout, masked(a.stderr))
 
 
 @pytest.mark.parametrize("args", [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import (CLIENT, HERE, PY, Server, comparable, probe,
+from servers import (CLIENT, HERE, PY, Server, comparable, probe, same,
                      start_server)
 
 
@@ -28,12 +28,6 @@ def server(tmp_path_factory) -> Server:
                           pythonpath=root / "programs" / "lib")
     yield server
     server.stop()
-
-
-def same(plain: subprocess.CompletedProcess,
-         served: subprocess.CompletedProcess) -> None:
-    assert (served.returncode, served.stdout, served.stderr) == \
-        (plain.returncode, plain.stdout, plain.stderr)
 
 
 @pytest.mark.parametrize("how", ["normal", "exit3", "exit-message", "raise",

@@ -86,6 +86,9 @@ typedef struct run_buffer {
     int failed;
 } run_buffer;
 
+/* Append size bytes; on a failed allocation, `failed` is set and nothing
+ * more is appended. */
+void run_buffer_append(run_buffer *buffer, const void *data, size_t size);
 void run_buffer_free(run_buffer *buffer);
 
 /* Append a request's body to out.  RUN_E_TOO_LARGE past RUN_MAX_BODY. */
