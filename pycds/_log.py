@@ -1,7 +1,11 @@
-"""One-line diagnostics on stderr, shown when PYCDSVERBOSE is set."""
+"""One-line diagnostics, shown when PYCDSVERBOSE is set.
+
+They go to file descriptor 2 directly, as the extension's do
+(pycds/ext/say.c): never through sys.stderr, which a program may have
+redirected (contextlib.redirect_stderr, click's CliRunner) and would then
+find pycds's lines in its own output."""
 
 import os
-import sys
 
 
 def level() -> int:
@@ -12,9 +16,10 @@ def level() -> int:
 
 
 def say(message: str, at: int = 1) -> None:
-    """Print `pycds: message` on stderr if the verbosity is at least `at`."""
+    """Write `pycds: message` to file descriptor 2 if the verbosity is at
+    least `at`."""
     if level() >= at:
         try:
-            sys.stderr.write(f"pycds: {message}\n")
-        except Exception:  # stderr closed or broken: diagnostics are optional
+            os.write(2, f"pycds: {message}\n".encode(errors="backslashreplace"))
+        except OSError:  # closed or broken: diagnostics are optional
             pass

@@ -15,6 +15,7 @@
  * plain importing.
  */
 #include "finder.h"
+#include "say.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -55,7 +56,7 @@ static uint64_t now_ns(void)
 static void fallback(PyObject *name, const char *reason)
 {
     if (finder.verbose >= 1)
-        PySys_FormatStderr("pycds: fallback %U: %s\n", name, reason);
+        pycds_say("pycds: fallback %U: %s\n", name, reason);
 }
 
 /* ---------------------------------------------------------------- loaders */
@@ -88,10 +89,10 @@ static PyObject *archived_get_code(PyObject *self, PyObject *fullname)
         } else if (finder.verbose >= 2) {
             /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
             unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
-            PySys_FormatStderr("pycds: hit %U (%lu.%lu us)\n", fullname,
-                               tenths / 10, tenths % 10);
+            pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
+                      tenths % 10);
         } else if (finder.verbose >= 1) {
-            PySys_FormatStderr("pycds: hit %U\n", fullname);
+            pycds_say("pycds: hit %U\n", fullname);
         }
     }
     if (!code) {
@@ -524,8 +525,8 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     if (fast < 0)
         return NULL;
     if (finder.verbose >= 2)
-        PySys_FormatStderr("pycds: find %U: %s\n", name,
-                           fast ? "recorded path still valid" : "searching");
+        pycds_say("pycds: find %U: %s\n", name,
+                  fast ? "recorded path still valid" : "searching");
     if (fast)
         return recorded_spec(name, path, target, &view);
     return view.is_extension ? plain_spec(name, path, target)

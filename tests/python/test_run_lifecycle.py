@@ -251,6 +251,23 @@ def test_threads_in_the_server_are_refused(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_changed_archive_retires_the_server(tmp_path: Path,
+                                           lib: Path) -> None:
+    env = dict(clean_env(), PYTHONPATH=str(lib))
+    archive = tmp_path / "app.img"
+    archive.write_bytes(b"")  # refused (not an archive): only watched here
+    server = start_server(tmp_path / "srv", "served_mod", "--archive",
+                          str(archive), env=env)
+    try:
+        assert server.client(["-c", "pass"]).returncode == 0
+        os.utime(archive, (1, 1))
+        assert server.process.wait(timeout=30) == 0
+        assert "stale" in server.log.read_text() and "app.img" in \
+            server.log.read_text()
+    finally:
+        server.stop()
+
+
 def test_server_shares_its_imports_from_an_archive(tmp_path: Path,
                                                    lib: Path) -> None:
     env = dict(clean_env(), PYTHONPATH=str(lib))

@@ -317,15 +317,22 @@ def test_nice_value_and_cpus_carry_over(server: Server) -> None:
 
 
 def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
+    names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2",
+             "SIGWINCH", "SIGALRM"]
     code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGUSR1, lambda *a: print('usr1', flush=True))\n"
-            "signal.signal(signal.SIGALRM, lambda *a: sys.exit(9))\n"
+            f"for name in {names!r}:\n"
+            "    signal.signal(getattr(signal, name),\n"
+            "                  lambda n, f: print(signal.Signals(n).name, "
+            "flush=True))\n"
             "print('ready', flush=True)\n"
             "while True:\n    time.sleep(0.05)\n")
     process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
                                stdout=subprocess.PIPE)
-    assert process.stdout.readline() == b"ready\n"
-    process.send_signal(signal.SIGUSR1)
-    assert process.stdout.readline() == b"usr1\n"
-    process.send_signal(signal.SIGALRM)
-    assert process.wait(timeout=30) == 9
+    try:
+        assert process.stdout.readline() == b"ready\n"
+        for name in names:
+            process.send_signal(getattr(signal, name))
+            assert process.stdout.readline() == f"{name}\n".encode()
+    finally:
+        process.kill()
+        process.wait(timeout=30)

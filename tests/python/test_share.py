@@ -447,3 +447,18 @@ print(first.WHO, first.shared_identifier_alpha.__code__.co_name is f.__code__.co
                       PYTHONPATH="src")
     assert out.stdout.strip() == "('shared_identifier_alpha', 3)"
     assert "module checksum mismatch" in fallbacks(out.stderr)["second"]
+
+
+def test_explanations_are_not_captured_by_the_program(tmp_path) -> None:
+    """PYCDSVERBOSE lines go to file descriptor 2 itself: a program that
+    redirects sys.stderr (contextlib.redirect_stderr, click's CliRunner)
+    never finds them in what it captured."""
+    built = build(tmp_path, ["-c", "import json, decimal"])
+    code = ("import contextlib, io\n"
+            "captured = io.StringIO()\n"
+            "with contextlib.redirect_stderr(captured):\n"
+            "    import json, decimal\n"
+            "print(repr(captured.getvalue()))\n")
+    done = built.share(["-c", code])
+    assert done.stdout == "''\n"
+    assert {"json", "decimal"} <= hits(done.stderr)
