@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--archive", help="share the server's own imports from "
                                          "this archive (default: "
                                          "$PYCDSARCHIVE, when set)")
-    serve.add_argument("--pool", type=int, default=0,
-                       help="processes forked ahead, waiting for programs")
+    serve.add_argument("--pool", type=int,
+                       default=int(os.environ.get("PYCDSPOOL") or 0),
+                       help="processes forked ahead, waiting for programs "
+                            "(default: $PYCDSPOOL, else 0)")
     serve.add_argument("--idle-timeout", type=float,
                        default=900.0, metavar="SECONDS",
                        help="exit after this long without programs "

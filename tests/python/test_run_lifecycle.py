@@ -338,3 +338,11 @@ def test_interpreter_through_a_shim(keyed: dict, tmp_path: Path) -> None:
     shim.chmod(0o755)
     env = dict(keyed, PYCDSPYTHON=str(shim), PYCDSWAIT="1")
     assert client(env, ["-c", SHOW]).stdout.split() == ["old", "True"]
+
+
+def test_server_started_by_a_client_keeps_a_pool(keyed: dict) -> None:
+    env = dict(keyed, PYCDSPOOL="1", PYCDSWAIT="1")
+    assert client(env, ["-c", SHOW]).stdout.split() == ["old", "True"]
+    sock = next((Path(keyed["XDG_RUNTIME_DIR"]) / "pycds").glob("*.sock"))
+    wait_for(lambda: status(str(sock))["pool idle"] == "1 of 1", 30,
+             "the pool")
