@@ -7,7 +7,8 @@ Times from a program's start to its exit, whole processes, for:
             plain python, python with PYCDSMODE=SHARE (an archive traced
             and dumped first), pycds-run (a server forked per program,
             started by the client itself on first use, found by its key),
-            pycds-run with a pool (`serve --pool 2`, PYCDSSOCKET)
+            a launcher (`python -m pycds bundle --preload W`: the same
+            server), pycds-run with a pool (`serve --pool 2`, PYCDSSOCKET)
 
 Runs alternate across the variants (so machine noise hits them alike);
 medians and ratios are reported: against `python -c pass` (the floor a
@@ -218,20 +219,28 @@ def workload(name: str, runs: int, work: Path, runtime: Path,
     # The first program starts the server and waits for it.
     subprocess.run([CLIENT, str(script)], env={**keyed_env, "PYCDSWAIT": "1"},
                    cwd=work, check=True, stdout=subprocess.DEVNULL)
+    launcher = work / f"python-{name}"
+    subprocess.run([PY, "-m", "pycds", "bundle", "--preload", name, "-o",
+                    str(launcher)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     pool_server, pool_sock = start_pool_server(name, served_env, work)
     pool_env = {**served_env, "PYCDSSOCKET": str(pool_sock)}
     try:
         variants = [Variant("plain", [PY, str(script)], env),
                     Variant("SHARE", [PY, str(script)], share_env),
                     Variant("pycds-run", [CLIENT, str(script)], keyed_env),
+                    Variant("launcher", [str(launcher), str(script)],
+                            served_env),
                     Variant("pycds-run pool", [CLIENT, str(script)],
                             pool_env)]
         alternate(floors + variants, runs, work)
-        # Every pycds-run variant's program ran in a server, none plainly.
-        for sock in (keyed_socket(runtime), pool_sock):
-            if programs_run(sock) < runs:
+        # Every pycds-run variant's program ran in a server, none plainly
+        # (the keyed server serves pycds-run's and the launcher's).
+        for sock, expected in ((keyed_socket(runtime), 2 * runs),
+                               (pool_sock, runs)):
+            if programs_run(sock) < expected:
                 sys.exit(f"bench: {sock} ran {programs_run(sock)} programs "
-                         f"of {runs}: the client ran python itself")
+                         f"of {expected}: the client ran python itself")
         result = {v.name: {"median_ms": v.median, "times_ms": v.times}
                   for v in variants}
         result["faults"] = {
@@ -265,7 +274,8 @@ def report(results: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for name, w in results["workloads"].items():
         plain = w["plain"]["median_ms"]
-        for variant in ("plain", "SHARE", "pycds-run", "pycds-run pool"):
+        for variant in ("plain", "SHARE", "pycds-run", "launcher",
+                        "pycds-run pool"):
             ms = w[variant]["median_ms"]
             fault = w["faults"].get(variant, "")
             pss = w["pss_kib"].get(variant)
