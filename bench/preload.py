@@ -2,7 +2,9 @@
 
 Times from a program's start to its exit, whole processes, for:
 
-  floors    /bin/true, python -c pass
+  floors    /bin/true, python -c pass, and pycds-run -c pass when no
+            server can be reached (python runs it) and on first use (the
+            client starts a server in the background and runs python)
   each workload W (a script `import W; print(W.__version__)`):
             plain python, python with PYCDSMODE=SHARE (an archive traced
             and dumped first), pycds-run (a server forked per program,
@@ -262,12 +264,34 @@ def workload(name: str, runs: int, work: Path, runtime: Path,
     return result
 
 
+def first_use(work: Path, runs: int = 10) -> dict:
+    """pycds-run -c pass where no server runs yet: it starts one in the
+    background and runs python; each run with a directory of its own."""
+    times = []
+    for i in range(runs):
+        runtime = Path(tempfile.mkdtemp(prefix="pycds-fu-"))
+        env = {**base_env(runtime), "PYCDSPRELOAD": "json"}
+        times.append(timed([CLIENT, "-c", "pass"], env, work))
+        from pycds import _serve
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not keyed_socket(runtime):
+            time.sleep(0.05)
+        _serve.stop_all(runtime / "pycds")
+        shutil.rmtree(runtime, ignore_errors=True)
+    return {"median_ms": statistics.median(times), "times_ms": times}
+
+
 def report(results: dict) -> str:
     floor = results["floors"]["python -c pass"]["median_ms"]
     true = results["floors"]["/bin/true"]["median_ms"]
+    none = results["floors"]["pycds-run -c pass, no server"]["median_ms"]
+    first = results["floors"]["pycds-run -c pass, first use"]["median_ms"]
     lines = [f"CPython {results['python']}, {results['runs']} runs of each, "
              f"alternating; medians.",
              f"floors: /bin/true {true:.2f} ms, python -c pass {floor:.2f} ms",
+             f"pycds-run -c pass when no server can be reached "
+             f"{none:.2f} ms, on first use (starting one) {first:.2f} ms",
              "",
              "| workload | variant | ms | x `python -c pass` | plain / variant "
              "| faults | PSS MiB per program |",
@@ -299,7 +323,10 @@ def main() -> None:
     try:
         env = base_env(runtime)
         floors = [Variant("/bin/true", ["/bin/true"], env),
-                  Variant("python -c pass", [PY, "-c", "pass"], env)]
+                  Variant("python -c pass", [PY, "-c", "pass"], env),
+                  Variant("pycds-run -c pass, no server",
+                          [CLIENT, "-c", "pass"],
+                          {**env, "PYCDSSOCKET": str(work / "none.sock")})]
         results = {"python": sys.version.split()[0], "runs": args.runs,
                    "workloads": {}}
         for name in args.workloads:
@@ -308,6 +335,7 @@ def main() -> None:
                                                   runtime, floors)
         results["floors"] = {v.name: {"median_ms": v.median,
                                       "times_ms": v.times} for v in floors}
+        results["floors"]["pycds-run -c pass, first use"] = first_use(work)
         text = report(results)
         print(text)
         if args.json:
