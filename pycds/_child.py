@@ -3,14 +3,17 @@ fresh `python` would have been for the client's command line, runs the
 program, and ends as python ends (README: "What a served program sees").
 
 Order: the request is checked against the server (options, start-up
-environment); the client's descriptors, directory, umask and limits are
-taken (pycds/ext/child.c); then Python's state: os.environ replaced whole,
-sys.argv, sys.orig_argv and sys.path[0], standard streams made as python
-makes them for these descriptors, signal dispositions and mask, no
-inherited atexit handlers, random generators reseeded, a fresh __main__.
-Anything that cannot be made exactly so raises Unservable before the
-program starts, and the client runs python itself.  Only after the
-client's GO does the program start, so nothing ever runs twice.
+environment, the numbers of the client's descriptors); the client's
+directory, umask, limits, nice value and CPUs are taken
+(pycds/ext/child.c); the script is read and sys.path[0] checked.  Anything
+that cannot be made exactly so raises Unservable, and the client runs
+python itself.  Then READY goes out, and while the client's GO travels:
+os.environ replaced whole, sys.argv, sys.orig_argv and sys.path[0], signal
+dispositions and mask, no inherited atexit handlers, generators reseeded,
+a fresh __main__.  GO brings the client's descriptors: they take their
+numbers, the standard streams are made for them as python makes them, and
+the program starts.  Only after GO, so nothing ever runs twice, and no
+server that never answers holds a caller's descriptors.
 
 At the end the process does what CPython's finalization does that a
 program can observe: waits for its non-daemon threads, runs its atexit
@@ -136,8 +139,13 @@ def become_and_run(request: dict, context: Context) -> None:
     if not _cds.child_announce(conn):
         os._exit(0)
     settle(request, context, path0)
-    if not _cds.child_await(conn):
+    fds = _cds.child_await(conn, len(request["fds"]))
+    if fds is None:
         os._exit(0)  # the client went away: the program never starts
+    # The program's descriptors came with GO: now they take their numbers,
+    # and the standard streams are made for them.
+    _cds.child_place_fds(list(zip(request["fds"], fds)))
+    set_streams(context)
     context.pid = os.getpid()
     os.register_at_fork(after_in_child=_cds.child_forget_report)
     code, interrupted = execute(request["mode"], program)
@@ -147,22 +155,19 @@ def become_and_run(request: dict, context: Context) -> None:
 # ------------------------------------------------------------- preparing
 
 def prepare(request: dict, context: Context) -> tuple:
-    """Every step that may find the program unservable (Unservable), and
-    those that need the client's descriptors."""
+    """Every step that may find the program unservable (Unservable)."""
     if request["options"] != context.options:
         raise Unservable("interpreter options differ from the server's")
     differs = _cds.startup_differs(request["env"], context.environment)
     if differs is not None:
         raise Unservable(f"{differs} differs from the server's")
-    conn, cwd_fd = _cds.child_place_fds(request["fds"], request["conn"],
-                                        request["cwd_fd"])
-    request["conn"] = conn
+    conn, cwd_fd = request["conn"], request["cwd_fd"]
+    _cds.child_check_fds(request["fds"], conn, cwd_fd)
     _cds.child_apply(cwd_fd, request["umask"], request["limits"],
                      request["nice"], request["cpus"])
     mode, target = request["mode"], request["target"]
     program = load_program(mode, target)
     path0 = check_path0(mode, target, context)
-    set_streams(context)
     return conn, program, path0
 
 

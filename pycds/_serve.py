@@ -332,9 +332,15 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
 
 
 def server_sockets(socket_path: str | None) -> list[str]:
+    """The sockets to ask: the one given, or those in this user's
+    directory (none when it does not exist yet; OSError when it is not
+    private)."""
     if socket_path:
         return [socket_path]
-    directory = _cds.run_dir(False)
+    try:
+        directory = _cds.run_dir(False)
+    except FileNotFoundError:
+        return []
     return sorted(os.path.join(directory, name)
                   for name in os.listdir(directory) if name.endswith(".sock"))
 

@@ -20,7 +20,8 @@ run_status run_dir_check(const char *path, run_diag *diag)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
-        return run_fail(diag, RUN_E_IO, "%s: %s", path, strerror(errno));
+        return run_fail(diag, errno == ENOENT ? RUN_E_NOT_FOUND : RUN_E_IO,
+                        "%s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return run_fail(diag, RUN_E_UNSAFE, "%s: not a directory%s", path,
                         S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");

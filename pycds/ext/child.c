@@ -71,11 +71,10 @@ static PyObject *request_dict(int conn, const run_frame *frame,
     if (!fds || !limits)
         goto fail;
     for (uint32_t i = 0; i < r->n_fds; i++) {
-        PyObject *pair =
-            Py_BuildValue("(ii)", (int)r->fd_numbers[i], frame->fds[i + 1]);
-        if (!pair)
+        PyObject *number = PyLong_FromLong(r->fd_numbers[i]);
+        if (!number)
             goto fail;
-        PyList_SET_ITEM(fds, i, pair);
+        PyList_SET_ITEM(fds, i, number);
     }
     for (uint32_t i = 0; i < r->n_limits; i++) {
         PyObject *limit =
@@ -132,10 +131,10 @@ PyObject *pycds_child_receive(int conn, int started)
     if (frame.type != RUN_MSG_REQUEST ||
         run_request_decode(frame.body, frame.length, &request, &diag) !=
             RUN_OK ||
-        frame.n_fds != (int)request.n_fds + 1) {
+        frame.n_fds != 1) {
         const char *why = frame.type != RUN_MSG_REQUEST ? "expected a request"
-                          : frame.n_fds != (int)request.n_fds + 1
-                              ? "descriptors missing from the request"
+                          : frame.n_fds != 1
+                              ? "the request carries no current directory"
                               : diag.message;
         run_send(conn, RUN_MSG_PLAIN, why, (uint32_t)strlen(why) + 1, NULL, 0,
                  NULL);
@@ -143,7 +142,7 @@ PyObject *pycds_child_receive(int conn, int started)
     }
     PyObject *result = request_dict(conn, &frame, &request);
     run_request_free(&request);
-    /* The descriptors now belong to the dict's numbers. */
+    /* The current directory's descriptor now belongs to the dict. */
     frame.n_fds = 0;
     run_frame_release(&frame);
     if (!result) {
@@ -174,52 +173,58 @@ static int move_high(int fd, int from)
 }
 
 /*
- * child_place_fds(fds, conn, cwd_fd) -> (conn, cwd_fd): put each received
- * descriptor at the client's number for it (inheritable, as the client had
- * it) and close 0-2 where the client had nothing.  conn and cwd_fd move
- * out of the way; their new numbers are returned.  Unservable, with
- * nothing changed, when a number the client uses is taken by something
- * preloaded.
+ * child_check_fds(numbers, conn, cwd_fd): Unservable when a number the
+ * client's descriptors will take is held by something preloaded: giving
+ * it to the program would pull it from under its owner.  (The descriptors
+ * themselves come with GO.)
  */
-static PyObject *child_place_fds(PyObject *module, PyObject *args)
+static PyObject *child_check_fds(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *list;
+    PyObject *numbers;
     int conn, cwd_fd;
-    if (!PyArg_ParseTuple(args, "O!ii", &PyList_Type, &list, &conn, &cwd_fd))
+    if (!PyArg_ParseTuple(args, "O!ii", &PyList_Type, &numbers, &conn, &cwd_fd))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (PyList_GET_SIZE(numbers) > RUN_MAX_FDS)
+        return unservable("too many descriptors");
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(numbers); i++) {
+        int number = (int)PyLong_AsLong(PyList_GET_ITEM(numbers, i));
+        if (number == -1 && PyErr_Occurred())
+            return NULL;
+        if (number > 2 && number != conn && number != cwd_fd &&
+            number != started_fd && fcntl(number, F_GETFD) >= 0)
+            return unservable("descriptor %d is in use in the server", number);
+    }
+    Py_RETURN_NONE;
+}
+
+/*
+ * child_place_fds(pairs): put each received descriptor (number, fd) at the
+ * client's number for it, inheritable as the client had it, and close 0-2
+ * where the client had nothing.
+ */
+static PyObject *child_place_fds(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyList_Check(arg))
+        return PyErr_Format(PyExc_TypeError, "a list of pairs is needed");
+    Py_ssize_t n = PyList_GET_SIZE(arg);
     int numbers[RUN_MAX_FDS], fds[RUN_MAX_FDS];
     int top = 2;
     if (n > RUN_MAX_FDS)
-        return unservable("too many descriptors");
+        return PyErr_Format(PyExc_ValueError, "too many descriptors");
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(list, i), "ii", &numbers[i],
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(arg, i), "ii", &numbers[i],
                               &fds[i]))
             return NULL;
         if (numbers[i] > top)
             top = numbers[i];
     }
-    /* A number above 2 that is open and not one of ours belongs to
-     * something preloaded: giving it to the program would pull it from
-     * under its owner. */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int taken = numbers[i] > 2 && numbers[i] != conn &&
-                    numbers[i] != cwd_fd && fcntl(numbers[i], F_GETFD) >= 0;
-        for (Py_ssize_t j = 0; taken && j < n; j++)
-            taken = fds[j] != numbers[i];
-        if (taken)
-            return unservable("descriptor %d is in use in the server",
-                              numbers[i]);
-    }
-    /* Everything out of the way of every target number first, so that
-     * placing one never closes another still to be placed. */
+    /* Every received one out of the way of every target number first, so
+     * that placing one never closes another still to be placed. */
     for (Py_ssize_t i = 0; i < n; i++)
         if ((fds[i] = move_high(fds[i], top + 1)) < 0)
             return PyErr_SetFromErrno(PyExc_OSError);
-    if ((conn = move_high(conn, top + 1)) < 0 ||
-        (cwd_fd = move_high(cwd_fd, top + 1)) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
     int present[3] = {0, 0, 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         if (dup2(fds[i], numbers[i]) < 0)
@@ -231,7 +236,7 @@ static PyObject *child_place_fds(PyObject *module, PyObject *args)
     for (int fd = 0; fd <= 2; fd++)
         if (!present[fd])
             close(fd);
-    return Py_BuildValue("(ii)", conn, cwd_fd);
+    Py_RETURN_NONE;
 }
 
 /*
@@ -319,16 +324,17 @@ static PyObject *child_announce(PyObject *module, PyObject *arg)
 }
 
 /*
- * child_await(conn) -> bool: wait for the client's GO.  False when the
- * client went away instead: the program must not start.  On GO the
- * server hears that a program starts, and the connection moves high,
- * close-on-exec, to report the end.
+ * child_await(conn, count) -> list or None: wait for the client's GO and
+ * the count descriptors it carries.  None when the client went away
+ * instead: the program must not start.  On GO the server hears that a
+ * program starts, and the connection moves high, close-on-exec, to report
+ * the end.
  */
-static PyObject *child_await(PyObject *module, PyObject *arg)
+static PyObject *child_await(PyObject *module, PyObject *args)
 {
     (void)module;
-    int conn = PyLong_AsLong(arg);
-    if (conn < 0 && PyErr_Occurred())
+    int conn, count;
+    if (!PyArg_ParseTuple(args, "ii", &conn, &count))
         return NULL;
     run_frame frame;
     run_status got;
@@ -336,11 +342,26 @@ static PyObject *child_await(PyObject *module, PyObject *arg)
         got = run_recv(conn, &frame, -1, NULL);
     Py_END_ALLOW_THREADS
     if (got != RUN_OK)
-        Py_RETURN_FALSE;
-    int go = frame.type == RUN_MSG_GO;
+        Py_RETURN_NONE;
+    if (frame.type != RUN_MSG_GO || frame.n_fds != count) {
+        run_frame_release(&frame);
+        Py_RETURN_NONE;
+    }
+    PyObject *fds = PyList_New(count);
+    for (int i = 0; fds && i < count; i++) {
+        PyObject *fd = PyLong_FromLong(frame.fds[i]);
+        if (!fd) {
+            Py_CLEAR(fds);
+            break;
+        }
+        PyList_SET_ITEM(fds, i, fd);
+    }
+    if (!fds) {
+        run_frame_release(&frame);
+        return NULL;
+    }
+    frame.n_fds = 0; /* the list's now */
     run_frame_release(&frame);
-    if (!go)
-        Py_RETURN_FALSE;
     if (started_fd >= 0) {
         int32_t pid = (int32_t)getpid();
         ssize_t written = write(started_fd, &pid, sizeof pid);
@@ -355,7 +376,7 @@ static PyObject *child_await(PyObject *module, PyObject *arg)
         report_dev = st.st_dev;
         report_ino = st.st_ino;
     }
-    Py_RETURN_TRUE;
+    return fds;
 }
 
 /* child_forget_report(): in a process the program forked, the report
@@ -457,16 +478,17 @@ static PyObject *write_unraisable(PyObject *module, PyObject *args)
 }
 
 PyMethodDef pycds_child_methods[] = {
-    {"child_place_fds", child_place_fds, METH_VARARGS,
-     "child_place_fds(fds, conn, cwd_fd) -> (conn, cwd_fd): the client's\n"
-     "descriptors at their numbers."},
+    {"child_check_fds", child_check_fds, METH_VARARGS,
+     "child_check_fds(numbers, conn, cwd_fd): Unservable when one is taken."},
+    {"child_place_fds", child_place_fds, METH_O,
+     "child_place_fds(pairs): the client's descriptors at their numbers."},
     {"child_apply", child_apply, METH_VARARGS,
      "child_apply(cwd_fd, umask, limits, nice, cpus): the client's\n"
      "directory, umask, resource limits, nice value and CPUs."},
     {"child_announce", child_announce, METH_O,
      "child_announce(conn) -> bool: READY, with a pidfd."},
-    {"child_await", child_await, METH_O,
-     "child_await(conn) -> bool: wait for GO."},
+    {"child_await", child_await, METH_VARARGS,
+     "child_await(conn, count) -> list or None: wait for GO and its fds."},
     {"child_forget_report", child_forget_report, METH_NOARGS,
      "child_forget_report(): drop the report channel (in a forked process)."},
     {"child_end", child_end, METH_VARARGS,

@@ -15,8 +15,9 @@
 
 static PyObject *fail(const run_diag *diag)
 {
-    PyErr_SetString(diag->status == RUN_E_INVALID ? PyExc_ValueError
-                                                  : PyExc_OSError,
+    PyErr_SetString(diag->status == RUN_E_INVALID     ? PyExc_ValueError
+                    : diag->status == RUN_E_NOT_FOUND ? PyExc_FileNotFoundError
+                                                      : PyExc_OSError,
                     diag->message);
     return NULL;
 }

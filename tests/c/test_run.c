@@ -516,7 +516,7 @@ static void test_directory_checks(void)
     CHECK(symlink(path, link) == 0);
     CHECK_RUN(run_dir_check(link, &diag), RUN_E_UNSAFE);
     CHECK(strstr(diag.message, "symbolic link") != NULL);
-    CHECK_RUN(run_dir_check("/nonexistent/pycds", &diag), RUN_E_IO);
+    CHECK_RUN(run_dir_check("/nonexistent/pycds", &diag), RUN_E_NOT_FOUND);
     /* run_dir under XDG_RUNTIME_DIR: made private, then accepted; not in a
      * directory others may write to (without the sticky bit). */
     setenv("XDG_RUNTIME_DIR", base, 1);

@@ -346,3 +346,39 @@ def test_server_started_by_a_client_keeps_a_pool(keyed: dict) -> None:
     sock = next((Path(keyed["XDG_RUNTIME_DIR"]) / "pycds").glob("*.sock"))
     wait_for(lambda: status(str(sock))["pool idle"] == "1 of 1", 30,
              "the pool")
+
+
+def test_server_dying_before_the_program_starts(server: Server) -> None:
+    """A server that dies before the program's process said READY: the
+    program never started, and python runs it."""
+    os.kill(server.pid, signal.SIGSTOP)  # it accepts nothing meanwhile
+    try:
+        process = subprocess.Popen(
+            [CLIENT, "-c", "import os; print('ran', os.getpid())"],
+            env=dict(server.env, PYCDSVERBOSE="1"), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        time.sleep(0.5)  # connected and sent; waiting for READY
+        os.kill(server.pid, signal.SIGKILL)
+        out, err = process.communicate(timeout=30)
+    finally:
+        server.process.wait(timeout=10)
+    assert process.returncode == 0
+    assert out.split()[:2] == [b"ran", str(process.pid).encode()]  # exec'd
+    assert b"plain python" in err
+
+
+def test_silent_server_times_out(server: Server) -> None:
+    """A server that takes no request in 10 s: python runs the program, and
+    the server, once continued, does not run it again."""
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        done = server.client(["-c", "print('ran')"],
+                             env=dict(server.env, PYCDSVERBOSE="1"))
+        waited = time.monotonic() - started
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    assert done.stdout == b"ran\n" and b"plain python" in done.stderr
+    assert 9 < waited < 20
+    time.sleep(0.5)
+    assert server.served() == 0

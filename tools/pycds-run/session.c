@@ -137,15 +137,12 @@ static const char *send_request(const client *c, int sock)
     int cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cwd_fd < 0)
         return because("the current directory cannot be opened%s", "");
-    int fds[RUN_MAX_FDS + 1];
-    fds[0] = cwd_fd;
-    memcpy(fds + 1, c->fds, sizeof(int) * (size_t)c->n_fds);
     run_buffer body = {0};
     run_diag diag;
     run_status status = run_request_encode(&r, &body, &diag);
     if (status == RUN_OK)
         status = run_send(sock, RUN_MSG_REQUEST, body.data, (uint32_t)body.size,
-                          fds, c->n_fds + 1, &diag);
+                          &cwd_fd, 1, &diag);
     run_buffer_free(&body);
     close(cwd_fd);
     return status == RUN_OK ? NULL
@@ -286,7 +283,10 @@ session_outcome session_run(client *c, const char *socket_path, const char *dir,
     frame.n_fds = 0;
     run_frame_release(&frame);
     signals_forward(pidfd, pid);
-    if (run_send(sock, RUN_MSG_GO, NULL, 0, NULL, 0, &diag) != RUN_OK) {
+    /* The program's descriptors travel with GO: a server that never
+     * answers holds none of them. */
+    if (run_send(sock, RUN_MSG_GO, NULL, 0, c->fds, c->n_fds, &diag) !=
+        RUN_OK) {
         /* The program's process saw us gone and exits without running. */
         signals_restore();
         *why = because("the program did not start: %s", diag.message);

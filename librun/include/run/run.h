@@ -35,7 +35,7 @@ typedef enum run_status {
     RUN_E_TOO_LARGE,  /* over RUN_MAX_BODY, RUN_MAX_FDS or a path limit */
     RUN_E_UNSAFE,     /* a directory or socket others could control */
     RUN_E_UNSERVABLE, /* python must run this itself (the diag says why) */
-    RUN_E_NOT_FOUND,  /* no embedded configuration in that file */
+    RUN_E_NOT_FOUND,  /* no such directory, or no embedded configuration */
     RUN_E_STATUS_COUNT
 } run_status;
 

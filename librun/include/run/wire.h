@@ -11,13 +11,18 @@
  *
  * A program's conversation:
  *
- *   client -> server   REQUEST   body: run_request; fds: the client's cwd,
- *                                then each fd the client had open at start
+ *   client -> server   REQUEST   body: run_request; fd: the client's cwd
  *   child  -> client   READY     body: i32 pid; fd: a pidfd of the child
  *                   or PLAIN     body: reason (the client runs plain python)
- *   client -> child    GO        (the program starts only now: a client
+ *   client -> child    GO        fds: each fd the client had open at start,
+ *                                in the order of the request's fd numbers
+ *                                (the program starts only now: a client
  *                                 that gave up before GO never has its
- *                                 program run, so nothing runs twice)
+ *                                 program run, so nothing runs twice; and
+ *                                 its descriptors travel only now, so a
+ *                                 server that never answers holds none of
+ *                                 them: no pipe of the caller's stays
+ *                                 open behind its back)
  *   server -> client   STOPPED   body: i32 signal (0 or more times)
  *   child or server -> client  EXIT  body: run_exit
  *
@@ -118,7 +123,7 @@ typedef struct run_request {
     uint64_t cpus[RUN_CPU_WORDS];
     uint32_t n_limits;
     run_limit limits[RUN_MAX_LIMITS];
-    uint32_t n_fds;                  /* attached fds after the cwd */
+    uint32_t n_fds;                  /* fds the GO will carry */
     int32_t fd_numbers[RUN_MAX_FDS]; /* the client's number for each */
     const char *cwd;                 /* informational; the cwd fd rules */
     const char *target; /* script path, module or command; for stdin and
