@@ -133,17 +133,14 @@ def fast_path_record(spec: ModuleSpec, search: list[str], now_ns: int) -> bytes:
     if found_in not in search:
         return b""
     prefix = search[: search.index(found_in) + 1]
-    lines = [f"P\t{entry}" for entry in prefix]
-    # Entries before the one that holds the module ("E") may change for
-    # other reasons (a working directory does); the share side then looks
-    # for the module's names in them.  The entry that holds it and the
-    # package's own directory ("S") must be unchanged.
-    lines += [f"E\t{entry_state(entry, now_ns)}\t{entry}" for entry in prefix[:-1]]
+    # Entries before the one that holds the module may change for other
+    # reasons (a working directory does); the share side then looks for the
+    # module's names in them.  The entry that holds it and the package's own
+    # directory must be unchanged.  The layout: pycds/ext/fastpath.h.
     strict = [found_in] + ([package_dir] if package_dir else [])
-    lines += [f"S\t{entry_state(entry, now_ns)}\t{entry}" for entry in strict]
-    if any("\n" in line or "\0" in line for line in lines):
-        return b""
-    return os.fsencode("\n".join(lines) + "\n")
+    return _cds.fast_path_record(
+        prefix, [(entry_state(e, now_ns), e) for e in prefix[:-1]],
+        [(entry_state(e, now_ns), e) for e in strict])
 
 
 def is_extension(spec: ModuleSpec) -> bool:

@@ -26,10 +26,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "module_state.h"
 #include "pages.h"
 #include "run/run.h"
-
-PyObject *pycds_unservable_error;
 
 /* How long the client has to send its request once connected. */
 #define REQUEST_TIMEOUT_MS 10000
@@ -159,7 +158,7 @@ static PyObject *unservable(const char *format, ...)
     va_start(args, format);
     vsnprintf(message, sizeof message, format, args);
     va_end(args);
-    PyErr_SetString(pycds_unservable_error, message);
+    PyErr_SetString(pycds_state.unservable_error, message);
     return NULL;
 }
 

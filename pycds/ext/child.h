@@ -7,9 +7,6 @@
 
 #include <Python.h>
 
-/* pycds._cds.Unservable: this program must be run by python itself. */
-extern PyObject *pycds_unservable_error;
-
 /* Read the request on conn (in the program's process, just forked) and
  * return it as a dict; on failure the process exits: nothing has run.
  * started_fd: where to write this process's pid when its program starts

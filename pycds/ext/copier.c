@@ -19,12 +19,11 @@
  * per-module work at load.
  */
 #include "copier.h"
+#include "module_state.h"
 
 #include <string.h>
 
 #include "layout.h"
-
-PyObject *pycds_unsupported_error;
 
 /* A growable array of addresses inside the arena. */
 typedef struct address_list {
@@ -107,7 +106,7 @@ pycds_copy_stats pycds_copier_stats(const pycds_copier *c)
 
 static int unsupported(const char *format, PyObject *obj)
 {
-    PyErr_Format(pycds_unsupported_error, format, Py_TYPE(obj)->tp_name);
+    PyErr_Format(pycds_state.unsupported_error, format, Py_TYPE(obj)->tp_name);
     return -1;
 }
 

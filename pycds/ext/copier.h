@@ -11,18 +11,15 @@
 
 typedef struct pycds_copier pycds_copier;
 
-/* Raised when a module holds something pycds cannot archive; the dumper
- * skips that module and says why. */
-extern PyObject *pycds_unsupported_error;
-
 pycds_copier *pycds_copier_new(cds_writer *writer);
 void pycds_copier_free(pycds_copier *copier);
 
 /*
  * Copy the code object of the module being written (cds_writer_begin_module
  * was called and gave `module`).  Returns the module's root (a pycds_root),
- * or NULL with an exception set: pycds_unsupported_error for content pycds
- * cannot archive, MemoryError when the arena is full.
+ * or NULL with an exception set: UnsupportedError (pycds_state) for content
+ * pycds cannot archive (the dumper skips that module and says why),
+ * MemoryError when the arena is full.
  */
 void *pycds_copier_copy_module(pycds_copier *copier, uint32_t module,
                                PyObject *code);

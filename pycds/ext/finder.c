@@ -15,6 +15,7 @@
  * plain importing.
  */
 #include "finder.h"
+#include "fastpath.h"
 #include "say.h"
 
 #include <dirent.h>
@@ -42,8 +43,6 @@ static struct {
     PyObject *archived_sourceless;
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
         *str_name, *str_number, *str_get_code, *str_dot;
-    int verbose;
-    enum { VALIDATE_MTIME, VALIDATE_HASH, VALIDATE_NONE } validate;
 } finder;
 
 static uint64_t now_ns(void)
@@ -55,7 +54,7 @@ static uint64_t now_ns(void)
 
 static void fallback(PyObject *name, const char *reason)
 {
-    if (finder.verbose >= 1)
+    if (pycds_share_verbosity() >= 1)
         pycds_say("pycds: fallback %U: %s\n", name, reason);
 }
 
@@ -86,12 +85,12 @@ static PyObject *archived_get_code(PyObject *self, PyObject *fullname)
         } else if (code == Py_None) {
             Py_CLEAR(code);
             fallback(fullname, "not served in this state");
-        } else if (finder.verbose >= 2) {
+        } else if (pycds_share_verbosity() >= 2) {
             /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
             unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
             pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
                       tenths % 10);
-        } else if (finder.verbose >= 1) {
+        } else if (pycds_share_verbosity() >= 1) {
             pycds_say("pycds: hit %U\n", fullname);
         }
     }
@@ -159,13 +158,13 @@ static int same_origin(PyObject *origin, const char *path, size_t size)
 
 /*
  * The dumper records, per module, the search path up to the entry where the
- * module was found ("P\t<path>" lines) and the mtime of each of those entries
- * and of a package's own directory ("S\t<mtime_ns>\t<path>"; -1: did not
- * exist, -2: too recent to trust).  Adding, removing or renaming a file in a
- * directory changes its mtime, so if the search path starts the same and no
- * mtime moved, plain finding would land on the same file: no search needed.
- * Entry states are read once per process, and again after
- * importlib.invalidate_caches() -- as FileFinder's directory caches are.
+ * module was found and the state (mtime) of those entries and of a
+ * package's own directory: the fast-path record (fastpath.h).  Adding,
+ * removing or renaming a file in a directory changes its mtime, so if the
+ * search path starts the same and no mtime moved, plain finding would land
+ * on the same file: no search needed.  Entry states are read once per
+ * process, and again after importlib.invalidate_caches() -- as FileFinder's
+ * directory caches are.
  */
 
 /* mtime_ns of a search path entry (-1 if missing), stat'ed once. */
@@ -274,46 +273,38 @@ static int fast_path_valid(PyObject *name, PyObject *path,
     PyObject *tail = NULL;
     int valid = 1;
     Py_ssize_t next = 0, count = PySequence_Fast_GET_SIZE(entries);
-    const char *line = view->extra, *end = view->extra + view->extra_size;
-    while (valid == 1 && line < end) {
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        if (!eol || eol - line < 2 || line[1] != '\t') {
-            valid = 0;
+    const char *at = view->extra, *end = view->extra + view->extra_size;
+    pycds_fastpath_line line;
+    while (valid == 1) {
+        int got = pycds_fastpath_next(&at, end, &line);
+        if (got <= 0) {
+            valid = got == 0; /* a malformed record proves nothing */
             break;
         }
-        const char *field = line + 2;
-        if (line[0] == 'P') {
+        if (line.kind == PYCDS_FASTPATH_PREFIX) {
             valid = next < count &&
-                    same_entry(PySequence_Fast_GET_ITEM(entries, next), field,
-                               (size_t)(eol - field));
+                    same_entry(PySequence_Fast_GET_ITEM(entries, next),
+                               line.path, line.path_size);
             next++;
-        } else if (line[0] == 'S' || line[0] == 'E') {
-            char *after;
-            long long recorded = strtoll(field, &after, 10);
-            int64_t now;
-            const char *entry = after + 1;
-            size_t entry_size = (size_t)(eol - entry);
-            if (after >= eol || *after != '\t' || recorded < -2)
-                valid = 0;
-            else if (entry_state(entry, entry_size, &now) < 0)
-                valid = -1;
-            else if (now != recorded && line[0] == 'E') {
-                /* An earlier entry changed: fine if it still holds nothing
-                 * under the module's name. */
-                if (!tail) {
-                    PyObject *parts =
-                        PyUnicode_RPartition(name, finder.str_dot);
-                    tail = parts ? Py_NewRef(PyTuple_GET_ITEM(parts, 2)) : NULL;
-                    Py_XDECREF(parts);
-                }
-                int provides = tail ? may_provide(entry, entry_size, tail) : -1;
-                valid = provides < 0 ? -1 : !provides;
-            } else
-                valid = now == recorded;
-        } else {
-            valid = 0;
+            continue;
         }
-        line = eol + 1;
+        int64_t now;
+        if (entry_state(line.path, line.path_size, &now) < 0)
+            valid = -1;
+        else if (now != line.state && line.kind == PYCDS_FASTPATH_EARLIER) {
+            /* An earlier entry changed: fine if it still holds nothing
+             * under the module's name. */
+            if (!tail) {
+                PyObject *parts = PyUnicode_RPartition(name, finder.str_dot);
+                tail = parts ? Py_NewRef(PyTuple_GET_ITEM(parts, 2)) : NULL;
+                Py_XDECREF(parts);
+            }
+            int provides =
+                tail ? may_provide(line.path, line.path_size, tail) : -1;
+            valid = provides < 0 ? -1 : !provides;
+        } else {
+            valid = now == line.state;
+        }
     }
     Py_XDECREF(tail);
     Py_DECREF(entries);
@@ -379,7 +370,7 @@ static int same_contents(const char *file, const pycds_module_view *view)
  * (PYCDSVALIDATE=none). */
 static int source_unchanged(PyObject *name, const pycds_module_view *view)
 {
-    if (finder.validate == VALIDATE_NONE)
+    if (pycds_share_validation() == PYCDS_VALIDATE_NONE)
         return 1;
     char file[PATH_MAX];
     if (view->origin_size >= sizeof file) {
@@ -400,7 +391,8 @@ static int source_unchanged(PyObject *name, const pycds_module_view *view)
         fallback(name, "source changed since the dump");
         return 0;
     }
-    if (finder.validate == VALIDATE_HASH && !same_contents(file, view)) {
+    if (pycds_share_validation() == PYCDS_VALIDATE_HASH &&
+        !same_contents(file, view)) {
         fallback(name, "source contents changed since the dump");
         return 0;
     }
@@ -524,7 +516,7 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     int fast = fast_path_valid(name, path, &view);
     if (fast < 0)
         return NULL;
-    if (finder.verbose >= 2)
+    if (pycds_share_verbosity() >= 2)
         pycds_say("pycds: find %U: %s\n", name,
                   fast ? "recorded path still valid" : "searching");
     if (fast)
@@ -627,23 +619,5 @@ int pycds_finder_init(PyObject *module)
                               finder.archived_sourceless) < 0 ||
         PyModule_AddObject(module, "ArchiveFinder", finder_type) < 0)
         return -1;
-    return 0;
-}
-
-int pycds_finder_configure(int verbose, const char *validate)
-{
-    finder.verbose = verbose;
-    if (strcmp(validate, "mtime") == 0)
-        finder.validate = VALIDATE_MTIME;
-    else if (strcmp(validate, "hash") == 0)
-        finder.validate = VALIDATE_HASH;
-    else if (strcmp(validate, "none") == 0)
-        finder.validate = VALIDATE_NONE;
-    else {
-        PyErr_Format(PyExc_ValueError,
-                     "PYCDSVALIDATE=%s: expected mtime, hash or none",
-                     validate);
-        return -1;
-    }
     return 0;
 }

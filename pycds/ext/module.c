@@ -6,6 +6,7 @@
 #include "archive_type.h"
 #include "child.h"
 #include "copier.h"
+#include "fastpath.h"
 #include "finder.h"
 #include "fingerprint.h"
 #include "module_state.h"
@@ -15,8 +16,6 @@
 #include "trust.h"
 
 extern PyType_Spec pycds_writer_spec;
-
-pycds_module_state pycds_state;
 
 static PyObject *fingerprint(PyObject *module, PyObject *unused)
 {
@@ -76,6 +75,9 @@ static PyMethodDef module_methods[] = {
      "serve(socket_path, *, lock_fd=-1, watch=(), pool=0, idle_timeout=600,\n"
      "info='') -> str or dict: the fork server's loop; in the server, why it\n"
      "stopped; in a program's process, the program's request."},
+    {"fast_path_record", pycds_fastpath_encode, METH_VARARGS,
+     "fast_path_record(prefix, earlier, strict) -> bytes: a module's\n"
+     "fast-path record (pycds/ext/fastpath.h); b'' when not recordable."},
     {"fingerprint", fingerprint, METH_NOARGS,
      "fingerprint() -> bytes: the identity of this interpreter build that\n"
      "archives record; an archive with another fingerprint is refused."},
@@ -115,18 +117,18 @@ PyMODINIT_FUNC PyInit__cds(void)
     if (!pycds_state.archive_error) {
         pycds_state.archive_error = PyErr_NewExceptionWithDoc(
             "pycds._cds.ArchiveError", archive_error_doc, NULL, NULL);
-        pycds_unsupported_error = PyErr_NewExceptionWithDoc(
+        pycds_state.unsupported_error = PyErr_NewExceptionWithDoc(
             "pycds._cds.UnsupportedError",
             "A module holds something pycds cannot archive.", PyExc_ValueError,
             NULL);
         pycds_state.archive_type = PyType_FromSpec(&pycds_archive_spec);
         pycds_state.writer_type = PyType_FromSpec(&pycds_writer_spec);
-        pycds_unservable_error = PyErr_NewExceptionWithDoc(
+        pycds_state.unservable_error = PyErr_NewExceptionWithDoc(
             "pycds._cds.Unservable",
             "This program must be run by python itself (str: why).", NULL,
             NULL);
-        if (!pycds_state.archive_error || !pycds_unsupported_error ||
-            !pycds_unservable_error || !pycds_state.archive_type ||
+        if (!pycds_state.archive_error || !pycds_state.unsupported_error ||
+            !pycds_state.unservable_error || !pycds_state.archive_type ||
             !pycds_state.writer_type)
             goto error;
     }
@@ -134,9 +136,10 @@ PyMODINIT_FUNC PyInit__cds(void)
             0 ||
         PyModule_AddObjectRef(m, "Archive", pycds_state.archive_type) < 0 ||
         PyModule_AddObjectRef(m, "Writer", pycds_state.writer_type) < 0 ||
-        PyModule_AddObjectRef(m, "UnsupportedError", pycds_unsupported_error) <
+        PyModule_AddObjectRef(m, "UnsupportedError",
+                              pycds_state.unsupported_error) < 0 ||
+        PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
-        PyModule_AddObjectRef(m, "Unservable", pycds_unservable_error) < 0 ||
         add_methods(m, pycds_child_methods) < 0 ||
         add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||

@@ -11,10 +11,15 @@
 #include <Python.h>
 
 typedef struct {
-    PyObject *archive_error; /* pycds._cds.ArchiveError */
+    PyObject *archive_error;     /* pycds._cds.ArchiveError */
+    PyObject *unsupported_error; /* pycds._cds.UnsupportedError */
+    PyObject *unservable_error;  /* pycds._cds.Unservable */
     PyObject *archive_type;
     PyObject *writer_type;
 } pycds_module_state;
+
+/* Defined in module_state.c, filled in by module.c (PyInit__cds), read by
+ * the files that raise the extension's own exceptions. */
 
 extern pycds_module_state pycds_state;
 

@@ -3,20 +3,21 @@
  * archived module into a ready code object on its first import.
  *
  * Work is proportional to what is imported: opening validates and maps the
- * file (no per-module work); the first import of a module relocates the
- * module's objects (and those of modules it shares objects with), interns
- * its names, rebuilds its frozenset constants, and gives its code objects
- * what the interpreter gives new code (versions, watcher events).
+ * file (no per-module work); the first import of a module checks and
+ * relocates that module's objects alone (modules share only interned
+ * strings, interned by value when their owner is not loaded), interns its
+ * names, rebuilds its frozenset constants, and gives its code objects what
+ * the interpreter gives new code (versions, watcher events).
  *
  * The archive stays mapped until the process exits: interned-string tables
  * and functions point into it.
  */
 #include "share.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "archive_type.h"
-#include "finder.h"
 #include "trust.h"
 #include "fingerprint.h"
 #include "layout.h"
@@ -31,6 +32,8 @@ static struct {
     void *singletons[PYCDS_SINGLETON_COUNT];
     cds_symbols symbols;
     pycds_share_counters stats;
+    int verbosity;               /* PYCDSVERBOSE */
+    pycds_validation validation; /* PYCDSVALIDATE */
 } shared;
 
 static uint64_t now_ns(void)
@@ -205,7 +208,17 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
                                      keywords, PyUnicode_FSConverter, &path,
                                      &verify, &verbose, &validate))
         return NULL;
-    if (pycds_finder_configure(verbose, validate) < 0) {
+    pycds_validation validation;
+    if (strcmp(validate, "mtime") == 0)
+        validation = PYCDS_VALIDATE_MTIME;
+    else if (strcmp(validate, "hash") == 0)
+        validation = PYCDS_VALIDATE_HASH;
+    else if (strcmp(validate, "none") == 0)
+        validation = PYCDS_VALIDATE_NONE;
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "PYCDSVALIDATE=%s: expected mtime, hash or none",
+                     validate);
         Py_DECREF(path);
         return NULL;
     }
@@ -237,7 +250,8 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         status = cds_archive_open(
             &archive, PyBytes_AS_STRING(path), fp, fp_size,
             (verify ? CDS_OPEN_VERIFY_ALL : 0) |
-                (strcmp(validate, "none") == 0 ? CDS_OPEN_TRUST_MODULES : 0) |
+                (validation == PYCDS_VALIDATE_NONE ? CDS_OPEN_TRUST_MODULES
+                                                   : 0) |
                 /* Prefaulting costs in proportion to the archive (1.8 ms
                  * for 16 MB, against 0.14 ms without), and most of it may
                  * never be used: pages are faulted in as modules are. */
@@ -260,12 +274,24 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     shared.archive = archive;
     shared.path = path;
+    shared.verbosity = verbose;
+    shared.validation = validation;
     const cds_header *h = cds_archive_header(archive);
     return Py_BuildValue(
         "{sIsKsLsK}", "modules", count, "address",
         (unsigned long long)(uintptr_t)cds_archive_base(archive), "delta",
         (long long)cds_archive_delta(archive), "size",
         (unsigned long long)h->file_size);
+}
+
+int pycds_share_verbosity(void)
+{
+    return shared.verbosity;
+}
+
+pycds_validation pycds_share_validation(void)
+{
+    return shared.validation;
 }
 
 static int check_shared(void)

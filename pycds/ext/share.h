@@ -30,11 +30,26 @@ typedef struct pycds_module_view {
     size_t extra_size;
 } pycds_module_view;
 
+/* How a module's file is checked against the dump (PYCDSVALIDATE):
+ * "mtime" (size and modification time, the default), "hash" (also an XXH3
+ * of the contents), "none" (trust the archive: immutable deployments). */
+typedef enum pycds_validation {
+    PYCDS_VALIDATE_MTIME,
+    PYCDS_VALIDATE_HASH,
+    PYCDS_VALIDATE_NONE,
+} pycds_validation;
+
+/* The shared archive's settings, given to share_open: PYCDSVERBOSE (1:
+ * each hit and fallback; 2: with timings) and PYCDSVALIDATE. */
+int pycds_share_verbosity(void);
+pycds_validation pycds_share_validation(void);
+
 /* Look a module up in the shared archive: 1 and *view when it is archived
  * (and not refused earlier), 0 when not, -1 with an exception on error. */
 int pycds_share_find(PyObject *name, pycds_module_view *view);
 
-/* share_open(path, *, verify_objects=False) -> dict: map the archive. */
+/* share_open(path, *, verify_objects=False, verbose=0, validate="mtime")
+ * -> dict: map the archive (ValueError for an unknown validate). */
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
 /* share_user() -> bytes: the archive's user section. */
 PyObject *pycds_share_user(PyObject *module, PyObject *unused);

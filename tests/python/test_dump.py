@@ -102,3 +102,15 @@ def test_inspect_command(tmp_path: Path) -> None:
     assert out.returncode == 1 and "truncated" in out.stderr
     assert PY  # the interpreter under test ran all of the above
     assert sys.version_info >= (3, 11)
+
+
+def test_fast_path_record_layout() -> None:
+    """The record the finder reads (pycds/ext/fastpath.h), written by the
+    same code that defines it; a path it cannot hold makes no record."""
+    from pycds import _cds
+
+    record = _cds.fast_path_record(["/a", "/b"], [(5, "/a")],
+                                   [(-1, "/b"), (-2, "/b/pkg")])
+    assert record == b"P\t/a\nP\t/b\nE\t5\t/a\nS\t-1\t/b\nS\t-2\t/b/pkg\n"
+    assert _cds.fast_path_record(["/a\nb"], [], []) == b""
+    assert _cds.fast_path_record([], [], [(1, "/nul\0byte")]) == b""
