@@ -58,8 +58,10 @@ static PyMethodDef module_methods[] = {
      "hash_bytes(data) -> int: the archive format's XXH3 64-bit hash."},
     {"share_open", (PyCFunction)(void (*)(void))pycds_share_open,
      METH_VARARGS | METH_KEYWORDS,
-     "share_open(path, *, verify_objects=False) -> dict: map this process's\n"
-     "archive (once), ArchiveError when it is refused."},
+     "share_open(path, *, verify_objects=False, verbose=0, validate='mtime')\n"
+     "-> dict: map this process's archive (once), ArchiveError when it is\n"
+     "refused; verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
+     "hash or none; ValueError otherwise) hold for what it serves."},
     {"share_user", pycds_share_user, METH_NOARGS,
      "share_user() -> bytes: the shared archive's user section."},
     {"share_lookup", pycds_share_lookup, METH_O,
