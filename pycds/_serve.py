@@ -42,7 +42,6 @@ class Server:
     archive: str
     key: str
     socket_path: str
-    directory: str
     # The start-up environment as bytes "NAME=value", as requests carry it.
     environment: tuple[bytes, ...]
 
@@ -60,7 +59,7 @@ def describe(python: str, preload: str, archive: str, socket_path: str,
         directory = _cds.run_dir(True)
         socket_path = _cds.dir_file(directory, key, ".sock")
     return Server(python, options, preload, archive, key, socket_path,
-                  directory, environment)
+                  environment)
 
 
 def own_options() -> tuple[str, ...]:
@@ -162,11 +161,10 @@ def module_tops() -> set[str]:
     return tops
 
 
-def watch_spec(server: Server) -> list[tuple[str, list[str]]]:
+def watch_spec(server: Server, tops: set[str]) -> list[tuple[str, list[str]]]:
     """Each directory to watch, with the names that matter in it
-    (pycds/ext/watch.h)."""
+    (pycds/ext/watch.h); tops: module_tops()."""
     names: dict[str, set[str]] = defaultdict(set)
-    tops = module_tops()
     for name, module in list(sys.modules.items()):
         spec = getattr(module, "__spec__", None)
         if spec is None:
@@ -298,7 +296,8 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
     started_ns = time.time_ns()
     seconds = preload(server.preload)
     check_fork_safety(allow_threads)
-    watch = watch_spec(server)
+    tops = module_tops()
+    watch = watch_spec(server, tops)
     changed = changed_while_preloading(started_ns)
     if changed is not None:
         raise ServeError(f"{changed} changed while it was being preloaded")
@@ -309,7 +308,7 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
     from . import _child
 
     pages = server_file(server, ".pages") if pool else ""
-    context = _child.Context(server, module_tops(), pages, initial_signals)
+    context = _child.Context(server, tops, pages, initial_signals)
     say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
         f"{len(sys.modules)} modules")
     log = server_file(server, ".log")
@@ -345,11 +344,25 @@ def server_sockets(socket_path: str | None) -> list[str]:
                   for name in os.listdir(directory) if name.endswith(".sock"))
 
 
-def stop_all(directory: os.PathLike, timeout: float = 30.0) -> None:
+def running(pid: int) -> bool:
+    """Whether pid is a process that has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_all(directory: os.PathLike, timeout: float = 30.0) -> list[int]:
     """Stop every server in directory and wait (bounded) until each is
-    gone: what scripts that start servers of their own do at the end."""
+    gone: what scripts that start servers of their own do at the end.
+    The pids of those still running when the time is up."""
     pids = []
-    for name in os.listdir(directory):
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    for name in names:
         if name.endswith(".sock"):
             try:
                 text = _cds.server_control(os.path.join(directory, name), True)
@@ -359,12 +372,9 @@ def stop_all(directory: os.PathLike, timeout: float = 30.0) -> None:
                         if line.startswith("pid: "))
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
+    return [pid for pid in pids if running(pid)]
 
 
 def status(socket_path: str | None, stop: bool) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from conftest import clean_env
 
 import pycds._cds as _cds
+from pycds import _serve
 
 PY = sys.executable
 CLIENT = str(Path(sys.executable).parent / "pycds-run")
@@ -48,31 +50,14 @@ def status(socket_path: str) -> dict[str, str] | None:
                 if ": " in line)
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+alive = _serve.running
 
 
 def stop_servers_in(directory: Path) -> None:
     """Stop every server listening in directory; kill any that is slow."""
-    pids = []
-    for sock in directory.glob("*.sock"):
-        info = status(str(sock))
-        if info:
-            pids.append(int(info["pid"]))
-            try:
-                _cds.server_control(str(sock), True)
-            except OSError:
-                pass
-    for pid in pids:
-        try:
-            wait_for(lambda: not alive(pid), 10, f"server {pid} to exit")
-        except AssertionError:
-            os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: not alive(pid), 5, f"server {pid} to die")
+    for pid in _serve.stop_all(directory, timeout=10):
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not alive(pid), 5, f"server {pid} to die")
 
 
 @dataclass
@@ -176,6 +161,15 @@ def same(plain: subprocess.CompletedProcess,
     """The same exit status, output and error output (masked)."""
     assert (served.returncode, served.stdout, masked(served.stderr)) == \
         (plain.returncode, plain.stdout, masked(plain.stderr))
+
+
+def programs_server(tmp_path_factory, name: str) -> Server:
+    """A server preloading json and warm, over a copy of the test programs
+    (tests/python/run): what the suites comparing programs share."""
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(HERE, root / "programs")
+    return start_server(root / "programs", "json,warm",
+                        pythonpath=root / "programs" / "lib")
 
 
 def probe(result: subprocess.CompletedProcess) -> dict:

@@ -14,17 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from servers import (CLIENT, HERE, PY, Server, same, start_server,
-                     stop_servers_in)
+from servers import CLIENT, PY, Server, programs_server, same, stop_servers_in
 from conftest import clean_env
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
-    root = tmp_path_factory.mktemp("fallback")
-    shutil.copytree(HERE, root / "programs")
-    server = start_server(root / "programs", "json,warm",
-                          pythonpath=root / "programs" / "lib")
+    server = programs_server(tmp_path_factory, "fallback")
     yield server
     server.stop()
 

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from servers import (CLIENT, HERE, PY, Server, comparable, probe, same,
-                     start_server)
+from servers import (CLIENT, PY, Server, comparable, probe, programs_server,
+                     same, start_server)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
-    root = tmp_path_factory.mktemp("programs")
-    shutil.copytree(HERE, root / "programs")
-    server = start_server(root / "programs", "json,warm",
-                          pythonpath=root / "programs" / "lib")
+    server = programs_server(tmp_path_factory, "programs")
     yield server
     server.stop()
 
