@@ -92,18 +92,6 @@ static PyObject *user_run_dir(PyObject *module, PyObject *args)
     return PyUnicode_DecodeFSDefault(dir);
 }
 
-static PyObject *check_run_dir(PyObject *module, PyObject *arg)
-{
-    (void)module;
-    const char *path = PyUnicode_AsUTF8(arg);
-    if (!path)
-        return NULL;
-    run_diag diag;
-    if (run_dir_check(path, &diag) != RUN_OK)
-        return fail(&diag);
-    Py_RETURN_NONE;
-}
-
 static PyObject *dir_file(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -200,16 +188,6 @@ static PyObject *startup_differs(PyObject *module, PyObject *args)
     return result;
 }
 
-static PyObject *env_role(PyObject *module, PyObject *arg)
-{
-    (void)module;
-    const char *entry = PyUnicode_AsUTF8(arg);
-    if (!entry)
-        return NULL;
-    static const char *const names[] = {"runtime", "key", "plain"};
-    return PyUnicode_FromString(names[run_env_role_of(entry)]);
-}
-
 static PyObject *write_bundle(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -273,8 +251,6 @@ PyMethodDef pycds_runlib_methods[] = {
     {"run_dir", user_run_dir, METH_VARARGS,
      "run_dir(create=True) -> str: this user's directory of servers,\n"
      "checked private (OSError when it is not)."},
-    {"check_run_dir", check_run_dir, METH_O,
-     "check_run_dir(path): OSError unless path is private to this user."},
     {"dir_file", dir_file, METH_VARARGS,
      "dir_file(dir, key, suffix) -> str: a server's file in the directory."},
     {"normalize_preload", normalize_preload, METH_O,
@@ -287,8 +263,6 @@ PyMethodDef pycds_runlib_methods[] = {
     {"startup_differs", startup_differs, METH_VARARGS,
      "startup_differs(env_a, env_b) -> str or None: the first start-up\n"
      "variable whose value differs."},
-    {"env_role", env_role, METH_O,
-     "env_role(name) -> 'runtime', 'key' or 'plain'."},
     {"write_bundle", write_bundle, METH_VARARGS,
      "write_bundle(client, out, python, preload, archive): write a launcher."},
     {NULL, NULL, 0, NULL},
