@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "cds/cds.h"
 
@@ -19,11 +20,25 @@ _Static_assert(sizeof(void *) == 8, "libcds supports 64-bit targets only");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the format is little-endian");
 
+/* The unit in which object bytes are read in (load.c): a huge page. */
+#define CDS_EXTENT_SIZE (UINT64_C(2) << 20)
+
 struct cds_archive {
     cds_header header; /* validated copy */
+    /* The object window: anonymous private memory the size of the file, at
+     * the preferred address when it is free, into which the file's bytes
+     * are read extent by extent when first used (load.c).  Offsets in the
+     * file are offsets in the window. */
     unsigned char *base;
     uint64_t size;
     int64_t delta;
+    /* The file mapped read-only and shared, never written: the metadata
+     * sections, and the bytes the window is filled and restored from. */
+    const unsigned char *pristine;
+    int fd; /* the file, for reading extents in; checked before each use */
+    dev_t dev;
+    ino_t ino;
+    unsigned char *loaded; /* per extent of the window: read in */
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
     unsigned char *ready; /* per module: CDS_MODULE_READY, _VERIFIED */
@@ -54,6 +69,15 @@ typedef enum cds_stream {
     CDS_STREAM_INTERN,
     CDS_STREAM_COUNT
 } cds_stream;
+
+/* load.c: make the window's bytes [begin, end) the file's, reading in the
+ * extents that are not yet (CDS_E_IO when the file cannot be read); and put
+ * the file's bytes back over [begin, end). */
+cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end);
+void cds_load_restore(cds_archive *a, uint64_t begin, uint64_t end);
+
+/* checksum_avx2.c: XXH3_64bits_withSeed compiled for AVX2. */
+uint64_t cds_hash_avx2(const void *data, size_t size, uint64_t seed);
 
 /* Index building, shared by the writer and the tests of the reader. */
 uint32_t cds_index_slot_count(uint32_t module_count);

@@ -6,44 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "map.h"
 
 /*
- * Map the file private, first read-only, then make it writable.
+ * Map the archive: the file itself read-only and shared (metadata is read
+ * from there, and nothing there is ever written, so its pages stay those of
+ * the page cache), and the object window, anonymous memory of the file's
+ * size at the preferred address, filled from the file when used (load.c).
  *
  * The interpreter writes into archived objects (3.11 refcounts, specialised
- * bytecode), so the mapping must be writable and private.  But MAP_POPULATE
- * on a writable private mapping pre-faults every page *for writing*, which
- * copies the whole file into private anonymous memory: nothing stays shared
- * between processes.  Populating a read-only mapping instead maps the page
- * cache pages themselves; mprotect then allows writes, and only the pages
- * actually written are copied.
+ * bytecode) and relocation writes into every object, so the window must be
+ * writable and private; being anonymous, it costs nothing where it is never
+ * filled, and huge pages make filling it cheap.
  */
-static cds_status map_archive(cds_archive *a, int fd, unsigned flags,
-                              cds_diag *diag)
+static cds_status map_archive(cds_archive *a, int fd, cds_diag *diag)
 {
     size_t size = (size_t)a->header.file_size;
-    int map_flags =
-        MAP_PRIVATE | (flags & CDS_OPEN_NO_POPULATE ? 0 : MAP_POPULATE);
-    void *p =
-        cds_map_fixed(a->header.base_address, size, PROT_READ, map_flags, fd);
-    if (p == MAP_FAILED && errno == EEXIST)
-        p = mmap(NULL, size, PROT_READ, map_flags, fd, 0);
-    if (p == MAP_FAILED)
+    void *pristine = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (pristine == MAP_FAILED)
         return cds_fail(diag, CDS_E_MAP, "mmap %zu bytes: %s", size,
                         strerror(errno));
-    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p = cds_map_fixed(a->header.base_address, size,
+                            PROT_READ | PROT_WRITE, flags, -1);
+    if (p == MAP_FAILED && errno == EEXIST)
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
         int err = errno;
-        munmap(p, size);
-        return cds_fail(diag, CDS_E_MAP, "mprotect: %s", strerror(err));
+        munmap(pristine, size);
+        return cds_fail(diag, CDS_E_MAP, "mmap %zu bytes: %s", size,
+                        strerror(err));
     }
+    madvise(p, size, MADV_HUGEPAGE); /* where the kernel has them */
+    a->pristine = pristine;
     a->base = p;
     a->size = size;
     a->delta = (int64_t)((uintptr_t)p - (uintptr_t)a->header.base_address);
     return CDS_OK;
+}
+
+/* Keep the descriptor for reading extents in, at a high number, out of the
+ * way of the numbers programs expect to get. */
+static int keep_fd(int fd)
+{
+    struct rlimit limit;
+    int low = 3;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur > 256 &&
+        limit.rlim_cur != RLIM_INFINITY)
+        low = (int)(limit.rlim_cur - 128);
+    int kept = fcntl(fd, F_DUPFD_CLOEXEC, low);
+    if (kept < 0)
+        kept = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    return kept;
 }
 
 /* Sizes and shapes of the metadata, once their checksums are known good. */
@@ -76,7 +95,7 @@ static cds_status verify_section(const cds_archive *a, cds_section_kind kind,
                                  cds_status failure, cds_diag *diag)
 {
     const cds_section_entry *s = cds_header_section(&a->header, kind);
-    uint64_t actual = cds_hash(a->base + s->offset, (size_t)s->size);
+    uint64_t actual = cds_hash(a->pristine + s->offset, (size_t)s->size);
     if (actual != s->checksum)
         return cds_fail(diag, failure,
                         "%s section checksum %016llx, computed %016llx",
@@ -113,9 +132,18 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
           memcmp(a->header.fingerprint, fingerprint, fingerprint_size) != 0)))
         status = cds_fail(diag, CDS_E_FINGERPRINT,
                           "archive was made by another runtime build");
+    a->fd = -1;
+    struct stat st;
+    if (status == CDS_OK && fstat(fd, &st) != 0)
+        status = cds_fail(diag, CDS_E_IO, "fstat: %s", strerror(errno));
     if (status == CDS_OK)
-        status = map_archive(a, fd, flags, diag);
-    close(fd); /* the mapping keeps the file */
+        status = map_archive(a, fd, diag);
+    if (status == CDS_OK) {
+        a->dev = st.st_dev;
+        a->ino = st.st_ino;
+        a->fd = keep_fd(fd); /* without it, extents come from the mapping */
+    }
+    close(fd);
     if (status != CDS_OK) {
         free(a);
         return status;
@@ -123,7 +151,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
 
     for (uint32_t kind = 1; kind <= CDS_SECTION_KIND_COUNT; kind++) {
         const cds_section_entry *s = cds_header_section(&a->header, kind);
-        a->sections[kind] = a->base + s->offset;
+        a->sections[kind] = a->pristine + s->offset;
         a->section_sizes[kind] = s->size;
     }
     /* The relocation table and the objects are checked module by module
@@ -141,9 +169,16 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
         status = check_metadata(a, diag);
     if (status == CDS_OK) {
         a->ready = calloc(a->header.module_count + 1, 1);
-        if (!a->ready)
+        a->loaded = calloc(a->size / CDS_EXTENT_SIZE + 1, 1);
+        if (!a->ready || !a->loaded)
             status = cds_fail(diag, CDS_E_NOMEM, "out of memory");
     }
+    /* Without CDS_OPEN_NO_POPULATE, every object is read in now. */
+    if (status == CDS_OK && !(flags & CDS_OPEN_NO_POPULATE) &&
+        cds_load_range(a, CDS_OBJECTS_OFFSET,
+                       CDS_OBJECTS_OFFSET +
+                           a->section_sizes[CDS_SECTION_OBJECTS]) != CDS_OK)
+        status = cds_fail(diag, CDS_E_IO, "cannot read the objects in");
     if (status != CDS_OK) {
         cds_archive_close(a);
         return status;
@@ -158,6 +193,11 @@ void cds_archive_close(cds_archive *a)
         return;
     if (a->base)
         munmap(a->base, a->size);
+    if (a->pristine)
+        munmap((void *)a->pristine, a->size);
+    if (a->fd >= 0)
+        close(a->fd);
+    free(a->loaded);
     free(a->ready);
     free(a);
 }
@@ -186,11 +226,4 @@ const void *cds_archive_user(const cds_archive *a, size_t *size)
 {
     *size = (size_t)a->section_sizes[CDS_SECTION_USER];
     return a->sections[CDS_SECTION_USER];
-}
-
-void *cds_archive_at(const cds_archive *a, uint64_t offset)
-{
-    if (offset >= a->size)
-        return NULL;
-    return a->base + offset;
 }

@@ -52,9 +52,8 @@ static inline bool read_varint(const unsigned char **next,
 /*
  * Walk one stream of module r: every slot must be an aligned word inside the
  * module's own objects, strictly after the previous one, and every argument
- * one the runtime can resolve.  With `apply`, also set each slot; callers
- * walk every stream once without it first, so that a bad entry leaves the
- * module untouched.
+ * one the runtime can resolve.  With `apply`, also set each slot as it goes
+ * (relocate() says what happens when an entry is bad).
  */
 static inline __attribute__((always_inline)) cds_status
 walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
@@ -102,9 +101,15 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
     return CDS_OK;
 }
 
-/* Check, then apply, the module's streams; the internal one only when
- * `internal` (a reader at the preferred address skips it).  Each call names
- * its stream and pass, so that each gets a loop of its own. */
+/*
+ * Relocate module r: the internal stream only when `internal` (a reader at
+ * the preferred address skips it).  The intern stream hands slots to the
+ * runtime, which keeps what it is given, so it is checked whole before any
+ * slot is handed over.  The typed and internal streams are checked and
+ * applied in one walk each: a bad entry found half-way puts the module's
+ * bytes back as the file has them, so that a refused module is untouched.
+ * Each call names its stream and pass, so that each gets a loop of its own.
+ */
 static cds_status relocate(cds_archive *a, const cds_module_record *r,
                            const cds_symbols *symbols, bool internal)
 {
@@ -113,18 +118,17 @@ static cds_status relocate(cds_archive *a, const cds_module_record *r,
     const unsigned char *pointers = typed + r->typed_size;
     const unsigned char *strings = pointers + r->internal_size;
     uint32_t pointers_size = internal ? r->internal_size : 0;
-    cds_status status;
+    cds_status status = walk_stream(a, r, CDS_STREAM_INTERN, strings,
+                                    r->intern_size, symbols, false);
+    if (status != CDS_OK)
+        return status;
     if ((status = walk_stream(a, r, CDS_STREAM_TYPED, typed, r->typed_size,
-                              symbols, false)) != CDS_OK ||
-        (status = walk_stream(a, r, CDS_STREAM_INTERNAL, pointers,
-                              pointers_size, symbols, false)) != CDS_OK ||
-        (status = walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,
-                              symbols, false)) != CDS_OK ||
-        (status = walk_stream(a, r, CDS_STREAM_TYPED, typed, r->typed_size,
                               symbols, true)) != CDS_OK ||
         (status = walk_stream(a, r, CDS_STREAM_INTERNAL, pointers,
-                              pointers_size, symbols, true)) != CDS_OK)
+                              pointers_size, symbols, true)) != CDS_OK) {
+        cds_load_restore(a, r->objects_begin, r->objects_end);
         return status;
+    }
     return walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,
                        symbols, true);
 }
@@ -135,7 +139,10 @@ cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t number,
     if (!a || !symbols)
         return CDS_E_INVALID_ARGUMENT;
     const cds_module_record *r = cds_archive_module(a, number);
-    return r ? relocate(a, r, symbols, true) : CDS_E_CORRUPT;
+    if (!r)
+        return CDS_E_CORRUPT;
+    cds_status status = cds_load_range(a, r->objects_begin, r->objects_end);
+    return status == CDS_OK ? relocate(a, r, symbols, true) : status;
 }
 
 int cds_archive_module_ready(const cds_archive *a, uint32_t number)
@@ -154,15 +161,43 @@ static bool module_intact(const cds_archive *a, const cds_module_record *r)
                (size_t)cds_module_relocs_size(r)) == r->checksum;
 }
 
+/* Read the module's bytes in, and check its checksum over what was read,
+ * once per archive. */
 static cds_status verify_once(cds_archive *a, uint32_t number,
                               const cds_module_record *r)
 {
-    if (a->bulk_verified || (a->ready[number] & MODULE_VERIFIED))
+    if (a->ready[number] & MODULE_VERIFIED)
         return CDS_OK;
-    if (!module_intact(a, r))
+    cds_status status = cds_load_range(a, r->objects_begin, r->objects_end);
+    if (status != CDS_OK)
+        return status;
+    if (!a->bulk_verified && !module_intact(a, r))
         return CDS_E_MODULE_CHECKSUM;
     a->ready[number] |= MODULE_VERIFIED;
     return CDS_OK;
+}
+
+/* The module whose objects hold file offset `offset` (modules' objects are
+ * laid out in module order: binary search), or NULL. */
+static const cds_module_record *module_at(const cds_archive *a, uint64_t offset,
+                                          uint32_t *number)
+{
+    uint32_t lo = 0, hi = a->header.module_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const cds_module_record *r = cds_archive_module(a, mid);
+        if (!r)
+            return NULL;
+        if (offset < r->objects_begin)
+            hi = mid;
+        else if (offset >= r->objects_end)
+            lo = mid + 1;
+        else {
+            *number = mid;
+            return r;
+        }
+    }
+    return NULL;
 }
 
 cds_status cds_archive_check_range(cds_archive *a, const void *ptr, size_t size)
@@ -173,24 +208,21 @@ cds_status cds_archive_check_range(cds_archive *a, const void *ptr, size_t size)
     if (p < base || p - base > a->size)
         return CDS_E_CORRUPT;
     uint64_t offset = p - base;
-    /* Modules' objects are laid out in module order: binary search. */
-    uint32_t lo = 0, hi = a->header.module_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const cds_module_record *r = cds_archive_module(a, mid);
-        if (!r)
-            return CDS_E_CORRUPT;
-        if (offset < r->objects_begin)
-            hi = mid;
-        else if (offset >= r->objects_end)
-            lo = mid + 1;
-        else if (!cds_range_ok(offset - r->objects_begin, size,
-                               r->objects_end - r->objects_begin))
-            return CDS_E_CORRUPT;
-        else
-            return verify_once(a, mid, r);
-    }
-    return CDS_E_CORRUPT;
+    uint32_t number;
+    const cds_module_record *r = module_at(a, offset, &number);
+    if (!r || !cds_range_ok(offset - r->objects_begin, size,
+                            r->objects_end - r->objects_begin))
+        return CDS_E_CORRUPT;
+    return verify_once(a, number, r);
+}
+
+void *cds_archive_at(cds_archive *a, uint64_t offset)
+{
+    uint32_t number;
+    const cds_module_record *r = module_at(a, offset, &number);
+    if (!r || cds_load_range(a, r->objects_begin, r->objects_end) != CDS_OK)
+        return NULL;
+    return a->base + offset;
 }
 
 static cds_status relocate_one(cds_archive *a, uint32_t number,

@@ -120,14 +120,17 @@ static int intern_slot(void *context, void **slot)
 {
     (void)context;
     PyObject *archived = *slot;
+    /* Most slots: a string an earlier slot interned in place.  (A string of
+     * a module not relocated yet has no type, and is taken by value.) */
+    int relocated = Py_TYPE(archived) == &PyUnicode_Type;
+    if (relocated && PyUnicode_CHECK_INTERNED(archived))
+        return 0;
     PyObject *known = redirect_find(archived);
     if (known) {
         *slot = Py_NewRef(known); /* a reference owned by the slot */
         return 0;
     }
-    if (Py_TYPE(archived) == &PyUnicode_Type) {
-        if (PyUnicode_CHECK_INTERNED(archived))
-            return 0; /* interned in place by an earlier slot */
+    if (relocated) {
         if (pycds_intern((PyObject **)slot) < 0)
             return -1;
         if (*slot != archived)

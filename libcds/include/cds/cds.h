@@ -205,17 +205,21 @@ typedef struct cds_archive cds_archive;
  * (immutable deployments).  Metadata is still checked at open. */
 #define CDS_OPEN_TRUST_MODULES 0x8u
 #define CDS_OPEN_ANY_FINGERPRINT 0x2u /* skip the fingerprint comparison */
-#define CDS_OPEN_NO_POPULATE 0x4u     /* do not prefault the mapping */
+/* Read objects in as modules are used, not all of them at open. */
+#define CDS_OPEN_NO_POPULATE 0x4u
 
 /*
  * Open, validate and map an archive.  The file must be a regular file whose
  * header, size, fingerprint (equal to the one given) and checksums of the
  * index, modules, deps, strings and user sections are right (objects and
  * relocations are checked per module by cds_archive_prepare_module, or all
- * at once with CDS_OPEN_VERIFY_ALL).  It is mapped private, read+write, at its
- * preferred address without replacing any existing mapping; when that address
- * is taken it is mapped elsewhere and cds_archive_delta() says by how much to
- * relocate.
+ * at once with CDS_OPEN_VERIFY_ALL).  Its objects live in private,
+ * read+write memory at its preferred address, reserved without replacing any
+ * existing mapping; when that address is taken they live elsewhere and
+ * cds_archive_delta() says by how much to relocate.  They are read in from
+ * the file as modules are used (CDS_OPEN_NO_POPULATE) or all at open; the
+ * archive keeps a descriptor of the file (close-on-exec, at a high number)
+ * for that.
  */
 cds_status cds_archive_open(cds_archive **out, const char *path,
                             const void *fingerprint, size_t fingerprint_size,
@@ -258,8 +262,10 @@ const cds_module_record *cds_archive_module(const cds_archive *archive,
 const char *cds_archive_string(const cds_archive *archive, cds_string_ref ref,
                                size_t *size);
 
-/* Address of an object given by its file offset (e.g. record->root). */
-void *cds_archive_at(const cds_archive *archive, uint64_t offset);
+/* Address of an object given by its file offset (e.g. record->root), its
+ * module's bytes read in first; NULL when no module holds that offset or the
+ * file cannot be read. */
+void *cds_archive_at(cds_archive *archive, uint64_t offset);
 
 /* What relocation needs from the runtime. */
 typedef struct cds_symbols {
@@ -275,10 +281,11 @@ typedef struct cds_symbols {
 } cds_symbols;
 
 /*
- * Apply module `number`'s relocations: check every entry, then apply them
- * all.  Neither its checksum nor whether it was relocated before is looked
- * at (applying twice adds the delta twice): for tools and benchmarks;
- * cds_archive_prepare_module is how readers relocate.
+ * Apply module `number`'s relocations, checking every entry; a bad one
+ * leaves the module's bytes as the file has them.  Neither its checksum nor
+ * whether it was relocated before is looked at (applying twice adds the
+ * delta twice): for tools and benchmarks; cds_archive_prepare_module is how
+ * readers relocate.
  */
 cds_status cds_archive_apply_relocs(cds_archive *archive, uint32_t number,
                                     const cds_symbols *symbols);

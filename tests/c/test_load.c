@@ -1,0 +1,173 @@
+/*
+ * test_load.c - objects are read in when first used, an extent at a time,
+ * with the same bytes and checksums whichever way they come in.
+ *
+ * Residency of the object window is what mincore(2) reports: the window is
+ * anonymous memory, so a page is resident only once something was read
+ * into it.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "check.h"
+#include "fixture.h"
+
+#define EXTENT (UINT64_C(2) << 20)
+
+static char path[512];
+
+/* Modules of about 1.5 MiB each, so that they lie in different extents. */
+static void write_big_archive(void)
+{
+    snprintf(path, sizeof path, "%s/load.img", fixture_dir());
+    fixture_options o = {.modules = 6, .payload = 1536u << 10};
+    CHECK_STATUS(fixture_write(path, &o), CDS_OK);
+}
+
+static cds_archive *open_lazily(void)
+{
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, path, FIXTURE_FINGERPRINT,
+                                  FIXTURE_FINGERPRINT_SIZE,
+                                  CDS_OPEN_NO_POPULATE, NULL),
+                 CDS_OK);
+    return a;
+}
+
+/* Whether the window page holding file offset `offset` is resident. */
+static int resident(cds_archive *a, uint64_t offset)
+{
+    unsigned char *base = cds_archive_base(a);
+    uintptr_t page = ((uintptr_t)base + offset) & ~(uintptr_t)4095;
+    unsigned char state = 0;
+    CHECK(mincore((void *)page, 4096, &state) == 0);
+    return state & 1;
+}
+
+static void check_module(cds_archive *a, fixture_runtime *rt, uint32_t m)
+{
+    CHECK_STATUS(cds_archive_prepare_module(a, m, &rt->symbols), CDS_OK);
+    fixture_node *node = cds_archive_at(a, cds_archive_module(a, m)->root);
+    char text[32];
+    snprintf(text, sizeof text, "module %u", m);
+    CHECK(node && node->self == node && node->number == m);
+    CHECK(node && strcmp(node->text, text) == 0);
+}
+
+static void test_only_used_extents_are_read(void)
+{
+    write_big_archive();
+    cds_archive *a = open_lazily();
+    if (!a)
+        return;
+    const cds_module_record *last =
+        cds_archive_module(a, cds_archive_module_count(a) - 1);
+    CHECK(last->objects_begin / EXTENT >= 3); /* several extents apart */
+    CHECK(!resident(a, cds_archive_module(a, 0)->root));
+    CHECK(!resident(a, last->root));
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    check_module(a, &rt, 0);
+    CHECK(resident(a, cds_archive_module(a, 0)->root));
+    CHECK(!resident(a, last->root)); /* never used: never read */
+    check_module(a, &rt, cds_archive_module_count(a) - 1);
+    CHECK(resident(a, last->root));
+    cds_archive_close(a);
+}
+
+/* The descriptor the archive keeps for its reads, found in /proc. */
+static int archive_fd(void)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return -1;
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *entry;
+    int found = -1;
+    while (dir && (entry = readdir(dir))) {
+        char link[300], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", entry->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strcmp(target, real) == 0)
+                found = atoi(entry->d_name);
+        }
+    }
+    if (dir)
+        closedir(dir);
+    return found;
+}
+
+static void test_descriptor_reused_by_the_program(void)
+{
+    cds_archive *a = open_lazily();
+    if (!a)
+        return;
+    int fd = archive_fd();
+    CHECK(fd > 2);
+    /* The program puts something else under that number: the archive
+     * notices, and copies its bytes from its read-only mapping instead. */
+    int other = open("/dev/zero", O_RDONLY);
+    CHECK(fd < 0 || dup2(other, fd) == fd);
+    close(other);
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    for (uint32_t m = 0; m < cds_archive_module_count(a); m++)
+        check_module(a, &rt, m);
+    cds_archive_close(a);
+    if (fd >= 0)
+        CHECK(fcntl(fd, F_GETFD) == -1); /* closed with the archive */
+}
+
+static void test_bulk_and_lazy_reads_agree(void)
+{
+    cds_archive *lazy = open_lazily(), *bulk = NULL;
+    CHECK_STATUS(cds_archive_open(&bulk, path, FIXTURE_FINGERPRINT,
+                                  FIXTURE_FINGERPRINT_SIZE, CDS_OPEN_VERIFY_ALL,
+                                  NULL),
+                 CDS_OK);
+    if (lazy && bulk) {
+        for (uint32_t m = 0; m < cds_archive_module_count(lazy); m++) {
+            const cds_module_record *r = cds_archive_module(lazy, m);
+            size_t size = (size_t)(r->objects_end - r->objects_begin);
+            void *x = cds_archive_at(lazy, r->objects_begin);
+            void *y = cds_archive_at(bulk, r->objects_begin);
+            CHECK(x && y && memcmp(x, y, size) == 0);
+        }
+        CHECK(cds_archive_at(lazy, 16) == NULL); /* the header: no module */
+    }
+    cds_archive_close(lazy);
+    cds_archive_close(bulk);
+}
+
+static void test_hash_is_xxh3(void)
+{
+    static unsigned char data[70000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    size_t sizes[] = {0,   1,   16,   17,   128,   129,
+                      240, 241, 1024, 4095, 65536, sizeof data};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        size_t n = sizes[i];
+        CHECK(cds_hash(data, n) == XXH3_64bits(data, n));
+        CHECK(cds_module_checksum(data, n, data + 7, n / 3) ==
+              XXH3_64bits_withSeed(data + 7, n / 3, XXH3_64bits(data, n)));
+    }
+}
+
+static void cleanup(void)
+{
+    fixture_cleanup();
+}
+
+CHECK_MAIN(TEST(test_only_used_extents_are_read),
+           TEST(test_descriptor_reused_by_the_program),
+           TEST(test_bulk_and_lazy_reads_agree), TEST(test_hash_is_xxh3),
+           TEST(cleanup))
