@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import fcntl
 import os
-import sys
 import tempfile
 
 from . import _log, _share
@@ -29,9 +28,9 @@ def install(archive_path: str) -> None:
     if verdict == "untrusted":
         # Someone else could write there: neither load nor write archives.
         return
-    from ._trace import ImportOrder
+    from ._trace import watch_imports
 
-    sys.meta_path.insert(0, ImportOrder)
+    watch_imports()
     atexit.register(write_archive, archive_path)
     _log.say(f"auto: no usable archive at {archive_path}; "
              "it is written at exit")

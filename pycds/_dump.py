@@ -3,7 +3,9 @@
 Each module is found again with the normal import machinery (PathFinder,
 over the traced run's sys.path and its parent package's search locations),
 and its code object comes from its loader's get_code: no module is ever
-executed.  Modules that cannot be archived are skipped with a reason.
+executed.  Modules that cannot be archived are skipped with a reason.  The
+names the traced runs looked for and did not find are recorded too, where
+they are still not found.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class DumpResult:
     archive: str
     modules: int = 0
     extensions: int = 0
+    absent: int = 0
     bytes: int = 0
     object_bytes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -37,6 +40,9 @@ class DumpResult:
                  f"{self.bytes} bytes ({self.object_bytes} of objects), "
                  f"{len(self.skipped)} skipped"]
         lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
+        if self.absent:
+            lines.append(f"  recorded {self.absent} names looked for and "
+                         "not found")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -143,6 +149,22 @@ def fast_path_record(spec: ModuleSpec, search: list[str], now_ns: int) -> bytes:
         [(entry_state(e, now_ns), e) for e in strict])
 
 
+def absent_record(name: str, search: list[str], now_ns: int) -> bytes:
+    """What the share side needs to answer "not found" for PathFinder
+    without searching: the whole search path, and the state of each entry,
+    none of which holds anything under the name now (an entry that changes
+    is listed then).  Empty when it cannot be recorded: the name is found
+    now, or an entry is a file (a zip file, which only zipimport reads)."""
+    if find_spec(name, search) is not None:
+        return b""
+    for entry in search:
+        if os.path.exists(entry) and not os.path.isdir(entry):
+            return b""
+    # Every entry is an E line (pycds/ext/fastpath.h): no S line.
+    return _cds.fast_path_record(
+        search, [(entry_state(e, now_ns), e) for e in search], [])
+
+
 def is_extension(spec: ModuleSpec) -> bool:
     return type(spec.loader) is ExtensionFileLoader
 
@@ -217,6 +239,16 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
                 result.skipped.append((module.name, str(skip)))
             except OSError as error:
                 result.skipped.append((module.name, f"unreadable: {error}"))
+        traced_names = {module.name for module in traced.modules}
+        for absent in traced.absent:
+            if absent.name in traced_names:
+                continue
+            record = absent_record(absent.name, absent.path, now_ns)
+            if not record:
+                continue
+            writer.begin_module(absent.name, is_absent=True, extra=record)
+            writer.end_module(writer.add_bytes(bytes(8)))
+            result.absent += 1
         writer.set_user(_meta.encode())
         result.object_bytes = writer.object_size
         writer.finish(archive_path)

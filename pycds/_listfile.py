@@ -6,11 +6,19 @@ opened with O_APPEND, under an exclusive flock, so lines are never torn or
 interleaved.  Lines:
 
     pycds-list 1                       first line of the file
-    P <id> <json: sys.path>            a run's sys.path, named by <id>
+    P <id> <json: [entry, ...]>        a search path, named by <id>: a run's
+                                       sys.path, or one a name was looked
+                                       for on
     M <id> <json: [name, origin, is_package]>
+                                       a module the run imported, found on
+                                       search path <id> (for a submodule:
+                                       the run's sys.path)
+    A <id> <json: name>                a name PathFinder looked for on
+                                       search path <id> and did not find
 
 Duplicates (the same module traced by several runs) are merged on reading;
-unreadable lines are skipped and counted.
+unreadable lines are skipped and counted.  (Readers before A lines count
+them as unreadable, and go on.)
 """
 
 from __future__ import annotations
@@ -33,19 +41,38 @@ class TracedModule:
 
 
 @dataclass
+class AbsentName:
+    name: str
+    path: list[str]
+
+
+@dataclass
 class ModuleList:
     modules: list[TracedModule] = field(default_factory=list)
+    absent: list[AbsentName] = field(default_factory=list)
     bad_lines: int = 0
     conflicts: list[str] = field(default_factory=list)
 
 
-def format_run(path: list[str], modules: list[tuple[str, str, bool]]) -> str:
-    encoded_path = json.dumps(path, ensure_ascii=True)
-    path_id = hashlib.sha1(encoded_path.encode()).hexdigest()[:16]
-    lines = [f"P {path_id} {encoded_path}"]
+def format_run(path: list[str], modules: list[tuple[str, str, bool]],
+               absent: list[tuple[str, list[str]]] = ()) -> str:
+    lines: list[str] = []
+    ids: dict[str, str] = {}
+
+    def path_id(entries: list[str]) -> str:
+        encoded = json.dumps(entries, ensure_ascii=True)
+        if encoded not in ids:
+            ids[encoded] = hashlib.sha1(encoded.encode()).hexdigest()[:16]
+            lines.append(f"P {ids[encoded]} {encoded}")
+        return ids[encoded]
+
+    run_path = path_id(path)
     for name, origin, is_package in modules:
-        lines.append(f"M {path_id} "
+        lines.append(f"M {run_path} "
                      + json.dumps([name, origin, is_package], ensure_ascii=True))
+    for name, entries in absent:
+        where = path_id(entries)
+        lines.append(f"A {where} " + json.dumps(name, ensure_ascii=True))
     return "\n".join(lines) + "\n"
 
 
@@ -70,6 +97,7 @@ def read(list_path: str) -> ModuleList:
     result = ModuleList()
     paths: dict[str, list[str]] = {}
     seen: dict[str, TracedModule] = {}
+    absent: dict[str, AbsentName] = {}
     with open(list_path, encoding="utf-8", errors="replace") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)
         lines = f.read().splitlines()
@@ -95,8 +123,15 @@ def read(list_path: str) -> ModuleList:
                     result.conflicts.append(
                         f"{module.name}: traced at {previous.origin} and "
                         f"{module.origin}; keeping the first")
+            elif kind == "A" and isinstance(value, str):
+                if path_id not in paths:
+                    raise ValueError("absent name before its path")
+                # One search path per name: the first run's.
+                absent.setdefault(value, AbsentName(value, paths[path_id]))
             else:
                 raise ValueError("unknown record")
         except ValueError:
             result.bad_lines += 1
+    # A name some run imported is not absent, whatever another run saw.
+    result.absent = [a for a in absent.values() if a.name not in seen]
     return result

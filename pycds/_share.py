@@ -1,9 +1,11 @@
-"""PYCDSMODE=SHARE: map the archive and put pycds's finder on sys.meta_path.
+"""PYCDSMODE=SHARE: map the archive and put pycds's finder on sys.meta_path,
+in PathFinder's place.
 
 The finder and loaders are in C (pycds/ext/finder.c): for an archived module
-the finder asks PathFinder where plain importing would find it, and serves
-the archived code only for that same, unchanged file; everything else is
-imported plainly.
+the finder serves the archived code only for the file plain importing would
+find, unchanged; for a name the traced run did not find, it answers "not
+found" while the directories it was looked for in are unchanged; everything
+else is PathFinder's.
 """
 
 import os
@@ -18,7 +20,7 @@ from . import _cds, _log, _meta
 
 
 def install(archive_path: str) -> str:
-    """Map the archive and put the finder just before PathFinder.  Returns
+    """Map the archive and put the finder in PathFinder's place.  Returns
     "shared", or why not: "refused" (missing, damaged, foreign: one line at
     PYCDSVERBOSE>=1), "untrusted" (others could write it) or "error"."""
     start = time.perf_counter_ns()
@@ -41,11 +43,15 @@ def install(archive_path: str) -> str:
         # The mapping stays (it is inert); nothing is served from it.
         _log.say(f"archive refused: {archive_path}: {reason}")
         return "refused"
+    # The finder stands in for PathFinder: it answers for it where the
+    # archive proves the answer, asks it everywhere else, and the finders
+    # after it still run.  Without PathFinder there is nothing to serve.
     try:
         position = sys.meta_path.index(PathFinder)
     except ValueError:
-        position = len(sys.meta_path)
-    sys.meta_path.insert(position, _cds.ArchiveFinder())
+        _log.say("archive not used: PathFinder is not on sys.meta_path")
+        return "error"
+    sys.meta_path[position] = _cds.ArchiveFinder()
     elapsed = (time.perf_counter_ns() - start) / 1000
     _log.say(f"archive mapped: {archive_path} at {info['address']:#x} "
              f"(delta {info['delta']:#x}), {info['modules']} modules"

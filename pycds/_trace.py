@@ -1,5 +1,6 @@
 """PYCDSMODE=TRACE: record the modules a run imports from source or .pyc
-files, at exit, into the list named by PYCDSLIST."""
+files, and the names it looked for that PathFinder did not find, at exit,
+into the list named by PYCDSLIST."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import os
 import sys
 # Not importlib.machinery: it would import (and so trace) importlib and
 # warnings in programs that do not.
-from _frozen_importlib_external import (ExtensionFileLoader, SourceFileLoader,
-                                        SourcelessFileLoader)
+from _frozen_importlib_external import (ExtensionFileLoader, PathFinder,
+                                        SourceFileLoader, SourcelessFileLoader)
 
 from . import _log
 
@@ -40,6 +41,55 @@ class ImportOrder:
         pass
 
 
+class AbsentNames:
+    """A meta-path finder placed just after PathFinder that finds nothing
+    and notes what reached it: names PathFinder looked for on a search
+    path and did not find (import probes: `try: import simplejson`), with
+    that path.  The archive records them, so that a shared start answers
+    "not found" for PathFinder without searching again."""
+
+    probed: dict[tuple[str, tuple[str, ...]], None] = {}
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: object = None,
+                  target: object = None) -> None:
+        search = sys.path if path is None else path
+        try:
+            entries = tuple(search)
+        except TypeError:
+            return None
+        if all(isinstance(entry, str) for entry in entries):
+            cls.probed.setdefault((fullname, entries), None)
+        return None
+
+    @classmethod
+    def invalidate_caches(cls) -> None:
+        pass
+
+
+def watch_imports() -> None:
+    """Note the order imports start in, and the names PathFinder (or the
+    archive's finder standing in for it) does not find."""
+    sys.meta_path.insert(0, ImportOrder)
+    for position, finder in enumerate(sys.meta_path):
+        if finder is PathFinder or type(finder).__name__ == "ArchiveFinder":
+            sys.meta_path.insert(position + 1, AbsentNames)
+            break
+
+
+def absent_names(found: set[str]) -> list[tuple[str, list[str]]]:
+    """(name, search path) of each name PathFinder did not find, in the
+    order they were first looked for, but for those the run imported from
+    a file after all (one that appeared meanwhile).  A name a later finder
+    found (six.moves, say) stays: PathFinder's answer was still "not
+    found"."""
+    result = []
+    for (name, entries) in AbsentNames.probed:
+        if name not in found:
+            result.append((name, [os.path.abspath(entry) for entry in entries]))
+    return result
+
+
 def imported_modules() -> list[tuple[str, str, bool]]:
     """(name, origin, is_package) of every module loaded from a file, in
     the order their imports started."""
@@ -68,13 +118,14 @@ def record(list_path: str) -> int:
     """Append this run's modules and sys.path to the list; the number of
     modules.  Collects before importing anything itself."""
     modules = imported_modules()
+    absent = absent_names({name for name, _, _ in modules})
     from . import _listfile  # only now: its imports must not be traced
 
     # '' and relative entries mean the run's working directory; PathFinder
     # ignores entries that are not str, and so does the list.
     path = [os.path.abspath(entry) for entry in sys.path
             if isinstance(entry, str)]
-    _listfile.append(list_path, _listfile.format_run(path, modules))
+    _listfile.append(list_path, _listfile.format_run(path, modules, absent))
     return len(modules)
 
 
@@ -87,6 +138,6 @@ def write_trace(list_path: str) -> None:
 
 
 def install(list_path: str) -> None:
-    sys.meta_path.insert(0, ImportOrder)
+    watch_imports()
     atexit.register(write_trace, list_path)
     _log.say(f"tracing imports into {list_path}")

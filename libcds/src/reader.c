@@ -165,6 +165,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
         status = cds_archive_verify_objects(a, diag);
     /* Checked in bulk, or trusted: either way not module by module. */
     a->bulk_verified = bulk || (flags & CDS_OPEN_TRUST_MODULES);
+    a->checksummed = bulk || !(flags & CDS_OPEN_TRUST_MODULES);
     if (status == CDS_OK)
         status = check_metadata(a, diag);
     if (status == CDS_OK) {

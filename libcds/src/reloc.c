@@ -63,12 +63,10 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
     const unsigned char *end = next + size;
     if (next == end)
         return CDS_OK;
-    if (stream == CDS_STREAM_INTERN && !symbols->intern)
-        return CDS_E_INVALID_ARGUMENT;
-    if (r->objects_end - r->objects_begin < 8)
-        return CDS_E_CORRUPT;
-    /* Gaps count from the word before the objects: every gap is >= 1. */
-    uint64_t offset = r->objects_begin - 8, last = r->objects_end - 8;
+    /* Gaps count from the word before the objects: every gap is >= 1, and
+     * at most the words left after the previous slot. */
+    uint64_t words_left = (r->objects_end - r->objects_begin) / 8;
+    unsigned char *slot = a->base + r->objects_begin - 8;
     uint64_t delta = (uint64_t)a->delta;
     while (next < end) {
         uint64_t word, arg = 0;
@@ -76,10 +74,10 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
             (stream == CDS_STREAM_TYPED && !read_varint(&next, end, &arg)))
             return CDS_E_CORRUPT;
         uint64_t gap = stream == CDS_STREAM_TYPED ? word >> 1 : word;
-        if (gap - 1 >= (last - offset) / 8) /* 0, or past the objects */
+        if (gap - 1 >= words_left) /* 0, or past the objects */
             return CDS_E_CORRUPT;
-        offset += gap * 8;
-        unsigned char *slot = a->base + offset;
+        words_left -= gap;
+        slot += gap * 8;
         if (stream == CDS_STREAM_TYPED) {
             bool singleton = word & 1;
             void *const *table =
@@ -103,24 +101,30 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
 
 /*
  * Relocate module r: the internal stream only when `internal` (a reader at
- * the preferred address skips it).  The intern stream hands slots to the
- * runtime, which keeps what it is given, so it is checked whole before any
- * slot is handed over.  The typed and internal streams are checked and
- * applied in one walk each: a bad entry found half-way puts the module's
+ * the preferred address skips it).  Each stream is checked and applied in
+ * one walk.  A bad typed or internal entry found half-way puts the module's
  * bytes back as the file has them, so that a refused module is untouched.
- * Each call names its stream and pass, so that each gets a loop of its own.
+ * The intern stream hands slots to the runtime, which keeps what it is
+ * given: unless the module's checksum vouches for the stream as the writer
+ * wrote it (the writer refuses bad entries), it is checked whole before any
+ * slot is handed over.  Each call names its stream and pass, so that each
+ * gets a loop of its own.
  */
 static cds_status relocate(cds_archive *a, const cds_module_record *r,
-                           const cds_symbols *symbols, bool internal)
+                           const cds_symbols *symbols, bool internal,
+                           bool vouched)
 {
     const unsigned char *typed =
         a->sections[CDS_SECTION_RELOCS] + r->relocs_offset;
     const unsigned char *pointers = typed + r->typed_size;
     const unsigned char *strings = pointers + r->internal_size;
     uint32_t pointers_size = internal ? r->internal_size : 0;
-    cds_status status = walk_stream(a, r, CDS_STREAM_INTERN, strings,
-                                    r->intern_size, symbols, false);
-    if (status != CDS_OK)
+    if (r->intern_size && !symbols->intern)
+        return CDS_E_INVALID_ARGUMENT; /* before anything is written */
+    cds_status status;
+    if (!vouched &&
+        (status = walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,
+                              symbols, false)) != CDS_OK)
         return status;
     if ((status = walk_stream(a, r, CDS_STREAM_TYPED, typed, r->typed_size,
                               symbols, true)) != CDS_OK ||
@@ -142,7 +146,7 @@ cds_status cds_archive_apply_relocs(cds_archive *a, uint32_t number,
     if (!r)
         return CDS_E_CORRUPT;
     cds_status status = cds_load_range(a, r->objects_begin, r->objects_end);
-    return status == CDS_OK ? relocate(a, r, symbols, true) : status;
+    return status == CDS_OK ? relocate(a, r, symbols, true, false) : status;
 }
 
 int cds_archive_module_ready(const cds_archive *a, uint32_t number)
@@ -238,7 +242,7 @@ static cds_status relocate_one(cds_archive *a, uint32_t number,
         return verified;
     /* Mapped at the preferred address, internal pointers are right as
      * written. */
-    cds_status status = relocate(a, r, symbols, a->delta != 0);
+    cds_status status = relocate(a, r, symbols, a->delta != 0, a->checksummed);
     if (status == CDS_OK)
         a->ready[number] |= MODULE_READY;
     return status;

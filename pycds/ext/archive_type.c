@@ -134,14 +134,15 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
-        "{sIsNsNsNsNsIsOsOsLsKsKsKsKsKsIsI}", "number", number, "name",
+        "{sIsNsNsNsNsIsOsOsOsLsKsKsKsKsKsIsI}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
         string_of(self->archive, r->origin), "cached",
         string_of(self->archive, r->cached), "extra",
         PyBytes_FromStringAndSize(extra, (Py_ssize_t)extra_size), "flags",
         r->flags, "is_package",
         (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False, "is_extension",
-        (r->flags & PYCDS_MODULE_EXTENSION) ? Py_True : Py_False,
+        (r->flags & PYCDS_MODULE_EXTENSION) ? Py_True : Py_False, "is_absent",
+        (r->flags & PYCDS_MODULE_ABSENT) ? Py_True : Py_False,
         "source_mtime_ns", (long long)r->source_mtime_ns, "source_size",
         (unsigned long long)r->source_size, "source_hash",
         (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,

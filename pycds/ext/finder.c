@@ -1,18 +1,30 @@
 /*
- * finder.c - the meta-path finder and the loaders that serve archived code.
+ * finder.c - the finder that stands in for PathFinder on sys.meta_path, and
+ * the loaders that serve archived code.
  *
- * ArchiveFinder sits just before PathFinder on sys.meta_path.  For a module
- * in the archive it asks PathFinder where plain importing would find the
- * module -- so sys.path order, shadowing, the parent package's __path__ and
- * namespace packages are honoured exactly -- and only if that is the same
- * file, unchanged in size and modification time since the dump, does it
- * swap in a loader whose get_code returns the archived code object instead
- * of reading and unmarshalling a .pyc.  Anything else gets plain importing.
+ * One route per import.  find_spec looks the name up in the archive's
+ * index once and, by what the record is:
+ *
+ *   code          if the fast-path record proves that plain finding would
+ *                 take the archived file, and the file is unchanged, the
+ *                 spec FileFinder would make, with an archived loader that
+ *                 holds the module's number; otherwise PathFinder searches,
+ *                 and the archived loader goes in only if the search lands
+ *                 on the archived file, unchanged;
+ *   extension     if the record holds, the spec with the usual loader;
+ *   absent name   if the record holds, no spec: "not found", PathFinder's
+ *                 answer, without a search;
+ *
+ * and anything else is PathFinder's.  Standing in for PathFinder (rather
+ * than sitting before it) is what lets an absent name be answered while
+ * the finders after PathFinder on sys.meta_path still run as they would.
+ * The archived loader's exec_module has the module relocated (share.c) and
+ * runs it, as the base class's exec_module would.
  *
  * The loaders are subclasses of SourceFileLoader and SourcelessFileLoader
  * created here, so get_source, get_data, get_filename, is_package,
- * get_resource_reader, exec_module and the module's attributes are those of
- * plain importing.
+ * get_resource_reader and the module's attributes are those of plain
+ * importing; the module's number lives in a C field of theirs.
  */
 #include "finder.h"
 #include "fastpath.h"
@@ -36,14 +48,22 @@ static struct {
     PyObject *listings;          /* {fs path bytes: set of names, or None} */
     PyObject *suffixes;          /* file suffixes FileFinder tries, in order */
     PyObject *path_finder;       /* importlib's PathFinder */
+    PyObject *file_finder;       /* FileFinder */
     PyObject *source_loader;     /* SourceFileLoader */
     PyObject *sourceless_loader; /* SourcelessFileLoader */
     PyObject *extension_loader;  /* ExtensionFileLoader */
     PyObject *archived_source;   /* our subclasses of the two */
     PyObject *archived_sourceless;
+    PyObject *frames_removed; /* importlib's _call_with_frames_removed */
+    PyObject *exec;           /* builtins.exec */
+    PyObject *default_hooks;  /* sys.path_hooks when the finder was made */
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
-        *str_name, *str_number, *str_get_code, *str_dot;
+        *str_name, *str_get_code, *str_dot, *str_dict, *str_dunder_name,
+        *str_set_fileattr;
 } finder;
+
+/* Where archived loaders keep their module's number + 1 (0: none). */
+static Py_ssize_t number_offset;
 
 static uint64_t now_ns(void)
 {
@@ -60,65 +80,117 @@ static void fallback(PyObject *name, const char *reason)
 
 /* ---------------------------------------------------------------- loaders */
 
-/* get_code(fullname): the archived code once, then what the base gives. */
+static uint64_t *served_number(PyObject *loader)
+{
+    return (uint64_t *)((char *)loader + number_offset);
+}
+
+/* The archived code for `fullname` the first time it is asked for (a later
+ * call, e.g. from importlib.reload, reads the file anew); NULL without an
+ * exception when the base class's get_code must answer. */
+static PyObject *archived_code(PyObject *self, PyObject *fullname)
+{
+    uint64_t *served = served_number(self);
+    if (*served == 0 || !PyUnicode_Check(fullname))
+        return NULL;
+    PyObject *name = PyObject_GetAttr(self, finder.str_name);
+    int same =
+        name && PyUnicode_Check(name) && PyUnicode_Compare(name, fullname) == 0;
+    Py_XDECREF(name);
+    PyErr_Clear();
+    if (!same)
+        return NULL;
+    uint32_t number = (uint32_t)(*served - 1);
+    *served = 0;
+    uint64_t start = now_ns();
+    PyObject *code = pycds_share_code_of(number);
+    if (!code) {
+        PyObject *error = pycds_error_text();
+        fallback(fullname, error ? PyUnicode_AsUTF8(error) : "refused");
+        Py_XDECREF(error);
+        PyErr_Clear();
+    } else if (code == Py_None) {
+        Py_CLEAR(code);
+        fallback(fullname, "not served in this state");
+    } else if (pycds_share_verbosity() >= 2) {
+        /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
+        unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
+        pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
+                  tenths % 10);
+    } else if (pycds_share_verbosity() >= 1) {
+        pycds_say("pycds: hit %U\n", fullname);
+    }
+    return code;
+}
+
+/* The code plain importing would run: the archive's, else the base's. */
+static PyObject *loader_code(PyObject *self, PyObject *fullname)
+{
+    PyObject *code = archived_code(self, fullname);
+    if (code || PyErr_Occurred())
+        return code;
+    PyObject *base =
+        PyType_IsSubtype(Py_TYPE(self), (PyTypeObject *)finder.source_loader)
+            ? finder.source_loader
+            : finder.sourceless_loader;
+    PyObject *method = PyObject_GetAttr(base, finder.str_get_code);
+    if (!method)
+        return NULL;
+    code = PyObject_CallFunctionObjArgs(method, self, fullname, NULL);
+    Py_DECREF(method);
+    return code;
+}
+
+/* get_code(fullname), for runpy and other callers of the loader API. */
 static PyObject *archived_get_code(PyObject *self, PyObject *fullname)
 {
-    PyObject *number = PyObject_GetAttr(self, finder.str_number);
-    PyObject *name = number ? PyObject_GetAttr(self, finder.str_name) : NULL;
-    if (!name) {
-        Py_XDECREF(number);
+    return loader_code(self, fullname);
+}
+
+/* exec_module(module): as the base class's (_LoaderBasics.exec_module),
+ * with the archived code. */
+static PyObject *archived_exec_module(PyObject *self, PyObject *module)
+{
+    PyObject *name = PyObject_GetAttr(module, finder.str_dunder_name);
+    if (!name)
         return NULL;
+    PyObject *code = loader_code(self, name);
+    if (code == Py_None) {
+        Py_CLEAR(code);
+        PyErr_Format(PyExc_ImportError,
+                     "cannot load module %R when get_code() returns None",
+                     name);
     }
-    PyObject *code = NULL;
-    if (number != Py_None && PyUnicode_Check(fullname) &&
-        PyUnicode_Compare(name, fullname) == 0) {
-        /* Served once: a later get_code (e.g. reload) validates anew. */
-        if (PyObject_SetAttr(self, finder.str_number, Py_None) < 0)
-            goto done;
-        uint64_t start = now_ns();
-        code = pycds_share_code(NULL, number);
-        if (!code) {
-            PyObject *error = pycds_error_text();
-            fallback(fullname, error ? PyUnicode_AsUTF8(error) : "refused");
-            Py_XDECREF(error);
-            PyErr_Clear();
-        } else if (code == Py_None) {
-            Py_CLEAR(code);
-            fallback(fullname, "not served in this state");
-        } else if (pycds_share_verbosity() >= 2) {
-            /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
-            unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
-            pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
-                      tenths % 10);
-        } else if (pycds_share_verbosity() >= 1) {
-            pycds_say("pycds: hit %U\n", fullname);
-        }
-    }
-    if (!code) {
-        /* The base class's get_code, as plain importing would run it. */
-        PyObject *base = PyTuple_GET_ITEM(Py_TYPE(self)->tp_bases, 0);
-        PyObject *method = PyObject_GetAttr(base, finder.str_get_code);
-        if (method) {
-            code = PyObject_CallFunctionObjArgs(method, self, fullname, NULL);
-            Py_DECREF(method);
-        }
-    }
-done:
     Py_DECREF(name);
-    Py_DECREF(number);
-    return code;
+    if (!code)
+        return NULL;
+    PyObject *namespace = PyObject_GetAttr(module, finder.str_dict);
+    PyObject *result =
+        namespace
+            ? PyObject_CallFunctionObjArgs(finder.frames_removed, finder.exec,
+                                           code, namespace, NULL)
+            : NULL;
+    Py_XDECREF(namespace);
+    Py_DECREF(code);
+    if (!result)
+        return NULL;
+    Py_DECREF(result);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef archived_loader_methods[] = {
     {"get_code", archived_get_code, METH_O,
      "get_code(fullname): the archived code object the first time, then the\n"
      "base loader's get_code."},
+    {"exec_module", archived_exec_module, METH_O,
+     "exec_module(module): run the module's code (archived the first time)\n"
+     "in its namespace, as the base loader does."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot archived_loader_slots[] = {
     {Py_tp_methods, archived_loader_methods},
-    {Py_tp_doc, "A file loader whose get_code is served from the archive."},
+    {Py_tp_doc, "A file loader whose code is served from the archive."},
     {0, NULL},
 };
 
@@ -126,7 +198,8 @@ static PyObject *make_loader_type(const char *name, PyObject *base)
 {
     PyType_Spec spec = {
         .name = name,
-        .basicsize = 0, /* as the base: instances keep a __dict__ */
+        /* The base's instance (with its __dict__), then the number. */
+        .basicsize = (int)(number_offset + sizeof(uint64_t)),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = archived_loader_slots,
     };
@@ -136,6 +209,18 @@ static PyObject *make_loader_type(const char *name, PyObject *base)
     PyObject *type = PyType_FromSpecWithBases(&spec, bases);
     Py_DECREF(bases);
     return type;
+}
+
+/* A loader of class `archived` for the module, serving archive entry
+ * `number`. */
+static PyObject *archived_loader(PyObject *archived, PyObject *name,
+                                 PyObject *origin, uint32_t number)
+{
+    PyObject *loader =
+        PyObject_CallFunctionObjArgs(archived, name, origin, NULL);
+    if (loader)
+        *served_number(loader) = (uint64_t)number + 1;
+    return loader;
 }
 
 /* Whether a spec's origin (str) names the archived path (bytes). */
@@ -159,12 +244,14 @@ static int same_origin(PyObject *origin, const char *path, size_t size)
 /*
  * The dumper records, per module, the search path up to the entry where the
  * module was found and the state (mtime) of those entries and of a
- * package's own directory: the fast-path record (fastpath.h).  Adding,
+ * package's own directory; for an absent name, the whole search path and
+ * the state of each entry (the fast-path record, fastpath.h).  Adding,
  * removing or renaming a file in a directory changes its mtime, so if the
- * search path starts the same and no mtime moved, plain finding would land
- * on the same file: no search needed.  Entry states are read once per
- * process, and again after importlib.invalidate_caches() -- as FileFinder's
- * directory caches are.
+ * search path starts the same (is the same, for an absent name), no mtime
+ * moved and each entry is still served by a plain FileFinder, plain finding
+ * would land on the same file, or on nothing: no search needed.  Entry
+ * states are read once per process, and again after
+ * importlib.invalidate_caches() -- as FileFinder's directory caches are.
  */
 
 /* mtime_ns of a search path entry (-1 if missing), stat'ed once. */
@@ -192,6 +279,15 @@ static int entry_state(const char *path, size_t size, int64_t *state)
     return 0;
 }
 
+/* The working directory as PathFinder names it for '' (new reference). */
+static PyObject *working_directory(void)
+{
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return NULL;
+    return PyUnicode_DecodeFSDefault(cwd);
+}
+
 /* Whether search entry `entry` (str) is the recorded path; '' is the working
  * directory, as for PathFinder. */
 static int same_entry(PyObject *entry, const char *path, size_t size)
@@ -204,6 +300,40 @@ static int same_entry(PyObject *entry, const char *path, size_t size)
                memcmp(cwd, path, size) == 0;
     }
     return same_origin(entry, path, size);
+}
+
+/*
+ * Whether PathFinder would search `entry` with a plain FileFinder (or skip
+ * it, when no hook takes it): 1 yes, 0 no (a path hook or finder of the
+ * program's own has a say), -1 on error.
+ */
+static int plain_finder_for(PyObject *entry)
+{
+    PyObject *cache = PySys_GetObject("path_importer_cache"); /* borrowed */
+    if (!cache || !PyDict_Check(cache))
+        return 0;
+    PyObject *key =
+        PyUnicode_GET_LENGTH(entry) ? Py_NewRef(entry) : working_directory();
+    if (!key)
+        return 0;
+    PyObject *cached = PyDict_GetItemWithError(cache, key);
+    Py_DECREF(key);
+    if (cached)
+        return cached == Py_None ||
+               (PyObject *)Py_TYPE(cached) == finder.file_finder;
+    if (PyErr_Occurred())
+        return -1;
+    /* Not searched yet: the path hooks would be asked; they must be
+     * python's own. */
+    PyObject *hooks = PySys_GetObject("path_hooks"); /* borrowed */
+    if (!hooks || !PyList_Check(hooks) ||
+        PyList_GET_SIZE(hooks) != PyTuple_GET_SIZE(finder.default_hooks))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hooks); i++)
+        if (PyList_GET_ITEM(hooks, i) !=
+            PyTuple_GET_ITEM(finder.default_hooks, i))
+            return 0;
+    return 1;
 }
 
 /* The names in a directory (None if it is not one), listed once. */
@@ -255,8 +385,9 @@ static int may_provide(const char *path, size_t size, PyObject *tail)
     return found;
 }
 
-/* 1 when the record proves plain finding would take the archived file,
- * 0 when it does not (search instead), -1 on error. */
+/* 1 when the record proves what plain finding would do (take the archived
+ * file; for an absent name, find nothing), 0 when it does not (search
+ * instead), -1 on error. */
 static int fast_path_valid(PyObject *name, PyObject *path,
                            const pycds_module_view *view)
 {
@@ -282,9 +413,11 @@ static int fast_path_valid(PyObject *name, PyObject *path,
             break;
         }
         if (line.kind == PYCDS_FASTPATH_PREFIX) {
-            valid = next < count &&
-                    same_entry(PySequence_Fast_GET_ITEM(entries, next),
-                               line.path, line.path_size);
+            PyObject *entry =
+                next < count ? PySequence_Fast_GET_ITEM(entries, next) : NULL;
+            valid = entry && same_entry(entry, line.path, line.path_size);
+            if (valid)
+                valid = plain_finder_for(entry);
             next++;
             continue;
         }
@@ -292,8 +425,8 @@ static int fast_path_valid(PyObject *name, PyObject *path,
         if (entry_state(line.path, line.path_size, &now) < 0)
             valid = -1;
         else if (now != line.state && line.kind == PYCDS_FASTPATH_EARLIER) {
-            /* An earlier entry changed: fine if it still holds nothing
-             * under the module's name. */
+            /* An entry the module is not in changed: fine if it still
+             * holds nothing under the module's name. */
             if (!tail) {
                 PyObject *parts = PyUnicode_RPartition(name, finder.str_dot);
                 tail = parts ? Py_NewRef(PyTuple_GET_ITEM(parts, 2)) : NULL;
@@ -306,6 +439,10 @@ static int fast_path_valid(PyObject *name, PyObject *path,
             valid = now == line.state;
         }
     }
+    /* An absent name's record is the whole search path: a longer one may
+     * hold the name. */
+    if (valid == 1 && view->kind == PYCDS_RECORD_ABSENT && next != count)
+        valid = 0;
     Py_XDECREF(tail);
     Py_DECREF(entries);
     return valid;
@@ -332,7 +469,7 @@ static PyObject *file_spec(PyObject *name, PyObject *loader, PyObject *origin,
         if (!locations)
             goto error;
     }
-    if (PyObject_SetAttrString(spec, "_set_fileattr", Py_True) < 0 ||
+    if (PyObject_SetAttr(spec, finder.str_set_fileattr, Py_True) < 0 ||
         (locations &&
          PyObject_SetAttr(spec, finder.str_locations, locations) < 0))
         goto error;
@@ -399,24 +536,6 @@ static int source_unchanged(PyObject *name, const pycds_module_view *view)
     return 1;
 }
 
-/* A loader of class `archived` for the module, serving archive entry
- * view->number. */
-static PyObject *archived_loader(PyObject *archived, PyObject *name,
-                                 PyObject *origin,
-                                 const pycds_module_view *view)
-{
-    PyObject *loader =
-        PyObject_CallFunctionObjArgs(archived, name, origin, NULL);
-    PyObject *number = loader ? PyLong_FromUnsignedLong(view->number) : NULL;
-    if (!number || PyObject_SetAttr(loader, finder.str_number, number) < 0) {
-        Py_XDECREF(number);
-        Py_XDECREF(loader);
-        return NULL;
-    }
-    Py_DECREF(number);
-    return loader;
-}
-
 static PyObject *origin_of(const pycds_module_view *view)
 {
     return PyUnicode_DecodeFSDefaultAndSize(view->origin,
@@ -459,7 +578,7 @@ static PyObject *searched_spec(PyObject *name, PyObject *path, PyObject *target,
     else if ((locations != Py_None) != view->is_package)
         fallback(name, "package or module changed");
     else if (source_unchanged(name, view)) {
-        new_loader = archived_loader(archived, name, origin, view);
+        new_loader = archived_loader(archived, name, origin, view->number);
         failed = !new_loader ||
                  PyObject_SetAttr(spec, finder.str_loader, new_loader) < 0;
     }
@@ -486,13 +605,13 @@ static PyObject *recorded_spec(PyObject *name, PyObject *path, PyObject *target,
         size > 4 && memcmp(view->origin + size - 4, ".pyc", 4) == 0;
     PyObject *origin = origin_of(view);
     PyObject *loader = NULL;
-    if (origin && view->is_extension)
+    if (origin && view->kind == PYCDS_RECORD_EXTENSION)
         loader = PyObject_CallFunctionObjArgs(finder.extension_loader, name,
                                               origin, NULL);
     else if (origin)
         loader = archived_loader(sourceless ? finder.archived_sourceless
                                             : finder.archived_source,
-                                 name, origin, view);
+                                 name, origin, view->number);
     PyObject *spec =
         loader ? file_spec(name, loader, origin, view->is_package) : NULL;
     Py_XDECREF(origin);
@@ -512,40 +631,107 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
     pycds_module_view view;
     int found = pycds_share_find(name, &view);
     if (found <= 0)
-        return found < 0 ? NULL : Py_NewRef(Py_None);
+        return found < 0 ? NULL : plain_spec(name, path, target);
     int fast = fast_path_valid(name, path, &view);
     if (fast < 0)
         return NULL;
     if (pycds_share_verbosity() >= 2)
         pycds_say("pycds: find %U: %s\n", name,
-                  fast ? "recorded path still valid" : "searching");
-    if (fast)
-        return recorded_spec(name, path, target, &view);
-    return view.is_extension ? plain_spec(name, path, target)
-                             : searched_spec(name, path, target, &view);
+                  !fast                              ? "searching"
+                  : view.kind == PYCDS_RECORD_ABSENT ? "absent, as recorded"
+                                                     : "recorded path still "
+                                                       "valid");
+    switch (view.kind) {
+    case PYCDS_RECORD_ABSENT:
+        return fast ? Py_NewRef(Py_None) : plain_spec(name, path, target);
+    case PYCDS_RECORD_EXTENSION:
+        return fast ? recorded_spec(name, path, target, &view)
+                    : plain_spec(name, path, target);
+    case PYCDS_RECORD_CODE:
+    default:
+        return fast ? recorded_spec(name, path, target, &view)
+                    : searched_spec(name, path, target, &view);
+    }
 }
 
-/* importlib.invalidate_caches(): read search path entries anew. */
+/* importlib.invalidate_caches(): read search path entries anew, and let
+ * PathFinder clear its own caches. */
 static PyObject *finder_invalidate_caches(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
     PyDict_Clear(finder.entry_states);
     PyDict_Clear(finder.listings);
-    Py_RETURN_NONE;
+    return PyObject_CallMethod(finder.path_finder, "invalidate_caches", NULL);
+}
+
+/* importlib.metadata asks each finder on sys.meta_path: PathFinder's. */
+static PyObject *finder_find_distributions(PyObject *self, PyObject *args,
+                                           PyObject *kwargs)
+{
+    (void)self;
+    PyObject *method =
+        PyObject_GetAttrString(finder.path_finder, "find_distributions");
+    if (!method)
+        return NULL;
+    PyObject *result = PyObject_Call(method, args, kwargs);
+    Py_DECREF(method);
+    return result;
+}
+
+/* Anything else PathFinder has is PathFinder's. */
+static PyObject *finder_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *value = PyObject_GenericGetAttr(self, name);
+    if (value || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return value;
+    PyErr_Clear();
+    return PyObject_GetAttr(finder.path_finder, name);
+}
+
+static PyObject *finder_repr(PyObject *self)
+{
+    (void)self;
+    return PyUnicode_FromString("<pycds._cds.ArchiveFinder, standing in for "
+                                "PathFinder>");
 }
 
 static PyMethodDef finder_methods[] = {
     {"find_spec", (PyCFunction)(void (*)(void))finder_find_spec,
      METH_VARARGS | METH_KEYWORDS,
-     "find_spec(fullname, path=None, target=None): the plain spec with an\n"
-     "archived loader when the archive holds this very module unchanged."},
-    {"invalidate_caches", finder_invalidate_caches, METH_NOARGS, NULL},
+     "find_spec(fullname, path=None, target=None): PathFinder's answer, from\n"
+     "the archive when its record proves what that answer is."},
+    {"invalidate_caches", finder_invalidate_caches, METH_NOARGS,
+     "invalidate_caches(): read directories anew; PathFinder's too."},
+    {"find_distributions",
+     (PyCFunction)(void (*)(void))finder_find_distributions,
+     METH_VARARGS | METH_KEYWORDS, "PathFinder.find_distributions."},
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *finder_new(PyTypeObject *type, PyObject *args,
+                            PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "ArchiveFinder() takes no arguments");
+        return NULL;
+    }
+    /* The path hooks python starts with: a finder for an entry not yet
+     * searched is a plain FileFinder while they are unchanged. */
+    PyObject *hooks = PySys_GetObject("path_hooks");
+    PyObject *snapshot = hooks ? PySequence_Tuple(hooks) : PyTuple_New(0);
+    if (!snapshot)
+        return NULL;
+    Py_XSETREF(finder.default_hooks, snapshot);
+    return type->tp_alloc(type, 0);
+}
+
 static PyType_Slot finder_slots[] = {
     {Py_tp_methods, finder_methods},
-    {Py_tp_doc, "ArchiveFinder(): the meta-path finder for archived modules."},
+    {Py_tp_new, finder_new},
+    {Py_tp_getattro, finder_getattro},
+    {Py_tp_repr, finder_repr},
+    {Py_tp_doc, "ArchiveFinder(): stands in for PathFinder on sys.meta_path,\n"
+                "answering from the archive where it can."},
     {0, NULL},
 };
 
@@ -556,21 +742,34 @@ static PyType_Spec finder_spec = {
     .slots = finder_slots,
 };
 
+static PyObject *intern(const char *text)
+{
+    return PyUnicode_InternFromString(text);
+}
+
 int pycds_finder_init(PyObject *module)
 {
     PyObject *bootstrap = PyImport_ImportModule("_frozen_importlib");
     if (!bootstrap)
         return -1;
     finder.module_spec = PyObject_GetAttrString(bootstrap, "ModuleSpec");
+    finder.frames_removed =
+        PyObject_GetAttrString(bootstrap, "_call_with_frames_removed");
     Py_DECREF(bootstrap);
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    finder.exec = builtins ? PyObject_GetAttrString(builtins, "exec") : NULL;
+    Py_XDECREF(builtins);
     finder.entry_states = PyDict_New();
     finder.listings = PyDict_New();
-    if (!finder.module_spec || !finder.entry_states || !finder.listings)
+    finder.default_hooks = PyTuple_New(0);
+    if (!finder.module_spec || !finder.frames_removed || !finder.exec ||
+        !finder.entry_states || !finder.listings || !finder.default_hooks)
         return -1;
     PyObject *external = PyImport_ImportModule("_frozen_importlib_external");
     if (!external)
         return -1;
     finder.path_finder = PyObject_GetAttrString(external, "PathFinder");
+    finder.file_finder = PyObject_GetAttrString(external, "FileFinder");
     finder.source_loader = PyObject_GetAttrString(external, "SourceFileLoader");
     finder.sourceless_loader =
         PyObject_GetAttrString(external, "SourcelessFileLoader");
@@ -594,25 +793,33 @@ int pycds_finder_init(PyObject *module)
     Py_XDECREF(loaders);
     if (!finder.suffixes)
         return -1;
-    if (!finder.path_finder || !finder.source_loader ||
+    if (!finder.path_finder || !finder.file_finder || !finder.source_loader ||
         !finder.sourceless_loader || !finder.extension_loader)
         return -1;
+    /* The number goes after the larger of the two bases' instances. */
+    Py_ssize_t a = ((PyTypeObject *)finder.source_loader)->tp_basicsize;
+    Py_ssize_t b = ((PyTypeObject *)finder.sourceless_loader)->tp_basicsize;
+    number_offset = ((a > b ? a : b) + 7) & ~(Py_ssize_t)7;
     finder.archived_source = make_loader_type("pycds._cds.ArchivedSourceLoader",
                                               finder.source_loader);
     finder.archived_sourceless = make_loader_type(
         "pycds._cds.ArchivedSourcelessLoader", finder.sourceless_loader);
     PyObject *finder_type = PyType_FromSpec(&finder_spec);
-    finder.str_find_spec = PyUnicode_InternFromString("find_spec");
-    finder.str_loader = PyUnicode_InternFromString("loader");
-    finder.str_origin = PyUnicode_InternFromString("origin");
-    finder.str_locations =
-        PyUnicode_InternFromString("submodule_search_locations");
-    finder.str_name = PyUnicode_InternFromString("name");
-    finder.str_number = PyUnicode_InternFromString("_pycds_number");
-    finder.str_get_code = PyUnicode_InternFromString("get_code");
-    finder.str_dot = PyUnicode_InternFromString(".");
+    finder.str_find_spec = intern("find_spec");
+    finder.str_loader = intern("loader");
+    finder.str_origin = intern("origin");
+    finder.str_locations = intern("submodule_search_locations");
+    finder.str_name = intern("name");
+    finder.str_get_code = intern("get_code");
+    finder.str_dot = intern(".");
+    finder.str_dict = intern("__dict__");
+    finder.str_dunder_name = intern("__name__");
+    finder.str_set_fileattr = intern("_set_fileattr");
     if (!finder.archived_source || !finder.archived_sourceless ||
-        !finder_type || !finder.str_get_code ||
+        !finder_type || !finder.str_find_spec || !finder.str_loader ||
+        !finder.str_origin || !finder.str_locations || !finder.str_name ||
+        !finder.str_get_code || !finder.str_dot || !finder.str_dict ||
+        !finder.str_dunder_name || !finder.str_set_fileattr ||
         PyModule_AddObjectRef(module, "ArchivedSourceLoader",
                               finder.archived_source) < 0 ||
         PyModule_AddObjectRef(module, "ArchivedSourcelessLoader",

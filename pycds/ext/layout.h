@@ -59,12 +59,17 @@ typedef struct pycds_root {
 } pycds_root;
 
 /*
- * Module flags of pycds's own, beside libcds's CDS_MODULE_PACKAGE.  An
+ * Module flags of pycds's own, beside libcds's CDS_MODULE_PACKAGE: what kind
+ * of record it is.  A record of neither kind holds a module's code.  An
  * extension module's record holds no code, only where the module was found
  * (origin, fast-path record, the file's size and mtime): the finder hands
- * out the spec plain finding would, without searching.  Its root is an
- * empty placeholder.
+ * out the spec plain finding would, without searching.  An absent name's
+ * record says that the traced run looked for that name on a search path and
+ * found nothing there (its fast-path record lists the whole path): the
+ * finder answers "not found" for PathFinder while that still holds.  Both
+ * have an empty placeholder as their root.
  */
 #define PYCDS_MODULE_EXTENSION 0x100u
+#define PYCDS_MODULE_ABSENT 0x200u
 
 #endif /* PYCDS_LAYOUT_H */

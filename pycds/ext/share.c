@@ -337,8 +337,10 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
         return -1;
     }
     view->number = number;
+    view->kind = r->flags & PYCDS_MODULE_EXTENSION ? PYCDS_RECORD_EXTENSION
+                 : r->flags & PYCDS_MODULE_ABSENT  ? PYCDS_RECORD_ABSENT
+                                                   : PYCDS_RECORD_CODE;
     view->is_package = (r->flags & CDS_MODULE_PACKAGE) != 0;
-    view->is_extension = (r->flags & PYCDS_MODULE_EXTENSION) != 0;
     view->origin =
         cds_archive_string(shared.archive, r->origin, &view->origin_size);
     view->source_mtime_ns = r->source_mtime_ns;
@@ -408,23 +410,16 @@ static int revive(pycds_root *root)
     return 0;
 }
 
-PyObject *pycds_share_code(PyObject *module, PyObject *arg)
+PyObject *pycds_share_code_of(uint32_t number)
 {
-    (void)module;
     if (check_shared() < 0)
         return NULL;
-    unsigned long number = PyLong_AsUnsignedLong(arg);
-    if (PyErr_Occurred())
-        return NULL;
-    const cds_module_record *r =
-        number < cds_archive_module_count(shared.archive)
-            ? cds_archive_module(shared.archive, (uint32_t)number)
-            : NULL;
+    const cds_module_record *r = cds_archive_module(shared.archive, number);
     if (!r)
         return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
                                          CDS_E_CORRUPT);
-    if (r->flags & PYCDS_MODULE_EXTENSION)
-        Py_RETURN_NONE; /* a location only: there is no code to serve */
+    if (r->flags & (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT))
+        Py_RETURN_NONE; /* no code to serve */
     unsigned char *state = &shared.states[number];
     if (*state == MODULE_READY)
         return Py_NewRef((PyObject *)module_root(r)->items[0]);
@@ -460,6 +455,17 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
     shared.stats.revive_ns += now_ns() - relocated;
     *state = MODULE_READY;
     return Py_NewRef((PyObject *)root->items[0]);
+}
+
+PyObject *pycds_share_code(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    unsigned long number = PyLong_AsUnsignedLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (number > UINT32_MAX)
+        return pycds_raise_archive_error(NULL, NULL, CDS_E_NOT_FOUND);
+    return pycds_share_code_of((uint32_t)number);
 }
 
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused)

@@ -16,11 +16,18 @@ typedef struct pycds_share_stats {
     uint64_t by_value;    /* strings of unprepared modules interned by value */
 } pycds_share_counters;
 
+/* What an archive record is (layout.h's module flags). */
+typedef enum pycds_record_kind {
+    PYCDS_RECORD_CODE,      /* a module's code */
+    PYCDS_RECORD_EXTENSION, /* where an extension module was found */
+    PYCDS_RECORD_ABSENT,    /* a name the traced run did not find */
+} pycds_record_kind;
+
 /* What the finder needs to know of an archived module. */
 typedef struct pycds_module_view {
     uint32_t number;
+    pycds_record_kind kind;
     int is_package;
-    int is_extension;   /* a location only: no code (PYCDS_MODULE_EXTENSION) */
     const char *origin; /* not NUL-terminated */
     size_t origin_size;
     int64_t source_mtime_ns;
@@ -56,7 +63,11 @@ PyObject *pycds_share_user(PyObject *module, PyObject *unused);
 /* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
  * or None. */
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
-/* share_code(number) -> code object, or None to import plainly. */
+/* Module `number`'s code object, made ready on first use (new reference);
+ * None when it must be imported plainly; NULL with an exception when the
+ * module was refused. */
+PyObject *pycds_share_code_of(uint32_t number);
+/* share_code(number) -> the same, for Python. */
 PyObject *pycds_share_code(PyObject *module, PyObject *number);
 /* share_stats() -> dict of counters. */
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused);

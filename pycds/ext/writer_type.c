@@ -76,19 +76,34 @@ static void writer_dealloc(WriterObject *self)
 static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
                                      PyObject *kwargs)
 {
-    static char *keywords[] = {"name",        "origin",          "cached",
-                               "is_package",  "source_mtime_ns", "source_size",
-                               "source_hash", "extra",           "is_extension",
+    static char *keywords[] = {"name",
+                               "origin",
+                               "cached",
+                               "is_package",
+                               "source_mtime_ns",
+                               "source_size",
+                               "source_hash",
+                               "extra",
+                               "is_extension",
+                               "is_absent",
                                NULL};
     const char *name, *origin = "", *cached = "";
-    int is_package = 0, is_extension = 0;
+    int is_package = 0, is_extension = 0, is_absent = 0;
     long long mtime = 0;
     unsigned long long size = 0, hash = 0;
     Py_buffer extra = {0};
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "s|$sspLKKy*p:begin_module", keywords, &name, &origin,
-            &cached, &is_package, &mtime, &size, &hash, &extra, &is_extension))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$sspLKKy*pp:begin_module",
+                                     keywords, &name, &origin, &cached,
+                                     &is_package, &mtime, &size, &hash, &extra,
+                                     &is_extension, &is_absent))
         return NULL;
+    if (is_extension && is_absent) {
+        PyBuffer_Release(&extra);
+        PyErr_SetString(PyExc_ValueError,
+                        "a record is an extension module's or an absent "
+                        "name's, not both");
+        return NULL;
+    }
     if (check_open(self) < 0) {
         PyBuffer_Release(&extra);
         return NULL;
@@ -100,7 +115,8 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
         .extra = extra.buf,
         .extra_size = extra.buf ? (size_t)extra.len : 0,
         .flags = (is_package ? CDS_MODULE_PACKAGE : 0) |
-                 (is_extension ? PYCDS_MODULE_EXTENSION : 0),
+                 (is_extension ? PYCDS_MODULE_EXTENSION : 0) |
+                 (is_absent ? PYCDS_MODULE_ABSENT : 0),
         .source_mtime_ns = mtime,
         .source_size = size,
         .source_hash = hash,
@@ -254,7 +270,8 @@ static PyMethodDef writer_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "begin_module(name, *, origin='', cached='', is_package=False,\n"
      "             source_mtime_ns=0, source_size=0, source_hash=0,\n"
-     "             extra=b'', is_extension=False) -> module number"},
+     "             extra=b'', is_extension=False, is_absent=False)\n"
+     "             -> module number"},
     {"add_code", (PyCFunction)writer_add_code, METH_O,
      "add_code(code) -> root offset: deep-copy the module's code object"},
     {"add_bytes", (PyCFunction)writer_add_bytes, METH_O,

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import random
 import struct
-from pathlib import Path
 
-import pytest
 
 import pycds
 from conftest import Built, hits, run

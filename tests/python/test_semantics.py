@@ -138,8 +138,9 @@ def test_concurrent_tracers_write_whole_lines(tmp_path: Path) -> None:
     assert len(names) == len(set(names))  # duplicates merged
     lines = list_path.read_text().splitlines()
     assert lines[0] == _listfile.HEADER and lines.count(_listfile.HEADER) == 1
-    runs = [l for l in lines if l.startswith("P ")]
-    assert len(runs) == 16
+    # Each run writes its sys.path and the paths names were looked for on.
+    paths = [l for l in lines if l.startswith("P ")]
+    assert len(paths) >= 16 and len(paths) % 16 == 0
     assert sum(l.startswith("M ") for l in lines) == 16 * len(names)
     out = run(["-m", "pycds", "dump", "--list", str(list_path), "--archive",
                str(root / "many.img")], cwd=root)
