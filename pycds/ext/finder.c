@@ -279,25 +279,35 @@ static int entry_state(const char *path, size_t size, int64_t *state)
     return 0;
 }
 
-/* The working directory as PathFinder names it for '' (new reference). */
-static PyObject *working_directory(void)
+/* The working directory, read once per find_spec call (PathFinder reads it
+ * for every search that has a '' entry; it may change between calls). */
+typedef struct working_directory {
+    int state; /* 0: not read yet, 1: read, -1: unreadable */
+    size_t size;
+    char path[PATH_MAX];
+} working_directory;
+
+static const char *cwd_of(working_directory *cwd, size_t *size)
 {
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd))
-        return NULL;
-    return PyUnicode_DecodeFSDefault(cwd);
+    if (cwd->state == 0) {
+        cwd->state = getcwd(cwd->path, sizeof cwd->path) ? 1 : -1;
+        cwd->size = cwd->state == 1 ? strlen(cwd->path) : 0;
+    }
+    *size = cwd->size;
+    return cwd->state == 1 ? cwd->path : NULL;
 }
 
 /* Whether search entry `entry` (str) is the recorded path; '' is the working
  * directory, as for PathFinder. */
-static int same_entry(PyObject *entry, const char *path, size_t size)
+static int same_entry(PyObject *entry, const char *path, size_t size,
+                      working_directory *cwd)
 {
     if (!PyUnicode_Check(entry))
         return 0;
     if (PyUnicode_GET_LENGTH(entry) == 0) {
-        char cwd[PATH_MAX];
-        return getcwd(cwd, sizeof cwd) && strlen(cwd) == size &&
-               memcmp(cwd, path, size) == 0;
+        size_t cwd_size;
+        const char *dir = cwd_of(cwd, &cwd_size);
+        return dir && cwd_size == size && memcmp(dir, path, size) == 0;
     }
     return same_origin(entry, path, size);
 }
@@ -307,15 +317,24 @@ static int same_entry(PyObject *entry, const char *path, size_t size)
  * it, when no hook takes it): 1 yes, 0 no (a path hook or finder of the
  * program's own has a say), -1 on error.
  */
-static int plain_finder_for(PyObject *entry)
+static int plain_finder_for(PyObject *entry, working_directory *cwd)
 {
     PyObject *cache = PySys_GetObject("path_importer_cache"); /* borrowed */
     if (!cache || !PyDict_Check(cache))
         return 0;
-    PyObject *key =
-        PyUnicode_GET_LENGTH(entry) ? Py_NewRef(entry) : working_directory();
-    if (!key)
+    PyObject *key = NULL;
+    if (PyUnicode_GET_LENGTH(entry)) {
+        key = Py_NewRef(entry);
+    } else {
+        size_t size;
+        const char *dir = cwd_of(cwd, &size);
+        key = dir ? PyUnicode_DecodeFSDefaultAndSize(dir, (Py_ssize_t)size)
+                  : NULL;
+    }
+    if (!key) {
+        PyErr_Clear();
         return 0;
+    }
     PyObject *cached = PyDict_GetItemWithError(cache, key);
     Py_DECREF(key);
     if (cached)
@@ -402,6 +421,7 @@ static int fast_path_valid(PyObject *name, PyObject *path,
         return 0;
     }
     PyObject *tail = NULL;
+    working_directory cwd = {0};
     int valid = 1;
     Py_ssize_t next = 0, count = PySequence_Fast_GET_SIZE(entries);
     const char *at = view->extra, *end = view->extra + view->extra_size;
@@ -415,9 +435,9 @@ static int fast_path_valid(PyObject *name, PyObject *path,
         if (line.kind == PYCDS_FASTPATH_PREFIX) {
             PyObject *entry =
                 next < count ? PySequence_Fast_GET_ITEM(entries, next) : NULL;
-            valid = entry && same_entry(entry, line.path, line.path_size);
+            valid = entry && same_entry(entry, line.path, line.path_size, &cwd);
             if (valid)
-                valid = plain_finder_for(entry);
+                valid = plain_finder_for(entry, &cwd);
             next++;
             continue;
         }
