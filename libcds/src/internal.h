@@ -42,9 +42,11 @@ struct cds_archive {
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
     unsigned char *ready; /* per module: CDS_MODULE_READY, _VERIFIED */
-    bool bulk_verified;   /* objects and relocations checked at open, or
-                             trusted (CDS_OPEN_TRUST_MODULES) */
-    bool checksummed;     /* modules are checked by checksum (not trusted) */
+    void ***intern_slots; /* a module's intern slots, for symbols->intern */
+    size_t intern_capacity;
+    bool bulk_verified; /* objects and relocations checked at open, or
+                           trusted (CDS_OPEN_TRUST_MODULES) */
+    bool checksummed;   /* modules are checked by checksum (not trusted) */
 };
 
 /* Fill diag (if any) with status and a printf-style message; returns status. */

@@ -199,6 +199,7 @@ void cds_archive_close(cds_archive *a)
     if (a->fd >= 0)
         close(a->fd);
     free(a->loaded);
+    free(a->intern_slots);
     free(a->ready);
     free(a);
 }

@@ -4,6 +4,7 @@
  * and singletons (whose addresses change with every process under ASLR), and
  * strings the runtime must intern.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -68,6 +69,7 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
     uint64_t words_left = (r->objects_end - r->objects_begin) / 8;
     unsigned char *slot = a->base + r->objects_begin - 8;
     uint64_t delta = (uint64_t)a->delta;
+    size_t interns = 0; /* at most one per byte of the stream */
     while (next < end) {
         uint64_t word, arg = 0;
         if (!read_varint(&next, end, &word) ||
@@ -90,12 +92,14 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
                 memcpy(slot, &table[arg], sizeof table[arg]);
         } else if (apply) {
             move_pointer(slot, delta);
-            /* The strings' own words were fixed by the earlier streams. */
-            if (stream == CDS_STREAM_INTERN &&
-                symbols->intern(symbols->context, (void **)slot) != 0)
-                return CDS_E_INVALID_ARGUMENT;
+            if (stream == CDS_STREAM_INTERN)
+                a->intern_slots[interns++] = (void **)slot;
         }
     }
+    /* The strings' own words were fixed by the earlier streams. */
+    if (interns && symbols->intern(symbols->context,
+                                   (void **const *)a->intern_slots, interns))
+        return CDS_E_INVALID_ARGUMENT;
     return CDS_OK;
 }
 
@@ -121,6 +125,14 @@ static cds_status relocate(cds_archive *a, const cds_module_record *r,
     uint32_t pointers_size = internal ? r->internal_size : 0;
     if (r->intern_size && !symbols->intern)
         return CDS_E_INVALID_ARGUMENT; /* before anything is written */
+    if (r->intern_size > a->intern_capacity) {
+        void ***grown =
+            realloc(a->intern_slots, r->intern_size * sizeof *a->intern_slots);
+        if (!grown)
+            return CDS_E_NOMEM;
+        a->intern_slots = grown;
+        a->intern_capacity = r->intern_size;
+    }
     cds_status status;
     if (!vouched &&
         (status = walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,

@@ -109,28 +109,24 @@ static void redirect_add(PyObject *from, PyObject *to)
 }
 
 /*
- * Interning for one relocation slot.  The slot holds an archived string:
- * usually one of the module being prepared (relocated a moment ago), but
- * modules share interned strings without depending on each other, so it
- * may be another module's copy that is not relocated.  That one is used by
- * value only: its module's checksum is checked, and a new string with its
- * characters is interned in its place.
+ * Interning for one relocation slot, beyond the common case (the slot holds
+ * a string an earlier slot interned in place; intern_slots tests that
+ * inline).  The slot holds an archived string: usually one of the module
+ * being prepared (relocated a moment ago), but modules share interned
+ * strings without depending on each other, so it may be another module's
+ * copy that is not relocated.  That one is used by value only: its
+ * module's checksum is checked, and a new string with its characters is
+ * interned in its place.
  */
-static int intern_slot(void *context, void **slot)
+static int intern_slot(void **slot)
 {
-    (void)context;
     PyObject *archived = *slot;
-    /* Most slots: a string an earlier slot interned in place.  (A string of
-     * a module not relocated yet has no type, and is taken by value.) */
-    int relocated = Py_TYPE(archived) == &PyUnicode_Type;
-    if (relocated && PyUnicode_CHECK_INTERNED(archived))
-        return 0;
     PyObject *known = redirect_find(archived);
     if (known) {
         *slot = Py_NewRef(known); /* a reference owned by the slot */
         return 0;
     }
-    if (relocated) {
+    if (Py_TYPE(archived) == &PyUnicode_Type) {
         if (pycds_intern((PyObject **)slot) < 0)
             return -1;
         if (*slot != archived)
@@ -155,6 +151,23 @@ static int intern_slot(void *context, void **slot)
     }
     redirect_add(archived, value);
     *slot = value;
+    return 0;
+}
+
+/* The module's intern slots (cds_symbols.intern). */
+static int intern_slots(void *context, void **const *slots, size_t count)
+{
+    (void)context;
+    for (size_t i = 0; i < count; i++) {
+        /* Most slots: a string an earlier slot interned in place.  (A
+         * string of a module not relocated yet has no type.) */
+        PyObject *archived = *slots[i];
+        if (Py_TYPE(archived) == &PyUnicode_Type &&
+            PyUnicode_CHECK_INTERNED(archived))
+            continue;
+        if (intern_slot(slots[i]) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -193,7 +206,7 @@ static int build_symbols(void)
         .type_count = PYCDS_TYPE_COUNT,
         .singletons = shared.singletons,
         .singleton_count = PYCDS_SINGLETON_COUNT,
-        .intern = intern_slot,
+        .intern = intern_slots,
         .context = NULL,
     };
     return 0;

@@ -123,10 +123,10 @@ void fixture_cleanup(void)
     dir_path[0] = 0;
 }
 
-static int count_intern(void *context, void **slot)
+static int count_intern(void *context, void **const *slots, size_t count)
 {
-    (void)slot;
-    ((fixture_runtime *)context)->interned++;
+    (void)slots;
+    ((fixture_runtime *)context)->interned += count;
     return 0;
 }
 

@@ -146,15 +146,16 @@ static void test_prepare_relocates_module_and_its_deps_once(void)
     cds_archive_close(a);
 }
 
-static int redirect_intern(void *context, void **slot)
+static int redirect_intern(void *context, void **const *slots, size_t count)
 {
-    *slot = context; /* as when an equal string is already interned */
+    for (size_t i = 0; i < count; i++)
+        *slots[i] = context; /* as when an equal string is interned already */
     return 0;
 }
 
-static int refuse_intern(void *context, void **slot)
+static int refuse_intern(void *context, void **const *slots, size_t count)
 {
-    (void)context, (void)slot;
+    (void)context, (void)slots, (void)count;
     return -1;
 }
 

@@ -23,17 +23,18 @@
 
 static char path[64];
 
-static int ignore_intern(void *context, void **slot)
+static int ignore_intern(void *context, void **const *slots, size_t count)
 {
-    (void)context;
-    (void)slot; /* the slot may hold anything: never dereference it */
+    (void)context, (void)count;
+    (void)slots; /* the slots may hold anything: never dereference them */
     return 0;
 }
 
 static void exercise(cds_archive *a)
 {
     static char storage[8];
-    static void *types[4] = {&storage[0], &storage[1], &storage[2], &storage[3]};
+    static void *types[4] = {&storage[0], &storage[1], &storage[2],
+                             &storage[3]};
     static void *singletons[2] = {&storage[4], &storage[5]};
     cds_symbols symbols = {types, 4, singletons, 2, ignore_intern, NULL};
     size_t size;
@@ -89,16 +90,19 @@ static void with_fixed_checksums(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     cds_header h;
     memcpy(&h, copy, sizeof h);
-    uint32_t sections = h.section_count < CDS_SECTION_MAX ? h.section_count
-                                                          : CDS_SECTION_MAX;
+    uint32_t sections =
+        h.section_count < CDS_SECTION_MAX ? h.section_count : CDS_SECTION_MAX;
     /* Module checksums first (the modules section's own checksum covers
      * them), for records whose ranges lie inside the input. */
-    const cds_section_entry *mods =
-        sections >= CDS_SECTION_MODULES ? &h.sections[CDS_SECTION_MODULES - 1] : NULL;
-    const cds_section_entry *rel =
-        sections >= CDS_SECTION_RELOCS ? &h.sections[CDS_SECTION_RELOCS - 1] : NULL;
-    if (mods && rel && mods->offset <= size && mods->size <= size - mods->offset &&
-        rel->offset <= size && rel->size <= size - rel->offset) {
+    const cds_section_entry *mods = sections >= CDS_SECTION_MODULES
+                                        ? &h.sections[CDS_SECTION_MODULES - 1]
+                                        : NULL;
+    const cds_section_entry *rel = sections >= CDS_SECTION_RELOCS
+                                       ? &h.sections[CDS_SECTION_RELOCS - 1]
+                                       : NULL;
+    if (mods && rel && mods->offset <= size &&
+        mods->size <= size - mods->offset && rel->offset <= size &&
+        rel->size <= size - rel->offset) {
         for (uint64_t at = mods->offset;
              at + sizeof(cds_module_record) <= mods->offset + mods->size;
              at += sizeof(cds_module_record)) {
@@ -112,9 +116,10 @@ static void with_fixed_checksums(const uint8_t *data, size_t size)
             uint64_t relocs_at = rel->offset + r.relocs_offset;
             if (relocs_at > size || relocs_size > size - relocs_at)
                 continue;
-            r.checksum = cds_module_checksum(
-                copy + r.objects_begin, (size_t)(r.objects_end - r.objects_begin),
-                copy + relocs_at, (size_t)relocs_size);
+            r.checksum =
+                cds_module_checksum(copy + r.objects_begin,
+                                    (size_t)(r.objects_end - r.objects_begin),
+                                    copy + relocs_at, (size_t)relocs_size);
             memcpy(copy + at, &r, sizeof r);
         }
     }

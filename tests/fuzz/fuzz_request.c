@@ -70,8 +70,7 @@ static void parse_command_line(const uint8_t *data, size_t size)
     int argc = 0;
     memcpy(copy, data, size);
     copy[size] = 0;
-    for (char *at = copy; argc < 64 && at <= copy + size;
-         at += strlen(at) + 1)
+    for (char *at = copy; argc < 64 && at <= copy + size; at += strlen(at) + 1)
         argv[argc++] = at;
     run_cmdline line;
     run_cmdline_parse(argc, argv, size & 1, &line);

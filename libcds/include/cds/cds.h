@@ -273,10 +273,11 @@ typedef struct cds_symbols {
     uint32_t type_count;
     void *const *singletons; /* CDS_RELOC_SINGLETON argument -> address */
     uint32_t singleton_count;
-    /* Called for each CDS_RELOC_INTERN slot after all other relocations of
-     * the range are done; may replace *slot.  Nonzero stops relocation and is
-     * returned as CDS_E_INVALID_ARGUMENT. */
-    int (*intern)(void *context, void **slot);
+    /* Called once per module with the slots of its CDS_RELOC_INTERN entries,
+     * in ascending order, after all its other relocations are done; may
+     * replace any *slots[i].  Nonzero stops relocation and is returned as
+     * CDS_E_INVALID_ARGUMENT. */
+    int (*intern)(void *context, void **const *slots, size_t count);
     void *context;
 } cds_symbols;
 
