@@ -6,40 +6,10 @@
 #define PY_SSIZE_T_CLEAN
 #include "archive_type.h"
 
+#include "error.h"
 #include "fingerprint.h"
 #include "layout.h"
 #include "module_state.h"
-
-PyObject *pycds_raise_archive_error(const char *path, const cds_diag *diag,
-                                    cds_status status)
-{
-    const char *reason = diag && diag->status == status && diag->message[0]
-                             ? diag->message
-                             : cds_strerror(status);
-    if (!path)
-        path = "";
-    PyObject *message = *path ? PyUnicode_FromFormat("%s: %s", path, reason)
-                              : PyUnicode_FromString(reason);
-    if (!message)
-        return NULL;
-    PyObject *error = PyObject_CallOneArg(pycds_state.archive_error, message);
-    Py_DECREF(message);
-    if (!error)
-        return NULL;
-    PyObject *status_obj = PyLong_FromLong((long)status);
-    PyObject *reason_obj = PyUnicode_FromString(reason);
-    PyObject *path_obj = PyUnicode_DecodeFSDefault(path);
-    if (status_obj && reason_obj && path_obj &&
-        PyObject_SetAttrString(error, "status", status_obj) == 0 &&
-        PyObject_SetAttrString(error, "reason", reason_obj) == 0 &&
-        PyObject_SetAttrString(error, "path", path_obj) == 0)
-        PyErr_SetObject(pycds_state.archive_error, error);
-    Py_XDECREF(status_obj);
-    Py_XDECREF(reason_obj);
-    Py_XDECREF(path_obj);
-    Py_DECREF(error);
-    return NULL;
-}
 
 static PyObject *archive_new(PyTypeObject *type, PyObject *args,
                              PyObject *kwargs)
@@ -64,7 +34,7 @@ static PyObject *archive_new(PyTypeObject *type, PyObject *args,
                                   fp_size, flags, &diag);
     Py_END_ALLOW_THREADS
     if (status != CDS_OK) {
-        pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
+        pycds_raise_archive(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;
     }
@@ -92,8 +62,7 @@ static int check_open(ArchiveObject *self)
 {
     if (self->archive)
         return 0;
-    PyErr_SetString(PyExc_ValueError, "archive is closed");
-    return -1;
+    return pycds_fail(PYCDS_ERROR_VALUE, "archive is closed");
 }
 
 static PyObject *archive_close(ArchiveObject *self, PyObject *unused)
@@ -128,8 +97,8 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
 {
     const cds_module_record *r = cds_archive_module(self->archive, number);
     if (!r)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), NULL,
-                                         CDS_E_CORRUPT);
+        return pycds_raise_archive(PyBytes_AS_STRING(self->path), NULL,
+                                   CDS_E_CORRUPT);
     size_t extra_size;
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
@@ -165,8 +134,7 @@ static PyObject *archive_find(ArchiveObject *self, PyObject *name)
     if (status == CDS_E_NOT_FOUND)
         Py_RETURN_NONE;
     if (status != CDS_OK)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), NULL,
-                                         status);
+        return pycds_raise_archive(PyBytes_AS_STRING(self->path), NULL, status);
     return record_dict(self, number);
 }
 
@@ -206,8 +174,8 @@ static PyObject *archive_verify_objects(ArchiveObject *self, PyObject *unused)
     cds_diag diag = {0};
     cds_status status = cds_archive_verify_objects(self->archive, &diag);
     if (status != CDS_OK)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(self->path), &diag,
-                                         status);
+        return pycds_raise_archive(PyBytes_AS_STRING(self->path), &diag,
+                                   status);
     Py_RETURN_NONE;
 }
 

@@ -16,8 +16,4 @@ typedef struct {
 
 extern PyType_Spec pycds_archive_spec;
 
-/* Raise ArchiveError(message) for a libcds failure; returns NULL. */
-PyObject *pycds_raise_archive_error(const char *path, const cds_diag *diag,
-                                    cds_status status);
-
 #endif /* PYCDS_ARCHIVE_TYPE_H */

@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "module_state.h"
+#include "error.h"
 #include "pages.h"
 #include "run/run.h"
 
@@ -151,17 +151,6 @@ PyObject *pycds_child_receive(int conn, int started)
     return result;
 }
 
-static PyObject *unservable(const char *format, ...)
-{
-    char message[512];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
-    va_end(args);
-    PyErr_SetString(pycds_state.unservable_error, message);
-    return NULL;
-}
-
 /* The lowest number at least `from` that nothing uses, close-on-exec. */
 static int move_high(int fd, int from)
 {
@@ -185,14 +174,15 @@ static PyObject *child_check_fds(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!ii", &PyList_Type, &numbers, &conn, &cwd_fd))
         return NULL;
     if (PyList_GET_SIZE(numbers) > RUN_MAX_FDS)
-        return unservable("too many descriptors");
+        return pycds_raise(PYCDS_ERROR_UNSERVABLE, "too many descriptors");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(numbers); i++) {
         int number = (int)PyLong_AsLong(PyList_GET_ITEM(numbers, i));
         if (number == -1 && PyErr_Occurred())
             return NULL;
         if (number > 2 && number != conn && number != cwd_fd &&
             number != started_fd && fcntl(number, F_GETFD) >= 0)
-            return unservable("descriptor %d is in use in the server", number);
+            return pycds_raise(PYCDS_ERROR_UNSERVABLE,
+                               "descriptor %d is in use in the server", number);
     }
     Py_RETURN_NONE;
 }
@@ -206,12 +196,12 @@ static PyObject *child_place_fds(PyObject *module, PyObject *arg)
 {
     (void)module;
     if (!PyList_Check(arg))
-        return PyErr_Format(PyExc_TypeError, "a list of pairs is needed");
+        return pycds_raise(PYCDS_ERROR_TYPE, "a list of pairs is needed");
     Py_ssize_t n = PyList_GET_SIZE(arg);
     int numbers[RUN_MAX_FDS], fds[RUN_MAX_FDS];
     int top = 2;
     if (n > RUN_MAX_FDS)
-        return PyErr_Format(PyExc_ValueError, "too many descriptors");
+        return pycds_raise(PYCDS_ERROR_VALUE, "too many descriptors");
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyArg_ParseTuple(PyList_GET_ITEM(arg, i), "ii", &numbers[i],
                               &fds[i]))
@@ -223,11 +213,11 @@ static PyObject *child_place_fds(PyObject *module, PyObject *arg)
      * that placing one never closes another still to be placed. */
     for (Py_ssize_t i = 0; i < n; i++)
         if ((fds[i] = move_high(fds[i], top + 1)) < 0)
-            return PyErr_SetFromErrno(PyExc_OSError);
+            return pycds_raise_errno(NULL);
     int present[3] = {0, 0, 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         if (dup2(fds[i], numbers[i]) < 0)
-            return PyErr_SetFromErrno(PyExc_OSError);
+            return pycds_raise_errno(NULL);
         close(fds[i]);
         if (numbers[i] <= 2)
             present[numbers[i]] = 1;
@@ -270,11 +260,13 @@ static PyObject *child_apply(PyObject *module, PyObject *args)
     }
     PyBuffer_Release(&cpus);
     if (refused)
-        return unservable("the caller's nice value or CPUs: %s",
-                          strerror(errno));
+        return pycds_raise(PYCDS_ERROR_UNSERVABLE,
+                           "the caller's nice value or CPUs: %s",
+                           strerror(errno));
     if (fchdir(cwd_fd) != 0)
-        return unservable("cannot enter the caller's directory: %s",
-                          strerror(errno));
+        return pycds_raise(PYCDS_ERROR_UNSERVABLE,
+                           "cannot enter the caller's directory: %s",
+                           strerror(errno));
     close(cwd_fd);
     umask((mode_t)mask);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(limits); i++) {
@@ -291,12 +283,13 @@ static PyObject *child_apply(PyObject *module, PyObject *args)
         /* The main thread's stack and the default size of new threads'
          * stacks were fixed when the server started. */
         if (resource == RLIMIT_STACK)
-            return unservable("the caller's stack size limit differs from "
-                              "the server's");
+            return pycds_raise(PYCDS_ERROR_UNSERVABLE,
+                               "the caller's stack size limit differs from "
+                               "the server's");
         struct rlimit wanted = {(rlim_t)soft, (rlim_t)hard};
         if (setrlimit((int)resource, &wanted) != 0)
-            return unservable("resource limit %u: %s", resource,
-                              strerror(errno));
+            return pycds_raise(PYCDS_ERROR_UNSERVABLE, "resource limit %u: %s",
+                               resource, strerror(errno));
     }
     Py_RETURN_NONE;
 }
@@ -314,7 +307,8 @@ static PyObject *child_announce(PyObject *module, PyObject *arg)
         return NULL;
     int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (pidfd < 0)
-        return unservable("pidfd_open: %s", strerror(errno));
+        return pycds_raise(PYCDS_ERROR_UNSERVABLE, "pidfd_open: %s",
+                           strerror(errno));
     unsigned char body[4];
     run_i32_encode((int32_t)getpid(), body);
     run_status sent = run_send(conn, RUN_MSG_READY, body, 4, &pidfd, 1, NULL);
@@ -435,7 +429,7 @@ static PyObject *child_learn_pages(PyObject *module, PyObject *arg)
     if (!path)
         return NULL;
     if (pycds_pages_learn(path) != 0)
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        return pycds_raise_errno(path);
     Py_RETURN_NONE;
 }
 
@@ -467,8 +461,7 @@ static PyObject *write_unraisable(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO", &exception, &obj))
         return NULL;
     if (!PyExceptionInstance_Check(exception)) {
-        PyErr_SetString(PyExc_TypeError, "an exception instance is needed");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_TYPE, "an exception instance is needed");
     }
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exception)),
                   Py_NewRef(exception), PyException_GetTraceback(exception));

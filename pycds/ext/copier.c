@@ -19,7 +19,7 @@
  * per-module work at load.
  */
 #include "copier.h"
-#include "module_state.h"
+#include "error.h"
 
 #include <string.h>
 
@@ -37,7 +37,7 @@ static int address_list_push(address_list *list, void *item)
         size_t capacity = list->capacity ? list->capacity * 2 : 64;
         void **items = PyMem_Realloc(list->items, capacity * sizeof *items);
         if (!items) {
-            PyErr_NoMemory();
+            pycds_raise(PYCDS_ERROR_MEMORY, NULL);
             return -1;
         }
         list->items = items;
@@ -74,7 +74,7 @@ pycds_copier *pycds_copier_new(cds_writer *writer)
 {
     pycds_copier *c = PyMem_Calloc(1, sizeof *c);
     if (!c)
-        return (pycds_copier *)PyErr_NoMemory();
+        return (pycds_copier *)pycds_raise(PYCDS_ERROR_MEMORY, NULL);
     c->writer = writer;
     for (int i = 0; i < MEMO_COUNT; i++)
         if (!(c->memo[i] = PyDict_New()))
@@ -106,19 +106,14 @@ pycds_copy_stats pycds_copier_stats(const pycds_copier *c)
 
 static int unsupported(const char *format, PyObject *obj)
 {
-    PyErr_Format(pycds_state.unsupported_error, format, Py_TYPE(obj)->tp_name);
-    return -1;
+    return pycds_fail(PYCDS_ERROR_UNSUPPORTED, format, Py_TYPE(obj)->tp_name);
 }
 
 static int check(cds_status status)
 {
     if (status == CDS_OK)
         return 0;
-    if (status == CDS_E_NOMEM)
-        PyErr_NoMemory();
-    else
-        PyErr_Format(PyExc_RuntimeError, "archive writer: %s",
-                     cds_strerror(status));
+    pycds_raise_status(PYCDS_ERROR_RUNTIME, status, "archive writer");
     return -1;
 }
 
@@ -130,7 +125,7 @@ static PyObject *alloc_object(pycds_copier *c, PyObject *src, size_t size,
     size_t head = gc ? sizeof(PyGC_Head) : 0;
     char *memory = cds_writer_alloc(c->writer, head + size, 8);
     if (!memory) {
-        PyErr_SetString(PyExc_MemoryError, "pycds archive arena is full");
+        pycds_raise(PYCDS_ERROR_MEMORY, "pycds archive arena is full");
         return NULL;
     }
     /* A zeroed GC header marks the object untracked: the collector never
@@ -361,7 +356,7 @@ static int copy_tuple(pycds_copier *c, PyObject *t, reference *ref)
         PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(void *));
     int result = -1;
     if (!items || !key) {
-        PyErr_NoMemory();
+        pycds_raise(PYCDS_ERROR_MEMORY, NULL);
         goto done;
     }
     uintptr_t *addresses = (uintptr_t *)PyBytes_AS_STRING(key);
@@ -483,8 +478,8 @@ static int copy_object(pycds_copier *c, PyObject *obj, reference *ref)
 void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
 {
     if (!PyCode_Check(code)) {
-        PyErr_Format(PyExc_TypeError, "expected a code object, not %s",
-                     Py_TYPE(code)->tp_name);
+        pycds_raise(PYCDS_ERROR_TYPE, "expected a code object, not %s",
+                    Py_TYPE(code)->tp_name);
         return NULL;
     }
     c->module = module;
@@ -496,7 +491,7 @@ void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
     pycds_root *root = cds_writer_alloc(
         c->writer, sizeof(pycds_root) + items * sizeof(void *), 8);
     if (!root) {
-        PyErr_SetString(PyExc_MemoryError, "pycds archive arena is full");
+        pycds_raise(PYCDS_ERROR_MEMORY, "pycds archive arena is full");
         return NULL;
     }
     root->magic = PYCDS_ROOT_MAGIC;

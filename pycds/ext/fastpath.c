@@ -2,6 +2,7 @@
  * fastpath.c - the fast-path record, written and read (fastpath.h).
  */
 #include "fastpath.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ PyObject *pycds_fastpath_encode(PyObject *module, PyObject *args)
         for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(pairs[k]); i++) {
             PyObject *pair = PyList_GET_ITEM(pairs[k], i);
             if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
-                PyErr_SetString(PyExc_TypeError, "(state, path) pairs needed");
+                pycds_raise(PYCDS_ERROR_TYPE, "(state, path) pairs needed");
                 failed = 1;
                 break;
             }

@@ -27,6 +27,7 @@
  * importing; the module's number lives in a C field of theirs.
  */
 #include "finder.h"
+#include "error.h"
 #include "fastpath.h"
 #include "say.h"
 
@@ -157,9 +158,8 @@ static PyObject *archived_exec_module(PyObject *self, PyObject *module)
     PyObject *code = loader_code(self, name);
     if (code == Py_None) {
         Py_CLEAR(code);
-        PyErr_Format(PyExc_ImportError,
-                     "cannot load module %R when get_code() returns None",
-                     name);
+        pycds_raise(PYCDS_ERROR_IMPORT,
+                    "cannot load module %R when get_code() returns None", name);
     }
     Py_DECREF(name);
     if (!code)
@@ -732,8 +732,8 @@ static PyObject *finder_new(PyTypeObject *type, PyObject *args,
                             PyObject *kwargs)
 {
     if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
-        PyErr_SetString(PyExc_TypeError, "ArchiveFinder() takes no arguments");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "ArchiveFinder() takes no arguments");
     }
     /* The path hooks python starts with: a finder for an entry not yet
      * searched is a plain FileFinder while they are unchanged. */

@@ -6,6 +6,7 @@
 #include "archive_type.h"
 #include "child.h"
 #include "copier.h"
+#include "error.h"
 #include "fastpath.h"
 #include "finder.h"
 #include "fingerprint.h"
@@ -40,8 +41,8 @@ static PyObject *code_version(PyObject *module, PyObject *code)
 {
     (void)module;
     if (!PyCode_Check(code)) {
-        PyErr_SetString(PyExc_TypeError, "code_version() needs a code object");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "code_version() needs a code object");
     }
 #if PYCDS_PY311
     Py_RETURN_NONE;

@@ -19,7 +19,7 @@ typedef struct {
 } pycds_module_state;
 
 /* Defined in module_state.c, filled in by module.c (PyInit__cds), read by
- * the files that raise the extension's own exceptions. */
+ * error.c, which raises the extension's own exceptions. */
 
 extern pycds_module_state pycds_state;
 

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "runlib.h"
+#include "error.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -15,11 +16,10 @@
 
 static PyObject *fail(const run_diag *diag)
 {
-    PyErr_SetString(diag->status == RUN_E_INVALID     ? PyExc_ValueError
-                    : diag->status == RUN_E_NOT_FOUND ? PyExc_FileNotFoundError
-                                                      : PyExc_OSError,
-                    diag->message);
-    return NULL;
+    return pycds_raise(diag->status == RUN_E_INVALID     ? PYCDS_ERROR_VALUE
+                       : diag->status == RUN_E_NOT_FOUND ? PYCDS_ERROR_NOT_FOUND
+                                                         : PYCDS_ERROR_OS,
+                       "%s", diag->message);
 }
 
 /* A sequence of str or bytes as C strings (valid while `holder` lives). */
@@ -33,7 +33,7 @@ static const char **c_strings(PyObject *sequence, PyObject **holder,
     const char **out = PyMem_Calloc((size_t)n + 1, sizeof *out);
     if (!out) {
         Py_DECREF(items);
-        PyErr_NoMemory();
+        pycds_raise(PYCDS_ERROR_MEMORY, NULL);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -212,7 +212,7 @@ static PyObject *server_control(PyObject *module, PyObject *args)
         return NULL;
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return pycds_raise_errno(NULL);
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
     run_diag diag = {RUN_OK, ""};
@@ -227,7 +227,7 @@ static PyObject *server_control(PyObject *module, PyObject *args)
     close(sock);
     if (!ok) {
         if (diag.status == RUN_OK)
-            return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+            return pycds_raise_errno(path);
         return fail(&diag);
     }
     PyObject *text =

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "error.h"
 #include "pages.h"
 #include "run/run.h"
 #include "watch.h"
@@ -667,15 +668,15 @@ static int listen_on(server *s, const char *path)
 {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof address.sun_path) {
-        PyErr_Format(PyExc_OSError, "%s: too long for a socket path", path);
-        return -1;
+        return pycds_fail(PYCDS_ERROR_OS, "%s: too long for a socket path",
+                          path);
     }
     snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
     snprintf(s->socket_path, sizeof s->socket_path, "%s", path);
     s->listen_fd =
         socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0)
-        return PyErr_SetFromErrno(PyExc_OSError), -1;
+        return pycds_raise_errno(NULL), -1;
     /* A socket left by a server that died: the lock (held by the caller)
      * says no live server owns this path. */
     struct stat st;
@@ -686,8 +687,7 @@ static int listen_on(server *s, const char *path)
     umask(mask);
     if (bound != 0 || listen(s->listen_fd, SOMAXCONN) != 0 ||
         stat(path, &st) != 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-        return -1;
+        return pycds_raise_errno(path), -1;
     }
     s->socket_dev = st.st_dev;
     s->socket_ino = st.st_ino;
@@ -697,10 +697,8 @@ static int listen_on(server *s, const char *path)
 static int add_watches(server *s, PyObject *spec)
 {
     char error[512];
-    if (pycds_watch_open(&s->watch, error, sizeof error) != 0) {
-        PyErr_SetString(PyExc_OSError, error);
-        return -1;
-    }
+    if (pycds_watch_open(&s->watch, error, sizeof error) != 0)
+        return pycds_fail(PYCDS_ERROR_OS, "%s", error);
     PyObject *iterator = PyObject_GetIter(spec);
     if (!iterator)
         return -1;
@@ -726,7 +724,7 @@ static int add_watches(server *s, PyObject *spec)
         }
         if (ok && pycds_watch_add(s->watch, directory, strings, (size_t)n,
                                   error, sizeof error) != 0) {
-            PyErr_SetString(PyExc_OSError, error);
+            pycds_raise(PYCDS_ERROR_OS, "%s", error);
             ok = 0;
         }
         PyMem_Free(strings);
@@ -877,10 +875,8 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     if (ahead == Py_None)
         ahead = NULL;
-    if (pool < 0 || pool > 64) {
-        PyErr_SetString(PyExc_ValueError, "pool: 0 to 64 children");
-        return NULL;
-    }
+    if (pool < 0 || pool > 64)
+        return pycds_raise(PYCDS_ERROR_VALUE, "pool: 0 to 64 children");
     server s;
     memset(&s, 0, sizeof s);
     s.listen_fd = s.epoll_fd = s.signal_fd = -1;
@@ -910,7 +906,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         s.started_write = started[1];
     }
     if (s.signal_fd < 0 || s.epoll_fd < 0 || s.started_read < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+        pycds_raise_errno(NULL);
         goto fail;
     }
     if ((watch && add_watches(&s, watch) < 0) || listen_on(&s, path) < 0)
@@ -920,7 +916,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         watch_fd_of(&s, s.started_read, TAG_STARTED, EPOLLIN) != 0 ||
         (s.watch &&
          watch_fd_of(&s, pycds_watch_fd(s.watch), TAG_WATCH, EPOLLIN) != 0)) {
-        PyErr_SetFromErrno(PyExc_OSError);
+        pycds_raise_errno(NULL);
         goto fail;
     }
     log_line("serving on %s (%zu directories watched, pool %d, idle "

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "archive_type.h"
+#include "error.h"
 #include "trust.h"
 #include "fingerprint.h"
 #include "layout.h"
@@ -139,9 +139,8 @@ static int intern_slot(void **slot)
         status = cds_archive_check_range(shared.archive, archived,
                                          pycds_str_size(archived));
     if (status != CDS_OK) {
-        PyErr_Format(PyExc_ValueError, "shared string: %s",
-                     cds_strerror(status));
-        return -1;
+        return pycds_fail(PYCDS_ERROR_VALUE, "shared string: %s",
+                          cds_strerror(status));
     }
     shared.stats.by_value++;
     PyObject *value = pycds_str_from_copy(archived);
@@ -232,30 +231,26 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     else if (strcmp(validate, "none") == 0)
         validation = PYCDS_VALIDATE_NONE;
     else {
-        PyErr_Format(PyExc_ValueError,
-                     "PYCDSVALIDATE=%s: expected mtime, hash or none",
-                     validate);
+        pycds_raise(PYCDS_ERROR_VALUE,
+                    "PYCDSVALIDATE=%s: expected mtime, hash or none", validate);
         Py_DECREF(path);
         return NULL;
     }
     cds_diag refusal = {.status = PYCDS_STATUS_UNTRUSTED};
     if (pycds_check_trust(PyBytes_AS_STRING(path), refusal.message,
                           sizeof refusal.message) < 0) {
-        pycds_raise_archive_error(PyBytes_AS_STRING(path), &refusal,
-                                  refusal.status);
+        pycds_raise_archive(PyBytes_AS_STRING(path), &refusal, refusal.status);
         Py_DECREF(path);
         return NULL;
     }
     if (shared.archive) {
         Py_DECREF(path);
-        PyErr_SetString(PyExc_RuntimeError, "an archive is already shared");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_RUNTIME, "an archive is already shared");
     }
     if (!pycds_in_main_interpreter()) {
         Py_DECREF(path);
-        PyErr_SetString(PyExc_RuntimeError,
-                        "archives are served in the main interpreter only");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_RUNTIME,
+                           "archives are served in the main interpreter only");
     }
     size_t fp_size;
     const char *fp = pycds_fingerprint(&fp_size);
@@ -275,7 +270,7 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
             &diag);
     Py_END_ALLOW_THREADS
     if (status != CDS_OK) {
-        pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
+        pycds_raise_archive(PyBytes_AS_STRING(path), &diag, status);
         Py_DECREF(path);
         return NULL;
     }
@@ -286,7 +281,7 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         PyMem_Free(shared.states);
         shared.states = NULL;
         Py_DECREF(path);
-        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+        return PyErr_Occurred() ? NULL : pycds_raise(PYCDS_ERROR_MEMORY, NULL);
     }
     shared.archive = archive;
     shared.path = path;
@@ -314,8 +309,7 @@ static int check_shared(void)
 {
     if (shared.archive)
         return 0;
-    PyErr_SetString(PyExc_RuntimeError, "no archive is shared");
-    return -1;
+    return pycds_fail(PYCDS_ERROR_RUNTIME, "no archive is shared");
 }
 
 PyObject *pycds_share_user(PyObject *module, PyObject *unused)
@@ -345,8 +339,8 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
     const cds_module_record *r =
         status == CDS_OK ? cds_archive_module(shared.archive, number) : NULL;
     if (!r) {
-        pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
-                                  status == CDS_OK ? CDS_E_CORRUPT : status);
+        pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
+                            status == CDS_OK ? CDS_E_CORRUPT : status);
         return -1;
     }
     view->number = number;
@@ -403,9 +397,8 @@ static int revive(pycds_root *root)
     for (uint32_t i = 0; i < root->frozenset_count; i++) {
         PyObject **slot = slots[i];
         if (!PyTuple_CheckExact(*slot)) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "frozenset slot holds no tuple");
-            return -1;
+            return pycds_fail(PYCDS_ERROR_RUNTIME,
+                              "frozenset slot holds no tuple");
         }
         PyObject *frozen = PyFrozenSet_New(*slot);
         if (!frozen)
@@ -414,8 +407,7 @@ static int revive(pycds_root *root)
     }
     for (uint32_t i = 0; i < root->code_count; i++) {
         if (!PyCode_Check((PyObject *)root->items[i])) {
-            PyErr_SetString(PyExc_RuntimeError, "archived code is not code");
-            return -1;
+            return pycds_fail(PYCDS_ERROR_RUNTIME, "archived code is not code");
         }
         if (pycds_code_revive(root->items[i]) < 0)
             return -1;
@@ -429,8 +421,8 @@ PyObject *pycds_share_code_of(uint32_t number)
         return NULL;
     const cds_module_record *r = cds_archive_module(shared.archive, number);
     if (!r)
-        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
-                                         CDS_E_CORRUPT);
+        return pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
+                                   CDS_E_CORRUPT);
     if (r->flags & (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT))
         Py_RETURN_NONE; /* no code to serve */
     unsigned char *state = &shared.states[number];
@@ -450,14 +442,14 @@ PyObject *pycds_share_code_of(uint32_t number)
         *state = MODULE_FAILED;
         if (PyErr_Occurred())
             return NULL;
-        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
-                                         status);
+        return pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
+                                   status);
     }
     pycds_root *root = module_root(r);
     if (!root) {
         *state = MODULE_FAILED;
-        return pycds_raise_archive_error(PyBytes_AS_STRING(shared.path), NULL,
-                                         CDS_E_CORRUPT);
+        return pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
+                                   CDS_E_CORRUPT);
     }
     if (revive(root) < 0) {
         *state = MODULE_FAILED;
@@ -477,7 +469,7 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
     if (PyErr_Occurred())
         return NULL;
     if (number > UINT32_MAX)
-        return pycds_raise_archive_error(NULL, NULL, CDS_E_NOT_FOUND);
+        return pycds_raise_archive(NULL, NULL, CDS_E_NOT_FOUND);
     return pycds_share_code_of((uint32_t)number);
 }
 

@@ -6,7 +6,7 @@
  */
 #include "compat.h"
 
-#include "archive_type.h"
+#include "error.h"
 #include "copier.h"
 #include "fingerprint.h"
 #include "layout.h"
@@ -20,19 +20,11 @@ typedef struct {
     uint32_t module;
 } WriterObject;
 
-static PyObject *raise_status(cds_status status, const char *what)
-{
-    PyErr_Format(status == CDS_E_NOMEM ? PyExc_MemoryError : PyExc_ValueError,
-                 "%s: %s", what, cds_strerror(status));
-    return NULL;
-}
-
 static int check_open(WriterObject *self)
 {
     if (self->writer)
         return 0;
-    PyErr_SetString(PyExc_ValueError, "writer is closed");
-    return -1;
+    return pycds_fail(PYCDS_ERROR_VALUE, "writer is closed");
 }
 
 static PyObject *writer_new(PyTypeObject *type, PyObject *args,
@@ -49,7 +41,7 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args,
     cds_diag diag = {0};
     cds_status status = cds_writer_create(&writer, &options, &diag);
     if (status != CDS_OK)
-        return pycds_raise_archive_error("", &diag, status);
+        return pycds_raise_archive("", &diag, status);
     WriterObject *self = (WriterObject *)type->tp_alloc(type, 0);
     if (!self) {
         cds_writer_destroy(writer);
@@ -99,10 +91,9 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
         return NULL;
     if (is_extension && is_absent) {
         PyBuffer_Release(&extra);
-        PyErr_SetString(PyExc_ValueError,
-                        "a record is an extension module's or an absent "
-                        "name's, not both");
-        return NULL;
+        return pycds_raise(PYCDS_ERROR_VALUE,
+                           "a record is an extension module's or an absent "
+                           "name's, not both");
     }
     if (check_open(self) < 0) {
         PyBuffer_Release(&extra);
@@ -125,7 +116,7 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
     cds_status status = cds_writer_begin_module(self->writer, &info, &number);
     PyBuffer_Release(&extra);
     if (status != CDS_OK)
-        return raise_status(status, name);
+        return pycds_raise_status(PYCDS_ERROR_VALUE, status, name);
     self->in_module = 1;
     self->module = number;
     return PyLong_FromUnsignedLong(number);
@@ -135,10 +126,8 @@ static PyObject *writer_add_code(WriterObject *self, PyObject *code)
 {
     if (check_open(self) < 0)
         return NULL;
-    if (!self->in_module) {
-        PyErr_SetString(PyExc_ValueError, "add_code: no module begun");
-        return NULL;
-    }
+    if (!self->in_module)
+        return pycds_raise(PYCDS_ERROR_VALUE, "add_code: no module begun");
     void *root = pycds_copier_copy_module(self->copier, self->module, code);
     if (!root)
         return NULL;
@@ -156,7 +145,7 @@ static PyObject *writer_add_bytes(WriterObject *self, PyObject *arg)
         memcpy(p, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
     if (!p)
-        return raise_status(CDS_E_FULL, "add_bytes");
+        return pycds_raise_status(PYCDS_ERROR_VALUE, CDS_E_FULL, "add_bytes");
     return PyLong_FromUnsignedLongLong(cds_writer_offset(self->writer, p));
 }
 
@@ -170,7 +159,7 @@ static PyObject *writer_end_module(WriterObject *self, PyObject *arg)
     cds_status status =
         p ? cds_writer_end_module(self->writer, p) : CDS_E_INVALID_ARGUMENT;
     if (status != CDS_OK)
-        return raise_status(status, "end_module");
+        return pycds_raise_status(PYCDS_ERROR_VALUE, status, "end_module");
     pycds_copier_commit(self->copier);
     self->in_module = 0;
     Py_RETURN_NONE;
@@ -183,7 +172,7 @@ static PyObject *writer_cancel_module(WriterObject *self, PyObject *unused)
         return NULL;
     cds_status status = cds_writer_cancel_module(self->writer);
     if (status != CDS_OK)
-        return raise_status(status, "cancel_module");
+        return pycds_raise_status(PYCDS_ERROR_VALUE, status, "cancel_module");
     pycds_copier_rollback(self->copier);
     self->in_module = 0;
     Py_RETURN_NONE;
@@ -199,7 +188,7 @@ static PyObject *writer_set_user(WriterObject *self, PyObject *arg)
         cds_writer_set_user(self->writer, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
     if (status != CDS_OK)
-        return raise_status(status, "set_user");
+        return pycds_raise_status(PYCDS_ERROR_VALUE, status, "set_user");
     Py_RETURN_NONE;
 }
 
@@ -233,7 +222,7 @@ static PyObject *writer_finish(WriterObject *self, PyObject *args,
     PyObject *result =
         status == CDS_OK
             ? Py_NewRef(Py_None)
-            : pycds_raise_archive_error(PyBytes_AS_STRING(path), &diag, status);
+            : pycds_raise_archive(PyBytes_AS_STRING(path), &diag, status);
     Py_DECREF(path);
     PyBuffer_Release(&fingerprint);
     return result;
