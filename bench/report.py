@@ -1,5 +1,7 @@
 """Turn bench/startup.py results (JSON, one file per CPython) into the report:
-bench/results/startup.md (tables) and bench/results/startup.png (ratios)."""
+bench/results/startup.md (tables) and bench/results/startup.png (ratios,
+with each workload's ceiling marked: the ratio plain would reach with no
+get_code and no PathFinder search at all)."""
 
 from __future__ import annotations
 
@@ -13,31 +15,40 @@ OUT = Path(__file__).resolve().parent / "results"
 
 def table(data: dict) -> list[str]:
     lines = [f"### CPython {data['python']} ({data['pairs']} pairs, {data['date']})", "",
-             "| workload | plain ms | SHARE ms | ratio (min–max) | modules | archive MB "
-             "| x .pyc | syscalls plain / SHARE (stat, open) | loader ms: map / relocate+intern / revive "
+             "| workload | plain ms | SHARE ms | ratio (min–max) | ceiling | modules | archive MB "
+             "| x .pyc | syscalls plain / SHARE (stat, open) | minor faults plain / SHARE "
+             "| loader ms: map / relocate+intern / revive "
              "| PSS MiB plain / SHARE (8 processes) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["results"]:
         sc, lm, pss = r.get("syscalls") or {}, r.get("loader_ms") or {}, r.get("pss_kib") or {}
+        faults = r.get("minor_faults") or {}
         cells = [r["workload"], f"{r['plain_ms']:.1f}", f"{r['shared_ms']:.1f}",
                  f"{r['ratio']:.2f} ({min(r['ratios']):.2f}–{max(r['ratios']):.2f})",
+                 f"{ceiling(r):.2f}" if ceiling(r) else "",
                  str(r["modules"] or ""),
                  f"{r['archive_bytes'] / 1e6:.1f}" if r["archive_bytes"] else "",
                  f"{r['archive_bytes'] / r['pyc_bytes']:.2f}" if r.get("pyc_bytes") else "",
                  (f"{sc['plain']['total']} ({sc['plain']['stat']}, {sc['plain']['open']}) / "
                   f"{sc['share']['total']} ({sc['share']['stat']}, {sc['share']['open']})")
                  if sc.get("plain") else "",
+                 f"{faults['plain']} / {faults['share']}" if faults else "",
                  (f"{lm['map_ms']:.2f} / {lm['relocate_intern_ms']:.1f} / {lm['revive_ms']:.2f}")
                  if lm else "",
                  f"{pss['plain'] / 1024:.1f} / {pss['share'] / 1024:.1f}" if pss else ""]
         lines.append("| " + " | ".join(cells) + " |")
     counted = [r for r in data["results"] if r.get("instructions")]
     if counted:
-        lines += ["", "| workload | instructions plain | SHARE | ratio |", "|---|---|---|---|"]
+        lines += ["", "| workload | instructions plain | SHARE | ratio | pycds's own: "
+                  "ready (checksums, relocation, interning) / finder / activation "
+                  "= total |", "|---|---|---|---|---|"]
         for r in counted:
-            i = r["instructions"]
+            i, own = r["instructions"], r.get("own") or {}
+            parts = (f"{own.get('ready', 0) / 1e6:.1f} M / {own.get('finder', 0) / 1e6:.1f} M"
+                     f" / {own.get('activation', 0) / 1e6:.1f} M = "
+                     f"**{sum(own.values()) / 1e6:.1f} M**") if own else ""
             lines.append(f"| {r['workload']} | {i['plain']:,} | {i['share']:,} | "
-                         f"{i['plain'] / i['share']:.2f} |")
+                         f"{i['plain'] / i['share']:.2f} | {parts} |")
     lines.append("")
     lines.append(f"Geometric mean of the median ratios (packages and demo): "
                  f"**{data['geomean']:.2f}**")
@@ -45,6 +56,13 @@ def table(data: dict) -> list[str]:
         lines.append("")
         lines += [f"- {w} skipped: {why}" for w, why in data["skipped"].items()]
     return lines + [""]
+
+
+def ceiling(r: dict) -> float:
+    """What an archive of code could give at most: plain / (plain - the
+    time get_code and find_spec take inside a plain run)."""
+    spent = r.get("ceiling_ms") or 0.0
+    return r["plain_ms"] / (r["plain_ms"] - spent) if 0 < spent < r["plain_ms"] else 0.0
 
 
 def chart(runs: list[dict], path: Path) -> None:
@@ -65,6 +83,14 @@ def chart(runs: list[dict], path: Path) -> None:
         xs = [k + i * width for k in range(len(workloads))]
         ax.bar(xs, [ratios.get(w, 0) for w in workloads], width,
                label=f"CPython {data['python']}")
+        # The ceiling of each workload: a mark above (or inside) its bar.
+        ceilings = {r["workload"]: ceiling(r) for r in data["results"]}
+        marks = [(x, ceilings.get(w, 0)) for x, w in zip(xs, workloads)
+                 if ceilings.get(w, 0)]
+        if marks:
+            ax.scatter([x for x, _ in marks], [c for _, c in marks], marker="_",
+                       s=220, linewidths=2.5, color="black", zorder=3,
+                       label="ceiling (no get_code, no find_spec)" if i == 0 else None)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks([k + width * (len(runs) - 1) / 2 for k in range(len(workloads))])
     ax.set_xticklabels(workloads, rotation=40, ha="right")

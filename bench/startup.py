@@ -5,7 +5,11 @@ runs alternating (so machine noise hits both alike) and report medians, the
 ratio per pair (median, min, max) and the geometric mean of the ratios.
 Beside the times, the stable figures: system calls by kind (strace), archive
 bytes against the .pyc bytes of the same modules, the loader's own time
-(map, relocate + intern, revive), and memory (PSS) with 8 processes alive.
+(map, relocate + intern, revive), minor page faults, memory (PSS) with 8
+processes alive, and the ceiling: get_code and PathFinder.find_spec timed
+inside plain runs, all that an archive of code objects could remove (the
+ratio plain would have without them).  Under --instructions, callgrind's
+counts of plain and SHARE runs and of pycds's own part of the SHARE run.
 
     python bench/startup.py [--pairs N] [--json FILE] [--no-extras] [WORKLOAD ...]
 
@@ -26,6 +30,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,10 +59,23 @@ class Result:
     loader_ms: dict[str, float] = field(default_factory=dict)
     pss_kib: dict[str, float] = field(default_factory=dict)
     instructions: dict[str, int] = field(default_factory=dict)
+    # pycds's own instructions in the SHARE run, by part (own_instructions).
+    own: dict[str, int] = field(default_factory=dict)
+    minor_faults: dict[str, int] = field(default_factory=dict)
+    # get_code + PathFinder.find_spec in a plain run, timed inside it: what
+    # an archive of code can remove at most.
+    ceiling_ms: float = 0.0
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios)
+
+    @property
+    def ceiling(self) -> float:
+        """plain / (plain - what an archive of code can remove)."""
+        if not self.ceiling_ms or self.ceiling_ms >= self.plain_ms:
+            return 0.0
+        return self.plain_ms / (self.plain_ms - self.ceiling_ms)
 
 
 def base_env() -> dict[str, str]:
@@ -173,6 +191,88 @@ def instructions(cmd: list[str], env: dict[str, str]) -> int:
     return int(found.group(1).replace(",", "")) if found else 0
 
 
+# pycds's own parts of a SHARE run, by the extension's functions (their
+# inclusive counts under callgrind): making archived modules ready
+# (checksums, relocation, interning, frozensets and code versions), and the
+# finder less the searches PathFinder makes for it.  Activation (importing
+# pycds, mapping the archive) is `python -c pass` with the archive against
+# without.
+OWN_PARTS = {"ready": ["pycds_share_code_of"],
+             "finder": ["finder_find_spec", "-plain_spec"]}
+
+
+def callgrind_inclusive(profile: str) -> dict[str, int]:
+    """Inclusive instructions of each function of a callgrind profile."""
+    done = run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                profile], base_env())
+    totals: dict[str, int] = {}
+    for line in done.stdout.splitlines():
+        found = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+\S*?:([A-Za-z_]\w*)\s", line)
+        if found:
+            name = found.group(2)
+            totals.setdefault(name, int(found.group(1).replace(",", "")))
+    return totals
+
+
+def own_instructions(cmd: list[str], env: dict[str, str],
+                     plain_env: dict[str, str]) -> dict[str, int]:
+    """pycds's own instructions in one SHARE run of cmd, by part."""
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = f"{tmp}/share.cg"
+        run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
+             *cmd], env)
+        totals = callgrind_inclusive(profile)
+    own = {part: sum(-totals.get(name[1:], 0) if name.startswith("-")
+                     else totals.get(name, 0) for name in names)
+           for part, names in OWN_PARTS.items()}
+    empty = [cmd[0], "-c", "pass"]
+    own["activation"] = max(0, instructions(empty, env) - instructions(empty, plain_env))
+    return own
+
+
+def minor_faults(cmd: list[str], env: dict[str, str], runs: int = 5) -> int:
+    """Median minor page faults of a whole run."""
+    counts = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
+        subprocess.run(cmd, env=env, cwd=NEUTRAL_CWD, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        counts.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
+                      - before)
+    return int(statistics.median(counts))
+
+
+# Times get_code (reading and unmarshalling .pyc files) and PathFinder's
+# searches inside a plain run: all an archive of code objects could remove.
+CEILING_PROBE = """
+import sys, time
+from importlib.machinery import PathFinder, SourceFileLoader, SourcelessFileLoader
+spent = [0]
+def timed(function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter_ns()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter_ns() - start
+    return wrapper
+PathFinder.find_spec = classmethod(timed(PathFinder.find_spec.__func__))
+for loader in (SourceFileLoader, SourcelessFileLoader):
+    loader.get_code = timed(loader.get_code)
+exec(compile(sys.argv[1], "<workload>", "exec"))
+print("spent", spent[0] / 1e6, file=sys.stderr)
+"""
+
+
+def ceiling_ms(python: str, code: str, env: dict[str, str], runs: int = 9) -> float:
+    """Median milliseconds of get_code and find_spec inside plain runs."""
+    spent = []
+    for _ in range(runs):
+        done = run([python, "-c", CEILING_PROBE, code], env)
+        spent.append(float(done.stderr.strip().splitlines()[-1].split()[1]))
+    return statistics.median(spent)
+
+
 def pss(python: str, code: str, env: dict[str, str]) -> float:
     """Mean PSS (KiB) of PSS_PROCESSES processes alive at once."""
     waiter = code + "\nimport sys; print('ready', flush=True); sys.stdin.read()"
@@ -218,9 +318,13 @@ def share_workload(python: str, workload: str, pairs: int, work: Path,
         result.loader_ms = loader_split(python, code, shared_env)
         result.pss_kib = {"plain": pss(python, code, env),
                           "share": pss(python, code, shared_env)}
+        result.minor_faults = {"plain": minor_faults(cmd, env),
+                               "share": minor_faults(cmd, shared_env)}
+        result.ceiling_ms = ceiling_ms(python, code, env)
     if count_instructions and shutil.which("valgrind"):
         result.instructions = {"plain": instructions(cmd, env),
                                "share": instructions(cmd, shared_env)}
+        result.own = own_instructions(cmd, shared_env, env)
     return result
 
 
@@ -249,7 +353,8 @@ def pth_workload(python: str, pairs: int, work: Path) -> Result:
 
 def row(r: Result) -> str:
     cells = [r.workload, f"{r.plain_ms:.1f}", f"{r.shared_ms:.1f}", f"{r.ratio:.2f}",
-             f"{min(r.ratios):.2f}", f"{max(r.ratios):.2f}", str(r.modules or "")]
+             f"{min(r.ratios):.2f}", f"{max(r.ratios):.2f}",
+             f"{r.ceiling:.2f}" if r.ceiling else "", str(r.modules or "")]
     if r.archive_bytes and r.pyc_bytes:
         cells.append(f"{r.archive_bytes / 1e6:.1f} ({r.archive_bytes / r.pyc_bytes:.2f}x)")
     else:
@@ -262,9 +367,9 @@ def row(r: Result) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| workload | plain ms | SHARE ms | ratio | min | max | modules "
+HEADER = ("| workload | plain ms | SHARE ms | ratio | min | max | ceiling | modules "
           "| archive MB (x .pyc) | syscalls plain / SHARE | PSS MiB plain / SHARE |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main() -> None:
