@@ -16,6 +16,8 @@
  *   copy-thp   the same extents, copied from a read-only mapping of the file
  *   copy-thp-read  the same, the read-only pages populated first
  *              (MADV_POPULATE_READ: one system call instead of their faults)
+ *   pages-then-thp  pread page by page for the first MiB read, then
+ *              pread-thp for extents not touched yet (what libcds does)
  *
  *   load_strategies ARCHIVE [MODULE ...]
  *
@@ -58,10 +60,12 @@ enum strategy {
     PREAD_THP,
     COPY_THP,
     COPY_THP_READ,
+    PAGES_THEN_THP,
     STRATEGY_COUNT
 };
-static const char *names[] = {"cow",       "populate", "pread",
-                              "pread-thp", "copy-thp", "copy-thp-read"};
+static const char *names[] = {"cow",           "populate", "pread",
+                              "pread-thp",     "copy-thp", "copy-thp-read",
+                              "pages-then-thp"};
 
 static double now_us(void)
 {
@@ -110,8 +114,10 @@ static double run(enum strategy s, const char *path, uint64_t base_address,
         if (pristine == MAP_FAILED)
             die("mmap pristine");
     }
-    if (s >= PREAD_THP)
+    if (s >= PREAD_THP && s != PAGES_THEN_THP)
         madvise(base, size, MADV_HUGEPAGE);
+    unsigned char *extents = calloc(size / EXTENT + 1, 1);
+    uint64_t paged = 0;
     /* Which pages (pread) or extents (thp) are in. */
     size_t units = (size + PAGE - 1) / PAGE;
     unsigned char *loaded = calloc(units, 1);
@@ -122,7 +128,24 @@ static double run(enum strategy s, const char *path, uint64_t base_address,
         if (s == POPULATE &&
             madvise(base + first, last - first, MADV_POPULATE_WRITE) != 0)
             die("madvise");
-        if (s == PREAD) {
+        int by_pages = s == PREAD;
+        if (s == PAGES_THEN_THP) {
+            /* Whole extents once a MiB was read by pages, where untouched. */
+            for (uint64_t e = first / EXTENT; e * EXTENT < last; e++) {
+                if (extents[e] || paged < (1u << 20))
+                    continue;
+                extents[e] = 2;
+                uint64_t at = e * EXTENT, n = EXTENT;
+                if (at + n > size)
+                    n = size - at;
+                madvise(base + at, n, MADV_HUGEPAGE);
+                if (pread(fd, base + at, n, (off_t)at) != (ssize_t)n)
+                    die("pread");
+                memset(loaded + at / PAGE, 1, (n + PAGE - 1) / PAGE);
+            }
+            by_pages = 1;
+        }
+        if (by_pages) {
             /* Runs of pages not read yet. */
             for (uint64_t at = first; at < last;) {
                 if (loaded[at / PAGE]) {
@@ -137,10 +160,14 @@ static double run(enum strategy s, const char *path, uint64_t base_address,
                 if (pread(fd, base + at, end - at, (off_t)at) !=
                     (ssize_t)(end - at))
                     die("pread");
+                paged += end - at;
+                for (uint64_t e = at / EXTENT; e <= (end - 1) / EXTENT; e++)
+                    if (!extents[e])
+                        extents[e] = 1;
                 at = end;
             }
         }
-        if (s >= PREAD_THP) {
+        if (s >= PREAD_THP && s != PAGES_THEN_THP) {
             for (uint64_t e = first / EXTENT; e * EXTENT < last; e++) {
                 if (loaded[e])
                     continue;
@@ -162,6 +189,7 @@ static double run(enum strategy s, const char *path, uint64_t base_address,
     }
     double elapsed = now_us() - start;
     free(loaded);
+    free(extents);
     munmap(base, size);
     if (pristine)
         munmap(pristine, size);

@@ -259,7 +259,8 @@ def timed(function):
 PathFinder.find_spec = classmethod(timed(PathFinder.find_spec.__func__))
 for loader in (SourceFileLoader, SourcelessFileLoader):
     loader.get_code = timed(loader.get_code)
-exec(compile(sys.argv[1], "<workload>", "exec"))
+code = sys.argv.pop(1)  # the workload sees the argv of python -c
+exec(compile(code, "<workload>", "exec"))
 print("spent", spent[0] / 1e6, file=sys.stderr)
 """
 

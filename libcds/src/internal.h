@@ -20,8 +20,11 @@ _Static_assert(sizeof(void *) == 8, "libcds supports 64-bit targets only");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the format is little-endian");
 
-/* The unit in which object bytes are read in (load.c): a huge page. */
+/* How object bytes are read in (load.c): page by page for a program's
+ * first CDS_PAGED_LIMIT bytes, then whole extents, each a huge page. */
 #define CDS_EXTENT_SIZE (UINT64_C(2) << 20)
+#define CDS_PAGED_LIMIT (UINT64_C(1) << 20)
+enum { CDS_EXTENT_NONE, CDS_EXTENT_PAGES, CDS_EXTENT_WHOLE };
 
 struct cds_archive {
     cds_header header; /* validated copy */
@@ -38,7 +41,9 @@ struct cds_archive {
     int fd; /* the file, for reading extents in; checked before each use */
     dev_t dev;
     ino_t ino;
-    unsigned char *loaded; /* per extent of the window: read in */
+    unsigned char *loaded; /* per extent of the window: CDS_EXTENT_* */
+    unsigned char *pages;  /* per page: read in (extents read by pages) */
+    uint64_t paged_bytes;  /* read page by page so far */
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
     unsigned char *ready; /* per module: CDS_MODULE_READY, _VERIFIED */

@@ -6,19 +6,26 @@
  * object's type pointer moves with the runtime's address), so every page a
  * program uses becomes private memory either way.  With the file mapped
  * private, each page became private by a copy-on-write fault; here the
- * object window is anonymous memory advised MADV_HUGEPAGE, and the file is
- * read into it with pread, an extent of 2 MiB at a time, when a module in
- * that extent is first used: one fault per extent instead of one per page
- * (bench/load_strategies.c measures the alternatives; README "Loading").
- * What is never used is never read.
+ * object window is anonymous memory, and the file is read into it with
+ * pread when a module is first used.  What is never used is never read.
+ *
+ * A program's first CDS_PAGED_LIMIT bytes are read page by page, only the
+ * pages its modules lie on.  After that, an extent (2 MiB) that is touched
+ * for the first time is advised MADV_HUGEPAGE and read whole: one fault and
+ * one copy in the kernel instead of 512 of each, for a program that uses
+ * much of the archive, while one that imports a little of a large archive
+ * keeps the pages it does not use out of its memory (bench/load_strategies.c
+ * measures the ways; README "Loading").  An extent read page by page stays
+ * so.
  *
  * The archive's descriptor is kept for these reads, at a high number, and
  * is checked before each read to still be the archive (a program may close
  * descriptors it does not own, or reuse their numbers); when it is not, the
- * extent is copied from the read-only mapping of the file instead.
+ * bytes are copied from the read-only mapping of the file instead.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,26 +39,62 @@ static bool fd_is_archive(const cds_archive *a)
            st.st_ino == a->ino;
 }
 
-static cds_status read_extent(cds_archive *a, uint64_t extent)
+/* The file's bytes [at, at + size) into the window at the same offset. */
+static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size)
 {
-    uint64_t at = extent * CDS_EXTENT_SIZE;
+    if (!fd_is_archive(a)) {
+        memcpy(a->base + at, a->pristine + at, size);
+        return CDS_OK;
+    }
+    uint64_t done = 0;
+    while (done < size) {
+        ssize_t got =
+            pread(a->fd, a->base + at + done, size - done, (off_t)(at + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return CDS_E_IO; /* truncated under us, or failing */
+        done += (uint64_t)got;
+    }
+    return CDS_OK;
+}
+
+/* Extent e whole, in a huge page where the kernel has one. */
+static cds_status read_extent(cds_archive *a, uint64_t e)
+{
+    uint64_t at = e * CDS_EXTENT_SIZE;
     uint64_t size =
         a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
-    if (fd_is_archive(a)) {
-        uint64_t done = 0;
-        while (done < size) {
-            ssize_t got = pread(a->fd, a->base + at + done, size - done,
-                                (off_t)(at + done));
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0)
-                return CDS_E_IO; /* truncated under us, or failing */
-            done += (uint64_t)got;
+    madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
+    cds_status status = read_in(a, at, size);
+    if (status == CDS_OK)
+        a->loaded[e] = CDS_EXTENT_WHOLE;
+    return status;
+}
+
+/* The pages of [begin, end) that are not read yet, in runs. */
+static cds_status read_pages(cds_archive *a, uint64_t begin, uint64_t end)
+{
+    uint64_t page = begin / CDS_PAGE_SIZE, last = (end - 1) / CDS_PAGE_SIZE;
+    while (page <= last) {
+        if (a->pages[page]) {
+            page++;
+            continue;
         }
-    } else {
-        memcpy(a->base + at, a->pristine + at, size);
+        uint64_t run = page;
+        while (run <= last && !a->pages[run])
+            run++;
+        uint64_t at = page * CDS_PAGE_SIZE;
+        uint64_t size = (run - page) * CDS_PAGE_SIZE;
+        if (at + size > a->size)
+            size = a->size - at;
+        cds_status status = read_in(a, at, size);
+        if (status != CDS_OK)
+            return status;
+        memset(a->pages + page, 1, (size_t)(run - page));
+        a->paged_bytes += size;
+        page = run;
     }
-    a->loaded[extent] = 1;
     return CDS_OK;
 }
 
@@ -61,9 +104,18 @@ cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end)
         return CDS_OK;
     for (uint64_t e = begin / CDS_EXTENT_SIZE; e <= (end - 1) / CDS_EXTENT_SIZE;
          e++) {
-        if (a->loaded[e])
+        if (a->loaded[e] == CDS_EXTENT_WHOLE)
             continue;
-        cds_status status = read_extent(a, e);
+        cds_status status;
+        if (a->loaded[e] == CDS_EXTENT_NONE &&
+            a->paged_bytes >= CDS_PAGED_LIMIT) {
+            status = read_extent(a, e);
+        } else {
+            uint64_t from = e * CDS_EXTENT_SIZE, to = from + CDS_EXTENT_SIZE;
+            status =
+                read_pages(a, begin > from ? begin : from, end < to ? end : to);
+            a->loaded[e] = CDS_EXTENT_PAGES;
+        }
         if (status != CDS_OK)
             return status;
     }

@@ -42,7 +42,6 @@ static cds_status map_archive(cds_archive *a, int fd, cds_diag *diag)
         return cds_fail(diag, CDS_E_MAP, "mmap %zu bytes: %s", size,
                         strerror(err));
     }
-    madvise(p, size, MADV_HUGEPAGE); /* where the kernel has them */
     a->pristine = pristine;
     a->base = p;
     a->size = size;
@@ -171,7 +170,8 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
     if (status == CDS_OK) {
         a->ready = calloc(a->header.module_count + 1, 1);
         a->loaded = calloc(a->size / CDS_EXTENT_SIZE + 1, 1);
-        if (!a->ready || !a->loaded)
+        a->pages = calloc(a->size / CDS_PAGE_SIZE + 1, 1);
+        if (!a->ready || !a->loaded || !a->pages)
             status = cds_fail(diag, CDS_E_NOMEM, "out of memory");
     }
     /* Without CDS_OPEN_NO_POPULATE, every object is read in now. */
@@ -199,6 +199,7 @@ void cds_archive_close(cds_archive *a)
     if (a->fd >= 0)
         close(a->fd);
     free(a->loaded);
+    free(a->pages);
     free(a->intern_slots);
     free(a->ready);
     free(a);

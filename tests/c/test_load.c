@@ -1,6 +1,7 @@
 /*
- * test_load.c - objects are read in when first used, an extent at a time,
- * with the same bytes and checksums whichever way they come in.
+ * test_load.c - objects are read in when first used: page by page for a
+ * program's first megabyte, then an extent at a time, with the same bytes
+ * and checksums whichever way they come in.
  *
  * Residency of the object window is what mincore(2) reports: the window is
  * anonymous memory, so a page is resident only once something was read
@@ -78,6 +79,49 @@ static void test_only_used_extents_are_read(void)
     CHECK(!resident(a, last->root)); /* never used: never read */
     check_module(a, &rt, cds_archive_module_count(a) - 1);
     CHECK(resident(a, last->root));
+    cds_archive_close(a);
+}
+
+static void test_a_little_is_read_by_pages_a_lot_by_extents(void)
+{
+    char small[600];
+    snprintf(small, sizeof small, "%s/small.img", fixture_dir());
+    fixture_options o = {.modules = 40, .payload = 64u << 10};
+    CHECK_STATUS(fixture_write(small, &o), CDS_OK);
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, small, FIXTURE_FINGERPRINT,
+                                  FIXTURE_FINGERPRINT_SIZE,
+                                  CDS_OPEN_NO_POPULATE, NULL),
+                 CDS_OK);
+    if (!a)
+        return;
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    /* The middle of a module: no page there holds another module's. */
+    const cds_module_record *next = cds_archive_module(a, 1);
+    uint64_t second = (next->objects_begin + next->objects_end) / 2;
+    CHECK(cds_archive_module(a, 0)->root / EXTENT == second / EXTENT);
+    check_module(a, &rt, 0);
+    /* The same extent, but not a page the module lies on: not read. */
+    CHECK(!resident(a, second));
+    /* A megabyte of modules later, a first touch reads its extent whole. */
+    uint32_t m = 1;
+    while (cds_archive_module(a, m)->objects_end < (UINT64_C(3) << 19))
+        check_module(a, &rt, m++);
+    uint32_t last = cds_archive_module_count(a) - 1;
+    const cds_module_record *far = cds_archive_module(a, last);
+    uint32_t first_in_extent = last;
+    while (first_in_extent > m &&
+           cds_archive_module(a, first_in_extent - 1)->objects_begin / EXTENT ==
+               far->objects_begin / EXTENT)
+        first_in_extent--;
+    CHECK(cds_archive_module(a, m)->objects_end / EXTENT <
+          far->objects_begin / EXTENT);
+    uint64_t middle = (far->objects_begin + far->objects_end) / 2;
+    CHECK(first_in_extent != last);
+    CHECK(!resident(a, middle));
+    check_module(a, &rt, first_in_extent);
+    CHECK(resident(a, middle)); /* read with its extent, though unused */
     cds_archive_close(a);
 }
 
@@ -168,6 +212,7 @@ static void cleanup(void)
 }
 
 CHECK_MAIN(TEST(test_only_used_extents_are_read),
+           TEST(test_a_little_is_read_by_pages_a_lot_by_extents),
            TEST(test_descriptor_reused_by_the_program),
            TEST(test_bulk_and_lazy_reads_agree), TEST(test_hash_is_xxh3),
            TEST(cleanup))
