@@ -19,9 +19,9 @@
  * so.
  *
  * The archive's descriptor is kept for these reads, at a high number, and
- * is checked before each read to still be the archive (a program may close
- * descriptors it does not own, or reuse their numbers); when it is not, the
- * bytes are copied from the read-only mapping of the file instead.
+ * is checked once per module read in to still be the archive (a program may
+ * close descriptors it does not own, or reuse their numbers); when it is not,
+ * the bytes are copied from the read-only mapping of the file instead.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,10 +39,17 @@ static bool fd_is_archive(const cds_archive *a)
            st.st_ino == a->ino;
 }
 
+/* How the bytes come in, decided at the first read of a load call: from
+ * the descriptor when it is still the archive, else from the mapping. */
+typedef enum source { UNDECIDED, FROM_FD, FROM_MAPPING } source;
+
 /* The file's bytes [at, at + size) into the window at the same offset. */
-static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size)
+static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size,
+                          source *from)
 {
-    if (!fd_is_archive(a)) {
+    if (*from == UNDECIDED)
+        *from = fd_is_archive(a) ? FROM_FD : FROM_MAPPING;
+    if (*from == FROM_MAPPING) {
         memcpy(a->base + at, a->pristine + at, size);
         return CDS_OK;
     }
@@ -60,20 +67,21 @@ static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size)
 }
 
 /* Extent e whole, in a huge page where the kernel has one. */
-static cds_status read_extent(cds_archive *a, uint64_t e)
+static cds_status read_extent(cds_archive *a, uint64_t e, source *from)
 {
     uint64_t at = e * CDS_EXTENT_SIZE;
     uint64_t size =
         a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
     madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
-    cds_status status = read_in(a, at, size);
+    cds_status status = read_in(a, at, size, from);
     if (status == CDS_OK)
         a->loaded[e] = CDS_EXTENT_WHOLE;
     return status;
 }
 
 /* The pages of [begin, end) that are not read yet, in runs. */
-static cds_status read_pages(cds_archive *a, uint64_t begin, uint64_t end)
+static cds_status read_pages(cds_archive *a, uint64_t begin, uint64_t end,
+                             source *from)
 {
     uint64_t page = begin / CDS_PAGE_SIZE, last = (end - 1) / CDS_PAGE_SIZE;
     while (page <= last) {
@@ -88,7 +96,7 @@ static cds_status read_pages(cds_archive *a, uint64_t begin, uint64_t end)
         uint64_t size = (run - page) * CDS_PAGE_SIZE;
         if (at + size > a->size)
             size = a->size - at;
-        cds_status status = read_in(a, at, size);
+        cds_status status = read_in(a, at, size, from);
         if (status != CDS_OK)
             return status;
         memset(a->pages + page, 1, (size_t)(run - page));
@@ -102,6 +110,7 @@ cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end)
 {
     if (end <= begin)
         return CDS_OK;
+    source from = UNDECIDED;
     for (uint64_t e = begin / CDS_EXTENT_SIZE; e <= (end - 1) / CDS_EXTENT_SIZE;
          e++) {
         if (a->loaded[e] == CDS_EXTENT_WHOLE)
@@ -109,11 +118,11 @@ cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end)
         cds_status status;
         if (a->loaded[e] == CDS_EXTENT_NONE &&
             a->paged_bytes >= CDS_PAGED_LIMIT) {
-            status = read_extent(a, e);
+            status = read_extent(a, e, &from);
         } else {
-            uint64_t from = e * CDS_EXTENT_SIZE, to = from + CDS_EXTENT_SIZE;
-            status =
-                read_pages(a, begin > from ? begin : from, end < to ? end : to);
+            uint64_t lo = e * CDS_EXTENT_SIZE, hi = lo + CDS_EXTENT_SIZE;
+            status = read_pages(a, begin > lo ? begin : lo, end < hi ? end : hi,
+                                &from);
             a->loaded[e] = CDS_EXTENT_PAGES;
         }
         if (status != CDS_OK)

@@ -10,8 +10,9 @@
 #include "internal.h"
 
 /* Module states, in archive->ready. */
-#define MODULE_VERIFIED 1u /* checksum known good */
-#define MODULE_READY 2u    /* relocated */
+#define MODULE_VERIFIED 1u      /* checksum known good */
+#define MODULE_READY 2u         /* relocated */
+#define MODULE_FILE_VERIFIED 4u /* checksum known good in the file */
 
 /* Add the mapping delta to the archive address stored at slot. */
 static inline void move_pointer(unsigned char *slot, uint64_t delta)
@@ -167,11 +168,13 @@ int cds_archive_module_ready(const cds_archive *a, uint32_t number)
            (a->ready[number] & MODULE_READY) != 0;
 }
 
-/* Whether a module's objects and relocations are as the writer left them. */
-static bool module_intact(const cds_archive *a, const cds_module_record *r)
+/* Whether a module's objects (in `image`: the window, or the file's
+ * mapping) and relocations are as the writer left them. */
+static bool module_intact(const cds_archive *a, const cds_module_record *r,
+                          const unsigned char *image)
 {
     return cds_module_checksum(
-               a->base + r->objects_begin,
+               image + r->objects_begin,
                (size_t)(r->objects_end - r->objects_begin),
                a->sections[CDS_SECTION_RELOCS] + r->relocs_offset,
                (size_t)cds_module_relocs_size(r)) == r->checksum;
@@ -187,7 +190,7 @@ static cds_status verify_once(cds_archive *a, uint32_t number,
     cds_status status = cds_load_range(a, r->objects_begin, r->objects_end);
     if (status != CDS_OK)
         return status;
-    if (!a->bulk_verified && !module_intact(a, r))
+    if (!a->bulk_verified && !module_intact(a, r, a->base))
         return CDS_E_MODULE_CHECKSUM;
     a->ready[number] |= MODULE_VERIFIED;
     return CDS_OK;
@@ -216,20 +219,28 @@ static const cds_module_record *module_at(const cds_archive *a, uint64_t offset,
     return NULL;
 }
 
-cds_status cds_archive_check_range(cds_archive *a, const void *ptr, size_t size)
+const void *cds_archive_file_bytes(cds_archive *a, const void *ptr, size_t size,
+                                   cds_status *status)
 {
-    if (!a)
-        return CDS_E_INVALID_ARGUMENT;
     uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
-    if (p < base || p - base > a->size)
-        return CDS_E_CORRUPT;
-    uint64_t offset = p - base;
     uint32_t number;
-    const cds_module_record *r = module_at(a, offset, &number);
-    if (!r || !cds_range_ok(offset - r->objects_begin, size,
-                            r->objects_end - r->objects_begin))
-        return CDS_E_CORRUPT;
-    return verify_once(a, number, r);
+    const cds_module_record *r = p >= base && p - base < a->size
+                                     ? module_at(a, p - base, &number)
+                                     : NULL;
+    if (!r || !cds_range_ok(p - base - r->objects_begin, size,
+                            r->objects_end - r->objects_begin)) {
+        *status = CDS_E_CORRUPT;
+        return NULL;
+    }
+    if (!(a->ready[number] & MODULE_FILE_VERIFIED)) {
+        if (!a->bulk_verified && !module_intact(a, r, a->pristine)) {
+            *status = CDS_E_MODULE_CHECKSUM;
+            return NULL;
+        }
+        a->ready[number] |= MODULE_FILE_VERIFIED;
+    }
+    *status = CDS_OK;
+    return a->pristine + (p - base);
 }
 
 void *cds_archive_at(cds_archive *a, uint64_t offset)

@@ -133,17 +133,19 @@ static int intern_slot(void **slot)
             redirect_add(archived, *slot);
         return 0;
     }
-    cds_status status = cds_archive_check_range(shared.archive, archived,
-                                                sizeof(PyASCIIObject));
-    if (status == CDS_OK)
-        status = cds_archive_check_range(shared.archive, archived,
-                                         pycds_str_size(archived));
-    if (status != CDS_OK) {
+    /* Read from the file, as the dumper wrote it: nothing of the other
+     * module is read into this process's memory. */
+    cds_status status;
+    const PyObject *copy = cds_archive_file_bytes(
+        shared.archive, archived, sizeof(PyASCIIObject), &status);
+    if (copy)
+        copy = cds_archive_file_bytes(shared.archive, archived,
+                                      pycds_str_size(copy), &status);
+    if (!copy)
         return pycds_fail(PYCDS_ERROR_VALUE, "shared string: %s",
                           cds_strerror(status));
-    }
     shared.stats.by_value++;
-    PyObject *value = pycds_str_from_copy(archived);
+    PyObject *value = pycds_str_from_copy(copy);
     if (!value || pycds_intern(&value) < 0) {
         Py_XDECREF(value);
         return -1;

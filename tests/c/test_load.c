@@ -191,6 +191,24 @@ static void test_bulk_and_lazy_reads_agree(void)
     cds_archive_close(bulk);
 }
 
+static void test_another_modules_bytes_come_from_the_file(void)
+{
+    cds_archive *a = open_lazily();
+    if (!a)
+        return;
+    const cds_module_record *r = cds_archive_module(a, 2);
+    unsigned char *in_window = (unsigned char *)cds_archive_base(a) + r->root;
+    cds_status status;
+    const fixture_node *copy =
+        cds_archive_file_bytes(a, in_window, sizeof *copy, &status);
+    CHECK_STATUS(status, CDS_OK);
+    CHECK(copy && copy->number == 2 && strcmp(copy->text, "module 2") == 0);
+    CHECK(!resident(a, r->root)); /* nothing read into the window */
+    CHECK(cds_archive_file_bytes(a, in_window, 1u << 30, &status) == NULL);
+    CHECK_STATUS(status, CDS_E_CORRUPT); /* past the module */
+    cds_archive_close(a);
+}
+
 static void test_hash_is_xxh3(void)
 {
     static unsigned char data[70000];
@@ -214,5 +232,6 @@ static void cleanup(void)
 CHECK_MAIN(TEST(test_only_used_extents_are_read),
            TEST(test_a_little_is_read_by_pages_a_lot_by_extents),
            TEST(test_descriptor_reused_by_the_program),
-           TEST(test_bulk_and_lazy_reads_agree), TEST(test_hash_is_xxh3),
-           TEST(cleanup))
+           TEST(test_bulk_and_lazy_reads_agree),
+           TEST(test_another_modules_bytes_come_from_the_file),
+           TEST(test_hash_is_xxh3), TEST(cleanup))

@@ -301,13 +301,15 @@ cds_status cds_archive_prepare_module(cds_archive *archive, uint32_t number,
                                       const cds_symbols *symbols);
 
 /*
- * Check, once per archive, the checksum of the module whose objects hold
- * [ptr, ptr + size): for a caller about to read bytes of an object that
- * belongs to a module it has not prepared.  CDS_OK, CDS_E_MODULE_CHECKSUM,
- * or CDS_E_CORRUPT when no module holds that range.
+ * The file's own bytes of [ptr, ptr + size), an object (in the object
+ * window) of a module the caller has not prepared: where they are in the
+ * archive's read-only mapping of the file, once the checksum of the module
+ * that holds them was checked there (once per archive).  Nothing is read
+ * into the window.  NULL with *status CDS_E_MODULE_CHECKSUM, or
+ * CDS_E_CORRUPT when no module holds that range.
  */
-cds_status cds_archive_check_range(cds_archive *archive, const void *ptr,
-                                   size_t size);
+const void *cds_archive_file_bytes(cds_archive *archive, const void *ptr,
+                                   size_t size, cds_status *status);
 
 /* Whether module `number` has been relocated. */
 int cds_archive_module_ready(const cds_archive *archive, uint32_t number);
