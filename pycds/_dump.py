@@ -239,10 +239,7 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
                 result.skipped.append((module.name, str(skip)))
             except OSError as error:
                 result.skipped.append((module.name, f"unreadable: {error}"))
-        traced_names = {module.name for module in traced.modules}
-        for absent in traced.absent:
-            if absent.name in traced_names:
-                continue
+        for absent in traced.absent:  # none a run imported (_listfile)
             record = absent_record(absent.name, absent.path, now_ns)
             if not record:
                 continue

@@ -68,13 +68,11 @@ class AbsentNames:
 
 
 def watch_imports() -> None:
-    """Note the order imports start in, and the names PathFinder (or the
-    archive's finder standing in for it) does not find."""
+    """Note the order imports start in, and the names PathFinder does not
+    find.  (A tracing run shares nothing: PathFinder is its own.)"""
     sys.meta_path.insert(0, ImportOrder)
-    for position, finder in enumerate(sys.meta_path):
-        if finder is PathFinder or type(finder).__name__ == "ArchiveFinder":
-            sys.meta_path.insert(position + 1, AbsentNames)
-            break
+    if PathFinder in sys.meta_path:
+        sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, AbsentNames)
 
 
 def absent_names(found: set[str]) -> list[tuple[str, list[str]]]:

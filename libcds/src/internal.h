@@ -30,15 +30,15 @@ struct cds_archive {
     cds_header header; /* validated copy */
     /* The object window: anonymous private memory the size of the file, at
      * the preferred address when it is free, into which the file's bytes
-     * are read extent by extent when first used (load.c).  Offsets in the
-     * file are offsets in the window. */
+     * are read when first used, by pages or by extents (load.c).  Offsets
+     * in the file are offsets in the window. */
     unsigned char *base;
     uint64_t size;
     int64_t delta;
     /* The file mapped read-only and shared, never written: the metadata
      * sections, and the bytes the window is filled and restored from. */
     const unsigned char *pristine;
-    int fd; /* the file, for reading extents in; checked before each use */
+    int fd; /* the file, for reading in; checked once per load call */
     dev_t dev;
     ino_t ino;
     unsigned char *loaded; /* per extent of the window: CDS_EXTENT_* */

@@ -180,8 +180,21 @@ static bool module_intact(const cds_archive *a, const cds_module_record *r,
                (size_t)cds_module_relocs_size(r)) == r->checksum;
 }
 
-/* Read the module's bytes in, and check its checksum over what was read,
- * once per archive. */
+/* Check the module's checksum over `image` once per archive (`flag`
+ * remembers it), unless the archive was checked in bulk or is trusted. */
+static cds_status check_once(cds_archive *a, uint32_t number,
+                             const cds_module_record *r,
+                             const unsigned char *image, unsigned flag)
+{
+    if (a->ready[number] & flag)
+        return CDS_OK;
+    if (!a->bulk_verified && !module_intact(a, r, image))
+        return CDS_E_MODULE_CHECKSUM;
+    a->ready[number] |= flag;
+    return CDS_OK;
+}
+
+/* Read the module's bytes in, and check its checksum over what was read. */
 static cds_status verify_once(cds_archive *a, uint32_t number,
                               const cds_module_record *r)
 {
@@ -190,10 +203,7 @@ static cds_status verify_once(cds_archive *a, uint32_t number,
     cds_status status = cds_load_range(a, r->objects_begin, r->objects_end);
     if (status != CDS_OK)
         return status;
-    if (!a->bulk_verified && !module_intact(a, r, a->base))
-        return CDS_E_MODULE_CHECKSUM;
-    a->ready[number] |= MODULE_VERIFIED;
-    return CDS_OK;
+    return check_once(a, number, r, a->base, MODULE_VERIFIED);
 }
 
 /* The module whose objects hold file offset `offset` (modules' objects are
@@ -232,15 +242,8 @@ const void *cds_archive_file_bytes(cds_archive *a, const void *ptr, size_t size,
         *status = CDS_E_CORRUPT;
         return NULL;
     }
-    if (!(a->ready[number] & MODULE_FILE_VERIFIED)) {
-        if (!a->bulk_verified && !module_intact(a, r, a->pristine)) {
-            *status = CDS_E_MODULE_CHECKSUM;
-            return NULL;
-        }
-        a->ready[number] |= MODULE_FILE_VERIFIED;
-    }
-    *status = CDS_OK;
-    return a->pristine + (p - base);
+    *status = check_once(a, number, r, a->pristine, MODULE_FILE_VERIFIED);
+    return *status == CDS_OK ? a->pristine + (p - base) : NULL;
 }
 
 void *cds_archive_at(cds_archive *a, uint64_t offset)

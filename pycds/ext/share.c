@@ -115,8 +115,8 @@ static void redirect_add(PyObject *from, PyObject *to)
  * being prepared (relocated a moment ago), but modules share interned
  * strings without depending on each other, so it may be another module's
  * copy that is not relocated.  That one is used by value only: its
- * module's checksum is checked, and a new string with its characters is
- * interned in its place.
+ * module's checksum is checked in the file, and a new string with the
+ * characters the file holds is interned in its place.
  */
 static int intern_slot(void **slot)
 {

@@ -88,10 +88,16 @@ def hits(stderr: str) -> set[str]:
             if line.startswith("pycds: hit ")}
 
 
-def fallbacks(stderr: str) -> dict[str, str]:
+def decisions(stderr: str, kind: str) -> dict[str, str]:
+    """{module: why} of the `pycds: KIND module: why` lines."""
+    prefix = f"pycds: {kind} "
     found = {}
     for line in stderr.splitlines():
-        if line.startswith("pycds: fallback "):
-            name, _, reason = line[len("pycds: fallback "):].partition(": ")
-            found[name] = reason
+        if line.startswith(prefix):
+            name, _, why = line[len(prefix):].partition(": ")
+            found[name] = why
     return found
+
+
+def fallbacks(stderr: str) -> dict[str, str]:
+    return decisions(stderr, "fallback")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Built, backdate, build, run
+from conftest import Built, backdate, build, decisions, run
 
 # Looks for a module that is not there, as libraries probe for optional
 # speed-ups; then counts the searches PathFinder makes for it.
@@ -54,12 +54,7 @@ def script(probing: Built, name: str, code: str) -> str:
 
 
 def finds(stderr: str) -> dict[str, str]:
-    found = {}
-    for line in stderr.splitlines():
-        if line.startswith("pycds: find "):
-            name, _, verdict = line[len("pycds: find "):].partition(": ")
-            found[name] = verdict
-    return found
+    return decisions(stderr, "find")
 
 
 def test_trace_and_dump_record_the_absent_name(probing: Built) -> None:
