@@ -1,4 +1,5 @@
-"""Build pycds and its extension, pycds._cds, with libcds compiled in.
+"""Build pycds's extension, pycds._cds (libcds and librun compiled in), and
+its client, pycds-run: what pyproject.toml, where the metadata is, cannot say.
 
 `pip install .` is all it takes: no CMake step.  Set PYCDS_WERROR=1 to turn
 compiler warnings into errors (the test command does).
@@ -85,12 +86,7 @@ extension = Extension(
 )
 
 setup(
-    name="pycds",
-    version="0.1.0",
-    description="Class-data sharing for CPython: start-up from a mapped archive",
-    packages=["pycds"],
     ext_modules=[extension],
-    python_requires=">=3.11,<3.14",
     scripts=[CLIENT],
     cmdclass={"build_py": build_py_with_pth, "build_ext": build_ext_and_client,
               "build_scripts": build_binary_scripts},
