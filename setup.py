@@ -58,12 +58,15 @@ class build_ext_and_client(build_ext):
         sources = sorted(glob("tools/pycds-run/*.c")) + sorted(
             glob("librun/src/*.c"))
         # Where no python lies beside pycds-run (pip --user, a system
-        # install), it runs the interpreter that installed it.
-        python = sys.executable.replace("\\", "\\\\").replace('"', '\\"')
+        # install), it runs the interpreter that installed it.  A wheel
+        # for other machines sets PYCDS_RUN_PYTHON empty: no fallback (the
+        # building interpreter is not theirs), PYCDSPYTHON says which.
+        python = os.environ.get("PYCDS_RUN_PYTHON", sys.executable)
+        python = python.replace("\\", "\\\\").replace('"', '\\"')
+        macros = [("PYCDS_RUN_PYTHON", f'"{python}"')] if python else []
         objects = self.compiler.compile(
             sources, output_dir=os.path.join(BUILD_BASE, "client"),
-            include_dirs=["librun/include"],
-            macros=[("PYCDS_RUN_PYTHON", f'"{python}"')],
+            include_dirs=["librun/include"], macros=macros,
             extra_postargs=["-std=gnu11", "-O2", *warnings])
         # LDFLAGS too: a sanitized build's objects need its runtime.  A
         # static executable starts faster (no dynamic linking: 0.1-0.2 ms
