@@ -63,10 +63,12 @@ for v in $versions; do
     tree="$(ls -d "$work/unpacked-$v"/pycds-*)"
     for binary in "$tree"/pycds/_cds.*.so "$tree"/pycds-*.data/scripts/pycds-run; do
         name="$(basename "$binary")"
+        before="$(stat -c %s "$binary")"
         mkdir -p "$debug/$v"
         objcopy --only-keep-debug "$binary" "$debug/$v/$name.debug"
         strip --strip-debug "$binary"
         objcopy --add-gnu-debuglink="$debug/$v/$name.debug" "$binary"
+        echo "   $name: $before bytes, $(stat -c %s "$binary") stripped"
     done
     mkdir "$work/stripped-$v"
     "$tools/bin/python" -m wheel pack --dest-dir "$work/stripped-$v" "$tree" >/dev/null
