@@ -6,7 +6,7 @@ DEMO_PYTHON ?= 3.11
 ASAN_PYTHON ?= 3.12
 JOBS ?= 2
 
-.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan bench bench-startup bench-preload format clean
+.PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan dist test-dist bench bench-startup bench-preload format clean
 
 test: ctest ctest-asan pytest fuzz pytest-asan
 
@@ -48,6 +48,18 @@ pytest: venvs
 pytest-asan: deps
 	scripts/asan-pytest.sh $(ASAN_PYTHON)
 
+# The sdist and a manylinux wheel per CPython in dist/ (tools from PyPI
+# into .venv/dist-tools), stripped, auditwheel-repaired, twine-checked.
+dist: deps
+	scripts/dist.sh
+
+# Each wheel, and the sdist built alone, installed into a fresh virtual
+# environment and run from elsewhere: --version, trace/dump/share of the
+# example, pycds-run.  2-3.5 minutes with `dist`: .ci/run runs it after
+# `make test`.
+test-dist: dist
+	.venv/dist-tools/bin/python scripts/check-dist.py
+
 demo: deps
 	@scripts/venv.sh $(DEMO_PYTHON)
 	@cd / && PYTHONSAFEPATH=1 $(CURDIR)/.venv/$(DEMO_PYTHON)/bin/python \
@@ -71,4 +83,4 @@ format:
 	    tools/*.c tests/c/*.[ch] bench/*.cc
 
 clean:
-	rm -rf build build-asan build-fuzz .venv
+	rm -rf build build-asan build-fuzz .venv dist

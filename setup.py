@@ -1,4 +1,5 @@
-"""Build pycds and its extension, pycds._cds, with libcds compiled in.
+"""Build pycds's extension, pycds._cds (libcds and librun compiled in), and
+its client, pycds-run: what pyproject.toml, where the metadata is, cannot say.
 
 `pip install .` is all it takes: no CMake step.  Set PYCDS_WERROR=1 to turn
 compiler warnings into errors (the test command does).
@@ -57,12 +58,15 @@ class build_ext_and_client(build_ext):
         sources = sorted(glob("tools/pycds-run/*.c")) + sorted(
             glob("librun/src/*.c"))
         # Where no python lies beside pycds-run (pip --user, a system
-        # install), it runs the interpreter that installed it.
-        python = sys.executable.replace("\\", "\\\\").replace('"', '\\"')
+        # install), it runs the interpreter that installed it.  A wheel
+        # for other machines sets PYCDS_RUN_PYTHON empty: no fallback (the
+        # building interpreter is not theirs), PYCDSPYTHON says which.
+        python = os.environ.get("PYCDS_RUN_PYTHON", sys.executable)
+        python = python.replace("\\", "\\\\").replace('"', '\\"')
+        macros = [("PYCDS_RUN_PYTHON", f'"{python}"')] if python else []
         objects = self.compiler.compile(
             sources, output_dir=os.path.join(BUILD_BASE, "client"),
-            include_dirs=["librun/include"],
-            macros=[("PYCDS_RUN_PYTHON", f'"{python}"')],
+            include_dirs=["librun/include"], macros=macros,
             extra_postargs=["-std=gnu11", "-O2", *warnings])
         # LDFLAGS too: a sanitized build's objects need its runtime.  A
         # static executable starts faster (no dynamic linking: 0.1-0.2 ms
@@ -85,12 +89,7 @@ extension = Extension(
 )
 
 setup(
-    name="pycds",
-    version="0.1.0",
-    description="Class-data sharing for CPython: start-up from a mapped archive",
-    packages=["pycds"],
     ext_modules=[extension],
-    python_requires=">=3.11,<3.14",
     scripts=[CLIENT],
     cmdclass={"build_py": build_py_with_pth, "build_ext": build_ext_and_client,
               "build_scripts": build_binary_scripts},

@@ -12,7 +12,7 @@ for version in ${PYTHON_VERSIONS:-3.11 3.12 3.13}; do
     python="$("$here/scripts/find-python.sh" "$version")" || continue
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     workloads="boto3 numpy"
-    packages="setuptools wheel boto3 numpy"
+    packages="setuptools>=77 wheel boto3 numpy"
     if [ "$version" = 3.11 ]; then
         workloads="$workloads torch"
         packages="$packages torch==2.13.0"

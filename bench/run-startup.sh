@@ -12,7 +12,7 @@ for version in $versions; do
     python="$("$here/scripts/find-python.sh" "$version")" || continue
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-        setuptools wheel matplotlib
+        "setuptools>=77" wheel matplotlib
     (cd / && "$venv/bin/python" -m pip install -q --disable-pip-version-check \
         --no-build-isolation --force-reinstall --no-deps "$here")
     workloads=""

@@ -1,4 +1,5 @@
-"""Command line: python -m pycds {dump,inspect,fingerprint,serve,bundle}."""
+"""Command line: python -m pycds {dump,inspect,fingerprint,serve,bundle},
+and --version."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import os
 import sys
 
-from . import Archive, ArchiveError, fingerprint
+from . import Archive, ArchiveError, __version__, fingerprint
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -94,6 +95,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pycds")
+    parser.add_argument("--version", action="version",
+                        version=f"pycds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     dump = commands.add_parser("dump", help="build an archive from a trace")

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from . import _cds
+from . import __version__, _cds
 
 DEFAULT_IDLE_TIMEOUT = 900.0
 
@@ -207,7 +207,8 @@ def watch_spec(server: Server, tops: set[str]) -> list[tuple[str, list[str]]]:
 
 
 def info_text(server: Server, log: str, seconds: float) -> str:
-    return (f"python: {server.python}\n"
+    return (f"pycds: {__version__}\n"
+            f"python: {server.python}\n"
             f"options: {' '.join(server.options) or '(none)'}\n"
             f"preload: {server.preload or '(none)'}\n"
             f"archive: {server.archive or '(none)'}\n"

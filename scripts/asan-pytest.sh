@@ -10,7 +10,7 @@ version="${1:-3.12}"
 venv="$here/.venv/asan-$version"
 python="$("$here/scripts/find-python.sh" "$version")"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check setuptools wheel pytest
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "setuptools>=77" wheel pytest
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 (cd / && CFLAGS="$sanitize" LDFLAGS="$sanitize" PYCDS_WERROR=1 \
     PYCDS_BUILD_BASE=build/setuptools-asan \

@@ -12,6 +12,6 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    setuptools wheel -r "$here/tests/requirements.txt" "$@"
+    "setuptools>=77" wheel -r "$here/tests/requirements.txt" "$@"
 PYCDS_WERROR=1 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     --no-build-isolation --force-reinstall --no-deps "$here"

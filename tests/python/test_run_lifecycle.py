@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import pycds
 from conftest import clean_env
 from servers import (CLIENT, PY, Server, alive, start_server, status,
                      stop_servers_in, wait_for, zombies_of)
@@ -168,6 +169,7 @@ def test_status_and_stop(server: Server) -> None:
     assert shown.returncode == 0
     assert f"pid: {server.pid}" in shown.stdout
     assert "preload: served_mod" in shown.stdout
+    assert f"pycds: {pycds.__version__}" in shown.stdout
     stopped = subprocess.run([PY, "-m", "pycds", "serve", "--stop",
                               "--socket", str(server.socket)],
                              env=server.env, capture_output=True, text=True,
