@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env
-from servers import CLIENT, HERE, PY, Server, comparable, start_server
+from servers import HERE, PY, Server, comparable, start_server
 
 JOBSHELL = HERE / "jobshell.py"
 
