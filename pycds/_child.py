@@ -2,18 +2,20 @@
 fresh `python` would have been for the client's command line, runs the
 program, and ends as python ends (README: "What a served program sees").
 
-Order: the request is checked against the server (options, start-up
-environment, the numbers of the client's descriptors); the client's
-directory, umask, limits, nice value and CPUs are taken
-(pycds/ext/child.c); the script is read and sys.path[0] checked.  Anything
-that cannot be made exactly so raises Unservable, and the client runs
-python itself.  Then READY goes out, and while the client's GO travels:
-os.environ replaced whole, sys.argv, sys.orig_argv and sys.path[0], signal
-dispositions and mask, no inherited atexit handlers, generators reseeded,
-a fresh __main__.  GO brings the client's descriptors: they take their
-numbers, the standard streams are made for them as python makes them, and
-the program starts.  Only after GO, so nothing ever runs twice, and no
-server that never answers holds a caller's descriptors.
+The request is one C object (pycds/ext/child.c), decoded once; what it
+says about the process is applied there, by one call: specialise() checks
+it against the server (options, start-up environment, the numbers of the
+client's descriptors) and takes the client's nice value, CPUs, directory,
+umask, limits, environment, signal dispositions and mask.  Here the script
+is read and sys.path[0] checked.  Anything that cannot be made exactly so
+raises Unservable, and the client runs python itself.  Then READY goes
+out, and while the client's GO travels: sys.argv, sys.orig_argv (and the
+command line the process shows) and sys.path[0], no inherited atexit
+handlers, generators reseeded, a fresh __main__.  GO brings the client's
+descriptors, which start() puts at their numbers; the standard streams are
+made for them as python makes them, and the program starts.  Only after
+GO, so nothing ever runs twice, and no server that never answers holds a
+caller's descriptors.
 
 At the end the process does what CPython's finalization does that a
 program can observe: waits for its non-daemon threads, runs its atexit
@@ -46,9 +48,6 @@ from . import _cds
 
 Unservable = _cds.Unservable
 
-# Signals whose disposition no process can change, and glibc's own.
-UNTOUCHABLE = {signal.SIGKILL, signal.SIGSTOP, 32, 33}
-
 
 class Context:
     """What a program's process needs from its server, gathered before
@@ -58,22 +57,12 @@ class Context:
                  initial_signals: dict) -> None:
         self.options = list(server.options)
         self.environment = list(server.environment)
-        # A program whose environment is the server's, in a server whose
-        # imports left os.environ as it was, needs no change to it.
-        self.environ_intact = [name + b"=" + value for name, value
-                               in os.environb.items()] == self.environment
         # Handlers set outside Python before it started (a sanitizer's,
-        # a preloaded library's) are python's start-up state too.
-        self.foreign_signals = frozenset(
-            number for number, handler in initial_signals.items()
+        # a preloaded library's) are python's start-up state too: bit n-1
+        # for signal n.
+        self.foreign_signals = sum(
+            1 << (number - 1) for number, handler in initial_signals.items()
             if handler is None)
-        # Signal dispositions as python leaves them at start-up: a program
-        # whose caller ignored and blocked nothing needs no change.
-        self.signals_fresh = all(
-            signal.getsignal(number) == fresh_signal(number, 0)
-            for number in range(1, signal.NSIG)
-            if number not in UNTOUCHABLE | self.foreign_signals)
-        self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         # Where the pool's pages are learnt (pages.h), or "".
         self.pages = pages
         self.ahead = False
@@ -103,7 +92,7 @@ def ahead(context: Context) -> None:
     context.ahead = True
 
 
-def run(request: dict, context: Context) -> None:
+def run(request: _cds.ProgramRequest, context: Context) -> None:
     """Become the program, run it and exit; never returns, and never lets
     an exception out into the server's frames (whose ending is the
     server's, not a program's)."""
@@ -124,79 +113,45 @@ def die_by_sigint() -> None:
     os._exit(130)
 
 
-def become_and_run(request: dict, context: Context) -> None:
+def become_and_run(request: _cds.ProgramRequest, context: Context) -> None:
+    mode, target = request.mode, request.target
     try:
-        conn, program, path0 = prepare(request, context)
+        request.specialise(context.options, context.environment,
+                           context.foreign_signals)
+        program = load_program(mode, target)
+        path0 = check_path0(mode, target, context)
     except Unservable as why:
-        _cds.child_unservable(request["conn"], str(why))
+        request.refuse(str(why))
         os._exit(0)
     except BaseException as error:  # never lose a run to a bug here
-        _cds.child_unservable(request["conn"],
-                              f"pycds: {type(error).__name__}: {error}")
+        request.refuse(f"pycds: {type(error).__name__}: {error}")
         os._exit(0)
     # Everything that could refuse the program is done: READY goes out,
-    # and the rest is done while the client's GO is on its way.
-    if not _cds.child_announce(conn):
+    # and sys is settled while the client's GO is on its way.
+    if not request.announce():
         os._exit(0)
     settle(request, context, path0)
-    fds = _cds.child_await(conn, len(request["fds"]))
-    if fds is None:
+    if not request.start():
         os._exit(0)  # the client went away: the program never starts
-    # The program's descriptors came with GO: now they take their numbers,
-    # and the standard streams are made for them.
-    _cds.child_place_fds(list(zip(request["fds"], fds)))
+    # The program's descriptors came with GO and are at their numbers:
+    # the standard streams are made for them.
     set_streams(context)
     context.pid = os.getpid()
     os.register_at_fork(after_in_child=_cds.child_forget_report)
-    code, interrupted = execute(request["mode"], program)
+    code, interrupted = execute(mode, program)
     finish(context, code, interrupted)
 
 
 # ------------------------------------------------------------- preparing
 
-def prepare(request: dict, context: Context) -> tuple:
-    """Every step that may find the program unservable (Unservable)."""
-    if request["options"] != context.options:
-        raise Unservable("interpreter options differ from the server's")
-    differs = _cds.startup_differs(request["env"], context.environment)
-    if differs is not None:
-        raise Unservable(f"{differs} differs from the server's")
-    conn, cwd_fd = request["conn"], request["cwd_fd"]
-    _cds.child_check_fds(request["fds"], conn, cwd_fd)
-    _cds.child_apply(cwd_fd, request["umask"], request["limits"],
-                     request["nice"], request["cpus"])
-    mode, target = request["mode"], request["target"]
-    program = load_program(mode, target)
-    path0 = check_path0(mode, target, context)
-    return conn, program, path0
-
-
-def settle(request: dict, context: Context, path0: str | None) -> None:
-    """The rest, which cannot fail."""
-    if not (context.environ_intact and request["env"] == context.environment):
-        set_environment(request["env"])
-    set_argv(request["mode"], request["target"], request["args"],
-             request["options"])
+def settle(request: _cds.ProgramRequest, context: Context,
+           path0: str | None) -> None:
+    """sys as python leaves it for this program; cannot fail."""
+    set_argv(request.mode, request.target, request.args, request.options)
     if path0 is not None:
         sys.path.insert(0, path0)
-    set_signals(request["ignored_signals"], request["blocked_signals"],
-                context)
     if not context.ahead:
         ahead(context)
-
-
-def set_environment(entries: list) -> None:
-    wanted = {}
-    for entry in entries:
-        name, equals, value = entry.partition(b"=")
-        if equals and name and name not in wanted:
-            wanted[name] = value  # the first of duplicates, as getenv
-    environ = os.environb
-    for name in [name for name in environ if name not in wanted]:
-        del environ[name]
-    for name, value in wanted.items():
-        if environ.get(name) != value:
-            environ[name] = value
 
 
 def load_program(mode: str, target: str):
@@ -233,6 +188,8 @@ def set_argv(mode: str, target: str, args: list, options: list) -> None:
     program = {"script": [target], "command": ["-c", target],
                "module": ["-m", target]}.get(mode, [target] if target else [])
     sys.orig_argv = [sys.executable, *options, *program, *args]
+    # ps, pgrep -f and /proc/self/cmdline show what python would show.
+    _cds.show_command_line([os.fsencode(arg) for arg in sys.orig_argv])
 
 
 def check_path0(mode: str, target: str, context: Context) -> str | None:
@@ -287,37 +244,6 @@ def set_streams(context: Context) -> None:
     sys.stdin = sys.__stdin__ = open_stream(0, False, "<stdin>", context)
     sys.stdout = sys.__stdout__ = open_stream(1, True, "<stdout>", context)
     sys.stderr = sys.__stderr__ = open_stream(2, True, "<stderr>", context)
-
-
-def fresh_signal(number: int, ignored: int):
-    """A signal's disposition in a python started with these signals
-    ignored: ignored stays ignored; SIGINT raises KeyboardInterrupt;
-    SIGPIPE and SIGXFSZ are ignored; everything else is the default."""
-    if number in (signal.SIGPIPE, signal.SIGXFSZ):
-        return signal.SIG_IGN
-    if ignored & (1 << (number - 1)):
-        return signal.SIG_IGN
-    if number == signal.SIGINT:
-        return signal.default_int_handler
-    return signal.SIG_DFL
-
-
-def set_signals(ignored: int, blocked: int, context: Context) -> None:
-    """Dispositions as python sets them at start-up over what the client
-    inherited, and the client's mask."""
-    if ignored or not context.signals_fresh:
-        for number in range(1, signal.NSIG):
-            if number in UNTOUCHABLE or number in context.foreign_signals:
-                continue
-            wanted = fresh_signal(number, ignored)
-            try:
-                if signal.getsignal(number) != wanted:
-                    signal.signal(number, wanted)
-            except (OSError, ValueError):
-                pass
-    mask = {number for number in range(1, 65) if blocked & (1 << (number - 1))}
-    if mask != context.mask:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def restore_exit_handlers() -> None:
@@ -476,15 +402,12 @@ def repl(main: dict) -> None:
     if startup:
         try:
             with open(startup, "rb") as file:
-                exec(compile(file.read(), startup, "exec", dont_inherit=True),
-                     main)
+                source = file.read()
         except OSError as error:
             os.write(2, b"Could not open PYTHONSTARTUP\n")
             print_uncaught(error)
-        except SystemExit:
-            raise
-        except BaseException as error:
-            print_uncaught(error)
+        else:
+            run_startup(main, startup, source)
     hook = getattr(sys, "__interactivehook__", None)
     if hook is not None:
         try:
@@ -503,6 +426,26 @@ def repl(main: dict) -> None:
 
     code.InteractiveConsole(main, filename="<stdin>").interact(
         banner="", exitmsg="")
+
+
+def run_startup(main: dict, path: str, source: bytes) -> None:
+    """The PYTHONSTARTUP file, run in __main__ as python runs it (its
+    _PyRun_SimpleFileObject): __file__ and __cached__ only while it runs,
+    and a SourceFileLoader for it left as __main__.__loader__."""
+    file_set = "__file__" not in main
+    if file_set:
+        main["__file__"], main["__cached__"] = path, None
+    main["__loader__"] = SourceFileLoader("__main__", path)
+    try:
+        exec(compile(source, path, "exec", dont_inherit=True), main)
+    except SystemExit:
+        raise
+    except BaseException as error:
+        print_uncaught(error)
+    finally:
+        if file_set:
+            main.pop("__file__", None)
+            main.pop("__cached__", None)
 
 
 # ------------------------------------------------------------- ending

@@ -323,7 +323,7 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
                         pool=pool, idle_timeout=idle_timeout,
                         info=info_text(server, log, seconds), pages=pages,
                         ahead=lambda: _child.ahead(context))
-    if isinstance(result, dict):
+    if isinstance(result, _cds.ProgramRequest):
         try:
             _child.run(result, context)  # a program's process: never returns
         finally:

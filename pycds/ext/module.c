@@ -143,7 +143,7 @@ PyMODINIT_FUNC PyInit__cds(void)
                               pycds_state.unsupported_error) < 0 ||
         PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
-        add_methods(m, pycds_child_methods) < 0 ||
+        add_methods(m, pycds_child_methods) < 0 || pycds_child_init(m) < 0 ||
         add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||

@@ -164,30 +164,6 @@ static PyObject *parse_command_line(PyObject *module, PyObject *args)
     return result;
 }
 
-static PyObject *startup_differs(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *a, *b, *hold_a = NULL, *hold_b = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &a, &b))
-        return NULL;
-    Py_ssize_t n_a, n_b;
-    const char **va = c_strings(a, &hold_a, &n_a);
-    const char **vb = va ? c_strings(b, &hold_b, &n_b) : NULL;
-    PyObject *result = NULL;
-    if (vb) {
-        char name[256];
-        result = run_env_startup_differs(va, (size_t)n_a, vb, (size_t)n_b, name,
-                                         sizeof name)
-                     ? PyUnicode_FromString(name)
-                     : Py_NewRef(Py_None);
-    }
-    PyMem_Free(va);
-    PyMem_Free(vb);
-    Py_XDECREF(hold_a);
-    Py_XDECREF(hold_b);
-    return result;
-}
-
 static PyObject *write_bundle(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -260,9 +236,6 @@ PyMethodDef pycds_runlib_methods[] = {
     {"parse_command_line", parse_command_line, METH_VARARGS,
      "parse_command_line(args, stdin_is_tty=False) -> dict: python's\n"
      "command line as pycds-run reads it."},
-    {"startup_differs", startup_differs, METH_VARARGS,
-     "startup_differs(env_a, env_b) -> str or None: the first start-up\n"
-     "variable whose value differs."},
     {"write_bundle", write_bundle, METH_VARARGS,
      "write_bundle(client, out, python, preload, archive): write a launcher."},
     {NULL, NULL, 0, NULL},

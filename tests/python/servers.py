@@ -4,7 +4,13 @@ same environment, and make sure every process ends.
 
 Every server a test starts listens in the test's own directory (--socket,
 or a private XDG_RUNTIME_DIR for servers the client starts), and is
-stopped, with a bounded wait, when the test ends."""
+stopped, with a bounded wait, when the test ends.
+
+A run through the client proves that the server ran the program: the
+server's count of programs run (`programs run`, counted when a program's
+process starts it) grows by one, which no client that runs python itself
+can fake.  A run whose point is the fallback proves the opposite, and the
+reason the client gives (PYCDSVERBOSE=1)."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +45,16 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# The client's line when python runs the program (tools/pycds-run/plain.c).
+PLAIN_LINE = b"pycds-run: plain python: "
+
+
+def without_client_lines(stderr: bytes) -> bytes:
+    """stderr without the client's own PYCDSVERBOSE lines."""
+    return b"".join(line for line in stderr.splitlines(keepends=True)
+                    if not line.startswith(b"pycds-run: "))
 
 
 def status(socket_path: str) -> dict[str, str] | None:
@@ -71,6 +88,8 @@ class Server:
     process: subprocess.Popen
     log: Path
     extra: list[str] = field(default_factory=list)
+    # The client the runs go through (a test may put a fake one here).
+    client_program: str = CLIENT
 
     @property
     def pid(self) -> int:
@@ -81,13 +100,66 @@ class Server:
         assert info is not None, self.log.read_text()
         return int(info["programs run"])
 
+    def check_served(self, before: int, programs: int, why: str = "") -> None:
+        """The server ran exactly `programs` programs since its count was
+        `before`.  A program's process counts itself as it starts, through
+        a pipe the server reads when it gets to it: a status query may
+        come first, so the count is waited for a little."""
+        try:
+            wait_for(lambda: self.served() >= before + programs, 5,
+                     "the server's count")
+        except AssertionError:
+            pass
+        after = self.served()
+        assert after == before + programs, (
+            f"the server ran {after - before} programs, not {programs}: "
+            f"{why}\n{self.log.read_text()}")
+
+    @contextmanager
+    def serving(self, programs: int = 1):
+        """Assert that the server runs exactly `programs` programs while
+        the block runs."""
+        before = self.served()
+        yield
+        self.check_served(before, programs)
+
     def client(self, args: list[str], *, cwd: Path | None = None,
                input: bytes | str | None = None, timeout: float = 60,
-               env: dict[str, str] | None = None,
+               env: dict[str, str] | None = None, served: bool = True,
                **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run([CLIENT, *args], cwd=cwd or self.root,
-                              env=env or self.env, input=input,
-                              capture_output=True, timeout=timeout, **kwargs)
+        """A run through the client; unless served=False (a run whose
+        outcome the test checks itself), the server must have run it."""
+        before = self.served() if served else 0
+        done = subprocess.run([self.client_program, *args],
+                              cwd=cwd or self.root, env=env or self.env,
+                              input=input, capture_output=True,
+                              timeout=timeout, **kwargs)
+        if served:
+            self.check_served(before, 1, f"stderr {done.stderr!r}")
+        return done
+
+    def refused(self, args: list[str], because: str, *,
+                env: dict[str, str] | None = None,
+                **kwargs) -> subprocess.CompletedProcess:
+        """A run through the client that python must run itself, for a
+        reason whose text holds `because`; stderr without the client's
+        lines."""
+        before = self.served()
+        done = self.client(args, env=dict(env or self.env, PYCDSVERBOSE="1"),
+                           served=False, **kwargs)
+        assert self.served() == before, "the server ran it"
+        reasons = [line[len(PLAIN_LINE):].decode(errors="replace")
+                   for line in done.stderr.splitlines()
+                   if line.startswith(PLAIN_LINE)]
+        assert len(reasons) == 1 and because in reasons[0], (
+            f"python ran it for {reasons}, not {because!r}")
+        done.stderr = without_client_lines(done.stderr)
+        return done
+
+    def popen(self, args: list[str], **kwargs) -> subprocess.Popen:
+        """The client started in the background (check with serving)."""
+        kwargs.setdefault("env", self.env)
+        return subprocess.Popen([self.client_program, *args], **kwargs)
 
     def plain(self, args: list[str], *, cwd: Path | None = None,
               input: bytes | str | None = None, timeout: float = 60,
@@ -99,11 +171,7 @@ class Server:
 
     def both(self, args: list[str], **kwargs):
         """Run plainly and through the server; assert the server ran it."""
-        before = self.served()
         served = self.client(args, **kwargs)
-        after = self.served()
-        assert after == before + 1, (
-            f"not served: {served.stderr!r}\n{self.log.read_text()}")
         return self.plain(args, **kwargs), served
 
     def stop(self) -> None:

@@ -25,54 +25,68 @@ def server(tmp_path_factory) -> Server:
     server.stop()
 
 
-def plain_and_client(server: Server, args: list[str], **kwargs):
-    """Both runs; the server must not have run the program."""
-    before = server.served()
-    client = server.client(args, **kwargs)
-    assert server.served() == before, "the server ran it"
+def plain_and_client(server: Server, args: list[str], because: str,
+                     **kwargs):
+    """Both runs; python must have run the program, for a reason that
+    holds `because`."""
+    client = server.refused(args, because, **kwargs)
     return server.plain(args, **kwargs), client
 
 
-@pytest.mark.parametrize("args", [
-    ["-v", "-c", "pass"],
-    ["-X", "importtime", "-c", "import json"],
-    ["-W", "error", "-c", "import warnings; warnings.warn('x')"],
-    ["-i", "-c", "print('inspect')"],
-    ["-d", "-c", "pass"],
-    ["-x", "probe.py"],
-    ["--version"],
-    ["-h"],
-    ["-B", "-c", "import sys; print(sys.flags.dont_write_bytecode)"],
-    ["-O", "-c", "assert False, 'kept'; print('optimised away')"],
-    ["-E", "-c", "import sys; print(sys.flags.ignore_environment)"],
-    ["-Z"],
-    ["-c"],
+# The client's reasons (tools/pycds-run) and the program's process's
+# (pycds/ext/child.c).
+CANNOT_HONOUR = "an interpreter option that a preloaded interpreter cannot"
+OPTIONS_DIFFER = "interpreter options differ from the server's"
+
+
+@pytest.mark.parametrize("args, because", [
+    (["-v", "-c", "pass"], CANNOT_HONOUR),
+    (["-X", "importtime", "-c", "import json"], "an -X option"),
+    (["-W", "error", "-c", "import warnings; warnings.warn('x')"],
+     "-W: warnings at import time"),
+    (["-i", "-c", "print('inspect')"], CANNOT_HONOUR),
+    (["-d", "-c", "pass"], CANNOT_HONOUR),
+    (["-x", "probe.py"], CANNOT_HONOUR),
+    (["--version"], "a long option"),
+    (["-h"], CANNOT_HONOUR),
+    (["-B", "-c", "import sys; print(sys.flags.dont_write_bytecode)"],
+     OPTIONS_DIFFER),
+    (["-O", "-c", "assert False, 'kept'; print('optimised away')"],
+     OPTIONS_DIFFER),
+    (["-E", "-c", "import sys; print(sys.flags.ignore_environment)"],
+     OPTIONS_DIFFER),
+    (["-Z"], CANNOT_HONOUR),
+    (["-c"], "an option without its argument"),
 ])
-def test_options_the_server_lacks_run_plainly(server: Server,
-                                              args: list[str]) -> None:
-    plain, client = plain_and_client(server, args, input=b"")
+def test_options_the_server_lacks_run_plainly(server: Server, args: list[str],
+                                              because: str) -> None:
+    plain, client = plain_and_client(server, args, because, input=b"")
     same(plain, client)
 
 
-@pytest.mark.parametrize("variable, value, code", [
-    ("PYTHONHASHSEED", "7", "print(hash('fixed'))"),
-    ("PYTHONOPTIMIZE", "1", "print(__debug__)"),
-    ("PYTHONIOENCODING", "latin-1", "import sys; print(sys.stdout.encoding)"),
-    ("PYTHONVERBOSE", "1", "pass"),
-    ("PYTHONPROFILEIMPORTTIME", "1", "import json"),
-    ("PYTHONDEVMODE", "1", "import sys; print(sys.flags.dev_mode)"),
-    ("TZ", "Asia/Tokyo", "import time; print(time.tzname)"),
-    ("LC_ALL", "C", "import sys; print(sys.stdout.encoding)"),
-    ("PYTHONPATH", "relative/dir", "import sys; print(sys.path[1])"),
-    ("PYCDSMODE", "TRACE", "print('traced')"),
+@pytest.mark.parametrize("variable, value, code, because", [
+    ("PYTHONHASHSEED", "7", "print(hash('fixed'))", "differs"),
+    ("PYTHONOPTIMIZE", "1", "print(__debug__)", "differs"),
+    ("PYTHONIOENCODING", "latin-1", "import sys; print(sys.stdout.encoding)",
+     "differs"),
+    ("PYTHONVERBOSE", "1", "pass", "=1"),
+    ("PYTHONPROFILEIMPORTTIME", "1", "import json", "=1"),
+    ("PYTHONDEVMODE", "1", "import sys; print(sys.flags.dev_mode)", "=1"),
+    ("TZ", "Asia/Tokyo", "import time; print(time.tzname)", "differs"),
+    ("LC_ALL", "C", "import sys; print(sys.stdout.encoding)", "differs"),
+    ("PYTHONPATH", "relative/dir", "import sys; print(sys.path[1])",
+     " has a relative entry"),
+    ("PYCDSMODE", "TRACE", "print('traced')", "=TRACE"),
 ])
 def test_startup_variables_run_plainly(server: Server, variable: str,
-                                       value: str, code: str,
+                                       value: str, code: str, because: str,
                                        tmp_path: Path) -> None:
     env = dict(server.env, **{variable: value})
     if variable == "PYCDSMODE":
         env["PYCDSLIST"] = str(tmp_path / "trace.lst")
-    plain, client = plain_and_client(server, ["-c", code], env=env)
+    because = variable + (" differs from the server's" if because == "differs"
+                          else because)
+    plain, client = plain_and_client(server, ["-c", code], because, env=env)
     if variable != "PYCDSMODE":
         same(plain, client)
     else:
@@ -92,11 +106,13 @@ def test_directory_shadowing_a_preloaded_module(server: Server,
                                                 tmp_path: Path) -> None:
     (tmp_path / "json.py").write_text("def dumps(value):\n    return 'local'\n")
     (tmp_path / "app.py").write_text("import json\nprint(json.dumps(1))\n")
-    plain, client = plain_and_client(server, ["app.py"], cwd=tmp_path)
+    shadows = "holds json.py, which a preloaded module's name would resolve to"
+    plain, client = plain_and_client(server, ["app.py"], shadows, cwd=tmp_path)
     same(plain, client)
     assert client.stdout == b"local\n"
     plain, client = plain_and_client(
-        server, ["-c", "import json; print(json.dumps(1))"], cwd=tmp_path)
+        server, ["-c", "import json; print(json.dumps(1))"],
+        "the current directory " + shadows, cwd=tmp_path)
     assert client.stdout == plain.stdout == b"local\n"
 
 
@@ -108,8 +124,13 @@ def test_scripts_python_must_open_itself(server: Server,
     unreadable = tmp_path / "secret.py"
     unreadable.write_text("print(1)\n")
     unreadable.chmod(0)
-    for args in (["app"], ["missing.py"]):
-        plain, client = plain_and_client(server, args, cwd=tmp_path)
+    for args, because in ((["app"], "Is a directory"),
+                          (["missing.py"], "No such file or directory"),
+                          (["secret.py"], "Permission denied")):
+        if args == ["secret.py"] and os.geteuid() == 0:
+            continue  # root reads it anyway
+        plain, client = plain_and_client(
+            server, args, "cannot read the script: " + because, cwd=tmp_path)
         same(plain, client)
 
 
@@ -151,9 +172,7 @@ def test_server_started_with_an_option_serves_it(tmp_path: Path) -> None:
                 "sys.flags.utf8_mode, sys.orig_argv[1:4])")
         plain, served = server.both(["-B", "-X", "utf8", "-c", code])
         same(plain, served)
-        before = server.served()
-        assert server.client(["-c", "pass"]).returncode == 0
-        assert server.served() == before  # options differ: python ran it
+        assert server.refused(["-c", "pass"], OPTIONS_DIFFER).returncode == 0
     finally:
         server.stop()
 

@@ -53,8 +53,9 @@ SHOW = "import served_mod, os; print(served_mod.behaviour(), os.getppid() == ser
 
 
 def test_first_run_is_plain_then_served(keyed: dict) -> None:
-    first = client(keyed, ["-c", SHOW])
+    first = client(dict(keyed, PYCDSVERBOSE="1"), ["-c", SHOW])
     assert first.stdout.split() == ["old", "False"]  # python ran it
+    assert "pycds-run: plain python: no server was running" in first.stderr
     wait_for(lambda: list((Path(keyed["XDG_RUNTIME_DIR"]) / "pycds")
                           .glob("*.sock")), 60, "the server's socket")
     second = client(dict(keyed, PYCDSWAIT="1"), ["-c", SHOW])
@@ -76,25 +77,33 @@ def test_edited_module_gets_a_fresh_server(keyed: dict, lib: Path) -> None:
 
 def test_stale_socket_is_replaced(keyed: dict) -> None:
     waiting = dict(keyed, PYCDSWAIT="1")
-    code = "import served_mod; print(served_mod.SERVER)"
-    first = int(client(waiting, ["-c", code]).stdout)
+    code = ("import os, served_mod; "
+            "print(served_mod.SERVER, os.getppid() == served_mod.SERVER)")
+
+    def served_by() -> int:
+        server, served = client(waiting, ["-c", code]).stdout.split()
+        assert served == "True", "python ran it"
+        return int(server)
+
+    first = served_by()
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: not alive(first), 10, "the server to die")
     sockets = list((Path(keyed["XDG_RUNTIME_DIR"]) / "pycds").glob("*.sock"))
     assert sockets, "the dead server's socket is still there"
-    second = int(client(waiting, ["-c", code]).stdout)
+    second = served_by()
     assert second != first and alive(second)
 
 
 def test_racing_clients_start_one_server(keyed: dict) -> None:
     waiting = dict(keyed, PYCDSWAIT="1")
-    code = "import served_mod; print(served_mod.SERVER)"
+    code = ("import os, served_mod; "
+            "print(served_mod.SERVER, os.getppid() == served_mod.SERVER)")
     processes = [subprocess.Popen([CLIENT, "-c", code], env=waiting,
                                   stdout=subprocess.PIPE, text=True)
                  for _ in range(8)]
     servers = {process.communicate(timeout=120)[0].strip()
                for process in processes}
-    assert len(servers) == 1
+    assert len(servers) == 1 and servers.pop().endswith(" True")
     directory = Path(keyed["XDG_RUNTIME_DIR"]) / "pycds"
     assert len(list(directory.glob("*.sock"))) == 1
 
@@ -110,9 +119,11 @@ def test_killed_client_takes_its_program(server: Server, tmp_path: Path) -> None
     pid_file = tmp_path / "pid"
     code = (f"import os, time; open({str(pid_file)!r}, 'w').write("
             "str(os.getpid())); time.sleep(60)")
-    process = subprocess.Popen([CLIENT, "-c", code], env=server.env)
-    program = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(),
-                           30, "the program to start"))
+    with server.serving():
+        process = server.popen(["-c", code])
+        program = int(wait_for(
+            lambda: pid_file.exists() and pid_file.read_text(), 30,
+            "the program to start"))
     process.kill()
     process.wait(timeout=10)
     started = time.monotonic()
@@ -123,11 +134,12 @@ def test_killed_client_takes_its_program(server: Server, tmp_path: Path) -> None
 def test_killed_server_is_reported(tmp_path: Path, lib: Path) -> None:
     server = start_server(tmp_path / "srv", "served_mod", pythonpath=lib)
     try:
-        process = subprocess.Popen(
-            [CLIENT, "-c", "import time; print('running', flush=True); "
-                           "time.sleep(60)"],
-            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert process.stdout.readline() == b"running\n"
+        with server.serving():
+            process = server.popen(
+                ["-c", "import time; print('running', flush=True); "
+                       "time.sleep(60)"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert process.stdout.readline() == b"running\n"
         server.process.kill()
         server.process.wait(timeout=10)
         out, err = process.communicate(timeout=10)
@@ -143,7 +155,7 @@ def test_no_zombies_after_a_hundred_programs(server: Server) -> None:
     for i in range(100):
         done = server.client(["-c", f"import sys; sys.exit({i % 5})"])
         assert done.returncode == i % 5
-    assert server.served() == before + 100
+    server.check_served(before, 100)
     # A program's process reports its exit once its descriptors are
     # closed, before it is gone: its client may end first, and the server
     # reaps the process a moment later (longer under ASan).
@@ -180,11 +192,12 @@ def test_status_and_stop(server: Server) -> None:
 
 
 def test_stopping_lets_running_programs_finish(server: Server) -> None:
-    process = subprocess.Popen(
-        [CLIENT, "-c", "import sys, time; print('started', flush=True); "
-                       "time.sleep(1); print('finished'); sys.exit(4)"],
-        env=server.env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline() == "started\n"
+    with server.serving():
+        process = server.popen(
+            ["-c", "import sys, time; print('started', flush=True); "
+                   "time.sleep(1); print('finished'); sys.exit(4)"],
+            stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "started\n"
     server.process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=30)
     assert out == "finished\n" and process.returncode == 4
@@ -304,10 +317,11 @@ def test_client_follows_its_programs_stop_and_continue(server: Server) -> None:
     code = ("import os, time; print(os.getpid(), flush=True)\n"
             "for _ in range(40):\n    time.sleep(0.05)\n"
             "print('done', flush=True)\n")
-    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
-                               stdout=subprocess.PIPE)
+    before = server.served()
+    process = server.popen(["-c", code], stdout=subprocess.PIPE)
     try:
         program = int(process.stdout.readline())
+        server.check_served(before, 1, "python ran it")
         os.kill(program, signal.SIGSTOP)
         wait_for(lambda: process_state(process.pid) == "T", 10,
                  "the client to stop with its program")
@@ -328,6 +342,7 @@ def test_failed_server_is_not_started_again_at_once(keyed: dict,
     env = dict(keyed, PYCDSVERBOSE="1")
     first = client(dict(env, PYCDSWAIT="1"), ["-c", "print('ran')"])
     assert first.stdout == "ran\n"  # python ran it: the server failed
+    assert "pycds-run: plain python: " in first.stderr
     directory = Path(keyed["XDG_RUNTIME_DIR"]) / "pycds"
     failed = list(directory.glob("*.failed"))
     assert len(failed) == 1 and "broken" in failed[0].read_text()
@@ -359,8 +374,8 @@ def test_server_dying_before_the_program_starts(server: Server) -> None:
     program never started, and python runs it."""
     os.kill(server.pid, signal.SIGSTOP)  # it accepts nothing meanwhile
     try:
-        process = subprocess.Popen(
-            [CLIENT, "-c", "import os; print('ran', os.getpid())"],
+        process = server.popen(
+            ["-c", "import os; print('ran', os.getpid())"],
             env=dict(server.env, PYCDSVERBOSE="1"), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE)
         time.sleep(0.5)  # connected and sent; waiting for READY
@@ -380,7 +395,8 @@ def test_silent_server_times_out(server: Server) -> None:
     try:
         started = time.monotonic()
         done = server.client(["-c", "print('ran')"],
-                             env=dict(server.env, PYCDSVERBOSE="1"))
+                             env=dict(server.env, PYCDSVERBOSE="1"),
+                             served=False)  # it cannot answer: checked below
         waited = time.monotonic() - started
     finally:
         os.kill(server.pid, signal.SIGCONT)

@@ -5,6 +5,8 @@ a fresh python's."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import os
 import signal
@@ -14,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from servers import (CLIENT, PY, Server, comparable, probe, programs_server,
-                     same, start_server)
+from servers import (PY, Server, comparable, probe, programs_server, same,
+                     start_server)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +47,12 @@ def test_shell_sees_128_plus_signal(server: Server) -> None:
                          (["exits.py", "interrupt"], 130),
                          (["-c", "import os; os.kill(os.getpid(), 9)"], 137)):
         quoted = " ".join(f"'{a}'" for a in args)
-        for command in (PY, CLIENT):
-            done = subprocess.run(["sh", "-c", f"'{command}' {quoted}; echo $?"],
-                                  cwd=server.root, env=server.env,
-                                  capture_output=True, text=True, timeout=60)
+        for command, programs in ((PY, 0), (server.client_program, 1)):
+            with server.serving(programs):
+                done = subprocess.run(
+                    ["sh", "-c", f"'{command}' {quoted}; echo $?"],
+                    cwd=server.root, env=server.env, capture_output=True,
+                    text=True, timeout=60)
             assert done.stdout.splitlines()[-1] == str(status), (command, args)
 
 
@@ -81,7 +85,7 @@ def test_module_command_and_stdin(server: Server) -> None:
 def test_script_errors_are_pythons_own(server: Server) -> None:
     """A missing script is reported by python itself (the client runs it)."""
     plain = server.plain(["missing.py"])
-    served = server.client(["missing.py"])
+    served = server.refused(["missing.py"], "cannot read the script")
     same(plain, served)
     assert b"can't open file" in served.stderr
 
@@ -211,17 +215,15 @@ def test_thirty_two_concurrent_clients(server: Server) -> None:
     code = ("import sys, time; time.sleep(0.05); "
             "print('client', sys.argv[1]); "
             "print('err', sys.argv[1], file=sys.stderr)")
-    processes = [subprocess.Popen([CLIENT, "-c", code, str(i)],
-                                  cwd=server.root, env=server.env,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+    processes = [server.popen(["-c", code, str(i)], cwd=server.root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for i in range(32)]
     for i, process in enumerate(processes):
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0
         assert out == f"client {i}\n".encode()
         assert err == f"err {i}\n".encode()
-    assert server.served() == before + 32
+    server.check_served(before, 32)
 
 
 def test_program_json_round_trip(server: Server) -> None:
@@ -292,12 +294,12 @@ def test_output_ends_when_the_program_closes_it(server: Server) -> None:
     when the program (or its client) exits."""
     code = ("import os, sys, time; print('ready', flush=True); "
             "os.close(1); sys.stdout = None; time.sleep(3)")
-    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
-                               stdout=subprocess.PIPE)
-    started = time.monotonic()
-    assert process.stdout.read() == b"ready\n"  # to the end of the output
-    assert time.monotonic() - started < 2.5
-    assert process.wait(timeout=30) == 0
+    with server.serving():
+        process = server.popen(["-c", code], stdout=subprocess.PIPE)
+        started = time.monotonic()
+        assert process.stdout.read() == b"ready\n"  # to the end of the output
+        assert time.monotonic() - started < 2.5
+        assert process.wait(timeout=30) == 0
 
 
 def test_nice_value_and_cpus_carry_over(server: Server) -> None:
@@ -321,13 +323,65 @@ def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
             "flush=True))\n"
             "print('ready', flush=True)\n"
             "while True:\n    time.sleep(0.05)\n")
-    process = subprocess.Popen([CLIENT, "-c", code], env=server.env,
-                               stdout=subprocess.PIPE)
-    try:
-        assert process.stdout.readline() == b"ready\n"
-        for name in names:
-            process.send_signal(getattr(signal, name))
-            assert process.stdout.readline() == f"{name}\n".encode()
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+    with server.serving():
+        process = server.popen(["-c", code], stdout=subprocess.PIPE)
+        try:
+            assert process.stdout.readline() == b"ready\n"
+            for name in names:
+                process.send_signal(getattr(signal, name))
+                assert process.stdout.readline() == f"{name}\n".encode()
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_a_client_that_runs_python_is_caught(server: Server,
+                                             tmp_path: Path) -> None:
+    """The suites' proof that a program was served fails for a client that
+    quietly runs python; and the proof of a fallback fails for a program
+    the server ran."""
+    shim = tmp_path / "pycds-run"
+    shim.write_text(f"#!/bin/sh\nexec '{PY}' \"$@\"\n")
+    shim.chmod(0o755)
+    fake = dataclasses.replace(server, client_program=str(shim))
+    assert fake.client(["-c", "print('ran')"], served=False).stdout == \
+        b"ran\n"
+    with pytest.raises(AssertionError, match="ran 0 programs, not 1"):
+        fake.client(["-c", "print('ran')"])
+    with pytest.raises(AssertionError, match="the server ran it"):
+        server.refused(["-c", "pass"], "any reason")
+
+
+SHOW_COMMAND_LINE = ("import os, sys; "
+                     "print(open('/proc/self/cmdline', 'rb').read()); "
+                     "print(open(f'/proc/{os.getpid()}/cmdline', 'rb').read() "
+                     "== sys.orig_argv[0].encode() + b'\\0' + "
+                     "b'\\0'.join(a.encode() for a in sys.orig_argv[1:]) "
+                     "+ b'\\0')")
+
+
+@pytest.mark.parametrize("args", [
+    ["-c", SHOW_COMMAND_LINE, "an argument", "ä"],
+    ["-m", "show_command_line", "x"],
+    ["show_command_line.py", "--flag", ""],
+])
+def test_command_line_is_the_programs(server: Server, tmp_path: Path,
+                                      args: list[str]) -> None:
+    """/proc/self/cmdline (ps, pgrep -f, psutil) shows the program's
+    command line, as python's would, not the server's."""
+    (tmp_path / "show_command_line.py").write_text(SHOW_COMMAND_LINE + "\n")
+    plain, served = server.both(args, cwd=tmp_path)
+    same(plain, served)
+    shown = served.stdout.splitlines()
+    assert shown[1] == b"True"
+    cmdline = ast.literal_eval(shown[0].decode())
+    assert b"serve" not in cmdline
+    assert cmdline.endswith(b"\0".join(a.encode() for a in args[1:]) + b"\0")
+
+
+def test_parent_is_the_server(server: Server) -> None:
+    """What cannot change (README: known differences): a served program's
+    parent is the server, not its caller."""
+    code = "import os; print(os.getppid())"
+    assert server.client(["-c", code]).stdout.strip() == \
+        str(server.pid).encode()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env
-from servers import CLIENT, PY, start_server, stop_servers_in, wait_for
+from servers import (CLIENT, PY, start_server, status, stop_servers_in,
+                     wait_for)
 
 NOBODY = 65534
 root_only = pytest.mark.skipif(os.geteuid() != 0,
@@ -132,14 +133,16 @@ def test_directory_symlink_is_refused(open_dir: Path, tmp_path: Path) -> None:
 def test_private_directory_is_made_and_used(open_dir: Path) -> None:
     env = runtime_env(open_dir)
     try:
-        done = subprocess.run([CLIENT, "-c", "print('ran')"], env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.stdout == "ran\n"
+        done = subprocess.run([CLIENT, "-c", "import os; print(os.getppid())"],
+                              env=env, capture_output=True, text=True,
+                              timeout=60)
         directory = open_dir / "pycds"
         assert directory.stat().st_mode & 0o777 == 0o700
         sockets = list(directory.glob("*.sock"))
         assert len(sockets) == 1
         assert sockets[0].stat().st_mode & 0o077 == 0
+        # The server that socket leads to ran the program.
+        assert done.stdout.strip() == status(str(sockets[0]))["pid"]
     finally:
         stop_servers_in(open_dir / "pycds")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env
-from servers import CLIENT, HERE, PY, Server, comparable, start_server
+from servers import HERE, PY, Server, comparable, start_server
 
 JOBSHELL = HERE / "jobshell.py"
 
@@ -106,21 +106,23 @@ class Session:
 
 
 def on_terminal(command: list[str], server: Server,
-                cwd: Path | None = None) -> Session:
+                cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> Session:
     master, slave = os.openpty()
     read_end, write_end = os.pipe()
     process = subprocess.Popen(
         [PY, str(JOBSHELL), str(write_end), *command], stdin=slave,
         stdout=slave, stderr=slave, pass_fds=(write_end,),
-        start_new_session=True, env=dict(server.env, TERM="xterm"),
+        start_new_session=True, env=dict(env or server.env, TERM="xterm"),
         cwd=cwd or server.root)
     os.close(slave)
     os.close(write_end)
     return Session(process, master, read_end)
 
 
-def run_on_terminal(command: list[str], server: Server, steps) -> tuple:
-    session = on_terminal(command, server)
+def run_on_terminal(command: list[str], server: Server, steps,
+                    env: dict[str, str] | None = None) -> tuple:
+    session = on_terminal(command, server, env=env)
     try:
         session.event("STARTED")
         steps(session)
@@ -130,11 +132,13 @@ def run_on_terminal(command: list[str], server: Server, steps) -> tuple:
         session.close()
 
 
-def both_on_terminal(server: Server, args: list[str], steps) -> tuple:
+def both_on_terminal(server: Server, args: list[str], steps,
+                     env: dict[str, str] | None = None) -> tuple:
     before = server.served()
-    served = run_on_terminal([CLIENT, *args], server, steps)
-    assert server.served() == before + 1, "not served"
-    plain = run_on_terminal([PY, *args], server, steps)
+    served = run_on_terminal([server.client_program, *args], server, steps,
+                             env)
+    server.check_served(before, 1, "not served")
+    plain = run_on_terminal([PY, *args], server, steps, env)
     return plain, served
 
 
@@ -223,3 +227,27 @@ def test_repl_exit_status(server: Server) -> None:
     assert served[0] == plain[0]
     # 3.13's REPL ends a `run != 0`, whatever the code.
     assert served[0] == (1 if sys.version_info >= (3, 13) else 5)
+
+
+def test_repl_runs_the_startup_file_as_python(server: Server,
+                                              tmp_path: Path) -> None:
+    """PYTHONSTARTUP runs in __main__ with __file__ set while it runs, and
+    leaves a SourceFileLoader for it as __main__.__loader__."""
+    startup = tmp_path / "startup.py"
+    startup.write_text("print('startup', __file__, __cached__, "
+                       "type(__loader__).__name__)\n")
+
+    def dialogue(session: Session) -> None:
+        session.read_until(b">>> ")
+        session.type(b"print('main', type(__loader__).__name__, "
+                     b"__loader__.path)\r")
+        session.read_until(b"main ")
+        session.read_until(b">>> ")
+        session.type(b"\x04")
+
+    env = dict(server.env, PYTHONSTARTUP=str(startup))
+    plain, served = both_on_terminal(server, [], dialogue, env)
+    assert served == plain
+    assert f"startup {startup} None SourceFileLoader".encode() in served[1]
+    if sys.version_info < (3, 13):  # 3.13's REPL runs as _pyrepl's __main__
+        assert f"main SourceFileLoader {startup}".encode() in served[1]
