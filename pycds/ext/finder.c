@@ -37,7 +37,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <time.h>
+
+#include "os/clock.h"
 
 #include "share.h"
 
@@ -65,13 +66,6 @@ static struct {
 
 /* Where archived loaders keep their module's number + 1 (0: none). */
 static Py_ssize_t number_offset;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void fallback(PyObject *name, const char *reason)
 {
@@ -103,7 +97,7 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
         return NULL;
     uint32_t number = (uint32_t)(*served - 1);
     *served = 0;
-    uint64_t start = now_ns();
+    uint64_t start = os_now_ns();
     PyObject *code = pycds_share_code_of(number);
     if (!code) {
         PyObject *error = pycds_error_text();
@@ -115,7 +109,7 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
         fallback(fullname, "not served in this state");
     } else if (pycds_share_verbosity() >= 2) {
         /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
-        unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
+        unsigned long tenths = (unsigned long)((os_now_ns() - start) / 100);
         pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
                   tenths % 10);
     } else if (pycds_share_verbosity() >= 1) {

@@ -16,6 +16,10 @@
 #include "share.h"
 #include "trust.h"
 
+#include <errno.h>
+
+#include "os/durable.h"
+
 extern PyType_Spec pycds_writer_spec;
 
 static PyObject *fingerprint(PyObject *module, PyObject *unused)
@@ -51,7 +55,43 @@ static PyObject *code_version(PyObject *module, PyObject *code)
 #endif
 }
 
+/* write_file(path, data): libos's durable atomic write, so that Python's
+ * writers use the one C writes with. */
+static PyObject *write_file(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *path;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "O&y*:write_file", PyUnicode_FSConverter, &path,
+                          &data))
+        return NULL;
+    char message[OS_DURABLE_MESSAGE_SIZE];
+    int status, error;
+    Py_BEGIN_ALLOW_THREADS
+        status = os_durable_write_file(PyBytes_AS_STRING(path), data.buf,
+                                       (size_t)data.len, 0644, message,
+                                       sizeof message);
+        error = errno;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (status != 0) {
+        PyObject *value = Py_BuildValue("(is)", error, message);
+        if (value) {
+            PyErr_SetObject(PyExc_OSError, value);
+            Py_DECREF(value);
+        }
+        Py_DECREF(path);
+        return NULL;
+    }
+    Py_DECREF(path);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"write_file", write_file, METH_VARARGS,
+     "write_file(path, data): write the file whole or not at all, durably
+     "
+     "(temporary name, fsync, rename, directory fsync); OSError otherwise."},
     {"code_version", code_version, METH_O,
      "code_version(code) -> int or None: the code object's co_version, the\n"
      "function version CPython 3.12+ derives from it (None on 3.11)."},
