@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib.machinery import (ExtensionFileLoader, ModuleSpec, PathFinder,
                                  SourceFileLoader, SourcelessFileLoader)
 
-from . import _cds, _listfile, _meta
+from . import _cds, _listfile
 
 # Arena addresses to try, in order, if one is taken in this process.
 BASES = [_cds.DEFAULT_BASE + i * (1 << 40) for i in range(4)]
@@ -246,7 +246,7 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
             writer.begin_module(absent.name, is_absent=True, extra=record)
             writer.end_module(writer.add_bytes(bytes(8)))
             result.absent += 1
-        writer.set_user(_meta.encode())
+        writer.set_user(_cds.code_settings())
         result.object_bytes = writer.object_size
         writer.finish(archive_path)
     finally:

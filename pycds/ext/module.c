@@ -10,9 +10,11 @@
 #include "fastpath.h"
 #include "finder.h"
 #include "fingerprint.h"
+#include "format_export.h"
 #include "module_state.h"
 #include "runlib.h"
 #include "server.h"
+#include "settings.h"
 #include "share.h"
 #include "trust.h"
 
@@ -89,8 +91,7 @@ static PyObject *write_file(PyObject *module, PyObject *args)
 
 static PyMethodDef module_methods[] = {
     {"write_file", write_file, METH_VARARGS,
-     "write_file(path, data): write the file whole or not at all, durably
-     "
+     "write_file(path, data): write the file whole or not at all, durably\n"
      "(temporary name, fsync, rename, directory fsync); OSError otherwise."},
     {"code_version", code_version, METH_O,
      "code_version(code) -> int or None: the code object's co_version, the\n"
@@ -103,8 +104,6 @@ static PyMethodDef module_methods[] = {
      "-> dict: map this process's archive (once), ArchiveError when it is\n"
      "refused; verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
      "hash or none; ValueError otherwise) hold for what it serves."},
-    {"share_user", pycds_share_user, METH_NOARGS,
-     "share_user() -> bytes: the shared archive's user section."},
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
      "hash) or None."},
@@ -184,10 +183,14 @@ PyMODINIT_FUNC PyInit__cds(void)
         PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
         add_methods(m, pycds_child_methods) < 0 ||
-        add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
+        add_methods(m, pycds_runlib_methods) < 0 ||
+        add_methods(m, pycds_settings_methods) < 0 ||
+        pycds_add_format_constants(m) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
+            0 ||
+        PyModule_AddIntConstant(m, "STATUS_SETTINGS", PYCDS_STATUS_SETTINGS) <
             0 ||
         PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)
         goto error;

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "trust.h"
 #include "fingerprint.h"
+#include "settings.h"
 #include "layout.h"
 
 enum module_state { MODULE_NEW, MODULE_REVIVING, MODULE_READY, MODULE_FAILED };
@@ -276,6 +277,21 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         Py_DECREF(path);
         return NULL;
     }
+    /* Made under other code settings: refused like a foreign build, before
+     * anything is installed, and unmapped. */
+    size_t record_size;
+    const char *record = cds_archive_user(archive, &record_size);
+    cds_diag settings = {.status = PYCDS_STATUS_SETTINGS};
+    int mismatch = pycds_settings_mismatch(
+        record, record_size, settings.message, sizeof settings.message);
+    if (mismatch != 0) {
+        cds_archive_close(archive);
+        if (mismatch > 0)
+            pycds_raise_archive(PyBytes_AS_STRING(path), &settings,
+                                settings.status);
+        Py_DECREF(path);
+        return NULL;
+    }
     uint32_t count = cds_archive_module_count(archive);
     shared.states = PyMem_Calloc(count + 1, 1);
     if (!shared.states || build_symbols() < 0) {
@@ -312,16 +328,6 @@ static int check_shared(void)
     if (shared.archive)
         return 0;
     return pycds_fail(PYCDS_ERROR_RUNTIME, "no archive is shared");
-}
-
-PyObject *pycds_share_user(PyObject *module, PyObject *unused)
-{
-    (void)module, (void)unused;
-    if (check_shared() < 0)
-        return NULL;
-    size_t size;
-    const void *data = cds_archive_user(shared.archive, &size);
-    return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
 }
 
 int pycds_share_find(PyObject *name, pycds_module_view *view)
