@@ -7,6 +7,7 @@ importlib.invalidate_caches()."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,61 @@ def test_changed_directory_is_listed_not_trusted(probing: Built) -> None:
     shared = probing.share(["lib/probe.py"], verbose="2")
     assert shared.stdout == plain.stdout
     assert shared.stdout.splitlines() == ["a namespace package", "searched 1"]
+
+
+# The shape of urllib3 then setuptools: urllib3 imports `backports.zstd`
+# from the `backports` namespace package of site-packages; setuptools then
+# appends its vendored directory to sys.path and drops `backports` from
+# sys.modules, and the next `from backports import ...` imports its vendored
+# `backports`, a pkgutil-style package spanning both directories.  The list
+# holds `backports` from the vendored directory and `backports.zstd` from
+# site-packages, where the dumper, searching the vendored package's own
+# directory, does not find it: the archive holds no record of it.
+VENDORING = """
+import sys
+from pkg import zstd
+sys.path.append(sys.path[0].replace("/lib", "/vendor"))
+sys.modules.pop("pkg")
+from pkg import tarfile
+print(zstd.WHERE, tarfile.WHERE)
+from importlib.machinery import SourceFileLoader
+print("FROM FILES", sorted(name for name, m in sys.modules.items()
+      if isinstance(getattr(m, "__loader__", None), SourceFileLoader)
+      and name != "__main__"
+      and getattr(m, "__file__", "").startswith(sys.argv[1])))
+"""
+
+
+def test_every_import_from_a_file_is_explained(tmp_path: Path) -> None:
+    """Under SHARE every module imported from a file is a hit, a fallback
+    or a plain import with its reason: none is imported without a line."""
+    root = tmp_path / "vendoring"
+    for directory in ("lib", "site/pkg/zstd", "vendor/pkg"):
+        (root / directory).mkdir(parents=True)
+    (root / "lib" / "app.py").write_text(VENDORING)
+    (root / "site" / "pkg" / "zstd" / "__init__.py").write_text(
+        "WHERE = 'site'\n")
+    (root / "vendor" / "pkg" / "__init__.py").write_text(
+        "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n")
+    (root / "vendor" / "pkg" / "tarfile.py").write_text("WHERE = 'vendor'\n")
+    backdate(root)
+    site = str(root / "site")
+    args = ["lib/app.py", str(root)]
+    built = build(root, args, PYTHONPATH=site)
+    assert "skipped pkg.zstd: not found on the traced sys.path" in (
+        built.dump_output)
+    plain = built.plain(args, PYTHONPATH=site)
+    shared = built.share(args, PYTHONPATH=site)
+    assert shared.stdout == plain.stdout
+    imported = ast.literal_eval(
+        shared.stdout.splitlines()[-1].removeprefix("FROM FILES "))
+    assert imported == ["pkg", "pkg.tarfile", "pkg.zstd"]
+    explained = {**decisions(shared.stderr, "hit"),
+                 **decisions(shared.stderr, "fallback"),
+                 **decisions(shared.stderr, "plain")}
+    hit = {line.split()[2] for line in shared.stderr.splitlines()
+           if line.startswith("pycds: hit ")}
+    assert set(imported) <= set(explained) | hit, shared.stderr
+    assert decisions(shared.stderr, "plain")["pkg.zstd"] == (
+        "not in the archive")
+    assert {"pkg", "pkg.tarfile"} <= hit
