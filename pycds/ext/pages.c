@@ -15,7 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "os/array.h"
 #include "os/durable.h"
 #include "os/syscalls.h"
 
@@ -75,7 +74,7 @@ static size_t scan(int pagemap, os_array *out, uintptr_t start, uintptr_t end,
     return listed;
 }
 
-int pycds_pages_learn(const char *path)
+int pycds_pages_list(os_array *text)
 {
     FILE *maps = fopen("/proc/self/maps", "re");
     int pagemap = os_sys.open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
@@ -88,8 +87,14 @@ int pycds_pages_learn(const char *path)
         errno = saved;
         return -1;
     }
-    os_array text = OS_ARRAY_INIT(char);
-    os_array_append(&text, HEADER, strlen(HEADER));
+    /* A run left out for want of memory only leaves its faults where they
+     * were; without even the header line there is nothing to write. */
+    if (!os_array_append(text, HEADER, strlen(HEADER))) {
+        fclose(maps);
+        os_sys.close(pagemap);
+        errno = ENOMEM;
+        return -1;
+    }
     char line[512];
     size_t listed = 0;
     while (fgets(line, sizeof line, maps) && listed < MAX_PAGES) {
@@ -102,17 +107,24 @@ int pycds_pages_learn(const char *path)
         if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' ||
             strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
             continue;
-        listed += scan(pagemap, &text, start, end, MAX_PAGES - listed);
+        listed += scan(pagemap, text, start, end, MAX_PAGES - listed);
     }
     fclose(maps);
     os_sys.close(pagemap);
-    /* A run left out for want of memory only leaves its faults where they
-     * were; without even the header line there is nothing to write. */
-    int status = -1;
-    errno = ENOMEM;
-    if (text.count)
-        status =
-            os_durable_write_file(path, text.items, text.count, 0644, NULL, 0);
+    return 0;
+}
+
+int pycds_pages_write(const char *path, const os_array *text)
+{
+    return os_durable_write_file(path, text->items, text->count, 0644, NULL, 0);
+}
+
+int pycds_pages_learn(const char *path)
+{
+    os_array text = OS_ARRAY_INIT(char);
+    int status = pycds_pages_list(&text);
+    if (status == 0)
+        status = pycds_pages_write(path, &text);
     int saved = errno;
     os_array_free(&text);
     errno = saved;
