@@ -165,6 +165,23 @@ def absent_record(name: str, search: list[str], now_ns: int) -> bytes:
         search, [(entry_state(e, now_ns), e) for e in search], [])
 
 
+def found_where_traced(module: _listfile.TracedModule) -> ModuleSpec | None:
+    """A submodule that its parent's recorded locations do not hold, found
+    again in the directory it was traced in.  Its parent's locations at
+    import time were others: a package spanning directories
+    (pkgutil.extend_path), or one replaced in sys.modules by another of the
+    same name (setuptools drops site-packages' `backports` namespace after
+    urllib3 imported `backports.zstd` from it, and imports its vendored
+    `backports`)."""
+    if "." not in module.name:
+        return None
+    directory = os.path.dirname(module.origin)
+    if module.is_package:
+        directory = os.path.dirname(directory)
+    spec = find_spec(module.name, [directory])
+    return spec if spec is not None and spec.origin == module.origin else None
+
+
 def is_extension(spec: ModuleSpec) -> bool:
     return type(spec.loader) is ExtensionFileLoader
 
@@ -212,6 +229,10 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
         for module in traced.modules:
             try:
                 spec, search = finder.find_with_path(module.name, module.path)
+                if spec is None:
+                    # No fast path (search = []): the share side searches,
+                    # and serves it only where PathFinder lands on it.
+                    spec, search = found_where_traced(module), []
                 if spec is None:
                     raise Skip("not found on the traced sys.path")
                 code = module_code(spec, module)
