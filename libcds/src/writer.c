@@ -1,14 +1,12 @@
 /*
  * writer.c - building an archive: the fixed-address object arena, module
- * records, relocations, and the atomic write of the finished file.
+ * records, relocations, and the finished file: its layout (the sections by
+ * kind), its header, and its durable write (libos's os_durable_*).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "map.h"
