@@ -102,7 +102,9 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "share_open(path, *, verify_objects=False, verbose=0, validate='mtime')\n"
      "-> dict: map this process's archive (once), ArchiveError when it is\n"
-     "refused; verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
+     "refused (damaged, foreign, made under other code settings:\n"
+     "STATUS_SETTINGS), with nothing installed and nothing left mapped;\n"
+     "verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
      "hash or none; ValueError otherwise) hold for what it serves."},
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
