@@ -98,27 +98,20 @@ static int real_madvise(void *address, size_t size, int advice)
     return madvise(address, size, advice);
 }
 
-static const os_syscalls real_calls = {
-    .open = real_open,
-    .close = real_close,
-    .read = real_read,
-    .pread = real_pread,
-    .write = real_write,
-    .fsync = real_fsync,
-    .fchmod = real_fchmod,
-    .fstat = real_fstat,
-    .stat = real_stat,
-    .lstat = real_lstat,
-    .rename = real_rename,
-    .unlink = real_unlink,
-    .mkdir = real_mkdir,
-    .mmap = real_mmap,
-    .munmap = real_munmap,
-    .mprotect = real_mprotect,
-    .madvise = real_madvise,
-};
+/* The real calls, as one initializer: for the table, and for restoring it. */
+#define REAL_CALLS                                                             \
+    {                                                                          \
+        .open = real_open, .close = real_close, .read = real_read,             \
+        .pread = real_pread, .write = real_write, .fsync = real_fsync,         \
+        .fchmod = real_fchmod, .fstat = real_fstat, .stat = real_stat,         \
+        .lstat = real_lstat, .rename = real_rename, .unlink = real_unlink,     \
+        .mkdir = real_mkdir, .mmap = real_mmap, .munmap = real_munmap,         \
+        .mprotect = real_mprotect, .madvise = real_madvise,                    \
+    }
 
-os_syscalls os_sys = real_calls;
+static const os_syscalls real_calls = REAL_CALLS;
+
+os_syscalls os_sys = REAL_CALLS;
 
 void os_syscalls_restore(void)
 {
