@@ -56,7 +56,7 @@ class build_ext_and_client(build_ext):
     def run(self) -> None:
         super().run()
         sources = sorted(glob("tools/pycds-run/*.c")) + sorted(
-            glob("librun/src/*.c"))
+            glob("librun/src/*.c")) + sorted(glob("libos/src/*.c"))
         # Where no python lies beside pycds-run (pip --user, a system
         # install), it runs the interpreter that installed it.  A wheel
         # for other machines sets PYCDS_RUN_PYTHON empty: no fallback (the
@@ -66,7 +66,7 @@ class build_ext_and_client(build_ext):
         macros = [("PYCDS_RUN_PYTHON", f'"{python}"')] if python else []
         objects = self.compiler.compile(
             sources, output_dir=os.path.join(BUILD_BASE, "client"),
-            include_dirs=["librun/include"], macros=macros,
+            include_dirs=["librun/include", "libos/include"], macros=macros,
             extra_postargs=["-std=gnu11", "-O2", *warnings])
         # LDFLAGS too: a sanitized build's objects need its runtime.  A
         # static executable starts faster (no dynamic linking: 0.1-0.2 ms
@@ -79,12 +79,12 @@ class build_ext_and_client(build_ext):
 extension = Extension(
     "pycds._cds",
     sources=sorted(glob("pycds/ext/*.c")) + sorted(glob("libcds/src/*.c"))
-    + sorted(glob("librun/src/*.c")),
+    + sorted(glob("librun/src/*.c")) + sorted(glob("libos/src/*.c")),
     depends=sorted(glob("pycds/ext/*.h") + glob("libcds/src/*.h"))
     + sorted(glob("libcds/include/cds/*.h") + glob("librun/include/run/*.h")
-             + glob("librun/src/*.h")),
+             + glob("librun/src/*.h") + glob("libos/include/os/*.h")),
     include_dirs=["libcds/include", "libcds/src", "librun/include",
-                  "pycds/ext"],
+                  "libos/include", "pycds/ext"],
     extra_compile_args=["-std=gnu11", *warnings],
 )
 

@@ -4,7 +4,7 @@ Nothing here may break the program: every problem becomes one line on
 stderr at PYCDSVERBOSE>=1 and the program runs with plain imports.
 
 The modules every shared start imports (the package, this one, _share,
-_log, _meta) do without `from __future__ import annotations`: importing
+_log) do without `from __future__ import annotations`: importing
 __future__ at each start costs more than their few annotations.
 """
 

@@ -39,11 +39,11 @@ def install(archive_path: str) -> None:
 def usable_archive(archive_path: str) -> bool:
     """Whether a good archive for this interpreter and these settings is
     there now (one that another first run wrote while this one ran)."""
-    from . import _cds, _meta
+    from . import _cds
 
     try:
         with _cds.Archive(archive_path) as archive:
-            return _meta.mismatch(archive.user()) is None
+            return _cds.settings_mismatch(archive.user()) is None
     except Exception:
         return False
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib.machinery import (ExtensionFileLoader, ModuleSpec, PathFinder,
                                  SourceFileLoader, SourcelessFileLoader)
 
-from . import _cds, _listfile, _meta
+from . import _cds, _listfile
 
 # Arena addresses to try, in order, if one is taken in this process.
 BASES = [_cds.DEFAULT_BASE + i * (1 << 40) for i in range(4)]
@@ -165,6 +165,23 @@ def absent_record(name: str, search: list[str], now_ns: int) -> bytes:
         search, [(entry_state(e, now_ns), e) for e in search], [])
 
 
+def found_where_traced(module: _listfile.TracedModule) -> ModuleSpec | None:
+    """A submodule that its parent's recorded locations do not hold, found
+    again in the directory it was traced in.  Its parent's locations at
+    import time were others: a package spanning directories
+    (pkgutil.extend_path), or one replaced in sys.modules by another of the
+    same name (setuptools drops site-packages' `backports` namespace after
+    urllib3 imported `backports.zstd` from it, and imports its vendored
+    `backports`)."""
+    if "." not in module.name:
+        return None
+    directory = os.path.dirname(module.origin)
+    if module.is_package:
+        directory = os.path.dirname(directory)
+    spec = find_spec(module.name, [directory])
+    return spec if spec is not None and spec.origin == module.origin else None
+
+
 def is_extension(spec: ModuleSpec) -> bool:
     return type(spec.loader) is ExtensionFileLoader
 
@@ -213,6 +230,10 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
             try:
                 spec, search = finder.find_with_path(module.name, module.path)
                 if spec is None:
+                    # No fast path (search = []): the share side searches,
+                    # and serves it only where PathFinder lands on it.
+                    spec, search = found_where_traced(module), []
+                if spec is None:
                     raise Skip("not found on the traced sys.path")
                 code = module_code(spec, module)
                 with open(spec.origin, "rb") as f:
@@ -246,7 +267,7 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
             writer.begin_module(absent.name, is_absent=True, extra=record)
             writer.end_module(writer.add_bytes(bytes(8)))
             result.absent += 1
-        writer.set_user(_meta.encode())
+        writer.set_user(_cds.code_settings())
         result.object_bytes = writer.object_size
         writer.finish(archive_path)
     finally:

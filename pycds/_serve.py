@@ -244,9 +244,7 @@ def note_failure(server: Server, why: str) -> None:
     """Tell clients, for a minute, not to start this server again."""
     path = server_file(server, ".failed")
     try:
-        with open(path + ".tmp", "w") as note:
-            note.write(why + "\n")
-        os.replace(path + ".tmp", path)
+        _cds.write_file(path, (why + "\n").encode())
     except OSError:
         pass
 

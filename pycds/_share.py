@@ -16,13 +16,14 @@ import time
 # import system's own module is loaded already.
 from _frozen_importlib_external import PathFinder
 
-from . import _cds, _log, _meta
+from . import _cds, _log
 
 
 def install(archive_path: str) -> str:
     """Map the archive and put the finder in PathFinder's place.  Returns
-    "shared", or why not: "refused" (missing, damaged, foreign: one line at
-    PYCDSVERBOSE>=1), "untrusted" (others could write it) or "error"."""
+    "shared", or why not: "refused" (missing, damaged, foreign, made under
+    other code settings: one line at PYCDSVERBOSE>=1; share_open checks it
+    all before it installs anything, and unmaps what it refuses), "untrusted" (others could write it) or "error"."""
     start = time.perf_counter_ns()
     validate = os.environ.get("PYCDSVALIDATE", "mtime").strip().lower() or "mtime"
     try:
@@ -38,11 +39,6 @@ def install(archive_path: str) -> str:
     except Exception as error:
         _log.say(f"archive refused: {error}")
         return "error"
-    reason = _meta.mismatch(_cds.share_user())
-    if reason is not None:
-        # The mapping stays (it is inert); nothing is served from it.
-        _log.say(f"archive refused: {archive_path}: {reason}")
-        return "refused"
     # The finder stands in for PathFinder: it answers for it where the
     # archive proves the answer, asks it everywhere else, and the finders
     # after it still run.  Without PathFinder there is nothing to serve.

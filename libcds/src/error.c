@@ -1,9 +1,9 @@
 /*
- * error.c - status names and one-line diagnostics.
+ * error.c - libcds's status names; diagnostics are filled by libos's
+ * os_diag_format, as librun's are.
  */
-#include <stdio.h>
-
 #include "internal.h"
+#include "os/diag.h"
 
 static const char *const status_names[CDS_E_STATUS_COUNT] = {
     [CDS_OK] = "success",
@@ -31,9 +31,7 @@ static const char *const status_names[CDS_E_STATUS_COUNT] = {
 
 const char *cds_strerror(cds_status status)
 {
-    if ((unsigned)status >= CDS_E_STATUS_COUNT)
-        return "unknown status";
-    return status_names[status];
+    return os_status_name(status_names, CDS_E_STATUS_COUNT, (unsigned)status);
 }
 
 cds_status cds_fail(cds_diag *diag, cds_status status, const char *format, ...)
@@ -42,7 +40,7 @@ cds_status cds_fail(cds_diag *diag, cds_status status, const char *format, ...)
         va_list args;
         va_start(args, format);
         diag->status = status;
-        vsnprintf(diag->message, sizeof diag->message, format, args);
+        os_diag_format(diag->message, sizeof diag->message, format, args);
         va_end(args);
     }
     return status;

@@ -97,7 +97,7 @@ static cds_status read_fully(int fd, void *buffer, size_t size, off_t offset,
 {
     unsigned char *p = buffer;
     while (size > 0) {
-        ssize_t n = pread(fd, p, size, offset);
+        ssize_t n = os_sys.pread(fd, p, size, offset);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -114,7 +114,7 @@ static cds_status read_fully(int fd, void *buffer, size_t size, off_t offset,
 cds_status cds_header_read(int fd, cds_header *out, cds_diag *diag)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0)
+    if (os_sys.fstat(fd, &st) != 0)
         return cds_fail(diag, CDS_E_IO, "fstat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return cds_fail(diag, CDS_E_NOT_REGULAR, "not a regular file");

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "cds/cds.h"
+#include "os/syscalls.h"
 
 /* Keep the on-disk structures exactly as format.h describes them. */
 _Static_assert(sizeof(cds_section_entry) == 32, "section entry layout");

@@ -35,7 +35,7 @@
 static bool fd_is_archive(const cds_archive *a)
 {
     struct stat st;
-    return a->fd >= 0 && fstat(a->fd, &st) == 0 && st.st_dev == a->dev &&
+    return a->fd >= 0 && os_sys.fstat(a->fd, &st) == 0 && st.st_dev == a->dev &&
            st.st_ino == a->ino;
 }
 
@@ -55,8 +55,8 @@ static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size,
     }
     uint64_t done = 0;
     while (done < size) {
-        ssize_t got =
-            pread(a->fd, a->base + at + done, size - done, (off_t)(at + done));
+        ssize_t got = os_sys.pread(a->fd, a->base + at + done, size - done,
+                                   (off_t)(at + done));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
@@ -72,7 +72,7 @@ static cds_status read_extent(cds_archive *a, uint64_t e, source *from)
     uint64_t at = e * CDS_EXTENT_SIZE;
     uint64_t size =
         a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
-    madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
+    os_sys.madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
     cds_status status = read_in(a, at, size, from);
     if (status == CDS_OK)
         a->loaded[e] = CDS_EXTENT_WHOLE;

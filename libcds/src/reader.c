@@ -27,7 +27,7 @@
 static cds_status map_archive(cds_archive *a, int fd, cds_diag *diag)
 {
     size_t size = (size_t)a->header.file_size;
-    void *pristine = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    void *pristine = os_sys.mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     if (pristine == MAP_FAILED)
         return cds_fail(diag, CDS_E_MAP, "mmap %zu bytes: %s", size,
                         strerror(errno));
@@ -35,10 +35,10 @@ static cds_status map_archive(cds_archive *a, int fd, cds_diag *diag)
     void *p = cds_map_fixed(a->header.base_address, size,
                             PROT_READ | PROT_WRITE, flags, -1);
     if (p == MAP_FAILED && errno == EEXIST)
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+        p = os_sys.mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED) {
         int err = errno;
-        munmap(pristine, size);
+        os_sys.munmap(pristine, size);
         return cds_fail(diag, CDS_E_MAP, "mmap %zu bytes: %s", size,
                         strerror(err));
     }
@@ -119,7 +119,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
     if (!a)
         return cds_fail(diag, CDS_E_NOMEM, "out of memory");
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = os_sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         free(a);
         return cds_fail(diag, CDS_E_IO, "open: %s", strerror(errno));
@@ -133,7 +133,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
                           "archive was made by another runtime build");
     a->fd = -1;
     struct stat st;
-    if (status == CDS_OK && fstat(fd, &st) != 0)
+    if (status == CDS_OK && os_sys.fstat(fd, &st) != 0)
         status = cds_fail(diag, CDS_E_IO, "fstat: %s", strerror(errno));
     if (status == CDS_OK)
         status = map_archive(a, fd, diag);
@@ -142,7 +142,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
         a->ino = st.st_ino;
         a->fd = keep_fd(fd); /* without it, extents come from the mapping */
     }
-    close(fd);
+    os_sys.close(fd);
     if (status != CDS_OK) {
         free(a);
         return status;
@@ -193,11 +193,11 @@ void cds_archive_close(cds_archive *a)
     if (!a)
         return;
     if (a->base)
-        munmap(a->base, a->size);
+        os_sys.munmap(a->base, a->size);
     if (a->pristine)
-        munmap((void *)a->pristine, a->size);
+        os_sys.munmap((void *)a->pristine, a->size);
     if (a->fd >= 0)
-        close(a->fd);
+        os_sys.close(a->fd);
     free(a->loaded);
     free(a->pages);
     free(a->intern_slots);

@@ -1,27 +1,21 @@
 /*
  * writer.c - building an archive: the fixed-address object arena, module
- * records, relocations, and the atomic write of the finished file.
+ * records, relocations, and the finished file: its layout (the sections by
+ * kind), its header, and its durable write (libos's os_durable_*).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "map.h"
+#include "os/array.h"
+#include "os/durable.h"
+#include "os/syscalls.h"
 
 /* Arena memory is made accessible in steps of this size as objects grow. */
 #define COMMIT_STEP (UINT64_C(1) << 20)
-
-typedef struct byte_buffer {
-    unsigned char *data;
-    size_t size, capacity;
-} byte_buffer;
 
 struct cds_writer {
     uint64_t base;        /* preferred address of file offset 0 */
@@ -29,15 +23,14 @@ struct cds_writer {
     uint64_t reserved;    /* address space held for the arena */
     uint64_t committed;   /* bytes of it readable and writable */
     uint64_t used;        /* bytes handed out */
-    byte_buffer modules;  /* cds_module_record[] */
-    byte_buffer relocs;   /* the encoded streams of finished modules */
-    byte_buffer pending;  /* pending_reloc[] of the module being built */
-    byte_buffer deps;     /* uint32_t[] */
-    byte_buffer strings;  /* names and paths */
-    byte_buffer user;     /* the user section */
-    byte_buffer names;    /* name hash set: cds_index_slot[] */
-    uint32_t *dep_marks;  /* module -> 1 + module that last added it */
-    size_t dep_marks_capacity;
+    os_array modules;     /* cds_module_record */
+    os_array relocs;      /* bytes: the encoded streams of finished modules */
+    os_array pending;     /* pending_reloc of the module being built */
+    os_array deps;        /* uint32_t */
+    os_array strings;     /* bytes: names and paths */
+    os_array user;        /* bytes: the user section */
+    os_array names;       /* cds_index_slot: the name hash set */
+    os_array dep_marks; /* uint32_t: module -> 1 + module that last added it */
     bool in_module;
     bool finished;
     cds_module_record current;
@@ -71,44 +64,14 @@ static inline uint64_t pending_offset(pending_reloc r)
     return (r >> 24) << 3;
 }
 
+static inline const char *strings_at(const cds_writer *w, uint32_t offset)
+{
+    return (const char *)w->strings.items + offset;
+}
+
 static inline uint32_t module_count(const cds_writer *w)
 {
-    return (uint32_t)(w->modules.size / sizeof(cds_module_record));
-}
-
-static bool buffer_reserve(byte_buffer *b, size_t extra)
-{
-    if (extra <= b->capacity - b->size)
-        return true;
-    size_t want = b->capacity ? b->capacity : 256;
-    while (want - b->size < extra) {
-        if (want > SIZE_MAX / 2)
-            return false;
-        want *= 2;
-    }
-    unsigned char *data = realloc(b->data, want);
-    if (!data)
-        return false;
-    b->data = data;
-    b->capacity = want;
-    return true;
-}
-
-static bool buffer_append(byte_buffer *b, const void *data, size_t size)
-{
-    if (!buffer_reserve(b, size))
-        return false;
-    if (size)
-        memcpy(b->data + b->size, data, size);
-    b->size += size;
-    return true;
-}
-
-static void buffer_free(byte_buffer *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->size = b->capacity = 0;
+    return (uint32_t)w->modules.count;
 }
 
 /* ------------------------------------------------------------- the arena */
@@ -132,6 +95,14 @@ cds_status cds_writer_create(cds_writer **out, const cds_writer_options *opt,
         return cds_fail(diag, CDS_E_NOMEM, "out of memory");
     w->base = base;
     w->reserved = max;
+    w->modules = (os_array)OS_ARRAY_INIT(cds_module_record);
+    w->relocs = (os_array)OS_ARRAY_INIT(unsigned char);
+    w->pending = (os_array)OS_ARRAY_INIT(pending_reloc);
+    w->deps = (os_array)OS_ARRAY_INIT(uint32_t);
+    w->strings = (os_array)OS_ARRAY_INIT(char);
+    w->user = (os_array)OS_ARRAY_INIT(unsigned char);
+    w->names = (os_array)OS_ARRAY_INIT(cds_index_slot);
+    w->dep_marks = (os_array)OS_ARRAY_INIT(uint32_t);
     /* Reserve address space only; pages are committed as the arena grows. */
     void *arena =
         cds_map_fixed(base + CDS_OBJECTS_OFFSET, max, PROT_NONE,
@@ -154,15 +125,15 @@ void cds_writer_destroy(cds_writer *w)
 {
     if (!w)
         return;
-    munmap(w->arena, w->reserved);
-    buffer_free(&w->modules);
-    buffer_free(&w->relocs);
-    buffer_free(&w->pending);
-    buffer_free(&w->deps);
-    buffer_free(&w->strings);
-    buffer_free(&w->user);
-    buffer_free(&w->names);
-    free(w->dep_marks);
+    os_sys.munmap(w->arena, w->reserved);
+    os_array_free(&w->modules);
+    os_array_free(&w->relocs);
+    os_array_free(&w->pending);
+    os_array_free(&w->deps);
+    os_array_free(&w->strings);
+    os_array_free(&w->user);
+    os_array_free(&w->names);
+    os_array_free(&w->dep_marks);
     free(w);
 }
 
@@ -179,8 +150,8 @@ void *cds_writer_alloc(cds_writer *w, size_t size, size_t align)
         uint64_t commit = cds_align_up(end, COMMIT_STEP);
         if (commit > w->reserved)
             commit = w->reserved;
-        if (mprotect(w->arena + w->committed, commit - w->committed,
-                     PROT_READ | PROT_WRITE) != 0)
+        if (os_sys.mprotect(w->arena + w->committed, commit - w->committed,
+                            PROT_READ | PROT_WRITE) != 0)
             return NULL;
         w->committed = commit;
     }
@@ -226,18 +197,17 @@ void *cds_writer_pointer(const cds_writer *w, uint64_t offset)
 static int name_set_find(const cds_writer *w, uint64_t hash, const char *name,
                          size_t size)
 {
-    size_t slot_count = w->names.size / sizeof(cds_index_slot);
+    size_t slot_count = w->names.count;
     if (slot_count == 0)
         return 0;
-    const cds_index_slot *slots = (const cds_index_slot *)w->names.data;
-    const cds_module_record *records =
-        (const cds_module_record *)w->modules.data;
+    const cds_index_slot *slots = w->names.items;
+    const cds_module_record *records = w->modules.items;
     for (size_t i = hash & (slot_count - 1);; i = (i + 1) & (slot_count - 1)) {
         if (slots[i].module == 0)
             return 0;
         const cds_module_record *r = &records[slots[i].module - 1];
         if (slots[i].hash == hash && r->name.size == size &&
-            memcmp(w->strings.data + r->name.offset, name, size) == 0)
+            memcmp(strings_at(w, r->name.offset), name, size) == 0)
             return 1;
     }
 }
@@ -256,11 +226,9 @@ static void index_insert(cds_index_slot *slots, uint32_t slot_count,
 static void index_fill(const cds_writer *w, cds_index_slot *slots,
                        uint32_t slot_count)
 {
-    const cds_module_record *records =
-        (const cds_module_record *)w->modules.data;
+    const cds_module_record *records = w->modules.items;
     for (uint32_t m = 0; m < module_count(w); m++) {
-        const char *name =
-            (const char *)w->strings.data + records[m].name.offset;
+        const char *name = strings_at(w, records[m].name.offset);
         index_insert(slots, slot_count,
                      cds_index_hash(name, records[m].name.size), m);
     }
@@ -270,20 +238,17 @@ static void index_fill(const cds_writer *w, cds_index_slot *slots,
 static bool name_set_add(cds_writer *w, uint32_t m)
 {
     uint32_t slot_count = cds_index_slot_count(module_count(w) + 1);
-    size_t bytes = (size_t)slot_count * sizeof(cds_index_slot);
-    if (w->names.size < bytes) {
-        w->names.size = 0;
-        if (!buffer_reserve(&w->names, bytes))
+    if (w->names.count < slot_count) {
+        w->names.count = 0;
+        if (!os_array_append(&w->names, NULL, slot_count))
             return false;
-        memset(w->names.data, 0, bytes);
-        w->names.size = bytes;
-        index_fill(w, (cds_index_slot *)w->names.data, slot_count);
+        index_fill(w, w->names.items, slot_count);
         return true; /* index_fill included m */
     }
-    const cds_module_record *r = (const cds_module_record *)w->modules.data + m;
-    const char *name = (const char *)w->strings.data + r->name.offset;
-    index_insert((cds_index_slot *)w->names.data,
-                 (uint32_t)(w->names.size / sizeof(cds_index_slot)),
+    const cds_module_record *r =
+        &OS_ARRAY_AT(&w->modules, cds_module_record, m);
+    const char *name = strings_at(w, r->name.offset);
+    index_insert(w->names.items, (uint32_t)w->names.count,
                  cds_index_hash(name, r->name.size), m);
     return true;
 }
@@ -295,11 +260,11 @@ static bool add_string(cds_writer *w, const void *data, size_t size,
 {
     if (!data)
         size = 0;
-    if (size > UINT32_MAX || w->strings.size > UINT32_MAX - size)
+    if (size > UINT32_MAX || w->strings.count > UINT32_MAX - size)
         return false;
-    ref->offset = (uint32_t)w->strings.size;
+    ref->offset = (uint32_t)w->strings.count;
     ref->size = (uint32_t)size;
-    return buffer_append(&w->strings, data, size);
+    return size == 0 || os_array_append(&w->strings, data, size);
 }
 
 cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
@@ -317,14 +282,14 @@ cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
 
     cds_module_record *r = &w->current;
     memset(r, 0, sizeof *r);
-    size_t strings_before = w->strings.size;
+    size_t strings_before = w->strings.count;
     if (!add_string(w, info->name, name_size, &r->name) ||
         !add_string(w, info->origin, info->origin ? strlen(info->origin) : 0,
                     &r->origin) ||
         !add_string(w, info->cached, info->cached ? strlen(info->cached) : 0,
                     &r->cached) ||
         !add_string(w, info->extra, info->extra_size, &r->extra)) {
-        w->strings.size = strings_before;
+        w->strings.count = strings_before;
         return CDS_E_NOMEM;
     }
     r->flags = info->flags;
@@ -334,9 +299,9 @@ cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
     /* Relocation streams count 8-byte words from here. */
     w->used = cds_align_up(w->used, 8);
     r->objects_begin = CDS_OBJECTS_OFFSET + w->used;
-    r->relocs_offset = w->relocs.size;
-    w->pending.size = 0;
-    r->deps_first = (uint32_t)(w->deps.size / sizeof(uint32_t));
+    r->relocs_offset = w->relocs.count;
+    w->pending.count = 0;
+    r->deps_first = (uint32_t)w->deps.count;
     w->in_module = true;
     if (number)
         *number = module_count(w);
@@ -360,10 +325,10 @@ cds_status cds_writer_add_reloc(cds_writer *w, void *slot, cds_reloc_kind kind,
         if (!cds_writer_contains(w, target, 1))
             return CDS_E_INVALID_ARGUMENT;
     }
-    if (w->pending.size / sizeof(pending_reloc) >= UINT32_MAX)
+    if (w->pending.count >= UINT32_MAX)
         return CDS_E_FULL;
     pending_reloc r = pending_make(kind, arg, file_offset(w, slot));
-    return buffer_append(&w->pending, &r, sizeof r) ? CDS_OK : CDS_E_NOMEM;
+    return os_array_append(&w->pending, &r, 1) ? CDS_OK : CDS_E_NOMEM;
 }
 
 cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
@@ -371,30 +336,25 @@ cds_status cds_writer_add_dep(cds_writer *w, uint32_t number)
     if (!w || !w->in_module || number >= module_count(w))
         return CDS_E_INVALID_ARGUMENT;
     uint32_t current = module_count(w);
-    if (w->dep_marks_capacity < current) {
-        size_t want = current * 2 + 16;
-        uint32_t *marks = realloc(w->dep_marks, want * sizeof *marks);
-        if (!marks)
-            return CDS_E_NOMEM;
-        memset(marks + w->dep_marks_capacity, 0,
-               (want - w->dep_marks_capacity) * sizeof *marks);
-        w->dep_marks = marks;
-        w->dep_marks_capacity = want;
-    }
+    if (w->dep_marks.count < current &&
+        !os_array_append(&w->dep_marks, NULL,
+                         current * 2 + 16 - w->dep_marks.count))
+        return CDS_E_NOMEM;
+    uint32_t *marks = w->dep_marks.items;
     /* Add `number` and, so that the list stays transitively closed, every
      * module it depends on (its own list is closed already). */
     const cds_module_record *dep =
-        (const cds_module_record *)w->modules.data + number;
+        &OS_ARRAY_AT(&w->modules, cds_module_record, number);
     uint32_t first = dep->deps_first, count = dep->deps_count;
     for (uint32_t i = 0; i <= count; i++) {
         /* Indexed each time: appending may move the buffer. */
         uint32_t m =
-            i < count ? ((const uint32_t *)w->deps.data)[first + i] : number;
-        if (w->dep_marks[m] == current + 1)
+            i < count ? OS_ARRAY_AT(&w->deps, uint32_t, first + i) : number;
+        if (marks[m] == current + 1)
             continue; /* already listed for this module */
-        if (!buffer_append(&w->deps, &m, sizeof m))
+        if (!os_array_append(&w->deps, &m, 1))
             return CDS_E_NOMEM;
-        w->dep_marks[m] = current + 1;
+        marks[m] = current + 1;
     }
     return CDS_OK;
 }
@@ -424,8 +384,8 @@ static int compare_pending(const void *a, const void *b)
  */
 static cds_status encode_streams(cds_writer *w, cds_module_record *r)
 {
-    size_t count = w->pending.size / sizeof(pending_reloc);
-    pending_reloc *entries = (pending_reloc *)w->pending.data;
+    size_t count = w->pending.count;
+    pending_reloc *entries = w->pending.items;
     if (count)
         qsort(entries, count, sizeof *entries, compare_pending);
     uint64_t sizes[CDS_STREAM_COUNT] = {0};
@@ -449,7 +409,7 @@ static cds_status encode_streams(cds_writer *w, cds_module_record *r)
         } else {
             n = cds_varint_put(bytes, gap);
         }
-        if (!buffer_append(&w->relocs, bytes, n))
+        if (!os_array_append(&w->relocs, bytes, n))
             return CDS_E_NOMEM;
         sizes[stream] += n;
         previous = offset;
@@ -474,21 +434,22 @@ cds_status cds_writer_end_module(cds_writer *w, const void *root)
     r->objects_end = CDS_OBJECTS_OFFSET + w->used;
     cds_status status = encode_streams(w, r);
     if (status != CDS_OK) {
-        w->relocs.size = r->relocs_offset;
+        w->relocs.count = r->relocs_offset;
         return status;
     }
     uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
-    r->checksum = cds_module_checksum(
-        w->arena + begin, (size_t)(w->used - begin),
-        w->relocs.data + r->relocs_offset, w->relocs.size - r->relocs_offset);
-    r->deps_count = (uint32_t)(w->deps.size / sizeof(uint32_t)) - r->deps_first;
-    if (!buffer_append(&w->modules, r, sizeof *r)) {
-        w->relocs.size = r->relocs_offset;
+    r->checksum =
+        cds_module_checksum(w->arena + begin, (size_t)(w->used - begin),
+                            (unsigned char *)w->relocs.items + r->relocs_offset,
+                            w->relocs.count - r->relocs_offset);
+    r->deps_count = (uint32_t)w->deps.count - r->deps_first;
+    if (!os_array_append(&w->modules, r, 1)) {
+        w->relocs.count = r->relocs_offset;
         return CDS_E_NOMEM;
     }
     if (!name_set_add(w, module_count(w) - 1)) {
-        w->modules.size -= sizeof *r;
-        w->relocs.size = r->relocs_offset;
+        w->modules.count--;
+        w->relocs.count = r->relocs_offset;
         return CDS_E_NOMEM;
     }
     w->in_module = false;
@@ -503,14 +464,15 @@ cds_status cds_writer_cancel_module(cds_writer *w)
     uint64_t begin = r->objects_begin - CDS_OBJECTS_OFFSET;
     memset(w->arena + begin, 0, w->used - begin);
     w->used = begin;
-    w->relocs.size = r->relocs_offset;
-    w->pending.size = 0;
-    w->deps.size = (size_t)r->deps_first * sizeof(uint32_t);
-    w->strings.size = r->name.offset;
+    w->relocs.count = r->relocs_offset;
+    w->pending.count = 0;
+    w->deps.count = r->deps_first;
+    w->strings.count = r->name.offset;
     /* Forget dependency marks of this attempt: they carry its number. */
-    for (size_t i = 0; i < w->dep_marks_capacity; i++)
-        if (w->dep_marks[i] == module_count(w) + 1)
-            w->dep_marks[i] = 0;
+    uint32_t *marks = w->dep_marks.items;
+    for (size_t i = 0; i < w->dep_marks.count; i++)
+        if (marks[i] == module_count(w) + 1)
+            marks[i] = 0;
     w->in_module = false;
     return CDS_OK;
 }
@@ -519,52 +481,109 @@ cds_status cds_writer_set_user(cds_writer *w, const void *data, size_t size)
 {
     if (!w || w->finished || (size && !data))
         return CDS_E_INVALID_ARGUMENT;
-    w->user.size = 0;
-    return buffer_append(&w->user, data, size) ? CDS_OK : CDS_E_NOMEM;
+    w->user.count = 0;
+    return os_array_append(&w->user, data, size) ? CDS_OK : CDS_E_NOMEM;
 }
 
 /* ------------------------------------------------------------- writing */
 
-static cds_status write_fully(int fd, const void *data, size_t size,
-                              cds_diag *diag)
+/* What one section of the file will hold. */
+typedef struct section_bytes {
+    const void *data;
+    uint64_t size;
+} section_bytes;
+
+/* The finished archive before it is written: its header, and each
+ * section's bytes by kind (format.h's cds_section_kind). */
+typedef struct archive_layout {
+    cds_header header;
+    section_bytes section[CDS_SECTION_KIND_COUNT + 1]; /* [0] unused */
+    unsigned char *index;                              /* owned */
+} archive_layout;
+
+static section_bytes array_bytes(const os_array *a)
 {
-    const unsigned char *p = data;
-    while (size > 0) {
-        ssize_t n = write(fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return cds_fail(diag, CDS_E_IO, "write: %s", strerror(errno));
-        p += n;
-        size -= (size_t)n;
-    }
+    return (section_bytes){a->items, (uint64_t)a->count * a->item_size};
+}
+
+/* Build the index of the finished modules and name every section's bytes. */
+static cds_status layout_sections(const cds_writer *w, archive_layout *l,
+                                  cds_diag *diag)
+{
+    uint32_t slot_count = cds_index_slot_count(module_count(w));
+    size_t index_size =
+        sizeof(cds_index_header) + (size_t)slot_count * sizeof(cds_index_slot);
+    l->index = calloc(1, index_size);
+    if (!l->index)
+        return cds_fail(diag, CDS_E_NOMEM, "out of memory");
+    ((cds_index_header *)l->index)->slot_count = slot_count;
+    index_fill(w, (cds_index_slot *)(l->index + sizeof(cds_index_header)),
+               slot_count);
+
+    /* The object region's page padding is zero and is checksummed too. */
+    l->section[CDS_SECTION_OBJECTS] =
+        (section_bytes){w->arena, cds_align_up(w->used, CDS_PAGE_SIZE)};
+    l->section[CDS_SECTION_INDEX] = (section_bytes){l->index, index_size};
+    l->section[CDS_SECTION_MODULES] = array_bytes(&w->modules);
+    l->section[CDS_SECTION_DEPS] = array_bytes(&w->deps);
+    l->section[CDS_SECTION_RELOCS] = array_bytes(&w->relocs);
+    l->section[CDS_SECTION_STRINGS] = array_bytes(&w->strings);
+    l->section[CDS_SECTION_USER] = array_bytes(&w->user);
     return CDS_OK;
 }
 
-static cds_status write_padding(int fd, uint64_t size, cds_diag *diag)
+/* Fill the header: identity, then the section table (each section 8-byte
+ * aligned after the previous, from the object region on), then the
+ * header's own checksum. */
+static void layout_header(const cds_writer *w, archive_layout *l,
+                          const void *fingerprint, size_t fingerprint_size)
 {
-    static const unsigned char zeros[CDS_PAGE_SIZE];
-    while (size > 0) {
-        size_t n = size < sizeof zeros ? (size_t)size : sizeof zeros;
-        cds_status status = write_fully(fd, zeros, n, diag);
-        if (status != CDS_OK)
-            return status;
-        size -= n;
+    cds_header *h = &l->header;
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, CDS_MAGIC, CDS_MAGIC_SIZE);
+    h->format_version = CDS_FORMAT_VERSION;
+    h->header_size = sizeof *h;
+    h->base_address = w->base;
+    h->fingerprint_size = (uint32_t)fingerprint_size;
+    if (fingerprint_size)
+        memcpy(h->fingerprint, fingerprint, fingerprint_size);
+    h->section_count = CDS_SECTION_KIND_COUNT;
+    h->module_count = module_count(w);
+    uint64_t offset = CDS_OBJECTS_OFFSET;
+    for (uint32_t kind = 1; kind <= CDS_SECTION_KIND_COUNT; kind++) {
+        const section_bytes *bytes = &l->section[kind];
+        cds_section_entry *s = &h->sections[kind - 1];
+        offset = cds_align_up(offset, 8);
+        s->kind = kind;
+        s->offset = offset;
+        s->size = bytes->size;
+        s->checksum =
+            bytes->size ? cds_hash(bytes->data, bytes->size) : cds_hash("", 0);
+        offset += bytes->size;
     }
-    return CDS_OK;
+    h->file_size = offset;
+    h->header_checksum = cds_header_checksum(h);
 }
 
-/* Make a rename durable: fsync the directory that holds path. */
-static void sync_directory(const char *path)
+/* Write the header and the sections, zeros between them, durably. */
+static cds_status write_archive(const archive_layout *l, const char *path,
+                                cds_diag *diag)
 {
-    char copy[PATH_MAX];
-    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* best effort: some filesystems refuse */
-        close(fd);
+    os_durable_file f;
+    if (os_durable_begin(&f, path, 0644) == 0) {
+        os_durable_write(&f, &l->header, sizeof l->header);
+        uint64_t written = sizeof l->header;
+        for (uint32_t kind = 1; kind <= CDS_SECTION_KIND_COUNT; kind++) {
+            const cds_section_entry *s = &l->header.sections[kind - 1];
+            os_durable_write_zeros(&f, s->offset - written);
+            if (s->size)
+                os_durable_write(&f, l->section[kind].data, s->size);
+            written = s->offset + s->size;
+        }
     }
+    if (os_durable_commit(&f) != 0)
+        return cds_fail(diag, CDS_E_IO, "%s", f.message);
+    return CDS_OK;
 }
 
 cds_status cds_writer_finish(cds_writer *w, const char *path,
@@ -577,91 +596,15 @@ cds_status cds_writer_finish(cds_writer *w, const char *path,
         return cds_fail(diag, CDS_E_INVALID_ARGUMENT,
                         "writer not ready or fingerprint over %u bytes",
                         CDS_FINGERPRINT_MAX);
-
-    uint32_t count = module_count(w);
-    uint32_t slot_count = cds_index_slot_count(count);
-    size_t index_size =
-        sizeof(cds_index_header) + (size_t)slot_count * sizeof(cds_index_slot);
-    unsigned char *index = calloc(1, index_size);
-    if (!index)
-        return cds_fail(diag, CDS_E_NOMEM, "out of memory");
-    ((cds_index_header *)index)->slot_count = slot_count;
-    index_fill(w, (cds_index_slot *)(index + sizeof(cds_index_header)),
-               slot_count);
-
-    const void *data[CDS_SECTION_KIND_COUNT] = {
-        w->arena,       index,           w->modules.data, w->deps.data,
-        w->relocs.data, w->strings.data, w->user.data,
-    };
-    uint64_t sizes[CDS_SECTION_KIND_COUNT] = {
-        cds_align_up(w->used, CDS_PAGE_SIZE),
-        index_size,
-        w->modules.size,
-        w->deps.size,
-        w->relocs.size,
-        w->strings.size,
-        w->user.size,
-    };
-
-    cds_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, CDS_MAGIC, CDS_MAGIC_SIZE);
-    h.format_version = CDS_FORMAT_VERSION;
-    h.header_size = sizeof h;
-    h.base_address = w->base;
-    h.fingerprint_size = (uint32_t)fingerprint_size;
-    if (fingerprint_size)
-        memcpy(h.fingerprint, fingerprint, fingerprint_size);
-    h.section_count = CDS_SECTION_KIND_COUNT;
-    h.module_count = count;
-    uint64_t offset = CDS_OBJECTS_OFFSET;
-    for (uint32_t i = 0; i < CDS_SECTION_KIND_COUNT; i++) {
-        cds_section_entry *s = &h.sections[i];
-        offset = cds_align_up(offset, 8);
-        s->kind = i + 1;
-        s->offset = offset;
-        s->size = sizes[i];
-        /* The object region's page padding is zero and is checksummed too. */
-        s->checksum = sizes[i] ? cds_hash(data[i], sizes[i]) : cds_hash("", 0);
-        offset += sizes[i];
+    archive_layout layout;
+    memset(&layout, 0, sizeof layout);
+    cds_status status = layout_sections(w, &layout, diag);
+    if (status == CDS_OK) {
+        layout_header(w, &layout, fingerprint, fingerprint_size);
+        status = write_archive(&layout, path, diag);
     }
-    h.file_size = offset;
-    h.header_checksum = cds_header_checksum(&h);
-
-    char temp[PATH_MAX];
-    static unsigned counter;
-    if (snprintf(temp, sizeof temp, "%s.tmp-%ld-%u", path, (long)getpid(),
-                 counter++) >= (int)sizeof temp) {
-        free(index);
-        return cds_fail(diag, CDS_E_INVALID_ARGUMENT, "path too long");
-    }
-    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        free(index);
-        return cds_fail(diag, CDS_E_IO, "create %s: %s", temp, strerror(errno));
-    }
-
-    cds_status status = write_fully(fd, &h, sizeof h, diag);
-    uint64_t written = sizeof h;
-    for (uint32_t i = 0; status == CDS_OK && i < CDS_SECTION_KIND_COUNT; i++) {
-        status = write_padding(fd, h.sections[i].offset - written, diag);
-        if (status == CDS_OK && sizes[i])
-            status = write_fully(fd, data[i], sizes[i], diag);
-        written = h.sections[i].offset + sizes[i];
-    }
-    free(index);
-    if (status == CDS_OK && fsync(fd) != 0)
-        status = cds_fail(diag, CDS_E_IO, "fsync: %s", strerror(errno));
-    if (close(fd) != 0 && status == CDS_OK)
-        status = cds_fail(diag, CDS_E_IO, "close: %s", strerror(errno));
-    if (status == CDS_OK && rename(temp, path) != 0)
-        status =
-            cds_fail(diag, CDS_E_IO, "rename to %s: %s", path, strerror(errno));
-    if (status != CDS_OK) {
-        unlink(temp);
-        return status;
-    }
-    sync_directory(path);
-    w->finished = true;
-    return CDS_OK;
+    free(layout.index);
+    if (status == CDS_OK)
+        w->finished = true;
+    return status;
 }

@@ -1,6 +1,7 @@
 /*
  * bundle.c - writing a launcher: a copy of the client binary with its
- * embedded configuration block filled in (see run_bundle_config).
+ * embedded configuration block filled in (see run_bundle_config), written
+ * whole or not at all (os_durable_*).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,38 +13,39 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os/durable.h"
 
 static run_status read_file(const char *path, unsigned char **data,
                             size_t *size, run_diag *diag)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = os_sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return run_fail(diag, RUN_E_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+    if (os_sys.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_size > (256 << 20)) {
-        close(fd);
+        os_sys.close(fd);
         return run_fail(diag, RUN_E_INVALID, "%s: not a client binary", path);
     }
     *size = (size_t)st.st_size;
     *data = malloc(*size ? *size : 1);
     if (!*data) {
-        close(fd);
+        os_sys.close(fd);
         return run_fail(diag, RUN_E_NOMEM, "%s: %zu bytes", path, *size);
     }
     size_t got = 0;
     while (got < *size) {
-        ssize_t n = read(fd, *data + got, *size - got);
+        ssize_t n = os_sys.read(fd, *data + got, *size - got);
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
             free(*data);
-            close(fd);
+            os_sys.close(fd);
             return run_fail(diag, RUN_E_IO, "%s: short read", path);
         }
         got += (size_t)n;
     }
-    close(fd);
+    os_sys.close(fd);
     return RUN_OK;
 }
 
@@ -114,36 +116,19 @@ run_status run_bundle_write(const char *client_path, const char *out_path,
     }
     memcpy(found, &config, sizeof config);
 
-    char temporary[4096];
-    if ((size_t)snprintf(temporary, sizeof temporary, "%s.tmp%ld", out_path,
-                         (long)getpid()) >= sizeof temporary) {
+    /* A launcher is a program: executable whatever the umask. */
+    os_durable_file f;
+    if (os_durable_begin(&f, out_path, 0755) == 0 &&
+        os_sys.fchmod(f.fd, 0755) != 0) {
+        int error = errno;
+        os_durable_abort(&f);
         free(data);
-        return run_fail(diag, RUN_E_TOO_LARGE, "output path too long");
+        return run_fail(diag, RUN_E_IO, "chmod %s: %s", out_path,
+                        strerror(error));
     }
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-    if (fd < 0) {
-        free(data);
-        return run_fail(diag, RUN_E_IO, "%s: %s", temporary, strerror(errno));
-    }
-    size_t written = 0;
-    while (written < size) {
-        ssize_t n = write(fd, data + written, size - written);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        written += (size_t)n;
-    }
+    os_durable_write(&f, data, size);
     free(data);
-    int failed = written != size || fchmod(fd, 0755) != 0 || fsync(fd) != 0;
-    int saved = errno;
-    if (close(fd) != 0)
-        failed = 1;
-    if (failed || rename(temporary, out_path) != 0) {
-        if (!failed)
-            saved = errno;
-        unlink(temporary);
-        return run_fail(diag, RUN_E_IO, "%s: %s", out_path, strerror(saved));
-    }
+    if (os_durable_commit(&f) != 0)
+        return run_fail(diag, RUN_E_IO, "%s", f.message);
     return RUN_OK;
 }

@@ -1,9 +1,9 @@
 /*
- * error.c - status names and one-line diagnostics.
+ * error.c - librun's status names; diagnostics are filled by libos's
+ * os_diag_format, as libcds's are.
  */
-#include <stdio.h>
-
 #include "internal.h"
+#include "os/diag.h"
 
 static const char *const status_names[RUN_E_STATUS_COUNT] = {
     [RUN_OK] = "success",
@@ -22,9 +22,7 @@ static const char *const status_names[RUN_E_STATUS_COUNT] = {
 
 const char *run_strerror(run_status status)
 {
-    if ((unsigned)status >= RUN_E_STATUS_COUNT)
-        return "unknown status";
-    return status_names[status];
+    return os_status_name(status_names, RUN_E_STATUS_COUNT, (unsigned)status);
 }
 
 run_status run_fail(run_diag *diag, run_status status, const char *format, ...)
@@ -33,7 +31,7 @@ run_status run_fail(run_diag *diag, run_status status, const char *format, ...)
         va_list args;
         va_start(args, format);
         diag->status = status;
-        vsnprintf(diag->message, sizeof diag->message, format, args);
+        os_diag_format(diag->message, sizeof diag->message, format, args);
         va_end(args);
     }
     return status;

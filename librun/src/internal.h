@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 
+#include "os/syscalls.h"
 #include "run/run.h"
 
 /* Fill diag (when given) with status and a formatted line; return status. */

@@ -15,11 +15,12 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os/trust.h"
 
 run_status run_dir_check(const char *path, run_diag *diag)
 {
     struct stat st;
-    if (lstat(path, &st) != 0)
+    if (os_sys.lstat(path, &st) != 0)
         return run_fail(diag, errno == ENOENT ? RUN_E_NOT_FOUND : RUN_E_IO,
                         "%s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
@@ -37,27 +38,14 @@ run_status run_dir_check(const char *path, run_diag *diag)
 }
 
 /* The directory that holds ours: whoever may rename entries in it could
- * swap ours for a link between a check and a use.  Owned by this user or
- * root, and writable by no one else unless sticky (like /tmp). */
+ * swap ours for a link between a check and a use (libos's one rule). */
 static run_status check_parent(const char *path, run_diag *diag)
 {
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (!slash)
+    if (path[0] != '/')
         return run_fail(diag, RUN_E_UNSAFE, "%s: not an absolute path", path);
-    *(slash == parent ? slash + 1 : slash) = 0;
-    struct stat st;
-    if (stat(parent, &st) != 0)
-        return run_fail(diag, RUN_E_IO, "%s: %s", parent, strerror(errno));
-    if (st.st_uid != geteuid() && st.st_uid != 0)
-        return run_fail(diag, RUN_E_UNSAFE,
-                        "%s: owned by uid %u, not by this user or root", parent,
-                        (unsigned)st.st_uid);
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-        return run_fail(diag, RUN_E_UNSAFE,
-                        "%s: writable by others without the sticky bit",
-                        parent);
+    char reason[RUN_DIAG_SIZE];
+    if (os_check_parent(path, reason, sizeof reason) != 0)
+        return run_fail(diag, RUN_E_UNSAFE, "%s: %s", path, reason);
     return RUN_OK;
 }
 
@@ -74,7 +62,7 @@ run_status run_dir(char *out, size_t size, int create, run_diag *diag)
     run_status parent = check_parent(out, diag);
     if (parent != RUN_OK)
         return parent;
-    if (create && mkdir(out, 0700) != 0 && errno != EEXIST)
+    if (create && os_sys.mkdir(out, 0700) != 0 && errno != EEXIST)
         return run_fail(diag, RUN_E_IO, "%s: %s", out, strerror(errno));
     return run_dir_check(out, diag);
 }

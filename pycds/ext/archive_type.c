@@ -103,7 +103,7 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
-        "{sIsNsNsNsNsIsOsOsOsLsKsKsKsKsKsIsI}", "number", number, "name",
+        "{sIsNsNsNsNsIsOsOsOsLsKsKsKsKsKsIsIsKsK}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
         string_of(self->archive, r->origin), "cached",
         string_of(self->archive, r->cached), "extra",
@@ -117,7 +117,9 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
         (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,
         "objects_begin", (unsigned long long)r->objects_begin, "objects_size",
         (unsigned long long)(r->objects_end - r->objects_begin), "relocations",
-        r->reloc_count, "dependencies", r->deps_count);
+        r->reloc_count, "dependencies", r->deps_count, "relocs_offset",
+        (unsigned long long)r->relocs_offset, "relocs_size",
+        (unsigned long long)r->typed_size + r->internal_size + r->intern_size);
 }
 
 static PyObject *archive_find(ArchiveObject *self, PyObject *name)

@@ -23,27 +23,17 @@
 
 #include <string.h>
 
+#include "os/array.h"
+
 #include "layout.h"
 
-/* A growable array of addresses inside the arena. */
-typedef struct address_list {
-    void **items;
-    size_t count, capacity;
-} address_list;
-
-static int address_list_push(address_list *list, void *item)
+/* Append an address inside the arena to list (an os_array of void *). */
+static int address_list_push(os_array *list, void *item)
 {
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 64;
-        void **items = PyMem_Realloc(list->items, capacity * sizeof *items);
-        if (!items) {
-            pycds_raise(PYCDS_ERROR_MEMORY, NULL);
-            return -1;
-        }
-        list->items = items;
-        list->capacity = capacity;
+    if (!os_array_append(list, &item, 1)) {
+        pycds_raise(PYCDS_ERROR_MEMORY, NULL);
+        return -1;
     }
-    list->items[list->count++] = item;
     return 0;
 }
 
@@ -64,9 +54,9 @@ struct pycds_copier {
     cds_writer *writer;
     uint32_t module;
     PyObject *memo[MEMO_COUNT];
-    PyObject *added;     /* [(kind, key)] the current module put in the memo */
-    address_list codes;  /* code objects of the current module */
-    address_list frozen; /* slots that receive a frozenset at load */
+    PyObject *added; /* [(kind, key)] the current module put in the memo */
+    os_array codes;  /* void *: code objects of the current module */
+    os_array frozen; /* void *: slots that receive a frozenset at load */
     pycds_copy_stats stats;
 };
 
@@ -76,6 +66,8 @@ pycds_copier *pycds_copier_new(cds_writer *writer)
     if (!c)
         return (pycds_copier *)pycds_raise(PYCDS_ERROR_MEMORY, NULL);
     c->writer = writer;
+    c->codes = (os_array)OS_ARRAY_INIT(void *);
+    c->frozen = (os_array)OS_ARRAY_INIT(void *);
     for (int i = 0; i < MEMO_COUNT; i++)
         if (!(c->memo[i] = PyDict_New()))
             goto error;
@@ -94,8 +86,8 @@ void pycds_copier_free(pycds_copier *c)
     for (int i = 0; i < MEMO_COUNT; i++)
         Py_XDECREF(c->memo[i]);
     Py_XDECREF(c->added);
-    PyMem_Free(c->codes.items);
-    PyMem_Free(c->frozen.items);
+    os_array_free(&c->codes);
+    os_array_free(&c->frozen);
     PyMem_Free(c);
 }
 
@@ -499,9 +491,9 @@ void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
     root->frozenset_count = (uint32_t)c->frozen.count;
     /* codes.items[0] is the module's own code: copied first. */
     for (size_t i = 0; i < items; i++) {
-        root->items[i] = i < c->codes.count
-                             ? c->codes.items[i]
-                             : c->frozen.items[i - c->codes.count];
+        root->items[i] = i < c->codes.count ? OS_ARRAY_AT(&c->codes, void *, i)
+                                            : OS_ARRAY_AT(&c->frozen, void *,
+                                                          i - c->codes.count);
         if (check(cds_writer_add_reloc(c->writer, &root->items[i],
                                        CDS_RELOC_INTERNAL, 0)) < 0)
             return NULL;

@@ -15,11 +15,14 @@
  *   absent name   if the record holds, no spec: "not found", PathFinder's
  *                 answer, without a search;
  *
- * and anything else is PathFinder's.  Standing in for PathFinder (rather
- * than sitting before it) is what lets an absent name be answered while
- * the finders after PathFinder on sys.meta_path still run as they would.
- * The archived loader's exec_module has the module relocated (share.c) and
- * runs it, as the base class's exec_module would.
+ * and anything else is PathFinder's: a module it imports plainly is
+ * reported (PYCDSVERBOSE>=1) with why the archive did not answer, so that
+ * every import is a hit, a fallback or a plain import with its reason.
+ * Whether a record's search path still holds is searchpath.c's.  Standing in
+ * for PathFinder (rather than sitting before it) is what lets an absent name be
+ * answered while the finders after PathFinder on sys.meta_path still run as
+ * they would. The archived loader's exec_module has the module relocated
+ * (share.c) and runs it, as the base class's exec_module would.
  *
  * The loaders are subclasses of SourceFileLoader and SourcelessFileLoader
  * created here, so get_source, get_data, get_filename, is_package,
@@ -28,16 +31,16 @@
  */
 #include "finder.h"
 #include "error.h"
-#include "fastpath.h"
+#include "searchpath.h"
 #include "say.h"
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <time.h>
+
+#include "os/clock.h"
 
 #include "share.h"
 
@@ -45,11 +48,7 @@
 
 static struct {
     PyObject *module_spec;       /* importlib's ModuleSpec */
-    PyObject *entry_states;      /* {fs path bytes: mtime_ns or -1} */
-    PyObject *listings;          /* {fs path bytes: set of names, or None} */
-    PyObject *suffixes;          /* file suffixes FileFinder tries, in order */
     PyObject *path_finder;       /* importlib's PathFinder */
-    PyObject *file_finder;       /* FileFinder */
     PyObject *source_loader;     /* SourceFileLoader */
     PyObject *sourceless_loader; /* SourcelessFileLoader */
     PyObject *extension_loader;  /* ExtensionFileLoader */
@@ -57,21 +56,13 @@ static struct {
     PyObject *archived_sourceless;
     PyObject *frames_removed; /* importlib's _call_with_frames_removed */
     PyObject *exec;           /* builtins.exec */
-    PyObject *default_hooks;  /* sys.path_hooks when the finder was made */
     PyObject *str_find_spec, *str_loader, *str_origin, *str_locations,
-        *str_name, *str_get_code, *str_dot, *str_dict, *str_dunder_name,
+        *str_name, *str_get_code, *str_dict, *str_dunder_name,
         *str_set_fileattr;
 } finder;
 
 /* Where archived loaders keep their module's number + 1 (0: none). */
 static Py_ssize_t number_offset;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void fallback(PyObject *name, const char *reason)
 {
@@ -103,7 +94,7 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
         return NULL;
     uint32_t number = (uint32_t)(*served - 1);
     *served = 0;
-    uint64_t start = now_ns();
+    uint64_t start = os_now_ns();
     PyObject *code = pycds_share_code_of(number);
     if (!code) {
         PyObject *error = pycds_error_text();
@@ -115,7 +106,7 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
         fallback(fullname, "not served in this state");
     } else if (pycds_share_verbosity() >= 2) {
         /* PyUnicode_FromFormat has no %f: tenths of microseconds. */
-        unsigned long tenths = (unsigned long)((now_ns() - start) / 100);
+        unsigned long tenths = (unsigned long)((os_now_ns() - start) / 100);
         pycds_say("pycds: hit %U (%lu.%lu us)\n", fullname, tenths / 10,
                   tenths % 10);
     } else if (pycds_share_verbosity() >= 1) {
@@ -223,251 +214,6 @@ static PyObject *archived_loader(PyObject *archived, PyObject *name,
     return loader;
 }
 
-/* Whether a spec's origin (str) names the archived path (bytes). */
-static int same_origin(PyObject *origin, const char *path, size_t size)
-{
-    if (!PyUnicode_Check(origin))
-        return 0;
-    PyObject *encoded = PyUnicode_EncodeFSDefault(origin);
-    if (!encoded) {
-        PyErr_Clear();
-        return 0;
-    }
-    int same = (size_t)PyBytes_GET_SIZE(encoded) == size &&
-               memcmp(PyBytes_AS_STRING(encoded), path, size) == 0;
-    Py_DECREF(encoded);
-    return same;
-}
-
-/* ------------------------------------------------------------- fast path */
-
-/*
- * The dumper records, per module, the search path up to the entry where the
- * module was found and the state (mtime) of those entries and of a
- * package's own directory; for an absent name, the whole search path and
- * the state of each entry (the fast-path record, fastpath.h).  Adding,
- * removing or renaming a file in a directory changes its mtime, so if the
- * search path starts the same (is the same, for an absent name), no mtime
- * moved and each entry is still served by a plain FileFinder, plain finding
- * would land on the same file, or on nothing: no search needed.  Entry
- * states are read once per process, and again after
- * importlib.invalidate_caches() -- as FileFinder's directory caches are.
- */
-
-/* mtime_ns of a search path entry (-1 if missing), stat'ed once. */
-static int entry_state(const char *path, size_t size, int64_t *state)
-{
-    PyObject *key = PyBytes_FromStringAndSize(path, (Py_ssize_t)size);
-    if (!key)
-        return -1;
-    PyObject *known = PyDict_GetItemWithError(finder.entry_states, key);
-    if (!known && !PyErr_Occurred()) {
-        struct stat st;
-        int64_t mtime =
-            stat(PyBytes_AS_STRING(key), &st) != 0
-                ? -1
-                : (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        known = PyLong_FromLongLong(mtime);
-        if (known && PyDict_SetItem(finder.entry_states, key, known) < 0)
-            Py_CLEAR(known);
-        Py_XDECREF(known); /* the dict holds it */
-    }
-    Py_DECREF(key);
-    if (!known)
-        return -1;
-    *state = PyLong_AsLongLong(known);
-    return 0;
-}
-
-/* The working directory, read once per find_spec call (PathFinder reads it
- * for every search that has a '' entry; it may change between calls). */
-typedef struct working_directory {
-    int state; /* 0: not read yet, 1: read, -1: unreadable */
-    size_t size;
-    char path[PATH_MAX];
-} working_directory;
-
-static const char *cwd_of(working_directory *cwd, size_t *size)
-{
-    if (cwd->state == 0) {
-        cwd->state = getcwd(cwd->path, sizeof cwd->path) ? 1 : -1;
-        cwd->size = cwd->state == 1 ? strlen(cwd->path) : 0;
-    }
-    *size = cwd->size;
-    return cwd->state == 1 ? cwd->path : NULL;
-}
-
-/* Whether search entry `entry` (str) is the recorded path; '' is the working
- * directory, as for PathFinder. */
-static int same_entry(PyObject *entry, const char *path, size_t size,
-                      working_directory *cwd)
-{
-    if (!PyUnicode_Check(entry))
-        return 0;
-    if (PyUnicode_GET_LENGTH(entry) == 0) {
-        size_t cwd_size;
-        const char *dir = cwd_of(cwd, &cwd_size);
-        return dir && cwd_size == size && memcmp(dir, path, size) == 0;
-    }
-    return same_origin(entry, path, size);
-}
-
-/*
- * Whether PathFinder would search `entry` with a plain FileFinder (or skip
- * it, when no hook takes it): 1 yes, 0 no (a path hook or finder of the
- * program's own has a say), -1 on error.
- */
-static int plain_finder_for(PyObject *entry, working_directory *cwd)
-{
-    PyObject *cache = PySys_GetObject("path_importer_cache"); /* borrowed */
-    if (!cache || !PyDict_Check(cache))
-        return 0;
-    PyObject *key = NULL;
-    if (PyUnicode_GET_LENGTH(entry)) {
-        key = Py_NewRef(entry);
-    } else {
-        size_t size;
-        const char *dir = cwd_of(cwd, &size);
-        key = dir ? PyUnicode_DecodeFSDefaultAndSize(dir, (Py_ssize_t)size)
-                  : NULL;
-    }
-    if (!key) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyObject *cached = PyDict_GetItemWithError(cache, key);
-    Py_DECREF(key);
-    if (cached)
-        return cached == Py_None ||
-               (PyObject *)Py_TYPE(cached) == finder.file_finder;
-    if (PyErr_Occurred())
-        return -1;
-    /* Not searched yet: the path hooks would be asked; they must be
-     * python's own. */
-    PyObject *hooks = PySys_GetObject("path_hooks"); /* borrowed */
-    if (!hooks || !PyList_Check(hooks) ||
-        PyList_GET_SIZE(hooks) != PyTuple_GET_SIZE(finder.default_hooks))
-        return 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hooks); i++)
-        if (PyList_GET_ITEM(hooks, i) !=
-            PyTuple_GET_ITEM(finder.default_hooks, i))
-            return 0;
-    return 1;
-}
-
-/* The names in a directory (None if it is not one), listed once. */
-static PyObject *listing(const char *path, size_t size)
-{
-    PyObject *key = PyBytes_FromStringAndSize(path, (Py_ssize_t)size);
-    if (!key)
-        return NULL;
-    PyObject *names = PyDict_GetItemWithError(finder.listings, key);
-    if (names || PyErr_Occurred()) {
-        Py_DECREF(key);
-        return names;
-    }
-    DIR *dir = opendir(PyBytes_AS_STRING(key));
-    names = dir ? PySet_New(NULL) : Py_NewRef(Py_None);
-    struct dirent *entry;
-    while (dir && names && (entry = readdir(dir))) {
-        PyObject *name = PyUnicode_DecodeFSDefault(entry->d_name);
-        if (!name || PySet_Add(names, name) < 0)
-            Py_CLEAR(names);
-        Py_XDECREF(name);
-    }
-    if (dir)
-        closedir(dir);
-    if (names && PyDict_SetItem(finder.listings, key, names) < 0)
-        Py_CLEAR(names);
-    Py_XDECREF(names); /* the dict holds it */
-    Py_DECREF(key);
-    return names;
-}
-
-/* Whether directory `path` holds anything FileFinder could take for the
- * module whose last name part is `tail`: 1 yes (or unsure), 0 no, -1 error. */
-static int may_provide(const char *path, size_t size, PyObject *tail)
-{
-    PyObject *names = listing(path, size);
-    if (!names)
-        return -1;
-    if (names == Py_None)
-        return 1; /* not a listable directory: a zip file, say */
-    int found = PySet_Contains(names, tail);
-    for (Py_ssize_t i = 0; !found && i < PyList_GET_SIZE(finder.suffixes);
-         i++) {
-        PyObject *candidate =
-            PyUnicode_Concat(tail, PyList_GET_ITEM(finder.suffixes, i));
-        found = candidate ? PySet_Contains(names, candidate) : -1;
-        Py_XDECREF(candidate);
-    }
-    return found;
-}
-
-/* 1 when the record proves what plain finding would do (take the archived
- * file; for an absent name, find nothing), 0 when it does not (search
- * instead), -1 on error. */
-static int fast_path_valid(PyObject *name, PyObject *path,
-                           const pycds_module_view *view)
-{
-    if (view->extra_size == 0)
-        return 0;
-    PyObject *search = path == Py_None ? PySys_GetObject("path") : path;
-    if (!search)
-        return 0;
-    PyObject *entries = PySequence_Fast(search, "search path");
-    if (!entries) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyObject *tail = NULL;
-    working_directory cwd = {0};
-    int valid = 1;
-    Py_ssize_t next = 0, count = PySequence_Fast_GET_SIZE(entries);
-    const char *at = view->extra, *end = view->extra + view->extra_size;
-    pycds_fastpath_line line;
-    while (valid == 1) {
-        int got = pycds_fastpath_next(&at, end, &line);
-        if (got <= 0) {
-            valid = got == 0; /* a malformed record proves nothing */
-            break;
-        }
-        if (line.kind == PYCDS_FASTPATH_PREFIX) {
-            PyObject *entry =
-                next < count ? PySequence_Fast_GET_ITEM(entries, next) : NULL;
-            valid = entry && same_entry(entry, line.path, line.path_size, &cwd);
-            if (valid)
-                valid = plain_finder_for(entry, &cwd);
-            next++;
-            continue;
-        }
-        int64_t now;
-        if (entry_state(line.path, line.path_size, &now) < 0)
-            valid = -1;
-        else if (now != line.state && line.kind == PYCDS_FASTPATH_EARLIER) {
-            /* An entry the module is not in changed: fine if it still
-             * holds nothing under the module's name. */
-            if (!tail) {
-                PyObject *parts = PyUnicode_RPartition(name, finder.str_dot);
-                tail = parts ? Py_NewRef(PyTuple_GET_ITEM(parts, 2)) : NULL;
-                Py_XDECREF(parts);
-            }
-            int provides =
-                tail ? may_provide(line.path, line.path_size, tail) : -1;
-            valid = provides < 0 ? -1 : !provides;
-        } else {
-            valid = now == line.state;
-        }
-    }
-    /* An absent name's record is the whole search path: a longer one may
-     * hold the name. */
-    if (valid == 1 && view->kind == PYCDS_RECORD_ABSENT && next != count)
-        valid = 0;
-    Py_XDECREF(tail);
-    Py_DECREF(entries);
-    return valid;
-}
-
 /* The spec FileFinder would make: spec_from_file_location's. */
 static PyObject *file_spec(PyObject *name, PyObject *loader, PyObject *origin,
                            int is_package)
@@ -571,6 +317,18 @@ plain_spec(PyObject *name, PyObject *path, PyObject *target)
                                       name, path, target, NULL);
 }
 
+/* PathFinder's spec, and when it found the module (so that it is imported
+ * plainly), one line saying why the archive did not answer: every import
+ * the finder sees is a hit, a fallback or a plain import with its reason. */
+static PyObject *explained_plain_spec(PyObject *name, PyObject *path,
+                                      PyObject *target, const char *why)
+{
+    PyObject *spec = plain_spec(name, path, target);
+    if (spec && spec != Py_None && pycds_share_verbosity() >= 1)
+        pycds_say("pycds: plain %U: %s\n", name, why);
+    return spec;
+}
+
 /* Slow path: let PathFinder search, and serve the archive only if it finds
  * the archived file with a plain file loader. */
 static PyObject *searched_spec(PyObject *name, PyObject *path, PyObject *target,
@@ -595,7 +353,8 @@ static PyObject *searched_spec(PyObject *name, PyObject *path, PyObject *target,
         archived = finder.archived_source;
     else if ((PyObject *)Py_TYPE(loader) == finder.sourceless_loader)
         archived = finder.archived_sourceless;
-    if (!archived || !same_origin(origin, view->origin, view->origin_size))
+    if (!archived ||
+        !pycds_same_origin(origin, view->origin, view->origin_size))
         fallback(name, "now found elsewhere or by another loader");
     else if ((locations != Py_None) != view->is_package)
         fallback(name, "package or module changed");
@@ -627,10 +386,13 @@ static PyObject *recorded_spec(PyObject *name, PyObject *path, PyObject *target,
         size > 4 && memcmp(view->origin + size - 4, ".pyc", 4) == 0;
     PyObject *origin = origin_of(view);
     PyObject *loader = NULL;
-    if (origin && view->kind == PYCDS_RECORD_EXTENSION)
+    if (origin && view->kind == PYCDS_RECORD_EXTENSION) {
+        /* Found without a search; loaded by its usual loader. */
         loader = PyObject_CallFunctionObjArgs(finder.extension_loader, name,
                                               origin, NULL);
-    else if (origin)
+        if (loader && pycds_share_verbosity() >= 1)
+            pycds_say("pycds: hit %U (extension module)\n", name);
+    } else if (origin)
         loader = archived_loader(sourceless ? finder.archived_sourceless
                                             : finder.archived_source,
                                  name, origin, view->number);
@@ -652,9 +414,11 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
         return NULL;
     pycds_module_view view;
     int found = pycds_share_find(name, &view);
-    if (found <= 0)
-        return found < 0 ? NULL : plain_spec(name, path, target);
-    int fast = fast_path_valid(name, path, &view);
+    if (found < 0)
+        return NULL;
+    if (found == 0)
+        return explained_plain_spec(name, path, target, "not in the archive");
+    int fast = pycds_search_path_holds(name, path, &view);
     if (fast < 0)
         return NULL;
     if (pycds_share_verbosity() >= 2)
@@ -665,10 +429,15 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
                                                        "valid");
     switch (view.kind) {
     case PYCDS_RECORD_ABSENT:
-        return fast ? Py_NewRef(Py_None) : plain_spec(name, path, target);
+        return fast ? Py_NewRef(Py_None)
+                    : explained_plain_spec(name, path, target,
+                                           "recorded absent, found now");
     case PYCDS_RECORD_EXTENSION:
-        return fast ? recorded_spec(name, path, target, &view)
-                    : plain_spec(name, path, target);
+        if (!fast)
+            return explained_plain_spec(name, path, target,
+                                        "extension module's recorded path "
+                                        "no longer holds");
+        return recorded_spec(name, path, target, &view);
     case PYCDS_RECORD_CODE:
     default:
         return fast ? recorded_spec(name, path, target, &view)
@@ -681,8 +450,7 @@ static PyObject *finder_find_spec(PyObject *self, PyObject *args,
 static PyObject *finder_invalidate_caches(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
-    PyDict_Clear(finder.entry_states);
-    PyDict_Clear(finder.listings);
+    pycds_search_path_forget();
     return PyObject_CallMethod(finder.path_finder, "invalidate_caches", NULL);
 }
 
@@ -743,7 +511,7 @@ static PyObject *finder_new(PyTypeObject *type, PyObject *args,
     PyObject *snapshot = hooks ? PySequence_Tuple(hooks) : PyTuple_New(0);
     if (!snapshot)
         return NULL;
-    Py_XSETREF(finder.default_hooks, snapshot);
+    pycds_search_path_set_hooks(snapshot);
     return type->tp_alloc(type, 0);
 }
 
@@ -781,41 +549,20 @@ int pycds_finder_init(PyObject *module)
     PyObject *builtins = PyImport_ImportModule("builtins");
     finder.exec = builtins ? PyObject_GetAttrString(builtins, "exec") : NULL;
     Py_XDECREF(builtins);
-    finder.entry_states = PyDict_New();
-    finder.listings = PyDict_New();
-    finder.default_hooks = PyTuple_New(0);
     if (!finder.module_spec || !finder.frames_removed || !finder.exec ||
-        !finder.entry_states || !finder.listings || !finder.default_hooks)
+        pycds_search_path_init() < 0)
         return -1;
     PyObject *external = PyImport_ImportModule("_frozen_importlib_external");
     if (!external)
         return -1;
     finder.path_finder = PyObject_GetAttrString(external, "PathFinder");
-    finder.file_finder = PyObject_GetAttrString(external, "FileFinder");
     finder.source_loader = PyObject_GetAttrString(external, "SourceFileLoader");
     finder.sourceless_loader =
         PyObject_GetAttrString(external, "SourcelessFileLoader");
     finder.extension_loader =
         PyObject_GetAttrString(external, "ExtensionFileLoader");
-    /* FileFinder's suffixes: extension modules, sources, bytecode. */
-    PyObject *loaders =
-        PyObject_CallMethod(external, "_get_supported_file_loaders", NULL);
     Py_DECREF(external);
-    finder.suffixes = PyList_New(0);
-    for (Py_ssize_t i = 0;
-         loaders && finder.suffixes && i < PyList_GET_SIZE(loaders); i++) {
-        PyObject *pair_suffixes =
-            PyTuple_GET_ITEM(PyList_GET_ITEM(loaders, i), 1);
-        PyObject *extended =
-            PySequence_InPlaceConcat(finder.suffixes, pair_suffixes);
-        Py_XDECREF(extended);
-        if (!extended)
-            Py_CLEAR(finder.suffixes);
-    }
-    Py_XDECREF(loaders);
-    if (!finder.suffixes)
-        return -1;
-    if (!finder.path_finder || !finder.file_finder || !finder.source_loader ||
+    if (!finder.path_finder || !finder.source_loader ||
         !finder.sourceless_loader || !finder.extension_loader)
         return -1;
     /* The number goes after the larger of the two bases' instances. */
@@ -833,15 +580,14 @@ int pycds_finder_init(PyObject *module)
     finder.str_locations = intern("submodule_search_locations");
     finder.str_name = intern("name");
     finder.str_get_code = intern("get_code");
-    finder.str_dot = intern(".");
     finder.str_dict = intern("__dict__");
     finder.str_dunder_name = intern("__name__");
     finder.str_set_fileattr = intern("_set_fileattr");
     if (!finder.archived_source || !finder.archived_sourceless ||
         !finder_type || !finder.str_find_spec || !finder.str_loader ||
         !finder.str_origin || !finder.str_locations || !finder.str_name ||
-        !finder.str_get_code || !finder.str_dot || !finder.str_dict ||
-        !finder.str_dunder_name || !finder.str_set_fileattr ||
+        !finder.str_get_code || !finder.str_dict || !finder.str_dunder_name ||
+        !finder.str_set_fileattr ||
         PyModule_AddObjectRef(module, "ArchivedSourceLoader",
                               finder.archived_source) < 0 ||
         PyModule_AddObjectRef(module, "ArchivedSourcelessLoader",

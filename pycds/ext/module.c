@@ -10,11 +10,17 @@
 #include "fastpath.h"
 #include "finder.h"
 #include "fingerprint.h"
+#include "format_export.h"
 #include "module_state.h"
 #include "runlib.h"
 #include "server.h"
+#include "settings.h"
 #include "share.h"
 #include "trust.h"
+
+#include <errno.h>
+
+#include "os/durable.h"
 
 extern PyType_Spec pycds_writer_spec;
 
@@ -51,7 +57,42 @@ static PyObject *code_version(PyObject *module, PyObject *code)
 #endif
 }
 
+/* write_file(path, data): libos's durable atomic write, so that Python's
+ * writers use the one C writes with. */
+static PyObject *write_file(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *path;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "O&y*:write_file", PyUnicode_FSConverter, &path,
+                          &data))
+        return NULL;
+    char message[OS_DURABLE_MESSAGE_SIZE];
+    int status, error;
+    Py_BEGIN_ALLOW_THREADS
+        status = os_durable_write_file(PyBytes_AS_STRING(path), data.buf,
+                                       (size_t)data.len, 0644, message,
+                                       sizeof message);
+        error = errno;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (status != 0) {
+        PyObject *value = Py_BuildValue("(is)", error, message);
+        if (value) {
+            PyErr_SetObject(PyExc_OSError, value);
+            Py_DECREF(value);
+        }
+        Py_DECREF(path);
+        return NULL;
+    }
+    Py_DECREF(path);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"write_file", write_file, METH_VARARGS,
+     "write_file(path, data): write the file whole or not at all, durably\n"
+     "(temporary name, fsync, rename, directory fsync); OSError otherwise."},
     {"code_version", code_version, METH_O,
      "code_version(code) -> int or None: the code object's co_version, the\n"
      "function version CPython 3.12+ derives from it (None on 3.11)."},
@@ -61,10 +102,10 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "share_open(path, *, verify_objects=False, verbose=0, validate='mtime')\n"
      "-> dict: map this process's archive (once), ArchiveError when it is\n"
-     "refused; verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
+     "refused (damaged, foreign, made under other code settings:\n"
+     "STATUS_SETTINGS), with nothing installed and nothing left mapped;\n"
+     "verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
      "hash or none; ValueError otherwise) hold for what it serves."},
-    {"share_user", pycds_share_user, METH_NOARGS,
-     "share_user() -> bytes: the shared archive's user section."},
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
      "hash) or None."},
@@ -144,10 +185,14 @@ PyMODINIT_FUNC PyInit__cds(void)
         PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
         add_methods(m, pycds_child_methods) < 0 || pycds_child_init(m) < 0 ||
-        add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
+        add_methods(m, pycds_runlib_methods) < 0 ||
+        add_methods(m, pycds_settings_methods) < 0 ||
+        pycds_add_format_constants(m) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
+            0 ||
+        PyModule_AddIntConstant(m, "STATUS_SETTINGS", PYCDS_STATUS_SETTINGS) <
             0 ||
         PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)
         goto error;

@@ -7,12 +7,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "os/durable.h"
+#include "os/syscalls.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -25,8 +29,17 @@
  * heap is not worth copying into every pool child. */
 #define MAX_PAGES 4096
 
+/* Append one "START COUNT" line; false when out of memory. */
+static bool put_run(os_array *out, uintptr_t start, size_t count)
+{
+    char line[64];
+    int n =
+        snprintf(line, sizeof line, "%lx %zu\n", (unsigned long)start, count);
+    return os_array_append(out, line, (size_t)n) != NULL;
+}
+
 /* Append the runs of present, exclusive pages in [start, end). */
-static size_t scan(int pagemap, FILE *out, uintptr_t start, uintptr_t end,
+static size_t scan(int pagemap, os_array *out, uintptr_t start, uintptr_t end,
                    size_t budget)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), listed = 0;
@@ -37,7 +50,8 @@ static size_t scan(int pagemap, FILE *out, uintptr_t start, uintptr_t end,
         size_t n = (end - at) / page;
         if (n > 512)
             n = 512;
-        ssize_t got = pread(pagemap, entries, n * 8, (off_t)(at / page * 8));
+        ssize_t got =
+            os_sys.pread(pagemap, entries, n * 8, (off_t)(at / page * 8));
         if (got <= 0)
             break;
         n = (size_t)got / 8;
@@ -48,7 +62,7 @@ static size_t scan(int pagemap, FILE *out, uintptr_t start, uintptr_t end,
                 run++;
             } else {
                 if (run)
-                    fprintf(out, "%lx %zu\n", (unsigned long)run_start, run);
+                    put_run(out, run_start, run);
                 run = own ? 1 : 0;
                 run_start = at;
             }
@@ -56,27 +70,31 @@ static size_t scan(int pagemap, FILE *out, uintptr_t start, uintptr_t end,
         }
     }
     if (run)
-        fprintf(out, "%lx %zu\n", (unsigned long)run_start, run);
+        put_run(out, run_start, run);
     return listed;
 }
 
-int pycds_pages_learn(const char *path)
+int pycds_pages_list(os_array *text)
 {
     FILE *maps = fopen("/proc/self/maps", "re");
-    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.%ld", path, (long)getpid());
-    FILE *out = maps && pagemap >= 0 ? fopen(temporary, "we") : NULL;
-    if (!out) {
+    int pagemap = os_sys.open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+    if (!maps || pagemap < 0) {
         int saved = errno;
         if (maps)
             fclose(maps);
         if (pagemap >= 0)
-            close(pagemap);
+            os_sys.close(pagemap);
         errno = saved;
         return -1;
     }
-    fputs(HEADER, out);
+    /* A run left out for want of memory only leaves its faults where they
+     * were; without even the header line there is nothing to write. */
+    if (!os_array_append(text, HEADER, strlen(HEADER))) {
+        fclose(maps);
+        os_sys.close(pagemap);
+        errno = ENOMEM;
+        return -1;
+    }
     char line[512];
     size_t listed = 0;
     while (fgets(line, sizeof line, maps) && listed < MAX_PAGES) {
@@ -89,18 +107,28 @@ int pycds_pages_learn(const char *path)
         if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' ||
             strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
             continue;
-        listed += scan(pagemap, out, start, end, MAX_PAGES - listed);
+        listed += scan(pagemap, text, start, end, MAX_PAGES - listed);
     }
     fclose(maps);
-    close(pagemap);
-    int failed = fflush(out) != 0 || ferror(out);
-    if (fclose(out) != 0 || failed || rename(temporary, path) != 0) {
-        int saved = errno;
-        unlink(temporary);
-        errno = saved;
-        return -1;
-    }
+    os_sys.close(pagemap);
     return 0;
+}
+
+int pycds_pages_write(const char *path, const os_array *text)
+{
+    return os_durable_write_file(path, text->items, text->count, 0644, NULL, 0);
+}
+
+int pycds_pages_learn(const char *path)
+{
+    os_array text = OS_ARRAY_INIT(char);
+    int status = pycds_pages_list(&text);
+    if (status == 0)
+        status = pycds_pages_write(path, &text);
+    int saved = errno;
+    os_array_free(&text);
+    errno = saved;
+    return status;
 }
 
 long pycds_pages_prefault(const char *path)
@@ -125,7 +153,8 @@ long pycds_pages_prefault(const char *path)
         /* A range no longer mapped (or not writable) is refused by the
          * kernel with nothing done; nothing here can change a page's
          * contents. */
-        if (madvise((void *)start, count * page, MADV_POPULATE_WRITE) == 0)
+        if (os_sys.madvise((void *)start, count * page, MADV_POPULATE_WRITE) ==
+            0)
             made += (long)count;
         else if (errno == EINVAL && made == 0)
             break; /* a kernel without MADV_POPULATE_WRITE */

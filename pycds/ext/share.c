@@ -15,11 +15,14 @@
 #include "share.h"
 
 #include <string.h>
-#include <time.h>
+
+#include "os/array.h"
+#include "os/clock.h"
 
 #include "error.h"
 #include "trust.h"
 #include "fingerprint.h"
+#include "settings.h"
 #include "layout.h"
 
 enum module_state { MODULE_NEW, MODULE_REVIVING, MODULE_READY, MODULE_FAILED };
@@ -36,13 +39,6 @@ static struct {
     pycds_validation validation; /* PYCDSVALIDATE */
 } shared;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Interning, with a memory of redirections.  Many slots refer to the same
  * archived string; once it is interned in place, later slots see its
@@ -56,55 +52,60 @@ typedef struct redirect {
 } redirect;
 
 static struct {
-    redirect *slots;
-    size_t capacity, count; /* capacity: 0 or a power of two */
-} redirects;
+    os_array slots; /* redirect; count: 0 or a power of two, all in use */
+    size_t count;   /* slots holding a redirection */
+} redirects = {OS_ARRAY_INIT(redirect), 0};
 
 static size_t redirect_index(PyObject *from)
 {
     uintptr_t h = (uintptr_t)from >> 3;
     h ^= h >> 17;
     h *= UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(h >> 20) & (redirects.capacity - 1);
+    return (size_t)(h >> 20) & (redirects.slots.count - 1);
 }
 
 static PyObject *redirect_find(PyObject *from)
 {
     if (!redirects.count)
         return NULL;
+    redirect *slots = redirects.slots.items;
     for (size_t i = redirect_index(from);;
-         i = (i + 1) & (redirects.capacity - 1)) {
-        if (redirects.slots[i].from == from)
-            return redirects.slots[i].to;
-        if (!redirects.slots[i].from)
+         i = (i + 1) & (redirects.slots.count - 1)) {
+        if (slots[i].from == from)
+            return slots[i].to;
+        if (!slots[i].from)
             return NULL;
     }
 }
 
 static void redirect_add(PyObject *from, PyObject *to)
 {
-    if (2 * (redirects.count + 1) > redirects.capacity) {
-        size_t capacity = redirects.capacity ? redirects.capacity * 2 : 4096;
-        redirect *slots = PyMem_Calloc(capacity, sizeof *slots);
-        if (!slots)
+    if (2 * (redirects.count + 1) > redirects.slots.count) {
+        /* Twice the slots, all empty; the old ones' entries rehashed. */
+        size_t capacity =
+            redirects.slots.count ? redirects.slots.count * 2 : 4096;
+        os_array old = redirects.slots;
+        os_array grown = OS_ARRAY_INIT(redirect);
+        if (!os_array_append(&grown, NULL, capacity))
             return; /* only a cache */
-        redirect *old = redirects.slots;
-        size_t old_capacity = redirects.capacity;
-        redirects.slots = slots;
-        redirects.capacity = capacity;
-        for (size_t i = 0; i < old_capacity; i++)
-            if (old[i].from) {
-                size_t j = redirect_index(old[i].from);
+        redirects.slots = grown;
+        redirect *slots = grown.items;
+        for (size_t i = 0; i < old.count; i++) {
+            redirect *entry = &OS_ARRAY_AT(&old, redirect, i);
+            if (entry->from) {
+                size_t j = redirect_index(entry->from);
                 while (slots[j].from)
                     j = (j + 1) & (capacity - 1);
-                slots[j] = old[i];
+                slots[j] = *entry;
             }
-        PyMem_Free(old);
+        }
+        os_array_free(&old);
     }
+    redirect *slots = redirects.slots.items;
     size_t i = redirect_index(from);
-    while (redirects.slots[i].from)
-        i = (i + 1) & (redirects.capacity - 1);
-    redirects.slots[i] = (redirect){from, to};
+    while (slots[i].from)
+        i = (i + 1) & (redirects.slots.count - 1);
+    slots[i] = (redirect){from, to};
     redirects.count++;
 }
 
@@ -276,6 +277,21 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         Py_DECREF(path);
         return NULL;
     }
+    /* Made under other code settings: refused like a foreign build, before
+     * anything is installed, and unmapped. */
+    size_t record_size;
+    const char *record = cds_archive_user(archive, &record_size);
+    cds_diag settings = {.status = PYCDS_STATUS_SETTINGS};
+    int mismatch = pycds_settings_mismatch(
+        record, record_size, settings.message, sizeof settings.message);
+    if (mismatch != 0) {
+        cds_archive_close(archive);
+        if (mismatch > 0)
+            pycds_raise_archive(PyBytes_AS_STRING(path), &settings,
+                                settings.status);
+        Py_DECREF(path);
+        return NULL;
+    }
     uint32_t count = cds_archive_module_count(archive);
     shared.states = PyMem_Calloc(count + 1, 1);
     if (!shared.states || build_symbols() < 0) {
@@ -312,16 +328,6 @@ static int check_shared(void)
     if (shared.archive)
         return 0;
     return pycds_fail(PYCDS_ERROR_RUNTIME, "no archive is shared");
-}
-
-PyObject *pycds_share_user(PyObject *module, PyObject *unused)
-{
-    (void)module, (void)unused;
-    if (check_shared() < 0)
-        return NULL;
-    size_t size;
-    const void *data = cds_archive_user(shared.archive, &size);
-    return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
 }
 
 int pycds_share_find(PyObject *name, pycds_module_view *view)
@@ -436,10 +442,10 @@ PyObject *pycds_share_code_of(uint32_t number)
         Py_RETURN_NONE;
     }
     *state = MODULE_REVIVING;
-    uint64_t start = now_ns();
+    uint64_t start = os_now_ns();
     cds_status status = cds_archive_prepare_module(
         shared.archive, (uint32_t)number, &shared.symbols);
-    uint64_t relocated = now_ns();
+    uint64_t relocated = os_now_ns();
     if (status != CDS_OK) {
         *state = MODULE_FAILED;
         if (PyErr_Occurred())
@@ -459,7 +465,7 @@ PyObject *pycds_share_code_of(uint32_t number)
     }
     shared.stats.modules++;
     shared.stats.relocate_ns += relocated - start;
-    shared.stats.revive_ns += now_ns() - relocated;
+    shared.stats.revive_ns += os_now_ns() - relocated;
     *state = MODULE_READY;
     return Py_NewRef((PyObject *)root->items[0]);
 }

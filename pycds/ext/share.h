@@ -58,8 +58,6 @@ int pycds_share_find(PyObject *name, pycds_module_view *view);
 /* share_open(path, *, verify_objects=False, verbose=0, validate="mtime")
  * -> dict: map the archive (ValueError for an unknown validate). */
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
-/* share_user() -> bytes: the archive's user section. */
-PyObject *pycds_share_user(PyObject *module, PyObject *unused);
 /* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
  * or None. */
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name);

@@ -13,9 +13,9 @@
 
 /*
  * 0 when path may be trusted: a file owned by this user or root and
- * writable by nobody else, in a directory owned by this user or root that
- * others cannot write (or can only with the sticky bit, like /tmp), as
- * OpenSSH requires of keys.  A missing file passes if its directory does.
+ * writable by nobody else, in a directory that follows libos's rule
+ * (os/trust.h: owned by this user or root, writable by no one else unless
+ * sticky, like /tmp), as OpenSSH requires of keys.  A missing file passes if its directory does.
  * -1 otherwise, with one line in reason.
  */
 int pycds_check_trust(const char *path, char *reason, size_t size);

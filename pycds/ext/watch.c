@@ -11,6 +11,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "os/array.h"
+
 #define EVENTS                                                                 \
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |         \
      IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
@@ -18,14 +20,12 @@
 typedef struct watched {
     int wd;
     char *directory;
-    char **names;
-    size_t n_names;
+    os_array names; /* char *: the rules of pycds_watch_add */
 } watched;
 
 struct pycds_watch {
     int fd;
-    watched *dirs;
-    size_t n_dirs, capacity;
+    os_array dirs; /* watched */
     int changed;
     char reason[512];
 };
@@ -37,6 +37,7 @@ int pycds_watch_open(pycds_watch **out, char *error, size_t size)
         snprintf(error, size, "out of memory");
         return -1;
     }
+    w->dirs = (os_array)OS_ARRAY_INIT(watched);
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0) {
         snprintf(error, size, "inotify: %s", strerror(errno));
@@ -49,9 +50,9 @@ int pycds_watch_open(pycds_watch **out, char *error, size_t size)
 
 static watched *find(pycds_watch *w, int wd)
 {
-    for (size_t i = 0; i < w->n_dirs; i++)
-        if (w->dirs[i].wd == wd)
-            return &w->dirs[i];
+    for (size_t i = 0; i < w->dirs.count; i++)
+        if (OS_ARRAY_AT(&w->dirs, watched, i).wd == wd)
+            return &OS_ARRAY_AT(&w->dirs, watched, i);
     return NULL;
 }
 
@@ -68,31 +69,22 @@ int pycds_watch_add(pycds_watch *w, const char *directory,
     }
     watched *d = find(w, wd);
     if (!d) {
-        if (w->n_dirs == w->capacity) {
-            size_t capacity = w->capacity ? w->capacity * 2 : 64;
-            watched *grown = realloc(w->dirs, capacity * sizeof *grown);
-            if (!grown)
-                goto nomem;
-            w->dirs = grown;
-            w->capacity = capacity;
+        char *copy = strdup(directory);
+        d = copy ? os_array_push(&w->dirs) : NULL;
+        if (!d) {
+            free(copy);
+            goto nomem;
         }
-        d = &w->dirs[w->n_dirs];
-        memset(d, 0, sizeof *d);
         d->wd = wd;
-        d->directory = strdup(directory);
-        if (!d->directory)
-            goto nomem;
-        w->n_dirs++;
+        d->directory = copy;
+        d->names = (os_array)OS_ARRAY_INIT(char *);
     }
-    char **grown = realloc(d->names, (d->n_names + n_names) * sizeof *grown);
-    if (!grown && d->n_names + n_names)
-        goto nomem;
-    d->names = grown;
     for (size_t i = 0; i < n_names; i++) {
-        d->names[d->n_names] = strdup(names[i]);
-        if (!d->names[d->n_names])
+        char *rule = strdup(names[i]);
+        if (!rule || !os_array_append(&d->names, &rule, 1)) {
+            free(rule);
             goto nomem;
-        d->n_names++;
+        }
     }
     return 0;
 nomem:
@@ -107,15 +99,15 @@ int pycds_watch_fd(const pycds_watch *w)
 
 size_t pycds_watch_count(const pycds_watch *w)
 {
-    return w->n_dirs;
+    return w->dirs.count;
 }
 
 static int matters(const watched *d, const char *name)
 {
     size_t stem = strcspn(name, ".");
     size_t length = strlen(name);
-    for (size_t i = 0; i < d->n_names; i++) {
-        const char *rule = d->names[i];
+    for (size_t i = 0; i < d->names.count; i++) {
+        const char *rule = OS_ARRAY_AT(&d->names, char *, i);
         if (rule[0] == '=') {
             if (strcmp(rule + 1, name) == 0)
                 return 1;
@@ -187,12 +179,13 @@ void pycds_watch_close(pycds_watch *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    for (size_t i = 0; i < w->n_dirs; i++) {
-        for (size_t j = 0; j < w->dirs[i].n_names; j++)
-            free(w->dirs[i].names[j]);
-        free(w->dirs[i].names);
-        free(w->dirs[i].directory);
+    for (size_t i = 0; i < w->dirs.count; i++) {
+        watched *d = &OS_ARRAY_AT(&w->dirs, watched, i);
+        for (size_t j = 0; j < d->names.count; j++)
+            free(OS_ARRAY_AT(&d->names, char *, j));
+        os_array_free(&d->names);
+        free(d->directory);
     }
-    free(w->dirs);
+    os_array_free(&w->dirs);
     free(w);
 }

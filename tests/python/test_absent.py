@@ -7,6 +7,7 @@ importlib.invalidate_caches()."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,82 @@ def test_changed_directory_is_listed_not_trusted(probing: Built) -> None:
     shared = probing.share(["lib/probe.py"], verbose="2")
     assert shared.stdout == plain.stdout
     assert shared.stdout.splitlines() == ["a namespace package", "searched 1"]
+
+
+# The shape of urllib3 then setuptools: urllib3 imports `backports.zstd`
+# from the `backports` namespace package of site-packages; setuptools then
+# appends its vendored directory to sys.path and drops `backports` from
+# sys.modules, and the next `from backports import ...` imports its vendored
+# `backports`, a pkgutil-style package spanning both directories.  The list
+# holds `backports` from the vendored directory and `backports.zstd` from
+# site-packages, which the vendored package's own directory does not hold.
+VENDORING = """
+import os, sys
+from pkg import zstd
+sys.path.append(sys.path[0].replace("/lib", "/vendor"))
+sys.modules.pop("pkg")
+from pkg import tarfile
+print(zstd.WHERE, tarfile.WHERE)
+if os.environ.get("ALSO_NEW"):
+    import new_since_the_trace
+from importlib.machinery import SourceFileLoader
+print("FROM FILES", sorted(name for name, m in sys.modules.items()
+      if isinstance(getattr(m, "__loader__", None), SourceFileLoader)
+      and name != "__main__"
+      and getattr(m, "__file__", "").startswith(sys.argv[1])))
+"""
+
+
+@pytest.fixture
+def vendoring(tmp_path: Path) -> Built:
+    root = tmp_path / "vendoring"
+    for directory in ("lib", "site/pkg/zstd", "vendor/pkg"):
+        (root / directory).mkdir(parents=True)
+    (root / "lib" / "app.py").write_text(VENDORING)
+    (root / "lib" / "new_since_the_trace.py").write_text("")
+    (root / "site" / "pkg" / "zstd" / "__init__.py").write_text(
+        "WHERE = 'site'\n")
+    (root / "vendor" / "pkg" / "__init__.py").write_text(
+        "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n")
+    (root / "vendor" / "pkg" / "tarfile.py").write_text("WHERE = 'vendor'\n")
+    backdate(root)
+    return build(root, ["lib/app.py", str(root)],
+                 PYTHONPATH=str(root / "site"))
+
+
+def explained(stderr: str) -> set[str]:
+    return {line.split()[2].rstrip(":") for line in stderr.splitlines()
+            if line.startswith(("pycds: hit ", "pycds: fallback ",
+                                "pycds: plain "))}
+
+
+def test_every_import_from_a_file_is_explained(vendoring: Built) -> None:
+    """Under SHARE every module imported from a file is a hit, a fallback
+    or a plain import with its reason: none is imported without a line."""
+    args = ["lib/app.py", str(vendoring.root)]
+    site = str(vendoring.root / "site")
+    plain = vendoring.plain(args, PYTHONPATH=site, ALSO_NEW="1")
+    shared = vendoring.share(args, PYTHONPATH=site, ALSO_NEW="1")
+    assert shared.stdout == plain.stdout
+    imported = ast.literal_eval(
+        shared.stdout.splitlines()[-1].removeprefix("FROM FILES "))
+    assert imported == ["new_since_the_trace", "pkg", "pkg.tarfile",
+                        "pkg.zstd"]
+    assert set(imported) <= explained(shared.stderr), shared.stderr
+    plainly = decisions(shared.stderr, "plain")
+    assert {name: plainly[name] for name in imported if name in plainly} == {
+        "new_since_the_trace": "not in the archive"}
+
+
+def test_submodule_of_a_replaced_parent_is_served(vendoring: Built) -> None:
+    """The submodule imported under the first `pkg` is archived (found
+    where it was traced, with no fast path) and served where PathFinder
+    finds that very file."""
+    assert ", 0 skipped" in vendoring.dump_output, vendoring.dump_output
+    args = ["lib/app.py", str(vendoring.root)]
+    shared = vendoring.share(args, PYTHONPATH=str(vendoring.root / "site"),
+                             verbose="2")
+    assert {"pkg", "pkg.tarfile", "pkg.zstd"} <= {
+        line.split()[2] for line in shared.stderr.splitlines()
+        if line.startswith("pycds: hit ")}, shared.stderr
+    assert "pycds: find pkg.zstd: searching" in shared.stderr

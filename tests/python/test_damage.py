@@ -6,60 +6,136 @@ from __future__ import annotations
 
 import random
 import struct
-
+from dataclasses import dataclass
 
 import pycds
-from conftest import Built, hits, run
+import pycds._cds as cds
+from conftest import Built, fallbacks, hits, run
 
-HEADER = struct.Struct("<8sIIQQQIIII")  # up to the fingerprint
-SECTION = struct.Struct("<IIQQQ")
-FINGERPRINT_AT = HEADER.size
-SECTIONS_AT = FINGERPRINT_AT + 256
+# The header's layout, from the extension (libcds's format.h), not a copy.
+FIELDS = cds.HEADER_FIELDS
+SECTION = cds.SECTION_FIELDS
 
 
-def sections(data: bytes) -> list[tuple[int, int, int]]:
-    """(kind, offset, size) of each section of an archive."""
-    count = HEADER.unpack_from(data)[7]
-    return [SECTION.unpack_from(data, SECTIONS_AT + i * SECTION.size)[:1]
-            + SECTION.unpack_from(data, SECTIONS_AT + i * SECTION.size)[2:4]
-            for i in range(count)]
+def field(data: bytes, name: str, table: dict = FIELDS, base: int = 0) -> int:
+    offset, size = table[name]
+    return int.from_bytes(data[base + offset:base + offset + size], "little")
+
+
+def sections(data: bytes) -> dict[int, tuple[int, int]]:
+    """{kind: (offset, size)} of an archive's sections."""
+    table = FIELDS["sections"][0]
+    found = {}
+    for i in range(field(data, "section_count")):
+        base = table + i * cds.SECTION_ENTRY_SIZE
+        found[field(data, "kind", SECTION, base)] = (
+            field(data, "offset", SECTION, base),
+            field(data, "size", SECTION, base))
+    return found
 
 
 def reseal(data: bytearray) -> None:
     """Recompute the header checksum, as a writer would."""
-    data[32:40] = bytes(8)
-    header_size = HEADER.unpack_from(data)[2]
-    checksum = pycds._cds.hash_bytes(bytes(data[:header_size]))
-    data[32:40] = struct.pack("<Q", checksum)
+    offset, size = FIELDS["header_checksum"]
+    data[offset:offset + size] = bytes(size)
+    checksum = pycds._cds.hash_bytes(bytes(data[:cds.HEADER_SIZE]))
+    data[offset:offset + size] = struct.pack("<Q", checksum)
 
 
-def damaged_variants(data: bytes) -> dict[str, bytes]:
+@dataclass
+class Outcome:
+    """What a run from a damaged archive must show, exactly."""
+    refused: str | None = None     # the archive refused, for this reason
+    fallback: str | None = None    # only this module falls back (checksum)
+
+
+def flipped(data: bytes, spot: int, bit: int = 0) -> bytes:
+    copy = bytearray(data)
+    copy[spot] ^= 1 << bit
+    return bytes(copy)
+
+
+def damaged_variants(data: bytes, archive_path: str,
+                     served: set[str]) -> dict[str, tuple[bytes, Outcome]]:
+    """Each damage with the one outcome it must have."""
     rng = random.Random(1234)
-    variants: dict[str, bytes] = {"empty": b"", "zeros": bytes(len(data)),
-                                  "random": rng.randbytes(len(data))}
-    for kind, offset, size in sections(data):
-        for cut in (offset, offset + size // 2):
-            if 0 < cut < len(data):
-                variants[f"cut-section{kind}-{cut}"] = data[:cut]
-    for i in range(6):
-        cut = rng.randrange(1, len(data))
-        variants[f"cut-random-{cut}"] = data[:cut]
-    for i in range(12):
-        flipped = bytearray(data)
-        spot = rng.randrange(len(data))
-        flipped[spot] ^= 1 << rng.randrange(8)
-        variants[f"flip-{spot}"] = bytes(flipped)
+    small = Outcome(refused="file too small")
+    variants: dict[str, tuple[bytes, Outcome]] = {
+        "empty": (b"", small),
+        "zeros": (bytes(len(data)), Outcome(refused="bad magic")),
+        "random": (rng.randbytes(len(data)), Outcome(refused="bad magic")),
+    }
+    layout = sections(data)
+    cuts = [offset + part for offset, size in layout.values()
+            for part in (0, size // 2)]
+    cuts += [rng.randrange(1, len(data)) for _ in range(6)]
+    for cut in cuts:
+        if 0 < cut < len(data):
+            variants[f"cut-{cut}"] = (data[:cut], Outcome(
+                refused="file too small" if cut < cds.HEADER_SIZE
+                else "truncated"))
+    # Every field of the header.  Magic, version and size are checked
+    # first, each with its own reason; the rest by the header checksum.
+    first = {"magic": "bad magic", "format_version": "format version",
+             "header_size": "header size"}
+    for name, (offset, size) in FIELDS.items():
+        for spot in {offset, offset + size - 1}:
+            variants[f"flip-header-{name}-{spot}"] = (
+                flipped(data, spot, spot % 8),
+                Outcome(refused=first.get(name, "header checksum")))
+    # The rest of the header page is padding that nothing reads.
+    variants["flip-header-padding"] = (
+        flipped(data, (cds.HEADER_SIZE + cds.OBJECTS_OFFSET) // 2), Outcome())
+    # Metadata sections are checked at open, by their own checksums.
+    for name, kind in cds.SECTION_KINDS.items():
+        offset, size = layout[kind]
+        if name in ("objects", "relocs") or size == 0:
+            continue
+        for spot in (offset, offset + size // 2, offset + size - 1):
+            variants[f"flip-{name}-{spot}"] = (
+                flipped(data, spot, 3),
+                Outcome(refused=f"{name} section checksum"))
+    # Objects and relocations are checked module by module, when used.  The
+    # module archived last among those the program imports: no other module
+    # refers to its objects (strings belong to the first module that had
+    # them), so it alone falls back.
+    with cds.Archive(archive_path) as archive:
+        modules = [m for m in archive.modules()
+                   if m["name"] in served and not m["is_absent"]
+                   and not m["is_extension"]]
+        end_of_objects = max(m["objects_begin"] + m["objects_size"]
+                             for m in archive.modules())
+    target = max(modules, key=lambda m: m["number"])
+    begin, size = target["objects_begin"], target["objects_size"]
+    for spot in (begin, begin + size // 2, begin + size - 1):
+        variants[f"flip-objects-{target['name']}-{spot}"] = (
+            flipped(data, spot, 5), Outcome(fallback=target["name"]))
+    relocs = layout[cds.SECTION_KINDS["relocs"]][0] + target["relocs_offset"]
+    variants[f"flip-relocs-{target['name']}"] = (
+        flipped(data, relocs + target["relocs_size"] // 2, 1),
+        Outcome(fallback=target["name"]))
+    # The object region's page padding after the last module: unread.
+    objects_offset, objects_size = layout[cds.SECTION_KINDS["objects"]]
+    if end_of_objects < objects_offset + objects_size:
+        variants["flip-objects-padding"] = (
+            flipped(data, objects_offset + objects_size - 1), Outcome())
     foreign = bytearray(data)
-    foreign[FINGERPRINT_AT:FINGERPRINT_AT + 8] = b"pycds/9 "
+    at = FIELDS["fingerprint"][0]
+    foreign[at:at + 8] = b"pycds/9 "
     reseal(foreign)
-    variants["foreign-build"] = bytes(foreign)
+    variants["foreign-build"] = (bytes(foreign),
+                                 Outcome(refused="another runtime build"))
     return variants
 
 
 def test_damaged_archives_never_change_the_program(project: Built) -> None:
     plain = project.plain(["src/app.py"])
+    good = project.share(["src/app.py"])
+    served = hits(good.stderr)
+    assert served and not fallbacks(good.stderr)
     data = project.archive.read_bytes()
-    for name, content in damaged_variants(data).items():
+    variants = damaged_variants(data, str(project.archive), served)
+    for name, (content, expected) in variants.items():
         bad = project.root / "bad.img"
         bad.write_bytes(content)
         out = run(["src/app.py"], cwd=project.root, check=False,
@@ -67,16 +143,19 @@ def test_damaged_archives_never_change_the_program(project: Built) -> None:
         assert out.returncode == 0, (name, out.stderr)
         assert out.stdout == plain.stdout, name
         refused = [l for l in out.stderr.splitlines() if "archive refused" in l]
-        module_refusals = [l for l in out.stderr.splitlines()
-                           if "module checksum mismatch" in l]
-        # A whole-archive refusal is one line; a damaged object region is
-        # caught by the module that holds the damage, which falls back.
-        assert len(refused) == 1 or module_refusals or "flip" in name, (
-            name, out.stderr)
-        if refused:
-            assert not hits(out.stderr) and "\n" not in refused[0]
-        if name == "foreign-build":
-            assert "another runtime build" in refused[0]
+        fell_back = fallbacks(out.stderr)
+        if expected.refused:
+            assert len(refused) == 1 and expected.refused in refused[0], (
+                name, expected, out.stderr)
+            assert not hits(out.stderr) and not fell_back, (name, out.stderr)
+        elif expected.fallback:
+            assert not refused, (name, out.stderr)
+            assert list(fell_back) == [expected.fallback], (name, out.stderr)
+            assert "module checksum mismatch" in fell_back[expected.fallback]
+            assert hits(out.stderr) == served - {expected.fallback}, name
+        else:
+            assert not refused and not fell_back, (name, out.stderr)
+            assert hits(out.stderr) == served, name
 
 
 TAKEN = """

@@ -402,6 +402,52 @@ def test_archive_of_other_settings_is_refused(project: Built) -> None:
     assert not hits(out.stderr)
 
 
+# Opens the archive as SHARE does and reports what is left in the process.
+SETTINGS_PROBE = """
+import sys
+import pycds._cds as cds
+from pycds import _share
+archive = sys.argv[1]
+window = f"{cds.DEFAULT_BASE:x}-"
+result = _share.install(archive)
+maps = open("/proc/self/maps").read()
+print(result, archive in maps, window in maps,
+      any(isinstance(f, cds.ArchiveFinder) for f in sys.meta_path))
+if result != "shared":
+    try:
+        cds.share_open(archive)
+    except cds.ArchiveError as error:
+        print(error.status == cds.STATUS_SETTINGS, error.reason)
+"""
+
+
+def test_other_settings_are_refused_at_open_and_unmapped(
+        project: Built) -> None:
+    """share_open itself refuses an archive of other code settings: nothing
+    is installed (a second open is refused for the same reason, not as
+    "already shared") and neither the file nor the object window stays
+    mapped."""
+    cases = {
+        "-O": (["-O"], {}, "optimize=0, this process has 1"),
+        "-OO": (["-OO"], {}, "optimize=0, this process has 2"),
+        "-X no_debug_ranges": (["-X", "no_debug_ranges"], {},
+                               "debug_ranges=True, this process has False"),
+        "PYTHONNODEBUGRANGES": ([], {"PYTHONNODEBUGRANGES": "1"},
+                                "debug_ranges=True, this process has False"),
+    }
+    for name, (options, env, reason) in cases.items():
+        out = run([*options, "-c", SETTINGS_PROBE, str(project.archive)],
+                  cwd=project.root, PYCDSVERBOSE="1", **env)
+        assert out.stdout.splitlines() == [
+            "refused False False False",
+            f"True archive made with {reason}"], (name, out.stdout)
+        refused = [l for l in out.stderr.splitlines() if "archive refused" in l]
+        assert len(refused) == 1 and reason in refused[0], (name, out.stderr)
+    # The same archive under its own settings is mapped and installed.
+    out = run(["-c", SETTINGS_PROBE, str(project.archive)], cwd=project.root)
+    assert out.stdout.splitlines() == ["shared True True True"], out.stdout
+
+
 def test_verbose_two_adds_timings(project: Built) -> None:
     out = project.share(["src/app.py"], verbose="2")
     mapped = [l for l in out.stderr.splitlines() if "archive mapped" in l]

@@ -1,0 +1,62 @@
+/*
+ * durable.h - the one way a file is written: whole or not at all, and
+ * still there after a crash.
+ *
+ * The bytes go to a temporary name beside the file (PATH.tmp-PID-N, made
+ * with O_EXCL), are fsync'd, and the temporary is renamed over PATH, then
+ * the directory is fsync'd so that the rename itself survives a crash.
+ * Readers see the old file or the new one, never a part.  On any failure
+ * the temporary is removed and PATH is left as it was.
+ *
+ *     os_durable_file f;
+ *     if (os_durable_begin(&f, path, 0644) == 0) {
+ *         os_durable_write(&f, header, sizeof header);
+ *         os_durable_write(&f, body, body_size);   // errors are kept
+ *     }
+ *     if (os_durable_commit(&f) != 0)               // reports the first
+ *         fail("%s", f.message);
+ */
+#ifndef OS_DURABLE_H
+#define OS_DURABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OS_DURABLE_PATH_MAX 4096
+#define OS_DURABLE_MESSAGE_SIZE 256
+
+typedef struct os_durable_file {
+    int fd; /* the temporary, open for writing; -1 when none */
+    const char *path;
+    char temporary[OS_DURABLE_PATH_MAX];
+    int error; /* errno of the first failure; 0 while all went well */
+    char message[OS_DURABLE_MESSAGE_SIZE]; /* e.g. "fsync PATH.tmp-1-0: ..." */
+} os_durable_file;
+
+/* Create the temporary for path with mode (less the umask).  0, or -1 with
+ * f->error and f->message set; either way f is ready for the calls below. */
+int os_durable_begin(os_durable_file *f, const char *path, mode_t mode);
+
+/* Append bytes; 0, or -1 once anything has failed (later calls do nothing,
+ * and commit reports the first failure). */
+int os_durable_write(os_durable_file *f, const void *data, size_t size);
+
+/* Append `size` zero bytes. */
+int os_durable_write_zeros(os_durable_file *f, uint64_t size);
+
+/* fsync, close, rename over path, fsync the directory.  0 when path now
+ * holds what was written; -1 (with f->error, f->message) when it holds what
+ * it held before, and errno == f->error.  The temporary is gone either
+ * way. */
+int os_durable_commit(os_durable_file *f);
+
+/* Give up: close and remove the temporary; path is untouched. */
+void os_durable_abort(os_durable_file *f);
+
+/* The whole file from one buffer: begin, write, commit.  0, or -1 with
+ * errno and one line in message (when given). */
+int os_durable_write_file(const char *path, const void *data, size_t size,
+                          mode_t mode, char *message, size_t message_size);
+
+#endif /* OS_DURABLE_H */
