@@ -8,9 +8,7 @@ _log, _meta) do without `from __future__ import annotations`: importing
 __future__ at each start costs more than their few annotations.
 """
 
-import os
-
-from . import _log
+from . import _cds, _log
 
 
 # Each mode, and the variable naming the file it needs.
@@ -18,18 +16,20 @@ MODES = {"TRACE": "PYCDSLIST", "SHARE": "PYCDSARCHIVE", "AUTO": "PYCDSARCHIVE"}
 
 
 def activate() -> None:
-    mode = os.environ.get("PYCDSMODE", "").strip().upper()
+    mode = (_cds.variable("PYCDSMODE") or "").strip().upper()
     if not mode:
         return
     if mode not in MODES:
         _log.say(f"unknown PYCDSMODE={mode!r} (TRACE, SHARE or AUTO); ignored")
         return
-    path = os.environ.get(MODES[mode])
+    path = _cds.variable(MODES[mode])
     if not path:
         _log.say(f"PYCDSMODE={mode} needs {MODES[mode]}")
         return
     if mode == "TRACE":
         from . import _trace
+        import os
+
         _trace.install(os.path.abspath(path))
     elif mode == "SHARE":
         from . import _share

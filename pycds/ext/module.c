@@ -44,11 +44,7 @@ static PyObject *code_version(PyObject *module, PyObject *code)
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "code_version() needs a code object");
     }
-#if PYCDS_PY311
-    Py_RETURN_NONE;
-#else
-    return PyLong_FromUnsignedLong(((PyCodeObject *)code)->co_version);
-#endif
+    return pycds_code_version((PyCodeObject *)code);
 }
 
 static PyMethodDef module_methods[] = {
@@ -74,10 +70,7 @@ static PyMethodDef module_methods[] = {
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,
-     METH_VARARGS | METH_KEYWORDS,
-     "serve(socket_path, *, lock_fd=-1, watch=(), pool=0, idle_timeout=600,\n"
-     "info='') -> str or dict: the fork server's loop; in the server, why it\n"
-     "stopped; in a program's process, the program's request."},
+     METH_VARARGS | METH_KEYWORDS, PYCDS_SERVE_DOC},
     {"fast_path_record", pycds_fastpath_encode, METH_VARARGS,
      "fast_path_record(prefix, earlier, strict) -> bytes: a module's\n"
      "fast-path record (pycds/ext/fastpath.h); b'' when not recordable."},
@@ -144,7 +137,8 @@ PyMODINIT_FUNC PyInit__cds(void)
         PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
         add_methods(m, pycds_child_methods) < 0 ||
-        add_methods(m, pycds_runlib_methods) < 0 || pycds_finder_init(m) < 0 ||
+        add_methods(m, pycds_runlib_methods) < 0 || pycds_runlib_init(m) < 0 ||
+        pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
