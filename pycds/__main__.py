@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="serve programs from an interpreter that has imported "
                       "the preload set (pycds-run connects to it)")
-    serve.add_argument("--preload", default=_cds.variable("PYCDSPRELOAD"),
+    serve.add_argument("--preload", default=_cds.variable("PYCDSPRELOAD") or "",
                        help="modules to import once, comma-separated "
                             "(default: $PYCDSPRELOAD)")
     serve.add_argument("--archive", help="share the server's own imports from "

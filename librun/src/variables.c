@@ -33,7 +33,7 @@ static const run_variable_info variables[RUN_VAR_COUNT] = {
          "file checks and no per-module checksums; only for immutable "
          "deployments)"},
     /* The preload set and the interpreter are in the key themselves. */
-    [RUN_VAR_PRELOAD] = {"PYCDSPRELOAD", "", RUN_ENV_RUNTIME,
+    [RUN_VAR_PRELOAD] = {"PYCDSPRELOAD", NULL, RUN_ENV_RUNTIME,
                          "`pycds-run`, `serve`: the modules a server imports "
                          "once, comma-separated (`--preload` wins)"},
     [RUN_VAR_PYTHON] = {"PYCDSPYTHON", NULL, RUN_ENV_RUNTIME,
