@@ -8,6 +8,8 @@ _log, _meta) do without `from __future__ import annotations`: importing
 __future__ at each start costs more than their few annotations.
 """
 
+import os
+
 from . import _cds, _log
 
 
@@ -28,8 +30,6 @@ def activate() -> None:
         return
     if mode == "TRACE":
         from . import _trace
-        import os
-
         _trace.install(os.path.abspath(path))
     elif mode == "SHARE":
         from . import _share
