@@ -1,8 +1,10 @@
 /*
  * server_state.h - what the parts of the fork server share: its state and
- * the steps one part asks of another.  server.c listens, runs the loop and
- * keeps the pool; server_program.c carries one program's process from
- * fork to report; server_status.c answers status and stop requests.
+ * the steps on it.  server.c listens, runs the loop and keeps the pool;
+ * server_program.c carries one program's process from fork to report;
+ * server_status.c answers status and stop requests; server_state.c holds
+ * the steps they all take.  Calls go one way: server.c to the other
+ * three, server_program.c and server_status.c to server_state.c.
  */
 #ifndef PYCDS_SERVER_STATE_H
 #define PYCDS_SERVER_STATE_H
@@ -108,7 +110,7 @@ typedef struct server {
     int program_conn;
 } server;
 
-/* ------------------------------------------------------------ server.c */
+/* ------------------------------------------------------ server_state.c */
 
 /* One line in the server's log (its standard error), stamped. */
 void server_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -124,6 +126,9 @@ void server_reply(int conn, run_message type, const char *text);
 
 /* Stop watching fd and close it after this batch of events. */
 void server_close_later(server *s, int fd);
+
+/* Close what server_close_later kept (the batch is handled). */
+void server_close_deferred(server *s);
 
 /* Stop accepting (socket and lock go, waiting clients are answered with
  * why), and let the running programs finish. */
