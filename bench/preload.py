@@ -158,7 +158,8 @@ def start_pool_server(preload: str, env: dict[str, str],
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if "pool idle: 2 of 2" in _cds.server_control(str(sock), False):
+            text = _cds.server_control(str(sock), False)
+            if _cds.status_fields(text).get("pool idle") == "2 of 2":
                 return server, sock
         except OSError:
             pass
@@ -176,14 +177,14 @@ def programs_run(sock: Path | None) -> int:
     if sock is None:
         return 0
     text = _cds.server_control(str(sock), False)
-    return int(re.search(r"^programs run: (\d+)", text, re.M).group(1))
+    return int(_cds.status_fields(text)["programs run"])
 
 
 def server_pss(sock: Path) -> int:
     from pycds import _cds
 
     text = _cds.server_control(str(sock), False)
-    return pss_kib(int(re.search(r"^pid: (\d+)", text, re.M).group(1)))
+    return pss_kib(int(_cds.status_fields(text)["pid"]))
 
 
 def stop(sock: Path) -> None:

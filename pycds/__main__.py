@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from . import Archive, ArchiveError, __version__, fingerprint
+from . import Archive, ArchiveError, __version__, _cds, fingerprint
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -63,9 +63,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.status or args.stop:
         return _serve.status(args.socket, stop=args.stop)
-    if args.pool < 0 or args.pool > 64:
-        print("pycds: serve: --pool takes 0 to 64", file=sys.stderr)
-        return 2
     try:
         return _serve.serve(args.preload, args.archive or "", args.pool,
                             args.idle_timeout, args.socket or "",
@@ -77,8 +74,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from . import _cds
-
     client = os.path.join(os.path.dirname(sys.executable), "pycds-run")
     try:
         preload = _cds.normalize_preload(args.preload)
@@ -93,17 +88,25 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def pool_size(text: str) -> int:
+    """--pool's value, checked as the server checks it (librun)."""
+    try:
+        return _cds.check_pool(int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pycds")
     parser.add_argument("--version", action="version",
                         version=f"pycds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     dump = commands.add_parser("dump", help="build an archive from a trace")
-    dump.add_argument("--list", default=os.environ.get("PYCDSLIST"),
+    dump.add_argument("--list", default=_cds.variable("PYCDSLIST"),
                       help="module list written by PYCDSMODE=TRACE "
                            "(default: $PYCDSLIST)")
-    dump.add_argument("--archive", default=os.environ.get("PYCDSARCHIVE"),
+    dump.add_argument("--archive", default=_cds.variable("PYCDSARCHIVE"),
                       help="archive to write (default: $PYCDSARCHIVE)")
     dump.set_defaults(run=cmd_dump)
 
@@ -120,29 +123,35 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser(
         "serve", help="serve programs from an interpreter that has imported "
                       "the preload set (pycds-run connects to it)")
-    serve.add_argument("--preload", default=os.environ.get("PYCDSPRELOAD", ""),
+    serve.add_argument("--preload", default=_cds.variable("PYCDSPRELOAD") or "",
                        help="modules to import once, comma-separated "
                             "(default: $PYCDSPRELOAD)")
     serve.add_argument("--archive", help="share the server's own imports from "
                                          "this archive (default: "
                                          "$PYCDSARCHIVE, when set)")
-    serve.add_argument("--pool", type=int,
-                       default=int(os.environ.get("PYCDSPOOL") or 0),
-                       help="processes forked ahead, waiting for programs "
-                            "(default: $PYCDSPOOL, else 0)")
+    serve.add_argument("--pool", type=pool_size,
+                       default=_cds.variable("PYCDSPOOL"),
+                       help="processes forked ahead, waiting for programs, "
+                            f"0 to {_cds.POOL_MAX} (default: $PYCDSPOOL, "
+                            "else 0)")
     serve.add_argument("--idle-timeout", type=float,
-                       default=900.0, metavar="SECONDS",
+                       default=float(_cds.IDLE_TIMEOUT_DEFAULT),
+                       metavar="SECONDS",
                        help="exit after this long without programs "
-                            "(default 900; 0: never)")
+                            f"(default {_cds.IDLE_TIMEOUT_DEFAULT}; 0: never)")
     serve.add_argument("--socket", help="listen here instead of the "
                                         "per-user directory (clients: "
                                         "PYCDSSOCKET)")
     serve.add_argument("--allow-threads", action="store_true",
-                       default=bool(os.environ.get("PYCDSALLOWTHREADS")),
+                       default=bool(_cds.variable("PYCDSALLOWTHREADS")),
                        help="fork even if preloading started threads "
                             "(default: $PYCDSALLOWTHREADS)")
-    serve.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
-    serve.add_argument("--key-python", help=argparse.SUPPRESS)
+    # What only a client that starts a server passes (librun's
+    # run_server_command writes the line).
+    serve.add_argument(_cds.SERVE_LOCK_FD_OPTION, dest="lock_fd", type=int,
+                       help=argparse.SUPPRESS)
+    serve.add_argument(_cds.SERVE_KEY_PYTHON_OPTION, dest="key_python",
+                       help=argparse.SUPPRESS)
     serve.add_argument("--status", action="store_true",
                        help="list this user's servers")
     serve.add_argument("--stop", action="store_true",
@@ -160,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("-o", "--output", required=True,
                         help="the launcher to write")
     bundle.set_defaults(run=cmd_bundle)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

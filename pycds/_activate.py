@@ -10,7 +10,7 @@ __future__ at each start costs more than their few annotations.
 
 import os
 
-from . import _log
+from . import _cds, _log
 
 
 # Each mode, and the variable naming the file it needs.
@@ -18,13 +18,13 @@ MODES = {"TRACE": "PYCDSLIST", "SHARE": "PYCDSARCHIVE", "AUTO": "PYCDSARCHIVE"}
 
 
 def activate() -> None:
-    mode = os.environ.get("PYCDSMODE", "").strip().upper()
+    mode = (_cds.variable("PYCDSMODE") or "").strip().upper()
     if not mode:
         return
     if mode not in MODES:
         _log.say(f"unknown PYCDSMODE={mode!r} (TRACE, SHARE or AUTO); ignored")
         return
-    path = os.environ.get(MODES[mode])
+    path = _cds.variable(MODES[mode])
     if not path:
         _log.say(f"PYCDSMODE={mode} needs {MODES[mode]}")
         return

@@ -7,10 +7,12 @@ find pycds's lines in its own output."""
 
 import os
 
+from . import _cds
+
 
 def level() -> int:
     try:
-        return int(os.environ.get("PYCDSVERBOSE", "0") or 0)
+        return int(_cds.variable("PYCDSVERBOSE"))
     except ValueError:
         return 1
 

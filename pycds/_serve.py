@@ -24,8 +24,6 @@ from dataclasses import dataclass
 
 from . import __version__, _cds
 
-DEFAULT_IDLE_TIMEOUT = 900.0
-
 
 class ServeError(Exception):
     """The server cannot start; str() is one line."""
@@ -57,7 +55,7 @@ def describe(python: str, preload: str, archive: str, socket_path: str,
         directory = os.path.dirname(socket_path)
     else:
         directory = _cds.run_dir(True)
-        socket_path = _cds.dir_file(directory, key, ".sock")
+        socket_path = _cds.key_file(directory, key, "socket")
     return Server(python, options, preload, archive, key, socket_path,
                   environment)
 
@@ -68,17 +66,17 @@ def own_options() -> tuple[str, ...]:
     return tuple(line["options"])
 
 
-def server_file(server: Server, suffix: str) -> str:
-    """The server's lock, log, pages or failure note, beside its socket."""
-    base = server.socket_path
-    return (base[:-len(".sock")] if base.endswith(".sock") else base) + suffix
+def server_file(server: Server, name: str) -> str:
+    """The server's file called name (lock, log, pages, failed: a key of
+    _cds.SERVER_FILES), beside its socket."""
+    return _cds.server_file(server.socket_path, name)
 
 
 def take_lock(server: Server, lock_fd: int | None) -> int:
     """The key's lock, held for the server's life: one server per key.
     Close-on-exec: a process the preloaded modules start must not keep
     it."""
-    path = server_file(server, ".lock")
+    path = server_file(server, "lock")
     if lock_fd is not None:
         # Handed over by the client that started this server, locked (a
         # lock on the same open file is taken again at once); it must be
@@ -206,16 +204,18 @@ def watch_spec(server: Server, tops: set[str]) -> list[tuple[str, list[str]]]:
                   if os.path.isdir(directory))
 
 
-def info_text(server: Server, log: str, seconds: float) -> str:
-    return (f"pycds: {__version__}\n"
-            f"python: {server.python}\n"
-            f"options: {' '.join(server.options) or '(none)'}\n"
-            f"preload: {server.preload or '(none)'}\n"
-            f"archive: {server.archive or '(none)'}\n"
-            f"preloaded in: {seconds:.3f} s\n"
-            f"key: {server.key}\n"
-            f"socket: {server.socket_path}\n"
-            f"log: {log}\n")
+def status_fields(server: Server, log: str, seconds: float) -> dict[str, str]:
+    """The status report's fields that the loop does not know (their
+    names: _cds.STATUS_FIELDS)."""
+    return {"pycds": __version__,
+            "python": server.python,
+            "options": " ".join(server.options) or "(none)",
+            "preload": server.preload or "(none)",
+            "archive": server.archive or "(none)",
+            "preloaded in": f"{seconds:.3f} s",
+            "key": server.key,
+            "socket": server.socket_path,
+            "log": log}
 
 
 def say(message: str) -> None:
@@ -242,9 +242,8 @@ def changed_while_preloading(since_ns: int) -> str | None:
 
 def note_failure(server: Server, why: str) -> None:
     """Tell clients, for a minute, not to start this server again."""
-    path = server_file(server, ".failed")
     try:
-        _cds.write_file(path, (why + "\n").encode())
+        _cds.note_failure(server_file(server, "failed"), why)
     except OSError:
         pass
 
@@ -285,7 +284,7 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
                  allow_threads: bool, initial_signals: dict) -> int:
     # The server's own imports come from the archive, when there is one
     # (given, or PYCDSARCHIVE) and PYCDSMODE did not already share it.
-    share_from = server.archive or os.environ.get("PYCDSARCHIVE", "")
+    share_from = server.archive or _cds.variable("PYCDSARCHIVE") or ""
     if share_from and not any(isinstance(finder, _cds.ArchiveFinder)
                               for finder in sys.meta_path):
         from . import _share
@@ -301,16 +300,16 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
     if changed is not None:
         raise ServeError(f"{changed} changed while it was being preloaded")
     try:
-        os.unlink(server_file(server, ".failed"))
+        os.unlink(server_file(server, "failed"))
     except OSError:
         pass
     from . import _child
 
-    pages = server_file(server, ".pages") if pool else ""
+    pages = server_file(server, "pages") if pool else ""
     context = _child.Context(server, tops, pages, initial_signals)
     say(f"preloaded {server.preload or 'nothing'} in {seconds:.3f} s; "
         f"{len(sys.modules)} modules")
-    log = server_file(server, ".log")
+    log = server_file(server, "log")
     sys.stdout.flush()
     sys.stderr.flush()
     # Everything allocated so far lives as long as the server: keep the
@@ -319,7 +318,7 @@ def serve_locked(server: Server, lock: int, pool: int, idle_timeout: float,
     gc.freeze()
     result = _cds.serve(server.socket_path, lock_fd=lock, watch=watch,
                         pool=pool, idle_timeout=idle_timeout,
-                        info=info_text(server, log, seconds), pages=pages,
+                        info=status_fields(server, log, seconds), pages=pages,
                         ahead=lambda: _child.ahead(context))
     if isinstance(result, _cds.ProgramRequest):
         try:
@@ -340,7 +339,8 @@ def server_sockets(socket_path: str | None) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(os.path.join(directory, name)
-                  for name in os.listdir(directory) if name.endswith(".sock"))
+                  for name in os.listdir(directory)
+                  if name.endswith(_cds.SERVER_FILES["socket"]))
 
 
 def running(pid: int) -> bool:
@@ -362,13 +362,14 @@ def stop_all(directory: os.PathLike, timeout: float = 30.0) -> list[int]:
     except FileNotFoundError:
         return []
     for name in names:
-        if name.endswith(".sock"):
+        if name.endswith(_cds.SERVER_FILES["socket"]):
             try:
                 text = _cds.server_control(os.path.join(directory, name), True)
             except OSError:
                 continue
-            pids.extend(int(line.split()[1]) for line in text.splitlines()
-                        if line.startswith("pid: "))
+            pid = _cds.status_fields(text).get("pid")
+            if pid is not None:
+                pids.append(int(pid))
     deadline = time.monotonic() + timeout
     for pid in pids:
         while running(pid) and time.monotonic() < deadline:

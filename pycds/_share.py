@@ -8,7 +8,6 @@ found" while the directories it was looked for in are unchanged; everything
 else is PathFinder's.
 """
 
-import os
 import sys
 import time
 
@@ -25,7 +24,7 @@ def install(archive_path: str) -> str:
     other code settings: one line at PYCDSVERBOSE>=1; share_open checks it
     all before it installs anything, and unmaps what it refuses), "untrusted" (others could write it) or "error"."""
     start = time.perf_counter_ns()
-    validate = os.environ.get("PYCDSVALIDATE", "mtime").strip().lower() or "mtime"
+    validate = _cds.variable("PYCDSVALIDATE").strip().lower() or "mtime"
     try:
         info = _cds.share_open(archive_path, verbose=_log.level(),
                                validate=validate)

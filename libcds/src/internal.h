@@ -47,7 +47,7 @@ struct cds_archive {
     uint64_t paged_bytes;  /* read page by page so far */
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
-    unsigned char *ready; /* per module: CDS_MODULE_READY, _VERIFIED */
+    unsigned char *ready; /* per module: MODULE_* flags (reloc.c) */
     void ***intern_slots; /* a module's intern slots, for symbols->intern */
     size_t intern_capacity;
     bool bulk_verified; /* objects and relocations checked at open, or

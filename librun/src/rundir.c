@@ -66,16 +66,3 @@ run_status run_dir(char *out, size_t size, int create, run_diag *diag)
         return run_fail(diag, RUN_E_IO, "%s: %s", out, strerror(errno));
     return run_dir_check(out, diag);
 }
-
-run_status run_dir_file(char *out, size_t size, const char *dir,
-                        const char *key, const char *suffix, run_diag *diag)
-{
-    /* sun_path holds 108 bytes with the NUL. */
-    size_t limit = size < 108 ? size : 108;
-    int n = snprintf(out, size, "%s/%s%s", dir, key, suffix);
-    if (n < 0 || (size_t)n >= limit)
-        return run_fail(diag, RUN_E_TOO_LARGE,
-                        "%s/%s%s: longer than a socket path may be", dir, key,
-                        suffix);
-    return RUN_OK;
-}

@@ -14,11 +14,13 @@
  * The list follows the "Environment variables" chapters of CPython 3.11 to
  * 3.13 and the variables of the C library and numeric libraries that are
  * read when a library is loaded.  README.md carries the same list.
+ * pycds's own variables say their role in their table (variables.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "run/variables.h"
 
 typedef struct rule {
     const char *name; /* exact name, or a prefix when it ends with '*' */
@@ -91,14 +93,6 @@ static const rule rules[] = {
     {"NUMEXPR_*", RUN_ENV_KEY},
     {"VECLIB_MAXIMUM_THREADS", RUN_ENV_KEY},
     {"CUDA_VISIBLE_DEVICES", RUN_ENV_KEY},
-    /* pycds's own: how the server itself imports (sharing from an
-     * archive).  Tracing needs a process that imports for itself.
-     * PYCDSVERBOSE is not here: the client's explanations follow the
-     * caller's, the server's archive keeps the server's. */
-    {"PYCDSARCHIVE", RUN_ENV_KEY},
-    {"PYCDSVALIDATE", RUN_ENV_KEY},
-    {"PYCDSLIST", RUN_ENV_KEY},
-    {"PYCDSALLOWTHREADS", RUN_ENV_KEY},
 };
 
 /* The length of the name in "NAME=value" or "NAME". */
@@ -117,14 +111,18 @@ static const char *value_of(const char *entry)
 run_env_role run_env_role_of(const char *entry)
 {
     size_t length = name_length(entry);
-    /* PYCDSMODE=SHARE is served (the server shares); TRACE and AUTO must
-     * see the program's own imports. */
-    if (length == 9 && strncmp(entry, "PYCDSMODE", 9) == 0) {
+    /* pycds's own say in their table. */
+    int variable = run_variable_by_name(entry, length);
+    if (variable == RUN_VAR_MODE) {
+        /* PYCDSMODE=SHARE is served (the server shares); TRACE and AUTO
+         * must see the program's own imports. */
         const char *value = value_of(entry);
         return (strcasecmp(value, "SHARE") == 0 || value[0] == 0)
                    ? RUN_ENV_KEY
                    : RUN_ENV_PLAIN;
     }
+    if (variable >= 0)
+        return run_variable_describe((run_variable)variable)->role;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const char *name = rules[i].name;
         size_t n = strlen(name);

@@ -142,6 +142,23 @@ static inline int pycds_is_latin1_singleton(PyObject *s, Py_UCS4 ch)
     return shared == s;
 }
 
+/*
+ * Whether a one-character latin-1 string s (for ch) is archived as the
+ * interpreter's shared one, the identity plain unmarshalling gives.  On
+ * 3.13 always; on 3.11 and 3.12 an interned one may be another object
+ * (3.12's static identifiers, say): it stays, and is interned at load.
+ */
+static inline int pycds_str_is_shared_char(PyObject *s, Py_UCS4 ch)
+{
+#if PYCDS_PY313
+    (void)s;
+    (void)ch;
+    return 1;
+#else
+    return !PyUnicode_CHECK_INTERNED(s) || pycds_is_latin1_singleton(s, ch);
+#endif
+}
+
 /* ---------------------------------------------------------------- bytes */
 
 static inline size_t pycds_bytes_size(PyObject *b)
@@ -190,6 +207,18 @@ static inline size_t pycds_code_size(PyCodeObject *co)
  * (3.11), never instrumented or optimised (3.12+).  Only such code is copied;
  * code that ran carries specialised bytecode tied to its process.
  */
+/* A code object's co_version (the function version 3.12+ derive from it),
+ * or None on 3.11, which has none. */
+static inline PyObject *pycds_code_version(PyCodeObject *co)
+{
+#if PYCDS_PY311
+    (void)co;
+    Py_RETURN_NONE;
+#else
+    return PyLong_FromUnsignedLong(co->co_version);
+#endif
+}
+
 static inline int pycds_code_is_fresh(PyCodeObject *co)
 {
 #if PYCDS_PY311

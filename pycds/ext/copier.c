@@ -216,12 +216,9 @@ static int singleton_of(PyObject *obj)
             return PYCDS_SINGLETON_EMPTY_STR;
         if (n == 1 && PyUnicode_KIND(obj) == PyUnicode_1BYTE_KIND) {
             /* Keep the identity plain unmarshalling gives: one-character
-             * latin-1 strings are the interpreter's shared ones, except
-             * interned names on 3.11 and 3.12, which may be other objects
-             * (3.12's static identifiers, say) and are interned at load. */
+             * latin-1 strings are the interpreter's shared ones. */
             Py_UCS4 ch = PyUnicode_READ_CHAR(obj, 0);
-            if (PYCDS_PY313 || !PyUnicode_CHECK_INTERNED(obj) ||
-                pycds_is_latin1_singleton(obj, ch))
+            if (pycds_str_is_shared_char(obj, ch))
                 return PYCDS_SINGLETON_LATIN1 + (int)ch;
         }
         return -1;

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 
-#include "os/durable.h"
 
 extern PyType_Spec pycds_writer_spec;
 
@@ -50,49 +49,10 @@ static PyObject *code_version(PyObject *module, PyObject *code)
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "code_version() needs a code object");
     }
-#if PYCDS_PY311
-    Py_RETURN_NONE;
-#else
-    return PyLong_FromUnsignedLong(((PyCodeObject *)code)->co_version);
-#endif
-}
-
-/* write_file(path, data): libos's durable atomic write, so that Python's
- * writers use the one C writes with. */
-static PyObject *write_file(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *path;
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "O&y*:write_file", PyUnicode_FSConverter, &path,
-                          &data))
-        return NULL;
-    char message[OS_DURABLE_MESSAGE_SIZE];
-    int status, error;
-    Py_BEGIN_ALLOW_THREADS
-        status = os_durable_write_file(PyBytes_AS_STRING(path), data.buf,
-                                       (size_t)data.len, 0644, message,
-                                       sizeof message);
-        error = errno;
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    if (status != 0) {
-        PyObject *value = Py_BuildValue("(is)", error, message);
-        if (value) {
-            PyErr_SetObject(PyExc_OSError, value);
-            Py_DECREF(value);
-        }
-        Py_DECREF(path);
-        return NULL;
-    }
-    Py_DECREF(path);
-    Py_RETURN_NONE;
+    return pycds_code_version((PyCodeObject *)code);
 }
 
 static PyMethodDef module_methods[] = {
-    {"write_file", write_file, METH_VARARGS,
-     "write_file(path, data): write the file whole or not at all, durably\n"
-     "(temporary name, fsync, rename, directory fsync); OSError otherwise."},
     {"code_version", code_version, METH_O,
      "code_version(code) -> int or None: the code object's co_version, the\n"
      "function version CPython 3.12+ derives from it (None on 3.11)."},
@@ -115,10 +75,7 @@ static PyMethodDef module_methods[] = {
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,
-     METH_VARARGS | METH_KEYWORDS,
-     "serve(socket_path, *, lock_fd=-1, watch=(), pool=0, idle_timeout=600,\n"
-     "info='') -> str or dict: the fork server's loop; in the server, why it\n"
-     "stopped; in a program's process, the program's request."},
+     METH_VARARGS | METH_KEYWORDS, PYCDS_SERVE_DOC},
     {"fast_path_record", pycds_fastpath_encode, METH_VARARGS,
      "fast_path_record(prefix, earlier, strict) -> bytes: a module's\n"
      "fast-path record (pycds/ext/fastpath.h); b'' when not recordable."},
@@ -185,7 +142,7 @@ PyMODINIT_FUNC PyInit__cds(void)
         PyModule_AddObjectRef(m, "Unservable", pycds_state.unservable_error) <
             0 ||
         add_methods(m, pycds_child_methods) < 0 || pycds_child_init(m) < 0 ||
-        add_methods(m, pycds_runlib_methods) < 0 ||
+        add_methods(m, pycds_runlib_methods) < 0 || pycds_runlib_init(m) < 0 ||
         add_methods(m, pycds_settings_methods) < 0 ||
         pycds_add_format_constants(m) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||

@@ -6,7 +6,8 @@
  *   the archive goes on serving the others, and the same module once the
  *   file reads again (the program falls back for it and runs on);
  * - ENOSPC on a write, a failed fsync or a failed rename, for every writer
- *   (archives, launchers, page lists, files written for Python), fails the
+ *   (archives, launchers, page lists, the server's failure note, any
+ *   other whole file), fails the
  *   write with one line, leaves the old file as it was and no temporary
  *   behind: nothing half-written is ever used.
  */
@@ -22,6 +23,7 @@
 #include "os/syscalls.h"
 #include "pages.h"
 #include "run/run.h"
+#include "run/server.h"
 
 /* ------------------------------------------------------------ injection */
 
@@ -242,9 +244,19 @@ static void test_pages_writer_survives_faults(void)
     os_array_free(&page_list);
 }
 
+/* The server's failure note, as librun writes it. */
+static int write_failure_note(const char *path, int generation)
+{
+    char why[64];
+    snprintf(why, sizeof why, "generation %d", generation);
+    run_diag diag = {0};
+    return run_failed_note_write(path, why, &diag) == RUN_OK ? 0 : -1;
+}
+
 static void test_file_writer_survives_faults(void)
 {
-    check_writer("server.failed", write_plain_file);
+    check_writer("plain.file", write_plain_file);
+    check_writer("server.failed", write_failure_note);
 }
 
 static void test_write_failure_is_one_line(void)

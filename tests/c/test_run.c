@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "run/run.h"
+#include "run/server.h"
 
 #define CHECK_RUN(actual, expected)                                            \
     do {                                                                       \
@@ -532,12 +533,14 @@ static void test_directory_checks(void)
     struct stat st;
     CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
     char file[256];
-    CHECK_RUN(run_dir_file(file, sizeof file, dir, "0123", ".sock", NULL),
+    CHECK_RUN(run_server_file_path(file, sizeof file, dir, "0123",
+                                   RUN_FILE_SOCKET, NULL),
               RUN_OK);
     char long_dir[200];
     memset(long_dir, 'd', sizeof long_dir - 1);
     long_dir[sizeof long_dir - 1] = 0;
-    CHECK_RUN(run_dir_file(file, sizeof file, long_dir, "k", ".sock", NULL),
+    CHECK_RUN(run_server_file_path(file, sizeof file, long_dir, "k",
+                                   RUN_FILE_SOCKET, NULL),
               RUN_E_TOO_LARGE);
     rmdir(dir);
     unlink(link);

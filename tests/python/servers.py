@@ -63,8 +63,7 @@ def status(socket_path: str) -> dict[str, str] | None:
         text = _cds.server_control(socket_path, False)
     except OSError:
         return None
-    return dict(line.split(": ", 1) for line in text.splitlines()
-                if ": " in line)
+    return _cds.status_fields(text)
 
 
 alive = _serve.running

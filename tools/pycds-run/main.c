@@ -9,8 +9,8 @@
  * PYCDSPYTHON, else `python` beside this executable (its virtual
  * environment's), else the interpreter pip built it with.  A launcher made by
  * `python -m pycds bundle` carries all three in its embedded configuration.
- * Anything the server could not run exactly as python would (README: "Drop-in
- * or plain") is run by python itself, by exec, with one line at
+ * Anything the server could not run exactly as python would (README: "Drop-in,
+ * or python itself") is run by python itself, by exec, with one line at
  * PYCDSVERBOSE>=1.
  */
 #define _GNU_SOURCE
@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "run/server.h"
+#include "run/variables.h"
 
 /* Filled in by `python -m pycds bundle` in a launcher's copy; external and
  * written nowhere here, so the compiler cannot fold it away. */
@@ -74,8 +76,8 @@ static int find_python(client *c)
         snprintf(c->python, sizeof c->python, "%s", pycds_run_launcher.python);
         return 0;
     }
-    const char *given = getenv("PYCDSPYTHON");
-    if (given && given[0]) {
+    const char *given = run_variable_get(RUN_VAR_PYTHON);
+    if (given) {
         snprintf(c->python, sizeof c->python, "%s", given);
         return 0;
     }
@@ -116,107 +118,140 @@ static int relative_pythonpath(void)
     return 0;
 }
 
-int main(int argc, char **argv, char **envp)
+/* pycds-run's own options, which come first: --preload and --archive
+ * (the launcher's configuration wins).  The index of python's first
+ * argument. */
+static int own_options(int argc, char **argv, const char **preload,
+                       const char **archive)
 {
-    signals_capture();
-    static client c;
-    c.envp = envp;
-    const char *verbose = getenv("PYCDSVERBOSE");
-    c.verbose = verbose ? atoi(verbose) : 0;
-    int too_many_fds = collect_fds(&c) != 0;
-
-    /* pycds-run's own options come first. */
-    const char *preload = getenv("PYCDSPRELOAD");
-    const char *archive = NULL;
+    *preload = run_variable_get(RUN_VAR_PRELOAD);
+    *archive = NULL;
     int at = 1;
     while (at < argc) {
         if (strcmp(argv[at], "--preload") == 0 && at + 1 < argc) {
-            preload = argv[at + 1];
+            *preload = argv[at + 1];
             at += 2;
         } else if (strncmp(argv[at], "--preload=", 10) == 0) {
-            preload = argv[at++] + 10;
+            *preload = argv[at++] + 10;
         } else if (strcmp(argv[at], "--archive") == 0 && at + 1 < argc) {
-            archive = argv[at + 1];
+            *archive = argv[at + 1];
             at += 2;
         } else if (strncmp(argv[at], "--archive=", 10) == 0) {
-            archive = argv[at++] + 10;
+            *archive = argv[at++] + 10;
         } else {
             break;
         }
     }
     if (pycds_run_launcher.filled) {
-        preload = pycds_run_launcher.preload;
-        archive = pycds_run_launcher.archive;
+        *preload = pycds_run_launcher.preload;
+        *archive = pycds_run_launcher.archive;
     }
-    if (find_python(&c) != 0) {
+    return at;
+}
+
+/* Fill in the client from pycds-run's command line: the interpreter,
+ * python's argv (the interpreter, then the arguments after ours), the
+ * preload set and archive in their normal forms, and python's command
+ * line parsed. */
+static void set_up(client *c, int argc, char **argv)
+{
+    const char *preload, *archive;
+    int at = own_options(argc, argv, &preload, &archive);
+    if (find_python(c) != 0) {
         dprintf(2, "pycds-run: cannot tell which python to run (set "
                    "PYCDSPYTHON)\n");
-        return 127;
+        exit(127);
     }
-    /* python's argv: the interpreter, then the arguments after ours. */
-    c.argc = argc - at + 1;
-    c.argv = calloc((size_t)c.argc + 1, sizeof *c.argv);
-    if (!c.argv)
-        return 127;
-    c.argv[0] = c.python;
-    memcpy(c.argv + 1, argv + at, sizeof *argv * (size_t)(argc - at));
+    c->argc = argc - at + 1;
+    c->argv = calloc((size_t)c->argc + 1, sizeof *c->argv);
+    if (!c->argv)
+        exit(127);
+    c->argv[0] = c->python;
+    memcpy(c->argv + 1, argv + at, sizeof *argv * (size_t)(argc - at));
 
     run_diag diag;
-    if (run_preload_normalize(preload, c.preload, sizeof c.preload, &diag) !=
+    if (run_preload_normalize(preload, c->preload, sizeof c->preload, &diag) !=
         RUN_OK)
-        run_plain(&c, diag.message);
-    if (run_absolute_path(archive, c.archive, sizeof c.archive, &diag) !=
+        run_plain(c, diag.message);
+    if (run_absolute_path(archive, c->archive, sizeof c->archive, &diag) !=
         RUN_OK)
-        run_plain(&c, diag.message);
-    run_cmdline_parse(c.argc - 1, c.argv + 1, isatty(0), &c.cmdline);
-    if (c.cmdline.plain)
-        run_plain(&c, c.cmdline.plain);
-    const char *variable = run_env_forcing_plain(envp);
+        run_plain(c, diag.message);
+    run_cmdline_parse(c->argc - 1, c->argv + 1, isatty(0), &c->cmdline);
+}
+
+/* Run python itself when no preloaded interpreter can serve this program
+ * exactly as python would (README: "Drop-in, or python itself"). */
+static void check_servable(const client *c, int too_many_fds)
+{
+    if (c->cmdline.plain)
+        run_plain(c, c->cmdline.plain);
+    const char *variable = run_env_forcing_plain(c->envp);
     if (variable)
-        run_plain(&c, variable);
+        run_plain(c, variable);
     if (relative_pythonpath())
-        run_plain(&c, "PYTHONPATH has a relative entry");
+        run_plain(c, "PYTHONPATH has a relative entry");
     if (too_many_fds)
-        run_plain(&c, "more open descriptors than can be passed");
+        run_plain(c, "more open descriptors than can be passed");
+}
+
+/* Run the program through the server found by its key, starting that
+ * server when none runs (never returns). */
+__attribute__((noreturn)) static void run_keyed(client *c)
+{
+    char key[RUN_KEY_SIZE], dir[PATH_MAX], socket_path[PATH_MAX];
+    char log[PATH_MAX];
+    run_key_input input = {
+        .python = c->python,
+        .options = c->cmdline.options,
+        .n_options = c->cmdline.n_options,
+        .preload = c->preload,
+        .archive = c->archive,
+        .env = (const char *const *)c->envp,
+    };
+    while (c->envp[input.n_env])
+        input.n_env++;
+    run_diag diag;
+    if (run_key(&input, key, &diag) != RUN_OK ||
+        run_dir(dir, sizeof dir, 1, &diag) != RUN_OK ||
+        run_server_file_path(socket_path, sizeof socket_path, dir, key,
+                             RUN_FILE_SOCKET, &diag) != RUN_OK ||
+        run_server_file_path(log, sizeof log, dir, key, RUN_FILE_LOG, &diag) !=
+            RUN_OK)
+        run_plain(c, diag.message);
 
     const char *why = NULL;
-    const char *explicit_socket = getenv("PYCDSSOCKET");
-    if (explicit_socket && explicit_socket[0]) {
+    session_outcome outcome = session_run(c, socket_path, dir, key, 0, &why);
+    if (outcome == SESSION_FAILED)
+        run_plain(c, why);
+    int started = start_server(c, dir, key, &diag);
+    if (started < 0)
+        run_plain(c, diag.message);
+    say(c, 1,
+        started ? "started a server for %s (log: %s)"
+                : "a server for %s is starting",
+        c->preload[0] ? c->preload : "no preload", log);
+    const char *wait = run_variable_get(RUN_VAR_WAIT);
+    if (strcmp(wait, "0") != 0) {
+        session_run(c, socket_path, dir, key, 120000, &why);
+        run_plain(c, why);
+    }
+    run_plain(c, outcome == SESSION_STALE ? why : "no server was running");
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    signals_capture();
+    static client c;
+    c.envp = envp;
+    c.verbose = atoi(run_variable_get(RUN_VAR_VERBOSE));
+    int too_many_fds = collect_fds(&c) != 0;
+    set_up(&c, argc, argv);
+    check_servable(&c, too_many_fds);
+    const char *explicit_socket = run_variable_get(RUN_VAR_SOCKET);
+    if (explicit_socket) {
+        const char *why = NULL;
         session_run(&c, explicit_socket, NULL, NULL, 0, &why);
         run_plain(&c, why);
     }
-
-    char key[RUN_KEY_SIZE], dir[PATH_MAX], socket_path[PATH_MAX];
-    run_key_input input = {
-        .python = c.python,
-        .options = c.cmdline.options,
-        .n_options = c.cmdline.n_options,
-        .preload = c.preload,
-        .archive = c.archive,
-        .env = (const char *const *)envp,
-    };
-    while (envp[input.n_env])
-        input.n_env++;
-    if (run_key(&input, key, &diag) != RUN_OK ||
-        run_dir(dir, sizeof dir, 1, &diag) != RUN_OK ||
-        run_dir_file(socket_path, sizeof socket_path, dir, key, ".sock",
-                     &diag) != RUN_OK)
-        run_plain(&c, diag.message);
-
-    session_outcome outcome = session_run(&c, socket_path, dir, key, 0, &why);
-    if (outcome == SESSION_FAILED)
-        run_plain(&c, why);
-    int started = start_server(&c, dir, key, &diag);
-    if (started < 0)
-        run_plain(&c, diag.message);
-    say(&c, 1,
-        started ? "started a server for %s (log: %s/%s.log)"
-                : "a server for %s is starting",
-        c.preload[0] ? c.preload : "no preload", dir, key);
-    const char *wait = getenv("PYCDSWAIT");
-    if (wait && wait[0] && strcmp(wait, "0") != 0) {
-        session_run(&c, socket_path, dir, key, 120000, &why);
-        run_plain(&c, why);
-    }
-    run_plain(&c, outcome == SESSION_STALE ? why : "no server was running");
+    run_keyed(&c);
 }

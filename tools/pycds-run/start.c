@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -27,18 +28,32 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "run/server.h"
+
+/* Fill diag with status and a formatted line; -1, for the caller to
+ * return. */
+static int fail(run_diag *diag, run_status status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(run_diag *diag, run_status status, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    diag->status = status;
+    vsnprintf(diag->message, sizeof diag->message, format, args);
+    va_end(args);
+    return -1;
+}
 
 static int open_lock(const char *dir, const char *key, run_diag *diag)
 {
     char path[PATH_MAX];
-    if (run_dir_file(path, sizeof path, dir, key, ".lock", diag) != RUN_OK)
+    if (run_server_file_path(path, sizeof path, dir, key, RUN_FILE_LOCK,
+                             diag) != RUN_OK)
         return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        diag->status = RUN_E_IO;
-        snprintf(diag->message, sizeof diag->message, "%.200s: %s", path,
-                 strerror(errno));
-    }
+    if (fd < 0)
+        return fail(diag, RUN_E_IO, "%.200s: %s", path, strerror(errno));
     return fd;
 }
 
@@ -53,30 +68,19 @@ int server_alive(const char *dir, const char *key)
     return alive;
 }
 
-/* How long a server that failed to start is not started again. */
-#define FAILED_BACKOFF_SECONDS 60
-
 /*
  * Whether the key's server failed to start (it refused: threads, CUDA, an
- * import error) less than a minute ago; why, in why.  Starting it again at
- * every run would import the preload set in the background each time.
+ * import error) less than RUN_FAILED_BACKOFF_SECONDS ago; why, in why.
+ * Starting it again at every run would import the preload set in the
+ * background each time.
  */
 static int recently_failed(const char *dir, const char *key, char *why,
                            size_t size)
 {
     char path[PATH_MAX];
-    struct stat st;
-    if (run_dir_file(path, sizeof path, dir, key, ".failed", NULL) != RUN_OK ||
-        lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-        time(NULL) - st.st_mtime >= FAILED_BACKOFF_SECONDS)
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    ssize_t n = fd >= 0 ? read(fd, why, size - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    why[n > 0 ? n : 0] = 0;
-    why[strcspn(why, "\n")] = 0;
-    return 1;
+    return run_server_file_path(path, sizeof path, dir, key, RUN_FILE_FAILED,
+                                NULL) == RUN_OK &&
+           run_failed_note_read(path, why, size);
 }
 
 /* In the detached grandchild: become the server (never returns). */
@@ -108,8 +112,8 @@ static void become_server(const client *c, const char *dir, const char *key,
 
     char log_path[PATH_MAX];
     run_diag diag;
-    if (run_dir_file(log_path, sizeof log_path, dir, key, ".log", &diag) !=
-        RUN_OK)
+    if (run_server_file_path(log_path, sizeof log_path, dir, key, RUN_FILE_LOG,
+                             &diag) != RUN_OK)
         _exit(1);
     /* The lock first out of the way of 0-3 (the caller may have started
      * with any of them closed), then each in its place; dup2 leaves the
@@ -125,32 +129,17 @@ static void become_server(const client *c, const char *dir, const char *key,
         ftruncate(log, 0) != 0)
         _exit(1);
     if (lock < 0 || null < 0 || log < 0 || dup2(null, 0) < 0 ||
-        dup2(log, 1) < 0 || dup2(log, 2) < 0 || dup2(lock, 3) < 0)
+        dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
+        dup2(lock, RUN_SERVE_LOCK_FD) < 0)
         _exit(1);
-    syscall(SYS_close_range, 4, ~0U, 0);
+    syscall(SYS_close_range, RUN_SERVE_LOCK_FD + 1, ~0U, 0);
     if (chdir(dir) != 0)
         _exit(1);
 
-    const char *args[RUN_MAX_OPTIONS + 16];
-    int n = 0;
-    args[n++] = c->python;
-    for (int i = 0; i < c->cmdline.n_options; i++)
-        args[n++] = c->cmdline.options[i];
-    args[n++] = "-m";
-    args[n++] = "pycds";
-    args[n++] = "serve";
-    args[n++] = "--preload";
-    args[n++] = c->preload;
-    if (c->archive[0]) {
-        args[n++] = "--archive";
-        args[n++] = c->archive;
-    }
-    args[n++] = "--lock-fd=3";
-    /* The path this client runs python by, which its key names (a shim
-     * or symbolic link may make the server's sys.executable differ). */
-    args[n++] = "--key-python";
-    args[n++] = c->python;
-    args[n] = NULL;
+    const char *args[RUN_SERVE_MAX_ARGS];
+    if (run_server_command(c->python, c->cmdline.options, c->cmdline.n_options,
+                           c->preload, c->archive, args) < 0)
+        _exit(1);
     execve(c->python, (char *const *)args, c->envp);
     dprintf(2, "pycds-run: cannot start %s: %s\n", c->python, strerror(errno));
     _exit(127);
@@ -161,32 +150,27 @@ int start_server(const client *c, const char *dir, const char *key,
 {
     char why[200];
     if (recently_failed(dir, key, why, sizeof why)) {
-        diag->status = RUN_E_UNSERVABLE;
-        snprintf(diag->message, sizeof diag->message,
-                 "the server for this failed to start: %s (see %s/%s.log)", why,
-                 dir, key);
-        return -1;
+        char log[PATH_MAX] = "";
+        run_server_file_path(log, sizeof log, dir, key, RUN_FILE_LOG, NULL);
+        return fail(diag, RUN_E_UNSERVABLE,
+                    "the server for this failed to start: %s (see %s)", why,
+                    log);
     }
     int lock = open_lock(dir, key, diag);
     if (lock < 0)
         return -1;
     if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        int busy = errno == EWOULDBLOCK;
+        int saved = errno;
         close(lock);
-        if (busy)
-            return 0;
-        diag->status = RUN_E_IO;
-        snprintf(diag->message, sizeof diag->message, "lock: %s",
-                 strerror(errno));
-        return -1;
+        if (saved == EWOULDBLOCK)
+            return 0; /* another client is starting it */
+        return fail(diag, RUN_E_IO, "lock: %s", strerror(saved));
     }
     pid_t middle = fork();
     if (middle < 0) {
+        int saved = errno;
         close(lock);
-        diag->status = RUN_E_IO;
-        snprintf(diag->message, sizeof diag->message, "fork: %s",
-                 strerror(errno));
-        return -1;
+        return fail(diag, RUN_E_IO, "fork: %s", strerror(saved));
     }
     if (middle == 0) {
         /* A new session, then fork again so that the server is nobody's

@@ -5,7 +5,9 @@
  * once: the wire format (run/wire.h), python's command line, which
  * environment variables the interpreter reads at start-up, the key that
  * names a server, the per-user directory of sockets, and the launcher's
- * embedded configuration.
+ * embedded configuration.  What a server and its clients agree on besides
+ * the wire (its files, command line, status report, limits) is in
+ * run/server.h; pycds's own environment variables in run/variables.h.
  *
  * Errors are run_status codes; run_strerror() names them, and functions
  * that fail for a specific reason fill an optional run_diag with one line.
@@ -218,9 +220,7 @@ run_status run_dir(char *out, size_t size, int create, run_diag *diag);
 /* Check an existing directory as run_dir does. */
 run_status run_dir_check(const char *path, run_diag *diag);
 
-/* dir + "/" + key + suffix, or RUN_E_TOO_LARGE (sockets: 108 bytes). */
-run_status run_dir_file(char *out, size_t size, const char *dir,
-                        const char *key, const char *suffix, run_diag *diag);
+/* A server's files in it: run/server.h. */
 
 /* ------------------------------------------------------------- launcher */
 

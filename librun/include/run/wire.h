@@ -2,7 +2,7 @@
  * run/wire.h - the wire format of pycds's preloaded interpreters: every
  * message between the client (pycds-run), the server and the program's
  * process.  Defined here once; the client and the extension both encode and
- * decode through librun (wire.c), never by hand.
+ * decode through librun (frame.c, request.c), never by hand.
  *
  * Transport: one Unix stream socket per program, local only, so integers
  * are in the host's byte order.  Every message is a frame: a 16-byte header,

@@ -1,0 +1,196 @@
+/*
+ * server_state.c - the fork server's state and the steps every part of it
+ * takes on that state: its log, the table of children, descriptors closed
+ * after a batch of events, and stopping.  server.c (the loop, listening,
+ * the pool), server_program.c (a program's process) and server_status.c
+ * (status and stop requests) call here; nothing here calls them.
+ */
+#define _GNU_SOURCE
+#include "server_state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ log */
+
+void server_log(const char *format, ...)
+{
+    char line[1024];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02d %02d:%02d:%02d "
+                     "pycds serve[%ld]: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, (long)getpid());
+    va_list args;
+    va_start(args, format);
+    n += vsnprintf(line + n, sizeof line - (size_t)n - 1, format, args);
+    va_end(args);
+    if (n > (int)sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    if (write(2, line, (size_t)n) < 0)
+        return; /* nowhere to say it */
+}
+
+/* -------------------------------------------------------------- helpers */
+
+double server_since(const struct timespec *then)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - then->tv_sec) +
+           (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+}
+
+int server_watch_fd(server *s, int fd, enum tag tag, uint32_t events)
+{
+    struct epoll_event e = {.events = events,
+                            .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd};
+    return epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &e);
+}
+
+void server_reply(int conn, run_message type, const char *text)
+{
+    run_send(conn, type, text, (uint32_t)strlen(text) + 1, NULL, 0, NULL);
+}
+
+child *server_find_child(server *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->n_children; i++)
+        if (s->children[i].pid == pid)
+            return &s->children[i];
+    return NULL;
+}
+
+child *server_add_child(server *s, pid_t pid, int conn, int client, int channel)
+{
+    if (s->n_children == s->capacity) {
+        size_t capacity = s->capacity ? s->capacity * 2 : 16;
+        child *grown = realloc(s->children, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->children = grown;
+        s->capacity = capacity;
+    }
+    child *c = &s->children[s->n_children++];
+    c->pid = pid;
+    c->conn = conn;
+    c->client = client;
+    c->channel = channel;
+    return c;
+}
+
+void server_remove_child(server *s, child *c)
+{
+    if (c->client >= 0)
+        close(c->client);
+    *c = s->children[--s->n_children];
+}
+
+void server_close_later(server *s, int fd)
+{
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (s->n_closing == s->closing_capacity) {
+        size_t capacity = s->closing_capacity ? s->closing_capacity * 2 : 16;
+        int *grown = realloc(s->closing, capacity * sizeof *grown);
+        if (!grown) {
+            close(fd); /* no room to wait: at once, as before */
+            return;
+        }
+        s->closing = grown;
+        s->closing_capacity = capacity;
+    }
+    s->closing[s->n_closing++] = fd;
+}
+
+void server_close_deferred(server *s)
+{
+    for (size_t i = 0; i < s->n_closing; i++)
+        close(s->closing[i]);
+    s->n_closing = 0;
+}
+
+/* Children that are not idle in the pool: those running programs, and
+ * dropped pool children until they are reaped. */
+size_t server_count_running(const server *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_children; i++)
+        n += s->children[i].channel < 0;
+    return n;
+}
+
+size_t server_count_idle(const server *s)
+{
+    return s->n_children - server_count_running(s);
+}
+
+/* ------------------------------------------------------------ stopping */
+
+void server_stop_accepting(server *s, const char *why, int stale)
+{
+    if (s->draining)
+        return;
+    s->draining = 1;
+    s->stale = stale;
+    snprintf(s->reason, sizeof s->reason, "%s", why);
+    server_log("%s; finishing %zu running program(s)", why,
+               server_count_running(s));
+    /* The socket goes first, then the lock: the next client finds no
+     * server and may start one at once. */
+    struct stat st;
+    if (stat(s->socket_path, &st) == 0 && st.st_ino == s->socket_ino &&
+        st.st_dev == s->socket_dev)
+        unlink(s->socket_path);
+    /* Clients already queued are answered, not dropped. */
+    for (;;) {
+        int conn =
+            accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (conn < 0)
+            break;
+        server_reply(conn, stale ? RUN_MSG_STALE : RUN_MSG_PLAIN, why);
+        close(conn);
+    }
+    close(s->listen_fd);
+    s->listen_fd = -1;
+    if (s->lock_fd >= 0) {
+        close(s->lock_fd);
+        s->lock_fd = -1;
+    }
+    /* Idle pool children are not needed: closing the channel ends them. */
+    for (size_t i = 0; i < s->n_children; i++)
+        if (s->children[i].channel >= 0) {
+            server_close_later(s, s->children[i].channel);
+            s->children[i].channel = CHANNEL_DROPPED;
+        }
+    for (size_t i = 0; i < s->n_pending; i++) {
+        server_reply(s->pending[i].fd, stale ? RUN_MSG_STALE : RUN_MSG_PLAIN,
+                     why);
+        server_close_later(s, s->pending[i].fd);
+        if (s->pending[i].client >= 0)
+            close(s->pending[i].client);
+    }
+    s->n_pending = 0;
+}
+
+int server_check_stale(server *s)
+{
+    char why[512];
+    if (s->stale)
+        return 1;
+    if (!s->watch || !pycds_watch_changed(s->watch, why, sizeof why))
+        return 0;
+    char line[600];
+    snprintf(line, sizeof line, "stale: %s", why);
+    server_stop_accepting(s, line, 1);
+    return 1;
+}
