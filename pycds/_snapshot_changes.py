@@ -42,9 +42,18 @@ OPAQUE = {"_io.FileIO", "_io.BufferedReader", "_io.BufferedWriter",
 # see of that is the cache's statistics and the identity of cached values,
 # which the README names.  Their callable is walked, the cache is not.
 CACHES = {"functools._lru_cache_wrapper"}
+# An ABC's registry is compared through its class ("abc" entries); the
+# rest of _abc_data is caches.
+NOT_COMPARED = {"_abc._abc_data"}
 IMMUTABLE = {type(None), bool, int, float, complex, str, bytes, tuple,
              frozenset, type(objects._cell.__code__), range, slice}
+# Values a restore copies or interns wherever they are used: sharing one
+# with another module's objects is no dependency on that module.
+ATOMS = {type(None), bool, int, float, complex, str, bytes}
 NO_DICT = object()
+# Attributes of a module's spec that the import system sets while and
+# after it runs the body: its own, not a body's change.
+IMPORT_BOOKKEEPING = {"_initializing", "_uninitialized_submodules"}
 ABSENT = object()
 
 
@@ -138,7 +147,8 @@ class Heap:
                 cid = id(child)
                 if cid in known:
                     child_owner = self.owner[cid]
-                    if child_owner and child_owner != owner:
+                    if (child_owner and child_owner != owner
+                            and type(child) not in ATOMS):
                         segment.depends.add(child_owner)
                     continue
                 self._know(child, owner, obj, step)
@@ -204,7 +214,7 @@ class Heap:
         if attrs is not None:
             entries.append(Entry("attrs", obj, (attrs, tuple(attrs),
                                                 tuple(attrs.values()))))
-        if isinstance(obj, type):
+        if isinstance(obj, type) and obj.__flags__ & objects.HEAPTYPE:
             entries.append(Entry("class", obj, (obj.__bases__, obj.__name__)))
             impl = attrs.get("_abc_impl") if attrs is not None else None
             if impl is not None and objects.type_name(type(impl)) == "_abc._abc_data":
@@ -220,7 +230,7 @@ class Heap:
         if t in objects.PLAIN_TYPES:
             return
         if not objects.is_python_class(t, self.c_modules):
-            if gc.is_tracked(obj):
+            if gc.is_tracked(obj) and name not in NOT_COMPARED:
                 entries.append(Entry("cstate", obj, tuple(gc.get_referents(obj))))
             return
         slots = _slot_names(t)
@@ -246,8 +256,8 @@ class Heap:
                 continue
             target_owner = self.owner.get(id(entry.obj), "")
             fold = target_owner == owner or target_owner in running
-            self._diff(entry, segment, changed, record=not fold)
-            if target_owner and target_owner != owner:
+            found = self._diff(entry, segment, changed, record=not fold)
+            if found and target_owner and target_owner != owner:
                 segment.depends.add(target_owner)
             _refresh(entry)
         roots = self.roots.pop(owner, [])
@@ -270,10 +280,14 @@ class Heap:
         self._track(obj)
 
     def _diff(self, entry: Entry, segment: Segment, changed: list[Any],
-              record: bool) -> None:
+              record: bool) -> bool:
+        """Whether a change was found (import bookkeeping is none)."""
         kind, obj, snap = entry.kind, entry.obj, entry.snap
         ops: list[Operation] = []
+        refusals = len(segment.refusals)
         target = self.path(obj)
+        if self.parent.get(id(obj), (0, [""]))[1][-1] in IMPORT_BOOKKEEPING:
+            return False
         if kind == "dict" or kind == "attrs":
             current = obj if kind == "dict" else _attr_dict(obj)
             keys, values = (snap[0], snap[1]) if kind == "dict" else (snap[1], snap[2])
@@ -283,13 +297,16 @@ class Heap:
             old = dict(zip(keys, values))
             setter, deleter = (("set_item", "del_item") if kind == "dict"
                                else ("set_attr", "del_attr"))
+            spec = objects.type_name(type(obj)) == "_frozen_importlib.ModuleSpec"
             for key, value in list(current.items()):
+                if spec and key in IMPORT_BOOKKEEPING:
+                    continue
                 if key not in old or old[key] is not value:
                     self._changed(changed, obj, _item_step(key), value)
                     ops.append({"op": setter, "target": target,  # type: ignore[typeddict-item]
                                 **_key_field(key), "value": self._pending(value)})
             for key in old:
-                if key not in current:
+                if key not in current and not (spec and key in IMPORT_BOOKKEEPING):
                     ops.append({"op": deleter, "target": target,  # type: ignore[typeddict-item]
                                 **_key_field(key)})
             if kind == "attrs" and current is not snap[0]:
@@ -315,7 +332,7 @@ class Heap:
                 (snap,) if kind == "cell" else snap)
             for attr, before in zip(names, old_values):
                 now = getattr(obj, attr, ABSENT)
-                if now is not before:
+                if now is not before and not (kind == "class" and now == before):
                     if now is ABSENT:
                         ops.append({"op": "del_attr", "target": target, "key": attr})
                     else:
@@ -335,8 +352,10 @@ class Heap:
                     f"({objects.type_name(type(obj))}) changed")
             for i, ref in enumerate(gc.get_referents(obj)):
                 self._changed(changed, obj, ["referent", i], ref)
+        ops = [op for op in ops if not self._is_bookkeeping(op)]
         if record:
-            segment.operations += [op for op in ops if not self._is_bookkeeping(op)]
+            segment.operations += ops
+        return bool(ops) or len(segment.refusals) > refusals
 
     def _list_ops(self, obj: Any, old: tuple[Any, ...], target: Path,
                   changed: list[Any], segment: Segment) -> list[Operation]:
@@ -468,7 +487,7 @@ def _unchanged(entry: Entry) -> bool:
     if kind == "func":
         return all(map(is_, snap, [getattr(obj, a, None) for a in FUNCTION_ATTRS]))
     if kind == "class":
-        return obj.__bases__ is snap[0] and obj.__name__ is snap[1]
+        return obj.__bases__ is snap[0] and obj.__name__ == snap[1]
     if kind == "cell":
         return _cell_contents(obj) is snap
     if kind == "slots":

@@ -140,6 +140,9 @@ class Planner:
             table = getattr(_frozen_importlib, name, None)
             if table is not None:
                 self.heap.hide(table)
+        # The path finders' caches of directory listings: a restored
+        # process has its own.
+        self.heap.hide(sys.path_importer_cache)
 
     def _wrap(self, cls: type, method: str, kind: str) -> None:
         real = getattr(cls, method)
@@ -272,7 +275,8 @@ class Planner:
         now = dict(_process_probe())
         for what, before in frame.probe:
             if now[what] != before:
-                refusals.append(f"hidden C-level state changed: {what}")
+                refusals.append("a thread started" if what == "threads" else
+                                f"hidden C-level state changed: {what}")
         for obj in segment.new:
             kind, type_name, reason = objects.classify(obj, self.c_modules)
             record["objects"][type_name] = record["objects"].get(type_name, 0) + 1

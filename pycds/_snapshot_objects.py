@@ -120,6 +120,11 @@ def is_static(obj: object) -> bool:
 
 
 def _is_weak_collection_callback(callback: object) -> bool:
+    """The callbacks of the weak collections' references, and of those in
+    an ABC's registry and caches (_abc.c's _destroy): part of a revivable
+    object, not an end a program observes."""
+    if type(callback).__name__ == "builtin_function_or_method":
+        return getattr(callback, "__name__", None) == "_destroy"
     return getattr(callback, "__module__", None) in ("weakref", "_weakrefset")
 
 
@@ -128,6 +133,8 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     t = type(obj)
     name = type_name(t)
     if name in RESOURCE_TYPES:
+        if name.startswith("_io.") and getattr(obj, "closed", False) is True:
+            return REFUSED, name, f"object of C type {name} (closed): no reviver"
         return REFUSED, name, f"{RESOURCE_TYPES[name]} ({name})"
     if t in PLAIN_TYPES:
         if t is type:
