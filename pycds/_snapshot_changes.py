@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import sys
 from _collections import deque
+from itertools import chain
 from _abc import _get_dump
 from _operator import is_
 
@@ -67,6 +68,49 @@ class Entry:
         self.snap = snap
 
 
+class Chunk:
+    """Up to CHUNK entries of one kind and one fingerprint of them all,
+    made and compared by C loops (chain, map, gc.get_referents): a stretch
+    of a body compares every chunk, and entry by entry only the chunks
+    that differ."""
+    __slots__ = ("entries", "fingerprint")
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.fingerprint: Any = None
+
+
+CHUNK = 256
+
+
+def _fingerprint(kind: str, entries: list[Entry]) -> Any:
+    try:
+        if kind == "dict" or kind == "attrs":
+            dicts = ([e.obj for e in entries] if kind == "dict"
+                     else [e.snap[0] for e in entries])
+            return (tuple(map(len, dicts)), tuple(chain.from_iterable(dicts)),
+                    tuple(chain.from_iterable(map(dict.values, dicts))))
+        if kind == "list" or kind == "set":
+            objs = [e.obj for e in entries]
+            return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)))
+        if kind == "abc":
+            return (tuple(_abc_registry(e.obj) for e in entries),)
+        # Functions, classes, cells, slots, C objects: what gc sees.
+        return (tuple(gc.get_referents(*[e.obj for e in entries])),)
+    except RuntimeError:  # changed while read (a weak reference's callback)
+        return ()
+
+
+def _same(old: Any, new: Any) -> bool:
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new):
+        if len(a) != len(b) or not all(map(is_, a, b)):
+            if not (type(a[0] if a else None) is frozenset and a == b):
+                return False
+    return True
+
+
 class Segment:
     """What one stretch of a body did."""
 
@@ -83,7 +127,7 @@ class Heap:
         self.known: dict[int, Any] = {}
         self.owner: dict[int, str] = {}
         self.parent: dict[int, tuple[int, Step]] = {}
-        self.entries: list[Entry] = []
+        self.chunks: dict[str, list[Chunk]] = {}
         self.roots: dict[str, list[Any]] = {}   # claimed, not yet walked
         self.bookkeeping: dict[int, str] = {}   # module object id -> name
         self.private: set[int] = set()          # the planner's own objects
@@ -104,6 +148,7 @@ class Heap:
         self.parent[id(sys)] = (0, ["module", "sys"])
         self.parent[id(modules)] = (id(sys), ["attr", "modules"])
         self._walk([modules], "", Segment())
+        self._fingerprint_new()
 
     def claim(self, module: Any, name: str) -> None:
         """A module about to be executed: it and what import made for it
@@ -198,7 +243,7 @@ class Heap:
         name = objects.type_name(t)
         if name in OPAQUE or name in CACHES:
             return
-        entries = self.entries
+        entries = self  # entries.append files an entry in its kind's chunk
         if t is list or name == "collections.deque":
             entries.append(Entry("list", obj, tuple(obj)))
             return
@@ -251,15 +296,21 @@ class Heap:
         others, and the objects it created."""
         segment = Segment()
         changed: list[Any] = []
-        for entry in self.entries:
-            if _unchanged(entry):
-                continue
-            target_owner = self.owner.get(id(entry.obj), "")
-            fold = target_owner == owner or target_owner in running
-            found = self._diff(entry, segment, changed, record=not fold)
-            if found and target_owner and target_owner != owner:
-                segment.depends.add(target_owner)
-            _refresh(entry)
+        for kind, chunks in self.chunks.items():
+            for chunk in chunks:
+                if chunk.fingerprint is None or _same(chunk.fingerprint,
+                                                      _fingerprint(kind, chunk.entries)):
+                    continue
+                for entry in chunk.entries:
+                    if _unchanged(entry):
+                        continue
+                    target_owner = self.owner.get(id(entry.obj), "")
+                    fold = target_owner == owner or target_owner in running
+                    found = self._diff(entry, segment, changed, record=not fold)
+                    if found and target_owner and target_owner != owner:
+                        segment.depends.add(target_owner)
+                    _refresh(entry)
+                chunk.fingerprint = None
         roots = self.roots.pop(owner, [])
         segment.new += roots
         for obj in roots:
@@ -272,7 +323,22 @@ class Heap:
             if value is not None and value.get("kind") == "pending":
                 obj = value.pop("obj")  # type: ignore[typeddict-item]
                 op["value"] = self.value(obj)
+        self._fingerprint_new()
         return segment
+
+    def _fingerprint_new(self) -> None:
+        for kind, chunks in self.chunks.items():
+            for chunk in chunks:
+                if chunk.fingerprint is None:
+                    chunk.fingerprint = _fingerprint(kind, chunk.entries)
+
+    def append(self, entry: Entry) -> None:
+        """Track an entry: in the last chunk of its kind, or a new one."""
+        chunks = self.chunks.setdefault(entry.kind, [])
+        if not chunks or len(chunks[-1].entries) >= CHUNK:
+            chunks.append(Chunk())
+        chunks[-1].entries.append(entry)
+        chunks[-1].fingerprint = None
 
     def _track_claimed(self, obj: Any) -> None:
         if isinstance(obj, dict):
