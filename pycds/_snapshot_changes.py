@@ -73,30 +73,38 @@ class Chunk:
     made and compared by C loops (chain, map, gc.get_referents): a stretch
     of a body compares every chunk, and entry by entry only the chunks
     that differ."""
-    __slots__ = ("entries", "fingerprint")
+    __slots__ = ("entries", "objs", "fingerprint")
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
+        self.objs: list[Any] = []  # what the fingerprint reads, per entry
         self.fingerprint: Any = None
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.objs.append(entry.snap[0] if entry.kind == "attrs" else entry.obj)
+        self.fingerprint = None
+
+    def reread(self) -> None:
+        """After entries were refreshed (an attrs dict may be another)."""
+        self.objs = [e.snap[0] if e.kind == "attrs" else e.obj for e in self.entries]
+        self.fingerprint = None
 
 
 CHUNK = 256
 
 
-def _fingerprint(kind: str, entries: list[Entry]) -> Any:
+def _fingerprint(kind: str, objs: list[Any]) -> Any:
     try:
         if kind == "dict" or kind == "attrs":
-            dicts = ([e.obj for e in entries] if kind == "dict"
-                     else [e.snap[0] for e in entries])
-            return (tuple(map(len, dicts)), tuple(chain.from_iterable(dicts)),
-                    tuple(chain.from_iterable(map(dict.values, dicts))))
+            return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)),
+                    tuple(chain.from_iterable(map(dict.values, objs))))
         if kind == "list" or kind == "set":
-            objs = [e.obj for e in entries]
             return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)))
         if kind == "abc":
-            return (tuple(_abc_registry(e.obj) for e in entries),)
+            return (tuple(map(_abc_registry, objs)),)
         # Functions, classes, cells, slots, C objects: what gc sees.
-        return (tuple(gc.get_referents(*[e.obj for e in entries])),)
+        return (tuple(gc.get_referents(*objs)),)
     except RuntimeError:  # changed while read (a weak reference's callback)
         return ()
 
@@ -299,7 +307,7 @@ class Heap:
         for kind, chunks in self.chunks.items():
             for chunk in chunks:
                 if chunk.fingerprint is None or _same(chunk.fingerprint,
-                                                      _fingerprint(kind, chunk.entries)):
+                                                      _fingerprint(kind, chunk.objs)):
                     continue
                 for entry in chunk.entries:
                     if _unchanged(entry):
@@ -310,7 +318,7 @@ class Heap:
                     if found and target_owner and target_owner != owner:
                         segment.depends.add(target_owner)
                     _refresh(entry)
-                chunk.fingerprint = None
+                chunk.reread()
         roots = self.roots.pop(owner, [])
         segment.new += roots
         for obj in roots:
@@ -330,15 +338,14 @@ class Heap:
         for kind, chunks in self.chunks.items():
             for chunk in chunks:
                 if chunk.fingerprint is None:
-                    chunk.fingerprint = _fingerprint(kind, chunk.entries)
+                    chunk.fingerprint = _fingerprint(kind, chunk.objs)
 
     def append(self, entry: Entry) -> None:
         """Track an entry: in the last chunk of its kind, or a new one."""
         chunks = self.chunks.setdefault(entry.kind, [])
         if not chunks or len(chunks[-1].entries) >= CHUNK:
             chunks.append(Chunk())
-        chunks[-1].entries.append(entry)
-        chunks[-1].fingerprint = None
+        chunks[-1].add(entry)
 
     def _track_claimed(self, obj: Any) -> None:
         if isinstance(obj, dict):
