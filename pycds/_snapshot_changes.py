@@ -139,6 +139,7 @@ class Heap:
         self.roots: dict[str, list[Any]] = {}   # claimed, not yet walked
         self.bookkeeping: dict[int, str] = {}   # module object id -> name
         self.private: set[int] = set()          # the planner's own objects
+        self.tracked: set[int] = set()          # ids with entries
 
     def hide(self, *objs: Any) -> None:
         """The planner's own objects (reachable from the hooks it installs):
@@ -187,7 +188,7 @@ class Heap:
                 self._know(root, owner, None, None)
                 segment.new.append(root)
             elif self.owner[id(root)] != owner:
-                if self.owner[id(root)]:
+                if self.owner[id(root)] and type(root) not in ATOMS:
                     segment.depends.add(self.owner[id(root)])
                 continue  # an existing object put somewhere: not walked
             stack.append(root)
@@ -246,8 +247,9 @@ class Heap:
 
     def _track(self, obj: Any) -> None:
         t = type(obj)
-        if t in IMMUTABLE:
+        if t in IMMUTABLE or id(obj) in self.tracked:
             return
+        self.tracked.add(id(obj))
         name = objects.type_name(t)
         if name in OPAQUE or name in CACHES:
             return
@@ -321,8 +323,6 @@ class Heap:
                 chunk.reread()
         roots = self.roots.pop(owner, [])
         segment.new += roots
-        for obj in roots:
-            self._track_claimed(obj)
         self._walk(roots + changed, owner, segment)
         # Values in the operations that are new objects of this body: now
         # known, so they can be named.
@@ -346,11 +346,6 @@ class Heap:
         if not chunks or len(chunks[-1].entries) >= CHUNK:
             chunks.append(Chunk())
         chunks[-1].add(entry)
-
-    def _track_claimed(self, obj: Any) -> None:
-        if isinstance(obj, dict):
-            return  # its module's "attrs" entry covers it
-        self._track(obj)
 
     def _diff(self, entry: Entry, segment: Segment, changed: list[Any],
               record: bool) -> bool:

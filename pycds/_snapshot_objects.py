@@ -46,7 +46,7 @@ def _type_names() -> tuple[set[type], set[type]]:
             type(_Probe().method), slice, range, type(Ellipsis),
             type(NotImplemented), object}
     layouts = {object, int, float, complex, str, bytes, bytearray, tuple, list,
-               dict, set, frozenset, type, BaseException}
+               dict, set, frozenset, type, BaseException, type(sys)}
     return data, layouts
 
 

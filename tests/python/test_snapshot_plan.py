@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,15 @@ MODULES = {
         LISTED = sorted(os.listdir(os.path.dirname(__file__) + "/listed"))
     """,
     "plain.py": """
+        import sys
         class Point:
             def __init__(self, x): self.x = x
         def f(): return 1
         ORIGIN = Point(0)
         TABLE = {"a": [1, 2], "b": (3, 4)}
+        class Lazy(type(sys)):  # six's moves: a module subclass
+            pass
+        MOVES = Lazy("plain.moves")
     """,
     "ctype.py": "import array\nBUFFER = array.array('i', [1])\n",
     "thread.py": """
@@ -51,6 +56,7 @@ MODULES = {
         import base
         base.REGISTRY.append("later")
         base.K.flag = True
+        base.ADDED = 1
         logging.getLogger("plan_test_logger")
         warnings.simplefilter("ignore", category=UnicodeWarning, append=True)
     """,
@@ -112,6 +118,7 @@ def test_plain_objects_make_a_unit(plan: dict[str, Any]) -> None:
     assert record["objects"]["builtins.type"] >= 1
     assert record["objects"]["builtins.function"] >= 2
     assert record["objects"]["plain.Point"] == 1
+    assert record["objects"]["plain.Lazy"] == 1
     assert record["refusals"] == []
 
 
@@ -143,6 +150,7 @@ def test_changes_to_earlier_objects_are_operations(plan: dict[str, Any]) -> None
     ops = ops_of(plan, "later")
     assert ("append", "base.REGISTRY", "") in ops
     assert ("set_attr", "base.K", "flag") in ops
+    assert ops.count(("set_attr", "base", "ADDED")) == 1  # each change once
     assert any(op == "set_item" and target.endswith("manager.loggerDict")
                and key == "plan_test_logger" for op, target, key in ops), ops
     # warnings.filters is _warnings.filters: the same list, either name.
@@ -202,10 +210,25 @@ def test_boto3_is_planned(tmp_path: Path) -> None:
     pytest.importorskip("boto3")
     (tmp_path / "b.py").write_text("import boto3\n")
     run(["b.py"], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(tmp_path / "b.lst"))
-    done = run(["-m", "pycds", "plan", "--list", str(tmp_path / "b.lst")],
-               cwd=tmp_path, timeout=900)
-    print(done.stdout)
-    first = done.stdout.splitlines()[0]
-    assert first.startswith("plan: ") and "% units" in first
-    assert "snapshot: boto3: " in done.stdout or " boto3" not in done.stdout
-    assert "re.Pattern" in done.stdout  # revivable objects were counted
+    whole = plan_json(tmp_path / "b.lst", cwd=tmp_path)
+    by_name = {m["name"]: m for m in whole["modules"]}
+    for name in ("boto3", "botocore", "botocore.session"):
+        assert by_name[name]["record"]["kind"] == "body"
+        assert sum(by_name[name]["record"]["objects"].values()) > 0
+    decided = [m for m in whole["modules"] if m["decision"] in ("unit", "code")]
+    for m in decided:
+        if m["decision"] == "code":
+            assert m["reason"]
+            if m["reason"].startswith("depends on "):
+                assert by_name[m["reason"][len("depends on "):]]["decision"] == "code"
+    revivable = Counter()
+    for m in decided:
+        revivable.update(m["record"]["revivable"])
+    assert revivable["re.Pattern"] > 0 and revivable["_abc._abc_data"] > 0
+    reasons = Counter(m["reason"] for m in decided if m["decision"] == "code"
+                      and not m["reason"].startswith("depends on "))
+    units = whole["units"]
+    print(f"boto3: {units} of {len(decided)} modules would be units "
+          f"({100 * units / len(decided):.1f}%); planned in {whole['seconds']:.1f} s")
+    for reason, count in reasons.most_common(10):
+        print(f"  {count:3} {reason}")
