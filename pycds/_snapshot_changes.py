@@ -519,7 +519,8 @@ class Heap:
             return {"kind": "literal", "repr": repr(obj)}
         owner = self.owner.get(id(obj), "")
         if id(obj) in self.known and owner:
-            return {"kind": "new", "type": objects.type_name(t), "owner": owner}
+            return {"kind": "new", "type": objects.type_name(t), "owner": owner,
+                    "path": self.path(obj)}
         return {"kind": "path", "path": self.path(obj)}
 
     def path(self, obj: Any) -> Path:

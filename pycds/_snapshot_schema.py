@@ -23,9 +23,10 @@ again in a fresh process (V8's external-reference table):
     ["abc_registry", 0]            the classes registered with an ABC
                                    (ABC.register): "add" targets it
 A value in an operation is a Value: {"kind": "path", "path": [...]} for an
-existing object, {"kind": "new", "type": T, "owner": M} for an object that
-module M's body created, or {"kind": "literal", "repr": R} for None, bool,
-int, float and str (R is its repr).
+object start-up made, {"kind": "new", "type": T, "owner": M, "path": [...]}
+for an object that module M's body created (the path where it was first
+found), or {"kind": "literal", "repr": R} for None, bool, int, float and
+str (R is its repr).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ Path = list[Step]
 
 class Value(TypedDict, total=False):
     kind: Literal["path", "new", "literal"]
-    path: Path          # kind "path"
+    path: Path          # kind "path"; kind "new": where it was first found
     type: str           # kind "new": module.qualname of its type
     owner: str          # kind "new": the module whose body created it
     repr: str           # kind "literal"

@@ -50,13 +50,21 @@ MODULES = {
             def __del__(self): pass
         KEEP = Noisy()
     """,
-    "base.py": "REGISTRY = []\nclass K:\n    pass\n",
+    "base.py": """
+        import abc
+        REGISTRY = []
+        class K:
+            pass
+        class Interface(abc.ABC):
+            pass
+    """,
     "later.py": """
         import logging, warnings
         import base
         base.REGISTRY.append("later")
         base.K.flag = True
         base.ADDED = 1
+        base.Interface.register(base.K)
         logging.getLogger("plan_test_logger")
         warnings.simplefilter("ignore", category=UnicodeWarning, append=True)
     """,
@@ -151,6 +159,13 @@ def test_changes_to_earlier_objects_are_operations(plan: dict[str, Any]) -> None
     assert ("append", "base.REGISTRY", "") in ops
     assert ("set_attr", "base.K", "flag") in ops
     assert ops.count(("set_attr", "base", "ADDED")) == 1  # each change once
+    registered = [op for op in plan["later"]["record"]["operations"]
+                  if op["op"] == "add" and op["target"][-1] == ["abc_registry", 0]]
+    assert [op["target"][:-1] for op in registered] == [
+        [["module", "base"], ["attr", "Interface"]]]
+    assert registered[0]["value"] == {  # an object of the earlier body
+        "kind": "new", "type": "builtins.type", "owner": "base",
+        "path": [["module", "base"], ["attr", "K"]]}
     assert any(op == "set_item" and target.endswith("manager.loggerDict")
                and key == "plan_test_logger" for op, target, key in ops), ops
     # warnings.filters is _warnings.filters: the same list, either name.
