@@ -103,6 +103,8 @@ def _fingerprint(kind: str, objs: list[Any]) -> Any:
             return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)))
         if kind == "abc":
             return (tuple(map(_abc_registry, objs)),)
+        if kind == "klass":
+            return (tuple(map(type, objs)),)
         # Functions, classes, cells, slots, C objects: what gc sees.
         return (tuple(gc.get_referents(*objs)),)
     except RuntimeError:  # changed while read (a weak reference's callback)
@@ -269,6 +271,10 @@ class Heap:
         if attrs is not None:
             entries.append(Entry("attrs", obj, (attrs, tuple(attrs),
                                                 tuple(attrs.values()))))
+            if not isinstance(obj, type) and (t is type(sys) or objects.is_python_class(
+                    t, self.c_modules)):
+                # `obj.__class__ = Other` (a module made lazy this way too)
+                entries.append(Entry("klass", obj, t))
         if isinstance(obj, type) and obj.__flags__ & objects.HEAPTYPE:
             entries.append(Entry("class", obj, (obj.__bases__, obj.__name__)))
             impl = attrs.get("_abc_impl") if attrs is not None else None
@@ -407,6 +413,10 @@ class Heap:
                         self._changed(changed, obj, ["attr", attr], now)
                         ops.append({"op": "set_attr", "target": target, "key": attr,
                                     "value": self._pending(now)})
+        elif kind == "klass":
+            ops.append({"op": "set_attr", "target": target, "key": "__class__",
+                        "value": self.value(type(obj))})
+            self._changed(changed, obj, ["attr", "__class__"], type(obj))
         elif kind == "abc":
             before_set = snap
             for cls in _abc_registry(obj) - before_set:
@@ -563,6 +573,8 @@ def _unchanged(entry: Entry) -> bool:
         return all(map(is_, snap[1], [getattr(obj, s, ABSENT) for s in snap[0]]))
     if kind == "abc":
         return _abc_registry(obj) == snap
+    if kind == "klass":
+        return type(obj) is snap
     if kind == "cstate":
         current = gc.get_referents(obj)
         return len(current) == len(snap) and all(map(is_, snap, current))
@@ -588,6 +600,8 @@ def _refresh(entry: Entry) -> None:
         entry.snap = (entry.snap[0], tuple(getattr(obj, s, ABSENT) for s in entry.snap[0]))
     elif kind == "abc":
         entry.snap = _abc_registry(obj)
+    elif kind == "klass":
+        entry.snap = type(obj)
     elif kind == "cstate":
         entry.snap = tuple(gc.get_referents(obj))
 

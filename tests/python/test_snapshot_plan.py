@@ -57,6 +57,7 @@ MODULES = {
             pass
         class Interface(abc.ABC):
             pass
+        OBJ = K()
     """,
     "later.py": """
         import logging, warnings
@@ -65,6 +66,9 @@ MODULES = {
         base.K.flag = True
         base.ADDED = 1
         base.Interface.register(base.K)
+        class Sub(base.K):
+            pass
+        base.OBJ.__class__ = Sub  # an object changed in place
         logging.getLogger("plan_test_logger")
         warnings.simplefilter("ignore", category=UnicodeWarning, append=True)
     """,
@@ -159,6 +163,7 @@ def test_changes_to_earlier_objects_are_operations(plan: dict[str, Any]) -> None
     assert ("append", "base.REGISTRY", "") in ops
     assert ("set_attr", "base.K", "flag") in ops
     assert ops.count(("set_attr", "base", "ADDED")) == 1  # each change once
+    assert ("set_attr", "base.OBJ", "__class__") in ops
     registered = [op for op in plan["later"]["record"]["operations"]
                   if op["op"] == "add" and op["target"][-1] == ["abc_registry", 0]]
     assert [op["target"][:-1] for op in registered] == [
