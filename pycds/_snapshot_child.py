@@ -90,7 +90,8 @@ def _process_probe() -> tuple[Any, ...]:
         fds = sorted(os.listdir("/proc/self/fd"))
     except OSError:
         fds = []
-    return (("atexit callbacks", atexit._ncallbacks()),
+    return (("output written", _output_sizes()),
+            ("atexit callbacks", atexit._ncallbacks()),
             ("signal handlers", tuple(handlers)),
             ("threads", _thread._count()),
             ("open descriptors", len(fds)),
@@ -99,6 +100,21 @@ def _process_probe() -> tuple[Any, ...]:
             ("switch interval", sys.getswitchinterval()),
             ("gc settings", (gc.isenabled(), gc.get_threshold())),
             ("trace or profile function", (sys.gettrace(), sys.getprofile())))
+
+
+def _output_sizes() -> tuple[int, ...]:
+    """How much has been written to standard output and error: the planner
+    runs with both on files, so that a body that prints (or shows a
+    warning) is seen; what a restored unit would not print again."""
+    sizes = []
+    for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            if stream is not None:
+                stream.flush()
+            sizes.append(os.fstat(fd).st_size)
+        except (OSError, ValueError, AttributeError):
+            sizes.append(-1)
+    return tuple(sizes)
 
 
 class Frame:
@@ -275,8 +291,10 @@ class Planner:
         now = dict(_process_probe())
         for what, before in frame.probe:
             if now[what] != before:
-                refusals.append("a thread started" if what == "threads" else
-                                f"hidden C-level state changed: {what}")
+                refusals.append(
+                    "a thread started" if what == "threads" else
+                    "wrote to standard output or error" if what == "output written"
+                    else f"hidden C-level state changed: {what}")
         for obj in segment.new:
             kind, type_name, reason = objects.classify(obj, self.c_modules)
             record["objects"][type_name] = record["objects"].get(type_name, 0) + 1

@@ -51,14 +51,20 @@ def record_run(list_path: str) -> RunRecord:
         request = os.path.join(work, "request")
         output = os.path.join(work, "run.json")
         write_request(request, sys_path, names)
-        try:
-            done = subprocess.run([sys.executable, *flags, "-c", CHILD.format(where=where), request,
-                                   output], env=env, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise PlanError(f"the planning interpreter ran over {TIMEOUT:.0f} s") from None
+        # Output goes to files, whose sizes show a body that printed.
+        with open(os.path.join(work, "stdout"), "w+b") as out, \
+                open(os.path.join(work, "stderr"), "w+b") as err:
+            try:
+                done = subprocess.run(
+                    [sys.executable, *flags, "-c", CHILD.format(where=where),
+                     request, output], env=env, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=err, timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise PlanError(f"the planning interpreter ran over {TIMEOUT:.0f} s") from None
+            err.seek(0)
+            errors = err.read()
         if done.returncode != 0 or not os.path.exists(output):
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            tail = errors.decode(errors="replace").strip().splitlines()[-1:]
             raise PlanError("the planning interpreter failed "
                             f"({done.returncode}): {' '.join(tail)}")
         with open(output, encoding="utf-8") as f:

@@ -75,11 +75,13 @@ MODULES = {
     "exits.py": "import atexit\natexit.register(print)\n",
     "user.py": "from ctype import BUFFER\nfrom json import dumps\n",
     "optout.py": "__pycds_snapshot__ = False\nX = 1\n",
+    "prints.py": "print('hello from a body')\n",
 }
 
 APP = """
 import json, logging, warnings
 import reads, plain, ctype, thread, finalizer, base, later, exits, user, optout
+import prints
 """
 
 
@@ -193,6 +195,12 @@ def test_dependency_on_code_only_module_propagates(plan: dict[str, Any]) -> None
     assert plan["user"]["reason"] == "depends on ctype"
     bindings = {(b["module"], b["attribute"]) for b in plan["user"]["record"]["bindings"]}
     assert ("json", "dumps") in bindings and ("ctype", "BUFFER") in bindings
+
+
+def test_body_that_prints_is_refused(plan: dict[str, Any]) -> None:
+    assert plan["prints"]["decision"] == "code"
+    assert plan["prints"]["reason"] == "wrote to standard output or error"
+    assert plan["optout"]["record"]["refusals"] == []  # the next one did not
 
 
 def test_marker_opts_a_module_out(plan: dict[str, Any]) -> None:
