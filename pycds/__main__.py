@@ -1,5 +1,5 @@
-"""Command line: python -m pycds {dump,inspect,fingerprint,serve,bundle},
-and --version."""
+"""Command line: python -m pycds {dump,inspect,fingerprint,serve,bundle,
+plan}, and --version."""
 
 from __future__ import annotations
 
@@ -88,6 +88,26 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from . import _snapshot_plan
+
+    if not args.list:
+        print("pycds: plan: give --list (or set PYCDSLIST)", file=sys.stderr)
+        return 2
+    exclude = [p.strip() for p in (args.snapshot_exclude or "").split(",") if p.strip()]
+    try:
+        plan = _snapshot_plan.make_plan(args.list, exclude)
+    except (OSError, ValueError, _snapshot_plan.PlanError) as error:
+        print(f"pycds: plan: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(_snapshot_plan.to_json(plan) if args.json
+              else _snapshot_plan.report(plan))
+    except BrokenPipeError:
+        sys.stdout = None
+    return 0
+
+
 def pool_size(text: str) -> int:
     """--pool's value, checked as the server checks it (librun)."""
     try:
@@ -169,6 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("-o", "--output", required=True,
                         help="the launcher to write")
     bundle.set_defaults(run=cmd_bundle)
+
+    plan = commands.add_parser(
+        "plan", help="which traced modules could be snapshot units, and why "
+                     "not (runs their bodies in a fresh interpreter)")
+    plan.add_argument("--list", default=_cds.variable("PYCDSLIST"),
+                      help="module list written by PYCDSMODE=TRACE "
+                           "(default: $PYCDSLIST)")
+    plan.add_argument("--snapshot-exclude", metavar="PKG,...",
+                      help="packages kept as code only")
+    plan.add_argument("--json", action="store_true",
+                      help="print the whole plan as JSON "
+                           "(format: pycds/_snapshot_schema.py)")
+    plan.set_defaults(run=cmd_plan)
     return parser
 
 

@@ -1,0 +1,684 @@
+"""Find, for each stretch of a module body, the objects it created and the
+changes it made to objects that existed before: by comparing, not from a
+list of known registries.
+
+Every object reachable from sys.modules is *known*, with an owner (the
+module whose body created it, or "" for start-up) and a path from
+sys.modules (pycds/_snapshot_schema.py).  Mutable ones are *tracked*: a
+shallow fingerprint (their items, attributes, or for a C object its
+gc referents) is kept, holding references so that no id is reused.  When a
+stretch of a body ends (it finishes, or starts importing another module),
+every fingerprint is compared with the object: a difference becomes
+operations, and the new values are walked to find the new objects.  Cost:
+one pass over the tracked objects per body boundary.
+
+Runs in the planning interpreter before the traced bodies: imports only
+built-in and start-up modules.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from _collections import deque
+from itertools import chain
+from _abc import _get_dump
+from _operator import is_
+
+from . import _snapshot_objects as objects
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._snapshot_schema import Operation, Path, Step, Value
+
+FUNCTION_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__doc__",
+                  "__name__", "__qualname__", "__module__")
+# Never walked into or compared: a restored process has its own.
+OPAQUE = {"_io.FileIO", "_io.BufferedReader", "_io.BufferedWriter",
+          "_io.BufferedRandom", "_io.TextIOWrapper", "builtins.frame",
+          "builtins.generator", "builtins.coroutine", "_thread._local"}
+# C objects whose referents change as a cache fills: what a program can
+# see of that is the cache's statistics and the identity of cached values,
+# which the README names.  Their callable is walked, the cache is not.
+CACHES = {"functools._lru_cache_wrapper"}
+# An ABC's registry is compared through its class ("abc" entries); the
+# rest of _abc_data is caches.
+NOT_COMPARED = {"_abc._abc_data"}
+IMMUTABLE = {type(None), bool, int, float, complex, str, bytes, tuple,
+             frozenset, type(objects._cell.__code__), range, slice}
+# Values a restore copies or interns wherever they are used: sharing one
+# with another module's objects is no dependency on that module.
+ATOMS = {type(None), bool, int, float, complex, str, bytes}
+NO_DICT = object()
+# Attributes of a module's spec that the import system sets while and
+# after it runs the body: its own, not a body's change.
+IMPORT_BOOKKEEPING = {"_initializing", "_uninitialized_submodules"}
+ABSENT = object()
+
+
+class Entry:
+    """A tracked aspect of an object: kind, the object, its snapshot."""
+    __slots__ = ("kind", "obj", "snap")
+
+    def __init__(self, kind: str, obj: Any, snap: Any) -> None:
+        self.kind = kind
+        self.obj = obj
+        self.snap = snap
+
+
+class Chunk:
+    """Up to CHUNK entries of one kind and one fingerprint of them all,
+    made and compared by C loops (chain, map, gc.get_referents): a stretch
+    of a body compares every chunk, and entry by entry only the chunks
+    that differ."""
+    __slots__ = ("entries", "objs", "fingerprint")
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.objs: list[Any] = []  # what the fingerprint reads, per entry
+        self.fingerprint: Any = None
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.objs.append(entry.snap[0] if entry.kind == "attrs" else entry.obj)
+        self.fingerprint = None
+
+    def reread(self) -> None:
+        """After entries were refreshed (an attrs dict may be another)."""
+        self.objs = [e.snap[0] if e.kind == "attrs" else e.obj for e in self.entries]
+        self.fingerprint = None
+
+
+CHUNK = 256
+
+
+def _fingerprint(kind: str, objs: list[Any]) -> Any:
+    try:
+        if kind == "dict" or kind == "attrs":
+            return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)),
+                    tuple(chain.from_iterable(map(dict.values, objs))))
+        if kind == "list" or kind == "set":
+            return (tuple(map(len, objs)), tuple(chain.from_iterable(objs)))
+        if kind == "abc":
+            return (tuple(map(_abc_registry, objs)),)
+        if kind == "klass":
+            return (tuple(map(type, objs)),)
+        # Functions, classes, cells, slots, C objects: what gc sees.
+        return (tuple(gc.get_referents(*objs)),)
+    except RuntimeError:  # changed while read (a weak reference's callback)
+        return ()
+
+
+def _same(old: Any, new: Any) -> bool:
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new):
+        if len(a) != len(b) or not all(map(is_, a, b)):
+            if not (type(a[0] if a else None) is frozenset and a == b):
+                return False
+    return True
+
+
+class Segment:
+    """What one stretch of a body did."""
+
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+        self.new: list[Any] = []
+        self.refusals: list[str] = []
+        self.depends: set[str] = set()
+
+
+class Heap:
+    def __init__(self, c_modules: set[str]) -> None:
+        self.c_modules = c_modules
+        self.known: dict[int, Any] = {}
+        self.owner: dict[int, str] = {}
+        self.parent: dict[int, tuple[int, Step]] = {}
+        self.chunks: dict[str, list[Chunk]] = {}
+        self.roots: dict[str, list[Any]] = {}   # claimed, not yet walked
+        self.bookkeeping: dict[int, str] = {}   # module object id -> name
+        self.private: set[int] = set()          # the planner's own objects
+        self.tracked: set[int] = set()          # ids with entries
+
+    def hide(self, *objs: Any) -> None:
+        """The planner's own objects (reachable from the hooks it installs):
+        known, never walked into or compared."""
+        for obj in objs:
+            self.private.add(id(obj))
+            self._know(obj, "", None, None)
+
+    # -- discovery ---------------------------------------------------------
+
+    def baseline(self) -> None:
+        """Know everything reachable from sys.modules now, as start-up's."""
+        modules = sys.modules
+        self._know(modules, "", None, None)
+        self.parent[id(sys)] = (0, ["module", "sys"])
+        self.parent[id(modules)] = (id(sys), ["attr", "modules"])
+        self._walk([modules], "", Segment())
+        self._fingerprint_new()
+
+    def claim(self, module: Any, name: str) -> None:
+        """A module about to be executed: it and what import made for it
+        belong to its own body, not to the importer's."""
+        self.bookkeeping[id(module)] = name
+        attrs = getattr(module, "__dict__", None)
+        for obj in (module, attrs):
+            if obj is not None and id(obj) not in self.known:
+                self._know(obj, name, None, None)
+                self.roots.setdefault(name, []).append(obj)
+        self.parent[id(module)] = (0, ["module", name])
+        if attrs is not None:
+            self.parent[id(attrs)] = (id(module), ["attr", "__dict__"])
+
+    def _know(self, obj: Any, owner: str, parent: Any, step: Step | None) -> None:
+        self.known[id(obj)] = obj
+        self.owner[id(obj)] = owner
+        if parent is not None and step is not None:
+            self.parent[id(obj)] = (id(parent), step)
+
+    def _walk(self, roots: list[Any], owner: str, segment: Segment) -> None:
+        """Know and track everything reachable from roots that is not known
+        yet (roots too: those not known yet are owner's new objects)."""
+        known = self.known
+        stack: deque[Any] = deque()  # breadth first: short paths
+        for root in roots:
+            if id(root) not in known:
+                self._know(root, owner, None, None)
+                segment.new.append(root)
+            elif self.owner[id(root)] != owner:
+                if self.owner[id(root)] and type(root) not in ATOMS:
+                    segment.depends.add(self.owner[id(root)])
+                continue  # an existing object put somewhere: not walked
+            stack.append(root)
+        private = self.private
+        while stack:
+            obj = stack.popleft()
+            if id(obj) in private:
+                continue
+            for step, child in self._children(obj):
+                cid = id(child)
+                if cid in known:
+                    child_owner = self.owner[cid]
+                    if (child_owner and child_owner != owner
+                            and type(child) not in ATOMS):
+                        segment.depends.add(child_owner)
+                    continue
+                self._know(child, owner, obj, step)
+                if not objects.is_static(child):
+                    segment.new.append(child)
+                stack.append(child)
+            self._track(obj)
+
+    def _children(self, obj: Any) -> list[tuple[Step, Any]]:
+        t = type(obj)
+        if t is str or t is int or t is float or t is bool or obj is None:
+            return []
+        if obj is sys.modules:
+            return [(["module", k], v) for k, v in list(obj.items())
+                    if type(k) is str]
+        if t is dict or (isinstance(obj, dict) and t.__module__ == "collections"):
+            out: list[tuple[Step, Any]] = []
+            for key, value in obj.items():
+                out.append((_item_step(key), value))
+                out.append((["key", _key_text(key)], key))
+            return out
+        if t is list or t is tuple:
+            return [(["index", i], v) for i, v in enumerate(obj)]
+        if t is set or t is frozenset:
+            return [(["member", i], v) for i, v in enumerate(obj)]
+        name = objects.type_name(t)
+        if name in OPAQUE:
+            return []
+        if name in CACHES:
+            wrapped = getattr(obj, "__wrapped__", None)
+            return [(["attr", "__wrapped__"], wrapped)] if wrapped is not None else []
+        out = []
+        attrs = _attr_dict(obj)
+        if attrs:  # an empty one may be made by asking (functions): skipped
+            out.append((["attr", "__dict__"], attrs))
+            out += [(["attr", k] if type(k) is str else _item_step(k), v)
+                    for k, v in attrs.items()]
+        for i, ref in enumerate(gc.get_referents(obj)):
+            if ref is not attrs:
+                out.append((["referent", i], ref))
+        return out
+
+    def _track(self, obj: Any) -> None:
+        t = type(obj)
+        if t in IMMUTABLE or id(obj) in self.tracked:
+            return
+        self.tracked.add(id(obj))
+        name = objects.type_name(t)
+        if name in OPAQUE or name in CACHES:
+            return
+        entries = self  # entries.append files an entry in its kind's chunk
+        if t is list or name == "collections.deque":
+            entries.append(Entry("list", obj, tuple(obj)))
+            return
+        if t is set:
+            entries.append(Entry("set", obj, tuple(obj)))
+            return
+        attrs = _attr_dict(obj)
+        if isinstance(obj, dict) and attrs is None:
+            if self._is_attr_dict(obj):
+                return  # compared with its owner
+            entries.append(Entry("dict", obj, (tuple(obj), tuple(obj.values()))))
+            return
+        if attrs is not None:
+            entries.append(Entry("attrs", obj, (attrs, tuple(attrs),
+                                                tuple(attrs.values()))))
+            if not isinstance(obj, type) and (t is type(sys) or objects.is_python_class(
+                    t, self.c_modules)):
+                # `obj.__class__ = Other` (a module made lazy this way too)
+                entries.append(Entry("klass", obj, t))
+        if isinstance(obj, type) and obj.__flags__ & objects.HEAPTYPE:
+            entries.append(Entry("class", obj, (obj.__bases__, obj.__name__)))
+            impl = attrs.get("_abc_impl") if attrs is not None else None
+            if impl is not None and objects.type_name(type(impl)) == "_abc._abc_data":
+                entries.append(Entry("abc", obj, _abc_registry(obj)))
+            return
+        if t is type(objects._cell):
+            entries.append(Entry("func", obj, tuple(getattr(obj, a, None)
+                                                    for a in FUNCTION_ATTRS)))
+            return
+        if t is type(objects._cell()):
+            entries.append(Entry("cell", obj, _cell_contents(obj)))
+            return
+        if t in objects.PLAIN_TYPES:
+            return
+        if not objects.is_python_class(t, self.c_modules):
+            if gc.is_tracked(obj) and name not in NOT_COMPARED:
+                entries.append(Entry("cstate", obj, tuple(gc.get_referents(obj))))
+            return
+        slots = _slot_names(t)
+        if slots:
+            entries.append(Entry("slots", obj, (slots, tuple(
+                getattr(obj, s, ABSENT) for s in slots))))
+
+    def _is_attr_dict(self, d: dict[Any, Any]) -> bool:
+        """A module's, class's or instance's __dict__ reached before its
+        owner: its owner's "attrs" entry compares it."""
+        parent = self.parent.get(id(d))
+        return parent is not None and parent[1] == ["attr", "__dict__"]
+
+    # -- comparison ---------------------------------------------------------
+
+    def close(self, owner: str, running: set[str]) -> Segment:
+        """End a stretch of owner's body: its changes to objects owned by
+        others, and the objects it created."""
+        segment = Segment()
+        changed: list[Any] = []
+        for kind, chunks in self.chunks.items():
+            for chunk in chunks:
+                if chunk.fingerprint is None or _same(chunk.fingerprint,
+                                                      _fingerprint(kind, chunk.objs)):
+                    continue
+                for entry in chunk.entries:
+                    if _unchanged(entry):
+                        continue
+                    target_owner = self.owner.get(id(entry.obj), "")
+                    fold = target_owner == owner or target_owner in running
+                    found = self._diff(entry, segment, changed, record=not fold)
+                    if found and target_owner and target_owner != owner:
+                        segment.depends.add(target_owner)
+                    _refresh(entry)
+                chunk.reread()
+        roots = self.roots.pop(owner, [])
+        segment.new += roots
+        self._walk(roots + changed, owner, segment)
+        # Values in the operations that are new objects of this body: now
+        # known, so they can be named.
+        for op in segment.operations:
+            value = op.get("value")
+            if value is not None and value.get("kind") == "pending":
+                obj = value.pop("obj")  # type: ignore[typeddict-item]
+                op["value"] = self.value(obj)
+        self._fingerprint_new()
+        return segment
+
+    def _fingerprint_new(self) -> None:
+        for kind, chunks in self.chunks.items():
+            for chunk in chunks:
+                if chunk.fingerprint is None:
+                    chunk.fingerprint = _fingerprint(kind, chunk.objs)
+
+    def append(self, entry: Entry) -> None:
+        """Track an entry: in the last chunk of its kind, or a new one."""
+        chunks = self.chunks.setdefault(entry.kind, [])
+        if not chunks or len(chunks[-1].entries) >= CHUNK:
+            chunks.append(Chunk())
+        chunks[-1].add(entry)
+
+    def _diff(self, entry: Entry, segment: Segment, changed: list[Any],
+              record: bool) -> bool:
+        """Whether a change was found (import bookkeeping is none)."""
+        kind, obj, snap = entry.kind, entry.obj, entry.snap
+        ops: list[Operation] = []
+        refusals = len(segment.refusals)
+        target = self.path(obj)
+        if self.parent.get(id(obj), (0, [""]))[1][-1] in IMPORT_BOOKKEEPING:
+            return False
+        if kind == "dict" or kind == "attrs":
+            current = obj if kind == "dict" else _attr_dict(obj)
+            keys, values = (snap[0], snap[1]) if kind == "dict" else (snap[1], snap[2])
+            if current is None:
+                segment.refusals.append(f"the __dict__ of {self.describe(obj)} was replaced")
+                return
+            old = dict(zip(keys, values))
+            setter, deleter = (("set_item", "del_item") if kind == "dict"
+                               else ("set_attr", "del_attr"))
+            spec = objects.type_name(type(obj)) == "_frozen_importlib.ModuleSpec"
+            for key, value in list(current.items()):
+                if spec and key in IMPORT_BOOKKEEPING:
+                    continue
+                if key not in old or old[key] is not value:
+                    self._changed(changed, obj, _item_step(key), value)
+                    ops.append({"op": setter, "target": target,  # type: ignore[typeddict-item]
+                                **_key_field(key), "value": self._pending(value)})
+            for key in old:
+                if key not in current and not (spec and key in IMPORT_BOOKKEEPING):
+                    ops.append({"op": deleter, "target": target,  # type: ignore[typeddict-item]
+                                **_key_field(key)})
+            if kind == "attrs" and current is not snap[0]:
+                segment.refusals.append(f"the __dict__ of {self.describe(obj)} was replaced")
+        elif kind == "list":
+            ops += self._list_ops(obj, snap, target, changed, segment)
+        elif kind == "set":
+            old_ids = {id(v) for v in snap}
+            new_ids = {id(v) for v in obj}
+            for value in obj:
+                if id(value) not in old_ids:
+                    self._changed(changed, obj, ["member", 0], value)
+                    ops.append({"op": "add", "target": target,
+                                "value": self._pending(value)})
+            for value in snap:
+                if id(value) not in new_ids:
+                    ops.append({"op": "discard", "target": target,
+                                "value": self.value(value)})
+        elif kind == "func" or kind == "class" or kind == "cell" or kind == "slots":
+            names = {"func": FUNCTION_ATTRS, "class": ("__bases__", "__name__"),
+                     "cell": ("cell_contents",), "slots": snap[0] if kind == "slots" else ()}[kind]
+            old_values = snap[1] if kind == "slots" else (
+                (snap,) if kind == "cell" else snap)
+            for attr, before in zip(names, old_values):
+                now = getattr(obj, attr, ABSENT)
+                if now is not before and not (kind == "class" and now == before):
+                    if now is ABSENT:
+                        ops.append({"op": "del_attr", "target": target, "key": attr})
+                    else:
+                        self._changed(changed, obj, ["attr", attr], now)
+                        ops.append({"op": "set_attr", "target": target, "key": attr,
+                                    "value": self._pending(now)})
+        elif kind == "klass":
+            ops.append({"op": "set_attr", "target": target, "key": "__class__",
+                        "value": self.value(type(obj))})
+            self._changed(changed, obj, ["attr", "__class__"], type(obj))
+        elif kind == "abc":
+            before_set = snap
+            for cls in _abc_registry(obj) - before_set:
+                self._changed(changed, obj, ["abc_registry", 0], cls)
+                ops.append({"op": "add", "target": target + [["abc_registry", 0]],
+                            "value": self._pending(cls)})
+        elif kind == "cstate":
+            if record:
+                segment.refusals.append(
+                    f"hidden C-level state of {self.describe(obj)} "
+                    f"({objects.type_name(type(obj))}) changed")
+            for i, ref in enumerate(gc.get_referents(obj)):
+                self._changed(changed, obj, ["referent", i], ref)
+        ops = [op for op in ops if not self._is_bookkeeping(op)]
+        if record:
+            segment.operations += ops
+        return bool(ops) or len(segment.refusals) > refusals
+
+    def _list_ops(self, obj: Any, old: tuple[Any, ...], target: Path,
+                  changed: list[Any], segment: Segment) -> list[Operation]:
+        new = list(obj)
+        ops: list[Operation] = []
+        if len(new) >= len(old) and all(map(is_, old, new)):
+            for position, value in enumerate(new[len(old):], len(old)):
+                self._changed(changed, obj, ["index", position], value)
+                ops.append({"op": "append", "target": target,
+                            "value": self._pending(value)})
+            return ops
+        # Insertions only: old is a subsequence of new.
+        i = 0
+        inserts: list[tuple[int, Any]] = []
+        for position, value in enumerate(new):
+            if i < len(old) and old[i] is value:
+                i += 1
+            else:
+                inserts.append((position, value))
+        if i == len(old):
+            for position, value in inserts:
+                self._changed(changed, obj, ["index", position], value)
+                ops.append({"op": "insert", "target": target, "index": position,
+                            "value": self._pending(value)})
+            return ops
+        # Removals only: new is a subsequence of old.
+        j = 0
+        removed: list[int] = []
+        for position, value in enumerate(old):
+            if j < len(new) and new[j] is value:
+                j += 1
+            else:
+                removed.append(position)
+        if j == len(new):
+            for position in reversed(removed):
+                ops.append({"op": "del_item", "target": target,
+                            "key": str(position)})
+            return ops
+        # Removals and insertions, the kept items in their order: delete,
+        # then insert.
+        new_ids = {id(v) for v in new}
+        old_ids = {id(v) for v in old}
+        kept_old = [id(v) for v in old if id(v) in new_ids]
+        kept_new = [id(v) for v in new if id(v) in old_ids]
+        if kept_old == kept_new:
+            for position in reversed(range(len(old))):
+                if id(old[position]) not in new_ids:
+                    ops.append({"op": "del_item", "target": target,
+                                "key": str(position)})
+            for position, value in enumerate(new):
+                if id(value) not in old_ids:
+                    self._changed(changed, obj, ["index", position], value)
+                    ops.append({"op": "insert", "target": target,
+                                "index": position, "value": self._pending(value)})
+            return ops
+        segment.refusals.append(
+            f"{self.describe(obj)} reordered: not expressible as operations")
+        for position, value in enumerate(new):
+            self._changed(changed, obj, ["index", position], value)
+        return ops
+
+    def _changed(self, changed: list[Any], container: Any, step: Step,
+                 value: Any) -> None:
+        """A value put into an existing object: walked after the
+        comparison; if new, named by where it was put."""
+        if id(value) not in self.known:
+            self.parent.setdefault(id(value), (id(container), step))
+        changed.append(value)
+
+    def _is_bookkeeping(self, op: Operation) -> bool:
+        """sys.modules[name] = module and parent.child = module, which the
+        import of that module does and a restore does itself."""
+        value = op.get("value")
+        if value is None or value.get("kind") != "pending":
+            return False
+        obj = value.get("obj")  # type: ignore[typeddict-item]
+        name = self.bookkeeping.get(id(obj))
+        if name is None:
+            return False
+        key = op.get("key", "")
+        return (op["op"] == "set_item" and key == name) or (
+            op["op"] == "set_attr" and key == name.rpartition(".")[2])
+
+    # -- naming -------------------------------------------------------------
+
+    def _pending(self, obj: Any) -> Value:
+        """A value not walked yet: named after the walk."""
+        return {"kind": "pending", "obj": obj}  # type: ignore[typeddict-item,typeddict-unknown-key]
+
+    def value(self, obj: Any) -> Value:
+        t = type(obj)
+        if obj is None or t is bool or t is int or t is float or t is str:
+            return {"kind": "literal", "repr": repr(obj)}
+        owner = self.owner.get(id(obj), "")
+        if id(obj) in self.known and owner:
+            return {"kind": "new", "type": objects.type_name(t), "owner": owner,
+                    "path": self.path(obj)}
+        return {"kind": "path", "path": self.path(obj)}
+
+    def path(self, obj: Any) -> Path:
+        steps: list[Step] = []
+        current = id(obj)
+        for _ in range(64):
+            link = self.parent.get(current)
+            if link is None:
+                break
+            current, step = link
+            steps.append(step)
+            if step[0] == "module":
+                break
+        steps.reverse()
+        return steps
+
+    def describe(self, obj: Any) -> str:
+        return _path_text(self.path(obj)) or objects.type_name(type(obj))
+
+
+def _unchanged(entry: Entry) -> bool:
+    kind, obj, snap = entry.kind, entry.obj, entry.snap
+    if kind == "dict":
+        return (len(obj) == len(snap[0]) and all(map(is_, snap[0], obj))
+                and all(map(is_, snap[1], obj.values())))
+    if kind == "attrs":
+        current = _attr_dict(obj)
+        return (current is snap[0] and len(current) == len(snap[1])
+                and all(map(is_, snap[1], current))
+                and all(map(is_, snap[2], current.values())))
+    if kind == "list" or kind == "set":
+        return len(obj) == len(snap) and all(map(is_, snap, obj))
+    if kind == "func":
+        return all(map(is_, snap, [getattr(obj, a, None) for a in FUNCTION_ATTRS]))
+    if kind == "class":
+        return obj.__bases__ is snap[0] and obj.__name__ == snap[1]
+    if kind == "cell":
+        return _cell_contents(obj) is snap
+    if kind == "slots":
+        return all(map(is_, snap[1], [getattr(obj, s, ABSENT) for s in snap[0]]))
+    if kind == "abc":
+        return _abc_registry(obj) == snap
+    if kind == "klass":
+        return type(obj) is snap
+    if kind == "cstate":
+        current = gc.get_referents(obj)
+        return len(current) == len(snap) and all(map(is_, snap, current))
+    return True
+
+
+def _refresh(entry: Entry) -> None:
+    kind, obj = entry.kind, entry.obj
+    if kind == "dict":
+        entry.snap = (tuple(obj), tuple(obj.values()))
+    elif kind == "attrs":
+        attrs = _attr_dict(obj)
+        entry.snap = (attrs, tuple(attrs or ()), tuple((attrs or {}).values()))
+    elif kind == "list" or kind == "set":
+        entry.snap = tuple(obj)
+    elif kind == "func":
+        entry.snap = tuple(getattr(obj, a, None) for a in FUNCTION_ATTRS)
+    elif kind == "class":
+        entry.snap = (obj.__bases__, obj.__name__)
+    elif kind == "cell":
+        entry.snap = _cell_contents(obj)
+    elif kind == "slots":
+        entry.snap = (entry.snap[0], tuple(getattr(obj, s, ABSENT) for s in entry.snap[0]))
+    elif kind == "abc":
+        entry.snap = _abc_registry(obj)
+    elif kind == "klass":
+        entry.snap = type(obj)
+    elif kind == "cstate":
+        entry.snap = tuple(gc.get_referents(obj))
+
+
+def _attr_dict(obj: Any) -> dict[Any, Any] | None:
+    """The dict behind obj's attributes: a class's real dict (not the
+    mappingproxy), a module's or instance's __dict__; None if it has none."""
+    if isinstance(obj, type):
+        proxy = obj.__dict__
+        referents = gc.get_referents(proxy)
+        return referents[0] if referents and isinstance(referents[0], dict) else None
+    t = type(obj)
+    if t is dict or t is list or t is tuple or t is set or t is str:
+        return None
+    try:
+        attrs = object.__getattribute__(obj, "__dict__")
+    except Exception:  # a __dict__ property may raise anything
+        return None
+    return attrs if type(attrs) is dict else None
+
+
+def _slot_names(t: type) -> tuple[str, ...]:
+    names: list[str] = []
+    for base in t.__mro__:
+        slots = base.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        names += [s for s in slots if s not in ("__dict__", "__weakref__")]
+    return tuple(names)
+
+
+def _cell_contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return ABSENT
+
+
+def _abc_registry(cls: type) -> frozenset[type]:
+    try:
+        registry = _get_dump(cls)[0]
+    except TypeError:
+        return frozenset()
+    return frozenset(r() for r in registry if r() is not None)
+
+
+def _key_field(key: Any) -> dict[str, str]:
+    return {"key": key} if type(key) is str else {"key_repr": _safe_repr(key)}
+
+
+def _key_text(key: Any) -> str:
+    return key if type(key) is str else _safe_repr(key)
+
+
+def _item_step(key: Any) -> Step:
+    return ["item", key] if type(key) is str else ["item_repr", _safe_repr(key)]
+
+
+def _safe_repr(value: Any) -> str:
+    t = type(value)
+    if value is None or t in (bool, int, float, str, bytes) or (
+            t is tuple and all(type(v) in (str, int) for v in value)):
+        return repr(value)
+    return f"<{objects.type_name(t)}>"
+
+
+def _path_text(path: Path) -> str:
+    text = ""
+    for kind, arg in path:
+        if kind == "module":
+            text = str(arg)
+        elif kind == "attr":
+            text += f".{arg}"
+        elif kind in ("item", "item_repr"):
+            text += f"[{arg!r}]" if kind == "item" else f"[{arg}]"
+        elif kind == "index":
+            text += f"[{arg}]"
+        else:
+            text += f"<{kind} {arg}>"
+    return text

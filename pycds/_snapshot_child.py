@@ -1,0 +1,387 @@
+"""The planning interpreter: `python -m pycds plan` starts a fresh
+interpreter of the same build and flags (pycds/_snapshot_plan.py), which
+runs main() here: it imports the traced modules one at a time, in the list's
+order, and records for each module body what it read, what it created and
+what it changed (pycds/_snapshot_inputs.py, _snapshot_objects.py,
+_snapshot_changes.py), then writes a RunRecord (pycds/_snapshot_schema.py)
+as JSON.
+
+A body that imports another module is cut in stretches around that import:
+each stretch is compared and walked on its own, so that what the inner
+module did is its own.  Until the bodies have run, this module and those it
+uses import only start-up and built-in modules: anything imported earlier
+would not run its body in the plan.
+
+The request (what to import, on what sys.path) is a file of NUL-separated
+fields written by write_request and read by read_request, both here.
+"""
+
+from __future__ import annotations
+
+import _locale
+import _signal
+import _thread
+import atexit
+import builtins
+import gc
+import os
+import sys
+import time
+from _frozen_importlib import BuiltinImporter, FrozenImporter
+from _frozen_importlib_external import (ExtensionFileLoader, SourceFileLoader,
+                                        SourcelessFileLoader)
+
+from . import _snapshot_changes as changes
+from . import _snapshot_inputs as inputs
+from . import _snapshot_objects as objects
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
+
+REQUEST_HEADER = "pycds-plan-request 1"
+MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
+
+
+def write_request(path: str, sys_path: list[str], names: list[str]) -> None:
+    fields = [REQUEST_HEADER, str(len(sys_path)), *sys_path, *names]
+    with open(path, "wb") as f:
+        f.write(b"\0".join(os.fsencode(field) for field in fields))
+
+
+def read_request(path: str) -> tuple[list[str], list[str]]:
+    with open(path, "rb") as f:
+        fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
+    if not fields or fields[0] != REQUEST_HEADER:
+        raise ValueError(f"{path}: not a plan request")
+    count = int(fields[1])
+    return fields[2:2 + count], fields[2 + count:]
+
+
+def new_record(name: str, kind: str) -> ModuleRecord:
+    return {"name": name, "kind": kind, "error": "",  # type: ignore[typeddict-item]
+            "inputs": inputs.new_inputs(), "operations": [], "bindings": [],
+            "objects": {}, "revivable": {}, "refused": {}, "refusals": [],
+            "depends": [],
+            "seconds": 0.0, "opted_out": False}
+
+
+def _c_modules() -> set[str]:
+    """Modules whose classes are C types: built-in and extension modules."""
+    names = set(sys.builtin_module_names)
+    for name, module in list(sys.modules.items()):
+        loader = getattr(getattr(module, "__spec__", None), "loader", None)
+        if isinstance(loader, ExtensionFileLoader) or loader is BuiltinImporter:
+            names.add(name)
+    return names
+
+
+def _process_probe() -> tuple[Any, ...]:
+    """C-level process state a body may change that no object shows."""
+    handlers = []
+    for signum in sorted(_signal.valid_signals()):
+        try:
+            handlers.append(_signal.getsignal(signum))
+        except (ValueError, OSError):
+            handlers.append(None)
+    try:
+        fds = sorted(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = []
+    return (("output written", _output_sizes()),
+            ("atexit callbacks", atexit._ncallbacks()),
+            ("signal handlers", tuple(handlers)),
+            ("threads", _thread._count()),
+            ("open descriptors", len(fds)),
+            ("working directory", os.getcwd()),
+            ("recursion limit", sys.getrecursionlimit()),
+            ("switch interval", sys.getswitchinterval()),
+            ("gc settings", (gc.isenabled(), gc.get_threshold())),
+            ("trace or profile function", (sys.gettrace(), sys.getprofile())))
+
+
+def _output_sizes() -> tuple[int, ...]:
+    """How much has been written to standard output and error: the planner
+    runs with both on files, so that a body that prints (or shows a
+    warning) is seen; what a restored unit would not print again."""
+    sizes = []
+    for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            if stream is not None:
+                stream.flush()
+            sizes.append(os.fstat(fd).st_size)
+        except (OSError, ValueError, AttributeError):
+            sizes.append(-1)
+    return tuple(sizes)
+
+
+class Frame:
+    def __init__(self, name: str, record: ModuleRecord, paused: int) -> None:
+        self.name = name
+        self.record = record
+        self.paused = paused  # the recorder's state to go back to
+        self.probe = _process_probe()
+        self.started = time.perf_counter()
+
+
+class Planner:
+    def __init__(self) -> None:
+        self.records: dict[str, ModuleRecord] = {}
+        self.stack: list[Frame] = []
+        self.recorder = inputs.InputRecorder()
+        self.c_modules = _c_modules()
+        self.heap = changes.Heap(self.c_modules)
+        self.recording = 0.0
+        self.real_import = builtins.__import__
+
+    # -- hooks --------------------------------------------------------------
+
+    def install(self) -> None:
+        for cls in (SourceFileLoader, SourcelessFileLoader, FrozenImporter):
+            self._wrap(cls, "exec_module", "body")
+        for cls in (ExtensionFileLoader, BuiltinImporter):
+            self._wrap(cls, "create_module", "extension")
+            self._wrap(cls, "exec_module", "extension")
+        self.import_hook = self._import
+        builtins.__import__ = self.import_hook
+        self.recorder.install()
+        self.heap.hide(self, self.__dict__, self.heap, self.heap.__dict__,
+                       self.recorder, self.recorder.__dict__, self.import_hook)
+        # The import system's per-import locks (weak references with
+        # callbacks, gone when the import ends): its own, not a body's.
+        import _frozen_importlib
+        for name in ("_module_locks", "_blocking_on"):
+            table = getattr(_frozen_importlib, name, None)
+            if table is not None:
+                self.heap.hide(table)
+        # The path finders' caches of directory listings: a restored
+        # process has its own.
+        self.heap.hide(sys.path_importer_cache)
+
+    def _wrap(self, cls: type, method: str, kind: str) -> None:
+        real = getattr(cls, method)
+        planner = self
+        static = isinstance(cls.__dict__.get(method), (staticmethod, classmethod))
+
+        def run(call: Callable[[], Any], target: Any) -> Any:
+            name = (getattr(target, "name", None) if method == "create_module"
+                    else getattr(target, "__name__", None))
+            if not isinstance(name, str):
+                return call()
+            planner.begin(name, kind, target if method == "exec_module" else None)
+            try:
+                result = call()
+            except BaseException as error:
+                planner.end(name, error)
+                raise
+            planner.end(name, None)
+            if method == "create_module" and result is not None:
+                planner.heap.claim(result, name)
+            return result
+
+        if static:
+            def wrapper_static(target: Any) -> Any:
+                return run(lambda: real(target), target)
+            setattr(cls, method, staticmethod(wrapper_static))
+        else:
+            def wrapper(self: Any, target: Any) -> Any:
+                return run(lambda: real(self, target), target)
+            setattr(cls, method, wrapper)
+
+    def _import(self, name: str, globals: Any = None, locals: Any = None,
+                fromlist: Any = (), level: int = 0) -> Any:
+        saved = self.recorder.paused
+        self.recorder.paused = 1
+        try:
+            module = self.real_import(name, globals, locals, fromlist, level)
+        finally:
+            self.recorder.paused = saved
+        if self.stack and not saved:
+            started = time.perf_counter()
+            self._note_import(module, name, fromlist, level)
+            self.recording += time.perf_counter() - started
+        return module
+
+    def _note_import(self, module: Any, name: str, fromlist: Any, level: int) -> None:
+        record = self.stack[-1].record
+        source = getattr(module, "__name__", None)
+        if not isinstance(source, str):
+            return
+        if not fromlist:
+            if level == 0 and name in sys.modules:
+                record["depends"].append(name)
+            return
+        record["depends"].append(source)
+        for attribute in fromlist:
+            if not isinstance(attribute, str):
+                continue
+            if attribute == "*":
+                record["bindings"].append(self._binding(source, "*", "*", module))
+                continue
+            value = getattr(module, attribute, changes.ABSENT)
+            if value is not changes.ABSENT:
+                record["bindings"].append(self._binding(source, attribute,
+                                                        attribute, value))
+
+    def _binding(self, module: str, attribute: str, bound_as: str,
+                 value: Any) -> Binding:
+        return {"module": module, "attribute": attribute, "bound_as": bound_as,
+                "identity": self.heap.value(value)}
+
+    # -- stretches ----------------------------------------------------------
+
+    def begin(self, name: str, kind: str, module: Any) -> None:
+        paused = self.recorder.paused
+        self.recorder.paused += 1
+        started = time.perf_counter()
+        if kind == "extension":
+            self.c_modules.add(name)
+        if module is not None:
+            self.heap.claim(module, name)
+        if self.stack:
+            self._close(self.stack[-1])
+        record = self.records.get(name)
+        if record is None:
+            record = self.records[name] = new_record(name, kind)
+        self.stack.append(Frame(name, record, paused))
+        self.recorder.current = record["inputs"]
+        self.recorder.effects = record["refusals"]
+        self.recording += time.perf_counter() - started
+        self.stack[-1].started = time.perf_counter()
+        self.recorder.paused = 0
+
+    def end(self, name: str, error: BaseException | None) -> None:
+        self.recorder.paused += 1
+        frame = self.stack[-1]
+        body_seconds = time.perf_counter() - frame.started
+        started = time.perf_counter()
+        self._close(frame)
+        self.stack.pop()
+        record = frame.record
+        record["seconds"] += body_seconds
+        if error is not None and not record["error"]:
+            record["kind"] = "failed"
+            record["error"] = f"{type(error).__name__}: {error}"
+        module = sys.modules.get(name)
+        if module is not None and record["kind"] == "body":
+            if getattr(module, MARKER, True) is False:
+                record["opted_out"] = True  # type: ignore[typeddict-unknown-key]
+            self._note_aliases(module, record)
+        if self.stack:
+            parent = self.stack[-1]
+            parent.probe = _process_probe()
+            self.recorder.current = parent.record["inputs"]
+            self.recorder.effects = parent.record["refusals"]
+            parent.record["depends"].append(name)
+        self.recording += time.perf_counter() - started
+        if self.stack:
+            self.stack[-1].started = time.perf_counter()
+        self.recorder.paused = frame.paused
+
+    def _close(self, frame: Frame) -> None:
+        running = {f.name for f in self.stack if f is not frame}
+        segment = self.heap.close(frame.name, running)
+        record = frame.record
+        record["operations"] += segment.operations
+        record["depends"] += sorted(segment.depends)
+        refusals = record["refusals"]
+        refusals += segment.refusals
+        now = dict(_process_probe())
+        for what, before in frame.probe:
+            if now[what] != before:
+                refusals.append(
+                    "a thread started" if what == "threads" else
+                    "wrote to standard output or error" if what == "output written"
+                    else f"hidden C-level state changed: {what}")
+        for obj in segment.new:
+            kind, type_name, reason = objects.classify(obj, self.c_modules)
+            record["objects"][type_name] = record["objects"].get(type_name, 0) + 1
+            if kind == objects.REVIVABLE:
+                record["revivable"][type_name] = record["revivable"].get(type_name, 0) + 1
+            elif kind == objects.REFUSED:
+                record["refused"][type_name] = record["refused"].get(type_name, 0) + 1
+                if record["kind"] == "body" and reason not in refusals:
+                    refusals.append(reason)
+
+    def _note_aliases(self, module: Any, record: ModuleRecord) -> None:
+        """`dumps = json.dumps`: functions and classes of other modules bound
+        in this one's namespace by any statement."""
+        taken = {(b["module"], b["attribute"]) for b in record["bindings"]}
+        for bound_as, value in list(vars(module).items()):
+            if not isinstance(value, (type, type(objects._cell))):
+                continue
+            source = getattr(value, "__module__", None)
+            attribute = getattr(value, "__name__", None)
+            if (not isinstance(source, str) or not isinstance(attribute, str)
+                    or source == record["name"] or (source, attribute) in taken):
+                continue
+            home = sys.modules.get(source)
+            if home is not None and getattr(home, attribute, None) is value:
+                record["bindings"].append(self._binding(source, attribute,
+                                                        bound_as, value))
+                record["depends"].append(source)
+
+    # -- the run ------------------------------------------------------------
+
+    def run(self, names: list[str]) -> list[ModuleRecord]:
+        order: list[str] = []
+        for name in names:
+            if name in sys.modules:
+                if name not in self.records:
+                    self.records[name] = new_record(name, "startup")
+                continue
+            try:
+                self.real_import(name)
+            except BaseException as error:  # a failed body fails only itself
+                record = self.records.setdefault(name, new_record(name, "failed"))
+                record["kind"] = "failed"
+                record["error"] = record["error"] or f"{type(error).__name__}: {error}"
+        for name in names:
+            order.append(name)
+        # Every module a body ran for, the list's first, then the others in
+        # the order they started.
+        listed = [self.records[n] for n in order if n in self.records]
+        others = [r for n, r in self.records.items() if n not in set(order)]
+        for record in listed + others:
+            record["depends"] = sorted(set(record["depends"]) - {record["name"]})
+        return listed + others
+
+
+def process_inputs() -> ProcessInputs:
+    try:
+        locale_name = _locale.setlocale(_locale.LC_ALL, None)
+    except Exception:
+        locale_name = ""
+    getencoding = getattr(_locale, "getencoding", None)
+    flags = {name: getattr(sys.flags, name) for name in dir(sys.flags)
+             if not name.startswith("_") and isinstance(getattr(sys.flags, name), int)}
+    return {"argv": list(sys.argv), "flags": flags, "path": list(sys.path),
+            "locale": locale_name,
+            "encoding": getencoding() if getencoding else sys.getfilesystemencoding(),
+            "executable": sys.executable, "version": sys.version}
+
+
+def main(request_path: str, output_path: str) -> int:
+    sys_path, names = read_request(request_path)
+    sys.path[:] = sys_path
+    sys.path_importer_cache.clear()
+    planner = Planner()
+    started = time.perf_counter()
+    process = process_inputs()
+    planner.install()
+    planner.heap.baseline()
+    planner.recording += time.perf_counter() - started
+    records = planner.run(names)
+    planner.recorder.paused = 1
+    result: RunRecord = {"version": 1, "process": process, "modules": records,
+                         "recording_seconds": planner.recording}
+    import json  # only now: a traced body may be json's
+    with open(output_path, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,194 @@
+"""Record what each module body reads: environment variables (present or
+absent), files opened, stat'ed and listed, whether it read sys.argv; and
+what it does that no restore could redo (a subprocess, a socket, a file
+opened for writing, a library loaded with ctypes).
+
+sys.addaudithook sees open, os.listdir and os.scandir but neither os.stat
+nor reads of os.environ (DESIGN.md section 9), so this planning process
+wraps those itself: os.environ's class, os.stat/os.lstat/os.access (which
+os.path.exists, isfile, isdir, islink, getmtime... call through the os
+module), and sys.argv.  Runs in the planning interpreter before the traced
+bodies: it imports only start-up modules.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # typing is not imported: a traced body may import it
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ._snapshot_schema import Inputs
+
+# Audit events that mean a body did something a restore cannot redo.
+EFFECT_EVENTS = {
+    "subprocess.Popen": "ran a subprocess",
+    "os.system": "ran a subprocess",
+    "os.posix_spawn": "ran a subprocess",
+    "os.fork": "forked",
+    "socket.__new__": "opened a socket",
+    "ctypes.dlopen": "loaded a library with ctypes",
+    "os.chdir": "changed the working directory",
+}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def new_inputs() -> Inputs:
+    return {"env": {}, "env_listed": False, "opened": [], "stat": {},
+            "listed": [], "argv_read": False}
+
+
+class InputRecorder:
+    """Records into `current` (the running body's Inputs) and `effects`
+    (its refusal reasons), which the caller swaps at each body boundary.
+    `paused` stops recording while the import machinery or the planner
+    itself works."""
+
+    def __init__(self) -> None:
+        self.current: Inputs = new_inputs()
+        self.effects: list[str] = []
+        self.paused = 1
+        self._stat = os.stat
+        self._lstat = os.lstat
+        self._access = os.access
+
+    def install(self) -> None:
+        sys.addaudithook(self._audit)
+        os.environ.__class__ = _environ_class(os.environ.__class__, self)
+        os.stat = self._wrap(self._stat)  # type: ignore[assignment]
+        os.lstat = self._wrap(self._lstat)  # type: ignore[assignment]
+        os.access = self._wrap(self._access)  # type: ignore[assignment]
+        sys.argv = _ArgvList(sys.argv, self)
+
+    def _wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        recorder = self
+
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                result = real(path, *args, **kwargs)
+            except OSError:
+                recorder.note_stat(path, False)
+                raise
+            recorder.note_stat(path, True)
+            return result
+        wrapper.__name__ = real.__name__
+        wrapper.__qualname__ = real.__name__
+        wrapper.__doc__ = real.__doc__
+        return wrapper
+
+    def note_stat(self, path: Any, exists: bool) -> None:
+        if self.paused or isinstance(path, int):
+            return
+        key = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
+        self.current["stat"].setdefault(os.path.abspath(key), exists)
+
+    def note_env(self, name: Any, value: Any) -> None:
+        if not self.paused:
+            key = os.fsdecode(name) if isinstance(name, (str, bytes)) else repr(name)
+            if key not in self.current["env"]:
+                self.current["env"][key] = (None if value is None else
+                                            os.fsdecode(value))
+
+    def note_env_listed(self) -> None:
+        if not self.paused:
+            self.current["env_listed"] = True
+
+    def note_argv(self) -> None:
+        if not self.paused:
+            self.current["argv_read"] = True
+
+    def _audit(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.paused:
+            return
+        if event in ("open", "os.listdir", "os.scandir") and _from_importlib():
+            return
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            if isinstance(path, int) or path is None:
+                return
+            name = os.path.abspath(os.fsdecode(path))
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")
+                      ) or (isinstance(flags, int) and flags & WRITE_FLAGS)
+            if writes:
+                self.effects.append(f"opened {name} for writing")
+            elif name not in self.current["opened"]:
+                self.current["opened"].append(name)
+        elif event in ("os.listdir", "os.scandir"):
+            path = args[0] if args else "."
+            if isinstance(path, int):
+                return
+            name = os.path.abspath(os.fsdecode(path if path is not None else "."))
+            if name not in self.current["listed"]:
+                self.current["listed"].append(name)
+        elif event in EFFECT_EVENTS:
+            self.effects.append(f"{EFFECT_EVENTS[event]} ({event})")
+
+
+def _from_importlib() -> bool:
+    """Whether the import system itself (finders listing directories,
+    loaders reading code) is the caller: the three innermost Python frames
+    are all frozen importlib's.  pkgutil.get_data or importlib.resources
+    called by a body have a frame of their own among them."""
+    frame = sys._getframe(2)  # skip this function and the audit hook
+    for _ in range(3):
+        if frame is None:
+            return True
+        if not frame.f_code.co_filename.startswith("<frozen importlib"):
+            return False
+        frame = frame.f_back
+    return True
+
+
+class _ArgvList(list):  # type: ignore[type-arg]
+    """sys.argv that notes when a body reads it."""
+
+    def __init__(self, items: list[str], recorder: InputRecorder) -> None:
+        super().__init__(items)
+        self._recorder = recorder
+
+    def __getitem__(self, index: Any) -> Any:
+        self._recorder.note_argv()
+        return super().__getitem__(index)
+
+    def __iter__(self) -> Any:
+        self._recorder.note_argv()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._recorder.note_argv()
+        return super().__len__()
+
+    def __contains__(self, item: object) -> bool:
+        self._recorder.note_argv()
+        return super().__contains__(item)
+
+
+def _environ_class(base: type, recorder: InputRecorder) -> type:
+    """A subclass of os._Environ noting every read: os.environ keeps its
+    identity (modules hold it), only its class changes.  Mapping's get,
+    __contains__ and os.getenv all go through __getitem__."""
+
+    class RecordingEnviron(base):  # type: ignore[valid-type, misc]
+        def __getitem__(self, key: Any) -> Any:
+            try:
+                value = super().__getitem__(key)
+            except KeyError:
+                recorder.note_env(key, None)
+                raise
+            recorder.note_env(key, value)
+            return value
+
+        def __iter__(self) -> Any:
+            recorder.note_env_listed()
+            return super().__iter__()
+
+        def __len__(self) -> int:
+            recorder.note_env_listed()
+            return super().__len__()
+
+    RecordingEnviron.__name__ = base.__name__
+    RecordingEnviron.__qualname__ = base.__qualname__
+    RecordingEnviron.__module__ = base.__module__
+    return RecordingEnviron

@@ -1,0 +1,187 @@
+"""Classify the objects a module body created: plain (the later stage copies
+them as they are), revivable (a C type with a reviver on the issue's
+allowlist), or refused with a reason.
+
+Runs inside the planning interpreter before the traced modules are
+imported: it imports only built-in and start-up modules, so that the
+traced bodies run as they would in a fresh process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+HEAPTYPE = 1 << 9        # Py_TPFLAGS_HEAPTYPE
+IMMUTABLETYPE = 1 << 8   # Py_TPFLAGS_IMMUTABLETYPE: only C sets it
+
+PLAIN = "plain"
+REVIVABLE = "revivable"
+REFUSED = "refused"
+
+
+def _cell() -> object:
+    x = 0
+
+    def f() -> int:
+        return x
+    assert f.__closure__ is not None
+    return f.__closure__[0]
+
+
+class _Probe:
+    __slots__ = ("slot",)
+
+    def method(self) -> None:
+        pass
+
+
+def _type_names() -> tuple[set[type], set[type]]:
+    """Built-in types whose objects are plain data, and the static types
+    whose Python subclasses' instances are laid out plainly."""
+    data = {type(None), bool, int, float, complex, str, bytes, bytearray,
+            tuple, list, dict, set, frozenset, type, type(_cell()),
+            type(_cell.__code__), type(_cell), type(sys), property,
+            classmethod, staticmethod, type(_Probe.slot),  # member descriptor
+            type(type.__dict__["__dict__"]),  # getset descriptor
+            type(_Probe().method), slice, range, type(Ellipsis),
+            type(NotImplemented), object}
+    layouts = {object, int, float, complex, str, bytes, bytearray, tuple, list,
+               dict, set, frozenset, type, BaseException, type(sys)}
+    return data, layouts
+
+
+PLAIN_TYPES, PLAIN_LAYOUTS = _type_names()
+
+# The issue's allowlist of C types that a reviver recreates, by
+# module.qualname (re.Pattern's module is re; _tuplegetter's moved from
+# _collections to collections in 3.12).
+REVIVERS = {
+    "re.Pattern", "_collections._tuplegetter", "collections._tuplegetter",
+    "_abc._abc_data", "_thread.lock", "_thread.RLock",
+    "_contextvars.ContextVar", "_struct.Struct", "collections.deque",
+    "collections.OrderedDict", "collections.defaultdict", "functools.partial",
+    "weakref.ReferenceType", "builtins.mappingproxy", "itertools.count",
+    "_weakrefset.WeakSet", "weakref.KeyedRef",
+}
+
+# C types whose objects hold something a restored process cannot have.
+RESOURCE_TYPES = {
+    "_io.FileIO": "an open file", "_io.BufferedReader": "an open file",
+    "_io.BufferedWriter": "an open file", "_io.BufferedRandom": "an open file",
+    "_io.TextIOWrapper": "an open file", "_socket.socket": "a socket",
+    "builtins.generator": "a generator", "builtins.coroutine": "a coroutine",
+    "builtins.async_generator": "an async generator", "builtins.frame":
+    "a frame", "_thread._local": "thread-local state",
+    "select.epoll": "an epoll descriptor", "mmap.mmap": "a memory mapping",
+}
+
+
+def type_name(t: type) -> str:
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def is_python_class(t: type, c_modules: set[str]) -> bool:
+    """A class made by a class statement or type(): heap type, mutable,
+    not from an extension module."""
+    return (bool(t.__flags__ & HEAPTYPE) and not t.__flags__ & IMMUTABLETYPE
+            and t.__module__ not in c_modules)
+
+
+def layout_base(t: type, c_modules: set[str]) -> type:
+    """The first class in t's MRO that is not a Python class: the C layout
+    of t's instances."""
+    for base in t.__mro__:
+        if not is_python_class(base, c_modules):
+            return base
+    return object
+
+
+STATIC_DESCRIPTORS = {"builtins.wrapper_descriptor", "builtins.method_descriptor",
+                      "builtins.classmethod_descriptor", "builtins.getset_descriptor",
+                      "builtins.member_descriptor"}
+
+
+def is_static(obj: object) -> bool:
+    """Objects no body can create that a body can reach where start-up's
+    walk from sys.modules did not (type(x) of a C object, a C type's slot
+    wrappers, a C module's functions): named at restore, not written."""
+    t = type(obj)
+    if isinstance(obj, type):
+        return not obj.__flags__ & HEAPTYPE
+    name = type_name(t)
+    if name in STATIC_DESCRIPTORS:
+        owner = getattr(obj, "__objclass__", None)
+        return isinstance(owner, type) and not owner.__flags__ & HEAPTYPE
+    if name in ("builtins.builtin_function_or_method", "builtins.builtin_method"):
+        owner = getattr(obj, "__self__", None)
+        return owner is None or type(owner) is type(sys) or (
+            isinstance(owner, type) and not owner.__flags__ & HEAPTYPE)
+    return False
+
+
+def _is_weak_collection_callback(callback: object) -> bool:
+    """The callbacks of the weak collections' references, and of those in
+    an ABC's registry and caches (_abc.c's _destroy): part of a revivable
+    object, not an end a program observes."""
+    if type(callback).__name__ == "builtin_function_or_method":
+        return getattr(callback, "__name__", None) == "_destroy"
+    return getattr(callback, "__module__", None) in ("weakref", "_weakrefset")
+
+
+def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
+    """(class, type name, refusal reason or "")."""
+    t = type(obj)
+    name = type_name(t)
+    if name in RESOURCE_TYPES:
+        if name.startswith("_io.") and getattr(obj, "closed", False) is True:
+            return REFUSED, name, f"object of C type {name} (closed): no reviver"
+        return REFUSED, name, f"{RESOURCE_TYPES[name]} ({name})"
+    if t in PLAIN_TYPES:
+        if t is type:
+            return _classify_class(obj, c_modules)  # type: ignore[arg-type]
+        return PLAIN, name, ""
+    if name == "weakref.ReferenceType" or name == "weakref.KeyedRef":
+        callback = getattr(obj, "__callback__", None)
+        if callback is not None and not _is_weak_collection_callback(callback):
+            return REFUSED, name, ("observable end: a weak reference with a "
+                                   f"callback ({getattr(callback, '__qualname__', '?')})")
+        return REVIVABLE, name, ""
+    if name in REVIVERS:
+        if name in ("_thread.lock", "_thread.RLock") and repr(obj).startswith("<locked"):
+            return REFUSED, name, f"a held lock ({name})"
+        return REVIVABLE, name, ""
+    if isinstance(obj, type):
+        return _classify_class(obj, c_modules)
+    if not is_python_class(t, c_modules):
+        return REFUSED, name, f"object of C type {name}: no reviver"
+    if name == "weakref.finalize":
+        return REFUSED, name, "observable end: weakref.finalize"
+    if "__del__" in _class_dicts(t):
+        return REFUSED, name, f"observable end: {name} has __del__"
+    base = layout_base(t, c_modules)
+    if base in PLAIN_LAYOUTS:
+        return PLAIN, name, ""
+    base_name = type_name(base)
+    if base_name in REVIVERS:
+        return REVIVABLE, base_name, ""
+    if base_name in RESOURCE_TYPES:
+        return REFUSED, name, f"{RESOURCE_TYPES[base_name]} ({name})"
+    return REFUSED, name, f"object of {name} with C base {base_name}: no reviver"
+
+
+def _class_dicts(t: type) -> set[str]:
+    names: set[str] = set()
+    for base in t.__mro__:
+        if base is not object:
+            names.update(base.__dict__)
+    return names
+
+
+def _classify_class(cls: type, c_modules: set[str]) -> tuple[str, str, str]:
+    meta = type(cls)
+    name = "builtins.type" if meta is type else type_name(meta)
+    if not is_python_class(cls, c_modules):
+        return REFUSED, name, f"class {type_name(cls)} made by C code: no reviver"
+    if meta is not type and layout_base(meta, c_modules) is not type:
+        return REFUSED, name, f"class with C metaclass {type_name(meta)}: no reviver"
+    return PLAIN, name, ""
