@@ -220,7 +220,7 @@ class Heap:
         if obj is sys.modules:
             return [(["module", k], v) for k, v in list(obj.items())
                     if type(k) is str]
-        if t is dict or (isinstance(obj, dict) and t.__module__ == "collections"):
+        if t is dict or (objects.is_a(obj, dict) and t.__module__ == "collections"):
             out: list[tuple[Step, Any]] = []
             for key, value in obj.items():
                 out.append((_item_step(key), value))
@@ -233,6 +233,15 @@ class Heap:
         name = objects.type_name(t)
         if name in OPAQUE:
             return []
+        if name == "_abc._abc_data":
+            # Its registry and caches are sets of weak references whose
+            # callback is _abc's _destroy, a method of the set: C state its
+            # reviver rebuilds by replaying the registrations, not objects
+            # of the body.  Only the classes they refer to are walked.
+            classes = [ref() for s in gc.get_referents(obj) if type(s) is set
+                       for ref in s]
+            return [(["abc_member", i], c)
+                    for i, c in enumerate(c for c in classes if c is not None)]
         if name in CACHES:
             wrapped = getattr(obj, "__wrapped__", None)
             return [(["attr", "__wrapped__"], wrapped)] if wrapped is not None else []
@@ -263,7 +272,7 @@ class Heap:
             entries.append(Entry("set", obj, tuple(obj)))
             return
         attrs = _attr_dict(obj)
-        if isinstance(obj, dict) and attrs is None:
+        if objects.is_a(obj, dict) and attrs is None:
             if self._is_attr_dict(obj):
                 return  # compared with its owner
             entries.append(Entry("dict", obj, (tuple(obj), tuple(obj.values()))))
@@ -271,11 +280,11 @@ class Heap:
         if attrs is not None:
             entries.append(Entry("attrs", obj, (attrs, tuple(attrs),
                                                 tuple(attrs.values()))))
-            if not isinstance(obj, type) and (t is type(sys) or objects.is_python_class(
+            if not objects.is_a(obj, type) and (t is type(sys) or objects.is_python_class(
                     t, self.c_modules)):
                 # `obj.__class__ = Other` (a module made lazy this way too)
                 entries.append(Entry("klass", obj, t))
-        if isinstance(obj, type) and obj.__flags__ & objects.HEAPTYPE:
+        if objects.is_a(obj, type) and obj.__flags__ & objects.HEAPTYPE:
             entries.append(Entry("class", obj, (obj.__bases__, obj.__name__)))
             impl = attrs.get("_abc_impl") if attrs is not None else None
             if impl is not None and objects.type_name(type(impl)) == "_abc._abc_data":
@@ -297,7 +306,7 @@ class Heap:
         slots = _slot_names(t)
         if slots:
             entries.append(Entry("slots", obj, (slots, tuple(
-                getattr(obj, s, ABSENT) for s in slots))))
+                read_slot(obj, s) for s in slots))))
 
     def _is_attr_dict(self, d: dict[Any, Any]) -> bool:
         """A module's, class's or instance's __dict__ reached before its
@@ -570,7 +579,7 @@ def _unchanged(entry: Entry) -> bool:
     if kind == "cell":
         return _cell_contents(obj) is snap
     if kind == "slots":
-        return all(map(is_, snap[1], [getattr(obj, s, ABSENT) for s in snap[0]]))
+        return all(map(is_, snap[1], [read_slot(obj, s) for s in snap[0]]))
     if kind == "abc":
         return _abc_registry(obj) == snap
     if kind == "klass":
@@ -597,7 +606,7 @@ def _refresh(entry: Entry) -> None:
     elif kind == "cell":
         entry.snap = _cell_contents(obj)
     elif kind == "slots":
-        entry.snap = (entry.snap[0], tuple(getattr(obj, s, ABSENT) for s in entry.snap[0]))
+        entry.snap = (entry.snap[0], tuple(read_slot(obj, s) for s in entry.snap[0]))
     elif kind == "abc":
         entry.snap = _abc_registry(obj)
     elif kind == "klass":
@@ -609,10 +618,10 @@ def _refresh(entry: Entry) -> None:
 def _attr_dict(obj: Any) -> dict[Any, Any] | None:
     """The dict behind obj's attributes: a class's real dict (not the
     mappingproxy), a module's or instance's __dict__; None if it has none."""
-    if isinstance(obj, type):
+    if objects.is_a(obj, type):
         proxy = obj.__dict__
         referents = gc.get_referents(proxy)
-        return referents[0] if referents and isinstance(referents[0], dict) else None
+        return referents[0] if referents and objects.is_a(referents[0], dict) else None
     t = type(obj)
     if t is dict or t is list or t is tuple or t is set or t is str:
         return None
@@ -631,6 +640,30 @@ def _slot_names(t: type) -> tuple[str, ...]:
             slots = (slots,)
         names += [s for s in slots if s not in ("__dict__", "__weakref__")]
     return tuple(names)
+
+
+def read_slot(obj: Any, name: str) -> Any:
+    """A __slots__ member's value, read through its member descriptor: the
+    object's own __getattribute__ (a proxy's, say werkzeug's LocalProxy)
+    may run code or raise.  ABSENT when unset or not a plain member."""
+    for base in type(obj).__mro__:
+        descriptor = base.__dict__.get(name)
+        if descriptor is None:
+            continue
+        if type(descriptor) is not _MEMBER_DESCRIPTOR:
+            return ABSENT
+        try:
+            return descriptor.__get__(obj, type(obj))
+        except AttributeError:
+            return ABSENT
+    return ABSENT
+
+
+class _Slotted:
+    __slots__ = ("member",)
+
+
+_MEMBER_DESCRIPTOR = type(_Slotted.__dict__["member"])
 
 
 def _cell_contents(cell: Any) -> Any:

@@ -200,7 +200,8 @@ class Planner:
             self.recorder.paused = saved
         if self.stack and not saved:
             started = time.perf_counter()
-            self._note_import(module, name, fromlist, level)
+            self._examine(self.stack[-1], self._note_import, module, name,
+                          fromlist, level)
             self.recording += time.perf_counter() - started
         return module
 
@@ -241,7 +242,7 @@ class Planner:
         if module is not None:
             self.heap.claim(module, name)
         if self.stack:
-            self._close(self.stack[-1])
+            self._examine(self.stack[-1], self._close, self.stack[-1])
         record = self.records.get(name)
         if record is None:
             record = self.records[name] = new_record(name, kind)
@@ -257,7 +258,7 @@ class Planner:
         frame = self.stack[-1]
         body_seconds = time.perf_counter() - frame.started
         started = time.perf_counter()
-        self._close(frame)
+        self._examine(frame, self._close, frame)
         self.stack.pop()
         record = frame.record
         record["seconds"] += body_seconds
@@ -268,7 +269,7 @@ class Planner:
         if module is not None and record["kind"] == "body":
             if getattr(module, MARKER, True) is False:
                 record["opted_out"] = True  # type: ignore[typeddict-unknown-key]
-            self._note_aliases(module, record)
+            self._examine(frame, self._note_aliases, module, record)
         if self.stack:
             parent = self.stack[-1]
             parent.probe = _process_probe()
@@ -305,12 +306,22 @@ class Planner:
                 if record["kind"] == "body" and reason not in refusals:
                     refusals.append(reason)
 
+    def _examine(self, frame: Frame, step: Callable[..., None], *args: Any) -> None:
+        """Run one step of recording; a failure of the planner's own (an
+        object whose attributes raise, say) must never reach the body being
+        run: it refuses the module instead."""
+        try:
+            step(*args)
+        except Exception as error:
+            frame.record["refusals"].append(
+                f"the planner could not examine it: {type(error).__name__}: {error}")
+
     def _note_aliases(self, module: Any, record: ModuleRecord) -> None:
         """`dumps = json.dumps`: functions and classes of other modules bound
         in this one's namespace by any statement."""
         taken = {(b["module"], b["attribute"]) for b in record["bindings"]}
         for bound_as, value in list(vars(module).items()):
-            if not isinstance(value, (type, type(objects._cell))):
+            if not objects.is_a(value, (type, type(objects._cell))):
                 continue
             source = getattr(value, "__module__", None)
             attribute = getattr(value, "__name__", None)

@@ -101,21 +101,28 @@ STATIC_DESCRIPTORS = {"builtins.wrapper_descriptor", "builtins.method_descriptor
                       "builtins.member_descriptor"}
 
 
+def is_a(obj: object, cls: type | tuple[type, ...]) -> bool:
+    """isinstance by the object's type alone: isinstance also asks the
+    object's own __class__, which a proxy answers for another object (or
+    raises, as werkzeug's LocalProxy does outside a request)."""
+    return issubclass(type(obj), cls)
+
+
 def is_static(obj: object) -> bool:
     """Objects no body can create that a body can reach where start-up's
     walk from sys.modules did not (type(x) of a C object, a C type's slot
     wrappers, a C module's functions): named at restore, not written."""
     t = type(obj)
-    if isinstance(obj, type):
+    if is_a(obj, type):
         return not obj.__flags__ & HEAPTYPE
     name = type_name(t)
     if name in STATIC_DESCRIPTORS:
         owner = getattr(obj, "__objclass__", None)
-        return isinstance(owner, type) and not owner.__flags__ & HEAPTYPE
+        return is_a(owner, type) and not owner.__flags__ & HEAPTYPE
     if name in ("builtins.builtin_function_or_method", "builtins.builtin_method"):
         owner = getattr(obj, "__self__", None)
         return owner is None or type(owner) is type(sys) or (
-            isinstance(owner, type) and not owner.__flags__ & HEAPTYPE)
+            is_a(owner, type) and not owner.__flags__ & HEAPTYPE)
     return False
 
 
@@ -150,7 +157,7 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
         if name in ("_thread.lock", "_thread.RLock") and repr(obj).startswith("<locked"):
             return REFUSED, name, f"a held lock ({name})"
         return REVIVABLE, name, ""
-    if isinstance(obj, type):
+    if is_a(obj, type):
         return _classify_class(obj, c_modules)
     if not is_python_class(t, c_modules):
         return REFUSED, name, f"object of C type {name}: no reviver"

@@ -22,6 +22,8 @@ again in a fresh process (V8's external-reference table):
     ["key", "text"]                a dict's key object itself
     ["abc_registry", 0]            the classes registered with an ABC
                                    (ABC.register): "add" targets it
+    ["abc_member", 1]              the n-th class an ABC's registry or
+                                   caches refer to (informative only)
 A value in an operation is a Value: {"kind": "path", "path": [...]} for an
 object start-up made, {"kind": "new", "type": T, "owner": M, "path": [...]}
 for an object that module M's body created (the path where it was first

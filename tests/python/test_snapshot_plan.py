@@ -76,12 +76,38 @@ MODULES = {
     "user.py": "from ctype import BUFFER\nfrom json import dumps\n",
     "optout.py": "__pycds_snapshot__ = False\nX = 1\n",
     "prints.py": "print('hello from a body')\n",
+    # An object every attribute read of which raises (werkzeug's LocalProxy
+    # outside a request), compared after each later body, and bound.
+    "proxy.py": """
+        class Proxy:
+            __slots__ = ("_target",)
+            def __init__(self):
+                object.__setattr__(self, "_target", None)
+            def __getattribute__(self, name):
+                raise RuntimeError("working outside of a context")
+        CURRENT = Proxy()
+    """,
+    "proxyuser.py": "from proxy import CURRENT\n",
+    # An ABC with a registered class: its registry's weak references and
+    # their C callback are the reviver's, not objects of the body.
+    "registers.py": """
+        import abc
+        class Shape(abc.ABC):
+            pass
+        class Square:
+            pass
+        Shape.register(Square)
+        assert isinstance(Square(), Shape)
+    """,
 }
 
 APP = """
 import json, logging, warnings
+import proxy
 import reads, plain, ctype, thread, finalizer, base, later, exits, user, optout
 import prints
+import proxyuser
+import registers
 """
 
 
@@ -201,6 +227,21 @@ def test_body_that_prints_is_refused(plan: dict[str, Any]) -> None:
     assert plan["prints"]["decision"] == "code"
     assert plan["prints"]["reason"] == "wrote to standard output or error"
     assert plan["optout"]["record"]["refusals"] == []  # the next one did not
+
+
+def test_objects_whose_attributes_raise_do_not_break_the_bodies(
+        plan: dict[str, Any]) -> None:
+    """The planner reads __slots__ through their descriptors and never lets
+    its own failure reach a body: every module after the proxy still ran."""
+    for name in ("proxy", "later", "prints", "proxyuser"):
+        assert plan[name]["record"]["kind"] == "body", plan[name]["record"]
+        assert plan[name]["record"]["error"] == "", plan[name]["record"]["error"]
+    assert plan["proxy"]["decision"] == "unit", plan["proxy"]["reason"]
+
+
+def test_an_abc_registry_is_no_refusal(plan: dict[str, Any]) -> None:
+    assert plan["registers"]["decision"] == "unit", plan["registers"]["reason"]
+    assert plan["registers"]["record"]["revivable"]["_abc._abc_data"] >= 1
 
 
 def test_marker_opts_a_module_out(plan: dict[str, Any]) -> None:
