@@ -113,10 +113,10 @@ static int spawn_pool_child(server *s)
 static int drop_pending(server *s, int conn)
 {
     int client = -1;
-    for (size_t i = 0; i < s->n_pending; i++)
-        if (s->pending[i].fd == conn) {
-            client = s->pending[i].client;
-            s->pending[i] = s->pending[--s->n_pending];
+    for (size_t i = 0; i < s->pending.count; i++)
+        if (SERVER_PENDING(s, i)->fd == conn) {
+            client = SERVER_PENDING(s, i)->client;
+            os_array_remove(&s->pending, i);
             break;
         }
     epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
@@ -128,8 +128,8 @@ static int drop_pending(server *s, int conn)
 static int on_pending(server *s, int conn)
 {
     int known = 0;
-    for (size_t i = 0; i < s->n_pending; i++)
-        known |= s->pending[i].fd == conn;
+    for (size_t i = 0; i < s->pending.count; i++)
+        known |= SERVER_PENDING(s, i)->fd == conn;
     if (!known)
         return 0; /* handled earlier in this batch of events */
     run_frame_header header;
@@ -186,21 +186,15 @@ static int on_listen(server *s)
             close(conn);
             continue;
         }
-        if (s->n_pending == s->pending_capacity) {
-            size_t capacity =
-                s->pending_capacity ? s->pending_capacity * 2 : 16;
-            pending_conn *grown = realloc(s->pending, capacity * sizeof *grown);
-            if (!grown) {
-                close(conn);
-                continue;
-            }
-            s->pending = grown;
-            s->pending_capacity = capacity;
+        pending_conn *waiting = os_array_push(&s->pending);
+        if (!waiting) {
+            close(conn);
+            continue;
         }
         /* A pidfd of the client, to continue it when its program is
          * continued (job control); safe from pid reuse. */
-        int client = (int)syscall(SYS_pidfd_open, peer.pid, 0);
-        s->pending[s->n_pending++] = (pending_conn){conn, client};
+        waiting->fd = conn;
+        waiting->client = (int)syscall(SYS_pidfd_open, peer.pid, 0);
         server_watch_fd(s, conn, TAG_PENDING, EPOLLIN | EPOLLRDHUP);
         /* The client sends its request right after connecting: it is
          * usually here already, and needs no other turn of the loop. */
@@ -324,21 +318,23 @@ static void release(server *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
-    for (size_t i = 0; i < s->n_pending; i++) {
-        close(s->pending[i].fd);
-        if (s->pending[i].client >= 0)
-            close(s->pending[i].client);
+    for (size_t i = 0; i < s->pending.count; i++) {
+        pending_conn *p = SERVER_PENDING(s, i);
+        close(p->fd);
+        if (p->client >= 0)
+            close(p->client);
     }
     server_close_deferred(s);
-    free(s->closing);
-    for (size_t i = 0; i < s->n_children; i++) {
-        if (s->children[i].conn >= 0)
-            close(s->children[i].conn);
-        if (s->children[i].channel >= 0)
-            close(s->children[i].channel);
+    for (size_t i = 0; i < s->children.count; i++) {
+        child *c = SERVER_CHILD(s, i);
+        if (c->conn >= 0)
+            close(c->conn);
+        if (c->channel >= 0)
+            close(c->channel);
     }
-    free(s->children);
-    free(s->pending);
+    os_array_free(&s->children);
+    os_array_free(&s->pending);
+    os_array_free(&s->closing);
     sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
 }
 
@@ -360,7 +356,7 @@ static int loop(server *s)
         } else if (!s->draining && (int)server_count_idle(s) < s->pool_size) {
             timeout = 1000; /* backing off: try the pool again soon */
         } else if (s->idle_timeout > 0 && server_count_running(s) == 0 &&
-                   s->n_pending == 0 && !s->draining) {
+                   s->pending.count == 0 && !s->draining) {
             double left = s->idle_timeout - server_since(&s->last_activity);
             timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
         }
@@ -432,6 +428,9 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     memset(&s, 0, sizeof s);
     if (info && pycds_report_from_dict(info, &s.report) < 0)
         return NULL;
+    s.children = (os_array)OS_ARRAY_INIT(child);
+    s.pending = (os_array)OS_ARRAY_INIT(pending_conn);
+    s.closing = (os_array)OS_ARRAY_INIT(int);
     s.listen_fd = s.epoll_fd = s.signal_fd = -1;
     s.started_read = s.started_write = -1;
     s.lock_fd = lock_fd;
@@ -478,9 +477,9 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
 
     if (loop(&s)) {
         /* A program's process: everything of the server is closed. */
-        free(s.children);
-        free(s.pending);
-        free(s.closing);
+        os_array_free(&s.children);
+        os_array_free(&s.pending);
+        os_array_free(&s.closing);
         return pycds_child_receive(s.program_conn, s.started_write);
     }
     server_log("exiting: %s", s.reason);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "os/array.h"
 #include "run/run.h"
 #include "run/server.h"
 #include "watch.h"
@@ -75,14 +76,11 @@ typedef struct server {
     sigset_t original_mask; /* restored in every child */
 
     /* ---- processes and connections */
-    child *children; /* programs' processes and pool children */
-    size_t n_children, capacity;
-    pending_conn *pending;
-    size_t n_pending, pending_capacity;
-    /* Descriptors closed once the current batch of events is handled, so
-     * that no number is reused (by accept) while an event may name it. */
-    int *closing;
-    size_t n_closing, closing_capacity;
+    os_array children; /* child: programs' processes and pool children */
+    os_array pending;  /* pending_conn */
+    /* int: descriptors closed once the current batch of events is handled,
+     * so that no number is reused (by accept) while an event may name it. */
+    os_array closing;
 
     /* ---- the pool */
     int pool_size;                /* idle children to keep (0: none) */
@@ -136,6 +134,10 @@ void server_stop_accepting(server *s, const char *why, int stale);
 
 /* Read the watch: 1 when the preloaded code changed (then draining). */
 int server_check_stale(server *s);
+
+/* Item i of the table of children, of the pending connections. */
+#define SERVER_CHILD(s, i) (&OS_ARRAY_AT(&(s)->children, child, i))
+#define SERVER_PENDING(s, i) (&OS_ARRAY_AT(&(s)->pending, pending_conn, i))
 
 /* The table of children. */
 child *server_add_child(server *s, pid_t pid, int conn, int client,
