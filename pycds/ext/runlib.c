@@ -161,17 +161,16 @@ static PyObject *check_pool(PyObject *module, PyObject *arg)
     return PyLong_FromLong(pool);
 }
 
-/* A list of the NULL-terminated strings in argv. */
-static PyObject *string_list(const char *const *argv, int n)
+PyObject *pycds_string_list(const char *const *strings, size_t n)
 {
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *item = PyUnicode_DecodeFSDefault(argv[i]);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *item = PyUnicode_DecodeFSDefault(strings[i]);
         if (!item) {
             Py_CLEAR(list);
             break;
         }
-        PyList_SET_ITEM(list, i, item);
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
     }
     return list;
 }
@@ -195,7 +194,7 @@ static PyObject *server_command(PyObject *module, PyObject *args)
     PyObject *result =
         n < 0 ? pycds_raise(PYCDS_ERROR_VALUE,
                             "more than %d interpreter options", RUN_MAX_OPTIONS)
-              : string_list(argv, n);
+              : pycds_string_list(argv, (size_t)n);
     PyMem_Free(o);
     Py_DECREF(holder);
     return result;
@@ -352,15 +351,7 @@ static PyObject *parse_command_line(PyObject *module, PyObject *args)
         return NULL;
     run_cmdline line;
     run_cmdline_parse((int)n, (char *const *)v, tty, &line);
-    PyObject *options = PyList_New(line.n_options);
-    for (int i = 0; options && i < line.n_options; i++) {
-        PyObject *option = PyUnicode_FromString(line.options[i]);
-        if (!option) {
-            Py_CLEAR(options);
-            break;
-        }
-        PyList_SET_ITEM(options, i, option);
-    }
+    PyObject *options = pycds_string_list(line.options, (size_t)line.n_options);
     PyObject *result = NULL;
     if (options)
         result =
