@@ -137,6 +137,15 @@ static PyObject *server_file(PyObject *module, PyObject *args)
     return PyUnicode_DecodeFSDefault(path);
 }
 
+static PyObject *log_prefix(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    char prefix[128];
+    size_t n = run_log_prefix(prefix, sizeof prefix);
+    return PyUnicode_FromStringAndSize(prefix, (Py_ssize_t)n);
+}
+
 static PyObject *note_failure(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -432,6 +441,9 @@ PyMethodDef pycds_runlib_methods[] = {
     {"server_file", server_file, METH_VARARGS,
      "server_file(socket_path, name) -> str: the file called name of the\n"
      "server listening on socket_path, beside it."},
+    {"log_prefix", log_prefix, METH_NOARGS,
+     "log_prefix() -> str: the start of a server's log line, now, from\n"
+     "this process."},
     {"note_failure", note_failure, METH_VARARGS,
      "note_failure(path, why): leave the note that keeps clients from\n"
      "starting a server that failed to start (OSError)."},

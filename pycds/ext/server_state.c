@@ -21,14 +21,7 @@
 void server_log(const char *format, ...)
 {
     char line[1024];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02d %02d:%02d:%02d "
-                     "pycds serve[%ld]: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (long)getpid());
+    int n = (int)run_log_prefix(line, sizeof line);
     va_list args;
     va_start(args, format);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, format, args);
