@@ -38,7 +38,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -66,8 +65,7 @@ static int pool_wait(int channel)
 /* After a failure to fill the pool, wait a second before trying again. */
 static void back_off(server *s)
 {
-    clock_gettime(CLOCK_MONOTONIC, &s->refill_after);
-    s->refill_after.tv_sec += 1;
+    s->refill_after = os_now_ns() + 1000000000u;
 }
 
 /* Fork one more idle child for the pool.  1 in the child (then
@@ -141,7 +139,7 @@ static int on_pending(server *s, int conn)
     int client = drop_pending(s, conn);
     if (n > 0 && header.type == RUN_MSG_REQUEST &&
         header.magic == RUN_WIRE_MAGIC && header.version == RUN_WIRE_VERSION) {
-        clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+        s->last_activity = os_now_ns();
         if (server_check_stale(s)) {
             server_reply(conn, RUN_MSG_STALE, s->reason);
         } else {
@@ -350,14 +348,14 @@ static int loop(server *s)
         }
         int timeout = -1;
         int refill = !s->draining && (int)server_count_idle(s) < s->pool_size &&
-                     server_since(&s->refill_after) >= 0;
+                     server_since(s->refill_after) >= 0;
         if (refill) {
             timeout = 0;
         } else if (!s->draining && (int)server_count_idle(s) < s->pool_size) {
             timeout = 1000; /* backing off: try the pool again soon */
         } else if (s->idle_timeout > 0 && server_count_running(s) == 0 &&
                    s->pending.count == 0 && !s->draining) {
-            double left = s->idle_timeout - server_since(&s->last_activity);
+            double left = s->idle_timeout - server_since(s->last_activity);
             timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
         }
         struct epoll_event events[64];
@@ -376,7 +374,7 @@ static int loop(server *s)
             continue;
         }
         if (n == 0 && timeout >= 0 && !s->draining &&
-            server_since(&s->last_activity) >= s->idle_timeout) {
+            server_since(s->last_activity) >= s->idle_timeout) {
             char why[64];
             snprintf(why, sizeof why, "idle for %.0f s", s->idle_timeout);
             server_stop_accepting(s, why, 0);
@@ -439,7 +437,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     s.idle_timeout = idle_timeout;
     s.pages = pages;
     s.ahead = ahead;
-    clock_gettime(CLOCK_MONOTONIC, &s.started_at);
+    s.started_at = os_now_ns();
     s.last_activity = s.started_at;
 
     sigset_t handled;

@@ -189,7 +189,7 @@ void server_reap(server *s)
             server_close_later(s, c->channel);
         }
         server_remove_child(s, c);
-        clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+        s->last_activity = os_now_ns();
     }
 }
 

@@ -35,12 +35,9 @@ void server_log(const char *format, ...)
 
 /* -------------------------------------------------------------- helpers */
 
-double server_since(const struct timespec *then)
+double server_since(uint64_t then)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - then->tv_sec) +
-           (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+    return (double)(int64_t)(os_now_ns() - then) / 1e9;
 }
 
 int server_watch_fd(server *s, int fd, enum tag tag, uint32_t events)

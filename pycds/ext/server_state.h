@@ -14,9 +14,9 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "os/array.h"
+#include "os/clock.h"
 #include "run/run.h"
 #include "run/server.h"
 #include "watch.h"
@@ -83,14 +83,14 @@ typedef struct server {
     os_array closing;
 
     /* ---- the pool */
-    int pool_size;                /* idle children to keep (0: none) */
-    struct timespec refill_after; /* the pool's back-off after a failure */
-    const char *pages;            /* the learnt pages' list, or "" */
-    PyObject *ahead; /* called in a pool child before it waits, or NULL */
+    int pool_size;         /* idle children to keep (0: none) */
+    uint64_t refill_after; /* the pool's back-off after a failure */
+    const char *pages;     /* the learnt pages' list, or "" */
+    PyObject *ahead;       /* called in a pool child before it waits, or NULL */
 
-    /* ---- time and counts (CLOCK_MONOTONIC) */
+    /* ---- time (os_now_ns: CLOCK_MONOTONIC, nanoseconds) and counts */
     double idle_timeout; /* seconds without programs before exiting; 0 */
-    struct timespec started_at, last_activity;
+    uint64_t started_at, last_activity;
     unsigned long requests, started; /* programs asked for, and started */
 
     /* ---- stopping */
@@ -113,8 +113,8 @@ typedef struct server {
 /* One line in the server's log (its standard error), stamped. */
 void server_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
-/* Seconds since then (CLOCK_MONOTONIC). */
-double server_since(const struct timespec *then);
+/* Seconds since then (os_now_ns), negative while then is ahead. */
+double server_since(uint64_t then);
 
 /* Add fd to the loop's epoll set under tag. */
 int server_watch_fd(server *s, int fd, enum tag tag, uint32_t events);
