@@ -219,9 +219,8 @@ def status_fields(server: Server, log: str, seconds: float) -> dict[str, str]:
 
 
 def say(message: str) -> None:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    print(f"{stamp} pycds serve[{os.getpid()}]: {message}", file=sys.stderr,
-          flush=True)
+    """One line in the server's log, begun as the loop's lines are."""
+    print(_cds.log_prefix() + message, file=sys.stderr, flush=True)
 
 
 def changed_while_preloading(since_ns: int) -> str | None:

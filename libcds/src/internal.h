@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "cds/cds.h"
+#include "os/array.h"
 #include "os/syscalls.h"
 
 /* Keep the on-disk structures exactly as format.h describes them. */
@@ -48,8 +49,9 @@ struct cds_archive {
     const unsigned char *sections[CDS_SECTION_KIND_COUNT + 1]; /* by kind */
     uint64_t section_sizes[CDS_SECTION_KIND_COUNT + 1];
     unsigned char *ready; /* per module: MODULE_* flags (reloc.c) */
-    void ***intern_slots; /* a module's intern slots, for symbols->intern */
-    size_t intern_capacity;
+    /* void **: a module's intern slots, for symbols->intern; room for
+     * the largest stream so far, reused by every module (count stays 0). */
+    os_array intern_slots;
     bool bulk_verified; /* objects and relocations checked at open, or
                            trusted (CDS_OPEN_TRUST_MODULES) */
     bool checksummed;   /* modules are checked by checksum (not trusted) */

@@ -118,6 +118,7 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
     cds_archive *a = calloc(1, sizeof *a);
     if (!a)
         return cds_fail(diag, CDS_E_NOMEM, "out of memory");
+    a->intern_slots = (os_array)OS_ARRAY_INIT(void **);
 
     int fd = os_sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
@@ -200,7 +201,7 @@ void cds_archive_close(cds_archive *a)
         os_sys.close(a->fd);
     free(a->loaded);
     free(a->pages);
-    free(a->intern_slots);
+    os_array_free(&a->intern_slots);
     free(a->ready);
     free(a);
 }

@@ -4,7 +4,6 @@
  * and singletons (whose addresses change with every process under ASLR), and
  * strings the runtime must intern.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -94,12 +93,14 @@ walk_stream(cds_archive *a, const cds_module_record *r, cds_stream stream,
         } else if (apply) {
             move_pointer(slot, delta);
             if (stream == CDS_STREAM_INTERN)
-                a->intern_slots[interns++] = (void **)slot;
+                OS_ARRAY_AT(&a->intern_slots, void **, interns++) =
+                    (void **)slot;
         }
     }
     /* The strings' own words were fixed by the earlier streams. */
-    if (interns && symbols->intern(symbols->context,
-                                   (void **const *)a->intern_slots, interns))
+    if (interns &&
+        symbols->intern(symbols->context, (void **const *)a->intern_slots.items,
+                        interns))
         return CDS_E_INVALID_ARGUMENT;
     return CDS_OK;
 }
@@ -126,14 +127,8 @@ static cds_status relocate(cds_archive *a, const cds_module_record *r,
     uint32_t pointers_size = internal ? r->internal_size : 0;
     if (r->intern_size && !symbols->intern)
         return CDS_E_INVALID_ARGUMENT; /* before anything is written */
-    if (r->intern_size > a->intern_capacity) {
-        void ***grown =
-            realloc(a->intern_slots, r->intern_size * sizeof *a->intern_slots);
-        if (!grown)
-            return CDS_E_NOMEM;
-        a->intern_slots = grown;
-        a->intern_capacity = r->intern_size;
-    }
+    if (os_array_reserve(&a->intern_slots, r->intern_size) != 0)
+        return CDS_E_NOMEM;
     cds_status status;
     if (!vouched &&
         (status = walk_stream(a, r, CDS_STREAM_INTERN, strings, r->intern_size,

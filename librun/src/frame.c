@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "os/clock.h"
 
 #define FD_SPACE CMSG_SPACE(sizeof(int) * (RUN_MAX_FDS + 3))
 
@@ -79,9 +79,7 @@ run_status run_send(int sock, run_message type, const void *body,
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(os_now_ns() / 1000000);
 }
 
 /* Wait until sock is readable or the deadline (<0: none) passes. */

@@ -57,7 +57,7 @@ run_status run_key(const run_key_input *input, char key[RUN_KEY_SIZE],
         run_buffer_free(&buffer);
         return run_fail(diag, RUN_E_NOMEM, "key input");
     }
-    XXH128_hash_t hash = XXH3_128bits(buffer.data, buffer.size);
+    XXH128_hash_t hash = XXH3_128bits(buffer.bytes.items, buffer.bytes.count);
     run_buffer_free(&buffer);
     snprintf(key, RUN_KEY_SIZE, "%016llx%016llx",
              (unsigned long long)hash.high64, (unsigned long long)hash.low64);

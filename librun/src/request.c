@@ -17,20 +17,9 @@ void run_buffer_append(run_buffer *out, const void *data, size_t size)
 {
     if (out->failed)
         return;
-    if (out->size + size > out->capacity) {
-        size_t capacity = out->capacity ? out->capacity : 4096;
-        while (capacity < out->size + size)
-            capacity *= 2;
-        unsigned char *grown = realloc(out->data, capacity);
-        if (!grown) {
-            out->failed = 1;
-            return;
-        }
-        out->data = grown;
-        out->capacity = capacity;
-    }
-    memcpy(out->data + out->size, data, size);
-    out->size += size;
+    out->bytes.item_size = 1; /* a zeroed buffer holds bytes too */
+    if (!os_array_append(&out->bytes, data, size))
+        out->failed = 1;
 }
 
 static void put(run_buffer *out, const void *data, size_t size)
@@ -73,8 +62,8 @@ static void put_strings(run_buffer *out, const char *const *v, uint32_t n)
 
 void run_buffer_free(run_buffer *buffer)
 {
-    free(buffer->data);
-    memset(buffer, 0, sizeof *buffer);
+    os_array_free(&buffer->bytes);
+    buffer->failed = 0;
 }
 
 run_status run_request_encode(const run_request *r, run_buffer *out,
@@ -84,7 +73,7 @@ run_status run_request_encode(const run_request *r, run_buffer *out,
         r->n_limits > RUN_MAX_LIMITS || r->n_fds > RUN_MAX_FDS ||
         r->n_cpu_words > RUN_CPU_WORDS)
         return run_fail(diag, RUN_E_INVALID, "request out of range");
-    size_t start = out->size;
+    size_t start = out->bytes.count;
     put_u32(out, r->mode);
     put_u32(out, r->umask);
     put_u64(out, r->ignored_signals);
@@ -105,11 +94,11 @@ run_status run_request_encode(const run_request *r, run_buffer *out,
     put_strings(out, r->env, r->n_env);
     if (out->failed)
         return run_fail(diag, RUN_E_NOMEM, "request does not fit in memory");
-    if (out->size - start > RUN_MAX_BODY)
+    if (out->bytes.count - start > RUN_MAX_BODY)
         return run_fail(diag, RUN_E_TOO_LARGE,
                         "request of %zu bytes (arguments and environment); "
                         "at most %u",
-                        out->size - start, (unsigned)RUN_MAX_BODY);
+                        out->bytes.count - start, (unsigned)RUN_MAX_BODY);
     return RUN_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * server_files.c - the files of a server (socket, lock, log, pages list,
- * failure note), named after its socket, and the failure note's contents.
+ * failure note), named after its socket, the failure note's contents and
+ * the start of the log's lines.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,4 +116,18 @@ int run_failed_note_read(const char *path, char *why, size_t size)
     why[n > 0 ? n : 0] = 0;
     why[strcspn(why, "\n")] = 0;
     return 1;
+}
+
+size_t run_log_prefix(char *out, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int n =
+        snprintf(out, size, "%04d-%02d-%02d %02d:%02d:%02d pycds serve[%ld]: ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (long)getpid());
+    if (n < 0 || size == 0)
+        return 0; /* not for these formats */
+    return (size_t)n < size ? (size_t)n : size - 1;
 }

@@ -44,6 +44,7 @@
 #include "pages.h"
 #include "proctitle.h"
 #include "run/run.h"
+#include "runlib.h"
 
 /* How long the client has to send its request once connected. */
 #define REQUEST_TIMEOUT_MS 10000
@@ -104,20 +105,6 @@ static void request_dealloc(PyObject *op)
     Py_DECREF(type);
 }
 
-static PyObject *decoded_strings(const char *const *v, uint32_t n)
-{
-    PyObject *list = PyList_New(n);
-    for (uint32_t i = 0; list && i < n; i++) {
-        PyObject *item = PyUnicode_DecodeFSDefault(v[i]);
-        if (!item) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, i, item);
-    }
-    return list;
-}
-
 static PyObject *request_mode(PyObject *op, void *closure)
 {
     (void)closure;
@@ -135,14 +122,14 @@ static PyObject *request_options(PyObject *op, void *closure)
 {
     (void)closure;
     const run_request *r = &((ProgramRequest *)op)->request;
-    return decoded_strings(r->options, r->n_options);
+    return pycds_string_list(r->options, r->n_options);
 }
 
 static PyObject *request_args(PyObject *op, void *closure)
 {
     (void)closure;
     const run_request *r = &((ProgramRequest *)op)->request;
-    return decoded_strings(r->args, r->n_args);
+    return pycds_string_list(r->args, r->n_args);
 }
 
 /* ----------------------------------------------------------- specialise */

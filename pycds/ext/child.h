@@ -8,9 +8,10 @@
 #include <Python.h>
 
 /* Read the request on conn (in the program's process, just forked) and
- * return it as a pycds._cds.ProgramRequest; on failure the process exits:
- * nothing has run.  started_fd: where to write this process's pid when its
- * program starts (the server counts programs run). */
+ * return it as a pycds._cds.ProgramRequest (mode, target, options, args;
+ * specialise(), refuse(), announce(), start(): see child.c); on failure the
+ * process exits: nothing has run.  started_fd: where to write this
+ * process's pid when its program starts (the server counts programs run). */
 PyObject *pycds_child_receive(int conn, int started_fd);
 
 /* Add the ProgramRequest type to the module. */

@@ -1,5 +1,9 @@
 /*
- * compat.h - the one place where CPython versions differ for pycds.
+ * compat.h - the one place where CPython versions differ for pycds's C:
+ * no other file under pycds/ext tests PY_VERSION_HEX (fingerprint.c records
+ * the version and build kind in the fingerprint, it does not branch on
+ * them).  The Python side's differences are those python itself shows a
+ * program (sys.last_exc, the 3.13 REPL: pycds/_child.py).
  *
  * Include this instead of Python.h.  Py_BUILD_CORE_MODULE (not Py_BUILD_CORE,
  * which makes the module read a thread-local that libpython does not export)

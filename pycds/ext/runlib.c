@@ -137,6 +137,15 @@ static PyObject *server_file(PyObject *module, PyObject *args)
     return PyUnicode_DecodeFSDefault(path);
 }
 
+static PyObject *log_prefix(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    char prefix[128];
+    size_t n = run_log_prefix(prefix, sizeof prefix);
+    return PyUnicode_FromStringAndSize(prefix, (Py_ssize_t)n);
+}
+
 static PyObject *note_failure(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -161,17 +170,16 @@ static PyObject *check_pool(PyObject *module, PyObject *arg)
     return PyLong_FromLong(pool);
 }
 
-/* A list of the NULL-terminated strings in argv. */
-static PyObject *string_list(const char *const *argv, int n)
+PyObject *pycds_string_list(const char *const *strings, size_t n)
 {
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *item = PyUnicode_DecodeFSDefault(argv[i]);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *item = PyUnicode_DecodeFSDefault(strings[i]);
         if (!item) {
             Py_CLEAR(list);
             break;
         }
-        PyList_SET_ITEM(list, i, item);
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
     }
     return list;
 }
@@ -195,7 +203,7 @@ static PyObject *server_command(PyObject *module, PyObject *args)
     PyObject *result =
         n < 0 ? pycds_raise(PYCDS_ERROR_VALUE,
                             "more than %d interpreter options", RUN_MAX_OPTIONS)
-              : string_list(argv, n);
+              : pycds_string_list(argv, (size_t)n);
     PyMem_Free(o);
     Py_DECREF(holder);
     return result;
@@ -352,15 +360,7 @@ static PyObject *parse_command_line(PyObject *module, PyObject *args)
         return NULL;
     run_cmdline line;
     run_cmdline_parse((int)n, (char *const *)v, tty, &line);
-    PyObject *options = PyList_New(line.n_options);
-    for (int i = 0; options && i < line.n_options; i++) {
-        PyObject *option = PyUnicode_FromString(line.options[i]);
-        if (!option) {
-            Py_CLEAR(options);
-            break;
-        }
-        PyList_SET_ITEM(options, i, option);
-    }
+    PyObject *options = pycds_string_list(line.options, (size_t)line.n_options);
     PyObject *result = NULL;
     if (options)
         result =
@@ -441,6 +441,9 @@ PyMethodDef pycds_runlib_methods[] = {
     {"server_file", server_file, METH_VARARGS,
      "server_file(socket_path, name) -> str: the file called name of the\n"
      "server listening on socket_path, beside it."},
+    {"log_prefix", log_prefix, METH_NOARGS,
+     "log_prefix() -> str: the start of a server's log line, now, from\n"
+     "this process."},
     {"note_failure", note_failure, METH_VARARGS,
      "note_failure(path, why): leave the note that keeps clients from\n"
      "starting a server that failed to start (OSError)."},

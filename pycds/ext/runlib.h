@@ -24,4 +24,8 @@ int pycds_report_from_dict(PyObject *fields, run_report *report);
 /* A report's text as a str. */
 PyObject *pycds_report_text(const run_report *report);
 
+/* n of librun's strings (argv, interpreter options, a request's fields) as
+ * a list of str, decoded as os.fsdecode does. */
+PyObject *pycds_string_list(const char *const *strings, size_t n);
+
 #endif /* PYCDS_RUNLIB_H */

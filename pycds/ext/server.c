@@ -38,7 +38,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -66,8 +65,7 @@ static int pool_wait(int channel)
 /* After a failure to fill the pool, wait a second before trying again. */
 static void back_off(server *s)
 {
-    clock_gettime(CLOCK_MONOTONIC, &s->refill_after);
-    s->refill_after.tv_sec += 1;
+    s->refill_after = os_now_ns() + 1000000000u;
 }
 
 /* Fork one more idle child for the pool.  1 in the child (then
@@ -113,10 +111,10 @@ static int spawn_pool_child(server *s)
 static int drop_pending(server *s, int conn)
 {
     int client = -1;
-    for (size_t i = 0; i < s->n_pending; i++)
-        if (s->pending[i].fd == conn) {
-            client = s->pending[i].client;
-            s->pending[i] = s->pending[--s->n_pending];
+    for (size_t i = 0; i < s->pending.count; i++)
+        if (SERVER_PENDING(s, i)->fd == conn) {
+            client = SERVER_PENDING(s, i)->client;
+            os_array_remove(&s->pending, i);
             break;
         }
     epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
@@ -128,8 +126,8 @@ static int drop_pending(server *s, int conn)
 static int on_pending(server *s, int conn)
 {
     int known = 0;
-    for (size_t i = 0; i < s->n_pending; i++)
-        known |= s->pending[i].fd == conn;
+    for (size_t i = 0; i < s->pending.count; i++)
+        known |= SERVER_PENDING(s, i)->fd == conn;
     if (!known)
         return 0; /* handled earlier in this batch of events */
     run_frame_header header;
@@ -141,7 +139,7 @@ static int on_pending(server *s, int conn)
     int client = drop_pending(s, conn);
     if (n > 0 && header.type == RUN_MSG_REQUEST &&
         header.magic == RUN_WIRE_MAGIC && header.version == RUN_WIRE_VERSION) {
-        clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+        s->last_activity = os_now_ns();
         if (server_check_stale(s)) {
             server_reply(conn, RUN_MSG_STALE, s->reason);
         } else {
@@ -186,21 +184,15 @@ static int on_listen(server *s)
             close(conn);
             continue;
         }
-        if (s->n_pending == s->pending_capacity) {
-            size_t capacity =
-                s->pending_capacity ? s->pending_capacity * 2 : 16;
-            pending_conn *grown = realloc(s->pending, capacity * sizeof *grown);
-            if (!grown) {
-                close(conn);
-                continue;
-            }
-            s->pending = grown;
-            s->pending_capacity = capacity;
+        pending_conn *waiting = os_array_push(&s->pending);
+        if (!waiting) {
+            close(conn);
+            continue;
         }
         /* A pidfd of the client, to continue it when its program is
          * continued (job control); safe from pid reuse. */
-        int client = (int)syscall(SYS_pidfd_open, peer.pid, 0);
-        s->pending[s->n_pending++] = (pending_conn){conn, client};
+        waiting->fd = conn;
+        waiting->client = (int)syscall(SYS_pidfd_open, peer.pid, 0);
         server_watch_fd(s, conn, TAG_PENDING, EPOLLIN | EPOLLRDHUP);
         /* The client sends its request right after connecting: it is
          * usually here already, and needs no other turn of the loop. */
@@ -324,21 +316,23 @@ static void release(server *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
-    for (size_t i = 0; i < s->n_pending; i++) {
-        close(s->pending[i].fd);
-        if (s->pending[i].client >= 0)
-            close(s->pending[i].client);
+    for (size_t i = 0; i < s->pending.count; i++) {
+        pending_conn *p = SERVER_PENDING(s, i);
+        close(p->fd);
+        if (p->client >= 0)
+            close(p->client);
     }
     server_close_deferred(s);
-    free(s->closing);
-    for (size_t i = 0; i < s->n_children; i++) {
-        if (s->children[i].conn >= 0)
-            close(s->children[i].conn);
-        if (s->children[i].channel >= 0)
-            close(s->children[i].channel);
+    for (size_t i = 0; i < s->children.count; i++) {
+        child *c = SERVER_CHILD(s, i);
+        if (c->conn >= 0)
+            close(c->conn);
+        if (c->channel >= 0)
+            close(c->channel);
     }
-    free(s->children);
-    free(s->pending);
+    os_array_free(&s->children);
+    os_array_free(&s->pending);
+    os_array_free(&s->closing);
     sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
 }
 
@@ -354,14 +348,14 @@ static int loop(server *s)
         }
         int timeout = -1;
         int refill = !s->draining && (int)server_count_idle(s) < s->pool_size &&
-                     server_since(&s->refill_after) >= 0;
+                     server_since(s->refill_after) >= 0;
         if (refill) {
             timeout = 0;
         } else if (!s->draining && (int)server_count_idle(s) < s->pool_size) {
             timeout = 1000; /* backing off: try the pool again soon */
         } else if (s->idle_timeout > 0 && server_count_running(s) == 0 &&
-                   s->n_pending == 0 && !s->draining) {
-            double left = s->idle_timeout - server_since(&s->last_activity);
+                   s->pending.count == 0 && !s->draining) {
+            double left = s->idle_timeout - server_since(s->last_activity);
             timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
         }
         struct epoll_event events[64];
@@ -380,7 +374,7 @@ static int loop(server *s)
             continue;
         }
         if (n == 0 && timeout >= 0 && !s->draining &&
-            server_since(&s->last_activity) >= s->idle_timeout) {
+            server_since(s->last_activity) >= s->idle_timeout) {
             char why[64];
             snprintf(why, sizeof why, "idle for %.0f s", s->idle_timeout);
             server_stop_accepting(s, why, 0);
@@ -432,6 +426,9 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     memset(&s, 0, sizeof s);
     if (info && pycds_report_from_dict(info, &s.report) < 0)
         return NULL;
+    s.children = (os_array)OS_ARRAY_INIT(child);
+    s.pending = (os_array)OS_ARRAY_INIT(pending_conn);
+    s.closing = (os_array)OS_ARRAY_INIT(int);
     s.listen_fd = s.epoll_fd = s.signal_fd = -1;
     s.started_read = s.started_write = -1;
     s.lock_fd = lock_fd;
@@ -440,7 +437,7 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     s.idle_timeout = idle_timeout;
     s.pages = pages;
     s.ahead = ahead;
-    clock_gettime(CLOCK_MONOTONIC, &s.started_at);
+    s.started_at = os_now_ns();
     s.last_activity = s.started_at;
 
     sigset_t handled;
@@ -478,9 +475,9 @@ PyObject *pycds_serve(PyObject *module, PyObject *args, PyObject *kwargs)
 
     if (loop(&s)) {
         /* A program's process: everything of the server is closed. */
-        free(s.children);
-        free(s.pending);
-        free(s.closing);
+        os_array_free(&s.children);
+        os_array_free(&s.pending);
+        os_array_free(&s.closing);
         return pycds_child_receive(s.program_conn, s.started_write);
     }
     server_log("exiting: %s", s.reason);

@@ -30,24 +30,26 @@ static void become_child(server *s, pid_t server_pid, int keep_fd)
         close(s->lock_fd);
     pycds_watch_close(s->watch);
     s->watch = NULL;
-    for (size_t i = 0; i < s->n_pending; i++) {
-        if (s->pending[i].fd != keep_fd)
-            close(s->pending[i].fd);
-        if (s->pending[i].client >= 0)
-            close(s->pending[i].client);
+    for (size_t i = 0; i < s->pending.count; i++) {
+        pending_conn *p = SERVER_PENDING(s, i);
+        if (p->fd != keep_fd)
+            close(p->fd);
+        if (p->client >= 0)
+            close(p->client);
     }
-    for (size_t i = 0; i < s->n_children; i++) {
-        if (s->children[i].conn >= 0 && s->children[i].conn != keep_fd)
-            close(s->children[i].conn);
-        if (s->children[i].channel >= 0 && s->children[i].channel != keep_fd)
-            close(s->children[i].channel);
-        if (s->children[i].client >= 0)
-            close(s->children[i].client);
+    for (size_t i = 0; i < s->children.count; i++) {
+        child *c = SERVER_CHILD(s, i);
+        if (c->conn >= 0 && c->conn != keep_fd)
+            close(c->conn);
+        if (c->channel >= 0 && c->channel != keep_fd)
+            close(c->channel);
+        if (c->client >= 0)
+            close(c->client);
     }
-    for (size_t i = 0; i < s->n_closing; i++)
-        if (s->closing[i] != keep_fd)
-            close(s->closing[i]);
-    s->n_children = s->n_pending = s->n_closing = 0;
+    for (size_t i = 0; i < s->closing.count; i++)
+        if (OS_ARRAY_AT(&s->closing, int, i) != keep_fd)
+            close(OS_ARRAY_AT(&s->closing, int, i));
+    s->children.count = s->pending.count = s->closing.count = 0;
     sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -76,8 +78,8 @@ pid_t server_fork(server *s, int keep_fd)
 
 int server_start_program(server *s, int conn, int client)
 {
-    for (size_t i = 0; i < s->n_children; i++) {
-        child *c = &s->children[i];
+    for (size_t i = 0; i < s->children.count; i++) {
+        child *c = SERVER_CHILD(s, i);
         if (c->channel < 0)
             continue;
         if (run_send(c->channel, RUN_MSG_HANDOFF, NULL, 0, &conn, 1, NULL) ==
@@ -114,9 +116,9 @@ int server_start_program(server *s, int conn, int client)
 
 static child *child_by_conn(server *s, int conn)
 {
-    for (size_t i = 0; i < s->n_children; i++)
-        if (s->children[i].conn == conn)
-            return &s->children[i];
+    for (size_t i = 0; i < s->children.count; i++)
+        if (SERVER_CHILD(s, i)->conn == conn)
+            return SERVER_CHILD(s, i);
     return NULL;
 }
 
@@ -187,17 +189,17 @@ void server_reap(server *s)
             server_close_later(s, c->channel);
         }
         server_remove_child(s, c);
-        clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+        s->last_activity = os_now_ns();
     }
 }
 
 void server_reap_all(server *s)
 {
     if (s->kill_all)
-        for (size_t i = 0; i < s->n_children; i++)
-            kill(s->children[i].pid, SIGKILL);
+        for (size_t i = 0; i < s->children.count; i++)
+            kill(SERVER_CHILD(s, i)->pid, SIGKILL);
     /* Idle pool children end on their own: their channels are closed. */
-    while (s->n_children > 0) {
+    while (s->children.count > 0) {
         int status;
         pid_t pid = waitpid(-1, &status, 0);
         if (pid < 0)

@@ -10,7 +10,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,14 +21,7 @@
 void server_log(const char *format, ...)
 {
     char line[1024];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02d %02d:%02d:%02d "
-                     "pycds serve[%ld]: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (long)getpid());
+    int n = (int)run_log_prefix(line, sizeof line);
     va_list args;
     va_start(args, format);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, format, args);
@@ -43,12 +35,9 @@ void server_log(const char *format, ...)
 
 /* -------------------------------------------------------------- helpers */
 
-double server_since(const struct timespec *then)
+double server_since(uint64_t then)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - then->tv_sec) +
-           (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+    return (double)(int64_t)(os_now_ns() - then) / 1e9;
 }
 
 int server_watch_fd(server *s, int fd, enum tag tag, uint32_t events)
@@ -65,23 +54,17 @@ void server_reply(int conn, run_message type, const char *text)
 
 child *server_find_child(server *s, pid_t pid)
 {
-    for (size_t i = 0; i < s->n_children; i++)
-        if (s->children[i].pid == pid)
-            return &s->children[i];
+    for (size_t i = 0; i < s->children.count; i++)
+        if (SERVER_CHILD(s, i)->pid == pid)
+            return SERVER_CHILD(s, i);
     return NULL;
 }
 
 child *server_add_child(server *s, pid_t pid, int conn, int client, int channel)
 {
-    if (s->n_children == s->capacity) {
-        size_t capacity = s->capacity ? s->capacity * 2 : 16;
-        child *grown = realloc(s->children, capacity * sizeof *grown);
-        if (!grown)
-            return NULL;
-        s->children = grown;
-        s->capacity = capacity;
-    }
-    child *c = &s->children[s->n_children++];
+    child *c = os_array_push(&s->children);
+    if (!c)
+        return NULL;
     c->pid = pid;
     c->conn = conn;
     c->client = client;
@@ -93,30 +76,21 @@ void server_remove_child(server *s, child *c)
 {
     if (c->client >= 0)
         close(c->client);
-    *c = s->children[--s->n_children];
+    os_array_remove(&s->children, (size_t)(c - SERVER_CHILD(s, 0)));
 }
 
 void server_close_later(server *s, int fd)
 {
     epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-    if (s->n_closing == s->closing_capacity) {
-        size_t capacity = s->closing_capacity ? s->closing_capacity * 2 : 16;
-        int *grown = realloc(s->closing, capacity * sizeof *grown);
-        if (!grown) {
-            close(fd); /* no room to wait: at once, as before */
-            return;
-        }
-        s->closing = grown;
-        s->closing_capacity = capacity;
-    }
-    s->closing[s->n_closing++] = fd;
+    if (!os_array_append(&s->closing, &fd, 1))
+        close(fd); /* no room to wait: at once, as before */
 }
 
 void server_close_deferred(server *s)
 {
-    for (size_t i = 0; i < s->n_closing; i++)
-        close(s->closing[i]);
-    s->n_closing = 0;
+    for (size_t i = 0; i < s->closing.count; i++)
+        close(OS_ARRAY_AT(&s->closing, int, i));
+    s->closing.count = 0;
 }
 
 /* Children that are not idle in the pool: those running programs, and
@@ -124,14 +98,14 @@ void server_close_deferred(server *s)
 size_t server_count_running(const server *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n_children; i++)
-        n += s->children[i].channel < 0;
+    for (size_t i = 0; i < s->children.count; i++)
+        n += SERVER_CHILD(s, i)->channel < 0;
     return n;
 }
 
 size_t server_count_idle(const server *s)
 {
-    return s->n_children - server_count_running(s);
+    return s->children.count - server_count_running(s);
 }
 
 /* ------------------------------------------------------------ stopping */
@@ -167,19 +141,21 @@ void server_stop_accepting(server *s, const char *why, int stale)
         s->lock_fd = -1;
     }
     /* Idle pool children are not needed: closing the channel ends them. */
-    for (size_t i = 0; i < s->n_children; i++)
-        if (s->children[i].channel >= 0) {
-            server_close_later(s, s->children[i].channel);
-            s->children[i].channel = CHANNEL_DROPPED;
+    for (size_t i = 0; i < s->children.count; i++) {
+        child *c = SERVER_CHILD(s, i);
+        if (c->channel >= 0) {
+            server_close_later(s, c->channel);
+            c->channel = CHANNEL_DROPPED;
         }
-    for (size_t i = 0; i < s->n_pending; i++) {
-        server_reply(s->pending[i].fd, stale ? RUN_MSG_STALE : RUN_MSG_PLAIN,
-                     why);
-        server_close_later(s, s->pending[i].fd);
-        if (s->pending[i].client >= 0)
-            close(s->pending[i].client);
     }
-    s->n_pending = 0;
+    for (size_t i = 0; i < s->pending.count; i++) {
+        pending_conn *p = SERVER_PENDING(s, i);
+        server_reply(p->fd, stale ? RUN_MSG_STALE : RUN_MSG_PLAIN, why);
+        server_close_later(s, p->fd);
+        if (p->client >= 0)
+            close(p->client);
+    }
+    s->pending.count = 0;
 }
 
 int server_check_stale(server *s)

@@ -14,8 +14,9 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <time.h>
 
+#include "os/array.h"
+#include "os/clock.h"
 #include "run/run.h"
 #include "run/server.h"
 #include "watch.h"
@@ -75,24 +76,21 @@ typedef struct server {
     sigset_t original_mask; /* restored in every child */
 
     /* ---- processes and connections */
-    child *children; /* programs' processes and pool children */
-    size_t n_children, capacity;
-    pending_conn *pending;
-    size_t n_pending, pending_capacity;
-    /* Descriptors closed once the current batch of events is handled, so
-     * that no number is reused (by accept) while an event may name it. */
-    int *closing;
-    size_t n_closing, closing_capacity;
+    os_array children; /* child: programs' processes and pool children */
+    os_array pending;  /* pending_conn */
+    /* int: descriptors closed once the current batch of events is handled,
+     * so that no number is reused (by accept) while an event may name it. */
+    os_array closing;
 
     /* ---- the pool */
-    int pool_size;                /* idle children to keep (0: none) */
-    struct timespec refill_after; /* the pool's back-off after a failure */
-    const char *pages;            /* the learnt pages' list, or "" */
-    PyObject *ahead; /* called in a pool child before it waits, or NULL */
+    int pool_size;         /* idle children to keep (0: none) */
+    uint64_t refill_after; /* the pool's back-off after a failure */
+    const char *pages;     /* the learnt pages' list, or "" */
+    PyObject *ahead;       /* called in a pool child before it waits, or NULL */
 
-    /* ---- time and counts (CLOCK_MONOTONIC) */
+    /* ---- time (os_now_ns: CLOCK_MONOTONIC, nanoseconds) and counts */
     double idle_timeout; /* seconds without programs before exiting; 0 */
-    struct timespec started_at, last_activity;
+    uint64_t started_at, last_activity;
     unsigned long requests, started; /* programs asked for, and started */
 
     /* ---- stopping */
@@ -115,8 +113,8 @@ typedef struct server {
 /* One line in the server's log (its standard error), stamped. */
 void server_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
-/* Seconds since then (CLOCK_MONOTONIC). */
-double server_since(const struct timespec *then);
+/* Seconds since then (os_now_ns), negative while then is ahead. */
+double server_since(uint64_t then);
 
 /* Add fd to the loop's epoll set under tag. */
 int server_watch_fd(server *s, int fd, enum tag tag, uint32_t events);
@@ -136,6 +134,10 @@ void server_stop_accepting(server *s, const char *why, int stale);
 
 /* Read the watch: 1 when the preloaded code changed (then draining). */
 int server_check_stale(server *s);
+
+/* Item i of the table of children, of the pending connections. */
+#define SERVER_CHILD(s, i) (&OS_ARRAY_AT(&(s)->children, child, i))
+#define SERVER_PENDING(s, i) (&OS_ARRAY_AT(&(s)->pending, pending_conn, i))
 
 /* The table of children. */
 child *server_add_child(server *s, pid_t pid, int conn, int client,

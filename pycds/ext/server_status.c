@@ -16,7 +16,7 @@ static void status_text(const server *s, char *out, size_t size)
     char pid[24], uptime[32], requests[24], started[24], running[24];
     char idle[48];
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    snprintf(uptime, sizeof uptime, "%.0f s", server_since(&s->started_at));
+    snprintf(uptime, sizeof uptime, "%.0f s", server_since(s->started_at));
     snprintf(requests, sizeof requests, "%lu", s->requests);
     snprintf(started, sizeof started, "%lu", s->started);
     snprintf(running, sizeof running, "%zu", server_count_running(s));

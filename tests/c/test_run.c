@@ -66,7 +66,8 @@ static void test_request_round_trip(void)
     sample(&in);
     run_buffer body = {0};
     CHECK_RUN(run_request_encode(&in, &body, NULL), RUN_OK);
-    CHECK_RUN(run_request_decode(body.data, (uint32_t)body.size, &out, NULL),
+    CHECK_RUN(run_request_decode(body.bytes.items, (uint32_t)body.bytes.count,
+                                 &out, NULL),
               RUN_OK);
     CHECK_EQ_INT(out.mode, RUN_MODE_SCRIPT);
     CHECK_EQ_INT(out.umask, 022);
@@ -98,16 +99,18 @@ static void test_request_cut_anywhere_is_refused(void)
     sample(&in);
     run_buffer body = {0};
     CHECK_RUN(run_request_encode(&in, &body, NULL), RUN_OK);
-    for (size_t n = 0; n < body.size; n++) {
+    for (size_t n = 0; n < body.bytes.count; n++) {
         run_diag diag;
-        CHECK_RUN(run_request_decode(body.data, (uint32_t)n, &out, &diag),
-                  RUN_E_MALFORMED);
+        CHECK_RUN(
+            run_request_decode(body.bytes.items, (uint32_t)n, &out, &diag),
+            RUN_E_MALFORMED);
     }
-    unsigned char *longer = malloc(body.size + 1);
-    memcpy(longer, body.data, body.size);
-    longer[body.size] = 0;
-    CHECK_RUN(run_request_decode(longer, (uint32_t)body.size + 1, &out, NULL),
-              RUN_E_MALFORMED);
+    unsigned char *longer = malloc(body.bytes.count + 1);
+    memcpy(longer, body.bytes.items, body.bytes.count);
+    longer[body.bytes.count] = 0;
+    CHECK_RUN(
+        run_request_decode(longer, (uint32_t)body.bytes.count + 1, &out, NULL),
+        RUN_E_MALFORMED);
     free(longer);
     run_buffer_free(&body);
 }
@@ -118,45 +121,45 @@ static void test_request_forged_fields_are_refused(void)
     sample(&in);
     run_buffer body = {0};
     CHECK_RUN(run_request_encode(&in, &body, NULL), RUN_OK);
-    unsigned char *copy = malloc(body.size);
-    uint32_t size = (uint32_t)body.size;
+    unsigned char *copy = malloc(body.bytes.count);
+    uint32_t size = (uint32_t)body.bytes.count;
     /* mode 0 and past the last mode */
     uint32_t bad_modes[] = {0, RUN_MODE_COUNT, 0xffffffff};
     for (size_t i = 0; i < 3; i++) {
-        memcpy(copy, body.data, size);
+        memcpy(copy, body.bytes.items, size);
         memcpy(copy, &bad_modes[i], 4);
         CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     }
     /* the CPU mask's length, the limit count and the fd count past their
      * maxima */
     uint32_t huge = 1000;
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     memcpy(copy + 32, &huge, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     size_t limit_count = 36 + 8;
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     memcpy(copy + limit_count, &huge, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     size_t fd_count = limit_count + 4 + 2 * sizeof(run_limit);
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     memcpy(copy + fd_count, &huge, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     /* a negative fd number */
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     int32_t negative = -1;
     memcpy(copy + fd_count + 4, &negative, 4);
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     /* a string whose NUL is gone: the cwd's last byte */
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     size_t cwd_at = fd_count + 4 + 3 * 4;
     copy[cwd_at + 4 + strlen("/home/user")] = 'x';
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     /* a string holding a NUL inside its length */
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     copy[cwd_at + 4 + 2] = 0;
     CHECK_RUN(run_request_decode(copy, size, &out, NULL), RUN_E_MALFORMED);
     /* an environment count far beyond the bytes that follow */
-    memcpy(copy, body.data, size);
+    memcpy(copy, body.bytes.items, size);
     uint32_t many = 0x7fffffff;
     size_t env_count = size - (4 + 9 + 1) - (4 + 12 + 1) - (4 + 6 + 1) - 4;
     memcpy(copy + env_count, &many, 4);

@@ -1,8 +1,9 @@
 /*
  * test_run_server.c - librun's server contract (run/server.h) and pycds's
  * variable table (run/variables.h): the status report written and read
- * back, a key's files, the failure note and its back-off, the server's
- * command line, the pool bound, and variables read with their defaults.
+ * back, a key's files, the failure note and its back-off, the log lines'
+ * prefix, the server's command line, the pool bound, and variables read with
+ * their defaults.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -130,6 +131,24 @@ static void test_failure_note(void)
     CHECK(rmdir(dir) == 0); /* nothing else was left, no .tmp */
 }
 
+static void test_log_prefix(void)
+{
+    char prefix[128];
+    size_t n = run_log_prefix(prefix, sizeof prefix);
+    CHECK_EQ_INT(n, strlen(prefix));
+    int year, month, day, hour, minute, second, end = 0;
+    long pid;
+    CHECK(sscanf(prefix, "%4d-%2d-%2d %2d:%2d:%2d pycds serve[%ld]: %n", &year,
+                 &month, &day, &hour, &minute, &second, &pid, &end) == 7);
+    CHECK((size_t)end == n && prefix[n - 2] == ':' && prefix[n - 1] == ' ');
+    CHECK(pid == (long)getpid() && year >= 2024 && month >= 1 && day >= 1);
+    /* Cut to the buffer, NUL-terminated. */
+    char small[11];
+    CHECK_EQ_INT(run_log_prefix(small, sizeof small), 10);
+    CHECK(strncmp(small, prefix, 10) == 0 && small[10] == 0);
+    CHECK_EQ_INT(run_log_prefix(small, 0), 0);
+}
+
 static void test_server_command(void)
 {
     const char *options[] = {"-B", "-X", "utf8"};
@@ -194,5 +213,6 @@ static void test_variables(void)
 }
 
 CHECK_MAIN(TEST(test_report_round_trip), TEST(test_server_files),
-           TEST(test_failure_note), TEST(test_server_command),
-           TEST(test_pool_bound), TEST(test_variables))
+           TEST(test_failure_note), TEST(test_log_prefix),
+           TEST(test_server_command), TEST(test_pool_bound),
+           TEST(test_variables))

@@ -33,7 +33,8 @@ static void decode_bodies(const uint8_t *data, size_t size)
         /* A decoded request encodes back to the same bytes. */
         run_buffer again = {0};
         if (run_request_encode(&request, &again, NULL) != RUN_OK ||
-            again.size != size || memcmp(again.data, data, size) != 0)
+            again.bytes.count != size ||
+            memcmp(again.bytes.items, data, size) != 0)
             abort();
         run_buffer_free(&again);
         run_request_free(&request);

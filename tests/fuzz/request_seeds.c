@@ -54,14 +54,15 @@ int main(int argc, char **argv)
             return 1;
         char name[32];
         snprintf(name, sizeof name, "request-%d", mode);
-        put(argv[1], name, body.data, body.size);
+        put(argv[1], name, body.bytes.items, body.bytes.count);
         run_frame_header header = {RUN_WIRE_MAGIC, RUN_WIRE_VERSION,
-                                   RUN_MSG_REQUEST, (uint32_t)body.size, 0};
+                                   RUN_MSG_REQUEST, (uint32_t)body.bytes.count,
+                                   0};
         unsigned char frame[8192];
         memcpy(frame, &header, sizeof header);
-        memcpy(frame + sizeof header, body.data, body.size);
+        memcpy(frame + sizeof header, body.bytes.items, body.bytes.count);
         snprintf(name, sizeof name, "frame-%d", mode);
-        put(argv[1], name, frame, sizeof header + body.size);
+        put(argv[1], name, frame, sizeof header + body.bytes.count);
         run_buffer_free(&body);
     }
     static const char line[] = "-Bu\0-X\0utf8\0-m\0json.tool\0file";

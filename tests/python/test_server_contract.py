@@ -74,6 +74,25 @@ def test_a_servers_status_reads_back_whole(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_the_logs_lines_begin_alike(tmp_path: Path) -> None:
+    """The loop (C) and the Python side write the server's log with one
+    prefix (librun's run_log_prefix): time, then pycds serve[PID]."""
+    server = start_server(tmp_path / "srv", "json")
+    try:
+        server.stop()
+        lines = server.log.read_text().splitlines()
+    finally:
+        server.stop()
+    prefix = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d pycds serve\[(\d+)\]: "
+    said = {match[2].split(" ", 1)[0]: int(match[1])
+            for match in (re.fullmatch(prefix + "(.*)", line)
+                          for line in lines) if match}
+    # "preloaded" is the Python side's, "serving" and "exiting:" the loop's.
+    assert {"preloaded", "serving", "exiting:"} <= set(said), lines
+    assert set(said.values()) == {server.pid}, lines
+    assert re.fullmatch(prefix, _cds.log_prefix())
+
+
 # ----------------------------------------------------- the server's command
 
 def test_pycds_reads_the_command_line_a_client_starts_a_server_with() -> None:

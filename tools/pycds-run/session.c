@@ -141,8 +141,8 @@ static const char *send_request(const client *c, int sock)
     run_diag diag;
     run_status status = run_request_encode(&r, &body, &diag);
     if (status == RUN_OK)
-        status = run_send(sock, RUN_MSG_REQUEST, body.data, (uint32_t)body.size,
-                          &cwd_fd, 1, &diag);
+        status = run_send(sock, RUN_MSG_REQUEST, body.bytes.items,
+                          (uint32_t)body.bytes.count, &cwd_fd, 1, &diag);
     run_buffer_free(&body);
     close(cwd_fd);
     return status == RUN_OK ? NULL

@@ -1,8 +1,8 @@
 /*
  * run/run.h - librun, the plumbing of pycds's preloaded interpreters in
- * plain C (libc and xxHash only), shared by the native client pycds-run and
- * the server inside the pycds._cds extension so that each rule is written
- * once: the wire format (run/wire.h), python's command line, which
+ * plain C (libc, xxHash and libos), shared by the native client pycds-run
+ * and the server inside the pycds._cds extension so that each rule is
+ * written once: the wire format (run/wire.h), python's command line, which
  * environment variables the interpreter reads at start-up, the key that
  * names a server, the per-user directory of sockets, and the launcher's
  * embedded configuration.  What a server and its clients agree on besides
@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "os/array.h"
 #include "wire.h"
 
 #ifdef __cplusplus
@@ -81,10 +82,11 @@ void run_frame_release(run_frame *frame);
 
 /* ------------------------------------------------------ request encoding */
 
-/* A growable byte buffer; `failed` is set once an allocation fails. */
+/* A growable byte buffer: the bytes are bytes.items, bytes.count of them
+ * (libos's array); `failed` is set once an allocation fails.  A zeroed
+ * run_buffer ({0}) is an empty one. */
 typedef struct run_buffer {
-    unsigned char *data;
-    size_t size, capacity;
+    os_array bytes;
     int failed;
 } run_buffer;
 

@@ -1,8 +1,9 @@
 /*
  * run/server.h - what a server and its clients agree on besides the wire
  * format (run/wire.h): the files of a key, the note a server that failed
- * to start leaves behind, the command line a client starts a server with,
- * the `serve --status` text, and the server's limits and defaults.
+ * to start leaves behind, the start of its log's lines, the command line
+ * a client starts a server with, the `serve --status` text, and the
+ * server's limits and defaults.
  *
  * Defined here once: pycds-run uses it directly, the server (C in
  * pycds/ext/server.c, Python in pycds/_serve.py) through the extension's
@@ -83,6 +84,14 @@ run_status run_failed_note_write(const char *path, const char *why,
 /* 1 when the note at path was written less than RUN_FAILED_BACKOFF_SECONDS
  * ago, with its line in why (NUL-terminated, cut to size); else 0. */
 int run_failed_note_read(const char *path, char *why, size_t size);
+
+/* ---------------------------------------------------------------- the log */
+
+/* The start of each line a server writes to its log (RUN_FILE_LOG, its
+ * standard error), from the loop in C and from the Python side alike:
+ * "YYYY-MM-DD HH:MM:SS pycds serve[PID]: ", local time now, this process's
+ * pid.  Written into out (cut to size, NUL-terminated); its length. */
+size_t run_log_prefix(char *out, size_t size);
 
 /* ------------------------------------------------- the server's command */
 

@@ -28,7 +28,7 @@
  *
  * Before forking, the server may answer PLAIN (it refuses) or STALE (its
  * preloaded code changed: start a fresh server).  Control: STATUS_QUERY is
- * answered by STATUS (body: text, one "key: value" per line); STOP makes
+ * answered by STATUS (body: text, run/server.h's status report); STOP makes
  * the server finish its running programs and exit (answered by STATUS).
  *
  * Inside the server, a pre-forked child of the pool is handed the client's
