@@ -62,7 +62,16 @@ REVIVERS = {
     "collections.OrderedDict", "collections.defaultdict", "functools.partial",
     "weakref.ReferenceType", "builtins.mappingproxy", "itertools.count",
     "_weakrefset.WeakSet", "weakref.KeyedRef",
+    # Revived with an empty cache (docs/snapshot-design.md; README names
+    # the difference: cached values' identity across the restore).
+    "functools._lru_cache_wrapper",
 }
+
+# Built-in methods bound to an object a body made (`frozenset(...).
+# __contains__`, `re.compile(...).match`, `count().__next__`): revived by
+# asking the revived object for the method again, getattr(self, name).
+BOUND_BUILTINS = {"builtins.builtin_function_or_method", "builtins.builtin_method",
+                  "builtins.method-wrapper"}
 
 # C types whose objects hold something a restored process cannot have.
 RESOURCE_TYPES = {
@@ -153,6 +162,8 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
             return REFUSED, name, ("observable end: a weak reference with a "
                                    f"callback ({getattr(callback, '__qualname__', '?')})")
         return REVIVABLE, name, ""
+    if name in BOUND_BUILTINS:
+        return _classify_bound(obj, name)
     if name in REVIVERS:
         if name in ("_thread.lock", "_thread.RLock") and repr(obj).startswith("<locked"):
             return REFUSED, name, f"a held lock ({name})"
@@ -174,6 +185,20 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     if base_name in RESOURCE_TYPES:
         return REFUSED, name, f"{RESOURCE_TYPES[base_name]} ({name})"
     return REFUSED, name, f"object of {name} with C base {base_name}: no reviver"
+
+
+def _classify_bound(method: object, name: str) -> tuple[str, str, str]:
+    """Revivable when asking its object for it again gives an equal method
+    (bound built-in methods compare by their object and function)."""
+    try:
+        owner = getattr(method, "__self__")
+        again = getattr(owner, getattr(method, "__name__"))
+        same = type(again) is type(method) and bool(again == method)
+    except Exception:
+        same = False
+    if not same:
+        return REFUSED, name, f"object of C type {name}: no reviver"
+    return REVIVABLE, name, ""
 
 
 def _class_dicts(t: type) -> set[str]:

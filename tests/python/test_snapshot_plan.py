@@ -88,6 +88,18 @@ MODULES = {
         CURRENT = Proxy()
     """,
     "proxyuser.py": "from proxy import CURRENT\n",
+    # Built-in methods bound to the body's objects and a cached function:
+    # revived (getattr(self, name); an empty cache).
+    "bound.py": """
+        import functools, itertools, re
+        iskeyword = frozenset(["if", "else"]).__contains__
+        match = re.compile("a+").match
+        tick = itertools.count().__next__
+        @functools.lru_cache(maxsize=None)
+        def square(x):
+            return x * x
+        square(3)
+    """,
     # An ABC with a registered class: its registry's weak references and
     # their C callback are the reviver's, not objects of the body.
     "registers.py": """
@@ -107,6 +119,7 @@ import proxy
 import reads, plain, ctype, thread, finalizer, base, later, exits, user, optout
 import prints
 import proxyuser
+import bound
 import registers
 """
 
@@ -242,6 +255,17 @@ def test_objects_whose_attributes_raise_do_not_break_the_bodies(
 def test_an_abc_registry_is_no_refusal(plan: dict[str, Any]) -> None:
     assert plan["registers"]["decision"] == "unit", plan["registers"]["reason"]
     assert plan["registers"]["record"]["revivable"]["_abc._abc_data"] >= 1
+
+
+def test_bound_builtin_methods_and_caches_are_revivable(
+        plan: dict[str, Any]) -> None:
+    assert plan["bound"]["decision"] == "unit", plan["bound"]["reason"]
+    revivable = plan["bound"]["record"]["revivable"]
+    # builtin_method on some versions for some methods: count them together.
+    bound = sum(revivable.get(f"builtins.{kind}", 0) for kind in (
+        "builtin_function_or_method", "builtin_method", "method-wrapper"))
+    assert bound == 3, revivable
+    assert revivable["functools._lru_cache_wrapper"] == 1
 
 
 def test_marker_opts_a_module_out(plan: dict[str, Any]) -> None:
