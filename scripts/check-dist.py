@@ -65,6 +65,7 @@ def files_the_build_reads() -> set[str]:
                 "LICENSE", "pycds.pth", "pycds/*.py", "pycds/ext/*.[ch]",
                 "libcds/include/cds/*.h", "libcds/src/*.[ch]",
                 "librun/include/run/*.h", "librun/src/*.[ch]",
+                "libos/include/os/*.h", "libos/src/*.[ch]",
                 "tools/pycds-run/*.[ch]", "examples/stdlib_app.py"]
     tracked = set(sh(["git", "ls-files"], TREE).stdout.split())
     return {str(Path(p).relative_to(TREE)) for pattern in patterns

@@ -3,6 +3,7 @@
  */
 #include "os/array.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ void *os_array_push(os_array *a)
 
 void os_array_remove(os_array *a, size_t i)
 {
+    assert(i < a->count);
     unsigned char *at = (unsigned char *)a->items + i * a->item_size;
     memmove(at, at + a->item_size, (a->count - i - 1) * a->item_size);
     a->count--;

@@ -463,7 +463,10 @@ static int place_descriptors(const run_request *r, int *fds)
  * carries, and put them at their numbers.  False when the client went
  * away instead: the program must not start.  On GO the server hears that
  * a program starts, and the connection moves high, close-on-exec, to
- * report the end.
+ * report the end.  Both happen before the descriptors are placed: the
+ * client may give the program a descriptor at the connection's number or
+ * at the started pipe's, and placing it must neither close the connection
+ * nor be written to as the pipe.
  */
 static PyObject *request_start(PyObject *op, PyObject *unused)
 {
@@ -482,13 +485,6 @@ static PyObject *request_start(PyObject *op, PyObject *unused)
         run_frame_release(&go);
         Py_RETURN_FALSE;
     }
-    int placed = place_descriptors(&self->request, go.fds);
-    int saved = errno;
-    run_frame_release(&go); /* what placing left open, on failure */
-    if (placed < 0) {
-        errno = saved;
-        return pycds_raise_errno(NULL);
-    }
     if (started_fd >= 0) {
         int32_t pid = (int32_t)getpid();
         ssize_t written = write(started_fd, &pid, sizeof pid);
@@ -496,13 +492,31 @@ static PyObject *request_start(PyObject *op, PyObject *unused)
         close(started_fd);
         started_fd = -1;
     }
-    int moved = move_high(self->conn, high_numbers());
+    /* Above every number the program's descriptors take. */
+    int top = 2;
+    for (uint32_t i = 0; i < self->request.n_fds; i++)
+        if (self->request.fd_numbers[i] > top)
+            top = self->request.fd_numbers[i];
+    int high = high_numbers();
+    int moved = move_high(self->conn, high > top ? high : top + 1);
+    if (moved < 0) {
+        /* No number above them (the descriptor limit): no report, rather
+         * than a connection a placed descriptor could replace. */
+        close(self->conn);
+    }
     self->conn = -1;
     struct stat st;
     if (moved >= 0 && fstat(moved, &st) == 0) {
         report_fd = moved;
         report_dev = st.st_dev;
         report_ino = st.st_ino;
+    }
+    int placed = place_descriptors(&self->request, go.fds);
+    int saved = errno;
+    run_frame_release(&go); /* what placing left open, on failure */
+    if (placed < 0) {
+        errno = saved;
+        return pycds_raise_errno(NULL);
     }
     Py_RETURN_TRUE;
 }

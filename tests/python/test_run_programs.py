@@ -302,6 +302,38 @@ def test_output_ends_when_the_program_closes_it(server: Server) -> None:
         assert process.wait(timeout=30) == 0
 
 
+def test_descriptors_at_any_number_reach_the_program(server: Server,
+                                                    tmp_path: Path) -> None:
+    """Descriptors the client has at any number reach the program: among
+    3..40 is the number of the program's connection to its client, and
+    the limit less 64 is the started pipe's, which the program's process
+    moves out of the way before it places the client's."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    numbers = list(range(3, 41))
+    if 67 < soft < 1 << 20:
+        numbers.append(soft - 64)
+    program = (f"import os\nfor n in {numbers!r}:\n"
+               "    os.write(n, b'%d\\n' % n)\n")
+    launcher = (
+        "import os, sys\n"
+        f"for n in {numbers!r}:\n"
+        f"    fd = os.open({str(tmp_path)!r} + '/f%d' % n,\n"
+        "                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC)\n"
+        "    if fd != n:\n"
+        "        os.dup2(fd, n)\n"
+        "        os.close(fd)\n"
+        "    os.set_inheritable(n, True)\n"
+        "os.execv(sys.argv[1], sys.argv[1:])\n")
+    with server.serving():
+        done = subprocess.run([PY, "-c", launcher, str(server.client_program),
+                               "-c", program], env=server.env, cwd=server.root,
+                              capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for n in numbers:
+        assert (tmp_path / f"f{n}").read_text() == f"{n}\n", n
+
+
 def test_nice_value_and_cpus_carry_over(server: Server) -> None:
     def lower_and_pin() -> None:
         os.nice(5)

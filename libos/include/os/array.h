@@ -33,13 +33,14 @@ typedef struct os_array {
 int os_array_reserve(os_array *a, size_t extra);
 
 /* Append n items copied from `items` (n zeroed items when NULL); the first
- * of them, or NULL when out of memory (the array is as it was). */
+ * of them, or NULL when out of memory (the array is as it was).  `items`
+ * must not point into the array itself: growing may move it. */
 void *os_array_append(os_array *a, const void *items, size_t n);
 
 /* Append one zeroed item: os_array_append(a, NULL, 1). */
 void *os_array_push(os_array *a);
 
-/* Remove item i, keeping the order of the others. */
+/* Remove item i (i < count), keeping the order of the others. */
 void os_array_remove(os_array *a, size_t i);
 
 /* Free the items; the array is empty and usable again. */

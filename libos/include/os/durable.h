@@ -4,9 +4,12 @@
  *
  * The bytes go to a temporary name beside the file (PATH.tmp-PID-N, made
  * with O_EXCL), are fsync'd, and the temporary is renamed over PATH, then
- * the directory is fsync'd so that the rename itself survives a crash.
- * Readers see the old file or the new one, never a part.  On any failure
- * the temporary is removed and PATH is left as it was.
+ * the directory is fsync'd so that the rename itself survives a crash
+ * (best effort: a filesystem that cannot sync a directory is not an
+ * error; the file is complete either way).  Readers see the old file or
+ * the new one, never a part.  On any failure the temporary is removed and
+ * PATH is left as it was; a writer killed before its rename leaves its
+ * temporary behind (PATH.tmp-PID-N, never read as PATH).
  *
  *     os_durable_file f;
  *     if (os_durable_begin(&f, path, 0644) == 0) {
