@@ -9,6 +9,7 @@ import ast
 import dataclasses
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -18,6 +19,13 @@ import pytest
 
 from servers import (PY, Server, comparable, probe, programs_server, same,
                      start_server)
+
+
+def read_line(process: subprocess.Popen, seconds: float = 20) -> bytes:
+    """The program's next line of output, waited for at most `seconds`."""
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    assert ready, f"no line in {seconds} s"
+    return process.stdout.readline()
 
 
 @pytest.fixture(scope="module")
@@ -358,10 +366,42 @@ def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
     with server.serving():
         process = server.popen(["-c", code], stdout=subprocess.PIPE)
         try:
-            assert process.stdout.readline() == b"ready\n"
+            assert read_line(process) == b"ready\n"
             for name in names:
                 process.send_signal(getattr(signal, name))
-                assert process.stdout.readline() == f"{name}\n".encode()
+                assert read_line(process) == f"{name}\n".encode()
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_signals_the_caller_ignored_reach_a_programs_handler(
+        server: Server) -> None:
+    """A caller that ignores SIGHUP, SIGINT and SIGQUIT (nohup, a job run
+    in the background by a shell without job control): the program starts
+    with them ignored, as under python, and a handler it sets sees them."""
+    names = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM"]
+    code = ("import signal, sys, time\n"
+            "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
+            f"for name in {names!r}:\n"
+            "    signal.signal(getattr(signal, name),\n"
+            "                  lambda n, f: print(signal.Signals(n).name, "
+            "flush=True))\n"
+            "print('ready', flush=True)\n"
+            "while True:\n    time.sleep(0.05)\n")
+
+    def ignoring() -> None:
+        for name in names[:3]:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+    with server.serving():
+        process = server.popen(["-c", code], stdout=subprocess.PIPE,
+                               preexec_fn=ignoring)
+        try:
+            assert read_line(process) == b"ready\n"
+            for name in names:
+                process.send_signal(getattr(signal, name))
+                assert read_line(process) == f"{name}\n".encode()
         finally:
             process.kill()
             process.wait(timeout=30)

@@ -128,6 +128,17 @@ static void forward(int sig, siginfo_t *info, void *context)
     errno = saved;
 }
 
+/* A signal the caller ignored is passed on all the same: the program was
+ * given the same disposition and may have set a handler of its own since,
+ * as it may under python, which then sees the signal (a CI job started in
+ * the background ignores SIGINT and SIGQUIT; nohup ignores SIGHUP).  Not
+ * the ones the client may raise itself (SIGPIPE, SIGXFSZ: its own writes)
+ * nor a terminal's stop, which the caller chose not to take. */
+static int passed_on_when_ignored(int sig)
+{
+    return sig != SIGPIPE && sig != SIGXFSZ && sig != SIGTSTP;
+}
+
 void signals_forward(int pidfd, pid_t pid)
 {
     target_pid = pid;
@@ -138,10 +149,9 @@ void signals_forward(int pidfd, pid_t pid)
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
     for (int sig = 1; sig <= 64; sig++) {
-        /* What the caller ignored, the program ignores too (it gets the
-         * same dispositions); nothing to pass on. */
-        if (!captured[sig] ||
-            (sig != SIGCONT && (ignored & (UINT64_C(1) << (sig - 1)))))
+        if (!captured[sig] || (sig != SIGCONT &&
+                               (ignored & (UINT64_C(1) << (sig - 1))) &&
+                               !passed_on_when_ignored(sig)))
             continue;
         sigaction(sig, &sa, NULL);
     }
