@@ -149,9 +149,9 @@ void signals_forward(int pidfd, pid_t pid)
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
     for (int sig = 1; sig <= 64; sig++) {
-        if (!captured[sig] || (sig != SIGCONT &&
-                               (ignored & (UINT64_C(1) << (sig - 1))) &&
-                               !passed_on_when_ignored(sig)))
+        if (!captured[sig] ||
+            (sig != SIGCONT && (ignored & (UINT64_C(1) << (sig - 1))) &&
+             !passed_on_when_ignored(sig)))
             continue;
         sigaction(sig, &sa, NULL);
     }
