@@ -353,10 +353,11 @@ def test_nice_value_and_cpus_carry_over(server: Server) -> None:
     assert served.stdout.split()[0] == str(os.nice(0) + 5).encode()
 
 
-def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
-    names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2",
-             "SIGWINCH", "SIGALRM"]
-    code = ("import signal, sys, time\n"
+def check_signals_reach_handlers(server: Server, names: list[str],
+                                 preamble: str = "", **popen) -> None:
+    """A served program sets a handler printing each signal's name; each
+    signal sent to the client must reach it, in turn."""
+    code = ("import signal, sys, time\n" + preamble +
             f"for name in {names!r}:\n"
             "    signal.signal(getattr(signal, name),\n"
             "                  lambda n, f: print(signal.Signals(n).name, "
@@ -364,7 +365,7 @@ def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
             "print('ready', flush=True)\n"
             "while True:\n    time.sleep(0.05)\n")
     with server.serving():
-        process = server.popen(["-c", code], stdout=subprocess.PIPE)
+        process = server.popen(["-c", code], stdout=subprocess.PIPE, **popen)
         try:
             assert read_line(process) == b"ready\n"
             for name in names:
@@ -373,6 +374,12 @@ def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
         finally:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_signals_sent_to_the_client_reach_the_program(server: Server) -> None:
+    check_signals_reach_handlers(
+        server, ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1",
+                 "SIGUSR2", "SIGWINCH", "SIGALRM"])
 
 
 def test_signals_the_caller_ignored_reach_a_programs_handler(
@@ -380,31 +387,16 @@ def test_signals_the_caller_ignored_reach_a_programs_handler(
     """A caller that ignores SIGHUP, SIGINT and SIGQUIT (nohup, a job run
     in the background by a shell without job control): the program starts
     with them ignored, as under python, and a handler it sets sees them."""
-    names = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM"]
-    code = ("import signal, sys, time\n"
-            "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
-            f"for name in {names!r}:\n"
-            "    signal.signal(getattr(signal, name),\n"
-            "                  lambda n, f: print(signal.Signals(n).name, "
-            "flush=True))\n"
-            "print('ready', flush=True)\n"
-            "while True:\n    time.sleep(0.05)\n")
+    ignored = ["SIGHUP", "SIGINT", "SIGQUIT"]
 
     def ignoring() -> None:
-        for name in names[:3]:
+        for name in ignored:
             signal.signal(getattr(signal, name), signal.SIG_IGN)
 
-    with server.serving():
-        process = server.popen(["-c", code], stdout=subprocess.PIPE,
-                               preexec_fn=ignoring)
-        try:
-            assert read_line(process) == b"ready\n"
-            for name in names:
-                process.send_signal(getattr(signal, name))
-                assert read_line(process) == f"{name}\n".encode()
-        finally:
-            process.kill()
-            process.wait(timeout=30)
+    check_signals_reach_handlers(
+        server, [*ignored, "SIGTERM"],
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n",
+        preexec_fn=ignoring)
 
 
 def test_a_client_that_runs_python_is_caught(server: Server,
