@@ -47,7 +47,10 @@ def cmd_dump(args: argparse.Namespace) -> int:
               "PYCDSARCHIVE)", file=sys.stderr)
         return 2
     try:
-        result = _dump.dump(args.list, args.archive)
+        exclude = [p.strip() for p in (args.snapshot_exclude or "").split(",")
+                   if p.strip()]
+        result = _dump.dump(args.list, args.archive, snapshot=args.snapshot,
+                            exclude=exclude)
     except (OSError, ValueError, RuntimeError, ArchiveError) as error:
         print(f"pycds: dump: {error}", file=sys.stderr)
         return 1
@@ -128,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: $PYCDSLIST)")
     dump.add_argument("--archive", default=_cds.variable("PYCDSARCHIVE"),
                       help="archive to write (default: $PYCDSARCHIVE)")
+    dump.add_argument("--snapshot", action="store_true",
+                      default=bool(_cds.variable("PYCDSSNAPSHOT")),
+                      help="also write snapshot units: the objects each "
+                           "module's body created, restored instead of "
+                           "running the body (runs the bodies once in a "
+                           "fresh interpreter; default: $PYCDSSNAPSHOT)")
+    dump.add_argument("--snapshot-exclude", metavar="PKG,...",
+                      help="with --snapshot: packages kept as code only")
     dump.set_defaults(run=cmd_dump)
 
     inspect = commands.add_parser("inspect", help="describe an archive")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.machinery import (ExtensionFileLoader, ModuleSpec, PathFinder,
@@ -33,6 +34,11 @@ class DumpResult:
     object_bytes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    snapshot: bool = False
+    units: int = 0
+    unit_bytes: int = 0
+    code_only: list[tuple[str, str]] = field(default_factory=list)
+    snapshot_seconds: float = 0.0
 
     def summary(self) -> str:
         lines = [f"archived {self.modules} modules (and where "
@@ -44,6 +50,13 @@ class DumpResult:
             lines.append(f"  recorded {self.absent} names looked for and "
                          "not found")
         lines += [f"  note: {note}" for note in self.notes]
+        if self.snapshot:
+            planned = self.units + len(self.code_only)
+            share = 100.0 * self.units / planned if planned else 0.0
+            lines.append(f"snapshot: {self.units} units of {planned} modules "
+                         f"({share:.1f}%), {self.unit_bytes} bytes, made in "
+                         f"{self.snapshot_seconds:.1f} s")
+            lines += [f"snapshot: {name}: {reason}" for name, reason in self.code_only]
         return "\n".join(lines)
 
 
@@ -205,10 +218,39 @@ def module_code(spec: ModuleSpec, traced: _listfile.TracedModule):
     return code
 
 
-def dump(list_path: str, archive_path: str) -> DumpResult:
+def make_units(list_path: str, exclude: list[str], work: str,
+               result: DumpResult) -> dict[str, str]:
+    """Run the traced bodies in a fresh interpreter that writes each unit
+    (pycds/_snapshot_child.py); {module: unit file}.  Modules left as code
+    only go to result.code_only with their one reason."""
+    from . import _snapshot_plan
+    started = time.perf_counter()
+    run = _snapshot_plan.record_run(list_path, work)
+    units: dict[str, str] = {}
+    for record in run["modules"]:
+        if record["kind"] in ("startup", "extension"):
+            continue
+        name = record["name"]
+        path = os.path.join(work, name + ".unit")
+        if _snapshot_plan.excluded(name, exclude):
+            reason = "excluded by --snapshot-exclude"
+        else:
+            reason = _snapshot_plan.first_reason(record, exclude)
+        if not reason and os.path.exists(path):
+            units[name] = path
+        else:
+            result.code_only.append((name, reason or "no unit written"))
+    result.snapshot_seconds = time.perf_counter() - started
+    return units
+
+
+def dump(list_path: str, archive_path: str, snapshot: bool = False,
+         exclude: list[str] | None = None) -> DumpResult:
     check_clean_process()
     traced = _listfile.read(list_path)
-    result = DumpResult(archive=archive_path)
+    result = DumpResult(archive=archive_path, snapshot=snapshot)
+    work = tempfile.TemporaryDirectory(prefix="pycds-units-") if snapshot else None
+    units = make_units(list_path, exclude or [], work.name, result) if work else {}
     if traced.bad_lines:
         result.notes.append(f"{traced.bad_lines} unreadable lines in {list_path}")
     result.notes += traced.conflicts
@@ -256,6 +298,20 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
                     result.extensions += 1
                 else:
                     result.modules += 1
+                unit = units.pop(module.name, None)
+                if unit is not None:
+                    with open(unit, "rb") as f:
+                        blob = f.read()
+                    writer.begin_module(
+                        module.name + "\0unit", origin=spec.origin,
+                        cached=spec.cached or "",
+                        is_package=spec.submodule_search_locations is not None,
+                        source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
+                        source_hash=_cds.hash_bytes(source), extra=blob,
+                        is_unit=True)
+                    writer.end_module(writer.add_bytes(bytes(8)))
+                    result.units += 1
+                    result.unit_bytes += len(blob)
             except Skip as skip:
                 result.skipped.append((module.name, str(skip)))
             except OSError as error:
@@ -267,10 +323,14 @@ def dump(list_path: str, archive_path: str) -> DumpResult:
             writer.begin_module(absent.name, is_absent=True, extra=record)
             writer.end_module(writer.add_bytes(bytes(8)))
             result.absent += 1
+        for name in units:  # a unit whose module's code was not archived
+            result.code_only.append((name, "its code is not in the archive"))
         writer.set_user(_cds.code_settings())
         result.object_bytes = writer.object_size
         writer.finish(archive_path)
     finally:
         writer.close()
+        if work is not None:
+            work.cleanup()
     result.bytes = os.stat(archive_path).st_size
     return result

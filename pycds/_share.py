@@ -47,6 +47,11 @@ def install(archive_path: str) -> str:
         _log.say("archive not used: PathFinder is not on sys.meta_path")
         return "error"
     sys.meta_path[position] = _cds.ArchiveFinder()
+    if _cds.variable("PYCDSSNAPSHOT").strip() != "0":
+        # The archive's snapshot units, if it has any, restore modules
+        # instead of running their bodies (pycds/_snapshot_restore.py).
+        from . import _snapshot_restore
+        _cds.set_restorer(_snapshot_restore.restore)
     elapsed = (time.perf_counter_ns() - start) / 1000
     _log.say(f"archive mapped: {archive_path} at {info['address']:#x} "
              f"(delta {info['delta']:#x}), {info['modules']} modules"

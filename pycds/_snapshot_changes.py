@@ -56,6 +56,10 @@ NO_DICT = object()
 # after it runs the body: its own, not a body's change.
 IMPORT_BOOKKEEPING = {"_initializing", "_uninitialized_submodules"}
 ABSENT = object()
+# An operation's objects themselves (name, target, key, value), for the
+# unit writer (pycds/_snapshot_unit.py): taken off before the plan is
+# written as JSON.
+LIVE = "_live"
 
 
 class Entry:
@@ -387,11 +391,12 @@ class Heap:
                 if key not in old or old[key] is not value:
                     self._changed(changed, obj, _item_step(key), value)
                     ops.append({"op": setter, "target": target,  # type: ignore[typeddict-item]
-                                **_key_field(key), "value": self._pending(value)})
+                                **_key_field(key), "value": self._pending(value),
+                                LIVE: (setter, obj, key, value)})
             for key in old:
                 if key not in current and not (spec and key in IMPORT_BOOKKEEPING):
                     ops.append({"op": deleter, "target": target,  # type: ignore[typeddict-item]
-                                **_key_field(key)})
+                                **_key_field(key), LIVE: (deleter, obj, key, None)})
             if kind == "attrs" and current is not snap[0]:
                 segment.refusals.append(f"the __dict__ of {self.describe(obj)} was replaced")
         elif kind == "list":
@@ -403,11 +408,13 @@ class Heap:
                 if id(value) not in old_ids:
                     self._changed(changed, obj, ["member", 0], value)
                     ops.append({"op": "add", "target": target,
-                                "value": self._pending(value)})
+                                "value": self._pending(value),
+                                LIVE: ("add", obj, None, value)})
             for value in snap:
                 if id(value) not in new_ids:
                     ops.append({"op": "discard", "target": target,
-                                "value": self.value(value)})
+                                "value": self.value(value),
+                                LIVE: ("discard", obj, None, value)})
         elif kind == "func" or kind == "class" or kind == "cell" or kind == "slots":
             names = {"func": FUNCTION_ATTRS, "class": ("__bases__", "__name__"),
                      "cell": ("cell_contents",), "slots": snap[0] if kind == "slots" else ()}[kind]
@@ -417,21 +424,25 @@ class Heap:
                 now = getattr(obj, attr, ABSENT)
                 if now is not before and not (kind == "class" and now == before):
                     if now is ABSENT:
-                        ops.append({"op": "del_attr", "target": target, "key": attr})
+                        ops.append({"op": "del_attr", "target": target, "key": attr,
+                                    LIVE: ("delattr", obj, attr, None)})
                     else:
                         self._changed(changed, obj, ["attr", attr], now)
                         ops.append({"op": "set_attr", "target": target, "key": attr,
-                                    "value": self._pending(now)})
+                                    "value": self._pending(now),
+                                    LIVE: ("setattr", obj, attr, now)})
         elif kind == "klass":
             ops.append({"op": "set_attr", "target": target, "key": "__class__",
-                        "value": self.value(type(obj))})
+                        "value": self.value(type(obj)),
+                        LIVE: ("setattr", obj, "__class__", type(obj))})
             self._changed(changed, obj, ["attr", "__class__"], type(obj))
         elif kind == "abc":
             before_set = snap
             for cls in _abc_registry(obj) - before_set:
                 self._changed(changed, obj, ["abc_registry", 0], cls)
                 ops.append({"op": "add", "target": target + [["abc_registry", 0]],
-                            "value": self._pending(cls)})
+                            "value": self._pending(cls),
+                            LIVE: ("abc_register", obj, None, cls)})
         elif kind == "cstate":
             if record:
                 segment.refusals.append(
@@ -452,7 +463,8 @@ class Heap:
             for position, value in enumerate(new[len(old):], len(old)):
                 self._changed(changed, obj, ["index", position], value)
                 ops.append({"op": "append", "target": target,
-                            "value": self._pending(value)})
+                            "value": self._pending(value),
+                            LIVE: ("append", obj, None, value)})
             return ops
         # Insertions only: old is a subsequence of new.
         i = 0
@@ -466,7 +478,8 @@ class Heap:
             for position, value in inserts:
                 self._changed(changed, obj, ["index", position], value)
                 ops.append({"op": "insert", "target": target, "index": position,
-                            "value": self._pending(value)})
+                            "value": self._pending(value),
+                            LIVE: ("insert", obj, position, value)})
             return ops
         # Removals only: new is a subsequence of old.
         j = 0
@@ -479,7 +492,8 @@ class Heap:
         if j == len(new):
             for position in reversed(removed):
                 ops.append({"op": "del_item", "target": target,
-                            "key": str(position)})
+                            "key": str(position),
+                            LIVE: ("del_item", obj, position, None)})
             return ops
         # Removals and insertions, the kept items in their order: delete,
         # then insert.
@@ -491,12 +505,14 @@ class Heap:
             for position in reversed(range(len(old))):
                 if id(old[position]) not in new_ids:
                     ops.append({"op": "del_item", "target": target,
-                                "key": str(position)})
+                                "key": str(position),
+                                LIVE: ("del_item", obj, position, None)})
             for position, value in enumerate(new):
                 if id(value) not in old_ids:
                     self._changed(changed, obj, ["index", position], value)
                     ops.append({"op": "insert", "target": target,
-                                "index": position, "value": self._pending(value)})
+                                "index": position, "value": self._pending(value),
+                                LIVE: ("insert", obj, position, value)})
             return ops
         segment.refusals.append(
             f"{self.describe(obj)} reordered: not expressible as operations")

@@ -34,6 +34,8 @@ from _frozen_importlib_external import (ExtensionFileLoader, SourceFileLoader,
 from . import _snapshot_changes as changes
 from . import _snapshot_inputs as inputs
 from . import _snapshot_objects as objects
+from . import _snapshot_restore as restore
+from . import _snapshot_unit as unit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,23 +43,25 @@ if TYPE_CHECKING:
 
     from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
 
-REQUEST_HEADER = "pycds-plan-request 1"
+REQUEST_HEADER = "pycds-plan-request 2"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
 
 
-def write_request(path: str, sys_path: list[str], names: list[str]) -> None:
-    fields = [REQUEST_HEADER, str(len(sys_path)), *sys_path, *names]
+def write_request(path: str, sys_path: list[str], names: list[str],
+                  units: str = "") -> None:
+    """units: a directory to write each unit into (NAME.unit), or ""."""
+    fields = [REQUEST_HEADER, units, str(len(sys_path)), *sys_path, *names]
     with open(path, "wb") as f:
         f.write(b"\0".join(os.fsencode(field) for field in fields))
 
 
-def read_request(path: str) -> tuple[list[str], list[str]]:
+def read_request(path: str) -> tuple[list[str], list[str], str]:
     with open(path, "rb") as f:
         fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
     if not fields or fields[0] != REQUEST_HEADER:
         raise ValueError(f"{path}: not a plan request")
-    count = int(fields[1])
-    return fields[2:2 + count], fields[2 + count:]
+    count = int(fields[2])
+    return fields[3:3 + count], fields[3 + count:], fields[1]
 
 
 def new_record(name: str, kind: str) -> ModuleRecord:
@@ -78,6 +82,9 @@ def _c_modules() -> set[str]:
     return names
 
 
+_REGISTERED = [0]  # atexit.register calls the planner saw (and replays)
+
+
 def _process_probe() -> tuple[Any, ...]:
     """C-level process state a body may change that no object shows."""
     handlers = []
@@ -91,7 +98,7 @@ def _process_probe() -> tuple[Any, ...]:
     except OSError:
         fds = []
     return (("output written", _output_sizes()),
-            ("atexit callbacks", atexit._ncallbacks()),
+            ("atexit callbacks", atexit._ncallbacks() - _REGISTERED[0]),
             ("signal handlers", tuple(handlers)),
             ("threads", _thread._count()),
             ("open descriptors", len(fds)),
@@ -118,12 +125,22 @@ def _output_sizes() -> tuple[int, ...]:
 
 
 class Frame:
-    def __init__(self, name: str, record: ModuleRecord, paused: int) -> None:
+    def __init__(self, name: str, record: ModuleRecord, paused: int,
+                 module: Any) -> None:
         self.name = name
         self.record = record
         self.paused = paused  # the recorder's state to go back to
         self.probe = _process_probe()
         self.started = time.perf_counter()
+        self.module = module
+        # For the unit: the namespace the import system made, the body's
+        # import statements (name, fromlist, level, ok), its operations
+        # with their objects, its bindings' witnesses.
+        self.machinery = dict(vars(module)) if module is not None else {}
+        self.imports: list[tuple[str, tuple[str, ...], int, bool]] = []
+        self.live_ops: list[tuple[Any, ...]] = []
+        self.ops_before: str = ""  # a module imported after operations
+        self.bindings: list[tuple[str, str, tuple[Any, ...]]] = []
 
 
 class Planner:
@@ -135,6 +152,13 @@ class Planner:
         self.heap = changes.Heap(self.c_modules)
         self.recording = 0.0
         self.real_import = builtins.__import__
+        self.units = ""             # where units go ("" = none)
+        self.codes: dict[str, Any] = {}   # module -> the code its body ran
+        self.unit_sizes: dict[str, int] = {}
+        self.partial_users: dict[str, str] = {}  # module -> who used it early
+        self.process: Any = None
+        self.aliases_extra: dict[int, Any] = {}
+        self.aliases: dict[int, Any] = {}
 
     # -- hooks --------------------------------------------------------------
 
@@ -144,6 +168,9 @@ class Planner:
         for cls in (ExtensionFileLoader, BuiltinImporter):
             self._wrap(cls, "create_module", "extension")
             self._wrap(cls, "exec_module", "extension")
+        for cls in (SourceFileLoader, SourcelessFileLoader):
+            self._keep_code(cls)
+        self._watch_atexit()
         self.import_hook = self._import
         builtins.__import__ = self.import_hook
         self.recorder.install()
@@ -190,14 +217,58 @@ class Planner:
                 return run(lambda: real(self, target), target)
             setattr(cls, method, wrapper)
 
+    def _watch_atexit(self) -> None:
+        """atexit.register by a body: an operation its unit replays."""
+        real = atexit.register
+        planner = self
+
+        def register(func: Any, *args: Any, **kwargs: Any) -> Any:
+            result = real(func, *args, **kwargs)
+            _REGISTERED[0] += 1
+            if planner.stack and not planner.recorder.paused:
+                planner.stack[-1].live_ops.append(("atexit", None, None,
+                                                   (func, args, kwargs)))
+            return result
+        register.__name__ = register.__qualname__ = "register"
+        atexit.register = register
+        self.heap.hide(register)
+        self.aliases_extra[id(register)] = restore.witness(real)
+
+    def _keep_code(self, cls: type) -> None:
+        """The code object each body runs: a unit names its functions'
+        code by where it is in it."""
+        real = cls.get_code  # type: ignore[attr-defined]
+        codes = self.codes
+        recorder = self.recorder
+
+        def get_code(self: Any, fullname: str) -> Any:
+            recorder.paused += 1  # the import system's reads, not the body's
+            try:
+                code = real(self, fullname)
+            finally:
+                recorder.paused -= 1
+            codes[fullname] = code
+            return code
+        cls.get_code = get_code  # type: ignore[attr-defined]
+        self.heap.hide(get_code, codes)
+        self.aliases_extra[id(get_code)] = restore.witness(real)
+
     def _import(self, name: str, globals: Any = None, locals: Any = None,
                 fromlist: Any = (), level: int = 0) -> Any:
         saved = self.recorder.paused
         self.recorder.paused = 1
+        frame = self.stack[-1] if self.stack and not saved else None
+        statement = (name, tuple(f for f in fromlist or () if isinstance(f, str)), level)
         try:
             module = self.real_import(name, globals, locals, fromlist, level)
+        except ImportError:
+            if frame is not None:
+                frame.imports.append((*statement, False))
+            raise
         finally:
             self.recorder.paused = saved
+        if frame is not None:
+            frame.imports.append((*statement, True))
         if self.stack and not saved:
             started = time.perf_counter()
             self._examine(self.stack[-1], self._note_import, module, name,
@@ -215,6 +286,7 @@ class Planner:
                 record["depends"].append(name)
             return
         record["depends"].append(source)
+        frame = self.stack[-1]
         for attribute in fromlist:
             if not isinstance(attribute, str):
                 continue
@@ -225,6 +297,10 @@ class Planner:
             if value is not changes.ABSENT:
                 record["bindings"].append(self._binding(source, attribute,
                                                         attribute, value))
+                frame.bindings.append((source, attribute, _witness(value)))
+                if (type(value) is not type(sys) and any(
+                        f.name == source for f in self.stack[:-1])):
+                    self.partial_users.setdefault(source, frame.name)
 
     def _binding(self, module: str, attribute: str, bound_as: str,
                  value: Any) -> Binding:
@@ -242,11 +318,14 @@ class Planner:
         if module is not None:
             self.heap.claim(module, name)
         if self.stack:
-            self._examine(self.stack[-1], self._close, self.stack[-1])
+            parent = self.stack[-1]
+            self._examine(parent, self._close, parent)
+            if parent.live_ops and not parent.ops_before:
+                parent.ops_before = name
         record = self.records.get(name)
         if record is None:
             record = self.records[name] = new_record(name, kind)
-        self.stack.append(Frame(name, record, paused))
+        self.stack.append(Frame(name, record, paused, module))
         self.recorder.current = record["inputs"]
         self.recorder.effects = record["refusals"]
         self.recording += time.perf_counter() - started
@@ -269,7 +348,9 @@ class Planner:
         if module is not None and record["kind"] == "body":
             if getattr(module, MARKER, True) is False:
                 record["opted_out"] = True  # type: ignore[typeddict-unknown-key]
-            self._examine(frame, self._note_aliases, module, record)
+            self._examine(frame, self._note_aliases, module, record, frame)
+            if self.units and frame.module is module and error is None:
+                self._examine(frame, self._write_unit, frame)
         if self.stack:
             parent = self.stack[-1]
             parent.probe = _process_probe()
@@ -285,6 +366,10 @@ class Planner:
         running = {f.name for f in self.stack if f is not frame}
         segment = self.heap.close(frame.name, running)
         record = frame.record
+        for op in segment.operations:
+            live = op.pop(changes.LIVE, None)  # type: ignore[misc]
+            if live is not None:
+                frame.live_ops.append(live)
         record["operations"] += segment.operations
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]
@@ -316,7 +401,7 @@ class Planner:
             frame.record["refusals"].append(
                 f"the planner could not examine it: {type(error).__name__}: {error}")
 
-    def _note_aliases(self, module: Any, record: ModuleRecord) -> None:
+    def _note_aliases(self, module: Any, record: ModuleRecord, frame: Frame) -> None:
         """`dumps = json.dumps`: functions and classes of other modules bound
         in this one's namespace by any statement."""
         taken = {(b["module"], b["attribute"]) for b in record["bindings"]}
@@ -333,6 +418,56 @@ class Planner:
                 record["bindings"].append(self._binding(source, attribute,
                                                         bound_as, value))
                 record["depends"].append(source)
+                frame.bindings.append((source, attribute, _witness(value)))
+
+    # -- units --------------------------------------------------------------
+
+    def _write_unit(self, frame: Frame) -> None:
+        """The module's unit, written now that its body finished; or the
+        reason it cannot be one, as the record's refusal."""
+        record = frame.record
+        name = frame.name
+        inputs = record["inputs"]
+        reason = ""
+        if record["refusals"] or record.get("opted_out"):
+            return
+        if name in self.partial_users:
+            reason = (f"{self.partial_users[name]}, imported during its body, "
+                      "used its objects before the body finished")
+        elif frame.ops_before:
+            reason = (f"changed objects of other modules before it imported "
+                      f"{frame.ops_before}")
+        elif inputs["env_listed"]:
+            reason = "listed the whole environment"
+        if not reason:
+            files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
+            header = {
+                restore.H_PROCESS: self.process,
+                restore.H_ENV: dict(inputs["env"]),
+                restore.H_FILES: [(p, restore._file_state(p)) for p in files],
+                restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
+                restore.H_ARGV: list(sys.argv) if inputs["argv_read"] else None,
+                restore.H_IMPORTS: frame.imports,
+                restore.H_BINDINGS: frame.bindings,
+            }
+            running = {f.name for f in self.stack}
+            context = unit.Context(name, frame.module, self.heap, self.codes.get(name),
+                                   frame.machinery, running, self.c_modules,
+                                   self.aliases)
+            try:
+                data = unit.write_unit(context, header, frame.live_ops)
+            except unit.Refused as refused:
+                reason = str(refused)
+                if "still being imported" in reason:
+                    for owner in running:
+                        if f" of {owner}, which" in reason:
+                            self.partial_users.setdefault(owner, name)
+            else:
+                with open(os.path.join(self.units, name + ".unit"), "wb") as f:
+                    f.write(data)
+                self.unit_sizes[name] = len(data)
+        if reason:
+            record["refusals"].append(f"unit: {reason}")
 
     # -- the run ------------------------------------------------------------
 
@@ -374,18 +509,42 @@ def process_inputs() -> ProcessInputs:
             "executable": sys.executable, "version": sys.version}
 
 
+_ALIASES: dict[int, tuple[Any, ...]] = {}  # InputRecorder.aliases()
+
+
+def _witness(value: Any) -> tuple[Any, ...]:
+    """A binding's witness: a plain value itself, else its identity's."""
+    if type(value) in unit.ATOMS:
+        return ("=", value)
+    return _ALIASES.get(id(value)) or restore.witness(value)
+
+
 def main(request_path: str, output_path: str) -> int:
-    sys_path, names = read_request(request_path)
+    sys_path, names, units = read_request(request_path)
     sys.path[:] = sys_path
     sys.path_importer_cache.clear()
     planner = Planner()
+    planner.units = units
+    if units:
+        unit.prepare()  # before any body: the C pickler, kept out of sys.modules
+        planner.process = restore.process_inputs()
     started = time.perf_counter()
     process = process_inputs()
     planner.install()
+    planner.aliases = {**planner.recorder.aliases(), **planner.aliases_extra}
+    # pycds's own modules: their state is the planner's, not a body's.
+    planner.heap.hide(_REGISTERED, *(
+        obj for name, module in list(sys.modules.items())
+        if name == "pycds" or name.startswith("pycds.")
+        for obj in (module, vars(module))))
+    _ALIASES.update(planner.aliases)
     planner.heap.baseline()
     planner.recording += time.perf_counter() - started
     records = planner.run(names)
     planner.recorder.paused = 1
+    for record in records:
+        if record["name"] in planner.unit_sizes:
+            record["unit_size"] = planner.unit_sizes[record["name"]]  # type: ignore[typeddict-unknown-key]
     result: RunRecord = {"version": 1, "process": process, "modules": records,
                          "recording_seconds": planner.recording}
     import json  # only now: a traced body may be json's

@@ -62,6 +62,17 @@ class InputRecorder:
         os.access = self._wrap(self._access)  # type: ignore[assignment]
         sys.argv = _ArgvList(sys.argv, self)
 
+    def aliases(self) -> dict[int, tuple[Any, ...]]:
+        """What install() put in the place of real objects, by id, with
+        the witness of the real one: a unit names what a restored process
+        has (pycds/_snapshot_restore.py's witness)."""
+        from ._snapshot_restore import witness
+        base = type(os.environ).__mro__[1]
+        return {id(os.stat): witness(self._stat), id(os.lstat): witness(self._lstat),
+                id(os.access): witness(self._access),
+                id(sys.argv): witness([]),
+                id(os.environ): (f"{base.__module__}.{base.__qualname__}", None)}
+
     def _wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
         recorder = self
 

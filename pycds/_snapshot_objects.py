@@ -65,6 +65,10 @@ REVIVERS = {
     # Revived with an empty cache (docs/snapshot-design.md; README names
     # the difference: cached values' identity across the restore).
     "functools._lru_cache_wrapper",
+    # Made again by their own constructors (pycds/_snapshot_unit.py).
+    "_json.Scanner", "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
+    "types.SimpleNamespace", "types.GenericAlias", "operator.attrgetter",
+    "operator.itemgetter", "operator.methodcaller",
 }
 
 # Built-in methods bound to an object a body made (`frozenset(...).
@@ -157,10 +161,11 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
             return _classify_class(obj, c_modules)  # type: ignore[arg-type]
         return PLAIN, name, ""
     if name == "weakref.ReferenceType" or name == "weakref.KeyedRef":
-        callback = getattr(obj, "__callback__", None)
-        if callback is not None and not _is_weak_collection_callback(callback):
-            return REFUSED, name, ("observable end: a weak reference with a "
-                                   f"callback ({getattr(callback, '__qualname__', '?')})")
+        # A unit's objects live on the heap like any (snapshot units are
+        # rebuilt, not mapped): a callback runs when the referent ends, as
+        # in plain Python.
+        if obj() is None:  # type: ignore[operator]
+            return REFUSED, name, "a weak reference to an object that ended"
         return REVIVABLE, name, ""
     if name in BOUND_BUILTINS:
         return _classify_bound(obj, name)

@@ -32,13 +32,14 @@ CHILD = ("import sys; sys.path.insert(0, {where!r}); "
 TIMEOUT = 900.0
 
 
-class PlanError(Exception):
+class PlanError(RuntimeError):
     """The plan could not be made (the planning interpreter failed)."""
 
 
-def record_run(list_path: str) -> RunRecord:
+def record_run(list_path: str, units: str = "") -> RunRecord:
     """Import the traced modules in a fresh interpreter and return what it
-    recorded."""
+    recorded; with `units` (a directory), it also writes there each module
+    that can be a unit as NAME.unit (pycds/_snapshot_unit.py)."""
     traced = _listfile.read(list_path)
     if not traced.modules:
         raise PlanError(f"{list_path}: no modules")
@@ -50,7 +51,7 @@ def record_run(list_path: str) -> RunRecord:
     with tempfile.TemporaryDirectory(prefix="pycds-plan-") as work:
         request = os.path.join(work, "request")
         output = os.path.join(work, "run.json")
-        write_request(request, sys_path, names)
+        write_request(request, sys_path, names, units)
         # Output goes to files, whose sizes show a body that printed.
         with open(os.path.join(work, "stdout"), "w+b") as out, \
                 open(os.path.join(work, "stderr"), "w+b") as err:

@@ -54,6 +54,11 @@ static const run_variable_info variables[RUN_VAR_COUNT] = {
     [RUN_VAR_POOL] = {"PYCDSPOOL", "0", RUN_ENV_RUNTIME,
                       "`serve`: processes forked ahead (as `--pool`), also "
                       "for a server a client starts"},
+    [RUN_VAR_SNAPSHOT] = {"PYCDSSNAPSHOT", NULL, RUN_ENV_KEY,
+                          "`1`: `dump` (and `AUTO`'s dump) also write "
+                          "snapshot units (as `--snapshot`); `0`: `SHARE` "
+                          "runs every module's code, ignoring the archive's "
+                          "units"},
 };
 
 const run_variable_info *run_variable_describe(run_variable variable)

@@ -5,6 +5,7 @@
 
 #include "archive_type.h"
 #include "child.h"
+#include "classes.h"
 #include "copier.h"
 #include "error.h"
 #include "fastpath.h"
@@ -72,6 +73,11 @@ static PyMethodDef module_methods[] = {
     {"share_code", pycds_share_code, METH_O,
      "share_code(number) -> the module's code object, made ready on first\n"
      "use; None when it must be imported plainly."},
+    {"type_dict", pycds_type_dict, METH_O,
+     "type_dict(cls) -> dict: the namespace of a class made by Python code,\n"
+     "not a copy (for snapshot restores); call type_modified after a change."},
+    {"type_modified", pycds_type_modified, METH_O,
+     "type_modified(cls): forget what method caches know of cls."},
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,

@@ -73,6 +73,7 @@ MODULES = {
         warnings.simplefilter("ignore", category=UnicodeWarning, append=True)
     """,
     "exits.py": "import atexit\natexit.register(print)\n",
+    "signals.py": "import signal\nsignal.signal(signal.SIGUSR2, signal.SIG_IGN)\n",
     "user.py": "from ctype import BUFFER\nfrom json import dumps\n",
     "optout.py": "__pycds_snapshot__ = False\nX = 1\n",
     "prints.py": "print('hello from a body')\n",
@@ -116,7 +117,7 @@ MODULES = {
 APP = """
 import json, logging, warnings
 import proxy
-import reads, plain, ctype, thread, finalizer, base, later, exits, user, optout
+import reads, plain, ctype, thread, finalizer, base, later, exits, signals, user, optout
 import prints
 import proxyuser
 import bound
@@ -225,8 +226,14 @@ def test_changes_to_earlier_objects_are_operations(plan: dict[str, Any]) -> None
 
 
 def test_hidden_c_state_change_is_refused(plan: dict[str, Any]) -> None:
-    assert plan["exits"]["decision"] == "code"
-    assert plan["exits"]["reason"] == "hidden C-level state changed: atexit callbacks"
+    assert plan["signals"]["decision"] == "code"
+    assert plan["signals"]["reason"] == "hidden C-level state changed: signal handlers"
+
+
+def test_atexit_registration_is_no_hidden_change(plan: dict[str, Any]) -> None:
+    # atexit.register is seen by the planner (a unit replays it), so the
+    # count of callbacks growing is no refusal.
+    assert plan["exits"]["decision"] == "unit", plan["exits"]["reason"]
 
 
 def test_dependency_on_code_only_module_propagates(plan: dict[str, Any]) -> None:

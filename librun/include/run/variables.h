@@ -26,6 +26,7 @@ typedef enum run_variable {
     RUN_VAR_SOCKET,
     RUN_VAR_ALLOW_THREADS,
     RUN_VAR_POOL,
+    RUN_VAR_SNAPSHOT,
     RUN_VAR_COUNT
 } run_variable;
 

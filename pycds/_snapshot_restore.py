@@ -1,0 +1,673 @@
+"""Restore a module from its snapshot unit instead of running its body.
+
+A *unit* (written by pycds/_snapshot_unit.py in the planning interpreter,
+right after the module's body finished) is a stream of pickles, read here
+with the C unpickler, whose memo keeps every object's identity across them:
+
+    UNIT_MAGIC, then
+    1. the header (plain data): what the body read, the imports it made, the
+       attributes of other modules it took (see Header below);
+    2. the module's namespace: [(key, value), ...] in the body's order;
+    3. the operations the body made on objects that existed before it ran
+       (pycds/_snapshot_schema.py's Operation, with the objects themselves):
+       [(name, target, key, value), ...];
+    4. fill batches, until one is None: [(kind, object, state), ...] -- what
+       is set after every object exists (a class's attributes, a closure
+       cell's contents), so that creation never waits on a cycle;
+    5. the number of objects the unit wrote (for messages).
+
+Objects that existed before the body (start-up's, other modules') are not in
+the unit: each is named by a path from sys.modules with a witness (its type
+and name) and found again here; a witness that does not match means the
+program changed that object first (a monkeypatch), and the module is
+imported from its code instead.  The functions below that a unit names
+(make_function, make_class, ...) are its vocabulary: they build objects the
+way the interpreter does, without running the bodies' Python code again
+(no metaclass __new__, no __init_subclass__, no __set_name__: their results
+are in the unit).
+
+The one entry point is restore(module, code, unit), which pycds's archived
+loader calls before running a module's code (pycds/ext/finder.c): True when
+the module was restored, False to run the code (one line says why at
+PYCDSVERBOSE=1).  Nothing is visible before every check passed and every
+object was built: the namespace is filled, and the operations applied, last.
+
+This module is imported by pycds's SHARE start-up: it imports nothing that a
+program would not have imported (the C unpickler is loaded on first use and
+kept out of sys.modules).
+"""
+
+from __future__ import annotations
+
+import _abc
+import _sre
+import _thread
+import marshal
+import os
+import sys
+import time
+
+from . import _cds, _log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# The format, written once (the writer imports these).
+UNIT_MAGIC = b"pycdsU1\n"
+FORMAT = 1
+# Header keys (a dict of plain data).
+H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
+H_ENV = "env"              # {name: value or None} read
+H_FILES = "files"          # [(path, (size, mtime_ns) or None)] opened/stat'ed
+H_LISTED = "listed"        # [(directory, sorted names or None)]
+H_ARGV = "argv"            # sys.argv when the body read it, else None
+H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
+H_BINDINGS = "bindings"    # [(module, attribute, witness)]
+
+_pickle: Any = None
+_loading = False
+
+
+class Stale(Exception):
+    """The unit does not describe this process: run the module's code."""
+
+
+def _load_pickle() -> Any:
+    """The C unpickler, without what `import _pickle` would leave behind:
+    it imports functools (for partial alone) and _compat_pickle, which a
+    program that does not use pickle would not have in sys.modules."""
+    global _pickle, _loading
+    if _pickle is not None:
+        return _pickle
+    names = ("_pickle", "_compat_pickle", "functools")
+    saved = {name: sys.modules.get(name) for name in names}
+    _loading = True
+    try:
+        if saved["functools"] is None:
+            import _functools
+            stub = type(sys)("functools")
+            stub.partial = _functools.partial  # type: ignore[attr-defined]
+            sys.modules["functools"] = stub
+        import _pickle as module
+    finally:
+        _loading = False
+        for name, value in saved.items():
+            if value is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = value
+    _pickle = module
+    return module
+
+
+# -- the unit's vocabulary ------------------------------------------------------
+
+def _probe(x: Any = None) -> Any:
+    return lambda: x
+
+
+FunctionType = type(_probe)
+CellType = type(_probe().__closure__[0])  # type: ignore[index]
+CodeType = type(_probe.__code__)
+ModuleType = type(sys)
+MappingProxyType = type(type.__dict__)
+MethodType = type(Stale().with_traceback)  # replaced below
+HAS_TYPE_PARAMS = hasattr(_probe, "__type_params__")
+
+
+class _Bound:
+    def method(self) -> None:
+        pass
+
+
+MethodType = type(_Bound().method)
+KEEP = object()  # a namespace key whose value the import system set
+
+
+def make_function(code: Any, globals: dict[str, Any], name: str,
+                  closure: Any) -> Any:
+    return FunctionType(code, globals, name, None, closure)
+
+
+def set_function(function: Any, state: tuple[Any, ...]) -> None:
+    (defaults, kwdefaults, annotations, attrs, doc, module, qualname,
+     type_params) = state
+    function.__defaults__ = defaults
+    function.__kwdefaults__ = kwdefaults
+    function.__annotations__ = annotations
+    function.__doc__ = doc
+    function.__module__ = module
+    function.__qualname__ = qualname
+    if type_params is not None:
+        function.__type_params__ = type_params
+    if attrs:
+        function.__dict__.update(attrs)
+
+
+def make_class(meta: type, name: str, bases: tuple[type, ...],
+               namespace: dict[str, Any]) -> type:
+    # type.__new__ itself: not the metaclass's __new__ or __init__, whose
+    # work (an enum's members, an ABC's registry) is in the unit.
+    return type.__new__(meta, name, bases, namespace)
+
+
+# Attributes that type's own descriptors store: set as the body did, by
+# type's setters, never straight into the dict.
+TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
+             "__name__", "__bases__", "__mro__", "__dict__",
+             "__text_signature__", "__type_params__", "__abstractmethods__"}
+
+
+def fill_class(cls: type, state: tuple[Any, ...]) -> None:
+    """Give a class made by make_class the rest of its namespace, in the
+    body's order; then what its metaclass's C part kept (an ABC's data)."""
+    order, later, abc, abstract, flags = state
+    namespace = _cds.type_dict(cls)
+    for key, value in later:
+        namespace[key] = value
+    if abc is not None:
+        # _abc_init makes _abc_impl and __abstractmethods__ as ABCMeta's
+        # __new__ did; the registry is replayed (caches start empty).
+        if flags:
+            namespace["__abc_tpflags__"] = flags
+        _abc._abc_init(cls)
+        for subclass in abc:
+            _abc._abc_register(cls, subclass)
+    elif abstract is not None:
+        type.__setattr__(cls, "__abstractmethods__", abstract)
+    if list(namespace) != order:
+        values = dict(namespace)
+        namespace.clear()
+        for key in order:
+            namespace[key] = values.pop(key)
+        namespace.update(values)
+    _cds.type_modified(cls)
+    for key, value in later:
+        if key[:2] == "__" and key[-2:] == "__" and key not in TYPE_DATA:
+            type.__setattr__(cls, key, value)  # the slot behind a dunder
+
+
+def class_attribute(cls: type, name: str) -> Any:
+    """A descriptor that making the class made (__dict__, __weakref__, a
+    __slots__ member)."""
+    return cls.__dict__[name]
+
+
+def new_object(cls: type) -> Any:
+    return object.__new__(cls)
+
+
+def new_value(cls: type, base: type, value: Any) -> Any:
+    return base.__new__(cls, value)  # type: ignore[call-overload]
+
+
+def new_container(cls: type, base: type) -> Any:
+    return base.__new__(cls)  # type: ignore[call-overload]
+
+
+def fill_instance(obj: Any, state: tuple[Any, ...]) -> None:
+    attrs, slots, items = state
+    if attrs:
+        object.__getattribute__(obj, "__dict__").update(attrs)
+    for owner, name, value in slots:
+        owner.__dict__[name].__set__(obj, value)
+    if items is not None:
+        if isinstance(obj, dict):
+            dict.update(obj, items)
+        elif isinstance(obj, list):
+            list.extend(obj, items)
+        else:
+            set.update(obj, items)
+
+
+def set_attributes(obj: Any, attrs: dict[str, Any]) -> None:
+    object.__getattribute__(obj, "__dict__").update(attrs)
+
+
+def new_cell() -> Any:
+    return CellType()
+
+
+def bind(function: Any, obj: Any) -> Any:
+    return MethodType(function, obj)
+
+
+def mappingproxy(mapping: Any) -> Any:
+    return MappingProxyType(mapping)
+
+
+def pattern(source: Any, flags: int, code: list[int], groups: int,
+            groupindex: dict[str, int], indexgroup: tuple[Any, ...]) -> Any:
+    """re.compile's result without compiling: the compiled program is in
+    the unit (re's cache starts empty, as README says)."""
+    return _sre.compile(source, flags, code, groups, groupindex, indexgroup)
+
+
+def lru_cache(function: Any, maxsize: Any, typed: bool, info: Any) -> Any:
+    import _functools
+    return _functools._lru_cache_wrapper(function, maxsize, typed, info)
+
+
+def fresh_random(cls: type) -> Any:
+    """A random.Random seeded as a new process seeds it, not the planner's
+    state."""
+    return cls()
+
+
+def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
+                options: dict[str, Any]) -> Any:
+    """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
+    again from what they hold; their __module__ follows (set_attributes)."""
+    return kind(name, *constraints, **options)
+
+
+def new_weakref(kind: type, referent: Any, callback: Any) -> Any:
+    import _weakref
+    return _weakref.ref.__new__(kind, referent, callback)  # type: ignore[call-arg]
+
+
+def new_count(*args: Any) -> Any:
+    import itertools
+    return itertools.count(*args)
+
+
+def new_lock() -> Any:
+    return _thread.allocate_lock()
+
+
+def new_rlock() -> Any:
+    return _thread.RLock()
+
+
+def code_at(code: Any, path: tuple[int, ...]) -> Any:
+    for index in path:
+        code = code.co_consts[index]
+    return code
+
+
+def code_from(data: bytes) -> Any:
+    return marshal.loads(data)
+
+
+# -- naming what existed before --------------------------------------------------
+
+def _type_name(t: type) -> str:
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def witness(obj: Any) -> tuple[Any, ...]:
+    """What must still hold of an object named by a path: its type, its
+    name, and for a Python function where its code was written (a
+    replacement made with functools.wraps has another)."""
+    t = type(obj)
+    name = None
+    if t is FunctionType:
+        code = obj.__code__
+        return (_type_name(t), obj.__qualname__, code.co_filename,
+                code.co_firstlineno)
+    if isinstance(obj, type) or t.__name__ in ("builtin_function_or_method",
+                                               "method_descriptor",
+                                               "wrapper_descriptor"):
+        name = getattr(obj, "__qualname__", None)
+    elif t is ModuleType:
+        name = obj.__name__
+    return (_type_name(t), name)
+
+
+def _attrs(obj: Any) -> Any:
+    try:
+        return object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return None
+
+
+def _static_types() -> dict[str, type]:
+    """C types no module of a fresh process names (the types module names
+    them by asking an object for its type): by name."""
+    def generator() -> Any:
+        yield
+    return {"SimpleNamespace": type(sys.implementation), "FunctionType": FunctionType,
+            "CellType": CellType, "CodeType": CodeType, "ModuleType": ModuleType,
+            "MappingProxyType": MappingProxyType, "MethodType": MethodType,
+            "GenericAlias": type(list[int]), "UnionType": type(int | str),
+            "NoneType": type(None), "EllipsisType": type(...),
+            "NotImplementedType": type(NotImplemented),
+            "BuiltinFunctionType": type(len), "BuiltinMethodType": type([].append),
+            "WrapperDescriptorType": type(object.__init__),
+            "MethodWrapperType": type(object().__str__),
+            "MethodDescriptorType": type(str.join),
+            "ClassMethodDescriptorType": type(dict.__dict__["fromkeys"]),
+            "GetSetDescriptorType": type(FunctionType.__dict__["__code__"]),
+            "MemberDescriptorType": type(FunctionType.__dict__["__globals__"]),
+            "GeneratorType": type(generator()),
+            "FrameType": type(sys._getframe()),
+            "TracebackType": _traceback_type()}
+
+
+def _traceback_type() -> type:
+    try:
+        raise Stale
+    except Stale as error:
+        return type(error.__traceback__)
+
+
+STATIC_TYPES = _static_types()
+# C types of an extension module that no module names, made by asking an
+# object for its type once the module that makes the object is imported.
+LAZY_TYPES = {
+    "re.Pattern": lambda: type(sys.modules["re._compiler"].compile("", 0)),
+    "re.Match": lambda: type(sys.modules["re._compiler"].compile("", 0).match("")),
+}
+
+
+def resolve(path: tuple[tuple[Any, Any], ...]) -> Any:
+    obj: Any = None
+    for kind, arg in path:
+        obj = resolve_step(obj, kind, arg)
+    return obj
+
+
+def resolve_step(obj: Any, kind: str, arg: Any) -> Any:
+    """One step of a path (pycds/_snapshot_schema.py's steps that another
+    process can follow, and "static" and "getattr")."""
+    if kind == "static":
+        found = STATIC_TYPES.get(arg)
+        if found is None:
+            found = STATIC_TYPES[arg] = LAZY_TYPES[arg]()
+        return found
+    if kind == "module":
+        return sys.modules[arg]
+    if kind == "getattr":
+        return getattr(obj, arg)
+    if kind == "attr" and arg == "__dict__":
+        attrs = _attrs(obj)
+        if attrs is None:
+            raise KeyError(arg)
+        return attrs
+    if kind == "attr" or (kind == "item" and type(obj) is ModuleType):
+        attrs = obj.__dict__ if isinstance(obj, type) else _attrs(obj)
+        return attrs[arg]
+    if kind == "item" or kind == "index":
+        return obj[arg]
+    raise KeyError(kind)
+
+
+def _text(path: tuple[tuple[Any, Any], ...]) -> str:
+    out = ""
+    for kind, arg in path:
+        out += (arg if kind == "module" else f".{arg}" if kind in ("attr", "getattr")
+                else f"[{arg!r}]")
+    return out
+
+
+def _unpickler_class() -> Any:
+    pickle = _load_pickle()
+
+    class UnitUnpickler(pickle.Unpickler):  # type: ignore[name-defined, misc]
+        def persistent_load(self, pid: Any) -> Any:
+            found = self.found.get(pid, self)
+            if found is not self:
+                return found
+            kind = pid[0]
+            if kind == "ext":
+                try:
+                    obj = resolve(pid[1])
+                except (KeyError, IndexError, AttributeError, TypeError):
+                    raise Stale(f"{_text(pid[1])} is gone") from None
+                if witness(obj) != pid[2]:
+                    raise Stale(f"{_text(pid[1])} is not what it was "
+                                f"(a {pid[2][0]} {pid[2][1] or ''})")
+            elif kind == "self":
+                obj = self.module
+            elif kind == "dict":
+                obj = self.module.__dict__
+            elif kind == "keep":
+                obj = KEEP
+            elif kind == "code":
+                obj = code_at(self.code, pid[1])
+            else:
+                raise Stale(f"unknown reference {kind!r}")
+            self.found[pid] = obj
+            return obj
+
+        def find_class(self, module: str, name: str) -> Any:
+            # Only the vocabulary above and builtins; everything else is
+            # named by path (persistent_load).
+            if module == __name__:
+                return globals()[name]
+            if module == "builtins":
+                import builtins
+                return getattr(builtins, name)
+            raise Stale(f"unit names {module}.{name}")
+
+    return UnitUnpickler
+
+
+_Unpickler: Any = None
+_process: Any = None
+
+
+def process_inputs() -> tuple[Any, ...]:
+    """What every body saw of the process (the planner records the same)."""
+    flags = tuple(getattr(sys.flags, name) for name in sorted(dir(sys.flags))
+                  if not name.startswith("_") and not callable(getattr(sys.flags, name))
+                  and name not in ("n_fields", "n_sequence_fields", "n_unnamed_fields"))
+    return (flags, tuple(sys.path), _locale_name())
+
+
+def _locale_name() -> str:
+    import _locale
+    try:
+        return _locale.setlocale(_locale.LC_ALL, None)
+    except Exception:
+        return ""
+
+
+def _file_state(path: str) -> Any:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _listing(path: str) -> Any:
+    try:
+        return tuple(sorted(os.listdir(path)))
+    except OSError:
+        return None
+
+
+def check_inputs(header: dict[str, Any]) -> None:
+    if header[H_PROCESS] != process_inputs():
+        raise Stale("the process differs from the planning one "
+                    "(flags, sys.path or locale)")
+    environ = os.environ
+    for name, value in header[H_ENV].items():
+        if environ.get(name) != value:
+            raise Stale(f"environment variable {name} changed")
+    for path, state in header[H_FILES]:
+        if _file_state(path) != state:
+            raise Stale(f"{path} changed")
+    for path, names in header[H_LISTED]:
+        if _listing(path) != names:
+            raise Stale(f"directory {path} changed")
+    argv = header[H_ARGV]
+    if argv is not None and list(sys.argv) != argv:
+        raise Stale("sys.argv differs")
+
+
+def replay_imports(header: dict[str, Any], module: Any) -> None:
+    """The body's import statements, in order: the same modules imported
+    in the same order, with this module in sys.modules as during its body."""
+    namespace = module.__dict__
+    for name, fromlist, level, ok in header[H_IMPORTS]:
+        try:
+            __import__(name, namespace, None, fromlist, level)
+        except ImportError:
+            if ok:
+                raise Stale(f"import {name} failed") from None
+        else:
+            if not ok:
+                raise Stale(f"import {name} succeeded, its body saw it fail")
+    for source, attribute, expected in header[H_BINDINGS]:
+        home = sys.modules.get(source)
+        value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
+        if value is KEEP or (value != expected[1] if expected[0] == "=" else
+                             witness(value) != expected):
+            raise Stale(f"{source}.{attribute} changed")
+
+
+def apply_fill(kind: str, obj: Any, state: Any) -> None:
+    if kind == "class":
+        fill_class(obj, state)
+    elif kind == "cell":
+        obj.cell_contents = state
+    elif kind == "late":
+        # An attribute made from its finished owner (json's scanner from
+        # its decoder), put back at its place in the owner's order.
+        key, make, order = state
+        attrs = object.__getattribute__(obj, "__dict__")
+        attrs[key] = make(obj)
+        if list(attrs) != order:
+            values = dict(attrs)
+            attrs.clear()
+            for name in order:
+                attrs[name] = values.pop(name)
+            attrs.update(values)
+    else:
+        raise Stale(f"unknown fill {kind!r}")
+
+
+def check_operation(op: tuple[Any, ...]) -> None:
+    name, target = op[0], op[1]
+    if name in ("set_item", "del_item") and not hasattr(target, "__setitem__"):
+        raise Stale("an operation's target is not a mapping")
+    if name in ("append", "insert") and not hasattr(target, "insert" if name == "insert" else "append"):
+        raise Stale("an operation's target is not a list")
+    if name in ("add", "discard", "abc_register") and not hasattr(target, "add" if name != "abc_register" else "__subclasscheck__"):
+        raise Stale("an operation's target is not a set")
+
+
+def apply_operation(op: tuple[Any, ...]) -> None:
+    name, target, key, value = op
+    if name == "set_item":
+        target[key] = value
+    elif name == "del_item":
+        del target[key]
+    elif name == "set_attr":
+        if isinstance(target, type):
+            type.__setattr__(target, key, value)
+        elif key == "__class__":
+            target.__class__ = value
+        else:
+            object.__getattribute__(target, "__dict__")[key] = value
+    elif name == "del_attr":
+        if isinstance(target, type):
+            type.__delattr__(target, key)
+        else:
+            del object.__getattribute__(target, "__dict__")[key]
+    elif name == "append":
+        target.append(value)
+    elif name == "insert":
+        target.insert(key, value)
+    elif name == "add":
+        target.add(value)
+    elif name == "discard":
+        target.discard(value)
+    elif name == "abc_register":
+        _abc._abc_register(target, value)
+    elif name == "atexit":
+        import atexit
+        func, args, kwargs = value
+        atexit.register(func, *args, **kwargs)
+    else:
+        raise Stale(f"unknown operation {name!r}")
+
+
+class Stats:
+    restored = 0
+    refused = 0
+    seconds = {"inputs": 0.0, "imports": 0.0, "objects": 0.0, "fills": 0.0,
+               "operations": 0.0}
+
+
+def restore(module: Any, code: Any, unit: Any) -> bool:
+    """Restore `module` (made by the import system, its body not run) from
+    `unit`; False to run `code` instead."""
+    global _Unpickler
+    name = module.__name__
+    if _loading:
+        return False
+    started = time.perf_counter()
+    try:
+        data = bytes(unit)
+        if data[:len(UNIT_MAGIC)] != UNIT_MAGIC:
+            raise Stale("not a unit of this format")
+        if _Unpickler is None:
+            _Unpickler = _unpickler_class()
+        import _io
+        stream = _io.BytesIO(data)
+        stream.seek(len(UNIT_MAGIC))
+        reader = _Unpickler(stream)
+        reader.found = {}
+        reader.module = module
+        reader.code = code
+        header = reader.load()
+        check_inputs(header)
+        t1 = time.perf_counter()
+        replay_imports(header, module)
+        t2 = time.perf_counter()
+        items = reader.load()
+        operations = reader.load()
+        t3 = time.perf_counter()
+        while True:
+            batch = reader.load()
+            if batch is None:
+                break
+            for kind, obj, state in batch:
+                apply_fill(kind, obj, state)
+        count = reader.load()
+        for op in operations:
+            check_operation(op)
+        t4 = time.perf_counter()
+    except Stale as why:
+        Stats.refused += 1
+        _log.say(f"snapshot: {name}: code ({why})")
+        return False
+    except Exception as error:  # a unit that does not fit: never the program's
+        Stats.refused += 1
+        _log.say(f"snapshot: {name}: code ({type(error).__name__}: {error})")
+        return False
+    namespace = module.__dict__
+    current = dict(namespace)
+    namespace.clear()
+    for key, value in items:
+        if value is KEEP:
+            value = current.get(key, KEEP)
+            if value is KEEP:
+                continue
+        namespace[key] = value
+    for key, value in current.items():
+        if key not in namespace:
+            namespace[key] = value
+    for op in operations:
+        apply_operation(op)
+    done = time.perf_counter()
+    Stats.restored += 1
+    seconds = Stats.seconds
+    seconds["inputs"] += t1 - started
+    seconds["imports"] += t2 - t1
+    seconds["objects"] += t3 - t2
+    seconds["fills"] += t4 - t3
+    seconds["operations"] += done - t4
+    if _log.level() >= 2:
+        _log.say(f"snapshot: {name}: restored, {count} objects "
+                 f"(inputs {1e6 * (t1 - started):.0f} us, objects "
+                 f"{1e6 * (t3 - t2):.0f} us, fills {1e6 * (t4 - t3):.0f} us, "
+                 f"total without imports {1e6 * (done - started - (t2 - t1)):.0f} us)",
+                 at=2)
+    else:
+        _log.say(f"snapshot: {name}: restored")
+    return True

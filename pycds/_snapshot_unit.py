@@ -1,0 +1,536 @@
+"""Write a module's snapshot unit, in the planning interpreter, right after
+its body finished (pycds/_snapshot_child.py calls write_unit): the module's
+namespace and every object its body created, as the stream of pickles that
+pycds/_snapshot_restore.py reads (its docstring has the format), or the one
+reason it cannot be written.
+
+What existed before the body ran (start-up's objects, other modules') is
+named by its path from sys.modules and a witness (_snapshot_restore.witness);
+what the body created is written by value, each object once (the pickler's
+memo keeps identity), built at restore by the restore module's vocabulary.
+Every object of a C type without a reviver here refuses the unit.
+
+Runs before the traced bodies: imports only start-up modules, and the C
+pickler through _snapshot_restore's loader (which keeps functools out).
+"""
+
+from __future__ import annotations
+
+import _io
+import gc
+import marshal
+import sys
+
+from . import _snapshot_objects as objects
+from . import _snapshot_restore as R
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._snapshot_changes import Heap
+
+ATOMS = {type(None), bool, int, float, complex, str, bytes}
+# Steps of a path that name the same object in another process.
+STABLE_STEPS = {"module", "attr", "item", "index"}
+# Class attributes given to make_class (type.__new__ reads them or they
+# are plain data); the rest is set by fill_class.
+CREATION_KEYS = {"__module__", "__qualname__", "__doc__", "__slots__",
+                 "__annotations__", "__firstlineno__", "__static_attributes__"}
+COLLECTION_FLAGS = (1 << 5) | (1 << 6)  # Py_TPFLAGS_SEQUENCE | MAPPING
+# C types whose own __reduce__ rebuilds them from their parts, with no
+# Python code of theirs and no deprecation warning.
+NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deque",
+          "functools.partial", "types.SimpleNamespace", "types.GenericAlias",
+          "operator.attrgetter", "operator.itemgetter", "operator.methodcaller",
+          "builtins.bytearray", "builtins.slice", "builtins.range", "builtins.object",
+          "builtins.complex"}
+# The restore's vocabulary, which a unit names by module and name (the
+# unpickler's find_class knows only these and builtins).
+VOCABULARY = {id(f) for f in (R.make_function, R.set_function, R.make_class,
+                              R.fill_class, R.class_attribute, R.new_object,
+                              R.new_value, R.new_container, R.fill_instance,
+                              R.set_attributes, R.new_cell, R.bind, R.mappingproxy,
+                              R.pattern, R.lru_cache, R.fresh_random, R.new_lock,
+                              R.new_rlock, R.code_at, R.code_from, R.new_count,
+                              R.new_typevar, R.new_weakref)}
+STATIC_NAMES = {id(t): name for name, t in R.STATIC_TYPES.items()}
+STATIC_CALLABLES = {"builtins.builtin_function_or_method", "builtins.method_descriptor",
+                    "builtins.wrapper_descriptor", "builtins.classmethod_descriptor",
+                    "builtins.getset_descriptor", "builtins.member_descriptor"}
+
+
+class Refused(Exception):
+    """The module cannot be a unit; the message says why."""
+
+
+def _has_set_name(value: Any) -> bool:
+    return any("__set_name__" in vars(t) for t in type(value).__mro__)
+
+
+def _init_subclass_owner(cls: type) -> type:
+    for base in cls.__mro__[1:]:
+        if "__init_subclass__" in vars(base):
+            return base
+    return object
+
+
+# Attributes that name what gc.get_referents lists of a wrapper.
+REFERENT_NAMES = ("__func__", "__wrapped__", "fget", "fset", "fdel", "__self__")
+
+
+def stable_path(path: list[list[Any]], obj: Any) -> Any:
+    """The heap's path to obj, with the steps that another process could
+    not follow made into ones it can (a staticmethod's function, an int
+    key); the kind of step that stays unfollowable, as text, otherwise."""
+    out: list[tuple[Any, Any]] = []
+    current: Any = None
+    for kind, arg in path:
+        if kind == "referent":
+            try:
+                child = gc.get_referents(current)[arg]
+            except (IndexError, TypeError):
+                return "referent"
+            if child is R._attrs(current):
+                kind, arg = "attr", "__dict__"
+            else:
+                for name in REFERENT_NAMES:
+                    if getattr(current, name, None) is child:
+                        kind, arg = "getattr", name
+                        break
+                else:
+                    return "referent"
+        elif kind == "item_repr":
+            try:
+                key = int(arg)
+            except ValueError:
+                return "item_repr"
+            if repr(key) != arg:
+                return "item_repr"
+            kind, arg = "item", key
+        elif kind not in STABLE_STEPS or (kind == "item" and type(arg) is not str):
+            return kind
+        out.append((kind, arg))
+        try:
+            current = R.resolve(((kind, arg),)) if kind == "module" else \
+                R.resolve_step(current, kind, arg)
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return kind
+    return tuple(out) if current is obj else "a path that leads elsewhere"
+
+
+def code_paths(code: Any) -> dict[int, tuple[int, ...]]:
+    """Every code object inside a module's code, by id: the path of
+    co_consts indexes that reaches it from the module's code object."""
+    paths: dict[int, tuple[int, ...]] = {id(code): ()}
+    stack = [(code, ())]
+    while stack:
+        current, path = stack.pop()
+        for i, const in enumerate(current.co_consts):
+            if type(const) is R.CodeType and id(const) not in paths:
+                paths[id(const)] = path + (i,)
+                stack.append((const, path + (i,)))
+    return paths
+
+
+weakref_type = type(__import__("_weakref").ref(Refused))
+TYPEVARS = {"typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple"}
+# Values an instance holds that are made from the instance once it is
+# complete: by the callable that made them.
+LATE = {"_json.Scanner"}
+
+
+def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
+    options: dict[str, Any] = {}
+    constraints: tuple[Any, ...] = ()
+    if type_name != "typing.TypeVarTuple":
+        options["bound"] = tv.__bound__
+        options["covariant"] = tv.__covariant__
+        options["contravariant"] = tv.__contravariant__
+        options["infer_variance"] = tv.__infer_variance__
+    if type_name == "typing.TypeVar":
+        constraints = tv.__constraints__
+    has_default = getattr(tv, "has_default", None)
+    if has_default is not None and has_default():
+        raise Refused(f"{type_name} {tv.__name__} with a default: no reviver yet")
+    attrs = dict(vars(tv))
+    return (R.new_typevar, (t, tv.__name__, constraints, options), attrs, None,
+            None, R.set_attributes)
+
+
+def _count_args(counter: Any) -> tuple[Any, ...]:
+    """itertools.count's position, from its repr (its __reduce__ is
+    deprecated): count(start) or count(start, step), numbers only."""
+    text = repr(counter)
+    inner = text[text.index("(") + 1:-1]
+    args = []
+    for part in inner.split(", "):
+        number = float(part) if "." in part or "e" in part else int(part)
+        if repr(number) != part:
+            raise Refused(f"itertools.count {text}: not a plain number")
+        args.append(number)
+    return tuple(args)
+
+
+def _pattern_args(p: Any) -> tuple[Any, ...]:
+    import re._compiler
+    import re._parser
+    code = re._compiler._code(re._parser.parse(p.pattern, p.flags), p.flags)
+    groupindex = dict(p.groupindex)
+    indexgroup: list[Any] = [None] * (p.groups + 1)
+    for key, index in groupindex.items():
+        indexgroup[index] = key
+    args = (p.pattern, p.flags, code, p.groups, groupindex, tuple(indexgroup))
+    if R.pattern(*args) != p:
+        raise Refused(f"re.Pattern {p.pattern!r}: its program could not be "
+                      "made again")
+    return args
+
+
+class Context:
+    """What the writer of one module's unit knows."""
+
+    def __init__(self, name: str, module: Any, heap: Heap, code: Any,
+                 machinery: dict[str, Any], running: set[str],
+                 c_modules: set[str], aliases: dict[int, Any]) -> None:
+        self.name = name
+        self.module = module
+        self.heap = heap
+        self.code_paths = code_paths(code) if code is not None else {}
+        self.machinery = machinery
+        self.running = running
+        self.c_modules = c_modules
+        self.aliases = aliases
+
+
+def _make_pickler_class() -> Any:
+    pickle = R._load_pickle()
+
+    class UnitPickler(pickle.Pickler):  # type: ignore[name-defined, misc]
+        def setup(self, context: Context) -> None:
+            self.context = context
+            self.reducing: set[int] = set()
+            self.fills: list[tuple[str, Any, Any]] = []
+            self.count = 0
+
+        def persistent_id(self, obj: Any) -> Any:
+            t = type(obj)
+            if t in ATOMS:
+                return None
+            c = self.context
+            if obj is c.module:
+                return ("self",)
+            if obj is c.module.__dict__:
+                return ("dict",)
+            if obj is R.KEEP:
+                return ("keep",)
+            if id(obj) in VOCABULARY:
+                return None
+            if t is R.CodeType:
+                path = c.code_paths.get(id(obj))
+                return ("code", path) if path is not None else None
+            heap = c.heap
+            known = id(obj) in heap.known
+            owner = heap.owner.get(id(obj), "") if known else None
+            static = objects.is_static(obj)
+            if not static and (owner == c.name or owner is None):
+                return None  # the body's own: written by value
+            if owner in c.running and t is not R.ModuleType and not static:
+                raise Refused(f"uses {heap.describe(obj)} of {owner}, which was "
+                              "still being imported")
+            seen = c.aliases.get(id(obj)) or R.witness(obj)
+            name = STATIC_NAMES.get(id(obj))
+            if name is None and isinstance(obj, type) and objects.type_name(obj) in R.LAZY_TYPES:
+                name = objects.type_name(obj)
+            if name is not None:
+                return ("ext", (("static", name),), seen)
+            path = self._named_path(obj)
+            if path is None and known:
+                path = stable_path(heap.path(obj), obj)
+                if isinstance(path, str):
+                    raise Refused(f"refers to {heap.describe(obj)}, reached "
+                                  f"only through {path}")
+            if not path or path[0][0] != "module" or path[0][1].startswith("pycds"):
+                raise Refused(f"refers to {objects.type_name(t)} that has no "
+                              "name in sys.modules")
+            return ("ext", path, seen)
+
+        def _named_path(self, obj: Any) -> Any:
+            """A class's or function's own name (module and qualified
+            name), when it leads back to it: what pickle would name it by."""
+            if not (isinstance(obj, type) or type(obj) is R.FunctionType
+                    or objects.type_name(type(obj)) in STATIC_CALLABLES):
+                return None
+            path = self._static_path(obj)
+            if not path or path[0][1] == self.context.name:
+                return None
+            path = tuple((step[0], step[1]) for step in path)
+            try:
+                found = R.resolve(path)
+            except (KeyError, IndexError, AttributeError, TypeError):
+                return None
+            return path if found is obj else None
+
+        def _static_path(self, obj: Any) -> list[list[Any]]:
+            """A C type, its descriptor or a C module's function that the
+            walk from sys.modules did not reach: by module and name."""
+            if isinstance(obj, type):
+                module, qualname = obj.__module__, obj.__qualname__
+            else:
+                owner = getattr(obj, "__objclass__", None) or getattr(obj, "__self__", None)
+                if isinstance(owner, type):
+                    return [*self._static_path(owner), ["attr", obj.__name__]]
+                if type(owner) is R.ModuleType:
+                    return [["module", owner.__name__], ["attr", obj.__name__]]
+                return []
+            if module not in sys.modules or "<" in qualname:
+                return []
+            return [["module", module], *(["attr", part] for part in qualname.split("."))]
+
+        def reducer_override(self, obj: Any) -> Any:
+            key = id(obj)
+            if key in VOCABULARY:
+                return NotImplemented  # by name
+            if key in self.reducing:
+                raise Refused(f"{objects.type_name(type(obj))} refers back to "
+                              "itself before it exists (a cycle through creation)")
+            self.reducing.add(key)
+            self.count += 1
+            t = type(obj)
+            if t is R.FunctionType:
+                return self._function(obj)
+            if isinstance(obj, type):
+                return self._class(obj)
+            if t is R.CellType:
+                try:
+                    contents = obj.cell_contents
+                except ValueError:
+                    return (R.new_cell, ())
+                self.fills.append(("cell", obj, contents))
+                return (R.new_cell, ())
+            if t is R.CodeType:
+                return (R.code_from, (marshal.dumps(obj),))
+            if t is R.MethodType:
+                return (R.bind, (obj.__func__, obj.__self__))
+            if t is classmethod or t is staticmethod:
+                attrs = dict(vars(obj))
+                return (t, (obj.__func__,), attrs or None, None, None,
+                        R.set_attributes if attrs else None)
+            if t is property:
+                doc = obj.__doc__
+                if obj.fget is not None and doc is getattr(obj.fget, "__doc__", None):
+                    doc = None
+                return (property, (obj.fget, obj.fset, obj.fdel, doc))
+            if t is R.ModuleType:
+                raise Refused(f"made a module object ({obj.__name__})")
+            type_name = objects.type_name(t)
+            if type_name in NATIVE:
+                return NotImplemented  # their own C __reduce__
+            if type_name == "itertools.count":
+                return (R.new_count, _count_args(obj))
+            if type_name in TYPEVARS and not objects.is_python_class(t, self.context.c_modules):
+                return _typevar_reduce(obj, t, type_name)
+            if issubclass(t, weakref_type):
+                referent = obj()
+                if referent is None:
+                    raise Refused("a weak reference to an object that ended")
+                return (R.new_weakref, (t, referent, obj.__callback__),
+                        self._instance_state(obj, t), None, None, R.fill_instance)
+            kind, type_name, reason = objects.classify(obj, self.context.c_modules)
+            if kind == objects.REFUSED:
+                raise Refused(reason)
+            if type_name in objects.BOUND_BUILTINS:
+                return (getattr, (obj.__self__, obj.__name__))
+            if type_name in ("builtins.member_descriptor", "builtins.getset_descriptor"):
+                owner = obj.__objclass__
+                if owner.__dict__.get(obj.__name__) is not obj:
+                    raise Refused(f"a descriptor {obj.__name__} away from its class")
+                return (R.class_attribute, (owner, obj.__name__))
+            if type_name == "re.Pattern":
+                return (R.pattern, _pattern_args(obj))
+            if type_name == "_thread.lock":
+                return (R.new_lock, ())
+            if type_name == "_thread.RLock":
+                return (R.new_rlock, ())
+            if type_name == "functools._lru_cache_wrapper":
+                import functools
+                params = obj.cache_parameters()
+                attrs = {k: v for k, v in vars(obj).items()}
+                return (R.lru_cache, (obj.__wrapped__, params["maxsize"],
+                                      params["typed"], functools._CacheInfo),
+                        attrs, None, None, R.set_attributes)
+            if type_name == "builtins.mappingproxy":
+                import gc
+                return (R.mappingproxy, tuple(gc.get_referents(obj)))
+            if type_name in ("_collections._tuplegetter", "collections._tuplegetter"):
+                return obj.__reduce__()
+            if type_name in NATIVE:
+                return NotImplemented  # their own C __reduce__
+            if kind == objects.REVIVABLE and not objects.is_python_class(
+                    t, self.context.c_modules):
+                raise Refused(f"object of C type {type_name}: no reviver yet")
+            return self._instance(obj, t)
+
+        def _function(self, f: Any) -> Any:
+            type_params = getattr(f, "__type_params__", None) if R.HAS_TYPE_PARAMS else None
+            state = (f.__defaults__, f.__kwdefaults__, f.__annotations__,
+                     dict(f.__dict__) or None, f.__doc__, f.__module__,
+                     f.__qualname__, type_params)
+            return (R.make_function, (f.__code__, f.__globals__, f.__name__,
+                                      f.__closure__), state, None, None,
+                    R.set_function)
+
+        def _class(self, cls: type) -> Any:
+            c = self.context
+            if not objects.is_python_class(cls, c.c_modules):
+                raise Refused(f"class {objects.type_name(cls)} made by C code")
+            meta = type(cls)
+            if meta is not type:
+                for base in meta.__mro__:
+                    if base is type:
+                        break
+                    if "mro" in vars(base):
+                        raise Refused(f"metaclass {objects.type_name(meta)} "
+                                      "has its own mro()")
+            hook = _init_subclass_owner(cls)
+            if hook is not object:
+                raise Refused(f"class {cls.__qualname__}: "
+                              f"{objects.type_name(hook)}.__init_subclass__ "
+                              "would run again")
+            namespace: dict[str, Any] = {"__qualname__": cls.__qualname__}
+            later: list[tuple[str, Any]] = []
+            order = list(cls.__dict__)
+            abc = None
+            abstract = None
+            impl = cls.__dict__.get("_abc_impl")
+            if impl is not None and objects.type_name(type(impl)) == "_abc._abc_data":
+                import _abc
+                registry = _abc._get_dump(cls)[0]
+                abc = [r() for r in registry if r() is not None]
+            for key, value in cls.__dict__.items():
+                vt = type(value)
+                if key in ("_abc_impl",) and abc is not None:
+                    continue
+                if key == "__abstractmethods__":
+                    abstract = value if abc is None else None
+                    continue
+                if (objects.type_name(vt) in ("builtins.getset_descriptor",
+                                              "builtins.member_descriptor")
+                        and getattr(value, "__objclass__", None) is cls):
+                    continue  # made by type.__new__ (__dict__, __slots__)
+                if key in CREATION_KEYS and vt in (str, type(None), tuple, dict):
+                    namespace[key] = value
+                elif vt in (R.FunctionType, classmethod, staticmethod, property) \
+                        and not _has_set_name(value):
+                    namespace[key] = value
+                else:
+                    later.append((key, value))
+            flags = cls.__flags__ & COLLECTION_FLAGS
+            inherited = 0
+            for base in cls.__bases__:
+                inherited |= base.__flags__ & COLLECTION_FLAGS
+            self.fills.append(("class", cls, (order, later, abc, abstract,
+                                              flags if flags != inherited else 0)))
+            return (R.make_class, (meta, cls.__name__, cls.__bases__, namespace))
+
+        def _instance(self, obj: Any, t: type) -> Any:
+            base = objects.layout_base(t, self.context.c_modules)
+            if base.__module__ == "_random" and base.__name__ == "Random":
+                return (R.fresh_random, (t,))
+            items: Any = None
+            if base is object:
+                creation: Any = (R.new_object, (t,))
+            elif base in (int, float, str, bytes, complex, tuple):
+                value = {int: int.__int__, float: float.__float__, str: str.__str__,
+                         bytes: lambda b: b"" + b, complex: complex.__complex__,
+                         tuple: lambda x: tuple.__getitem__(x, slice(None))}[base](obj)
+                creation = (R.new_value, (t, base, value))
+            elif base in (dict, list, set):
+                creation = (R.new_container, (t, base))
+                items = (dict(dict.items(obj)) if base is dict else list(base.__iter__(obj)))
+            else:
+                raise Refused(f"object of {objects.type_name(t)} with C base "
+                              f"{objects.type_name(base)}: no reviver yet")
+            attrs, slots, _ = self._instance_state(obj, t)
+            return (*creation, (attrs, slots, items), None, None, R.fill_instance)
+
+        def _instance_state(self, obj: Any, t: type) -> tuple[Any, ...]:
+            """(its __dict__'s items, its slots' values, None)."""
+            try:
+                attrs = object.__getattribute__(obj, "__dict__")
+            except AttributeError:
+                attrs = None
+            slots = []
+            for klass in t.__mro__:
+                declared = vars(klass).get("__slots__")
+                if declared is None:
+                    continue
+                for name in (declared,) if isinstance(declared, str) else tuple(declared):
+                    if name in ("__dict__", "__weakref__"):
+                        continue
+                    if name.startswith("__") and not name.endswith("__"):
+                        name = f"_{klass.__name__.lstrip('_')}{name}"  # mangled
+                    descriptor = vars(klass).get(name)
+                    if descriptor is None or objects.type_name(type(descriptor)) \
+                            != "builtins.member_descriptor":
+                        continue
+                    try:
+                        slots.append((klass, name, descriptor.__get__(obj, t)))
+                    except AttributeError:
+                        pass  # never set
+            attrs = dict(attrs) if attrs else None
+            if attrs:
+                for key, value in list(attrs.items()):
+                    if objects.type_name(type(value)) in LATE:
+                        order = list(attrs)
+                        del attrs[key]
+                        self.fills.append(("late", obj, (key, type(value), order)))
+            return (attrs, slots, None)
+
+    return UnitPickler
+
+
+_Pickler: Any = None
+
+
+def prepare() -> None:
+    """Load the pickler before the bodies run (what it imports is hidden
+    from them, and this module's state is set before the planner looks)."""
+    global _Pickler
+    _Pickler = _make_pickler_class()
+
+
+def write_unit(context: Context, header: dict[str, Any],
+               operations: list[tuple[Any, ...]]) -> bytes:
+    """The unit's bytes; Refused when the module cannot be one."""
+    if _Pickler is None:
+        prepare()
+    module = context.module
+    if type(module) is not R.ModuleType:
+        raise Refused(f"its module object is a {objects.type_name(type(module))}")
+    stream = _io.BytesIO()
+    stream.write(R.UNIT_MAGIC)
+    pickler = _Pickler(stream, protocol=5)
+    pickler.setup(context)
+    items = []
+    for key, value in module.__dict__.items():
+        if key in context.machinery and context.machinery[key] is value:
+            value = R.KEEP
+        items.append((key, value))
+    try:
+        pickler.dump(dict(header))  # plain data: no objects of the body
+        pickler.dump(items)
+        pickler.dump(operations)
+        while pickler.fills:
+            batch, pickler.fills = pickler.fills, []
+            pickler.dump(batch)
+        pickler.dump(None)
+        pickler.dump(pickler.count)
+    except Refused:
+        raise
+    except RecursionError:
+        raise Refused("objects nested too deeply to write") from None
+    except Exception as error:
+        raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
+    data = stream.getvalue()
+    return data

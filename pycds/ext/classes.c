@@ -1,0 +1,46 @@
+/*
+ * classes.c - a class's own namespace, for the snapshot restore
+ * (pycds/_snapshot_restore.py): it puts a class's attributes back in the
+ * order its body left them, and sets those whose setting would run Python
+ * code (a metaclass's __setattr__, a descriptor's __set_name__) that the
+ * body's run already did.
+ */
+#include "classes.h"
+
+#include "error.h"
+
+static PyTypeObject *python_class(PyObject *cls)
+{
+    if (!PyType_Check(cls) ||
+        !PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HEAPTYPE) ||
+        PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_IMMUTABLETYPE)) {
+        pycds_raise(PYCDS_ERROR_TYPE, "not a class made by Python code: %R",
+                    cls);
+        return NULL;
+    }
+    return (PyTypeObject *)cls;
+}
+
+PyObject *pycds_type_dict(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    PyTypeObject *type = python_class(cls);
+    if (!type)
+        return NULL;
+    /* Heap types keep their dict in tp_dict on 3.11-3.13 (only static
+     * builtin types moved theirs to the interpreter in 3.12). */
+    if (!type->tp_dict || !PyDict_CheckExact(type->tp_dict))
+        return pycds_raise(PYCDS_ERROR_RUNTIME, "class %R has no namespace",
+                           cls);
+    return Py_NewRef(type->tp_dict);
+}
+
+PyObject *pycds_type_modified(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    PyTypeObject *type = python_class(cls);
+    if (!type)
+        return NULL;
+    PyType_Modified(type);
+    Py_RETURN_NONE;
+}

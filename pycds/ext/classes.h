@@ -1,0 +1,20 @@
+/*
+ * classes.h - what a snapshot restore needs of a class that Python does
+ * not offer: its own namespace dict (type.__dict__ is a read-only proxy)
+ * and the interpreter's "this class changed" notice.
+ */
+#ifndef PYCDS_CLASSES_H
+#define PYCDS_CLASSES_H
+
+#include "compat.h"
+
+/* type_dict(cls) -> dict: the namespace of a class made by Python code
+ * (a heap type), not a copy.  A caller that changes it must call
+ * type_modified(cls) before the class is used again. */
+PyObject *pycds_type_dict(PyObject *module, PyObject *cls);
+
+/* type_modified(cls): PyType_Modified, so that method caches and version
+ * tags of cls and its subclasses forget what they knew. */
+PyObject *pycds_type_modified(PyObject *module, PyObject *cls);
+
+#endif /* PYCDS_CLASSES_H */
