@@ -9,7 +9,9 @@
  * stored and computed checksum, and the module list.  The checksums are
  * computed here from bytes read with pread, not by cds_archive_open, so that
  * every section is reported even when one is damaged.  The module list comes
- * from cds_archive_open, once the header and the metadata are known good.
+ * from cds_archive_open, once the header and the metadata are known good;
+ * a pycds unit record is listed under its module's name (its key's NUL and
+ * "unit" left out), flagged unit, with the size of its unit.
  *
  * The first problem found is printed as one line on stderr,
  * "cds-inspect: ARCHIVE: <reason>", after as much of the rest as can be read
