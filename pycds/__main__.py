@@ -28,9 +28,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"loadable    {'yes' if ours else 'no: made by another build'}")
         if args.modules:
             for record in archive.modules():
+                name, size = record["name"], record["objects_size"]
                 kind = "package" if record["is_package"] else "module"
-                print(f"  {record['name']:40} {kind:7} "
-                      f"{record['objects_size']:>9} B  {record['origin']}")
+                if record["is_unit"]:  # the module's objects, in its extra
+                    name = name.removesuffix(_cds.UNIT_SUFFIX)
+                    kind, size = "unit", len(record["extra"])
+                print(f"  {name:40} {kind:7} {size:>9} B  {record['origin']}")
     return 0
 
 

@@ -29,6 +29,10 @@ w = pycds.Writer()
 for name in ("alpha", "beta"):
     w.begin_module(name, origin=f"/src/{name}.py", source_size=len(source))
     w.end_module(w.add_code(compile(source, f"/src/{name}.py", "exec")))
+# A unit record, as the snapshot dumper writes one: a name holding a NUL.
+w.begin_module("alpha" + pycds._cds.UNIT_SUFFIX, is_unit=True,
+               origin="/src/alpha.py", extra=b"unit\0bytes")
+w.end_module(w.add_bytes(bytes(8)))
 w.finish(sys.argv[1])
 PY
     )

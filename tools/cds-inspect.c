@@ -9,7 +9,9 @@
  * stored and computed checksum, and the module list.  The checksums are
  * computed here from bytes read with pread, not by cds_archive_open, so that
  * every section is reported even when one is damaged.  The module list comes
- * from cds_archive_open, once the header and the metadata are known good.
+ * from cds_archive_open, once the header and the metadata are known good;
+ * a pycds unit record is listed under its module's name (its key's NUL and
+ * "unit" left out), flagged unit, with the size of its unit.
  *
  * The first problem found is printed as one line on stderr,
  * "cds-inspect: ARCHIVE: <reason>", after as much of the rest as can be read
@@ -33,6 +35,9 @@
 #include <unistd.h>
 
 #include "cds/cds.h"
+
+/* pycds's record flags (plain C, no Python): a unit is shown as one. */
+#include "layout.h"
 
 /* The largest section checksummed: cds_hash takes one buffer, so a section
  * is read whole into memory.  Larger ones are reported as unchecked. */
@@ -383,6 +388,19 @@ static void check_sections(inspection *in, const options *o)
 
 /* --------------------------------------------------------------- modules */
 
+/* A record's name as shown: a unit's without the NUL and "unit" its key
+ * adds to its module's name (its flags say it is a unit). */
+static const char *shown_name(const cds_archive *a, const cds_module_record *r,
+                              size_t *size)
+{
+    const char *name = cds_archive_string(a, r->name, size);
+    if ((r->flags & PYCDS_MODULE_UNIT) && *size > PYCDS_UNIT_SUFFIX_SIZE &&
+        memcmp(name + *size - PYCDS_UNIT_SUFFIX_SIZE, PYCDS_UNIT_SUFFIX,
+               PYCDS_UNIT_SUFFIX_SIZE) == 0)
+        *size -= PYCDS_UNIT_SUFFIX_SIZE;
+    return name;
+}
+
 static size_t name_column(const cds_archive *a, uint32_t count)
 {
     size_t width = strlen("name");
@@ -391,7 +409,7 @@ static size_t name_column(const cds_archive *a, uint32_t count)
         if (!r)
             continue;
         size_t size;
-        const char *name = cds_archive_string(a, r->name, &size);
+        const char *name = shown_name(a, r, &size);
         size_t w = escaped_width(name, size);
         if (w > width)
             width = w;
@@ -399,16 +417,28 @@ static size_t name_column(const cds_archive *a, uint32_t count)
     return width < NAME_COLUMN_MAX ? width : NAME_COLUMN_MAX;
 }
 
+/* "-", or the known flags by name and the others in hex, joined by '+'. */
 static void format_flags(uint32_t flags, char *out, size_t size)
 {
-    uint32_t other = flags & ~CDS_MODULE_PACKAGE;
-    if (flags == 0)
+    uint32_t other = flags & ~(CDS_MODULE_PACKAGE | PYCDS_MODULE_UNIT);
+    if (flags == 0) {
         snprintf(out, size, "-");
-    else if (other == 0)
-        snprintf(out, size, "package");
-    else
-        snprintf(out, size, "%s0x%x",
-                 flags & CDS_MODULE_PACKAGE ? "package+" : "", other);
+        return;
+    }
+    char hex[16] = "";
+    if (other)
+        snprintf(hex, sizeof hex, "0x%x", other);
+    const char *parts[] = {flags & CDS_MODULE_PACKAGE ? "package" : "",
+                           flags & PYCDS_MODULE_UNIT ? "unit" : "", hex};
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        if (!parts[i][0] || used >= size)
+            continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? "+" : "",
+                         parts[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
 }
 
 static void print_module(inspection *in, cds_archive *a, uint32_t m,
@@ -422,7 +452,7 @@ static void print_module(inspection *in, cds_archive *a, uint32_t m,
         return;
     }
     size_t size;
-    const char *text = cds_archive_string(a, r->name, &size);
+    const char *text = shown_name(a, r, &size);
     print_padding(print_escaped(text, size), width);
     char flags[32];
     format_flags(r->flags, flags, sizeof flags);
@@ -443,6 +473,10 @@ static void print_module(inspection *in, cds_archive *a, uint32_t m,
            r->reloc_count, r->deps_count, check);
     text = cds_archive_string(a, r->origin, &size);
     print_escaped(text, size);
+    if (r->flags & PYCDS_MODULE_UNIT) {
+        cds_archive_string(a, r->extra, &size);
+        printf("%s(unit of %zu bytes)", r->origin.size ? " " : "", size);
+    }
     putchar('\n');
 }
 

@@ -270,10 +270,11 @@ static bool add_string(cds_writer *w, const void *data, size_t size,
 cds_status cds_writer_begin_module(cds_writer *w, const cds_module_info *info,
                                    uint32_t *number)
 {
-    if (!w || !info || !info->name || !info->name[0] || w->in_module ||
-        w->finished)
+    if (!w || !info || !info->name || w->in_module || w->finished)
         return CDS_E_INVALID_ARGUMENT;
-    size_t name_size = strlen(info->name);
+    size_t name_size = info->name_size ? info->name_size : strlen(info->name);
+    if (name_size == 0)
+        return CDS_E_INVALID_ARGUMENT;
     if (name_set_find(w, cds_index_hash(info->name, name_size), info->name,
                       name_size))
         return CDS_E_DUPLICATE;

@@ -103,7 +103,7 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
     const char *extra =
         cds_archive_string(self->archive, r->extra, &extra_size);
     return Py_BuildValue(
-        "{sIsNsNsNsNsIsOsOsOsLsKsKsKsKsKsIsIsKsK}", "number", number, "name",
+        "{sIsNsNsNsNsIsOsOsOsOsLsKsKsKsKsKsIsIsKsK}", "number", number, "name",
         string_of(self->archive, r->name), "origin",
         string_of(self->archive, r->origin), "cached",
         string_of(self->archive, r->cached), "extra",
@@ -111,8 +111,9 @@ static PyObject *record_dict(ArchiveObject *self, uint32_t number)
         r->flags, "is_package",
         (r->flags & CDS_MODULE_PACKAGE) ? Py_True : Py_False, "is_extension",
         (r->flags & PYCDS_MODULE_EXTENSION) ? Py_True : Py_False, "is_absent",
-        (r->flags & PYCDS_MODULE_ABSENT) ? Py_True : Py_False,
-        "source_mtime_ns", (long long)r->source_mtime_ns, "source_size",
+        (r->flags & PYCDS_MODULE_ABSENT) ? Py_True : Py_False, "is_unit",
+        (r->flags & PYCDS_MODULE_UNIT) ? Py_True : Py_False, "source_mtime_ns",
+        (long long)r->source_mtime_ns, "source_size",
         (unsigned long long)r->source_size, "source_hash",
         (unsigned long long)r->source_hash, "root", (unsigned long long)r->root,
         "objects_begin", (unsigned long long)r->objects_begin, "objects_size",

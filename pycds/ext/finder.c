@@ -22,7 +22,12 @@
  * for PathFinder (rather than sitting before it) is what lets an absent name be
  * answered while the finders after PathFinder on sys.meta_path still run as
  * they would. The archived loader's exec_module has the module relocated
- * (share.c) and runs it, as the base class's exec_module would.
+ * (share.c) and runs it, as the base class's exec_module would; but when
+ * the code came from the archive, a restorer is set (set_restorer) and the
+ * archive holds a unit for the module, it first calls
+ * restorer(module, code, unit): True means the restorer filled the module
+ * from its unit and the body does not run, False that the body runs as
+ * usual.  What a unit holds and how it is restored is the restorer's.
  *
  * The loaders are subclasses of SourceFileLoader and SourcelessFileLoader
  * created here, so get_source, get_data, get_filename, is_package,
@@ -60,6 +65,10 @@ static struct {
         *str_name, *str_get_code, *str_dict, *str_dunder_name,
         *str_set_fileattr;
 } finder;
+
+/* set_restorer's callable, or NULL.  Set in the main interpreter only,
+ * the only one archived code is served in. */
+static PyObject *restorer;
 
 /* Where archived loaders keep their module's number + 1 (0: none). */
 static Py_ssize_t number_offset;
@@ -115,12 +124,9 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
     return code;
 }
 
-/* The code plain importing would run: the archive's, else the base's. */
-static PyObject *loader_code(PyObject *self, PyObject *fullname)
+/* The code the base loader gives. */
+static PyObject *base_code(PyObject *self, PyObject *fullname)
 {
-    PyObject *code = archived_code(self, fullname);
-    if (code || PyErr_Occurred())
-        return code;
     PyObject *base =
         PyType_IsSubtype(Py_TYPE(self), (PyTypeObject *)finder.source_loader)
             ? finder.source_loader
@@ -128,9 +134,18 @@ static PyObject *loader_code(PyObject *self, PyObject *fullname)
     PyObject *method = PyObject_GetAttr(base, finder.str_get_code);
     if (!method)
         return NULL;
-    code = PyObject_CallFunctionObjArgs(method, self, fullname, NULL);
+    PyObject *code = PyObject_CallFunctionObjArgs(method, self, fullname, NULL);
     Py_DECREF(method);
     return code;
+}
+
+/* The code plain importing would run: the archive's, else the base's. */
+static PyObject *loader_code(PyObject *self, PyObject *fullname)
+{
+    PyObject *code = archived_code(self, fullname);
+    if (code || PyErr_Occurred())
+        return code;
+    return base_code(self, fullname);
 }
 
 /* get_code(fullname), for runpy and other callers of the loader API. */
@@ -139,22 +154,57 @@ static PyObject *archived_get_code(PyObject *self, PyObject *fullname)
     return loader_code(self, fullname);
 }
 
+/* Whether the restorer filled the module from its unit: 1 (the body must
+ * not run), 0 (no restorer, no unit, or the restorer declined: run it), -1
+ * with the restorer's exception, which the import raises (a restorer that
+ * fails must not be hidden: it is a bug, or KeyboardInterrupt). */
+static int restored(PyObject *module, PyObject *name, PyObject *code)
+{
+    if (!restorer)
+        return 0;
+    PyObject *unit;
+    int found = pycds_share_unit_of(name, &unit);
+    if (found <= 0)
+        return found;
+    /* Held across the call: the restorer may replace itself. */
+    PyObject *callable = Py_NewRef(restorer);
+    PyObject *result = PyObject_CallFunctionObjArgs(
+        finder.frames_removed, callable, module, code, unit, NULL);
+    Py_DECREF(callable);
+    Py_DECREF(unit);
+    if (!result)
+        return -1;
+    int done = result == Py_True ? 1 : result == Py_False ? 0 : -1;
+    if (done < 0)
+        pycds_raise(PYCDS_ERROR_TYPE,
+                    "restorer of %U returned %R, not True or False", name,
+                    result);
+    Py_DECREF(result);
+    return done;
+}
+
 /* exec_module(module): as the base class's (_LoaderBasics.exec_module),
- * with the archived code. */
+ * with the archived code, or the module restored from its unit. */
 static PyObject *archived_exec_module(PyObject *self, PyObject *module)
 {
     PyObject *name = PyObject_GetAttr(module, finder.str_dunder_name);
     if (!name)
         return NULL;
-    PyObject *code = loader_code(self, name);
+    PyObject *code = archived_code(self, name);
+    /* Only archived code has a unit made with it. */
+    int done = code ? restored(module, name, code) : 0;
+    if (!code && !PyErr_Occurred())
+        code = base_code(self, name);
     if (code == Py_None) {
         Py_CLEAR(code);
         pycds_raise(PYCDS_ERROR_IMPORT,
                     "cannot load module %R when get_code() returns None", name);
     }
     Py_DECREF(name);
-    if (!code)
-        return NULL;
+    if (!code || done != 0) {
+        Py_XDECREF(code);
+        return done > 0 ? Py_NewRef(Py_None) : NULL;
+    }
     PyObject *namespace = PyObject_GetAttr(module, finder.str_dict);
     PyObject *result =
         namespace
@@ -245,6 +295,19 @@ error:
     Py_XDECREF(locations);
     Py_DECREF(spec);
     return NULL;
+}
+
+PyObject *pycds_finder_set_restorer(PyObject *module, PyObject *callable)
+{
+    (void)module;
+    if (callable != Py_None && !PyCallable_Check(callable))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "set_restorer() needs a callable or None");
+    if (!pycds_in_main_interpreter())
+        return pycds_raise(PYCDS_ERROR_RUNTIME,
+                           "set_restorer() in the main interpreter only");
+    Py_XSETREF(restorer, callable == Py_None ? NULL : Py_NewRef(callable));
+    Py_RETURN_NONE;
 }
 
 /* ----------------------------------------------------------------- finder */

@@ -11,4 +11,8 @@
  * validation): the finder depends on the share side, never the reverse. */
 int pycds_finder_init(PyObject *module);
 
+/* set_restorer(callable or None): what exec_module asks first for a module
+ * served from the archive that has a unit (see finder.c). */
+PyObject *pycds_finder_set_restorer(PyObject *module, PyObject *callable);
+
 #endif /* PYCDS_FINDER_H */

@@ -66,10 +66,21 @@ typedef struct pycds_root {
  * out the spec plain finding would, without searching.  An absent name's
  * record says that the traced run looked for that name on a search path and
  * found nothing there (its fast-path record lists the whole path): the
- * finder answers "not found" for PathFinder while that still holds.  Both
- * have an empty placeholder as their root.
+ * finder answers "not found" for PathFinder while that still holds.  A
+ * unit's record holds, in its extra bytes, the objects a module's body made
+ * (opaque here: the Python side writes and reads them); it is indexed under
+ * the module's name, a NUL and "unit" (PYCDS_UNIT_SUFFIX), which no module
+ * name can equal, so a module lookup never finds it.  All three have an
+ * empty placeholder as their root, and a record is at most one of them.
  */
 #define PYCDS_MODULE_EXTENSION 0x100u
 #define PYCDS_MODULE_ABSENT 0x200u
+#define PYCDS_MODULE_UNIT 0x400u
+#define PYCDS_MODULE_KINDS                                                     \
+    (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT | PYCDS_MODULE_UNIT)
+
+/* What follows the module's name in its unit record's name. */
+#define PYCDS_UNIT_SUFFIX "\0unit"
+#define PYCDS_UNIT_SUFFIX_SIZE (sizeof PYCDS_UNIT_SUFFIX - 1)
 
 #endif /* PYCDS_LAYOUT_H */

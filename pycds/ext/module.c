@@ -12,6 +12,7 @@
 #include "finder.h"
 #include "fingerprint.h"
 #include "format_export.h"
+#include "layout.h"
 #include "module_state.h"
 #include "runlib.h"
 #include "server.h"
@@ -20,7 +21,6 @@
 #include "trust.h"
 
 #include <errno.h>
-
 
 extern PyType_Spec pycds_writer_spec;
 
@@ -78,6 +78,17 @@ static PyMethodDef module_methods[] = {
      "not a copy (for snapshot restores); call type_modified after a change."},
     {"type_modified", pycds_type_modified, METH_O,
      "type_modified(cls): forget what method caches know of cls."},
+    {"share_unit", pycds_share_unit, METH_O,
+     "share_unit(name) -> memoryview or None: the unit archived for module\n"
+     "`name` (its record NAME + '\\0unit'), read-only over the mapped\n"
+     "archive, valid for the life of the process; None when there is none or\n"
+     "no archive is shared."},
+    {"set_restorer", pycds_finder_set_restorer, METH_O,
+     "set_restorer(callable or None): when a module's code is served from\n"
+     "the archive and the archive holds a unit for it, exec_module first\n"
+     "calls callable(module, code, unit_memoryview): True, the module is\n"
+     "restored and its body is not run; False, the body runs; an exception\n"
+     "propagates to the import (TypeError for any other result)."},
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,
@@ -102,6 +113,16 @@ static int add_methods(PyObject *m, PyMethodDef *table)
         }
     }
     return 0;
+}
+
+/* UNIT_SUFFIX: what a unit record's name adds to its module's name. */
+static int add_unit_suffix(PyObject *m)
+{
+    PyObject *suffix =
+        PyUnicode_FromStringAndSize(PYCDS_UNIT_SUFFIX, PYCDS_UNIT_SUFFIX_SIZE);
+    int status = suffix ? PyModule_AddObjectRef(m, "UNIT_SUFFIX", suffix) : -1;
+    Py_XDECREF(suffix);
+    return status;
 }
 
 static struct PyModuleDef module_def = {
@@ -157,7 +178,13 @@ PyMODINIT_FUNC PyInit__cds(void)
             0 ||
         PyModule_AddIntConstant(m, "STATUS_SETTINGS", PYCDS_STATUS_SETTINGS) <
             0 ||
-        PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) < 0)
+        PyModule_AddIntConstant(m, "DEFAULT_BASE", (long)CDS_DEFAULT_BASE) <
+            0 ||
+        PyModule_AddIntConstant(m, "MODULE_EXTENSION", PYCDS_MODULE_EXTENSION) <
+            0 ||
+        PyModule_AddIntConstant(m, "MODULE_ABSENT", PYCDS_MODULE_ABSENT) < 0 ||
+        PyModule_AddIntConstant(m, "MODULE_UNIT", PYCDS_MODULE_UNIT) < 0 ||
+        add_unit_suffix(m) < 0)
         goto error;
     return m;
 error:

@@ -37,6 +37,7 @@ static struct {
     pycds_share_counters stats;
     int verbosity;               /* PYCDSVERBOSE */
     pycds_validation validation; /* PYCDSVALIDATE */
+    uint32_t unit_count; /* unit records: with none, no unit is looked up */
 } shared;
 
 /*
@@ -293,6 +294,13 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     uint32_t count = cds_archive_module_count(archive);
+    /* The records were just read whole for their checksum: counting the
+     * units among them touches no new page. */
+    uint32_t units = 0;
+    for (uint32_t m = 0; m < count; m++) {
+        const cds_module_record *r = cds_archive_module(archive, m);
+        units += r && (r->flags & PYCDS_MODULE_UNIT);
+    }
     shared.states = PyMem_Calloc(count + 1, 1);
     if (!shared.states || build_symbols() < 0) {
         cds_archive_close(archive);
@@ -305,6 +313,7 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     shared.path = path;
     shared.verbosity = verbose;
     shared.validation = validation;
+    shared.unit_count = units;
     const cds_header *h = cds_archive_header(archive);
     return Py_BuildValue(
         "{sIsKsLsK}", "modules", count, "address",
@@ -330,6 +339,36 @@ static int check_shared(void)
     return pycds_fail(PYCDS_ERROR_RUNTIME, "no archive is shared");
 }
 
+static pycds_record_kind record_kind(const cds_module_record *r)
+{
+    /* A record with more than one kind is made by no writer: the kind
+     * that serves least wins. */
+    return r->flags & PYCDS_MODULE_UNIT        ? PYCDS_RECORD_UNIT
+           : r->flags & PYCDS_MODULE_EXTENSION ? PYCDS_RECORD_EXTENSION
+           : r->flags & PYCDS_MODULE_ABSENT    ? PYCDS_RECORD_ABSENT
+                                               : PYCDS_RECORD_CODE;
+}
+
+/* The record named by `size` bytes at `key`: 1 with *number and *record, 0
+ * when there is none (or its module was refused earlier), -1 with an
+ * exception when the archive is damaged. */
+static int find_record(const char *key, size_t size, uint32_t *number,
+                       const cds_module_record **record)
+{
+    cds_status status = cds_archive_find(shared.archive, key, size, number);
+    if (status == CDS_E_NOT_FOUND ||
+        (status == CDS_OK && shared.states[*number] == MODULE_FAILED))
+        return 0;
+    *record =
+        status == CDS_OK ? cds_archive_module(shared.archive, *number) : NULL;
+    if (!*record) {
+        pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
+                            status == CDS_OK ? CDS_E_CORRUPT : status);
+        return -1;
+    }
+    return 1;
+}
+
 int pycds_share_find(PyObject *name, pycds_module_view *view)
 {
     if (!shared.archive)
@@ -339,22 +378,16 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
     if (!utf8)
         return -1;
     uint32_t number;
-    cds_status status =
-        cds_archive_find(shared.archive, utf8, (size_t)size, &number);
-    if (status == CDS_E_NOT_FOUND ||
-        (status == CDS_OK && shared.states[number] == MODULE_FAILED))
+    const cds_module_record *r;
+    int found = find_record(utf8, (size_t)size, &number, &r);
+    if (found <= 0)
+        return found;
+    view->kind = record_kind(r);
+    /* importlib passes a name holding a NUL on to the finders: a unit's
+     * name is still no module's. */
+    if (view->kind == PYCDS_RECORD_UNIT)
         return 0;
-    const cds_module_record *r =
-        status == CDS_OK ? cds_archive_module(shared.archive, number) : NULL;
-    if (!r) {
-        pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
-                            status == CDS_OK ? CDS_E_CORRUPT : status);
-        return -1;
-    }
     view->number = number;
-    view->kind = r->flags & PYCDS_MODULE_EXTENSION ? PYCDS_RECORD_EXTENSION
-                 : r->flags & PYCDS_MODULE_ABSENT  ? PYCDS_RECORD_ABSENT
-                                                   : PYCDS_RECORD_CODE;
     view->is_package = (r->flags & CDS_MODULE_PACKAGE) != 0;
     view->origin =
         cds_archive_string(shared.archive, r->origin, &view->origin_size);
@@ -382,6 +415,53 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
                          (long long)view.source_mtime_ns,
                          (unsigned long long)view.source_size,
                          (unsigned long long)view.source_hash);
+}
+
+int pycds_share_unit_of(PyObject *name, PyObject **unit)
+{
+    if (!shared.archive || shared.unit_count == 0)
+        return 0;
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &size);
+    if (!utf8)
+        return -1;
+    char stack[256];
+    size_t key_size = (size_t)size + PYCDS_UNIT_SUFFIX_SIZE;
+    char *key = key_size <= sizeof stack ? stack : PyMem_Malloc(key_size);
+    if (!key) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(key, utf8, (size_t)size);
+    memcpy(key + size, PYCDS_UNIT_SUFFIX, PYCDS_UNIT_SUFFIX_SIZE);
+    uint32_t number;
+    const cds_module_record *r;
+    int found = find_record(key, key_size, &number, &r);
+    if (key != stack)
+        PyMem_Free(key);
+    if (found <= 0)
+        return found;
+    if (record_kind(r) != PYCDS_RECORD_UNIT)
+        return 0; /* "NAME\0unit" without the flag: not a unit */
+    /* In the read-only mapping of the file, which stays mapped for the
+     * life of the process; cds_archive_module checked its bounds. */
+    size_t blob_size;
+    const char *blob = cds_archive_string(shared.archive, r->extra, &blob_size);
+    *unit = PyMemoryView_FromMemory((char *)blob, (Py_ssize_t)blob_size,
+                                    PyBUF_READ);
+    return *unit ? 1 : -1;
+}
+
+PyObject *pycds_share_unit(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (!PyUnicode_Check(name))
+        return pycds_raise(PYCDS_ERROR_TYPE, "share_unit() needs a str");
+    PyObject *unit;
+    int found = pycds_share_unit_of(name, &unit);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    return unit;
 }
 
 /* The module's root, checked to lie inside its own objects. */
@@ -431,7 +511,7 @@ PyObject *pycds_share_code_of(uint32_t number)
     if (!r)
         return pycds_raise_archive(PyBytes_AS_STRING(shared.path), NULL,
                                    CDS_E_CORRUPT);
-    if (r->flags & (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT))
+    if (r->flags & PYCDS_MODULE_KINDS)
         Py_RETURN_NONE; /* no code to serve */
     unsigned char *state = &shared.states[number];
     if (*state == MODULE_READY)

@@ -21,6 +21,7 @@ typedef enum pycds_record_kind {
     PYCDS_RECORD_CODE,      /* a module's code */
     PYCDS_RECORD_EXTENSION, /* where an extension module was found */
     PYCDS_RECORD_ABSENT,    /* a name the traced run did not find */
+    PYCDS_RECORD_UNIT,      /* a module's objects: never found as a module */
 } pycds_record_kind;
 
 /* What the finder needs to know of an archived module. */
@@ -52,8 +53,15 @@ int pycds_share_verbosity(void);
 pycds_validation pycds_share_validation(void);
 
 /* Look a module up in the shared archive: 1 and *view when it is archived
- * (and not refused earlier), 0 when not, -1 with an exception on error. */
+ * (and not refused earlier), 0 when not, -1 with an exception on error.
+ * Never a unit record. */
 int pycds_share_find(PyObject *name, pycds_module_view *view);
+
+/* The unit of module `name`: 1 and *unit (a new reference to a read-only
+ * memoryview of its bytes in the mapped archive), 0 when it has none or no
+ * archive is shared, -1 with an exception on error.  Costs a flag test when
+ * the archive holds no units. */
+int pycds_share_unit_of(PyObject *name, PyObject **unit);
 
 /* share_open(path, *, verify_objects=False, verbose=0, validate="mtime")
  * -> dict: map the archive (ValueError for an unknown validate). */
@@ -67,6 +75,8 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
 PyObject *pycds_share_code_of(uint32_t number);
 /* share_code(number) -> the same, for Python. */
 PyObject *pycds_share_code(PyObject *module, PyObject *number);
+/* share_unit(name) -> memoryview or None. */
+PyObject *pycds_share_unit(PyObject *module, PyObject *name);
 /* share_stats() -> dict of counters. */
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused);
 

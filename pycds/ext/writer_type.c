@@ -68,32 +68,28 @@ static void writer_dealloc(WriterObject *self)
 static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
                                      PyObject *kwargs)
 {
-    static char *keywords[] = {"name",
-                               "origin",
-                               "cached",
-                               "is_package",
-                               "source_mtime_ns",
-                               "source_size",
-                               "source_hash",
-                               "extra",
-                               "is_extension",
-                               "is_absent",
-                               NULL};
+    static char *keywords[] = {"name",        "origin",          "cached",
+                               "is_package",  "source_mtime_ns", "source_size",
+                               "source_hash", "extra",           "is_extension",
+                               "is_absent",   "is_unit",         NULL};
+    /* The name may hold a NUL (a unit record's does), so it is taken with
+     * its size. */
     const char *name, *origin = "", *cached = "";
-    int is_package = 0, is_extension = 0, is_absent = 0;
+    Py_ssize_t name_size;
+    int is_package = 0, is_extension = 0, is_absent = 0, is_unit = 0;
     long long mtime = 0;
     unsigned long long size = 0, hash = 0;
     Py_buffer extra = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$sspLKKy*pp:begin_module",
-                                     keywords, &name, &origin, &cached,
-                                     &is_package, &mtime, &size, &hash, &extra,
-                                     &is_extension, &is_absent))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "s#|$sspLKKy*ppp:begin_module", keywords, &name,
+            &name_size, &origin, &cached, &is_package, &mtime, &size, &hash,
+            &extra, &is_extension, &is_absent, &is_unit))
         return NULL;
-    if (is_extension && is_absent) {
+    if (is_extension + is_absent + is_unit > 1) {
         PyBuffer_Release(&extra);
         return pycds_raise(PYCDS_ERROR_VALUE,
-                           "a record is an extension module's or an absent "
-                           "name's, not both");
+                           "a record is an extension module's, an absent "
+                           "name's or a unit, only one of them");
     }
     if (check_open(self) < 0) {
         PyBuffer_Release(&extra);
@@ -101,13 +97,15 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
     }
     cds_module_info info = {
         .name = name,
+        .name_size = (size_t)name_size,
         .origin = origin,
         .cached = cached,
         .extra = extra.buf,
         .extra_size = extra.buf ? (size_t)extra.len : 0,
         .flags = (is_package ? CDS_MODULE_PACKAGE : 0) |
                  (is_extension ? PYCDS_MODULE_EXTENSION : 0) |
-                 (is_absent ? PYCDS_MODULE_ABSENT : 0),
+                 (is_absent ? PYCDS_MODULE_ABSENT : 0) |
+                 (is_unit ? PYCDS_MODULE_UNIT : 0),
         .source_mtime_ns = mtime,
         .source_size = size,
         .source_hash = hash,
@@ -115,8 +113,15 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
     uint32_t number;
     cds_status status = cds_writer_begin_module(self->writer, &info, &number);
     PyBuffer_Release(&extra);
-    if (status != CDS_OK)
-        return pycds_raise_status(PYCDS_ERROR_VALUE, status, name);
+    if (status != CDS_OK) {
+        /* A unit's name shows its NUL as \0 (Python's buffer ends in one). */
+        char shown[512];
+        size_t head = strlen(name);
+        snprintf(shown, sizeof shown, "%s%s%s", name,
+                 head < (size_t)name_size ? "\\0" : "",
+                 head < (size_t)name_size ? name + head + 1 : "");
+        return pycds_raise_status(PYCDS_ERROR_VALUE, status, shown);
+    }
     self->in_module = 1;
     self->module = number;
     return PyLong_FromUnsignedLong(number);
@@ -259,8 +264,9 @@ static PyMethodDef writer_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "begin_module(name, *, origin='', cached='', is_package=False,\n"
      "             source_mtime_ns=0, source_size=0, source_hash=0,\n"
-     "             extra=b'', is_extension=False, is_absent=False)\n"
-     "             -> module number"},
+     "             extra=b'', is_extension=False, is_absent=False,\n"
+     "             is_unit=False) -> module number\n"
+     "A unit's record is named NAME + '\\0unit' and holds the unit in extra."},
     {"add_code", (PyCFunction)writer_add_code, METH_O,
      "add_code(code) -> root offset: deep-copy the module's code object"},
     {"add_bytes", (PyCFunction)writer_add_bytes, METH_O,

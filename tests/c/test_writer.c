@@ -179,6 +179,47 @@ static void test_cancel_forgets_the_module(void)
     cds_archive_close(arch);
 }
 
+/* A name is bytes and a size: one holding a NUL is its own module, found
+ * by its whole key, beside the name it starts with. */
+static void test_names_may_hold_a_nul(void)
+{
+    cds_writer *w = new_writer(0);
+    if (!w)
+        return;
+    static const char key[] = "m\0unit";
+    cds_module_info plain = {.name = "m"},
+                    keyed = {.name = key, .name_size = sizeof key - 1},
+                    empty = {.name = key, .name_size = 0};
+    uint32_t number;
+    CHECK_STATUS(cds_writer_begin_module(w, &plain, &number), CDS_OK);
+    CHECK_STATUS(cds_writer_end_module(w, cds_writer_alloc(w, 8, 8)), CDS_OK);
+    /* Size 0 means up to the NUL: "m" again. */
+    CHECK_STATUS(cds_writer_begin_module(w, &empty, NULL), CDS_E_DUPLICATE);
+    CHECK_STATUS(cds_writer_begin_module(w, &keyed, &number), CDS_OK);
+    CHECK_EQ_INT(number, 1);
+    CHECK_STATUS(cds_writer_end_module(w, cds_writer_alloc(w, 8, 8)), CDS_OK);
+    CHECK_STATUS(cds_writer_begin_module(w, &keyed, NULL), CDS_E_DUPLICATE);
+    char path[600];
+    snprintf(path, sizeof path, "%s/nul.img", fixture_dir());
+    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
+    cds_writer_destroy(w);
+
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, path, NULL, 0, 0, NULL), CDS_OK);
+    if (!a)
+        return;
+    CHECK_STATUS(cds_archive_find(a, "m", 1, &number), CDS_OK);
+    CHECK_EQ_INT(number, 0);
+    CHECK_STATUS(cds_archive_find(a, key, sizeof key - 1, &number), CDS_OK);
+    CHECK_EQ_INT(number, 1);
+    CHECK_STATUS(cds_archive_find(a, key, 2, &number), CDS_E_NOT_FOUND);
+    size_t size;
+    const char *name =
+        cds_archive_string(a, cds_archive_module(a, 1)->name, &size);
+    CHECK(size == sizeof key - 1 && memcmp(name, key, size) == 0);
+    cds_archive_close(a);
+}
+
 static int count_temp_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -279,5 +320,6 @@ CHECK_MAIN(TEST(test_alloc_alignment_zeroing_and_limit),
            TEST(test_reloc_slots_belong_to_the_module),
            TEST(test_duplicates_detected_across_many_modules),
            TEST(test_cancel_forgets_the_module),
+           TEST(test_names_may_hold_a_nul),
            TEST(test_finish_replaces_atomically),
            TEST(test_dependencies_are_transitively_closed), TEST(cleanup))

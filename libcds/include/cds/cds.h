@@ -138,7 +138,11 @@ void *cds_writer_pointer(const cds_writer *writer, uint64_t offset);
 
 /* Description of a module, copied by cds_writer_begin_module. */
 typedef struct cds_module_info {
-    const char *name; /* required, NUL-terminated */
+    /* Required: name_size bytes, or up to its NUL when name_size is 0.  A
+     * name is any bytes (pycds keys extra records by a name holding a NUL,
+     * which no module name can collide with). */
+    const char *name;
+    size_t name_size;
     const char *origin;
     const char *cached;
     const void *extra;
