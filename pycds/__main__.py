@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--archive", default=_cds.variable("PYCDSARCHIVE"),
                       help="archive to write (default: $PYCDSARCHIVE)")
     dump.add_argument("--snapshot", action="store_true",
-                      default=bool(_cds.variable("PYCDSSNAPSHOT")),
+                      default=(_cds.variable("PYCDSSNAPSHOT") or "").strip() == "1",
                       help="also write snapshot units: the objects each "
                            "module's body created, restored instead of "
                            "running the body (runs the bodies once in a "

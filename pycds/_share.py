@@ -47,7 +47,7 @@ def install(archive_path: str) -> str:
         _log.say("archive not used: PathFinder is not on sys.meta_path")
         return "error"
     sys.meta_path[position] = _cds.ArchiveFinder()
-    if _cds.variable("PYCDSSNAPSHOT").strip() != "0":
+    if (_cds.variable("PYCDSSNAPSHOT") or "").strip() != "0":
         # The archive's snapshot units, if it has any, restore modules
         # instead of running their bodies (pycds/_snapshot_restore.py).
         from . import _snapshot_restore

@@ -83,6 +83,14 @@ def _c_modules() -> set[str]:
 
 
 _REGISTERED = [0]  # atexit.register calls the planner saw (and replays)
+_clock = time.perf_counter  # the planner's own clock, never the watched one
+# Clocks and process ids a body may read: a value read and kept as it is
+# in the namespace (logging._startTime) is read again at restore; one used
+# otherwise refuses the unit.
+WATCHED = (("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
+           ("time", "monotonic_ns"), ("time", "perf_counter"),
+           ("time", "perf_counter_ns"), ("time", "process_time"),
+           ("time", "process_time_ns"), ("os", "getpid"), ("os", "getppid"))
 
 
 def _process_probe() -> tuple[Any, ...]:
@@ -131,7 +139,7 @@ class Frame:
         self.record = record
         self.paused = paused  # the recorder's state to go back to
         self.probe = _process_probe()
-        self.started = time.perf_counter()
+        self.started = _clock()
         self.module = module
         # For the unit: the namespace the import system made, the body's
         # import statements (name, fromlist, level, ok), its operations
@@ -141,6 +149,9 @@ class Frame:
         self.live_ops: list[tuple[Any, ...]] = []
         self.ops_before: str = ""  # a module imported after operations
         self.bindings: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.clock_reads: list[tuple[str, Any]] = []  # (clock, value read)
+        self.modules_before = set(sys.modules)
+        self.imported: set[str] = set()  # absolute names its statements named
 
 
 class Planner:
@@ -171,6 +182,8 @@ class Planner:
         for cls in (SourceFileLoader, SourcelessFileLoader):
             self._keep_code(cls)
         self._watch_atexit()
+        for module_name, function in WATCHED:
+            self._watch_clock(sys.modules[module_name], function)
         self.import_hook = self._import
         builtins.__import__ = self.import_hook
         self.recorder.install()
@@ -216,6 +229,21 @@ class Planner:
             def wrapper(self: Any, target: Any) -> Any:
                 return run(lambda: real(self, target), target)
             setattr(cls, method, wrapper)
+
+    def _watch_clock(self, module: Any, name: str) -> None:
+        real = getattr(module, name)
+        planner = self
+        where = f"{module.__name__}.{name}"
+
+        def read() -> Any:
+            value = real()
+            if planner.stack and not planner.recorder.paused:
+                planner.stack[-1].clock_reads.append((where, value))
+            return value
+        read.__name__ = read.__qualname__ = name
+        setattr(module, name, read)
+        self.heap.hide(read)
+        self.aliases_extra[id(read)] = restore.witness(real)
 
     def _watch_atexit(self) -> None:
         """atexit.register by a body: an operation its unit replays."""
@@ -269,18 +297,27 @@ class Planner:
             self.recorder.paused = saved
         if frame is not None:
             frame.imports.append((*statement, True))
+            absolute = _absolute(name, globals, level)
+            frame.imported.add(absolute)
+            frame.imported.update(f"{absolute}.{item}" for item in statement[1])
         if self.stack and not saved:
-            started = time.perf_counter()
+            started = _clock()
             self._examine(self.stack[-1], self._note_import, module, name,
-                          fromlist, level)
-            self.recording += time.perf_counter() - started
+                          fromlist, level, globals)
+            self.recording += _clock() - started
         return module
 
-    def _note_import(self, module: Any, name: str, fromlist: Any, level: int) -> None:
+    def _note_import(self, module: Any, name: str, fromlist: Any, level: int,
+                     globals: Any = None) -> None:
         record = self.stack[-1].record
         source = getattr(module, "__name__", None)
         if not isinstance(source, str):
             return
+        # The name the statement gave, where it differs from the module's
+        # own (`from _collections_abc import *` gets "collections.abc").
+        absolute = _absolute(name, globals, level)
+        if fromlist and sys.modules.get(absolute) is module:
+            source = absolute
         if not fromlist:
             if level == 0 and name in sys.modules:
                 record["depends"].append(name)
@@ -312,7 +349,7 @@ class Planner:
     def begin(self, name: str, kind: str, module: Any) -> None:
         paused = self.recorder.paused
         self.recorder.paused += 1
-        started = time.perf_counter()
+        started = _clock()
         if kind == "extension":
             self.c_modules.add(name)
         if module is not None:
@@ -328,15 +365,15 @@ class Planner:
         self.stack.append(Frame(name, record, paused, module))
         self.recorder.current = record["inputs"]
         self.recorder.effects = record["refusals"]
-        self.recording += time.perf_counter() - started
-        self.stack[-1].started = time.perf_counter()
+        self.recording += _clock() - started
+        self.stack[-1].started = _clock()
         self.recorder.paused = 0
 
     def end(self, name: str, error: BaseException | None) -> None:
         self.recorder.paused += 1
         frame = self.stack[-1]
-        body_seconds = time.perf_counter() - frame.started
-        started = time.perf_counter()
+        body_seconds = _clock() - frame.started
+        started = _clock()
         self._examine(frame, self._close, frame)
         self.stack.pop()
         record = frame.record
@@ -357,9 +394,9 @@ class Planner:
             self.recorder.current = parent.record["inputs"]
             self.recorder.effects = parent.record["refusals"]
             parent.record["depends"].append(name)
-        self.recording += time.perf_counter() - started
+        self.recording += _clock() - started
         if self.stack:
-            self.stack[-1].started = time.perf_counter()
+            self.stack[-1].started = _clock()
         self.recorder.paused = frame.paused
 
     def _close(self, frame: Frame) -> None:
@@ -414,6 +451,8 @@ class Planner:
                     or source == record["name"] or (source, attribute) in taken):
                 continue
             home = sys.modules.get(source)
+            if any(f.name == source for f in self.stack) or home is module:
+                continue  # not where it came from: that is still running
             if home is not None and getattr(home, attribute, None) is value:
                 record["bindings"].append(self._binding(source, attribute,
                                                         bound_as, value))
@@ -439,6 +478,12 @@ class Planner:
                       f"{frame.ops_before}")
         elif inputs["env_listed"]:
             reason = "listed the whole environment"
+        else:
+            for source, attribute, _ in frame.bindings:
+                if source not in frame.modules_before and source not in frame.imported:
+                    reason = (f"takes {source}.{attribute}, a module its own "
+                              "body put in sys.modules")
+                    break
         if not reason:
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
             header = {
@@ -453,7 +498,7 @@ class Planner:
             running = {f.name for f in self.stack}
             context = unit.Context(name, frame.module, self.heap, self.codes.get(name),
                                    frame.machinery, running, self.c_modules,
-                                   self.aliases)
+                                   self.aliases, frame.clock_reads)
             try:
                 data = unit.write_unit(context, header, frame.live_ops)
             except unit.Refused as refused:
@@ -512,6 +557,19 @@ def process_inputs() -> ProcessInputs:
 _ALIASES: dict[int, tuple[Any, ...]] = {}  # InputRecorder.aliases()
 
 
+def _absolute(name: str, globals: Any, level: int) -> str:
+    """An import statement's module, as importlib resolves a relative one."""
+    if level <= 0 or not isinstance(globals, dict):
+        return name
+    package = globals.get("__package__")
+    if not package:
+        package = globals.get("__name__", "")
+        if "__path__" not in globals:
+            package = package.rpartition(".")[0]
+    base = package.rsplit(".", level - 1)[0] if level > 1 else package
+    return f"{base}.{name}" if name else base
+
+
 def _witness(value: Any) -> tuple[Any, ...]:
     """A binding's witness: a plain value itself, else its identity's."""
     if type(value) in unit.ATOMS:
@@ -528,7 +586,7 @@ def main(request_path: str, output_path: str) -> int:
     if units:
         unit.prepare()  # before any body: the C pickler, kept out of sys.modules
         planner.process = restore.process_inputs()
-    started = time.perf_counter()
+    started = _clock()
     process = process_inputs()
     planner.install()
     planner.aliases = {**planner.recorder.aliases(), **planner.aliases_extra}
@@ -539,7 +597,7 @@ def main(request_path: str, output_path: str) -> int:
         for obj in (module, vars(module))))
     _ALIASES.update(planner.aliases)
     planner.heap.baseline()
-    planner.recording += time.perf_counter() - started
+    planner.recording += _clock() - started
     records = planner.run(names)
     planner.recorder.paused = 1
     for record in records:

@@ -7,14 +7,16 @@ with the C unpickler, whose memo keeps every object's identity across them:
     UNIT_MAGIC, then
     1. the header (plain data): what the body read, the imports it made, the
        attributes of other modules it took (see Header below);
-    2. the module's namespace: [(key, value), ...] in the body's order;
-    3. the operations the body made on objects that existed before it ran
+    2. the body's classes, in an order that keeps each base's
+       __subclasses__() order (made first, then named by the memo);
+    3. the module's namespace: [(key, value), ...] in the body's order;
+    4. the operations the body made on objects that existed before it ran
        (pycds/_snapshot_schema.py's Operation, with the objects themselves):
        [(name, target, key, value), ...];
-    4. fill batches, until one is None: [(kind, object, state), ...] -- what
+    5. fill batches, until one is None: [(kind, object, state), ...] -- what
        is set after every object exists (a class's attributes, a closure
        cell's contents), so that creation never waits on a cycle;
-    5. the number of objects the unit wrote (for messages).
+    6. the number of objects the unit wrote (for messages).
 
 Objects that existed before the body (start-up's, other modules') are not in
 the unit: each is named by a path from sys.modules with a witness (its type
@@ -37,10 +39,9 @@ program would not have imported (the C unpickler is loaded on first use and
 kept out of sys.modules).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it imports __future__,
+# which a plain process has not; annotations name Any as text instead.
 import _abc
-import _sre
 import _thread
 import marshal
 import os
@@ -52,6 +53,8 @@ from . import _cds, _log
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+else:
+    Any = "Any"
 
 # The format, written once (the writer imports these).
 UNIT_MAGIC = b"pycdsU1\n"
@@ -73,22 +76,40 @@ class Stale(Exception):
     """The unit does not describe this process: run the module's code."""
 
 
+# What `import _pickle` imports, and what of theirs it keeps: functools's
+# partial serves only pickling at protocols below 4, copyreg's tables only
+# protocols' extension codes; a unit uses neither.
+COPYREG_TABLES = ("dispatch_table", "_extension_registry", "_inverted_registry",
+                  "_extension_cache")
+
+
 def _load_pickle() -> Any:
-    """The C unpickler, without what `import _pickle` would leave behind:
-    it imports functools (for partial alone) and _compat_pickle, which a
-    program that does not use pickle would not have in sys.modules."""
+    """The C unpickler, without what `import _pickle` would leave behind in
+    a program that does not use pickle: functools, copyreg, _compat_pickle.
+    From 3.12 each import of _pickle makes a new module, so the one loaded
+    here, with stand-ins for functools and copyreg, is never the program's;
+    3.11's _pickle is one per process and must see the real copyreg (which
+    is then imported earlier than plain Python would: README says so)."""
     global _pickle, _loading
     if _pickle is not None:
         return _pickle
-    names = ("_pickle", "_compat_pickle", "functools")
+    names = ("_pickle", "_compat_pickle", "functools", "copyreg")
     saved = {name: sys.modules.get(name) for name in names}
     _loading = True
     try:
         if saved["functools"] is None:
-            import _functools
             stub = type(sys)("functools")
-            stub.partial = _functools.partial  # type: ignore[attr-defined]
+            stub.partial = None  # type: ignore[attr-defined]
             sys.modules["functools"] = stub
+        if saved["copyreg"] is None:
+            if sys.version_info >= (3, 12):
+                stub = type(sys)("copyreg")
+                for table in COPYREG_TABLES:
+                    setattr(stub, table, {})
+                sys.modules["copyreg"] = stub
+            else:
+                import copyreg
+                saved["copyreg"] = copyreg
         import _pickle as module
     finally:
         _loading = False
@@ -123,6 +144,19 @@ class _Bound:
 
 MethodType = type(_Bound().method)
 KEEP = object()  # a namespace key whose value the import system set
+
+
+class Fresh:
+    """A value the body read from a clock (or os.getpid) and kept: read
+    again at restore, as a new process would."""
+    __slots__ = ("clock",)
+
+    def __init__(self, clock: str) -> None:
+        self.clock = clock
+
+    def read(self) -> Any:
+        module, _, name = self.clock.partition(".")
+        return getattr(sys.modules[module], name)()
 
 
 def make_function(code: Any, globals: dict[str, Any], name: str,
@@ -241,6 +275,7 @@ def pattern(source: Any, flags: int, code: list[int], groups: int,
             groupindex: dict[str, int], indexgroup: tuple[Any, ...]) -> Any:
     """re.compile's result without compiling: the compiled program is in
     the unit (re's cache starts empty, as README says)."""
+    import _sre
     return _sre.compile(source, flags, code, groups, groupindex, indexgroup)
 
 
@@ -424,6 +459,8 @@ def _unpickler_class() -> Any:
                 obj = self.module.__dict__
             elif kind == "keep":
                 obj = KEEP
+            elif kind == "fresh":
+                obj = Fresh(pid[1])
             elif kind == "code":
                 obj = code_at(self.code, pid[1])
             else:
@@ -456,12 +493,14 @@ def process_inputs() -> tuple[Any, ...]:
     return (flags, tuple(sys.path), _locale_name())
 
 
-def _locale_name() -> str:
-    import _locale
-    try:
-        return _locale.setlocale(_locale.LC_ALL, None)
-    except Exception:
-        return ""
+LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
+                    "LC_MONETARY", "LC_MESSAGES", "LANG", "LANGUAGE")
+
+
+def _locale_name() -> tuple[Any, ...]:
+    """The locale a process starts with, from where it comes from (asking
+    _locale would import it, which plain Python has not)."""
+    return tuple(os.environ.get(name) for name in LOCALE_VARIABLES)
 
 
 def _file_state(path: str) -> Any:
@@ -619,6 +658,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         t1 = time.perf_counter()
         replay_imports(header, module)
         t2 = time.perf_counter()
+        reader.load()  # the body's classes, made first in their order
         items = reader.load()
         operations = reader.load()
         t3 = time.perf_counter()
@@ -648,6 +688,8 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
             value = current.get(key, KEEP)
             if value is KEEP:
                 continue
+        elif type(value) is Fresh:
+            value = value.read()
         namespace[key] = value
     for key, value in current.items():
         if key not in namespace:

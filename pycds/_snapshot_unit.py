@@ -38,6 +38,9 @@ STABLE_STEPS = {"module", "attr", "item", "index"}
 CREATION_KEYS = {"__module__", "__qualname__", "__doc__", "__slots__",
                  "__annotations__", "__firstlineno__", "__static_attributes__"}
 COLLECTION_FLAGS = (1 << 5) | (1 << 6)  # Py_TPFLAGS_SEQUENCE | MAPPING
+# Plain functions that type.__new__ wraps (staticmethod, classmethod): one
+# that is a plain function in the class was set after the class was made.
+WRAPPED_BY_TYPE = {"__new__", "__init_subclass__", "__class_getitem__"}
 # C types whose own __reduce__ rebuilds them from their parts, with no
 # Python code of theirs and no deprecation warning.
 NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deque",
@@ -192,7 +195,8 @@ class Context:
 
     def __init__(self, name: str, module: Any, heap: Heap, code: Any,
                  machinery: dict[str, Any], running: set[str],
-                 c_modules: set[str], aliases: dict[int, Any]) -> None:
+                 c_modules: set[str], aliases: dict[int, Any],
+                 clock_reads: list[tuple[str, Any]]) -> None:
         self.name = name
         self.module = module
         self.heap = heap
@@ -201,6 +205,7 @@ class Context:
         self.running = running
         self.c_modules = c_modules
         self.aliases = aliases
+        self.clock_reads = clock_reads
 
 
 def _make_pickler_class() -> Any:
@@ -224,6 +229,8 @@ def _make_pickler_class() -> Any:
                 return ("dict",)
             if obj is R.KEEP:
                 return ("keep",)
+            if t is R.Fresh:
+                return ("fresh", obj.clock)
             if id(obj) in VOCABULARY:
                 return None
             if t is R.CodeType:
@@ -421,7 +428,8 @@ def _make_pickler_class() -> Any:
                 if key in CREATION_KEYS and vt in (str, type(None), tuple, dict):
                     namespace[key] = value
                 elif vt in (R.FunctionType, classmethod, staticmethod, property) \
-                        and not _has_set_name(value):
+                        and not _has_set_name(value) and not (
+                            vt is R.FunctionType and key in WRAPPED_BY_TYPE):
                     namespace[key] = value
                 else:
                     later.append((key, value))
@@ -490,6 +498,54 @@ def _make_pickler_class() -> Any:
     return UnitPickler
 
 
+def creation_order(context: Context) -> list[type]:
+    """The body's classes (those its namespace and their classes name), in
+    an order a restore can make them in that keeps every base's
+    __subclasses__() order: each class after its bases, and the subclasses
+    of each base in the order that base lists them."""
+    heap, name = context.heap, context.name
+    found: list[type] = []
+    seen: set[int] = set()
+    stack = [v for v in vars(context.module).values() if isinstance(v, type)]
+    while stack:
+        cls = stack.pop(0)
+        if id(cls) in seen or heap.owner.get(id(cls)) != name:
+            continue
+        seen.add(id(cls))
+        found.append(cls)
+        stack += [v for v in vars(cls).values() if isinstance(v, type)]
+        stack += list(cls.__bases__)
+    after: dict[int, set[int]] = {id(c): set() for c in found}  # must come after
+    for cls in found:
+        for base in cls.__bases__:
+            if id(base) in after:
+                after[id(cls)].add(id(base))
+        siblings = [s for s in type.__subclasses__(cls) if id(s) in after]
+        for earlier, later in zip(siblings, siblings[1:]):
+            after[id(later)].add(id(earlier))
+    bases = {id(b) for c in found for b in c.__bases__}
+    for base_id in bases - set(after):
+        base = next(b for c in found for b in c.__bases__ if id(b) == base_id)
+        siblings = [s for s in type.__subclasses__(base) if id(s) in after]
+        for earlier, later in zip(siblings, siblings[1:]):
+            after[id(later)].add(id(earlier))
+    ordered: list[type] = []
+    placed: set[int] = set()
+    pending = list(found)
+    while pending:
+        progress = False
+        for cls in list(pending):
+            if after[id(cls)] <= placed:
+                ordered.append(cls)
+                placed.add(id(cls))
+                pending.remove(cls)
+                progress = True
+        if not progress:  # never in a real hierarchy; keep what is left
+            ordered += pending
+            break
+    return ordered
+
+
 _Pickler: Any = None
 
 
@@ -513,12 +569,19 @@ def write_unit(context: Context, header: dict[str, Any],
     pickler = _Pickler(stream, protocol=5)
     pickler.setup(context)
     items = []
+    fresh = {id(value): clock for clock, value in context.clock_reads}
     for key, value in module.__dict__.items():
         if key in context.machinery and context.machinery[key] is value:
             value = R.KEEP
+        elif id(value) in fresh:
+            value = R.Fresh(fresh.pop(id(value)))
         items.append((key, value))
+    for clock, value in context.clock_reads:
+        if id(value) in fresh:
+            raise Refused(f"read {clock}() for more than a value it keeps")
     try:
         pickler.dump(dict(header))  # plain data: no objects of the body
+        pickler.dump(creation_order(context))
         pickler.dump(items)
         pickler.dump(operations)
         while pickler.fills:
