@@ -637,7 +637,10 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     `unit`; False to run `code` instead."""
     global _Unpickler
     name = module.__name__
-    if _loading:
+    if _loading or "__builtins__" in module.__dict__:
+        # Loading the unpickler itself, or importlib.reload: a body ran in
+        # this namespace before (exec put __builtins__ there) and reload
+        # runs it again, from code.
         return False
     started = time.perf_counter()
     try:

@@ -269,8 +269,9 @@ def _make_pickler_class() -> Any:
                     or objects.type_name(type(obj)) in STATIC_CALLABLES):
                 return None
             path = self._static_path(obj)
-            if not path or path[0][1] == self.context.name:
-                return None
+            if not path or path[0][1] == self.context.name or \
+                    path[0][1] in self.context.running:
+                return None  # that namespace is not filled yet at restore
             path = tuple((step[0], step[1]) for step in path)
             try:
                 found = R.resolve(path)
