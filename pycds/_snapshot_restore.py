@@ -67,6 +67,8 @@ H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
+H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
+H_CODES = "codes"          # [co_consts index path]: code inside the module's
 
 _pickle: Any = None
 _loading = False
@@ -315,6 +317,21 @@ def new_rlock() -> Any:
     return _thread.RLock()
 
 
+# The unpickler's memo before the first pickle: these, then the header's
+# externals, then its code objects; the writer's pickler has the same memo,
+# so each is one BINGET wherever the unit refers to it.  Changing this list
+# changes the format (FORMAT).
+FIXED_FIRST = 3  # the module, its namespace, KEEP
+
+
+def _vocabulary() -> list[Any]:
+    return [make_class, fill_class, class_attribute, new_value, new_container,
+            set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
+            fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
+            new_weakref, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
+            getattr, property, classmethod, staticmethod, object, type]
+
+
 def code_at(code: Any, path: tuple[int, ...]) -> Any:
     for index in path:
         code = code.co_consts[index]
@@ -388,6 +405,7 @@ def _traceback_type() -> type:
 
 
 STATIC_TYPES = _static_types()
+VOCABULARY = _vocabulary()
 # C types of an extension module that no module names, made by asking an
 # object for its type once the module that makes the object is imported.
 LAZY_TYPES = {
@@ -441,41 +459,15 @@ def _unpickler_class() -> Any:
 
     class UnitUnpickler(pickle.Unpickler):  # type: ignore[name-defined, misc]
         def persistent_load(self, pid: Any) -> Any:
-            found = self.found.get(pid, self)
-            if found is not self:
-                return found
-            kind = pid[0]
-            if kind == "ext":
-                try:
-                    obj = resolve(pid[1])
-                except (KeyError, IndexError, AttributeError, TypeError):
-                    raise Stale(f"{_text(pid[1])} is gone") from None
-                if witness(obj) != pid[2]:
-                    raise Stale(f"{_text(pid[1])} is not what it was "
-                                f"(a {pid[2][0]} {pid[2][1] or ''})")
-            elif kind == "self":
-                obj = self.module
-            elif kind == "dict":
-                obj = self.module.__dict__
-            elif kind == "keep":
-                obj = KEEP
-            elif kind == "fresh":
-                obj = Fresh(pid[1])
-            elif kind == "code":
-                obj = code_at(self.code, pid[1])
-            else:
-                raise Stale(f"unknown reference {kind!r}")
-            self.found[pid] = obj
-            return obj
+            if type(pid) is int and self.fixed is not None:
+                return self.fixed[pid]
+            if type(pid) is tuple and pid[0] == "fresh":
+                return Fresh(pid[1])
+            raise Stale(f"unknown reference {pid!r}")
 
         def find_class(self, module: str, name: str) -> Any:
-            # Only the vocabulary above and builtins; everything else is
-            # named by path (persistent_load).
-            if module == __name__:
-                return globals()[name]
-            if module == "builtins":
-                import builtins
-                return getattr(builtins, name)
+            # A unit names nothing by module and name: what it uses is in
+            # the memo (fixed_memo).
             raise Stale(f"unit names {module}.{name}")
 
     return UnitUnpickler
@@ -558,6 +550,40 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             raise Stale(f"{source}.{attribute} changed")
 
 
+def memo_preamble(count: int) -> bytes:
+    """A pickle that puts fixed objects 0..count-1 in the unpickler's memo
+    at those indexes: persistent id i, memoize, pop, for each.  (Setting
+    Unpickler.memo to a dict does not work: CPython fills the memo it is
+    about to drop.)"""
+    out = [b"\x80\x05"]
+    for i in range(count):
+        pid = (b"K" + i.to_bytes(1, "little") if i < 256 else
+               b"M" + i.to_bytes(2, "little") if i < 65536 else
+               b"J" + i.to_bytes(4, "little"))
+        out.append(pid + b"Q\x94" + b"0")
+    out.append(b"N.")
+    return b"".join(out)
+
+
+def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
+    """What the unpickler's memo holds before the unit's pickles
+    (memo_preamble): the module, its namespace, KEEP, the vocabulary, what
+    existed before (found by path, checked by witness), and code."""
+    memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
+    for path, seen in header[H_EXTERNALS]:
+        try:
+            obj = resolve(path)
+        except (KeyError, IndexError, AttributeError, TypeError):
+            raise Stale(f"{_text(path)} is gone") from None
+        if witness(obj) != seen:
+            raise Stale(f"{_text(path)} is not what it was "
+                        f"(a {seen[0]} {seen[1] or ''})")
+        memo.append(obj)
+    for path in header[H_CODES]:
+        memo.append(code_at(code, path))
+    return memo
+
+
 def apply_fill(kind: str, obj: Any, state: Any) -> None:
     if kind == "class":
         fill_class(obj, state)
@@ -579,14 +605,31 @@ def apply_fill(kind: str, obj: Any, state: Any) -> None:
         raise Stale(f"unknown fill {kind!r}")
 
 
+OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
+              "delattr", "append", "insert", "add", "discard", "abc_register",
+              "atexit"}
+
+
 def check_operation(op: tuple[Any, ...]) -> None:
+    """Before any is applied: each operation is one restore knows, on a
+    target of the right kind (check every entry, then apply)."""
     name, target = op[0], op[1]
+    if name not in OPERATIONS:
+        raise Stale(f"unknown operation {name!r}")
     if name in ("set_item", "del_item") and not hasattr(target, "__setitem__"):
         raise Stale("an operation's target is not a mapping")
     if name in ("append", "insert") and not hasattr(target, "insert" if name == "insert" else "append"):
         raise Stale("an operation's target is not a list")
     if name in ("add", "discard", "abc_register") and not hasattr(target, "add" if name != "abc_register" else "__subclasscheck__"):
         raise Stale("an operation's target is not a set")
+    if name == "del_item":
+        key = op[2]
+        if isinstance(target, list) and not (type(key) is int and -len(target) <= key < len(target)):
+            raise Stale("an operation deletes an item that is not there")
+        if isinstance(target, dict) and key not in target:
+            raise Stale("an operation deletes a key that is not there")
+    if name in ("del_attr", "delattr") and not hasattr(target, op[2]):
+        raise Stale("an operation deletes an attribute that is not there")
 
 
 def apply_operation(op: tuple[Any, ...]) -> None:
@@ -607,6 +650,10 @@ def apply_operation(op: tuple[Any, ...]) -> None:
             type.__delattr__(target, key)
         else:
             del object.__getattribute__(target, "__dict__")[key]
+    elif name == "setattr":  # a function's, cell's or slot's attribute
+        setattr(target, key, value)
+    elif name == "delattr":
+        delattr(target, key)
     elif name == "append":
         target.append(value)
     elif name == "insert":
@@ -645,22 +692,22 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     started = time.perf_counter()
     try:
         data = bytes(unit)
-        if data[:len(UNIT_MAGIC)] != UNIT_MAGIC:
+        start = len(UNIT_MAGIC) + 4
+        if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < start:
             raise Stale("not a unit of this format")
         if _Unpickler is None:
             _Unpickler = _unpickler_class()
-        import _io
-        stream = _io.BytesIO(data)
-        stream.seek(len(UNIT_MAGIC))
-        reader = _Unpickler(stream)
-        reader.found = {}
-        reader.module = module
-        reader.code = code
-        header = reader.load()
+        end = start + int.from_bytes(data[len(UNIT_MAGIC):start], "little")
+        header = _pickle.loads(data[start:end])
         check_inputs(header)
         t1 = time.perf_counter()
         replay_imports(header, module)
         t2 = time.perf_counter()
+        import _io
+        reader = _Unpickler(_io.BytesIO(data[end:]))
+        reader.fixed = fixed_memo(module, code, header)
+        reader.load()  # the memo preamble
+        reader.fixed = None
         reader.load()  # the body's classes, made first in their order
         items = reader.load()
         operations = reader.load()

@@ -21,6 +21,7 @@ import gc
 import marshal
 import sys
 
+from . import _cds
 from . import _snapshot_objects as objects
 from . import _snapshot_restore as R
 
@@ -50,13 +51,7 @@ NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deq
           "builtins.complex"}
 # The restore's vocabulary, which a unit names by module and name (the
 # unpickler's find_class knows only these and builtins).
-VOCABULARY = {id(f) for f in (R.make_function, R.set_function, R.make_class,
-                              R.fill_class, R.class_attribute, R.new_object,
-                              R.new_value, R.new_container, R.fill_instance,
-                              R.set_attributes, R.new_cell, R.bind, R.mappingproxy,
-                              R.pattern, R.lru_cache, R.fresh_random, R.new_lock,
-                              R.new_rlock, R.code_at, R.code_from, R.new_count,
-                              R.new_typevar, R.new_weakref)}
+VOCABULARY = {id(f) for f in R.VOCABULARY}
 STATIC_NAMES = {id(t): name for name, t in R.STATIC_TYPES.items()}
 STATIC_CALLABLES = {"builtins.builtin_function_or_method", "builtins.method_descriptor",
                     "builtins.wrapper_descriptor", "builtins.classmethod_descriptor",
@@ -212,13 +207,39 @@ def _make_pickler_class() -> Any:
     pickle = R._load_pickle()
 
     class UnitPickler(pickle.Pickler):  # type: ignore[name-defined, misc]
-        def setup(self, context: Context) -> None:
+        def setup(self, context: Context, fixed: dict[int, Any] | None) -> None:
+            """fixed: None for the first pass, which finds what the unit
+            names (externals, code); the second pass's memo then holds them
+            (pycds/_snapshot_restore.py's memo layout)."""
             self.context = context
             self.reducing: set[int] = set()
             self.fills: list[tuple[str, Any, Any]] = []
             self.count = 0
+            self.fixed = fixed
+            self.externals: dict[int, tuple[Any, Any, Any]] = {}  # id -> (obj, path, seen)
+            self.codes: dict[int, tuple[Any, Any]] = {}  # id -> (code, path)
 
         def persistent_id(self, obj: Any) -> Any:
+            if type(obj) is R.Fresh:
+                return ("fresh", obj.clock)
+            if self.fixed is not None:
+                if id(obj) in self.fixed or type(obj) in ATOMS:
+                    return None
+                found = self._reference(obj)
+                if found is not None and found[0] != "code":
+                    raise Refused(f"{objects.type_name(type(obj))} named only on "
+                                  "a second look")  # never: both passes match
+                return None
+            found = self._reference(obj)
+            if found is not None:
+                if found[0] == "ext":
+                    self.externals.setdefault(id(obj), (obj, found[1], found[2]))
+                elif found[0] == "code":
+                    self.codes.setdefault(id(obj), (obj, found[1]))
+            return found
+
+        def _reference(self, obj: Any) -> Any:
+            """How the unit names obj, or None to write it by value."""
             t = type(obj)
             if t in ATOMS:
                 return None
@@ -229,10 +250,8 @@ def _make_pickler_class() -> Any:
                 return ("dict",)
             if obj is R.KEEP:
                 return ("keep",)
-            if t is R.Fresh:
-                return ("fresh", obj.clock)
             if id(obj) in VOCABULARY:
-                return None
+                return ("vocabulary",)
             if t is R.CodeType:
                 path = c.code_paths.get(id(obj))
                 return ("code", path) if path is not None else None
@@ -342,8 +361,9 @@ def _make_pickler_class() -> Any:
                 referent = obj()
                 if referent is None:
                     raise Refused("a weak reference to an object that ended")
+                attrs, slots, _ = self._instance_state(obj, t)
                 return (R.new_weakref, (t, referent, obj.__callback__),
-                        self._instance_state(obj, t), None, None, R.fill_instance)
+                        (attrs, slots or None, None), None, None, _cds.unit_fill)
             kind, type_name, reason = objects.classify(obj, self.context.c_modules)
             if kind == objects.REFUSED:
                 raise Refused(reason)
@@ -381,12 +401,10 @@ def _make_pickler_class() -> Any:
 
         def _function(self, f: Any) -> Any:
             type_params = getattr(f, "__type_params__", None) if R.HAS_TYPE_PARAMS else None
-            state = (f.__defaults__, f.__kwdefaults__, f.__annotations__,
-                     dict(f.__dict__) or None, f.__doc__, f.__module__,
-                     f.__qualname__, type_params)
-            return (R.make_function, (f.__code__, f.__globals__, f.__name__,
-                                      f.__closure__), state, None, None,
-                    R.set_function)
+            return (_cds.unit_function, (
+                f.__code__, f.__globals__, f.__name__, f.__qualname__, f.__closure__,
+                f.__defaults__, f.__kwdefaults__, f.__annotations__ or None, f.__doc__,
+                f.__module__, dict(f.__dict__) or None, type_params or None))
 
         def _class(self, cls: type) -> Any:
             c = self.context
@@ -426,8 +444,8 @@ def _make_pickler_class() -> Any:
                                               "builtins.member_descriptor")
                         and getattr(value, "__objclass__", None) is cls):
                     continue  # made by type.__new__ (__dict__, __slots__)
-                if key in CREATION_KEYS and vt in (str, type(None), tuple, dict):
-                    namespace[key] = value
+                if key in CREATION_KEYS and vt in (str, type(None), tuple, dict, list):
+                    namespace[key] = value  # __slots__ may be any of these
                 elif vt in (R.FunctionType, classmethod, staticmethod, property) \
                         and not _has_set_name(value) and not (
                             vt is R.FunctionType and key in WRAPPED_BY_TYPE):
@@ -448,7 +466,7 @@ def _make_pickler_class() -> Any:
                 return (R.fresh_random, (t,))
             items: Any = None
             if base is object:
-                creation: Any = (R.new_object, (t,))
+                creation: Any = (_cds.unit_object, (t,))
             elif base in (int, float, str, bytes, complex, tuple):
                 value = {int: int.__int__, float: float.__float__, str: str.__str__,
                          bytes: lambda b: b"" + b, complex: complex.__complex__,
@@ -461,7 +479,7 @@ def _make_pickler_class() -> Any:
                 raise Refused(f"object of {objects.type_name(t)} with C base "
                               f"{objects.type_name(base)}: no reviver yet")
             attrs, slots, _ = self._instance_state(obj, t)
-            return (*creation, (attrs, slots, items), None, None, R.fill_instance)
+            return (*creation, (attrs, slots or None, items), None, None, _cds.unit_fill)
 
         def _instance_state(self, obj: Any, t: type) -> tuple[Any, ...]:
             """(its __dict__'s items, its slots' values, None)."""
@@ -565,10 +583,6 @@ def write_unit(context: Context, header: dict[str, Any],
     module = context.module
     if type(module) is not R.ModuleType:
         raise Refused(f"its module object is a {objects.type_name(type(module))}")
-    stream = _io.BytesIO()
-    stream.write(R.UNIT_MAGIC)
-    pickler = _Pickler(stream, protocol=5)
-    pickler.setup(context)
     items = []
     fresh = {id(value): clock for clock, value in context.clock_reads}
     for key, value in module.__dict__.items():
@@ -580,9 +594,10 @@ def write_unit(context: Context, header: dict[str, Any],
     for clock, value in context.clock_reads:
         if id(value) in fresh:
             raise Refused(f"read {clock}() for more than a value it keeps")
-    try:
-        pickler.dump(dict(header))  # plain data: no objects of the body
-        pickler.dump(creation_order(context))
+    classes = creation_order(context)
+
+    def dump_all(pickler: Any) -> None:
+        pickler.dump(classes)
         pickler.dump(items)
         pickler.dump(operations)
         while pickler.fills:
@@ -590,11 +605,32 @@ def write_unit(context: Context, header: dict[str, Any],
             pickler.dump(batch)
         pickler.dump(None)
         pickler.dump(pickler.count)
+
+    stream = _io.BytesIO()
+    try:
+        finder = _Pickler(_io.BytesIO(), protocol=5)
+        finder.setup(context, None)
+        dump_all(finder)
+        externals = list(finder.externals.values())
+        codes = list(finder.codes.values())
+        fixed = [context.module, vars(context.module), R.KEEP, *R.VOCABULARY,
+                 *(e[0] for e in externals), *(c[0] for c in codes)]
+        header = dict(header)
+        header[R.H_EXTERNALS] = [(path, seen) for _, path, seen in externals]
+        header[R.H_CODES] = [path for _, path in codes]
+        head = R._load_pickle().dumps(header, protocol=5)  # plain data
+        stream.write(R.UNIT_MAGIC)
+        stream.write(len(head).to_bytes(4, "little"))
+        stream.write(head)
+        stream.write(R.memo_preamble(len(fixed)))
+        pickler = _Pickler(stream, protocol=5)
+        pickler.setup(context, {id(obj): obj for obj in fixed})
+        pickler.memo = {id(obj): (index, obj) for index, obj in enumerate(fixed)}
+        dump_all(pickler)
     except Refused:
         raise
     except RecursionError:
         raise Refused("objects nested too deeply to write") from None
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
-    data = stream.getvalue()
-    return data
+    return stream.getvalue()

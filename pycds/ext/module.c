@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "share.h"
 #include "trust.h"
+#include "unit.h"
 
 #include <errno.h>
 
@@ -76,6 +77,16 @@ static PyMethodDef module_methods[] = {
     {"type_dict", pycds_type_dict, METH_O,
      "type_dict(cls) -> dict: the namespace of a class made by Python code,\n"
      "not a copy (for snapshot restores); call type_modified after a change."},
+    {"unit_function", (PyCFunction)(void (*)(void))pycds_unit_function,
+     METH_FASTCALL,
+     "unit_function(code, globals, name, qualname, closure, defaults,\n"
+     "kwdefaults, annotations, doc, module, attrs, type_params) -> function\n"
+     "(snapshot restores)."},
+    {"unit_object", pycds_unit_object, METH_O,
+     "unit_object(cls) -> object.__new__(cls) (snapshot restores)."},
+    {"unit_fill", (PyCFunction)(void (*)(void))pycds_unit_fill, METH_FASTCALL,
+     "unit_fill(obj, (attrs, slots, items)): an instance's state\n"
+     "(snapshot restores)."},
     {"type_modified", pycds_type_modified, METH_O,
      "type_modified(cls): forget what method caches know of cls."},
     {"share_unit", pycds_share_unit, METH_O,

@@ -1,0 +1,164 @@
+/*
+ * unit.c - making a snapshot unit's objects in C (see unit.h).  The
+ * unpickler calls these by name; they trust their arguments no more than
+ * any C function Python code can call: wrong types raise.
+ */
+#include "unit.h"
+
+#include "error.h"
+
+/* Set attribute `name` unless the function already has `value` there
+ * (most functions keep what PyFunction_New derived from the code). */
+static int set_if_other(PyObject *function, const char *name, PyObject *value)
+{
+    PyObject *now = PyObject_GetAttrString(function, name);
+    if (!now)
+        return -1;
+    int same = now == value;
+    if (!same && PyUnicode_Check(now) && PyUnicode_Check(value))
+        same = PyUnicode_Compare(now, value) == 0;
+    Py_DECREF(now);
+    if (same)
+        return 0;
+    return PyObject_SetAttrString(function, name, value);
+}
+
+PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
+                              Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 12)
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_function takes 12 arguments, not %zd", nargs);
+    PyObject *code = args[0], *globals = args[1], *name = args[2],
+             *qualname = args[3], *closure = args[4], *defaults = args[5],
+             *kwdefaults = args[6], *annotations = args[7], *doc = args[8],
+             *module_name = args[9], *attrs = args[10],
+             *type_params = args[11];
+    if (!PyCode_Check(code) || !PyDict_Check(globals))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_function: no code object or globals dict");
+    PyObject *function = PyFunction_NewWithQualName(code, globals, qualname);
+    if (!function)
+        return NULL;
+    if ((closure != Py_None && PyFunction_SetClosure(function, closure) < 0) ||
+        (defaults != Py_None && PyFunction_SetDefaults(function, defaults) < 0) ||
+        (kwdefaults != Py_None &&
+         PyFunction_SetKwDefaults(function, kwdefaults) < 0) ||
+        (annotations != Py_None &&
+         PyFunction_SetAnnotations(function, annotations) < 0) ||
+        set_if_other(function, "__name__", name) < 0 ||
+        set_if_other(function, "__doc__", doc) < 0 ||
+        set_if_other(function, "__module__", module_name) < 0 ||
+        (type_params != Py_None &&
+         PyObject_SetAttrString(function, "__type_params__", type_params) <
+             0)) {
+        Py_DECREF(function);
+        return NULL;
+    }
+    if (attrs != Py_None) {
+        PyObject *dict = PyObject_GenericGetDict(function, NULL);
+        int failed = !dict || PyDict_Update(dict, attrs) < 0;
+        Py_XDECREF(dict);
+        if (failed) {
+            Py_DECREF(function);
+            return NULL;
+        }
+    }
+    return function;
+}
+
+PyObject *pycds_unit_object(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    if (!PyType_Check(cls))
+        return pycds_raise(PYCDS_ERROR_TYPE, "unit_object: %R is no class",
+                           cls);
+    PyObject *empty = PyTuple_New(0);
+    if (!empty)
+        return NULL;
+    PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty, NULL);
+    Py_DECREF(empty);
+    return obj;
+}
+
+static int fill_slots(PyObject *obj, PyObject *slots)
+{
+    if (!PyList_Check(slots))
+        return pycds_fail(PYCDS_ERROR_TYPE, "unit_fill: slots are no list");
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(slots); i++) {
+        PyObject *slot = PyList_GET_ITEM(slots, i);
+        if (!PyTuple_Check(slot) || PyTuple_GET_SIZE(slot) != 3 ||
+            !PyType_Check(PyTuple_GET_ITEM(slot, 0)))
+            return pycds_fail(PYCDS_ERROR_TYPE, "unit_fill: a bad slot");
+        PyObject *namespace =
+            PyObject_GetAttrString(PyTuple_GET_ITEM(slot, 0), "__dict__");
+        if (!namespace)
+            return -1;
+        PyObject *descriptor =
+            PyObject_GetItem(namespace, PyTuple_GET_ITEM(slot, 1));
+        Py_DECREF(namespace);
+        if (!descriptor)
+            return -1;
+        descrsetfunc set = Py_TYPE(descriptor)->tp_descr_set;
+        int result = set ? set(descriptor, obj, PyTuple_GET_ITEM(slot, 2))
+                         : pycds_fail(PYCDS_ERROR_TYPE,
+                                      "unit_fill: a slot without a setter");
+        Py_DECREF(descriptor);
+        if (result < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int fill_items(PyObject *obj, PyObject *items)
+{
+    if (PyDict_Check(obj))
+        return PyDict_Update(obj, items);
+    if (PyList_Check(obj)) {
+        Py_ssize_t end = PyList_GET_SIZE(obj);
+        return PyList_SetSlice(obj, end, end, items);
+    }
+    if (PySet_Check(obj)) {
+        PyObject *iterator = PyObject_GetIter(items);
+        if (!iterator)
+            return -1;
+        PyObject *item;
+        while ((item = PyIter_Next(iterator))) {
+            int added = PySet_Add(obj, item);
+            Py_DECREF(item);
+            if (added < 0) {
+                Py_DECREF(iterator);
+                return -1;
+            }
+        }
+        Py_DECREF(iterator);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return pycds_fail(PYCDS_ERROR_TYPE, "unit_fill: items for %R",
+                      (PyObject *)Py_TYPE(obj));
+}
+
+PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
+                          Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 3)
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_fill(obj, (attrs, slots, items))");
+    PyObject *obj = args[0], *attrs = PyTuple_GET_ITEM(args[1], 0),
+             *slots = PyTuple_GET_ITEM(args[1], 1),
+             *items = PyTuple_GET_ITEM(args[1], 2);
+    if (attrs != Py_None) {
+        PyObject *dict = PyObject_GenericGetDict(obj, NULL);
+        int failed = !dict || PyDict_Update(dict, attrs) < 0;
+        Py_XDECREF(dict);
+        if (failed)
+            return NULL;
+    }
+    if (slots != Py_None && fill_slots(obj, slots) < 0)
+        return NULL;
+    if (items != Py_None && fill_items(obj, items) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}

@@ -1,0 +1,27 @@
+/*
+ * unit.h - the C half of a snapshot unit's vocabulary: what a restore
+ * (pycds/_snapshot_restore.py) calls once per object, so that making an
+ * object costs one C call and no Python frame.  Each does what the Python
+ * version beside it in _snapshot_restore.py would.
+ */
+#ifndef PYCDS_UNIT_H
+#define PYCDS_UNIT_H
+
+#include "compat.h"
+
+/* unit_function(code, globals, name, qualname, closure, defaults,
+ * kwdefaults, annotations, doc, module, attrs, type_params) -> function:
+ * a function as MAKE_FUNCTION made it and the body then changed it. */
+PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
+                              Py_ssize_t nargs);
+
+/* unit_object(cls) -> object.__new__(cls), for a class whose instances are
+ * laid out as object's (the dumper checked). */
+PyObject *pycds_unit_object(PyObject *module, PyObject *cls);
+
+/* unit_fill(obj, (attrs, slots, items)): an instance's __dict__ items,
+ * its slots' values [(class, name, value)], and a container's items. */
+PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
+                          Py_ssize_t nargs);
+
+#endif /* PYCDS_UNIT_H */
