@@ -69,6 +69,7 @@ H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
+H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
 
 _pickle: Any = None
 _loading = False
@@ -329,7 +330,7 @@ def _vocabulary() -> list[Any]:
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
-            getattr, property, classmethod, staticmethod, object, type]
+            getattr, property, classmethod, staticmethod, object, type, ...]
 
 
 def code_at(code: Any, path: tuple[int, ...]) -> Any:
@@ -415,9 +416,16 @@ LAZY_TYPES = {
 
 
 def resolve(path: tuple[tuple[Any, Any], ...]) -> Any:
-    obj: Any = None
-    for kind, arg in path:
-        obj = resolve_step(obj, kind, arg)
+    kind, arg = path[0]
+    obj = sys.modules[arg] if kind == "module" else resolve_step(None, kind, arg)
+    for kind, arg in path[1:]:
+        if kind == "attr" and arg != "__dict__":
+            # A module's or class's own namespace (no descriptors, no
+            # __getattr__): what the path was made from.
+            obj = (obj.__dict__ if type(obj) is ModuleType or isinstance(obj, type)
+                   else _attrs(obj))[arg]
+        else:
+            obj = resolve_step(obj, kind, arg)
     return obj
 
 
@@ -458,13 +466,6 @@ def _unpickler_class() -> Any:
     pickle = _load_pickle()
 
     class UnitUnpickler(pickle.Unpickler):  # type: ignore[name-defined, misc]
-        def persistent_load(self, pid: Any) -> Any:
-            if type(pid) is int and self.fixed is not None:
-                return self.fixed[pid]
-            if type(pid) is tuple and pid[0] == "fresh":
-                return Fresh(pid[1])
-            raise Stale(f"unknown reference {pid!r}")
-
         def find_class(self, module: str, name: str) -> Any:
             # A unit names nothing by module and name: what it uses is in
             # the memo (fixed_memo).
@@ -478,11 +479,12 @@ _process: Any = None
 
 
 def process_inputs() -> tuple[Any, ...]:
-    """What every body saw of the process (the planner records the same)."""
-    flags = tuple(getattr(sys.flags, name) for name in sorted(dir(sys.flags))
-                  if not name.startswith("_") and not callable(getattr(sys.flags, name))
-                  and name not in ("n_fields", "n_sequence_fields", "n_unnamed_fields"))
-    return (flags, tuple(sys.path), _locale_name())
+    """What every body saw of the process (the planner records the same):
+    sys.flags (fixed for a process's life), sys.path, the locale."""
+    return (tuple(sys.flags), tuple(sys.path), _locale_name())
+
+
+_seen_process: Any = None  # the last process_inputs() that matched
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
@@ -492,7 +494,17 @@ LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
 def _locale_name() -> tuple[Any, ...]:
     """The locale a process starts with, from where it comes from (asking
     _locale would import it, which plain Python has not)."""
-    return tuple(os.environ.get(name) for name in LOCALE_VARIABLES)
+    data = _environ_data()
+    return tuple(data.get(key) for key in LOCALE_KEYS)
+
+
+def _environ_data() -> Any:
+    """os.environ's own dict of bytes (its Mapping methods cost a Python
+    call each; what they return is the same)."""
+    return os.environ._data  # type: ignore[attr-defined]
+
+
+LOCALE_KEYS = tuple(name.encode() for name in LOCALE_VARIABLES)
 
 
 def _file_state(path: str) -> Any:
@@ -511,12 +523,21 @@ def _listing(path: str) -> Any:
 
 
 def check_inputs(header: dict[str, Any]) -> None:
-    if header[H_PROCESS] != process_inputs():
+    global _seen_process
+    wanted = header[H_PROCESS]
+    if wanted is not _seen_process:
+        if wanted != process_inputs():
+            raise Stale("the process differs from the planning one "
+                        "(flags, sys.path or locale)")
+        _seen_process = wanted
+    elif wanted[1] != tuple(sys.path) or wanted[2] != _locale_name():
+        _seen_process = None
         raise Stale("the process differs from the planning one "
                     "(flags, sys.path or locale)")
-    environ = os.environ
+    environ = _environ_data()
     for name, value in header[H_ENV].items():
-        if environ.get(name) != value:
+        now = environ.get(os.fsencode(name))
+        if (now if now is None else os.fsdecode(now)) != value:
             raise Stale(f"environment variable {name} changed")
     for path, state in header[H_FILES]:
         if _file_state(path) != state:
@@ -565,22 +586,37 @@ def memo_preamble(count: int) -> bytes:
     return b"".join(out)
 
 
+# Objects whose witness matched, by id (holding them, so no id is reused):
+# the same object found again by a later unit need not be described again.
+_checked: dict[int, tuple[Any, Any]] = {}
+
+
+def _no_reference(pid: Any) -> Any:
+    raise Stale(f"unknown reference {pid!r}")
+
+
 def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
     """What the unpickler's memo holds before the unit's pickles
     (memo_preamble): the module, its namespace, KEEP, the vocabulary, what
     existed before (found by path, checked by witness), and code."""
     memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
+    checked = _checked
     for path, seen in header[H_EXTERNALS]:
         try:
             obj = resolve(path)
         except (KeyError, IndexError, AttributeError, TypeError):
             raise Stale(f"{_text(path)} is gone") from None
-        if witness(obj) != seen:
-            raise Stale(f"{_text(path)} is not what it was "
-                        f"(a {seen[0]} {seen[1] or ''})")
+        known = checked.get(id(obj))
+        if known is None or known[0] is not obj or known[1] != seen:
+            if witness(obj) != seen:
+                raise Stale(f"{_text(path)} is not what it was "
+                            f"(a {seen[0]} {seen[1] or ''})")
+            checked[id(obj)] = (obj, seen)
         memo.append(obj)
     for path in header[H_CODES]:
         memo.append(code_at(code, path))
+    for clock in header[H_FRESH]:
+        memo.append(Fresh(clock))
     return memo
 
 
@@ -705,9 +741,14 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         t2 = time.perf_counter()
         import _io
         reader = _Unpickler(_io.BytesIO(data[end:]))
-        reader.fixed = fixed_memo(module, code, header)
+        fixed = fixed_memo(module, code, header)
+        t_fixed = time.perf_counter()
+        # The preamble's persistent ids are indexes into `fixed`: a C call
+        # each, no Python frame.
+        reader.persistent_load = fixed.__getitem__
         reader.load()  # the memo preamble
-        reader.fixed = None
+        reader.persistent_load = _no_reference
+        t_pre = time.perf_counter()
         reader.load()  # the body's classes, made first in their order
         items = reader.load()
         operations = reader.load()
@@ -755,8 +796,9 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     seconds["fills"] += t4 - t3
     seconds["operations"] += done - t4
     if _log.level() >= 2:
-        _log.say(f"snapshot: {name}: restored, {count} objects "
-                 f"(inputs {1e6 * (t1 - started):.0f} us, objects "
+        _log.say(f"snapshot: {name}: restored, {count} objects, "
+                 f"{len(header[H_EXTERNALS])} names (names {1e6 * (t_pre - t2):.0f} us, "
+                 f"inputs {1e6 * (t1 - started):.0f} us, objects "
                  f"{1e6 * (t3 - t2):.0f} us, fills {1e6 * (t4 - t3):.0f} us, "
                  f"total without imports {1e6 * (done - started - (t2 - t1)):.0f} us)",
                  at=2)

@@ -220,8 +220,6 @@ def _make_pickler_class() -> Any:
             self.codes: dict[int, tuple[Any, Any]] = {}  # id -> (code, path)
 
         def persistent_id(self, obj: Any) -> Any:
-            if type(obj) is R.Fresh:
-                return ("fresh", obj.clock)
             if self.fixed is not None:
                 if id(obj) in self.fixed or type(obj) in ATOMS:
                     return None
@@ -250,6 +248,8 @@ def _make_pickler_class() -> Any:
                 return ("dict",)
             if obj is R.KEEP:
                 return ("keep",)
+            if t is R.Fresh:
+                return ("fresh",)  # in the memo after the code objects
             if id(obj) in VOCABULARY:
                 return ("vocabulary",)
             if t is R.CodeType:
@@ -401,10 +401,18 @@ def _make_pickler_class() -> Any:
 
         def _function(self, f: Any) -> Any:
             type_params = getattr(f, "__type_params__", None) if R.HAS_TYPE_PARAMS else None
+            code = f.__code__
+            made = R.FunctionType(code, f.__globals__, None, None, f.__closure__)
+            same = ...  # unit_function: keep what PyFunction_New derived
             return (_cds.unit_function, (
-                f.__code__, f.__globals__, f.__name__, f.__qualname__, f.__closure__,
-                f.__defaults__, f.__kwdefaults__, f.__annotations__ or None, f.__doc__,
-                f.__module__, dict(f.__dict__) or None, type_params or None))
+                code, f.__globals__,
+                same if f.__name__ == made.__name__ else f.__name__,
+                None if f.__qualname__ == made.__qualname__ else f.__qualname__,
+                f.__closure__, f.__defaults__, f.__kwdefaults__,
+                f.__annotations__ or None,
+                same if f.__doc__ is made.__doc__ else f.__doc__,
+                same if f.__module__ == made.__module__ else f.__module__,
+                dict(f.__dict__) or None, type_params or None))
 
         def _class(self, cls: type) -> Any:
             c = self.context
@@ -613,11 +621,13 @@ def write_unit(context: Context, header: dict[str, Any],
         dump_all(finder)
         externals = list(finder.externals.values())
         codes = list(finder.codes.values())
+        fresh = [value for _, value in items if type(value) is R.Fresh]
         fixed = [context.module, vars(context.module), R.KEEP, *R.VOCABULARY,
-                 *(e[0] for e in externals), *(c[0] for c in codes)]
+                 *(e[0] for e in externals), *(c[0] for c in codes), *fresh]
         header = dict(header)
         header[R.H_EXTERNALS] = [(path, seen) for _, path, seen in externals]
         header[R.H_CODES] = [path for _, path in codes]
+        header[R.H_FRESH] = [value.clock for value in fresh]
         head = R._load_pickle().dumps(header, protocol=5)  # plain data
         stream.write(R.UNIT_MAGIC)
         stream.write(len(head).to_bytes(4, "little"))

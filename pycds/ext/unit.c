@@ -11,6 +11,8 @@
  * (most functions keep what PyFunction_New derived from the code). */
 static int set_if_other(PyObject *function, const char *name, PyObject *value)
 {
+    if (value == Py_Ellipsis)
+        return 0; /* the writer saw that PyFunction_New makes the same */
     PyObject *now = PyObject_GetAttrString(function, name);
     if (!now)
         return -1;
@@ -38,7 +40,8 @@ PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
     if (!PyCode_Check(code) || !PyDict_Check(globals))
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "unit_function: no code object or globals dict");
-    PyObject *function = PyFunction_NewWithQualName(code, globals, qualname);
+    PyObject *function = PyFunction_NewWithQualName(
+        code, globals, qualname == Py_None ? NULL : qualname);
     if (!function)
         return NULL;
     if ((closure != Py_None && PyFunction_SetClosure(function, closure) < 0) ||

@@ -11,7 +11,9 @@
 
 /* unit_function(code, globals, name, qualname, closure, defaults,
  * kwdefaults, annotations, doc, module, attrs, type_params) -> function:
- * a function as MAKE_FUNCTION made it and the body then changed it. */
+ * a function as MAKE_FUNCTION made it and the body then changed it.
+ * qualname None: the code's; name, doc, module Ellipsis: what
+ * PyFunction_New derives (from the code, the code, the globals). */
 PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
                               Py_ssize_t nargs);
 
