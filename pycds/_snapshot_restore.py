@@ -709,10 +709,11 @@ def apply_operation(op: tuple[Any, ...]) -> None:
 
 
 class Stats:
+    """This process's restores: counts and seconds by phase (PHASES)."""
     restored = 0
     refused = 0
-    seconds = {"inputs": 0.0, "imports": 0.0, "objects": 0.0, "fills": 0.0,
-               "operations": 0.0}
+    seconds = {"inputs": 0.0, "imports": 0.0, "names": 0.0, "objects": 0.0,
+               "fills": 0.0, "operations": 0.0}
 
 
 def restore(module: Any, code: Any, unit: Any) -> bool:
@@ -742,13 +743,12 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         import _io
         reader = _Unpickler(_io.BytesIO(data[end:]))
         fixed = fixed_memo(module, code, header)
-        t_fixed = time.perf_counter()
         # The preamble's persistent ids are indexes into `fixed`: a C call
         # each, no Python frame.
         reader.persistent_load = fixed.__getitem__
         reader.load()  # the memo preamble
         reader.persistent_load = _no_reference
-        t_pre = time.perf_counter()
+        t_names = time.perf_counter()
         reader.load()  # the body's classes, made first in their order
         items = reader.load()
         operations = reader.load()
@@ -789,19 +789,16 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         apply_operation(op)
     done = time.perf_counter()
     Stats.restored += 1
-    seconds = Stats.seconds
-    seconds["inputs"] += t1 - started
-    seconds["imports"] += t2 - t1
-    seconds["objects"] += t3 - t2
-    seconds["fills"] += t4 - t3
-    seconds["operations"] += done - t4
+    phases = (("inputs", t1 - started), ("imports", t2 - t1), ("names", t_names - t2),
+              ("objects", t3 - t_names), ("fills", t4 - t3), ("operations", done - t4))
+    for phase, spent in phases:
+        Stats.seconds[phase] += spent
     if _log.level() >= 2:
-        _log.say(f"snapshot: {name}: restored, {count} objects, "
-                 f"{len(header[H_EXTERNALS])} names (names {1e6 * (t_pre - t2):.0f} us, "
-                 f"inputs {1e6 * (t1 - started):.0f} us, objects "
-                 f"{1e6 * (t3 - t2):.0f} us, fills {1e6 * (t4 - t3):.0f} us, "
-                 f"total without imports {1e6 * (done - started - (t2 - t1)):.0f} us)",
-                 at=2)
+        # PHASES: one "NAME US us" per phase, in this order (bench/startup.py
+        # reads them); imports is the time of the modules the body imported.
+        _log.say(f"snapshot: {name}: restored, {count} objects ("
+                 + ", ".join(f"{phase} {1e6 * spent:.0f} us" for phase, spent in phases)
+                 + ")", at=2)
     else:
         _log.say(f"snapshot: {name}: restored")
     return True
