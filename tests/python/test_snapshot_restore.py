@@ -30,15 +30,20 @@ class Snap:
     dump_output: str
     env: dict[str, str]
 
+    def _env(self, env: dict[str, str | None]) -> dict[str, str]:
+        """The dump's environment with env over it (None: unset)."""
+        merged = {**self.env, **env}
+        return {k: v for k, v in merged.items() if v is not None}
+
     def plain(self, args: list[str], check: bool = True,
-              **env: str) -> subprocess.CompletedProcess:
-        return run(args, cwd=self.root, check=check, **{**self.env, **env})
+              **env: str | None) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.root, check=check, **self._env(env))
 
     def share(self, args: list[str], check: bool = True, verbose: str = "1",
-              **env: str) -> subprocess.CompletedProcess:
+              **env: str | None) -> subprocess.CompletedProcess:
         return run(args, cwd=self.root, check=check, PYCDSMODE="SHARE",
                    PYCDSARCHIVE=str(self.archive), PYCDSVERBOSE=verbose,
-                   **{**self.env, **env})
+                   **self._env(env))
 
 
 def write_project(root: Path, modules: dict[str, str]) -> None:
@@ -114,7 +119,7 @@ class Runs:
         assert section(self.share.stdout, name) == expected
 
 
-def runs(snap: Snap, args: list[str] | None = None, **env: str) -> Runs:
+def runs(snap: Snap, args: list[str] | None = None, **env: str | None) -> Runs:
     args = args or ["app.py"]
     return Runs(snap, snap.plain(args, **env), snap.share(args, **env))
 
@@ -856,3 +861,735 @@ check("pep695", c)
     }
     result = runs(snapshot_project(tmp_path, modules, ["app.py"]))
     result.same("pep695", "generic")
+
+
+# --------------------------------------------------------------------------
+# 2. Replayed registrations: what a body changed in objects that existed
+# before it (other modules', start-up's) is replayed at restore.
+
+REGISTRATIONS = {
+    "reg_base.py": """
+        import abc
+        HOOKS = []
+        TABLE = {}
+        class Target:
+            existing = "existing"
+        class Iface(abc.ABC):
+            pass
+    """,
+    "reg_other.py": """
+        class Foreign:
+            pass
+    """,
+    "reg_exit1.py": """
+        import atexit
+        def bye():
+            print("exit: reg_exit1 bye")
+        atexit.register(bye)
+        atexit.register(print, "exit:", "with", "args", sep="-")
+    """,
+    "reg_exit2.py": """
+        import atexit
+        @atexit.register
+        def bye():
+            print("exit: reg_exit2 bye")
+    """,
+    "reg_abc.py": """
+        import reg_base, reg_other
+        class Impl:
+            pass
+        reg_base.Iface.register(Impl)
+        reg_base.Iface.register(reg_other.Foreign)
+    """,
+    "reg_log.py": """
+        import logging
+        LOG = logging.getLogger("regtest.child.leaf")
+        LOG.setLevel(logging.WARNING)
+        OTHER = logging.getLogger("regtest_other")
+        OTHER.propagate = False
+    """,
+    "reg_hook1.py": """
+        import reg_base
+        reg_base.HOOKS.append("hook1")
+        reg_base.TABLE["hook1"] = 1
+        reg_base.Target.flag = "set by hook1"
+        reg_base.Target.existing = "replaced by hook1"
+    """,
+    "reg_hook2.py": """
+        import reg_base
+        reg_base.HOOKS.append("hook2")
+        reg_base.HOOKS.insert(0, "front by hook2")
+        reg_base.TABLE["hook2"] = 2
+        del reg_base.TABLE["hook1"]
+        reg_base.Target.flag = "set by hook2"
+        reg_base.Target.count = len(reg_base.HOOKS)
+    """,
+    "reg_finder.py": """
+        import sys
+        class QuietFinder:
+            @classmethod
+            def find_spec(cls, name, path=None, target=None):
+                return None
+        sys.meta_path.append(QuietFinder)
+        sys.path_hooks.append(lambda path: (_ for _ in ()).throw(ImportError()))
+    """,
+    "reg_warn.py": """
+        import warnings
+        warnings.filterwarnings("ignore", message="regtest ignored")
+        warnings.filterwarnings("error", message="regtest error", append=True)
+    """,
+}
+
+REGISTRATIONS_APP = APP_HEAD + """
+import atexit
+atexit.register(print, "exit: app first")
+
+def c_exit():
+    import reg_exit1, reg_exit2
+    yield "imported"
+
+def c_abc():
+    import reg_base, reg_abc, reg_other
+    yield isinstance(reg_abc.Impl(), reg_base.Iface), issubclass(reg_other.Foreign, reg_base.Iface)
+    yield issubclass(int, reg_base.Iface), [c.__name__ for c in reg_base.Iface.__subclasses__()]
+
+def c_log():
+    import logging, reg_log
+    manager = logging.Logger.manager
+    yield sorted(k for k in manager.loggerDict if k.startswith("regtest"))
+    yield type(manager.loggerDict["regtest.child"]).__name__, reg_log.LOG.parent.name
+    yield logging.getLogger("regtest.child.leaf") is reg_log.LOG, reg_log.LOG.level, reg_log.OTHER.propagate
+    parent = logging.getLogger("regtest.child")
+    yield reg_log.LOG.parent is parent, parent.parent.name, reg_log.LOG.getEffectiveLevel()
+    yield logging.getLogger("regtest_other") is reg_log.OTHER, reg_log.LOG.isEnabledFor(logging.INFO)
+
+def c_hooks():
+    import reg_base, reg_hook1, reg_hook2
+    yield reg_base.HOOKS, reg_base.TABLE, reg_base.Target.flag, reg_base.Target.existing, reg_base.Target.count
+    yield [k for k in vars(reg_base.Target) if not k.startswith("__")]
+
+def c_finder():
+    import sys, reg_finder
+    yield [getattr(f, "__name__", type(f).__name__) for f in sys.meta_path][-2:], len(sys.path_hooks)
+    yield sys.meta_path[-1] is reg_finder.QuietFinder
+    import email.utils  # an import after the finder was added
+    yield "imported email.utils"
+
+def c_warn():
+    import warnings, reg_warn
+    yield [(f[0], f[1].pattern if f[1] else None) for f in warnings.filters if f[1] is not None and "regtest" in f[1].pattern]
+    warnings.warn("regtest ignored")
+    try:
+        warnings.warn("regtest error")
+    except UserWarning as e:
+        yield "raised", str(e)
+
+for name, fn in list(globals().items()):
+    if name.startswith("c_"):
+        check(name[2:], fn)
+atexit.register(print, "exit: app last")
+"""
+
+
+@pytest.fixture(scope="module")
+def registrations(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("registrations")
+    snap = snapshot_project(root, {**REGISTRATIONS, "app.py": REGISTRATIONS_APP},
+                            ["app.py"])
+    return runs(snap)
+
+
+def test_atexit_runs_in_order(registrations: Runs) -> None:
+    registrations.same("exit", "reg_exit1", "reg_exit2")
+    assert section(registrations.plain.stdout, "exit") == [
+        "exit: imported", "exit: app last", "exit: reg_exit2 bye",
+        "exit: reg_exit1 bye", "exit: app first"]
+    assert "exit:-with-args" in registrations.share.stdout.splitlines()
+
+
+def test_abc_register_of_another_modules_class(registrations: Runs) -> None:
+    registrations.same("abc", "reg_abc", "reg_base", "reg_other")
+
+
+def test_logging_registry_sees_a_bodys_logger(registrations: Runs) -> None:
+    registrations.same("log", "reg_log")
+
+
+def test_changes_to_another_modules_list_dict_and_class(registrations: Runs) -> None:
+    """Two modules append to one list and set one class attribute: plain
+    order kept."""
+    registrations.same("hooks", "reg_hook1", "reg_hook2", "reg_base")
+
+
+def test_meta_path_and_path_hooks(registrations: Runs) -> None:
+    registrations.same("finder", "reg_finder")
+
+
+def test_warnings_filters(registrations: Runs) -> None:
+    registrations.same("warn", "reg_warn")
+
+
+def test_registrations_whole_output(registrations: Runs) -> None:
+    assert registrations.share.stdout == registrations.plain.stdout
+    assert registrations.share.returncode == registrations.plain.returncode == 0
+
+
+# --------------------------------------------------------------------------
+# 3. Inputs: what a body read is checked at restore; a change falls back.
+
+INPUTS = {
+    "in_env.py": """
+        import os
+        VALUE = os.environ.get("SNAPTEST_VAR", "unset")
+    """,
+    "in_absent.py": """
+        import os
+        VALUE = os.getenv("SNAPTEST_ABSENT", "absent")
+    """,
+    "in_file.py": """
+        import os
+        def _read(name):
+            with open(os.path.join(os.path.dirname(__file__), name)) as f:
+                return f.read().strip()
+        DATA = _read("data.txt")
+    """,
+    "in_stat.py": """
+        import os
+        HAS_FLAG = os.path.exists(os.path.join(os.path.dirname(__file__), "flag.txt"))
+    """,
+    "in_dir.py": """
+        import os
+        LISTED = sorted(os.listdir(os.path.join(os.path.dirname(__file__), "listed")))
+    """,
+    "in_argv.py": """
+        import sys
+        ARGS = sys.argv[1:]
+    """,
+    "in_flags.py": """
+        DEBUG = __debug__
+        try:
+            assert False, "asserts on"
+            ASSERTS = "off"
+        except AssertionError:
+            ASSERTS = "on"
+        def doc():
+            "a docstring"
+    """,
+    "in_none.py": """
+        CONSTANT = "reads nothing"
+    """,
+    "data.txt": "data one\n",
+    "listed/a.txt": "",
+    "app.py": APP_HEAD + """
+def c_inputs():
+    import in_env, in_absent, in_file, in_stat, in_dir, in_argv, in_flags, in_none
+    yield in_env.VALUE, in_absent.VALUE, in_file.DATA, in_stat.HAS_FLAG, in_dir.LISTED
+    yield in_argv.ARGS, in_flags.DEBUG, in_flags.ASSERTS, in_flags.doc.__doc__, in_none.CONSTANT
+check("inputs", c_inputs)
+""",
+}
+INPUT_MODULES = ("in_env", "in_absent", "in_file", "in_stat", "in_dir", "in_argv",
+                 "in_flags", "in_none")
+INPUT_ARGS = ["app.py", "x"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("inputs")
+    return snapshot_project(root, INPUTS, INPUT_ARGS, SNAPTEST_VAR="one")
+
+
+def falls_back(snap: Snap, module: str, why: str, args: list[str] = INPUT_ARGS,
+               **env: str | None) -> Runs:
+    """module falls back with a reason containing why; every other input
+    module is still restored; output equals plain."""
+    result = Runs(snap, snap.plain(args, **env), snap.share(args, **env))
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get(module, "").startswith("code ("), (module, result.share.stderr)
+    assert why in lines[module], lines[module]
+    assert result.share.stdout == result.plain.stdout
+    # in_argv aside: it is about argv (test_argv_same_args_is_restored).
+    others = [m for m in INPUT_MODULES if m not in (module, "in_argv")]
+    assert_restored(result.share, *others, dump_output=snap.dump_output)
+    return result
+
+
+def test_inputs_unchanged_are_restored(inputs: Snap) -> None:
+    result = runs(inputs, INPUT_ARGS)
+    result.same("inputs", *(m for m in INPUT_MODULES if m != "in_argv"))
+
+
+def test_argv_same_args_is_restored(inputs: Snap) -> None:
+    """A body that read sys.argv, run with the traced arguments: restored
+    (otherwise the argv check is only ever a refusal)."""
+    runs(inputs, INPUT_ARGS).same("inputs", "in_argv")
+
+
+def test_env_var_changed_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_env", "SNAPTEST_VAR", SNAPTEST_VAR="two")
+
+
+def test_env_var_unset_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_env", "SNAPTEST_VAR", SNAPTEST_VAR=None)
+
+
+def test_env_var_absent_then_set_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_absent", "SNAPTEST_ABSENT", SNAPTEST_ABSENT="present")
+
+
+def test_env_var_set_to_empty_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_absent", "SNAPTEST_ABSENT", SNAPTEST_ABSENT="")
+
+
+def test_file_touched_falls_back(inputs: Snap) -> None:
+    path = inputs.root / "data.txt"
+    before = path.stat()
+    try:
+        path.write_text("data two\n")  # same size, new content and mtime
+        falls_back(inputs, "in_file", "data.txt")
+    finally:
+        path.write_text("data one\n")
+        import os
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    # Put back as it was: restored again.
+    assert_restored(inputs.share(INPUT_ARGS), "in_file")
+
+
+def test_file_appearing_falls_back(inputs: Snap) -> None:
+    flag = inputs.root / "flag.txt"
+    try:
+        flag.write_text("")
+        falls_back(inputs, "in_stat", "flag.txt")
+    finally:
+        flag.unlink()
+
+
+def test_directory_gaining_a_file_falls_back(inputs: Snap) -> None:
+    extra = inputs.root / "listed" / "b.txt"
+    listed = inputs.root / "listed"
+    before = listed.stat()
+    try:
+        extra.write_text("")
+        falls_back(inputs, "in_dir", "listed")
+    finally:
+        extra.unlink()
+        import os
+        os.utime(listed, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_argv_differs_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_argv", "argv", args=["app.py", "y"])
+
+
+def test_optimize_flag(inputs: Snap) -> None:
+    """python -O: the archive is refused or every unit falls back; either
+    way the output is plain -O's (asserts off, __debug__ False)."""
+    args = ["-O", *INPUT_ARGS]
+    plain = inputs.plain(args)
+    share = inputs.share(args)
+    assert "False" in plain.stdout and "'off'" in plain.stdout
+    assert share.stdout == plain.stdout
+    assert restored(share.stderr) == [], share.stderr
+
+
+def test_hash_seed_differs_from_the_dump(inputs: Snap) -> None:
+    """A fixed PYTHONHASHSEED different from the planner's: still restored
+    (the seed is no input: tables are rebuilt), same output."""
+    result = runs(inputs, INPUT_ARGS, PYTHONHASHSEED="12345")
+    result.same("inputs", *(m for m in INPUT_MODULES if m != "in_argv"))
+
+
+# --------------------------------------------------------------------------
+# 4. Bindings: a dependency monkeypatched before the import falls back.
+
+BINDINGS = {
+    "dep.py": """
+        def f():
+            return "dep.f"
+        CONFIG = {"mode": "original"}
+    """,
+    "user.py": """
+        from dep import f
+        RESULT = f()
+    """,
+    "caller.py": """
+        import dep
+        RESULT = dep.f()
+        MODE = dep.CONFIG["mode"]
+    """,
+    "user_json.py": """
+        from json import dumps
+        OUT = dumps({"a": 1})
+    """,
+    "app.py": APP_HEAD + """
+if "patch" in sys.argv:
+    import dep, json
+    dep.f = lambda: "patched"
+    json.dumps = lambda obj: "patched json"
+if "config" in sys.argv:
+    import dep
+    dep.CONFIG["mode"] = "changed"
+
+def c_user():
+    import user
+    yield user.f(), user.RESULT
+
+def c_caller():
+    import caller
+    yield caller.RESULT, caller.MODE
+
+def c_json():
+    import user_json
+    yield user_json.dumps([1]), user_json.OUT
+for name, fn in list(globals().items()):
+    if name.startswith("c_"):
+        check(name[2:], fn)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def bindings(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("bindings")
+    return snapshot_project(root, BINDINGS, ["app.py"])
+
+
+def test_bindings_unpatched_are_restored(bindings: Snap) -> None:
+    result = runs(bindings)
+    result.same("user", "user", "dep")
+    result.same("caller", "caller")
+    result.same("json", "user_json")
+
+
+def test_monkeypatched_dependency_falls_back(bindings: Snap) -> None:
+    result = runs(bindings, ["app.py", "patch"])
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get("user", "").startswith("code ("), result.share.stderr
+    assert "dep.f" in lines["user"]
+    assert section(result.share.stdout, "user") == section(result.plain.stdout, "user")
+    assert section(result.plain.stdout, "user") == ["user: ('patched', 'patched')"]
+
+
+def test_monkeypatched_stdlib_function_falls_back(bindings: Snap) -> None:
+    result = runs(bindings, ["app.py", "patch"])
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get("user_json", "").startswith("code ("), result.share.stderr
+    assert section(result.share.stdout, "json") == section(result.plain.stdout, "json")
+
+
+def test_body_calling_a_patched_function_sees_the_patch(bindings: Snap) -> None:
+    """`import dep; RESULT = dep.f()`: the body called what the program
+    put there; a restore that keeps the planner's result differs."""
+    result = runs(bindings, ["app.py", "patch"])
+    assert section(result.plain.stdout, "caller")[0].startswith("caller: ('patched'")
+    assert section(result.share.stdout, "caller") == section(result.plain.stdout, "caller")
+
+
+def test_body_reading_a_changed_dict_sees_the_change(bindings: Snap) -> None:
+    """The program changed dep.CONFIG (same object) before importing
+    caller, whose body read it."""
+    result = runs(bindings, ["app.py", "config"])
+    assert "'changed'" in section(result.plain.stdout, "caller")[0]
+    assert section(result.share.stdout, "caller") == section(result.plain.stdout, "caller")
+
+
+# --------------------------------------------------------------------------
+# 5. Refusals at dump, each with its reason; such modules run as code.
+
+REFUSALS = {
+    "thread_mod.py": """
+        import threading
+        STOP = threading.Event()
+        WORKER = threading.Thread(target=STOP.wait, daemon=True)
+        WORKER.start()
+    """,
+    "ctype_mod.py": """
+        import array
+        BUFFER = array.array("i", [1, 2, 3])
+    """,
+    "ctype_user.py": """
+        from ctype_mod import BUFFER
+        TOTAL = sum(BUFFER)
+    """,
+    "optout_mod.py": """
+        __pycds_snapshot__ = False
+        VALUE = "opted out"
+    """,
+    "excl_pkg/__init__.py": "VALUE = 'package'\n",
+    "excl_pkg/sub.py": "VALUE = 'sub'\n",
+    "fine_mod.py": "VALUE = 'fine'\n",
+    "app.py": APP_HEAD + """
+def c_refused():
+    import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
+    thread_mod.STOP.set()
+    thread_mod.WORKER.join()
+    yield thread_mod.WORKER.is_alive(), list(ctype_mod.BUFFER), ctype_user.TOTAL
+    yield optout_mod.VALUE, optout_mod.__pycds_snapshot__, excl_pkg.VALUE, excl_pkg.sub.VALUE, fine_mod.VALUE
+check("refused", c_refused)
+""",
+}
+REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub")
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("refusals")
+    snap = snapshot_project(root, REFUSALS, ["app.py"],
+                            dump_args=("--snapshot-exclude", "excl_pkg"))
+    return runs(snap)
+
+
+def test_thread_started_in_a_body_is_refused(refusals: Runs) -> None:
+    assert "thread" in code_only(refusals.snap.dump_output).get("thread_mod", "")
+
+
+def test_unknown_c_type_is_refused(refusals: Runs) -> None:
+    why = code_only(refusals.snap.dump_output).get("ctype_mod", "")
+    assert "object of C type array.array: no reviver" in why, refusals.snap.dump_output
+    assert code_only(refusals.snap.dump_output).get("ctype_user") == "depends on ctype_mod"
+
+
+def test_opt_out_marker(refusals: Runs) -> None:
+    assert code_only(refusals.snap.dump_output).get("optout_mod") == (
+        "opted out (__pycds_snapshot__ = False)")
+
+
+def test_snapshot_exclude(refusals: Runs) -> None:
+    refused = code_only(refusals.snap.dump_output)
+    assert refused.get("excl_pkg") == "excluded by --snapshot-exclude"
+    assert refused.get("excl_pkg.sub") == "excluded by --snapshot-exclude"
+
+
+def test_refused_modules_run_as_code(refusals: Runs) -> None:
+    refusals.same("refused", "fine_mod")
+    done = restored(refusals.share.stderr)
+    assert not set(REFUSED) & set(done), done
+    assert refusals.share.stdout == refusals.plain.stdout
+
+
+# --------------------------------------------------------------------------
+# 6. Only what is imported: a program importing one module of a big
+# snapshot restores only it and what it imports.
+
+def big_modules() -> dict[str, str]:
+    modules = {}
+    for i in range(40):
+        body = f"VALUE = {i}\nTABLE = {{'n': {i}, 'items': list(range({i}))}}\n"
+        if i % 5:
+            body = f"import big_{i - 1:02}\n" + body + \
+                f"CHAIN = big_{i - 1:02}.CHAIN + [{i}]\n"
+        else:
+            body += f"CHAIN = [{i}]\n"
+        modules[f"big_{i:02}.py"] = body
+    modules["app.py"] = (
+        "import json, logging, argparse, email.message, dataclasses, enum, decimal\n"
+        "import textwrap, string, fractions, ipaddress, pathlib, tomllib\n"
+        + "".join(f"import big_{i:02}\n" for i in range(40))
+        + "print(sum(sys.modules[f'big_{i:02}'].VALUE for i in range(40)))\n".replace(
+            "sys.modules", "__import__('sys').modules"))
+    modules["one.py"] = "import big_12\nprint(big_12.CHAIN, big_12.TABLE)\n"
+    modules["json_only.py"] = (
+        "import json\nprint(json.dumps({'a': [1, 2.5, None]}), json.loads('[1, {\"b\": 2}]'))\n")
+    modules["closure.py"] = (
+        "import sys\nbefore = set(sys.modules)\nimport json\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n")
+    return modules
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("big")
+    modules = big_modules()
+    if sys.version_info < (3, 11):  # tomllib
+        modules["app.py"] = modules["app.py"].replace(", tomllib", "")
+    return snapshot_project(root, modules, ["app.py"])
+
+
+def test_big_snapshot_app_restores_all(big: Snap) -> None:
+    result = runs(big)
+    assert result.share.stdout == result.plain.stdout
+    done = restored(result.share.stderr)
+    assert {f"big_{i:02}" for i in range(40)} <= set(done), big.dump_output
+
+
+def test_one_module_of_a_big_snapshot(big: Snap) -> None:
+    result = runs(big, ["one.py"])
+    assert result.share.stdout == result.plain.stdout
+    assert restored(result.share.stderr) == ["big_10", "big_11", "big_12"]
+    assert set(snapshot_lines(result.share.stderr)) == {"big_10", "big_11", "big_12"}
+
+
+def test_json_alone_restores_only_its_closure(big: Snap) -> None:
+    closure = set(big.plain(["closure.py"]).stdout.split())
+    result = runs(big, ["json_only.py"])
+    assert result.share.stdout == result.plain.stdout
+    done = restored(result.share.stderr)
+    assert len(done) == len(set(done))  # each once
+    assert {"json", "json.decoder", "json.scanner", "json.encoder"} <= set(done), \
+        result.share.stderr
+    assert set(snapshot_lines(result.share.stderr)) <= closure, (closure, result.share.stderr)
+
+
+# --------------------------------------------------------------------------
+# 7. importlib.reload of a restored module runs its body.
+
+RELOAD = {
+    "counter.py": "RUNS = []\n",
+    "reloaded.py": """
+        import counter
+        counter.RUNS.append("body")
+        VALUE = len(counter.RUNS)
+        class K:
+            pass
+        def f():
+            return VALUE
+    """,
+    "app.py": APP_HEAD + """
+def c_reload():
+    import importlib, counter, reloaded
+    yield counter.RUNS, reloaded.VALUE, reloaded.f()
+    old_k = reloaded.K
+    reloaded.extra = "set by the program"
+    again = importlib.reload(reloaded)
+    yield again is reloaded, counter.RUNS, reloaded.VALUE, reloaded.f(), reloaded.K is old_k
+    yield reloaded.extra, sorted(k for k in vars(reloaded) if not k.startswith("__"))
+    importlib.reload(reloaded)
+    yield counter.RUNS, reloaded.VALUE
+check("reload", c_reload)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def reload_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("reload")
+    return runs(snapshot_project(root, RELOAD, ["app.py"]))
+
+
+def test_reload_runs_the_body(reload_runs: Runs) -> None:
+    reload_runs.same("reload", "reloaded", "counter")
+    assert section(reload_runs.plain.stdout, "reload")[1].startswith(
+        "reload: (True, ['body', 'body'], 2, 2, False)")
+    assert restored(reload_runs.share.stderr).count("reloaded") == 1
+
+
+# --------------------------------------------------------------------------
+# 8. Mutating restored objects: grow, replace, delete, collect.
+
+MUTATE = {
+    "mut_data.py": """
+        D = {"a": 1, "b": [1, 2], "c": {"nested": [3]}}
+        L = [1, 2, 3, [4, 5]]
+        S = {1, 2, 3, "alpha", "beta"}
+        F = frozenset({"x", "y"})
+        T = (D, L, "tuple")
+        BYTES = b"bytes"
+        class K:
+            attr = 1
+            other = [1]
+            def method(self):
+                return self.attr
+        class Sub(K):
+            pass
+        INST = K()
+        INST.x = 1
+        SUBINST = Sub()
+        STRINGS = {f"key{i}": i for i in range(50)}
+        def func():
+            return D, L
+        func.attr = {"k": "v"}
+    """,
+    "app.py": APP_HEAD + """
+import gc
+
+def c_mutate():
+    import mut_data as m
+    # Lookups by keys made in this process: hashes with this seed.
+    yield m.D["".join(["a"])], "".join(["al", "pha"]) in m.S, "".join(["x"]) in m.F, m.STRINGS["key" + str(7)]
+    for i in range(5000):
+        m.D[f"grow{i}"] = [i] * 3
+    for i in range(0, 5000, 2):
+        del m.D[f"grow{i}"]
+    del m.D["b"]
+    m.D["a"] = "replaced"
+    m.D["c"]["nested"].extend(range(1000))
+    gc.collect()
+    yield len(m.D), m.D["a"], m.D["grow1"], sum(m.D["c"]["nested"]), list(m.D)[:4]
+    m.L[3].append(6)
+    m.L.extend(range(10000))
+    del m.L[2:5000]
+    m.L.insert(0, "front")
+    m.L.sort(key=repr)
+    gc.collect()
+    yield len(m.L), m.L[:3], m.L[-1]
+    m.S.update(range(10000))
+    m.S.discard("alpha")
+    m.S -= set(range(0, 10000, 3))
+    gc.collect()
+    yield len(m.S), "beta" in m.S, "alpha" in m.S
+    for i in range(300):
+        setattr(m.K, f"a{i}", i)
+    m.K.attr = 2
+    del m.K.other
+    m.INST.y = 2
+    for i in range(100):
+        setattr(m.INST, f"i{i}", i)
+    del m.INST.x
+    gc.collect()
+    yield m.INST.method(), m.SUBINST.method(), m.Sub.a299, hasattr(m.K, "other"), len(vars(m.INST)), m.SUBINST.attr
+    m.K.method = lambda self: "patched"
+    yield m.SUBINST.method(), m.INST.method()
+    for key in list(m.STRINGS):
+        if key.endswith("3"):
+            del m.STRINGS[key]
+    m.STRINGS.clear()
+    m.STRINGS.update(zip("abc", range(3)))
+    m.func.attr.update(x=1)
+    gc.collect()
+    yield m.STRINGS, m.func()[0] is m.D, m.func.attr, m.T[1] is m.L
+    # Replace and drop the restored objects themselves.
+    m.D = {}
+    m.L = None
+    del m.S, m.INST, m.T
+    m.K = None
+    gc.collect()
+    yield sorted(k for k in vars(m) if not k.startswith("__")), m.Sub.attr
+    class Other:
+        attr = "other"
+    m.Sub.__bases__ = (Other,)
+    gc.collect()
+    yield hasattr(m.Sub, "attr"), m.SUBINST.__class__.__name__
+    import sys
+    del sys.modules["mut_data"]
+    del m
+    gc.collect()
+    import mut_data
+    yield mut_data.D["a"], len(mut_data.L)
+check("mutate", c_mutate)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def mutate(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("mutate")
+    return snapshot_project(root, MUTATE, ["app.py"])
+
+
+@pytest.mark.parametrize("seed", ["random", "1", "777"])
+def test_mutating_restored_objects(mutate: Snap, seed: str) -> None:
+    result = runs(mutate, PYTHONHASHSEED=seed)
+    result.same("mutate", "mut_data")
+    assert result.share.stdout == result.plain.stdout
+    assert result.share.returncode == result.plain.returncode == 0
+    assert "ERROR" not in result.share.stdout, result.share.stdout
+
+
+# --------------------------------------------------------------------------
+# 9. PYCDSSNAPSHOT=0: the archive's units are ignored.
+
+def test_pycdssnapshot_0_ignores_units(revivers: Runs) -> None:
+    assert restored(revivers.share.stderr)  # the units are there
+    off = revivers.snap.share(["app.py"], PYCDSSNAPSHOT="0")
+    assert restored(off.stderr) == []
+    assert off.stdout == revivers.plain.stdout
