@@ -29,4 +29,5 @@ cd / && PYTHONSAFEPATH=1 LD_PRELOAD="$preload" \
     "$here/tests/python/test_semantics.py" "$here/tests/python/test_reliability.py" \
     "$here/tests/python/test_dump.py" "$here/tests/python/test_run_programs.py" \
     "$here/tests/python/test_run_lifecycle.py" \
-    "$here/tests/python/test_unit_records.py"
+    "$here/tests/python/test_unit_records.py" \
+    "$here/tests/python/test_snapshot_restore.py"

@@ -1,0 +1,1595 @@
+"""Snapshot restore (issue 13, stage 2a), black-box: a small project is
+traced, dumped with --snapshot, then run plainly and under SHARE.  Each
+test asserts both that the modules it is about were restored (the
+`pycds: snapshot: NAME: restored` line, so a restore that silently falls
+back to the code fails) and that the program's output equals plain
+Python's.  Modules never print (a body that prints is code only): app.py
+prints what it checks, one `SECTION: ...` line per fact."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import backdate, decisions, run
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+@dataclass
+class Snap:
+    root: Path
+    list_path: Path
+    archive: Path
+    dump_output: str
+    env: dict[str, str]
+
+    def _env(self, env: dict[str, str | None]) -> dict[str, str]:
+        """The dump's environment with env over it (None: unset)."""
+        merged = {**self.env, **env}
+        return {k: v for k, v in merged.items() if v is not None}
+
+    def plain(self, args: list[str], check: bool = True,
+              **env: str | None) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.root, check=check, **self._env(env))
+
+    def share(self, args: list[str], check: bool = True, verbose: str = "1",
+              **env: str | None) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.root, check=check, PYCDSMODE="SHARE",
+                   PYCDSARCHIVE=str(self.archive), PYCDSVERBOSE=verbose,
+                   **self._env(env))
+
+
+def write_project(root: Path, modules: dict[str, str]) -> None:
+    for name, text in modules.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def snapshot_project(root: Path, modules: dict[str, str], args: list[str],
+                     dump_args: tuple[str, ...] = (), **env: str) -> Snap:
+    """Write modules under root, trace `python args`, dump with --snapshot."""
+    write_project(root, modules)
+    backdate(root)
+    list_path = root / "app.lst"
+    archive = root / "app.img"
+    run(args, cwd=root, PYCDSMODE="TRACE", PYCDSLIST=str(list_path), **env)
+    dumped = run(["-m", "pycds", "dump", "--list", str(list_path), "--archive",
+                  str(archive), "--snapshot", *dump_args], cwd=root, **env)
+    assert "snapshot: " in dumped.stdout, dumped.stdout
+    return Snap(root, list_path, archive, dumped.stdout, dict(env))
+
+
+def snapshot_lines(stderr: str) -> dict[str, str]:
+    """{module: 'restored' or 'code (why)'} of the PYCDSVERBOSE=1 lines."""
+    return decisions(stderr, "snapshot:")
+
+
+def restored(stderr: str) -> list[str]:
+    """The modules restored, in the order of their lines."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("pycds: snapshot: ") and line.endswith(": restored"):
+            out.append(line[len("pycds: snapshot: "):-len(": restored")])
+    return out
+
+
+def code_only(dump_output: str) -> dict[str, str]:
+    """{module: reason} of the dump's `snapshot: NAME: REASON` lines."""
+    found = {}
+    for line in dump_output.splitlines():
+        if line.startswith("snapshot: ") and ": " in line[len("snapshot: "):]:
+            name, _, why = line[len("snapshot: "):].partition(": ")
+            found[name] = why
+    return found
+
+
+def section(stdout: str, name: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(name + ": ")]
+
+
+def assert_restored(done: subprocess.CompletedProcess, *names: str,
+                    dump_output: str = "") -> None:
+    lines = snapshot_lines(done.stderr)
+    refused = code_only(dump_output)
+    for name in names:
+        assert lines.get(name) == "restored", (
+            f"{name}: {lines.get(name, 'no snapshot line')}; at dump: "
+            f"{refused.get(name, 'a unit')}\n{done.stderr}")
+
+
+@dataclass
+class Runs:
+    snap: Snap
+    plain: subprocess.CompletedProcess
+    share: subprocess.CompletedProcess
+
+    def same(self, name: str, *modules: str) -> None:
+        """Modules restored, and SECTION's lines equal to plain's."""
+        assert_restored(self.share, *modules, dump_output=self.snap.dump_output)
+        expected = section(self.plain.stdout, name)
+        assert expected, f"no {name} lines in plain output:\n{self.plain.stdout}"
+        assert section(self.share.stdout, name) == expected
+
+
+def runs(snap: Snap, args: list[str] | None = None, **env: str | None) -> Runs:
+    args = args or ["app.py"]
+    return Runs(snap, snap.plain(args, **env), snap.share(args, **env))
+
+
+# The app's frame: each check imports its module and yields its lines; an
+# exception is a line too, so that one broken check leaves the others.
+APP_HEAD = """
+import sys
+
+def check(name, fn):
+    try:
+        for line in fn():
+            print(f"{name}: {line}")
+    except BaseException as error:
+        print(f"{name}: ERROR {type(error).__name__}: {error}")
+"""
+
+# --------------------------------------------------------------------------
+# 1. Revivers: restored objects behave as the plain ones.
+
+REVIVERS = {
+    "rv_re.py": """
+        import re
+        WORD = re.compile(r"(?P<word>[a-z]+)-(?P<num>\\d+)|(x)", re.I | re.M)
+        BYTES = re.compile(rb"\\s+")
+        SUB = WORD.sub
+    """,
+    "rv_lock.py": """
+        import threading
+        LOCK = threading.Lock()
+        RLOCK = threading.RLock()
+        class Guarded:
+            lock = threading.Lock()
+    """,
+    "rv_cache.py": """
+        import functools
+        @functools.lru_cache(maxsize=32)
+        def square(x):
+            return x * x
+        @functools.lru_cache(maxsize=None)
+        def cube(x):
+            return x * x * x
+        @functools.cache
+        def ident(x):
+            return x
+    """,
+    "rv_typevar.py": """
+        from typing import TypeVar
+        T = TypeVar("T", bound=int)
+        S = TypeVar("S", str, bytes)
+        K = TypeVar("K", covariant=True)
+        def first(xs: "list[T]") -> T:
+            return xs[0]
+    """,
+    "rv_generic.py": """
+        from typing import Generic
+        from rv_typevar import T
+        class Box(Generic[T]):
+            def __init__(self, item: T) -> None:
+                self.item = item
+    """,
+    "rv_weak.py": """
+        import weakref
+        class Thing:
+            def __init__(self, name):
+                self.name = name
+        DIED = []
+        KEPT = Thing("kept")
+        DOOMED = Thing("doomed")
+        REF = weakref.ref(KEPT)
+        CALLBACK_REF = weakref.ref(DOOMED, lambda ref: DIED.append("doomed"))
+        VALUES = weakref.WeakValueDictionary()
+        VALUES["kept"] = KEPT
+        VALUES["doomed"] = DOOMED
+        KEYS = weakref.WeakKeyDictionary({KEPT: 1})
+        SET = weakref.WeakSet([KEPT, DOOMED])
+    """,
+    "rv_nt.py": """
+        from collections import namedtuple
+        Point = namedtuple("Point", "x y")
+        Point3 = namedtuple("Point3", ["x", "y", "z"], defaults=[0])
+        ORIGIN = Point(0, 0)
+        P = Point3(1, 2)
+    """,
+    "rv_coll.py": """
+        from collections import OrderedDict, defaultdict, deque, Counter, ChainMap
+        OD = OrderedDict(a=1, b=2, c=3)
+        OD.move_to_end("a")
+        DD = defaultdict(list)
+        DD["x"].append(1)
+        DQ = deque([1, 2, 3], maxlen=4)
+        DQ.appendleft(0)
+        COUNTS = Counter("abracadabra")
+        CHAIN = ChainMap({"a": 1}, {"a": 2, "b": 3})
+    """,
+    "rv_partial.py": """
+        import functools
+        def join(*parts, sep="-"):
+            return sep.join(parts)
+        BINARY = functools.partial(int, base=2)
+        DASHED = functools.partial(join, "a", sep="+")
+        NESTED = functools.partial(DASHED, "b")
+    """,
+    "rv_descr.py": """
+        class C:
+            def __init__(self):
+                self._x = 1
+            @property
+            def x(self):
+                return self._x
+            @x.setter
+            def x(self, value):
+                self._x = value * 10
+            @classmethod
+            def make(cls):
+                return cls.__name__
+            @staticmethod
+            def add(a, b):
+                return a + b
+            counted = property(lambda self: 99, doc="a lambda property")
+    """,
+    "rv_proxy.py": """
+        import types
+        _BACKING = {"a": 1}
+        VIEW = types.MappingProxyType(_BACKING)
+        CLASS_VIEW = type("K", (), {"attr": 5}).__dict__
+    """,
+    "rv_count.py": """
+        import itertools
+        COUNTER = itertools.count(5, 2)
+        FIRST = next(COUNTER)
+        FLOATS = itertools.count(0.5)
+    """,
+    "rv_ns.py": """
+        import types
+        NS = types.SimpleNamespace(a=1, b=[2, 3])
+        NS.c = "c"
+    """,
+    "rv_enum.py": """
+        import enum
+        class Color(enum.Flag):
+            RED = 1
+            GREEN = 2
+            BLUE = 4
+            WHITE = RED | GREEN | BLUE
+        class Num(enum.IntEnum):
+            ONE = 1
+            TWO = 2
+            UNO = 1
+        class Kind(enum.Enum):
+            B = "b"
+            A = "a"
+            def describe(self):
+                return f"kind {self.value}"
+        class Auto(enum.Enum):
+            X = enum.auto()
+            Y = enum.auto()
+        FAVOURITE = Color.RED | Color.BLUE
+    """,
+    "rv_dc.py": """
+        import dataclasses
+        from dataclasses import dataclass, field
+        @dataclass
+        class Point:
+            x: int
+            y: int = 0
+            tags: list = field(default_factory=list)
+        @dataclass(frozen=True, order=True)
+        class Frozen:
+            a: int
+            b: str = "b"
+        @dataclass(slots=True)
+        class Slotted:
+            v: int
+        ORIGIN = Point(0)
+    """,
+    "rv_abc.py": """
+        import abc
+        class Shape(abc.ABC):
+            @abc.abstractmethod
+            def area(self): ...
+            def describe(self):
+                return f"{type(self).__name__} of area {self.area()}"
+        class Square(Shape):
+            def __init__(self, side):
+                self.side = side
+            def area(self):
+                return self.side ** 2
+        class Virtual:
+            def area(self):
+                return 0
+        Shape.register(Virtual)
+        class Sized(abc.ABC):
+            @classmethod
+            def __subclasshook__(cls, other):
+                return True if hasattr(other, "size") else NotImplemented
+    """,
+    # __init_subclass__ and __subclasses__(): the base is in one module, the
+    # subclasses in two others.
+    "rv_base.py": """
+        REGISTRY = []
+        class Plugin:
+            def __init_subclass__(cls, key=None, **kwargs):
+                super().__init_subclass__(**kwargs)
+                REGISTRY.append((cls.__name__, key))
+        class Local(Plugin, key="local"):
+            pass
+    """,
+    "rv_tree.py": """
+        class A: pass
+        class B(A): pass
+        class C(A): pass
+        class D(A): pass
+        class E(B): pass
+        class MyError(ValueError): pass
+    """,
+    "rv_tree2.py": """
+        import rv_tree
+        class Z(rv_tree.A):
+            pass
+        class Y(rv_tree.B, rv_tree.C):
+            pass
+        class OtherError(rv_tree.MyError): pass
+    """,
+    "rv_plugins.py": """
+        from rv_base import Plugin
+        class First(Plugin, key="first"):
+            pass
+        class Second(Plugin):
+            pass
+    """,
+    "rv_plugins2.py": """
+        import rv_base
+        class Third(rv_base.Plugin, key="third"):
+            pass
+    """,
+    "rv_slots.py": """
+        class S:
+            __slots__ = ("a", "b")
+            def __init__(self):
+                self.a = 1
+        class T(S):
+            __slots__ = ("c", "__dict__")
+        OBJ = S()
+        TOBJ = T()
+        TOBJ.c = 3
+        TOBJ.extra = "extra"
+    """,
+    "rv_values.py": """
+        class MyInt(int):
+            def double(self):
+                return MyInt(self * 2)
+        class MyStr(str):
+            def shout(self):
+                return self.upper() + "!"
+        class MyTuple(tuple):
+            @property
+            def head(self):
+                return self[0]
+        class MyList(list): pass
+        class MyDict(dict):
+            def __missing__(self, key):
+                return f"missing {key}"
+        I = MyInt(5)
+        I.tag = "five"
+        STR = MyStr("hello")
+        TUP = MyTuple((1, 2, 3))
+        LIST = MyList([1, 2])
+        LIST.note = "n"
+        DICT = MyDict(a=1)
+        BIG = 10 ** 40
+        FLOAT = float("1.5")
+        COMPLEX = 1 + 2j
+        FROZEN = frozenset({1, 2})
+        RAW = bytearray(b"ab")
+    """,
+    "rv_closures.py": """
+        def make_counter(start):
+            count = start
+            def inc(step=1):
+                nonlocal count
+                count += step
+                return count
+            def get():
+                return count
+            return inc, get
+        INC, GET = make_counter(10)
+        INC()
+        def outer():
+            x = "outer"
+            def middle():
+                def inner():
+                    return x
+                return inner
+            return middle()
+        INNER = outer()
+        LAMBDAS = [lambda i=i: i * i for i in range(3)]
+        class WithSuper:
+            def who(self):
+                return __class__.__name__
+        class Child(WithSuper):
+            def who(self):
+                return "child of " + super().who()
+    """,
+    "rv_funcs.py": """
+        def f(a: int, b: str = "b", *args, c: float = 1.5, d=None, **kw) -> str:
+            '''The doc of f.'''
+            return f"{a}{b}{args}{c}{d}{kw}"
+        f.attr = "an attribute"
+        f.calls = []
+        def g(x, y=[]):
+            y.append(x)
+            return y
+        async def coro():
+            return 1
+        def gen():
+            yield 1
+            yield 2
+        class Holder:
+            def method(self, z=3):
+                return z
+        BOUND = Holder().method
+    """,
+    "rv_getattr.py": """
+        _LAZY = {"answer": 42}
+        def __getattr__(name):
+            try:
+                return _LAZY[name]
+            except KeyError:
+                raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        def __dir__():
+            return sorted(list(globals()) + list(_LAZY))
+    """,
+    "rv_contextvar.py": """
+        import contextvars
+        VAR = contextvars.ContextVar("var", default="default")
+    """,
+    "rv_struct.py": """
+        import struct
+        PACKER = struct.Struct("<iH")
+    """,
+}
+
+REVIVERS_APP = APP_HEAD + """
+import gc, pickle
+
+def c_re():
+    import re, rv_re
+    w = rv_re.WORD
+    m = w.match("Abc-12")
+    yield m.groups(), m.group("word"), m.span("num"), m.groupdict()
+    yield w.groupindex, w.groups, w.flags, w.pattern
+    yield w == re.compile(w.pattern, w.flags), hash(w) == hash(re.compile(w.pattern, w.flags))
+    yield w.findall("ab-1 x CD-22"), rv_re.SUB("<>", "ab-1 cd-2"), w.search("\\nzz-9").start()
+    yield rv_re.BYTES.split(b"a  b\\tc"), pickle.loads(pickle.dumps(w)) == w
+    yield type(w).__name__, isinstance(w, re.Pattern)
+
+def c_lock():
+    import rv_lock
+    for lock in (rv_lock.LOCK, rv_lock.Guarded.lock):
+        yield lock.locked(), lock.acquire(), lock.locked(), lock.acquire(False)
+        lock.release()
+        yield lock.locked(), type(lock).__name__
+    r = rv_lock.RLOCK
+    yield r.acquire(), r.acquire(), r._is_owned()
+    r.release(); r.release()
+    yield r._is_owned(), type(r).__name__
+    with rv_lock.LOCK:
+        yield "with", rv_lock.LOCK.locked()
+
+def c_cache():
+    import rv_cache
+    yield rv_cache.square.cache_info(), rv_cache.cube.cache_info(), rv_cache.ident.cache_info()
+    yield rv_cache.square(4), rv_cache.square(4), rv_cache.cube(2), rv_cache.ident("x")
+    yield rv_cache.square.cache_info(), rv_cache.cube.cache_info()
+    yield rv_cache.square.cache_parameters(), rv_cache.square.__wrapped__(3), rv_cache.square.__name__
+    rv_cache.square.cache_clear()
+    yield rv_cache.square.cache_info()
+
+def c_typevar():
+    import typing, rv_typevar as m
+    for tv in (m.T, m.S, m.K):
+        yield repr(tv), tv.__name__, tv.__bound__, tv.__constraints__, tv.__covariant__, tv.__contravariant__, tv.__module__
+    yield typing.get_type_hints(m.first), m.first([1]), pickle.loads(pickle.dumps(m.T)) is m.T
+    yield typing.List[m.T][int], typing.Union[m.S, None]
+
+def c_generic():
+    import rv_generic as m
+    yield m.Box.__parameters__, m.Box[int].__args__, m.Box(3).item, m.Box.__orig_bases__
+    yield m.Box[int].__origin__ is m.Box, type(m.Box[int]).__name__, m.Box.__mro__[1:]
+
+def c_weak():
+    import rv_weak as m
+    yield m.REF() is m.KEPT, m.CALLBACK_REF() is m.DOOMED, sorted(m.VALUES), len(m.KEYS), len(m.SET), m.DIED
+    del m.DOOMED
+    gc.collect()
+    yield m.CALLBACK_REF() is None, m.DIED, sorted(m.VALUES), len(m.SET)
+    fresh = m.Thing("fresh")
+    m.VALUES["fresh"] = fresh
+    yield sorted(m.VALUES)
+    del fresh
+    gc.collect()
+    yield sorted(m.VALUES), m.REF().name
+
+def c_nt():
+    import rv_nt as m
+    yield m.Point._fields, m.Point3._fields, m.Point3._field_defaults, m.ORIGIN, m.P
+    yield m.P._asdict(), m.P.x, m.P[2], m.P._replace(x=9), m.Point._make([3, 4])
+    yield pickle.loads(pickle.dumps(m.P)) == m.P, pickle.loads(pickle.dumps(m.Point)) is m.Point
+    yield b"rv_nt" in pickle.dumps(m.Point), b"Point3" in pickle.dumps(m.P)
+    yield type(m.Point.__dict__["x"]).__name__, m.Point.x.__doc__, m.Point.__module__, m.Point.__qualname__
+
+def c_coll():
+    import rv_coll as m
+    yield list(m.OD.items()), m.OD.popitem(last=False), list(m.OD)
+    m.OD["z"] = 26
+    m.OD.move_to_end("z", last=False)
+    yield list(m.OD.items()), repr(m.OD)
+    yield m.DD.default_factory, dict(m.DD), m.DD["new"], sorted(m.DD)
+    yield list(m.DQ), m.DQ.maxlen
+    m.DQ.append(4); m.DQ.append(5); m.DQ.rotate(1)
+    yield list(m.DQ), m.DQ.popleft()
+    yield m.COUNTS.most_common(3), m.COUNTS["z"], m.CHAIN["a"], m.CHAIN["b"], len(m.CHAIN.maps)
+
+def c_partial():
+    import functools, rv_partial as m
+    yield m.BINARY("101"), m.BINARY.func, m.BINARY.args, m.BINARY.keywords
+    yield m.DASHED("x"), m.NESTED("c"), m.NESTED.func is m.join, m.NESTED.args, type(m.NESTED).__name__
+    yield pickle.loads(pickle.dumps(m.DASHED))("y"), repr(m.BINARY)
+
+def c_descr():
+    import rv_descr as m
+    c = m.C()
+    yield c.x, m.C.make(), c.make(), m.C.add(1, 2), c.add(3, 4), c.counted, m.C.counted.__doc__
+    c.x = 5
+    yield c.x, type(m.C.__dict__["x"]).__name__, type(m.C.__dict__["make"]).__name__, type(m.C.__dict__["add"]).__name__
+    yield m.C.__dict__["make"].__func__.__name__, m.C.x.fget.__name__, m.C.x.fset.__name__, m.C.x.fdel
+
+def c_proxy():
+    import rv_proxy as m
+    yield m.VIEW["a"], dict(m.VIEW), type(m.VIEW).__name__
+    try:
+        m.VIEW["b"] = 2
+    except TypeError as e:
+        yield "TypeError", str(e)
+    m._BACKING["b"] = 2
+    yield m.VIEW["b"], len(m.VIEW), m.CLASS_VIEW["attr"], "__dict__" in m.CLASS_VIEW
+
+def c_count():
+    import rv_count as m
+    yield m.FIRST, next(m.COUNTER), next(m.COUNTER), repr(m.COUNTER), next(m.FLOATS), next(m.FLOATS)
+
+def c_ns():
+    import types, rv_ns as m
+    yield m.NS.a, m.NS.b, m.NS.c, repr(m.NS), m.NS == types.SimpleNamespace(a=1, b=[2, 3], c="c")
+    m.NS.d = 4
+    del m.NS.a
+    yield vars(m.NS), type(m.NS) is types.SimpleNamespace
+
+def c_enum():
+    import enum, rv_enum as m
+    yield list(m.Color), m.Color.RED | m.Color.GREEN, m.Color(3), m.Color.WHITE, m.FAVOURITE
+    yield m.Color.RED in m.FAVOURITE, m.Color.GREEN in m.FAVOURITE, ~m.Color.RED, bool(m.Color(0))
+    yield list(m.Num), m.Num(2), m.Num.TWO + 1, m.Num.UNO is m.Num.ONE, list(m.Num.__members__), isinstance(m.Num.ONE, int)
+    yield m.Kind("a"), m.Kind["B"], list(m.Kind), m.Kind.A.describe(), m.Kind.A.name, m.Kind.A.value
+    yield [a.value for a in m.Auto], pickle.loads(pickle.dumps(m.Kind.A)) is m.Kind.A, pickle.loads(pickle.dumps(m.FAVOURITE)) == m.FAVOURITE
+    yield type(m.Color).__name__, isinstance(m.Kind.A, enum.Enum), m.Kind._member_map_.keys(), m.Kind.__members__["A"] is m.Kind.A
+    try:
+        m.Kind("zzz")
+    except ValueError as e:
+        yield "ValueError", str(e)
+
+def c_dc():
+    import dataclasses, rv_dc as m
+    yield [f.name for f in dataclasses.fields(m.Point)], m.Point(1) == m.Point(1), repr(m.Point(1, 2, ["t"]))
+    p = m.Point(1)
+    p.tags.append("x")
+    yield m.Point(1).tags, p, m.ORIGIN, dataclasses.asdict(p), dataclasses.replace(p, y=5)
+    f = m.Frozen(1)
+    try:
+        f.a = 2
+    except dataclasses.FrozenInstanceError as e:
+        yield "frozen", type(e).__name__
+    yield hash(f) == hash(m.Frozen(1)), m.Frozen(1) < m.Frozen(2), sorted([m.Frozen(2), m.Frozen(1, "a")])
+    yield m.Slotted.__slots__, m.Slotted(3), dataclasses.is_dataclass(m.Slotted), m.Point.__match_args__
+    yield m.Point.__dataclass_params__.frozen if hasattr(m.Point, "__dataclass_params__") else None, m.Frozen.__dataclass_params__.frozen
+
+def c_abc():
+    import rv_abc as m
+    yield isinstance(m.Virtual(), m.Shape), issubclass(m.Virtual, m.Shape), isinstance(m.Square(2), m.Shape)
+    yield m.Square(3).describe(), sorted(m.Shape.__abstractmethods__), m.Square.__abstractmethods__
+    try:
+        m.Shape()
+    except TypeError as e:
+        yield "TypeError", str(e)
+    class Late:
+        size = 1
+    class Later:
+        pass
+    yield isinstance(Late(), m.Sized), isinstance(Later(), m.Sized), issubclass(int, m.Shape)
+    class Fresh(m.Shape):
+        pass
+    try:
+        Fresh()
+    except TypeError as e:
+        yield "fresh", str(e)
+    m.Shape.register(int)
+    yield issubclass(int, m.Shape), isinstance(1, m.Shape)
+
+def c_initsub():
+    import rv_base, rv_plugins, rv_plugins2
+    yield rv_base.REGISTRY
+    yield [c.__name__ for c in rv_base.Plugin.__subclasses__()]
+    class Fourth(rv_base.Plugin, key="fourth"):
+        pass
+    yield rv_base.REGISTRY[-1], [c.__name__ for c in rv_base.Plugin.__subclasses__()]
+    yield rv_plugins.First.__mro__[1] is rv_base.Plugin, rv_plugins.Plugin is rv_base.Plugin
+    yield pickle.loads(pickle.dumps(rv_plugins.First)) is rv_plugins.First
+
+def c_subclasses():
+    import rv_tree, rv_tree2
+    def names(cls):
+        return [c.__name__ for c in cls.__subclasses__()]
+    yield names(rv_tree.A), names(rv_tree.B), names(rv_tree.C), names(rv_tree.MyError)
+    yield [c.__name__ for c in rv_tree2.Y.__mro__], rv_tree2.Z.__module__, rv_tree2.Z.__qualname__
+    yield "MyError" in [c.__name__ for c in ValueError.__subclasses__()], issubclass(rv_tree2.OtherError, ValueError)
+    class Late(rv_tree.A):
+        pass
+    yield names(rv_tree.A)
+    try:
+        raise rv_tree2.OtherError("boom")
+    except rv_tree.MyError as e:
+        yield "caught", repr(e)
+
+def c_slots():
+    import rv_slots as m
+    o = m.OBJ
+    yield o.a, hasattr(o, "b"), m.S.__slots__, hasattr(o, "__dict__"), type(m.S.__dict__["a"]).__name__
+    o.b = 2
+    try:
+        o.c = 3
+    except AttributeError:
+        yield "AttributeError"
+    yield o.a, o.b, m.TOBJ.a, m.TOBJ.c, m.TOBJ.__dict__, hasattr(m.TOBJ, "b")
+    s = m.S()
+    yield s.a, hasattr(s, "b")
+
+def c_values():
+    import rv_values as m
+    yield m.I + 1, m.I.double(), type(m.I.double()).__name__, m.I.tag, isinstance(m.I, int), m.I == 5, hash(m.I) == hash(5)
+    yield m.STR, m.STR.shout(), type(m.STR).__name__, m.STR + "!", m.TUP.head, m.TUP, len(m.TUP), type(m.TUP).__name__
+    yield m.LIST, m.LIST.note, type(m.LIST).__name__, m.DICT["a"], m.DICT["q"], type(m.DICT).__name__
+    yield m.BIG, m.FLOAT, m.COMPLEX, m.FROZEN, m.RAW
+    m.RAW.extend(b"cd")
+    m.LIST.append(3)
+    yield m.RAW, m.LIST, pickle.loads(pickle.dumps(m.I)) == m.I, type(pickle.loads(pickle.dumps(m.STR))).__name__
+
+def c_closures():
+    import rv_closures as m
+    yield m.GET(), m.INC(), m.INC(5), m.GET(), m.INNER(), [f() for f in m.LAMBDAS]
+    yield m.INC.__code__.co_freevars, m.INC.__closure__[0].cell_contents, m.INC.__closure__[0] is m.GET.__closure__[0]
+    yield m.Child().who(), m.WithSuper().who()
+
+def c_funcs():
+    import inspect, rv_funcs as m
+    f = m.f
+    yield f.__defaults__, f.__kwdefaults__, f.__annotations__, f.attr, f.calls, f.__doc__
+    yield f.__name__, f.__qualname__, f.__module__, str(inspect.signature(f)), f(1, "x", 2, d=4, e=5)
+    yield m.g(1), m.g(2), m.g.__defaults__, inspect.iscoroutinefunction(m.coro), list(m.gen())
+    yield m.BOUND(), m.BOUND.__self__.__class__.__name__, m.BOUND.__func__ is m.Holder.method
+    yield inspect.getsource(m.f).splitlines()[0], inspect.getsourcefile(m.f).endswith("rv_funcs.py"), f.__code__.co_firstlineno
+    yield pickle.loads(pickle.dumps(f)) is f, sorted(k for k in vars(f))
+    yield f.__globals__ is vars(m), f.__builtins__ is __builtins__.__dict__ if hasattr(f, "__builtins__") else None
+
+def c_getattr():
+    import rv_getattr as m
+    yield m.answer, hasattr(m, "nothing"), "answer" in dir(m)
+    from rv_getattr import answer
+    yield answer
+    try:
+        m.nothing
+    except AttributeError as e:
+        yield "AttributeError", str(e)
+
+def c_struct():
+    import rv_struct as m
+    yield m.PACKER.size, m.PACKER.format, m.PACKER.pack(1, 2), m.PACKER.unpack(b"\\x01\\x00\\x00\\x00\\x02\\x00")
+
+def c_contextvar():
+    import contextvars, rv_contextvar as m
+    yield m.VAR.get(), m.VAR.name
+    token = m.VAR.set("set")
+    yield m.VAR.get(), contextvars.copy_context().get(m.VAR)
+    m.VAR.reset(token)
+    yield m.VAR.get()
+
+for name, fn in list(globals().items()):
+    if name.startswith("c_"):
+        check(name[2:], fn)
+"""
+
+
+@pytest.fixture(scope="module")
+def revivers(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("revivers")
+    snap = snapshot_project(root, {**REVIVERS, "app.py": REVIVERS_APP}, ["app.py"])
+    return runs(snap)
+
+
+def test_re_pattern(revivers: Runs) -> None:
+    revivers.same("re", "rv_re")
+
+
+def test_locks(revivers: Runs) -> None:
+    revivers.same("lock", "rv_lock")
+
+
+def test_lru_cache(revivers: Runs) -> None:
+    revivers.same("cache", "rv_cache")
+
+
+def test_typevar(revivers: Runs) -> None:
+    revivers.same("typevar", "rv_typevar")
+
+
+def test_generic_class(revivers: Runs) -> None:
+    revivers.same("generic", "rv_generic")
+
+
+def test_weak_references(revivers: Runs) -> None:
+    revivers.same("weak", "rv_weak")
+
+
+def test_namedtuple(revivers: Runs) -> None:
+    revivers.same("nt", "rv_nt")
+
+
+def test_collections(revivers: Runs) -> None:
+    revivers.same("coll", "rv_coll")
+
+
+def test_partial(revivers: Runs) -> None:
+    revivers.same("partial", "rv_partial")
+
+
+def test_property_classmethod_staticmethod(revivers: Runs) -> None:
+    revivers.same("descr", "rv_descr")
+
+
+def test_mappingproxy(revivers: Runs) -> None:
+    revivers.same("proxy", "rv_proxy")
+
+
+def test_itertools_count(revivers: Runs) -> None:
+    revivers.same("count", "rv_count")
+    # The body took 5: the restored counter goes on from 7, as plain.
+    assert section(revivers.share.stdout, "count")[0].startswith("count: (5, 7, 9")
+
+
+def test_simplenamespace(revivers: Runs) -> None:
+    revivers.same("ns", "rv_ns")
+
+
+def test_enum(revivers: Runs) -> None:
+    revivers.same("enum", "rv_enum")
+
+
+def test_dataclasses(revivers: Runs) -> None:
+    revivers.same("dc", "rv_dc")
+
+
+def test_abc(revivers: Runs) -> None:
+    revivers.same("abc", "rv_abc")
+
+
+def test_subclasses_order(revivers: Runs) -> None:
+    revivers.same("subclasses", "rv_tree", "rv_tree2")
+
+
+def test_init_subclass_side_effects(revivers: Runs) -> None:
+    """__init_subclass__ of a base in another module keeps a registry."""
+    revivers.same("initsub", "rv_base", "rv_plugins", "rv_plugins2")
+
+
+def test_slots(revivers: Runs) -> None:
+    revivers.same("slots", "rv_slots")
+
+
+def test_builtin_value_subclasses(revivers: Runs) -> None:
+    revivers.same("values", "rv_values")
+
+
+def test_closures_and_cells(revivers: Runs) -> None:
+    revivers.same("closures", "rv_closures")
+
+
+def test_function_attributes(revivers: Runs) -> None:
+    revivers.same("funcs", "rv_funcs")
+
+
+def test_module_getattr(revivers: Runs) -> None:
+    revivers.same("getattr", "rv_getattr")
+
+
+def test_contextvar(revivers: Runs) -> None:
+    revivers.same("contextvar", "rv_contextvar")
+
+
+def test_struct(revivers: Runs) -> None:
+    revivers.same("struct", "rv_struct")
+
+
+def test_revivers_whole_output_and_exit(revivers: Runs) -> None:
+    """Nothing else differs either: the whole output, and the exit status."""
+    assert revivers.share.stdout == revivers.plain.stdout
+    assert revivers.share.returncode == revivers.plain.returncode == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 syntax")
+def test_pep695_type_params(tmp_path: Path) -> None:
+    modules = {
+        "generic.py": """
+            def first[T](xs: list[T]) -> T:
+                return xs[0]
+            class Stack[T]:
+                def __init__(self) -> None:
+                    self.items: list[T] = []
+            def bounded[N: int, *Ts, **P](x: N) -> N:
+                return x
+        """,
+        "app.py": APP_HEAD + """
+def c():
+    import generic as m
+    yield m.first([3]), m.first.__type_params__, m.Stack.__type_params__, m.Stack.__parameters__
+    yield [(t.__name__, type(t).__name__, getattr(t, "__bound__", None)) for t in m.bounded.__type_params__]
+    yield m.Stack[int]().items, m.first.__annotations__
+check("pep695", c)
+""",
+    }
+    result = runs(snapshot_project(tmp_path, modules, ["app.py"]))
+    result.same("pep695", "generic")
+
+
+# --------------------------------------------------------------------------
+# 2. Replayed registrations: what a body changed in objects that existed
+# before it (other modules', start-up's) is replayed at restore.
+
+REGISTRATIONS = {
+    "reg_base.py": """
+        import abc
+        HOOKS = []
+        TABLE = {}
+        class Target:
+            existing = "existing"
+        class Iface(abc.ABC):
+            pass
+    """,
+    "reg_other.py": """
+        class Foreign:
+            pass
+    """,
+    "reg_exit1.py": """
+        import atexit
+        def bye():
+            print("exit: reg_exit1 bye")
+        atexit.register(bye)
+        atexit.register(print, "exit:", "with", "args", sep="-")
+    """,
+    "reg_exit2.py": """
+        import atexit
+        @atexit.register
+        def bye():
+            print("exit: reg_exit2 bye")
+    """,
+    "reg_abc.py": """
+        import reg_base, reg_other
+        class Impl:
+            pass
+        reg_base.Iface.register(Impl)
+        reg_base.Iface.register(reg_other.Foreign)
+    """,
+    "reg_log.py": """
+        import logging
+        LOG = logging.getLogger("regtest.child.leaf")
+        LOG.setLevel(logging.WARNING)
+        OTHER = logging.getLogger("regtest_other")
+        OTHER.propagate = False
+    """,
+    "reg_hook1.py": """
+        import reg_base
+        reg_base.HOOKS.append("hook1")
+        reg_base.TABLE["hook1"] = 1
+        reg_base.Target.flag = "set by hook1"
+        reg_base.Target.existing = "replaced by hook1"
+    """,
+    "reg_hook2.py": """
+        import reg_base
+        reg_base.HOOKS.append("hook2")
+        reg_base.HOOKS.insert(0, "front by hook2")
+        reg_base.TABLE["hook2"] = 2
+        del reg_base.TABLE["hook1"]
+        reg_base.Target.flag = "set by hook2"
+        reg_base.Target.count = len(reg_base.HOOKS)
+    """,
+    "reg_finder.py": """
+        import sys
+        class QuietFinder:
+            @classmethod
+            def find_spec(cls, name, path=None, target=None):
+                return None
+        sys.meta_path.append(QuietFinder)
+        sys.path_hooks.append(lambda path: (_ for _ in ()).throw(ImportError()))
+    """,
+    "reg_warn.py": """
+        import warnings
+        warnings.filterwarnings("ignore", message="regtest ignored")
+        warnings.filterwarnings("error", message="regtest error", append=True)
+    """,
+}
+
+REGISTRATIONS_APP = APP_HEAD + """
+import atexit
+atexit.register(print, "exit: app first")
+
+def c_exit():
+    import reg_exit1, reg_exit2
+    yield "imported"
+
+def c_abc():
+    import reg_base, reg_abc, reg_other
+    yield isinstance(reg_abc.Impl(), reg_base.Iface), issubclass(reg_other.Foreign, reg_base.Iface)
+    yield issubclass(int, reg_base.Iface), [c.__name__ for c in reg_base.Iface.__subclasses__()]
+
+def c_log():
+    import logging, reg_log
+    manager = logging.Logger.manager
+    yield sorted(k for k in manager.loggerDict if k.startswith("regtest"))
+    yield type(manager.loggerDict["regtest.child"]).__name__, reg_log.LOG.parent.name
+    yield logging.getLogger("regtest.child.leaf") is reg_log.LOG, reg_log.LOG.level, reg_log.OTHER.propagate
+    parent = logging.getLogger("regtest.child")
+    yield reg_log.LOG.parent is parent, parent.parent.name, reg_log.LOG.getEffectiveLevel()
+    yield logging.getLogger("regtest_other") is reg_log.OTHER, reg_log.LOG.isEnabledFor(logging.INFO)
+
+def c_hooks():
+    import reg_base, reg_hook1, reg_hook2
+    yield reg_base.HOOKS, reg_base.TABLE, reg_base.Target.flag, reg_base.Target.existing, reg_base.Target.count
+    yield [k for k in vars(reg_base.Target) if not k.startswith("__")]
+
+def c_finder():
+    import sys, reg_finder
+    yield [getattr(f, "__name__", type(f).__name__) for f in sys.meta_path][-2:], len(sys.path_hooks)
+    yield sys.meta_path[-1] is reg_finder.QuietFinder
+    import email.utils  # an import after the finder was added
+    yield "imported email.utils"
+
+def c_warn():
+    import warnings, reg_warn
+    yield [(f[0], f[1].pattern if f[1] else None) for f in warnings.filters if f[1] is not None and "regtest" in f[1].pattern]
+    warnings.warn("regtest ignored")
+    try:
+        warnings.warn("regtest error")
+    except UserWarning as e:
+        yield "raised", str(e)
+
+for name, fn in list(globals().items()):
+    if name.startswith("c_"):
+        check(name[2:], fn)
+atexit.register(print, "exit: app last")
+"""
+
+
+@pytest.fixture(scope="module")
+def registrations(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("registrations")
+    snap = snapshot_project(root, {**REGISTRATIONS, "app.py": REGISTRATIONS_APP},
+                            ["app.py"])
+    return runs(snap)
+
+
+def test_atexit_runs_in_order(registrations: Runs) -> None:
+    registrations.same("exit", "reg_exit1", "reg_exit2")
+    assert section(registrations.plain.stdout, "exit") == [
+        "exit: imported", "exit: app last", "exit: reg_exit2 bye",
+        "exit: reg_exit1 bye", "exit: app first"]
+    assert "exit:-with-args" in registrations.share.stdout.splitlines()
+
+
+def test_abc_register_of_another_modules_class(registrations: Runs) -> None:
+    registrations.same("abc", "reg_abc", "reg_base", "reg_other")
+
+
+def test_logging_registry_sees_a_bodys_logger(registrations: Runs) -> None:
+    registrations.same("log", "reg_log")
+
+
+def test_changes_to_another_modules_list_dict_and_class(registrations: Runs) -> None:
+    """Two modules append to one list and set one class attribute: plain
+    order kept."""
+    registrations.same("hooks", "reg_hook1", "reg_hook2", "reg_base")
+
+
+def test_meta_path_and_path_hooks(registrations: Runs) -> None:
+    registrations.same("finder", "reg_finder")
+
+
+def test_warnings_filters(registrations: Runs) -> None:
+    registrations.same("warn", "reg_warn")
+
+
+def test_registrations_whole_output(registrations: Runs) -> None:
+    assert registrations.share.stdout == registrations.plain.stdout
+    assert registrations.share.returncode == registrations.plain.returncode == 0
+
+
+# --------------------------------------------------------------------------
+# 3. Inputs: what a body read is checked at restore; a change falls back.
+
+INPUTS = {
+    "in_env.py": """
+        import os
+        VALUE = os.environ.get("SNAPTEST_VAR", "unset")
+    """,
+    "in_absent.py": """
+        import os
+        VALUE = os.getenv("SNAPTEST_ABSENT", "absent")
+    """,
+    "in_file.py": """
+        import os
+        def _read(name):
+            with open(os.path.join(os.path.dirname(__file__), name)) as f:
+                return f.read().strip()
+        DATA = _read("data.txt")
+    """,
+    "in_stat.py": """
+        import os
+        HAS_FLAG = os.path.exists(os.path.join(os.path.dirname(__file__), "flag.txt"))
+    """,
+    "in_dir.py": """
+        import os
+        LISTED = sorted(os.listdir(os.path.join(os.path.dirname(__file__), "listed")))
+    """,
+    "in_argv.py": """
+        import sys
+        ARGS = sys.argv[1:]
+    """,
+    "in_flags.py": """
+        DEBUG = __debug__
+        try:
+            assert False, "asserts on"
+            ASSERTS = "off"
+        except AssertionError:
+            ASSERTS = "on"
+        def doc():
+            "a docstring"
+    """,
+    "in_none.py": """
+        CONSTANT = "reads nothing"
+    """,
+    "data.txt": "data one\n",
+    "listed/a.txt": "",
+    "app.py": APP_HEAD + """
+def c_inputs():
+    import in_env, in_absent, in_file, in_stat, in_dir, in_argv, in_flags, in_none
+    yield in_env.VALUE, in_absent.VALUE, in_file.DATA, in_stat.HAS_FLAG, in_dir.LISTED
+    yield in_argv.ARGS, in_flags.DEBUG, in_flags.ASSERTS, in_flags.doc.__doc__, in_none.CONSTANT
+check("inputs", c_inputs)
+""",
+}
+INPUT_MODULES = ("in_env", "in_absent", "in_file", "in_stat", "in_dir", "in_argv",
+                 "in_flags", "in_none")
+INPUT_ARGS = ["app.py", "x"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("inputs")
+    return snapshot_project(root, INPUTS, INPUT_ARGS, SNAPTEST_VAR="one")
+
+
+def falls_back(snap: Snap, module: str, why: str, args: list[str] = INPUT_ARGS,
+               **env: str | None) -> Runs:
+    """module falls back with a reason containing why; every other input
+    module is still restored; output equals plain."""
+    result = Runs(snap, snap.plain(args, **env), snap.share(args, **env))
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get(module, "").startswith("code ("), (module, result.share.stderr)
+    assert why in lines[module], lines[module]
+    assert result.share.stdout == result.plain.stdout
+    # in_argv aside: it is about argv (test_argv_same_args_is_restored).
+    others = [m for m in INPUT_MODULES if m not in (module, "in_argv")]
+    assert_restored(result.share, *others, dump_output=snap.dump_output)
+    return result
+
+
+def test_inputs_unchanged_are_restored(inputs: Snap) -> None:
+    result = runs(inputs, INPUT_ARGS)
+    result.same("inputs", *(m for m in INPUT_MODULES if m != "in_argv"))
+
+
+def test_argv_same_args_is_restored(inputs: Snap) -> None:
+    """A body that read sys.argv, run with the traced arguments: restored
+    (otherwise the argv check is only ever a refusal)."""
+    runs(inputs, INPUT_ARGS).same("inputs", "in_argv")
+
+
+def test_env_var_changed_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_env", "SNAPTEST_VAR", SNAPTEST_VAR="two")
+
+
+def test_env_var_unset_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_env", "SNAPTEST_VAR", SNAPTEST_VAR=None)
+
+
+def test_env_var_absent_then_set_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_absent", "SNAPTEST_ABSENT", SNAPTEST_ABSENT="present")
+
+
+def test_env_var_set_to_empty_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_absent", "SNAPTEST_ABSENT", SNAPTEST_ABSENT="")
+
+
+def test_file_touched_falls_back(inputs: Snap) -> None:
+    path = inputs.root / "data.txt"
+    before = path.stat()
+    try:
+        path.write_text("data two\n")  # same size, new content and mtime
+        falls_back(inputs, "in_file", "data.txt")
+    finally:
+        path.write_text("data one\n")
+        import os
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    # Put back as it was: restored again.
+    assert_restored(inputs.share(INPUT_ARGS), "in_file")
+
+
+def test_file_appearing_falls_back(inputs: Snap) -> None:
+    flag = inputs.root / "flag.txt"
+    try:
+        flag.write_text("")
+        falls_back(inputs, "in_stat", "flag.txt")
+    finally:
+        flag.unlink()
+
+
+def test_directory_gaining_a_file_falls_back(inputs: Snap) -> None:
+    extra = inputs.root / "listed" / "b.txt"
+    listed = inputs.root / "listed"
+    before = listed.stat()
+    try:
+        extra.write_text("")
+        falls_back(inputs, "in_dir", "listed")
+    finally:
+        extra.unlink()
+        import os
+        os.utime(listed, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_argv_differs_falls_back(inputs: Snap) -> None:
+    falls_back(inputs, "in_argv", "argv", args=["app.py", "y"])
+
+
+def test_optimize_flag(inputs: Snap) -> None:
+    """python -O: the archive is refused or every unit falls back; either
+    way the output is plain -O's (asserts off, __debug__ False)."""
+    args = ["-O", *INPUT_ARGS]
+    plain = inputs.plain(args)
+    share = inputs.share(args)
+    assert "False" in plain.stdout and "'off'" in plain.stdout
+    assert share.stdout == plain.stdout
+    assert restored(share.stderr) == [], share.stderr
+
+
+def test_hash_seed_differs_from_the_dump(inputs: Snap) -> None:
+    """A fixed PYTHONHASHSEED different from the planner's: still restored
+    (the seed is no input: tables are rebuilt), same output."""
+    result = runs(inputs, INPUT_ARGS, PYTHONHASHSEED="12345")
+    result.same("inputs", *(m for m in INPUT_MODULES if m != "in_argv"))
+
+
+# --------------------------------------------------------------------------
+# 4. Bindings: a dependency monkeypatched before the import falls back.
+
+BINDINGS = {
+    "dep.py": """
+        def f():
+            return "dep.f"
+        CONFIG = {"mode": "original"}
+    """,
+    "user.py": """
+        from dep import f
+        RESULT = f()
+    """,
+    "caller.py": """
+        import dep
+        RESULT = dep.f()
+        MODE = dep.CONFIG["mode"]
+    """,
+    "user_json.py": """
+        from json import dumps
+        OUT = dumps({"a": 1})
+    """,
+    "app.py": APP_HEAD + """
+if "patch" in sys.argv:
+    import dep, json
+    dep.f = lambda: "patched"
+    json.dumps = lambda obj: "patched json"
+if "config" in sys.argv:
+    import dep
+    dep.CONFIG["mode"] = "changed"
+
+def c_user():
+    import user
+    yield user.f(), user.RESULT
+
+def c_caller():
+    import caller
+    yield caller.RESULT, caller.MODE
+
+def c_json():
+    import user_json
+    yield user_json.dumps([1]), user_json.OUT
+for name, fn in list(globals().items()):
+    if name.startswith("c_"):
+        check(name[2:], fn)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def bindings(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("bindings")
+    return snapshot_project(root, BINDINGS, ["app.py"])
+
+
+def test_bindings_unpatched_are_restored(bindings: Snap) -> None:
+    result = runs(bindings)
+    result.same("user", "user", "dep")
+    result.same("caller", "caller")
+    result.same("json", "user_json")
+
+
+def test_monkeypatched_dependency_falls_back(bindings: Snap) -> None:
+    result = runs(bindings, ["app.py", "patch"])
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get("user", "").startswith("code ("), result.share.stderr
+    assert "dep.f" in lines["user"]
+    assert section(result.share.stdout, "user") == section(result.plain.stdout, "user")
+    assert section(result.plain.stdout, "user") == ["user: ('patched', 'patched')"]
+
+
+def test_monkeypatched_stdlib_function_falls_back(bindings: Snap) -> None:
+    result = runs(bindings, ["app.py", "patch"])
+    lines = snapshot_lines(result.share.stderr)
+    assert lines.get("user_json", "").startswith("code ("), result.share.stderr
+    assert section(result.share.stdout, "json") == section(result.plain.stdout, "json")
+
+
+def test_body_calling_a_patched_function_sees_the_patch(bindings: Snap) -> None:
+    """`import dep; RESULT = dep.f()`: the body called what the program
+    put there; a restore that keeps the planner's result differs."""
+    result = runs(bindings, ["app.py", "patch"])
+    assert section(result.plain.stdout, "caller")[0].startswith("caller: ('patched'")
+    assert section(result.share.stdout, "caller") == section(result.plain.stdout, "caller")
+
+
+def test_body_reading_a_changed_dict_sees_the_change(bindings: Snap) -> None:
+    """The program changed dep.CONFIG (same object) before importing
+    caller, whose body read it."""
+    result = runs(bindings, ["app.py", "config"])
+    assert "'changed'" in section(result.plain.stdout, "caller")[0]
+    assert section(result.share.stdout, "caller") == section(result.plain.stdout, "caller")
+
+
+# --------------------------------------------------------------------------
+# 5. Refusals at dump, each with its reason; such modules run as code.
+
+REFUSALS = {
+    "thread_mod.py": """
+        import threading
+        STOP = threading.Event()
+        WORKER = threading.Thread(target=STOP.wait, daemon=True)
+        WORKER.start()
+    """,
+    "ctype_mod.py": """
+        import array
+        BUFFER = array.array("i", [1, 2, 3])
+    """,
+    "ctype_user.py": """
+        from ctype_mod import BUFFER
+        TOTAL = sum(BUFFER)
+    """,
+    "optout_mod.py": """
+        __pycds_snapshot__ = False
+        VALUE = "opted out"
+    """,
+    "excl_pkg/__init__.py": "VALUE = 'package'\n",
+    "excl_pkg/sub.py": "VALUE = 'sub'\n",
+    "fine_mod.py": "VALUE = 'fine'\n",
+    "app.py": APP_HEAD + """
+def c_refused():
+    import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
+    thread_mod.STOP.set()
+    thread_mod.WORKER.join()
+    yield thread_mod.WORKER.is_alive(), list(ctype_mod.BUFFER), ctype_user.TOTAL
+    yield optout_mod.VALUE, optout_mod.__pycds_snapshot__, excl_pkg.VALUE, excl_pkg.sub.VALUE, fine_mod.VALUE
+check("refused", c_refused)
+""",
+}
+REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub")
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("refusals")
+    snap = snapshot_project(root, REFUSALS, ["app.py"],
+                            dump_args=("--snapshot-exclude", "excl_pkg"))
+    return runs(snap)
+
+
+def test_thread_started_in_a_body_is_refused(refusals: Runs) -> None:
+    assert "thread" in code_only(refusals.snap.dump_output).get("thread_mod", "")
+
+
+def test_unknown_c_type_is_refused(refusals: Runs) -> None:
+    why = code_only(refusals.snap.dump_output).get("ctype_mod", "")
+    assert "object of C type array.array: no reviver" in why, refusals.snap.dump_output
+    assert code_only(refusals.snap.dump_output).get("ctype_user") == "depends on ctype_mod"
+
+
+def test_opt_out_marker(refusals: Runs) -> None:
+    assert code_only(refusals.snap.dump_output).get("optout_mod") == (
+        "opted out (__pycds_snapshot__ = False)")
+
+
+def test_snapshot_exclude(refusals: Runs) -> None:
+    refused = code_only(refusals.snap.dump_output)
+    assert refused.get("excl_pkg") == "excluded by --snapshot-exclude"
+    assert refused.get("excl_pkg.sub") == "excluded by --snapshot-exclude"
+
+
+def test_refused_modules_run_as_code(refusals: Runs) -> None:
+    refusals.same("refused", "fine_mod")
+    done = restored(refusals.share.stderr)
+    assert not set(REFUSED) & set(done), done
+    assert refusals.share.stdout == refusals.plain.stdout
+
+
+# --------------------------------------------------------------------------
+# 6. Only what is imported: a program importing one module of a big
+# snapshot restores only it and what it imports.
+
+def big_modules() -> dict[str, str]:
+    modules = {}
+    for i in range(40):
+        body = f"VALUE = {i}\nTABLE = {{'n': {i}, 'items': list(range({i}))}}\n"
+        if i % 5:
+            body = f"import big_{i - 1:02}\n" + body + \
+                f"CHAIN = big_{i - 1:02}.CHAIN + [{i}]\n"
+        else:
+            body += f"CHAIN = [{i}]\n"
+        modules[f"big_{i:02}.py"] = body
+    modules["app.py"] = (
+        "import json, logging, argparse, email.message, dataclasses, enum, decimal\n"
+        "import textwrap, string, fractions, ipaddress, pathlib, tomllib\n"
+        + "".join(f"import big_{i:02}\n" for i in range(40))
+        + "print(sum(sys.modules[f'big_{i:02}'].VALUE for i in range(40)))\n".replace(
+            "sys.modules", "__import__('sys').modules"))
+    modules["one.py"] = "import big_12\nprint(big_12.CHAIN, big_12.TABLE)\n"
+    modules["json_only.py"] = (
+        "import json\nprint(json.dumps({'a': [1, 2.5, None]}), json.loads('[1, {\"b\": 2}]'))\n")
+    modules["closure.py"] = (
+        "import sys\nbefore = set(sys.modules)\nimport json\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n")
+    return modules
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("big")
+    modules = big_modules()
+    if sys.version_info < (3, 11):  # tomllib
+        modules["app.py"] = modules["app.py"].replace(", tomllib", "")
+    return snapshot_project(root, modules, ["app.py"])
+
+
+def test_big_snapshot_app_restores_all(big: Snap) -> None:
+    result = runs(big)
+    assert result.share.stdout == result.plain.stdout
+    done = restored(result.share.stderr)
+    assert {f"big_{i:02}" for i in range(40)} <= set(done), big.dump_output
+
+
+def test_one_module_of_a_big_snapshot(big: Snap) -> None:
+    result = runs(big, ["one.py"])
+    assert result.share.stdout == result.plain.stdout
+    assert restored(result.share.stderr) == ["big_10", "big_11", "big_12"]
+    assert set(snapshot_lines(result.share.stderr)) == {"big_10", "big_11", "big_12"}
+
+
+def test_json_alone_restores_only_its_closure(big: Snap) -> None:
+    closure = set(big.plain(["closure.py"]).stdout.split())
+    result = runs(big, ["json_only.py"])
+    assert result.share.stdout == result.plain.stdout
+    done = restored(result.share.stderr)
+    assert len(done) == len(set(done))  # each once
+    assert {"json", "json.decoder", "json.scanner", "json.encoder"} <= set(done), \
+        result.share.stderr
+    assert set(snapshot_lines(result.share.stderr)) <= closure, (closure, result.share.stderr)
+
+
+# --------------------------------------------------------------------------
+# 7. importlib.reload of a restored module runs its body.
+
+RELOAD = {
+    "counter.py": "RUNS = []\n",
+    "reloaded.py": """
+        import counter
+        counter.RUNS.append("body")
+        VALUE = len(counter.RUNS)
+        class K:
+            pass
+        def f():
+            return VALUE
+    """,
+    "app.py": APP_HEAD + """
+def c_reload():
+    import importlib, counter, reloaded
+    yield counter.RUNS, reloaded.VALUE, reloaded.f()
+    old_k = reloaded.K
+    reloaded.extra = "set by the program"
+    again = importlib.reload(reloaded)
+    yield again is reloaded, counter.RUNS, reloaded.VALUE, reloaded.f(), reloaded.K is old_k
+    yield reloaded.extra, sorted(k for k in vars(reloaded) if not k.startswith("__"))
+    importlib.reload(reloaded)
+    yield counter.RUNS, reloaded.VALUE
+check("reload", c_reload)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def reload_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("reload")
+    return runs(snapshot_project(root, RELOAD, ["app.py"]))
+
+
+def test_reload_runs_the_body(reload_runs: Runs) -> None:
+    reload_runs.same("reload", "reloaded", "counter")
+    assert section(reload_runs.plain.stdout, "reload")[1].startswith(
+        "reload: (True, ['body', 'body'], 2, 2, False)")
+    assert restored(reload_runs.share.stderr).count("reloaded") == 1
+
+
+# --------------------------------------------------------------------------
+# 8. Mutating restored objects: grow, replace, delete, collect.
+
+MUTATE = {
+    "mut_data.py": """
+        D = {"a": 1, "b": [1, 2], "c": {"nested": [3]}}
+        L = [1, 2, 3, [4, 5]]
+        S = {1, 2, 3, "alpha", "beta"}
+        F = frozenset({"x", "y"})
+        T = (D, L, "tuple")
+        BYTES = b"bytes"
+        class K:
+            attr = 1
+            other = [1]
+            def method(self):
+                return self.attr
+        class Sub(K):
+            pass
+        INST = K()
+        INST.x = 1
+        SUBINST = Sub()
+        STRINGS = {f"key{i}": i for i in range(50)}
+        def func():
+            return D, L
+        func.attr = {"k": "v"}
+    """,
+    "app.py": APP_HEAD + """
+import gc
+
+def c_mutate():
+    import mut_data as m
+    # Lookups by keys made in this process: hashes with this seed.
+    yield m.D["".join(["a"])], "".join(["al", "pha"]) in m.S, "".join(["x"]) in m.F, m.STRINGS["key" + str(7)]
+    for i in range(5000):
+        m.D[f"grow{i}"] = [i] * 3
+    for i in range(0, 5000, 2):
+        del m.D[f"grow{i}"]
+    del m.D["b"]
+    m.D["a"] = "replaced"
+    m.D["c"]["nested"].extend(range(1000))
+    gc.collect()
+    yield len(m.D), m.D["a"], m.D["grow1"], sum(m.D["c"]["nested"]), list(m.D)[:4]
+    m.L[3].append(6)
+    m.L.extend(range(10000))
+    del m.L[2:5000]
+    m.L.insert(0, "front")
+    m.L.sort(key=repr)
+    gc.collect()
+    yield len(m.L), m.L[:3], m.L[-1]
+    m.S.update(range(10000))
+    m.S.discard("alpha")
+    m.S -= set(range(0, 10000, 3))
+    gc.collect()
+    yield len(m.S), "beta" in m.S, "alpha" in m.S
+    for i in range(300):
+        setattr(m.K, f"a{i}", i)
+    m.K.attr = 2
+    del m.K.other
+    m.INST.y = 2
+    for i in range(100):
+        setattr(m.INST, f"i{i}", i)
+    del m.INST.x
+    gc.collect()
+    yield m.INST.method(), m.SUBINST.method(), m.Sub.a299, hasattr(m.K, "other"), len(vars(m.INST)), m.SUBINST.attr
+    m.K.method = lambda self: "patched"
+    yield m.SUBINST.method(), m.INST.method()
+    for key in list(m.STRINGS):
+        if key.endswith("3"):
+            del m.STRINGS[key]
+    m.STRINGS.clear()
+    m.STRINGS.update(zip("abc", range(3)))
+    m.func.attr.update(x=1)
+    gc.collect()
+    yield m.STRINGS, m.func()[0] is m.D, m.func.attr, m.T[1] is m.L
+    # Replace and drop the restored objects themselves.
+    m.D = {}
+    m.L = None
+    del m.S, m.INST, m.T
+    m.K = None
+    gc.collect()
+    yield sorted(k for k in vars(m) if not k.startswith("__")), m.Sub.attr
+    class Other:
+        attr = "other"
+    m.Sub.__bases__ = (Other,)
+    gc.collect()
+    yield hasattr(m.Sub, "attr"), m.SUBINST.__class__.__name__
+    import sys
+    del sys.modules["mut_data"]
+    del m
+    gc.collect()
+    import mut_data
+    yield mut_data.D["a"], len(mut_data.L)
+check("mutate", c_mutate)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def mutate(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("mutate")
+    return snapshot_project(root, MUTATE, ["app.py"])
+
+
+@pytest.mark.parametrize("seed", ["random", "1", "777"])
+def test_mutating_restored_objects(mutate: Snap, seed: str) -> None:
+    result = runs(mutate, PYTHONHASHSEED=seed)
+    result.same("mutate", "mut_data")
+    assert result.share.stdout == result.plain.stdout
+    assert result.share.returncode == result.plain.returncode == 0
+    assert "ERROR" not in result.share.stdout, result.share.stdout
+
+
+# --------------------------------------------------------------------------
+# 9. PYCDSSNAPSHOT=0: the archive's units are ignored.
+
+def test_pycdssnapshot_0_ignores_units(revivers: Runs) -> None:
+    assert restored(revivers.share.stderr)  # the units are there
+    off = revivers.snap.share(["app.py"], PYCDSSNAPSHOT="0")
+    assert restored(off.stderr) == []
+    assert off.stdout == revivers.plain.stdout
