@@ -53,7 +53,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
         exclude = [p.strip() for p in (args.snapshot_exclude or "").split(",")
                    if p.strip()]
         result = _dump.dump(args.list, args.archive, snapshot=args.snapshot,
-                            exclude=exclude)
+                            exclude=exclude, keep_slower=args.snapshot_all)
     except (OSError, ValueError, RuntimeError, ArchiveError) as error:
         print(f"pycds: dump: {error}", file=sys.stderr)
         return 1
@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "fresh interpreter; default: $PYCDSSNAPSHOT)")
     dump.add_argument("--snapshot-exclude", metavar="PKG,...",
                       help="with --snapshot: packages kept as code only")
+    dump.add_argument("--snapshot-all", action="store_true",
+                      help="with --snapshot: keep every unit a fresh process "
+                           "restores, also those slower to restore than "
+                           "their code (for tests and measurements)")
     dump.set_defaults(run=cmd_dump)
 
     inspect = commands.add_parser("inspect", help="describe an archive")

@@ -246,7 +246,7 @@ def make_units(list_path: str, exclude: list[str], work: str,
 
 
 def dump(list_path: str, archive_path: str, snapshot: bool = False,
-         exclude: list[str] | None = None) -> DumpResult:
+         exclude: list[str] | None = None, keep_slower: bool = False) -> DumpResult:
     check_clean_process()
     traced = _listfile.read(list_path)
     result = DumpResult(archive=archive_path, snapshot=snapshot)
@@ -261,7 +261,7 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
         write_archive(traced, archive_path, dict(units), result)
         if units:
             started = time.perf_counter()
-            kept = choose_units(traced, archive_path, units, result)
+            kept = choose_units(traced, archive_path, units, result, keep_slower)
             if kept != units:
                 write_archive(traced, archive_path, kept, result)
             result.snapshot_seconds += time.perf_counter() - started
@@ -305,7 +305,8 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
 
 
 def choose_units(traced: _listfile.ModuleList, archive_path: str,
-                 units: dict[str, str], result: DumpResult) -> dict[str, str]:
+                 units: dict[str, str], result: DumpResult,
+                 keep_slower: bool = False) -> dict[str, str]:
     """Keep the units that a fresh process restores, and faster than it
     runs their code: the archive is run both ways, alternately, and each
     module's best own import time compared.  Restoring a unit costs about
@@ -316,8 +317,8 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
     sys_path = traced.modules[0].path
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
-    for _ in range(VERIFY_RUNS):
-        for snapshot in (True, False):
+    for _ in range(1 if keep_slower else VERIFY_RUNS):
+        for snapshot in ((True,) if keep_slower else (True, False)):
             times, told = _import_times(archive_path, names, sys_path, snapshot)
             for name, value in times.items():
                 best[snapshot][name] = min(value, best[snapshot].get(name, value))
@@ -331,6 +332,9 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
         restored, code = best[True].get(name), best[False].get(name)
         if what != "restored":
             reason = f"its unit was not restored in a fresh process ({what or 'not imported'})"
+        elif keep_slower:
+            kept[name] = path
+            continue
         elif restored is None or code is None:
             reason = "no import time measured"
         elif restored >= code:

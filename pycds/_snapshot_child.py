@@ -478,6 +478,8 @@ class Planner:
                       f"{frame.ops_before}")
         elif inputs["env_listed"]:
             reason = "listed the whole environment"
+        elif inputs["argv_read"]:
+            reason = "read sys.argv (a trace does not record the program's arguments)"
         else:
             for source, attribute, _ in frame.bindings:
                 if source not in frame.modules_before and source not in frame.imported:
@@ -485,16 +487,25 @@ class Planner:
                               "body put in sys.modules")
                     break
         if not reason:
+            # What its dependencies read too: one that runs as code in a
+            # process whose inputs differ leaves other values to read.
+            inputs, reason = self._closure_inputs(record)
+        if not reason:
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
             header = {
                 restore.H_PROCESS: self.process,
                 restore.H_ENV: dict(inputs["env"]),
                 restore.H_FILES: [(p, restore._file_state(p)) for p in files],
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
-                restore.H_ARGV: list(sys.argv) if inputs["argv_read"] else None,
+                restore.H_ARGV: None,
                 restore.H_IMPORTS: frame.imports,
                 restore.H_BINDINGS: frame.bindings,
             }
+            try:
+                header[restore.H_READS] = self._reads(frame)
+            except unit.Refused as refused:
+                record["refusals"].append(f"unit: {refused}")
+                return
             running = {f.name for f in self.stack}
             context = unit.Context(name, frame.module, self.heap, self.codes.get(name),
                                    frame.machinery, running, self.c_modules,
@@ -513,6 +524,70 @@ class Planner:
                 self.unit_sizes[name] = len(data)
         if reason:
             record["refusals"].append(f"unit: {reason}")
+
+    def _closure_inputs(self, record: ModuleRecord) -> tuple[Any, str]:
+        """The inputs of record's body and of every body it depends on."""
+        merged = inputs.new_inputs()
+        seen: set[str] = set()
+        pending = [record["name"]]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            other = self.records.get(name)
+            if other is None:
+                continue
+            read = other["inputs"]
+            if name != record["name"] and (read["env_listed"] or read["argv_read"]):
+                return merged, (f"depends on {name}, which read "
+                                + ("the whole environment" if read["env_listed"]
+                                   else "sys.argv"))
+            merged["env"].update(read["env"])
+            merged["opened"] += read["opened"]
+            merged["stat"].update(read["stat"])
+            merged["listed"] += [p for p in read["listed"] if p not in merged["listed"]]
+            pending += [d for d in other["depends"] if d not in seen]
+        return merged, ""
+
+    def _reads(self, frame: Frame) -> list[tuple[str, str, Any]]:
+        """Attributes of the modules it imported that its top-level code
+        (module and class bodies) names, with their digests: at restore
+        they must be what this body saw."""
+        code = self.codes.get(frame.name)
+        if code is None:
+            return []
+        names: set[str] = set()
+        stack = [code]
+        while stack:
+            current = stack.pop()
+            if not current.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: a function
+                names.update(current.co_names)
+                stack += [c for c in current.co_consts if type(c) is type(code)]
+        targets = {id(op[1]) for op in frame.live_ops}
+        sources = frame.imported | {b[0] for b in frame.bindings}
+        reads = []
+        for source in sorted(sources):
+            module = sys.modules.get(source)
+            if module is None or module is frame.module or source.startswith("pycds"):
+                continue
+            attrs = getattr(module, "__dict__", None)
+            if type(attrs) is not dict:
+                continue
+            for name in sorted(names & attrs.keys()):
+                value = attrs[name]
+                if name.startswith("__") or id(value) in targets or type(value) is type(sys):
+                    continue
+                if id(value) in _ALIASES:
+                    continue  # the planner's stand-ins: os.environ is an input
+                seen = None
+                if not restore.checkable(value):
+                    raise unit.Refused(
+                        f"reads {source}.{name}, an object of C type "
+                        f"{objects.type_name(type(value))} whose contents "
+                        "cannot be checked at restore")
+                reads.append((source, name, seen or restore.digest(value)))
+        return reads
 
     # -- the run ------------------------------------------------------------
 

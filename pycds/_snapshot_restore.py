@@ -67,6 +67,8 @@ H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
+H_READS = "reads"          # [(module, attribute, digest)]: what the body's
+                           # top-level code may have read of other modules
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
@@ -294,10 +296,16 @@ def fresh_random(cls: type) -> Any:
 
 
 def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
-                options: dict[str, Any]) -> Any:
+                options: dict[str, Any], module: str) -> Any:
     """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
-    again from what they hold; their __module__ follows (set_attributes)."""
-    return kind(name, *constraints, **options)
+    again from what they hold, with the module the body gave them."""
+    made = kind(name, *constraints, **options)
+    made.__module__ = module
+    return made
+
+
+def new_contextvar(kind: type, name: str, default: Any) -> Any:
+    return kind(name, default=default)
 
 
 def new_weakref(kind: type, referent: Any, callback: Any) -> Any:
@@ -329,7 +337,7 @@ def _vocabulary() -> list[Any]:
     return [make_class, fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
-            new_weakref, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
+            new_weakref, new_contextvar, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
 
 
@@ -366,6 +374,74 @@ def witness(obj: Any) -> tuple[Any, ...]:
     elif t is ModuleType:
         name = obj.__name__
     return (_type_name(t), name)
+
+
+DIGEST_ITEMS = 64  # a container's items a digest looks at, at most
+ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _shallow(value: Any) -> Any:
+    if type(value) in ATOM_TYPES:
+        return ("=", value)
+    return witness(value)
+
+
+# C types whose objects cannot change in ways a digest would miss.
+FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method",
+                 "builtins.method_descriptor", "builtins.wrapper_descriptor",
+                 "builtins.getset_descriptor", "builtins.member_descriptor",
+                 "builtins.classmethod_descriptor", "builtins.method-wrapper",
+                 "builtins.property", "builtins.classmethod", "builtins.staticmethod",
+                 "builtins.method", "builtins.cell", "builtins.code",
+                 "builtins.NoneType", "builtins.ellipsis", "builtins.NotImplementedType",
+                 "builtins.range", "builtins.slice", "_thread.lock", "_thread.RLock",
+                 "builtins.mappingproxy", "functools.partial", "builtins.object",
+                 "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
+                 "typing.TypeAliasType", "types.GenericAlias", "types.UnionType",
+                 "_struct.Struct", "_contextvars.ContextVar", "operator.attrgetter",
+                 "operator.itemgetter", "operator.methodcaller"}
+
+
+def checkable(value: Any) -> bool:
+    """Whether digest() sees what a program could have changed in value:
+    plain values, containers, classes, functions, modules, instances of
+    Python classes (their attributes), and C objects that do not change."""
+    t = type(value)
+    if t in ATOM_TYPES or t in (dict, list, tuple, set, frozenset, ModuleType,
+                                FunctionType) or isinstance(value, type):
+        return True
+    if _type_name(t) in FIXED_C_TYPES:
+        return True
+    return t.__flags__ & (1 << 9) and type(_attrs(value)) is dict  # HEAPTYPE, a __dict__
+
+
+def digest(value: Any) -> Any:
+    """What a body may have read of another module's attribute, so that a
+    program that changed it first is seen: a plain value itself; a
+    container's length and items (plain values, else their witnesses); a
+    Python instance's attributes likewise; else the witness.  One level
+    deep: a change further down is not seen (README says so)."""
+    t = type(value)
+    if t in ATOM_TYPES:
+        return ("=", value)
+    if t is dict:
+        if len(value) > DIGEST_ITEMS:
+            return ("dict", len(value))
+        return ("dict", tuple((_shallow(k), _shallow(v)) for k, v in value.items()))
+    if t is list or t is tuple:
+        if len(value) > DIGEST_ITEMS:
+            return (t.__name__, len(value))
+        return (t.__name__, tuple(map(_shallow, value)))
+    if t is set or t is frozenset:
+        if len(value) > DIGEST_ITEMS:
+            return (t.__name__, len(value))
+        return (t.__name__, frozenset(map(_shallow, value)))
+    seen = witness(value)
+    if t is not ModuleType and not isinstance(value, type) and t is not FunctionType:
+        attrs = _attrs(value)
+        if type(attrs) is dict and len(attrs) <= DIGEST_ITEMS:
+            return (seen, tuple((k, _shallow(v)) for k, v in attrs.items()))
+    return seen
 
 
 def _attrs(obj: Any) -> Any:
@@ -569,6 +645,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
         if value is KEEP or (value != expected[1] if expected[0] == "=" else
                              witness(value) != expected):
             raise Stale(f"{source}.{attribute} changed")
+    for source, attribute, expected in header[H_READS]:
+        home = sys.modules.get(source)
+        value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
+        if value is KEEP or digest(value) != expected:
+            raise Stale(f"{source}.{attribute} is not what its body saw")
 
 
 def memo_preamble(count: int) -> bytes:

@@ -151,9 +151,22 @@ def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
     has_default = getattr(tv, "has_default", None)
     if has_default is not None and has_default():
         raise Refused(f"{type_name} {tv.__name__} with a default: no reviver yet")
-    attrs = dict(vars(tv))
-    return (R.new_typevar, (t, tv.__name__, constraints, options), attrs, None,
-            None, R.set_attributes)
+    # 3.12's C TypeVar keeps __module__ (set from the caller's frame) in a
+    # slot, not a __dict__: made again, then given the body's.
+    return (R.new_typevar, (t, tv.__name__, constraints, options, tv.__module__))
+
+
+def _contextvar_reduce(var: Any, t: type) -> Any:
+    """ContextVar(name[, default]); refused when the body set a value (it
+    lives in the context, which a restore does not make)."""
+    import _contextvars
+    if var in _contextvars.copy_context():
+        raise Refused(f"ContextVar {var.name}: the body set a value in its context")
+    try:
+        default = var.get()
+    except LookupError:
+        return (t, (var.name,))
+    return (R.new_contextvar, (t, var.name, default))
 
 
 def _count_args(counter: Any) -> tuple[Any, ...]:
@@ -353,6 +366,10 @@ def _make_pickler_class() -> Any:
             type_name = objects.type_name(t)
             if type_name in NATIVE:
                 return NotImplemented  # their own C __reduce__
+            if type_name == "_struct.Struct":
+                return (t, (obj.format,))
+            if type_name == "_contextvars.ContextVar":
+                return _contextvar_reduce(obj, t)
             if type_name == "itertools.count":
                 return (R.new_count, _count_args(obj))
             if type_name in TYPEVARS and not objects.is_python_class(t, self.context.c_modules):

@@ -62,7 +62,7 @@ def snapshot_project(root: Path, modules: dict[str, str], args: list[str],
     archive = root / "app.img"
     run(args, cwd=root, PYCDSMODE="TRACE", PYCDSLIST=str(list_path), **env)
     dumped = run(["-m", "pycds", "dump", "--list", str(list_path), "--archive",
-                  str(archive), "--snapshot", *dump_args], cwd=root, **env)
+                  str(archive), "--snapshot", "--snapshot-all", *dump_args], cwd=root, **env)
     assert "snapshot: " in dumped.stdout, dumped.stdout
     return Snap(root, list_path, archive, dumped.stdout, dict(env))
 
@@ -1119,10 +1119,14 @@ def test_inputs_unchanged_are_restored(inputs: Snap) -> None:
     result.same("inputs", *(m for m in INPUT_MODULES if m != "in_argv"))
 
 
-def test_argv_same_args_is_restored(inputs: Snap) -> None:
-    """A body that read sys.argv, run with the traced arguments: restored
-    (otherwise the argv check is only ever a refusal)."""
-    runs(inputs, INPUT_ARGS).same("inputs", "in_argv")
+def test_argv_reader_is_refused_at_dump(inputs: Snap) -> None:
+    """A trace does not record the program's arguments: a body that read
+    sys.argv is never a unit, and runs as code with the same output."""
+    assert "read sys.argv" in code_only(inputs.dump_output).get("in_argv", ""), \
+        inputs.dump_output
+    result = runs(inputs, INPUT_ARGS)
+    assert "in_argv" not in restored(result.share.stderr)
+    assert result.share.stdout == result.plain.stdout
 
 
 def test_env_var_changed_falls_back(inputs: Snap) -> None:
@@ -1177,8 +1181,10 @@ def test_directory_gaining_a_file_falls_back(inputs: Snap) -> None:
         os.utime(listed, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
-def test_argv_differs_falls_back(inputs: Snap) -> None:
-    falls_back(inputs, "in_argv", "argv", args=["app.py", "y"])
+def test_argv_differs_output_equals_plain(inputs: Snap) -> None:
+    result = Runs(inputs, inputs.plain(["app.py", "y"]), inputs.share(["app.py", "y"]))
+    assert "in_argv" not in restored(result.share.stderr)
+    assert result.share.stdout == result.plain.stdout
 
 
 def test_optimize_flag(inputs: Snap) -> None:
@@ -1318,9 +1324,22 @@ REFUSALS = {
     "excl_pkg/__init__.py": "VALUE = 'package'\n",
     "excl_pkg/sub.py": "VALUE = 'sub'\n",
     "fine_mod.py": "VALUE = 'fine'\n",
+    "cfg_env.py": """
+        import os
+        __pycds_snapshot__ = False
+        class Settings:
+            pass
+        Settings.n = int(os.environ.get("SNAPTEST_N", "1"))
+    """,
+    "cfg_user.py": """
+        from cfg_env import Settings
+        DOUBLE = Settings.n * 2
+    """,
     "app.py": APP_HEAD + """
 def c_refused():
     import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
+    import cfg_user
+    yield cfg_user.DOUBLE
     thread_mod.STOP.set()
     thread_mod.WORKER.join()
     yield thread_mod.WORKER.is_alive(), list(ctype_mod.BUFFER), ctype_user.TOTAL
@@ -1346,7 +1365,21 @@ def test_thread_started_in_a_body_is_refused(refusals: Runs) -> None:
 def test_unknown_c_type_is_refused(refusals: Runs) -> None:
     why = code_only(refusals.snap.dump_output).get("ctype_mod", "")
     assert "object of C type array.array: no reviver" in why, refusals.snap.dump_output
-    assert code_only(refusals.snap.dump_output).get("ctype_user") == "depends on ctype_mod"
+    # Its user read the array: contents a restore cannot check.
+    why = code_only(refusals.snap.dump_output).get("ctype_user", "")
+    assert "reads ctype_mod.BUFFER" in why and "cannot be checked" in why, why
+
+
+def test_dependency_inputs_are_checked(refusals: Runs) -> None:
+    """cfg_user's value comes from code-only cfg_env, which read an
+    environment variable: cfg_user is restored while it is unchanged and
+    falls back when it changes (its dependency's inputs are its own)."""
+    assert "cfg_user" in restored(refusals.share.stderr), refusals.share.stderr
+    plain = refusals.snap.plain(["app.py"], SNAPTEST_N="5")
+    share = refusals.snap.share(["app.py"], SNAPTEST_N="5")
+    assert share.stdout == plain.stdout and "10" in plain.stdout
+    line = snapshot_lines(share.stderr).get("cfg_user", "")
+    assert line.startswith("code (") and "SNAPTEST_N" in line, share.stderr
 
 
 def test_opt_out_marker(refusals: Runs) -> None:
