@@ -337,7 +337,7 @@ def _vocabulary() -> list[Any]:
     return [make_class, fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
-            new_weakref, new_contextvar, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
+            new_weakref, new_contextvar, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
 
 
@@ -410,9 +410,13 @@ def checkable(value: Any) -> bool:
     if t in ATOM_TYPES or t in (dict, list, tuple, set, frozenset, ModuleType,
                                 FunctionType) or isinstance(value, type):
         return True
-    if _type_name(t) in FIXED_C_TYPES:
+    if isinstance(value, tuple) or _type_name(t) in FIXED_C_TYPES:
+        return True  # a tuple (a struct sequence like sys.version_info) cannot change
+    if _type_name(t) == "types.SimpleNamespace":
         return True
-    return t.__flags__ & (1 << 9) and type(_attrs(value)) is dict  # HEAPTYPE, a __dict__
+    # An instance of a Python class (its attributes; one with __slots__
+    # only, typing's special forms, by witness).
+    return bool(t.__flags__ & (1 << 9)) and not t.__flags__ & (1 << 8)
 
 
 def digest(value: Any) -> Any:
@@ -428,7 +432,7 @@ def digest(value: Any) -> Any:
         if len(value) > DIGEST_ITEMS:
             return ("dict", len(value))
         return ("dict", tuple((_shallow(k), _shallow(v)) for k, v in value.items()))
-    if t is list or t is tuple:
+    if t is list or isinstance(value, tuple):
         if len(value) > DIGEST_ITEMS:
             return (t.__name__, len(value))
         return (t.__name__, tuple(map(_shallow, value)))

@@ -66,13 +66,6 @@ def _has_set_name(value: Any) -> bool:
     return any("__set_name__" in vars(t) for t in type(value).__mro__)
 
 
-def _init_subclass_owner(cls: type) -> type:
-    for base in cls.__mro__[1:]:
-        if "__init_subclass__" in vars(base):
-            return base
-    return object
-
-
 # Attributes that name what gc.get_referents lists of a wrapper.
 REFERENT_NAMES = ("__func__", "__wrapped__", "fget", "fset", "fdel", "__self__")
 
@@ -443,11 +436,6 @@ def _make_pickler_class() -> Any:
                     if "mro" in vars(base):
                         raise Refused(f"metaclass {objects.type_name(meta)} "
                                       "has its own mro()")
-            hook = _init_subclass_owner(cls)
-            if hook is not object:
-                raise Refused(f"class {cls.__qualname__}: "
-                              f"{objects.type_name(hook)}.__init_subclass__ "
-                              "would run again")
             namespace: dict[str, Any] = {"__qualname__": cls.__qualname__}
             later: list[tuple[str, Any]] = []
             order = list(cls.__dict__)
@@ -483,7 +471,7 @@ def _make_pickler_class() -> Any:
                 inherited |= base.__flags__ & COLLECTION_FLAGS
             self.fills.append(("class", cls, (order, later, abc, abstract,
                                               flags if flags != inherited else 0)))
-            return (R.make_class, (meta, cls.__name__, cls.__bases__, namespace))
+            return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace))
 
         def _instance(self, obj: Any, t: type) -> Any:
             base = objects.layout_base(t, self.context.c_modules)

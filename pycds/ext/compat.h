@@ -292,6 +292,19 @@ static inline int pycds_code_revive(PyCodeObject *co)
 #endif
 }
 
+/* ------------------------------------------------------------ classes */
+
+/* A class's own namespace dict, new reference (static builtin types keep
+ * theirs in the interpreter from 3.12, where tp_dict is NULL). */
+static inline PyObject *pycds_type_namespace(PyTypeObject *type)
+{
+#if PYCDS_PY311
+    return Py_XNewRef(type->tp_dict);
+#else
+    return PyType_GetDict(type);
+#endif
+}
+
 /* ------------------------------------------------------------- errors */
 
 /* Keep the raised exception aside while cleaning up. */

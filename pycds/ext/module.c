@@ -82,6 +82,9 @@ static PyMethodDef module_methods[] = {
      "unit_function(code, globals, name, qualname, closure, defaults,\n"
      "kwdefaults, annotations, doc, module, attrs, type_params) -> function\n"
      "(snapshot restores)."},
+    {"unit_class", (PyCFunction)(void (*)(void))pycds_unit_class, METH_FASTCALL,
+     "unit_class(metaclass, name, bases, namespace) -> class, made by\n"
+     "type.__new__ with no __init_subclass__ called (snapshot restores)."},
     {"unit_object", pycds_unit_object, METH_O,
      "unit_object(cls) -> object.__new__(cls) (snapshot restores)."},
     {"unit_fill", (PyCFunction)(void (*)(void))pycds_unit_fill, METH_FASTCALL,

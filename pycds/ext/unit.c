@@ -165,3 +165,89 @@ PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
         return NULL;
     Py_RETURN_NONE;
 }
+
+/* The classes whose __init_subclass__ type.__new__ could call for a class
+ * with these bases: every class of every base's MRO but object.  Their
+ * namespaces (a copy of the items, in order) are returned in `saved`. */
+static int hide_hooks(PyObject *bases, PyObject *saved)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases); i++) {
+        PyObject *mro = ((PyTypeObject *)PyTuple_GET_ITEM(bases, i))->tp_mro;
+        for (Py_ssize_t j = 0; mro && j < PyTuple_GET_SIZE(mro); j++) {
+            PyTypeObject *klass = (PyTypeObject *)PyTuple_GET_ITEM(mro, j);
+            if (klass == &PyBaseObject_Type)
+                continue;
+            PyObject *namespace = pycds_type_namespace(klass);
+            if (!namespace)
+                return -1;
+            PyObject *hook = PyDict_GetItemString(namespace, "__init_subclass__");
+            if (!hook) {
+                Py_DECREF(namespace);
+                continue;
+            }
+            PyObject *items = PyDict_Items(namespace);
+            PyObject *entry =
+                items ? PyTuple_Pack(3, (PyObject *)klass, namespace, items)
+                      : NULL;
+            Py_XDECREF(items);
+            int failed = !entry || PyList_Append(saved, entry) < 0 ||
+                         PyDict_DelItemString(namespace, "__init_subclass__") < 0;
+            Py_XDECREF(entry);
+            Py_DECREF(namespace);
+            if (failed)
+                return -1;
+            PyType_Modified(klass);
+        }
+    }
+    return 0;
+}
+
+/* Put back what hide_hooks took, in each namespace's order. */
+static void restore_hooks(PyObject *saved)
+{
+    for (Py_ssize_t i = PyList_GET_SIZE(saved) - 1; i >= 0; i--) {
+        PyObject *entry = PyList_GET_ITEM(saved, i);
+        PyObject *namespace = PyTuple_GET_ITEM(entry, 1);
+        PyObject *items = PyTuple_GET_ITEM(entry, 2);
+        PyDict_Clear(namespace);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(items); j++) {
+            PyObject *pair = PyList_GET_ITEM(items, j);
+            PyDict_SetItem(namespace, PyTuple_GET_ITEM(pair, 0),
+                           PyTuple_GET_ITEM(pair, 1));
+        }
+        PyType_Modified((PyTypeObject *)PyTuple_GET_ITEM(entry, 0));
+    }
+}
+
+PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyType_Type) ||
+        !PyUnicode_Check(args[1]) || !PyTuple_Check(args[2]) ||
+        !PyDict_Check(args[3]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_class(metaclass, name, bases, namespace)");
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++)
+        if (!PyType_Check(PyTuple_GET_ITEM(args[2], i)))
+            return pycds_raise(PYCDS_ERROR_TYPE, "unit_class: a base is no class");
+    PyObject *saved = PyList_New(0);
+    if (!saved)
+        return NULL;
+    PyObject *cls = NULL;
+    PyObject *call = PyTuple_Pack(3, args[1], args[2], args[3]);
+    /* While no __init_subclass__ is in reach, type.__new__ calls object's,
+     * which does nothing: the body's run already did what the hook did,
+     * and the unit holds it.  Nothing else runs Python code in between
+     * (the namespace holds no object with __set_name__: the writer saw to
+     * that), so no one sees the namespaces without their hooks. */
+    if (call && hide_hooks(args[2], saved) == 0)
+        cls = PyType_Type.tp_new((PyTypeObject *)args[0], call, NULL);
+    pycds_saved_error error = pycds_error_save();
+    restore_hooks(saved);
+    pycds_error_restore(error);
+    Py_XDECREF(call);
+    Py_DECREF(saved);
+    return cls;
+}
