@@ -127,16 +127,22 @@ def is_static(obj: object) -> bool:
     wrappers, a C module's functions): named at restore, not written."""
     t = type(obj)
     if is_a(obj, type):
-        return not obj.__flags__ & HEAPTYPE
+        # A C type, static or made by an extension module (immutable):
+        # TypeVar's on 3.12, reached first through a class's parameters.
+        return _is_c_type(obj)
     name = type_name(t)
     if name in STATIC_DESCRIPTORS:
         owner = getattr(obj, "__objclass__", None)
-        return is_a(owner, type) and not owner.__flags__ & HEAPTYPE
+        return is_a(owner, type) and _is_c_type(owner)
     if name in ("builtins.builtin_function_or_method", "builtins.builtin_method"):
         owner = getattr(obj, "__self__", None)
         return owner is None or type(owner) is type(sys) or (
-            is_a(owner, type) and not owner.__flags__ & HEAPTYPE)
+            is_a(owner, type) and _is_c_type(owner))
     return False
+
+
+def _is_c_type(t: type) -> bool:
+    return not t.__flags__ & HEAPTYPE or bool(t.__flags__ & IMMUTABLETYPE)
 
 
 def _is_weak_collection_callback(callback: object) -> bool:

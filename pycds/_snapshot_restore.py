@@ -489,9 +489,20 @@ STATIC_TYPES = _static_types()
 VOCABULARY = _vocabulary()
 # C types of an extension module that no module names, made by asking an
 # object for its type once the module that makes the object is imported.
+def _type_params() -> tuple[Any, ...]:
+    """A TypeVar, a TypeVarTuple and a ParamSpec (3.12+), without importing
+    typing, whose C types a class statement with type parameters uses."""
+    namespace: dict[str, Any] = {}
+    exec("def probe[T, *Ts, **P](): pass", namespace)
+    return namespace["probe"].__type_params__
+
+
 LAZY_TYPES = {
     "re.Pattern": lambda: type(sys.modules["re._compiler"].compile("", 0)),
     "re.Match": lambda: type(sys.modules["re._compiler"].compile("", 0).match("")),
+    "typing.TypeVar": lambda: type(_type_params()[0]),
+    "typing.TypeVarTuple": lambda: type(_type_params()[1]),
+    "typing.ParamSpec": lambda: type(_type_params()[2]),
 }
 
 

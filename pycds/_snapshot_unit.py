@@ -264,7 +264,8 @@ def _make_pickler_class() -> Any:
             heap = c.heap
             known = id(obj) in heap.known
             owner = heap.owner.get(id(obj), "") if known else None
-            static = objects.is_static(obj)
+            static = objects.is_static(obj) or (
+                isinstance(obj, type) and bool(obj.__flags__ & objects.IMMUTABLETYPE))
             if not static and (owner == c.name or owner is None):
                 return None  # the body's own: written by value
             if owner in c.running and t is not R.ModuleType and not static:
