@@ -70,7 +70,9 @@ def main() -> None:
              "--archive", str(archive)], capture_output=True, text=True)
         if dump.returncode != 0:
             sys.exit("demo: dump failed: " + dump.stderr.strip())
-        print("dump: " + dump.stdout.strip().splitlines()[-1])
+        print("dump: " + next(
+            (line for line in dump.stdout.splitlines() if line.startswith("archived ")),
+            dump.stdout.strip().splitlines()[-1]))
         # The same list again, with snapshot units.
         dump = subprocess.run(
             [sys.executable, "-m", "pycds", "dump", "--list", str(listing),
