@@ -1,8 +1,12 @@
-"""Whole-process start-up: plain CPython against pycds SHARE, side by side.
+"""Whole-process start-up: plain CPython against pycds SHARE and SNAPSHOT.
 
-For each workload: trace a run, dump the archive, then time plain and SHARE
-runs alternating (so machine noise hits both alike) and report medians, the
-ratio per pair (median, min, max) and the geometric mean of the ratios.
+For each workload: trace a run, dump the archive, and dump a second one
+with --snapshot (snapshot units: module bodies' objects restored instead of
+run), then time plain, SHARE and SNAPSHOT runs alternating (so machine
+noise hits all alike) and report medians, the ratio to plain per pair
+(median, min, max) and the geometric mean of the ratios.  With the
+snapshot: its units, the dump's time, and (extras) the restore's time by
+phase from PYCDSVERBOSE=2, PSS and the archive's size.
 Beside the times, the stable figures: system calls by kind (strace), archive
 bytes against the .pyc bytes of the same modules, the loader's own time
 (map, relocate + intern, revive), minor page faults, memory (PSS) with 8
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,10 +70,36 @@ class Result:
     # get_code + PathFinder.find_spec in a plain run, timed inside it: what
     # an archive of code can remove at most.
     ceiling_ms: float = 0.0
+    # SNAPSHOT: the same command with an archive dumped with --snapshot,
+    # timed in the same loop as plain and SHARE (ratios are plain/SNAPSHOT
+    # per round).  Empty for `pth`, or with snapshot_error when the
+    # snapshot dump failed.
+    snapshot_ms: float = 0.0
+    snapshot_ratios: list[float] = field(default_factory=list)
+    snapshot_error: str = ""
+    # From the dump's line `snapshot: N units of M modules (P%), B bytes,
+    # made in S s`: units, bytes of units, S; dump_s is the whole dump's
+    # wall time (code and snapshot).
+    snapshot_units: int = 0
+    snapshot_unit_bytes: int = 0
+    snapshot_made_s: float = 0.0
+    snapshot_dump_s: float = 0.0
+    snapshot_archive_bytes: int = 0
+    # Extras, from PYCDSVERBOSE=2 runs (median of 3): microseconds summed
+    # over restored modules per phase (inputs, names, objects, fills,
+    # operations; "imports" left out: those modules have their own lines),
+    # and how many modules were restored and refused in such a run.
+    restore_us: dict[str, float] = field(default_factory=dict)
+    restored: int = 0
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios)
+
+    @property
+    def snapshot_ratio(self) -> float:
+        return statistics.median(self.snapshot_ratios) if self.snapshot_ratios else 0.0
 
     @property
     def ceiling(self) -> float:
@@ -95,14 +126,17 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def alternate(a: list[str], env_a: dict[str, str], b: list[str],
-              env_b: dict[str, str], pairs: int) -> tuple[list[float], list[float]]:
-    times_a, times_b = [], []
-    timed(a, env_a), timed(b, env_b)  # warm the page cache
-    for _ in range(pairs):
-        times_a.append(timed(a, env_a))
-        times_b.append(timed(b, env_b))
-    return times_a, times_b
+def alternate(variants: list[tuple[list[str], dict[str, str]]],
+              rounds: int) -> list[list[float]]:
+    """Milliseconds of each variant (command, environment), run one after
+    the other in each round, so that machine noise hits them alike."""
+    times: list[list[float]] = [[] for _ in variants]
+    for cmd, env in variants:  # warm the page cache
+        timed(cmd, env)
+    for _ in range(rounds):
+        for spent, (cmd, env) in zip(times, variants):
+            spent.append(timed(cmd, env))
+    return times
 
 
 # "json@big": `import json` served from an archive of the whole standard
@@ -180,6 +214,41 @@ def loader_split(python: str, code: str, env: dict[str, str]) -> dict[str, float
             "relocate_intern_ms": stats["relocate_ns"] / 1e6,
             "revive_ms": stats["revive_ns"] / 1e6,
             "modules_served": stats["modules"]}
+
+
+SNAPSHOT_LINE = re.compile(r"^snapshot: (\d+) units of (\d+) modules \([^)]*\), "
+                           r"(\d+) bytes, made in ([\d.]+) s$", re.M)
+RESTORED = re.compile(r"^pycds: snapshot: (\S+): restored, \d+ objects \(([^)]*)\)$", re.M)
+REFUSED = re.compile(r"^pycds: snapshot: (\S+): code \((.*)\)$", re.M)
+# The phases of a restore line that are the unit's own ("imports" is the
+# time of the modules its body imports, which have their own lines).
+PHASES = ("inputs", "names", "objects", "fills", "operations")
+
+
+def restore_split(python: str, code: str, env: dict[str, str],
+                  runs: int = 3) -> tuple[dict[str, float], int, dict[str, str]]:
+    """Microseconds of each restore phase summed over the restored
+    modules of one SNAPSHOT run (PYCDSVERBOSE=2), median of `runs` runs per
+    phase; with the modules restored and those left as code (and why) in
+    the last run."""
+    sums: dict[str, list[float]] = {phase: [] for phase in (*PHASES, "total")}
+    restored, refused = 0, {}
+    for _ in range(runs):
+        done = run([python, "-c", code], {**env, "PYCDSVERBOSE": "2"})
+        totals = dict.fromkeys(PHASES, 0.0)
+        restored = 0
+        for found in RESTORED.finditer(done.stderr):
+            restored += 1
+            for part in found.group(2).split(", "):
+                phase, value, _unit = part.split()
+                if phase in totals:
+                    totals[phase] += float(value)
+        for phase, value in totals.items():
+            sums[phase].append(value)
+        sums["total"].append(sum(totals.values()))
+        refused = {m.group(1): m.group(2) for m in REFUSED.finditer(done.stderr)}
+    return ({phase: statistics.median(v) for phase, v in sums.items()},
+            restored, refused)
 
 
 def instructions(cmd: list[str], env: dict[str, str]) -> int:
@@ -307,11 +376,38 @@ def share_workload(python: str, workload: str, pairs: int, work: Path,
     dumped = run([python, "-m", "pycds", "dump", "--list", str(listing),
                   "--archive", str(archive)], env).stdout
     shared_env = {**env, "PYCDSMODE": "SHARE", "PYCDSARCHIVE": str(archive)}
+    # The same traced list dumped again with snapshot units; a failed
+    # snapshot dump leaves plain against SHARE.
+    snap_archive = work / f"{stem}-snapshot.img"
+    start = time.perf_counter()
+    try:
+        snap_dumped = run([python, "-m", "pycds", "dump", "--list", str(listing),
+                           "--archive", str(snap_archive), "--snapshot"], env).stdout
+        snap_error = ""
+    except subprocess.CalledProcessError as error:
+        lines = (error.stderr or "").strip().splitlines()
+        snap_dumped, snap_error = "", lines[-1] if lines else str(error)
+    snap_dump_s = time.perf_counter() - start
+    snap_env = {**env, "PYCDSMODE": "SHARE", "PYCDSARCHIVE": str(snap_archive)}
     cmd = [python, "-c", code]
-    plain, shared = alternate(cmd, env, cmd, shared_env, pairs)
+    variants = [(cmd, env), (cmd, shared_env)]
+    if not snap_error:
+        variants.append((cmd, snap_env))
+    plain, shared, *snap = alternate(variants, pairs)
     result = Result(workload, statistics.median(plain), statistics.median(shared),
                     [p / s for p, s in zip(plain, shared)], int(dumped.split()[1]),
                     archive.stat().st_size)
+    result.snapshot_error = snap_error
+    if snap:
+        result.snapshot_ms = statistics.median(snap[0])
+        result.snapshot_ratios = [p / s for p, s in zip(plain, snap[0])]
+        result.snapshot_dump_s = snap_dump_s
+        result.snapshot_archive_bytes = snap_archive.stat().st_size
+        line = SNAPSHOT_LINE.search(snap_dumped)
+        if line:
+            result.snapshot_units = int(line.group(1))
+            result.snapshot_unit_bytes = int(line.group(3))
+            result.snapshot_made_s = float(line.group(4))
     if extras:
         result.pyc_bytes = pyc_bytes(python, listing)
         result.syscalls = {"plain": syscalls(cmd, env),
@@ -319,6 +415,10 @@ def share_workload(python: str, workload: str, pairs: int, work: Path,
         result.loader_ms = loader_split(python, code, shared_env)
         result.pss_kib = {"plain": pss(python, code, env),
                           "share": pss(python, code, shared_env)}
+        if snap:
+            result.pss_kib["snapshot"] = pss(python, code, snap_env)
+            result.restore_us, result.restored, result.refused = \
+                restore_split(python, code, snap_env)
         result.minor_faults = {"plain": minor_faults(cmd, env),
                                "share": minor_faults(cmd, shared_env)}
         result.ceiling_ms = ceiling_ms(python, code, env)
@@ -346,16 +446,28 @@ def pth_workload(python: str, pairs: int, work: Path) -> Result:
             shutil.copy(Path(site) / "pycds.pth", target / "pycds.pth")
         pythons.append(str(venv / "bin" / "python"))
     env = base_env()
-    without, with_ = alternate([pythons[1], "-c", "pass"], env,
-                               [pythons[0], "-c", "pass"], env, pairs)
+    without, with_ = alternate([([pythons[1], "-c", "pass"], env),
+                                ([pythons[0], "-c", "pass"], env)], pairs)
     return Result("pth", statistics.median(without), statistics.median(with_),
                   [a / b for a, b in zip(without, with_)])
 
 
 def row(r: Result) -> str:
     cells = [r.workload, f"{r.plain_ms:.1f}", f"{r.shared_ms:.1f}", f"{r.ratio:.2f}",
-             f"{min(r.ratios):.2f}", f"{max(r.ratios):.2f}",
-             f"{r.ceiling:.2f}" if r.ceiling else "", str(r.modules or "")]
+             f"{min(r.ratios):.2f}", f"{max(r.ratios):.2f}"]
+    if r.snapshot_ratios:
+        s = r.snapshot_ratios
+        cells += [f"{r.snapshot_ms:.1f}", f"{r.snapshot_ratio:.2f}",
+                  f"{min(s):.2f}", f"{max(s):.2f}"]
+    else:
+        cells += [r.snapshot_error and f"failed: {r.snapshot_error}", "", "", ""]
+    cells += [f"{r.ceiling:.2f}" if r.ceiling else "", str(r.modules or "")]
+    if r.snapshot_ratios:
+        restored = f" ({r.restored} restored)" if r.restore_us else ""
+        cells.append(f"{r.snapshot_units}{restored}")
+        cells.append(f"{r.snapshot_made_s:.1f} / {r.snapshot_dump_s:.1f}")
+    else:
+        cells += ["", ""]
     if r.archive_bytes and r.pyc_bytes:
         cells.append(f"{r.archive_bytes / 1e6:.1f} ({r.archive_bytes / r.pyc_bytes:.2f}x)")
     else:
@@ -363,14 +475,22 @@ def row(r: Result) -> str:
     s = r.syscalls
     cells.append(f"{s['plain']['total']} / {s['share']['total']}"
                  if s.get("plain") and s.get("share") else "")
-    cells.append(f"{r.pss_kib['plain'] / 1024:.1f} / {r.pss_kib['share'] / 1024:.1f}"
-                 if r.pss_kib else "")
+    cells.append(" / ".join(f"{r.pss_kib[k] / 1024:.1f}"
+                            for k in ("plain", "share", "snapshot") if k in r.pss_kib))
+    cells.append(f"{r.snapshot_archive_bytes / 1e6:.1f}" if r.snapshot_archive_bytes else "")
+    t = r.restore_us
+    cells.append(" / ".join(f"{t[p] / 1000:.2f}" for p in PHASES)
+                 + f" = {t['total'] / 1000:.2f}" if t else "")
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| workload | plain ms | SHARE ms | ratio | min | max | ceiling | modules "
-          "| archive MB (x .pyc) | syscalls plain / SHARE | PSS MiB plain / SHARE |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| workload | plain ms | SHARE ms | ratio | min | max "
+          "| SNAPSHOT ms | ratio | min | max | ceiling | modules "
+          "| units | snapshot made / dump s "
+          "| archive MB (x .pyc) | syscalls plain / SHARE "
+          "| PSS MiB plain / SHARE / SNAPSHOT | snapshot archive MB "
+          "| restore ms: inputs / names / objects / fills / operations |\n"
+          "|" + "---|" * 19)
 
 
 def main() -> None:
@@ -412,14 +532,28 @@ def main() -> None:
                 continue
             results.append(result)
             print(row(result), flush=True)
-    ratios = [r.ratio for r in results if r.workload != "pth"]
-    geomean = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else 0.0
+    geomean = geometric_mean([r.ratio for r in results if r.workload != "pth"])
     print(f"geometric mean of median ratios (packages and demo): {geomean:.2f}")
+    snap_geomean = geometric_mean([r.snapshot_ratio for r in results
+                                   if r.snapshot_ratios])
+    print(f"geometric mean of median SNAPSHOT ratios: {snap_geomean:.2f}")
+    for r in results:  # units the SNAPSHOT run did not restore, by reason
+        reasons = Counter(r.refused.values())
+        for why, count in reasons.most_common():
+            names = [n for n, w in r.refused.items() if w == why]
+            print(f"{r.workload}: {count} units left as code at restore ({why}): "
+                  f"{', '.join(names[:3])}{', ...' if count > 3 else ''}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "python": version, "pairs": args.pairs, "geomean": geomean,
+            "snapshot_geomean": snap_geomean,
             "skipped": skipped, "date": time.strftime("%Y-%m-%d"),
-            "results": [dict(asdict(r), ratio=r.ratio) for r in results]}, indent=1))
+            "results": [dict(asdict(r), ratio=r.ratio, snapshot_ratio=r.snapshot_ratio)
+                        for r in results]}, indent=1))
+
+
+def geometric_mean(ratios: list[float]) -> float:
+    return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else 0.0
 
 
 if __name__ == "__main__":

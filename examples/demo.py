@@ -1,6 +1,7 @@
 """`make demo`: run the bundled example plainly, from a pycds archive
-(trace, dump, share), and through pycds-run (a preloaded interpreter), and
-print the three timings side by side.
+(trace, dump, share), from an archive with snapshot units (dump --snapshot:
+module bodies' objects restored instead of run), and through pycds-run (a
+preloaded interpreter), and print the four timings side by side.
 
 Each variant is a whole new process; the variants alternate so that
 machine noise hits them alike, and medians are reported.  The example's
@@ -54,9 +55,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pycds-demo-") as tmp:
         listing = Path(tmp) / "app.lst"
         archive = Path(tmp) / "app.img"
+        snap_archive = Path(tmp) / "app-snapshot.img"
         trace = {**base_env(), "PYCDSMODE": "TRACE", "PYCDSLIST": str(listing)}
         share = {**base_env(), "PYCDSMODE": "SHARE",
                  "PYCDSARCHIVE": str(archive)}
+        snapshot = {**base_env(), "PYCDSMODE": "SHARE",
+                    "PYCDSARCHIVE": str(snap_archive)}
         served = {**base_env(), "XDG_RUNTIME_DIR": tmp,
                   "PYCDSPRELOAD": PRELOAD}
 
@@ -66,13 +70,28 @@ def main() -> None:
              "--archive", str(archive)], capture_output=True, text=True)
         if dump.returncode != 0:
             sys.exit("demo: dump failed: " + dump.stderr.strip())
-        print("dump: " + dump.stdout.strip().splitlines()[-1])
+        print("dump: " + next(
+            (line for line in dump.stdout.splitlines() if line.startswith("archived ")),
+            dump.stdout.strip().splitlines()[-1]))
+        # The same list again, with snapshot units.
+        dump = subprocess.run(
+            [sys.executable, "-m", "pycds", "dump", "--list", str(listing),
+             "--archive", str(snap_archive), "--snapshot"],
+            capture_output=True, text=True)
+        if dump.returncode != 0:
+            sys.exit("demo: dump --snapshot failed: " + dump.stderr.strip())
+        print("dump --snapshot: " + next(
+            (line for line in dump.stdout.splitlines()
+             if line.startswith("snapshot: ") and " units of " in line),
+            dump.stdout.strip().splitlines()[-1]))
+        run([sys.executable], snapshot, expected)  # same output as plain
         # The first run through pycds-run starts the server (and here waits
         # for it, instead of running python itself meanwhile).
         run([CLIENT], {**served, "PYCDSWAIT": "1"}, expected)
 
         variants = {"plain": ([sys.executable], base_env()),
                     "SHARE": ([sys.executable], share),
+                    "snapshot": ([sys.executable], snapshot),
                     "pycds-run": ([CLIENT], served)}
         times: dict[str, list[float]] = {name: [] for name in variants}
         try:

@@ -572,10 +572,24 @@ _process: Any = None
 def process_inputs() -> tuple[Any, ...]:
     """What every body saw of the process (the planner records the same):
     sys.flags (fixed for a process's life), sys.path, the locale."""
-    return (tuple(sys.flags), tuple(sys.path), _locale_name())
+    return (tuple(sys.flags), _search_path(), _locale_name())
+
+
+def _search_path() -> tuple[str, ...]:
+    """sys.path as the trace records it (pycds/_trace.py) and the planner
+    runs with: '' and relative entries as the directory they mean now,
+    entries that are not str left out (PathFinder ignores them).  So a
+    `python -c` run (sys.path[0] == '') in the directory it was traced in
+    matches, and one in another directory does not."""
+    return tuple(os.path.abspath(entry) for entry in sys.path
+                 if isinstance(entry, str))
 
 
 _seen_process: Any = None  # the last process_inputs() that matched
+# sys.path as it was when _seen_process matched, if all its entries were
+# absolute (then an equal sys.path means the same directories, whatever the
+# working directory); None if it must be resolved again each time.
+_seen_path: Any = None
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
@@ -614,15 +628,19 @@ def _listing(path: str) -> Any:
 
 
 def check_inputs(header: dict[str, Any]) -> None:
-    global _seen_process
+    global _seen_process, _seen_path
     wanted = header[H_PROCESS]
     if wanted is not _seen_process:
         if wanted != process_inputs():
             raise Stale("the process differs from the planning one "
                         "(flags, sys.path or locale)")
         _seen_process = wanted
-    elif wanted[1] != tuple(sys.path) or wanted[2] != _locale_name():
-        _seen_process = None
+        path = tuple(sys.path)
+        _seen_path = path if all(type(e) is str and os.path.isabs(e)
+                                 for e in path) else None
+    elif ((tuple(sys.path) != _seen_path if _seen_path is not None
+           else wanted[1] != _search_path()) or wanted[2] != _locale_name()):
+        _seen_process = _seen_path = None
         raise Stale("the process differs from the planning one "
                     "(flags, sys.path or locale)")
     environ = _environ_data()

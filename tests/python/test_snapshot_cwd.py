@@ -1,0 +1,51 @@
+"""Snapshot units and `python -c`: sys.path[0] is '' there, which the trace
+records (and the planner runs with) as the working directory's absolute
+path.  A run in the same directory must be able to restore units; a run in
+another directory, where '' means other files, must not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+
+PROGRAM = "import logging, textwrap, string, enum"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    where = tmp_path_factory.mktemp("traced")
+    listing, image = where / "app.lst", where / "app.img"
+    run(["-c", PROGRAM], cwd=where, PYCDSMODE="TRACE", PYCDSLIST=str(listing))
+    dumped = run(["-m", "pycds", "dump", "--list", str(listing), "--archive",
+                  str(image), "--snapshot"], cwd=where).stdout
+    units = re.search(r"^snapshot: (\d+) units", dumped, re.M)
+    assert units, dumped
+    if units.group(1) == "0":  # the dump keeps only units faster than code
+        pytest.skip("the dump kept no unit on this machine")
+    return where, image
+
+
+def snapshot_lines(cwd: Path, image: Path) -> list[str]:
+    done = run(["-c", PROGRAM], cwd=cwd, PYCDSMODE="SHARE",
+               PYCDSARCHIVE=str(image), PYCDSVERBOSE="1")
+    return re.findall(r"^pycds: snapshot: (.*)$", done.stderr, re.M)
+
+
+def test_dash_c_in_the_traced_directory_restores_units(
+        archive: tuple[Path, Path]) -> None:
+    where, image = archive
+    lines = snapshot_lines(where, image)
+    assert any(line.endswith(": restored") for line in lines), lines
+    assert not any("differs from the planning one" in line for line in lines), lines
+
+
+def test_dash_c_in_another_directory_falls_back(
+        archive: tuple[Path, Path], tmp_path: Path) -> None:
+    _, image = archive
+    lines = snapshot_lines(tmp_path, image)
+    assert lines and all("differs from the planning one" in line
+                         for line in lines), lines
