@@ -135,7 +135,8 @@ def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
     options: dict[str, Any] = {}
     constraints: tuple[Any, ...] = ()
     if type_name != "typing.TypeVarTuple":
-        options["bound"] = tv.__bound__
+        if tv.__bound__ is not None:  # bound=None would become NoneType
+            options["bound"] = tv.__bound__
         options["covariant"] = tv.__covariant__
         options["contravariant"] = tv.__contravariant__
         options["infer_variance"] = tv.__infer_variance__
