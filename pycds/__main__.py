@@ -34,6 +34,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                     name = name.removesuffix(_cds.UNIT_SUFFIX)
                     kind, size = "unit", len(record["extra"])
                 print(f"  {name:40} {kind:7} {size:>9} B  {record['origin']}")
+        if args.snapshot:
+            from . import _snapshot_restore
+            units = [r for r in archive.modules() if r["is_unit"]]
+            print(f"units       {len(units)}")
+            for record in units:
+                name = record["name"].removesuffix(_cds.UNIT_SUFFIX)
+                try:
+                    print(_snapshot_restore.describe(name, record["extra"]))
+                except Exception as error:  # a damaged unit: say so, go on
+                    print(f"  {name}: unreadable unit ({type(error).__name__}: {error})")
     return 0
 
 
@@ -150,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser("inspect", help="describe an archive")
     inspect.add_argument("archive")
+    inspect.add_argument("--snapshot", action="store_true",
+                         help="also each snapshot unit: objects, names, "
+                              "inputs, imports and replayed operations")
     inspect.add_argument("--modules", action="store_true",
                          help="list the archived modules")
     inspect.set_defaults(run=cmd_inspect)

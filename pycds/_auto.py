@@ -17,7 +17,7 @@ import fcntl
 import os
 import tempfile
 
-from . import _log, _share
+from . import _cds, _log, _share
 
 
 def install(archive_path: str) -> None:
@@ -74,7 +74,8 @@ def write_archive(archive_path: str) -> None:
             _trace.record(listing)  # before the dumper's own imports
             from . import _dump
 
-            result = _dump.dump(listing, archive_path)
+            snapshot = (_cds.variable("PYCDSSNAPSHOT") or "").strip() == "1"
+            result = _dump.dump(listing, archive_path, snapshot=snapshot)
         finally:
             if os.path.exists(listing):
                 os.unlink(listing)

@@ -72,6 +72,7 @@ H_READS = "reads"          # [(module, attribute, digest)]: what the body's
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
+H_SUMMARY = "summary"      # {"objects": n, "operations": {name: count}}
 
 _pickle: Any = None
 _loading = False
@@ -299,7 +300,17 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
                 options: dict[str, Any], module: str) -> Any:
     """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
     again from what they hold, with the module the body gave them."""
-    made = kind(name, *constraints, **options)
+    if options.get("infer_variance") and not constraints and "bound" not in options \
+            and name.isidentifier():
+        # Made by a type-parameter list (PEP 695): made by one again (the
+        # constructor cannot give a ParamSpec the bound None that 3.12's
+        # type parameters have).
+        sigil = {"ParamSpec": "**", "TypeVarTuple": "*"}.get(kind.__name__, "")
+        namespace: dict[str, Any] = {}
+        exec(f"def probe[{sigil}{name}](): pass", namespace)
+        made = namespace["probe"].__type_params__[0]
+    else:
+        made = kind(name, *constraints, **options)
     made.__module__ = module
     return made
 
@@ -822,12 +833,57 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         raise Stale(f"unknown operation {name!r}")
 
 
+def run_after_restore(operations: list[tuple[Any, ...]]) -> None:
+    """AWS SnapStart's runtime hooks (the snapshot-restore-py package): what
+    the restored body registered with register_after_restore runs now, in
+    registration order, as Lambda runs it after a restore.  (A body that
+    runs as code registers them and nothing runs them: plain Python.)"""
+    hooks = sys.modules.get("snapshot_restore_py")
+    registry = getattr(hooks, "_after_restore_registry", None) if hooks else None
+    if registry is None:
+        return
+    for op in operations:
+        if op[0] == "append" and op[1] is registry:
+            func, args, kwargs = op[3]
+            func(*args, **kwargs)
+
+
 class Stats:
     """This process's restores: counts and seconds by phase (PHASES)."""
     restored = 0
     refused = 0
     seconds = {"inputs": 0.0, "imports": 0.0, "names": 0.0, "objects": 0.0,
                "fills": 0.0, "operations": 0.0}
+
+
+def read_header(unit: Any) -> dict[str, Any]:
+    data = bytes(unit)
+    start = len(UNIT_MAGIC) + 4
+    if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < start:
+        raise Stale("not a unit of this format")
+    end = start + int.from_bytes(data[len(UNIT_MAGIC):start], "little")
+    return _load_pickle().loads(data[start:end])
+
+
+def describe(name: str, unit: Any) -> str:
+    """`inspect --snapshot`: what one unit holds and checks."""
+    header = read_header(unit)
+    summary = header.get(H_SUMMARY, {})
+    operations = summary.get("operations", {})
+    lines = [f"  {name}: {len(bytes(unit))} B, {summary.get('objects', '?')} objects, "
+             f"{len(header[H_EXTERNALS])} names, {len(header[H_CODES])} code objects",
+             f"    imports    {len(header[H_IMPORTS])}: "
+             + ", ".join(n if not level else "." * level + n
+                         for n, _, level, _ in header[H_IMPORTS][:12])
+             + (" ..." if len(header[H_IMPORTS]) > 12 else ""),
+             f"    inputs     env {sorted(header[H_ENV])}, files {len(header[H_FILES])}, "
+             f"directories {len(header[H_LISTED])}",
+             f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads",
+             "    replays    " + (", ".join(f"{op} {n}" for op, n in sorted(operations.items()))
+                                  or "nothing")]
+    if header[H_FRESH]:
+        lines.append(f"    fresh      {', '.join(header[H_FRESH])}")
+    return "\n".join(lines)
 
 
 def restore(module: Any, code: Any, unit: Any) -> bool:
@@ -901,6 +957,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
             namespace[key] = value
     for op in operations:
         apply_operation(op)
+    run_after_restore(operations)
     done = time.perf_counter()
     Stats.restored += 1
     phases = (("inputs", t1 - started), ("imports", t2 - t1), ("names", t_names - t2),

@@ -274,7 +274,8 @@ def _make_pickler_class() -> Any:
                               "still being imported")
             seen = c.aliases.get(id(obj)) or R.witness(obj)
             name = STATIC_NAMES.get(id(obj))
-            if name is None and isinstance(obj, type) and objects.type_name(obj) in R.LAZY_TYPES:
+            if (name is None and isinstance(obj, type) and objects._is_c_type(obj)
+                    and objects.type_name(obj) in R.LAZY_TYPES):  # 3.11's TypeVar is Python
                 name = objects.type_name(obj)
             if name is not None:
                 return ("ext", (("static", name),), seen)
@@ -635,6 +636,10 @@ def write_unit(context: Context, header: dict[str, Any],
         header[R.H_EXTERNALS] = [(path, seen) for _, path, seen in externals]
         header[R.H_CODES] = [path for _, path in codes]
         header[R.H_FRESH] = [value.clock for value in fresh]
+        kinds: dict[str, int] = {}
+        for op in operations:
+            kinds[op[0]] = kinds.get(op[0], 0) + 1
+        header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds}
         head = R._load_pickle().dumps(header, protocol=5)  # plain data
         stream.write(R.UNIT_MAGIC)
         stream.write(len(head).to_bytes(4, "little"))

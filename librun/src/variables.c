@@ -24,8 +24,9 @@ static const run_variable_info variables[RUN_VAR_COUNT] = {
         {"PYCDSVERBOSE", "0", RUN_ENV_RUNTIME,
          "`1`: one line per decision on stderr (archive mapped or refused, "
          "each hit, each fallback and why, each module the finder left to "
-         "plain importing and why: `pycds: plain NAME: not in the archive`); "
-         "`2`: with timings and how each module was found"},
+         "plain importing and why: `pycds: plain NAME: not in the archive`; "
+         "each snapshot unit restored or left to its code and why); "
+         "`2`: with timings (a unit's by phase) and how each module was found"},
     [RUN_VAR_VALIDATE] =
         {"PYCDSVALIDATE", "mtime", RUN_ENV_KEY,
          "how a module's file is checked against the dump: `mtime` (size and "

@@ -1626,3 +1626,62 @@ def test_pycdssnapshot_0_ignores_units(revivers: Runs) -> None:
     off = revivers.snap.share(["app.py"], PYCDSSNAPSHOT="0")
     assert restored(off.stderr) == []
     assert off.stdout == revivers.plain.stdout
+
+
+# --------------------------------------------------------------------------
+# 10. AWS SnapStart's runtime hooks: what a restored body registered with
+# snapshot_restore_py.register_after_restore runs after the restore, in
+# registration order (a body run as code registers and nothing runs them,
+# as in plain Python).  The package is a stand-in with its API here.
+
+SNAPSTART_MODULES = {
+    "snapshot_restore_py.py": """
+        _before_snapshot_registry = []
+        _after_restore_registry = []
+        def register_before_snapshot(func, *args, **kwargs):
+            _before_snapshot_registry.append((func, args, kwargs))
+            return func
+        def register_after_restore(func, *args, **kwargs):
+            _after_restore_registry.append((func, args, kwargs))
+            return func
+    """,
+    "hooked.py": """
+        from snapshot_restore_py import register_after_restore
+        CALLS = []
+        @register_after_restore
+        def first():
+            CALLS.append("first")
+        def second(tag, *, suffix):
+            CALLS.append(tag + suffix)
+        register_after_restore(second, "second", suffix="!")
+    """,
+    "app.py": "import hooked\nprint('calls', hooked.CALLS)\n",
+}
+
+
+@pytest.fixture(scope="module")
+def snapstart(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    return snapshot_project(tmp_path_factory.mktemp("snapstart"), SNAPSTART_MODULES,
+                            ["app.py"])
+
+
+def test_after_restore_hooks_run_in_order(snapstart: Snap) -> None:
+    plain = snapstart.plain(["app.py"])
+    share = snapstart.share(["app.py"])
+    assert plain.stdout == "calls []\n"
+    assert_restored(share, "hooked", dump_output=snapstart.dump_output)
+    assert share.stdout == "calls ['first', 'second!']\n", share.stderr
+
+
+def test_after_restore_hooks_do_not_run_for_code(snapstart: Snap) -> None:
+    share = snapstart.share(["app.py"], PYCDSSNAPSHOT="0")
+    assert share.stdout == "calls []\n"
+
+
+def test_inspect_lists_units(snapstart: Snap) -> None:
+    done = run(["-m", "pycds", "inspect", "--snapshot", str(snapstart.archive)],
+               cwd=snapstart.root)
+    assert "units" in done.stdout
+    line = next(l for l in done.stdout.splitlines() if l.startswith("  hooked:"))
+    assert "objects" in line and "names" in line
+    assert "append 2" in done.stdout  # the two registrations it replays
