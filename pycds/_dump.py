@@ -277,6 +277,9 @@ VERIFY = ("import sys; sys.path[:] = sys.argv[2:]\n"
           "    except BaseException:\n"
           "        pass\n")
 VERIFY_RUNS = 3
+# Modules a process imports to restore units (their own import time is the
+# cost of restoring at all).
+RESTORE_MACHINERY = ("pycds._snapshot_restore", "_pickle", "_compat_pickle")
 
 
 def _import_times(archive_path: str, names: list[str], sys_path: list[str],
@@ -327,6 +330,7 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
                     if said.get(name, "restored") == "restored":
                         said[name] = what
     kept: dict[str, str] = {}
+    gain = 0
     for name, path in units.items():
         what = said.get(name)
         restored, code = best[True].get(name), best[False].get(name)
@@ -341,8 +345,17 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
             reason = f"restoring it takes {restored} us, running its code {code} us"
         else:
             kept[name] = path
+            gain += code - restored
             continue
         result.code_only.append((name, reason))
+    # What restoring at all costs a process: the restore's own module and
+    # the unpickler it loads.  Units that save less than that are dropped.
+    machinery = sum(best[True].get(name, 0) for name in RESTORE_MACHINERY)
+    if kept and not keep_slower and gain <= machinery:
+        for name in kept:
+            result.code_only.append((name, f"the units would save {gain} us in "
+                                     f"all, loading their restore costs {machinery} us"))
+        return {}
     return kept
 
 

@@ -18,6 +18,14 @@ from _frozen_importlib_external import PathFinder
 from . import _cds, _log
 
 
+def _restore_first(module: object, code: object, unit: object) -> bool:
+    """The restorer until a unit is used: what it costs to load is paid by
+    the processes that restore one."""
+    from . import _snapshot_restore
+    _cds.set_restorer(_snapshot_restore.restore)
+    return _snapshot_restore.restore(module, code, unit)
+
+
 def install(archive_path: str) -> str:
     """Map the archive and put the finder in PathFinder's place.  Returns
     "shared", or why not: "refused" (missing, damaged, foreign, made under
@@ -47,11 +55,10 @@ def install(archive_path: str) -> str:
         _log.say("archive not used: PathFinder is not on sys.meta_path")
         return "error"
     sys.meta_path[position] = _cds.ArchiveFinder()
-    if (_cds.variable("PYCDSSNAPSHOT") or "").strip() != "0":
-        # The archive's snapshot units, if it has any, restore modules
-        # instead of running their bodies (pycds/_snapshot_restore.py).
-        from . import _snapshot_restore
-        _cds.set_restorer(_snapshot_restore.restore)
+    if info.get("units") and (_cds.variable("PYCDSSNAPSHOT") or "").strip() != "0":
+        # The archive's snapshot units restore modules instead of running
+        # their bodies (pycds/_snapshot_restore.py, imported at the first).
+        _cds.set_restorer(_restore_first)
     elapsed = (time.perf_counter_ns() - start) / 1000
     _log.say(f"archive mapped: {archive_path} at {info['address']:#x} "
              f"(delta {info['delta']:#x}), {info['modules']} modules"

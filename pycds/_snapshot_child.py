@@ -569,7 +569,10 @@ class Planner:
         reads = []
         for source in sorted(sources):
             module = sys.modules.get(source)
-            if module is None or module is frame.module or source.startswith("pycds"):
+            if (module is None or module is frame.module or source.startswith("pycds")
+                    or source == "sys"):
+                # sys: its path, argv, flags are the process's inputs
+                # (checked as such); the rest changes with every import.
                 continue
             attrs = getattr(module, "__dict__", None)
             if type(attrs) is not dict:

@@ -4,7 +4,9 @@ A *unit* (written by pycds/_snapshot_unit.py in the planning interpreter,
 right after the module's body finished) is a stream of pickles, read here
 with the C unpickler, whose memo keeps every object's identity across them:
 
-    UNIT_MAGIC, then
+    UNIT_MAGIC, the XXH3 of everything after it (8 bytes, little-endian:
+    a unit damaged past the archive's own checks is never read), the
+    header's size (4 bytes, little-endian), then
     1. the header (plain data): what the body read, the imports it made, the
        attributes of other modules it took (see Header below);
     2. the body's classes, in an order that keeps each base's
@@ -57,7 +59,9 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU1\n"
+UNIT_MAGIC = b"pycdsU2\n"
+UNIT_HASH_END = len(UNIT_MAGIC) + 8
+UNIT_HEADER_START = UNIT_HASH_END + 4
 FORMAT = 1
 # Header keys (a dict of plain data).
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
@@ -856,13 +860,22 @@ class Stats:
                "fills": 0.0, "operations": 0.0}
 
 
-def read_header(unit: Any) -> dict[str, Any]:
+def split_unit(unit: Any) -> tuple[bytes, int]:
+    """The unit's bytes, checked, and where its header ends."""
     data = bytes(unit)
-    start = len(UNIT_MAGIC) + 4
-    if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < start:
+    if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < UNIT_HEADER_START:
         raise Stale("not a unit of this format")
-    end = start + int.from_bytes(data[len(UNIT_MAGIC):start], "little")
-    return _load_pickle().loads(data[start:end])
+    stored = int.from_bytes(data[len(UNIT_MAGIC):UNIT_HASH_END], "little")
+    if _cds.hash_bytes(memoryview(data)[UNIT_HASH_END:]) != stored:
+        raise Stale("the unit is damaged (checksum)")
+    end = UNIT_HEADER_START + int.from_bytes(data[UNIT_HASH_END:UNIT_HEADER_START],
+                                             "little")
+    return data, end
+
+
+def read_header(unit: Any) -> dict[str, Any]:
+    data, end = split_unit(unit)
+    return _load_pickle().loads(data[UNIT_HEADER_START:end])
 
 
 def describe(name: str, unit: Any) -> str:
@@ -898,14 +911,10 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         return False
     started = time.perf_counter()
     try:
-        data = bytes(unit)
-        start = len(UNIT_MAGIC) + 4
-        if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < start:
-            raise Stale("not a unit of this format")
+        data, end = split_unit(unit)
         if _Unpickler is None:
             _Unpickler = _unpickler_class()
-        end = start + int.from_bytes(data[len(UNIT_MAGIC):start], "little")
-        header = _pickle.loads(data[start:end])
+        header = _pickle.loads(data[UNIT_HEADER_START:end])
         check_inputs(header)
         t1 = time.perf_counter()
         replay_imports(header, module)

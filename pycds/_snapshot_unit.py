@@ -641,7 +641,6 @@ def write_unit(context: Context, header: dict[str, Any],
             kinds[op[0]] = kinds.get(op[0], 0) + 1
         header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds}
         head = R._load_pickle().dumps(header, protocol=5)  # plain data
-        stream.write(R.UNIT_MAGIC)
         stream.write(len(head).to_bytes(4, "little"))
         stream.write(head)
         stream.write(R.memo_preamble(len(fixed)))
@@ -655,4 +654,6 @@ def write_unit(context: Context, header: dict[str, Any],
         raise Refused("objects nested too deeply to write") from None
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
-    return stream.getvalue()
+    body = stream.getvalue()
+    checksum = _cds.hash_bytes(body).to_bytes(8, "little")
+    return R.UNIT_MAGIC + checksum + body

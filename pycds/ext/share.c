@@ -316,10 +316,10 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
     shared.unit_count = units;
     const cds_header *h = cds_archive_header(archive);
     return Py_BuildValue(
-        "{sIsKsLsK}", "modules", count, "address",
+        "{sIsKsLsKsI}", "modules", count, "address",
         (unsigned long long)(uintptr_t)cds_archive_base(archive), "delta",
         (long long)cds_archive_delta(archive), "size",
-        (unsigned long long)h->file_size);
+        (unsigned long long)h->file_size, "units", units);
 }
 
 int pycds_share_verbosity(void)

@@ -8,6 +8,7 @@ prints what it checks, one `SECTION: ...` line per fact."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -1685,3 +1686,45 @@ def test_inspect_lists_units(snapstart: Snap) -> None:
     line = next(l for l in done.stdout.splitlines() if l.startswith("  hooked:"))
     assert "objects" in line and "names" in line
     assert "append 2" in done.stdout  # the two registrations it replays
+
+
+@pytest.mark.parametrize("where", ["header", "objects", "end"])
+def test_damaged_unit_runs_the_body(snapstart: Snap, tmp_path: Path, where: str) -> None:
+    """A unit whose bytes were changed (past the archive's checks or not)
+    never crashes and never gives other output than plain: the archive is
+    refused, or the module runs its body."""
+    data = bytearray(snapstart.archive.read_bytes())
+    start = data.find(b"pycdsU2\n")
+    assert start > 0
+    offset = {"header": start + 20, "objects": start + 400, "end": start + 900}[where]
+    for i in range(offset, offset + 8):
+        data[i] ^= 0x5A
+    damaged = tmp_path / "damaged.img"
+    damaged.write_bytes(bytes(data))
+    done = run(["app.py"], cwd=snapstart.root, check=False, PYCDSMODE="SHARE",
+               PYCDSARCHIVE=str(damaged), PYCDSVERBOSE="1")
+    assert done.returncode == 0, done.stderr
+    # Never restored from damaged bytes: the archive is refused or the
+    # unit's checksum sends the module to its body.
+    assert "snapshot: hooked: restored" not in done.stderr, done.stderr
+    assert done.stdout == "calls []\n", done.stderr
+
+
+def test_default_dump_keeps_only_units_that_pay(tmp_path: Path) -> None:
+    """Without --snapshot-all the dump measures each unit against its code
+    in fresh processes: every module it leaves out has a reason, and what
+    it keeps restores (the choice itself depends on the machine)."""
+    snap = snapshot_project(tmp_path, {"small.py": "X = 1\n",
+                                       "app.py": "import small\nprint(small.X)\n"},
+                            ["app.py"])
+    dumped = run(["-m", "pycds", "dump", "--list", str(snap.list_path), "--archive",
+                  str(snap.archive), "--snapshot"], cwd=snap.root).stdout
+    kept = int(re.search(r"^snapshot: (\d+) units", dumped, re.M).group(1))
+    refused = code_only(dumped)
+    if kept == 0:
+        assert "small" in refused, dumped
+        assert ("restoring it takes" in refused["small"]
+                or "loading their restore costs" in refused["small"]), dumped
+    share = snap.share(["app.py"])
+    assert share.stdout == "1\n"
+    assert len(restored(share.stderr)) == kept
