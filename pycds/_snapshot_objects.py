@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from . import _cds
+
 HEAPTYPE = 1 << 9        # Py_TPFLAGS_HEAPTYPE
 IMMUTABLETYPE = 1 << 8   # Py_TPFLAGS_IMMUTABLETYPE: only C sets it
 
@@ -67,7 +69,7 @@ REVIVERS = {
     "functools._lru_cache_wrapper",
     # Made again by their own constructors (pycds/_snapshot_unit.py).
     "_json.Scanner", "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
-    "types.SimpleNamespace", "types.GenericAlias", "operator.attrgetter",
+    "types.SimpleNamespace", "types.GenericAlias", "types.UnionType", "operator.attrgetter",
     "operator.itemgetter", "operator.methodcaller",
 }
 
@@ -94,10 +96,11 @@ def type_name(t: type) -> str:
 
 
 def is_python_class(t: type, c_modules: set[str]) -> bool:
-    """A class made by a class statement or type(): heap type, mutable,
-    not from an extension module."""
+    """A class made by a class statement or type() (type.__new__: the
+    extension checks its deallocator), not an extension module's heap type
+    (PyO3's, PyType_FromSpec's), whatever its flags or __module__."""
     return (bool(t.__flags__ & HEAPTYPE) and not t.__flags__ & IMMUTABLETYPE
-            and t.__module__ not in c_modules)
+            and t.__module__ not in c_modules and _cds.is_python_class(t))
 
 
 def layout_base(t: type, c_modules: set[str]) -> type:

@@ -323,6 +323,14 @@ def new_contextvar(kind: type, name: str, default: Any) -> Any:
     return kind(name, default=default)
 
 
+def new_union(args: tuple[Any, ...]) -> Any:
+    """`int | None` (types.UnionType), made by | again."""
+    union = args[0]
+    for arg in args[1:]:
+        union = union | arg
+    return union
+
+
 def new_weakref(kind: type, referent: Any, callback: Any) -> Any:
     import _weakref
     return _weakref.ref.__new__(kind, referent, callback)  # type: ignore[call-arg]
@@ -352,7 +360,7 @@ def _vocabulary() -> list[Any]:
     return [make_class, fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
-            new_weakref, new_contextvar, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
+            new_weakref, new_contextvar, new_union, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
 
 
@@ -414,7 +422,8 @@ FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method",
                  "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
                  "typing.TypeAliasType", "types.GenericAlias", "types.UnionType",
                  "_struct.Struct", "_contextvars.ContextVar", "operator.attrgetter",
-                 "operator.itemgetter", "operator.methodcaller"}
+                 "operator.itemgetter", "operator.methodcaller",
+                 "functools._lru_cache_wrapper"}
 
 
 def checkable(value: Any) -> bool:

@@ -362,6 +362,8 @@ def _make_pickler_class() -> Any:
             type_name = objects.type_name(t)
             if type_name in NATIVE:
                 return NotImplemented  # their own C __reduce__
+            if type_name == "types.UnionType":
+                return (R.new_union, (obj.__args__,))
             if type_name == "_struct.Struct":
                 return (t, (obj.format,))
             if type_name == "_contextvars.ContextVar":

@@ -44,3 +44,36 @@ PyObject *pycds_type_modified(PyObject *module, PyObject *cls)
     PyType_Modified(type);
     Py_RETURN_NONE;
 }
+
+/* The deallocator of every class type.__new__ makes (subtype_dealloc,
+ * which libpython does not export): read from one made here. */
+static destructor class_dealloc(void)
+{
+    static destructor found;
+    if (!found) {
+        PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O",
+                                                "_pycds_probe", PyDict_New());
+        if (!probe)
+            return NULL;
+        found = ((PyTypeObject *)probe)->tp_dealloc;
+        Py_DECREF(probe);
+    }
+    return found;
+}
+
+int pycds_made_by_type_new(PyTypeObject *type)
+{
+    destructor made = class_dealloc();
+    if (!made)
+        return -1;
+    return PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) && type->tp_dealloc == made;
+}
+
+PyObject *pycds_is_python_class(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    if (!PyType_Check(cls))
+        return Py_NewRef(Py_False);
+    int made = pycds_made_by_type_new((PyTypeObject *)cls);
+    return made < 0 ? NULL : PyBool_FromLong(made);
+}

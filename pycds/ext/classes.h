@@ -17,4 +17,12 @@ PyObject *pycds_type_dict(PyObject *module, PyObject *cls);
  * tags of cls and its subclasses forget what they knew. */
 PyObject *pycds_type_modified(PyObject *module, PyObject *cls);
 
+/* Whether a class was made by type.__new__ (a class statement, type(...)):
+ * its deallocator is subtype_dealloc.  An extension's heap type (PyO3's,
+ * PyType_FromSpec's) is not, whatever its flags; -1 with an exception. */
+int pycds_made_by_type_new(PyTypeObject *type);
+
+/* is_python_class(cls) -> bool: the same, for Python. */
+PyObject *pycds_is_python_class(PyObject *module, PyObject *cls);
+
 #endif /* PYCDS_CLASSES_H */

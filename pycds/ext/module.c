@@ -90,6 +90,9 @@ static PyMethodDef module_methods[] = {
     {"unit_fill", (PyCFunction)(void (*)(void))pycds_unit_fill, METH_FASTCALL,
      "unit_fill(obj, (attrs, slots, items)): an instance's state\n"
      "(snapshot restores)."},
+    {"is_python_class", pycds_is_python_class, METH_O,
+     "is_python_class(cls) -> bool: made by type.__new__ (a class statement),\n"
+     "not by an extension module, whatever its flags."},
     {"type_modified", pycds_type_modified, METH_O,
      "type_modified(cls): forget what method caches know of cls."},
     {"share_unit", pycds_share_unit, METH_O,

@@ -5,6 +5,7 @@
  */
 #include "unit.h"
 
+#include "classes.h"
 #include "error.h"
 
 /* Set attribute `name` unless the function already has `value` there
@@ -77,6 +78,18 @@ PyObject *pycds_unit_object(PyObject *module, PyObject *cls)
     if (!PyType_Check(cls))
         return pycds_raise(PYCDS_ERROR_TYPE, "unit_object: %R is no class",
                            cls);
+    /* Only for instances laid out as object's: every class up to object a
+     * class statement's (an extension's type would be left uninitialised). */
+    for (PyTypeObject *t = (PyTypeObject *)cls; t != &PyBaseObject_Type;
+         t = t->tp_base) {
+        int made = t ? pycds_made_by_type_new(t) : 0;
+        if (made < 0)
+            return NULL;
+        if (!made)
+            return pycds_raise(PYCDS_ERROR_TYPE,
+                               "unit_object: %R is not laid out as object",
+                               cls);
+    }
     PyObject *empty = PyTuple_New(0);
     if (!empty)
         return NULL;
