@@ -264,6 +264,11 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
             kept = choose_units(traced, archive_path, units, result, keep_slower)
             if kept != units:
                 write_archive(traced, archive_path, kept, result)
+            if kept and not keep_slower and not whole_run_pays(traced, archive_path):
+                for name in kept:
+                    result.code_only.append((name, "the process as a whole was not "
+                                             "faster with the units kept"))
+                write_archive(traced, archive_path, {}, result)
             result.snapshot_seconds += time.perf_counter() - started
     return result
 
@@ -305,6 +310,32 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
             name, _, what = line[17:].partition(": ")
             said.setdefault(name, what)
     return times, said
+
+
+WHOLE_RUN_PAIRS = 9
+
+
+def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
+    """Whether whole processes importing the traced modules are faster
+    with the units than with their code alone (alternating, medians): what
+    a unit saves in its own import can be spent elsewhere (the restore's
+    machinery, memory, the collector)."""
+    names = [m.name for m in traced.modules]
+    command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
+               "-c", VERIFY, ",".join(names), *traced.modules[0].path]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
+    spent: dict[str, list[float]] = {"1": [], "0": []}
+    for _ in range(WHOLE_RUN_PAIRS):
+        for snapshot in ("1", "0"):
+            env = dict(base, PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path,
+                       PYCDSSNAPSHOT=snapshot)
+            started = time.perf_counter()
+            subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=600)
+            spent[snapshot].append(time.perf_counter() - started)
+    median = {k: sorted(v)[len(v) // 2] for k, v in spent.items()}
+    return median["1"] < median["0"]
 
 
 def choose_units(traced: _listfile.ModuleList, archive_path: str,
