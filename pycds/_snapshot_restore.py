@@ -7,8 +7,13 @@ with the C unpickler, whose memo keeps every object's identity across them:
     UNIT_MAGIC, the XXH3 of everything after it (8 bytes, little-endian:
     a unit damaged past the archive's own checks is never read), the
     header's size (4 bytes, little-endian), then
-    1. the header (plain data): what the body read, the imports it made, the
-       attributes of other modules it took (see Header below);
+    1. the header, a pickle of plain data read on its own (the H_* keys
+       below): what the body read, the imports it made, what it took from
+       other modules, and what the memo starts with;
+    1b. memo_preamble(n): persistent ids 0..n-1 memoized at those indexes,
+       the fixed objects (fixed_memo: the module, its namespace, KEEP, the
+       VOCABULARY, the header's externals by path, its code objects, its
+       Fresh values), so the pickles below name each with one BINGET;
     2. the body's classes, in an order that keeps each base's
        __subclasses__() order (made first, then named by the memo);
     3. the module's namespace: [(key, value), ...] in the body's order;
@@ -25,7 +30,8 @@ the unit: each is named by a path from sys.modules with a witness (its type
 and name) and found again here; a witness that does not match means the
 program changed that object first (a monkeypatch), and the module is
 imported from its code instead.  The functions below that a unit names
-(make_function, make_class, ...) are its vocabulary: they build objects the
+(VOCABULARY: _cds.unit_class, unit_function, unit_object, unit_fill, and
+fill_class, pattern, ... below) are its vocabulary: they build objects the
 way the interpreter does, without running the bodies' Python code again
 (no metaclass __new__, no __init_subclass__, no __set_name__: their results
 are in the unit).
@@ -59,7 +65,7 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU2\n"
+UNIT_MAGIC = b"pycdsU3\n"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 UNIT_HEADER_START = UNIT_HASH_END + 4
 FORMAT = 1
@@ -143,7 +149,6 @@ CellType = type(_probe().__closure__[0])  # type: ignore[index]
 CodeType = type(_probe.__code__)
 ModuleType = type(sys)
 MappingProxyType = type(type.__dict__)
-MethodType = type(Stale().with_traceback)  # replaced below
 HAS_TYPE_PARAMS = hasattr(_probe, "__type_params__")
 
 
@@ -169,33 +174,6 @@ class Fresh:
         return getattr(sys.modules[module], name)()
 
 
-def make_function(code: Any, globals: dict[str, Any], name: str,
-                  closure: Any) -> Any:
-    return FunctionType(code, globals, name, None, closure)
-
-
-def set_function(function: Any, state: tuple[Any, ...]) -> None:
-    (defaults, kwdefaults, annotations, attrs, doc, module, qualname,
-     type_params) = state
-    function.__defaults__ = defaults
-    function.__kwdefaults__ = kwdefaults
-    function.__annotations__ = annotations
-    function.__doc__ = doc
-    function.__module__ = module
-    function.__qualname__ = qualname
-    if type_params is not None:
-        function.__type_params__ = type_params
-    if attrs:
-        function.__dict__.update(attrs)
-
-
-def make_class(meta: type, name: str, bases: tuple[type, ...],
-               namespace: dict[str, Any]) -> type:
-    # type.__new__ itself: not the metaclass's __new__ or __init__, whose
-    # work (an enum's members, an ABC's registry) is in the unit.
-    return type.__new__(meta, name, bases, namespace)
-
-
 # Attributes that type's own descriptors store: set as the body did, by
 # type's setters, never straight into the dict.
 TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
@@ -204,7 +182,7 @@ TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
 
 
 def fill_class(cls: type, state: tuple[Any, ...]) -> None:
-    """Give a class made by make_class the rest of its namespace, in the
+    """Give a class made by _cds.unit_class the rest of its namespace, in the
     body's order; then what its metaclass's C part kept (an ABC's data)."""
     order, later, abc, abstract, flags = state
     namespace = _cds.type_dict(cls)
@@ -238,31 +216,12 @@ def class_attribute(cls: type, name: str) -> Any:
     return cls.__dict__[name]
 
 
-def new_object(cls: type) -> Any:
-    return object.__new__(cls)
-
-
 def new_value(cls: type, base: type, value: Any) -> Any:
     return base.__new__(cls, value)  # type: ignore[call-overload]
 
 
 def new_container(cls: type, base: type) -> Any:
     return base.__new__(cls)  # type: ignore[call-overload]
-
-
-def fill_instance(obj: Any, state: tuple[Any, ...]) -> None:
-    attrs, slots, items = state
-    if attrs:
-        object.__getattribute__(obj, "__dict__").update(attrs)
-    for owner, name, value in slots:
-        owner.__dict__[name].__set__(obj, value)
-    if items is not None:
-        if isinstance(obj, dict):
-            dict.update(obj, items)
-        elif isinstance(obj, list):
-            list.extend(obj, items)
-        else:
-            set.update(obj, items)
 
 
 def set_attributes(obj: Any, attrs: dict[str, Any]) -> None:
@@ -357,7 +316,7 @@ FIXED_FIRST = 3  # the module, its namespace, KEEP
 
 
 def _vocabulary() -> list[Any]:
-    return [make_class, fill_class, class_attribute, new_value, new_container,
+    return [fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, new_contextvar, new_union, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 ATOMS = {type(None), bool, int, float, complex, str, bytes}
 # Steps of a path that name the same object in another process.
 STABLE_STEPS = {"module", "attr", "item", "index"}
-# Class attributes given to make_class (type.__new__ reads them or they
+# Class attributes given to _cds.unit_class (type.__new__ reads them or they
 # are plain data); the rest is set by fill_class.
 CREATION_KEYS = {"__module__", "__qualname__", "__doc__", "__slots__",
                  "__annotations__", "__firstlineno__", "__static_attributes__"}

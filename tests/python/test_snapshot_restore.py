@@ -1694,7 +1694,7 @@ def test_damaged_unit_runs_the_body(snapstart: Snap, tmp_path: Path, where: str)
     never crashes and never gives other output than plain: the archive is
     refused, or the module runs its body."""
     data = bytearray(snapstart.archive.read_bytes())
-    start = data.find(b"pycdsU2\n")
+    start = data.find(b"pycdsU3\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
     assert start > 0
     offset = {"header": start + 20, "objects": start + 400, "end": start + 900}[where]
     for i in range(offset, offset + 8):
