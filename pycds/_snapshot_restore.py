@@ -94,31 +94,40 @@ class Stale(Exception):
 
 # What `import _pickle` imports, and what of theirs it keeps: functools's
 # partial serves only pickling at protocols below 4, copyreg's tables only
-# protocols' extension codes; a unit uses neither.
+# protocols' extension codes, _compat_pickle's mappings only protocol 2's
+# names; a unit uses none of them.
 COPYREG_TABLES = ("dispatch_table", "_extension_registry", "_inverted_registry",
                   "_extension_cache")
+COMPAT_TABLES = ("NAME_MAPPING", "IMPORT_MAPPING", "REVERSE_NAME_MAPPING",
+                 "REVERSE_IMPORT_MAPPING")
 
 
 def _load_pickle() -> Any:
     """The C unpickler, without what `import _pickle` would leave behind in
     a program that does not use pickle: functools, copyreg, _compat_pickle.
     From 3.12 each import of _pickle makes a new module, so the one loaded
-    here, with stand-ins for functools and copyreg, is never the program's;
-    3.11's _pickle is one per process and must see the real copyreg (which
-    is then imported earlier than plain Python would: README says so)."""
+    here, with stand-ins for functools, copyreg and _compat_pickle, is
+    never the program's; 3.11's _pickle is one per process and must see the
+    real ones (copyreg and _compat_pickle are then imported earlier than
+    plain Python would: README says so)."""
     global _pickle, _loading
     if _pickle is not None:
         return _pickle
-    names = ("_pickle", "_compat_pickle", "functools", "copyreg")
+    names = ("_pickle", "_compat_pickle", "functools", "copyreg", "_functools")
     saved = {name: sys.modules.get(name) for name in names}
+    own = sys.version_info >= (3, 12)  # a _pickle of our own (see above)
     _loading = True
     try:
         if saved["functools"] is None:
             stub = type(sys)("functools")
-            stub.partial = None  # type: ignore[attr-defined]
+            if own:
+                stub.partial = None  # type: ignore[attr-defined]
+            else:  # the program's _pickle too: the real partial (C)
+                import _functools
+                stub.partial = _functools.partial  # type: ignore[attr-defined]
             sys.modules["functools"] = stub
         if saved["copyreg"] is None:
-            if sys.version_info >= (3, 12):
+            if own:
                 stub = type(sys)("copyreg")
                 for table in COPYREG_TABLES:
                     setattr(stub, table, {})
@@ -126,6 +135,15 @@ def _load_pickle() -> Any:
             else:
                 import copyreg
                 saved["copyreg"] = copyreg
+        if saved["_compat_pickle"] is None:
+            if own:
+                stub = type(sys)("_compat_pickle")
+                for table in COMPAT_TABLES:
+                    setattr(stub, table, {})
+                sys.modules["_compat_pickle"] = stub
+            else:
+                import _compat_pickle
+                saved["_compat_pickle"] = _compat_pickle
         import _pickle as module
     finally:
         _loading = False
