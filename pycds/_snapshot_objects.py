@@ -71,6 +71,8 @@ REVIVERS = {
     "_json.Scanner", "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
     "types.SimpleNamespace", "types.GenericAlias", "types.UnionType", "operator.attrgetter",
     "operator.itemgetter", "operator.methodcaller",
+    "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta",
+    "datetime.timezone",
 }
 
 # Built-in methods bound to an object a body made (`frozenset(...).

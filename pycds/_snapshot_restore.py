@@ -400,7 +400,8 @@ FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method",
                  "typing.TypeAliasType", "types.GenericAlias", "types.UnionType",
                  "_struct.Struct", "_contextvars.ContextVar", "operator.attrgetter",
                  "operator.itemgetter", "operator.methodcaller",
-                 "functools._lru_cache_wrapper"}
+                 "functools._lru_cache_wrapper", "datetime.date", "datetime.datetime",
+                 "datetime.time", "datetime.timedelta", "datetime.timezone"}
 
 
 def checkable(value: Any) -> bool:

@@ -48,7 +48,8 @@ NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deq
           "functools.partial", "types.SimpleNamespace", "types.GenericAlias",
           "operator.attrgetter", "operator.itemgetter", "operator.methodcaller",
           "builtins.bytearray", "builtins.slice", "builtins.range", "builtins.object",
-          "builtins.complex"}
+          "builtins.complex", "datetime.date", "datetime.datetime", "datetime.time",
+          "datetime.timedelta", "datetime.timezone"}
 # The restore's vocabulary, which a unit names by module and name (the
 # unpickler's find_class knows only these and builtins).
 VOCABULARY = {id(f) for f in R.VOCABULARY}

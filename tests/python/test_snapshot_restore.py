@@ -462,6 +462,14 @@ REVIVERS = {
         import struct
         PACKER = struct.Struct("<iH")
     """,
+    "rv_datetime.py": """
+        import datetime
+        EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        DAY = datetime.timedelta(days=1, seconds=5)
+        START = datetime.date(2020, 2, 29)
+        NOON = datetime.time(12, 30)
+        EAST = datetime.timezone(datetime.timedelta(hours=2), "EAST")
+    """,
 }
 
 REVIVERS_APP = APP_HEAD + """
@@ -709,6 +717,12 @@ def c_struct():
     import rv_struct as m
     yield m.PACKER.size, m.PACKER.format, m.PACKER.pack(1, 2), m.PACKER.unpack(b"\\x01\\x00\\x00\\x00\\x02\\x00")
 
+def c_datetime():
+    import datetime, rv_datetime as m
+    yield m.EPOCH.isoformat(), m.EPOCH + m.DAY, m.START.isoformat(), m.NOON, m.EAST
+    yield type(m.EPOCH) is datetime.datetime, m.EPOCH.tzinfo is datetime.timezone.utc
+    yield m.START.replace(day=28) < m.START, m.EAST.utcoffset(None)
+
 def c_contextvar():
     import contextvars, rv_contextvar as m
     yield m.VAR.get(), m.VAR.name
@@ -831,6 +845,10 @@ def test_contextvar(revivers: Runs) -> None:
 
 def test_struct(revivers: Runs) -> None:
     revivers.same("struct", "rv_struct")
+
+
+def test_datetime(revivers: Runs) -> None:
+    revivers.same("datetime", "rv_datetime")
 
 
 def test_revivers_whole_output_and_exit(revivers: Runs) -> None:
