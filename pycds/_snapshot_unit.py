@@ -284,6 +284,11 @@ def _make_pickler_class() -> Any:
             if path is None and known:
                 path = stable_path(heap.path(obj), obj)
                 if isinstance(path, str):
+                    if objects.type_name(t) == "re.Pattern":
+                        # An earlier body's pattern that re's cache gave
+                        # this one too: made again by value (the cache's
+                        # identity, which README names).
+                        return None
                     raise Refused(f"refers to {heap.describe(obj)}, reached "
                                   f"only through {path}")
             if not path or path[0][0] != "module" or path[0][1].startswith("pycds"):
