@@ -126,24 +126,16 @@ def _load_pickle() -> Any:
                 import _functools
                 stub.partial = _functools.partial  # type: ignore[attr-defined]
             sys.modules["functools"] = stub
-        if saved["copyreg"] is None:
+        for name, tables in (("copyreg", COPYREG_TABLES), ("_compat_pickle", COMPAT_TABLES)):
+            if saved[name] is not None:
+                continue
             if own:
-                stub = type(sys)("copyreg")
-                for table in COPYREG_TABLES:
+                stub = type(sys)(name)
+                for table in tables:
                     setattr(stub, table, {})
-                sys.modules["copyreg"] = stub
+                sys.modules[name] = stub
             else:
-                import copyreg
-                saved["copyreg"] = copyreg
-        if saved["_compat_pickle"] is None:
-            if own:
-                stub = type(sys)("_compat_pickle")
-                for table in COMPAT_TABLES:
-                    setattr(stub, table, {})
-                sys.modules["_compat_pickle"] = stub
-            else:
-                import _compat_pickle
-                saved["_compat_pickle"] = _compat_pickle
+                saved[name] = __import__(name)
         import _pickle as module
     finally:
         _loading = False
