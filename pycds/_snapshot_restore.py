@@ -191,6 +191,17 @@ TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
              "__text_signature__", "__type_params__", "__abstractmethods__"}
 
 
+def put_in_order(namespace: dict[str, Any], order: list[str]) -> None:
+    """Give a namespace its keys in the body's order (a class's, an
+    instance's): the ones in order first, any others after them."""
+    if list(namespace) != order:
+        values = dict(namespace)
+        namespace.clear()
+        for key in order:
+            namespace[key] = values.pop(key)
+        namespace.update(values)
+
+
 def fill_class(cls: type, state: tuple[Any, ...]) -> None:
     """Give a class made by _cds.unit_class the rest of its namespace, in the
     body's order; then what its metaclass's C part kept (an ABC's data)."""
@@ -208,12 +219,7 @@ def fill_class(cls: type, state: tuple[Any, ...]) -> None:
             _abc._abc_register(cls, subclass)
     elif abstract is not None:
         type.__setattr__(cls, "__abstractmethods__", abstract)
-    if list(namespace) != order:
-        values = dict(namespace)
-        namespace.clear()
-        for key in order:
-            namespace[key] = values.pop(key)
-        namespace.update(values)
+    put_in_order(namespace, order)
     _cds.type_modified(cls)
     for key, value in later:
         if key[:2] == "__" and key[-2:] == "__" and key not in TYPE_DATA:
@@ -739,12 +745,7 @@ def apply_fill(kind: str, obj: Any, state: Any) -> None:
         key, make, order = state
         attrs = object.__getattribute__(obj, "__dict__")
         attrs[key] = make(obj)
-        if list(attrs) != order:
-            values = dict(attrs)
-            attrs.clear()
-            for name in order:
-                attrs[name] = values.pop(name)
-            attrs.update(values)
+        put_in_order(attrs, order)
     else:
         raise Stale(f"unknown fill {kind!r}")
 
