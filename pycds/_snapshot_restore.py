@@ -586,10 +586,15 @@ def _search_path() -> tuple[str, ...]:
 
 
 _seen_process: Any = None  # the last process_inputs() that matched
-# sys.path as it was when _seen_process matched, if all its entries were
-# absolute (then an equal sys.path means the same directories, whatever the
-# working directory); None if it must be resolved again each time.
+# sys.path as it was when _seen_process matched, and the working directory
+# if an entry was relative (then an equal pair means the same directories).
 _seen_path: Any = None
+
+
+def _path_key() -> tuple[Any, Any]:
+    path = tuple(sys.path)
+    relative = not all(type(e) is str and os.path.isabs(e) for e in path)
+    return (path, os.getcwd() if relative else None)
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
@@ -630,19 +635,17 @@ def _listing(path: str) -> Any:
 def check_inputs(header: dict[str, Any]) -> None:
     global _seen_process, _seen_path
     wanted = header[H_PROCESS]
-    if wanted is not _seen_process:
+    # Every unit's header has its own copy of what the planner saw: equal
+    # to the last one that matched, with sys.path (and the directory its
+    # relative entries mean) unchanged since, it matches again without
+    # making every entry absolute again.
+    key = _path_key()
+    if wanted != _seen_process or key != _seen_path or wanted[2] != _locale_name():
+        _seen_process = _seen_path = None
         if wanted != process_inputs():
             raise Stale("the process differs from the planning one "
                         "(flags, sys.path or locale)")
-        _seen_process = wanted
-        path = tuple(sys.path)
-        _seen_path = path if all(type(e) is str and os.path.isabs(e)
-                                 for e in path) else None
-    elif ((tuple(sys.path) != _seen_path if _seen_path is not None
-           else wanted[1] != _search_path()) or wanted[2] != _locale_name()):
-        _seen_process = _seen_path = None
-        raise Stale("the process differs from the planning one "
-                    "(flags, sys.path or locale)")
+        _seen_process, _seen_path = wanted, key
     environ = _environ_data()
     for name, value in header[H_ENV].items():
         now = environ.get(os.fsencode(name))
@@ -676,12 +679,14 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
         home = sys.modules.get(source)
         value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
         if value is KEEP or (value != expected[1] if expected[0] == "=" else
-                             witness(value) != expected):
+                             not matches_witness(value, expected)):
             raise Stale(f"{source}.{attribute} changed")
     for source, attribute, expected in header[H_READS]:
         home = sys.modules.get(source)
         value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
-        if value is KEEP or digest(value) != expected:
+        if value is KEEP or not (
+                matches_witness(value, expected) if _digest_is_witness(value)
+                else digest(value) == expected):
             raise Stale(f"{source}.{attribute} is not what its body saw")
 
 
@@ -690,19 +695,40 @@ def memo_preamble(count: int) -> bytes:
     at those indexes: persistent id i, memoize, pop, for each.  (Setting
     Unpickler.memo to a dict does not work: CPython fills the memo it is
     about to drop.)"""
-    out = [b"\x80\x05"]
+    out = []
     for i in range(count):
         pid = (b"K" + i.to_bytes(1, "little") if i < 256 else
                b"M" + i.to_bytes(2, "little") if i < 65536 else
                b"J" + i.to_bytes(4, "little"))
         out.append(pid + b"Q\x94" + b"0")
     out.append(b"N.")
-    return b"".join(out)
+    body = b"".join(out)
+    # In one frame, which the unpickler reads with one call: unframed, it
+    # asks its file for every opcode (a quarter of the unpickler's time).
+    return b"\x80\x05\x95" + len(body).to_bytes(8, "little") + body
 
 
 # Objects whose witness matched, by id (holding them, so no id is reused):
 # the same object found again by a later unit need not be described again.
 _checked: dict[int, tuple[Any, Any]] = {}
+
+
+def matches_witness(obj: Any, seen: Any) -> bool:
+    """witness(obj) == seen, remembered for the object (what a later unit
+    finds again is the same object, or another one: a replacement)."""
+    known = _checked.get(id(obj))
+    if known is not None and known[0] is obj and known[1] == seen:
+        return True
+    if witness(obj) != seen:
+        return False
+    _checked[id(obj)] = (obj, seen)
+    return True
+
+
+def _digest_is_witness(value: Any) -> bool:
+    """Whether digest(value) is witness(value) (see digest)."""
+    t = type(value)
+    return t is FunctionType or t is ModuleType or isinstance(value, type)
 
 
 def _no_reference(pid: Any) -> Any:
@@ -714,18 +740,14 @@ def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
     (memo_preamble): the module, its namespace, KEEP, the vocabulary, what
     existed before (found by path, checked by witness), and code."""
     memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
-    checked = _checked
     for path, seen in header[H_EXTERNALS]:
         try:
             obj = resolve(path)
         except (KeyError, IndexError, AttributeError, TypeError):
             raise Stale(f"{_text(path)} is gone") from None
-        known = checked.get(id(obj))
-        if known is None or known[0] is not obj or known[1] != seen:
-            if witness(obj) != seen:
-                raise Stale(f"{_text(path)} is not what it was "
-                            f"(a {seen[0]} {seen[1] or ''})")
-            checked[id(obj)] = (obj, seen)
+        if not matches_witness(obj, seen):
+            raise Stale(f"{_text(path)} is not what it was "
+                        f"(a {seen[0]} {seen[1] or ''})")
         memo.append(obj)
     for path in header[H_CODES]:
         memo.append(code_at(code, path))

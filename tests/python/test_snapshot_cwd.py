@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run
 
-PROGRAM = "import logging, textwrap, string, enum"
+PROGRAM = "import logging, textwrap, string, enum, json"
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +47,21 @@ def test_dash_c_in_another_directory_falls_back(
     lines = snapshot_lines(tmp_path, image)
     assert lines and all("differs from the planning one" in line
                          for line in lines), lines
+
+
+def test_changing_directory_between_imports_is_seen(
+        archive: tuple[Path, Path], tmp_path: Path) -> None:
+    """The process check is remembered between units, with sys.path and
+    the directory its '' entry means: a program that changes directory
+    after its first import gets the later units' bodies, as '' then names
+    other files."""
+    where, image = archive
+    program = (f"import logging, os; os.chdir({str(tmp_path)!r}); "
+               "import json")
+    done = run(["-c", program], cwd=where, PYCDSMODE="SHARE",
+               PYCDSARCHIVE=str(image), PYCDSVERBOSE="1")
+    lines = re.findall(r"^pycds: snapshot: (\S+): (.*)$", done.stderr, re.M)
+    outcome = dict(lines)
+    assert outcome.get("logging") == "restored", lines
+    later = [o for name, o in lines if name.startswith("json")]
+    assert later and all("differs from the planning one" in o for o in later), lines
