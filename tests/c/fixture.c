@@ -93,6 +93,26 @@ cds_status fixture_write(const char *path, const fixture_options *o)
     return s;
 }
 
+cds_archive *fixture_open(const char *path, const fixture_options *options,
+                          unsigned flags)
+{
+    cds_status status = fixture_write(path, options);
+    if (status != CDS_OK) {
+        fprintf(stderr, "fixture_open: writing %s: %s\n", path,
+                cds_strerror(status));
+        return NULL;
+    }
+    cds_archive *a = NULL;
+    cds_diag diag = {0};
+    status = cds_archive_open(&a, path, FIXTURE_FINGERPRINT,
+                              FIXTURE_FINGERPRINT_SIZE, flags, &diag);
+    if (status != CDS_OK) {
+        fprintf(stderr, "fixture_open: opening %s: %s\n", path, diag.message);
+        return NULL;
+    }
+    return a;
+}
+
 static char dir_path[256];
 
 const char *fixture_dir(void)

@@ -49,6 +49,12 @@ void fixture_module_name(uint32_t m, char *buffer, size_t size);
 /* Build a sample archive at path.  Returns CDS_OK or the failing status. */
 cds_status fixture_write(const char *path, const fixture_options *options);
 
+/* Build a sample archive at path (fixture_write) and open it with `flags`:
+ * the archive, or NULL after a line on stderr saying which step failed
+ * (the tests' CHECK(a) then counts the failure). */
+cds_archive *fixture_open(const char *path, const fixture_options *options,
+                          unsigned flags);
+
 /* A fresh temporary directory (removed with its files by fixture_cleanup). */
 const char *fixture_dir(void);
 void fixture_cleanup(void);

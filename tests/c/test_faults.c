@@ -24,6 +24,7 @@
 #include "pages.h"
 #include "run/run.h"
 #include "run/server.h"
+#include "stand_in_client.h"
 
 /* ------------------------------------------------------------ injection */
 
@@ -174,16 +175,8 @@ static int write_launcher(const char *path, int generation)
 {
     char client[512];
     snprintf(client, sizeof client, "%s/client", fixture_dir());
-    if (access(client, F_OK) != 0) {
-        run_bundle_config blank;
-        memset(&blank, 0, sizeof blank);
-        memcpy(blank.marker, RUN_BUNDLE_MARKER, sizeof RUN_BUNDLE_MARKER);
-        FILE *f = fopen(client, "wb");
-        fputs("\177ELF before", f);
-        fwrite(&blank, sizeof blank, 1, f);
-        fputs("after", f);
-        fclose(f);
-    }
+    if (access(client, F_OK) != 0 && write_stand_in_client(client) != 0)
+        return -1;
     char preload[32];
     snprintf(preload, sizeof preload, "module%d", generation);
     run_diag diag = {0};
@@ -285,12 +278,8 @@ static void test_read_error_refuses_the_module_only(void)
     char path[512];
     snprintf(path, sizeof path, "%s/read.img", fixture_dir());
     fixture_options o = {.modules = 4, .payload = 256u << 10};
-    CHECK_STATUS(fixture_write(path, &o), CDS_OK);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, path, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE,
-                                  CDS_OPEN_NO_POPULATE, NULL),
-                 CDS_OK);
+    cds_archive *a = fixture_open(path, &o, CDS_OPEN_NO_POPULATE);
+    CHECK(a != NULL);
     if (!a)
         return;
     fixture_runtime rt;

@@ -87,12 +87,8 @@ static void test_a_little_is_read_by_pages_a_lot_by_extents(void)
     char small[600];
     snprintf(small, sizeof small, "%s/small.img", fixture_dir());
     fixture_options o = {.modules = 40, .payload = 64u << 10};
-    CHECK_STATUS(fixture_write(small, &o), CDS_OK);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, small, FIXTURE_FINGERPRINT,
-                                  FIXTURE_FINGERPRINT_SIZE,
-                                  CDS_OPEN_NO_POPULATE, NULL),
-                 CDS_OK);
+    cds_archive *a = fixture_open(small, &o, CDS_OPEN_NO_POPULATE);
+    CHECK(a != NULL);
     if (!a)
         return;
     fixture_runtime rt;

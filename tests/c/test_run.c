@@ -15,6 +15,7 @@
 #include "check.h"
 #include "run/run.h"
 #include "run/server.h"
+#include "stand_in_client.h"
 
 #define CHECK_RUN(actual, expected)                                            \
     do {                                                                       \
@@ -562,21 +563,13 @@ static void test_launchers(void)
     snprintf(client, sizeof client, "%s/client", base);
     snprintf(out, sizeof out, "%s/launcher", base);
     snprintf(again, sizeof again, "%s/again", base);
-    /* A stand-in client: bytes around an empty configuration block. */
-    run_bundle_config blank;
-    memset(&blank, 0, sizeof blank);
-    memcpy(blank.marker, RUN_BUNDLE_MARKER, sizeof RUN_BUNDLE_MARKER);
-    FILE *f = fopen(client, "wb");
-    fputs("\177ELF before", f);
-    fwrite(&blank, sizeof blank, 1, f);
-    fputs("after", f);
-    fclose(f);
+    CHECK(write_stand_in_client(client) == 0);
     CHECK_RUN(run_bundle_write(client, out, "/venv/bin/python", "torch",
                                "/a.img", NULL),
               RUN_OK);
     struct stat st;
     CHECK(stat(out, &st) == 0 && (st.st_mode & 0777) == 0755);
-    f = fopen(out, "rb");
+    FILE *f = fopen(out, "rb");
     char head[11];
     run_bundle_config filled;
     CHECK(fread(head, 1, 11, f) == 11);
@@ -593,6 +586,9 @@ static void test_launchers(void)
     CHECK_RUN(run_bundle_write(client, again, "python", "x", "", &diag),
               RUN_E_INVALID);
     /* Two blocks: which one would the client read? */
+    run_bundle_config blank;
+    memset(&blank, 0, sizeof blank);
+    memcpy(blank.marker, RUN_BUNDLE_MARKER, sizeof RUN_BUNDLE_MARKER);
     f = fopen(client, "ab");
     fwrite(&blank, sizeof blank, 1, f);
     fclose(f);
