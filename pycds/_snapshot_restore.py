@@ -14,6 +14,11 @@ with the C unpickler, whose memo keeps every object's identity across them:
        the fixed objects (fixed_memo: the module, its namespace, KEEP, the
        VOCABULARY, the header's externals by path, its code objects, its
        Fresh values), so the pickles below name each with one BINGET;
+    1c. what the operations (4) will be checked for, [(name, target, key
+       of a deletion or None), ...]: checked before any object is made, so
+       that a unit refused for them leaves nothing behind (a class made
+       and dropped would stay in its bases' __subclasses__() until the
+       next collection);
     2. the body's classes, in an order that keeps each base's
        __subclasses__() order (made first, then named by the memo);
     3. the module's namespace: [(key, value), ...] in the body's order;
@@ -65,7 +70,7 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU3\n"
+UNIT_MAGIC = b"pycdsU4\n"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 UNIT_HEADER_START = UNIT_HASH_END + 4
 FORMAT = 1
@@ -929,6 +934,8 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         reader.persistent_load = fixed.__getitem__
         reader.load()  # the memo preamble
         reader.persistent_load = _no_reference
+        for check in reader.load():  # the operations', before any object
+            check_operation(check)
         t_names = time.perf_counter()
         reader.load()  # the body's classes, made first in their order
         items = reader.load()
@@ -941,7 +948,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
             for kind, obj, state in batch:
                 apply_fill(kind, obj, state)
         count = reader.load()
-        for op in operations:
+        for op in operations:  # as checked above, unless the unit lies
             check_operation(op)
         t4 = time.perf_counter()
     except Stale as why:

@@ -599,6 +599,9 @@ def prepare() -> None:
     _Pickler = _make_pickler_class()
 
 
+DELETIONS = ("del_item", "del_attr", "delattr")  # check_operation reads their keys
+
+
 def write_unit(context: Context, header: dict[str, Any],
                operations: list[tuple[Any, ...]]) -> bytes:
     """The unit's bytes; Refused when the module cannot be one."""
@@ -620,7 +623,14 @@ def write_unit(context: Context, header: dict[str, Any],
             raise Refused(f"read {clock}() for more than a value it keeps")
     classes = creation_order(context)
 
+    # What restore checks of the operations before it makes anything: the
+    # targets existed before the body (memo references), so do the keys
+    # of deletions; values may be the body's objects and are left out.
+    checks = [(op[0], op[1], op[2] if op[0] in DELETIONS else None)
+              for op in operations]
+
     def dump_all(pickler: Any) -> None:
+        pickler.dump(checks)
         pickler.dump(classes)
         pickler.dump(items)
         pickler.dump(operations)

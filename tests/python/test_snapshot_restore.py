@@ -1712,7 +1712,7 @@ def test_damaged_unit_runs_the_body(snapstart: Snap, tmp_path: Path, where: str)
     never crashes and never gives other output than plain: the archive is
     refused, or the module runs its body."""
     data = bytearray(snapstart.archive.read_bytes())
-    start = data.find(b"pycdsU3\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
+    start = data.find(b"pycdsU4\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
     assert start > 0
     offset = {"header": start + 20, "objects": start + 400, "end": start + 900}[where]
     for i in range(offset, offset + 8):
@@ -1776,3 +1776,39 @@ def test_memo_preamble_is_read_in_one_call(tmp_path: Path) -> None:
     reads, last = done.stdout.split()
     assert last == "299"  # every fixed object in its place
     assert int(reads) <= 8, done.stdout  # unframed: four per fixed object
+
+
+def test_operation_refused_before_any_object_is_made(tmp_path: Path) -> None:
+    """A unit whose operations no longer fit (the program deleted first a
+    key that the body deletes) runs its body, and leaves nothing of its
+    own behind: its class made and dropped would still be listed by its
+    base's __subclasses__() next to the body's own."""
+    snap = snapshot_project(tmp_path, {
+        "base.py": """
+            REGISTRY = {"old": 1}
+            class Base:
+                pass
+        """,
+        "mod.py": """
+            import base
+            base.REGISTRY.pop("old", None)
+            class Child(base.Base):
+                pass
+        """,
+        "app.py": """
+            import sys
+            import base
+            if sys.argv[1:] == ["first"]:
+                base.REGISTRY.pop("old")
+            import mod
+            print("subclasses", [c.__qualname__ for c in base.Base.__subclasses__()])
+            print("registry", base.REGISTRY)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py", "first"]), snap.share(["app.py", "first"])
+    assert snapshot_lines(share.stderr)["mod"] == (
+        "code (an operation deletes a key that is not there)"), share.stderr
+    assert share.stdout == plain.stdout == "subclasses ['Child']\nregistry {}\n"
+    # Unchanged, the same unit is restored.
+    again = snap.share(["app.py"])
+    assert_restored(again, "mod", dump_output=snap.dump_output)
+    assert again.stdout == plain.stdout
