@@ -154,6 +154,28 @@ class Frame:
         self.imported: set[str] = set()  # absolute names its statements named
 
 
+# What importlib's _init_module_attrs sets on a module before its body runs.
+MODULE_INIT = frozenset(("__name__", "__loader__", "__package__", "__spec__",
+                         "__path__", "__file__", "__cached__"))
+
+# Dicts that only cache values a program could compute again (re.compile's
+# patterns): what another module's body sees of an entry the restore puts
+# back later than the body did is a value equal to the cached one, made
+# again, which README names as a difference of identity in a cache.
+CACHES = (("re", "_cache"), ("re", "_cache2"))
+
+
+def _fills_a_cache(op: tuple[Any, ...]) -> bool:
+    """Whether a live operation adds an entry to one of CACHES."""
+    if op[0] != "set_item":
+        return False
+    for module, attribute in CACHES:
+        home = sys.modules.get(module)
+        if home is not None and vars(home).get(attribute) is op[1]:
+            return True
+    return False
+
+
 class Planner:
     def __init__(self) -> None:
         self.records: dict[str, ModuleRecord] = {}
@@ -356,8 +378,9 @@ class Planner:
             self.heap.claim(module, name)
         if self.stack:
             parent = self.stack[-1]
-            self._examine(parent, self._close, parent)
-            if parent.live_ops and not parent.ops_before:
+            self._examine(parent, self._close, parent, module)
+            if not parent.ops_before and any(not _fills_a_cache(op)
+                                             for op in parent.live_ops):
                 parent.ops_before = name
         record = self.records.get(name)
         if record is None:
@@ -399,9 +422,18 @@ class Planner:
             self.stack[-1].started = _clock()
         self.recorder.paused = frame.paused
 
-    def _close(self, frame: Frame) -> None:
+    def _close(self, frame: Frame, importing: Any = None) -> None:
+        """End frame's stretch of recording; `importing` is the module
+        whose body is about to run, if any: the import system set its
+        attributes (MODULE_INIT) in frame's stretch, and sets them again
+        when a restore replays the import, so they are not frame's."""
         running = {f.name for f in self.stack if f is not frame}
         segment = self.heap.close(frame.name, running)
+        if importing is not None:
+            segment.operations = [
+                op for op in segment.operations
+                if not (op.get(changes.LIVE, (None, None))[1] is importing
+                        and op.get("key") in MODULE_INIT)]
         record = frame.record
         for op in segment.operations:
             live = op.pop(changes.LIVE, None)  # type: ignore[misc]

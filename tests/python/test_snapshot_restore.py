@@ -1812,3 +1812,40 @@ def test_operation_refused_before_any_object_is_made(tmp_path: Path) -> None:
     again = snap.share(["app.py"])
     assert_restored(again, "mod", dump_output=snap.dump_output)
     assert again.stdout == plain.stdout
+
+
+def test_caches_and_extension_imports_do_not_stop_a_unit(tmp_path: Path) -> None:
+    """Two things a body does before an import that a restore does not
+    need to do first: fill re's cache (a later body's re.compile of the
+    same pattern would get an equal pattern, made again: a difference of
+    identity in a cache, which README names), and the import system's
+    setting of an extension module's __spec__, __loader__... (the replayed
+    import sets them).  Both modules are units and restore, and the program
+    sees what plain Python shows."""
+    snap = snapshot_project(tmp_path, {
+        "patterns.py": """
+            import re
+            WORD = re.compile(r"[a-z]+")
+            import json
+            LOADED = json.loads('{"a": 1}')
+        """,
+        "natives.py": """
+            import _bisect
+            WHERE = _bisect.bisect_left([1, 3, 5], 3)
+            import _datetime  # single-phase init: made, then given __spec__...
+            DAY = _datetime.date(2020, 1, 2).toordinal()
+        """,
+        "app.py": """
+            import re
+            import patterns, natives
+            print("patterns", patterns.WORD.findall("ab cd"), patterns.LOADED,
+                  re.compile(r"[a-z]+") is patterns.WORD)
+            print("natives", natives.WHERE, natives.DAY,
+                  natives._bisect.__spec__.name, natives._datetime.__spec__.name,
+                  natives._datetime.__loader__ is natives._datetime.__spec__.loader)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "patterns" not in refused and "natives" not in refused, snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "patterns", "natives", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
