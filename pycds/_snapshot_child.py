@@ -204,6 +204,7 @@ class Planner:
         for cls in (SourceFileLoader, SourcelessFileLoader):
             self._keep_code(cls)
         self._watch_atexit()
+        self._watch_at_fork()
         for module_name, function in WATCHED:
             self._watch_clock(sys.modules[module_name], function)
         self.import_hook = self._import
@@ -283,6 +284,25 @@ class Planner:
         atexit.register = register
         self.heap.hide(register)
         self.aliases_extra[id(register)] = restore.witness(real)
+
+    def _watch_at_fork(self) -> None:
+        """os.register_at_fork by a body (logging's lock reinitialisation,
+        random's reseeding): an operation its unit replays, or a restored
+        process's forked children would run without them."""
+        real = getattr(os, "register_at_fork", None)
+        if real is None:
+            return
+        planner = self
+
+        def register_at_fork(**hooks: Any) -> Any:
+            result = real(**hooks)
+            if planner.stack and not planner.recorder.paused:
+                planner.stack[-1].live_ops.append(("at_fork", None, None, hooks))
+            return result
+        register_at_fork.__name__ = register_at_fork.__qualname__ = "register_at_fork"
+        os.register_at_fork = register_at_fork
+        self.heap.hide(register_at_fork)
+        self.aliases_extra[id(register_at_fork)] = restore.witness(real)
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'

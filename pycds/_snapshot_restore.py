@@ -779,7 +779,7 @@ def apply_fill(kind: str, obj: Any, state: Any) -> None:
 
 OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
               "delattr", "append", "insert", "add", "discard", "abc_register",
-              "atexit"}
+              "atexit", "at_fork"}
 
 
 def check_operation(op: tuple[Any, ...]) -> None:
@@ -836,6 +836,8 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         target.discard(value)
     elif name == "abc_register":
         _abc._abc_register(target, value)
+    elif name == "at_fork":
+        os.register_at_fork(**value)
     elif name == "atexit":
         import atexit
         func, args, kwargs = value

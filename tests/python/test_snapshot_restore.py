@@ -1849,3 +1849,38 @@ def test_caches_and_extension_imports_do_not_stop_a_unit(tmp_path: Path) -> None
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "patterns", "natives", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout, share.stderr
+
+
+def test_fork_hooks_are_registered_again(tmp_path: Path) -> None:
+    """os.register_at_fork in a body (logging's lock reinitialisation is
+    one) is replayed: a forked child of a restored process runs the hooks,
+    in the order plain Python runs them."""
+    snap = snapshot_project(tmp_path, {
+        "hooked.py": """
+            import os
+            SEEN = []
+            def before():
+                SEEN.append("before")
+            def child():
+                SEEN.append("child")
+            def parent():
+                SEEN.append("parent")
+            os.register_at_fork(before=before, after_in_child=child,
+                                after_in_parent=parent)
+            os.register_at_fork(after_in_child=lambda: SEEN.append("child 2"))
+        """,
+        "app.py": """
+            import os, sys
+            import logging, hooked
+            pid = os.fork()
+            if pid == 0:
+                print("child", hooked.SEEN, logging._lock.acquire(timeout=5), flush=True)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            print("parent", hooked.SEEN, flush=True)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "hooked", "logging", dump_output=snap.dump_output)
+    assert plain.stdout == ("child ['before', 'child', 'child 2'] True\n"
+                            "parent ['before', 'parent']\n")
+    assert share.stdout == plain.stdout, share.stderr
