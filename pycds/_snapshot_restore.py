@@ -807,8 +807,12 @@ def check_operation(op: tuple[Any, ...]) -> None:
 def apply_operation(op: tuple[Any, ...]) -> None:
     name, target, key, value = op
     if name == "set_item":
+        if target is _environ_data():  # os.environ[k] = v: the C one too
+            os.putenv(key, value)
         target[key] = value
     elif name == "del_item":
+        if target is _environ_data():
+            os.unsetenv(key)
         del target[key]
     elif name == "set_attr":
         if isinstance(target, type):
@@ -844,6 +848,19 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         atexit.register(func, *args, **kwargs)
     else:
         raise Stale(f"unknown operation {name!r}")
+
+
+def _after_operations(operations: list[tuple[Any, ...]]) -> None:
+    """What the functions that made the replayed changes did besides: a
+    changed warnings.filters makes the warnings module forget what it
+    decided per place (its registries' version), as warnings.filterwarnings
+    does."""
+    warnings = sys.modules.get("warnings")
+    if warnings is None or not hasattr(warnings, "_filters_mutated"):
+        return
+    filters = getattr(warnings, "filters", None)
+    if any(op[1] is filters or op[1] is warnings for op in operations):
+        warnings._filters_mutated()
 
 
 def run_after_restore(operations: list[tuple[Any, ...]]) -> None:
@@ -977,6 +994,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
             namespace[key] = value
     for op in operations:
         apply_operation(op)
+    _after_operations(operations)
     run_after_restore(operations)
     done = time.perf_counter()
     Stats.restored += 1

@@ -1884,3 +1884,59 @@ def test_fork_hooks_are_registered_again(tmp_path: Path) -> None:
     assert plain.stdout == ("child ['before', 'child', 'child 2'] True\n"
                             "parent ['before', 'parent']\n")
     assert share.stdout == plain.stdout, share.stderr
+
+
+def test_environment_set_by_a_body_reaches_child_processes(tmp_path: Path) -> None:
+    """os.environ.setdefault(...) in a body sets the C environment too: a
+    restored unit's replay must, or a subprocess would not see it."""
+    snap = snapshot_project(tmp_path, {
+        "configured.py": """
+            import os
+            os.environ.setdefault("SNAPSHOT_TEST_SET_BY_BODY", "from the body")
+            os.environ.pop("SNAPSHOT_TEST_UNSET_BY_BODY", None)
+        """,
+        "app.py": """
+            import os, subprocess, sys
+            import configured
+            shown = subprocess.run(
+                ["/bin/sh", "-c", "echo \\"$SNAPSHOT_TEST_SET_BY_BODY|${SNAPSHOT_TEST_UNSET_BY_BODY-unset}\\""],
+                capture_output=True, text=True).stdout
+            print("child", shown.strip())
+            print("here", os.environ.get("SNAPSHOT_TEST_SET_BY_BODY"),
+                  os.environ.get("SNAPSHOT_TEST_UNSET_BY_BODY"))
+        """}, ["app.py"], SNAPSHOT_TEST_UNSET_BY_BODY="present")
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "configured", dump_output=snap.dump_output)
+    assert plain.stdout == "child from the body|unset\nhere from the body None\n"
+    assert share.stdout == plain.stdout, share.stderr
+
+
+def test_warning_filters_added_by_a_body_apply_at_once(tmp_path: Path) -> None:
+    """A body that adds a warnings filter makes warnings forget what it
+    decided per place (filterwarnings bumps the filters' version): a place
+    that warned once before the import warns again after it, restored or
+    not."""
+    snap = snapshot_project(tmp_path, {
+        "noisy.py": """
+            import warnings
+            def warn():
+                warnings.warn("again", UserWarning)
+        """,
+        "loud.py": """
+            import warnings
+            warnings.simplefilter("always", UserWarning)
+        """,
+        "app.py": """
+            import sys
+            import noisy
+            noisy.warn()
+            noisy.warn()
+            if sys.argv[1:] == ["go"]:
+                import loud
+            noisy.warn()
+        """}, ["app.py", "go"])
+    plain, share = snap.plain(["app.py", "go"]), snap.share(["app.py", "go"])
+    assert_restored(share, "loud", dump_output=snap.dump_output)
+    warned = [l for l in plain.stderr.splitlines() if ": UserWarning: again" in l]
+    assert len(warned) == 2, plain.stderr
+    assert [l for l in share.stderr.splitlines() if ": UserWarning: again" in l] == warned
