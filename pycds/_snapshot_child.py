@@ -113,8 +113,57 @@ def _process_probe() -> tuple[Any, ...]:
             ("working directory", os.getcwd()),
             ("recursion limit", sys.getrecursionlimit()),
             ("switch interval", sys.getswitchinterval()),
-            ("gc settings", (gc.isenabled(), gc.get_threshold())),
-            ("trace or profile function", (sys.gettrace(), sys.getprofile())))
+            ("gc settings", (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count())),
+            ("trace or profile function", (sys.gettrace(), sys.getprofile())),
+            ("the C locale", _c_locale()),
+            ("standard streams' settings", _stream_settings()),
+            ("int max str digits", sys.get_int_max_str_digits()),
+            ("thread stack size", _thread.stack_size()),
+            ("interval timers", _timers()),
+            ("faulthandler", _faulthandler_enabled()),
+            ("random's generator state", _random_state()))
+
+
+def _c_locale() -> tuple[Any, ...]:
+    """setlocale(category) with no locale only asks."""
+    found = []
+    for name in ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY",
+                 "LC_NUMERIC", "LC_MESSAGES"):
+        category = getattr(_locale, name, None)
+        try:
+            found.append(None if category is None else _locale.setlocale(category))
+        except _locale.Error:
+            found.append(None)
+    return tuple(found)
+
+
+def _stream_settings() -> tuple[Any, ...]:
+    """What TextIOWrapper.reconfigure changes on sys.stdin/stdout/stderr."""
+    return tuple((getattr(stream, "encoding", None), getattr(stream, "errors", None),
+                  getattr(stream, "line_buffering", None),
+                  getattr(stream, "write_through", None))
+                 for stream in (sys.stdin, sys.stdout, sys.stderr))
+
+
+def _timers() -> tuple[Any, ...]:
+    return tuple(_signal.getitimer(getattr(_signal, which))
+                 for which in ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
+                 if hasattr(_signal, which))
+
+
+def _faulthandler_enabled() -> Any:
+    module = sys.modules.get("faulthandler")
+    return module.is_enabled() if module is not None else None
+
+
+def _random_state() -> Any:
+    """random's shared generator lives in C: a body that seeds it or draws
+    from it changes what the program draws next, which no diff of objects
+    shows (the module itself makes it: `random` is never a unit)."""
+    module = sys.modules.get("random")
+    generator = getattr(module, "_inst", None) if module is not None else None
+    getstate = getattr(generator, "getstate", None)
+    return hash(getstate()) if getstate is not None else None
 
 
 def _output_sizes() -> tuple[int, ...]:
@@ -203,8 +252,7 @@ class Planner:
             self._wrap(cls, "exec_module", "extension")
         for cls in (SourceFileLoader, SourcelessFileLoader):
             self._keep_code(cls)
-        self._watch_atexit()
-        self._watch_at_fork()
+        self._watch_registrations()
         for module_name, function in WATCHED:
             self._watch_clock(sys.modules[module_name], function)
         self.import_hook = self._import
@@ -268,41 +316,33 @@ class Planner:
         self.heap.hide(read)
         self.aliases_extra[id(read)] = restore.witness(real)
 
-    def _watch_atexit(self) -> None:
-        """atexit.register by a body: an operation its unit replays."""
-        real = atexit.register
-        planner = self
+    def _watch_registrations(self) -> None:
+        """Calls whose effect C keeps out of any object's sight
+        (restore.REGISTRATIONS: atexit.register, os.register_at_fork,
+        codecs.register, sys.addaudithook...), made by a body: operations
+        its unit replays, in order, by calling the same function again."""
+        for op_name, (module_name, attribute) in restore.REGISTRATIONS.items():
+            home = sys.modules.get(module_name)
+            real = getattr(home, attribute, None) if home is not None else None
+            if real is not None:
+                self._watch_registration(op_name, home, attribute, real)
 
-        def register(func: Any, *args: Any, **kwargs: Any) -> Any:
-            result = real(func, *args, **kwargs)
-            _REGISTERED[0] += 1
+    def _watch_registration(self, op_name: str, home: Any, attribute: str,
+                            real: Any) -> None:
+        planner = self
+        counted = op_name == "atexit"  # the probe compares atexit's count
+
+        def register(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            if counted:
+                _REGISTERED[0] += 1
             if planner.stack and not planner.recorder.paused:
-                planner.stack[-1].live_ops.append(("atexit", None, None,
-                                                   (func, args, kwargs)))
+                planner.stack[-1].live_ops.append((op_name, None, None, (args, kwargs)))
             return result
-        register.__name__ = register.__qualname__ = "register"
-        atexit.register = register
+        register.__name__ = register.__qualname__ = attribute
+        setattr(home, attribute, register)
         self.heap.hide(register)
         self.aliases_extra[id(register)] = restore.witness(real)
-
-    def _watch_at_fork(self) -> None:
-        """os.register_at_fork by a body (logging's lock reinitialisation,
-        random's reseeding): an operation its unit replays, or a restored
-        process's forked children would run without them."""
-        real = getattr(os, "register_at_fork", None)
-        if real is None:
-            return
-        planner = self
-
-        def register_at_fork(**hooks: Any) -> Any:
-            result = real(**hooks)
-            if planner.stack and not planner.recorder.paused:
-                planner.stack[-1].live_ops.append(("at_fork", None, None, hooks))
-            return result
-        register_at_fork.__name__ = register_at_fork.__qualname__ = "register_at_fork"
-        os.register_at_fork = register_at_fork
-        self.heap.hide(register_at_fork)
-        self.aliases_extra[id(register_at_fork)] = restore.witness(real)
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'

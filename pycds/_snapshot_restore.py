@@ -777,9 +777,19 @@ def apply_fill(kind: str, obj: Any, state: Any) -> None:
         raise Stale(f"unknown fill {kind!r}")
 
 
+# Functions whose effect C keeps where no object shows it: the planner
+# records a body's calls to them (by the name on the left) and a restore
+# makes the same calls again, in order, with the same arguments.
+REGISTRATIONS = {
+    "atexit": ("atexit", "register"),
+    "at_fork": ("os", "register_at_fork"),    # logging's locks in a child
+    "codecs_register": ("codecs", "register"),
+    "codecs_unregister": ("codecs", "unregister"),
+    "audit_hook": ("sys", "addaudithook"),
+}
 OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
               "delattr", "append", "insert", "add", "discard", "abc_register",
-              "atexit", "at_fork"}
+              *REGISTRATIONS}
 
 
 def check_operation(op: tuple[Any, ...]) -> None:
@@ -840,12 +850,10 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         target.discard(value)
     elif name == "abc_register":
         _abc._abc_register(target, value)
-    elif name == "at_fork":
-        os.register_at_fork(**value)
-    elif name == "atexit":
-        import atexit
-        func, args, kwargs = value
-        atexit.register(func, *args, **kwargs)
+    elif name in REGISTRATIONS:
+        module, attribute = REGISTRATIONS[name]
+        args, kwargs = value
+        getattr(__import__(module), attribute)(*args, **kwargs)
     else:
         raise Stale(f"unknown operation {name!r}")
 

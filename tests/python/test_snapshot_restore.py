@@ -1940,3 +1940,57 @@ def test_warning_filters_added_by_a_body_apply_at_once(tmp_path: Path) -> None:
     warned = [l for l in plain.stderr.splitlines() if ": UserWarning: again" in l]
     assert len(warned) == 2, plain.stderr
     assert [l for l in share.stderr.splitlines() if ": UserWarning: again" in l] == warned
+
+
+def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
+    """codecs.register and sys.addaudithook leave no trace in any object:
+    a restored body's calls are made again, so its codec is found and its
+    audit hook hears the program's events."""
+    snap = snapshot_project(tmp_path, {
+        "rot.py": """
+            import codecs, sys
+            HEARD = []
+            def search(name):
+                if name == "pycds_rot13":
+                    return codecs.lookup("rot13")
+                return None
+            codecs.register(search)
+            def hook(event, args):
+                if event == "pycds.test":
+                    HEARD.append(args)
+            sys.addaudithook(hook)
+        """,
+        "app.py": """
+            import codecs, sys
+            import rot
+            print("codec", codecs.encode("hello", "pycds_rot13"))
+            sys.audit("pycds.test", 1, "two")
+            print("heard", rot.HEARD)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "rot", dump_output=snap.dump_output)
+    assert plain.stdout == "codec uryyb\nheard [(1, 'two')]\n"
+    assert share.stdout == plain.stdout, share.stderr
+
+
+def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
+    """State that lives in C where no object diff sees it: random's shared
+    generator (seeded by a body), the standard streams' settings
+    (reconfigure), the C locale.  Each makes its module code-only, with the
+    reason, and the program sees what plain Python shows."""
+    snap = snapshot_project(tmp_path, {
+        "seeded.py": "import random\nrandom.seed(7)\n",
+        "streams.py": "import sys\nsys.stdout.reconfigure(line_buffering=True)\n",
+        "localized.py": "import locale\nlocale.setlocale(locale.LC_TIME, 'C.UTF-8')\n",
+        "app.py": """
+            import locale, random, sys
+            import seeded, streams, localized
+            print(random.random(), sys.stdout.line_buffering,
+                  locale.setlocale(locale.LC_TIME))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["seeded"] == "hidden C-level state changed: random's generator state"
+    assert refused["streams"] == "hidden C-level state changed: standard streams' settings"
+    assert refused["localized"] == "hidden C-level state changed: the C locale"
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout
