@@ -121,7 +121,37 @@ def _process_probe() -> tuple[Any, ...]:
             ("thread stack size", _thread.stack_size()),
             ("interval timers", _timers()),
             ("faulthandler", _faulthandler_enabled()),
-            ("random's generator state", _random_state()))
+            ("random's generator state", _random_state()),
+            ("the time zone", (time.tzname, time.timezone, time.altzone, time.daylight)),
+            ("umask", _umask()),
+            ("niceness", os.nice(0)),
+            ("dlopen flags", sys.getdlopenflags()),
+            ("coroutine and async generator hooks",
+             (sys.get_coroutine_origin_tracking_depth(), tuple(sys.get_asyncgen_hooks()))),
+            ("socket default timeout", _if_imported("socket", "getdefaulttimeout")),
+            ("tracemalloc", _if_imported("tracemalloc", "is_tracing")),
+            ("resource limits", _resource_limits()))
+
+
+def _if_imported(module_name: str, getter: str) -> Any:
+    module = sys.modules.get(module_name)
+    function = getattr(module, getter, None) if module is not None else None
+    return function() if function is not None else None
+
+
+def _umask() -> int:
+    mask = os.umask(0o22)  # asking is setting: put it back at once
+    os.umask(mask)
+    return mask
+
+
+def _resource_limits() -> Any:
+    module = sys.modules.get("resource")
+    if module is None:
+        return None
+    return tuple(module.getrlimit(getattr(module, name)) for name in
+                 ("RLIMIT_NOFILE", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_AS",
+                  "RLIMIT_NPROC", "RLIMIT_DATA") if hasattr(module, name))
 
 
 def _c_locale() -> tuple[Any, ...]:

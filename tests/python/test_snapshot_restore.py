@@ -1982,15 +1982,23 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
         "seeded.py": "import random\nrandom.seed(7)\n",
         "streams.py": "import sys\nsys.stdout.reconfigure(line_buffering=True)\n",
         "localized.py": "import locale\nlocale.setlocale(locale.LC_TIME, 'C.UTF-8')\n",
+        "zoned.py": "import os, time\nos.environ['TZ'] = 'Asia/Tokyo'\ntime.tzset()\n",
+        "timed.py": "import socket\nsocket.setdefaulttimeout(7.5)\n",
+        "masked.py": "import os\nos.umask(0o077)\n",
         "app.py": """
-            import locale, random, sys
-            import seeded, streams, localized
+            import locale, os, random, socket, sys, time
+            import seeded, streams, localized, zoned, timed, masked
             print(random.random(), sys.stdout.line_buffering,
-                  locale.setlocale(locale.LC_TIME))
-        """}, ["app.py"])
+                  locale.setlocale(locale.LC_TIME), time.localtime(0).tm_hour,
+                  socket.getdefaulttimeout(), oct(os.umask(0)))
+        """}, ["app.py"], TZ="UTC")
     refused = code_only(snap.dump_output)
-    assert refused["seeded"] == "hidden C-level state changed: random's generator state"
-    assert refused["streams"] == "hidden C-level state changed: standard streams' settings"
-    assert refused["localized"] == "hidden C-level state changed: the C locale"
+    hidden = "hidden C-level state changed: "
+    assert refused["seeded"] == hidden + "random's generator state"
+    assert refused["streams"] == hidden + "standard streams' settings"
+    assert refused["localized"] == hidden + "the C locale"
+    assert refused["zoned"] == hidden + "the time zone"
+    assert refused["timed"] == hidden + "socket default timeout"
+    assert refused["masked"] == hidden + "umask"
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert share.stdout == plain.stdout
