@@ -90,7 +90,64 @@ _clock = time.perf_counter  # the planner's own clock, never the watched one
 WATCHED = (("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
            ("time", "monotonic_ns"), ("time", "perf_counter"),
            ("time", "perf_counter_ns"), ("time", "process_time"),
-           ("time", "process_time_ns"), ("os", "getpid"), ("os", "getppid"))
+           ("time", "process_time_ns"), ("time", "thread_time"),
+           ("time", "thread_time_ns"), ("os", "getpid"), ("os", "getppid"),
+           ("os", "times"),
+           # These read the clock when given no time (or None); with one
+           # they compute from it, which a restore computes again alike.
+           ("time", "localtime"), ("time", "gmtime"), ("time", "ctime"),
+           ("time", "asctime"),
+           # These read it with arguments: a value no restore reads again.
+           ("time", "strftime"), ("time", "clock_gettime"),
+           ("time", "clock_gettime_ns"))
+TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
+                 "time.asctime": 0, "time.strftime": 1}  # which argument
+REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}
+# Where a body draws entropy: a restored process must draw its own (every
+# process would share the bytes: tokens, keys, uuid4, multiprocessing's
+# authkey), so a body that drew any is code only.
+ENTROPY = (("os", "urandom"), ("os", "getrandom"))
+NOT_AGAIN = object()  # a clock value no restore can read again
+
+
+DAY_NS = 86_400 * 10**9
+UUID_EPOCH = 0x01B21DD213814000  # 1582-10-15 to 1970-01-01, in 100 ns
+
+
+def _stamped_now(obj: Any) -> str:
+    """Why obj looks made from the clock by C code no watcher sees
+    (datetime.now(), date.today(), uuid.uuid1()): a date, time or uuid1
+    within a day of now.  (A constant that happens to be that near is
+    refused too: the safe side.)"""
+    home = sys.modules.get("datetime")
+    date, datetime = getattr(home, "date", None), getattr(home, "datetime", None)
+    if (type(date) is type and type(datetime) is type and isinstance(obj, date)
+            and hasattr(home, "timedelta") and hasattr(home, "timezone")):
+        if isinstance(obj, datetime):
+            now = [home.datetime.now(obj.tzinfo)] if obj.tzinfo is not None else [
+                home.datetime.now(), home.datetime.now(home.timezone.utc).replace(tzinfo=None)]
+            near = any(abs(obj - n) <= home.timedelta(days=1) for n in now)
+        else:
+            near = abs((obj - home.date.today()).days) <= 1
+        if near:
+            return ("holds the date or time of its run (datetime.now, date.today): "
+                    "a restored process would keep it")
+    uuid = getattr(sys.modules.get("uuid"), "UUID", None)
+    if type(uuid) is type and isinstance(obj, uuid) and obj.version == 1:
+        if abs(obj.time - (_REAL_TIME_NS() // 100 + UUID_EPOCH)) * 100 <= DAY_NS:
+            return "holds a uuid1 made during its run: a restored process would keep it"
+    return ""
+
+
+_REAL_TIME_NS = time.time_ns  # before the planner watches it
+
+
+def _reads_clock(where: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    index = TIME_ARGUMENT.get(where)
+    if index is None:
+        return True
+    given = args[index] if len(args) > index else None
+    return given is None and not kwargs
 
 
 def _process_probe() -> tuple[Any, ...]:
@@ -270,6 +327,9 @@ class Planner:
         self.partial_users: dict[str, str] = {}  # module -> who used it early
         self.process: Any = None
         self.aliases_extra: dict[int, Any] = {}
+        # The planner's stand-ins for functions it watches, by id: where
+        # the real one is (a unit that keeps one names the real one).
+        self.stand_ins: dict[int, tuple[tuple[str, str], ...]] = {}
         self.aliases: dict[int, Any] = {}
 
     # -- hooks --------------------------------------------------------------
@@ -285,6 +345,8 @@ class Planner:
         self._watch_registrations()
         for module_name, function in WATCHED:
             self._watch_clock(sys.modules[module_name], function)
+        for module_name, function in ENTROPY:
+            self._watch_entropy(sys.modules[module_name], function)
         self.import_hook = self._import
         builtins.__import__ = self.import_hook
         self.recorder.install()
@@ -332,19 +394,48 @@ class Planner:
             setattr(cls, method, wrapper)
 
     def _watch_clock(self, module: Any, name: str) -> None:
-        real = getattr(module, name)
+        real = getattr(module, name, None)
+        if real is None:
+            return
         planner = self
         where = f"{module.__name__}.{name}"
+        again = where not in REREAD_WITH_ARGUMENTS
 
-        def read() -> Any:
-            value = real()
-            if planner.stack and not planner.recorder.paused:
-                planner.stack[-1].clock_reads.append((where, value))
+        def read(*args: Any, **kwargs: Any) -> Any:
+            value = real(*args, **kwargs)
+            if (planner.stack and not planner.recorder.paused
+                    and _reads_clock(where, args, kwargs)):
+                kept = value if again and not args and not kwargs else NOT_AGAIN
+                planner.stack[-1].clock_reads.append((where, kept))
             return value
         read.__name__ = read.__qualname__ = name
+        read.__module__ = module.__name__  # found where the real one is
         setattr(module, name, read)
         self.heap.hide(read)
         self.aliases_extra[id(read)] = restore.witness(real)
+        self.stand_ins[id(read)] = (("module", module.__name__), ("attr", name))
+
+    def _watch_entropy(self, module: Any, name: str) -> None:
+        real = getattr(module, name, None)
+        if real is None:
+            return
+        planner = self
+        reason = (f"drew random bytes from {module.__name__}.{name} (a restored "
+                  "process must draw its own)")
+
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            value = real(*args, **kwargs)
+            if planner.stack and not planner.recorder.paused:
+                refusals = planner.stack[-1].record["refusals"]
+                if reason not in refusals:
+                    refusals.append(reason)
+            return value
+        draw.__name__ = draw.__qualname__ = name
+        draw.__module__ = module.__name__
+        setattr(module, name, draw)
+        self.heap.hide(draw)
+        self.aliases_extra[id(draw)] = restore.witness(real)
+        self.stand_ins[id(draw)] = (("module", module.__name__), ("attr", name))
 
     def _watch_registrations(self) -> None:
         """Calls whose effect C keeps out of any object's sight
@@ -370,9 +461,11 @@ class Planner:
                 planner.stack[-1].live_ops.append((op_name, None, None, (args, kwargs)))
             return result
         register.__name__ = register.__qualname__ = attribute
+        register.__module__ = home.__name__
         setattr(home, attribute, register)
         self.heap.hide(register)
         self.aliases_extra[id(register)] = restore.witness(real)
+        self.stand_ins[id(register)] = (("module", home.__name__), ("attr", attribute))
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'
@@ -541,6 +634,9 @@ class Planner:
                     "wrote to standard output or error" if what == "output written"
                     else f"hidden C-level state changed: {what}")
         for obj in segment.new:
+            stamped = _stamped_now(obj)
+            if stamped and stamped not in refusals:
+                refusals.append(stamped)
             kind, type_name, reason = objects.classify(obj, self.c_modules)
             record["objects"][type_name] = record["objects"].get(type_name, 0) + 1
             if kind == objects.REVIVABLE:
@@ -631,7 +727,7 @@ class Planner:
             running = {f.name for f in self.stack}
             context = unit.Context(name, frame.module, self.heap, self.codes.get(name),
                                    frame.machinery, running, self.c_modules,
-                                   self.aliases, frame.clock_reads)
+                                   self.aliases, frame.clock_reads, self.stand_ins)
             try:
                 data = unit.write_unit(context, header, frame.live_ops)
             except unit.Refused as refused:

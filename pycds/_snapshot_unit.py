@@ -199,7 +199,8 @@ class Context:
     def __init__(self, name: str, module: Any, heap: Heap, code: Any,
                  machinery: dict[str, Any], running: set[str],
                  c_modules: set[str], aliases: dict[int, Any],
-                 clock_reads: list[tuple[str, Any]]) -> None:
+                 clock_reads: list[tuple[str, Any]],
+                 stand_ins: dict[int, tuple[tuple[str, str], ...]] | None = None) -> None:
         self.name = name
         self.module = module
         self.heap = heap
@@ -209,6 +210,7 @@ class Context:
         self.c_modules = c_modules
         self.aliases = aliases
         self.clock_reads = clock_reads
+        self.stand_ins = stand_ins or {}
 
 
 def _make_pickler_class() -> Any:
@@ -263,6 +265,9 @@ def _make_pickler_class() -> Any:
             if t is R.CodeType:
                 path = c.code_paths.get(id(obj))
                 return ("code", path) if path is not None else None
+            stand_in = c.stand_ins.get(id(obj))
+            if stand_in is not None:  # the planner's watcher: the real one
+                return ("ext", stand_in, c.aliases.get(id(obj)))
             heap = c.heap
             known = id(obj) in heap.known
             owner = heap.owner.get(id(obj), "") if known else None

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -2002,3 +2003,45 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     assert refused["masked"] == hidden + "umask"
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert share.stdout == plain.stdout
+
+
+def test_clock_and_entropy_reads(tmp_path: Path) -> None:
+    """A body that keeps what it read from the clock or drew from
+    os.urandom must not hand the dump's value to every restored process
+    (SnapStart's uniqueness pitfall): the clock value is read again when
+    the body kept it as read (time.ctime()), else the module is code only
+    with its reason; a date, time or uuid1 of the run that C code made
+    (datetime.now) is seen by its value; constants stay units."""
+    snap = snapshot_project(tmp_path, {
+        "stamped.py": "import datetime\nSTARTED = datetime.datetime.now()\n",
+        "minted.py": "import secrets\nTOKEN = secrets.token_hex(8)\n",
+        "keyed.py": "import uuid\nINSTANCE = uuid.uuid4()\n",
+        "year.py": "import time\nYEAR = time.localtime().tm_year\n",
+        "kept.py": "import time\nWHEN = time.ctime()\n",
+        "constants.py": """
+            import datetime, time, uuid
+            NS = uuid.NAMESPACE_URL
+            FIXED = datetime.date(2001, 1, 1)
+            EPOCH_YEAR = time.gmtime(0).tm_year
+            class Formatter:  # as logging.Formatter keeps it
+                converter = time.localtime
+        """,
+        "app.py": """
+            import time
+            import stamped, minted, keyed, year, kept, constants
+            print(kept.WHEN, constants.NS, constants.FIXED, constants.EPOCH_YEAR,
+                  constants.Formatter.converter is time.localtime)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["stamped"].startswith("holds the date or time of its run")
+    assert refused["minted"].startswith("drew random bytes from os.urandom")
+    assert refused["keyed"].startswith("drew random bytes from os.urandom")
+    assert refused["year"] == "unit: read time.localtime() for more than a value it keeps"
+    assert "kept" not in refused and "constants" not in refused, snap.dump_output
+    first = snap.share(["app.py"])
+    assert_restored(first, "kept", "constants", dump_output=snap.dump_output)
+    time.sleep(1.1)
+    second = snap.share(["app.py"])
+    # time.ctime() read again by each restored process, not the dump's.
+    assert first.stdout.split(" 6ba7")[0] != second.stdout.split(" 6ba7")[0]
+    assert first.stdout.endswith("6ba7b811-9dad-11d1-80b4-00c04fd430c8 2001-01-01 1970 True\n")
