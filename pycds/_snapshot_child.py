@@ -100,6 +100,15 @@ WATCHED = (("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
            # These read it with arguments: a value no restore reads again.
            ("time", "strftime"), ("time", "clock_gettime"),
            ("time", "clock_gettime_ns"))
+# Facts of this process's user, host and machine that a body may keep: a
+# restored process may run elsewhere (another host, other CPUs, another
+# user), so they are watched as clocks are: read again when kept as read,
+# else the module is code only.  Modules not imported yet are watched when
+# they are (LATE).
+PROCESS_FACTS = (("os", "uname"), ("os", "cpu_count"), ("os", "sched_getaffinity"),
+                 ("os", "getuid"), ("os", "geteuid"), ("os", "getgid"),
+                 ("os", "getegid"), ("os", "getlogin"), ("os", "get_terminal_size"),
+                 ("_socket", "gethostname"), ("pwd", "getpwuid"), ("pwd", "getpwnam"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
 REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}
@@ -343,8 +352,9 @@ class Planner:
         for cls in (SourceFileLoader, SourcelessFileLoader):
             self._keep_code(cls)
         self._watch_registrations()
-        for module_name, function in WATCHED:
-            self._watch_clock(sys.modules[module_name], function)
+        for module_name, function in WATCHED + PROCESS_FACTS:
+            if module_name in sys.modules:
+                self._watch_clock(sys.modules[module_name], function)
         for module_name, function in ENTROPY:
             self._watch_entropy(sys.modules[module_name], function)
         self.import_hook = self._import
@@ -395,7 +405,7 @@ class Planner:
 
     def _watch_clock(self, module: Any, name: str) -> None:
         real = getattr(module, name, None)
-        if real is None:
+        if real is None or id(real) in self.stand_ins:
             return
         planner = self
         where = f"{module.__name__}.{name}"
@@ -408,12 +418,21 @@ class Planner:
                 kept = value if again and not args and not kwargs else NOT_AGAIN
                 planner.stack[-1].clock_reads.append((where, kept))
             return value
-        read.__name__ = read.__qualname__ = name
-        read.__module__ = module.__name__  # found where the real one is
-        setattr(module, name, read)
-        self.heap.hide(read)
-        self.aliases_extra[id(read)] = restore.witness(real)
-        self.stand_ins[id(read)] = (("module", module.__name__), ("attr", name))
+        self._stand_in(read, real, module, name)
+
+    def _stand_in(self, wrapper: Any, real: Any, module: Any, name: str) -> None:
+        """Put `wrapper` where module.name was: bodies call it, the heap
+        does not count it as a body's, and a unit that keeps it (as
+        logging.Formatter keeps time.localtime) names the real one, by
+        where it is and its witness."""
+        wrapper.__name__ = wrapper.__qualname__ = name
+        wrapper.__module__ = module.__name__
+        setattr(module, name, wrapper)
+        self.heap.hide(wrapper)
+        seen = restore.witness(real)
+        self.aliases_extra[id(wrapper)] = self.aliases[id(wrapper)] = seen
+        _ALIASES[id(wrapper)] = seen
+        self.stand_ins[id(wrapper)] = (("module", module.__name__), ("attr", name))
 
     def _watch_entropy(self, module: Any, name: str) -> None:
         real = getattr(module, name, None)
@@ -430,12 +449,7 @@ class Planner:
                 if reason not in refusals:
                     refusals.append(reason)
             return value
-        draw.__name__ = draw.__qualname__ = name
-        draw.__module__ = module.__name__
-        setattr(module, name, draw)
-        self.heap.hide(draw)
-        self.aliases_extra[id(draw)] = restore.witness(real)
-        self.stand_ins[id(draw)] = (("module", module.__name__), ("attr", name))
+        self._stand_in(draw, real, module, name)
 
     def _watch_registrations(self) -> None:
         """Calls whose effect C keeps out of any object's sight
@@ -460,12 +474,7 @@ class Planner:
             if planner.stack and not planner.recorder.paused:
                 planner.stack[-1].live_ops.append((op_name, None, None, (args, kwargs)))
             return result
-        register.__name__ = register.__qualname__ = attribute
-        register.__module__ = home.__name__
-        setattr(home, attribute, register)
-        self.heap.hide(register)
-        self.aliases_extra[id(register)] = restore.witness(real)
-        self.stand_ins[id(register)] = (("module", home.__name__), ("attr", attribute))
+        self._stand_in(register, real, home, attribute)
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'
@@ -577,6 +586,9 @@ class Planner:
 
     def end(self, name: str, error: BaseException | None) -> None:
         self.recorder.paused += 1
+        for module_name, function in PROCESS_FACTS:
+            if module_name == name and name in sys.modules:  # LATE
+                self._watch_clock(sys.modules[name], function)
         frame = self.stack[-1]
         body_seconds = _clock() - frame.started
         started = _clock()

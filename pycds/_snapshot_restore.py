@@ -576,8 +576,21 @@ _process: Any = None
 
 def process_inputs() -> tuple[Any, ...]:
     """What every body saw of the process (the planner records the same):
-    sys.flags (fixed for a process's life), sys.path, the locale."""
-    return (tuple(sys.flags), _search_path(), _locale_name())
+    sys.flags (fixed for a process's life), sys.path, the locale and time
+    zone variables, and which of the standard descriptors are terminals
+    (a body may ask `sys.stdout.isatty()`, a C method no watcher sees: the
+    planner's are not, so a process on a terminal restores nothing)."""
+    return (tuple(sys.flags), _search_path(), _locale_name(), _terminals())
+
+
+def _terminals() -> tuple[bool, ...]:
+    found = []
+    for fd in (0, 1, 2):
+        try:
+            found.append(os.isatty(fd))
+        except OSError:
+            found.append(False)
+    return tuple(found)
 
 
 def _search_path() -> tuple[str, ...]:
@@ -603,7 +616,8 @@ def _path_key() -> tuple[Any, Any]:
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
-                    "LC_MONETARY", "LC_MESSAGES", "LANG", "LANGUAGE")
+                    "LC_MONETARY", "LC_MESSAGES", "LANG", "LANGUAGE",
+                    "TZ")  # time.timezone and tzname come from it at start-up
 
 
 def _locale_name() -> tuple[Any, ...]:
@@ -645,11 +659,12 @@ def check_inputs(header: dict[str, Any]) -> None:
     # relative entries mean) unchanged since, it matches again without
     # making every entry absolute again.
     key = _path_key()
-    if wanted != _seen_process or key != _seen_path or wanted[2] != _locale_name():
+    if (wanted != _seen_process or key != _seen_path
+            or wanted[2:] != (_locale_name(), _terminals())):
         _seen_process = _seen_path = None
         if wanted != process_inputs():
             raise Stale("the process differs from the planning one "
-                        "(flags, sys.path or locale)")
+                        "(flags, sys.path, locale, time zone or terminals)")
         _seen_process, _seen_path = wanted, key
     environ = _environ_data()
     for name, value in header[H_ENV].items():

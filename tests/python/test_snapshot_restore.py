@@ -2045,3 +2045,67 @@ def test_clock_and_entropy_reads(tmp_path: Path) -> None:
     # time.ctime() read again by each restored process, not the dump's.
     assert first.stdout.split(" 6ba7")[0] != second.stdout.split(" 6ba7")[0]
     assert first.stdout.endswith("6ba7b811-9dad-11d1-80b4-00c04fd430c8 2001-01-01 1970 True\n")
+
+
+def test_process_facts_are_read_again_or_refuse(tmp_path: Path) -> None:
+    """What a body may keep of its host, machine or user (another process
+    may run elsewhere): kept as read (os.cpu_count()), it is read again at
+    restore; used otherwise (os.uname().nodename, platform.node()), the
+    module is code only."""
+    snap = snapshot_project(tmp_path, {
+        "cpus.py": "import os\nCPUS = os.cpu_count()\n",
+        "host.py": "import os\nNODE = os.uname().nodename\n",
+        "node.py": "import platform\nNODE = platform.node()\n",
+        "app.py": """
+            import os, platform
+            import cpus, host, node
+            print(cpus.CPUS == os.cpu_count(), host.NODE == node.NODE == platform.node())
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["host"] == "unit: read os.uname() for more than a value it keeps"
+    assert refused["node"] == "unit: read os.uname() for more than a value it keeps"
+    share = snap.share(["app.py"])
+    assert_restored(share, "cpus", dump_output=snap.dump_output)
+    assert share.stdout == snap.plain(["app.py"]).stdout == "True True\n"
+
+
+def test_a_terminal_is_a_process_input(tmp_path: Path) -> None:
+    """`sys.stdout.isatty()` is a C method no watcher sees, and the planner
+    runs without terminals: a process whose standard descriptors are
+    terminals restores no unit, so a body that asked sees its own answer."""
+    import os
+    import pty
+
+    from conftest import PY, clean_env
+    snap = snapshot_project(tmp_path, {
+        "colour.py": "import sys\nCOLOUR = sys.stdout.isatty()\n",
+        "app.py": "import colour\nprint('colour', colour.COLOUR)\n"}, ["app.py"])
+    piped = snap.share(["app.py"])
+    assert_restored(piped, "colour", dump_output=snap.dump_output)
+    assert piped.stdout == "colour False\n"
+    main, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [PY, "app.py"], cwd=snap.root, stdout=secondary, stderr=subprocess.PIPE,
+            env=clean_env(PYCDSMODE="SHARE", PYCDSARCHIVE=str(snap.archive),
+                          PYCDSVERBOSE="1"))
+        os.close(secondary)
+        secondary = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(main)
+        if secondary >= 0:
+            os.close(secondary)
+    assert shown.replace(b"\r\n", b"\n") == b"colour True\n"
+    assert snapshot_lines(stderr.decode())["colour"] == (
+        "code (the process differs from the planning one "
+        "(flags, sys.path, locale, time zone or terminals))")
