@@ -108,7 +108,10 @@ WATCHED = (("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
 PROCESS_FACTS = (("os", "uname"), ("os", "cpu_count"), ("os", "sched_getaffinity"),
                  ("os", "getuid"), ("os", "geteuid"), ("os", "getgid"),
                  ("os", "getegid"), ("os", "getlogin"), ("os", "get_terminal_size"),
-                 ("_socket", "gethostname"), ("pwd", "getpwuid"), ("pwd", "getpwnam"))
+                 ("_socket", "gethostname"), ("pwd", "getpwuid"), ("pwd", "getpwnam"),
+                 # The working directory (os.path.abspath of a relative path
+                 # asks for it): a restored process may start elsewhere.
+                 ("os", "getcwd"), ("os", "getcwdb"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
 REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}

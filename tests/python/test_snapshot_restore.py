@@ -2056,17 +2056,27 @@ def test_process_facts_are_read_again_or_refuse(tmp_path: Path) -> None:
         "cpus.py": "import os\nCPUS = os.cpu_count()\n",
         "host.py": "import os\nNODE = os.uname().nodename\n",
         "node.py": "import platform\nNODE = platform.node()\n",
+        "here.py": "import os\nHERE = os.getcwd()\n",
+        "conf.py": "import os\nCONF = os.path.abspath('settings.ini')\n",
         "app.py": """
             import os, platform
-            import cpus, host, node
-            print(cpus.CPUS == os.cpu_count(), host.NODE == node.NODE == platform.node())
+            import cpus, host, node, here, conf
+            print(cpus.CPUS == os.cpu_count(), host.NODE == node.NODE == platform.node(),
+                  here.HERE == os.getcwd(), conf.CONF == os.path.abspath('settings.ini'))
         """}, ["app.py"])
     refused = code_only(snap.dump_output)
     assert refused["host"] == "unit: read os.uname() for more than a value it keeps"
     assert refused["node"] == "unit: read os.uname() for more than a value it keeps"
-    share = snap.share(["app.py"])
-    assert_restored(share, "cpus", dump_output=snap.dump_output)
-    assert share.stdout == snap.plain(["app.py"]).stdout == "True True\n"
+    assert refused["conf"] == "unit: read os.getcwd() for more than a value it keeps"
+    # Started from another directory (the script by its absolute path, so
+    # sys.path is the same): what the bodies kept follows.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = str(snap.root / "app.py")
+    share = run([script], cwd=elsewhere, PYCDSMODE="SHARE",
+                PYCDSARCHIVE=str(snap.archive), PYCDSVERBOSE="1")
+    assert_restored(share, "cpus", "here", dump_output=snap.dump_output)
+    assert share.stdout == run([script], cwd=elsewhere).stdout == "True True True True\n"
 
 
 def test_a_terminal_is_a_process_input(tmp_path: Path) -> None:
