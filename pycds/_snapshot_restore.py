@@ -580,7 +580,15 @@ def process_inputs() -> tuple[Any, ...]:
     zone variables, and which of the standard descriptors are terminals
     (a body may ask `sys.stdout.isatty()`, a C method no watcher sees: the
     planner's are not, so a process on a terminal restores nothing)."""
-    return (tuple(sys.flags), _search_path(), _locale_name(), _terminals())
+    return (tuple(sys.flags), _search_path(), _locale_name(), _terminals(),
+            _options())
+
+
+def _options() -> tuple[Any, ...]:
+    """-W options (and PYTHONWARNINGS), which sys.flags does not show: -W
+    error makes a warning that a body's import gave an exception.  (The -X
+    options that change what code does are in sys.flags.)"""
+    return tuple(sys.warnoptions)
 
 
 def _terminals() -> tuple[bool, ...]:
@@ -660,11 +668,11 @@ def check_inputs(header: dict[str, Any]) -> None:
     # making every entry absolute again.
     key = _path_key()
     if (wanted != _seen_process or key != _seen_path
-            or wanted[2:] != (_locale_name(), _terminals())):
+            or wanted[2:] != (_locale_name(), _terminals(), _options())):
         _seen_process = _seen_path = None
         if wanted != process_inputs():
             raise Stale("the process differs from the planning one "
-                        "(flags, sys.path, locale, time zone or terminals)")
+                        "(flags, options, sys.path, locale, time zone or terminals)")
         _seen_process, _seen_path = wanted, key
     environ = _environ_data()
     for name, value in header[H_ENV].items():

@@ -2118,4 +2118,21 @@ def test_a_terminal_is_a_process_input(tmp_path: Path) -> None:
     assert shown.replace(b"\r\n", b"\n") == b"colour True\n"
     assert snapshot_lines(stderr.decode())["colour"] == (
         "code (the process differs from the planning one "
-        "(flags, sys.path, locale, time zone or terminals))")
+        "(flags, options, sys.path, locale, time zone or terminals))")
+
+
+def test_warning_options_are_process_inputs(tmp_path: Path) -> None:
+    """-W error (which sys.flags does not show) turns a warning that a
+    body's import gave, ignored at the dump, into an exception: such a
+    process restores no unit and fails as plain Python does."""
+    snap = snapshot_project(tmp_path, {
+        "old.py": "import warnings\nwarnings.warn('old', DeprecationWarning)\nX = 1\n",
+        "app.py": "import old\nprint('imported', old.X)\n"}, ["app.py"])
+    normal = snap.share(["app.py"])
+    assert_restored(normal, "old", dump_output=snap.dump_output)
+    args = ["-W", "error::DeprecationWarning", "app.py"]
+    plain, share = snap.plain(args, check=False), snap.share(args, check=False)
+    assert plain.returncode == share.returncode == 1
+    assert "DeprecationWarning: old" in plain.stderr and "DeprecationWarning: old" in share.stderr
+    assert snapshot_lines(share.stderr)["old"].startswith(
+        "code (the process differs from the planning one")
