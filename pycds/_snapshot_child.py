@@ -362,6 +362,7 @@ class Planner:
             self._watch_entropy(sys.modules[module_name], function)
         self.import_hook = self._import
         builtins.__import__ = self.import_hook
+        self._watch_import_module()
         self.recorder.install()
         self.heap.hide(self, self.__dict__, self.heap, self.heap.__dict__,
                        self.recorder, self.recorder.__dict__, self.import_hook)
@@ -523,6 +524,35 @@ class Planner:
                           fromlist, level, globals)
             self.recording += _clock() - started
         return module
+
+    def _watch_import_module(self) -> None:
+        """importlib.import_module (and what else calls the import system's
+        _gcd_import) imports without an import statement: the body's
+        import all the same, replayed at restore like its statements (a
+        plugin a body imports this way registers itself)."""
+        import _frozen_importlib as bootstrap
+        real = bootstrap._gcd_import
+        planner = self
+
+        def gcd_import(name: str, package: Any = None, level: int = 0) -> Any:
+            saved = planner.recorder.paused
+            frame = planner.stack[-1] if planner.stack and not saved else None
+            planner.recorder.paused = 1
+            try:
+                absolute = bootstrap._resolve_name(name, package, level) if level else name
+                module = real(name, package, level)
+            except ImportError:
+                if frame is not None:
+                    frame.imports.append((absolute, (), 0, False))
+                raise
+            finally:
+                planner.recorder.paused = saved
+            if frame is not None:
+                frame.imports.append((absolute, (), 0, True))
+                frame.imported.add(absolute)
+                frame.record["depends"].append(absolute)
+            return module
+        self._stand_in(gcd_import, real, bootstrap, "_gcd_import")
 
     def _note_import(self, module: Any, name: str, fromlist: Any, level: int,
                      globals: Any = None) -> None:

@@ -2136,3 +2136,29 @@ def test_warning_options_are_process_inputs(tmp_path: Path) -> None:
     assert "DeprecationWarning: old" in plain.stderr and "DeprecationWarning: old" in share.stderr
     assert snapshot_lines(share.stderr)["old"].startswith(
         "code (the process differs from the planning one")
+
+
+def test_import_module_in_a_body_is_replayed(tmp_path: Path) -> None:
+    """importlib.import_module is an import without a statement: a
+    restored body's dynamic import happens again (the plugin it imports
+    registers itself), and one that failed fails again."""
+    snap = snapshot_project(tmp_path, {
+        "registry.py": "PLUGINS = []\n",
+        "plugin.py": "import registry\nregistry.PLUGINS.append('plugin')\n",
+        "loader.py": """
+            import importlib
+            importlib.import_module("plugin")
+            try:
+                importlib.import_module("not_there_at_all")
+            except ImportError:
+                MISSING = True
+        """,
+        "app.py": """
+            import sys
+            import loader, registry
+            print("plugin" in sys.modules, registry.PLUGINS, loader.MISSING)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "loader", "plugin", dump_output=snap.dump_output)
+    assert plain.stdout == "True ['plugin'] True\n"
+    assert share.stdout == plain.stdout, share.stderr
