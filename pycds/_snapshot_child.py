@@ -199,7 +199,24 @@ def _process_probe() -> tuple[Any, ...]:
              (sys.get_coroutine_origin_tracking_depth(), tuple(sys.get_asyncgen_hooks()))),
             ("socket default timeout", _if_imported("socket", "getdefaulttimeout")),
             ("tracemalloc", _if_imported("tracemalloc", "is_tracing")),
-            ("resource limits", _resource_limits()))
+            ("resource limits", _resource_limits()),
+            ("readline's completer", _readline_state()),
+            ("sys.monitoring tools", _monitoring_tools()))
+
+
+def _readline_state() -> Any:
+    """rlcompleter's body sets readline's completer, which lives in C."""
+    module = sys.modules.get("readline")
+    if module is None:
+        return None
+    return (module.get_completer(), module.get_completer_delims())
+
+
+def _monitoring_tools() -> Any:
+    monitoring = getattr(sys, "monitoring", None)  # 3.12+
+    if monitoring is None:
+        return None
+    return tuple(monitoring.get_tool(tool) for tool in range(6))
 
 
 def _if_imported(module_name: str, getter: str) -> Any:

@@ -1986,9 +1986,10 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
         "zoned.py": "import os, time\nos.environ['TZ'] = 'Asia/Tokyo'\ntime.tzset()\n",
         "timed.py": "import socket\nsocket.setdefaulttimeout(7.5)\n",
         "masked.py": "import os\nos.umask(0o077)\n",
+        "completing.py": "import rlcompleter\n",
         "app.py": """
             import locale, os, random, socket, sys, time
-            import seeded, streams, localized, zoned, timed, masked
+            import seeded, streams, localized, zoned, timed, masked, completing
             print(random.random(), sys.stdout.line_buffering,
                   locale.setlocale(locale.LC_TIME), time.localtime(0).tm_hour,
                   socket.getdefaulttimeout(), oct(os.umask(0)))
@@ -2001,6 +2002,7 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     assert refused["zoned"] == hidden + "the time zone"
     assert refused["timed"] == hidden + "socket default timeout"
     assert refused["masked"] == hidden + "umask"
+    assert refused["rlcompleter"] == hidden + "readline's completer"
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert share.stdout == plain.stdout
 
