@@ -16,6 +16,19 @@ static cds_writer *new_writer(uint64_t max)
     return w;
 }
 
+/* Finish `w` into the fixture directory as `name`, destroy it, and open
+ * what it wrote (NULL, counted as a failure, when either step fails). */
+static cds_archive *finish_and_open(cds_writer *w, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", fixture_dir(), name);
+    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
+    cds_writer_destroy(w);
+    cds_archive *a = NULL;
+    CHECK_STATUS(cds_archive_open(&a, path, NULL, 0, 0, NULL), CDS_OK);
+    return a;
+}
+
 static void test_alloc_alignment_zeroing_and_limit(void)
 {
     cds_writer *w = new_writer(1 << 20);
@@ -162,13 +175,7 @@ static void test_cancel_forgets_the_module(void)
     CHECK(again == junk && again[0] == NULL);
     CHECK_STATUS(cds_writer_end_module(w, again), CDS_OK);
 
-    char path[600];
-    snprintf(path, sizeof path, "%s/cancel.img", fixture_dir());
-    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
-    cds_writer_destroy(w);
-
-    cds_archive *arch = NULL;
-    CHECK_STATUS(cds_archive_open(&arch, path, NULL, 0, 0, NULL), CDS_OK);
+    cds_archive *arch = finish_and_open(w, "cancel.img");
     if (!arch)
         return;
     const cds_module_record *r = cds_archive_module(arch, 1);
@@ -199,13 +206,7 @@ static void test_names_may_hold_a_nul(void)
     CHECK_EQ_INT(number, 1);
     CHECK_STATUS(cds_writer_end_module(w, cds_writer_alloc(w, 8, 8)), CDS_OK);
     CHECK_STATUS(cds_writer_begin_module(w, &keyed, NULL), CDS_E_DUPLICATE);
-    char path[600];
-    snprintf(path, sizeof path, "%s/nul.img", fixture_dir());
-    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
-    cds_writer_destroy(w);
-
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, path, NULL, 0, 0, NULL), CDS_OK);
+    cds_archive *a = finish_and_open(w, "nul.img");
     if (!a)
         return;
     CHECK_STATUS(cds_archive_find(a, "m", 1, &number), CDS_OK);
@@ -290,12 +291,7 @@ static void test_dependencies_are_transitively_closed(void)
         CHECK_STATUS(cds_writer_end_module(w, cds_writer_alloc(w, 8, 8)),
                      CDS_OK);
     }
-    char path[600];
-    snprintf(path, sizeof path, "%s/deps.img", fixture_dir());
-    CHECK_STATUS(cds_writer_finish(w, path, NULL, 0, NULL), CDS_OK);
-    cds_writer_destroy(w);
-    cds_archive *a = NULL;
-    CHECK_STATUS(cds_archive_open(&a, path, NULL, 0, 0, NULL), CDS_OK);
+    cds_archive *a = finish_and_open(w, "deps.img");
     if (!a)
         return;
     const uint32_t expected[] = {0, 1, 2, 3};
