@@ -291,7 +291,8 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
                   snapshot: bool) -> tuple[dict[str, int], dict[str, str]]:
     """One verifying run: each module's own import time (-X importtime,
     microseconds) and, with units, what the restore said of it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
+    from ._snapshot_plan import environment_without_ours
+    env = environment_without_ours()
     env.update(PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path, PYCDSVERBOSE="1",
                PYCDSSNAPSHOT="1" if snapshot else "0")
     done = subprocess.run(
@@ -323,7 +324,8 @@ def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
     names = [m.name for m in traced.modules]
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
                "-c", VERIFY, ",".join(names), *traced.modules[0].path]
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
+    from ._snapshot_plan import environment_without_ours
+    base = environment_without_ours()
     spent: dict[str, list[float]] = {"1": [], "0": []}
     for _ in range(WHOLE_RUN_PAIRS):
         for snapshot in ("1", "0"):

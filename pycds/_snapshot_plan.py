@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import Counter
 
-from . import _listfile
+from . import _cds, _listfile
 from ._snapshot_child import MARKER, write_request
 from ._snapshot_schema import PLAN_VERSION, ModulePlan, ModuleRecord, Plan, RunRecord
 
@@ -36,6 +36,15 @@ class PlanError(RuntimeError):
     """The plan could not be made (the planning interpreter failed)."""
 
 
+def environment_without_ours() -> dict[str, str]:
+    """This process's environment for a child that must run as plain
+    Python (the planner, the dump's timing runs): without pycds's own
+    variables (librun's table), with every other one, a program's
+    PYCDS-prefixed variables included (a body may read them)."""
+    ours = {row[0] for row in _cds.variables()}
+    return {k: v for k, v in os.environ.items() if k not in ours}
+
+
 def record_run(list_path: str, units: str = "") -> RunRecord:
     """Import the traced modules in a fresh interpreter and return what it
     recorded; with `units` (a directory), it also writes there each module
@@ -46,7 +55,7 @@ def record_run(list_path: str, units: str = "") -> RunRecord:
     names = [m.name for m in traced.modules]
     sys_path = traced.modules[0].path  # the first traced run's sys.path
     flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCDS")}
+    env = environment_without_ours()
     where = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="pycds-plan-") as work:
         request = os.path.join(work, "request")

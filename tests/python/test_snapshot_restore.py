@@ -2164,3 +2164,20 @@ def test_import_module_in_a_body_is_replayed(tmp_path: Path) -> None:
     assert_restored(share, "loader", "plugin", dump_output=snap.dump_output)
     assert plain.stdout == "True ['plugin'] True\n"
     assert share.stdout == plain.stdout, share.stderr
+
+
+def test_a_programs_pycds_prefixed_variable_is_an_input(tmp_path: Path) -> None:
+    """The planner's environment lacks only pycds's own variables (librun's
+    table), not every name that starts with PYCDS: a program's own such
+    variable is read, recorded and checked like any other."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": "import os\nLEVEL = os.environ.get('PYCDSAPP_LEVEL', 'unset')\n",
+        "app.py": "import settings\nprint(settings.LEVEL)\n"},
+        ["app.py"], PYCDSAPP_LEVEL="debug")
+    same = snap.share(["app.py"])
+    assert_restored(same, "settings", dump_output=snap.dump_output)
+    assert same.stdout == "debug\n"
+    changed = snap.share(["app.py"], PYCDSAPP_LEVEL="info")
+    assert snapshot_lines(changed.stderr)["settings"] == (
+        "code (environment variable PYCDSAPP_LEVEL changed)")
+    assert changed.stdout == "info\n"
