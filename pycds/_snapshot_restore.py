@@ -580,8 +580,13 @@ def process_inputs() -> tuple[Any, ...]:
     zone variables, and which of the standard descriptors are terminals
     (a body may ask `sys.stdout.isatty()`, a C method no watcher sees: the
     planner's are not, so a process on a terminal restores nothing)."""
-    return (tuple(sys.flags), _search_path(), _locale_name(), _terminals(),
-            _options())
+    return (tuple(sys.flags), _search_path(), *_cheap_inputs())
+
+
+def _cheap_inputs() -> tuple[Any, ...]:
+    """The part of process_inputs() that is cheap to ask again for every
+    unit (sys.path made absolute is not: check_inputs remembers it)."""
+    return (_locale_name(), _terminals(), _options())
 
 
 def _options() -> tuple[Any, ...]:
@@ -668,7 +673,7 @@ def check_inputs(header: dict[str, Any]) -> None:
     # making every entry absolute again.
     key = _path_key()
     if (wanted != _seen_process or key != _seen_path
-            or wanted[2:] != (_locale_name(), _terminals(), _options())):
+            or wanted[2:] != _cheap_inputs()):
         _seen_process = _seen_path = None
         if wanted != process_inputs():
             raise Stale("the process differs from the planning one "
@@ -813,6 +818,11 @@ REGISTRATIONS = {
 OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
               "delattr", "append", "insert", "add", "discard", "abc_register",
               *REGISTRATIONS}
+
+
+# The operations whose check reads their key (check_operation): the writer
+# puts the key of these, and only these, in the checks it writes first.
+KEYED_CHECKS = ("del_item", "del_attr", "delattr")
 
 
 def check_operation(op: tuple[Any, ...]) -> None:

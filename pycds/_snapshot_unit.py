@@ -200,7 +200,7 @@ class Context:
                  machinery: dict[str, Any], running: set[str],
                  c_modules: set[str], aliases: dict[int, Any],
                  clock_reads: list[tuple[str, Any]],
-                 stand_ins: dict[int, tuple[tuple[str, str], ...]] | None = None) -> None:
+                 stand_ins: dict[int, tuple[tuple[str, str], ...]]) -> None:
         self.name = name
         self.module = module
         self.heap = heap
@@ -210,7 +210,7 @@ class Context:
         self.c_modules = c_modules
         self.aliases = aliases
         self.clock_reads = clock_reads
-        self.stand_ins = stand_ins or {}
+        self.stand_ins = stand_ins  # the planner's watchers: where the real ones are
 
 
 def _make_pickler_class() -> Any:
@@ -604,9 +604,6 @@ def prepare() -> None:
     _Pickler = _make_pickler_class()
 
 
-DELETIONS = ("del_item", "del_attr", "delattr")  # check_operation reads their keys
-
-
 def write_unit(context: Context, header: dict[str, Any],
                operations: list[tuple[Any, ...]]) -> bytes:
     """The unit's bytes; Refused when the module cannot be one."""
@@ -631,7 +628,7 @@ def write_unit(context: Context, header: dict[str, Any],
     # What restore checks of the operations before it makes anything: the
     # targets existed before the body (memo references), so do the keys
     # of deletions; values may be the body's objects and are left out.
-    checks = [(op[0], op[1], op[2] if op[0] in DELETIONS else None)
+    checks = [(op[0], op[1], op[2] if op[0] in R.KEYED_CHECKS else None)
               for op in operations]
 
     def dump_all(pickler: Any) -> None:
