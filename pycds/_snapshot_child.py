@@ -554,9 +554,12 @@ class Planner:
         def gcd_import(name: str, package: Any = None, level: int = 0) -> Any:
             saved = planner.recorder.paused
             frame = planner.stack[-1] if planner.stack and not saved else None
-            planner.recorder.paused = 1
             try:
                 absolute = bootstrap._resolve_name(name, package, level) if level else name
+            except Exception:  # no module it names: nothing to replay
+                return real(name, package, level)  # and its own error
+            planner.recorder.paused = 1
+            try:
                 module = real(name, package, level)
             except ImportError:
                 if frame is not None:

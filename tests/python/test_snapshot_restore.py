@@ -2154,6 +2154,10 @@ def test_import_module_in_a_body_is_replayed(tmp_path: Path) -> None:
                 importlib.import_module("not_there_at_all")
             except ImportError:
                 MISSING = True
+            try:  # relative beyond the top: no name to replay
+                importlib.import_module("...beyond", "loader")
+            except ImportError:
+                pass
         """,
         "app.py": """
             import sys
