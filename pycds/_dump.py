@@ -52,13 +52,19 @@ class DumpResult:
                          "not found")
         lines += [f"  note: {note}" for note in self.notes]
         if self.snapshot:
-            planned = self.units + len(self.code_only)
+            # A module whose code is not archived (imported before the trace
+            # began) is not one of the program's archived modules.
+            planned = self.units + sum(reason != NOT_ARCHIVED
+                                       for _, reason in self.code_only)
             share = 100.0 * self.units / planned if planned else 0.0
             lines.append(f"snapshot: {self.units} units of {planned} modules "
                          f"({share:.1f}%), {self.unit_bytes} bytes, made in "
                          f"{self.snapshot_seconds:.1f} s")
             lines += [f"snapshot: {name}: {reason}" for name, reason in self.code_only]
         return "\n".join(lines)
+
+
+NOT_ARCHIVED = "its code is not in the archive"
 
 
 class Skip(Exception):
@@ -258,7 +264,8 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
         return result
     with tempfile.TemporaryDirectory(prefix="pycds-units-") as work:
         units = make_units(list_path, exclude or [], work, result)
-        write_archive(traced, archive_path, dict(units), result)
+        written = write_archive(traced, archive_path, dict(units), result)
+        units = {name: path for name, path in units.items() if name in written}
         if units:
             started = time.perf_counter()
             kept = choose_units(traced, archive_path, units, result, keep_slower)
@@ -393,12 +400,14 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
 
 
 def write_archive(traced: _listfile.ModuleList, archive_path: str,
-                  units: dict[str, str], result: DumpResult) -> None:
-    """The archive: each traced module's code (and unit, if in units)."""
+                  units: dict[str, str], result: DumpResult) -> set[str]:
+    """The archive: each traced module's code (and unit, if in units); the
+    names of the units written."""
     result.modules = result.extensions = result.absent = 0
     result.units = result.unit_bytes = 0
     result.skipped = []
     units = dict(units)
+    written: set[str] = set()
     writer = None
     for base in BASES:
         try:
@@ -456,6 +465,7 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
                     writer.end_module(writer.add_bytes(bytes(8)))
                     result.units += 1
                     result.unit_bytes += len(blob)
+                    written.add(module.name)
             except Skip as skip:
                 result.skipped.append((module.name, str(skip)))
             except OSError as error:
@@ -468,12 +478,12 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
             writer.end_module(writer.add_bytes(bytes(8)))
             result.absent += 1
         for name in units:  # a unit whose module's code was not archived
-            if (name, "its code is not in the archive") not in result.code_only:
-                result.code_only.append((name, "its code is not in the archive"))
+            if (name, NOT_ARCHIVED) not in result.code_only:
+                result.code_only.append((name, NOT_ARCHIVED))
         writer.set_user(_cds.code_settings())
         result.object_bytes = writer.object_size
         writer.finish(archive_path)
     finally:
         writer.close()
     result.bytes = os.stat(archive_path).st_size
-    return result
+    return written

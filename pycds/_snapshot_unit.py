@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._snapshot_changes import Heap
 
-ATOMS = {type(None), bool, int, float, complex, str, bytes}
+ATOMS = set(R.ATOM_TYPES)
 # Steps of a path that name the same object in another process.
 STABLE_STEPS = {"module", "attr", "item", "index"}
 # Class attributes given to _cds.unit_class (type.__new__ reads them or they
@@ -67,8 +67,17 @@ def _has_set_name(value: Any) -> bool:
     return any("__set_name__" in vars(t) for t in type(value).__mro__)
 
 
-# Attributes that name what gc.get_referents lists of a wrapper.
-REFERENT_NAMES = ("__func__", "__wrapped__", "fget", "fset", "fdel", "__self__")
+# Attributes that name what gc.get_referents lists of a wrapper, a
+# function's closure and a cell (a decorator's wrapped function).
+REFERENT_NAMES = ("__func__", "__wrapped__", "fget", "fset", "fdel", "__self__",
+                  "__closure__", "cell_contents")
+# Objects equal copies of which a program can tell from the originals only
+# by identity, and only where a cache handed the same one to two bodies
+# (README: typing's cache) or the compiler shared a constant tuple.
+CACHED_VALUES = {"builtins.tuple", "re.Pattern", "typing._GenericAlias", "typing._UnionGenericAlias",
+                 "typing._CallableGenericAlias", "typing._LiteralGenericAlias",
+                 "typing._AnnotatedAlias", "typing._ConcatenateGenericAlias",
+                 "types.GenericAlias", "types.UnionType"}
 
 
 def stable_path(path: list[list[Any]], obj: Any) -> Any:
@@ -87,7 +96,11 @@ def stable_path(path: list[list[Any]], obj: Any) -> Any:
                 kind, arg = "attr", "__dict__"
             else:
                 for name in REFERENT_NAMES:
-                    if getattr(current, name, None) is child:
+                    try:
+                        named = getattr(current, name, None)
+                    except ValueError:  # an empty cell
+                        continue
+                    if named is child:
                         kind, arg = "getattr", name
                         break
                 else:
@@ -109,6 +122,21 @@ def stable_path(path: list[list[Any]], obj: Any) -> Any:
         except (KeyError, IndexError, AttributeError, TypeError):
             return kind
     return tuple(out) if current is obj else "a path that leads elsewhere"
+
+
+def _module_attribute(obj: Any, context: Context) -> Any:
+    """A module attribute that is obj, in a module other than the one being
+    written and those still running: how a C type that an extension module
+    made (and its Python twin re-exports) is named when the walk from
+    sys.modules first met it inside C state."""
+    for name, module in list(sys.modules.items()):
+        if (name == context.name or name in context.running or name.startswith("pycds")
+                or type(module) is not R.ModuleType):
+            continue
+        for key, value in list(R._attrs(module).items()):
+            if value is obj and type(key) is str:
+                return (("module", name), ("attr", key))
+    return None
 
 
 def code_paths(code: Any) -> dict[int, tuple[int, ...]]:
@@ -288,14 +316,22 @@ def _make_pickler_class() -> Any:
             path = self._named_path(obj)
             if path is None and known:
                 path = stable_path(heap.path(obj), obj)
-                if isinstance(path, str):
-                    if objects.type_name(t) == "re.Pattern":
-                        # An earlier body's pattern that re's cache gave
-                        # this one too: made again by value (the cache's
-                        # identity, which README names).
+                own = bool(path) and path[0] == ("module", c.name)
+                if isinstance(path, str) or own:
+                    # (own: a C object the body took into its namespace,
+                    # which is not filled when the unit's objects are made)
+                    found = _module_attribute(obj, c)
+                    if found is not None:
+                        path = found
+                    elif objects.type_name(t) in CACHED_VALUES:
+                        # An earlier body's pattern or alias that a cache
+                        # gave this one too, a constant the compiler
+                        # shared: made again by value (README).
                         return None
-                    raise Refused(f"refers to {heap.describe(obj)}, reached "
-                                  f"only through {path}")
+                    else:
+                        raise Refused(f"refers to {heap.describe(obj)}, reached "
+                                      "only through "
+                                      f"{'its own namespace' if own else path}")
             if not path or path[0][0] != "module" or path[0][1].startswith("pycds"):
                 raise Refused(f"refers to {objects.type_name(t)} that has no "
                               "name in sys.modules")
@@ -326,9 +362,20 @@ def _make_pickler_class() -> Any:
             else:
                 owner = getattr(obj, "__objclass__", None) or getattr(obj, "__self__", None)
                 if isinstance(owner, type):
+                    if obj.__name__ == "__dict__":  # the attribute step means the dict
+                        return [*self._static_path(owner), ["attr", "__dict__"],
+                                ["item", "__dict__"]]
                     return [*self._static_path(owner), ["attr", obj.__name__]]
                 if type(owner) is R.ModuleType:
-                    return [["module", owner.__name__], ["attr", obj.__name__]]
+                    # sys.modules' key: an extension module may call itself
+                    # by its Python twin's name (_decimal is "decimal").
+                    name = owner.__name__
+                    if sys.modules.get(name) is not owner:
+                        name = next((k for k, m in list(sys.modules.items())
+                                     if m is owner), None)
+                        if name is None:
+                            return []
+                    return [["module", name], ["attr", obj.__name__]]
                 return []
             if module not in sys.modules or "<" in qualname:
                 return []

@@ -2185,3 +2185,67 @@ def test_a_programs_pycds_prefixed_variable_is_an_input(tmp_path: Path) -> None:
     assert snapshot_lines(changed.stderr)["settings"] == (
         "code (environment variable PYCDSAPP_LEVEL changed)")
     assert changed.stdout == "info\n"
+
+
+def test_objects_named_through_closures_caches_and_extensions(tmp_path: Path) -> None:
+    """Objects of earlier modules that the walk from sys.modules meets only
+    inside another object are named another way, or made again where only
+    identity could tell: a function kept in a decorator's closure (named
+    through __closure__ and cell_contents), a typing alias typing's cache
+    gave a second body, with its tuple of arguments (an equal copy, README),
+    a C type an extension module made and its Python twin took into its own
+    namespace (decimal: named in _decimal), and a static type's __dict__
+    descriptor (named in the type's dict, not as the attribute).  Each was
+    refused before; now each module restores and prints what plain does."""
+    snap = snapshot_project(tmp_path, {
+        "deco.py": """
+            from typing import Optional
+            def keep(method):
+                def wrapper(self):
+                    return method(self) + 1
+                return wrapper
+            class K:
+                @keep
+                def value(self):
+                    return 41
+            def name(x: Optional[str]) -> None:
+                pass
+        """,
+        "users.py": """
+            from typing import Optional
+            import deco
+            ORIGINAL = deco.K.value.__closure__[0].cell_contents
+            def other(y: Optional[str]) -> None:
+                pass
+            DICT_DESCRIPTOR = type.__dict__["__dict__"]
+        """,
+        "app.py": """
+            import typing
+            import decimal, _decimal
+            import deco, users
+            print("closure", users.ORIGINAL is deco.K.value.__closure__[0].cell_contents,
+                  users.ORIGINAL(None), deco.K().value())
+            print("alias", users.other.__annotations__,
+                  users.other.__annotations__["y"] == typing.Optional[str])
+            print("descriptor", users.DICT_DESCRIPTOR is type.__dict__["__dict__"])
+            print("decimal", decimal.Decimal is _decimal.Decimal,
+                  decimal.getcontext is _decimal.getcontext,
+                  decimal.Context is _decimal.Context,
+                  decimal.Decimal("1.10") + decimal.Decimal("2.205"))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for name in ("deco", "users", "decimal"):
+        assert name not in refused, snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "deco", "users", "decimal", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "closure True 41 42" in plain.stdout and "descriptor True" in plain.stdout
+
+
+def test_report_counts_only_archived_modules(tmp_path: Path) -> None:
+    """A module whose code is not archived (imported before the trace
+    began) is named once with its reason and is not in the share."""
+    from pycds._dump import NOT_ARCHIVED, DumpResult
+    result = DumpResult(archive="a.img", snapshot=True, units=3,
+                        code_only=[("m", NOT_ARCHIVED), ("n", "no reviver")])
+    assert "snapshot: 3 units of 4 modules (75.0%)" in result.summary()
