@@ -317,6 +317,7 @@ class Frame:
         self.clock_reads: list[tuple[str, Any]] = []  # (clock, value read)
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
+        self.nested: set[str] = set()  # modules imported while it ran, at any depth
 
 
 # What importlib's _init_module_attrs sets on a module before its body runs.
@@ -621,6 +622,8 @@ class Planner:
             self.c_modules.add(name)
         if module is not None:
             self.heap.claim(module, name)
+        for running in self.stack:
+            running.nested.add(name)
         if self.stack:
             parent = self.stack[-1]
             self._examine(parent, self._close, parent, module)
@@ -765,7 +768,9 @@ class Planner:
             reason = "read sys.argv (a trace does not record the program's arguments)"
         else:
             for source, attribute, _ in frame.bindings:
-                if source not in frame.modules_before and source not in frame.imported:
+                if (source not in frame.modules_before and source not in frame.imported
+                        and source not in frame.nested):
+                    # (not imported at all: made and put there by the body)
                     reason = (f"takes {source}.{attribute}, a module its own "
                               "body put in sys.modules")
                     break

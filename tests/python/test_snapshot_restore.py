@@ -2249,3 +2249,40 @@ def test_report_counts_only_archived_modules(tmp_path: Path) -> None:
     result = DumpResult(archive="a.img", snapshot=True, units=3,
                         code_only=[("m", NOT_ARCHIVED), ("n", "no reviver")])
     assert "snapshot: 3 units of 4 modules (75.0%)" in result.summary()
+
+
+def test_binding_from_a_module_imported_deeper(tmp_path: Path) -> None:
+    """`from middle import Thing` where Thing is inner's and inner was
+    imported by middle's body: a binding from a module imported during the
+    body at a deeper level (it was refused as one the body put in
+    sys.modules itself).  Restored, it is inner's Thing; a program that
+    replaced inner.Thing first gets the bodies run, as plain shows."""
+    snap = snapshot_project(tmp_path, {
+        "inner.py": """
+            class Thing:
+                pass
+        """,
+        "middle.py": """
+            from inner import Thing
+        """,
+        "outer.py": """
+            from middle import Thing
+            MADE = Thing()
+        """,
+        "app.py": """
+            import sys
+            if sys.argv[1:] == ["patch"]:
+                import inner
+                class Other:
+                    pass
+                inner.Thing = Other
+            import outer, inner
+            print("binding", outer.Thing is inner.Thing, type(outer.MADE).__name__)
+        """}, ["app.py"])
+    assert "outer" not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "outer", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "binding True Thing\n", share.stderr
+    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
+    assert share.stdout == plain.stdout == "binding True Other\n", share.stderr
+    assert snapshot_lines(share.stderr).get("outer", "").startswith("code"), share.stderr
