@@ -878,6 +878,10 @@ class Planner:
                         f"{objects.type_name(type(value))} whose contents "
                         "cannot be checked at restore")
                 reads.append((source, name, seen or restore.digest(value)))
+                if any(f.name == source for f in self.stack):
+                    # A module still running: its unit makes its objects
+                    # after the imports it replays (this one among them).
+                    self.partial_users.setdefault(source, frame.name)
         return reads
 
     # -- the run ------------------------------------------------------------

@@ -106,10 +106,11 @@ def is_python_class(t: type, c_modules: set[str]) -> bool:
 
 
 def layout_base(t: type, c_modules: set[str]) -> type:
-    """The first class in t's MRO that is not a Python class: the C layout
-    of t's instances."""
+    """The first class in t's MRO that is not a Python class nor a C class
+    that adds nothing to object (typing.Generic): the C layout of t's
+    instances."""
     for base in t.__mro__:
-        if not is_python_class(base, c_modules):
+        if not is_python_class(base, c_modules) and not _cds.is_stateless_c_base(base):
             return base
     return object
 
@@ -198,9 +199,25 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     base_name = type_name(base)
     if base_name in REVIVERS:
         return REVIVABLE, base_name, ""
+    if base_name == "_random.Random":
+        if _uses_no_generator(t):
+            return REVIVABLE, base_name, ""
+        return REFUSED, name, (f"a random generator's state ({name}): a restored "
+                               "process must draw its own")
     if base_name in RESOURCE_TYPES:
         return REFUSED, name, f"{RESOURCE_TYPES[base_name]} ({name})"
     return REFUSED, name, f"object of {name} with C base {base_name}: no reviver"
+
+
+def _uses_no_generator(t: type) -> bool:
+    """A random.SystemRandom (secrets' _sysrand): it draws from os.urandom,
+    never from the generator state its C base holds, so a restored one
+    made afresh is the same object."""
+    system = sys.modules.get("random")
+    system = getattr(system, "SystemRandom", None)
+    return (isinstance(system, type) and issubclass(t, system)
+            and all(getattr(t, m, None) is getattr(system, m)
+                    for m in ("random", "getrandbits", "getstate", "setstate", "seed")))
 
 
 def _classify_bound(method: object, name: str) -> tuple[str, str, str]:

@@ -274,12 +274,6 @@ def lru_cache(function: Any, maxsize: Any, typed: bool, info: Any) -> Any:
     return _functools._lru_cache_wrapper(function, maxsize, typed, info)
 
 
-def fresh_random(cls: type) -> Any:
-    """A random.Random seeded as a new process seeds it, not the planner's
-    state."""
-    return cls()
-
-
 def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
                 options: dict[str, Any], module: str) -> Any:
     """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
@@ -339,7 +333,7 @@ FIXED_FIRST = 3  # the module, its namespace, KEEP
 def _vocabulary() -> list[Any]:
     return [fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
-            fresh_random, new_lock, new_rlock, code_from, new_count, new_typevar,
+            new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, new_contextvar, new_union, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
 

@@ -538,8 +538,6 @@ def _make_pickler_class() -> Any:
 
         def _instance(self, obj: Any, t: type) -> Any:
             base = objects.layout_base(t, self.context.c_modules)
-            if base.__module__ == "_random" and base.__name__ == "Random":
-                return (R.fresh_random, (t,))
             items: Any = None
             if base is object:
                 creation: Any = (_cds.unit_object, (t,))
@@ -548,9 +546,13 @@ def _make_pickler_class() -> Any:
                          bytes: lambda b: b"" + b, complex: complex.__complex__,
                          tuple: lambda x: tuple.__getitem__(x, slice(None))}[base](obj)
                 creation = (R.new_value, (t, base, value))
-            elif base in (dict, list, set):
+            elif base in (dict, list, set) or objects.type_name(base) == "_random.Random":
+                # (a SystemRandom, objects.classify: made afresh, seeded
+                # by its C base as a new process seeds one, never used)
                 creation = (R.new_container, (t, base))
-                items = (dict(dict.items(obj)) if base is dict else list(base.__iter__(obj)))
+                if base in (dict, list, set):
+                    items = (dict(dict.items(obj)) if base is dict
+                             else list(base.__iter__(obj)))
             else:
                 raise Refused(f"object of {objects.type_name(t)} with C base "
                               f"{objects.type_name(base)}: no reviver yet")

@@ -51,8 +51,8 @@ static destructor class_dealloc(void)
 {
     static destructor found;
     if (!found) {
-        PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O",
-                                                "_pycds_probe", PyDict_New());
+        PyObject *probe = PyObject_CallFunction(
+            (PyObject *)&PyType_Type, "s()O", "_pycds_probe", PyDict_New());
         if (!probe)
             return NULL;
         found = ((PyTypeObject *)probe)->tp_dealloc;
@@ -66,7 +66,8 @@ int pycds_made_by_type_new(PyTypeObject *type)
     destructor made = class_dealloc();
     if (!made)
         return -1;
-    return PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) && type->tp_dealloc == made;
+    return PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) &&
+           type->tp_dealloc == made;
 }
 
 PyObject *pycds_is_python_class(PyObject *module, PyObject *cls)
@@ -76,4 +77,23 @@ PyObject *pycds_is_python_class(PyObject *module, PyObject *cls)
         return Py_NewRef(Py_False);
     int made = pycds_made_by_type_new((PyTypeObject *)cls);
     return made < 0 ? NULL : PyBool_FromLong(made);
+}
+
+int pycds_is_stateless_c_base(PyTypeObject *type)
+{
+    PyTypeObject *object = &PyBaseObject_Type;
+    return type->tp_basicsize == object->tp_basicsize &&
+           type->tp_itemsize == 0 && type->tp_dictoffset == 0 &&
+           type->tp_weaklistoffset == 0 &&
+           (type->tp_new == object->tp_new ||
+            type->tp_new == PyType_GenericNew) &&
+           type->tp_init == object->tp_init;
+}
+
+PyObject *pycds_stateless_c_base(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    if (!PyType_Check(cls))
+        return Py_NewRef(Py_False);
+    return PyBool_FromLong(pycds_is_stateless_c_base((PyTypeObject *)cls));
 }

@@ -25,4 +25,14 @@ int pycds_made_by_type_new(PyTypeObject *type);
 /* is_python_class(cls) -> bool: the same, for Python. */
 PyObject *pycds_is_python_class(PyObject *module, PyObject *cls);
 
+/* Whether a C class adds nothing to object's layout and makes its objects
+ * as object does (typing.Generic on 3.12+, datetime.tzinfo): no fields, no
+ * dict or weakref slot, object's or the generic __new__ and object's
+ * __init__.  An instance of a Python subclass of it is made by
+ * object.__new__ and its attributes, like a plain class's. */
+int pycds_is_stateless_c_base(PyTypeObject *type);
+
+/* is_stateless_c_base(cls) -> bool: the same, for Python. */
+PyObject *pycds_stateless_c_base(PyObject *module, PyObject *cls);
+
 #endif /* PYCDS_CLASSES_H */

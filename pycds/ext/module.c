@@ -93,6 +93,9 @@ static PyMethodDef module_methods[] = {
     {"is_python_class", pycds_is_python_class, METH_O,
      "is_python_class(cls) -> bool: made by type.__new__ (a class statement),\n"
      "not by an extension module, whatever its flags."},
+    {"is_stateless_c_base", pycds_stateless_c_base, METH_O,
+     "is_stateless_c_base(cls) -> bool: a C class that adds nothing to\n"
+     "object's layout and makes its objects as object does."},
     {"type_modified", pycds_type_modified, METH_O,
      "type_modified(cls): forget what method caches know of cls."},
     {"share_unit", pycds_share_unit, METH_O,

@@ -36,8 +36,7 @@ PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
     PyObject *code = args[0], *globals = args[1], *name = args[2],
              *qualname = args[3], *closure = args[4], *defaults = args[5],
              *kwdefaults = args[6], *annotations = args[7], *doc = args[8],
-             *module_name = args[9], *attrs = args[10],
-             *type_params = args[11];
+             *module_name = args[9], *attrs = args[10], *type_params = args[11];
     if (!PyCode_Check(code) || !PyDict_Check(globals))
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "unit_function: no code object or globals dict");
@@ -46,7 +45,8 @@ PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
     if (!function)
         return NULL;
     if ((closure != Py_None && PyFunction_SetClosure(function, closure) < 0) ||
-        (defaults != Py_None && PyFunction_SetDefaults(function, defaults) < 0) ||
+        (defaults != Py_None &&
+         PyFunction_SetDefaults(function, defaults) < 0) ||
         (kwdefaults != Py_None &&
          PyFunction_SetKwDefaults(function, kwdefaults) < 0) ||
         (annotations != Py_None &&
@@ -79,13 +79,14 @@ PyObject *pycds_unit_object(PyObject *module, PyObject *cls)
         return pycds_raise(PYCDS_ERROR_TYPE, "unit_object: %R is no class",
                            cls);
     /* Only for instances laid out as object's: every class up to object a
-     * class statement's (an extension's type would be left uninitialised). */
+     * class statement's or a C class that adds nothing (an extension's type
+     * with fields would be left uninitialised). */
     for (PyTypeObject *t = (PyTypeObject *)cls; t != &PyBaseObject_Type;
          t = t->tp_base) {
         int made = t ? pycds_made_by_type_new(t) : 0;
         if (made < 0)
             return NULL;
-        if (!made)
+        if (!made && !(t && pycds_is_stateless_c_base(t)))
             return pycds_raise(PYCDS_ERROR_TYPE,
                                "unit_object: %R is not laid out as object",
                                cls);
@@ -193,7 +194,8 @@ static int hide_hooks(PyObject *bases, PyObject *saved)
             PyObject *namespace = pycds_type_namespace(klass);
             if (!namespace)
                 return -1;
-            PyObject *hook = PyDict_GetItemString(namespace, "__init_subclass__");
+            PyObject *hook =
+                PyDict_GetItemString(namespace, "__init_subclass__");
             if (!hook) {
                 Py_DECREF(namespace);
                 continue;
@@ -203,8 +205,9 @@ static int hide_hooks(PyObject *bases, PyObject *saved)
                 items ? PyTuple_Pack(3, (PyObject *)klass, namespace, items)
                       : NULL;
             Py_XDECREF(items);
-            int failed = !entry || PyList_Append(saved, entry) < 0 ||
-                         PyDict_DelItemString(namespace, "__init_subclass__") < 0;
+            int failed =
+                !entry || PyList_Append(saved, entry) < 0 ||
+                PyDict_DelItemString(namespace, "__init_subclass__") < 0;
             Py_XDECREF(entry);
             Py_DECREF(namespace);
             if (failed)
@@ -244,7 +247,8 @@ PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
                            "unit_class(metaclass, name, bases, namespace)");
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++)
         if (!PyType_Check(PyTuple_GET_ITEM(args[2], i)))
-            return pycds_raise(PYCDS_ERROR_TYPE, "unit_class: a base is no class");
+            return pycds_raise(PYCDS_ERROR_TYPE,
+                               "unit_class: a base is no class");
     PyObject *saved = PyList_New(0);
     if (!saved)
         return NULL;

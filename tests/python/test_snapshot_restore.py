@@ -2286,3 +2286,81 @@ def test_binding_from_a_module_imported_deeper(tmp_path: Path) -> None:
     plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
     assert share.stdout == plain.stdout == "binding True Other\n", share.stderr
     assert snapshot_lines(share.stderr).get("outer", "").startswith("code"), share.stderr
+
+
+def test_stateless_c_bases_and_system_random(tmp_path: Path) -> None:
+    """Instances of Python classes whose C base adds nothing to object
+    (typing.Generic, a C class on 3.12+; datetime.tzinfo) are made as
+    plain instances, and a random.SystemRandom (secrets' generator, which
+    never uses its C base's state) is made afresh; a seeded random.Random
+    is refused with its reason (a restored one would repeat the dump's
+    draws)."""
+    snap = snapshot_project(tmp_path, {
+        "stateless.py": """
+            import datetime, random
+            from typing import Generic, TypeVar
+            T = TypeVar("T")
+            class Box(Generic[T]):
+                def __init__(self, value):
+                    self.value = value
+            BOX = Box(3)
+            class Zone(datetime.tzinfo):
+                def utcoffset(self, dt):
+                    return datetime.timedelta(hours=2)
+                def tzname(self, dt):
+                    return "Z2"
+                def dst(self, dt):
+                    return datetime.timedelta(0)
+            ZONE = Zone()
+            SYSTEM = random.SystemRandom()
+            draw = SYSTEM.getrandbits
+        """,
+        "seeded.py": """
+            import random
+            SEEDED = random.Random(42)
+        """,
+        "app.py": """
+            import datetime, typing
+            import stateless, seeded
+            box = stateless.BOX
+            print("generic", box.value, isinstance(box, typing.Generic),
+                  [c.__name__ for c in type(box).__mro__], vars(box))
+            print("zone", datetime.datetime(2020, 1, 2, tzinfo=stateless.ZONE).isoformat(),
+                  stateless.ZONE.tzname(None), vars(stateless.ZONE))
+            print("system", type(stateless.SYSTEM).__name__, 0 <= stateless.draw(8) < 256,
+                  vars(stateless.SYSTEM))
+            print("seeded", seeded.SEEDED.random())
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "stateless" not in refused, snap.dump_output
+    assert refused.get("seeded", "").startswith("a random generator's state"), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "stateless", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+
+
+def test_a_child_reading_its_running_parent_refuses_the_parent(tmp_path: Path) -> None:
+    """A package's submodule imported during the package's body reads an
+    attribute the body set before importing it: the package's unit would
+    make that attribute only after its replayed imports, so the package is
+    code only, with that reason, and the submodule restores."""
+    snap = snapshot_project(tmp_path, {
+        "parent/__init__.py": """
+            VALUE = 21
+            from . import child
+        """,
+        "parent/child.py": """
+            import parent
+            DOUBLE = parent.VALUE * 2
+        """,
+        "app.py": """
+            import parent
+            print("double", parent.child.DOUBLE)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("parent") == ("unit: parent.child, imported during its body, "
+                                     "used its objects before the body finished"), \
+        snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "parent.child", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "double 42\n", share.stderr
