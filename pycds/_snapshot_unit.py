@@ -546,7 +546,8 @@ def _make_pickler_class() -> Any:
                          bytes: lambda b: b"" + b, complex: complex.__complex__,
                          tuple: lambda x: tuple.__getitem__(x, slice(None))}[base](obj)
                 creation = (R.new_value, (t, base, value))
-            elif base in (dict, list, set) or objects.type_name(base) == "_random.Random":
+            elif (base in (dict, list, set, R.ModuleType)
+                  or objects.type_name(base) == "_random.Random"):
                 # (a SystemRandom, objects.classify: made afresh, seeded
                 # by its C base as a new process seeds one, never used)
                 creation = (R.new_container, (t, base))

@@ -2364,3 +2364,62 @@ def test_a_child_reading_its_running_parent_refuses_the_parent(tmp_path: Path) -
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "parent.child", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout == "double 42\n", share.stderr
+
+
+def test_module_subclass_instances(tmp_path: Path) -> None:
+    """six's way: a body makes instances of a types.ModuleType subclass
+    with lazy class attributes and serves them from its own meta path
+    finder.  Restored, they are module objects of that class with the
+    body's attributes, found by the replayed finder, lazy attributes
+    resolving and replacing themselves as in plain Python."""
+    snap = snapshot_project(tmp_path, {
+        "lazy.py": """
+            import sys, types
+            __path__ = []  # submodules come from FINDER (six does this)
+            class LazyModule(types.ModuleType):
+                def __init__(self, name):
+                    super().__init__(name)
+                    self.__doc__ = "lazy " + name
+                def __dir__(self):
+                    return ["answer", "__name__"]
+            class Attr:
+                def __init__(self, name, value):
+                    self.name, self.value = name, value
+                def __get__(self, obj, owner):
+                    setattr(obj, self.name, self.value)
+                    delattr(obj.__class__, self.name)
+                    return self.value
+            class Moves(LazyModule):
+                pass
+            Moves.answer = Attr("answer", 42)
+            class Finder:
+                def __init__(self):
+                    self.known = {}
+                def find_spec(self, fullname, path, target=None):
+                    if fullname in self.known:
+                        from importlib.machinery import ModuleSpec
+                        return ModuleSpec(fullname, self)
+                def create_module(self, spec):
+                    return self.known[spec.name]
+                def exec_module(self, module):
+                    pass
+            FINDER = Finder()
+            MOVES = Moves(__name__ + ".moves")
+            FINDER.known[MOVES.__name__] = MOVES
+            sys.meta_path.append(FINDER)
+        """,
+        "app.py": """
+            import sys
+            import lazy
+            import lazy.moves as moves
+            print("module", moves is lazy.MOVES, type(moves).__name__, moves.__name__,
+                  moves.__doc__, isinstance(moves, type(sys)), dir(moves))
+            print("lazy", "answer" in vars(type(moves)), moves.answer,
+                  "answer" in vars(type(moves)), vars(moves).get("answer"))
+            print("finder", sys.meta_path.count(lazy.FINDER), sys.modules["lazy.moves"] is moves)
+        """}, ["app.py"])
+    assert "lazy" not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "lazy", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "module True Moves lazy.moves lazy lazy.moves True" in plain.stdout
