@@ -810,6 +810,8 @@ class Planner:
                 with open(os.path.join(self.units, name + ".unit"), "wb") as f:
                     f.write(data)
                 self.unit_sizes[name] = len(data)
+                for owner in context.used_running:
+                    self.partial_users.setdefault(owner, name)
         if reason:
             record["refusals"].append(f"unit: {reason}")
 

@@ -142,8 +142,11 @@ def is_static(obj: object) -> bool:
         return is_a(owner, type) and _is_c_type(owner)
     if name in ("builtins.builtin_function_or_method", "builtins.builtin_method"):
         owner = getattr(obj, "__self__", None)
-        return owner is None or type(owner) is type(sys) or (
-            is_a(owner, type) and _is_c_type(owner))
+        if is_a(owner, type) and _is_c_type(owner):
+            # A C type's own function, not a method bound afresh at every
+            # lookup (dict.fromkeys): that one is made again by value.
+            return getattr(owner, getattr(obj, "__name__", ""), None) is obj
+        return owner is None or type(owner) is type(sys)
     return False
 
 

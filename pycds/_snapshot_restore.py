@@ -365,12 +365,23 @@ def witness(obj: Any) -> tuple[Any, ...]:
         return (_type_name(t), obj.__qualname__, code.co_filename,
                 code.co_firstlineno)
     if isinstance(obj, type) or t.__name__ in ("builtin_function_or_method",
+                                               "builtin_method",
                                                "method_descriptor",
                                                "wrapper_descriptor"):
         name = getattr(obj, "__qualname__", None)
+        owner = getattr(obj, "__self__", None) if t.__name__.startswith("builtin_") else None
+        if owner is not None and type(owner) is not ModuleType and not isinstance(owner, type):
+            # A C method bound to an object (`PATTERN.search`): which object.
+            return (_type_name(t), name, _bound_witness(owner))
     elif t is ModuleType:
         name = obj.__name__
     return (_type_name(t), name)
+
+
+def _bound_witness(owner: Any) -> Any:
+    if _type_name(type(owner)) == "re.Pattern":
+        return ("re.Pattern", owner.pattern, owner.flags)
+    return witness(owner)
 
 
 DIGEST_ITEMS = 64  # a container's items a digest looks at, at most
@@ -384,7 +395,7 @@ def _shallow(value: Any) -> Any:
 
 
 # C types whose objects cannot change in ways a digest would miss.
-FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method",
+FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method", "builtins.builtin_method",
                  "builtins.method_descriptor", "builtins.wrapper_descriptor",
                  "builtins.getset_descriptor", "builtins.member_descriptor",
                  "builtins.classmethod_descriptor", "builtins.method-wrapper",

@@ -239,6 +239,9 @@ class Context:
         self.aliases = aliases
         self.clock_reads = clock_reads
         self.stand_ins = stand_ins  # the planner's watchers: where the real ones are
+        # Running modules whose namespace the unit names objects in: they
+        # must run as code (their units would make those objects late).
+        self.used_running: set[str] = set()
 
 
 def _make_pickler_class() -> Any:
@@ -303,10 +306,17 @@ def _make_pickler_class() -> Any:
                 isinstance(obj, type) and bool(obj.__flags__ & objects.IMMUTABLETYPE))
             if not static and (owner == c.name or owner is None):
                 return None  # the body's own: written by value
-            if owner in c.running and t is not R.ModuleType and not static:
-                raise Refused(f"uses {heap.describe(obj)} of {owner}, which was "
-                              "still being imported")
             seen = c.aliases.get(id(obj)) or R.witness(obj)
+            if owner in c.running and t is not R.ModuleType and not static:
+                # Named in that module's namespace as its body had filled
+                # it when it imported this one, which it does again when it
+                # runs as code (the planner makes sure it does).
+                path = stable_path(heap.path(obj), obj)
+                if isinstance(path, str) or not path or path[0] != ("module", owner):
+                    raise Refused(f"uses {heap.describe(obj)} of {owner}, which was "
+                                  "still being imported")
+                c.used_running.add(owner)
+                return ("ext", path, seen)
             name = STATIC_NAMES.get(id(obj))
             if (name is None and isinstance(obj, type) and objects._is_c_type(obj)
                     and objects.type_name(obj) in R.LAZY_TYPES):  # 3.11's TypeVar is Python

@@ -2423,3 +2423,53 @@ def test_module_subclass_instances(tmp_path: Path) -> None:
     assert_restored(share, "lazy", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout, share.stderr
     assert "module True Moves lazy.moves lazy lazy.moves True" in plain.stdout
+
+
+def test_reads_of_bound_c_methods_and_a_running_parents_objects(tmp_path: Path) -> None:
+    """A body reading another module's C method bound to a pattern
+    (http.client's `_is_illegal_header_value = re.compile(...).search`) is
+    checked by which pattern it is bound to: a program that swapped it
+    first gets the body run.  A submodule using objects of its running
+    parent (zipfile._path and zipfile.ZipFile) names them in the parent's
+    namespace, and the parent is code only; dict.fromkeys (a method bound
+    afresh at every lookup) is made again."""
+    snap = snapshot_project(tmp_path, {
+        "headers.py": """
+            import re
+            illegal = re.compile(r"\\n(?![ \\t])").search
+        """,
+        "checker.py": """
+            import headers
+            FOUND = headers.illegal("a\\nb") is not None
+        """,
+        "holder/__init__.py": """
+            class Archive:
+                pass
+            from . import path
+        """,
+        "holder/path.py": """
+            import holder
+            class Path:
+                base = holder.Archive
+            dedupe = dict.fromkeys
+        """,
+        "app.py": """
+            import sys
+            if sys.argv[1:] == ["patch"]:
+                import re, headers
+                headers.illegal = re.compile("never").search
+            import checker, holder
+            print("read", checker.FOUND)
+            print("parent", holder.path.Path.base is holder.Archive,
+                  list(holder.path.dedupe([3, 1, 3])))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "checker" not in refused and "holder.path" not in refused, snap.dump_output
+    assert refused.get("holder", "").endswith("used its objects before the body finished")
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "checker", "holder.path", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "read True\nparent True [3, 1]\n", share.stderr
+    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
+    assert share.stdout == plain.stdout, share.stderr
+    assert "read False" in plain.stdout
+    assert snapshot_lines(share.stderr).get("checker", "").startswith("code"), share.stderr
