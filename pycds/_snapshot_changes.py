@@ -26,6 +26,7 @@ from _abc import _get_dump
 from _operator import is_
 
 from . import _snapshot_objects as objects
+from ._snapshot_restore import REPLAYED_STATE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,6 +136,16 @@ class Segment:
         self.depends: set[str] = set()
 
 
+def _replayed_attributes(attrs: dict[Any, Any]) -> tuple[str, ...]:
+    """The attributes of REPLAYED_STATE's modules that show their C state,
+    if attrs is the namespace of one."""
+    for name, hidden in REPLAYED_STATE.items():
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__dict__", None) is attrs:
+            return hidden
+    return ()
+
+
 class Heap:
     def __init__(self, c_modules: set[str]) -> None:
         self.c_modules = c_modules
@@ -226,7 +237,10 @@ class Heap:
                     if type(k) is str]
         if t is dict or (objects.is_a(obj, dict) and t.__module__ == "collections"):
             out: list[tuple[Step, Any]] = []
+            hidden = _replayed_attributes(obj)
             for key, value in obj.items():
+                if key in hidden:
+                    continue
                 out.append((_item_step(key), value))
                 out.append((["key", _key_text(key)], key))
             return out
@@ -252,9 +266,12 @@ class Heap:
         out = []
         attrs = _attr_dict(obj)
         if attrs:  # an empty one may be made by asking (functions): skipped
+            hidden = _replayed_attributes(attrs) if t is type(sys) else ()
             out.append((["attr", "__dict__"], attrs))
             out += [(["attr", k] if type(k) is str else _item_step(k), v)
-                    for k, v in attrs.items()]
+                    for k, v in attrs.items() if k not in hidden]
+        if t is type(sys) and getattr(obj, "__name__", None) in REPLAYED_STATE:
+            return out  # its C state: what registrations put there (replayed)
         for i, ref in enumerate(gc.get_referents(obj)):
             if ref is not attrs:
                 out.append((["referent", i], ref))

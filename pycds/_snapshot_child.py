@@ -198,6 +198,7 @@ def _process_probe() -> tuple[Any, ...]:
             ("coroutine and async generator hooks",
              (sys.get_coroutine_origin_tracking_depth(), tuple(sys.get_asyncgen_hooks()))),
             ("socket default timeout", _if_imported("socket", "getdefaulttimeout")),
+            ("csv field size limit", _if_imported("_csv", "field_size_limit")),
             ("tracemalloc", _if_imported("tracemalloc", "is_tracing")),
             ("resource limits", _resource_limits()),
             ("readline's completer", _readline_state()),
@@ -219,9 +220,17 @@ def _monitoring_tools() -> Any:
     return tuple(monitoring.get_tool(tool) for tool in range(6))
 
 
+# Extension modules between their creation and the end of their exec:
+# their functions may read a state that does not exist yet (_csv's
+# field_size_limit crashes).
+_NOT_READY: set[str] = set()
+
+
 def _if_imported(module_name: str, getter: str) -> Any:
     module = sys.modules.get(module_name)
-    function = getattr(module, getter, None) if module is not None else None
+    if module is None or module_name in _NOT_READY:
+        return None
+    function = getattr(module, getter, None)
     return function() if function is not None else None
 
 
@@ -479,10 +488,15 @@ class Planner:
         codecs.register, sys.addaudithook...), made by a body: operations
         its unit replays, in order, by calling the same function again."""
         for op_name, (module_name, attribute) in restore.REGISTRATIONS.items():
-            home = sys.modules.get(module_name)
-            real = getattr(home, attribute, None) if home is not None else None
-            if real is not None:
-                self._watch_registration(op_name, home, attribute, real)
+            self._watch_registration_in(op_name, module_name, attribute)
+
+    def _watch_registration_in(self, op_name: str, module_name: str,
+                               attribute: str) -> None:
+        """The watcher, if module_name is imported (else once it is: end)."""
+        home = sys.modules.get(module_name)
+        real = getattr(home, attribute, None) if home is not None else None
+        if real is not None and id(real) not in self.stand_ins:
+            self._watch_registration(op_name, home, attribute, real)
 
     def _watch_registration(self, op_name: str, home: Any, attribute: str,
                             real: Any) -> None:
@@ -620,6 +634,7 @@ class Planner:
         started = _clock()
         if kind == "extension":
             self.c_modules.add(name)
+            _NOT_READY.add(name)
         if module is not None:
             self.heap.claim(module, name)
         for running in self.stack:
@@ -642,9 +657,13 @@ class Planner:
 
     def end(self, name: str, error: BaseException | None) -> None:
         self.recorder.paused += 1
+        _NOT_READY.discard(name)
         for module_name, function in PROCESS_FACTS:
             if module_name == name and name in sys.modules:  # LATE
                 self._watch_clock(sys.modules[name], function)
+        for op_name, (module_name, attribute) in restore.REGISTRATIONS.items():
+            if module_name == name:  # an extension imported by a body (_csv)
+                self._watch_registration_in(op_name, module_name, attribute)
         frame = self.stack[-1]
         body_seconds = _clock() - frame.started
         started = _clock()

@@ -819,7 +819,14 @@ REGISTRATIONS = {
     "codecs_register": ("codecs", "register"),
     "codecs_unregister": ("codecs", "unregister"),
     "audit_hook": ("sys", "addaudithook"),
+    # csv's dialects live in _csv's C state (made from the class each time).
+    "csv_register": ("_csv", "register_dialect"),
+    "csv_unregister": ("_csv", "unregister_dialect"),
 }
+# Extension modules whose C state only REGISTRATIONS change, and their
+# attributes that show it: what is there is made again by replaying them,
+# never walked as a body's objects nor compared as its changes.
+REPLAYED_STATE = {"_csv": ("_dialects",)}
 OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
               "delattr", "append", "insert", "add", "discard", "abc_register",
               *REGISTRATIONS}

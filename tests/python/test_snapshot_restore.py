@@ -2473,3 +2473,43 @@ def test_reads_of_bound_c_methods_and_a_running_parents_objects(tmp_path: Path) 
     assert share.stdout == plain.stdout, share.stderr
     assert "read False" in plain.stdout
     assert snapshot_lines(share.stderr).get("checker", "").startswith("code"), share.stderr
+
+
+def test_csv_dialect_registrations_are_replayed(tmp_path: Path) -> None:
+    """csv's dialects live in _csv's C state, made by register_dialect from
+    a class: a restored csv, and a restored module registering its own
+    dialect, register them again (replayed calls), so list_dialects and
+    writers see them; a body that changes the field size limit (C state no
+    call replays) is code only, with that reason."""
+    snap = snapshot_project(tmp_path, {
+        "dialects.py": """
+            import csv
+            class Pipes(csv.Dialect):
+                delimiter = "|"
+                quotechar = '"'
+                lineterminator = "\\n"
+                quoting = csv.QUOTE_MINIMAL
+            csv.register_dialect("pipes", Pipes)
+            csv.register_dialect("semi", delimiter=";")
+        """,
+        "limits.py": """
+            import csv
+            csv.field_size_limit(1000)
+        """,
+        "app.py": """
+            import csv, io
+            import dialects, limits
+            print("csv", sorted(csv.list_dialects()), csv.get_dialect("pipes").delimiter,
+                  csv.get_dialect("semi").delimiter, csv.field_size_limit())
+            out = io.StringIO()
+            csv.writer(out, "pipes").writerow(["a", "b|c"])
+            csv.writer(out, "excel").writerow(["d", "e"])
+            print("csv", repr(out.getvalue()))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "csv" not in refused and "dialects" not in refused, snap.dump_output
+    assert refused.get("limits") == "hidden C-level state changed: csv field size limit"
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "csv", "dialects", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "'pipes', 'semi', 'unix'] | ; 1000" in plain.stdout
