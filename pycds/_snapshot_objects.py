@@ -69,6 +69,7 @@ REVIVERS = {
     "functools._lru_cache_wrapper",
     # Made again by their own constructors (pycds/_snapshot_unit.py).
     "_json.Scanner", "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
+    "typing.TypeAliasType",
     "types.SimpleNamespace", "types.GenericAlias", "types.UnionType", "operator.attrgetter",
     "operator.itemgetter", "operator.methodcaller",
     "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta",

@@ -70,7 +70,7 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU4\n"
+UNIT_MAGIC = b"pycdsU5\n"  # U5: the vocabulary changed (new_type_alias)
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 UNIT_HEADER_START = UNIT_HASH_END + 4
 FORMAT = 1
@@ -279,7 +279,7 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
     """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
     again from what they hold, with the module the body gave them."""
     if options.get("infer_variance") and not constraints and "bound" not in options \
-            and name.isidentifier():
+            and "evaluate_bound" not in options and name.isidentifier():
         # Made by a type-parameter list (PEP 695): made by one again (the
         # constructor cannot give a ParamSpec the bound None that 3.12's
         # type parameters have).
@@ -287,10 +287,35 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
         namespace: dict[str, Any] = {}
         exec(f"def probe[{sigil}{name}](): pass", namespace)
         made = namespace["probe"].__type_params__[0]
+    elif options.get("infer_variance") and not constraints and name.isidentifier() \
+            and kind.__name__ == "TypeVar":
+        # `def f[F: Bound]`: the bound evaluated lazily, as there: by its
+        # own evaluation function if the dump had not asked for it, else
+        # the value it gave (the constructor would check a bound with
+        # typing's _type_check, which typing's own unit does not have yet).
+        namespace = {"__pycds_bound__": options.get("bound"),
+                     "__pycds_evaluate__": options.get("evaluate_bound")}
+        bound = "__pycds_bound__" if "bound" in options else "__pycds_evaluate__()"
+        exec(f"def probe[{name}: {bound}](): pass", namespace)
+        made = namespace["probe"].__type_params__[0]
     else:
         made = kind(name, *constraints, **options)
     made.__module__ = module
     return made
+
+
+def new_type_alias(name: str, module: str, evaluate: Any, value: Any) -> Any:
+    """typing.TypeAliasType (3.12+) of a `type NAME = ...` statement with no
+    type parameters: made by such a statement again, in a namespace that
+    names the module (its __module__).  Not evaluated at the dump: its value
+    is computed when first asked, by the statement's own evaluation function
+    (the body's code, in the body's globals), as plain Python computes it;
+    evaluated: that value."""
+    namespace = {"__name__": module, "__pycds_evaluate__": evaluate,
+                 "__pycds_value__": value}
+    exec(f"type {name} = " + ("__pycds_value__" if evaluate is None
+                              else "__pycds_evaluate__()"), namespace)
+    return namespace[name]
 
 
 def new_contextvar(kind: type, name: str, default: Any) -> Any:
@@ -334,7 +359,7 @@ def _vocabulary() -> list[Any]:
     return [fill_class, class_attribute, new_value, new_container,
             set_attributes, new_cell, bind, mappingproxy, pattern, lru_cache,
             new_lock, new_rlock, code_from, new_count, new_typevar,
-            new_weakref, new_contextvar, new_union, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
+            new_weakref, new_contextvar, new_union, new_type_alias, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
 
 

@@ -160,9 +160,31 @@ TYPEVARS = {"typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple"}
 LATE = {"_json.Scanner"}
 
 
-def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
+def _lazy_value(obj: Any) -> tuple[Any, Any]:
+    """(evaluation function, None) of a PEP 695 object (TypeAliasType, a
+    TypeVar's bound) whose value was never asked for; (None, value) once it
+    was; (None, None) if it has neither.  Asking for the value here would
+    run the body's code at the dump and change the object afterwards."""
+    parts = gc.get_referents(obj)
+    functions = [f for f in parts if type(f) is R.FunctionType]
+    values = [v for v in parts if v is not type(obj) and type(v) is not R.FunctionType]
+    if len(functions) == 1 and not values:
+        return functions[0], None
+    return None, (values[0] if len(values) == 1 else None)
+
+
+def _typevar_reduce(tv: Any, t: type, type_name: str, module_name: str) -> Any:
     options: dict[str, Any] = {}
     constraints: tuple[Any, ...] = ()
+    if type_name == "typing.TypeVar" and tv.__infer_variance__:
+        evaluate, _ = _lazy_value(tv)
+        if evaluate is not None:  # `def f[T: Bound]`, not asked for yet
+            if type(evaluate()) is tuple:  # (evaluated apart: tv keeps nothing)
+                raise Refused(f"typing.TypeVar {tv.__name__} with lazily "
+                              "evaluated constraints: no reviver yet")
+            options = {"covariant": tv.__covariant__, "contravariant": tv.__contravariant__,
+                       "infer_variance": True, "evaluate_bound": evaluate}
+            return (R.new_typevar, (t, tv.__name__, (), options, tv.__module__))
     if type_name != "typing.TypeVarTuple":
         if tv.__bound__ is not None:  # bound=None would become NoneType
             options["bound"] = tv.__bound__
@@ -171,6 +193,11 @@ def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
         options["infer_variance"] = tv.__infer_variance__
     if type_name == "typing.TypeVar":
         constraints = tv.__constraints__
+    if module_name == "typing" and (constraints or "bound" in options) \
+            and not options.get("infer_variance"):
+        raise Refused(f"typing.TypeVar {tv.__name__} with a bound or constraints in "
+                      "typing's own body: its constructor checks them with "
+                      "typing._type_check, which a restore of typing makes later")
     has_default = getattr(tv, "has_default", None)
     if has_default is not None and has_default():
         raise Refused(f"{type_name} {tv.__name__} with a default: no reviver yet")
@@ -439,7 +466,16 @@ def _make_pickler_class() -> Any:
             if type_name == "itertools.count":
                 return (R.new_count, _count_args(obj))
             if type_name in TYPEVARS and not objects.is_python_class(t, self.context.c_modules):
-                return _typevar_reduce(obj, t, type_name)
+                return _typevar_reduce(obj, t, type_name, self.context.name)
+            if type_name == "typing.TypeAliasType":
+                # Its evaluation function (a referent; __value__ would run
+                # it, and a plain process runs it only when asked).
+                evaluate, value = _lazy_value(obj)
+                if obj.__type_params__ or not obj.__name__.isidentifier() or (
+                        evaluate is None and value is None):
+                    raise Refused(f"typing.TypeAliasType {obj.__name__} with type "
+                                  "parameters: no reviver yet")
+                return (R.new_type_alias, (obj.__name__, obj.__module__, evaluate, value))
             if issubclass(t, weakref_type):
                 referent = obj()
                 if referent is None:

@@ -1713,7 +1713,7 @@ def test_damaged_unit_runs_the_body(snapstart: Snap, tmp_path: Path, where: str)
     never crashes and never gives other output than plain: the archive is
     refused, or the module runs its body."""
     data = bytearray(snapstart.archive.read_bytes())
-    start = data.find(b"pycdsU4\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
+    start = data.find(b"pycdsU5\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
     assert start > 0
     offset = {"header": start + 20, "objects": start + 400, "end": start + 900}[where]
     for i in range(offset, offset + 8):
@@ -2513,3 +2513,42 @@ def test_csv_dialect_registrations_are_replayed(tmp_path: Path) -> None:
     assert_restored(share, "csv", "dialects", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout, share.stderr
     assert "'pipes', 'semi', 'unix'] | ; 1000" in plain.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 syntax")
+def test_type_aliases_and_lazy_bounds(tmp_path: Path) -> None:
+    """`type X = ...` (a C TypeAliasType) and `def f[T: Bound]` keep their
+    values lazy: restored, each is computed when first asked, by the
+    statement's own code in the module's globals, so a name rebound before
+    that is seen as plain Python sees it; a value the body already asked
+    for stays the very object it got."""
+    snap = snapshot_project(tmp_path, {
+        "aliases.py": """
+            class Base:
+                pass
+            class Limit:
+                pass
+            type Number = int | Base
+            type Pair = tuple[int, str]
+            ASKED = Pair.__value__
+            def clamp[T: Limit](x: T) -> T:
+                return x
+        """,
+        "app.py": """
+            import aliases
+            aliases.Base = str
+            aliases.Limit = float
+            print("alias", aliases.Number.__value__, aliases.Number.__name__,
+                  aliases.Number.__module__, type(aliases.Number).__name__,
+                  aliases.Number.__type_params__)
+            print("asked", aliases.Pair.__value__, aliases.ASKED is aliases.Pair.__value__)
+            bound = aliases.clamp.__type_params__[0]
+            print("bound", bound.__name__, bound.__bound__, bound.__infer_variance__,
+                  bound.__module__)
+        """}, ["app.py"])
+    assert "aliases" not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "aliases", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "alias int | str Number aliases TypeAliasType ()" in plain.stdout
+    assert "bound T <class 'float'> True" in plain.stdout
