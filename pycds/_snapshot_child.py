@@ -43,25 +43,63 @@ if TYPE_CHECKING:
 
     from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
 
-REQUEST_HEADER = "pycds-plan-request 2"
+REQUEST_HEADER = "pycds-plan-request 3"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
+
+
+def attribute_opcodes() -> str:
+    """The instructions that load an attribute named in co_names, as
+    "OPCODE:SHIFT,...": the argument shifted right is the name's index
+    (3.12 keeps LOAD_ATTR's method bit in bit 0).  Computed by the dump
+    with opcode, which the planner must not import."""
+    import opcode
+    shift = 1 if sys.version_info >= (3, 12) else 0
+    table = {"LOAD_ATTR": shift, "LOAD_METHOD": 0, "IMPORT_FROM": 0,
+             "EXTENDED_ARG": EXTENDED}
+    return ",".join(f"{opcode.opmap[name]}:{bits}" for name, bits in table.items()
+                    if name in opcode.opmap and opcode.opmap[name] < 256)
 
 
 def write_request(path: str, sys_path: list[str], names: list[str],
                   units: str = "") -> None:
     """units: a directory to write each unit into (NAME.unit), or ""."""
-    fields = [REQUEST_HEADER, units, str(len(sys_path)), *sys_path, *names]
+    fields = [REQUEST_HEADER, units, attribute_opcodes(), str(len(sys_path)),
+              *sys_path, *names]
     with open(path, "wb") as f:
         f.write(b"\0".join(os.fsencode(field) for field in fields))
 
 
-def read_request(path: str) -> tuple[list[str], list[str], str]:
+def read_request(path: str) -> tuple[list[str], list[str], str, dict[int, int]]:
+    """(sys.path, module names, units directory, attribute opcodes)."""
     with open(path, "rb") as f:
         fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
     if not fields or fields[0] != REQUEST_HEADER:
         raise ValueError(f"{path}: not a plan request")
-    count = int(fields[2])
-    return fields[3:3 + count], fields[3 + count:], fields[1]
+    opcodes = dict((int(op), int(bits)) for op, _, bits in
+                   (pair.partition(":") for pair in fields[2].split(",") if pair))
+    count = int(fields[3])
+    return fields[4:4 + count], fields[4 + count:], fields[1], opcodes
+
+
+def attribute_names(code: Any, opcodes: dict[int, int]) -> set[str]:
+    """The names code loads as attributes (`m.x`, `from m import x`): what
+    it may read of another module, as against its own globals."""
+    names = code.co_names
+    found = set()
+    raw = code.co_code
+    extended = 0
+    for i in range(0, len(raw), 2):
+        bits = opcodes.get(raw[i])
+        arg = raw[i + 1] | extended
+        extended = 0
+        if bits == EXTENDED:
+            extended = arg << 8
+        elif bits is not None and (arg >> bits) < len(names):
+            found.add(names[arg >> bits])
+    return found
+
+
+EXTENDED = -1  # attribute_opcodes' mark of EXTENDED_ARG
 
 
 def new_record(name: str, kind: str) -> ModuleRecord:
@@ -355,6 +393,7 @@ class Planner:
     def __init__(self) -> None:
         self.records: dict[str, ModuleRecord] = {}
         self.stack: list[Frame] = []
+        self.attribute_opcodes: dict[int, int] = {}  # attribute_names
         self.recorder = inputs.InputRecorder()
         self.c_modules = _c_modules()
         self.heap = changes.Heap(self.c_modules)
@@ -871,7 +910,7 @@ class Planner:
         while stack:
             current = stack.pop()
             if not current.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: a function
-                names.update(current.co_names)
+                names.update(attribute_names(current, self.attribute_opcodes))
                 stack += [c for c in current.co_consts if type(c) is type(code)]
         targets = {id(op[1]) for op in frame.live_ops}
         sources = frame.imported | {b[0] for b in frame.bindings}
@@ -969,11 +1008,12 @@ def _witness(value: Any) -> tuple[Any, ...]:
 
 
 def main(request_path: str, output_path: str) -> int:
-    sys_path, names, units = read_request(request_path)
+    sys_path, names, units, opcodes = read_request(request_path)
     sys.path[:] = sys_path
     sys.path_importer_cache.clear()
     planner = Planner()
     planner.units = units
+    planner.attribute_opcodes = opcodes
     if units:
         unit.prepare()  # before any body: the C pickler, kept out of sys.modules
         planner.process = restore.process_inputs()

@@ -2552,3 +2552,38 @@ def test_type_aliases_and_lazy_bounds(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout, share.stderr
     assert "alias int | str Number aliases TypeAliasType ()" in plain.stdout
     assert "bound T <class 'float'> True" in plain.stdout
+
+
+def test_reads_are_attribute_loads_only(tmp_path: Path) -> None:
+    """What a body reads of the modules it imported is what its top-level
+    code loads as their attributes: a global of its own that shares a name
+    with one of theirs (subprocess's `_active` list, threading's `_active`
+    dict of this process's threads) is not a read, and the unit restores;
+    an attribute it does load is still checked (a program that changed it
+    first gets the body run)."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": """
+            LEVEL = 2
+            _active = {}
+        """,
+        "worker.py": """
+            import threading, settings
+            _active = []
+            DOUBLE = settings.LEVEL * 2
+        """,
+        "app.py": """
+            import sys
+            if sys.argv[1:] == ["patch"]:
+                import settings
+                settings.LEVEL = 5
+                settings._active["x"] = 1
+            import worker
+            print("worker", worker._active, worker.DOUBLE)
+        """}, ["app.py"])
+    assert "worker" not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "worker", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "worker [] 4\n", share.stderr
+    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
+    assert share.stdout == plain.stdout == "worker [] 10\n", share.stderr
+    assert snapshot_lines(share.stderr).get("worker", "").startswith("code"), share.stderr
