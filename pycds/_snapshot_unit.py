@@ -17,6 +17,7 @@ pickler through _snapshot_restore's loader (which keeps functools out).
 from __future__ import annotations
 
 import _io
+import builtins
 import gc
 import marshal
 import sys
@@ -61,6 +62,38 @@ STATIC_CALLABLES = {"builtins.builtin_function_or_method", "builtins.method_desc
 
 class Refused(Exception):
     """The module cannot be a unit; the message says why."""
+
+
+class _EarlyNamespace(Exception):
+    """A function of the unit whose globals are a dict of the unit other
+    than the module's namespace (exec's namespace: multiprocessing's proxy
+    methods): that dict holds the function, so it is written before
+    anything else (write_unit starts again with it)."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+
+
+def _plain_namespace(namespace: dict[str, Any]) -> bool:
+    """Whether writing an exec namespace first makes nothing but itself
+    and its functions early (a class made early would upset the order of
+    its bases' __subclasses__()): its values are constants, functions of
+    its own whose parts are constants, and builtins."""
+    def constant(value: Any) -> bool:
+        t = type(value)
+        return value is None or t in ATOMS or (
+            t is tuple and all(map(constant, value)))
+    for value in namespace.values():
+        t = type(value)
+        if constant(value) or t is R.ModuleType or objects.is_static(value) or (
+                t is dict and (not value or value is vars(builtins))):
+            continue  # (exec put builtins' namespace in as __builtins__)
+        if t is not R.FunctionType or value.__globals__ is not namespace:
+            return False
+        if not all(constant(part) for part in (value.__defaults__, value.__closure__)) \
+                or value.__kwdefaults__ or value.__dict__:
+            return False
+    return True
 
 
 def _has_set_name(value: Any) -> bool:
@@ -286,6 +319,7 @@ def _make_pickler_class() -> Any:
             self.fixed = fixed
             self.externals: dict[int, tuple[Any, Any, Any]] = {}  # id -> (obj, path, seen)
             self.codes: dict[int, tuple[Any, Any]] = {}  # id -> (code, path)
+            self.early: set[int] = set()  # exec namespaces written first
 
         def persistent_id(self, obj: Any) -> Any:
             if self.fixed is not None:
@@ -520,6 +554,11 @@ def _make_pickler_class() -> Any:
 
         def _function(self, f: Any) -> Any:
             type_params = getattr(f, "__type_params__", None) if R.HAS_TYPE_PARAMS else None
+            namespace = f.__globals__
+            c = self.context
+            if (namespace is not c.module.__dict__ and id(namespace) not in self.early
+                    and c.heap.owner.get(id(namespace), c.name) == c.name):
+                raise _EarlyNamespace(namespace)
             code = f.__code__
             made = R.FunctionType(code, f.__globals__, None, None, f.__closure__)
             same = ...  # unit_function: keep what PyFunction_New derived
@@ -727,9 +766,12 @@ def write_unit(context: Context, header: dict[str, Any],
     checks = [(op[0], op[1], op[2] if op[0] in R.KEYED_CHECKS else None)
               for op in operations]
 
+    early: list[dict[str, Any]] = []  # exec namespaces, written first
+
     def dump_all(pickler: Any) -> None:
+        pickler.early = {id(namespace) for namespace in early}
         pickler.dump(checks)
-        pickler.dump(classes)
+        pickler.dump((early, classes))  # (restore makes both, keeps neither)
         pickler.dump(items)
         pickler.dump(operations)
         while pickler.fills:
@@ -740,9 +782,19 @@ def write_unit(context: Context, header: dict[str, Any],
 
     stream = _io.BytesIO()
     try:
-        finder = _Pickler(_io.BytesIO(), protocol=5)
-        finder.setup(context, None)
-        dump_all(finder)
+        while True:
+            finder = _Pickler(_io.BytesIO(), protocol=5)
+            finder.setup(context, None)
+            try:
+                dump_all(finder)
+                break
+            except _EarlyNamespace as found:
+                if any(n is found.namespace for n in early) or \
+                        not _plain_namespace(found.namespace):
+                    raise Refused("a function whose globals are a namespace of the "
+                                  "body's holding more than functions and constants "
+                                  "(a cycle through creation)") from None
+                early.append(found.namespace)
         externals = list(finder.externals.values())
         codes = list(finder.codes.values())
         fresh = [value for _, value in items if type(value) is R.Fresh]

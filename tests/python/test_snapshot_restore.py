@@ -2587,3 +2587,52 @@ def test_reads_are_attribute_loads_only(tmp_path: Path) -> None:
     plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
     assert share.stdout == plain.stdout == "worker [] 10\n", share.stderr
     assert snapshot_lines(share.stderr).get("worker", "").startswith("code"), share.stderr
+
+
+def test_functions_made_by_exec_in_their_own_namespace(tmp_path: Path) -> None:
+    """multiprocessing.managers' way: exec defines functions in a fresh
+    dict, which becomes their globals and holds them (a cycle through
+    creation).  Such a namespace of constants and its own functions is
+    written first, then its functions; the restored functions run with
+    that namespace as globals, as plain ones do.  One that holds a class
+    is refused with its reason."""
+    snap = snapshot_project(tmp_path, {
+        "made.py": """
+            NAMESPACE = {"LIMIT": 3}
+            exec("def hello(self):\\n    return LIMIT\\n", NAMESPACE)
+            class K:
+                pass
+            K.hello = NAMESPACE["hello"]
+            def make(name, methods):
+                namespace = {}
+                for method in methods:
+                    exec(f"def {method}(self, /, *args):\\n"
+                         f"    return ({method!r}, args, {method}.__name__)\\n", namespace)
+                return type(name, (), namespace)
+            Proxy = make("Proxy", ["__len__", "get", "put"])
+        """,
+        "classy.py": """
+            namespace = {"__name__": __name__}
+            exec("class Inner:\\n    pass\\ndef f(self):\\n    return Inner\\n", namespace)
+            class Outer:
+                pass
+            Outer.f = namespace["f"]
+        """,
+        "app.py": """
+            import made, classy
+            k, p = made.K(), made.Proxy()
+            print("exec", k.hello(), made.NAMESPACE["hello"] is made.K.hello,
+                  made.K.hello.__globals__ is made.NAMESPACE,
+                  made.K.hello.__globals__["__builtins__"] is __builtins__.__dict__
+                  if hasattr(__builtins__, "__dict__") else "module",
+                  p.get(1, 2), p.put(), sorted(k for k in made.Proxy.get.__globals__
+                                               if k != "__builtins__"))
+            print("classy", classy.Outer().f().__name__)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "made" not in refused, snap.dump_output
+    assert "more than functions and constants" in refused.get("classy", ""), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "made", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "exec 3 True True" in plain.stdout
