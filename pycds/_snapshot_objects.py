@@ -168,6 +168,10 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     """(class, type name, refusal reason or "")."""
     t = type(obj)
     name = type_name(t)
+    if name == "_thread._local" and not _local_state(obj):
+        # `_tls = threading.local()` with nothing set yet: each thread's
+        # state starts empty, a new one is the same object.
+        return REVIVABLE, name, ""
     if name in RESOURCE_TYPES:
         if name.startswith("_io.") and getattr(obj, "closed", False) is True:
             return REFUSED, name, f"object of C type {name} (closed): no reviver"
@@ -222,6 +226,15 @@ def _uses_no_generator(t: type) -> bool:
     return (isinstance(system, type) and issubclass(t, system)
             and all(getattr(t, m, None) is getattr(system, m)
                     for m in ("random", "getrandbits", "getstate", "setstate", "seed")))
+
+
+def _local_state(local: object) -> object:
+    """What a thread-local object holds for this thread (the only one a
+    body can have filled; asking makes its empty dict, as any access)."""
+    try:
+        return getattr(local, "__dict__")  # _thread._local's own lookup
+    except AttributeError:
+        return True  # unknown: kept as state
 
 
 def _classify_bound(method: object, name: str) -> tuple[str, str, str]:

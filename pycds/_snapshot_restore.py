@@ -122,8 +122,16 @@ def _load_pickle() -> Any:
     saved = {name: sys.modules.get(name) for name in names}
     own = sys.version_info >= (3, 12)  # a _pickle of our own (see above)
     _loading = True
+    # A module being restored right now (functools, when it is the first
+    # unit a process restores) is in sys.modules with nothing in it yet:
+    # _pickle gets the stand-in then too, and the module is put back.
+    ready = {"functools": ("partial",), "copyreg": COPYREG_TABLES,
+             "_compat_pickle": COMPAT_TABLES}
+    present = {name: saved[name] is not None and all(
+        hasattr(saved[name], attribute) for attribute in attributes)
+        for name, attributes in ready.items()}
     try:
-        if saved["functools"] is None:
+        if not present["functools"]:
             stub = type(sys)("functools")
             if own:
                 stub.partial = None  # type: ignore[attr-defined]
@@ -132,7 +140,7 @@ def _load_pickle() -> Any:
                 stub.partial = _functools.partial  # type: ignore[attr-defined]
             sys.modules["functools"] = stub
         for name, tables in (("copyreg", COPYREG_TABLES), ("_compat_pickle", COMPAT_TABLES)):
-            if saved[name] is not None:
+            if present[name] or (saved[name] is not None and not own):
                 continue
             if own:
                 stub = type(sys)(name)

@@ -497,6 +497,8 @@ def _make_pickler_class() -> Any:
                 return (t, (obj.format,))
             if type_name == "_contextvars.ContextVar":
                 return _contextvar_reduce(obj, t)
+            if type_name == "_thread._local":  # empty (objects.classify)
+                return (t, ())
             if type_name == "itertools.count":
                 return (R.new_count, _count_args(obj))
             if type_name in TYPEVARS and not objects.is_python_class(t, self.context.c_modules):

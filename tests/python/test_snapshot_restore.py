@@ -2636,3 +2636,46 @@ def test_functions_made_by_exec_in_their_own_namespace(tmp_path: Path) -> None:
     assert_restored(share, "made", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout, share.stderr
     assert "exec 3 True True" in plain.stdout
+
+
+def test_empty_thread_locals_are_made_afresh(tmp_path: Path) -> None:
+    """`_tls = threading.local()` (multiprocessing.context's) with nothing
+    set by the body is made afresh: each thread starts with nothing, as in
+    plain Python; one the body set an attribute on is refused.  (threading,
+    code only, imports functools first: the first unit this process
+    restores is functools (3.11, 3.12), while it is in sys.modules with
+    nothing in it, and the unpickler the restore loads then must not take
+    it for the real one.)"""
+    snap = snapshot_project(tmp_path, {
+        "locals_.py": """
+            import threading
+            _tls = threading.local()
+            def remember(value):
+                _tls.value = value
+                return getattr(_tls, "value", None)
+            def seen():
+                return getattr(_tls, "value", None)
+        """,
+        "filled.py": """
+            import threading
+            _tls = threading.local()
+            _tls.value = 1
+        """,
+        "app.py": """
+            import threading
+            import locals_, filled
+            out = [locals_.seen(), locals_.remember(3), locals_.seen()]
+            def other():
+                out.append(locals_.seen())
+            t = threading.Thread(target=other)
+            t.start(); t.join()
+            print("locals", out, type(locals_._tls).__name__, filled._tls.value)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "locals_" not in refused, snap.dump_output
+    assert refused.get("filled") == "thread-local state (_thread._local)", snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    first = ("functools", "collections") if sys.version_info < (3, 13) else ()
+    assert_restored(share, "locals_", *first,  # 3.13's threading imports neither
+                    dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "locals [None, 3, 3, None] _local 1\n", share.stderr
