@@ -307,7 +307,20 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
         exec(f"def probe[{name}: {bound}](): pass", namespace)
         made = namespace["probe"].__type_params__[0]
     else:
-        made = kind(name, *constraints, **options)
+        typing = sys.modules.get("typing")
+        if typing is not None and not hasattr(typing, "_type_check"):
+            # typing's own unit, its namespace not filled yet: the C
+            # constructor checks a bound with typing._type_check, which the
+            # body's run already did (the bound is the checked value).
+            stub = ModuleType("typing")
+            stub._type_check = lambda value, message: value  # type: ignore[attr-defined]
+            sys.modules["typing"] = stub
+            try:
+                made = kind(name, *constraints, **options)
+            finally:
+                sys.modules["typing"] = typing
+        else:
+            made = kind(name, *constraints, **options)
     made.__module__ = module
     return made
 

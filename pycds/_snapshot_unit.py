@@ -206,7 +206,7 @@ def _lazy_value(obj: Any) -> tuple[Any, Any]:
     return None, (values[0] if len(values) == 1 else None)
 
 
-def _typevar_reduce(tv: Any, t: type, type_name: str, module_name: str) -> Any:
+def _typevar_reduce(tv: Any, t: type, type_name: str) -> Any:
     options: dict[str, Any] = {}
     constraints: tuple[Any, ...] = ()
     if type_name == "typing.TypeVar" and tv.__infer_variance__:
@@ -226,11 +226,6 @@ def _typevar_reduce(tv: Any, t: type, type_name: str, module_name: str) -> Any:
         options["infer_variance"] = tv.__infer_variance__
     if type_name == "typing.TypeVar":
         constraints = tv.__constraints__
-    if module_name == "typing" and (constraints or "bound" in options) \
-            and not options.get("infer_variance"):
-        raise Refused(f"typing.TypeVar {tv.__name__} with a bound or constraints in "
-                      "typing's own body: its constructor checks them with "
-                      "typing._type_check, which a restore of typing makes later")
     has_default = getattr(tv, "has_default", None)
     if has_default is not None and has_default():
         raise Refused(f"{type_name} {tv.__name__} with a default: no reviver yet")
@@ -502,7 +497,7 @@ def _make_pickler_class() -> Any:
             if type_name == "itertools.count":
                 return (R.new_count, _count_args(obj))
             if type_name in TYPEVARS and not objects.is_python_class(t, self.context.c_modules):
-                return _typevar_reduce(obj, t, type_name, self.context.name)
+                return _typevar_reduce(obj, t, type_name)
             if type_name == "typing.TypeAliasType":
                 # Its evaluation function (a referent; __value__ would run
                 # it, and a plain process runs it only when asked).

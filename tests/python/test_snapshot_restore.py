@@ -2679,3 +2679,44 @@ def test_empty_thread_locals_are_made_afresh(tmp_path: Path) -> None:
     assert_restored(share, "locals_", *first,  # 3.13's threading imports neither
                     dump_output=snap.dump_output)
     assert share.stdout == plain.stdout == "locals [None, 3, 3, None] _local 1\n", share.stderr
+
+
+def test_typing_itself_restores(tmp_path: Path) -> None:
+    """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
+    while typing's namespace is still empty, so the C constructor's check
+    of the bound (typing._type_check, which the body's run already did)
+    finds a stand-in; the restored typing behaves as plain typing."""
+    snap = snapshot_project(tmp_path, {
+        "app.py": """
+            import typing, sys
+            from typing import (Any, AnyStr, Generic, List, NamedTuple, Optional,
+                                Protocol, TypedDict, TypeVar, get_type_hints)
+            T = TypeVar("T", bound=int)
+            class Box(Generic[T]):
+                item: Optional[T]
+            class Point(NamedTuple):
+                x: int
+                y: int = 0
+            class Movie(TypedDict, total=False):
+                title: str
+            @typing.runtime_checkable
+            class Sized_(Protocol):
+                def __len__(self) -> int: ...
+            print("typing", typing.CT_co.__bound__, typing.CT_co.__covariant__,
+                  typing.CT_co.__module__, AnyStr.__constraints__, T.__bound__,
+                  Box[int], get_type_hints(Box), Point(1), Movie.__optional_keys__,
+                  isinstance([], Sized_), List[int] == typing.List[int],
+                  Optional[str], typing.Union[int, str].__args__)
+            if sys.version_info >= (3, 12):
+                print("override", typing.override.__type_params__[0].__bound__,
+                      typing._Func.__value__)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    if sys.version_info >= (3, 13):  # its body changes copyreg's tables first
+        assert code_only(snap.dump_output)["typing"].startswith(
+            "unit: changed objects of other modules before it imported")
+    else:
+        assert "typing" not in code_only(snap.dump_output), snap.dump_output
+        assert_restored(share, "typing", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    assert "typing <class 'type'> True typing" in plain.stdout
