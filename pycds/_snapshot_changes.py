@@ -552,6 +552,13 @@ class Heap:
         if value is None or value.get("kind") != "pending":
             return False
         obj = value.get("obj")  # type: ignore[typeddict-item]
+        live = op.get(LIVE)  # type: ignore[misc]
+        if (op["op"] == "set_attr" and live is not None and type(live[1]) is type(sys)
+                and type(live[2]) is str and sys.modules.get(
+                    f"{getattr(live[1], '__name__', '')}.{live[2]}") is obj):
+            # parent.child = sys.modules["parent.child"], whatever module
+            # that is (3.13's collections.abc puts _collections_abc there)
+            return True
         name = self.bookkeeping.get(id(obj))
         if name is None:
             return False

@@ -264,6 +264,21 @@ def _monitoring_tools() -> Any:
 _NOT_READY: set[str] = set()
 
 
+def _set_by_body(frame: Frame) -> set[tuple[str, str]]:
+    """(module, attribute) pairs of other modules that the body itself set
+    (`from typing import Match`, which typing's module __getattr__ makes and
+    stores on 3.13): a restore replays that operation after it checked what
+    the body took and read, so neither check looks at them."""
+    own = set()
+    for op in frame.live_ops:
+        if op[0] in ("set_item", "set_attr", "setattr"):
+            target = op[1]
+            for name, module in list(sys.modules.items()):
+                if target is module or target is getattr(module, "__dict__", None):
+                    own.add((name, op[2]))
+    return own
+
+
 def _if_imported(module_name: str, getter: str) -> Any:
     module = sys.modules.get(module_name)
     if module is None or module_name in _NOT_READY:
@@ -718,7 +733,15 @@ class Planner:
             if getattr(module, MARKER, True) is False:
                 record["opted_out"] = True  # type: ignore[typeddict-unknown-key]
             self._examine(frame, self._note_aliases, module, record, frame)
-            if self.units and frame.module is module and error is None:
+            made_for = getattr(getattr(frame.module, "__spec__", None), "name", None)
+            if (frame.module is not None and frame.module is not module
+                    and made_for == name and error is None):
+                # (3.13's collections.abc puts _collections_abc there; an
+                # extension calling itself by its twin's name, _decimal's
+                # "decimal", is not that)
+                record["refusals"].append("its body put another module in its "
+                                          "place in sys.modules")
+            elif self.units and frame.module is module and error is None:
                 self._examine(frame, self._write_unit, frame)
         if self.stack:
             parent = self.stack[-1]
@@ -837,6 +860,7 @@ class Planner:
             # process whose inputs differ leaves other values to read.
             inputs, reason = self._closure_inputs(record)
         if not reason:
+            set_by_body = _set_by_body(frame)
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
             header = {
                 restore.H_PROCESS: self.process,
@@ -845,10 +869,12 @@ class Planner:
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
                 restore.H_ARGV: None,
                 restore.H_IMPORTS: frame.imports,
-                restore.H_BINDINGS: frame.bindings,
+                restore.H_BINDINGS: [b for b in frame.bindings
+                                     if (b[0], b[1]) not in set_by_body],
             }
             try:
-                header[restore.H_READS] = self._reads(frame)
+                header[restore.H_READS] = [read for read in self._reads(frame)
+                                           if (read[0], read[1]) not in set_by_body]
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return

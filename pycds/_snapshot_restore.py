@@ -448,6 +448,7 @@ FIXED_C_TYPES = {"re.Pattern", "builtins.builtin_function_or_method", "builtins.
                  "builtins.property", "builtins.classmethod", "builtins.staticmethod",
                  "builtins.method", "builtins.cell", "builtins.code",
                  "builtins.NoneType", "builtins.ellipsis", "builtins.NotImplementedType",
+                 "builtins.NoDefaultType",  # typing.NoDefault (3.13), a singleton
                  "builtins.range", "builtins.slice", "_thread.lock", "_thread.RLock",
                  "builtins.mappingproxy", "functools.partial", "builtins.object",
                  "typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple",
