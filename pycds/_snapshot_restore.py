@@ -5,11 +5,16 @@ right after the module's body finished) is a stream of pickles, read here
 with the C unpickler, whose memo keeps every object's identity across them:
 
     UNIT_MAGIC, the XXH3 of everything after it (8 bytes, little-endian:
-    a unit damaged past the archive's own checks is never read), the
-    header's size (4 bytes, little-endian), then
-    1. the header, a pickle of plain data read on its own (the H_* keys
-       below): what the body read, the imports it made, what it took from
-       other modules, and what the memo starts with;
+    a unit damaged past the archive's own checks is never read), then
+    0. the process the planner was (H_PROCESS's value: flags, sys.path,
+       locale...), a pickle of plain data after its size (4 bytes,
+       little-endian): the same bytes in every unit of a dump, so a
+       process that differs refuses each further unit by comparing bytes
+       (check_process), reading no header;
+    1. the header's size (4 bytes, little-endian) and the header, a pickle
+       of plain data read on its own (the H_* keys below but H_PROCESS):
+       what the body read, the imports it made, what it took from other
+       modules, and what the memo starts with;
     1b. memo_preamble(n): persistent ids 0..n-1 memoized at those indexes,
        the fixed objects (fixed_memo: the module, its namespace, KEEP, the
        VOCABULARY, the header's externals by path, its code objects, its
@@ -70,9 +75,9 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU5\n"  # U5: the vocabulary changed (new_type_alias)
+UNIT_MAGIC = b"pycdsU6\n"  # U6: the process before the header
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
-UNIT_HEADER_START = UNIT_HASH_END + 4
+SIZE = 4  # bytes of each size field
 FORMAT = 1
 # Header keys (a dict of plain data).
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
@@ -668,10 +673,14 @@ def _search_path() -> tuple[str, ...]:
                  if isinstance(entry, str))
 
 
-_seen_process: Any = None  # the last process_inputs() that matched
-# sys.path as it was when _seen_process matched, and the working directory
-# if an entry was relative (then an equal pair means the same directories).
-_seen_path: Any = None
+# (_path_key(), process_inputs(), a unit's part 0, whether they match) as
+# last computed: sys.path, and the working directory if an entry was
+# relative (an equal key means the same directories), what the process was
+# then, and the verdict on the last part 0 compared.  The next unit's check
+# uses them, computing again only what the key, the cheap inputs or its
+# bytes changed (a process that differs from the planning one would
+# otherwise make sys.path absolute, and read a header, per unit it refuses).
+_process_now: Any = None
 
 
 def _path_key() -> tuple[Any, Any]:
@@ -716,21 +725,24 @@ def _listing(path: str) -> Any:
         return None
 
 
-def check_inputs(header: dict[str, Any]) -> None:
-    global _seen_process, _seen_path
-    wanted = header[H_PROCESS]
-    # Every unit's header has its own copy of what the planner saw: equal
-    # to the last one that matched, with sys.path (and the directory its
-    # relative entries mean) unchanged since, it matches again without
-    # making every entry absolute again.
+def check_process(wanted: bytes) -> None:
+    """The unit's part 0 against this process (see _process_now): a unit
+    whose bytes are those the last check compared is decided the same way
+    while the process is the same."""
+    global _process_now
     key = _path_key()
-    if (wanted != _seen_process or key != _seen_path
-            or wanted[2:] != _cheap_inputs()):
-        _seen_process = _seen_path = None
-        if wanted != process_inputs():
-            raise Stale("the process differs from the planning one "
-                        "(flags, options, sys.path, locale, time zone or terminals)")
-        _seen_process, _seen_path = wanted, key
+    now = _process_now
+    if now is None or now[0] != key or now[1][2:] != _cheap_inputs():
+        now = _process_now = (key, process_inputs(), None, False)
+    if wanted != now[2]:
+        now = _process_now = (key, now[1], wanted,
+                              _load_pickle().loads(wanted) == now[1])
+    if not now[3]:
+        raise Stale("the process differs from the planning one "
+                    "(flags, options, sys.path, locale, time zone or terminals)")
+
+
+def check_inputs(header: dict[str, Any]) -> None:
     environ = _environ_data()
     for name, value in header[H_ENV].items():
         now = environ.get(os.fsencode(name))
@@ -986,22 +998,39 @@ class Stats:
                "fills": 0.0, "operations": 0.0}
 
 
-def split_unit(unit: Any) -> tuple[bytes, int]:
-    """The unit's bytes, checked, and where its header ends."""
+def split_unit(unit: Any) -> tuple[bytes, bytes, bytes, int]:
+    """The unit's bytes, checked: (all of them, part 0, the header, where
+    the header ends)."""
     data = bytes(unit)
-    if data[:len(UNIT_MAGIC)] != UNIT_MAGIC or len(data) < UNIT_HEADER_START:
+    if data[:len(UNIT_MAGIC)] != UNIT_MAGIC:
         raise Stale("not a unit of this format")
     stored = int.from_bytes(data[len(UNIT_MAGIC):UNIT_HASH_END], "little")
     if _cds.hash_bytes(memoryview(data)[UNIT_HASH_END:]) != stored:
         raise Stale("the unit is damaged (checksum)")
-    end = UNIT_HEADER_START + int.from_bytes(data[UNIT_HASH_END:UNIT_HEADER_START],
-                                             "little")
-    return data, end
+    parts = []
+    at = UNIT_HASH_END
+    for _ in range(2):
+        end = at + SIZE + int.from_bytes(data[at:at + SIZE], "little")
+        if at + SIZE > len(data) or end > len(data):
+            raise Stale("the unit is damaged (sizes)")
+        parts.append(data[at + SIZE:end])
+        at = end
+    return data, parts[0], parts[1], at
+
+
+def join_unit(process: bytes, header: bytes, rest: bytes) -> bytes:
+    """split_unit's inverse (pycds/_snapshot_unit.py writes units with it)."""
+    body = b"".join((len(process).to_bytes(SIZE, "little"), process,
+                     len(header).to_bytes(SIZE, "little"), header, rest))
+    return UNIT_MAGIC + _cds.hash_bytes(body).to_bytes(8, "little") + body
 
 
 def read_header(unit: Any) -> dict[str, Any]:
-    data, end = split_unit(unit)
-    return _load_pickle().loads(data[UNIT_HEADER_START:end])
+    """The header, with the process it was planned in (H_PROCESS)."""
+    _, process, head, _ = split_unit(unit)
+    header = _load_pickle().loads(head)
+    header[H_PROCESS] = _load_pickle().loads(process)
+    return header
 
 
 def describe(name: str, unit: Any) -> str:
@@ -1037,10 +1066,11 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         return False
     started = time.perf_counter()
     try:
-        data, end = split_unit(unit)
+        data, process, head, end = split_unit(unit)
         if _Unpickler is None:
             _Unpickler = _unpickler_class()
-        header = _pickle.loads(data[UNIT_HEADER_START:end])
+        check_process(process)
+        header = _pickle.loads(head)
         check_inputs(header)
         t1 = time.perf_counter()
         replay_imports(header, module)

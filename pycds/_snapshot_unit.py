@@ -805,9 +805,8 @@ def write_unit(context: Context, header: dict[str, Any],
         for op in operations:
             kinds[op[0]] = kinds.get(op[0], 0) + 1
         header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds}
+        process = R._load_pickle().dumps(header.pop(R.H_PROCESS), protocol=5)
         head = R._load_pickle().dumps(header, protocol=5)  # plain data
-        stream.write(len(head).to_bytes(4, "little"))
-        stream.write(head)
         stream.write(R.memo_preamble(len(fixed)))
         pickler = _Pickler(stream, protocol=5)
         pickler.setup(context, {id(obj): obj for obj in fixed})
@@ -819,6 +818,4 @@ def write_unit(context: Context, header: dict[str, Any],
         raise Refused("objects nested too deeply to write") from None
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
-    body = stream.getvalue()
-    checksum = _cds.hash_bytes(body).to_bytes(8, "little")
-    return R.UNIT_MAGIC + checksum + body
+    return R.join_unit(process, head, stream.getvalue())
