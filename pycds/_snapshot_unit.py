@@ -480,6 +480,12 @@ def _make_pickler_class() -> Any:
                 doc = obj.__doc__
                 if obj.fget is not None and doc is getattr(obj.fget, "__doc__", None):
                     doc = None
+                # 3.13: the name __set_name__ gave it (`x = property(_get)`
+                # is "x"), which type.__new__ does not give a made class's.
+                name = getattr(obj, "__name__", None)
+                if name is not None and name != getattr(obj.fget, "__name__", None):
+                    return (property, (obj.fget, obj.fset, obj.fdel, doc),
+                            {"__name__": name}, None, None, R.set_attributes_by_setattr)
                 return (property, (obj.fget, obj.fset, obj.fdel, doc))
             if t is R.ModuleType:
                 raise Refused(f"made a module object ({obj.__name__})")

@@ -2761,3 +2761,28 @@ def test_modules_that_replace_themselves_and_lazy_attributes(tmp_path: Path) -> 
     assert_restored(share, "user", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout == "replaced True True ['a', 'b'] True True\n", \
         share.stderr
+
+
+def test_property_names_given_by_set_name(tmp_path: Path) -> None:
+    """3.13's property has a __name__ that a class statement's __set_name__
+    sets (`x = property(_get)` is "x", not "_get"); a restored class is made
+    without __set_name__, so the restored property carries that name."""
+    snap = snapshot_project(tmp_path, {
+        "props.py": """
+            def _get(self):
+                return 1
+            class C:
+                x = property(_get)
+                y = property(lambda self: 2)
+                @property
+                def z(self):
+                    return 3
+        """,
+        "app.py": """
+            import props
+            print("names", *(getattr(props.C.__dict__[n], "__name__", None) for n in "xyz"),
+                  props.C().x, props.C().y, props.C().z)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "props", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
