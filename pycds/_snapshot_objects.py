@@ -207,6 +207,8 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     base_name = type_name(base)
     if base_name in REVIVERS:
         return REVIVABLE, base_name, ""
+    if base_name == "builtins.property":  # abc.abstractproperty (3.11's importlib)
+        return REVIVABLE, base_name, ""
     if base_name == "_random.Random":
         if _uses_no_generator(t):
             return REVIVABLE, base_name, ""

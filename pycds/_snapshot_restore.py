@@ -262,6 +262,17 @@ def set_attributes(obj: Any, attrs: dict[str, Any]) -> None:
     object.__getattribute__(obj, "__dict__").update(attrs)
 
 
+def new_property_like(cls: type, fget: Any, fset: Any, fdel: Any, name: Any) -> Any:
+    """An instance of a Python subclass of property (abc.abstractproperty)
+    whose doc came from its getter, its fields set by property's own C
+    __init__; its __dict__ is filled after."""
+    made = property.__new__(cls)
+    property.__init__(made, fget, fset, fdel, None)
+    if name is not None:
+        property.__set_name__(made, None, name)  # 3.13
+    return made
+
+
 def set_attributes_by_setattr(obj: Any, attrs: dict[str, Any]) -> None:
     """Attributes a C object keeps in fields (a 3.13 property's __name__)."""
     for name, value in attrs.items():
@@ -389,7 +400,7 @@ FIXED_FIRST = 3  # the module, its namespace, KEEP
 
 def _vocabulary() -> list[Any]:
     return [fill_class, class_attribute, new_value, new_container,
-            set_attributes, set_attributes_by_setattr, new_cell, bind, mappingproxy, pattern, lru_cache,
+            set_attributes, set_attributes_by_setattr, new_property_like, new_cell, bind, mappingproxy, pattern, lru_cache,
             new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, new_contextvar, new_union, new_type_alias, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]

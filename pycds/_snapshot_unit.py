@@ -634,6 +634,20 @@ def _make_pickler_class() -> Any:
                          bytes: lambda b: b"" + b, complex: complex.__complex__,
                          tuple: lambda x: tuple.__getitem__(x, slice(None))}[base](obj)
                 creation = (R.new_value, (t, base, value))
+            elif base is property:
+                # Its C fields as property.__init__ sets them when the doc
+                # comes from the getter (a decorator: the subclass keeps it
+                # in the instance's __dict__, and the fields remember it).
+                fget = property.fget.__get__(obj)
+                attrs_now = vars(obj)
+                if "__doc__" not in attrs_now or \
+                        attrs_now["__doc__"] is not getattr(fget, "__doc__", None):
+                    raise Refused(f"object of {objects.type_name(t)} with C base "
+                                  "builtins.property and its own doc: no reviver yet")
+                name = getattr(obj, "__name__", None)  # 3.13 (see property above)
+                creation = (R.new_property_like, (
+                    t, fget, property.fset.__get__(obj), property.fdel.__get__(obj),
+                    name if name != getattr(fget, "__name__", None) else None))
             elif (base in (dict, list, set, R.ModuleType)
                   or objects.type_name(base) == "_random.Random"):
                 # (a SystemRandom, objects.classify: made afresh, seeded

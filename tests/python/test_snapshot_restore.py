@@ -2766,9 +2766,13 @@ def test_modules_that_replace_themselves_and_lazy_attributes(tmp_path: Path) -> 
 def test_property_names_given_by_set_name(tmp_path: Path) -> None:
     """3.13's property has a __name__ that a class statement's __set_name__
     sets (`x = property(_get)` is "x", not "_get"); a restored class is made
-    without __set_name__, so the restored property carries that name."""
+    without __set_name__, so the restored property carries that name.  An
+    instance of a property subclass (abc.abstractproperty, which 3.11's
+    importlib.resources.abc uses) is made by property's own __init__ and
+    its __dict__."""
     snap = snapshot_project(tmp_path, {
         "props.py": """
+            import abc
             def _get(self):
                 return 1
             class C:
@@ -2777,11 +2781,26 @@ def test_property_names_given_by_set_name(tmp_path: Path) -> None:
                 @property
                 def z(self):
                     return 3
+            class D(abc.ABC):
+                @abc.abstractproperty
+                def w(self):
+                    "The w."
+                    return 4
+            class E(D):
+                w = 5
         """,
         "app.py": """
             import props
             print("names", *(getattr(props.C.__dict__[n], "__name__", None) for n in "xyz"),
                   props.C().x, props.C().y, props.C().z)
+            w = props.D.__dict__["w"]
+            print("abstract", type(w).__name__, w.__isabstractmethod__, w.__doc__,
+                  vars(w), w.fget(None), props.D.__abstractmethods__, props.E().w,
+                  getattr(w, "__name__", None))
+            try:
+                props.D()
+            except TypeError as error:
+                print("abstract", error)
         """}, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "props", dump_output=snap.dump_output)
