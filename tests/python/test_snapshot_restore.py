@@ -121,6 +121,30 @@ class Runs:
         assert section(self.share.stdout, name) == expected
 
 
+def same_as_plain(snap: Snap, *modules: str) -> subprocess.CompletedProcess:
+    """The modules are units that restore, and the app's output is plain
+    Python's; plain's run, for what else a test looks at."""
+    refused = code_only(snap.dump_output)
+    assert not set(modules) & set(refused), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, *modules, dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    return plain
+
+
+def restored_then_patched(snap: Snap, module: str, expected: str, patched: str) -> None:
+    """`module` is a unit, restores, and the app prints `expected` as plain
+    does; run with `patch` (the app first changes what the module's body
+    used), the body runs and it prints `patched`, as plain does."""
+    assert module not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, module, dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == expected, share.stderr
+    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
+    assert share.stdout == plain.stdout == patched, share.stderr
+    assert snapshot_lines(share.stderr).get(module, "").startswith("code"), share.stderr
+
+
 def runs(snap: Snap, args: list[str] | None = None, **env: str | None) -> Runs:
     args = args or ["app.py"]
     return Runs(snap, snap.plain(args, **env), snap.share(args, **env))
@@ -2279,13 +2303,7 @@ def test_binding_from_a_module_imported_deeper(tmp_path: Path) -> None:
             import outer, inner
             print("binding", outer.Thing is inner.Thing, type(outer.MADE).__name__)
         """}, ["app.py"])
-    assert "outer" not in code_only(snap.dump_output), snap.dump_output
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "outer", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == "binding True Thing\n", share.stderr
-    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
-    assert share.stdout == plain.stdout == "binding True Other\n", share.stderr
-    assert snapshot_lines(share.stderr).get("outer", "").startswith("code"), share.stderr
+    restored_then_patched(snap, "outer", "binding True Thing\n", "binding True Other\n")
 
 
 def test_stateless_c_bases_and_system_random(tmp_path: Path) -> None:
@@ -2418,10 +2436,7 @@ def test_module_subclass_instances(tmp_path: Path) -> None:
                   "answer" in vars(type(moves)), vars(moves).get("answer"))
             print("finder", sys.meta_path.count(lazy.FINDER), sys.modules["lazy.moves"] is moves)
         """}, ["app.py"])
-    assert "lazy" not in code_only(snap.dump_output), snap.dump_output
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "lazy", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout, share.stderr
+    plain = same_as_plain(snap, "lazy")
     assert "module True Moves lazy.moves lazy lazy.moves True" in plain.stdout
 
 
@@ -2464,15 +2479,11 @@ def test_reads_of_bound_c_methods_and_a_running_parents_objects(tmp_path: Path) 
                   list(holder.path.dedupe([3, 1, 3])))
         """}, ["app.py"])
     refused = code_only(snap.dump_output)
-    assert "checker" not in refused and "holder.path" not in refused, snap.dump_output
+    assert "holder.path" not in refused, snap.dump_output
     assert refused.get("holder", "").endswith("used its objects before the body finished")
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "checker", "holder.path", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == "read True\nparent True [3, 1]\n", share.stderr
-    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
-    assert share.stdout == plain.stdout, share.stderr
-    assert "read False" in plain.stdout
-    assert snapshot_lines(share.stderr).get("checker", "").startswith("code"), share.stderr
+    assert_restored(snap.share(["app.py"]), "holder.path", dump_output=snap.dump_output)
+    restored_then_patched(snap, "checker", "read True\nparent True [3, 1]\n",
+                          "read False\nparent True [3, 1]\n")
 
 
 def test_csv_dialect_registrations_are_replayed(tmp_path: Path) -> None:
@@ -2546,10 +2557,7 @@ def test_type_aliases_and_lazy_bounds(tmp_path: Path) -> None:
             print("bound", bound.__name__, bound.__bound__, bound.__infer_variance__,
                   bound.__module__)
         """}, ["app.py"])
-    assert "aliases" not in code_only(snap.dump_output), snap.dump_output
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "aliases", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout, share.stderr
+    plain = same_as_plain(snap, "aliases")
     assert "alias int | str Number aliases TypeAliasType ()" in plain.stdout
     assert "bound T <class 'float'> True" in plain.stdout
 
@@ -2580,13 +2588,7 @@ def test_reads_are_attribute_loads_only(tmp_path: Path) -> None:
             import worker
             print("worker", worker._active, worker.DOUBLE)
         """}, ["app.py"])
-    assert "worker" not in code_only(snap.dump_output), snap.dump_output
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "worker", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == "worker [] 4\n", share.stderr
-    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
-    assert share.stdout == plain.stdout == "worker [] 10\n", share.stderr
-    assert snapshot_lines(share.stderr).get("worker", "").startswith("code"), share.stderr
+    restored_then_patched(snap, "worker", "worker [] 4\n", "worker [] 10\n")
 
 
 def test_functions_made_by_exec_in_their_own_namespace(tmp_path: Path) -> None:
@@ -2711,10 +2713,7 @@ def test_typing_itself_restores(tmp_path: Path) -> None:
                 print("override", typing.override.__type_params__[0].__bound__,
                       typing._Func.__value__)
         """}, ["app.py"])
-    assert "typing" not in code_only(snap.dump_output), snap.dump_output
-    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
-    assert_restored(share, "typing", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout, share.stderr
+    plain = same_as_plain(snap, "typing")
     assert "typing <class 'type'> True typing" in plain.stdout
 
 
