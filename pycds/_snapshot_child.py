@@ -873,8 +873,7 @@ class Planner:
                                      if (b[0], b[1]) not in set_by_body],
             }
             try:
-                header[restore.H_READS] = [read for read in self._reads(frame)
-                                           if (read[0], read[1]) not in set_by_body]
+                header[restore.H_READS] = self._reads(frame, set_by_body)
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return
@@ -924,7 +923,8 @@ class Planner:
             pending += [d for d in other["depends"] if d not in seen]
         return merged, ""
 
-    def _reads(self, frame: Frame) -> list[tuple[str, str, Any]]:
+    def _reads(self, frame: Frame,
+               set_by_body: set[tuple[str, str]]) -> list[tuple[str, str, Any]]:
         """Attributes of the modules it imported that its top-level code
         (module and class bodies) names, with their digests: at restore
         they must be what this body saw."""
@@ -953,7 +953,8 @@ class Planner:
                 continue
             for name in sorted(names & attrs.keys()):
                 value = attrs[name]
-                if name.startswith("__") or id(value) in targets or type(value) is type(sys):
+                if (name.startswith("__") or id(value) in targets or type(value) is type(sys)
+                        or (source, name) in set_by_body):
                     continue
                 if id(value) in _ALIASES:
                     continue  # the planner's stand-ins: os.environ is an input
