@@ -308,41 +308,37 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
                 options: dict[str, Any], module: str) -> Any:
     """typing.TypeVar, ParamSpec, TypeVarTuple (C types from 3.12): made
     again from what they hold, with the module the body gave them."""
-    if options.get("infer_variance") and not constraints and "bound" not in options \
-            and "evaluate_bound" not in options and name.isidentifier():
+    bounded = "bound" in options or "evaluate_bound" in options
+    if options.get("infer_variance") and not constraints and name.isidentifier() \
+            and (not bounded or kind.__name__ == "TypeVar"):
         # Made by a type-parameter list (PEP 695): made by one again (the
         # constructor cannot give a ParamSpec the bound None that 3.12's
-        # type parameters have).
+        # type parameters have).  A bound stays lazy, as there: computed by
+        # its own evaluation function if the dump had not asked for it,
+        # else the value it gave (the constructor would also check a bound
+        # with typing's _type_check, which typing's own unit has not yet).
         sigil = {"ParamSpec": "**", "TypeVarTuple": "*"}.get(kind.__name__, "")
-        namespace: dict[str, Any] = {}
-        exec(f"def probe[{sigil}{name}](): pass", namespace)
-        made = namespace["probe"].__type_params__[0]
-    elif options.get("infer_variance") and not constraints and name.isidentifier() \
-            and kind.__name__ == "TypeVar":
-        # `def f[F: Bound]`: the bound evaluated lazily, as there: by its
-        # own evaluation function if the dump had not asked for it, else
-        # the value it gave (the constructor would check a bound with
-        # typing's _type_check, which typing's own unit does not have yet).
+        bound = (": __pycds_bound__" if "bound" in options else
+                 ": __pycds_evaluate__()" if bounded else "")
         namespace = {"__pycds_bound__": options.get("bound"),
                      "__pycds_evaluate__": options.get("evaluate_bound")}
-        bound = "__pycds_bound__" if "bound" in options else "__pycds_evaluate__()"
-        exec(f"def probe[{name}: {bound}](): pass", namespace)
+        exec(f"def probe[{sigil}{name}{bound}](): pass", namespace)
         made = namespace["probe"].__type_params__[0]
     else:
         typing = sys.modules.get("typing")
-        if typing is not None and not hasattr(typing, "_type_check"):
-            # typing's own unit, its namespace not filled yet: the C
-            # constructor checks a bound with typing._type_check, which the
-            # body's run already did (the bound is the checked value).
+        # typing's own unit, its namespace not filled yet: the C
+        # constructor checks a bound with typing._type_check, which the
+        # body's run already did (the bound is the checked value).
+        unfilled = typing is not None and not hasattr(typing, "_type_check")
+        if unfilled:
             stub = ModuleType("typing")
             stub._type_check = lambda value, message: value  # type: ignore[attr-defined]
             sys.modules["typing"] = stub
-            try:
-                made = kind(name, *constraints, **options)
-            finally:
-                sys.modules["typing"] = typing
-        else:
+        try:
             made = kind(name, *constraints, **options)
+        finally:
+            if unfilled:
+                sys.modules["typing"] = typing
     made.__module__ = module
     return made
 
