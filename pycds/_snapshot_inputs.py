@@ -32,6 +32,9 @@ EFFECT_EVENTS = {
     "ctypes.dlopen": "loaded a library with ctypes",
     "os.chdir": "changed the working directory",
 }
+# os's sets of functions by what they accept (os.supports_dir_fd...).
+SUPPORTS_SETS = ("supports_dir_fd", "supports_fd", "supports_follow_symlinks",
+                 "supports_effective_ids")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -60,6 +63,15 @@ class InputRecorder:
         os.stat = self._wrap(self._stat)  # type: ignore[assignment]
         os.lstat = self._wrap(self._lstat)  # type: ignore[assignment]
         os.access = self._wrap(self._access)  # type: ignore[assignment]
+        # A body may ask whether a function is one that takes a directory
+        # descriptor (shutil's rmtree turns its protection against symlink
+        # attacks on that way): the wrappers answer as the real ones.
+        for real, wrapper in ((self._stat, os.stat), (self._lstat, os.lstat),
+                              (self._access, os.access)):
+            for name in SUPPORTS_SETS:
+                functions = getattr(os, name, None)
+                if isinstance(functions, set) and real in functions:
+                    functions.add(wrapper)
         sys.argv = _ArgvList(sys.argv, self)
 
     def aliases(self) -> dict[int, tuple[Any, ...]]:

@@ -2804,3 +2804,25 @@ def test_property_names_given_by_set_name(tmp_path: Path) -> None:
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "props", dump_output=snap.dump_output)
     assert share.stdout == plain.stdout, share.stderr
+
+
+def test_os_functions_in_the_supports_sets(tmp_path: Path) -> None:
+    """The planner watches os.stat, os.lstat and os.access by putting
+    wrappers in their place; a body asking whether they are in
+    os.supports_dir_fd and friends (shutil's `_use_fd_functions`, which
+    turns rmtree's protection against symlink attacks on) must get the
+    answer plain Python gets, and the restore keep it."""
+    snap = snapshot_project(tmp_path, {
+        "fdcheck.py": """
+            import os
+            USE_FD = ({os.open, os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
+                      and os.stat in os.supports_follow_symlinks)
+            FOLLOW = os.lstat in os.supports_fd, os.access in os.supports_dir_fd
+        """,
+        "app.py": """
+            import shutil, fdcheck
+            print("fd", fdcheck.USE_FD, fdcheck.FOLLOW, shutil._use_fd_functions,
+                  shutil.rmtree.avoids_symlink_attacks)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "fdcheck", "shutil")
+    assert plain.stdout.startswith("fd True "), plain.stdout
