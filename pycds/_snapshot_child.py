@@ -539,7 +539,7 @@ class Planner:
     def _watch_registrations(self) -> None:
         """Calls whose effect C keeps out of any object's sight
         (restore.REGISTRATIONS: atexit.register, os.register_at_fork,
-        codecs.register, sys.addaudithook...), made by a body: operations
+        codecs.register, os.putenv, sys.addaudithook...), made by a body: operations
         its unit replays, in order, by calling the same function again."""
         for op_name, (module_name, attribute) in restore.REGISTRATIONS.items():
             self._watch_registration_in(op_name, module_name, attribute)

@@ -890,6 +890,9 @@ REGISTRATIONS = {
     "at_fork": ("os", "register_at_fork"),    # logging's locks in a child
     "codecs_register": ("codecs", "register"),
     "codecs_unregister": ("codecs", "unregister"),
+    "codecs_register_error": ("codecs", "register_error"),
+    "putenv": ("os", "putenv"),      # the C environment, which os.environ
+    "unsetenv": ("os", "unsetenv"),  # does not show when set this way
     "audit_hook": ("sys", "addaudithook"),
     # csv's dialects live in _csv's C state (made from the class each time).
     "csv_register": ("_csv", "register_dialect"),

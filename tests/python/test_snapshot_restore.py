@@ -1968,9 +1968,10 @@ def test_warning_filters_added_by_a_body_apply_at_once(tmp_path: Path) -> None:
 
 
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
-    """codecs.register and sys.addaudithook leave no trace in any object:
-    a restored body's calls are made again, so its codec is found and its
-    audit hook hears the program's events."""
+    """codecs.register, codecs.register_error, sys.addaudithook and
+    os.putenv leave no trace in any object: a restored body's calls are
+    made again, so its codec and error handler are found, its audit hook
+    hears the program's events and a child process sees the variable."""
     snap = snapshot_project(tmp_path, {
         "rot.py": """
             import codecs, sys
@@ -1984,17 +1985,27 @@ def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
                 if event == "pycds.test":
                     HEARD.append(args)
             sys.addaudithook(hook)
+            def stars(error):
+                return ("*" * (error.end - error.start), error.end)
+            codecs.register_error("pycds_stars", stars)
+            import os
+            os.putenv("PYCDS_TEST_PUT", "from the body")
         """,
         "app.py": """
-            import codecs, sys
+            import codecs, subprocess, sys
             import rot
             print("codec", codecs.encode("hello", "pycds_rot13"))
             sys.audit("pycds.test", 1, "two")
             print("heard", rot.HEARD)
+            print("errors", "h\u00e9llo".encode("ascii", "pycds_stars"))
+            child = subprocess.run(["/bin/sh", "-c", "echo $PYCDS_TEST_PUT"],
+                                   capture_output=True, text=True)
+            print("child", child.stdout.strip())
         """}, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "rot", dump_output=snap.dump_output)
-    assert plain.stdout == "codec uryyb\nheard [(1, 'two')]\n"
+    assert plain.stdout == ("codec uryyb\nheard [(1, 'two')]\nerrors b'h*llo'\n"
+                            "child from the body\n")
     assert share.stdout == plain.stdout, share.stderr
 
 
