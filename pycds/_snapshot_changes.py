@@ -26,7 +26,7 @@ from _abc import _get_dump
 from _operator import is_
 
 from . import _snapshot_objects as objects
-from ._snapshot_restore import REPLAYED_STATE
+from ._snapshot_restore import REPLAYED_STATE, expectation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ IMPORT_BOOKKEEPING = {"_initializing", "_uninitialized_submodules"}
 ABSENT = object()
 # An operation's objects themselves (name, target, key, value), for the
 # unit writer (pycds/_snapshot_unit.py): taken off before the plan is
-# written as JSON.
+# written as JSON.  A change the body made to what was there (an item or
+# attribute set or deleted, a list's items moved) has a fifth: what was
+# there before (restore.expectation), which a restore checks first.
 LIVE = "_live"
 
 
@@ -409,11 +411,13 @@ class Heap:
                     self._changed(changed, obj, _item_step(key), value)
                     ops.append({"op": setter, "target": target,  # type: ignore[typeddict-item]
                                 **_key_field(key), "value": self._pending(value),
-                                LIVE: (setter, obj, key, value)})
+                                LIVE: (setter, obj, key, value,
+                                       expectation(old.get(key, ABSENT), ABSENT))})
             for key in old:
                 if key not in current and not (spec and key in IMPORT_BOOKKEEPING):
                     ops.append({"op": deleter, "target": target,  # type: ignore[typeddict-item]
-                                **_key_field(key), LIVE: (deleter, obj, key, None)})
+                                **_key_field(key), LIVE: (deleter, obj, key, None,
+                                                          expectation(old[key], ABSENT))})
             if kind == "attrs" and current is not snap[0]:
                 segment.refusals.append(f"the __dict__ of {self.describe(obj)} was replaced")
         elif kind == "list":
@@ -442,12 +446,14 @@ class Heap:
                 if now is not before and not (kind == "class" and now == before):
                     if now is ABSENT:
                         ops.append({"op": "del_attr", "target": target, "key": attr,
-                                    LIVE: ("delattr", obj, attr, None)})
+                                    LIVE: ("delattr", obj, attr, None,
+                                           expectation(before, ABSENT))})
                     else:
                         self._changed(changed, obj, ["attr", attr], now)
                         ops.append({"op": "set_attr", "target": target, "key": attr,
                                     "value": self._pending(now),
-                                    LIVE: ("setattr", obj, attr, now)})
+                                    LIVE: ("setattr", obj, attr, now,
+                                           expectation(before, ABSENT))})
         elif kind == "klass":
             ops.append({"op": "set_attr", "target": target, "key": "__class__",
                         "value": self.value(type(obj)),
@@ -483,6 +489,18 @@ class Heap:
                             "value": self._pending(value),
                             LIVE: ("append", obj, None, value)})
             return ops
+        # Items put before all the old ones (warnings.filterwarnings inserts
+        # at 0) are made the same whatever the list held; any other
+        # position means what it did only in the list the body saw.
+        front = len(new) - len(old)
+        if front > 0 and all(map(is_, old, new[front:])):
+            for position, value in enumerate(new[:front]):
+                self._changed(changed, obj, ["index", position], value)
+                ops.append({"op": "insert", "target": target, "index": position,
+                            "value": self._pending(value),
+                            LIVE: ("insert", obj, position, value)})
+            return ops
+        was = expectation(list(old), ABSENT)
         # Insertions only: old is a subsequence of new.
         i = 0
         inserts: list[tuple[int, Any]] = []
@@ -496,7 +514,7 @@ class Heap:
                 self._changed(changed, obj, ["index", position], value)
                 ops.append({"op": "insert", "target": target, "index": position,
                             "value": self._pending(value),
-                            LIVE: ("insert", obj, position, value)})
+                            LIVE: ("insert", obj, position, value, was)})
             return ops
         # Removals only: new is a subsequence of old.
         j = 0
@@ -510,7 +528,7 @@ class Heap:
             for position in reversed(removed):
                 ops.append({"op": "del_item", "target": target,
                             "key": str(position),
-                            LIVE: ("del_item", obj, position, None)})
+                            LIVE: ("del_item", obj, position, None, was)})
             return ops
         # Removals and insertions, the kept items in their order: delete,
         # then insert.
@@ -523,13 +541,13 @@ class Heap:
                 if id(old[position]) not in new_ids:
                     ops.append({"op": "del_item", "target": target,
                                 "key": str(position),
-                                LIVE: ("del_item", obj, position, None)})
+                                LIVE: ("del_item", obj, position, None, was)})
             for position, value in enumerate(new):
                 if id(value) not in old_ids:
                     self._changed(changed, obj, ["index", position], value)
                     ops.append({"op": "insert", "target": target,
                                 "index": position, "value": self._pending(value),
-                                LIVE: ("insert", obj, position, value)})
+                                LIVE: ("insert", obj, position, value, was)})
             return ops
         segment.refusals.append(
             f"{self.describe(obj)} reordered: not expressible as operations")

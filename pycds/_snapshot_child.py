@@ -770,7 +770,9 @@ class Planner:
         for op in segment.operations:
             live = op.pop(changes.LIVE, None)  # type: ignore[misc]
             if live is not None:
-                frame.live_ops.append(live)
+                # A cache's entry is put back whatever the cache holds
+                # (README: a cache starts with what the bodies put there).
+                frame.live_ops.append(live[:4] if _fills_a_cache(live) else live)
         record["operations"] += segment.operations
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]

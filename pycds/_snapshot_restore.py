@@ -934,6 +934,61 @@ def check_operation(op: tuple[Any, ...]) -> None:
         raise Stale("an operation deletes an attribute that is not there")
 
 
+def expectation(value: Any, absent: Any) -> Any:
+    """What an operation's key held before the body changed it (`absent`:
+    nothing), as check_before compares it: a plain value by type and
+    value, a list by its items (digest's one level), anything else by
+    witness."""
+    if value is absent:
+        return ("absent",)
+    t = type(value)
+    if t in ATOM_TYPES:
+        return ("=", _type_name(t), value)
+    if t is list:
+        return ("list", tuple(map(_shallow, value)))
+    return ("witness", witness(value))
+
+
+_NOTHING = object()
+
+
+def _held(name: str, target: Any, key: Any) -> Any:
+    """What `target` holds under `key` as operation `name` sees it."""
+    try:
+        if name in ("set_item", "del_item"):
+            return target[key] if key in target else _NOTHING
+        if name in ("set_attr", "del_attr"):
+            attrs = (target.__dict__ if isinstance(target, type)
+                     else object.__getattribute__(target, "__dict__"))
+            return attrs.get(key, _NOTHING)
+        return getattr(target, key)
+    except (AttributeError, ValueError, TypeError):
+        return _NOTHING
+
+
+def check_before(check: tuple[Any, ...]) -> None:
+    """A change the body made is replayed only onto what the body changed:
+    the key it set or deleted holds what it held then (a logger the
+    program made first is the one getLogger gives the body; a counter the
+    program advanced is advanced from there), a list it inserted into or
+    deleted from has the items it had."""
+    if len(check) < 4 or check[3] is None:
+        return
+    name, target, key, expected = check
+    if expected[0] == "list":
+        same = type(target) is list and tuple(map(_shallow, target)) == expected[1]
+    else:
+        now = _held(name, target, key)
+        same = (now is _NOTHING if expected[0] == "absent" else
+                now is not _NOTHING and (
+                    _type_name(type(now)) == expected[1] and now == expected[2]
+                    if expected[0] == "=" else matches_witness(now, expected[1])))
+    if not same:
+        raise Stale(f"what its body changed ({_type_name(type(target))} "
+                    f"{'items' if expected[0] == 'list' else repr(key)}) "
+                    "is not what the body saw")
+
+
 def apply_operation(op: tuple[Any, ...]) -> None:
     name, target, key, value = op
     if name == "set_item":
@@ -1101,6 +1156,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         reader.persistent_load = _no_reference
         for check in reader.load():  # the operations', before any object
             check_operation(check)
+            check_before(check)
         t_names = time.perf_counter()
         reader.load()  # the body's classes, made first in their order
         items = reader.load()

@@ -779,9 +779,11 @@ def write_unit(context: Context, header: dict[str, Any],
 
     # What restore checks of the operations before it makes anything: the
     # targets existed before the body (memo references), so do the keys
-    # of deletions; values may be the body's objects and are left out.
-    checks = [(op[0], op[1], op[2] if op[0] in R.KEYED_CHECKS else None)
-              for op in operations]
+    # of deletions, and what a changed key held before (check_before);
+    # values may be the body's objects and are left out.
+    checks = [(op[0], op[1], op[2] if op[0] in R.KEYED_CHECKS or len(op) > 4 else None,
+               op[4] if len(op) > 4 else None) for op in operations]
+    replayed = [op[:4] for op in operations]
 
     early: list[dict[str, Any]] = []  # exec namespaces, written first
 
@@ -790,7 +792,7 @@ def write_unit(context: Context, header: dict[str, Any],
         pickler.dump(checks)
         pickler.dump((early, classes))  # (restore makes both, keeps neither)
         pickler.dump(items)
-        pickler.dump(operations)
+        pickler.dump(replayed)
         while pickler.fills:
             batch, pickler.fills = pickler.fills, []
             pickler.dump(batch)

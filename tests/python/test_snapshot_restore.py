@@ -2837,3 +2837,41 @@ def test_os_functions_in_the_supports_sets(tmp_path: Path) -> None:
         """}, ["app.py"])
     plain = same_as_plain(snap, "fdcheck", "shutil")
     assert plain.stdout.startswith("fd True "), plain.stdout
+
+
+def test_changes_replayed_only_onto_what_the_body_saw(tmp_path: Path) -> None:
+    """A body's changes to earlier objects are replayed only onto the
+    state they were made on: a logger the program made before the import
+    is the one the body gets (getLogger finds it), a counter the program
+    advanced is advanced from there, a list item the program set is the
+    one a hook adds to.  Otherwise the body runs."""
+    snap = snapshot_project(tmp_path, {
+        "ctr.py": """
+            counter = 0
+            COUNT = [0]
+            def bump():
+                global counter
+                counter += 1
+                return counter
+            class Base:
+                def __init_subclass__(cls):
+                    COUNT[0] += 1
+        """,
+        "lib.py": """
+            import logging, ctr
+            log = logging.getLogger("pycds_test_lib")
+            X = ctr.bump()
+            class A(ctr.Base): pass
+            class B(ctr.Base): pass
+        """,
+        "app.py": """
+            import logging, sys, ctr
+            if sys.argv[1:] == ["patch"]:
+                logging.getLogger("pycds_test_lib").setLevel(logging.DEBUG)
+                ctr.bump(); ctr.bump()
+                ctr.COUNT[0] = 100
+            import lib
+            print(lib.log is logging.getLogger("pycds_test_lib"), lib.log.level,
+                  ctr.counter, lib.X, ctr.COUNT)
+        """}, ["app.py"])
+    restored_then_patched(snap, "lib", "True 0 1 1 [2]\n", "True 10 3 3 [102]\n")
