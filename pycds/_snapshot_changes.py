@@ -490,17 +490,22 @@ class Heap:
                             LIVE: ("append", obj, None, value)})
             return ops
         # Items put before all the old ones (warnings.filterwarnings inserts
-        # at 0) are made the same whatever the list held; any other
-        # position means what it did only in the list the body saw.
-        front = len(new) - len(old)
-        if front > 0 and all(map(is_, old, new[front:])):
-            for position, value in enumerate(new[:front]):
-                self._changed(changed, obj, ["index", position], value)
-                ops.append({"op": "insert", "target": target, "index": position,
-                            "value": self._pending(value),
-                            LIVE: ("insert", obj, position, value)})
-            return ops
-        was = expectation(list(old), ABSENT)
+        # at 0) or after them are made the same whatever the list held; any
+        # other position means what it did only in the list the body saw.
+        for front in range(len(new) - len(old) + 1):
+            if all(map(is_, old, new[front:front + len(old)])):
+                for position, value in enumerate(new[:front]):
+                    self._changed(changed, obj, ["index", position], value)
+                    ops.append({"op": "insert", "target": target, "index": position,
+                                "value": self._pending(value),
+                                LIVE: ("insert", obj, position, value)})
+                for position, value in enumerate(new[front + len(old):], front + len(old)):
+                    self._changed(changed, obj, ["index", position], value)
+                    ops.append({"op": "append", "target": target,
+                                "value": self._pending(value),
+                                LIVE: ("append", obj, None, value)})
+                return ops
+        was = expectation([v for v in old if id(v) not in self.private], ABSENT)
         # Insertions only: old is a subsequence of new.
         i = 0
         inserts: list[tuple[int, Any]] = []

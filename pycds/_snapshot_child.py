@@ -240,7 +240,17 @@ def _process_probe() -> tuple[Any, ...]:
             ("tracemalloc", _if_imported("tracemalloc", "is_tracing")),
             ("resource limits", _resource_limits()),
             ("readline's completer", _readline_state()),
-            ("sys.monitoring tools", _monitoring_tools()))
+            ("sys.monitoring tools", _monitoring_tools()),
+            ("decimal's context", _decimal_context()))
+
+
+def _decimal_context() -> Any:
+    """The thread's decimal context (precision, rounding, flags, traps), C
+    state a body sets with `getcontext().prec = ...`."""
+    module = sys.modules.get("_decimal")
+    if module is None or "_decimal" in _NOT_READY:
+        return None
+    return repr(module.getcontext())
 
 
 def _readline_state() -> Any:
@@ -428,6 +438,7 @@ class Planner:
     # -- hooks --------------------------------------------------------------
 
     def install(self) -> None:
+        self._watch_warnings()
         for cls in (SourceFileLoader, SourcelessFileLoader, FrozenImporter):
             self._wrap(cls, "exec_module", "body")
         for cls in (ExtensionFileLoader, BuiltinImporter):
@@ -535,6 +546,36 @@ class Planner:
                     refusals.append(reason)
             return value
         self._stand_in(draw, real, module, name)
+
+    def _watch_warnings(self) -> None:
+        """A warning a body issued, shown or not here (DeprecationWarning is
+        ignored by default), is one a program with other filters sees,
+        or turns into an error: such a body is code only.  Both warnings
+        implementations ask each filter's message pattern to `match` the
+        text, so a filter first in the list whose pattern never matches
+        hears every warning that reaches the filters."""
+        planner = self
+
+        class Heard:
+            def match(self, text: Any) -> None:
+                if not planner.recorder.paused and planner.stack:
+                    refusals = planner.stack[-1].record["refusals"]
+                    reason = f"issued a warning ({str(text)[:60]})"
+                    if reason not in refusals:
+                        refusals.append(reason)
+                return None
+
+        # _warnings's list is warnings.filters (imported or not: importing
+        # it here would be a body the planner watches).
+        import _warnings
+        entry = ("ignore", Heard(), Warning, None, 0)
+        _warnings.filters.insert(0, entry)  # type: ignore[attr-defined]
+        mutated = (getattr(_warnings, "_filters_mutated", None)
+                   or getattr(_warnings, "_filters_mutated_lock_held", None))
+        if mutated is not None:
+            mutated()
+        self.aliases_extra[id(entry)] = ("pycds.warning-filter", None)
+        self.heap.hide(entry)
 
     def _watch_registrations(self) -> None:
         """Calls whose effect C keeps out of any object's sight
@@ -961,10 +1002,11 @@ class Planner:
                 if id(value) in _ALIASES:
                     continue  # the planner's stand-ins: os.environ is an input
                 seen = None
-                if type(value) is set and any(id(v) in _ALIASES for v in value):
+                if type(value) in (set, list) and any(id(v) in _ALIASES for v in value):
                     # os.supports_dir_fd and friends hold the planner's
-                    # wrappers besides the real functions (InputRecorder).
-                    value = {v for v in value if id(v) not in _ALIASES}
+                    # wrappers besides the real functions (InputRecorder),
+                    # warnings.filters its listener (_watch_warnings).
+                    value = type(value)(v for v in value if id(v) not in _ALIASES)
                 if not restore.checkable(value):
                     raise unit.Refused(
                         f"reads {source}.{name}, an object of C type "

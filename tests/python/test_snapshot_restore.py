@@ -2022,12 +2022,14 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
         "timed.py": "import socket\nsocket.setdefaulttimeout(7.5)\n",
         "masked.py": "import os\nos.umask(0o077)\n",
         "completing.py": "import rlcompleter\n",
+        "precise.py": "import decimal\ndecimal.getcontext().prec = 50\n",
         "app.py": """
-            import locale, os, random, socket, sys, time
-            import seeded, streams, localized, zoned, timed, masked, completing
+            import decimal, locale, os, random, socket, sys, time
+            import seeded, streams, localized, zoned, timed, masked, completing, precise
             print(random.random(), sys.stdout.line_buffering,
                   locale.setlocale(locale.LC_TIME), time.localtime(0).tm_hour,
-                  socket.getdefaulttimeout(), oct(os.umask(0)))
+                  socket.getdefaulttimeout(), oct(os.umask(0)),
+                  decimal.getcontext().prec)
         """}, ["app.py"], TZ="UTC")
     refused = code_only(snap.dump_output)
     hidden = "hidden C-level state changed: "
@@ -2038,8 +2040,10 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     assert refused["timed"] == hidden + "socket default timeout"
     assert refused["masked"] == hidden + "umask"
     assert refused["rlcompleter"] == hidden + "readline's completer"
+    assert refused["precise"] == hidden + "decimal's context"
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert share.stdout == plain.stdout
+    assert plain.stdout.split()[-1] == "50"
 
 
 def test_clock_and_entropy_reads(tmp_path: Path) -> None:
@@ -2159,19 +2163,21 @@ def test_a_terminal_is_a_process_input(tmp_path: Path) -> None:
 
 
 def test_warning_options_are_process_inputs(tmp_path: Path) -> None:
-    """-W error (which sys.flags does not show) turns a warning that a
-    body's import gave, ignored at the dump, into an exception: such a
-    process restores no unit and fails as plain Python does."""
+    """-W error (which sys.flags does not show) turns a warning into an
+    exception: a process with -W options restores no unit (a body that
+    warned is code only anyway) and fails as plain Python does."""
     snap = snapshot_project(tmp_path, {
+        "quiet.py": "X = 1\n",
         "old.py": "import warnings\nwarnings.warn('old', DeprecationWarning)\nX = 1\n",
-        "app.py": "import old\nprint('imported', old.X)\n"}, ["app.py"])
+        "app.py": "import quiet, old\nprint('imported', quiet.X, old.X)\n"}, ["app.py"])
+    assert code_only(snap.dump_output).get("old") == "issued a warning (old)"
     normal = snap.share(["app.py"])
-    assert_restored(normal, "old", dump_output=snap.dump_output)
+    assert_restored(normal, "quiet", dump_output=snap.dump_output)
     args = ["-W", "error::DeprecationWarning", "app.py"]
     plain, share = snap.plain(args, check=False), snap.share(args, check=False)
     assert plain.returncode == share.returncode == 1
     assert "DeprecationWarning: old" in plain.stderr and "DeprecationWarning: old" in share.stderr
-    assert snapshot_lines(share.stderr)["old"].startswith(
+    assert snapshot_lines(share.stderr)["quiet"].startswith(
         "code (the process differs from the planning one")
 
 
@@ -2875,3 +2881,32 @@ def test_changes_replayed_only_onto_what_the_body_saw(tmp_path: Path) -> None:
                   ctr.counter, lib.X, ctr.COUNT)
         """}, ["app.py"])
     restored_then_patched(snap, "lib", "True 0 1 1 [2]\n", "True 10 3 3 [102]\n")
+
+
+def test_a_body_that_warns_is_code_only(tmp_path: Path) -> None:
+    """A warning a body issued is one a program with other filters sees
+    (DeprecationWarning, ignored by default, shown under `simplefilter`
+    or pytest) or turns into an error: the body runs, so the program sees
+    what plain Python shows; a body that warns nothing is a unit."""
+    snap = snapshot_project(tmp_path, {
+        "olddep.py": """
+            import warnings
+            warnings.warn("olddep is deprecated", DeprecationWarning, stacklevel=2)
+            VALUE = 1
+        """,
+        "quiet.py": "import warnings\nVALUE = 2\n",
+        "app.py": """
+            import sys, warnings
+            if sys.argv[1:] == ["patch"]:
+                warnings.simplefilter("always")
+            import quiet, olddep
+            print("values", quiet.VALUE, olddep.VALUE)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("olddep") == "issued a warning (olddep is deprecated)", snap.dump_output
+    assert "quiet" not in refused, snap.dump_output
+    plain, share = snap.plain(["app.py", "patch"]), snap.share(["app.py", "patch"])
+    assert_restored(share, "quiet", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "values 2 1\n"
+    assert "DeprecationWarning: olddep is deprecated" in plain.stderr
+    assert "DeprecationWarning: olddep is deprecated" in share.stderr
