@@ -47,6 +47,48 @@ CACHES = {"functools._lru_cache_wrapper"}
 # An ABC's registry is compared through its class ("abc" entries); the
 # rest of _abc_data is caches.
 NOT_COMPARED = {"_abc._abc_data"}
+# C types whose state is a number in the object, which gc does not show
+# and repr does: a body drawing ids from another module's count() moves it.
+STATE_IN_REPR = {"itertools.count", "itertools.repeat"}
+
+
+def _advanced(obj: Any, snap: Any) -> int | None:
+    """How many times next() moved a count() whose referents are as they
+    were (a restore replays that many), or None."""
+    if (objects.type_name(type(obj)) != "itertools.count"
+            or not _unchanged_referents(obj, snap[0])):
+        return None
+    before, now = _count_fields(snap[1]), _count_fields(_c_state(obj))
+    if before is None or now is None or before[1] != now[1] or not now[1]:
+        return None
+    steps = (now[0] - before[0]) / now[1]
+    if steps != int(steps) or steps < 0 or before[0] + int(steps) * now[1] != now[0]:
+        return None
+    return int(steps)
+
+
+def _count_fields(text: Any) -> tuple[Any, Any] | None:
+    """(start, step) of a count's repr: 'count(5)' or 'count(5, 2)'."""
+    if type(text) is not str or not text.startswith("count(") or not text.endswith(")"):
+        return None
+    parts = text[len("count("):-1].split(", ")
+    try:
+        values = [float(p) if "." in p or "e" in p else int(p) for p in parts]
+    except ValueError:
+        return None
+    return (values[0], values[1] if len(values) > 1 else 1) if len(values) <= 2 else None
+
+
+def _unchanged_referents(obj: Any, referents: tuple[Any, ...]) -> bool:
+    current = gc.get_referents(obj)
+    return len(current) == len(referents) and all(map(is_, referents, current))
+
+
+def _c_state(obj: Any) -> Any:
+    """What a C object holds besides its referents (STATE_IN_REPR)."""
+    if objects.type_name(type(obj)) in STATE_IN_REPR:
+        return repr(obj)
+    return None
 IMMUTABLE = {type(None), bool, int, float, complex, str, bytes, tuple,
              frozenset, type(objects._cell.__code__), range, slice}
 # Values a restore copies or interns wherever they are used: sharing one
@@ -112,7 +154,9 @@ def _fingerprint(kind: str, objs: list[Any]) -> Any:
             return (tuple(map(_abc_registry, objs)),)
         if kind == "klass":
             return (tuple(map(type, objs)),)
-        # Functions, classes, cells, slots, C objects: what gc sees.
+        if kind == "cstate":
+            return (tuple(gc.get_referents(*objs)), tuple(map(_c_state, objs)))
+        # Functions, classes, cells, slots: what gc sees.
         return (tuple(gc.get_referents(*objs)),)
     except RuntimeError:  # changed while read (a weak reference's callback)
         return ()
@@ -324,7 +368,8 @@ class Heap:
             return
         if not objects.is_python_class(t, self.c_modules):
             if gc.is_tracked(obj) and name not in NOT_COMPARED:
-                entries.append(Entry("cstate", obj, tuple(gc.get_referents(obj))))
+                entries.append(Entry("cstate", obj, (tuple(gc.get_referents(obj)),
+                                                     _c_state(obj))))
             return
         slots = _slot_names(t)
         if slots:
@@ -467,7 +512,13 @@ class Heap:
                             "value": self._pending(cls),
                             LIVE: ("abc_register", obj, None, cls)})
         elif kind == "cstate":
-            if record:
+            steps = _advanced(obj, snap)
+            if steps is not None:
+                ops.append({"op": "advance", "target": target,
+                            "value": {"kind": "literal", "repr": repr(steps)},
+                            LIVE: ("advance", obj, None, steps,
+                                   expectation(snap[1], ABSENT))})
+            elif record:
                 segment.refusals.append(
                     f"hidden C-level state of {self.describe(obj)} "
                     f"({objects.type_name(type(obj))}) changed")
@@ -648,8 +699,7 @@ def _unchanged(entry: Entry) -> bool:
     if kind == "klass":
         return type(obj) is snap
     if kind == "cstate":
-        current = gc.get_referents(obj)
-        return len(current) == len(snap) and all(map(is_, snap, current))
+        return _unchanged_referents(obj, snap[0]) and _c_state(obj) == snap[1]
     return True
 
 
@@ -675,7 +725,7 @@ def _refresh(entry: Entry) -> None:
     elif kind == "klass":
         entry.snap = type(obj)
     elif kind == "cstate":
-        entry.snap = tuple(gc.get_referents(obj))
+        entry.snap = (tuple(gc.get_referents(obj)), _c_state(obj))
 
 
 def _attr_dict(obj: Any) -> dict[Any, Any] | None:

@@ -903,7 +903,7 @@ REGISTRATIONS = {
 # never walked as a body's objects nor compared as its changes.
 REPLAYED_STATE = {"_csv": ("_dialects",)}
 OPERATIONS = {"set_item", "del_item", "set_attr", "del_attr", "setattr",
-              "delattr", "append", "insert", "add", "discard", "abc_register",
+              "delattr", "append", "insert", "add", "discard", "abc_register", "advance",
               *REGISTRATIONS}
 
 
@@ -922,6 +922,8 @@ def check_operation(op: tuple[Any, ...]) -> None:
         raise Stale("an operation's target is not a mapping")
     if name in ("append", "insert") and not hasattr(target, "insert" if name == "insert" else "append"):
         raise Stale("an operation's target is not a list")
+    if name == "advance" and _type_name(type(target)) != "itertools.count":
+        raise Stale("an operation's target is not a count")
     if name in ("add", "discard", "abc_register") and not hasattr(target, "add" if name != "abc_register" else "__subclasscheck__"):
         raise Stale("an operation's target is not a set")
     if name == "del_item":
@@ -955,6 +957,8 @@ _NOTHING = object()
 def _held(name: str, target: Any, key: Any) -> Any:
     """What `target` holds under `key` as operation `name` sees it."""
     try:
+        if name == "advance":
+            return repr(target)
         if name in ("set_item", "del_item"):
             return target[key] if key in target else _NOTHING
         if name in ("set_attr", "del_attr"):
@@ -1025,6 +1029,9 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         target.discard(value)
     elif name == "abc_register":
         _abc._abc_register(target, value)
+    elif name == "advance":  # an itertools.count the body drew from
+        for _ in range(value):
+            next(target)
     elif name in REGISTRATIONS:
         module, attribute = REGISTRATIONS[name]
         args, kwargs = value

@@ -2910,3 +2910,27 @@ def test_a_body_that_warns_is_code_only(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout == "values 2 1\n"
     assert "DeprecationWarning: olddep is deprecated" in plain.stderr
     assert "DeprecationWarning: olddep is deprecated" in share.stderr
+
+
+def test_a_body_that_draws_from_another_modules_counter(tmp_path: Path) -> None:
+    """An id generator (`itertools.count()`) of another module keeps its
+    number in C, where gc does not look: a body that drew ids from it
+    moved it, and a restore moves it as far (multiprocessing.util's
+    after-fork counter), from where the body found it: a program that drew
+    an id first gets the body run, and the ids plain Python gives."""
+    snap = snapshot_project(tmp_path, {
+        "idg.py": """
+            from itertools import count
+            _ids = count()
+            def new_id():
+                return next(_ids)
+        """,
+        "useidg.py": "import idg\nA = idg.new_id()\nB = idg.new_id()\n",
+        "app.py": """
+            import sys, idg
+            if sys.argv[1:] == ["patch"]:
+                idg.new_id()
+            import useidg
+            print("ids", useidg.A, useidg.B, idg.new_id())
+        """}, ["app.py"])
+    restored_then_patched(snap, "useidg", "ids 0 1 2\n", "ids 1 2 3\n")
