@@ -403,6 +403,88 @@ MODULE_INIT = frozenset(("__name__", "__loader__", "__package__", "__spec__",
 CACHES = (("re", "_cache"), ("re", "_cache2"))
 
 
+FunctionType = restore.FunctionType
+
+
+def _codes(obj: Any) -> list[Any]:
+    """The code a function or a class's methods run, nested code too."""
+    functions = []
+    if type(obj) is FunctionType:
+        functions.append(obj)
+    elif isinstance(obj, type):
+        for value in list(vars(obj).values()):
+            if type(value) in (classmethod, staticmethod):
+                value = value.__func__
+            if type(value) is property:
+                functions += [f for f in (value.fget, value.fset, value.fdel)
+                              if type(f) is FunctionType]
+            elif type(value) is FunctionType:
+                functions.append(value)
+    codes, stack = [], [f.__code__ for f in functions]
+    while stack:
+        code = stack.pop()
+        codes.append(code)
+        stack += [c for c in code.co_consts if type(c) is type(code)]
+    return codes
+
+
+def _called_names(roots: list[tuple[str, Any]],
+                  skipped: set[str]) -> list[tuple[str, str, Any]]:
+    """The functions and classes of a module that the functions and classes
+    a body took from it may call, named in their code (and in the code of
+    the classes of their class attributes' values), transitively within
+    the module: (module, name, value).  A program that replaced one of
+    them before the import (logging.setLoggerClass, a wrapper around
+    dataclasses._process_class, gevent's threading.RLock) changes what
+    the body would make, so a restore checks them like the body's reads."""
+    found: list[tuple[str, str, Any]] = []
+    named: set[tuple[str, str]] = set()
+    seen: set[int] = set()
+    todo = [(source, value) for source, value in roots
+            if source not in skipped and _own(value, source)]
+    while todo:
+        source, obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        namespace = sys.modules[source].__dict__
+        for code in _codes(obj):
+            for name in code.co_names:
+                value = namespace.get(name, KEEP)
+                if (value is KEEP or name.startswith("__") or (source, name) in named
+                        or not _callable_kind(value)):
+                    continue
+                named.add((source, name))
+                found.append((source, name, value))
+                if _own(value, source):
+                    todo.append((source, value))
+        if isinstance(obj, type):
+            for value in list(vars(obj).values()):
+                kind = type(value)
+                if _own(kind, source) and kind is not obj:
+                    todo.append((source, kind))
+    return found
+
+
+KEEP = object()
+
+
+def _own(value: Any, source: str) -> bool:
+    """A Python function or class the module `source` defined."""
+    if type(value) is FunctionType:
+        return value.__globals__ is getattr(sys.modules.get(source), "__dict__", None)
+    return (isinstance(value, type) and bool(value.__flags__ & objects.HEAPTYPE)
+            and getattr(value, "__module__", None) == source
+            and "__module__" in vars(value))
+
+
+def _callable_kind(value: Any) -> bool:
+    """Functions and classes (what a patch replaces), not data."""
+    t = type(value)
+    return (t is FunctionType or isinstance(value, type)
+            or t.__name__ in ("builtin_function_or_method", "method_descriptor"))
+
+
 def _fills_a_cache(op: tuple[Any, ...]) -> bool:
     """Whether a live operation adds an entry to one of CACHES."""
     if op[0] != "set_item":
@@ -1017,6 +1099,14 @@ class Planner:
                     # A module still running: its unit makes its objects
                     # after the imports it replays (this one among them).
                     self.partial_users.setdefault(source, frame.name)
+        roots = [(source, sys.modules[source].__dict__.get(name))
+                 for source, name, _ in reads + frame.bindings if source in sys.modules]
+        known = {(source, name) for source, name, _ in reads} | set_by_body
+        running = {f.name for f in self.stack}
+        for source, name, value in _called_names(roots, running | {frame.name}):
+            if (source, name) not in known and id(value) not in _ALIASES:
+                known.add((source, name))
+                reads.append((source, name, restore.digest(value)))
         return reads
 
     # -- the run ------------------------------------------------------------

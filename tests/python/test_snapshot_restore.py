@@ -2934,3 +2934,56 @@ def test_a_body_that_draws_from_another_modules_counter(tmp_path: Path) -> None:
             print("ids", useidg.A, useidg.B, idg.new_id())
         """}, ["app.py"])
     restored_then_patched(snap, "useidg", "ids 0 1 2\n", "ids 1 2 3\n")
+
+
+def test_what_the_functions_a_body_called_use(tmp_path: Path) -> None:
+    """A body that called a dependency's function depends on what that
+    function uses in its module, not only on the names the body wrote: a
+    program that replaced one first (logging.setLoggerClass, a wrapper
+    around one of dataclasses' helpers, gevent's threading.RLock) gets the
+    body run, and the objects plain Python makes."""
+    snap = snapshot_project(tmp_path, {
+        "factory.py": """
+            class Made:
+                pass
+            def _make():
+                return Made()
+            def make():
+                return _make()
+        """,
+        "user.py": """
+            import logging, threading, factory
+            log = logging.getLogger("pycds_test_user")
+            cond = threading.Condition()
+            THING = factory.make()
+        """,
+        "app.py": """
+            import logging, sys, threading, factory
+            if sys.argv[1:] == ["logger"]:
+                class MyLogger(logging.Logger): pass
+                logging.setLoggerClass(MyLogger)
+            elif sys.argv[1:] == ["lock"]:
+                class MyRLock:
+                    def __init__(self): self.lock = threading._CRLock()
+                    def __enter__(self): return self.lock.__enter__()
+                    def __exit__(self, *a): return self.lock.__exit__(*a)
+                    def acquire(self, *a): return self.lock.acquire(*a)
+                    def release(self): return self.lock.release()
+                threading.RLock = MyRLock
+            elif sys.argv[1:] == ["helper"]:
+                class Other: pass
+                factory._make = Other
+            import user
+            print(type(user.log).__name__, type(user.cond._lock).__name__,
+                  type(user.THING).__name__)
+        """}, ["app.py"])
+    assert "user" not in code_only(snap.dump_output), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "user", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "Logger RLock Made\n", share.stderr
+    for patch, expected in (("logger", "MyLogger RLock Made\n"),
+                            ("lock", "Logger MyRLock Made\n"),
+                            ("helper", "Logger RLock Other\n")):
+        plain, share = snap.plain(["app.py", patch]), snap.share(["app.py", patch])
+        assert share.stdout == plain.stdout == expected, (patch, share.stderr)
+        assert snapshot_lines(share.stderr)["user"].startswith("code"), share.stderr
