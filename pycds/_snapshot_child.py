@@ -411,7 +411,7 @@ def _codes(obj: Any) -> list[Any]:
     functions = []
     if type(obj) is FunctionType:
         functions.append(obj)
-    elif isinstance(obj, type):
+    elif objects.is_a(obj, type):
         for value in list(vars(obj).values()):
             if type(value) in (classmethod, staticmethod):
                 value = value.__func__
@@ -458,7 +458,7 @@ def _called_names(roots: list[tuple[str, Any]],
                 found.append((source, name, value))
                 if _own(value, source):
                     todo.append((source, value))
-        if isinstance(obj, type):
+        if objects.is_a(obj, type):
             for value in list(vars(obj).values()):
                 kind = type(value)
                 if _own(kind, source) and kind is not obj:
@@ -473,7 +473,7 @@ def _own(value: Any, source: str) -> bool:
     """A Python function or class the module `source` defined."""
     if type(value) is FunctionType:
         return value.__globals__ is getattr(sys.modules.get(source), "__dict__", None)
-    return (isinstance(value, type) and bool(value.__flags__ & objects.HEAPTYPE)
+    return (objects.is_a(value, type) and bool(value.__flags__ & objects.HEAPTYPE)
             and getattr(value, "__module__", None) == source
             and "__module__" in vars(value))
 
@@ -481,7 +481,7 @@ def _own(value: Any, source: str) -> bool:
 def _callable_kind(value: Any) -> bool:
     """Functions and classes (what a patch replaces), not data."""
     t = type(value)
-    return (t is FunctionType or isinstance(value, type)
+    return (t is FunctionType or objects.is_a(value, type)
             or t.__name__ in ("builtin_function_or_method", "method_descriptor"))
 
 

@@ -706,7 +706,10 @@ def creation_order(context: Context) -> list[type]:
     heap, name = context.heap, context.name
     found: list[type] = []
     seen: set[int] = set()
+    # The namespace's classes first, then every other class the body made
+    # (ast keeps Num, Str... only in a dict its module __getattr__ reads).
     stack = [v for v in vars(context.module).values() if isinstance(v, type)]
+    stack += heap.classes.get(name, [])
     while stack:
         cls = stack.pop(0)
         if id(cls) in seen or heap.owner.get(id(cls)) != name:

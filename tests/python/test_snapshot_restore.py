@@ -2987,3 +2987,44 @@ def test_what_the_functions_a_body_called_use(tmp_path: Path) -> None:
         plain, share = snap.plain(["app.py", patch]), snap.share(["app.py", patch])
         assert share.stdout == plain.stdout == expected, (patch, share.stderr)
         assert snapshot_lines(share.stderr)["user"].startswith("code"), share.stderr
+
+
+def test_subclasses_in_their_order_when_the_namespace_does_not_hold_them(tmp_path: Path) -> None:
+    """Classes a body keeps only inside a container (ast keeps Num, Str...
+    in a dict its module __getattr__ reads) are made in the body's order
+    too: a base lists its subclasses as plain Python does."""
+    snap = snapshot_project(tmp_path, {
+        "kinds.py": """
+            class Base: pass
+            class First(Base): pass
+            class Second(Base): pass
+            class Third(Base): pass
+            _hidden = {name: globals().pop(name) for name in ("First", "Second")}
+            Also = Third
+        """,
+        "app.py": """
+            import kinds
+            print([c.__name__ for c in kinds.Base.__subclasses__()])
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "kinds")
+    assert plain.stdout == "['First', 'Second', 'Third']\n"
+
+
+def test_called_functions_naming_a_proxy(tmp_path: Path) -> None:
+    """A function the body called names a module global that raises when
+    asked its __class__ (werkzeug's `request` outside a request): looking
+    at what the function uses must not ask it."""
+    snap = snapshot_project(tmp_path, {
+        "proxied.py": """
+            class Outside:
+                @property
+                def __class__(self):
+                    raise RuntimeError("working outside of a context")
+            current = Outside()
+            def helper():
+                return 1 if current is not None else 0
+        """,
+        "caller.py": "import proxied\nX = proxied.helper()\n",
+        "app.py": "import caller\nprint('x', caller.X)\n"}, ["app.py"])
+    plain = same_as_plain(snap, "caller")
+    assert plain.stdout == "x 1\n"
