@@ -203,7 +203,6 @@ class Heap:
         self.bookkeeping: dict[int, str] = {}   # module object id -> name
         self.private: set[int] = set()          # the planner's own objects
         self.tracked: set[int] = set()          # ids with entries
-        self.classes: dict[str, list[type]] = {}  # owner -> its classes, as found
 
     def hide(self, *objs: Any) -> None:
         """The planner's own objects (reachable from the hooks it installs):
@@ -239,8 +238,6 @@ class Heap:
     def _know(self, obj: Any, owner: str, parent: Any, step: Step | None) -> None:
         self.known[id(obj)] = obj
         self.owner[id(obj)] = owner
-        if owner and objects.is_a(obj, type):
-            self.classes.setdefault(owner, []).append(obj)
         if parent is not None and step is not None:
             self.parent[id(obj)] = (id(parent), step)
 

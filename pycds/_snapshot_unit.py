@@ -706,10 +706,16 @@ def creation_order(context: Context) -> list[type]:
     heap, name = context.heap, context.name
     found: list[type] = []
     seen: set[int] = set()
-    # The namespace's classes first, then every other class the body made
-    # (ast keeps Num, Str... only in a dict its module __getattr__ reads).
-    stack = [v for v in vars(context.module).values() if isinstance(v, type)]
-    stack += heap.classes.get(name, [])
+    # The namespace's classes, and those in its containers (ast keeps Num,
+    # Str... only in a dict its module __getattr__ reads).
+    stack = []
+    for value in vars(context.module).values():
+        if type(value) is dict:
+            stack += [v for v in value.values() if objects.is_a(v, type)]
+        elif type(value) in (list, tuple, set, frozenset):
+            stack += [v for v in value if objects.is_a(v, type)]
+        elif objects.is_a(value, type):
+            stack.append(value)
     while stack:
         cls = stack.pop(0)
         if id(cls) in seen or heap.owner.get(id(cls)) != name:
