@@ -781,10 +781,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             __import__(name, namespace, None, fromlist, level)
         except ImportError:
             if ok:
-                raise Stale(f"import {name} failed") from None
+                raise Stale(f"import {_import_text(name, fromlist, level)} failed") from None
         else:
             if not ok:
-                raise Stale(f"import {name} succeeded, its body saw it fail")
+                raise Stale(f"import {_import_text(name, fromlist, level)} succeeded, "
+                            "its body saw it fail")
     for source, attribute, expected in header[H_BINDINGS]:
         home = sys.modules.get(source)
         value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
@@ -798,6 +799,12 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
                 matches_witness(value, expected) if _digest_is_witness(value)
                 else digest(value) == expected):
             raise Stale(f"{source}.{attribute} is not what its body saw")
+
+
+def _import_text(name: str, fromlist: Any, level: int) -> str:
+    """An import as the body wrote it: `from . import x` has no name."""
+    where = "." * level + name
+    return f"{', '.join(fromlist)} from {where}" if fromlist else where
 
 
 def memo_preamble(count: int) -> bytes:

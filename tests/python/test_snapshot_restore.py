@@ -3028,3 +3028,28 @@ def test_called_functions_naming_a_proxy(tmp_path: Path) -> None:
         "app.py": "import caller\nprint('x', caller.X)\n"}, ["app.py"])
     plain = same_as_plain(snap, "caller")
     assert plain.stdout == "x 1\n"
+
+
+def test_a_replayed_relative_import_that_fails_is_named(tmp_path: Path) -> None:
+    """A program that blocks an optional submodule (sys.modules[...] = None)
+    makes the package's replayed `from . import opt` fail: the body runs,
+    and the reason names the import as the body wrote it."""
+    snap = snapshot_project(tmp_path, {
+        "pkg/__init__.py": """
+            try:
+                from . import opt
+                HAVE = True
+            except ImportError:
+                HAVE = False
+        """,
+        "pkg/opt.py": "X = 1\n",
+        "app.py": """
+            import sys
+            if sys.argv[1:] == ["patch"]:
+                sys.modules["pkg.opt"] = None
+            import pkg
+            print("have", pkg.HAVE)
+        """}, ["app.py"])
+    restored_then_patched(snap, "pkg", "have True\n", "have False\n")
+    share = snap.share(["app.py", "patch"])
+    assert snapshot_lines(share.stderr)["pkg"] == "code (import opt from . failed)", share.stderr
