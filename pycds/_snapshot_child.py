@@ -390,6 +390,7 @@ class Frame:
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
+        self.ran: dict[int, tuple[Any, Any]] = {}  # id(code) -> (code, its globals)
 
 
 # What importlib's _init_module_attrs sets on a module before its body runs.
@@ -406,76 +407,62 @@ CACHES = (("re", "_cache"), ("re", "_cache2"))
 FunctionType = restore.FunctionType
 
 
-def _codes(obj: Any) -> list[Any]:
-    """The code a function or a class's methods run, nested code too."""
-    functions = []
-    if type(obj) is FunctionType:
-        functions.append(obj)
-    elif objects.is_a(obj, type):
-        for value in list(vars(obj).values()):
-            if type(value) in (classmethod, staticmethod):
-                value = value.__func__
-            if type(value) is property:
-                functions += [f for f in (value.fget, value.fset, value.fdel)
-                              if type(f) is FunctionType]
-            elif type(value) is FunctionType:
-                functions.append(value)
-    codes, stack = [], [f.__code__ for f in functions]
-    while stack:
-        code = stack.pop()
-        codes.append(code)
-        stack += [c for c in code.co_consts if type(c) is type(code)]
-    return codes
-
-
-def _called_names(roots: list[tuple[str, Any]],
-                  skipped: set[str]) -> list[tuple[str, str, Any]]:
-    """The functions and classes of a module that the functions and classes
-    a body took from it may call, named in their code (and in the code of
-    the classes of their class attributes' values), transitively within
-    the module: (module, name, value).  A program that replaced one of
-    them before the import (logging.setLoggerClass, a wrapper around
-    dataclasses._process_class, gevent's threading.RLock) changes what
-    the body would make, so a restore checks them like the body's reads."""
+def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
+               skipped: set[str]) -> list[tuple[str, str, Any]]:
+    """The functions and classes that the code a body ran names in its
+    module, and in the modules it names (`_re.compile`: re's compile):
+    (module, name, value), the body's own module and running ones left
+    out.  A program that replaced one of them before the import
+    (logging.setLoggerClass, a wrapper around dataclasses._process_class
+    or re._compile, gevent's threading.RLock) changes what the body would
+    make, so a restore checks them like the body's reads."""
     found: list[tuple[str, str, Any]] = []
     named: set[tuple[str, str]] = set()
-    seen: set[int] = set()
-    todo = [(source, value) for source, value in roots
-            if source not in skipped and _own(value, source)]
-    while todo:
-        source, obj = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        namespace = sys.modules[source].__dict__
-        for code in _codes(obj):
-            for name in code.co_names:
-                value = namespace.get(name, KEEP)
-                if (value is KEEP or name.startswith("__") or (source, name) in named
-                        or not _callable_kind(value)):
-                    continue
-                named.add((source, name))
-                found.append((source, name, value))
-                if _own(value, source):
-                    todo.append((source, value))
-        if objects.is_a(obj, type):
-            for value in list(vars(obj).values()):
-                kind = type(value)
-                if _own(kind, source) and kind is not obj:
-                    todo.append((source, kind))
+
+    def note(source: str, name: str, value: Any) -> None:
+        if (source == own or source in skipped or source.startswith("pycds")
+                or source in IMPORT_SYSTEM
+                or name.startswith("__") or (source, name) in named
+                or not _callable_kind(value)):
+            return
+        named.add((source, name))
+        found.append((source, name, value))
+
+    for code, namespace in ran.values():
+        source = namespace.get("__name__")
+        if type(source) is not str or getattr(sys.modules.get(source), "__dict__",
+                                              None) is not namespace:
+            continue  # exec'd code: its namespace is no module's
+        names = code.co_names
+        for name in names:
+            value = namespace.get(name, KEEP)
+            if value is KEEP:
+                continue
+            if type(value) is type(sys):
+                other = getattr(value, "__name__", None)
+                if type(other) is str and sys.modules.get(other) is value:
+                    attrs = vars(value)
+                    for attribute in names:
+                        if attribute in attrs:
+                            note(other, attribute, attrs[attribute])
+                continue
+            note(source, name, value)
     return found
 
 
 KEEP = object()
 
 
-def _own(value: Any, source: str) -> bool:
-    """A Python function or class the module `source` defined."""
-    if type(value) is FunctionType:
-        return value.__globals__ is getattr(sys.modules.get(source), "__dict__", None)
-    return (objects.is_a(value, type) and bool(value.__flags__ & objects.HEAPTYPE)
-            and getattr(value, "__module__", None) == source
-            and "__module__" in vars(value))
+# The import system's modules: what their code names is the machinery's
+# (which runs for every import, restored or not), and some are in
+# sys.modules only once importlib is imported.
+IMPORT_SYSTEM = frozenset(("importlib._bootstrap", "importlib._bootstrap_external",
+                           "_frozen_importlib", "_frozen_importlib_external",
+                           "importlib", "zipimport"))
+
+# The sys.monitoring tool the planner watches calls with (3 and 4 have no
+# conventional owner).
+CALLS_TOOL = 4
 
 
 def _callable_kind(value: Any) -> bool:
@@ -504,6 +491,7 @@ class Planner:
         self.recorder = inputs.InputRecorder()
         self.c_modules = _c_modules()
         self.heap = changes.Heap(self.c_modules)
+        self.restart_calls: Any = lambda: None
         self.recording = 0.0
         self.real_import = builtins.__import__
         self.units = ""             # where units go ("" = none)
@@ -521,6 +509,7 @@ class Planner:
 
     def install(self) -> None:
         self._watch_warnings()
+        self._watch_calls()
         for cls in (SourceFileLoader, SourcelessFileLoader, FrozenImporter):
             self._wrap(cls, "exec_module", "body")
         for cls in (ExtensionFileLoader, BuiltinImporter):
@@ -628,6 +617,40 @@ class Planner:
                     refusals.append(reason)
             return value
         self._stand_in(draw, real, module, name)
+
+    def _watch_calls(self) -> None:
+        """Which code each body ran (its functions, and those they called),
+        with its globals, for _ran_names: sys.monitoring's PY_START where
+        there is one (each code reported once until restart_calls, at each
+        body's start and end), else a profile function's call events."""
+        planner = self
+        monitoring = getattr(sys, "monitoring", None)
+        getframe = sys._getframe
+        if monitoring is not None:
+            disable = monitoring.DISABLE
+
+            def started(code: Any, offset: int) -> Any:
+                if planner.recorder.paused or not planner.stack:
+                    return None
+                ran = planner.stack[-1].ran
+                if id(code) not in ran:
+                    ran[id(code)] = (code, getframe(1).f_globals)
+                return disable
+
+            monitoring.use_tool_id(CALLS_TOOL, "pycds planner")
+            monitoring.register_callback(CALLS_TOOL, monitoring.events.PY_START, started)
+            monitoring.set_events(CALLS_TOOL, monitoring.events.PY_START)
+            self.restart_calls = monitoring.restart_events
+            return
+
+        def profiled(frame: Any, event: str, arg: Any) -> None:
+            if event == "call" and not planner.recorder.paused and planner.stack:
+                ran = planner.stack[-1].ran
+                code = frame.f_code
+                if id(code) not in ran:
+                    ran[id(code)] = (code, frame.f_globals)
+
+        sys.setprofile(profiled)
 
     def _watch_warnings(self) -> None:
         """A warning a body issued, shown or not here (DeprecationWarning is
@@ -826,6 +849,7 @@ class Planner:
         if record is None:
             record = self.records[name] = new_record(name, kind)
         self.stack.append(Frame(name, record, paused, module))
+        self.restart_calls()
         self.recorder.current = record["inputs"]
         self.recorder.effects = record["refusals"]
         self.recording += _clock() - started
@@ -846,6 +870,7 @@ class Planner:
         started = _clock()
         self._examine(frame, self._close, frame)
         self.stack.pop()
+        self.restart_calls()
         record = frame.record
         record["seconds"] += body_seconds
         if error is not None and not record["error"]:
@@ -1099,11 +1124,9 @@ class Planner:
                     # A module still running: its unit makes its objects
                     # after the imports it replays (this one among them).
                     self.partial_users.setdefault(source, frame.name)
-        roots = [(source, sys.modules[source].__dict__.get(name))
-                 for source, name, _ in reads + frame.bindings if source in sys.modules]
         known = {(source, name) for source, name, _ in reads} | set_by_body
-        running = {f.name for f in self.stack}
-        for source, name, value in _called_names(roots, running | {frame.name}):
+        running = {f.name for f in self.stack if f is not frame}
+        for source, name, value in _ran_names(frame.ran, frame.name, running):
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
                 reads.append((source, name, restore.digest(value)))

@@ -3053,3 +3053,33 @@ def test_a_replayed_relative_import_that_fails_is_named(tmp_path: Path) -> None:
     restored_then_patched(snap, "pkg", "have True\n", "have False\n")
     share = snap.share(["app.py", "patch"])
     assert snapshot_lines(share.stderr)["pkg"] == "code (import opt from . failed)", share.stderr
+
+
+def test_what_the_modules_own_functions_called_use(tmp_path: Path) -> None:
+    """The code a body ran includes its own module's functions: string's
+    body calls Template.__init_subclass__, which compiles with re; a
+    program that wrapped what that compile uses first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "helpers.py": """
+            def _build(n):
+                return list(range(n))
+            def build(n):
+                return _build(n)
+        """,
+        "tmpl.py": """
+            import helpers as _h
+            class Template:
+                @classmethod
+                def setup(cls):
+                    cls.items = _h.build(3)
+            Template.setup()
+        """,
+        "app.py": """
+            import sys, helpers
+            if sys.argv[1:] == ["patch"]:
+                real = helpers._build
+                helpers._build = lambda n: ["wrapped"] + real(n)
+            import tmpl
+            print("items", tmpl.Template.items)
+        """}, ["app.py"])
+    restored_then_patched(snap, "tmpl", "items [0, 1, 2]\n", "items ['wrapped', 0, 1, 2]\n")
