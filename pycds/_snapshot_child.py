@@ -435,8 +435,8 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
             continue  # exec'd code: its namespace is no module's
         names = code.co_names
         for name in names:
-            value = namespace.get(name, KEEP)
-            if value is KEEP:
+            value = namespace.get(name, changes.ABSENT)
+            if value is changes.ABSENT:
                 continue
             if type(value) is type(sys):
                 other = getattr(value, "__name__", None)
@@ -448,9 +448,6 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                 continue
             note(source, name, value)
     return found
-
-
-KEEP = object()
 
 
 # The import system's modules: what their code names is the machinery's
