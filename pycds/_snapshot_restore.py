@@ -75,7 +75,7 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU6\n"  # U6: the process before the header
+UNIT_MAGIC = b"pycdsU7\n"  # U7: classes from images (U6: the process first)
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

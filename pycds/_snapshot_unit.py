@@ -622,7 +622,13 @@ def _make_pickler_class() -> Any:
                 inherited |= base.__flags__ & COLLECTION_FLAGS
             self.fills.append(("class", cls, (order, later, abc, abstract,
                                               flags if flags != inherited else 0)))
-            return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace))
+            # Made from an image of its words where the planning process
+            # could make it so and got the same class (class_image.h): no
+            # type.__new__, whose slot lookups are most of a class's cost.
+            image = _cds.class_image(cls, namespace)
+            if type(image) is str:  # why not
+                return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace))
+            return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace, image))
 
         def _instance(self, obj: Any, t: type) -> Any:
             base = objects.layout_base(t, self.context.c_modules)

@@ -45,6 +45,13 @@ PyObject *pycds_type_modified(PyObject *module, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+void pycds_discard_class(PyObject *cls)
+{
+    if (Py_TYPE(cls)->tp_clear)
+        Py_TYPE(cls)->tp_clear(cls);
+    Py_DECREF(cls);
+}
+
 /* The deallocator of every class type.__new__ makes (subtype_dealloc,
  * which libpython does not export): read from one made here. */
 static destructor class_dealloc(void)
@@ -56,7 +63,7 @@ static destructor class_dealloc(void)
         if (!probe)
             return NULL;
         found = ((PyTypeObject *)probe)->tp_dealloc;
-        Py_DECREF(probe);
+        pycds_discard_class(probe);
     }
     return found;
 }

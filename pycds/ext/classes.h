@@ -17,6 +17,12 @@ PyObject *pycds_type_dict(PyObject *module, PyObject *cls);
  * tags of cls and its subclasses forget what they knew. */
 PyObject *pycds_type_modified(PyObject *module, PyObject *cls);
 
+/* Let go of a class made here and no longer needed, doing what a
+ * collection would do to it (its namespace and MRO cleared, which breaks
+ * its cycles), so that it leaves its bases' __subclasses__() now and not
+ * at the next collection. */
+void pycds_discard_class(PyObject *cls);
+
 /* Whether a class was made by type.__new__ (a class statement, type(...)):
  * its deallocator is subtype_dealloc.  An extension's heap type (PyO3's,
  * PyType_FromSpec's) is not, whatever its flags; -1 with an exception. */

@@ -5,6 +5,7 @@
 
 #include "archive_type.h"
 #include "child.h"
+#include "class_image.h"
 #include "classes.h"
 #include "copier.h"
 #include "error.h"
@@ -83,8 +84,20 @@ static PyMethodDef module_methods[] = {
      "kwdefaults, annotations, doc, module, attrs, type_params) -> function\n"
      "(snapshot restores)."},
     {"unit_class", (PyCFunction)(void (*)(void))pycds_unit_class, METH_FASTCALL,
-     "unit_class(metaclass, name, bases, namespace) -> class, made by\n"
-     "type.__new__ with no __init_subclass__ called (snapshot restores)."},
+     "unit_class(metaclass, name, bases, namespace[, image]) -> class, made\n"
+     "from its image (class_image) or by type.__new__, with no\n"
+     "__init_subclass__ called (snapshot restores)."},
+    {"class_image", (PyCFunction)(void (*)(void))pycds_class_image,
+     METH_FASTCALL,
+     "class_image(cls, namespace) -> image, or a str saying why none: what\n"
+     "unit_class needs to make cls again from namespace without\n"
+     "type.__new__, checked by making it so here."},
+    {"class_differences", (PyCFunction)(void (*)(void))pycds_class_differences,
+     METH_FASTCALL,
+     "class_differences(a, b) -> list: the words where two classes made by\n"
+     "Python code differ (caches and their own storage aside)."},
+    {"class_image_count", pycds_class_image_count, METH_NOARGS,
+     "class_image_count() -> int: classes this process made from images."},
     {"unit_object", pycds_unit_object, METH_O,
      "unit_object(cls) -> object.__new__(cls) (snapshot restores)."},
     {"unit_fill", (PyCFunction)(void (*)(void))pycds_unit_fill, METH_FASTCALL,

@@ -5,6 +5,8 @@
  */
 #include "unit.h"
 
+#include "class_image.h"
+
 #include "classes.h"
 #include "error.h"
 
@@ -239,16 +241,26 @@ PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4 || !PyType_Check(args[0]) ||
+    if ((nargs != 4 && nargs != 5) || !PyType_Check(args[0]) ||
         !PyType_IsSubtype((PyTypeObject *)args[0], &PyType_Type) ||
         !PyUnicode_Check(args[1]) || !PyTuple_Check(args[2]) ||
         !PyDict_Check(args[3]))
         return pycds_raise(PYCDS_ERROR_TYPE,
-                           "unit_class(metaclass, name, bases, namespace)");
+                           "unit_class(metaclass, name, bases, namespace"
+                           "[, image])");
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++)
         if (!PyType_Check(PyTuple_GET_ITEM(args[2], i)))
             return pycds_raise(PYCDS_ERROR_TYPE,
                                "unit_class: a base is no class");
+    if (nargs == 5 && args[4] != Py_None) {
+        PyObject *made = pycds_class_from_image(
+            (PyTypeObject *)args[0], args[1], args[2], args[3], args[4]);
+        /* An image that does not fit (another build's) leaves nothing
+         * behind: type.__new__ makes the class as the body did. */
+        if (made || PyErr_ExceptionMatches(PyExc_MemoryError))
+            return made;
+        PyErr_Clear();
+    }
     PyObject *saved = PyList_New(0);
     if (!saved)
         return NULL;

@@ -26,10 +26,11 @@ PyObject *pycds_unit_object(PyObject *module, PyObject *cls);
 PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
                           Py_ssize_t nargs);
 
-/* unit_class(metaclass, name, bases, namespace) -> class: type.__new__
- * itself (not the metaclass's __new__ or __init__), with every
- * __init_subclass__ of the bases out of reach while it runs: what the hooks
- * did is in the unit. */
+/* unit_class(metaclass, name, bases, namespace[, image]) -> class:
+ * type.__new__ itself (not the metaclass's __new__ or __init__), with
+ * every __init_subclass__ of the bases out of reach while it runs: what the
+ * hooks did is in the unit.  With an image (class_image.h), made from it
+ * instead, or by type.__new__ when it does not fit. */
 PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs);
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import backdate, decisions, run
+from pycds._snapshot_restore import UNIT_MAGIC
 
 # --------------------------------------------------------------------------
 # Helpers
@@ -1737,7 +1738,7 @@ def test_damaged_unit_runs_the_body(snapstart: Snap, tmp_path: Path, where: str)
     never crashes and never gives other output than plain: the archive is
     refused, or the module runs its body."""
     data = bytearray(snapstart.archive.read_bytes())
-    start = data.find(b"pycdsU6\n")  # the unit's magic (_snapshot_restore.UNIT_MAGIC)
+    start = data.find(UNIT_MAGIC)
     assert start > 0
     offset = {"header": start + 20, "objects": start + 400, "end": start + 900}[where]
     for i in range(offset, offset + 8):
