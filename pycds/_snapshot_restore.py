@@ -696,10 +696,17 @@ def _search_path() -> tuple[str, ...]:
 _process_now: Any = None
 
 
+# sys.path as last seen by _path_key, and whether an entry was relative.
+_last_path: tuple[Any, bool] = ((), False)
+
+
 def _path_key() -> tuple[Any, Any]:
+    global _last_path
     path = tuple(sys.path)
-    relative = not all(type(e) is str and os.path.isabs(e) for e in path)
-    return (path, os.getcwd() if relative else None)
+    if path != _last_path[0]:
+        _last_path = (path, not all(type(e) is str and os.path.isabs(e)
+                                    for e in path))
+    return (path, os.getcwd() if _last_path[1] else None)
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
@@ -710,8 +717,7 @@ LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
 def _locale_name() -> tuple[Any, ...]:
     """The locale a process starts with, from where it comes from (asking
     _locale would import it, which plain Python has not)."""
-    data = _environ_data()
-    return tuple(data.get(key) for key in LOCALE_KEYS)
+    return tuple(map(_environ_data().get, LOCALE_KEYS))
 
 
 def _environ_data() -> Any:
