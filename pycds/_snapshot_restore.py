@@ -209,27 +209,18 @@ TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
              "__text_signature__", "__type_params__", "__abstractmethods__"}
 
 
-def put_in_order(namespace: dict[str, Any], order: list[str]) -> None:
-    """Give a namespace its keys in the body's order (a class's, an
-    instance's): the ones in order first, any others after them."""
-    if list(namespace) != order:
-        values = dict(namespace)
-        namespace.clear()
-        for key in order:
-            namespace[key] = values.pop(key)
-        namespace.update(values)
+# Give a namespace (a class's, an instance's) its keys in the body's
+# order: the ones in order first, any others after them (C: classes.h).
+put_in_order = _cds.put_in_order
 
 
-def fill_class(cls: type, state: tuple[Any, ...]) -> None:
-    """Give a class made by _cds.unit_class the rest of its namespace, in the
-    body's order; then what its metaclass's C part kept (an ABC's data)."""
-    order, later, abc, abstract, flags = state
-    namespace = _cds.type_dict(cls)
-    for key, value in later:
-        namespace[key] = value
+def _abc_step(cls: type, state: tuple[Any, ...]) -> None:
+    """What a class's metaclass's C part kept: an ABC's data (_abc_init
+    makes _abc_impl and __abstractmethods__ as ABCMeta's __new__ did; the
+    registry is replayed, caches start empty), or abstract methods set."""
+    _, _, abc, abstract, flags = state
     if abc is not None:
-        # _abc_init makes _abc_impl and __abstractmethods__ as ABCMeta's
-        # __new__ did; the registry is replayed (caches start empty).
+        namespace = _cds.type_dict(cls)
         if flags:
             namespace["__abc_tpflags__"] = flags
         _abc._abc_init(cls)
@@ -237,11 +228,13 @@ def fill_class(cls: type, state: tuple[Any, ...]) -> None:
             _abc._abc_register(cls, subclass)
     elif abstract is not None:
         type.__setattr__(cls, "__abstractmethods__", abstract)
-    put_in_order(namespace, order)
-    _cds.type_modified(cls)
-    for key, value in later:
-        if key[:2] == "__" and key[-2:] == "__" and key not in TYPE_DATA:
-            type.__setattr__(cls, key, value)  # the slot behind a dunder
+
+
+def fill_class(cls: type, state: tuple[Any, ...]) -> None:
+    """Give a class made by _cds.unit_class the rest of its namespace, in the
+    body's order; then what its metaclass's C part kept (_abc_step), and
+    the slots behind its dunders (C: classes.h)."""
+    _cds.fill_class(cls, state, _abc_step, TYPE_DATA)
 
 
 def class_attribute(cls: type, name: str) -> Any:
@@ -418,37 +411,14 @@ def _type_name(t: type) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
-def witness(obj: Any) -> tuple[Any, ...]:
-    """What must still hold of an object named by a path: its type, its
-    name, and for a Python function where its code was written (a
-    replacement made with functools.wraps has another)."""
-    t = type(obj)
-    name = None
-    if t is FunctionType:
-        code = obj.__code__
-        return (_type_name(t), obj.__qualname__, code.co_filename,
-                code.co_firstlineno)
-    if isinstance(obj, type) or t.__name__ in ("builtin_function_or_method",
-                                               "builtin_method",
-                                               "method_descriptor",
-                                               "wrapper_descriptor"):
-        name = getattr(obj, "__qualname__", None)
-        owner = getattr(obj, "__self__", None) if t.__name__.startswith("builtin_") else None
-        if owner is not None and type(owner) is not ModuleType and not isinstance(owner, type):
-            # A C method bound to an object (`PATTERN.search`): which object.
-            return (_type_name(t), name, _bound_witness(owner))
-    elif t is ModuleType:
-        name = obj.__name__
-    return (_type_name(t), name)
+# What must still hold of an object named by a path: its type, its name,
+# and for a Python function where its code was written (a replacement made
+# with functools.wraps has another); for a C method bound to an object,
+# which object.  Defined once, in C (pycds/ext/witness.h), for the dump and
+# the restore alike.
+witness = _cds.witness
 
 
-def _bound_witness(owner: Any) -> Any:
-    if _type_name(type(owner)) == "re.Pattern":
-        return ("re.Pattern", owner.pattern, owner.flags)
-    return witness(owner)
-
-
-DIGEST_ITEMS = 64  # a container's items a digest looks at, at most
 ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 
 
@@ -494,33 +464,13 @@ def checkable(value: Any) -> bool:
     return bool(t.__flags__ & (1 << 9)) and not t.__flags__ & (1 << 8)
 
 
-def digest(value: Any) -> Any:
-    """What a body may have read of another module's attribute, so that a
-    program that changed it first is seen: a plain value itself; a
-    container's length and items (plain values, else their witnesses); a
-    Python instance's attributes likewise; else the witness.  One level
-    deep: a change further down is not seen (README says so)."""
-    t = type(value)
-    if t in ATOM_TYPES:
-        return ("=", value)
-    if t is dict:
-        if len(value) > DIGEST_ITEMS:
-            return ("dict", len(value))
-        return ("dict", tuple((_shallow(k), _shallow(v)) for k, v in value.items()))
-    if t is list or isinstance(value, tuple):
-        if len(value) > DIGEST_ITEMS:
-            return (t.__name__, len(value))
-        return (t.__name__, tuple(map(_shallow, value)))
-    if t is set or t is frozenset:
-        if len(value) > DIGEST_ITEMS:
-            return (t.__name__, len(value))
-        return (t.__name__, frozenset(map(_shallow, value)))
-    seen = witness(value)
-    if t is not ModuleType and not isinstance(value, type) and t is not FunctionType:
-        attrs = _attrs(value)
-        if type(attrs) is dict and len(attrs) <= DIGEST_ITEMS:
-            return (seen, tuple((k, _shallow(v)) for k, v in attrs.items()))
-    return seen
+# What a body may have read of another module's attribute, so that a
+# program that changed it first is seen: a plain value itself; a
+# container's length and items (plain values, else their witnesses); a
+# Python instance's attributes likewise; else the witness.  One level deep:
+# a change further down is not seen (README says so).  C, with the check of
+# a unit's reads (pycds/ext/witness.h).
+digest = _cds.digest
 
 
 def _attrs(obj: Any) -> Any:
@@ -582,17 +532,10 @@ LAZY_TYPES = {
 
 
 def resolve(path: tuple[tuple[Any, Any], ...]) -> Any:
-    kind, arg = path[0]
-    obj = sys.modules[arg] if kind == "module" else resolve_step(None, kind, arg)
-    for kind, arg in path[1:]:
-        if kind == "attr" and arg != "__dict__":
-            # A module's or class's own namespace (no descriptors, no
-            # __getattr__): what the path was made from.
-            obj = (obj.__dict__ if type(obj) is ModuleType or isinstance(obj, type)
-                   else _attrs(obj))[arg]
-        else:
-            obj = resolve_step(obj, kind, arg)
-    return obj
+    """The object a path names (pycds/ext/witness.h: a module's or class's
+    own namespace, no descriptors, no __getattr__; steps it does not know
+    are resolve_step's)."""
+    return _cds.resolve(path, resolve_step)
 
 
 def resolve_step(obj: Any, kind: str, arg: Any) -> Any:
@@ -792,19 +735,14 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             if not ok:
                 raise Stale(f"import {_import_text(name, fromlist, level)} succeeded, "
                             "its body saw it fail")
-    for source, attribute, expected in header[H_BINDINGS]:
-        home = sys.modules.get(source)
-        value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
-        if value is KEEP or (value != expected[1] if expected[0] == "=" else
-                             not matches_witness(value, expected)):
-            raise Stale(f"{source}.{attribute} changed")
-    for source, attribute, expected in header[H_READS]:
-        home = sys.modules.get(source)
-        value = _attrs(home).get(attribute, KEEP) if home is not None else KEEP
-        if value is KEEP or not (
-                matches_witness(value, expected) if _digest_is_witness(value)
-                else digest(value) == expected):
-            raise Stale(f"{source}.{attribute} is not what its body saw")
+    # What it took from other modules (bindings: the same object, or plain
+    # value) and what its code may have read of them (digests): C.
+    failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], _checked)
+    if failed is not None:
+        kind, index = failed
+        source, attribute, _ = (header[H_BINDINGS], header[H_READS])[kind][index]
+        raise Stale(f"{source}.{attribute} changed" if kind == 0 else
+                    f"{source}.{attribute} is not what its body saw")
 
 
 def _import_text(name: str, fromlist: Any, level: int) -> str:
@@ -848,12 +786,6 @@ def matches_witness(obj: Any, seen: Any) -> bool:
     return True
 
 
-def _digest_is_witness(value: Any) -> bool:
-    """Whether digest(value) is witness(value) (see digest)."""
-    t = type(value)
-    return t is FunctionType or t is ModuleType or isinstance(value, type)
-
-
 def _no_reference(pid: Any) -> Any:
     raise Stale(f"unknown reference {pid!r}")
 
@@ -863,15 +795,15 @@ def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
     (memo_preamble): the module, its namespace, KEEP, the vocabulary, what
     existed before (found by path, checked by witness), and code."""
     memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
-    for path, seen in header[H_EXTERNALS]:
-        try:
-            obj = resolve(path)
-        except (KeyError, IndexError, AttributeError, TypeError):
-            raise Stale(f"{_text(path)} is gone") from None
-        if not matches_witness(obj, seen):
-            raise Stale(f"{_text(path)} is not what it was "
-                        f"(a {seen[0]} {seen[1] or ''})")
-        memo.append(obj)
+    externals = header[H_EXTERNALS]
+    failed = _cds.resolve_externals(externals, memo, _checked, resolve_step)
+    if failed is not None:
+        index, found = failed
+        path, seen = externals[index]
+        if not found:
+            raise Stale(f"{_text(path)} is gone")
+        raise Stale(f"{_text(path)} is not what it was "
+                    f"(a {seen[0]} {seen[1] or ''})")
     for path in header[H_CODES]:
         memo.append(code_at(code, path))
     for clock in header[H_FRESH]:

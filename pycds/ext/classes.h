@@ -41,4 +41,20 @@ int pycds_is_stateless_c_base(PyTypeObject *type);
 /* is_stateless_c_base(cls) -> bool: the same, for Python. */
 PyObject *pycds_stateless_c_base(PyObject *module, PyObject *cls);
 
+/* put_in_order(dict, order): give a namespace (a class's, an instance's)
+ * its keys in the body's order: the keys of the list `order` first, any
+ * others after them, in their order; KeyError for a key of order it lacks. */
+PyObject *pycds_put_in_order(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs);
+
+/* fill_class(cls, (order, later, abc, abstract, flags), abc_step,
+ * type_data): the rest of the namespace of a class made by unit_class,
+ * in the body's order: the (key, value) items of `later` set, then
+ * abc_step(cls, state) when abc or abstract is not None (an ABC's data),
+ * the order put back, the class's caches told, and the slot behind each
+ * dunder of `later` that is not type's own data (type_data) set by
+ * type.__setattr__. */
+PyObject *pycds_fill_class(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs);
+
 #endif /* PYCDS_CLASSES_H */

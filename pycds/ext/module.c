@@ -21,6 +21,7 @@
 #include "share.h"
 #include "trust.h"
 #include "unit.h"
+#include "witness.h"
 
 #include <errno.h>
 
@@ -96,6 +97,30 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL,
      "class_differences(a, b) -> list: the words where two classes made by\n"
      "Python code differ (caches and their own storage aside)."},
+    {"witness", pycds_witness, METH_O,
+     "witness(obj) -> tuple: what must still hold of an object a snapshot\n"
+     "unit names by path (pycds/ext/witness.h)."},
+    {"digest", pycds_digest, METH_O,
+     "digest(value) -> what a snapshot unit's body may have read of another\n"
+     "module's attribute (pycds/ext/witness.h)."},
+    {"check_reads", (PyCFunction)(void (*)(void))pycds_check_reads,
+     METH_FASTCALL,
+     "check_reads(bindings, reads, checked) -> None or (kind, index) of\n"
+     "the first that no longer holds."},
+    {"resolve", (PyCFunction)(void (*)(void))pycds_resolve, METH_FASTCALL,
+     "resolve(path, step) -> the object a unit's path names."},
+    {"resolve_externals", (PyCFunction)(void (*)(void))pycds_resolve_externals,
+     METH_FASTCALL,
+     "resolve_externals(entries, memo, checked, step) -> None or (index,\n"
+     "found): each (path, witness) found and checked, its object appended\n"
+     "to memo; the first that is gone (found False) or not what it was."},
+    {"put_in_order", (PyCFunction)(void (*)(void))pycds_put_in_order,
+     METH_FASTCALL,
+     "put_in_order(dict, order): the keys of order first, in its order,\n"
+     "any others after them."},
+    {"fill_class", (PyCFunction)(void (*)(void))pycds_fill_class, METH_FASTCALL,
+     "fill_class(cls, state, abc_step, type_data): the rest of a unit\n"
+     "class's namespace, in order (snapshot restores)."},
     {"class_image_count", pycds_class_image_count, METH_NOARGS,
      "class_image_count() -> int: classes this process made from images."},
     {"unit_object", pycds_unit_object, METH_O,

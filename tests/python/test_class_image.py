@@ -335,3 +335,32 @@ def test_restored_classes_are_made_from_images_and_behave_as_plain(tmp_path: Any
     share = snap.share(["app.py"])
     made = int(re.search(r"^images (\d+)$", share.stderr, re.M).group(1))
     assert made >= 8, share.stderr  # shapes' classes, not type.__new__'s
+
+
+# -- the rest of a class's namespace (pycds/ext/classes.h) --------------------
+
+def test_put_in_order_puts_keys_of_order_first() -> None:
+    namespace = {"c": 3, "a": 1, "extra": 9, "b": 2}
+    _cds.put_in_order(namespace, ["a", "b", "c"])
+    assert list(namespace.items()) == [("a", 1), ("b", 2), ("c", 3), ("extra", 9)]
+    with pytest.raises(KeyError):
+        _cds.put_in_order(namespace, ["a", "missing"])
+    with pytest.raises(TypeError):
+        _cds.put_in_order(namespace, ("a",))
+
+
+def test_fill_class_sets_the_rest_in_order_and_the_slots_behind_dunders() -> None:
+    made = made_again(EqualOnly)  # its __hash__ = None is set later
+    order = list(EqualOnly.__dict__)
+    later = [(k, v) for k, v in EqualOnly.__dict__.items() if k not in made.__dict__]
+    later.append(("__repr__", lambda self: "repr!"))
+    order.append("__repr__")
+    _cds.fill_class(made, (order, later, None, None, 0), None, {"__doc__", "__module__"})
+    assert list(made.__dict__) == order
+    assert repr(made()) == "repr!"  # the slot follows the dunder
+    with pytest.raises(TypeError):
+        hash(made())
+    with pytest.raises(TypeError):
+        _cds.fill_class(made, (order,), None, set())
+    with pytest.raises(TypeError):
+        _cds.fill_class(int, (order, later, None, None, 0), None, set())

@@ -1,0 +1,512 @@
+/*
+ * witness.c - paths and witnesses of what existed before a unit's body
+ * (witness.h says what they are).  Each function does what a Python
+ * version would, through the same attribute lookups, without a Python
+ * frame per object: a restore resolves and compares thousands of them.
+ */
+#include "witness.h"
+
+#include "error.h"
+
+static int is(PyObject *text, const char *ascii)
+{
+    return PyUnicode_Check(text) &&
+           PyUnicode_CompareWithASCIIString(text, ascii) == 0;
+}
+
+/* getattr(obj, name, None): NULL with an exception only for errors other
+ * than AttributeError; Py_None (new reference) when absent. */
+static PyObject *optional_attr(PyObject *obj, const char *name)
+{
+    PyObject *value = PyObject_GetAttrString(obj, name);
+    if (!value && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        value = Py_NewRef(Py_None);
+    }
+    return value;
+}
+
+/* "MODULE.QUALNAME" of a type, as f"{t.__module__}.{t.__qualname__}". */
+static PyObject *type_name(PyTypeObject *t)
+{
+    PyObject *module = PyObject_GetAttrString((PyObject *)t, "__module__");
+    PyObject *qualname =
+        module ? PyObject_GetAttrString((PyObject *)t, "__qualname__") : NULL;
+    PyObject *name =
+        qualname ? PyUnicode_FromFormat("%S.%S", module, qualname) : NULL;
+    Py_XDECREF(module);
+    Py_XDECREF(qualname);
+    return name;
+}
+
+/* Whether t's __name__ is one of the C callables a witness names (1), and
+ * whether it is one of the builtin_* ones, bound to their __self__. */
+static int c_callable_type(PyTypeObject *t, int *builtin)
+{
+    static const char *const NAMES[] = {"builtin_function_or_method",
+                                        "builtin_method", "method_descriptor",
+                                        "wrapper_descriptor"};
+    PyObject *name = PyType_GetName(t);
+    if (!name)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES && !found; i++)
+        if (is(name, NAMES[i])) {
+            found = 1;
+            *builtin = i < 2;
+        }
+    Py_DECREF(name);
+    return found;
+}
+
+static PyObject *witness_of(PyObject *obj);
+
+/* The witness of the object a C method is bound to. */
+static PyObject *bound_witness(PyObject *owner)
+{
+    PyObject *name = type_name(Py_TYPE(owner));
+    if (!name)
+        return NULL;
+    int pattern = is(name, "re.Pattern");
+    Py_DECREF(name);
+    if (!pattern)
+        return witness_of(owner);
+    PyObject *source = PyObject_GetAttrString(owner, "pattern");
+    PyObject *flags = source ? PyObject_GetAttrString(owner, "flags") : NULL;
+    PyObject *out =
+        flags ? Py_BuildValue("(sOO)", "re.Pattern", source, flags) : NULL;
+    Py_XDECREF(source);
+    Py_XDECREF(flags);
+    return out;
+}
+
+static PyObject *function_witness(PyObject *function, PyObject *kind)
+{
+    PyObject *qualname = PyObject_GetAttrString(function, "__qualname__");
+    PyObject *code =
+        qualname ? PyObject_GetAttrString(function, "__code__") : NULL;
+    PyObject *file = code ? PyObject_GetAttrString(code, "co_filename") : NULL;
+    PyObject *line =
+        file ? PyObject_GetAttrString(code, "co_firstlineno") : NULL;
+    PyObject *out = line ? PyTuple_Pack(4, kind, qualname, file, line) : NULL;
+    Py_XDECREF(qualname);
+    Py_XDECREF(code);
+    Py_XDECREF(file);
+    Py_XDECREF(line);
+    return out;
+}
+
+static PyObject *witness_of(PyObject *obj)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    PyObject *kind = type_name(t);
+    if (!kind)
+        return NULL;
+    PyObject *name = NULL, *out = NULL;
+    if (t == &PyFunction_Type) {
+        out = function_witness(obj, kind);
+        Py_DECREF(kind);
+        return out;
+    }
+    int builtin = 0;
+    int callable = PyType_Check(obj) ? 0 : c_callable_type(t, &builtin);
+    if (callable < 0)
+        goto done;
+    if (PyType_Check(obj) || callable) {
+        name = optional_attr(obj, "__qualname__");
+        if (!name)
+            goto done;
+        PyObject *owner =
+            builtin ? optional_attr(obj, "__self__") : Py_NewRef(Py_None);
+        if (!owner)
+            goto done;
+        if (owner != Py_None && !PyModule_CheckExact(owner) &&
+            !PyType_Check(owner)) {
+            PyObject *bound = bound_witness(owner);
+            out = bound ? PyTuple_Pack(3, kind, name, bound) : NULL;
+            Py_XDECREF(bound);
+            Py_DECREF(owner);
+            goto done;
+        }
+        Py_DECREF(owner);
+    } else if (PyModule_CheckExact(obj)) {
+        name = PyObject_GetAttrString(obj, "__name__");
+        if (!name)
+            goto done;
+    }
+    out = PyTuple_Pack(2, kind, name ? name : Py_None);
+done:
+    Py_DECREF(kind);
+    Py_XDECREF(name);
+    return out;
+}
+
+PyObject *pycds_witness(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    return witness_of(obj);
+}
+
+/* ------------------------------------------------------------- paths */
+
+/* One step from obj (NULL before the first); new reference. */
+static PyObject *follow(PyObject *obj, PyObject *kind, PyObject *arg,
+                        PyObject *step)
+{
+    if (is(kind, "module")) {
+        PyObject *modules = PySys_GetObject("modules"); /* borrowed */
+        if (!modules)
+            return pycds_raise(PYCDS_ERROR_RUNTIME, "no sys.modules");
+        return PyObject_GetItem(modules, arg);
+    }
+    if (obj && ((is(kind, "attr") && !is(arg, "__dict__")) ||
+                (is(kind, "item") && PyModule_CheckExact(obj)))) {
+        /* A module's or class's own namespace: no descriptor runs. */
+        if (PyModule_CheckExact(obj))
+            return PyObject_GetItem(PyModule_GetDict(obj), arg);
+        if (PyType_Check(obj)) {
+            PyObject *ns = pycds_type_namespace((PyTypeObject *)obj);
+            if (!ns)
+                return PyErr_Occurred()
+                           ? NULL
+                           : pycds_raise(PYCDS_ERROR_TYPE, "a class without a "
+                                                           "namespace");
+            PyObject *found = PyObject_GetItem(ns, arg);
+            Py_DECREF(ns);
+            return found;
+        }
+    }
+    if (obj && (is(kind, "item") || is(kind, "index")) &&
+        (PyDict_CheckExact(obj) || PyList_CheckExact(obj) ||
+         PyTuple_CheckExact(obj)))
+        return PyObject_GetItem(obj, arg);
+    return PyObject_CallFunctionObjArgs(step, obj ? obj : Py_None, kind, arg,
+                                        NULL);
+}
+
+static PyObject *resolve(PyObject *path, PyObject *step)
+{
+    if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0)
+        return pycds_raise(PYCDS_ERROR_TYPE, "a path is a tuple of steps");
+    PyObject *obj = NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(path); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(path, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_XDECREF(obj);
+            return pycds_raise(PYCDS_ERROR_TYPE, "a step is (kind, argument)");
+        }
+        PyObject *next = follow(obj, PyTuple_GET_ITEM(pair, 0),
+                                PyTuple_GET_ITEM(pair, 1), step);
+        Py_XDECREF(obj);
+        if (!next)
+            return NULL;
+        obj = next;
+    }
+    return obj;
+}
+
+PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
+                        Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyCallable_Check(args[1]))
+        return pycds_raise(PYCDS_ERROR_TYPE, "resolve(path, step)");
+    return resolve(args[0], args[1]);
+}
+
+/* Whether the exception raised on a path means it leads nowhere. */
+static int path_gone(void)
+{
+    return PyErr_ExceptionMatches(PyExc_KeyError) ||
+           PyErr_ExceptionMatches(PyExc_IndexError) ||
+           PyErr_ExceptionMatches(PyExc_AttributeError) ||
+           PyErr_ExceptionMatches(PyExc_TypeError);
+}
+
+/* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
+static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
+{
+    PyObject *key = PyLong_FromVoidPtr(obj);
+    if (!key)
+        return -1;
+    PyObject *known = PyDict_GetItemWithError(checked, key); /* borrowed */
+    int equal = -1;
+    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
+        PyTuple_GET_ITEM(known, 0) == obj) {
+        equal =
+            PyObject_RichCompareBool(PyTuple_GET_ITEM(known, 1), seen, Py_EQ);
+        if (equal != 0) {
+            Py_DECREF(key);
+            return equal;
+        }
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return -1;
+    }
+    PyObject *now = witness_of(obj);
+    equal = now ? PyObject_RichCompareBool(now, seen, Py_EQ) : -1;
+    Py_XDECREF(now);
+    if (equal == 1) {
+        PyObject *entry = PyTuple_Pack(2, obj, seen);
+        if (!entry || PyDict_SetItem(checked, key, entry) < 0)
+            equal = -1;
+        Py_XDECREF(entry);
+    }
+    Py_DECREF(key);
+    return equal;
+}
+
+PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
+                                  Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyCallable_Check(args[3]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "resolve_externals(entries, memo, checked, step)");
+    PyObject *entries = args[0], *memo = args[1], *checked = args[2];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)
+            return pycds_raise(PYCDS_ERROR_TYPE,
+                               "an external is (path, witness)");
+        PyObject *obj = resolve(PyTuple_GET_ITEM(entry, 0), args[3]);
+        if (!obj) {
+            if (!path_gone())
+                return NULL;
+            PyErr_Clear();
+            return Py_BuildValue("(nO)", i, Py_False);
+        }
+        int equal = matches(obj, PyTuple_GET_ITEM(entry, 1), checked);
+        int failed = equal < 0 || (equal && PyList_Append(memo, obj) < 0);
+        Py_DECREF(obj);
+        if (failed)
+            return NULL;
+        if (!equal)
+            return Py_BuildValue("(nO)", i, Py_True);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ----------------------------------------------------------- digests */
+
+#define DIGEST_ITEMS 64 /* a container's items a digest looks at, at most */
+
+static int atom(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return value == Py_None || t == &PyBool_Type || t == &PyLong_Type ||
+           t == &PyFloat_Type || t == &PyComplex_Type || t == &PyUnicode_Type ||
+           t == &PyBytes_Type;
+}
+
+/* A plain value itself, else its witness. */
+static PyObject *shallow(PyObject *value)
+{
+    if (atom(value))
+        return Py_BuildValue("(sO)", "=", value);
+    return witness_of(value);
+}
+
+/* (name, length) for a container too long to look at, else NULL. */
+static PyObject *too_long(PyObject *name, Py_ssize_t length)
+{
+    return length > DIGEST_ITEMS ? Py_BuildValue("(On)", name, length) : NULL;
+}
+
+/* shallow() of every item of an iterable, as a tuple (or a frozenset). */
+static PyObject *shallow_items(PyObject *iterable, int as_set)
+{
+    PyObject *items = PyList_New(0), *iterator = PyObject_GetIter(iterable);
+    PyObject *item;
+    int failed = !items || !iterator;
+    while (!failed && (item = PyIter_Next(iterator))) {
+        PyObject *seen = shallow(item);
+        Py_DECREF(item);
+        failed = !seen || PyList_Append(items, seen) < 0;
+        Py_XDECREF(seen);
+    }
+    Py_XDECREF(iterator);
+    if (failed || PyErr_Occurred()) {
+        Py_XDECREF(items);
+        return NULL;
+    }
+    PyObject *out = as_set ? PyFrozenSet_New(items) : PyList_AsTuple(items);
+    Py_DECREF(items);
+    return out;
+}
+
+/* ((shallow(key), shallow(value)), ...) of a dict, or ((key,
+ * shallow(value)), ...) of an instance's attributes. */
+static PyObject *shallow_pairs(PyObject *dict, int keys_too)
+{
+    PyObject *out = PyTuple_New(PyDict_GET_SIZE(dict));
+    PyObject *key, *value;
+    Py_ssize_t pos = 0, i = 0;
+    while (out && PyDict_Next(dict, &pos, &key, &value)) {
+        PyObject *k = keys_too ? shallow(key) : Py_NewRef(key);
+        PyObject *v = k ? shallow(value) : NULL;
+        PyObject *pair = v ? PyTuple_Pack(2, k, v) : NULL;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (!pair || i >= PyTuple_GET_SIZE(out)) {
+            Py_XDECREF(pair);
+            Py_CLEAR(out);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError,
+                                "dict changed size during a digest");
+            break;
+        }
+        PyTuple_SET_ITEM(out, i++, pair);
+    }
+    return out;
+}
+
+/* object.__getattribute__(obj, "__dict__"), or None without one. */
+static PyObject *own_attrs(PyObject *obj)
+{
+    PyObject *name = PyUnicode_FromString("__dict__");
+    PyObject *attrs = name ? PyObject_GenericGetAttr(obj, name) : NULL;
+    Py_XDECREF(name);
+    if (!attrs && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        attrs = Py_NewRef(Py_None);
+    }
+    return attrs;
+}
+
+static PyObject *digest_of(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    if (atom(value))
+        return Py_BuildValue("(sO)", "=", value);
+    int list_like = t == &PyList_Type || PyTuple_Check(value);
+    int set_like = t == &PySet_Type || t == &PyFrozenSet_Type;
+    if (t == &PyDict_Type || list_like || set_like) {
+        PyObject *name = PyType_GetName(t);
+        Py_ssize_t length = name ? PyObject_Size(value) : -1;
+        if (length < 0) {
+            Py_XDECREF(name);
+            return NULL;
+        }
+        PyObject *out = too_long(name, length);
+        if (!out) {
+            PyObject *items = t == &PyDict_Type
+                                  ? shallow_pairs(value, 1)
+                                  : shallow_items(value, set_like);
+            out = items ? Py_BuildValue("(ON)", name, items) : NULL;
+        }
+        Py_DECREF(name);
+        return out;
+    }
+    PyObject *seen = witness_of(value);
+    if (!seen || PyModule_CheckExact(value) || PyType_Check(value) ||
+        t == &PyFunction_Type)
+        return seen;
+    PyObject *attrs = own_attrs(value);
+    PyObject *out = seen;
+    if (!attrs)
+        out = NULL;
+    else if (PyDict_CheckExact(attrs) &&
+             PyDict_GET_SIZE(attrs) <= DIGEST_ITEMS) {
+        PyObject *pairs = shallow_pairs(attrs, 0);
+        out = pairs ? Py_BuildValue("(ON)", seen, pairs) : NULL;
+    }
+    Py_XDECREF(attrs);
+    if (out != seen)
+        Py_DECREF(seen);
+    return out;
+}
+
+PyObject *pycds_digest(PyObject *module, PyObject *value)
+{
+    (void)module;
+    return digest_of(value);
+}
+
+/* What module `source` holds as `attribute` now (borrowed from the module's
+ * namespace), NULL without an exception when it holds nothing. */
+static PyObject *module_value(PyObject *source, PyObject *attribute)
+{
+    PyObject *modules = PySys_GetObject("modules"); /* borrowed */
+    if (!modules) {
+        pycds_raise(PYCDS_ERROR_RUNTIME, "no sys.modules");
+        return NULL;
+    }
+    if (!PyDict_Check(modules)) {
+        pycds_raise(PYCDS_ERROR_TYPE, "sys.modules is no dict");
+        return NULL;
+    }
+    PyObject *home = PyDict_GetItemWithError(modules, source);
+    if (!home)
+        return NULL;
+    PyObject *attrs = PyModule_Check(home) ? PyModule_GetDict(home) : NULL;
+    if (!attrs) {
+        pycds_raise(PYCDS_ERROR_TYPE, "sys.modules[%R] is no module", source);
+        return NULL;
+    }
+    return PyDict_GetItemWithError(attrs, attribute);
+}
+
+/* Python's `a != b`, or `a == b` (no identity shortcut: nan != nan). */
+static int compare(PyObject *a, PyObject *b, int op)
+{
+    PyObject *result = PyObject_RichCompare(a, b, op);
+    int truth = result ? PyObject_IsTrue(result) : -1;
+    Py_XDECREF(result);
+    return truth;
+}
+
+/* Whether value is what a body read: a function's, module's or class's
+ * witness (remembered), anything else's digest. */
+static int digest_matches(PyObject *value, PyObject *expected,
+                          PyObject *checked)
+{
+    if (Py_TYPE(value) == &PyFunction_Type || PyModule_CheckExact(value) ||
+        PyType_Check(value))
+        return matches(value, expected, checked);
+    PyObject *now = digest_of(value);
+    int equal = now ? compare(now, expected, Py_EQ) : -1;
+    Py_XDECREF(now);
+    return equal;
+}
+
+PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
+                            Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyDict_Check(args[2]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "check_reads(bindings, reads, checked)");
+    for (int kind = 0; kind < 2; kind++) {
+        PyObject *entries = args[kind];
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+            PyObject *entry = PyList_GET_ITEM(entries, i);
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3 ||
+                !PyTuple_Check(PyTuple_GET_ITEM(entry, 2)) ||
+                PyTuple_GET_SIZE(PyTuple_GET_ITEM(entry, 2)) < 2)
+                return pycds_raise(PYCDS_ERROR_TYPE,
+                                   "a read is (module, attribute, digest)");
+            PyObject *expected = PyTuple_GET_ITEM(entry, 2);
+            PyObject *value = module_value(PyTuple_GET_ITEM(entry, 0),
+                                           PyTuple_GET_ITEM(entry, 1));
+            int same;
+            if (!value)
+                same = PyErr_Occurred() ? -1 : 0;
+            else if (kind == 0 && is(PyTuple_GET_ITEM(expected, 0), "=")) {
+                int different =
+                    compare(value, PyTuple_GET_ITEM(expected, 1), Py_NE);
+                same = different < 0 ? -1 : !different;
+            } else if (kind == 0)
+                same = matches(value, expected, args[2]);
+            else
+                same = digest_matches(value, expected, args[2]);
+            if (same < 0)
+                return NULL;
+            if (!same)
+                return Py_BuildValue("(in)", kind, i);
+        }
+    }
+    Py_RETURN_NONE;
+}

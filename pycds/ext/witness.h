@@ -1,0 +1,62 @@
+/*
+ * witness.h - how a snapshot unit names what existed before its body ran,
+ * and what must still hold of it: a path from sys.modules and a witness.
+ * One definition, for the dump (pycds/_snapshot_unit.py,
+ * _snapshot_child.py) and the restore (pycds/_snapshot_restore.py).
+ *
+ * A witness is a tuple: (type name, None) for most objects, where the type
+ * name is "MODULE.QUALNAME" of the object's type; (type name, qualname,
+ * code file, first line) for a Python function (a replacement made with
+ * functools.wraps has another code); (type name, qualname) for a class, a
+ * C function or method descriptor; (type name, qualname, the witness of
+ * the object it is bound to) for a C method bound to an object that is
+ * neither a module nor a class (("re.Pattern", pattern, flags) for a
+ * compiled pattern's); (type name, its __name__) for a module.
+ */
+#ifndef PYCDS_WITNESS_H
+#define PYCDS_WITNESS_H
+
+#include "compat.h"
+
+/* witness(obj) -> tuple (above). */
+PyObject *pycds_witness(PyObject *module, PyObject *obj);
+
+/* resolve(path, step) -> the object a path names (below); the exception
+ * of the step that failed. */
+PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
+                        Py_ssize_t nargs);
+
+/* resolve_externals(entries, memo, checked, step) -> None, or (index,
+ * found) for the first entry that fails: each entry of `entries` is
+ * (path, witness), a path a tuple of (kind, argument) steps; its object is
+ * found and appended to the list `memo` when witness(object) equals the
+ * entry's.  found is False when the path leads nowhere (a KeyError,
+ * IndexError, AttributeError or TypeError on the way), True when the
+ * object is not what it was.  `checked` is a dict {id: (object, witness)}
+ * of objects already compared, kept across calls (holding each object, so
+ * that no id is reused).  Steps: "module" (sys.modules[argument]), "attr"
+ * of a module or class (its own namespace, no descriptor, no __getattr__),
+ * "item"/"index" of a dict, list or tuple; any other step is
+ * step(object, kind, argument), a Python function. */
+PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
+                                  Py_ssize_t nargs);
+
+/* digest(value) -> what a body may have read of another module's
+ * attribute, so that a program that changed it first is seen: ("=", value)
+ * for a plain value (None, bool, int, float, complex, str, bytes); a dict's,
+ * list's, tuple's or set's (type name, length) when it has more than 64
+ * items, else (type name, the items' digests one level deep: plain values
+ * or witnesses); an object with a __dict__ of at most 64 attributes (not a
+ * module, class or function), (witness, ((name, shallow digest), ...));
+ * else the witness. */
+PyObject *pycds_digest(PyObject *module, PyObject *value);
+
+/* check_reads(bindings, reads, checked) -> None, or (0 or 1, index) for
+ * the first binding or read that no longer holds: each is (module,
+ * attribute, digest); the module's attribute now must be there, and equal
+ * the plain value of a binding ("=", value) or match its witness, or match
+ * a read's digest (a function, module or class by witness). */
+PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
+                            Py_ssize_t nargs);
+
+#endif /* PYCDS_WITNESS_H */

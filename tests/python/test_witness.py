@@ -1,0 +1,180 @@
+"""Paths and witnesses (pycds/ext/witness.h): how a snapshot unit names
+what existed before its body, and what must still hold of it; the restore
+finds each by its path and refuses the unit when it is gone or another."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from pycds import _cds
+from pycds import _snapshot_restore as R
+
+
+def helper() -> int:
+    return 1
+
+
+class Holder:
+    value = 3
+
+    def method(self) -> None:
+        pass
+
+
+PATTERN = re.compile("a+b", re.I)
+
+
+def here() -> str:
+    return __file__
+
+
+@pytest.mark.parametrize("obj, expected", [
+    (helper, ("builtins.function", "helper", __file__, helper.__code__.co_firstlineno)),
+    (Holder, ("builtins.type", "Holder")),
+    (len, ("builtins.builtin_function_or_method", "len")),
+    (str.join, ("builtins.method_descriptor", "str.join")),
+    (object.__init__, ("builtins.wrapper_descriptor", "object.__init__")),
+    (PATTERN.search, (R._type_name(type(PATTERN.search)), "Pattern.search",
+                      ("re.Pattern", "a+b", re.I | re.U))),
+    ([].append, ("builtins.builtin_function_or_method", "list.append",
+                 ("builtins.list", None))),
+    (os, ("builtins.module", "os")),
+    (3, ("builtins.int", None)),
+    (Holder(), (f"{__name__}.Holder", None)),
+])
+def test_witness(obj: Any, expected: tuple[Any, ...]) -> None:
+    assert _cds.witness(obj) == expected
+    assert R.witness is _cds.witness  # one definition, dump and restore
+
+
+def test_a_wrapped_function_has_another_witness() -> None:
+    @functools.wraps(helper)
+    def wrapper() -> int:
+        return helper()
+    assert wrapper.__qualname__ == helper.__qualname__
+    assert _cds.witness(wrapper) != _cds.witness(helper)
+
+
+def step(obj: Any, kind: str, arg: Any) -> Any:
+    if kind == "getattr":
+        return getattr(obj, arg)
+    raise KeyError(kind)
+
+
+def test_resolve_follows_namespaces_not_descriptors() -> None:
+    me = sys.modules[__name__]
+    assert _cds.resolve((("module", __name__), ("attr", "Holder"), ("attr", "value")), step) == 3
+    assert _cds.resolve((("module", "os"), ("item", "sep")), step) == os.sep
+    assert _cds.resolve((("module", __name__), ("attr", "Holder"),
+                         ("getattr", "__name__")), step) == "Holder"
+    assert _cds.resolve((("module", "sys"), ("attr", "path"), ("index", 0)), step) == sys.path[0]
+    # An attribute a class inherits is not in its own namespace.
+    with pytest.raises(KeyError):
+        _cds.resolve((("module", __name__), ("attr", "Holder"), ("attr", "__init__")), step)
+    with pytest.raises(KeyError):
+        _cds.resolve((("module", "no.such.module"),), step)
+    assert me.Holder is _cds.resolve((("module", __name__), ("attr", "Holder")), step)
+
+
+def externals(*names: str) -> list[Any]:
+    return [((("module", __name__), ("attr", name)),
+             _cds.witness(getattr(sys.modules[__name__], name))) for name in names]
+
+
+def test_resolve_externals_finds_checks_and_remembers() -> None:
+    memo: list[Any] = []
+    checked: dict[int, Any] = {}
+    assert _cds.resolve_externals(externals("helper", "Holder"), memo, checked, step) is None
+    assert memo == [helper, Holder]
+    assert checked[id(helper)] == (helper, _cds.witness(helper))
+
+
+def test_resolve_externals_refuses_what_is_gone_or_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = externals("helper", "here")
+    gone = entries + [((("module", __name__), ("attr", "absent")), ("builtins.int", None))]
+    assert _cds.resolve_externals(gone, [], {}, step) == (2, False)
+    checked: dict[int, Any] = {}
+    assert _cds.resolve_externals(entries, [], checked, step) is None
+    monkeypatch.setattr(sys.modules[__name__], "here", lambda: "patched")
+    memo: list[Any] = []
+    assert _cds.resolve_externals(entries, memo, checked, step) == (1, True)
+    assert memo == [helper]
+
+
+def test_resolve_externals_refuses_malformed_paths() -> None:
+    """A path that is not one (a damaged unit: its checksum failed to say
+    so) leads nowhere: the unit is refused, nothing crashes."""
+    for path in [("module",), (), ("module", "os")]:
+        assert _cds.resolve_externals([(path, None)], [], {}, step) == (0, False)
+    with pytest.raises(TypeError):
+        _cds.resolve_externals([("not a pair",)], [], {}, step)
+    with pytest.raises(TypeError):
+        _cds.resolve_externals((), [], {}, step)
+
+
+class Settings:
+    def __init__(self) -> None:
+        self.level = 2
+        self.name = "x"
+
+
+SETTINGS = Settings()
+TABLE = {"a": 1, "f": helper}
+BIG = list(range(100))
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, ("=", 3)),
+    ("s", ("=", "s")),
+    (None, ("=", None)),
+    ([1, helper], ("list", (("=", 1), _cds.witness(helper)))),
+    ((1,), ("tuple", (("=", 1),))),
+    (sys.version_info, ("version_info", tuple(("=", v) for v in sys.version_info))),
+    ({"a": 1}, ("dict", ((("=", "a"), ("=", 1)),))),
+    (frozenset({1}), ("frozenset", frozenset({("=", 1)}))),
+    (BIG, ("list", 100)),
+    (SETTINGS, ((f"{__name__}.Settings", None), (("level", ("=", 2)), ("name", ("=", "x"))))),
+    (helper, _cds.witness(helper)),
+    (os, ("builtins.module", "os")),
+])
+def test_digest(value: Any, expected: Any) -> None:
+    assert _cds.digest(value) == expected
+    assert R.digest is _cds.digest
+
+
+def reads(*names: str) -> list[Any]:
+    me = sys.modules[__name__]
+    return [(__name__, name, _cds.digest(getattr(me, name))) for name in names]
+
+
+def test_check_reads_sees_what_a_program_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    bindings = [(__name__, "helper", _cds.witness(helper)), (__name__, "BIG", ("=", 7))]
+    monkeypatch.setattr(sys.modules[__name__], "BIG", 7)
+    checked: dict[int, Any] = {}
+    entries = reads("SETTINGS", "TABLE", "helper")
+    assert _cds.check_reads(bindings, entries, checked) is None
+    monkeypatch.setattr(SETTINGS, "level", 3)  # an attribute it read
+    assert _cds.check_reads(bindings, entries, checked) == (1, 0)
+    monkeypatch.setattr(SETTINGS, "level", 2)
+    monkeypatch.setitem(TABLE, "a", 5)  # an item it read
+    assert _cds.check_reads(bindings, entries, checked) == (1, 1)
+    monkeypatch.setitem(TABLE, "a", 1)
+    monkeypatch.setattr(sys.modules[__name__], "helper", lambda: 2)  # a function it took
+    assert _cds.check_reads(bindings, entries, checked) == (0, 0)
+    monkeypatch.undo()
+    assert _cds.check_reads([], [(__name__, "absent", ("=", 1))], {}) == (1, 0)
+    assert _cds.check_reads([], [("no.such.module", "x", ("=", 1))], {}) == (1, 0)
+    nan = float("nan")
+    assert _cds.check_reads([(__name__, "NAN", ("=", nan))], [], {}) == (0, 0)
+    with pytest.raises(TypeError):
+        _cds.check_reads([("too", "short")], [], {})
+
+
+NAN = float("nan")  # != itself: a binding to it never holds (plain `!=`)
