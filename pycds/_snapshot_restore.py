@@ -272,10 +272,6 @@ def set_attributes_by_setattr(obj: Any, attrs: dict[str, Any]) -> None:
         setattr(obj, name, value)
 
 
-def new_cell() -> Any:
-    return CellType()
-
-
 def bind(function: Any, obj: Any) -> Any:
     return MethodType(function, obj)
 
@@ -389,16 +385,10 @@ FIXED_FIRST = 3  # the module, its namespace, KEEP
 
 def _vocabulary() -> list[Any]:
     return [fill_class, class_attribute, new_value, new_container,
-            set_attributes, set_attributes_by_setattr, new_property_like, new_cell, bind, mappingproxy, pattern, lru_cache,
+            set_attributes, set_attributes_by_setattr, new_property_like, CellType, bind, mappingproxy, pattern, lru_cache,
             new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, new_contextvar, new_union, new_type_alias, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,
             getattr, property, classmethod, staticmethod, object, type, ...]
-
-
-def code_at(code: Any, path: tuple[int, ...]) -> Any:
-    for index in path:
-        code = code.co_consts[index]
-    return code
 
 
 def code_from(data: bytes) -> Any:
@@ -804,8 +794,7 @@ def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
             raise Stale(f"{_text(path)} is gone")
         raise Stale(f"{_text(path)} is not what it was "
                     f"(a {seen[0]} {seen[1] or ''})")
-    for path in header[H_CODES]:
-        memo.append(code_at(code, path))
+    _cds.unit_codes(code, header[H_CODES], memo)
     for clock in header[H_FRESH]:
         memo.append(Fresh(clock))
     return memo
@@ -1132,20 +1121,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         Stats.refused += 1
         _log.say(f"snapshot: {name}: code ({type(error).__name__}: {error})")
         return False
-    namespace = module.__dict__
-    current = dict(namespace)
-    namespace.clear()
-    for key, value in items:
-        if value is KEEP:
-            value = current.get(key, KEEP)
-            if value is KEEP:
-                continue
-        elif type(value) is Fresh:
-            value = value.read()
-        namespace[key] = value
-    for key, value in current.items():
-        if key not in namespace:
-            namespace[key] = value
+    _cds.unit_install(module.__dict__, items, KEEP, Fresh)
     for op in operations:
         apply_operation(op)
     _after_operations(operations)

@@ -123,6 +123,13 @@ static PyMethodDef module_methods[] = {
      "class's namespace, in order (snapshot restores)."},
     {"class_image_count", pycds_class_image_count, METH_NOARGS,
      "class_image_count() -> int: classes this process made from images."},
+    {"unit_codes", (PyCFunction)(void (*)(void))pycds_unit_codes, METH_FASTCALL,
+     "unit_codes(code, paths, memo): the code objects a unit names, by\n"
+     "their co_consts paths, appended to memo."},
+    {"unit_install", (PyCFunction)(void (*)(void))pycds_unit_install,
+     METH_FASTCALL,
+     "unit_install(namespace, items, keep, fresh): a restored module's\n"
+     "namespace, in the body's order."},
     {"unit_object", pycds_unit_object, METH_O,
      "unit_object(cls) -> object.__new__(cls) (snapshot restores)."},
     {"unit_fill", (PyCFunction)(void (*)(void))pycds_unit_fill, METH_FASTCALL,

@@ -280,3 +280,84 @@ PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
     Py_DECREF(saved);
     return cls;
 }
+
+PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyCode_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyList_Check(args[2]))
+        return pycds_raise(PYCDS_ERROR_TYPE, "unit_codes(code, paths, memo)");
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[1]); i++) {
+        PyObject *path = PyList_GET_ITEM(args[1], i);
+        if (!PyTuple_Check(path))
+            return pycds_raise(PYCDS_ERROR_TYPE, "a code path is a tuple");
+        PyObject *code = args[0];
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(path); j++) {
+            Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(path, j));
+            if (index == -1 && PyErr_Occurred())
+                return NULL;
+            PyObject *consts = ((PyCodeObject *)code)->co_consts;
+            if (index < 0 || index >= PyTuple_GET_SIZE(consts) ||
+                !PyCode_Check(PyTuple_GET_ITEM(consts, index)))
+                return pycds_raise(PYCDS_ERROR_VALUE,
+                                   "no code object at %R of %R", path, args[0]);
+            code = PyTuple_GET_ITEM(consts, index);
+        }
+        if (PyList_Append(args[2], code) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *pycds_unit_install(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyType_Check(args[3]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_install(namespace, items, keep, fresh)");
+    PyObject *namespace = args[0], *items = args[1], *keep = args[2];
+    PyTypeObject *fresh = (PyTypeObject *)args[3];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+            return pycds_raise(PYCDS_ERROR_TYPE, "an item is (key, value)");
+    }
+    PyObject *current = PyDict_Copy(namespace);
+    if (!current)
+        return NULL;
+    PyDict_Clear(namespace);
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items) && !failed; i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *value = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (value == keep) {
+            /* What the import system set (__spec__, __loader__...). */
+            value = PyDict_GetItemWithError(current, key);
+            if (!value) {
+                failed = PyErr_Occurred() != NULL;
+                continue;
+            }
+            Py_INCREF(value);
+        } else if (Py_TYPE(value) == fresh) {
+            value = PyObject_CallMethod(value, "read", NULL);
+            if (!value) {
+                failed = 1;
+                break;
+            }
+        } else
+            Py_INCREF(value);
+        failed = PyDict_SetItem(namespace, key, value) < 0;
+        Py_DECREF(value);
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (!failed && PyDict_Next(current, &pos, &key, &value)) {
+        int has = PyDict_Contains(namespace, key);
+        failed = has < 0 || (!has && PyDict_SetItem(namespace, key, value) < 0);
+    }
+    Py_DECREF(current);
+    return failed ? NULL : Py_NewRef(Py_None);
+}

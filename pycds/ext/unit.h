@@ -34,4 +34,16 @@ PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
 PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs);
 
+/* unit_codes(code, paths, memo): append to memo the code object each path
+ * names inside `code` (a tuple of co_consts indexes, outermost first). */
+PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs);
+
+/* unit_install(namespace, items, keep, fresh): give a module's namespace
+ * the body's [(key, value)] in order: a value `keep` is what the import
+ * system had set there (absent: left out), an instance of the class
+ * `fresh` is its read(); then whatever else the namespace held. */
+PyObject *pycds_unit_install(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs);
+
 #endif /* PYCDS_UNIT_H */

@@ -1,0 +1,69 @@
+"""The last steps of a restore, in C (pycds/ext/unit.h): the code objects a
+unit names by their place in the module's code, and the module's namespace
+put in the body's order with what the import system set kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pycds import _cds
+from pycds import _snapshot_restore as R
+
+SOURCE = """
+def outer():
+    def inner():
+        pass
+    return inner
+class K:
+    def method(self):
+        pass
+"""
+
+
+def code_tree() -> Any:
+    return compile(SOURCE, "<unit>", "exec")
+
+
+def const_index(code: Any, name: str) -> int:
+    return next(i for i, c in enumerate(code.co_consts)
+                if getattr(c, "co_name", None) == name)
+
+
+def test_unit_codes_follows_paths_into_co_consts() -> None:
+    code = code_tree()
+    outer = const_index(code, "outer")
+    inner = const_index(code.co_consts[outer], "inner")
+    memo: list[Any] = ["first"]
+    _cds.unit_codes(code, [(), (outer,), (outer, inner)], memo)
+    assert memo[0] == "first"
+    assert memo[1] is code
+    assert memo[2] is code.co_consts[outer]
+    assert memo[3] is code.co_consts[outer].co_consts[inner]
+
+
+@pytest.mark.parametrize("path", [(99,), (-1,), (0, 0, 0, 0)])
+def test_unit_codes_refuses_a_path_to_no_code(path: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError):
+        _cds.unit_codes(code_tree(), [path], [])
+
+
+def test_unit_install_orders_keeps_and_reads_fresh_values() -> None:
+    spec, loader = object(), object()
+    namespace = {"__name__": "m", "__spec__": spec, "__loader__": loader,
+                 "__file__": "/m.py"}
+    items = [("__name__", R.KEEP), ("__doc__", None), ("__spec__", R.KEEP),
+             ("__path__", R.KEEP), ("f", len), ("pid", R.Fresh("os.getpid"))]
+    _cds.unit_install(namespace, items, R.KEEP, R.Fresh)
+    import os
+    assert list(namespace.items()) == [
+        ("__name__", "m"), ("__doc__", None), ("__spec__", spec), ("f", len),
+        ("pid", os.getpid()), ("__loader__", loader), ("__file__", "/m.py")]
+
+
+def test_unit_install_checks_items_before_changing_anything() -> None:
+    namespace = {"a": 1}
+    with pytest.raises(TypeError):
+        _cds.unit_install(namespace, [("b", 2), ("not a pair",)], R.KEEP, R.Fresh)
+    assert namespace == {"a": 1}
