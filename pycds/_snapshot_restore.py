@@ -714,17 +714,15 @@ def check_inputs(header: dict[str, Any]) -> None:
 def replay_imports(header: dict[str, Any], module: Any) -> None:
     """The body's import statements, in order: the same modules imported
     in the same order, with this module in sys.modules as during its body."""
-    namespace = module.__dict__
-    for name, fromlist, level, ok in header[H_IMPORTS]:
-        try:
-            __import__(name, namespace, None, fromlist, level)
-        except ImportError:
-            if ok:
-                raise Stale(f"import {_import_text(name, fromlist, level)} failed") from None
-        else:
-            if not ok:
-                raise Stale(f"import {_import_text(name, fromlist, level)} succeeded, "
-                            "its body saw it fail")
+    imports = header[H_IMPORTS]
+    # By __import__ from C: no Python frame between the nested imports.
+    failed = _cds.unit_imports(imports, module.__dict__)
+    if failed is not None:
+        index, failure = failed
+        name, fromlist, level, _ = imports[index]
+        raise Stale(f"import {_import_text(name, fromlist, level)} failed" if failure
+                    else f"import {_import_text(name, fromlist, level)} succeeded, "
+                    "its body saw it fail")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.
     failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], _checked)
@@ -1088,7 +1086,9 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         replay_imports(header, module)
         t2 = time.perf_counter()
         import _io
-        reader = _Unpickler(_io.BytesIO(data[end:]))
+        stream = _io.BytesIO(data)  # shares data's buffer: no copy
+        stream.seek(end)
+        reader = _Unpickler(stream)
         fixed = fixed_memo(module, code, header)
         # The preamble's persistent ids are indexes into `fixed`: a C call
         # each, no Python frame.

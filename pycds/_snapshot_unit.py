@@ -465,9 +465,9 @@ def _make_pickler_class() -> Any:
                 try:
                     contents = obj.cell_contents
                 except ValueError:
-                    return (R.new_cell, ())
+                    return (R.CellType, ())
                 self.fills.append(("cell", obj, contents))
-                return (R.new_cell, ())
+                return (R.CellType, ())
             if t is R.CodeType:
                 return (R.code_from, (marshal.dumps(obj),))
             if t is R.MethodType:
@@ -843,7 +843,10 @@ def write_unit(context: Context, header: dict[str, Any],
             kinds[op[0]] = kinds.get(op[0], 0) + 1
         header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds}
         process = R._load_pickle().dumps(header.pop(R.H_PROCESS), protocol=5)
-        head = R._load_pickle().dumps(header, protocol=5)  # plain data
+        # Plain data, each equal string or tuple once (the pickler writes
+        # an object it has seen as a memo reference: a witness's type name,
+        # a module's name, a path's steps are written once per header).
+        head = R._load_pickle().dumps(_shared(header, {}), protocol=5)
         stream.write(R.memo_preamble(len(fixed)))
         pickler = _Pickler(stream, protocol=5)
         pickler.setup(context, {id(obj): obj for obj in fixed})
@@ -856,3 +859,24 @@ def write_unit(context: Context, header: dict[str, Any],
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
     return R.join_unit(process, head, stream.getvalue())
+
+
+def _shared(value: Any, seen: dict[Any, Any]) -> Any:
+    """value with each equal str, and each equal tuple of those and None,
+    made one object (`seen`: those met so far; equal values of other types
+    may differ in type, 1 and True, and are left alone), lists, tuples and
+    dicts rebuilt around them."""
+    t = type(value)
+    if t is str:
+        return seen.setdefault(value, value)
+    if t is tuple:
+        value = tuple(_shared(item, seen) for item in value)
+        if all(item is None or type(item) is str or seen.get(item) is item
+               for item in value):
+            return seen.setdefault(value, value)
+        return value
+    if t is list:
+        return [_shared(item, seen) for item in value]
+    if t is dict:
+        return {_shared(k, seen): _shared(v, seen) for k, v in value.items()}
+    return value

@@ -123,6 +123,10 @@ static PyMethodDef module_methods[] = {
      "class's namespace, in order (snapshot restores)."},
     {"class_image_count", pycds_class_image_count, METH_NOARGS,
      "class_image_count() -> int: classes this process made from images."},
+    {"unit_imports", (PyCFunction)(void (*)(void))pycds_unit_imports,
+     METH_FASTCALL,
+     "unit_imports(imports, globals) -> None or (index, failed): a unit's\n"
+     "import statements made again, in order."},
     {"unit_codes", (PyCFunction)(void (*)(void))pycds_unit_codes, METH_FASTCALL,
      "unit_codes(code, paths, memo): the code objects a unit names, by\n"
      "their co_consts paths, appended to memo."},

@@ -361,3 +361,53 @@ PyObject *pycds_unit_install(PyObject *module, PyObject *const *args,
     Py_DECREF(current);
     return failed ? NULL : Py_NewRef(Py_None);
 }
+
+PyObject *pycds_unit_imports(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyDict_Check(args[1]))
+        return pycds_raise(PYCDS_ERROR_TYPE, "unit_imports(imports, globals)");
+    /* The builtins' __import__, as an import statement calls it (a program
+     * may have replaced it). */
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *import =
+        builtins ? PyDict_GetItemString(builtins, "__import__") : NULL;
+    if (!import)
+        return pycds_raise(PYCDS_ERROR_IMPORT, "__import__ not found");
+    Py_INCREF(import);
+    PyObject *out = Py_NewRef(Py_None);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        PyObject *entry = PyList_GET_ITEM(args[0], i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) {
+            Py_SETREF(out, pycds_raise(PYCDS_ERROR_TYPE,
+                                       "an import is (name, fromlist, level, "
+                                       "ok)"));
+            break;
+        }
+        int ok = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 3));
+        PyObject *done = ok < 0
+                             ? NULL
+                             : PyObject_CallFunctionObjArgs(
+                                   import, PyTuple_GET_ITEM(entry, 0), args[1],
+                                   Py_None, PyTuple_GET_ITEM(entry, 1),
+                                   PyTuple_GET_ITEM(entry, 2), NULL);
+        if (done) {
+            Py_DECREF(done);
+            if (ok)
+                continue;
+        } else if (ok < 0 || !PyErr_ExceptionMatches(PyExc_ImportError)) {
+            Py_CLEAR(out);
+            break;
+        } else {
+            PyErr_Clear();
+            if (!ok)
+                continue;
+        }
+        /* The import did not end as it did in the body. */
+        Py_SETREF(out, Py_BuildValue("(nO)", i, done ? Py_False : Py_True));
+        break;
+    }
+    Py_DECREF(import);
+    return out;
+}

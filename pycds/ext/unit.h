@@ -46,4 +46,12 @@ PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
 PyObject *pycds_unit_install(PyObject *module, PyObject *const *args,
                              Py_ssize_t nargs);
 
+/* unit_imports(imports, globals) -> None, or (index, failed) for the
+ * first import that did not end as in the body: each (name, fromlist,
+ * level, ok) made again by the builtins' __import__ with the module's
+ * globals, in order; ok says whether the body's import succeeded (an
+ * ImportError is its outcome, any other exception propagates). */
+PyObject *pycds_unit_imports(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs);
+
 #endif /* PYCDS_UNIT_H */
