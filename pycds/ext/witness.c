@@ -8,6 +8,35 @@
 
 #include "error.h"
 
+/* Attribute names, made (interned) once. */
+enum name_index {
+    N_MODULE,
+    N_QUALNAME,
+    N_SELF,
+    N_NAME,
+    N_PATTERN,
+    N_FLAGS,
+    N_DICT,
+    N_COUNT
+};
+
+static PyObject *name_of(enum name_index which)
+{
+    static const char *const TEXT[N_COUNT] = {
+        "__module__", "__qualname__", "__self__", "__name__",
+        "pattern",    "flags",        "__dict__"};
+    static PyObject *made[N_COUNT];
+    if (!made[which])
+        made[which] = PyUnicode_InternFromString(TEXT[which]);
+    return made[which];
+}
+
+static PyObject *get_attr(PyObject *obj, enum name_index which)
+{
+    PyObject *name = name_of(which);
+    return name ? PyObject_GetAttr(obj, name) : NULL;
+}
+
 static int is(PyObject *text, const char *ascii)
 {
     return PyUnicode_Check(text) &&
@@ -16,9 +45,9 @@ static int is(PyObject *text, const char *ascii)
 
 /* getattr(obj, name, None): NULL with an exception only for errors other
  * than AttributeError; Py_None (new reference) when absent. */
-static PyObject *optional_attr(PyObject *obj, const char *name)
+static PyObject *optional_attr(PyObject *obj, enum name_index which)
 {
-    PyObject *value = PyObject_GetAttrString(obj, name);
+    PyObject *value = get_attr(obj, which);
     if (!value && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
         value = Py_NewRef(Py_None);
@@ -26,16 +55,36 @@ static PyObject *optional_attr(PyObject *obj, const char *name)
     return value;
 }
 
-/* "MODULE.QUALNAME" of a type, as f"{t.__module__}.{t.__qualname__}". */
+/* "MODULE.QUALNAME" of a type, as f"{t.__module__}.{t.__qualname__}".
+ * A static type's is remembered: both come from its tp_name, which
+ * never changes (a class's may be assigned). */
 static PyObject *type_name(PyTypeObject *t)
 {
-    PyObject *module = PyObject_GetAttrString((PyObject *)t, "__module__");
-    PyObject *qualname =
-        module ? PyObject_GetAttrString((PyObject *)t, "__qualname__") : NULL;
-    PyObject *name =
-        qualname ? PyUnicode_FromFormat("%S.%S", module, qualname) : NULL;
+    static PyObject *static_names; /* {static type: its name} */
+    int fixed = !PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE);
+    if (fixed) {
+        if (!static_names && !(static_names = PyDict_New()))
+            return NULL;
+        PyObject *known = PyDict_GetItemWithError(static_names, (PyObject *)t);
+        if (known || PyErr_Occurred())
+            return Py_XNewRef(known);
+    }
+    PyObject *module = get_attr((PyObject *)t, N_MODULE);
+    PyObject *qualname = module ? get_attr((PyObject *)t, N_QUALNAME) : NULL;
+    PyObject *name = NULL;
+    if (qualname && PyUnicode_CheckExact(module) &&
+        PyUnicode_CheckExact(qualname)) {
+        PyObject *dot = PyUnicode_FromOrdinal('.');
+        PyObject *parts = dot ? PyTuple_Pack(2, module, qualname) : NULL;
+        name = parts ? PyUnicode_Join(dot, parts) : NULL;
+        Py_XDECREF(dot);
+        Py_XDECREF(parts);
+    } else if (qualname)
+        name = PyUnicode_FromFormat("%S.%S", module, qualname);
     Py_XDECREF(module);
     Py_XDECREF(qualname);
+    if (name && fixed && PyDict_SetItem(static_names, (PyObject *)t, name) < 0)
+        Py_CLEAR(name);
     return name;
 }
 
@@ -71,8 +120,8 @@ static PyObject *bound_witness(PyObject *owner)
     Py_DECREF(name);
     if (!pattern)
         return witness_of(owner);
-    PyObject *source = PyObject_GetAttrString(owner, "pattern");
-    PyObject *flags = source ? PyObject_GetAttrString(owner, "flags") : NULL;
+    PyObject *source = get_attr(owner, N_PATTERN);
+    PyObject *flags = source ? get_attr(owner, N_FLAGS) : NULL;
     PyObject *out =
         flags ? Py_BuildValue("(sOO)", "re.Pattern", source, flags) : NULL;
     Py_XDECREF(source);
@@ -80,18 +129,17 @@ static PyObject *bound_witness(PyObject *owner)
     return out;
 }
 
+/* A Python function's: its qualname, and where its code was written (the
+ * fields its __qualname__ and __code__ read: the type is exactly
+ * function's, whose attributes no class can override). */
 static PyObject *function_witness(PyObject *function, PyObject *kind)
 {
-    PyObject *qualname = PyObject_GetAttrString(function, "__qualname__");
-    PyObject *code =
-        qualname ? PyObject_GetAttrString(function, "__code__") : NULL;
-    PyObject *file = code ? PyObject_GetAttrString(code, "co_filename") : NULL;
-    PyObject *line =
-        file ? PyObject_GetAttrString(code, "co_firstlineno") : NULL;
-    PyObject *out = line ? PyTuple_Pack(4, kind, qualname, file, line) : NULL;
-    Py_XDECREF(qualname);
-    Py_XDECREF(code);
-    Py_XDECREF(file);
+    PyFunctionObject *f = (PyFunctionObject *)function;
+    PyCodeObject *code = (PyCodeObject *)f->func_code;
+    PyObject *line = PyLong_FromLong(code->co_firstlineno);
+    PyObject *out =
+        line ? PyTuple_Pack(4, kind, f->func_qualname, code->co_filename, line)
+             : NULL;
     Py_XDECREF(line);
     return out;
 }
@@ -113,11 +161,11 @@ static PyObject *witness_of(PyObject *obj)
     if (callable < 0)
         goto done;
     if (PyType_Check(obj) || callable) {
-        name = optional_attr(obj, "__qualname__");
+        name = optional_attr(obj, N_QUALNAME);
         if (!name)
             goto done;
         PyObject *owner =
-            builtin ? optional_attr(obj, "__self__") : Py_NewRef(Py_None);
+            builtin ? optional_attr(obj, N_SELF) : Py_NewRef(Py_None);
         if (!owner)
             goto done;
         if (owner != Py_None && !PyModule_CheckExact(owner) &&
@@ -130,7 +178,7 @@ static PyObject *witness_of(PyObject *obj)
         }
         Py_DECREF(owner);
     } else if (PyModule_CheckExact(obj)) {
-        name = PyObject_GetAttrString(obj, "__name__");
+        name = get_attr(obj, N_NAME);
         if (!name)
             goto done;
     }
@@ -149,16 +197,22 @@ PyObject *pycds_witness(PyObject *module, PyObject *obj)
 
 /* ------------------------------------------------------------- paths */
 
+/* sys.modules (borrowed), looked up once per call of the functions
+ * below: a program may have replaced it. */
+static PyObject *sys_modules(void)
+{
+    PyObject *modules = PySys_GetObject("modules");
+    if (!modules)
+        pycds_raise(PYCDS_ERROR_RUNTIME, "no sys.modules");
+    return modules;
+}
+
 /* One step from obj (NULL before the first); new reference. */
 static PyObject *follow(PyObject *obj, PyObject *kind, PyObject *arg,
-                        PyObject *step)
+                        PyObject *step, PyObject *modules)
 {
-    if (is(kind, "module")) {
-        PyObject *modules = PySys_GetObject("modules"); /* borrowed */
-        if (!modules)
-            return pycds_raise(PYCDS_ERROR_RUNTIME, "no sys.modules");
+    if (is(kind, "module"))
         return PyObject_GetItem(modules, arg);
-    }
     if (obj && ((is(kind, "attr") && !is(arg, "__dict__")) ||
                 (is(kind, "item") && PyModule_CheckExact(obj)))) {
         /* A module's or class's own namespace: no descriptor runs. */
@@ -184,7 +238,7 @@ static PyObject *follow(PyObject *obj, PyObject *kind, PyObject *arg,
                                         NULL);
 }
 
-static PyObject *resolve(PyObject *path, PyObject *step)
+static PyObject *resolve(PyObject *path, PyObject *step, PyObject *modules)
 {
     if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0)
         return pycds_raise(PYCDS_ERROR_TYPE, "a path is a tuple of steps");
@@ -196,7 +250,7 @@ static PyObject *resolve(PyObject *path, PyObject *step)
             return pycds_raise(PYCDS_ERROR_TYPE, "a step is (kind, argument)");
         }
         PyObject *next = follow(obj, PyTuple_GET_ITEM(pair, 0),
-                                PyTuple_GET_ITEM(pair, 1), step);
+                                PyTuple_GET_ITEM(pair, 1), step, modules);
         Py_XDECREF(obj);
         if (!next)
             return NULL;
@@ -211,7 +265,8 @@ PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
     (void)module;
     if (nargs != 2 || !PyCallable_Check(args[1]))
         return pycds_raise(PYCDS_ERROR_TYPE, "resolve(path, step)");
-    return resolve(args[0], args[1]);
+    PyObject *modules = sys_modules();
+    return modules ? resolve(args[0], args[1], modules) : NULL;
 }
 
 /* Whether the exception raised on a path means it leads nowhere. */
@@ -265,12 +320,15 @@ PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "resolve_externals(entries, memo, checked, step)");
     PyObject *entries = args[0], *memo = args[1], *checked = args[2];
+    PyObject *modules = sys_modules();
+    if (!modules)
+        return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)
             return pycds_raise(PYCDS_ERROR_TYPE,
                                "an external is (path, witness)");
-        PyObject *obj = resolve(PyTuple_GET_ITEM(entry, 0), args[3]);
+        PyObject *obj = resolve(PyTuple_GET_ITEM(entry, 0), args[3], modules);
         if (!obj) {
             if (!path_gone())
                 return NULL;
@@ -365,9 +423,8 @@ static PyObject *shallow_pairs(PyObject *dict, int keys_too)
 /* object.__getattribute__(obj, "__dict__"), or None without one. */
 static PyObject *own_attrs(PyObject *obj)
 {
-    PyObject *name = PyUnicode_FromString("__dict__");
+    PyObject *name = name_of(N_DICT);
     PyObject *attrs = name ? PyObject_GenericGetAttr(obj, name) : NULL;
-    Py_XDECREF(name);
     if (!attrs && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
         attrs = Py_NewRef(Py_None);
@@ -426,13 +483,9 @@ PyObject *pycds_digest(PyObject *module, PyObject *value)
 
 /* What module `source` holds as `attribute` now (borrowed from the module's
  * namespace), NULL without an exception when it holds nothing. */
-static PyObject *module_value(PyObject *source, PyObject *attribute)
+static PyObject *module_value(PyObject *modules, PyObject *source,
+                              PyObject *attribute)
 {
-    PyObject *modules = PySys_GetObject("modules"); /* borrowed */
-    if (!modules) {
-        pycds_raise(PYCDS_ERROR_RUNTIME, "no sys.modules");
-        return NULL;
-    }
     if (!PyDict_Check(modules)) {
         pycds_raise(PYCDS_ERROR_TYPE, "sys.modules is no dict");
         return NULL;
@@ -479,6 +532,9 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
         !PyDict_Check(args[2]))
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "check_reads(bindings, reads, checked)");
+    PyObject *modules = sys_modules();
+    if (!modules)
+        return NULL;
     for (int kind = 0; kind < 2; kind++) {
         PyObject *entries = args[kind];
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
@@ -489,7 +545,7 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                 return pycds_raise(PYCDS_ERROR_TYPE,
                                    "a read is (module, attribute, digest)");
             PyObject *expected = PyTuple_GET_ITEM(entry, 2);
-            PyObject *value = module_value(PyTuple_GET_ITEM(entry, 0),
+            PyObject *value = module_value(modules, PyTuple_GET_ITEM(entry, 0),
                                            PyTuple_GET_ITEM(entry, 1));
             int same;
             if (!value)
