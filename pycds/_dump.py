@@ -230,7 +230,7 @@ def make_units(list_path: str, exclude: list[str], work: str,
     """Run the traced bodies in a fresh interpreter that writes each unit
     (pycds/_snapshot_child.py); {module: unit file}.  Modules left as code
     only go to result.code_only with their one reason."""
-    from . import _snapshot_plan
+    from . import _snapshot_plan, _snapshot_unit
     started = time.perf_counter()
     run = _snapshot_plan.record_run(list_path, work)
     units: dict[str, str] = {}
@@ -244,6 +244,11 @@ def make_units(list_path: str, exclude: list[str], work: str,
         else:
             reason = _snapshot_plan.first_reason(record, exclude)
         if not reason and os.path.exists(path):
+            with open(path, "r+b") as f:
+                lean = _snapshot_unit.lean_unit(f.read())
+                f.seek(0)
+                f.write(lean)
+                f.truncate()
             units[name] = path
         else:
             result.code_only.append((name, reason or "no unit written"))

@@ -880,3 +880,57 @@ def _shared(value: Any, seen: dict[Any, Any]) -> Any:
     if t is dict:
         return {_shared(k, seen): _shared(v, seen) for k, v in value.items()}
     return value
+
+
+def lean_unit(unit: bytes) -> bytes:
+    """unit with only the memo entries its pickles read again (written by
+    the dumping process, which may import what it needs; the planning
+    interpreter writes units whole)."""
+    data, process, head, end = R.split_unit(unit)
+    return R.join_unit(process, head, _lean_stream(data[end:]))
+
+
+def _lean_stream(stream: bytes) -> bytes:
+    """A unit's pickles (the memo preamble first) with only the memo
+    entries they read again: the pickler memoizes every object it writes,
+    and each entry costs the restore a memo slot and a reference until the
+    unit is made; one frame per pickle.  The preamble is kept whole (its
+    entries are the fixed memo's indexes)."""
+    import io
+    import pickletools  # the dumping process's, never the planner's
+    source = io.BytesIO(stream)
+    pickles: list[list[tuple[Any, Any, int, int]]] = []
+    while source.tell() < len(stream):
+        ops = []
+        for opcode, arg, pos in pickletools.genops(source):
+            ops.append((opcode.name, arg, pos))
+        ends = [pos for _, _, pos in ops[1:]] + [ops[-1][2] + 1]
+        pickles.append([(name, arg, pos, end) for (name, arg, pos), end in zip(ops, ends)])
+    if any(name in ("PUT", "BINPUT", "LONG_BINPUT") for ops in pickles for name, *_ in ops):
+        return stream  # explicit memo indexes: not this writer's
+    read = {arg for ops in pickles for name, arg, *_ in ops
+            if name in ("GET", "BINGET", "LONG_BINGET")}
+    renumbered: dict[int, int] = {}
+    index = 0
+    out = []
+    for number, ops in enumerate(pickles):
+        body = []
+        for name, arg, pos, end in ops:
+            if name == "PROTO" or name == "FRAME":
+                continue
+            if name == "MEMOIZE":
+                old, index = index, index + 1
+                if number and old not in read:
+                    continue
+                renumbered[old] = len(renumbered)
+                body.append(b"\x94")
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                new = renumbered[arg]
+                body.append(b"h" + bytes((new,)) if new < 256
+                            else b"j" + new.to_bytes(4, "little"))
+            else:
+                body.append(stream[pos:end])
+        framed = b"".join(body)
+        out.append(b"\x80\x05\x95" + len(framed).to_bytes(8, "little") + framed)
+    return b"".join(out)
+

@@ -67,3 +67,49 @@ def test_unit_install_checks_items_before_changing_anything() -> None:
     with pytest.raises(TypeError):
         _cds.unit_install(namespace, [("b", 2), ("not a pair",)], R.KEEP, R.Fresh)
     assert namespace == {"a": 1}
+
+
+def test_lean_unit_keeps_only_the_memo_entries_read_again() -> None:
+    """The dump drops memo entries no later opcode reads (pickle memoizes
+    every object it writes); identity between pickles of one stream, and
+    the fixed memo of the preamble, survive."""
+    import io
+    import pickle
+    import pickletools
+
+    from pycds import _snapshot_unit as U
+
+    shared = ["shared"]
+    fixed = [object(), object()]
+    stream = io.BytesIO()
+    stream.write(R.memo_preamble(len(fixed)))
+    pickler = pickle.Pickler(stream, protocol=5)
+    pickler.memo = {id(obj): (index, obj) for index, obj in enumerate(fixed)}
+    pickler.dump((shared, [1, 2], "once", fixed[1]))
+    pickler.dump((shared, ("a", "b"), fixed[0]))
+    unit = R.join_unit(b"process", b"header", stream.getvalue())
+    lean = U.lean_unit(unit)
+    assert U.lean_unit(lean) == lean
+
+    def loads(data: bytes) -> list[Any]:
+        _, process, head, end = R.split_unit(data)
+        assert (process, head) == (b"process", b"header")
+        reader = pickle.Unpickler(io.BytesIO(data[end:]))
+        reader.persistent_load = fixed.__getitem__
+        reader.load()
+        return [reader.load(), reader.load()]
+
+    def memoized(data: bytes) -> int:
+        source = io.BytesIO(R.split_unit(data)[0][R.split_unit(data)[3]:])
+        count = 0
+        while source.tell() < len(source.getbuffer()):
+            count += sum(op.name == "MEMOIZE" for op, _, _ in pickletools.genops(source))
+        return count
+
+    for data in (unit, lean):
+        first, second = loads(data)
+        assert first[0] is second[0] and first[0] == ["shared"]
+        assert first[3] is fixed[1] and second[2] is fixed[0]
+        assert first[1:3] == ([1, 2], "once") and second[1] == ("a", "b")
+    assert memoized(lean) == len(fixed) + 1  # the preamble's, and shared
+    assert memoized(unit) > memoized(lean)
