@@ -94,7 +94,9 @@ def test_lean_unit_keeps_only_the_memo_entries_read_again() -> None:
     def loads(data: bytes) -> list[Any]:
         _, process, head, end = R.split_unit(data)
         assert (process, head) == (b"process", b"header")
-        reader = pickle.Unpickler(io.BytesIO(data[end:]))
+        class Reader(pickle.Unpickler):  # (3.13: settable on a subclass)
+            pass
+        reader = Reader(io.BytesIO(data[end:]))
         reader.persistent_load = fixed.__getitem__
         reader.load()
         return [reader.load(), reader.load()]
