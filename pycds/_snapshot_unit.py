@@ -113,6 +113,31 @@ CACHED_VALUES = {"builtins.tuple", "re.Pattern", "typing._GenericAlias", "typing
                  "types.GenericAlias", "types.UnionType"}
 
 
+def _enum_alias(obj: Any) -> bool:
+    """Whether obj is a member of an enum class that is none of its named
+    members: a value its _missing_ made (a composite of flags: 88 for
+    re.VERBOSE | re.MULTILINE | re.DOTALL), cached in _value2member_map_.
+    Calling the class with the value gives the cached one or makes it, as
+    the expression that made it in the body does, so a unit writes it as
+    that call: not by a path through another module's cache, which a
+    fresh process has not filled."""
+    enum = sys.modules.get("enum")
+    t = type(obj)
+    if enum is None or type(t) is not getattr(enum, "EnumType", None):
+        return False
+    members = t.__dict__.get("_member_map_")
+    cache = t.__dict__.get("_value2member_map_")
+    attrs = getattr(obj, "__dict__", None)
+    if type(members) is not dict or type(cache) is not dict or type(attrs) is not dict:
+        return False
+    value = attrs.get("_value_")
+    try:
+        cached = cache.get(value)
+    except TypeError:  # an unhashable value: not in the cache
+        return False
+    return cached is obj and members.get(attrs.get("_name_")) is not obj
+
+
 def stable_path(path: list[list[Any]], obj: Any) -> Any:
     """The heap's path to obj, with the steps that another process could
     not follow made into ones it can (a staticmethod's function, an int
@@ -321,11 +346,13 @@ def _make_pickler_class() -> Any:
                 if id(obj) in self.fixed or type(obj) in ATOMS:
                     return None
                 found = self._reference(obj)
-                if found is not None and found[0] != "code":
+                if found is not None and found[0] not in ("code", "call"):
                     raise Refused(f"{objects.type_name(type(obj))} named only on "
                                   "a second look")  # never: both passes match
                 return None
             found = self._reference(obj)
+            if found == ("call",):
+                return None  # written by reducer_override
             if found is not None:
                 if found[0] == "ext":
                     self.externals.setdefault(id(obj), (obj, found[1], found[2]))
@@ -349,6 +376,8 @@ def _make_pickler_class() -> Any:
                 return ("fresh",)  # in the memo after the code objects
             if id(obj) in VOCABULARY:
                 return ("vocabulary",)
+            if _enum_alias(obj) and c.heap.owner.get(id(t), "") != c.name:
+                return ("call",)
             if t is R.CodeType:
                 path = c.code_paths.get(id(obj))
                 return ("code", path) if path is not None else None
@@ -457,6 +486,9 @@ def _make_pickler_class() -> Any:
             self.reducing.add(key)
             self.count += 1
             t = type(obj)
+            if _enum_alias(obj) and \
+                    self.context.heap.owner.get(id(t), "") != self.context.name:
+                return (t, (vars(obj)["_value_"],))  # (see _reference)
             if t is R.FunctionType:
                 return self._function(obj)
             if isinstance(obj, type):

@@ -3084,3 +3084,25 @@ def test_what_the_modules_own_functions_called_use(tmp_path: Path) -> None:
             print("items", tmpl.Template.items)
         """}, ["app.py"])
     restored_then_patched(snap, "tmpl", "items [0, 1, 2]\n", "items ['wrapped', 0, 1, 2]\n")
+
+
+def test_a_composite_flag_an_earlier_body_made_is_made_again(tmp_path: Path) -> None:
+    """At the dump, `first` made re.I | re.M (an enum value cached in
+    RegexFlag's _value2member_map_) before `second` used it: a program that
+    imports only `second` restores it, and its flag is the value the same
+    expression gives, cached as plain Python caches it."""
+    snap = snapshot_project(tmp_path, {
+        "first.py": "import re\nMINE = re.I | re.M\n",
+        "second.py": "import re\nFLAGS = re.I | re.M\nPATTERN = re.compile('a', FLAGS)\n",
+        "app.py": """\
+            import sys
+            if 'both' in sys.argv:
+                import first
+            import re, second
+            print('flags', second.FLAGS, second.FLAGS is (re.I | re.M),
+                  second.PATTERN.flags == (re.I | re.M | re.U))
+            """,
+    }, ["app.py", "both"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "second", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "flags re.IGNORECASE|re.MULTILINE True True\n", share.stderr
