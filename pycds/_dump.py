@@ -10,6 +10,7 @@ they are still not found.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -269,6 +270,7 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
         return result
     with tempfile.TemporaryDirectory(prefix="pycds-units-") as work:
         units = make_units(list_path, exclude or [], work, result)
+        traced = with_restore_code(traced)
         written = write_archive(traced, archive_path, dict(units), result)
         units = {name: path for name, path in units.items() if name in written}
         if units:
@@ -283,6 +285,20 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
                 write_archive(traced, archive_path, {}, result)
             result.snapshot_seconds += time.perf_counter() - started
     return result
+
+
+def with_restore_code(traced: _listfile.ModuleList) -> _listfile.ModuleList:
+    """The traced modules and, last, the restore's own Python module, so
+    that a process that restores a unit reads its code from the archive
+    too (imported plainly, its .pyc costs about 0.35 ms)."""
+    from . import _snapshot_restore
+    name = _snapshot_restore.__name__
+    if any(module.name == name for module in traced.modules):
+        return traced
+    here = os.path.dirname(os.path.abspath(_snapshot_restore.__file__))
+    extra = _listfile.TracedModule(name, os.path.abspath(_snapshot_restore.__file__),
+                                   False, [here])
+    return dataclasses.replace(traced, modules=[*traced.modules, extra])
 
 
 # The verifying interpreter: imports the traced modules in order on the
