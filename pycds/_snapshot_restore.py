@@ -412,10 +412,9 @@ witness = _cds.witness
 ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 
 
-def _shallow(value: Any) -> Any:
-    if type(value) in ATOM_TYPES:
-        return ("=", value)
-    return witness(value)
+# A plain value itself, else its witness: what a digest holds of each item
+# (C, with digest).
+_shallow = _cds.shallow
 
 
 # C types whose objects cannot change in ways a digest would miss.
@@ -765,13 +764,7 @@ _checked: dict[int, tuple[Any, Any]] = {}
 def matches_witness(obj: Any, seen: Any) -> bool:
     """witness(obj) == seen, remembered for the object (what a later unit
     finds again is the same object, or another one: a replacement)."""
-    known = _checked.get(id(obj))
-    if known is not None and known[0] is obj and known[1] == seen:
-        return True
-    if witness(obj) != seen:
-        return False
-    _checked[id(obj)] = (obj, seen)
-    return True
+    return _cds.matches_witness(obj, seen, _checked)
 
 
 def _no_reference(pid: Any) -> Any:

@@ -360,6 +360,13 @@ def _make_pickler_class() -> Any:
                     self.codes.setdefault(id(obj), (obj, found[1]))
             return found
 
+        def _made_by_call(self, obj: Any) -> bool:
+            """An enum value written as the call that gives it (_enum_alias),
+            when its class is not this unit's own (whose namespace is not
+            filled yet when the unit's objects are made)."""
+            return _enum_alias(obj) and \
+                self.context.heap.owner.get(id(type(obj)), "") != self.context.name
+
         def _reference(self, obj: Any) -> Any:
             """How the unit names obj, or None to write it by value."""
             t = type(obj)
@@ -376,7 +383,7 @@ def _make_pickler_class() -> Any:
                 return ("fresh",)  # in the memo after the code objects
             if id(obj) in VOCABULARY:
                 return ("vocabulary",)
-            if _enum_alias(obj) and c.heap.owner.get(id(t), "") != c.name:
+            if self._made_by_call(obj):
                 return ("call",)
             if t is R.CodeType:
                 path = c.code_paths.get(id(obj))
@@ -486,9 +493,8 @@ def _make_pickler_class() -> Any:
             self.reducing.add(key)
             self.count += 1
             t = type(obj)
-            if _enum_alias(obj) and \
-                    self.context.heap.owner.get(id(t), "") != self.context.name:
-                return (t, (vars(obj)["_value_"],))  # (see _reference)
+            if self._made_by_call(obj):
+                return (t, (vars(obj)["_value_"],))
             if t is R.FunctionType:
                 return self._function(obj)
             if isinstance(obj, type):

@@ -503,9 +503,9 @@ static int write_members(PyHeapTypeObject *et, const image_view *v)
  * set after the class was made is not in tp_doc: has_doc is false). */
 static int write_doc(PyTypeObject *t, PyObject *dict, int has_doc)
 {
-    PyObject *doc = PyDict_GetItemString(dict, "__doc__");
     if (!has_doc)
         return 0;
+    PyObject *doc = PyDict_GetItemString(dict, "__doc__");
     if (!doc || !PyUnicode_Check(doc))
         return bad_image("no __doc__ for its tp_doc");
     Py_ssize_t size;
@@ -565,9 +565,9 @@ static int lay_out(PyHeapTypeObject *et, PyObject *name, PyObject *bases,
     return 0;
 }
 
-static unsigned long made_from_images;
-
-PyObject *pycds_class_from_image(PyTypeObject *meta, PyObject *name,
+/* The class an image describes (pycds_class_from_image, uncounted: the
+ * dump's check makes one too). */
+static PyObject *make_from_image(PyTypeObject *meta, PyObject *name,
                                  PyObject *bases, PyObject *namespace,
                                  PyObject *image)
 {
@@ -604,7 +604,6 @@ PyObject *pycds_class_from_image(PyTypeObject *meta, PyObject *name,
     PyType_Modified(t);
     Py_DECREF(qualname);
     Py_DECREF(dict);
-    made_from_images++;
     return (PyObject *)et;
 fail:
     if (et)
@@ -612,6 +611,18 @@ fail:
     Py_DECREF(qualname);
     Py_DECREF(dict);
     return NULL;
+}
+
+static unsigned long made_from_images;
+
+PyObject *pycds_class_from_image(PyTypeObject *meta, PyObject *name,
+                                 PyObject *bases, PyObject *namespace,
+                                 PyObject *image)
+{
+    PyObject *made = make_from_image(meta, name, bases, namespace, image);
+    if (made)
+        made_from_images++;
+    return made;
 }
 
 /* -------------------------------------------------------- comparing */
@@ -891,13 +902,12 @@ PyObject *pycds_class_image(PyObject *module, PyObject *const *args,
     PyObject *image = describe(et, &why);
     if (!image)
         return not_imaged(why);
-    PyObject *copy = pycds_class_from_image(
-        meta, et->ht_name, et->ht_type.tp_bases, args[1], image);
+    PyObject *copy = make_from_image(meta, et->ht_name, et->ht_type.tp_bases,
+                                     args[1], image);
     if (!copy) {
         Py_DECREF(image);
         return not_imaged(NULL);
     }
-    made_from_images--; /* a check, not a class a restore made */
     PyObject *found = differences(et, (PyHeapTypeObject *)copy);
     pycds_discard_class(copy);
     if (!found || PyList_GET_SIZE(found)) {

@@ -103,6 +103,12 @@ static PyMethodDef module_methods[] = {
     {"digest", pycds_digest, METH_O,
      "digest(value) -> what a snapshot unit's body may have read of another\n"
      "module's attribute (pycds/ext/witness.h)."},
+    {"matches_witness", (PyCFunction)(void (*)(void))pycds_matches_witness,
+     METH_FASTCALL,
+     "matches_witness(obj, witness, checked) -> bool: witness(obj) ==\n"
+     "witness, remembered in checked."},
+    {"shallow", pycds_shallow, METH_O,
+     "shallow(value) -> a plain value's (\"=\", value), else its witness."},
     {"check_reads", (PyCFunction)(void (*)(void))pycds_check_reads,
      METH_FASTCALL,
      "check_reads(bindings, reads, checked) -> None or (kind, index) of\n"

@@ -311,6 +311,17 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
     return equal;
 }
 
+PyObject *pycds_matches_witness(PyObject *module, PyObject *const *args,
+                                Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyDict_Check(args[2]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "matches_witness(obj, witness, checked)");
+    int equal = matches(args[0], args[1], args[2]);
+    return equal < 0 ? NULL : PyBool_FromLong(equal);
+}
+
 PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
                                   Py_ssize_t nargs)
 {
@@ -364,6 +375,12 @@ static PyObject *shallow(PyObject *value)
     if (atom(value))
         return Py_BuildValue("(sO)", "=", value);
     return witness_of(value);
+}
+
+PyObject *pycds_shallow(PyObject *module, PyObject *value)
+{
+    (void)module;
+    return shallow(value);
 }
 
 /* (name, length) for a container too long to look at, else NULL. */

@@ -41,6 +41,15 @@ PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
 PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
                                   Py_ssize_t nargs);
 
+/* matches_witness(obj, witness, checked) -> bool: witness(obj) equals
+ * `witness`, remembered in `checked` as resolve_externals remembers it. */
+PyObject *pycds_matches_witness(PyObject *module, PyObject *const *args,
+                                Py_ssize_t nargs);
+
+/* shallow(value) -> ("=", value) for a plain value, else its witness: what
+ * a digest holds of each item it looks at. */
+PyObject *pycds_shallow(PyObject *module, PyObject *value);
+
 /* digest(value) -> what a body may have read of another module's
  * attribute, so that a program that changed it first is seen: ("=", value)
  * for a plain value (None, bool, int, float, complex, str, bytes); a dict's,
