@@ -1057,6 +1057,28 @@ def describe(name: str, unit: Any) -> str:
     return "\n".join(lines)
 
 
+def load_objects(reader: Any) -> tuple[Any, ...]:
+    """The unit's pickles after the header: (namespace items, operations,
+    object count, and when the names were checked and the objects made)."""
+    reader.load()  # the memo preamble
+    reader.persistent_load = _no_reference
+    for check in reader.load():  # the operations', before any object
+        check_operation(check)
+        check_before(check)
+    names_checked = time.perf_counter()
+    reader.load()  # the body's classes, made first in their order
+    items = reader.load()
+    operations = reader.load()
+    objects_made = time.perf_counter()
+    while True:
+        batch = reader.load()
+        if batch is None:
+            break
+        for kind, obj, state in batch:
+            apply_fill(kind, obj, state)
+    return items, operations, reader.load(), names_checked, objects_made
+
+
 def restore(module: Any, code: Any, unit: Any) -> bool:
     """Restore `module` (made by the import system, its body not run) from
     `unit`; False to run `code` instead."""
@@ -1086,23 +1108,8 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         # The preamble's persistent ids are indexes into `fixed`: a C call
         # each, no Python frame.
         reader.persistent_load = fixed.__getitem__
-        reader.load()  # the memo preamble
-        reader.persistent_load = _no_reference
-        for check in reader.load():  # the operations', before any object
-            check_operation(check)
-            check_before(check)
-        t_names = time.perf_counter()
-        reader.load()  # the body's classes, made first in their order
-        items = reader.load()
-        operations = reader.load()
-        t3 = time.perf_counter()
-        while True:
-            batch = reader.load()
-            if batch is None:
-                break
-            for kind, obj, state in batch:
-                apply_fill(kind, obj, state)
-        count = reader.load()
+        # What it makes lives as long as the module: born old (tenure.h).
+        items, operations, count, t_names, t3 = _cds.tenured(load_objects, reader)
         for op in operations:  # as checked above, unless the unit lies
             check_operation(op)
         t4 = time.perf_counter()

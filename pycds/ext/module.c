@@ -19,6 +19,7 @@
 #include "server.h"
 #include "settings.h"
 #include "share.h"
+#include "tenure.h"
 #include "trust.h"
 #include "unit.h"
 #include "witness.h"
@@ -127,6 +128,11 @@ static PyMethodDef module_methods[] = {
     {"fill_class", (PyCFunction)(void (*)(void))pycds_fill_class, METH_FASTCALL,
      "fill_class(cls, state, abc_step, type_data): the rest of a unit\n"
      "class's namespace, in order (snapshot restores)."},
+    {"tenured", (PyCFunction)(void (*)(void))pycds_tenured, METH_FASTCALL,
+     "tenured(function, argument) -> function(argument), what it made\n"
+     "linked into the collector's oldest generation (pycds/ext/tenure.h)."},
+    {"tenured_count", pycds_tenured_count, METH_NOARGS,
+     "tenured_count() -> int: objects tenured() moved in this process."},
     {"class_image_count", pycds_class_image_count, METH_NOARGS,
      "class_image_count() -> int: classes this process made from images."},
     {"unit_imports", (PyCFunction)(void (*)(void))pycds_unit_imports,

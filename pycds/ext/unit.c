@@ -101,6 +101,51 @@ PyObject *pycds_unit_object(PyObject *module, PyObject *cls)
     return obj;
 }
 
+/* Whether every key of attrs can be stored as `self.key = value` stores it:
+ * an exact str that no data descriptor of the class intercepts. */
+static int settable_as_attributes(PyObject *obj, PyObject *attrs)
+{
+    Py_ssize_t at = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(attrs, &at, &key, &value)) {
+        if (!PyUnicode_CheckExact(key))
+            return 0;
+        PyObject *found = _PyType_Lookup(Py_TYPE(obj), key);
+        if (found && Py_TYPE(found)->tp_descr_set)
+            return 0;
+    }
+    return 1;
+}
+
+/* An instance's __dict__, in its order.  Stored as a body's `self.x = v`
+ * stores them (object.__setattr__, the names interned as in code), so that
+ * the instance keeps its values inline where its class shares its keys
+ * (3.11+), as a plain one does; a __dict__ asked for first would be made
+ * a dict of its own. */
+static int fill_attributes(PyObject *obj, PyObject *attrs)
+{
+    if (!PyDict_Check(attrs))
+        return pycds_fail(PYCDS_ERROR_TYPE,
+                          "unit_fill: attributes are no dict");
+    if (!settable_as_attributes(obj, attrs)) {
+        PyObject *dict = PyObject_GenericGetDict(obj, NULL);
+        int failed = !dict || PyDict_Update(dict, attrs) < 0;
+        Py_XDECREF(dict);
+        return failed ? -1 : 0;
+    }
+    Py_ssize_t at = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(attrs, &at, &key, &value)) {
+        Py_INCREF(key);
+        PyUnicode_InternInPlace(&key);
+        int result = PyObject_GenericSetAttr(obj, key, value);
+        Py_DECREF(key);
+        if (result < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int fill_slots(PyObject *obj, PyObject *slots)
 {
     if (!PyList_Check(slots))
@@ -168,13 +213,8 @@ PyObject *pycds_unit_fill(PyObject *module, PyObject *const *args,
     PyObject *obj = args[0], *attrs = PyTuple_GET_ITEM(args[1], 0),
              *slots = PyTuple_GET_ITEM(args[1], 1),
              *items = PyTuple_GET_ITEM(args[1], 2);
-    if (attrs != Py_None) {
-        PyObject *dict = PyObject_GenericGetDict(obj, NULL);
-        int failed = !dict || PyDict_Update(dict, attrs) < 0;
-        Py_XDECREF(dict);
-        if (failed)
-            return NULL;
-    }
+    if (attrs != Py_None && fill_attributes(obj, attrs) < 0)
+        return NULL;
     if (slots != Py_None && fill_slots(obj, slots) < 0)
         return NULL;
     if (items != Py_None && fill_items(obj, items) < 0)

@@ -883,6 +883,75 @@ def test_revivers_whole_output_and_exit(revivers: Runs) -> None:
     assert revivers.share.returncode == revivers.plain.returncode == 0
 
 
+def test_restored_objects_are_born_old_and_still_collected(tmp_path: Path) -> None:
+    """A unit's objects are linked into the collector's oldest generation
+    (pycds/ext/tenure.h): listed there by gc.get_objects(2), where a
+    body's would be young; and when the program drops them, a collection
+    still frees their cycles (a weak reference ends)."""
+    modules = {
+        "aged.py": """
+            class Node:
+                def __init__(self):
+                    self.me = self
+            def helper():
+                return Node
+            ROOT = Node()
+        """,
+        "app.py": """
+import gc, sys, weakref
+gc.disable()
+import aged
+old = gc.get_objects(2)
+print("old", [any(o is x for o in old) for x in (aged.Node, aged.helper, aged.ROOT)])
+del old
+if sys.argv[1:] == ["drop"]:  # not when traced: the trace lists sys.modules
+    gone = weakref.ref(aged.ROOT)
+    del aged.ROOT, sys.modules["aged"], aged
+    gc.collect()
+    print("freed", gone() is None)
+""",
+    }
+    snap = snapshot_project(tmp_path, modules, ["app.py"])
+    plain, share = snap.plain(["app.py", "drop"]), snap.share(["app.py", "drop"])
+    assert_restored(share, "aged", dump_output=snap.dump_output)
+    assert plain.stdout == "old [False, False, False]\nfreed True\n"
+    assert share.stdout == "old [True, True, True]\nfreed True\n", share.stderr
+
+
+def test_restored_instances_keep_their_attributes_inline(tmp_path: Path) -> None:
+    """An instance's attributes are stored as its __init__ stored them: in
+    the values its class's shared keys index (no dict object of its own
+    until one is asked for), in the same order; a data descriptor of the
+    class is not called for an attribute of the instance's __dict__."""
+    modules = {
+        "points.py": """
+            class Point:
+                def __init__(self, x, y):
+                    self.x, self.y = x, y
+            class Guarded:
+                @property
+                def x(self):
+                    return "property"
+            P = Point(1, 2)
+            Q = Point(3, 4)
+            G = Guarded()
+            G.__dict__["x"] = "shadowed"
+            G.z = 5
+        """,
+        "app.py": """
+import gc
+import points
+def own_dict(obj):
+    return any(type(r) is dict for r in gc.get_referents(obj))
+print([own_dict(o) for o in (points.P, points.Q)], points.P.x, points.Q.y)
+print(vars(points.P), vars(points.G), points.G.x)
+""",
+    }
+    snap = snapshot_project(tmp_path, modules, ["app.py"])
+    plain = same_as_plain(snap, "points")
+    assert plain.stdout.startswith("[False, False] 1 4\n"), plain.stdout
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 syntax")
 def test_pep695_type_params(tmp_path: Path) -> None:
     modules = {
