@@ -18,7 +18,11 @@ with the C unpickler, whose memo keeps every object's identity across them:
     1b. memo_preamble(n): persistent ids 0..n-1 memoized at those indexes,
        the fixed objects (fixed_memo: the module, its namespace, KEEP, the
        VOCABULARY, the header's externals by path, its code objects, its
-       Fresh values), so the pickles below name each with one BINGET;
+       Fresh values), so the pickles below name each with one BINGET; a
+       string of the module's code that the objects hold (a namespace's
+       keys are its code's names, as after the body) is a persistent id,
+       its index in H_STRINGS, and so is one the planner had interned
+       (H_NAMES, interned again);
     1c. what the operations (4) will be checked for, [(name, target, key
        of a deletion or None), ...]: checked before any object is made, so
        that a unit refused for them leaves nothing behind (a class made
@@ -75,7 +79,7 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU7\n"  # U7: classes from images (U6: the process first)
+UNIT_MAGIC = b"pycdsU8\n"  # U8: strings from code (U7: classes from images)
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -92,6 +96,9 @@ H_READS = "reads"          # [(module, attribute, digest)]: what the body's
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
+H_STRINGS = "strings"      # bytes, (code, slot) pairs of uint32: strings of
+                           # the module's code (pycds/ext/unit.h's unit_strings)
+H_NAMES = "names"          # [str]: other strings the planner had interned
 H_SUMMARY = "summary"      # {"objects": n, "operations": {name: count}}
 
 _pickle: Any = None
@@ -767,14 +774,13 @@ def matches_witness(obj: Any, seen: Any) -> bool:
     return _cds.matches_witness(obj, seen, _checked)
 
 
-def _no_reference(pid: Any) -> Any:
-    raise Stale(f"unknown reference {pid!r}")
-
-
-def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
+def fixed_memo(module: Any, code: Any,
+               header: dict[str, Any]) -> tuple[list[Any], list[str]]:
     """What the unpickler's memo holds before the unit's pickles
     (memo_preamble): the module, its namespace, KEEP, the vocabulary, what
-    existed before (found by path, checked by witness), and code."""
+    existed before (found by path, checked by witness), code, and the
+    values read again; and the strings the unit's objects share with code,
+    then those interned (persistent ids, indexes into them)."""
     memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
     externals = header[H_EXTERNALS]
     failed = _cds.resolve_externals(externals, memo, _checked, resolve_step)
@@ -785,10 +791,11 @@ def fixed_memo(module: Any, code: Any, header: dict[str, Any]) -> list[Any]:
             raise Stale(f"{_text(path)} is gone")
         raise Stale(f"{_text(path)} is not what it was "
                     f"(a {seen[0]} {seen[1] or ''})")
+    codes_at = len(memo)
     _cds.unit_codes(code, header[H_CODES], memo)
     for clock in header[H_FRESH]:
         memo.append(Fresh(clock))
-    return memo
+    return memo, _cds.unit_strings(memo, codes_at, header[H_STRINGS], header[H_NAMES])
 
 
 def apply_fill(kind: str, obj: Any, state: Any) -> None:
@@ -993,14 +1000,6 @@ def run_after_restore(operations: list[tuple[Any, ...]]) -> None:
             func(*args, **kwargs)
 
 
-class Stats:
-    """This process's restores: counts and seconds by phase (PHASES)."""
-    restored = 0
-    refused = 0
-    seconds = {"inputs": 0.0, "imports": 0.0, "names": 0.0, "objects": 0.0,
-               "fills": 0.0, "operations": 0.0}
-
-
 def split_unit(unit: Any) -> tuple[bytes, bytes, bytes, int]:
     """The unit's bytes, checked: (all of them, part 0, the header, where
     the header ends)."""
@@ -1042,7 +1041,8 @@ def describe(name: str, unit: Any) -> str:
     summary = header.get(H_SUMMARY, {})
     operations = summary.get("operations", {})
     lines = [f"  {name}: {len(bytes(unit))} B, {summary.get('objects', '?')} objects, "
-             f"{len(header[H_EXTERNALS])} names, {len(header[H_CODES])} code objects",
+             f"{len(header[H_EXTERNALS])} names, {len(header[H_CODES])} code objects, "
+             f"{len(header[H_STRINGS]) // 8} strings of code",
              f"    imports    {len(header[H_IMPORTS])}: "
              + ", ".join(n if not level else "." * level + n
                          for n, _, level, _ in header[H_IMPORTS][:12])
@@ -1057,11 +1057,13 @@ def describe(name: str, unit: Any) -> str:
     return "\n".join(lines)
 
 
-def load_objects(reader: Any) -> tuple[Any, ...]:
-    """The unit's pickles after the header: (namespace items, operations,
-    object count, and when the names were checked and the objects made)."""
+def load_objects(reading: tuple[Any, Any]) -> tuple[Any, ...]:
+    """The unit's pickles after the header, read by (unpickler, what their
+    persistent ids name): (namespace items, operations, object count, and
+    when the names were checked and the objects made)."""
+    reader, named = reading
     reader.load()  # the memo preamble
-    reader.persistent_load = _no_reference
+    reader.persistent_load = named
     for check in reader.load():  # the operations', before any object
         check_operation(check)
         check_before(check)
@@ -1104,35 +1106,32 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         stream = _io.BytesIO(data)  # shares data's buffer: no copy
         stream.seek(end)
         reader = _Unpickler(stream)
-        fixed = fixed_memo(module, code, header)
-        # The preamble's persistent ids are indexes into `fixed`: a C call
-        # each, no Python frame.
+        fixed, strings = fixed_memo(module, code, header)
+        # The preamble's persistent ids are indexes into `fixed`, the
+        # pickles' into `strings`: a C call each, no Python frame.
         reader.persistent_load = fixed.__getitem__
         # What it makes lives as long as the module: born old (tenure.h).
-        items, operations, count, t_names, t3 = _cds.tenured(load_objects, reader)
+        items, operations, count, t_names, t3 = _cds.tenured(
+            load_objects, (reader, strings.__getitem__))
         for op in operations:  # as checked above, unless the unit lies
             check_operation(op)
         t4 = time.perf_counter()
     except Stale as why:
-        Stats.refused += 1
         _log.say(f"snapshot: {name}: code ({why})")
         return False
     except Exception as error:  # a unit that does not fit: never the program's
-        Stats.refused += 1
         _log.say(f"snapshot: {name}: code ({type(error).__name__}: {error})")
         return False
     _cds.unit_install(module.__dict__, items, KEEP, Fresh)
-    for op in operations:
-        apply_operation(op)
-    _after_operations(operations)
-    run_after_restore(operations)
-    done = time.perf_counter()
-    Stats.restored += 1
-    phases = (("inputs", t1 - started), ("imports", t2 - t1), ("names", t_names - t2),
-              ("objects", t3 - t_names), ("fills", t4 - t3), ("operations", done - t4))
-    for phase, spent in phases:
-        Stats.seconds[phase] += spent
+    if operations:
+        for op in operations:
+            apply_operation(op)
+        _after_operations(operations)
+        run_after_restore(operations)
     if _log.level() >= 2:
+        done = time.perf_counter()
+        phases = (("inputs", t1 - started), ("imports", t2 - t1), ("names", t_names - t2),
+                  ("objects", t3 - t_names), ("fills", t4 - t3), ("operations", done - t4))
         # PHASES: one "NAME US us" per phase, in this order (bench/startup.py
         # reads them); imports is the time of the modules the body imported.
         _log.say(f"snapshot: {name}: restored, {count} objects ("

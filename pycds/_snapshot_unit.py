@@ -211,6 +211,25 @@ def code_paths(code: Any) -> dict[int, tuple[int, ...]]:
     return paths
 
 
+def code_strings(code: Any) -> dict[int, tuple[Any, int]]:
+    """Every str a module's code objects hold in co_names or co_consts, by
+    id: (the code object, its slot: 2 * index, + 1 for co_consts).  A
+    body's objects hold these very strings (a namespace's keys are its
+    code's names, a class's __qualname__ and __all__'s items are
+    constants); a unit names them there instead of writing copies."""
+    found: dict[int, tuple[Any, int]] = {}
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        for kind, values in ((0, current.co_names), (1, current.co_consts)):
+            for index, value in enumerate(values):
+                if type(value) is str:
+                    found.setdefault(id(value), (current, 2 * index + kind))
+                elif type(value) is R.CodeType:
+                    stack.append(value)
+    return found
+
+
 weakref_type = type(__import__("_weakref").ref(Refused))
 TYPEVARS = {"typing.TypeVar", "typing.ParamSpec", "typing.TypeVarTuple"}
 # Values an instance holds that are made from the instance once it is
@@ -313,6 +332,7 @@ class Context:
         self.module = module
         self.heap = heap
         self.code_paths = code_paths(code) if code is not None else {}
+        self.code_strings = code_strings(code) if code is not None else {}
         self.machinery = machinery
         self.running = running
         self.c_modules = c_modules
@@ -339,16 +359,24 @@ def _make_pickler_class() -> Any:
             self.fixed = fixed
             self.externals: dict[int, tuple[Any, Any, Any]] = {}  # id -> (obj, path, seen)
             self.codes: dict[int, tuple[Any, Any]] = {}  # id -> (code, path)
+            self.strings: dict[int, tuple[Any, Any, int]] = {}  # id -> (str, code, slot)
+            self.names: dict[int, str] = {}  # id -> an interned str not of code
+            self.string_ids: dict[int, int] = {}  # id -> persistent id (second pass)
             self.early: set[int] = set()  # exec namespaces written first
 
         def persistent_id(self, obj: Any) -> Any:
             if self.fixed is not None:
+                if type(obj) is str:
+                    return self.string_ids.get(id(obj))
                 if id(obj) in self.fixed or type(obj) in ATOMS:
                     return None
                 found = self._reference(obj)
                 if found is not None and found[0] not in ("code", "call"):
                     raise Refused(f"{objects.type_name(type(obj))} named only on "
                                   "a second look")  # never: both passes match
+                return None
+            if type(obj) is str:
+                self._code_string(obj)
                 return None
             found = self._reference(obj)
             if found == ("call",):
@@ -359,6 +387,21 @@ def _make_pickler_class() -> Any:
                 elif found[0] == "code":
                     self.codes.setdefault(id(obj), (obj, found[1]))
             return found
+
+        def _code_string(self, text: str) -> None:
+            """A string the module's code holds: named by a persistent id
+            (its index among them), its code object among the unit's.
+            Another that this process interned (a name importlib or
+            type.__new__ set, an attribute's): interned again at restore."""
+            if id(text) in self.strings or id(text) in self.names:
+                return
+            found = self.context.code_strings.get(id(text))
+            if found is not None:
+                code, slot = found
+                self.codes.setdefault(id(code), (code, self.context.code_paths[id(code)]))
+                self.strings[id(text)] = (text, code, slot)
+            elif _cds.is_interned(text):
+                self.names[id(text)] = text
 
         def _made_by_call(self, obj: Any) -> bool:
             """An enum value written as the call that gives it (_enum_alias),
@@ -870,12 +913,18 @@ def write_unit(context: Context, header: dict[str, Any],
         externals = list(finder.externals.values())
         codes = list(finder.codes.values())
         fresh = [value for _, value in items if type(value) is R.Fresh]
+        strings = list(finder.strings.values())
         fixed = [context.module, vars(context.module), R.KEEP, *R.VOCABULARY,
                  *(e[0] for e in externals), *(c[0] for c in codes), *fresh]
         header = dict(header)
         header[R.H_EXTERNALS] = [(path, seen) for _, path, seen in externals]
         header[R.H_CODES] = [path for _, path in codes]
         header[R.H_FRESH] = [value.clock for value in fresh]
+        position = {id(code): at for at, (code, _) in enumerate(codes)}
+        header[R.H_NAMES] = list(finder.names.values())
+        header[R.H_STRINGS] = b"".join(
+            number.to_bytes(4, "little") for _, code, slot in strings
+            for number in (position[id(code)], slot))
         kinds: dict[str, int] = {}
         for op in operations:
             kinds[op[0]] = kinds.get(op[0], 0) + 1
@@ -888,6 +937,8 @@ def write_unit(context: Context, header: dict[str, Any],
         stream.write(R.memo_preamble(len(fixed)))
         pickler = _Pickler(stream, protocol=5)
         pickler.setup(context, {id(obj): obj for obj in fixed})
+        named = [*(text for text, _, _ in strings), *finder.names.values()]
+        pickler.string_ids = {id(text): at for at, text in enumerate(named)}
         pickler.memo = {id(obj): (index, obj) for index, obj in enumerate(fixed)}
         dump_all(pickler)
     except Refused:
@@ -920,6 +971,10 @@ def _shared(value: Any, seen: dict[Any, Any]) -> Any:
     return value
 
 
+# The opcodes that push a persistent id (an int) before BINPERSID.
+PID_PUSHES = ("BININT1", "BININT2", "BININT")
+
+
 def lean_unit(unit: bytes) -> bytes:
     """unit with only the memo entries its pickles read again (written by
     the dumping process, which may import what it needs; the planning
@@ -933,7 +988,9 @@ def _lean_stream(stream: bytes) -> bytes:
     entries they read again: the pickler memoizes every object it writes,
     and each entry costs the restore a memo slot and a reference until the
     unit is made; one frame per pickle.  The preamble is kept whole (its
-    entries are the fixed memo's indexes)."""
+    entries are the fixed memo's indexes).  A persistent id named more than
+    once (a string of code, _code_string) is loaded once and memoized, then
+    read from the memo (the pickler writes the id again each time)."""
     import io
     import pickletools  # the dumping process's, never the planner's
     source = io.BytesIO(stream)
@@ -948,11 +1005,23 @@ def _lean_stream(stream: bytes) -> bytes:
         return stream  # explicit memo indexes: not this writer's
     read = {arg for ops in pickles for name, arg, *_ in ops
             if name in ("GET", "BINGET", "LONG_BINGET")}
+    named: dict[int, int] = {}  # persistent id -> times named (preamble aside)
+    for ops in pickles[1:]:
+        for (name, arg, _, _), (after, _, _, _) in zip(ops, ops[1:]):
+            if name in PID_PUSHES and after == "BINPERSID":
+                named[arg] = named.get(arg, 0) + 1
+
+    def get(new: int) -> bytes:
+        return b"h" + bytes((new,)) if new < 256 else b"j" + new.to_bytes(4, "little")
+
     renumbered: dict[int, int] = {}
+    memoized: dict[int, int] = {}  # persistent id -> its memo index
+    entries = 0
     index = 0
     out = []
     for number, ops in enumerate(pickles):
         body = []
+        pushed = None  # the persistent id just pushed
         for name, arg, pos, end in ops:
             if name == "PROTO" or name == "FRAME":
                 continue
@@ -960,14 +1029,20 @@ def _lean_stream(stream: bytes) -> bytes:
                 old, index = index, index + 1
                 if number and old not in read:
                     continue
-                renumbered[old] = len(renumbered)
+                renumbered[old] = entries
+                entries += 1
                 body.append(b"\x94")
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                new = renumbered[arg]
-                body.append(b"h" + bytes((new,)) if new < 256
-                            else b"j" + new.to_bytes(4, "little"))
+                body.append(get(renumbered[arg]))
+            elif name == "BINPERSID" and number and pushed in memoized:
+                body[-1] = get(memoized[pushed])
+            elif name == "BINPERSID" and number and named.get(pushed, 0) > 1:
+                memoized[pushed] = entries
+                entries += 1
+                body.append(b"Q\x94")
             else:
                 body.append(stream[pos:end])
+            pushed = arg if name in PID_PUSHES else None
         framed = b"".join(body)
         out.append(b"\x80\x05\x95" + len(framed).to_bytes(8, "little") + framed)
     return b"".join(out)

@@ -142,6 +142,13 @@ static PyMethodDef module_methods[] = {
     {"unit_codes", (PyCFunction)(void (*)(void))pycds_unit_codes, METH_FASTCALL,
      "unit_codes(code, paths, memo): the code objects a unit names, by\n"
      "their co_consts paths, appended to memo."},
+    {"unit_strings", (PyCFunction)(void (*)(void))pycds_unit_strings,
+     METH_FASTCALL,
+     "unit_strings(memo, start, pairs, names) -> the strings a unit shares\n"
+     "with the module's code, by (code, slot) pairs of code objects in memo,\n"
+     "then names, interned."},
+    {"is_interned", pycds_is_interned, METH_O,
+     "is_interned(obj) -> bool: an interned str (sys.intern would make it one)."},
     {"unit_install", (PyCFunction)(void (*)(void))pycds_unit_install,
      METH_FASTCALL,
      "unit_install(namespace, items, keep, fresh): a restored module's\n"

@@ -350,6 +350,81 @@ PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+static uint32_t read_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+PyObject *pycds_unit_strings(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyBytes_Check(args[2]) ||
+        !PyList_Check(args[3]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_strings(memo, start, pairs, names)");
+    PyObject *names = args[3];
+    PyObject *memo = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    const unsigned char *pairs =
+        (const unsigned char *)PyBytes_AS_STRING(args[2]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[2]);
+    if (size % 8 != 0 || start < 0 || start > PyList_GET_SIZE(memo))
+        return pycds_raise(PYCDS_ERROR_VALUE, "unit_strings: damaged pairs");
+    PyObject *strings = PyList_New(size / 8 + PyList_GET_SIZE(names));
+    if (!strings)
+        return NULL;
+    for (Py_ssize_t i = 0; i < size / 8; i++) {
+        uint32_t at = read_u32le(pairs + 8 * i);
+        uint32_t slot = read_u32le(pairs + 8 * i + 4);
+        PyObject *code = (Py_ssize_t)at < PyList_GET_SIZE(memo) - start
+                             ? PyList_GET_ITEM(memo, start + (Py_ssize_t)at)
+                             : NULL;
+        if (!code || !PyCode_Check(code)) {
+            pycds_raise(PYCDS_ERROR_VALUE, "unit_strings: no code object at %u",
+                        (unsigned)at);
+            goto fail;
+        }
+        PyObject *values = slot % 2 ? ((PyCodeObject *)code)->co_consts
+                                    : ((PyCodeObject *)code)->co_names;
+        Py_ssize_t index = (Py_ssize_t)(slot / 2);
+        PyObject *text = index < PyTuple_GET_SIZE(values)
+                             ? PyTuple_GET_ITEM(values, index)
+                             : NULL;
+        if (!text || !PyUnicode_CheckExact(text)) {
+            pycds_raise(PYCDS_ERROR_VALUE,
+                        "unit_strings: no str at slot %u of %R", (unsigned)slot,
+                        code);
+            goto fail;
+        }
+        PyList_SET_ITEM(strings, i, Py_NewRef(text));
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        if (!PyUnicode_CheckExact(name)) {
+            pycds_raise(PYCDS_ERROR_VALUE, "unit_strings: a name is no str");
+            goto fail;
+        }
+        Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);
+        PyList_SET_ITEM(strings, size / 8 + i, name);
+    }
+    return strings;
+fail:
+    Py_DECREF(strings);
+    return NULL;
+}
+
+PyObject *pycds_is_interned(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return PyBool_FromLong(PyUnicode_CheckExact(text) &&
+                           PyUnicode_CHECK_INTERNED(text));
+}
+
 PyObject *pycds_unit_install(PyObject *module, PyObject *const *args,
                              Py_ssize_t nargs)
 {

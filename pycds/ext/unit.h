@@ -39,6 +39,21 @@ PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
 PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs);
 
+/* unit_strings(memo, start, pairs, names) -> [str]: the strings a unit's
+ * objects share with the module's code, then the other strings the
+ * planning process had interned, interned here (its pickles name each by
+ * persistent id, an index into this list).  pairs is bytes, pairs of
+ * little-endian uint32 (code, slot): code the index of a code object in
+ * memo from `start`, slot 2 * i for its co_names[i], 2 * i + 1 for its
+ * co_consts[i], which must be a str.  ValueError for a pair that names
+ * none, or a name that is no str. */
+PyObject *pycds_unit_strings(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs);
+
+/* is_interned(obj) -> bool: a str that is interned (asking sys.intern
+ * would intern it). */
+PyObject *pycds_is_interned(PyObject *module, PyObject *text);
+
 /* unit_install(namespace, items, keep, fresh): give a module's namespace
  * the body's [(key, value)] in order: a value `keep` is what the import
  * system had set there (absent: left out), an instance of the class

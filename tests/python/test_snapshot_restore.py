@@ -952,6 +952,35 @@ print(vars(points.P), vars(points.G), points.G.x)
     assert plain.stdout.startswith("[False, False] 1 4\n"), plain.stdout
 
 
+def test_restored_namespaces_hold_their_codes_strings(tmp_path: Path) -> None:
+    """The strings a unit's objects share with the module's code are the
+    code's own, as after the body: namespace keys are its names (interned,
+    as the compiler interns them), __all__'s items its constants."""
+    modules = {
+        "named.py": """
+            __all__ = ["Shape", "area"]
+            class Shape:
+                sides = 4
+                def area(self):
+                    return 1
+            def area(shape):
+                return shape.area()
+            LABEL = "label"
+        """,
+        "app.py": """
+import sys
+import named
+def interned(texts):
+    return all(t is sys.intern(t) for t in texts)
+print(interned(vars(named)), interned(vars(named.Shape)), interned(named.__all__))
+print(named.LABEL is sys.intern("label"), named.Shape.__qualname__)
+""",
+    }
+    snap = snapshot_project(tmp_path, modules, ["app.py"])
+    plain = same_as_plain(snap, "named")
+    assert plain.stdout == "True True True\nTrue Shape\n"
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 syntax")
 def test_pep695_type_params(tmp_path: Path) -> None:
     modules = {
@@ -1869,7 +1898,6 @@ def test_memo_preamble_is_read_in_one_call(tmp_path: Path) -> None:
         fixed = list(range(300))
         reader.persistent_load = fixed.__getitem__
         reader.load()
-        reader.persistent_load = R._no_reference
         print(Counting.reads, reader.memo.copy()[299])
     """)
     done = run(["-c", probe], cwd=tmp_path)

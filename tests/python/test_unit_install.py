@@ -4,6 +4,7 @@ put in the body's order with what the import system set kept."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -115,3 +116,67 @@ def test_lean_unit_keeps_only_the_memo_entries_read_again() -> None:
         assert first[1:3] == ([1, 2], "once") and second[1] == ("a", "b")
     assert memoized(lean) == len(fixed) + 1  # the preamble's, and shared
     assert memoized(unit) > memoized(lean)
+
+
+def test_lean_unit_reads_a_persistent_id_named_again_from_the_memo() -> None:
+    """A string of code is a persistent id each time the pickler meets it;
+    the lean unit loads it once, memoized, then reads the memo (one call
+    of persistent_load per string, not per mention)."""
+    import io
+    import pickle
+
+    from pycds import _snapshot_unit as U
+
+    strings = ["alpha", "beta"]
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj: Any) -> Any:
+            return next((i for i, s in enumerate(strings) if s is obj), None)
+
+    stream = io.BytesIO()
+    stream.write(R.memo_preamble(0))
+    writer = Writer(stream, protocol=5)
+    writer.dump([strings[0], strings[1], strings[0]])
+    writer.dump({strings[0]: 1})
+    lean = U.lean_unit(R.join_unit(b"p", b"h", stream.getvalue()))
+    assert U.lean_unit(lean) == lean
+    _, _, _, end = R.split_unit(lean)
+    calls: list[int] = []
+
+    class Reader(pickle.Unpickler):
+        def persistent_load(self, pid: Any) -> Any:
+            calls.append(pid)
+            return strings[pid]
+
+    reader = Reader(io.BytesIO(R.split_unit(lean)[0][end:]))
+    reader.load()
+    first, second = reader.load(), reader.load()
+    assert first == ["alpha", "beta", "alpha"] and second == {"alpha": 1}
+    assert all(x is strings[0] for x in (first[0], first[2], *second))
+    assert sorted(calls) == [0, 1]
+
+
+def test_unit_strings_names_strings_of_code_by_slot() -> None:
+    code = compile("import os\nx = 'constant'\n", "<unit>", "exec")
+    names, consts = code.co_names, code.co_consts
+    memo: list[Any] = ["before", code]
+
+    def pairs(*numbers: int) -> bytes:
+        return b"".join(n.to_bytes(4, "little") for n in numbers)
+
+    spelled = "".join(["__na", "me__"])  # equal to an interned str, not it
+    assert not _cds.is_interned(spelled) and _cds.is_interned("__name__")
+    found = _cds.unit_strings(memo, 1, pairs(0, 2 * names.index("x"),
+                                             0, 2 * consts.index("constant") + 1),
+                              [spelled])
+    assert found[0] is names[names.index("x")]
+    assert found[1] is consts[consts.index("constant")]
+    assert found[2] is sys.intern("__name__")
+    for bad in (pairs(1, 0), pairs(0, 999), pairs(0, 2 * consts.index(None) + 1),
+                pairs(0), pairs(0xFFFFFFFF, 0)):
+        with pytest.raises(ValueError):
+            _cds.unit_strings(memo, 1, bad, [])
+    with pytest.raises(ValueError):
+        _cds.unit_strings(memo, 3, pairs(0, 0), [])
+    with pytest.raises(ValueError):
+        _cds.unit_strings(memo, 1, b"", [b"not a str"])
