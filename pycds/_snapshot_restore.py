@@ -799,11 +799,8 @@ def fixed_memo(module: Any, code: Any,
 
 
 def apply_fill(kind: str, obj: Any, state: Any) -> None:
-    if kind == "class":
-        fill_class(obj, state)
-    elif kind == "cell":
-        obj.cell_contents = state
-    elif kind == "late":
+    """A fill that is no class's nor cell's (_cds.unit_fills does those)."""
+    if kind == "late":
         # An attribute made from its finished owner (json's scanner from
         # its decoder), put back at its place in the owner's order.
         key, make, order = state
@@ -1050,6 +1047,8 @@ def describe(name: str, unit: Any) -> str:
              f"    inputs     env {sorted(header[H_ENV])}, files {len(header[H_FILES])}, "
              f"directories {len(header[H_LISTED])}",
              f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads",
+             f"    classes    {summary.get('classes', '?')}, "
+             f"{summary.get('images', '?')} made from images",
              "    replays    " + (", ".join(f"{op} {n}" for op, n in sorted(operations.items()))
                                   or "nothing")]
     if header[H_FRESH]:
@@ -1076,8 +1075,7 @@ def load_objects(reading: tuple[Any, Any]) -> tuple[Any, ...]:
         batch = reader.load()
         if batch is None:
             break
-        for kind, obj, state in batch:
-            apply_fill(kind, obj, state)
+        _cds.unit_fills(batch, _abc_step, TYPE_DATA, apply_fill)
     return items, operations, reader.load(), names_checked, objects_made
 
 

@@ -356,6 +356,8 @@ def _make_pickler_class() -> Any:
             self.reducing: set[int] = set()
             self.fills: list[tuple[str, Any, Any]] = []
             self.count = 0
+            self.classes = 0  # of which made from images:
+            self.images = 0
             self.fixed = fixed
             self.externals: dict[int, tuple[Any, Any, Any]] = {}  # id -> (obj, path, seen)
             self.codes: dict[int, tuple[Any, Any]] = {}  # id -> (code, path)
@@ -707,8 +709,10 @@ def _make_pickler_class() -> Any:
             # could make it so and got the same class (class_image.h): no
             # type.__new__, whose slot lookups are most of a class's cost.
             image = _cds.class_image(cls, namespace)
+            self.classes += 1
             if type(image) is str:  # why not
                 return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace))
+            self.images += 1
             return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace, image))
 
         def _instance(self, obj: Any, t: type) -> Any:
@@ -928,7 +932,8 @@ def write_unit(context: Context, header: dict[str, Any],
         kinds: dict[str, int] = {}
         for op in operations:
             kinds[op[0]] = kinds.get(op[0], 0) + 1
-        header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds}
+        header[R.H_SUMMARY] = {"objects": finder.count, "operations": kinds,
+                               "classes": finder.classes, "images": finder.images}
         process = R._load_pickle().dumps(header.pop(R.H_PROCESS), protocol=5)
         # Plain data, each equal string or tuple once (the pickler writes
         # an object it has seen as a memo reference: a witness's type name,

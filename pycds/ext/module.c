@@ -147,6 +147,9 @@ static PyMethodDef module_methods[] = {
      "unit_strings(memo, start, pairs, names) -> the strings a unit shares\n"
      "with the module's code, by (code, slot) pairs of code objects in memo,\n"
      "then names, interned."},
+    {"unit_fills", (PyCFunction)(void (*)(void))pycds_unit_fills, METH_FASTCALL,
+     "unit_fills(batch, abc_step, type_data, other): a unit's fills, in\n"
+     "order (classes and cells in C, other kinds by other)."},
     {"is_interned", pycds_is_interned, METH_O,
      "is_interned(obj) -> bool: an interned str (sys.intern would make it one)."},
     {"unit_install", (PyCFunction)(void (*)(void))pycds_unit_install,

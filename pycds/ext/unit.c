@@ -418,6 +418,39 @@ fail:
     return NULL;
 }
 
+PyObject *pycds_unit_fills(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_Check(args[0]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_fills(batch, abc_step, type_data, other)");
+    PyObject *batch = args[0];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+        PyObject *fill = PyList_GET_ITEM(batch, i);
+        if (!PyTuple_Check(fill) || PyTuple_GET_SIZE(fill) != 3)
+            return pycds_raise(PYCDS_ERROR_TYPE, "unit_fills: a damaged fill");
+        PyObject *kind = PyTuple_GET_ITEM(fill, 0);
+        PyObject *obj = PyTuple_GET_ITEM(fill, 1);
+        PyObject *state = PyTuple_GET_ITEM(fill, 2);
+        int is_str = PyUnicode_Check(kind);
+        PyObject *done;
+        if (is_str && PyUnicode_CompareWithASCIIString(kind, "class") == 0) {
+            PyObject *call[4] = {obj, state, args[1], args[2]};
+            done = pycds_fill_class(module, call, 4);
+        } else if (is_str && PyCell_Check(obj) &&
+                   PyUnicode_CompareWithASCIIString(kind, "cell") == 0) {
+            done = PyCell_Set(obj, state) < 0 ? NULL : Py_NewRef(Py_None);
+        } else {
+            done =
+                PyObject_CallFunctionObjArgs(args[3], kind, obj, state, NULL);
+        }
+        if (!done)
+            return NULL;
+        Py_DECREF(done);
+    }
+    Py_RETURN_NONE;
+}
+
 PyObject *pycds_is_interned(PyObject *module, PyObject *text)
 {
     (void)module;

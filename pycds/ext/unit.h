@@ -50,6 +50,13 @@ PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
 PyObject *pycds_unit_strings(PyObject *module, PyObject *const *args,
                              Py_ssize_t nargs);
 
+/* unit_fills(batch, abc_step, type_data, other): a unit's fill batch,
+ * [(kind, object, state)], in order: a "class" by fill_class (classes.h),
+ * a "cell" given its contents, any other kind by other(kind, object,
+ * state). */
+PyObject *pycds_unit_fills(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs);
+
 /* is_interned(obj) -> bool: a str that is interned (asking sys.intern
  * would intern it). */
 PyObject *pycds_is_interned(PyObject *module, PyObject *text);

@@ -877,6 +877,15 @@ def test_datetime(revivers: Runs) -> None:
     revivers.same("datetime", "rv_datetime")
 
 
+def test_inspect_says_how_many_classes_are_made_from_images(revivers: Runs) -> None:
+    done = run(["-m", "pycds", "inspect", "--snapshot", str(revivers.snap.archive)],
+               cwd=revivers.snap.root)
+    counts = [tuple(int(n) for n in re.findall(r"\d+", line))
+              for line in done.stdout.splitlines() if line.startswith("    classes ")]
+    assert counts and all(made <= classes for classes, made in counts), done.stdout
+    assert sum(made for _, made in counts) > 0, done.stdout
+
+
 def test_revivers_whole_output_and_exit(revivers: Runs) -> None:
     """Nothing else differs either: the whole output, and the exit status."""
     assert revivers.share.stdout == revivers.plain.stdout
