@@ -273,9 +273,9 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
         units = {name: path for name, path in units.items() if name in written}
         if units:
             started = time.perf_counter()
-            kept = choose_units(traced, archive_path, units, result, keep_slower)
-            if kept != units:
-                write_archive(traced, archive_path, kept, result)
+            kept, starts = choose_units(traced, archive_path, units, result, keep_slower)
+            if kept != units or starts != set(kept):
+                write_archive(traced, archive_path, kept, result, starts)
             if kept and not keep_slower and not whole_run_pays(traced, archive_path):
                 for name in kept:
                     result.code_only.append((name, "the process as a whole was not "
@@ -314,9 +314,11 @@ RESTORE_MACHINERY = ("pycds._snapshot_restore", "_pickle", "_compat_pickle")
 
 
 def _import_times(archive_path: str, names: list[str], sys_path: list[str],
-                  snapshot: bool) -> tuple[dict[str, int], dict[str, str]]:
+                  snapshot: bool) -> tuple[dict[str, int], dict[str, str],
+                                           dict[str, set[str]]]:
     """One verifying run: each module's own import time (-X importtime,
-    microseconds) and, with units, what the restore said of it."""
+    microseconds), with units what the restore said of it, and each
+    module's import tree (the modules first imported while it was)."""
     from ._snapshot_plan import environment_without_ours
     env = environment_without_ours()
     env.update(PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path, PYCDSVERBOSE="1",
@@ -328,7 +330,8 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
         stderr=subprocess.PIPE, timeout=600)
     times: dict[str, int] = {}
     said: dict[str, str] = {}
-    for line in done.stderr.decode(errors="replace").splitlines():
+    lines = done.stderr.decode(errors="replace").splitlines()
+    for line in lines:
         if line.startswith("import time:") and "|" in line:
             own, _, name = (part.strip() for part in line[12:].split("|"))
             if own.isdigit():
@@ -336,7 +339,39 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
         elif line.startswith("pycds: snapshot: "):
             name, _, what = line[17:].partition(": ")
             said.setdefault(name, what)
-    return times, said
+    return times, said, import_trees(lines)
+
+
+def import_trees(lines: list[str]) -> dict[str, set[str]]:
+    """{module: itself and the modules first imported during its import}
+    from -X importtime's lines: each is printed when its import ends, its
+    name indented two spaces a level, so a module's tree is the deeper
+    lines just before it."""
+    trees: dict[str, set[str]] = {}
+    pending: list[tuple[int, set[str]]] = []
+    for line in lines:
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        field = line.rsplit("|", 1)[1]
+        name = field.strip()
+        if not name or name == "imported package":
+            continue
+        depth = len(field) - len(field.lstrip(" "))
+        tree = {name}
+        while pending and pending[-1][0] > depth:
+            tree |= pending.pop()[1]
+        pending.append((depth, tree))
+        trees.setdefault(name, tree)
+    return trees
+
+
+def starting_units(kept: set[str], gains: dict[str, int], trees: dict[str, set[str]],
+                   machinery: int) -> set[str]:
+    """The kept units worth loading the restore for when a process has
+    restored none yet: those whose import tree's units gain more than the
+    restore's own modules cost (gains: microseconds each unit saves)."""
+    return {name for name in kept
+            if sum(gains.get(u, 0) for u in trees.get(name, {name}) & kept) > machinery}
 
 
 WHOLE_RUN_PAIRS = 9
@@ -373,7 +408,7 @@ def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
 
 def choose_units(traced: _listfile.ModuleList, archive_path: str,
                  units: dict[str, str], result: DumpResult,
-                 keep_slower: bool = False) -> dict[str, str]:
+                 keep_slower: bool = False) -> tuple[dict[str, str], set[str]]:
     """Keep the units that a fresh process restores, and faster than it
     runs their code: the archive is run both ways, alternately, and each
     module's best own import time compared.  Restoring a unit costs about
@@ -384,17 +419,19 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
     sys_path = traced.modules[0].path
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
+    trees: dict[str, set[str]] = {}
     for _ in range(1 if keep_slower else VERIFY_RUNS):
         for snapshot in ((True,) if keep_slower else (True, False)):
-            times, told = _import_times(archive_path, names, sys_path, snapshot)
+            times, told, found = _import_times(archive_path, names, sys_path, snapshot)
             for name, value in times.items():
                 best[snapshot][name] = min(value, best[snapshot].get(name, value))
             if snapshot:
+                trees = trees or found
                 for name, what in told.items():
                     if said.get(name, "restored") == "restored":
                         said[name] = what
     kept: dict[str, str] = {}
-    gain = 0
+    gains: dict[str, int] = {}
     for name, path in units.items():
         what = said.get(name)
         restored, code = best[True].get(name), best[False].get(name)
@@ -409,23 +446,33 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
             reason = f"restoring it takes {restored} us, running its code {code} us"
         else:
             kept[name] = path
-            gain += code - restored
+            gains[name] = code - restored
             continue
         result.code_only.append((name, reason))
+    if keep_slower:
+        return kept, set(kept)
     # What restoring at all costs a process: the restore's own module and
-    # the unpickler it loads.  Units that save less than that are dropped.
+    # the unpickler it loads.  Units that save less than that are dropped;
+    # a process's first unit must pay for it with its import's units.
     machinery = sum(best[True].get(name, 0) for name in RESTORE_MACHINERY)
-    if kept and not keep_slower and gain <= machinery:
+    gain = sum(gains.values())
+    starts = starting_units(set(kept), gains, trees, machinery)
+    if kept and (gain <= machinery or not starts):
         for name in kept:
             result.code_only.append((name, f"the units would save {gain} us in "
-                                     f"all, loading their restore costs {machinery} us"))
-        return {}
-    return kept
+                                     f"all, loading their restore costs {machinery} us"
+                                     if gain <= machinery else
+                                     "no import gains more with its units than loading "
+                                     f"their restore costs ({machinery} us)"))
+        return {}, set()
+    return kept, starts
 
 
 def write_archive(traced: _listfile.ModuleList, archive_path: str,
-                  units: dict[str, str], result: DumpResult) -> set[str]:
-    """The archive: each traced module's code (and unit, if in units); the
+                  units: dict[str, str], result: DumpResult,
+                  starts: set[str] | None = None) -> set[str]:
+    """The archive: each traced module's code (and unit, if in units: one
+    that may be a process's first if in starts, every one without it); the
     names of the units written."""
     result.modules = result.extensions = result.absent = 0
     result.units = result.unit_bytes = 0
@@ -485,7 +532,7 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
                         is_package=spec.submodule_search_locations is not None,
                         source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
                         source_hash=_cds.hash_bytes(source), extra=blob,
-                        is_unit=True)
+                        is_unit=True, starts=starts is None or module.name in starts)
                     writer.end_module(writer.add_bytes(bytes(8)))
                     result.units += 1
                     result.unit_bytes += len(blob)

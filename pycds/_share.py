@@ -20,7 +20,13 @@ from . import _cds, _log
 
 def _restore_first(module: object, code: object, unit: object) -> bool:
     """The restorer until a unit is used: what it costs to load is paid by
-    the processes that restore one."""
+    the processes that restore one, and only for a unit that the dump found
+    pays for it (with the units of the modules its import imports):
+    `import json` from an archive made for boto3 runs json's bodies."""
+    name = module.__name__  # type: ignore[attr-defined]
+    if not _cds.unit_starts(name):
+        _log.say(f"snapshot: {name}: code (its units would not pay for loading the restore)")
+        return False
     from . import _snapshot_restore
     _cds.set_restorer(_snapshot_restore.restore)
     return _snapshot_restore.restore(module, code, unit)

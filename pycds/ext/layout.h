@@ -78,6 +78,11 @@ typedef struct pycds_root {
 #define PYCDS_MODULE_UNIT 0x400u
 #define PYCDS_MODULE_KINDS                                                     \
     (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT | PYCDS_MODULE_UNIT)
+/* On a unit's record: restoring it pays for loading the restore itself (the
+ * dump measured its module's imports gaining more with their units than the
+ * restore's own modules cost); a process that has restored no unit yet runs
+ * the body of a module whose unit lacks it. */
+#define PYCDS_MODULE_UNIT_STARTS 0x800u
 
 /* What follows the module's name in its unit record's name. */
 #define PYCDS_UNIT_SUFFIX "\0unit"

@@ -151,7 +151,8 @@ static PyMethodDef module_methods[] = {
      "unit_fills(batch, abc_step, type_data, other): a unit's fills, in\n"
      "order (classes and cells in C, other kinds by other)."},
     {"is_interned", pycds_is_interned, METH_O,
-     "is_interned(obj) -> bool: an interned str (sys.intern would make it one)."},
+     "is_interned(obj) -> bool: an interned str (sys.intern would make it "
+     "one)."},
     {"unit_install", (PyCFunction)(void (*)(void))pycds_unit_install,
      METH_FASTCALL,
      "unit_install(namespace, items, keep, fresh): a restored module's\n"
@@ -169,6 +170,9 @@ static PyMethodDef module_methods[] = {
      "object's layout and makes its objects as object does."},
     {"type_modified", pycds_type_modified, METH_O,
      "type_modified(cls): forget what method caches know of cls."},
+    {"unit_starts", pycds_share_unit_starts, METH_O,
+     "unit_starts(name) -> bool: module `name` has a unit that pays for\n"
+     "loading the restore when it is a process's first (layout.h)."},
     {"share_unit", pycds_share_unit, METH_O,
      "share_unit(name) -> memoryview or None: the unit archived for module\n"
      "`name` (its record NAME + '\\0unit'), read-only over the mapped\n"
@@ -275,6 +279,8 @@ PyMODINIT_FUNC PyInit__cds(void)
             0 ||
         PyModule_AddIntConstant(m, "MODULE_ABSENT", PYCDS_MODULE_ABSENT) < 0 ||
         PyModule_AddIntConstant(m, "MODULE_UNIT", PYCDS_MODULE_UNIT) < 0 ||
+        PyModule_AddIntConstant(m, "MODULE_UNIT_STARTS",
+                                PYCDS_MODULE_UNIT_STARTS) < 0 ||
         add_unit_suffix(m) < 0)
         goto error;
     return m;

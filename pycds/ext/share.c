@@ -417,7 +417,9 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
                          (unsigned long long)view.source_hash);
 }
 
-int pycds_share_unit_of(PyObject *name, PyObject **unit)
+/* The unit record of module `name`: 1 and *record, 0 when there is none,
+ * -1 with an exception. */
+static int find_unit_record(PyObject *name, const cds_module_record **record)
 {
     if (!shared.archive || shared.unit_count == 0)
         return 0;
@@ -443,6 +445,16 @@ int pycds_share_unit_of(PyObject *name, PyObject **unit)
         return found;
     if (record_kind(r) != PYCDS_RECORD_UNIT)
         return 0; /* "NAME\0unit" without the flag: not a unit */
+    *record = r;
+    return 1;
+}
+
+int pycds_share_unit_of(PyObject *name, PyObject **unit)
+{
+    const cds_module_record *r;
+    int found = find_unit_record(name, &r);
+    if (found <= 0)
+        return found;
     /* In the read-only mapping of the file, which stays mapped for the
      * life of the process; cds_archive_module checked its bounds. */
     size_t blob_size;
@@ -450,6 +462,18 @@ int pycds_share_unit_of(PyObject *name, PyObject **unit)
     *unit = PyMemoryView_FromMemory((char *)blob, (Py_ssize_t)blob_size,
                                     PyBUF_READ);
     return *unit ? 1 : -1;
+}
+
+PyObject *pycds_share_unit_starts(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (!PyUnicode_Check(name))
+        return pycds_raise(PYCDS_ERROR_TYPE, "unit_starts() needs a str");
+    const cds_module_record *r;
+    int found = find_unit_record(name, &r);
+    if (found < 0)
+        return NULL;
+    return PyBool_FromLong(found && (r->flags & PYCDS_MODULE_UNIT_STARTS));
 }
 
 PyObject *pycds_share_unit(PyObject *module, PyObject *name)

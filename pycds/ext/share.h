@@ -77,6 +77,9 @@ PyObject *pycds_share_code_of(uint32_t number);
 PyObject *pycds_share_code(PyObject *module, PyObject *number);
 /* share_unit(name) -> memoryview or None. */
 PyObject *pycds_share_unit(PyObject *module, PyObject *name);
+/* unit_starts(name) -> whether module `name` has a unit whose record says
+ * restoring it pays for loading the restore (PYCDS_MODULE_UNIT_STARTS). */
+PyObject *pycds_share_unit_starts(PyObject *module, PyObject *name);
 /* share_stats() -> dict of counters. */
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused);
 

@@ -71,20 +71,26 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
     static char *keywords[] = {"name",        "origin",          "cached",
                                "is_package",  "source_mtime_ns", "source_size",
                                "source_hash", "extra",           "is_extension",
-                               "is_absent",   "is_unit",         NULL};
+                               "is_absent",   "is_unit",         "starts",
+                               NULL};
     /* The name may hold a NUL (a unit record's does), so it is taken with
      * its size. */
     const char *name, *origin = "", *cached = "";
     Py_ssize_t name_size;
-    int is_package = 0, is_extension = 0, is_absent = 0, is_unit = 0;
+    int is_package = 0, is_extension = 0, is_absent = 0, is_unit = 0,
+        starts = 0;
     long long mtime = 0;
     unsigned long long size = 0, hash = 0;
     Py_buffer extra = {0};
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "s#|$sspLKKy*ppp:begin_module", keywords, &name,
+            args, kwargs, "s#|$sspLKKy*pppp:begin_module", keywords, &name,
             &name_size, &origin, &cached, &is_package, &mtime, &size, &hash,
-            &extra, &is_extension, &is_absent, &is_unit))
+            &extra, &is_extension, &is_absent, &is_unit, &starts))
         return NULL;
+    if (starts && !is_unit) {
+        PyBuffer_Release(&extra);
+        return pycds_raise(PYCDS_ERROR_VALUE, "only a unit starts");
+    }
     if (is_extension + is_absent + is_unit > 1) {
         PyBuffer_Release(&extra);
         return pycds_raise(PYCDS_ERROR_VALUE,
@@ -105,7 +111,8 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
         .flags = (is_package ? CDS_MODULE_PACKAGE : 0) |
                  (is_extension ? PYCDS_MODULE_EXTENSION : 0) |
                  (is_absent ? PYCDS_MODULE_ABSENT : 0) |
-                 (is_unit ? PYCDS_MODULE_UNIT : 0),
+                 (is_unit ? PYCDS_MODULE_UNIT : 0) |
+                 (starts ? PYCDS_MODULE_UNIT_STARTS : 0),
         .source_mtime_ns = mtime,
         .source_size = size,
         .source_hash = hash,
@@ -265,7 +272,7 @@ static PyMethodDef writer_methods[] = {
      "begin_module(name, *, origin='', cached='', is_package=False,\n"
      "             source_mtime_ns=0, source_size=0, source_hash=0,\n"
      "             extra=b'', is_extension=False, is_absent=False,\n"
-     "             is_unit=False) -> module number\n"
+     "             is_unit=False, starts=False) -> module number\n"
      "A unit's record is named NAME + '\\0unit' and holds the unit in extra."},
     {"add_code", (PyCFunction)writer_add_code, METH_O,
      "add_code(code) -> root offset: deep-copy the module's code object"},

@@ -114,3 +114,33 @@ def test_fast_path_record_layout() -> None:
     assert record == b"P\t/a\nP\t/b\nE\t5\t/a\nS\t-1\t/b\nS\t-2\t/b/pkg\n"
     assert _cds.fast_path_record(["/a\nb"], [], []) == b""
     assert _cds.fast_path_record([], [], [(1, "/nul\0byte")]) == b""
+
+
+def test_import_trees_and_the_units_that_start_a_restore() -> None:
+    """-X importtime prints a module when its import ends, its name indented
+    by depth: a module's tree is itself and the deeper lines before it.  A
+    unit may be a process's first when its tree's units gain more than the
+    restore's own modules cost."""
+    from pycds._dump import import_trees, starting_units
+    lines = [
+        "import time: self [us] | cumulative | imported package",
+        "import time:        10 |         10 |     json.scanner",
+        "import time:        20 |         30 |   json.decoder",
+        "import time:        30 |         30 |   json.encoder",
+        "import time:        40 |        100 | json",
+        "import time:         5 |          5 | small",
+        "pycds: snapshot: json: restored",
+        "import time:         7 |          7 |   leaf",
+        "import time:         9 |         16 | big",
+    ]
+    trees = import_trees(lines)
+    assert trees["json"] == {"json", "json.decoder", "json.scanner", "json.encoder"}
+    assert trees["json.decoder"] == {"json.decoder", "json.scanner"}
+    assert trees["small"] == {"small"} and trees["big"] == {"big", "leaf"}
+    gains = {"json": 100, "json.decoder": 150, "json.scanner": 200, "small": 30,
+             "leaf": 400, "big": 20}
+    kept = {"json", "json.decoder", "json.scanner", "small", "leaf", "big"}
+    # json's tree gains 450 (json.encoder has no unit kept), big's 420.
+    assert starting_units(kept, gains, trees, machinery=430) == {"json"}
+    assert starting_units(kept, gains, trees, machinery=10) == kept
+    assert starting_units(kept - {"json.scanner"}, gains, trees, 430) == set()

@@ -269,3 +269,51 @@ def test_inspect_shows_units(root: Path) -> None:
     [unit] = [u for u in units if u[1] == "unit"]
     assert unit[2:4] == [str(len(BLOB)), "B"]
     assert lines["plainmod"][1] == "module"
+
+
+@pytest.mark.parametrize("starts", [False, True])
+def test_a_first_unit_without_starts_runs_its_body_and_loads_no_restore(
+        tmp_path: Path, starts: bool) -> None:
+    """A process that has restored no unit yet loads the restore only for a
+    unit whose record says it pays for that (MODULE_UNIT_STARTS): without
+    it the body runs and neither the restore nor the unpickler is imported;
+    with it the restore reads the unit (this one is no unit of its format,
+    so the body runs all the same, after saying why)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "unitmod.py").write_text(UNITMOD)
+    backdate(tmp_path)
+    writer = Writer()
+    try:
+        add_module(writer, lib / "unitmod.py", "unitmod")
+        st = (lib / "unitmod.py").stat()
+        writer.begin_module("unitmod\0unit", is_unit=True, extra=BLOB, starts=starts,
+                            origin=str(lib / "unitmod.py"),
+                            source_mtime_ns=st.st_mtime_ns, source_size=st.st_size)
+        writer.end_module(writer.add_bytes(bytes(8)))
+        writer.set_user(_cds.code_settings())
+        writer.finish(tmp_path / "app.img")
+    finally:
+        writer.close()
+    with Archive(tmp_path / "app.img") as archive:
+        [unit] = [m for m in archive.modules() if m["is_unit"]]
+        assert bool(unit["flags"] & _cds.MODULE_UNIT_STARTS) == starts
+    done = share(tmp_path, "import sys, unitmod\n"
+                 "print(sorted(m for m in sys.modules if 'pickle' in m or 'restore' in m))\n")
+    assert "unitmod body ran" in done.stdout
+    if starts:
+        assert "pycds: snapshot: unitmod: code (not a unit of this format)" in done.stderr
+        assert "pycds._snapshot_restore" in done.stdout
+    else:
+        assert ("pycds: snapshot: unitmod: code (its units would not pay for "
+                "loading the restore)") in done.stderr
+        assert done.stdout.endswith("unitmod body ran\n[]\n"), done.stdout
+
+
+def test_only_a_unit_starts() -> None:
+    writer = Writer()
+    try:
+        with pytest.raises(ValueError, match="only a unit starts"):
+            writer.begin_module("plain", starts=True)
+    finally:
+        writer.close()
