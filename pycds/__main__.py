@@ -42,6 +42,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 name = record["name"].removesuffix(_cds.UNIT_SUFFIX)
                 try:
                     print(_snapshot_restore.describe(name, record["extra"]))
+                    print("    starts     " + (
+                        "yes" if record["flags"] & _cds.MODULE_UNIT_STARTS else
+                        "no: restored once another unit has loaded the restore"))
                 except Exception as error:  # a damaged unit: say so, go on
                     print(f"  {name}: unreadable unit ({type(error).__name__}: {error})")
     return 0

@@ -420,7 +420,8 @@ static size_t name_column(const cds_archive *a, uint32_t count)
 /* "-", or the known flags by name and the others in hex, joined by '+'. */
 static void format_flags(uint32_t flags, char *out, size_t size)
 {
-    uint32_t other = flags & ~(CDS_MODULE_PACKAGE | PYCDS_MODULE_UNIT);
+    uint32_t other = flags & ~(CDS_MODULE_PACKAGE | PYCDS_MODULE_UNIT |
+                               PYCDS_MODULE_UNIT_STARTS);
     if (flags == 0) {
         snprintf(out, size, "-");
         return;
@@ -429,7 +430,9 @@ static void format_flags(uint32_t flags, char *out, size_t size)
     if (other)
         snprintf(hex, sizeof hex, "0x%x", other);
     const char *parts[] = {flags & CDS_MODULE_PACKAGE ? "package" : "",
-                           flags & PYCDS_MODULE_UNIT ? "unit" : "", hex};
+                           flags & PYCDS_MODULE_UNIT ? "unit" : "",
+                           flags & PYCDS_MODULE_UNIT_STARTS ? "starts" : "",
+                           hex};
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {

@@ -79,7 +79,7 @@ static int write_unit_archive(const char *path)
          .origin = "/src/pkg/mod.py",
          .extra = "u\0n\0t",
          .extra_size = 5,
-         .flags = PYCDS_MODULE_UNIT},
+         .flags = PYCDS_MODULE_UNIT | PYCDS_MODULE_UNIT_STARTS},
     };
     for (size_t i = 0; s == CDS_OK && i < sizeof infos / sizeof *infos; i++) {
         s = cds_writer_begin_module(w, &infos[i], NULL);

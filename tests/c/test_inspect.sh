@@ -158,18 +158,19 @@ expect_bad "a directory" "$file" "not a regular file"
 expect_bad "a missing file" "$dir/missing.img" "No such file"
 
 # A pycds unit record: listed under its module's name (not the NUL and
-# "unit" of its key), flagged unit, with its size.
+# "unit" of its key), flagged unit (and starts: it may be a process's first),
+# with its size.
 file=$dir/unit.img
 if ! "$make_fixture" --unit "$file"; then
     fail "unit record" "make_fixture --unit failed"
 else
     run "$file"
-    unit_line=$(grep ' unit ' "$dir/out")
+    unit_line=$(grep ' unit+starts ' "$dir/out")
     if [ "$status" -ne 0 ] || [ -s "$dir/err" ]; then
         fail "unit record" "exit status $status or output on stderr"
     elif ! printf '%s\n' "$unit_line" |
-        grep -q '^ *1  pkg\.mod  *unit .*/src/pkg/mod\.py (unit of 5 bytes)$'; then
-        fail "unit record" "no line '1  pkg.mod  unit ... (unit of 5 bytes)'"
+        grep -q '^ *1  pkg\.mod  *unit+starts .*/src/pkg/mod\.py (unit of 5 bytes)$'; then
+        fail "unit record" "no line '1  pkg.mod  unit+starts ... (unit of 5 bytes)'"
     elif grep -q 'pkg\.mod\\' "$dir/out"; then
         fail "unit record" "the key's NUL is shown"
     else

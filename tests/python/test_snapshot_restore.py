@@ -1837,6 +1837,7 @@ def test_inspect_lists_units(snapstart: Snap) -> None:
     line = next(l for l in done.stdout.splitlines() if l.startswith("  hooked:"))
     assert "objects" in line and "names" in line
     assert "append 2" in done.stdout  # the two registrations it replays
+    assert "    starts     yes" in done.stdout  # --snapshot-all: every unit starts
 
 
 @pytest.mark.parametrize("where", ["header", "objects", "end"])
