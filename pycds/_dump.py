@@ -365,12 +365,13 @@ def import_trees(lines: list[str]) -> dict[str, set[str]]:
     return trees
 
 
-def starting_units(kept: set[str], gains: dict[str, int], trees: dict[str, set[str]],
-                   machinery: int) -> set[str]:
-    """The kept units worth loading the restore for when a process has
-    restored none yet: those whose import tree's units gain more than the
-    restore's own modules cost (gains: microseconds each unit saves)."""
-    return {name for name in kept
+def starting_modules(kept: set[str], gains: dict[str, int], trees: dict[str, set[str]],
+                     machinery: int) -> set[str]:
+    """The modules whose import is worth loading the restore for when a
+    process has restored nothing yet: those (kept units, or modules that run
+    as code) whose import tree's kept units gain more than the restore's own
+    modules cost (gains: microseconds each unit saves)."""
+    return {name for name in kept | set(trees)
             if sum(gains.get(u, 0) for u in trees.get(name, {name}) & kept) > machinery}
 
 
@@ -450,13 +451,13 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
             continue
         result.code_only.append((name, reason))
     if keep_slower:
-        return kept, set(kept)
+        return kept, set(kept)  # every unit starts
     # What restoring at all costs a process: the restore's own module and
     # the unpickler it loads.  Units that save less than that are dropped;
     # a process's first unit must pay for it with its import's units.
     machinery = sum(best[True].get(name, 0) for name in RESTORE_MACHINERY)
     gain = sum(gains.values())
-    starts = starting_units(set(kept), gains, trees, machinery)
+    starts = starting_modules(set(kept), gains, trees, machinery)
     if kept and (gain <= machinery or not starts):
         for name in kept:
             result.code_only.append((name, f"the units would save {gain} us in "
@@ -471,9 +472,10 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
 def write_archive(traced: _listfile.ModuleList, archive_path: str,
                   units: dict[str, str], result: DumpResult,
                   starts: set[str] | None = None) -> set[str]:
-    """The archive: each traced module's code (and unit, if in units: one
-    that may be a process's first if in starts, every one without it); the
-    names of the units written."""
+    """The archive: each traced module's code (and unit, if in units);
+    starts, the modules whose import pays for loading the restore (their
+    unit's record, or their code's when they have none, says so; without
+    it, every unit does).  The names of the units written."""
     result.modules = result.extensions = result.absent = 0
     result.units = result.unit_bytes = 0
     result.skipped = []
@@ -511,7 +513,9 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
                     source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
                     source_hash=_cds.hash_bytes(source),
                     extra=fast_path_record(spec, search, now_ns),
-                    is_extension=code is None)
+                    is_extension=code is None,
+                    starts=(code is not None and starts is not None
+                            and module.name in starts and module.name not in units))
                 try:
                     writer.end_module(writer.add_code(code) if code is not None
                                       else writer.add_bytes(bytes(8)))

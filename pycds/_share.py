@@ -24,9 +24,11 @@ def _restore_first(module: object, code: object, unit: object) -> bool:
     pays for it (with the units of the modules its import imports):
     `import json` from an archive made for boto3 runs json's bodies."""
     name = module.__name__  # type: ignore[attr-defined]
-    if not _cds.unit_starts(name):
+    if unit is not None and not _cds.unit_starts(name):
         _log.say(f"snapshot: {name}: code (its units would not pay for loading the restore)")
         return False
+    # A unit that starts, or a module with none whose import's units pay
+    # (unit None: its body runs, the units it imports restore).
     from . import _snapshot_restore
     _cds.set_restorer(_snapshot_restore.restore)
     return _snapshot_restore.restore(module, code, unit)

@@ -1083,6 +1083,8 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     """Restore `module` (made by the import system, its body not run) from
     `unit`; False to run `code` instead."""
     global _Unpickler
+    if unit is None:  # a module with no unit, whose imports' units pay
+        return False
     name = module.__name__
     if _loading or "__builtins__" in module.__dict__:
         # Loading the unpickler itself, or importlib.reload: a body ran in

@@ -27,7 +27,10 @@
  * archive holds a unit for the module, it first calls
  * restorer(module, code, unit): True means the restorer filled the module
  * from its unit and the body does not run, False that the body runs as
- * usual.  What a unit holds and how it is restored is the restorer's.
+ * usual.  What a unit holds and how it is restored is the restorer's.  A
+ * module with no unit whose code record says that its import pays for the
+ * restore (PYCDS_MODULE_UNIT_STARTS) is announced as restorer(module, code,
+ * None), which must answer False.
  *
  * The loaders are subclasses of SourceFileLoader and SourcelessFileLoader
  * created here, so get_source, get_data, get_filename, is_package,
@@ -164,8 +167,17 @@ static int restored(PyObject *module, PyObject *name, PyObject *code)
         return 0;
     PyObject *unit;
     int found = pycds_share_unit_of(name, &unit);
-    if (found <= 0)
+    if (found == 0) {
+        /* No unit: its code record may say that importing it pays for the
+         * restore, which the restorer is told with None (and declines). */
+        found = pycds_share_code_starts(name);
+        if (found <= 0)
+            return found;
+        unit = Py_NewRef(Py_None);
+    }
+    if (found < 0)
         return found;
+    int no_unit = unit == Py_None;
     /* Held across the call: the restorer may replace itself. */
     PyObject *callable = Py_NewRef(restorer);
     PyObject *result = PyObject_CallFunctionObjArgs(
@@ -179,6 +191,11 @@ static int restored(PyObject *module, PyObject *name, PyObject *code)
         pycds_raise(PYCDS_ERROR_TYPE,
                     "restorer of %U returned %R, not True or False", name,
                     result);
+    else if (done && no_unit) {
+        done = -1;
+        pycds_raise(PYCDS_ERROR_TYPE,
+                    "restorer of %U returned True without a unit", name);
+    }
     Py_DECREF(result);
     return done;
 }

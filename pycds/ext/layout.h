@@ -78,10 +78,13 @@ typedef struct pycds_root {
 #define PYCDS_MODULE_UNIT 0x400u
 #define PYCDS_MODULE_KINDS                                                     \
     (PYCDS_MODULE_EXTENSION | PYCDS_MODULE_ABSENT | PYCDS_MODULE_UNIT)
-/* On a unit's record: restoring it pays for loading the restore itself (the
- * dump measured its module's imports gaining more with their units than the
- * restore's own modules cost); a process that has restored no unit yet runs
- * the body of a module whose unit lacks it. */
+/* On a unit's record, or on the code record of a module that has no unit:
+ * importing the module pays for loading the restore itself (the dump
+ * measured the units of its import tree gaining more than the restore's own
+ * modules cost).  A process that has restored no unit yet runs the body of
+ * a module whose unit lacks it; a module whose code record has it tells the
+ * restorer before its body runs (finder.c), so that the units its body
+ * imports are restored. */
 #define PYCDS_MODULE_UNIT_STARTS 0x800u
 
 /* What follows the module's name in its unit record's name. */

@@ -183,7 +183,9 @@ static PyMethodDef module_methods[] = {
      "the archive and the archive holds a unit for it, exec_module first\n"
      "calls callable(module, code, unit_memoryview): True, the module is\n"
      "restored and its body is not run; False, the body runs; an exception\n"
-     "propagates to the import (TypeError for any other result)."},
+     "propagates to the import (TypeError for any other result).  A module\n"
+     "without a unit whose import pays for the restore is announced with\n"
+     "unit None (the answer must be False)."},
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,

@@ -87,9 +87,10 @@ static PyObject *writer_begin_module(WriterObject *self, PyObject *args,
             &name_size, &origin, &cached, &is_package, &mtime, &size, &hash,
             &extra, &is_extension, &is_absent, &is_unit, &starts))
         return NULL;
-    if (starts && !is_unit) {
+    if (starts && (is_extension || is_absent)) {
         PyBuffer_Release(&extra);
-        return pycds_raise(PYCDS_ERROR_VALUE, "only a unit starts");
+        return pycds_raise(PYCDS_ERROR_VALUE,
+                           "only a unit or a module's code starts");
     }
     if (is_extension + is_absent + is_unit > 1) {
         PyBuffer_Release(&extra);

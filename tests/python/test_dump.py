@@ -121,7 +121,7 @@ def test_import_trees_and_the_units_that_start_a_restore() -> None:
     by depth: a module's tree is itself and the deeper lines before it.  A
     unit may be a process's first when its tree's units gain more than the
     restore's own modules cost."""
-    from pycds._dump import import_trees, starting_units
+    from pycds._dump import import_trees, starting_modules
     lines = [
         "import time: self [us] | cumulative | imported package",
         "import time:        10 |         10 |     json.scanner",
@@ -141,6 +141,8 @@ def test_import_trees_and_the_units_that_start_a_restore() -> None:
              "leaf": 400, "big": 20}
     kept = {"json", "json.decoder", "json.scanner", "small", "leaf", "big"}
     # json's tree gains 450 (json.encoder has no unit kept), big's 420.
-    assert starting_units(kept, gains, trees, machinery=430) == {"json"}
-    assert starting_units(kept, gains, trees, machinery=10) == kept
-    assert starting_units(kept - {"json.scanner"}, gains, trees, 430) == set()
+    assert starting_modules(kept, gains, trees, machinery=430) == {"json"}
+    assert starting_modules(kept, gains, trees, machinery=10) == kept
+    assert starting_modules(kept - {"json.scanner"}, gains, trees, 430) == set()
+    # big left as code starts too when its tree's units pay (leaf's 400).
+    assert starting_modules(kept - {"big"}, gains, trees, 390) == {"json", "big", "leaf"}

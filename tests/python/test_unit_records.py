@@ -310,10 +310,60 @@ def test_a_first_unit_without_starts_runs_its_body_and_loads_no_restore(
         assert done.stdout.endswith("unitmod body ran\n[]\n"), done.stdout
 
 
-def test_only_a_unit_starts() -> None:
+def test_only_a_unit_or_a_modules_code_starts() -> None:
     writer = Writer()
     try:
-        with pytest.raises(ValueError, match="only a unit starts"):
-            writer.begin_module("plain", starts=True)
+        for kind in ("is_extension", "is_absent"):
+            with pytest.raises(ValueError, match="only a unit or a module's code starts"):
+                writer.begin_module("plain", starts=True, **{kind: True})
     finally:
         writer.close()
+
+
+def test_a_module_whose_import_starts_a_restore_is_announced(tmp_path: Path) -> None:
+    """A module with no unit whose code record starts (its import's units
+    pay for the restore) is announced to the restorer with unit None before
+    its body runs: pycds's own then loads the restore, so that a unit its
+    body imports is read even though that unit does not start (here no
+    unit of the format: the restore says so, the body runs)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "unitmod.py").write_text(UNITMOD)
+    (lib / "startmod.py").write_text("import unitmod\n")
+    backdate(tmp_path)
+    writer = Writer()
+    try:
+        add_module(writer, lib / "unitmod.py", "unitmod")
+        add_unit(writer, lib / "unitmod.py", "unitmod", BLOB)  # does not start
+        source = (lib / "startmod.py").read_bytes()
+        st = (lib / "startmod.py").stat()
+        writer.begin_module("startmod", origin=str(lib / "startmod.py"),
+                            source_mtime_ns=st.st_mtime_ns, source_size=st.st_size,
+                            source_hash=_cds.hash_bytes(source), starts=True)
+        writer.end_module(writer.add_code(compile(source, str(lib / "startmod.py"),
+                                                  "exec", dont_inherit=True)))
+        writer.set_user(_cds.code_settings())
+        writer.finish(tmp_path / "app.img")
+    finally:
+        writer.close()
+    done = share(tmp_path, "import startmod\n")
+    assert "unitmod body ran" in done.stdout
+    assert "pycds: snapshot: unitmod: code (not a unit of this format)" in done.stderr
+    done = share(tmp_path, "import unitmod\n")  # alone: nothing loaded
+    assert ("pycds: snapshot: unitmod: code (its units would not pay for "
+            "loading the restore)") in done.stderr
+    calls = share(tmp_path, """
+from pycds import _cds
+seen = []
+def restorer(module, code, unit):
+    seen.append((module.__name__, None if unit is None else "unit"))
+    return module.__name__ == "startmod"
+_cds.set_restorer(restorer)
+try:
+    import startmod
+except TypeError as error:
+    print(error)
+print(seen)
+""")
+    assert calls.stdout.splitlines()[-2:] == [
+        "restorer of startmod returned True without a unit", "[('startmod', None)]"]
