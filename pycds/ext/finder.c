@@ -161,22 +161,22 @@ static PyObject *archived_get_code(PyObject *self, PyObject *fullname)
  * not run), 0 (no restorer, no unit, or the restorer declined: run it), -1
  * with the restorer's exception, which the import raises (a restorer that
  * fails must not be hidden: it is a bug, or KeyboardInterrupt). */
-static int restored(PyObject *module, PyObject *name, PyObject *code)
+static int restored(PyObject *module, PyObject *name, PyObject *code,
+                    uint32_t number)
 {
     if (!restorer)
         return 0;
     PyObject *unit;
     int found = pycds_share_unit_of(name, &unit);
+    if (found < 0)
+        return found;
     if (found == 0) {
         /* No unit: its code record may say that importing it pays for the
          * restore, which the restorer is told with None (and declines). */
-        found = pycds_share_code_starts(name);
-        if (found <= 0)
-            return found;
+        if (!pycds_share_code_starts(number))
+            return 0;
         unit = Py_NewRef(Py_None);
     }
-    if (found < 0)
-        return found;
     int no_unit = unit == Py_None;
     /* Held across the call: the restorer may replace itself. */
     PyObject *callable = Py_NewRef(restorer);
@@ -207,9 +207,11 @@ static PyObject *archived_exec_module(PyObject *self, PyObject *module)
     PyObject *name = PyObject_GetAttr(module, finder.str_dunder_name);
     if (!name)
         return NULL;
+    /* The module's number, before archived_code hands its code out. */
+    uint32_t number = (uint32_t)(*served_number(self) - 1);
     PyObject *code = archived_code(self, name);
     /* Only archived code has a unit made with it. */
-    int done = code ? restored(module, name, code) : 0;
+    int done = code ? restored(module, name, code, number) : 0;
     if (!code && !PyErr_Occurred())
         code = base_code(self, name);
     if (code == Py_None) {

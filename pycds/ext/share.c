@@ -464,20 +464,12 @@ int pycds_share_unit_of(PyObject *name, PyObject **unit)
     return *unit ? 1 : -1;
 }
 
-int pycds_share_code_starts(PyObject *name)
+int pycds_share_code_starts(uint32_t number)
 {
     if (!shared.archive || shared.unit_count == 0)
         return 0;
-    Py_ssize_t size;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &size);
-    if (!utf8)
-        return -1;
-    uint32_t number;
-    const cds_module_record *r;
-    int found = find_record(utf8, (size_t)size, &number, &r);
-    if (found <= 0)
-        return found;
-    return record_kind(r) == PYCDS_RECORD_CODE &&
+    const cds_module_record *r = cds_archive_module(shared.archive, number);
+    return r && record_kind(r) == PYCDS_RECORD_CODE &&
            (r->flags & PYCDS_MODULE_UNIT_STARTS) != 0;
 }
 

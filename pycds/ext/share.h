@@ -63,10 +63,10 @@ int pycds_share_find(PyObject *name, pycds_module_view *view);
  * the archive holds no units. */
 int pycds_share_unit_of(PyObject *name, PyObject **unit);
 
-/* Whether module `name`'s code record says that importing it pays for
- * loading the restore (PYCDS_MODULE_UNIT_STARTS): 1, 0 (or no archive, or
- * no unit in it), -1 with an exception. */
-int pycds_share_code_starts(PyObject *name);
+/* Whether module `number`'s code record says that importing it pays for
+ * loading the restore (PYCDS_MODULE_UNIT_STARTS): 1, or 0 (also with no
+ * archive, or no unit in it). */
+int pycds_share_code_starts(uint32_t number);
 
 /* share_open(path, *, verify_objects=False, verbose=0, validate="mtime")
  * -> dict: map the archive (ValueError for an unknown validate). */
