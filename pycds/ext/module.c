@@ -131,8 +131,6 @@ static PyMethodDef module_methods[] = {
     {"tenured", (PyCFunction)(void (*)(void))pycds_tenured, METH_FASTCALL,
      "tenured(function, argument) -> function(argument), what it made\n"
      "linked into the collector's oldest generation (pycds/ext/tenure.h)."},
-    {"tenured_count", pycds_tenured_count, METH_NOARGS,
-     "tenured_count() -> int: objects tenured() moved in this process."},
     {"class_image_count", pycds_class_image_count, METH_NOARGS,
      "class_image_count() -> int: classes this process made from images."},
     {"unit_imports", (PyCFunction)(void (*)(void))pycds_unit_imports,

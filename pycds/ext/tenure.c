@@ -16,8 +16,6 @@
 
 #include "error.h"
 
-static Py_ssize_t moved_in_process;
-
 static int is_generation_head(struct _gc_runtime_state *gc, PyGC_Head *node)
 {
     for (int i = 0; i < NUM_GENERATIONS; i++)
@@ -56,7 +54,6 @@ static void move_to_oldest(struct _gc_runtime_state *gc, PyObject *marker)
     gc->generations[0].count -=
         count < gc->generations[0].count ? count : gc->generations[0].count;
     gc->long_lived_pending += count;
-    moved_in_process += count;
 }
 
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
@@ -79,11 +76,4 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
     move_to_oldest(gc, marker);
     Py_DECREF(marker);
     return result;
-}
-
-PyObject *pycds_tenured_count(PyObject *module, PyObject *unused)
-{
-    (void)module;
-    (void)unused;
-    return PyLong_FromSsize_t(moved_in_process);
 }

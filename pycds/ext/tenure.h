@@ -24,8 +24,4 @@
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
                         Py_ssize_t nargs);
 
-/* tenured_count() -> how many objects tenured() has moved in this process
- * (for tests). */
-PyObject *pycds_tenured_count(PyObject *module, PyObject *unused);
-
 #endif
