@@ -197,36 +197,32 @@ def _module_attribute(obj: Any, context: Context) -> Any:
     return None
 
 
-def code_paths(code: Any) -> dict[int, tuple[int, ...]]:
-    """Every code object inside a module's code, by id: the path of
-    co_consts indexes that reaches it from the module's code object."""
-    paths: dict[int, tuple[int, ...]] = {id(code): ()}
+def code_tree(code: Any) -> dict[int, tuple[Any, tuple[int, ...]]]:
+    """Every code object inside a module's code, by id: (it, the path of
+    co_consts indexes that reaches it from the module's code object)."""
+    tree: dict[int, tuple[Any, tuple[int, ...]]] = {id(code): (code, ())}
     stack = [(code, ())]
     while stack:
         current, path = stack.pop()
         for i, const in enumerate(current.co_consts):
-            if type(const) is R.CodeType and id(const) not in paths:
-                paths[id(const)] = path + (i,)
+            if type(const) is R.CodeType and id(const) not in tree:
+                tree[id(const)] = (const, path + (i,))
                 stack.append((const, path + (i,)))
-    return paths
+    return tree
 
 
-def code_strings(code: Any) -> dict[int, tuple[Any, int]]:
-    """Every str a module's code objects hold in co_names or co_consts, by
-    id: (the code object, its slot: 2 * index, + 1 for co_consts).  A
-    body's objects hold these very strings (a namespace's keys are its
-    code's names, a class's __qualname__ and __all__'s items are
-    constants); a unit names them there instead of writing copies."""
+def code_strings(tree: dict[int, tuple[Any, Any]]) -> dict[int, tuple[Any, int]]:
+    """Every str the code objects of a code_tree hold in co_names or
+    co_consts, by id: (the code object, its slot: 2 * index, + 1 for
+    co_consts).  A body's objects hold these very strings (a namespace's
+    keys are its code's names, a class's __qualname__ and __all__'s items
+    are constants); a unit names them there instead of writing copies."""
     found: dict[int, tuple[Any, int]] = {}
-    stack = [code]
-    while stack:
-        current = stack.pop()
-        for kind, values in ((0, current.co_names), (1, current.co_consts)):
+    for code, _ in tree.values():
+        for kind, values in ((0, code.co_names), (1, code.co_consts)):
             for index, value in enumerate(values):
                 if type(value) is str:
-                    found.setdefault(id(value), (current, 2 * index + kind))
-                elif type(value) is R.CodeType:
-                    stack.append(value)
+                    found.setdefault(id(value), (code, 2 * index + kind))
     return found
 
 
@@ -331,8 +327,9 @@ class Context:
         self.name = name
         self.module = module
         self.heap = heap
-        self.code_paths = code_paths(code) if code is not None else {}
-        self.code_strings = code_strings(code) if code is not None else {}
+        tree = code_tree(code) if code is not None else {}
+        self.code_paths = {key: path for key, (_, path) in tree.items()}
+        self.code_strings = code_strings(tree)
         self.machinery = machinery
         self.running = running
         self.c_modules = c_modules
