@@ -125,8 +125,8 @@ def _load_pickle() -> Any:
     From 3.12 each import of _pickle makes a new module, so the one loaded
     here, with stand-ins for functools, copyreg and _compat_pickle, is
     never the program's; 3.11's _pickle is one per process and must see the
-    real ones (copyreg and _compat_pickle are then imported earlier than
-    plain Python would: README says so)."""
+    real ones (copyreg, _compat_pickle and _functools are then imported
+    earlier than plain Python would: README says so)."""
     global _pickle, _loading
     if _pickle is not None:
         return _pickle
@@ -150,6 +150,10 @@ def _load_pickle() -> Any:
             else:  # the program's _pickle too: the real partial (C)
                 import _functools
                 stub.partial = _functools.partial  # type: ignore[attr-defined]
+                # Kept: imported again, _functools would make another
+                # partial type, and the program's functools.partial would
+                # not be the one _pickle pickles NEWOBJ_EX with.
+                saved["_functools"] = _functools
             sys.modules["functools"] = stub
         for name, tables in (("copyreg", COPYREG_TABLES), ("_compat_pickle", COMPAT_TABLES)):
             if present[name] or (saved[name] is not None and not own):

@@ -2813,6 +2813,41 @@ def test_empty_thread_locals_are_made_afresh(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout == "locals [None, 3, 3, None] _local 1\n", share.stderr
 
 
+def test_pickle_finds_partial_when_functools_restored_first(tmp_path: Path) -> None:
+    """functools is the first unit the process restores, so the restore
+    loads its unpickler while functools is empty; pickling an object whose
+    class asks for keyword arguments to __new__ (__getnewargs_ex__) at
+    protocols 2 and 3 goes through functools.partial in _pickle's own
+    state (3.11: one _pickle per process), which must then be the
+    program's functools.partial, as in plain Python.  (Found by CPython's
+    test_pickle with the standard library restored.)"""
+    snap = snapshot_project(tmp_path, {
+        "app.py": """
+            import functools
+            import pickle
+            class Point:
+                def __init__(self, x):
+                    self.x = x
+                def __getnewargs_ex__(self):
+                    return (), {"x": self.x}
+                def __new__(cls, *args, **kwargs):
+                    return super().__new__(cls)
+            out = []
+            for proto in (2, 3, 4):
+                data = pickle.dumps(Point(7), proto)
+                out.append((proto, pickle.loads(data).x, b"partial" in data))
+            print("pickled", out, functools.partial.__module__)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    # functools's restore is the one that loads the unpickler.
+    assert_restored(share, "functools", dump_output=snap.dump_output)
+    err = share.stderr
+    assert err.index("pycds: hit functools") < err.index("pycds: hit _pickle") < err.index(
+        "snapshot: functools: restored"), err
+    assert share.stdout == plain.stdout == (
+        "pickled [(2, 7, True), (3, 7, True), (4, 7, False)] functools\n"), share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check
