@@ -388,7 +388,7 @@ def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
     import resource
     names = [m.name for m in traced.modules]
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-               "-c", VERIFY, ",".join(names), *traced.modules[0].path]
+               "-c", VERIFY, ",".join(names), *traced.main_path]
     from ._snapshot_plan import environment_without_ours
     base = environment_without_ours()
     spent: dict[str, list[float]] = {"1": [], "0": []}
@@ -417,7 +417,7 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
     that do more (classes with metaclasses, enums, compiled patterns,
     dataclasses) are where units pay."""
     names = [m.name for m in traced.modules]
-    sys_path = traced.modules[0].path
+    sys_path = traced.main_path
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
     trees: dict[str, set[str]] = {}

@@ -52,6 +52,10 @@ class ModuleList:
     absent: list[AbsentName] = field(default_factory=list)
     bad_lines: int = 0
     conflicts: list[str] = field(default_factory=list)
+    # The sys.path of the run that imported the most modules: the
+    # program's own, when a traced program started other traced Pythons
+    # (they end, and append their runs, before it does).
+    main_path: list[str] = field(default_factory=list)
 
 
 def format_run(path: list[str], modules: list[tuple[str, str, bool]],
@@ -98,6 +102,10 @@ def read(list_path: str) -> ModuleList:
     paths: dict[str, list[str]] = {}
     seen: dict[str, TracedModule] = {}
     absent: dict[str, AbsentName] = {}
+    # Runs are told apart by their M records, which format_run writes
+    # together after the run's P record: another record between two M
+    # records starts another run.  The first with the most modules wins.
+    in_run, run_size, largest, largest_id = False, 0, 0, ""
     with open(list_path, encoding="utf-8", errors="replace") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)
         lines = f.read().splitlines()
@@ -106,6 +114,7 @@ def read(list_path: str) -> ModuleList:
     for line in lines[1:]:
         try:
             kind, path_id, payload = line.split(" ", 2)
+            in_run = in_run and kind == "M"
             value = json.loads(payload)
             if kind == "P" and isinstance(value, list):
                 paths[path_id] = [str(p) for p in value]
@@ -115,6 +124,10 @@ def read(list_path: str) -> ModuleList:
                     raise ValueError("module before its run's path")
                 module = TracedModule(str(name), str(origin), bool(is_package),
                                       paths[path_id])
+                run_size = run_size + 1 if in_run else 1
+                in_run = True
+                if run_size > largest:
+                    largest, largest_id = run_size, path_id
                 previous = seen.get(module.name)
                 if previous is None:
                     seen[module.name] = module
@@ -134,4 +147,6 @@ def read(list_path: str) -> ModuleList:
             result.bad_lines += 1
     # A name some run imported is not absent, whatever another run saw.
     result.absent = [a for a in absent.values() if a.name not in seen]
+    if largest:
+        result.main_path = paths[largest_id]
     return result

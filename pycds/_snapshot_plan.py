@@ -53,7 +53,7 @@ def record_run(list_path: str, units: str = "") -> RunRecord:
     if not traced.modules:
         raise PlanError(f"{list_path}: no modules")
     names = [m.name for m in traced.modules]
-    sys_path = traced.modules[0].path  # the first traced run's sys.path
+    sys_path = traced.main_path  # the program's run's sys.path
     flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
     env = environment_without_ours()
     where = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -148,3 +148,26 @@ def test_concurrent_tracers_write_whole_lines(tmp_path: Path) -> None:
     assert extensions > 0  # _json, math and the like: their locations
     assert (f"archived {len(names) - extensions} modules (and where "
             f"{extensions} extension modules are)") in out.stdout
+
+
+def test_list_main_path_is_the_largest_runs(tmp_path: Path) -> None:
+    """A list read back names the sys.path of the run that imported the
+    most modules (the program's, whose traced children appended their
+    runs first), not the first run's; with two runs of one path each
+    counts alone, and the first of the largest wins."""
+    from pycds import _listfile
+
+    listing = str(tmp_path / "runs.lst")
+    child = [("json", "/lib/json/__init__.py", True), ("re", "/lib/re/__init__.py", True)]
+    main = [("re", "/lib/re/__init__.py", True), ("enum", "/lib/enum.py", False),
+            ("app", "/app/app.py", False)]
+    _listfile.append(listing, _listfile.format_run(["/work", "/lib"], child))
+    _listfile.append(listing, _listfile.format_run(["/work", "/lib"], child))
+    _listfile.append(listing, _listfile.format_run(["/app", "/lib"], main,
+                                                   [("missing", ["/app", "/lib"])]))
+    _listfile.append(listing, _listfile.format_run(["/other", "/lib"], main))
+    traced = _listfile.read(listing)
+    assert traced.bad_lines == 0
+    assert [m.name for m in traced.modules] == ["json", "re", "enum", "app"]
+    assert traced.modules[0].path == ["/work", "/lib"]  # the first run's
+    assert traced.main_path == ["/app", "/lib"]

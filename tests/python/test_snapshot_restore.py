@@ -2848,6 +2848,37 @@ def test_pickle_finds_partial_when_functools_restored_first(tmp_path: Path) -> N
         "pickled [(2, 7, True), (3, 7, True), (4, 7, False)] functools\n"), share.stderr
 
 
+def test_units_planned_on_the_programs_path_when_it_started_other_pythons(
+        tmp_path: Path) -> None:
+    """A traced program that runs another traced Python (a test runner, a
+    tool calling `python -m ...`): the child ends first, so its run (its
+    own sys.path, another script's directory first) is the list's first.
+    The units are planned on the path of the run that imported the most,
+    the program's, and restore in the program.  (Found by CPython's test
+    suite traced: its tests start Pythons in a temporary directory.)"""
+    snap = snapshot_project(tmp_path, {
+        "other/child.py": """
+            import json
+            print("child", json.dumps([1]))
+        """,
+        "mod.py": """
+            import enum
+            class Color(enum.Enum):
+                RED = 1
+        """,
+        "app.py": """
+            import subprocess, sys
+            subprocess.run([sys.executable, "other/child.py"], check=True)
+            import mod
+            print("app", mod.Color.RED, mod.Color(1) is mod.Color.RED)
+        """}, ["app.py"])
+    listing = snap.list_path.read_text()
+    assert listing.index("other") < listing.index('"mod"'), listing  # the child's run first
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "mod", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "child [1]\napp Color.RED True\n", share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check
