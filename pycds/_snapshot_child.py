@@ -409,13 +409,17 @@ FunctionType = restore.FunctionType
 
 def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                skipped: set[str]) -> list[tuple[str, str, Any]]:
-    """The functions and classes that the code a body ran names in its
-    module, and in the modules it names (`_re.compile`: re's compile):
-    (module, name, value), the body's own module and running ones left
-    out.  A program that replaced one of them before the import
-    (logging.setLoggerClass, a wrapper around dataclasses._process_class
-    or re._compile, gevent's threading.RLock) changes what the body would
-    make, so a restore checks them like the body's reads."""
+    """The functions, classes and plain values (None, numbers, strings:
+    flags and settings) that the code a body ran names in its module, and
+    in the modules it names (`_re.compile`: re's compile): (module, name,
+    value), the body's own module and running ones left out.  A program
+    that replaced one of them before the import (logging.setLoggerClass, a
+    wrapper around dataclasses._process_class or re._compile, gevent's
+    threading.RLock), or set one (test.support.use_resources, which
+    decides what a test module's decorators skip), changes what the body
+    would make, so a restore checks them like the body's reads.
+    Containers are not compared: caches among them change with every
+    import."""
     found: list[tuple[str, str, Any]] = []
     named: set[tuple[str, str]] = set()
 
@@ -423,7 +427,7 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
         if (source == own or source in skipped or source.startswith("pycds")
                 or source in IMPORT_SYSTEM
                 or name.startswith("__") or (source, name) in named
-                or not _callable_kind(value)):
+                or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES)):
             return
         named.add((source, name))
         found.append((source, name, value))

@@ -2879,6 +2879,40 @@ def test_units_planned_on_the_programs_path_when_it_started_other_pythons(
     assert share.stdout == plain.stdout == "child [1]\napp Color.RED True\n", share.stderr
 
 
+def test_setting_read_by_a_called_function_set_by_the_program(tmp_path: Path) -> None:
+    """A class body calls another module's function that reads a plain
+    module global (test.support.requires_resource reading use_resources):
+    a program that set it before the import gets the body run, and sees
+    what plain Python shows; one that did not gets the unit.  (Found by
+    CPython's test_weakref, whose skips regrtest decides this way.)"""
+    snap = snapshot_project(tmp_path, {
+        "config_.py": """
+            enabled = None
+            def allowed(name):
+                return enabled is None or name in enabled
+        """,
+        "user_.py": """
+            import config_
+            class Heavy:
+                skipped = not config_.allowed("cpu")
+        """,
+        "app.py": """
+            import sys
+            import config_
+            if sys.argv[1:] == ["strict"]:
+                config_.enabled = []
+            import user_
+            print("skipped", user_.Heavy.skipped)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "user_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "skipped False\n", share.stderr
+    plain, share = snap.plain(["app.py", "strict"]), snap.share(["app.py", "strict"])
+    assert snapshot_lines(share.stderr).get("user_") == (
+        "code (config_.enabled is not what its body saw)"), share.stderr
+    assert share.stdout == plain.stdout == "skipped True\n", share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check
