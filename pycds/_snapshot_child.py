@@ -1013,10 +1013,12 @@ class Planner:
         if not reason:
             set_by_body = _set_by_body(frame)
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
+            full = set(inputs["opened"]) | set(inputs["stat_full"])
             header = {
                 restore.H_PROCESS: self.process,
                 restore.H_ENV: dict(inputs["env"]),
-                restore.H_FILES: [(p, restore._file_state(p)) for p in files],
+                restore.H_FILES: [(p, restore._file_state(p) if p in full
+                                   else restore.file_kind(p)) for p in files],
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
                 restore.H_ARGV: None,
                 restore.H_IMPORTS: frame.imports,
@@ -1070,6 +1072,8 @@ class Planner:
             merged["env"].update(read["env"])
             merged["opened"] += read["opened"]
             merged["stat"].update(read["stat"])
+            merged["stat_full"] += [p for p in read["stat_full"]
+                                    if p not in merged["stat_full"]]
             merged["listed"] += [p for p in read["listed"] if p not in merged["listed"]]
             pending += [d for d in other["depends"] if d not in seen]
         return merged, ""

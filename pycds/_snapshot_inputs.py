@@ -40,7 +40,18 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 def new_inputs() -> Inputs:
     return {"env": {}, "env_listed": False, "opened": [], "stat": {},
-            "listed": [], "argv_read": False}
+            "stat_full": [], "listed": [], "argv_read": False}
+
+
+# The functions of os.path that ask os.stat/os.lstat only what a path is
+# (absent, a directory, a file, a symbolic link and where it points):
+# a path only they looked at is checked by its kind at restore, not by
+# its size and time, which a busy directory (/tmp) changes all the time.
+KIND_ONLY = {("genericpath", "exists"), ("genericpath", "lexists"),
+             ("genericpath", "isfile"), ("genericpath", "isdir"),
+             ("genericpath", "islink"), ("posixpath", "lexists"),
+             ("posixpath", "islink"), ("posixpath", "realpath"),
+             ("posixpath", "_joinrealpath")}
 
 
 class InputRecorder:
@@ -89,23 +100,30 @@ class InputRecorder:
         recorder = self
 
         def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+            caller = sys._getframe(1)
+            full = (caller.f_globals.get("__name__"), caller.f_code.co_name) not in KIND_ONLY
             try:
                 result = real(path, *args, **kwargs)
             except OSError:
-                recorder.note_stat(path, False)
+                recorder.note_stat(path, False, full)
                 raise
-            recorder.note_stat(path, True)
+            recorder.note_stat(path, True, full)
             return result
         wrapper.__name__ = real.__name__
         wrapper.__qualname__ = real.__name__
         wrapper.__doc__ = real.__doc__
         return wrapper
 
-    def note_stat(self, path: Any, exists: bool) -> None:
+    def note_stat(self, path: Any, exists: bool, full: bool = True) -> None:
+        """A stat of path; full: by a caller that may use more of the
+        result than the path's kind (see KIND_ONLY)."""
         if self.paused or isinstance(path, int):
             return
         key = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
-        self.current["stat"].setdefault(os.path.abspath(key), exists)
+        name = os.path.abspath(key)
+        self.current["stat"].setdefault(name, exists)
+        if full and name not in self.current["stat_full"]:
+            self.current["stat_full"].append(name)
 
     def note_env(self, name: Any, value: Any) -> None:
         if not self.paused:

@@ -86,7 +86,7 @@ FORMAT = 1
 # Header keys (a dict of plain data).
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
-H_FILES = "files"          # [(path, (size, mtime_ns) or None)] opened/stat'ed
+H_FILES = "files"          # [(path, (size, mtime_ns), file_kind() or None)] opened/stat'ed
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
@@ -680,6 +680,33 @@ def _file_state(path: str) -> Any:
     return (st.st_size, st.st_mtime_ns)
 
 
+def file_kind(path: str) -> Any:
+    """What os.path.exists, isdir, isfile, islink and realpath see of a
+    path (pycds/_snapshot_inputs.py's KIND_ONLY): None when absent, else
+    its kind, and a symbolic link's target and the kind of what it
+    points to.  A header's state of a path is this (a tuple of strings)
+    or _file_state's (size and time)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if st.st_mode & 0o170000 != 0o120000:  # S_IFMT, S_IFLNK
+        return (_kind_of(st.st_mode),)
+    try:
+        followed = _kind_of(os.stat(path).st_mode)
+    except OSError:
+        followed = "absent"
+    try:
+        return ("link", os.readlink(path), followed)
+    except OSError:
+        return ("link", None, followed)
+
+
+def _kind_of(mode: int) -> str:
+    kind = mode & 0o170000
+    return "dir" if kind == 0o040000 else "file" if kind == 0o100000 else "other"
+
+
 def _listing(path: str) -> Any:
     try:
         return tuple(sorted(os.listdir(path)))
@@ -711,7 +738,8 @@ def check_inputs(header: dict[str, Any]) -> None:
         if (now if now is None else os.fsdecode(now)) != value:
             raise Stale(f"environment variable {name} changed")
     for path, state in header[H_FILES]:
-        if _file_state(path) != state:
+        seen_kind = state is not None and type(state[0]) is str
+        if (file_kind(path) if seen_kind else _file_state(path)) != state:
             raise Stale(f"{path} changed")
     for path, names in header[H_LISTED]:
         if _listing(path) != names:

@@ -80,6 +80,8 @@ class Inputs(TypedDict):
     env_listed: bool                    # iterated os.environ (all names)
     opened: list[str]                   # files opened for reading
     stat: dict[str, bool]               # path -> existed when stat'ed
+    stat_full: list[str]                # of those, stat'ed for more than their
+                                        # kind (KIND_ONLY's callers are not)
     listed: list[str]                   # directories listed or scanned
     argv_read: bool                     # read sys.argv
 

@@ -1333,6 +1333,51 @@ def test_directory_gaining_a_file_falls_back(inputs: Snap) -> None:
         os.utime(listed, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
+def test_directory_seen_only_by_its_kind_keeps_the_unit(tmp_path: Path) -> None:
+    """A body that only asks what a path is (os.path.isdir, exists,
+    realpath: sysconfig resolving sys.executable through a busy /tmp)
+    does not depend on the directory's entries: a file added there keeps
+    its unit; a body that read the directory's time falls back; and one
+    whose path stops being a directory falls back too."""
+    snap = snapshot_project(tmp_path, {
+        "busy/keep.txt": "",
+        "kind_.py": """
+            import os
+            BUSY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "busy")
+            KIND = (os.path.isdir(BUSY), os.path.exists(BUSY),
+                    os.path.realpath(BUSY) == BUSY)
+        """,
+        "time_.py": """
+            import os
+            BUSY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "busy")
+            STAMPED = os.path.getmtime(BUSY) > 0
+        """,
+        "app.py": """
+            import kind_, time_
+            print("kinds", kind_.KIND, time_.STAMPED)
+        """}, ["app.py"])
+    busy = tmp_path / "busy"
+    added = busy / "new.txt"
+    added.write_text("")
+    try:
+        plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+        assert_restored(share, "kind_", dump_output=snap.dump_output)
+        assert snapshot_lines(share.stderr).get("time_") == f"code ({busy} changed)", share.stderr
+        assert share.stdout == plain.stdout == "kinds (True, True, True) True\n"
+    finally:
+        added.unlink()
+    moved = tmp_path / "busy.moved"
+    busy.rename(moved)
+    busy.write_text("now a file\n")
+    try:
+        plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+        assert snapshot_lines(share.stderr).get("kind_") == f"code ({busy} changed)", share.stderr
+        assert share.stdout == plain.stdout == "kinds (False, True, True) True\n"
+    finally:
+        busy.unlink()
+        moved.rename(busy)
+
+
 def test_argv_differs_output_equals_plain(inputs: Snap) -> None:
     result = Runs(inputs, inputs.plain(["app.py", "y"]), inputs.share(["app.py", "y"]))
     assert "in_argv" not in restored(result.share.stderr)
