@@ -86,7 +86,8 @@ FORMAT = 1
 # Header keys (a dict of plain data).
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
-H_FILES = "files"          # [(path, (size, mtime_ns), file_kind() or None)] opened/stat'ed
+H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (absent),
+                           # (size, mtime_ns), or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
