@@ -100,29 +100,29 @@ class InputRecorder:
         recorder = self
 
         def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
-            caller = sys._getframe(1)
-            full = (caller.f_globals.get("__name__"), caller.f_code.co_name) not in KIND_ONLY
             try:
                 result = real(path, *args, **kwargs)
             except OSError:
-                recorder.note_stat(path, False, full)
+                recorder.note_stat(path, False)
                 raise
-            recorder.note_stat(path, True, full)
+            recorder.note_stat(path, True)
             return result
         wrapper.__name__ = real.__name__
         wrapper.__qualname__ = real.__name__
         wrapper.__doc__ = real.__doc__
         return wrapper
 
-    def note_stat(self, path: Any, exists: bool, full: bool = True) -> None:
-        """A stat of path; full: by a caller that may use more of the
-        result than the path's kind (see KIND_ONLY)."""
+    def note_stat(self, path: Any, exists: bool) -> None:
+        """A stat of path by the wrapper's caller, noted as full unless that
+        caller asks only the path's kind (KIND_ONLY)."""
         if self.paused or isinstance(path, int):
             return
         key = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
         name = os.path.abspath(key)
         self.current["stat"].setdefault(name, exists)
-        if full and name not in self.current["stat_full"]:
+        caller = sys._getframe(2)  # past this method and the wrapper
+        if ((caller.f_globals.get("__name__"), caller.f_code.co_name) not in KIND_ONLY
+                and name not in self.current["stat_full"]):
             self.current["stat_full"].append(name)
 
     def note_env(self, name: Any, value: Any) -> None:

@@ -67,6 +67,7 @@ import _abc
 import _thread
 import marshal
 import os
+import stat
 import sys
 import time
 
@@ -691,7 +692,7 @@ def file_kind(path: str) -> Any:
         st = os.lstat(path)
     except OSError:
         return None
-    if st.st_mode & 0o170000 != 0o120000:  # S_IFMT, S_IFLNK
+    if not stat.S_ISLNK(st.st_mode):
         return (_kind_of(st.st_mode),)
     try:
         followed = _kind_of(os.stat(path).st_mode)
@@ -704,8 +705,7 @@ def file_kind(path: str) -> Any:
 
 
 def _kind_of(mode: int) -> str:
-    kind = mode & 0o170000
-    return "dir" if kind == 0o040000 else "file" if kind == 0o100000 else "other"
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
 
 
 def _listing(path: str) -> Any:
