@@ -105,6 +105,29 @@ static inline void pycds_str_reset(PyObject *copy)
 }
 
 /*
+ * The slot of a copied str that must point at the copy's own characters, or
+ * NULL.  On 3.11 a 4-byte-kind str shares its characters as its wchar_t
+ * form (wchar_t is 4 bytes here): PyUnicode_New sets wstr to the data and
+ * wstr_length to the length, and the wide-character APIs (ctypes, os) trust
+ * that pair.  pycds_str_reset cleared both; this restores them for the copy,
+ * whose data lies in the archive, so the slot needs an internal relocation.
+ */
+static inline void **pycds_str_shared_wchar(PyObject *copy)
+{
+#if PYCDS_PY311 && SIZEOF_WCHAR_T == 4
+    PyASCIIObject *a = (PyASCIIObject *)copy;
+    if (a->state.kind != PyUnicode_4BYTE_KIND)
+        return NULL;
+    a->wstr = (wchar_t *)PyUnicode_DATA(copy);
+    ((PyCompactUnicodeObject *)copy)->wstr_length = a->length;
+    return (void **)&a->wstr;
+#else
+    (void)copy;
+    return NULL;
+#endif
+}
+
+/*
  * Intern the archived string in *slot as the interpreter interns code names,
  * replacing *slot when an equal string is already interned.  The replacement
  * keeps a reference that is never released: the archive points at it for the

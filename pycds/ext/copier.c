@@ -283,11 +283,11 @@ static int emit(pycds_copier *c, PyObject **slot, PyObject *obj)
 /*
  * Copy an object that holds no references (str, bytes, int, float,
  * complex): an equal one from the memo, found under `key`, or a copy of its
- * `size` bytes, fixed by `reset` when given.
+ * `size` bytes, fixed by `fix` when given.
  */
 static int copy_flat(pycds_copier *c, PyObject *obj, enum memo_kind kind,
                      PyObject *key, size_t size, enum pycds_type type,
-                     int across_modules, void (*reset)(PyObject *),
+                     int across_modules, int (*fix)(pycds_copier *, PyObject *),
                      PyObject **out)
 {
     int found = memo_find(c, kind, key, out, across_modules);
@@ -296,10 +296,28 @@ static int copy_flat(pycds_copier *c, PyObject *obj, enum memo_kind kind,
     PyObject *copy = alloc_object(c, obj, size, 0, type);
     if (!copy)
         return -1;
-    if (reset)
-        reset(copy);
+    if (fix && fix(c, copy) < 0)
+        return -1;
     *out = copy;
     return memo_add(c, kind, key, copy);
+}
+
+/* Reset what a copied str must not carry over; point its shared wide form
+ * (3.11) back at its own characters. */
+static int fix_str(pycds_copier *c, PyObject *copy)
+{
+    pycds_str_reset(copy);
+    void **wide = pycds_str_shared_wchar(copy);
+    if (!wide)
+        return 0;
+    return check(cds_writer_add_reloc(c->writer, wide, CDS_RELOC_INTERNAL, 0));
+}
+
+static int fix_bytes(pycds_copier *c, PyObject *copy)
+{
+    (void)c;
+    pycds_bytes_reset(copy);
+    return 0;
 }
 
 static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
@@ -309,7 +327,7 @@ static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
     /* Interned strings are referred to by INTERN relocations, resolved by
      * value at load: those may point into another module. */
     return copy_flat(c, s, MEMO_STR, s, pycds_str_size(s), PYCDS_TYPE_STR,
-                     PyUnicode_CHECK_INTERNED(s), pycds_str_reset, out);
+                     PyUnicode_CHECK_INTERNED(s), fix_str, out);
 }
 
 /* float and complex: keyed by their raw bytes, with the type in front. */
@@ -444,9 +462,8 @@ static int copy_object(pycds_copier *c, PyObject *obj, reference *ref)
     if (PyUnicode_CheckExact(obj))
         result = copy_str(c, obj, &ref->address);
     else if (PyBytes_CheckExact(obj))
-        result =
-            copy_flat(c, obj, MEMO_BYTES, obj, pycds_bytes_size(obj),
-                      PYCDS_TYPE_BYTES, 0, pycds_bytes_reset, &ref->address);
+        result = copy_flat(c, obj, MEMO_BYTES, obj, pycds_bytes_size(obj),
+                           PYCDS_TYPE_BYTES, 0, fix_bytes, &ref->address);
     else if (PyLong_CheckExact(obj))
         result = copy_flat(c, obj, MEMO_INT, obj, pycds_long_size(obj),
                            PYCDS_TYPE_INT, 0, NULL, &ref->address);

@@ -15,7 +15,8 @@
  * 0 when path may be trusted: a file owned by this user or root and
  * writable by nobody else, in a directory that follows libos's rule
  * (os/trust.h: owned by this user or root, writable by no one else unless
- * sticky, like /tmp), as OpenSSH requires of keys.  A missing file passes if its directory does.
+ * sticky, like /tmp), as OpenSSH requires of keys.  A missing file passes
+ * if its directory does.
  * -1 otherwise, with one line in reason.
  */
 int pycds_check_trust(const char *path, char *reason, size_t size);

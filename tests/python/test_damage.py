@@ -158,7 +158,7 @@ def test_damaged_archives_never_change_the_program(project: Built) -> None:
             assert hits(out.stderr) == served, name
 
 
-TAKEN = """
+TAKE_ADDRESS = """
 import mmap, ctypes, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
@@ -172,6 +172,9 @@ assert got == base + 8192, "could not take the address"
 ctypes.memset(got, 0xA5, 4096)
 from pycds import _share
 assert _share.install(sys.argv[1]) == "shared"
+"""
+
+TAKEN = TAKE_ADDRESS + """
 import runpy
 sys.argv = ["src/app.py"]
 runpy.run_path("src/app.py", run_name="__main__")
@@ -190,3 +193,17 @@ def test_taken_preferred_address_maps_elsewhere(project: Built) -> None:
     assert mapped and "(delta 0x0)" not in mapped[0], out.stderr
     assert {"versioned", "mypkg.consts", "mypkg.sub.helpers"} <= hits(out.stderr)
     assert "delta True" in out.stderr
+
+
+def test_wide_form_of_strings_follows_the_moved_archive(project: Built) -> None:
+    # 3.11's non-BMP strs point at their own characters (their wchar_t
+    # form): an internal pointer, moved with the archive.
+    code = ("import pycds, pycds._cds\n" + TAKE_ADDRESS +
+            "import ctypes, mypkg.consts as c\n"
+            "print(ctypes.create_unicode_buffer(c.TEXT[3]).value == c.TEXT[3])\n")
+    out = run(["-c", code, str(project.archive)], cwd=project.root,
+              PYTHONPATH="src", PYCDSVERBOSE="1")
+    mapped = [l for l in out.stderr.splitlines() if "archive mapped" in l]
+    assert mapped and "(delta 0x0)" not in mapped[0], out.stderr
+    assert "mypkg.consts" in hits(out.stderr)
+    assert out.stdout == "True\n"

@@ -507,3 +507,21 @@ def test_explanations_are_not_captured_by_the_program(tmp_path) -> None:
     done = built.share(["-c", code])
     assert done.stdout == "''\n"
     assert {"json", "decimal"} <= hits(done.stderr)
+
+
+def test_wide_characters_of_archived_non_bmp_strings(project: Built) -> None:
+    # On 3.11 a str of 4-byte characters is also its own wchar_t string;
+    # ctypes reads that form, which the archived copy must keep pointing at
+    # its characters.
+    code = """
+import ctypes
+import mypkg.consts as c
+wide = c.TEXT[3]
+print(ascii(ctypes.create_unicode_buffer(wide).value == wide),
+      ascii(ctypes.create_unicode_buffer(wide)[:]), len(wide))
+"""
+    plain = run(["-c", code], cwd=project.root, PYTHONPATH="src")
+    shared = project.share(["-c", code], PYTHONPATH="src")
+    assert "mypkg.consts" in hits(shared.stderr)
+    assert shared.stdout == plain.stdout
+    assert shared.stdout.startswith("True ")
