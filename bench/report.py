@@ -19,7 +19,7 @@ def table(data: dict) -> list[str]:
     lines = [f"### CPython {data['python']} ({data['pairs']} pairs, {data['date']})", "",
              "| workload | plain ms | SHARE ms | ratio (min–max) | SNAPSHOT ms "
              "| ratio (min–max) | ceiling | modules | archive MB "
-             "| x .pyc | syscalls plain / SHARE (stat, open) | minor faults plain / SHARE "
+             "| x .pyc | syscalls plain / SHARE (stat, open) | minor faults plain / SHARE / SNAPSHOT "
              "| loader ms: map / relocate+intern / revive "
              "| PSS MiB plain / SHARE / SNAPSHOT (8 processes) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -39,7 +39,8 @@ def table(data: dict) -> list[str]:
                  (f"{sc['plain']['total']} ({sc['plain']['stat']}, {sc['plain']['open']}) / "
                   f"{sc['share']['total']} ({sc['share']['stat']}, {sc['share']['open']})")
                  if sc.get("plain") else "",
-                 f"{faults['plain']} / {faults['share']}" if faults else "",
+                 " / ".join(str(faults[k]) for k in ("plain", "share", "snapshot")
+                            if k in faults),
                  (f"{lm['map_ms']:.2f} / {lm['relocate_intern_ms']:.1f} / {lm['revive_ms']:.2f}")
                  if lm else "",
                  " / ".join(f"{pss[k] / 1024:.1f}" for k in ("plain", "share", "snapshot")
@@ -62,16 +63,19 @@ def table(data: dict) -> list[str]:
                 f"| {r['snapshot_made_s']:.1f} / {r['snapshot_dump_s']:.1f} | {split} |")
     counted = [r for r in data["results"] if r.get("instructions")]
     if counted:
-        lines += ["", "| workload | instructions plain | SHARE | ratio | pycds's own: "
+        lines += ["", "| workload | instructions plain | SHARE | ratio | SNAPSHOT | ratio "
+                  "| pycds's own in SHARE: "
                   "ready (checksums, relocation, interning) / finder / activation "
-                  "= total |", "|---|---|---|---|---|"]
+                  "= total |", "|---|---|---|---|---|---|---|"]
         for r in counted:
             i, own = r["instructions"], r.get("own") or {}
             parts = (f"{own.get('ready', 0) / 1e6:.1f} M / {own.get('finder', 0) / 1e6:.1f} M"
                      f" / {own.get('activation', 0) / 1e6:.1f} M = "
                      f"**{sum(own.values()) / 1e6:.1f} M**") if own else ""
+            snap = (f"{i['snapshot']:,} | {i['plain'] / i['snapshot']:.2f}"
+                    if i.get("snapshot") else " | ")
             lines.append(f"| {r['workload']} | {i['plain']:,} | {i['share']:,} | "
-                         f"{i['plain'] / i['share']:.2f} | {parts} |")
+                         f"{i['plain'] / i['share']:.2f} | {snap} | {parts} |")
     lines.append("")
     lines.append(f"Geometric mean of the median ratios (packages and demo): "
                  f"**{data['geomean']:.2f}**")

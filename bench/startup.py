@@ -13,7 +13,8 @@ bytes against the .pyc bytes of the same modules, the loader's own time
 processes alive, and the ceiling: get_code and PathFinder.find_spec timed
 inside plain runs, all that an archive of code objects could remove (the
 ratio plain would have without them).  Under --instructions, callgrind's
-counts of plain and SHARE runs and of pycds's own part of the SHARE run.
+counts of plain, SHARE and SNAPSHOT runs and of pycds's own part of the
+SHARE run.
 
     python bench/startup.py [--pairs N] [--json FILE] [--no-extras] [WORKLOAD ...]
 
@@ -421,10 +422,14 @@ def share_workload(python: str, workload: str, pairs: int, work: Path,
                 restore_split(python, code, snap_env)
         result.minor_faults = {"plain": minor_faults(cmd, env),
                                "share": minor_faults(cmd, shared_env)}
+        if snap:
+            result.minor_faults["snapshot"] = minor_faults(cmd, snap_env)
         result.ceiling_ms = ceiling_ms(python, code, env)
     if count_instructions and shutil.which("valgrind"):
         result.instructions = {"plain": instructions(cmd, env),
                                "share": instructions(cmd, shared_env)}
+        if snap:
+            result.instructions["snapshot"] = instructions(cmd, snap_env)
         result.own = own_instructions(cmd, shared_env, env)
     return result
 
@@ -532,6 +537,12 @@ def main() -> None:
                 continue
             results.append(result)
             print(row(result), flush=True)
+            if result.instructions:  # the stable figure, beside the times
+                i = result.instructions
+                print(f"  instructions: plain {i['plain']:,}"
+                      + "".join(f", {mode} {i[mode]:,} ({i['plain'] / i[mode]:.2f}x)"
+                                for mode in ("share", "snapshot") if i.get(mode)),
+                      flush=True)
     geomean = geometric_mean([r.ratio for r in results if r.workload != "pth"])
     print(f"geometric mean of median ratios (packages and demo): {geomean:.2f}")
     snap_geomean = geometric_mean([r.snapshot_ratio for r in results
