@@ -17,7 +17,9 @@ interleaved.  Lines:
                                        search path <id> and did not find
 
 Duplicates (the same module traced by several runs) are merged on reading;
-unreadable lines are skipped and counted.  (Readers before A lines count
+unreadable lines, and records whose name is not a module's name (empty, or
+with an empty part: importlib.util.find_spec("") asks PathFinder for ""),
+are skipped and counted.  (Readers before A lines count
 them as unreadable, and go on.)
 """
 
@@ -30,6 +32,11 @@ import os
 from dataclasses import dataclass, field
 
 HEADER = "pycds-list 1"
+
+
+def is_module_name(name: str) -> bool:
+    """Whether name can name a module: dotted parts, none empty, no NUL."""
+    return bool(name) and "\0" not in name and all(name.split("."))
 
 
 @dataclass
@@ -75,6 +82,8 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
         lines.append(f"M {run_path} "
                      + json.dumps([name, origin, is_package], ensure_ascii=True))
     for name, entries in absent:
+        if not is_module_name(name):  # read() would skip it
+            continue
         where = path_id(entries)
         lines.append(f"A {where} " + json.dumps(name, ensure_ascii=True))
     return "\n".join(lines) + "\n"
@@ -120,6 +129,8 @@ def read(list_path: str) -> ModuleList:
                 paths[path_id] = [str(p) for p in value]
             elif kind == "M" and isinstance(value, list) and len(value) == 3:
                 name, origin, is_package = value
+                if not isinstance(name, str) or not is_module_name(name):
+                    raise ValueError("not a module's name")
                 if path_id not in paths:
                     raise ValueError("module before its run's path")
                 module = TracedModule(str(name), str(origin), bool(is_package),
@@ -136,7 +147,7 @@ def read(list_path: str) -> ModuleList:
                     result.conflicts.append(
                         f"{module.name}: traced at {previous.origin} and "
                         f"{module.origin}; keeping the first")
-            elif kind == "A" and isinstance(value, str):
+            elif kind == "A" and isinstance(value, str) and is_module_name(value):
                 if path_id not in paths:
                     raise ValueError("absent name before its path")
                 # One search path per name: the first run's.

@@ -4,6 +4,7 @@ and refusal to copy code while tracing is active."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import marshal
 import sys
 from pathlib import Path
@@ -89,6 +90,29 @@ def test_dump_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     assert " 0 skipped" in out.stdout
     assert "note: 1 unreadable lines" in out.stdout
     assert out.stdout.startswith("archived ")
+
+
+def test_names_that_are_no_module_names_are_left_out(tmp_path: Path) -> None:
+    # importlib.util.find_spec("") asks PathFinder for "": the trace does
+    # not note it, and a list that holds such a name (from an older trace,
+    # or edited) is dumped without it.
+    (tmp_path / "m.py").write_text("A = 1\n")
+    code = "import importlib.util, m; print(importlib.util.find_spec('') is None)"
+    listing = tmp_path / "a.lst"
+    run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(listing))
+    text = listing.read_text()
+    assert 'A ' in text and ' ""' not in text
+    path_id = text.splitlines()[1].split()[1]
+    with open(listing, "a") as f:
+        for name in ("", "a..b", ".m", "m."):
+            f.write(f"A {path_id} {json.dumps(name)}\n")
+        f.write(f'M {path_id} ["", "{tmp_path / "m.py"}", false]\n')
+    out = run(["-m", "pycds", "dump", "--list", str(listing),
+               "--archive", str(tmp_path / "a.img")], cwd=tmp_path)
+    assert out.stdout.startswith("archived ") and "note: 5 unreadable lines" in out.stdout
+    shared = run(["-c", code], cwd=tmp_path, PYCDSMODE="SHARE",
+                 PYCDSARCHIVE=str(tmp_path / "a.img"), PYCDSVERBOSE="1")
+    assert shared.stdout == "True\n" and "pycds: hit m" in shared.stderr
 
 
 def test_inspect_command(tmp_path: Path) -> None:
