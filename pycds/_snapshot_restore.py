@@ -728,8 +728,48 @@ def check_process(wanted: bytes) -> None:
         now = _process_now = (key, now[1], wanted,
                               _load_pickle().loads(wanted) == now[1])
     if not now[3]:
-        raise Stale("the process differs from the planning one "
-                    "(flags, options, sys.path, locale, time zone or terminals)")
+        raise Stale("the process differs from the planning one: "
+                    + process_difference(_load_pickle().loads(wanted), now[1]))
+
+
+STREAMS = ("standard input", "standard output", "standard error")
+
+
+def process_difference(planned: Any, now: tuple[Any, ...]) -> str:
+    """The first way this process (process_inputs()) differs from the
+    planning one, said for a person: which flag, path entry, locale or time
+    zone variable, terminal or -W option."""
+    def shown(value: Any) -> str:
+        return repr(value.decode(errors="replace") if isinstance(value, bytes) else value)
+
+    try:
+        flags, path, locale, terminals, options = planned
+    except (TypeError, ValueError):
+        return "it was planned by another pycds"
+    if tuple(flags) != now[0]:
+        names = getattr(sys.flags, "__match_args__", ())
+        for i, (was, is_now) in enumerate(zip(flags, now[0])):
+            if was != is_now:
+                name = names[i] if i < len(names) else str(i)
+                return f"sys.flags.{name} is {is_now!r}, was {was!r}"
+        return "sys.flags has other fields"
+    if tuple(path) != now[1]:
+        for i, (was, is_now) in enumerate(zip(path, now[1])):
+            if was != is_now:
+                return f"sys.path[{i}] is {is_now!r}, was {was!r}"
+        return f"sys.path has {len(now[1])} entries, had {len(path)}"
+    if tuple(locale) != now[2]:
+        for name, was, is_now in zip(LOCALE_VARIABLES, locale, now[2]):
+            if was != is_now:
+                return f"{name} is {shown(is_now)}, was {shown(was)}"
+    if tuple(terminals) != now[3]:
+        for stream, was, is_now in zip(STREAMS, terminals, now[3]):
+            if was != is_now:
+                return f"{stream} is {'' if is_now else 'not '}a terminal, " \
+                       f"was {'' if was else 'not '}one"
+    if tuple(options) != now[4]:
+        return f"-W options are {list(now[4])}, were {list(options)}"
+    return "it was planned by another pycds"
 
 
 def check_inputs(header: dict[str, Any]) -> None:

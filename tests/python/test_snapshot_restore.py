@@ -2316,8 +2316,8 @@ def test_a_terminal_is_a_process_input(tmp_path: Path) -> None:
             os.close(secondary)
     assert shown.replace(b"\r\n", b"\n") == b"colour True\n"
     assert snapshot_lines(stderr.decode())["colour"] == (
-        "code (the process differs from the planning one "
-        "(flags, options, sys.path, locale, time zone or terminals))")
+        "code (the process differs from the planning one: "
+        "standard output is a terminal, was not one)")
 
 
 def test_warning_options_are_process_inputs(tmp_path: Path) -> None:
@@ -2335,8 +2335,33 @@ def test_warning_options_are_process_inputs(tmp_path: Path) -> None:
     plain, share = snap.plain(args, check=False), snap.share(args, check=False)
     assert plain.returncode == share.returncode == 1
     assert "DeprecationWarning: old" in plain.stderr and "DeprecationWarning: old" in share.stderr
-    assert snapshot_lines(share.stderr)["quiet"].startswith(
-        "code (the process differs from the planning one")
+    assert snapshot_lines(share.stderr)["quiet"] == (
+        "code (the process differs from the planning one: "
+        "-W options are ['error::DeprecationWarning'], were [])")
+
+
+def test_a_refused_process_names_what_differs(tmp_path: Path) -> None:
+    """Every flag of sys.flags is an input of every body: a process started
+    with another one restores nothing, and says which flag; so does one
+    whose sys.path starts elsewhere."""
+    snap = snapshot_project(tmp_path, {
+        "quiet.py": "X = 1\n",
+        "app.py": "import quiet\nprint('imported', quiet.X)\n"}, ["app.py"])
+    assert_restored(snap.share(["app.py"]), "quiet", dump_output=snap.dump_output)
+    flagged = snap.share(["-q", "app.py"])
+    assert flagged.stdout == "imported 1\n"
+    assert snapshot_lines(flagged.stderr)["quiet"] == (
+        "code (the process differs from the planning one: "
+        "sys.flags.quiet is 1, was 0)")
+    moved = tmp_path / "other"
+    moved.mkdir()
+    (moved / "app.py").write_text((tmp_path / "app.py").read_text())
+    elsewhere = run([str(moved / "app.py")], cwd=tmp_path, PYTHONPATH=str(tmp_path),
+                    PYCDSMODE="SHARE", PYCDSARCHIVE=str(snap.archive), PYCDSVERBOSE="1")
+    assert elsewhere.stdout == "imported 1\n"
+    assert snapshot_lines(elsewhere.stderr)["quiet"] == (
+        "code (the process differs from the planning one: "
+        f"sys.path[0] is {str(moved)!r}, was {str(tmp_path)!r})")
 
 
 def test_import_module_in_a_body_is_replayed(tmp_path: Path) -> None:
