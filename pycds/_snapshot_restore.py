@@ -634,7 +634,8 @@ def _search_path() -> tuple[str, ...]:
 # (_path_key(), process_inputs(), a unit's part 0, whether they match) as
 # last computed: sys.path, and the working directory if an entry was
 # relative (an equal key means the same directories), what the process was
-# then, and the verdict on the last part 0 compared.  The next unit's check
+# then, and the verdict on the last part 0 compared ("" when it matched,
+# else how it differed: process_difference).  The next unit's check
 # uses them, computing again only what the key, the cheap inputs or its
 # bytes changed (a process that differs from the planning one would
 # otherwise make sys.path absolute, and read a header, per unit it refuses).
@@ -723,13 +724,13 @@ def check_process(wanted: bytes) -> None:
     key = _path_key()
     now = _process_now
     if now is None or now[0] != key or now[1][2:] != _cheap_inputs():
-        now = _process_now = (key, process_inputs(), None, False)
+        now = _process_now = (key, process_inputs(), None, "")
     if wanted != now[2]:
-        now = _process_now = (key, now[1], wanted,
-                              _load_pickle().loads(wanted) == now[1])
-    if not now[3]:
-        raise Stale("the process differs from the planning one: "
-                    + process_difference(_load_pickle().loads(wanted), now[1]))
+        planned = _load_pickle().loads(wanted)
+        now = _process_now = (key, now[1], wanted, "" if planned == now[1]
+                              else process_difference(planned, now[1]))
+    if now[3]:
+        raise Stale(f"the process differs from the planning one: {now[3]}")
 
 
 STREAMS = ("standard input", "standard output", "standard error")
