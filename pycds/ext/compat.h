@@ -105,14 +105,15 @@ static inline void pycds_str_reset(PyObject *copy)
 }
 
 /*
- * The slot of a copied str that must point at the copy's own characters, or
- * NULL.  On 3.11 a 4-byte-kind str shares its characters as its wchar_t
+ * Point a copied str's wide form at its own characters where the
+ * interpreter shares them, and return that slot (NULL where nothing is
+ * shared).  On 3.11 a 4-byte-kind str shares its characters as its wchar_t
  * form (wchar_t is 4 bytes here): PyUnicode_New sets wstr to the data and
  * wstr_length to the length, and the wide-character APIs (ctypes, os) trust
  * that pair.  pycds_str_reset cleared both; this restores them for the copy,
  * whose data lies in the archive, so the slot needs an internal relocation.
  */
-static inline void **pycds_str_shared_wchar(PyObject *copy)
+static inline void **pycds_str_set_shared_wchar(PyObject *copy)
 {
 #if PYCDS_PY311 && SIZEOF_WCHAR_T == 4
     PyASCIIObject *a = (PyASCIIObject *)copy;

@@ -307,7 +307,7 @@ static int copy_flat(pycds_copier *c, PyObject *obj, enum memo_kind kind,
 static int fix_str(pycds_copier *c, PyObject *copy)
 {
     pycds_str_reset(copy);
-    void **wide = pycds_str_shared_wchar(copy);
+    void **wide = pycds_str_set_shared_wchar(copy);
     if (!wide)
         return 0;
     return check(cds_writer_add_reloc(c->writer, wide, CDS_RELOC_INTERNAL, 0));
