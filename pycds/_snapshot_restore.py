@@ -128,53 +128,52 @@ def _load_pickle() -> Any:
     here, with stand-ins for functools, copyreg and _compat_pickle, is
     never the program's; 3.11's _pickle is one per process and must see the
     real ones (copyreg, _compat_pickle and _functools are then imported
-    earlier than plain Python would: README says so)."""
+    earlier than plain Python would: README says so).  The stand-ins and
+    _pickle are in sys.modules only inside _cds.load_aside, where no other
+    thread runs (pycds/ext/aside.h)."""
     global _pickle, _loading
     if _pickle is not None:
         return _pickle
-    names = ("_pickle", "_compat_pickle", "functools", "copyreg", "_functools")
-    saved = {name: sys.modules.get(name) for name in names}
     own = sys.version_info >= (3, 12)  # a _pickle of our own (see above)
-    _loading = True
     # A module being restored right now (functools, when it is the first
     # unit a process restores) is in sys.modules with nothing in it yet:
     # _pickle gets the stand-in then too, and the module is put back.
     ready = {"functools": ("partial",), "copyreg": COPYREG_TABLES,
              "_compat_pickle": COMPAT_TABLES}
-    present = {name: saved[name] is not None and all(
-        hasattr(saved[name], attribute) for attribute in attributes)
+    present = {name: sys.modules.get(name) is not None and all(
+        hasattr(sys.modules[name], attribute) for attribute in attributes)
         for name, attributes in ready.items()}
+    stand_ins: dict[str, Any] = {}
+    _loading = True
     try:
         if not present["functools"]:
             stub = type(sys)("functools")
             if own:
                 stub.partial = None  # type: ignore[attr-defined]
             else:  # the program's _pickle too: the real partial (C)
+                # Kept in sys.modules: imported again, _functools would
+                # make another partial type, and the program's
+                # functools.partial would not be the one _pickle pickles
+                # NEWOBJ_EX with.
                 import _functools
                 stub.partial = _functools.partial  # type: ignore[attr-defined]
-                # Kept: imported again, _functools would make another
-                # partial type, and the program's functools.partial would
-                # not be the one _pickle pickles NEWOBJ_EX with.
-                saved["_functools"] = _functools
-            sys.modules["functools"] = stub
+            stand_ins["functools"] = stub
         for name, tables in (("copyreg", COPYREG_TABLES), ("_compat_pickle", COMPAT_TABLES)):
-            if present[name] or (saved[name] is not None and not own):
+            if present[name] or (sys.modules.get(name) is not None and not own):
                 continue
             if own:
                 stub = type(sys)(name)
                 for table in tables:
                     setattr(stub, table, {})
-                sys.modules[name] = stub
+                stand_ins[name] = stub
             else:
-                saved[name] = __import__(name)
-        import _pickle as module
+                __import__(name)
+        spec = sys.modules["_frozen_importlib"]._find_spec("_pickle", None)
+        if spec is None:
+            raise ImportError("no module named _pickle")
+        module = _cds.load_aside(spec, stand_ins)
     finally:
         _loading = False
-        for name, value in saved.items():
-            if value is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = value
     _pickle = module
     return module
 
@@ -330,17 +329,15 @@ def new_typevar(kind: type, name: str, constraints: tuple[Any, ...],
         typing = sys.modules.get("typing")
         # typing's own unit, its namespace not filled yet: the C
         # constructor checks a bound with typing._type_check, which the
-        # body's run already did (the bound is the checked value).
-        unfilled = typing is not None and not hasattr(typing, "_type_check")
-        if unfilled:
+        # body's run already did (the bound is the checked value).  The
+        # stand-in is in sys.modules only inside call_aside, where no other
+        # thread runs (pycds/ext/aside.h).
+        if typing is not None and not hasattr(typing, "_type_check"):
             stub = ModuleType("typing")
-            stub._type_check = lambda value, message: value  # type: ignore[attr-defined]
-            sys.modules["typing"] = stub
-        try:
+            stub._type_check = _cds.first_argument  # type: ignore[attr-defined]
+            made = _cds.call_aside({"typing": stub}, kind, name, *constraints, **options)
+        else:
             made = kind(name, *constraints, **options)
-        finally:
-            if unfilled:
-                sys.modules["typing"] = typing
     made.__module__ = module
     return made
 

@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include "archive_type.h"
+#include "aside.h"
 #include "child.h"
 #include "class_image.h"
 #include "classes.h"
@@ -128,6 +129,18 @@ static PyMethodDef module_methods[] = {
     {"fill_class", (PyCFunction)(void (*)(void))pycds_fill_class, METH_FASTCALL,
      "fill_class(cls, state, abc_step, type_data): the rest of a unit\n"
      "class's namespace, in order (snapshot restores)."},
+    {"load_aside", (PyCFunction)(void (*)(void))pycds_load_aside, METH_FASTCALL,
+     "load_aside(spec, stand_ins) -> module: an extension module made while\n"
+     "sys.modules holds the stand-ins, then put back, with no Python code\n"
+     "run between (pycds/ext/aside.h)."},
+    {"call_aside", (PyCFunction)(void (*)(void))pycds_call_aside,
+     METH_VARARGS | METH_KEYWORDS,
+     "call_aside(stand_ins, function, *args, **kwargs) -> function(*args,\n"
+     "**kwargs), called while sys.modules holds the stand-ins, then put\n"
+     "back, with no Python code run between but the function's."},
+    {"first_argument", (PyCFunction)(void (*)(void))pycds_first_argument,
+     METH_FASTCALL,
+     "first_argument(value, *ignored) -> value (a stand-in's function)."},
     {"tenured", (PyCFunction)(void (*)(void))pycds_tenured, METH_FASTCALL,
      "tenured(function, argument) -> function(argument), what it made\n"
      "linked into the collector's oldest generation (pycds/ext/tenure.h)."},

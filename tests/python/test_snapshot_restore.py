@@ -2918,6 +2918,59 @@ def test_pickle_finds_partial_when_functools_restored_first(tmp_path: Path) -> N
         "pickled [(2, 7, True), (3, 7, True), (4, 7, False)] functools\n"), share.stderr
 
 
+def test_other_threads_never_see_the_unpicklers_stand_ins(tmp_path: Path) -> None:
+    """The first restore of a process loads its own unpickler, with
+    stand-ins for functools, copyreg and _compat_pickle where the program
+    has not imported them (3.11: functools only).  Another thread that
+    looks at sys.modules meanwhile sees neither the stand-ins nor that
+    _pickle: the program, like plain Python, never imported any of them.
+    (Found by threads importing boto3's modules at once: one got a
+    copyreg with no `pickle`.)"""
+    snap = snapshot_project(tmp_path, {
+        "shapes.py": """
+            class Shape:
+                sides = 0
+                def describe(self):
+                    return f"{type(self).__name__} {self.sides}"
+            class Square(Shape):
+                sides = 4
+            DEFAULT = Square()
+        """,
+        "app.py": """
+            import sys, _thread  # not threading: it imports functools, a unit
+            NAMES = ("functools", "copyreg", "_compat_pickle", "_pickle")
+            seen = set()
+            running, done = _thread.allocate_lock(), _thread.allocate_lock()
+            stop = []
+            def watch():
+                running.release()
+                while not stop:
+                    for name in NAMES:
+                        module = sys.modules.get(name)
+                        # A stand-in has no spec; _pickle is never imported here.
+                        if module is not None and (name == "_pickle" or getattr(
+                                module, "__spec__", None) is None):
+                            seen.add(name)
+                done.release()
+            running.acquire()
+            done.acquire()
+            sys.setswitchinterval(1e-6)
+            _thread.start_new_thread(watch, ())
+            running.acquire()  # the watcher runs
+            import shapes
+            stop.append(True)
+            done.acquire()
+            sys.setswitchinterval(0.005)
+            print("seen", sorted(seen), shapes.DEFAULT.describe())
+        """}, ["app.py"])
+    plain = snap.plain(["app.py"])
+    assert plain.stdout == "seen [] Square 4\n", plain.stderr
+    for _ in range(3):  # the window is short: a thread switch must fall in it
+        share = snap.share(["app.py"])
+        assert_restored(share, "shapes", dump_output=snap.dump_output)
+        assert share.stdout == plain.stdout, share.stderr
+
+
 def test_units_planned_on_the_programs_path_when_it_started_other_pythons(
         tmp_path: Path) -> None:
     """A traced program that runs another traced Python (a test runner, a
