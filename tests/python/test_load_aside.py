@@ -80,3 +80,37 @@ def test_a_stand_in_named_by_no_str_is_refused() -> None:
     with pytest.raises(TypeError):
         _cds.load_aside(spec, {1: stand_in("one")})
     assert sys.modules == before
+
+
+def test_call_aside_calls_with_the_stand_ins_then_puts_them_back() -> None:
+    names = ("typing", ABSENT)
+    before = entries(*names)
+    seen = _cds.call_aside({"typing": stand_in("typing", marker=1), ABSENT: stand_in(ABSENT)},
+                           lambda *args, **kwargs: (sys.modules["typing"].marker,
+                                                    ABSENT in sys.modules, args, kwargs),
+                           1, 2, key="value")
+    assert seen == (1, True, (1, 2), {"key": "value"})
+    assert all(sys.modules.get(n, ABSENT) is before[n] for n in names)
+
+
+def test_call_aside_puts_them_back_when_the_call_raises() -> None:
+    before = entries("typing", ABSENT)
+
+    def fail() -> None:
+        raise LookupError("inside")
+    with pytest.raises(LookupError, match="inside"):
+        _cds.call_aside({"typing": stand_in("typing"), ABSENT: stand_in(ABSENT)}, fail)
+    assert all(sys.modules.get(n, ABSENT) is before[n] for n in before)
+
+
+@pytest.mark.parametrize("args", [(), ({},), ([], len)])
+def test_call_aside_refuses_bad_arguments(args: tuple[object, ...]) -> None:
+    with pytest.raises(TypeError):
+        _cds.call_aside(*args)
+
+
+def test_first_argument_returns_what_it_is_given() -> None:
+    value = object()
+    assert _cds.first_argument(value, "Bound must be a type.") is value
+    with pytest.raises(TypeError):
+        _cds.first_argument()
