@@ -14,6 +14,8 @@
  */
 #include "tenure.h"
 
+#include <limits.h>
+
 #include "error.h"
 
 static int is_generation_head(struct _gc_runtime_state *gc, PyGC_Head *node)
@@ -68,11 +70,18 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
     PyObject *marker = PyList_New(0);
     if (!marker)
         return NULL;
-    /* No collection starts while `collecting` is set (gc.collect() returns
-     * 0 at once); the young list stays as it grows. */
-    gc->collecting = 1;
+    /* No collection starts by itself while the youngest generation's
+     * threshold is out of reach; the young list stays as it grows.  One a
+     * program asks for (gc.collect(), in any thread: the call runs Python
+     * code, so other threads run meanwhile) still runs: the marker then
+     * moves with the rest, and nothing is moved below.  (Setting
+     * `collecting` instead made gc.collect() in another thread return 0
+     * without collecting.)  A threshold the program set meanwhile stays. */
+    int threshold = gc->generations[0].threshold;
+    gc->generations[0].threshold = INT_MAX;
     PyObject *result = PyObject_CallOneArg(args[0], args[1]);
-    gc->collecting = 0;
+    if (gc->generations[0].threshold == INT_MAX)
+        gc->generations[0].threshold = threshold;
     move_to_oldest(gc, marker);
     Py_DECREF(marker);
     return result;

@@ -16,11 +16,10 @@
 #include "compat.h"
 
 /* tenured(function, argument) -> function(argument), no collection
- * running meanwhile; the container objects made meanwhile that are still
- * alive are moved from the youngest generation to the oldest.  Nothing is
- * moved when a collection is running when it is called, or one ran
- * meanwhile all the same (3.12 runs one it scheduled before, whatever the
- * state). */
+ * starting by itself meanwhile; the container objects made meanwhile that
+ * are still alive are moved from the youngest generation to the oldest.
+ * Nothing is moved when a collection is running when it is called, or one
+ * ran meanwhile all the same (gc.collect(), from any thread). */
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
                         Py_ssize_t nargs);
 
