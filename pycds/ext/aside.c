@@ -5,6 +5,7 @@
 #include "aside.h"
 
 #include "error.h"
+#include "tenure.h"
 
 /* What a window changes in sys.modules, and what each entry held before:
  * taken before anything is changed, so that the entries dropped when they
@@ -74,9 +75,7 @@ static PyObject *with_stand_ins(PyObject *stand_ins, PyObject *own_name,
     if (own_name && save_entry(modules, &saved, own_name) < 0)
         goto done;
 
-    struct _gc_runtime_state *gc = &_PyInterpreterState_GET()->gc;
-    int was_collecting = gc->collecting;
-    gc->collecting = 1;
+    int held = pycds_hold_collections();
     int ready = 0;
     at = 0;
     while (PyDict_Next(stand_ins, &at, &name, &value))
@@ -85,7 +84,7 @@ static PyObject *with_stand_ins(PyObject *stand_ins, PyObject *own_name,
     if (ready == 0)
         result = work(context);
     put_back(modules, &saved);
-    gc->collecting = was_collecting;
+    pycds_release_collections(held);
 
 done:
     Py_XDECREF(saved.names);

@@ -1,6 +1,7 @@
 /*
- * tenure.c - the objects a snapshot unit makes go straight to the
- * collector's oldest generation (tenure.h says why).
+ * tenure.c - the collector while a restore works: the objects a snapshot
+ * unit makes go straight to its oldest generation (tenure.h says why),
+ * and no collection starts by itself inside a restore's short windows.
  *
  * The collector keeps each generation as a circular doubly linked list of
  * PyGC_Head, its head in the interpreter's GC state; tracking an object
@@ -58,6 +59,25 @@ static void move_to_oldest(struct _gc_runtime_state *gc, PyObject *marker)
     gc->long_lived_pending += count;
 }
 
+/* Out of reach of any count, the youngest generation's threshold starts
+ * no collection.  (Setting the collector's `collecting` flag instead made
+ * gc.collect() in other threads return 0 without collecting.) */
+int pycds_hold_collections(void)
+{
+    struct _gc_runtime_state *gc = &_PyInterpreterState_GET()->gc;
+    int threshold = gc->generations[0].threshold;
+    gc->generations[0].threshold = INT_MAX;
+    return threshold;
+}
+
+void pycds_release_collections(int held)
+{
+    /* A threshold the program set meanwhile (gc.set_threshold) stays. */
+    struct _gc_runtime_state *gc = &_PyInterpreterState_GET()->gc;
+    if (gc->generations[0].threshold == INT_MAX)
+        gc->generations[0].threshold = held;
+}
+
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
                         Py_ssize_t nargs)
 {
@@ -70,18 +90,13 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
     PyObject *marker = PyList_New(0);
     if (!marker)
         return NULL;
-    /* No collection starts by itself while the youngest generation's
-     * threshold is out of reach; the young list stays as it grows.  One a
-     * program asks for (gc.collect(), in any thread: the call runs Python
-     * code, so other threads run meanwhile) still runs: the marker then
-     * moves with the rest, and nothing is moved below.  (Setting
-     * `collecting` instead made gc.collect() in another thread return 0
-     * without collecting.)  A threshold the program set meanwhile stays. */
-    int threshold = gc->generations[0].threshold;
-    gc->generations[0].threshold = INT_MAX;
+    /* The young list stays as it grows.  A collection a program asks for
+     * (gc.collect(), in any thread: the call runs Python code, so other
+     * threads run meanwhile) still runs: the marker then moves with the
+     * rest, and nothing is moved below. */
+    int held = pycds_hold_collections();
     PyObject *result = PyObject_CallOneArg(args[0], args[1]);
-    if (gc->generations[0].threshold == INT_MAX)
-        gc->generations[0].threshold = threshold;
+    pycds_release_collections(held);
     move_to_oldest(gc, marker);
     Py_DECREF(marker);
     return result;

@@ -1,6 +1,7 @@
 /*
- * tenure.h - the objects a snapshot unit makes go straight to the
- * collector's oldest generation.
+ * tenure.h - the collector while a restore works: the objects a snapshot
+ * unit makes go straight to its oldest generation, and no collection
+ * starts by itself inside a restore's short windows.
  *
  * A unit's objects live as long as their module.  Made by a body, they
  * would be walked by a young collection, then by a middle one, before
@@ -14,6 +15,16 @@
 #define PYCDS_TENURE_H
 
 #include "compat.h"
+
+/* No collection starts by itself from pycds_hold_collections() to the
+ * matching pycds_release_collections(held): for windows where pycds
+ * changes what other code could see, so that no finalizer or callback of
+ * a collection (Python code, and so a thread switch) falls inside, and
+ * for tenured below.  One asked for (gc.collect()) still runs.  3.11
+ * collects inside the allocation that crosses the threshold, 3.12 and
+ * 3.13 at the next bytecode boundary: both are held. */
+int pycds_hold_collections(void);
+void pycds_release_collections(int held);
 
 /* tenured(function, argument) -> function(argument), no collection
  * starting by itself meanwhile; the container objects made meanwhile that

@@ -9,6 +9,7 @@
 
 #include "classes.h"
 #include "error.h"
+#include "tenure.h"
 
 /* Set attribute `name` unless the function already has `value` there
  * (most functions keep what PyFunction_New derived from the code). */
@@ -310,12 +311,17 @@ PyObject *pycds_unit_class(PyObject *module, PyObject *const *args,
      * which does nothing: the body's run already did what the hook did,
      * and the unit holds it.  Nothing else runs Python code in between
      * (the namespace holds no object with __set_name__: the writer saw to
-     * that), so no one sees the namespaces without their hooks. */
+     * that; no collection starts, whose finalizers would be Python code),
+     * so no one, in this thread or another, sees the namespaces without
+     * their hooks.  (A metaclass with an `mro` of its own in Python would
+     * run it here: none of the dumps seen so far had one.) */
+    int held = pycds_hold_collections();
     if (call && hide_hooks(args[2], saved) == 0)
         cls = PyType_Type.tp_new((PyTypeObject *)args[0], call, NULL);
     pycds_saved_error error = pycds_error_save();
     restore_hooks(saved);
     pycds_error_restore(error);
+    pycds_release_collections(held);
     Py_XDECREF(call);
     Py_DECREF(saved);
     return cls;
