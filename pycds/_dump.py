@@ -276,10 +276,11 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
             kept, starts = choose_units(traced, archive_path, units, result, keep_slower)
             if kept != units or starts != set(kept):
                 write_archive(traced, archive_path, kept, result, starts)
-            if kept and not keep_slower and not whole_run_pays(traced, archive_path):
+            slower = None if not kept or keep_slower else whole_run_slower(traced, archive_path)
+            if slower:
                 for name in kept:
                     result.code_only.append((name, "the process as a whole was not "
-                                             "faster with the units kept"))
+                                             f"faster with the units kept ({slower})"))
                 write_archive(traced, archive_path, {}, result)
             result.snapshot_seconds += time.perf_counter() - started
     return result
@@ -378,13 +379,15 @@ def starting_modules(kept: set[str], gains: dict[str, int], trees: dict[str, set
 WHOLE_RUN_PAIRS = 9
 
 
-def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
-    """Whether whole processes importing the traced modules are faster
-    with the units than with their code alone (alternating, medians of the
-    processes' CPU time, user and system, which other processes on the
-    machine disturb less than wall time): what a unit saves in its own
-    import can be spent elsewhere (the restore's machinery, memory, the
-    collector)."""
+def whole_run_slower(traced: _listfile.ModuleList, archive_path: str) -> str | None:
+    """None when whole processes importing the traced modules are faster
+    with the units than with their code alone, else how they compare: what
+    a unit saves in its own import can be spent elsewhere (the restore's
+    machinery, memory, the collector).  The processes run alternately and
+    each way's best CPU time (user and system) counts: other work on the
+    machine only ever adds to a process's time, so the best is the least
+    disturbed, as for each unit's own time (a median of 9 was once moved
+    past a 10% gain by a busy minute, and every unit was dropped)."""
     import resource
     names = [m.name for m in traced.modules]
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
@@ -403,8 +406,11 @@ def whole_run_pays(traced: _listfile.ModuleList, archive_path: str) -> bool:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             spent[snapshot].append(after.ru_utime + after.ru_stime
                                    - before.ru_utime - before.ru_stime)
-    median = {k: sorted(v)[len(v) // 2] for k, v in spent.items()}
-    return median["1"] < median["0"]
+    with_units, without = min(spent["1"]), min(spent["0"])
+    if with_units < without:
+        return None
+    return (f"best of {WHOLE_RUN_PAIRS} processes: {1e3 * with_units:.1f} ms of CPU "
+            f"with them, {1e3 * without:.1f} ms without")
 
 
 def choose_units(traced: _listfile.ModuleList, archive_path: str,

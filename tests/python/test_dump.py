@@ -9,6 +9,8 @@ import marshal
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PY, build, hits, run
 
 
@@ -170,3 +172,47 @@ def test_import_trees_and_the_units_that_start_a_restore() -> None:
     assert starting_modules(kept - {"json.scanner"}, gains, trees, 430) == set()
     # big left as code starts too when its tree's units pay (leaf's 400).
     assert starting_modules(kept - {"big"}, gains, trees, 390) == {"json", "big", "leaf"}
+
+
+class _Usage:
+    def __init__(self, seconds: float) -> None:
+        self.ru_utime, self.ru_stime = seconds, 0.0
+
+
+def _scripted_whole_runs(monkeypatch: pytest.MonkeyPatch, with_units: list[float],
+                         without: list[float]) -> tuple[str | None, int]:
+    """whole_run_slower with its processes replaced by CPU times: the runs
+    alternate, with units first, as the dump runs them."""
+    import resource
+    import subprocess
+
+    from pycds import _dump, _listfile
+    times = [t for pair in zip(with_units, without) for t in pair]
+    clock = {"spent": 0.0, "calls": 0}
+
+    def getrusage(who: int) -> _Usage:
+        return _Usage(clock["spent"])
+
+    def fake_run(*args: object, **kwargs: object) -> None:
+        clock["spent"] += times[clock["calls"]]
+        clock["calls"] += 1
+    monkeypatch.setattr(resource, "getrusage", getrusage)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    return _dump.whole_run_slower(_listfile.ModuleList(), "unused.img"), clock["calls"]
+
+
+def test_whole_run_check_counts_each_ways_best_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dump drops every unit when whole processes are not faster with
+    them.  A few disturbed processes with units (their median 90 ms against
+    60) do not decide it: the best with units (50 ms) beats the best
+    without (55 ms).  When the best with units is slower, the reason says
+    both figures."""
+    from pycds import _dump
+    pairs = _dump.WHOLE_RUN_PAIRS
+    disturbed = [0.050] + [0.090] * (pairs - 1)
+    verdict, calls = _scripted_whole_runs(monkeypatch, disturbed, [0.055] + [0.060] * (pairs - 1))
+    assert calls == 2 * pairs
+    assert verdict is None
+    verdict, _ = _scripted_whole_runs(monkeypatch, [0.058] * pairs, [0.055] * pairs)
+    assert verdict == (f"best of {pairs} processes: 58.0 ms of CPU with them, "
+                       "55.0 ms without")
