@@ -5,9 +5,20 @@ served to later runs, skipping the search for, reading and unmarshalling of
 their .pyc files.  See README.md for the three steps (trace, dump, share).
 """
 
-from ._cds import Archive, ArchiveError, Writer, fingerprint
-
 __all__ = ["Archive", "ArchiveError", "Writer", "fingerprint", "__version__"]
+
+# The extension's names are looked up when first asked for: importing the
+# package must not need the extension, which an isolated subinterpreter
+# (3.12+, its own GIL) refuses to load, and pycds.pth imports the package
+# in every interpreter of a process with PYCDSMODE set (pycds/_activate.py).
+_FROM_EXTENSION = frozenset(("Archive", "ArchiveError", "Writer", "fingerprint"))
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM_EXTENSION:
+        from . import _cds
+        return getattr(_cds, name)
+    raise AttributeError(f"module 'pycds' has no attribute {name!r}")
 # The one place the version is written: pyproject.toml reads this line
 # (statically) for the package metadata, `python -m pycds --version` and
 # `serve --status` print it.

@@ -10,7 +10,16 @@ __future__ at each start costs more than their few annotations.
 
 import os
 
-from . import _cds, _log
+try:
+    from . import _cds, _log
+except ImportError as error:
+    # The extension loads in the main interpreter (and in subinterpreters
+    # that share its GIL) only: an isolated subinterpreter refuses it.
+    # pycds then does nothing there, as with a broken install: plain
+    # imports, and one line at PYCDSVERBOSE>=1 instead of site's traceback.
+    _unavailable = error
+else:
+    _unavailable = None
 
 
 # Each mode, and the variable naming the file it needs.
@@ -39,7 +48,24 @@ def activate() -> None:
         _auto.install(path)
 
 
-try:
-    activate()
-except Exception as error:  # pragma: no cover - last line of defence
-    _log.say(f"not activated: {error}")
+def say_unavailable(error: ImportError) -> None:
+    """_log.say's line, without the extension _log reads the level with."""
+    level = os.environ.get("PYCDSVERBOSE", "")
+    try:
+        shown = int(level) >= 1
+    except ValueError:
+        shown = level != ""
+    if shown:
+        try:
+            os.write(2, f"pycds: not activated: {error}\n".encode(errors="backslashreplace"))
+        except OSError:
+            pass
+
+
+if _unavailable is not None:
+    say_unavailable(_unavailable)
+else:
+    try:
+        activate()
+    except Exception as error:  # pragma: no cover - last line of defence
+        _log.say(f"not activated: {error}")

@@ -525,3 +525,45 @@ print(ascii(ctypes.create_unicode_buffer(wide).value == wide),
     assert "mypkg.consts" in hits(shared.stderr)
     assert shared.stdout == plain.stdout
     assert shared.stdout.startswith("True ")
+
+
+SUBINTERPRETER = """
+import sys
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+sub = interpreters.create()
+interpreters.run_string(sub, "import json; print('sub', json.dumps([1]))")
+import json
+print('main', json.dumps([2]))
+"""
+
+
+def test_a_subinterpreter_runs_plainly_and_quietly(tmp_path: Path) -> None:
+    """pycds.pth runs in every interpreter of a process with PYCDSMODE set;
+    an isolated subinterpreter (3.12+, its own GIL) refuses to load the
+    extension, and pycds then does nothing there: plain imports, no
+    traceback from site (one line at PYCDSVERBOSE=1), the main
+    interpreter served as before.  (3.11's subinterpreters share the
+    GIL: pycds loads there and leaves the archive to the main one.)"""
+    (tmp_path / "app.py").write_text(SUBINTERPRETER)
+    built = build(tmp_path, ["app.py"])
+    plain = built.plain(["app.py"])
+    assert plain.stdout == "sub [1]\nmain [2]\n" and plain.stderr == ""
+    quiet = built.share(["app.py"], verbose="0")
+    assert quiet.stdout == plain.stdout and quiet.stderr == "", quiet.stderr
+    told = built.share(["app.py"])
+    assert told.stdout == plain.stdout, told.stderr
+    assert "Traceback" not in told.stderr and "pycds: hit json" in told.stderr, told.stderr
+    if sys.version_info >= (3, 12):
+        assert told.stderr.count("pycds: not activated: ") == 1, told.stderr
+
+
+def test_the_packages_names_from_the_extension_are_there() -> None:
+    import pycds
+    from pycds import _cds
+    assert (pycds.Archive, pycds.ArchiveError, pycds.Writer, pycds.fingerprint) == (
+        _cds.Archive, _cds.ArchiveError, _cds.Writer, _cds.fingerprint)
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        pycds.missing  # noqa: B018
