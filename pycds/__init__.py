@@ -6,6 +6,10 @@ their .pyc files.  See README.md for the three steps (trace, dump, share).
 """
 
 __all__ = ["Archive", "ArchiveError", "Writer", "fingerprint", "__version__"]
+# The one place the version is written: pyproject.toml reads this line
+# (statically) for the package metadata, `python -m pycds --version` and
+# `serve --status` print it.
+__version__ = "0.1.0"
 
 # The extension's names are looked up when first asked for: importing the
 # package must not need the extension, which an isolated subinterpreter
@@ -19,7 +23,7 @@ def __getattr__(name: str) -> object:
         from . import _cds
         return getattr(_cds, name)
     raise AttributeError(f"module 'pycds' has no attribute {name!r}")
-# The one place the version is written: pyproject.toml reads this line
-# (statically) for the package metadata, `python -m pycds --version` and
-# `serve --status` print it.
-__version__ = "0.1.0"
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _FROM_EXTENSION)

@@ -565,5 +565,6 @@ def test_the_packages_names_from_the_extension_are_there() -> None:
     from pycds import _cds
     assert (pycds.Archive, pycds.ArchiveError, pycds.Writer, pycds.fingerprint) == (
         _cds.Archive, _cds.ArchiveError, _cds.Writer, _cds.fingerprint)
+    assert {"Archive", "ArchiveError", "Writer", "fingerprint", "__version__"} <= set(dir(pycds))
     with pytest.raises(AttributeError, match="no attribute 'missing'"):
         pycds.missing  # noqa: B018
