@@ -12,14 +12,18 @@ import os
 
 try:
     from . import _cds, _log
-except ImportError as error:
+except ImportError:
     # The extension loads in the main interpreter (and in subinterpreters
-    # that share its GIL) only: an isolated subinterpreter refuses it.
-    # pycds then does nothing there, as with a broken install: plain
-    # imports, and one line at PYCDSVERBOSE>=1 instead of site's traceback.
-    _unavailable = error
+    # that share its GIL) only: an isolated subinterpreter (3.12+) refuses
+    # it, and pycds does nothing there, silently, as plain Python would
+    # (PYCDSVERBOSE is read through the extension).  In the main
+    # interpreter the install is broken: site shows why.
+    import _thread
+    if getattr(_thread, "_is_main_interpreter", lambda: True)():
+        raise
+    _unavailable = True
 else:
-    _unavailable = None
+    _unavailable = False
 
 
 # Each mode, and the variable naming the file it needs.
@@ -48,23 +52,7 @@ def activate() -> None:
         _auto.install(path)
 
 
-def say_unavailable(error: ImportError) -> None:
-    """_log.say's line, without the extension _log reads the level with."""
-    level = os.environ.get("PYCDSVERBOSE", "")
-    try:
-        shown = int(level) >= 1
-    except ValueError:
-        shown = level != ""
-    if shown:
-        try:
-            os.write(2, f"pycds: not activated: {error}\n".encode(errors="backslashreplace"))
-        except OSError:
-            pass
-
-
-if _unavailable is not None:
-    say_unavailable(_unavailable)
-else:
+if not _unavailable:
     try:
         activate()
     except Exception as error:  # pragma: no cover - last line of defence
