@@ -24,6 +24,11 @@ def _restore_first(module: object, code: object, unit: object) -> bool:
     pays for it (with the units of the modules its import imports):
     `import json` from an archive made for boto3 runs json's bodies."""
     name = module.__name__  # type: ignore[attr-defined]
+    watching = _cds.observer()
+    if watching is not None:  # the body runs, for it to see (the restore's too)
+        if unit is not None:
+            _log.say(f"snapshot: {name}: code ({watching})")
+        return False
     if unit is not None and not _cds.unit_starts(name):
         _log.say(f"snapshot: {name}: code (its units would not pay for loading the restore)")
         return False

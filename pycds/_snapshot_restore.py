@@ -1162,6 +1162,10 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         # this namespace before (exec put __builtins__ there) and reload
         # runs it again, from code.
         return False
+    watching = _cds.observer()
+    if watching is not None:  # a debugger, coverage, a profiler: the body runs for it
+        _log.say(f"snapshot: {name}: code ({watching})")
+        return False
     started = time.perf_counter()
     try:
         data, process, head, end = split_unit(unit)

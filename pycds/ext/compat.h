@@ -27,6 +27,10 @@
 #include "internal/pycore_gc.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_pystate.h"
+#include "internal/pycore_runtime.h"
+#if PY_VERSION_HEX < 0x030C0000
+#include "internal/pycore_pymem.h"
+#endif
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
 #error "pycds supports CPython 3.11, 3.12 and 3.13"
@@ -385,6 +389,18 @@ static inline PyObject *pycds_error_text(void)
 static inline int pycds_in_main_interpreter(void)
 {
     return PyInterpreterState_Get() == PyInterpreterState_Main();
+}
+
+/* Whether tracemalloc traces allocations (tracemalloc.is_tracing(),
+ * asked without importing it): a runtime-wide flag, 3.11's in its own
+ * global, 3.12's and 3.13's in _PyRuntime. */
+static inline int pycds_tracemalloc_tracing(void)
+{
+#if PYCDS_PY311
+    return _Py_tracemalloc_config.tracing;
+#else
+    return _PyRuntime.tracemalloc.config.tracing;
+#endif
 }
 
 #endif /* PYCDS_COMPAT_H */

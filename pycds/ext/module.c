@@ -16,6 +16,7 @@
 #include "format_export.h"
 #include "layout.h"
 #include "module_state.h"
+#include "observed.h"
 #include "runlib.h"
 #include "server.h"
 #include "settings.h"
@@ -129,6 +130,10 @@ static PyMethodDef module_methods[] = {
     {"fill_class", (PyCFunction)(void (*)(void))pycds_fill_class, METH_FASTCALL,
      "fill_class(cls, state, abc_step, type_data): the rest of a unit\n"
      "class's namespace, in order (snapshot restores)."},
+    {"observer", pycds_observer, METH_NOARGS,
+     "observer() -> None, or what watches the code this thread runs (a\n"
+     "trace or profile function, a sys.monitoring tool): no unit is\n"
+     "restored meanwhile (pycds/ext/observed.h)."},
     {"load_aside", (PyCFunction)(void (*)(void))pycds_load_aside, METH_FASTCALL,
      "load_aside(spec, stand_ins) -> module: an extension module made while\n"
      "sys.modules holds the stand-ins, then put back, with no Python code\n"

@@ -2965,6 +2965,69 @@ def test_pickle_finds_partial_when_functools_restored_first(tmp_path: Path) -> N
         "pickled [(2, 7, True), (3, 7, True), (4, 7, False)] functools\n"), share.stderr
 
 
+WATCHED_APP = """
+import sys
+mode = sys.argv[1]
+events = []
+def seen(code):
+    if code.co_filename.endswith("shapes.py"):
+        events.append(code.co_name)
+if mode == "trace":
+    def tracer(frame, event, arg):
+        seen(frame.f_code)
+        return tracer
+    sys.settrace(tracer)
+elif mode == "profile":
+    sys.setprofile(lambda frame, event, arg: seen(frame.f_code))
+elif mode == "monitoring":
+    M = sys.monitoring
+    M.use_tool_id(2, "probe")
+    M.register_callback(2, M.events.PY_START, lambda code, offset: seen(code))
+    M.set_events(2, M.events.PY_START)
+elif mode == "tracemalloc":
+    import tracemalloc
+    tracemalloc.start()
+import shapes
+sys.settrace(None)
+sys.setprofile(None)
+if mode == "tracemalloc":  # the class objects were made on shapes.py's lines
+    made = tracemalloc.take_snapshot().statistics("filename")
+    if any(stat.traceback[0].filename.endswith("shapes.py") for stat in made):
+        events.append("<module>")
+    tracemalloc.stop()
+print(mode, "<module>" in events, shapes.Square().describe())
+"""
+
+
+@pytest.mark.parametrize("mode", ["trace", "profile", "monitoring", "tracemalloc"])
+def test_a_watched_program_runs_the_bodies(tmp_path: Path, mode: str) -> None:
+    """With a trace or profile function set (a debugger, coverage, a
+    profiler), tracemalloc tracing or a sys.monitoring tool in use, no
+    unit is restored: the body runs and what watches sees it run, as in
+    plain Python (a breakpoint at module level is hit, its lines are
+    covered, its objects' allocations are its lines').  Unwatched, the
+    same module restores."""
+    if mode == "monitoring" and sys.version_info < (3, 12):
+        pytest.skip("sys.monitoring is 3.12's")
+    snap = snapshot_project(tmp_path, {
+        "shapes.py": """
+            class Shape:
+                sides = 0
+                def describe(self):
+                    return f"{type(self).__name__} {self.sides}"
+            class Square(Shape):
+                sides = 4
+        """,
+        "app.py": WATCHED_APP}, ["app.py", "none"])
+    unwatched = snap.share(["app.py", "none"])
+    assert_restored(unwatched, "shapes", dump_output=snap.dump_output)
+    assert unwatched.stdout == "none False Square 4\n"
+    plain, share = snap.plain(["app.py", mode]), snap.share(["app.py", mode])
+    assert plain.stdout == f"{mode} True Square 4\n"
+    assert share.stdout == plain.stdout, share.stderr
+    assert snapshot_lines(share.stderr).get("shapes", "").startswith("code ("), share.stderr
+
+
 def test_other_threads_never_see_the_unpicklers_stand_ins(tmp_path: Path) -> None:
     """The first restore of a process loads its own unpickler, with
     stand-ins for functools, copyreg and _compat_pickle where the program
