@@ -2965,6 +2965,18 @@ def test_pickle_finds_partial_when_functools_restored_first(tmp_path: Path) -> N
         "pickled [(2, 7, True), (3, 7, True), (4, 7, False)] functools\n"), share.stderr
 
 
+# A small unit of two classes and an instance.
+SHAPES = """
+class Shape:
+    sides = 0
+    def describe(self):
+        return f"{type(self).__name__} {self.sides}"
+class Square(Shape):
+    sides = 4
+DEFAULT = Square()
+"""
+
+
 WATCHED_APP = """
 import sys
 mode = sys.argv[1]
@@ -3010,15 +3022,7 @@ def test_a_watched_program_runs_the_bodies(tmp_path: Path, mode: str) -> None:
     if mode == "monitoring" and sys.version_info < (3, 12):
         pytest.skip("sys.monitoring is 3.12's")
     snap = snapshot_project(tmp_path, {
-        "shapes.py": """
-            class Shape:
-                sides = 0
-                def describe(self):
-                    return f"{type(self).__name__} {self.sides}"
-            class Square(Shape):
-                sides = 4
-        """,
-        "app.py": WATCHED_APP}, ["app.py", "none"])
+        "shapes.py": SHAPES, "app.py": WATCHED_APP}, ["app.py", "none"])
     unwatched = snap.share(["app.py", "none"])
     assert_restored(unwatched, "shapes", dump_output=snap.dump_output)
     assert unwatched.stdout == "none False Square 4\n"
@@ -3037,15 +3041,7 @@ def test_other_threads_never_see_the_unpicklers_stand_ins(tmp_path: Path) -> Non
     (Found by threads importing boto3's modules at once: one got a
     copyreg with no `pickle`.)"""
     snap = snapshot_project(tmp_path, {
-        "shapes.py": """
-            class Shape:
-                sides = 0
-                def describe(self):
-                    return f"{type(self).__name__} {self.sides}"
-            class Square(Shape):
-                sides = 4
-            DEFAULT = Square()
-        """,
+        "shapes.py": SHAPES,
         "app.py": """
             import sys, _thread  # not threading: it imports functools, a unit
             NAMES = ("functools", "copyreg", "_compat_pickle", "_pickle")
