@@ -406,6 +406,15 @@ CACHES = (("re", "_cache"), ("re", "_cache2"))
 
 FunctionType = restore.FunctionType
 
+# What _ran_names compares of a container: its length and items, one level
+# (restore.digest).
+CONTAINER_TYPES = (dict, list, set, frozenset, tuple)
+
+# Containers every process fills with its own threads' idents: no body can
+# have made anything of the dump's (threading.current_thread() is an
+# external, found again by its path at restore).
+THREADS_OWN = (("threading", "_active"), ("threading", "_limbo"))
+
 
 def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                skipped: set[str]) -> list[tuple[str, str, Any]]:
@@ -417,9 +426,13 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
     wrapper around dataclasses._process_class or re._compile, gevent's
     threading.RLock), or set one (test.support.use_resources, which
     decides what a test module's decorators skip), changes what the body
-    would make, so a restore checks them like the body's reads.
-    Containers are not compared: caches among them change with every
-    import."""
+    would make, so a restore checks them like the body's reads.  So are
+    the containers they name (logging._nameToLevel, which
+    logging.addLevelName fills; a plugin registry), by their items
+    (restore.digest): a program that filled one first gets the body run.
+    Not compared: sys's (its path, flags, argv are the process's inputs,
+    its modules change with every import), re's pattern caches (CACHES)
+    and threading's table of threads."""
     found: list[tuple[str, str, Any]] = []
     named: set[tuple[str, str]] = set()
 
@@ -427,7 +440,9 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
         if (source == own or source in skipped or source.startswith("pycds")
                 or source in IMPORT_SYSTEM
                 or name.startswith("__") or (source, name) in named
-                or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES)):
+                or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES
+                        or (type(value) in CONTAINER_TYPES and source != "sys"
+                            and (source, name) not in CACHES + THREADS_OWN))):
             return
         named.add((source, name))
         found.append((source, name, value))
@@ -1132,7 +1147,10 @@ class Planner:
         known = {(source, name) for source, name, _ in reads} | set_by_body
         running = {f.name for f in self.stack if f is not frame}
         for source, name, value in _ran_names(frame.ran, frame.name, running):
-            if (source, name) not in known and id(value) not in _ALIASES:
+            # (a container the body changed: its operations are checked
+            # against what it held, check_before)
+            if (source, name) not in known and id(value) not in _ALIASES \
+                    and id(value) not in targets:
                 known.add((source, name))
                 reads.append((source, name, restore.digest(value)))
         return reads
@@ -1196,7 +1214,7 @@ def _absolute(name: str, globals: Any, level: int) -> str:
 def _witness(value: Any) -> tuple[Any, ...]:
     """A binding's witness: a plain value itself, else its identity's."""
     if type(value) in unit.ATOMS:
-        return ("=", value)
+        return restore.shallow(value)
     return _ALIASES.get(id(value)) or restore.witness(value)
 
 

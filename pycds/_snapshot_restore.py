@@ -422,9 +422,10 @@ witness = _cds.witness
 ATOM_TYPES = (type(None), bool, int, float, complex, str, bytes)
 
 
-# A plain value itself, else its witness: what a digest holds of each item
-# (C, with digest).
-_shallow = _cds.shallow
+# A plain value itself (a float by its bits, a bool apart from the int it
+# equals), else its witness: what a digest holds of each item (C, with
+# digest).
+shallow = _cds.shallow
 
 
 # C types whose objects cannot change in ways a digest would miss.
@@ -945,9 +946,9 @@ def expectation(value: Any, absent: Any) -> Any:
         return ("absent",)
     t = type(value)
     if t in ATOM_TYPES:
-        return ("=", _type_name(t), value)
+        return ("=", shallow(value))
     if t is list:
-        return ("list", tuple(map(_shallow, value)))
+        return ("list", tuple(map(shallow, value)))
     return ("witness", witness(value))
 
 
@@ -980,12 +981,12 @@ def check_before(check: tuple[Any, ...]) -> None:
         return
     name, target, key, expected = check
     if expected[0] == "list":
-        same = type(target) is list and tuple(map(_shallow, target)) == expected[1]
+        same = type(target) is list and tuple(map(shallow, target)) == expected[1]
     else:
         now = _held(name, target, key)
         same = (now is _NOTHING if expected[0] == "absent" else
                 now is not _NOTHING and (
-                    _type_name(type(now)) == expected[1] and now == expected[2]
+                    type(now) in ATOM_TYPES and shallow(now) == expected[1]
                     if expected[0] == "=" else matches_witness(now, expected[1])))
     if not same:
         raise Stale(f"what its body changed ({_type_name(type(target))} "

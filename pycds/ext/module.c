@@ -111,7 +111,8 @@ static PyMethodDef module_methods[] = {
      "matches_witness(obj, witness, checked) -> bool: witness(obj) ==\n"
      "witness, remembered in checked."},
     {"shallow", pycds_shallow, METH_O,
-     "shallow(value) -> a plain value's (\"=\", value), else its witness."},
+     "shallow(value) -> a plain value's (\"=\", value) (a float's bits,\n"
+     "a bool apart from its int), else its witness."},
     {"check_reads", (PyCFunction)(void (*)(void))pycds_check_reads,
      METH_FASTCALL,
      "check_reads(bindings, reads, checked) -> None or (kind, index) of\n"

@@ -8,6 +8,8 @@
 
 #include "error.h"
 
+#include <math.h>
+
 /* Attribute names, made (interned) once. */
 enum name_index {
     N_MODULE,
@@ -369,11 +371,31 @@ static int atom(PyObject *value)
            t == &PyBytes_Type;
 }
 
-/* A plain value itself, else its witness. */
+/* A plain value as digests hold it, so that equal digests mean the same
+ * value: ("=", value) where == says so (None, int, str, bytes); a float's
+ * or complex's bits (a nan equals itself, -0.0 differs from 0.0), and a
+ * bool apart from the int it equals. */
+static PyObject *atom_digest(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    if (t == &PyFloat_Type) {
+        double bits = PyFloat_AS_DOUBLE(value);
+        return Py_BuildValue("(sy#)", "=float", (const char *)&bits,
+                             (Py_ssize_t)sizeof bits);
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex bits = PyComplex_AsCComplex(value);
+        return Py_BuildValue("(sy#)", "=complex", (const char *)&bits,
+                             (Py_ssize_t)sizeof bits);
+    }
+    return Py_BuildValue("(sO)", t == &PyBool_Type ? "=bool" : "=", value);
+}
+
+/* A plain value's atom_digest, else its witness. */
 static PyObject *shallow(PyObject *value)
 {
     if (atom(value))
-        return Py_BuildValue("(sO)", "=", value);
+        return atom_digest(value);
     return witness_of(value);
 }
 
@@ -453,7 +475,7 @@ static PyObject *digest_of(PyObject *value)
 {
     PyTypeObject *t = Py_TYPE(value);
     if (atom(value))
-        return Py_BuildValue("(sO)", "=", value);
+        return atom_digest(value);
     int list_like = t == &PyList_Type || PyTuple_Check(value);
     int set_like = t == &PySet_Type || t == &PyFrozenSet_Type;
     if (t == &PyDict_Type || list_like || set_like) {
@@ -527,6 +549,134 @@ static int compare(PyObject *a, PyObject *b, int op)
     return truth;
 }
 
+/* What the digest comparers below answer for a value of another kind. */
+#define NOT_THIS_KIND (-2)
+
+/* Whether shallow(item) == expected, building nothing for a plain value
+ * and remembering a witness that matched (many units read the same
+ * containers of re, typing, logging). */
+static int shallow_matches(PyObject *item, PyObject *expected,
+                           PyObject *checked)
+{
+    if (!atom(item))
+        return matches(item, expected, checked);
+    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2)
+        return 0;
+    PyObject *tag = PyTuple_GET_ITEM(expected, 0);
+    PyObject *was = PyTuple_GET_ITEM(expected, 1);
+    PyTypeObject *t = Py_TYPE(item);
+    if (t == &PyFloat_Type || t == &PyComplex_Type || t == &PyBool_Type) {
+        PyObject *now = atom_digest(item);
+        int equal = now ? compare(now, expected, Py_EQ) : -1;
+        Py_XDECREF(now);
+        return equal;
+    }
+    if (!is(tag, "=") || Py_TYPE(was) != t)
+        return 0;
+    return item == was ? 1 : compare(item, was, Py_EQ);
+}
+
+/* Whether digest_of(value) == expected for a dict, list or tuple: item by
+ * item, in order, without building the digest. */
+static int ordered_digest_matches(PyObject *value, PyObject *expected,
+                                  PyObject *checked)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    int is_dict = t == &PyDict_Type;
+    if (!is_dict && t != &PyList_Type && t != &PyTuple_Type)
+        return NOT_THIS_KIND;
+    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2 ||
+        !is(PyTuple_GET_ITEM(expected, 0), t->tp_name))
+        return 0;
+    Py_ssize_t length = Py_SIZE(value);
+    if (is_dict)
+        length = PyDict_GET_SIZE(value);
+    PyObject *items = PyTuple_GET_ITEM(expected, 1);
+    if (length > DIGEST_ITEMS) { /* too_long's (name, length) */
+        Py_ssize_t was = PyLong_Check(items) ? PyLong_AsSsize_t(items) : -1;
+        return was < 0 && PyErr_Occurred() ? -1 : was == length;
+    }
+    if (!PyTuple_Check(items) || PyTuple_GET_SIZE(items) != length)
+        return 0;
+    if (!is_dict) {
+        /* Each item is taken anew: a witness reads attributes, which may
+         * run Python code that shrinks the list meanwhile. */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+            if (i >= Py_SIZE(value))
+                return 0;
+            PyObject *item =
+                Py_NewRef(t == &PyList_Type ? PyList_GET_ITEM(value, i)
+                                            : PyTuple_GET_ITEM(value, i));
+            int same =
+                shallow_matches(item, PyTuple_GET_ITEM(items, i), checked);
+            Py_DECREF(item);
+            if (same != 1)
+                return same;
+        }
+        return 1;
+    }
+    PyObject *key, *item;
+    Py_ssize_t pos = 0, i = 0;
+    while (PyDict_Next(value, &pos, &key, &item)) {
+        if (i >= PyTuple_GET_SIZE(items))
+            return 0; /* it grew while its items were compared */
+        PyObject *pair = PyTuple_GET_ITEM(items, i++);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+            return 0;
+        Py_INCREF(key);
+        Py_INCREF(item);
+        int same = shallow_matches(key, PyTuple_GET_ITEM(pair, 0), checked);
+        if (same == 1)
+            same = shallow_matches(item, PyTuple_GET_ITEM(pair, 1), checked);
+        Py_DECREF(key);
+        Py_DECREF(item);
+        if (same != 1)
+            return same;
+    }
+    return i == PyTuple_GET_SIZE(items);
+}
+
+/* Whether digest_of(value) == expected for a set or frozenset: each item's
+ * shallow() looked up in the expected ones, the set of them not built. */
+static int set_digest_matches(PyObject *value, PyObject *expected)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    if (t != &PySet_Type && t != &PyFrozenSet_Type)
+        return NOT_THIS_KIND;
+    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2 ||
+        !is(PyTuple_GET_ITEM(expected, 0), t->tp_name))
+        return 0;
+    PyObject *items = PyTuple_GET_ITEM(expected, 1);
+    Py_ssize_t length = PySet_GET_SIZE(value);
+    if (length > DIGEST_ITEMS) {
+        Py_ssize_t was = PyLong_Check(items) ? PyLong_AsSsize_t(items) : -1;
+        return was < 0 && PyErr_Occurred() ? -1 : was == length;
+    }
+    if (!PyFrozenSet_CheckExact(items))
+        return 0;
+    PyObject *snapshot = PySequence_List(value); /* a set may change */
+    if (!snapshot)
+        return -1;
+    /* Equal sizes and every item's digest found is the same digest when no
+     * two items have one digest: plain values other than nans (objects
+     * share a witness, nans their bits), else the digest is built. */
+    Py_ssize_t count = PyList_GET_SIZE(snapshot);
+    int same = count == PySet_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(snapshot, i);
+        if (!atom(item) || PyComplex_CheckExact(item) ||
+            (PyFloat_CheckExact(item) && isnan(PyFloat_AS_DOUBLE(item))))
+            same = NOT_THIS_KIND;
+    }
+    for (Py_ssize_t i = 0; same == 1 && i < count; i++) {
+        PyObject *seen = atom_digest(PyList_GET_ITEM(snapshot, i));
+        same = seen ? PySet_Contains(items, seen) : -1;
+        Py_XDECREF(seen);
+    }
+    Py_DECREF(snapshot);
+    return same;
+}
+
 /* Whether value is what a body read: a function's, module's or class's
  * witness (remembered), anything else's digest. */
 static int digest_matches(PyObject *value, PyObject *expected,
@@ -535,6 +685,12 @@ static int digest_matches(PyObject *value, PyObject *expected,
     if (Py_TYPE(value) == &PyFunction_Type || PyModule_CheckExact(value) ||
         PyType_Check(value))
         return matches(value, expected, checked);
+    int ordered = ordered_digest_matches(value, expected, checked);
+    if (ordered != NOT_THIS_KIND)
+        return ordered;
+    int unordered = set_digest_matches(value, expected);
+    if (unordered != NOT_THIS_KIND)
+        return unordered;
     PyObject *now = digest_of(value);
     int equal = now ? compare(now, expected, Py_EQ) : -1;
     Py_XDECREF(now);
@@ -567,10 +723,10 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
             int same;
             if (!value)
                 same = PyErr_Occurred() ? -1 : 0;
-            else if (kind == 0 && is(PyTuple_GET_ITEM(expected, 0), "=")) {
-                int different =
-                    compare(value, PyTuple_GET_ITEM(expected, 1), Py_NE);
-                same = different < 0 ? -1 : !different;
+            else if (kind == 0 && atom(value)) {
+                PyObject *now = atom_digest(value);
+                same = now ? compare(now, expected, Py_EQ) : -1;
+                Py_XDECREF(now);
             } else if (kind == 0)
                 same = matches(value, expected, args[2]);
             else

@@ -3142,6 +3142,53 @@ def test_setting_read_by_a_called_function_set_by_the_program(tmp_path: Path) ->
     assert share.stdout == plain.stdout == "skipped True\n", share.stderr
 
 
+def test_registry_read_by_a_called_function_filled_by_the_program(tmp_path: Path) -> None:
+    """A body calls another module's function that reads a container of its
+    module (logging.getLevelName reading the table logging.addLevelName
+    fills; a plugin registry): a program that filled it before the import
+    gets the body run and sees what plain Python shows; one that did not
+    gets the unit.  A nan and a -0.0 among what the body read are the same
+    values at restore, a True read as 1 is not."""
+    snap = snapshot_project(tmp_path, {
+        "plugins_.py": """
+            REGISTRY = {}
+            LIMITS = {"low": -0.0, "high": float("nan"), "strict": True}
+            def lookup(name):
+                return REGISTRY.get(name, "builtin")
+            def limits():
+                return sorted((k, repr(v)) for k, v in LIMITS.items())
+        """,
+        "user_.py": """
+            import logging, plugins_
+            LEVEL = logging.getLevelName(5)
+            HANDLER = plugins_.lookup("json")
+            LIMITS = plugins_.limits()
+        """,
+        "app.py": """
+            import logging, sys, plugins_
+            if sys.argv[1:] == ["level"]:
+                logging.addLevelName(5, "TRACE")
+            elif sys.argv[1:] == ["plugin"]:
+                plugins_.REGISTRY["json"] = "fast"
+            elif sys.argv[1:] == ["flag"]:
+                plugins_.LIMITS["strict"] = 1
+            import user_
+            print(user_.LEVEL, user_.HANDLER, user_.LIMITS)
+        """}, ["app.py"])
+    limits = "[('high', 'nan'), ('low', '-0.0'), ('strict', 'True')]"
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "user_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == f"Level 5 builtin {limits}\n", share.stderr
+    for change, expected, why in (
+            ("level", f"TRACE builtin {limits}", "logging._levelToName"),
+            ("plugin", f"Level 5 fast {limits}", "plugins_.REGISTRY"),
+            ("flag", f"Level 5 builtin {limits.replace('True', '1')}", "plugins_.LIMITS")):
+        plain, share = snap.plain(["app.py", change]), snap.share(["app.py", change])
+        assert share.stdout == plain.stdout == expected + "\n", (change, share.stderr)
+        assert snapshot_lines(share.stderr).get("user_") == (
+            f"code ({why} is not what its body saw)"), share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check

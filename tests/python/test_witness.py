@@ -171,10 +171,76 @@ def test_check_reads_sees_what_a_program_changed(monkeypatch: pytest.MonkeyPatch
     monkeypatch.undo()
     assert _cds.check_reads([], [(__name__, "absent", ("=", 1))], {}) == (1, 0)
     assert _cds.check_reads([], [("no.such.module", "x", ("=", 1))], {}) == (1, 0)
-    nan = float("nan")
-    assert _cds.check_reads([(__name__, "NAN", ("=", nan))], [], {}) == (0, 0)
     with pytest.raises(TypeError):
         _cds.check_reads([("too", "short")], [], {})
 
 
-NAN = float("nan")  # != itself: a binding to it never holds (plain `!=`)
+NAN = float("nan")
+NEGATIVE_ZERO = -0.0
+FLAG = True
+
+
+@pytest.mark.parametrize("name, was, holds", [
+    ("NAN", float("nan"), True),  # != itself, yet the same value
+    ("NAN", 0.0, False),
+    ("NEGATIVE_ZERO", -0.0, True),
+    ("NEGATIVE_ZERO", 0.0, False),  # == -0.0, but not the same value
+    ("FLAG", True, True),
+    ("FLAG", 1, False),  # == True, but repr and type differ
+    ("FLAG", 1.0, False),
+])
+def test_plain_values_are_compared_as_values_not_by_equality(name: str, was: Any,
+                                                             holds: bool) -> None:
+    """A body that took or read a plain value sees the same value at restore
+    only if it is the same value, not merely == to it: a nan matches
+    itself, -0.0 is not 0.0, True is not 1."""
+    assert (_cds.shallow(was) == _cds.shallow(getattr(sys.modules[__name__], name))) is holds
+    expected = None if holds else (0, 0)
+    assert _cds.check_reads([(__name__, name, _cds.shallow(was))], [], {}) == expected
+    expected = None if holds else (1, 0)
+    assert _cds.check_reads([], [(__name__, name, _cds.digest(was))], {}) == expected
+    container = [(__name__, "TABLE", _cds.digest({"a": 1, "f": helper}))]
+    assert _cds.check_reads([], container, {}) is None
+    assert _cds.check_reads([], [(__name__, "TABLE", _cds.digest({"a": True, "f": helper}))],
+                            {}) == (1, 0)
+
+
+class Anonymous:
+    pass
+
+
+TWINS = {Anonymous(), Anonymous()}  # one witness for both
+NANS = {float("nan"), float("nan")}  # one digest for both
+
+
+@pytest.mark.parametrize("value, changed", [
+    ({"a", "b", 1}, {"a", "b", 1.0}),
+    ({"a", "b", 1}, {"a", "b", True}),
+    ({"a", "b", 1}, {"a", "b"}),
+    ({"a", "b", 1}, {"a", "b", 1, "c"}),
+    (frozenset({-0.0}), frozenset({0.0})),
+    (TWINS, TWINS | {helper}),
+    (NANS, NANS | {1}),
+    ([1, "a", None, helper], [1, "a", None]),
+    ([1, "a", None, helper], [True, "a", None, helper]),
+    ([1, "a", None, helper], [1, "a", None, Anonymous]),
+    ((1, "a"), (1, "a", 2)),
+    ({"a": 1, "f": helper}, {"a": 1.0, "f": helper}),
+    ({"a": 1, "f": helper}, {"f": helper, "a": 1}),  # another order
+    ({"a": 1, "f": helper}, {"a": 1}),
+    (list(range(100)), list(range(101))),  # too long to look at: its length
+])
+def test_containers_match_their_own_digest_and_not_a_changed_one(value: Any,
+                                                                  changed: Any) -> None:
+    """check_reads compares a dict, list, tuple or set with a digest item
+    by item, without building its digest; what it says is what comparing
+    the digests says."""
+    module = sys.modules[__name__]
+    module.CONTAINER = value  # type: ignore[attr-defined]
+    try:
+        assert _cds.check_reads([], [(__name__, "CONTAINER", _cds.digest(value))], {}) is None
+        stale = [(__name__, "CONTAINER", _cds.digest(changed))]
+        assert (_cds.digest(changed) == _cds.digest(value)) is False
+        assert _cds.check_reads([], stale, {}) == (1, 0)
+    finally:
+        del module.CONTAINER  # type: ignore[attr-defined]
