@@ -201,6 +201,7 @@ class Heap:
         self.chunks: dict[str, list[Chunk]] = {}
         self.roots: dict[str, list[Any]] = {}   # claimed, not yet walked
         self.bookkeeping: dict[int, str] = {}   # module object id -> name
+        self.failed: set[str] = set()           # modules whose body raised
         self.private: set[int] = set()          # the planner's own objects
         self.tracked: set[int] = set()          # ids with entries
 
@@ -621,12 +622,18 @@ class Heap:
 
     def _is_bookkeeping(self, op: Operation) -> bool:
         """sys.modules[name] = module and parent.child = module, which the
-        import of that module does and a restore does itself."""
+        import of that module does and a restore does itself, and the
+        removal of a module whose import failed."""
+        live = op.get(LIVE)  # type: ignore[misc]
+        if op["op"] == "del_item":
+            # The import system takes a module whose body raised out of
+            # sys.modules, and so does a replayed import that fails again
+            # (`try: from urllib3.contrib.socks import ...`).
+            return live is not None and live[1] is sys.modules and live[2] in self.failed
         value = op.get("value")
         if value is None or value.get("kind") != "pending":
             return False
         obj = value.get("obj")  # type: ignore[typeddict-item]
-        live = op.get(LIVE)  # type: ignore[misc]
         if (op["op"] == "set_attr" and live is not None and type(live[1]) is type(sys)
                 and type(live[2]) is str and sys.modules.get(
                     f"{getattr(live[1], '__name__', '')}.{live[2]}") is obj):

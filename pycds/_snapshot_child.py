@@ -889,6 +889,8 @@ class Planner:
         self.restart_calls()
         record = frame.record
         record["seconds"] += body_seconds
+        if error is not None:
+            self.heap.failed.add(name)
         if error is not None and not record["error"]:
             record["kind"] = "failed"
             record["error"] = f"{type(error).__name__}: {error}"

@@ -214,11 +214,15 @@ class Fresh:
         return getattr(sys.modules[module], name)()
 
 
-# Attributes that type's own descriptors store: set as the body did, by
-# type's setters, never straight into the dict.
-TYPE_DATA = {"__doc__", "__module__", "__annotations__", "__qualname__",
-             "__name__", "__bases__", "__mro__", "__dict__",
-             "__text_signature__", "__type_params__", "__abstractmethods__"}
+# Names that a data descriptor of type or object answers for a class
+# itself (__name__, __doc__, __flags__, object's __class__...): a class body
+# that defines one has it in its namespace only, and a late fill puts it
+# there, never through type.__setattr__ (which would call the descriptor:
+# werkzeug's LocalProxy has a __class__ of its own).  The other dunders a
+# late fill stores also go through type.__setattr__, for the slot behind
+# them (C: classes.h).
+TYPE_DATA = frozenset(name for owner in type.__mro__ for name, value in vars(owner).items()
+                      if hasattr(type(value), "__set__"))
 
 
 # Give a namespace (a class's, an instance's) its keys in the body's

@@ -78,6 +78,18 @@ static inline size_t pycds_str_size(const PyObject *s)
     return pycds_str_header_size(s) + ((size_t)a->length + 1) * a->state.kind;
 }
 
+/* Make s's kind and code units readable (3.11 still has strings made from
+ * wchar_t that are not yet); 0, or -1 with an exception. */
+static inline int pycds_str_ready(PyObject *s)
+{
+#if PYCDS_PY311
+    return PyUnicode_READY(s);
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
 /* Whether pycds can copy s as raw memory (marshal makes only such strings). */
 static inline int pycds_str_copyable(PyObject *s)
 {

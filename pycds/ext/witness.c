@@ -8,7 +8,10 @@
 
 #include "error.h"
 
-#include <math.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* Attribute names, made (interned) once. */
 enum name_index {
@@ -411,40 +414,257 @@ static PyObject *too_long(PyObject *name, Py_ssize_t length)
     return length > DIGEST_ITEMS ? Py_BuildValue("(On)", name, length) : NULL;
 }
 
-/* shallow() of every item of an iterable, as a tuple (or a frozenset). */
-static PyObject *shallow_items(PyObject *iterable, int as_set)
+/* ------------------------------------------------- container digests
+ *
+ * A container's digest is (type name, length, XXH3-128 of its items'
+ * shallow() forms): 16 bytes in a unit's header however many items, and
+ * computed at restore without building the forms.  Each form is written
+ * into the hash so that equal forms write the same bytes and different
+ * ones different bytes: a tag, then a plain value's own bytes (a str's
+ * kind and code units, which PEP 393 makes canonical; a float's bits) or
+ * a witness's items, with their lengths.  A set's items are hashed one by
+ * one and their hashes added, so that its order (which the hash seed
+ * decides) does not matter. */
+
+/* What is hashed, written first into a buffer of its own (one XXH3 call
+ * over it costs less than a streaming update per value). */
+struct hashed {
+    unsigned char *bytes;
+    size_t used, size;
+    unsigned char first[1024];
+};
+
+static void hashed_init(struct hashed *h)
 {
-    PyObject *items = PyList_New(0), *iterator = PyObject_GetIter(iterable);
-    PyObject *item;
-    int failed = !items || !iterator;
-    while (!failed && (item = PyIter_Next(iterator))) {
-        PyObject *seen = shallow(item);
-        Py_DECREF(item);
-        failed = !seen || PyList_Append(items, seen) < 0;
-        Py_XDECREF(seen);
-    }
-    Py_XDECREF(iterator);
-    if (failed || PyErr_Occurred()) {
-        Py_XDECREF(items);
-        return NULL;
-    }
-    PyObject *out = as_set ? PyFrozenSet_New(items) : PyList_AsTuple(items);
-    Py_DECREF(items);
-    return out;
+    h->bytes = h->first;
+    h->used = 0;
+    h->size = sizeof h->first;
 }
 
-/* ((shallow(key), shallow(value)), ...) of a dict, or ((key,
- * shallow(value)), ...) of an instance's attributes. */
-static PyObject *shallow_pairs(PyObject *dict, int keys_too)
+static void hashed_free(struct hashed *h)
+{
+    if (h->bytes != h->first)
+        PyMem_Free(h->bytes);
+}
+
+static int put(struct hashed *h, char tag, const void *bytes, size_t size)
+{
+    if (h->size - h->used < size + 1) {
+        size_t want = (h->used + size + 1) * 2;
+        unsigned char *grown = PyMem_Malloc(want);
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(grown, h->bytes, h->used);
+        hashed_free(h);
+        h->bytes = grown;
+        h->size = want;
+    }
+    h->bytes[h->used++] = (unsigned char)tag;
+    if (size)
+        memcpy(h->bytes + h->used, bytes, size);
+    h->used += size;
+    return 0;
+}
+
+static int put_sized(struct hashed *state, char tag, const void *bytes,
+                     Py_ssize_t count, size_t unit)
+{
+    int64_t length = count;
+    if (put(state, tag, &length, sizeof length) < 0)
+        return -1;
+    return put(state, '.', bytes, (size_t)count * unit);
+}
+
+/* A plain value, or a witness (a tuple of plain values and tuples; what
+ * else a witness might hold is written as its repr, which a fresh object
+ * changes: the read then fails, as a restore that is unsure should). */
+static int feed(struct hashed *state, PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    if (value == Py_None)
+        return put(state, 'N', NULL, 0);
+    if (t == &PyBool_Type)
+        return put(state, value == Py_True ? 'T' : 'F', NULL, 0);
+    if (PyLong_Check(value)) {
+        int overflow;
+        long long small = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (!overflow)
+            return small == -1 && PyErr_Occurred()
+                       ? -1
+                       : put(state, 'i', &small, sizeof small);
+        PyObject *hex = PyNumber_ToBase(value, 16); /* no digit limit */
+        Py_ssize_t size;
+        const char *text = hex ? PyUnicode_AsUTF8AndSize(hex, &size) : NULL;
+        int done = text ? put_sized(state, 'I', text, size, 1) : -1;
+        Py_XDECREF(hex);
+        return done;
+    }
+    if (t == &PyFloat_Type) {
+        double bits = PyFloat_AS_DOUBLE(value);
+        return put(state, 'f', &bits, sizeof bits);
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex bits = ((PyComplexObject *)value)->cval;
+        return put(state, 'c', &bits, sizeof bits);
+    }
+    if (PyUnicode_Check(value)) {
+        if (pycds_str_ready(value) < 0)
+            return -1;
+        char kind = (char)PyUnicode_KIND(value);
+        return put(state, 's', &kind, 1) < 0
+                   ? -1
+                   : put_sized(state, '"', PyUnicode_DATA(value),
+                               PyUnicode_GET_LENGTH(value),
+                               (size_t)PyUnicode_KIND(value));
+    }
+    if (t == &PyBytes_Type)
+        return put_sized(state, 'y', PyBytes_AS_STRING(value),
+                         PyBytes_GET_SIZE(value), 1);
+    if (PyTuple_Check(value)) {
+        int64_t length = PyTuple_GET_SIZE(value);
+        if (put(state, 't', &length, sizeof length) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++)
+            if (feed(state, PyTuple_GET_ITEM(value, i)) < 0)
+                return -1;
+        return 0;
+    }
+    PyObject *text = PyObject_Repr(value);
+    int done =
+        text ? put(state, 'r', NULL, 0) < 0 ? -1 : feed(state, text) : -1;
+    Py_XDECREF(text);
+    return done;
+}
+
+/* An item's witness, remembered in `checked` where it may be: a
+ * function's, class's or module's by identity (as matches() remembers
+ * them: many units' containers hold typing's functions), that of an
+ * instance of a type whose instances all have one witness (re's named
+ * constants) under the key (type,).  An instance itself is not kept: a
+ * restore must not keep alive what the program drops. */
+static PyObject *item_witness(PyObject *item, PyObject *checked)
+{
+    if (!checked)
+        return witness_of(item);
+    int by_identity = PyFunction_Check(item) || PyType_Check(item) ||
+                      PyModule_CheckExact(item);
+    PyObject *key = by_identity ? PyLong_FromVoidPtr(item)
+                                : PyTuple_Pack(1, (PyObject *)Py_TYPE(item));
+    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
+    PyObject *seen = NULL;
+    if (known && by_identity && PyTuple_Check(known) &&
+        PyTuple_GET_SIZE(known) == 2 && PyTuple_GET_ITEM(known, 0) == item)
+        seen = Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    else if (known && !by_identity)
+        /* None: a C callable's type, whose objects differ */
+        seen = known == Py_None ? witness_of(item) : Py_NewRef(known);
+    else if (key && !PyErr_Occurred()) {
+        int builtin = 0;
+        int per_object =
+            by_identity ? 0 : c_callable_type(Py_TYPE(item), &builtin);
+        seen = per_object < 0 ? NULL : witness_of(item);
+        PyObject *entry = !seen ? NULL
+                          : by_identity
+                              ? PyTuple_Pack(2, item, seen)
+                              : Py_NewRef(per_object ? Py_None : seen);
+        if (seen && (!entry || PyDict_SetItem(checked, key, entry) < 0))
+            Py_CLEAR(seen);
+        Py_XDECREF(entry);
+    }
+    Py_XDECREF(key);
+    return seen;
+}
+
+/* shallow(item), written into the hash. */
+static int feed_item(struct hashed *state, PyObject *item, PyObject *checked)
+{
+    if (atom(item))
+        return put(state, '=', NULL, 0) < 0 ? -1 : feed(state, item);
+    PyObject *seen = item_witness(item, checked);
+    int done =
+        seen ? (put(state, 'w', NULL, 0) < 0 ? -1 : feed(state, seen)) : -1;
+    Py_XDECREF(seen);
+    return done;
+}
+
+/* (name, length, XXH3-128 of the items) of a dict, list, tuple, set or
+ * frozenset of at most DIGEST_ITEMS items; `checked` may be NULL.  A
+ * witness may run Python code that changes the container: each item is
+ * taken anew and held while it is written (a change gives another hash). */
+static PyObject *container_digest(PyObject *value, PyObject *name,
+                                  PyObject *checked)
+{
+    struct hashed all, one;
+    hashed_init(&all);
+    hashed_init(&one);
+    int is_dict = PyDict_CheckExact(value), set_like = PyAnySet_Check(value);
+    int failed = 0;
+    int64_t count = 0;
+    uint64_t sum_low = 0, sum_high = 0; /* a set's item hashes, added */
+    PyObject *iterator = set_like ? PyObject_GetIter(value) : NULL;
+    Py_ssize_t pos = 0;
+    failed = set_like && !iterator;
+    while (!failed) {
+        PyObject *key = NULL, *item = NULL;
+        if (is_dict) {
+            if (!PyDict_Next(value, &pos, &key, &item))
+                break;
+            Py_INCREF(key);
+            Py_INCREF(item);
+        } else if (set_like) {
+            if (!(item = PyIter_Next(iterator))) {
+                failed = PyErr_Occurred() != NULL;
+                break;
+            }
+        } else {
+            if (count >= Py_SIZE(value))
+                break;
+            item =
+                Py_NewRef(PyList_Check(value) ? PyList_GET_ITEM(value, count)
+                                              : PyTuple_GET_ITEM(value, count));
+        }
+        count++;
+        if (set_like) {
+            one.used = 0;
+            failed = feed_item(&one, item, checked) < 0;
+            if (!failed) {
+                XXH128_hash_t h = XXH3_128bits(one.bytes, one.used);
+                sum_low += h.low64;
+                sum_high += h.high64 + (sum_low < h.low64);
+            }
+        } else
+            failed = (key && feed_item(&all, key, checked) < 0) ||
+                     feed_item(&all, item, checked) < 0;
+        Py_XDECREF(key);
+        Py_DECREF(item);
+    }
+    Py_XDECREF(iterator);
+    uint64_t sum[2] = {sum_low, sum_high};
+    if (!failed && set_like)
+        failed = put(&all, 'S', sum, sizeof sum) < 0;
+    XXH128_canonical_t bytes;
+    if (!failed)
+        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
+    hashed_free(&all);
+    hashed_free(&one);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("(OLy#)", name, (long long)count,
+                         (const char *)bytes.digest,
+                         (Py_ssize_t)sizeof bytes.digest);
+}
+
+/* ((name, shallow(value)), ...) of an instance's attributes. */
+static PyObject *shallow_attrs(PyObject *dict)
 {
     PyObject *out = PyTuple_New(PyDict_GET_SIZE(dict));
     PyObject *key, *value;
     Py_ssize_t pos = 0, i = 0;
     while (out && PyDict_Next(dict, &pos, &key, &value)) {
-        PyObject *k = keys_too ? shallow(key) : Py_NewRef(key);
-        PyObject *v = k ? shallow(value) : NULL;
-        PyObject *pair = v ? PyTuple_Pack(2, k, v) : NULL;
-        Py_XDECREF(k);
+        PyObject *v = shallow(value);
+        PyObject *pair = v ? PyTuple_Pack(2, key, v) : NULL;
         Py_XDECREF(v);
         if (!pair || i >= PyTuple_GET_SIZE(out)) {
             Py_XDECREF(pair);
@@ -471,14 +691,14 @@ static PyObject *own_attrs(PyObject *obj)
     return attrs;
 }
 
-static PyObject *digest_of(PyObject *value)
+/* `checked` remembers witnesses of container items (NULL: nothing). */
+static PyObject *digest_of(PyObject *value, PyObject *checked)
 {
     PyTypeObject *t = Py_TYPE(value);
     if (atom(value))
         return atom_digest(value);
-    int list_like = t == &PyList_Type || PyTuple_Check(value);
-    int set_like = t == &PySet_Type || t == &PyFrozenSet_Type;
-    if (t == &PyDict_Type || list_like || set_like) {
+    if (t == &PyDict_Type || t == &PyList_Type || PyTuple_Check(value) ||
+        t == &PySet_Type || t == &PyFrozenSet_Type) {
         PyObject *name = PyType_GetName(t);
         Py_ssize_t length = name ? PyObject_Size(value) : -1;
         if (length < 0) {
@@ -486,12 +706,8 @@ static PyObject *digest_of(PyObject *value)
             return NULL;
         }
         PyObject *out = too_long(name, length);
-        if (!out) {
-            PyObject *items = t == &PyDict_Type
-                                  ? shallow_pairs(value, 1)
-                                  : shallow_items(value, set_like);
-            out = items ? Py_BuildValue("(ON)", name, items) : NULL;
-        }
+        if (!out)
+            out = container_digest(value, name, checked);
         Py_DECREF(name);
         return out;
     }
@@ -505,7 +721,7 @@ static PyObject *digest_of(PyObject *value)
         out = NULL;
     else if (PyDict_CheckExact(attrs) &&
              PyDict_GET_SIZE(attrs) <= DIGEST_ITEMS) {
-        PyObject *pairs = shallow_pairs(attrs, 0);
+        PyObject *pairs = shallow_attrs(attrs);
         out = pairs ? Py_BuildValue("(ON)", seen, pairs) : NULL;
     }
     Py_XDECREF(attrs);
@@ -517,7 +733,7 @@ static PyObject *digest_of(PyObject *value)
 PyObject *pycds_digest(PyObject *module, PyObject *value)
 {
     (void)module;
-    return digest_of(value);
+    return digest_of(value, NULL);
 }
 
 /* What module `source` holds as `attribute` now (borrowed from the module's
@@ -549,134 +765,6 @@ static int compare(PyObject *a, PyObject *b, int op)
     return truth;
 }
 
-/* What the digest comparers below answer for a value of another kind. */
-#define NOT_THIS_KIND (-2)
-
-/* Whether shallow(item) == expected, building nothing for a plain value
- * and remembering a witness that matched (many units read the same
- * containers of re, typing, logging). */
-static int shallow_matches(PyObject *item, PyObject *expected,
-                           PyObject *checked)
-{
-    if (!atom(item))
-        return matches(item, expected, checked);
-    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2)
-        return 0;
-    PyObject *tag = PyTuple_GET_ITEM(expected, 0);
-    PyObject *was = PyTuple_GET_ITEM(expected, 1);
-    PyTypeObject *t = Py_TYPE(item);
-    if (t == &PyFloat_Type || t == &PyComplex_Type || t == &PyBool_Type) {
-        PyObject *now = atom_digest(item);
-        int equal = now ? compare(now, expected, Py_EQ) : -1;
-        Py_XDECREF(now);
-        return equal;
-    }
-    if (!is(tag, "=") || Py_TYPE(was) != t)
-        return 0;
-    return item == was ? 1 : compare(item, was, Py_EQ);
-}
-
-/* Whether digest_of(value) == expected for a dict, list or tuple: item by
- * item, in order, without building the digest. */
-static int ordered_digest_matches(PyObject *value, PyObject *expected,
-                                  PyObject *checked)
-{
-    PyTypeObject *t = Py_TYPE(value);
-    int is_dict = t == &PyDict_Type;
-    if (!is_dict && t != &PyList_Type && t != &PyTuple_Type)
-        return NOT_THIS_KIND;
-    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2 ||
-        !is(PyTuple_GET_ITEM(expected, 0), t->tp_name))
-        return 0;
-    Py_ssize_t length = Py_SIZE(value);
-    if (is_dict)
-        length = PyDict_GET_SIZE(value);
-    PyObject *items = PyTuple_GET_ITEM(expected, 1);
-    if (length > DIGEST_ITEMS) { /* too_long's (name, length) */
-        Py_ssize_t was = PyLong_Check(items) ? PyLong_AsSsize_t(items) : -1;
-        return was < 0 && PyErr_Occurred() ? -1 : was == length;
-    }
-    if (!PyTuple_Check(items) || PyTuple_GET_SIZE(items) != length)
-        return 0;
-    if (!is_dict) {
-        /* Each item is taken anew: a witness reads attributes, which may
-         * run Python code that shrinks the list meanwhile. */
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
-            if (i >= Py_SIZE(value))
-                return 0;
-            PyObject *item =
-                Py_NewRef(t == &PyList_Type ? PyList_GET_ITEM(value, i)
-                                            : PyTuple_GET_ITEM(value, i));
-            int same =
-                shallow_matches(item, PyTuple_GET_ITEM(items, i), checked);
-            Py_DECREF(item);
-            if (same != 1)
-                return same;
-        }
-        return 1;
-    }
-    PyObject *key, *item;
-    Py_ssize_t pos = 0, i = 0;
-    while (PyDict_Next(value, &pos, &key, &item)) {
-        if (i >= PyTuple_GET_SIZE(items))
-            return 0; /* it grew while its items were compared */
-        PyObject *pair = PyTuple_GET_ITEM(items, i++);
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
-            return 0;
-        Py_INCREF(key);
-        Py_INCREF(item);
-        int same = shallow_matches(key, PyTuple_GET_ITEM(pair, 0), checked);
-        if (same == 1)
-            same = shallow_matches(item, PyTuple_GET_ITEM(pair, 1), checked);
-        Py_DECREF(key);
-        Py_DECREF(item);
-        if (same != 1)
-            return same;
-    }
-    return i == PyTuple_GET_SIZE(items);
-}
-
-/* Whether digest_of(value) == expected for a set or frozenset: each item's
- * shallow() looked up in the expected ones, the set of them not built. */
-static int set_digest_matches(PyObject *value, PyObject *expected)
-{
-    PyTypeObject *t = Py_TYPE(value);
-    if (t != &PySet_Type && t != &PyFrozenSet_Type)
-        return NOT_THIS_KIND;
-    if (!PyTuple_Check(expected) || PyTuple_GET_SIZE(expected) != 2 ||
-        !is(PyTuple_GET_ITEM(expected, 0), t->tp_name))
-        return 0;
-    PyObject *items = PyTuple_GET_ITEM(expected, 1);
-    Py_ssize_t length = PySet_GET_SIZE(value);
-    if (length > DIGEST_ITEMS) {
-        Py_ssize_t was = PyLong_Check(items) ? PyLong_AsSsize_t(items) : -1;
-        return was < 0 && PyErr_Occurred() ? -1 : was == length;
-    }
-    if (!PyFrozenSet_CheckExact(items))
-        return 0;
-    PyObject *snapshot = PySequence_List(value); /* a set may change */
-    if (!snapshot)
-        return -1;
-    /* Equal sizes and every item's digest found is the same digest when no
-     * two items have one digest: plain values other than nans (objects
-     * share a witness, nans their bits), else the digest is built. */
-    Py_ssize_t count = PyList_GET_SIZE(snapshot);
-    int same = count == PySet_GET_SIZE(items);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyList_GET_ITEM(snapshot, i);
-        if (!atom(item) || PyComplex_CheckExact(item) ||
-            (PyFloat_CheckExact(item) && isnan(PyFloat_AS_DOUBLE(item))))
-            same = NOT_THIS_KIND;
-    }
-    for (Py_ssize_t i = 0; same == 1 && i < count; i++) {
-        PyObject *seen = atom_digest(PyList_GET_ITEM(snapshot, i));
-        same = seen ? PySet_Contains(items, seen) : -1;
-        Py_XDECREF(seen);
-    }
-    Py_DECREF(snapshot);
-    return same;
-}
-
 /* Whether value is what a body read: a function's, module's or class's
  * witness (remembered), anything else's digest. */
 static int digest_matches(PyObject *value, PyObject *expected,
@@ -685,13 +773,7 @@ static int digest_matches(PyObject *value, PyObject *expected,
     if (Py_TYPE(value) == &PyFunction_Type || PyModule_CheckExact(value) ||
         PyType_Check(value))
         return matches(value, expected, checked);
-    int ordered = ordered_digest_matches(value, expected, checked);
-    if (ordered != NOT_THIS_KIND)
-        return ordered;
-    int unordered = set_digest_matches(value, expected);
-    if (unordered != NOT_THIS_KIND)
-        return unordered;
-    PyObject *now = digest_of(value);
+    PyObject *now = digest_of(value, checked);
     int equal = now ? compare(now, expected, Py_EQ) : -1;
     Py_XDECREF(now);
     return equal;

@@ -46,25 +46,29 @@ PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
 PyObject *pycds_matches_witness(PyObject *module, PyObject *const *args,
                                 Py_ssize_t nargs);
 
-/* shallow(value) -> ("=", value) for a plain value, else its witness: what
- * a digest holds of each item it looks at. */
+/* shallow(value) -> a plain value's form, else its witness: what a digest
+ * holds of each item it looks at.  The form is ("=", value) where ==
+ * tells values apart (None, int, str, bytes), ("=bool", value), and
+ * ("=float", bits) or ("=complex", bits): a nan matches itself, -0.0 does
+ * not match 0.0, True does not match 1. */
 PyObject *pycds_shallow(PyObject *module, PyObject *value);
 
 /* digest(value) -> what a body may have read of another module's
- * attribute, so that a program that changed it first is seen: ("=", value)
- * for a plain value (None, bool, int, float, complex, str, bytes); a dict's,
- * list's, tuple's or set's (type name, length) when it has more than 64
- * items, else (type name, the items' digests one level deep: plain values
- * or witnesses); an object with a __dict__ of at most 64 attributes (not a
- * module, class or function), (witness, ((name, shallow digest), ...));
+ * attribute, so that a program that changed it first is seen: a plain
+ * value's shallow() form; a dict's, list's, tuple's or set's (type name,
+ * length) when it has more than 64 items, else (type name, length,
+ * XXH3-128 of its items' shallow() forms, 16 bytes; a set's in any
+ * order); an object with a __dict__ of at most 64 attributes (not a
+ * module, class or function), (witness, ((name, shallow form), ...));
  * else the witness. */
 PyObject *pycds_digest(PyObject *module, PyObject *value);
 
 /* check_reads(bindings, reads, checked) -> None, or (0 or 1, index) for
  * the first binding or read that no longer holds: each is (module,
- * attribute, digest); the module's attribute now must be there, and equal
- * the plain value of a binding ("=", value) or match its witness, or match
- * a read's digest (a function, module or class by witness). */
+ * attribute, digest); the module's attribute now must be there, and have
+ * the plain value of a binding (its shallow() form) or match its witness,
+ * or match a read's digest (a function, module or class by witness).
+ * `checked` remembers witnesses across calls, for the process's life. */
 PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                             Py_ssize_t nargs);
 

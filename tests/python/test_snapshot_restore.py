@@ -2631,6 +2631,64 @@ def test_a_child_reading_its_running_parent_refuses_the_parent(tmp_path: Path) -
     assert share.stdout == plain.stdout == "double 42\n", share.stderr
 
 
+def test_class_attributes_named_like_types_own_data(tmp_path: Path) -> None:
+    """A class body may define names that type's own data descriptors and
+    object's answer for the class itself: werkzeug.local.LocalProxy sets
+    `__class__` to a descriptor so that isinstance sees the wrapped
+    object's class, and a body may keep `__flags__` or `__base__`.  Plain
+    Python stores them in the namespace; the restore must too, not set them
+    through type.__setattr__ (which calls object's __class__ setter: "a
+    class's __class__ must be set to a class")."""
+    snap = snapshot_project(tmp_path, {
+        "proxy_.py": """
+            class _Lookup:
+                def __set_name__(self, owner, name):
+                    self.name = name
+                def __get__(self, instance, owner=None):
+                    return self if instance is None else type(instance.wrapped)
+            class Proxy:
+                __class__ = _Lookup()
+                __flags__ = "kept"
+                def __init__(self, wrapped):
+                    self.wrapped = wrapped
+            P = Proxy(3)
+        """,
+        "app.py": """
+            import proxy_
+            print(isinstance(proxy_.P, int), type(proxy_.P).__name__,
+                  proxy_.Proxy.__dict__["__class__"].name, proxy_.Proxy.__dict__["__flags__"],
+                  isinstance(proxy_.Proxy("s"), str), proxy_.Proxy.__flags__ == type.__flags__)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "proxy_")
+    assert plain.stdout == "True Proxy __class__ kept True False\n"
+
+
+def test_a_body_whose_optional_import_fails(tmp_path: Path) -> None:
+    """requests.adapters: `try: from urllib3.contrib.socks import ...
+    except ImportError`, where the submodule's own body raises.  The
+    import system takes the failed module out of sys.modules; the replayed
+    import fails and does so again, so that is no change of the body's to
+    replay (it was one, a deletion of a key that is not there, and the
+    unit never restored)."""
+    snap = snapshot_project(tmp_path, {
+        "extra_/__init__.py": "",
+        "extra_/socks_.py": """
+            import no_such_module_for_pycds_
+        """,
+        "adapters_.py": """
+            try:
+                from extra_.socks_ import Manager
+            except ImportError:
+                Manager = None
+        """,
+        "app.py": """
+            import sys, adapters_
+            print(adapters_.Manager, "extra_.socks_" in sys.modules, "extra_" in sys.modules)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "adapters_")
+    assert plain.stdout == "None False True\n"
+
+
 def test_module_subclass_instances(tmp_path: Path) -> None:
     """six's way: a body makes instances of a types.ModuleType subclass
     with lazy class attributes and serves them from its own meta path
