@@ -1023,6 +1023,14 @@ class Planner:
                     reason = (f"takes {source}.{attribute}, a module its own "
                               "body put in sys.modules")
                     break
+            for op in frame.live_ops:
+                if (not reason and op[0] == "set_item" and op[1] is sys.modules
+                        and op[2] in frame.imported):
+                    # importlib puts _frozen_importlib there as
+                    # importlib._bootstrap, then imports from it: a replayed
+                    # import would find the file and make a second module.
+                    reason = (f"imports {op[2]}, a module its own body put in "
+                              "sys.modules")
         if not reason:
             # What its dependencies read too: one that runs as code in a
             # process whose inputs differ leaves other values to read.

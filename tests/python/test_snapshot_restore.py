@@ -2689,6 +2689,37 @@ def test_a_body_whose_optional_import_fails(tmp_path: Path) -> None:
     assert plain.stdout == "None False True\n"
 
 
+def test_a_package_that_puts_its_own_submodule_in_place(tmp_path: Path) -> None:
+    """importlib's way: a package's body puts another module in sys.modules
+    as its submodule (_frozen_importlib as importlib._bootstrap), then
+    imports from it.  A replayed import would not find it there and would
+    make a second module from the file, so the dump says why the package is
+    no unit, rather than writing one that no process can restore."""
+    snap = snapshot_project(tmp_path, {
+        "fast_impl_.py": """
+            def helper():
+                return "fast"
+        """,
+        "twin_/__init__.py": """
+            import sys
+            import fast_impl_ as _impl
+            sys.modules["twin_._impl"] = _impl
+            from ._impl import helper
+        """,
+        "twin_/_impl.py": """
+            def helper():
+                return "file"
+        """,
+        "app.py": """
+            import sys, twin_
+            print(twin_.helper(), sys.modules["twin_._impl"].__name__)
+        """}, ["app.py"])
+    assert code_only(snap.dump_output).get("twin_") == (
+        "unit: imports twin_._impl, a module its own body put in sys.modules"), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout == "fast fast_impl_\n", share.stderr
+
+
 def test_module_subclass_instances(tmp_path: Path) -> None:
     """six's way: a body makes instances of a types.ModuleType subclass
     with lazy class attributes and serves them from its own meta path
