@@ -415,4 +415,40 @@ static inline int pycds_tracemalloc_tracing(void)
 #endif
 }
 
+/* A number that changes whenever `dict` may have changed since the last
+ * call gave it (0, or -1 with an exception).  3.11 keeps a version tag in
+ * every dict, which each change renews; 3.12 and 3.13 no longer promise
+ * one, so the dict is watched (PyDict_Watch) and the number counts the
+ * changes of every dict pycds watches: witness.c defines the counter and
+ * the watcher (one per process: pycds restores in the main interpreter
+ * only). */
+#if !PYCDS_PY311
+extern uint64_t pycds_dict_changes;
+extern int pycds_dict_watcher;
+
+static inline int pycds_count_dict_change(PyDict_WatchEvent event,
+                                          PyObject *dict, PyObject *key,
+                                          PyObject *new_value)
+{
+    (void)event, (void)dict, (void)key, (void)new_value;
+    pycds_dict_changes++;
+    return 0;
+}
+#endif
+
+static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
+{
+#if PYCDS_PY311
+    *stamp = ((PyDictObject *)dict)->ma_version_tag;
+#else
+    if (pycds_dict_watcher < 0 &&
+        (pycds_dict_watcher = PyDict_AddWatcher(pycds_count_dict_change)) < 0)
+        return -1;
+    if (PyDict_Watch(pycds_dict_watcher, dict) < 0)
+        return -1;
+    *stamp = pycds_dict_changes;
+#endif
+    return 0;
+}
+
 #endif /* PYCDS_COMPAT_H */

@@ -765,6 +765,50 @@ static int compare(PyObject *a, PyObject *b, int op)
     return truth;
 }
 
+/* What compat.h's pycds_dict_stamp counts on 3.12 and 3.13. */
+uint64_t pycds_dict_changes;
+int pycds_dict_watcher = -1;
+
+/* The digest of a container that cannot have changed since it was last
+ * digested in this process, remembered in `checked` under (..., id): a
+ * tuple's or frozenset's, a dict's while its stamp is the same (re's
+ * tables, which every unit that compiled a pattern read, are digested
+ * once); else digest_of() now, remembered. */
+static PyObject *remembered_digest(PyObject *value, PyObject *checked)
+{
+    int is_dict = PyDict_CheckExact(value);
+    if (!is_dict && !PyTuple_CheckExact(value) &&
+        !PyFrozenSet_CheckExact(value))
+        return digest_of(value, checked);
+    uint64_t stamp = 0;
+    if (is_dict && pycds_dict_stamp(value, &stamp) < 0)
+        return NULL;
+    PyObject *id = PyLong_FromVoidPtr(value);
+    PyObject *key = id ? PyTuple_Pack(2, Py_Ellipsis, id) : NULL;
+    Py_XDECREF(id);
+    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
+    PyObject *out = NULL;
+    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 3 &&
+        PyTuple_GET_ITEM(known, 0) == value) {
+        uint64_t was = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 2));
+        if (was == stamp)
+            out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    }
+    if (!out && key && !PyErr_Occurred()) {
+        /* Stamped before: a change while it is digested (a witness may
+         * run Python code) makes the next call digest it again. */
+        out = digest_of(value, checked);
+        PyObject *number = out ? PyLong_FromUnsignedLongLong(stamp) : NULL;
+        PyObject *entry = number ? PyTuple_Pack(3, value, out, number) : NULL;
+        if (out && (!entry || PyDict_SetItem(checked, key, entry) < 0))
+            Py_CLEAR(out);
+        Py_XDECREF(number);
+        Py_XDECREF(entry);
+    }
+    Py_XDECREF(key);
+    return out;
+}
+
 /* Whether value is what a body read: a function's, module's or class's
  * witness (remembered), anything else's digest. */
 static int digest_matches(PyObject *value, PyObject *expected,
@@ -773,7 +817,7 @@ static int digest_matches(PyObject *value, PyObject *expected,
     if (Py_TYPE(value) == &PyFunction_Type || PyModule_CheckExact(value) ||
         PyType_Check(value))
         return matches(value, expected, checked);
-    PyObject *now = digest_of(value, checked);
+    PyObject *now = remembered_digest(value, checked);
     int equal = now ? compare(now, expected, Py_EQ) : -1;
     Py_XDECREF(now);
     return equal;

@@ -260,3 +260,30 @@ def test_containers_match_their_own_digest_and_not_a_changed_one(value: Any,
         assert _cds.check_reads([], stale, {}) == (1, 0)
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
+
+
+def test_a_remembered_digest_is_forgotten_when_its_dict_changes() -> None:
+    """check_reads digests a dict once per process while nothing changes
+    it (re's tables, read by many units): any change, even one that keeps
+    its length and keys, is seen by the next check with the same memory."""
+    module = sys.modules[__name__]
+    module.CONTAINER = {"a": 1, "b": "x"}  # type: ignore[attr-defined]
+    entry = [(__name__, "CONTAINER", _cds.digest({"a": 1, "b": "x"}))]
+    checked: dict[Any, Any] = {}
+    try:
+        for change in (lambda d: d.__setitem__("a", 2), lambda d: d.update(b="y"),
+                       lambda d: d.pop("a"), lambda d: d.clear()):
+            module.CONTAINER.clear()
+            module.CONTAINER.update(a=1, b="x")
+            assert _cds.check_reads([], entry, checked) is None
+            assert _cds.check_reads([], entry, checked) is None  # remembered
+            change(module.CONTAINER)
+            assert _cds.check_reads([], entry, checked) == (1, 0)
+        module.CONTAINER = frozenset({1, 2})  # type: ignore[attr-defined]
+        entry = [(__name__, "CONTAINER", _cds.digest(frozenset({1, 2})))]
+        assert _cds.check_reads([], entry, checked) is None
+        module.CONTAINER = frozenset({1, 3})  # type: ignore[attr-defined]
+        assert _cds.check_reads([], entry, checked) == (1, 0)
+    finally:
+        del module.CONTAINER  # type: ignore[attr-defined]
+
