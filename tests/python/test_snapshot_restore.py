@@ -2720,6 +2720,29 @@ def test_a_package_that_puts_its_own_submodule_in_place(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout == "fast fast_impl_\n", share.stderr
 
 
+def test_a_metaclass_with_its_own_mro_is_refused(tmp_path: Path) -> None:
+    """Making a class calls its metaclass's mro(); one written in Python
+    would run while the restore holds the class's creation hooks aside, so
+    a module with such a class is no unit, and says why; the program sees
+    plain Python's classes."""
+    snap = snapshot_project(tmp_path, {
+        "meta_.py": """
+            class Meta(type):
+                def mro(cls):
+                    return [cls, object]
+            class Flat(int, metaclass=Meta):
+                pass
+        """,
+        "app.py": """
+            import meta_
+            print(meta_.Flat.__mro__ == (meta_.Flat, object))
+        """}, ["app.py"])
+    assert code_only(snap.dump_output).get("meta_") == (
+        "unit: metaclass meta_.Meta has its own mro()"), snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout == "True\n", share.stderr
+
+
 def test_module_subclass_instances(tmp_path: Path) -> None:
     """six's way: a body makes instances of a types.ModuleType subclass
     with lazy class attributes and serves them from its own meta path
