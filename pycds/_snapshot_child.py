@@ -406,8 +406,8 @@ CACHES = (("re", "_cache"), ("re", "_cache2"))
 
 FunctionType = restore.FunctionType
 
-# What _ran_names compares of a container: its length and items, one level
-# (restore.digest).
+# What _ran_names compares of a container: its length and items, two
+# levels deep (restore.digest).
 CONTAINER_TYPES = (dict, list, set, frozenset, tuple)
 
 # Containers every process fills with its own threads' idents: no body can

@@ -470,9 +470,9 @@ def checkable(value: Any) -> bool:
 
 # What a body may have read of another module's attribute, so that a
 # program that changed it first is seen: a plain value itself; a
-# container's length and items (plain values, else their witnesses); a
-# Python instance's attributes likewise; else the witness.  One level deep:
-# a change further down is not seen (README says so).  C, with the check of
+# container's length and items (plain values, containers' own items, else
+# witnesses), two levels deep; a Python instance's attributes, one level;
+# else the witness.  A change further down is not seen (README says so).  C, with the check of
 # a unit's reads (pycds/ext/witness.h).
 digest = _cds.digest
 

@@ -577,11 +577,43 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
     return seen;
 }
 
-/* shallow(item), written into the hash. */
-static int feed_item(struct hashed *state, PyObject *item, PyObject *checked)
+/* How deep a digest looks into containers: a container's items, and the
+ * items of those that are containers themselves (a dict of settings
+ * dicts); deeper ones by their witness. */
+#define DIGEST_DEPTH 2
+
+static int container(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return t == &PyDict_Type || t == &PyList_Type || PyTuple_Check(value) ||
+           t == &PySet_Type || t == &PyFrozenSet_Type;
+}
+
+static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
+                                  int *nested);
+
+/* An item of a container at `depth`, written into the hash: a plain value
+ * itself, a container within DIGEST_DEPTH by its own digest (*nested set
+ * for a mutable one: the outer digest changes with it), else its
+ * witness. */
+static int feed_item(struct hashed *state, PyObject *item, int depth,
+                     PyObject *checked, int *nested)
 {
     if (atom(item))
         return put(state, '=', NULL, 0) < 0 ? -1 : feed(state, item);
+    if (depth < DIGEST_DEPTH && container(item)) {
+        /* A tuple or frozenset inside changes only by being replaced,
+         * which changes the outer container; a list, dict or set inside
+         * has no stamp of its own. */
+        if (!PyTuple_Check(item) && !PyFrozenSet_CheckExact(item))
+            *nested = 1;
+        PyObject *inner = container_digest(item, depth + 1, checked, nested);
+        int done =
+            inner ? (put(state, 'C', NULL, 0) < 0 ? -1 : feed(state, inner))
+                  : -1;
+        Py_XDECREF(inner);
+        return done;
+    }
     PyObject *seen = item_witness(item, checked);
     int done =
         seen ? (put(state, 'w', NULL, 0) < 0 ? -1 : feed(state, seen)) : -1;
@@ -589,12 +621,13 @@ static int feed_item(struct hashed *state, PyObject *item, PyObject *checked)
     return done;
 }
 
-/* (name, length, XXH3-128 of the items) of a dict, list, tuple, set or
- * frozenset of at most DIGEST_ITEMS items; `checked` may be NULL.  A
+/* (type name, length) of a container of more than DIGEST_ITEMS items,
+ * else (type name, length, XXH3-128 of its items, feed_item's way) at
+ * `depth` (1: what a module attribute holds); `checked` may be NULL.  A
  * witness may run Python code that changes the container: each item is
  * taken anew and held while it is written (a change gives another hash). */
-static PyObject *container_digest(PyObject *value, PyObject *name,
-                                  PyObject *checked)
+static PyObject *hashed_items(PyObject *value, PyObject *name, int depth,
+                              PyObject *checked, int *nested)
 {
     struct hashed all, one;
     hashed_init(&all);
@@ -628,15 +661,16 @@ static PyObject *container_digest(PyObject *value, PyObject *name,
         count++;
         if (set_like) {
             one.used = 0;
-            failed = feed_item(&one, item, checked) < 0;
+            failed = feed_item(&one, item, depth, checked, nested) < 0;
             if (!failed) {
                 XXH128_hash_t h = XXH3_128bits(one.bytes, one.used);
                 sum_low += h.low64;
                 sum_high += h.high64 + (sum_low < h.low64);
             }
         } else
-            failed = (key && feed_item(&all, key, checked) < 0) ||
-                     feed_item(&all, item, checked) < 0;
+            failed =
+                (key && feed_item(&all, key, depth, checked, nested) < 0) ||
+                feed_item(&all, item, depth, checked, nested) < 0;
         Py_XDECREF(key);
         Py_DECREF(item);
     }
@@ -654,6 +688,22 @@ static PyObject *container_digest(PyObject *value, PyObject *name,
     return Py_BuildValue("(OLy#)", name, (long long)count,
                          (const char *)bytes.digest,
                          (Py_ssize_t)sizeof bytes.digest);
+}
+
+static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
+                                  int *nested)
+{
+    PyObject *name = PyType_GetName(Py_TYPE(value));
+    Py_ssize_t length = name ? PyObject_Size(value) : -1;
+    if (length < 0) {
+        Py_XDECREF(name);
+        return NULL;
+    }
+    PyObject *out = too_long(name, length);
+    if (!out)
+        out = hashed_items(value, name, depth, checked, nested);
+    Py_DECREF(name);
+    return out;
 }
 
 /* ((name, shallow(value)), ...) of an instance's attributes. */
@@ -691,26 +741,15 @@ static PyObject *own_attrs(PyObject *obj)
     return attrs;
 }
 
-/* `checked` remembers witnesses of container items (NULL: nothing). */
-static PyObject *digest_of(PyObject *value, PyObject *checked)
+/* digest(value); `checked` remembers witnesses of container items (NULL:
+ * nothing); *nested is set when a container holds containers looked into. */
+static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
 {
     PyTypeObject *t = Py_TYPE(value);
     if (atom(value))
         return atom_digest(value);
-    if (t == &PyDict_Type || t == &PyList_Type || PyTuple_Check(value) ||
-        t == &PySet_Type || t == &PyFrozenSet_Type) {
-        PyObject *name = PyType_GetName(t);
-        Py_ssize_t length = name ? PyObject_Size(value) : -1;
-        if (length < 0) {
-            Py_XDECREF(name);
-            return NULL;
-        }
-        PyObject *out = too_long(name, length);
-        if (!out)
-            out = container_digest(value, name, checked);
-        Py_DECREF(name);
-        return out;
-    }
+    if (container(value))
+        return container_digest(value, 1, checked, nested);
     PyObject *seen = witness_of(value);
     if (!seen || PyModule_CheckExact(value) || PyType_Check(value) ||
         t == &PyFunction_Type)
@@ -728,6 +767,12 @@ static PyObject *digest_of(PyObject *value, PyObject *checked)
     if (out != seen)
         Py_DECREF(seen);
     return out;
+}
+
+static PyObject *digest_of(PyObject *value, PyObject *checked)
+{
+    int nested = 0;
+    return digest_noting(value, checked, &nested);
 }
 
 PyObject *pycds_digest(PyObject *module, PyObject *value)
@@ -797,10 +842,14 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     if (!out && key && !PyErr_Occurred()) {
         /* Stamped before: a change while it is digested (a witness may
          * run Python code) makes the next call digest it again. */
-        out = digest_of(value, checked);
-        PyObject *number = out ? PyLong_FromUnsignedLongLong(stamp) : NULL;
+        int nested = 0;
+        out = digest_noting(value, checked, &nested);
+        /* (not one that holds containers: they have no stamp of their own) */
+        PyObject *number =
+            out && !nested ? PyLong_FromUnsignedLongLong(stamp) : NULL;
         PyObject *entry = number ? PyTuple_Pack(3, value, out, number) : NULL;
-        if (out && (!entry || PyDict_SetItem(checked, key, entry) < 0))
+        if (out && !nested &&
+            (!entry || PyDict_SetItem(checked, key, entry) < 0))
             Py_CLEAR(out);
         Py_XDECREF(number);
         Py_XDECREF(entry);

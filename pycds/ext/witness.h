@@ -58,7 +58,8 @@ PyObject *pycds_shallow(PyObject *module, PyObject *value);
  * value's shallow() form; a dict's, list's, tuple's or set's (type name,
  * length) when it has more than 64 items, else (type name, length,
  * XXH3-128 of its items' shallow() forms, 16 bytes; a set's in any
- * order); an object with a __dict__ of at most 64 attributes (not a
+ * order; an item that is a container by its own such digest, one level
+ * further, its items' by shallow()); an object with a __dict__ of at most 64 attributes (not a
  * module, class or function), (witness, ((name, shallow form), ...));
  * else the witness. */
 PyObject *pycds_digest(PyObject *module, PyObject *value);

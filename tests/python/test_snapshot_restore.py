@@ -3260,21 +3260,26 @@ def test_registry_read_by_a_called_function_filled_by_the_program(tmp_path: Path
     fills; a plugin registry): a program that filled it before the import
     gets the body run and sees what plain Python shows; one that did not
     gets the unit.  A nan and a -0.0 among what the body read are the same
-    values at restore, a True read as 1 is not."""
+    values at restore, a True read as 1 is not; a setting two levels down
+    (a dict of dicts) is seen."""
     snap = snapshot_project(tmp_path, {
         "plugins_.py": """
             REGISTRY = {}
             LIMITS = {"low": -0.0, "high": float("nan"), "strict": True}
+            SETTINGS = {"db": {"host": "localhost"}}
             def lookup(name):
                 return REGISTRY.get(name, "builtin")
             def limits():
                 return sorted((k, repr(v)) for k, v in LIMITS.items())
+            def host():
+                return SETTINGS["db"]["host"]
         """,
         "user_.py": """
             import logging, plugins_
             LEVEL = logging.getLevelName(5)
             HANDLER = plugins_.lookup("json")
             LIMITS = plugins_.limits()
+            HOST = plugins_.host()
         """,
         "app.py": """
             import logging, sys, plugins_
@@ -3284,17 +3289,21 @@ def test_registry_read_by_a_called_function_filled_by_the_program(tmp_path: Path
                 plugins_.REGISTRY["json"] = "fast"
             elif sys.argv[1:] == ["flag"]:
                 plugins_.LIMITS["strict"] = 1
+            elif sys.argv[1:] == ["nested"]:
+                plugins_.SETTINGS["db"]["host"] = "db.example"
             import user_
-            print(user_.LEVEL, user_.HANDLER, user_.LIMITS)
+            print(user_.LEVEL, user_.HANDLER, user_.LIMITS, user_.HOST)
         """}, ["app.py"])
     limits = "[('high', 'nan'), ('low', '-0.0'), ('strict', 'True')]"
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "user_", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == f"Level 5 builtin {limits}\n", share.stderr
+    assert share.stdout == plain.stdout == f"Level 5 builtin {limits} localhost\n", share.stderr
     for change, expected, why in (
-            ("level", f"TRACE builtin {limits}", "logging._levelToName"),
-            ("plugin", f"Level 5 fast {limits}", "plugins_.REGISTRY"),
-            ("flag", f"Level 5 builtin {limits.replace('True', '1')}", "plugins_.LIMITS")):
+            ("level", f"TRACE builtin {limits} localhost", "logging._levelToName"),
+            ("plugin", f"Level 5 fast {limits} localhost", "plugins_.REGISTRY"),
+            ("flag", f"Level 5 builtin {limits.replace('True', '1')} localhost",
+             "plugins_.LIMITS"),
+            ("nested", f"Level 5 builtin {limits} db.example", "plugins_.SETTINGS")):
         plain, share = snap.plain(["app.py", change]), snap.share(["app.py", change])
         assert share.stdout == plain.stdout == expected + "\n", (change, share.stderr)
         assert snapshot_lines(share.stderr).get("user_") == (

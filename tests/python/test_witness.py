@@ -245,6 +245,9 @@ NANS = {float("nan"), float("nan")}  # one digest for both
     ({"a": 1, "f": helper}, {"f": helper, "a": 1}),  # another order
     ({"a": 1, "f": helper}, {"a": 1}),
     (list(range(100)), list(range(101))),  # too long to look at: its length
+    ({"db": {"host": "a"}}, {"db": {"host": "b"}}),  # two levels deep
+    ([[1, 2], (3,)], [[1, 2], (4,)]),
+    ((frozenset({1}),), (frozenset({2}),)),
 ])
 def test_containers_match_their_own_digest_and_not_a_changed_one(value: Any,
                                                                   changed: Any) -> None:
@@ -283,6 +286,26 @@ def test_a_remembered_digest_is_forgotten_when_its_dict_changes() -> None:
         entry = [(__name__, "CONTAINER", _cds.digest(frozenset({1, 2})))]
         assert _cds.check_reads([], entry, checked) is None
         module.CONTAINER = frozenset({1, 3})  # type: ignore[attr-defined]
+        assert _cds.check_reads([], entry, checked) == (1, 0)
+    finally:
+        del module.CONTAINER  # type: ignore[attr-defined]
+
+
+def test_digests_look_two_levels_deep_and_no_further() -> None:
+    """A container's digest sees the items of the containers it holds (a
+    dict of settings dicts), not those of the containers they hold; one
+    that holds containers is digested again at every check, since only the
+    outer one has a stamp."""
+    inner = ["a"]
+    module = sys.modules[__name__]
+    module.CONTAINER = {"db": {"host": inner}}  # type: ignore[attr-defined]
+    entry = [(__name__, "CONTAINER", _cds.digest(module.CONTAINER))]
+    checked: dict[Any, Any] = {}
+    try:
+        assert _cds.check_reads([], entry, checked) is None
+        inner[0] = "b"  # three levels down: not seen
+        assert _cds.check_reads([], entry, checked) is None
+        module.CONTAINER["db"]["port"] = 1  # two levels down
         assert _cds.check_reads([], entry, checked) == (1, 0)
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
