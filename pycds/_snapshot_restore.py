@@ -45,7 +45,7 @@ and name) and found again here; a witness that does not match means the
 program changed that object first (a monkeypatch), and the module is
 imported from its code instead.  The functions below that a unit names
 (VOCABULARY: _cds.unit_class, unit_function, unit_object, unit_fill, and
-fill_class, pattern, ... below) are its vocabulary: they build objects the
+pattern, new_lock, ... below) are its vocabulary: they build objects the
 way the interpreter does, without running the bodies' Python code again
 (no metaclass __new__, no __init_subclass__, no __set_name__: their results
 are in the unit).
@@ -80,7 +80,9 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-UNIT_MAGIC = b"pycdsU8\n"  # U8: strings from code (U7: classes from images)
+# U9: digests of containers hashed, plain values by value (U8: strings from
+# code; U7: classes from images)
+UNIT_MAGIC = b"pycdsU9\n"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -246,13 +248,6 @@ def _abc_step(cls: type, state: tuple[Any, ...]) -> None:
         type.__setattr__(cls, "__abstractmethods__", abstract)
 
 
-def fill_class(cls: type, state: tuple[Any, ...]) -> None:
-    """Give a class made by _cds.unit_class the rest of its namespace, in the
-    body's order; then what its metaclass's C part kept (_abc_step), and
-    the slots behind its dunders (C: classes.h)."""
-    _cds.fill_class(cls, state, _abc_step, TYPE_DATA)
-
-
 def class_attribute(cls: type, name: str) -> Any:
     """A descriptor that making the class made (__dict__, __weakref__, a
     __slots__ member)."""
@@ -398,7 +393,7 @@ FIXED_FIRST = 3  # the module, its namespace, KEEP
 
 
 def _vocabulary() -> list[Any]:
-    return [fill_class, class_attribute, new_value, new_container,
+    return [class_attribute, new_value, new_container,
             set_attributes, set_attributes_by_setattr, new_property_like, CellType, bind, mappingproxy, pattern, lru_cache,
             new_lock, new_rlock, code_from, new_count, new_typevar,
             new_weakref, new_contextvar, new_union, new_type_alias, _cds.unit_class, _cds.unit_function, _cds.unit_object, _cds.unit_fill,

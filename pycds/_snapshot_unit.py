@@ -36,7 +36,7 @@ ATOMS = set(R.ATOM_TYPES)
 # Steps of a path that name the same object in another process.
 STABLE_STEPS = {"module", "attr", "item", "index"}
 # Class attributes given to _cds.unit_class (type.__new__ reads them or they
-# are plain data); the rest is set by fill_class.
+# are plain data); the rest is set by a fill (_cds.unit_fills).
 CREATION_KEYS = {"__module__", "__qualname__", "__doc__", "__slots__",
                  "__annotations__", "__firstlineno__", "__static_attributes__"}
 COLLECTION_FLAGS = (1 << 5) | (1 << 6)  # Py_TPFLAGS_SEQUENCE | MAPPING
