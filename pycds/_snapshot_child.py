@@ -415,6 +415,9 @@ CONTAINER_TYPES = (dict, list, set, frozenset, tuple)
 # external, found again by its path at restore).
 THREADS_OWN = (("threading", "_active"), ("threading", "_limbo"))
 
+# The containers _ran_names leaves out (besides sys's).
+NOT_COMPARED = frozenset(CACHES + THREADS_OWN)
+
 
 def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                skipped: set[str]) -> list[tuple[str, str, Any]]:
@@ -442,7 +445,7 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                 or name.startswith("__") or (source, name) in named
                 or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES
                         or (type(value) in CONTAINER_TYPES and source != "sys"
-                            and (source, name) not in CACHES + THREADS_OWN))):
+                            and (source, name) not in NOT_COMPARED))):
             return
         named.add((source, name))
         found.append((source, name, value))

@@ -467,8 +467,8 @@ def checkable(value: Any) -> bool:
 # program that changed it first is seen: a plain value itself; a
 # container's length and items (plain values, containers' own items, else
 # witnesses), two levels deep; a Python instance's attributes, one level;
-# else the witness.  A change further down is not seen (README says so).  C, with the check of
-# a unit's reads (pycds/ext/witness.h).
+# else the witness.  A change further down is not seen (README says so).
+# C, with the check of a unit's reads (pycds/ext/witness.h).
 digest = _cds.digest
 
 
