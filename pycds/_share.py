@@ -36,6 +36,7 @@ def _restore_first(module: object, code: object, unit: object) -> bool:
     # (unit None: its body runs, the units it imports restore).
     from . import _snapshot_restore
     _cds.set_restorer(_snapshot_restore.restore)
+    _cds.set_import_memo(_snapshot_restore.import_memo)
     return _snapshot_restore.restore(module, code, unit)
 
 

@@ -802,7 +802,7 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
                     "its body saw it fail")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.
-    failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], _checked)
+    failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], import_memo)
     if failed is not None:
         kind, index = failed
         source, attribute, _ = (header[H_BINDINGS], header[H_READS])[kind][index]
@@ -834,15 +834,18 @@ def memo_preamble(count: int) -> bytes:
     return b"\x80\x05\x95" + len(body).to_bytes(8, "little") + body
 
 
-# Objects whose witness matched, by id (holding them, so no id is reused):
-# the same object found again by a later unit need not be described again.
-_checked: dict[int, tuple[Any, Any]] = {}
+# Objects whose witness matched, by id (holding them, so no id is reused),
+# and digests of containers: the same object found again by a later unit
+# need not be described again.  The finder empties it when the outermost
+# import returns (pycds/_share.py gives it to _cds.set_import_memo): what a
+# restore checked must not outlive the import in this memo.
+import_memo: dict[Any, Any] = {}
 
 
 def matches_witness(obj: Any, seen: Any) -> bool:
     """witness(obj) == seen, remembered for the object (what a later unit
     finds again is the same object, or another one: a replacement)."""
-    return _cds.matches_witness(obj, seen, _checked)
+    return _cds.matches_witness(obj, seen, import_memo)
 
 
 def fixed_memo(module: Any, code: Any,
@@ -854,7 +857,7 @@ def fixed_memo(module: Any, code: Any,
     then those interned (persistent ids, indexes into them)."""
     memo: list[Any] = [module, module.__dict__, KEEP, *VOCABULARY]
     externals = header[H_EXTERNALS]
-    failed = _cds.resolve_externals(externals, memo, _checked, resolve_step)
+    failed = _cds.resolve_externals(externals, memo, import_memo, resolve_step)
     if failed is not None:
         index, found = failed
         path, seen = externals[index]

@@ -73,6 +73,16 @@ static struct {
  * the only one archived code is served in. */
 static PyObject *restorer;
 
+/* set_import_memo's dict, or NULL, and how many exec_module calls of the
+ * main interpreter are running (a body's imports run inside its own).  The
+ * restorer remembers there what it checked of other modules while one
+ * import runs, so that the units it imports check each object once; the
+ * memo holds those objects, so it is emptied when the outermost exec_module
+ * returns: after the import, what a restore checked lives as long as the
+ * program keeps it, as in plain Python. */
+static PyObject *import_memo;
+static Py_ssize_t exec_depth;
+
 /* Where archived loaders keep their module's number + 1 (0: none). */
 static Py_ssize_t number_offset;
 
@@ -200,9 +210,28 @@ static int restored(PyObject *module, PyObject *name, PyObject *code,
     return done;
 }
 
+static PyObject *exec_module(PyObject *self, PyObject *module);
+
 /* exec_module(module): as the base class's (_LoaderBasics.exec_module),
- * with the archived code, or the module restored from its unit. */
+ * with the archived code, or the module restored from its unit; the
+ * import memo emptied when the outermost returns. */
 static PyObject *archived_exec_module(PyObject *self, PyObject *module)
+{
+    if (!pycds_in_main_interpreter())
+        return exec_module(self, module);
+    exec_depth++;
+    PyObject *result = exec_module(self, module);
+    if (--exec_depth == 0 && import_memo && PyDict_GET_SIZE(import_memo)) {
+        /* What the memo drops may have a finalizer: the import's own
+         * exception, if any, is kept aside while it runs. */
+        pycds_saved_error saved = pycds_error_save();
+        PyDict_Clear(import_memo);
+        pycds_error_restore(saved);
+    }
+    return result;
+}
+
+static PyObject *exec_module(PyObject *self, PyObject *module)
 {
     PyObject *name = PyObject_GetAttr(module, finder.str_dunder_name);
     if (!name)
@@ -326,6 +355,19 @@ PyObject *pycds_finder_set_restorer(PyObject *module, PyObject *callable)
         return pycds_raise(PYCDS_ERROR_RUNTIME,
                            "set_restorer() in the main interpreter only");
     Py_XSETREF(restorer, callable == Py_None ? NULL : Py_NewRef(callable));
+    Py_RETURN_NONE;
+}
+
+PyObject *pycds_finder_set_import_memo(PyObject *module, PyObject *memo)
+{
+    (void)module;
+    if (memo != Py_None && !PyDict_CheckExact(memo))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "set_import_memo() needs a dict or None");
+    if (!pycds_in_main_interpreter())
+        return pycds_raise(PYCDS_ERROR_RUNTIME,
+                           "set_import_memo() in the main interpreter only");
+    Py_XSETREF(import_memo, memo == Py_None ? NULL : Py_NewRef(memo));
     Py_RETURN_NONE;
 }
 

@@ -15,4 +15,8 @@ int pycds_finder_init(PyObject *module);
  * served from the archive that has a unit (see finder.c). */
 PyObject *pycds_finder_set_restorer(PyObject *module, PyObject *callable);
 
+/* set_import_memo(dict or None): a dict emptied whenever the outermost
+ * exec_module of archived code returns (see finder.c). */
+PyObject *pycds_finder_set_import_memo(PyObject *module, PyObject *memo);
+
 #endif /* PYCDS_FINDER_H */

@@ -203,6 +203,10 @@ static PyMethodDef module_methods[] = {
      "propagates to the import (TypeError for any other result).  A module\n"
      "without a unit whose import pays for the restore is announced with\n"
      "unit None (the answer must be False)."},
+    {"set_import_memo", pycds_finder_set_import_memo, METH_O,
+     "set_import_memo(dict or None): a dict that is emptied whenever the\n"
+     "outermost exec_module of archived code returns, so that what the\n"
+     "restorer remembers while an import runs does not outlive it."},
     {"share_stats", pycds_share_stats, METH_NOARGS,
      "share_stats() -> dict: modules served and time spent preparing them."},
     {"serve", (PyCFunction)(void (*)(void))pycds_serve,

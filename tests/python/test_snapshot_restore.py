@@ -3310,6 +3310,46 @@ def test_registry_read_by_a_called_function_filled_by_the_program(tmp_path: Path
             f"code ({why} is not what its body saw)"), share.stderr
 
 
+def test_what_a_restore_checked_ends_when_the_program_drops_it(tmp_path: Path) -> None:
+    """A restore checks what the body read of other modules (a registry
+    dict, a class) and remembers it while the import runs, so that the
+    units it imports check each once; once the import has returned, what
+    it checked lives as long as the program keeps it, as in plain Python: a
+    dropped registry's finalizable item ends at once, a dropped subclass
+    leaves its base's __subclasses__() at the next collection."""
+    snap = snapshot_project(tmp_path, {
+        "plugins_.py": """
+            REGISTRY = {"json": "builtin"}
+            class Base:
+                pass
+            class Impl(Base):
+                pass
+        """,
+        "user_.py": """
+            import plugins_
+            HANDLER = plugins_.REGISTRY["json"]
+            KIND = plugins_.Impl.__name__
+        """,
+        "app.py": """
+            import gc, plugins_
+            class Noisy:
+                def __del__(self):
+                    print("registry item freed")
+            import user_
+            plugins_.REGISTRY["noisy"] = Noisy()
+            plugins_.REGISTRY = {}
+            print("registry replaced")
+            plugins_.Impl = None
+            gc.collect()
+            print(user_.HANDLER, user_.KIND,
+                  [c.__name__ for c in plugins_.Base.__subclasses__()])
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "user_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == (
+        "registry item freed\nregistry replaced\nbuiltin Impl []\n"), share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check

@@ -258,6 +258,35 @@ print("called", len(called))
     assert "unitmod body ran" in done.stdout and "called 0" in done.stdout
 
 
+def test_the_import_memo_is_emptied_when_the_outermost_import_returns(
+        root: Path) -> None:
+    """set_import_memo's dict keeps what an import put there until the
+    outermost archived exec_module returns (a restorer's own imports run
+    inside it), then is empty; anything but a dict or None is refused."""
+    done = share(root, """
+from pycds import _cds
+memo = {}
+_cds.set_import_memo(memo)
+seen = []
+def restorer(module, code, unit):
+    memo[module.__name__] = object()
+    seen.append(sorted(memo))
+    return False
+_cds.set_restorer(restorer)
+for bad in (42, [], {}.keys()):
+    try:
+        _cds.set_import_memo(bad)
+    except TypeError as error:
+        print("refused:", error)
+import unitmod
+print("during", seen, "after", memo)
+_cds.set_import_memo(None)
+_cds.set_restorer(None)
+""")
+    assert done.stdout.count("refused: set_import_memo() needs a dict or None") == 3, done
+    assert "during [['unitmod']] after {}" in done.stdout, done
+
+
 def test_inspect_shows_units(root: Path) -> None:
     done = run(["-m", "pycds", "inspect", "--modules", str(root / "app.img")])
     lines = {line.split()[0]: line.split() for line in
