@@ -1,9 +1,9 @@
 """`python -m pycds dump`: build an archive from a traced module list.
 
 Each module is found again with the normal import machinery (PathFinder,
-over the traced run's sys.path and its parent package's search locations),
-and its code object comes from its loader's get_code: no module is ever
-executed.  Modules that cannot be archived are skipped with a reason.  The
+over the sys.path its traced import started on and its parent package's
+search locations), and its code object comes from its loader's get_code:
+no module is ever executed.  Modules that cannot be archived are skipped with a reason.  The
 names the traced runs looked for and did not find are recorded too, where
 they are still not found.
 """
@@ -300,22 +300,44 @@ def restore_code(traced: _listfile.ModuleList) -> list[_listfile.TracedModule]:
     return [_listfile.TracedModule(name, origin, False, [os.path.dirname(origin)])]
 
 
-# The verifying interpreter: imports the traced modules in order on the
-# traced sys.path, each on its own (a failure is that module's).
-VERIFY = ("import sys; sys.path[:] = sys.argv[2:]\n"
-          "for name in sys.argv[1].split(','):\n"
+# The verifying interpreter: imports the traced modules in order, each on
+# its own (a failure is that module's), with sys.path as each import
+# started on in the traced run (verify_arguments: the names, the paths as
+# the repr of a list of lists of str, each name's path's index).
+VERIFY = ("import sys\n"
+          "paths, now = eval(sys.argv[2]), None\n"
+          "for name, at in zip(sys.argv[1].split(','), sys.argv[3].split(',')):\n"
+          "    if at != now:\n"
+          "        now, sys.path[:] = at, paths[int(at)]\n"
           "    try:\n"
           "        __import__(name)\n"
           "    except BaseException:\n"
           "        pass\n")
+# The kernel's limit on one argument is 128 KiB: a run whose imports
+# started on more search paths than fit is verified on its own sys.path
+# (units imported on another then fail the process check, and are dropped).
+VERIFY_PATHS_LIMIT = 100_000
+
+
+def verify_arguments(traced: _listfile.ModuleList) -> list[str]:
+    """VERIFY's arguments for the traced modules."""
+    paths: list[list[str]] = []
+    indexes: list[str] = []
+    for entries in _listfile.started_on(traced):
+        if entries not in paths:
+            paths.append(entries)
+        indexes.append(str(paths.index(entries)))
+    text = repr(paths)
+    if len(text) > VERIFY_PATHS_LIMIT:
+        text, indexes = repr([traced.main_path]), ["0"] * len(indexes)
+    return [",".join(m.name for m in traced.modules), text, ",".join(indexes)]
 VERIFY_RUNS = 3
 # Modules a process imports to restore units (their own import time is the
 # cost of restoring at all).
 RESTORE_MACHINERY = ("pycds._snapshot_restore", "_pickle", "_compat_pickle")
 
 
-def _import_times(archive_path: str, names: list[str], sys_path: list[str],
-                  snapshot: bool) -> tuple[dict[str, int], dict[str, str],
+def _import_times(archive_path: str, arguments: list[str], snapshot: bool) -> tuple[dict[str, int], dict[str, str],
                                            dict[str, set[str]]]:
     """One verifying run: each module's own import time (-X importtime,
     microseconds), with units what the restore said of it, and each
@@ -326,7 +348,7 @@ def _import_times(archive_path: str, names: list[str], sys_path: list[str],
                PYCDSSNAPSHOT="1" if snapshot else "0")
     done = subprocess.run(
         [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-         "-X", "importtime", "-c", VERIFY, ",".join(names), *sys_path],
+         "-X", "importtime", "-c", VERIFY, *arguments],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, timeout=600)
     times: dict[str, int] = {}
@@ -389,9 +411,8 @@ def whole_run_slower(traced: _listfile.ModuleList, archive_path: str) -> str | N
     disturbed, as for each unit's own time (a median of 9 was once moved
     past a 10% gain by a busy minute, and every unit was dropped)."""
     import resource
-    names = [m.name for m in traced.modules]
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-               "-c", VERIFY, ",".join(names), *traced.main_path]
+               "-c", VERIFY, *verify_arguments(traced)]
     from ._snapshot_plan import environment_without_ours
     base = environment_without_ours()
     spent: dict[str, list[float]] = {"1": [], "0": []}
@@ -423,13 +444,13 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
     that do more (classes with metaclasses, enums, compiled patterns,
     dataclasses) are where units pay."""
     names = [m.name for m in traced.modules]
-    sys_path = traced.main_path
+    arguments = verify_arguments(traced)
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
     trees: dict[str, set[str]] = {}
     for _ in range(1 if keep_slower else VERIFY_RUNS):
         for snapshot in ((True,) if keep_slower else (True, False)):
-            times, told, found = _import_times(archive_path, names, sys_path, snapshot)
+            times, told, found = _import_times(archive_path, arguments, snapshot)
             for name, value in times.items():
                 best[snapshot][name] = min(value, best[snapshot].get(name, value))
             if snapshot:

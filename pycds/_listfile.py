@@ -10,9 +10,11 @@ interleaved.  Lines:
                                        sys.path, or one a name was looked
                                        for on
     M <id> <json: [name, origin, is_package]>
-                                       a module the run imported, found on
-                                       search path <id> (for a submodule:
-                                       the run's sys.path)
+                                       a module the run imported: a
+                                       top-level one found on search path
+                                       <id> (sys.path when its import
+                                       started), a submodule with <id> the
+                                       run's sys.path
     A <id> <json: name>                a name PathFinder looked for on
                                        search path <id> and did not find
 
@@ -66,7 +68,12 @@ class ModuleList:
 
 
 def format_run(path: list[str], modules: list[tuple[str, str, bool]],
-               absent: list[tuple[str, list[str]]] = ()) -> str:
+               absent: list[tuple[str, list[str]]] = (),
+               started_on: list[list[str]] | None = None) -> str:
+    """The run's records: `path` its sys.path, `started_on` the sys.path
+    each top-level module's import started on (default: `path`).  Every P
+    record of the run's modules comes before its M records, which read()
+    takes together as one run."""
     lines: list[str] = []
     ids: dict[str, str] = {}
 
@@ -78,8 +85,10 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
         return ids[encoded]
 
     run_path = path_id(path)
-    for name, origin, is_package in modules:
-        lines.append(f"M {run_path} "
+    where = [run_path if started_on is None or "." in name else path_id(started_on[i])
+             for i, (name, _, _) in enumerate(modules)]
+    for (name, origin, is_package), at in zip(modules, where):
+        lines.append(f"M {at} "
                      + json.dumps([name, origin, is_package], ensure_ascii=True))
     for name, entries in absent:
         if not is_module_name(name):  # read() would skip it
@@ -112,9 +121,11 @@ def read(list_path: str) -> ModuleList:
     seen: dict[str, TracedModule] = {}
     absent: dict[str, AbsentName] = {}
     # Runs are told apart by their M records, which format_run writes
-    # together after the run's P record: another record between two M
-    # records starts another run.  The first with the most modules wins.
+    # together after the run's P records (its sys.path first): another
+    # record between two M records starts another run.  The first with the
+    # most modules wins.
     in_run, run_size, largest, largest_id = False, 0, 0, ""
+    after_p, first_p, run_id = False, "", ""
     with open(list_path, encoding="utf-8", errors="replace") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)
         lines = f.read().splitlines()
@@ -124,6 +135,8 @@ def read(list_path: str) -> ModuleList:
         try:
             kind, path_id, payload = line.split(" ", 2)
             in_run = in_run and kind == "M"
+            first_p = first_p if after_p else path_id
+            after_p = kind == "P"
             value = json.loads(payload)
             if kind == "P" and isinstance(value, list):
                 paths[path_id] = [str(p) for p in value]
@@ -135,10 +148,11 @@ def read(list_path: str) -> ModuleList:
                     raise ValueError("module before its run's path")
                 module = TracedModule(str(name), str(origin), bool(is_package),
                                       paths[path_id])
+                run_id = run_id if in_run else first_p
                 run_size = run_size + 1 if in_run else 1
                 in_run = True
                 if run_size > largest:
-                    largest, largest_id = run_size, path_id
+                    largest, largest_id = run_size, run_id
                 previous = seen.get(module.name)
                 if previous is None:
                     seen[module.name] = module
@@ -161,3 +175,16 @@ def read(list_path: str) -> ModuleList:
     if largest:
         result.main_path = paths[largest_id]
     return result
+
+
+def started_on(traced: ModuleList) -> list[list[str]]:
+    """The sys.path each traced module's import started on, as the program
+    had it: a top-level module's own record's, a submodule's the one before
+    it (its record holds the run's sys.path); the first, until a top-level
+    module, the run's."""
+    current, out = traced.main_path, []
+    for module in traced.modules:
+        if "." not in module.name:
+            current = module.path
+        out.append(current)
+    return out

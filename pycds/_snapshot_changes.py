@@ -418,6 +418,25 @@ class Heap:
         self._fingerprint_new()
         return segment
 
+    def settle(self) -> None:
+        """Take what changed since the last stretch as start-up's, no
+        body's: the planner changed it itself between two bodies (sys.path,
+        as the traced program did between its imports)."""
+        segment = Segment()
+        changed: list[Any] = []
+        for kind, chunks in self.chunks.items():
+            for chunk in chunks:
+                if chunk.fingerprint is None or _same(chunk.fingerprint,
+                                                      _fingerprint(kind, chunk.objs)):
+                    continue
+                for entry in chunk.entries:
+                    if not _unchanged(entry):
+                        self._diff(entry, segment, changed, record=False)
+                        _refresh(entry)
+                chunk.reread()
+        self._walk(changed, "", segment)
+        self._fingerprint_new()
+
     def _fingerprint_new(self) -> None:
         for kind, chunks in self.chunks.items():
             for chunk in chunks:

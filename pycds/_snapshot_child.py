@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
 
-REQUEST_HEADER = "pycds-plan-request 3"
+REQUEST_HEADER = "pycds-plan-request 4"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
 
 
@@ -60,25 +60,36 @@ def attribute_opcodes() -> str:
                     if name in opcode.opmap and opcode.opmap[name] < 256)
 
 
-def write_request(path: str, sys_path: list[str], names: list[str],
+def write_request(path: str, names: list[str], started_on: list[list[str]],
                   units: str = "") -> None:
-    """units: a directory to write each unit into (NAME.unit), or ""."""
-    fields = [REQUEST_HEADER, units, attribute_opcodes(), str(len(sys_path)),
-              *sys_path, *names]
+    """The modules to import in order, with the sys.path each import
+    started on in the traced run (the first's is the planner's at start;
+    another is put in place before the module whose differs from the one
+    before it, as the program did between its imports); units: a directory
+    to write each unit into (NAME.unit), or "".  Fields: header, units,
+    opcodes, then per module its name, its path's length, its entries."""
+    fields = [REQUEST_HEADER, units, attribute_opcodes()]
+    for name, entries in zip(names, started_on, strict=True):
+        fields += [name, str(len(entries)), *entries]
     with open(path, "wb") as f:
         f.write(b"\0".join(os.fsencode(field) for field in fields))
 
 
-def read_request(path: str) -> tuple[list[str], list[str], str, dict[int, int]]:
-    """(sys.path, module names, units directory, attribute opcodes)."""
+def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int, int]]:
+    """([(module name, sys.path its import started on)], units directory,
+    attribute opcodes)."""
     with open(path, "rb") as f:
         fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
-    if not fields or fields[0] != REQUEST_HEADER:
+    if len(fields) < 3 or fields[0] != REQUEST_HEADER:
         raise ValueError(f"{path}: not a plan request")
     opcodes = dict((int(op), int(bits)) for op, _, bits in
                    (pair.partition(":") for pair in fields[2].split(",") if pair))
-    count = int(fields[3])
-    return fields[4:4 + count], fields[4 + count:], fields[1], opcodes
+    modules, at = [], 3
+    while at < len(fields):
+        count = int(fields[at + 1])
+        modules.append((fields[at], fields[at + 2:at + 2 + count]))
+        at += 2 + count
+    return modules, fields[1], opcodes
 
 
 def attribute_names(code: Any, opcodes: dict[int, int]) -> set[str]:
@@ -377,6 +388,10 @@ class Frame:
         self.paused = paused  # the recorder's state to go back to
         self.probe = _process_probe()
         self.started = _clock()
+        # What a restore checks of the process when this import starts
+        # (sys.path as the program left it: it may have changed it between
+        # imports, or a body before this one did).
+        self.process = restore.process_inputs()
         self.module = module
         # For the unit: the namespace the import system made, the body's
         # import statements (name, fromlist, level, ok), its operations
@@ -517,7 +532,6 @@ class Planner:
         self.codes: dict[str, Any] = {}   # module -> the code its body ran
         self.unit_sizes: dict[str, int] = {}
         self.partial_users: dict[str, str] = {}  # module -> who used it early
-        self.process: Any = None
         self.aliases_extra: dict[int, Any] = {}
         # The planner's stand-ins for functions it watches, by id: where
         # the real one is (a unit that keeps one names the real one).
@@ -1043,7 +1057,7 @@ class Planner:
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
             full = set(inputs["opened"]) | set(inputs["stat_full"])
             header = {
-                restore.H_PROCESS: self.process,
+                restore.H_PROCESS: frame.process,
                 restore.H_ENV: dict(inputs["env"]),
                 restore.H_FILES: [(p, restore._file_state(p) if p in full
                                    else restore.file_kind(p)) for p in files],
@@ -1170,9 +1184,17 @@ class Planner:
 
     # -- the run ------------------------------------------------------------
 
-    def run(self, names: list[str]) -> list[ModuleRecord]:
+    def run(self, modules: list[tuple[str, list[str]]]) -> list[ModuleRecord]:
         order: list[str] = []
-        for name in names:
+        names = [name for name, _ in modules]
+        started_on = modules[0][1] if modules else []
+        for name, entries in modules:
+            if entries != started_on:
+                # The program changed sys.path between its imports: so
+                # does the plan, outside any body.
+                started_on = entries
+                sys.path[:] = entries
+                self.heap.settle()
             if name in sys.modules:
                 if name not in self.records:
                     self.records[name] = new_record(name, "startup")
@@ -1232,15 +1254,14 @@ def _witness(value: Any) -> tuple[Any, ...]:
 
 
 def main(request_path: str, output_path: str) -> int:
-    sys_path, names, units, opcodes = read_request(request_path)
-    sys.path[:] = sys_path
+    modules, units, opcodes = read_request(request_path)
+    sys.path[:] = modules[0][1] if modules else []
     sys.path_importer_cache.clear()
     planner = Planner()
     planner.units = units
     planner.attribute_opcodes = opcodes
     if units:
         unit.prepare()  # before any body: the C pickler, kept out of sys.modules
-        planner.process = restore.process_inputs()
     started = _clock()
     process = process_inputs()
     planner.install()
@@ -1253,7 +1274,7 @@ def main(request_path: str, output_path: str) -> int:
     _ALIASES.update(planner.aliases)
     planner.heap.baseline()
     planner.recording += _clock() - started
-    records = planner.run(names)
+    records = planner.run(modules)
     planner.recorder.paused = 1
     for record in records:
         if record["name"] in planner.unit_sizes:

@@ -1,8 +1,8 @@
 """`python -m pycds plan`: the snapshot plan (stage 1 of snapshots).
 
 Runs the traced modules' bodies once in a fresh interpreter of this build,
-with this process's flags and the traced run's sys.path
-(pycds/_snapshot_child.py), then decides for each module whether it could
+with this process's flags and the traced run's sys.path (as each
+import started on it: pycds/_snapshot_child.py), then decides for each module whether it could
 be a *unit* (its objects written to the archive and restored by relocation)
 or must stay *code only*, with one reason: the first found.  A module that
 depends on a code-only module (imported it, bound from it, refers to or
@@ -53,14 +53,14 @@ def record_run(list_path: str, units: str = "") -> RunRecord:
     if not traced.modules:
         raise PlanError(f"{list_path}: no modules")
     names = [m.name for m in traced.modules]
-    sys_path = traced.main_path  # the program's run's sys.path
+    started_on = _listfile.started_on(traced)
     flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
     env = environment_without_ours()
     where = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="pycds-plan-") as work:
         request = os.path.join(work, "request")
         output = os.path.join(work, "run.json")
-        write_request(request, sys_path, names, units)
+        write_request(request, names, started_on, units)
         # Output goes to files, whose sizes show a body that printed.
         with open(os.path.join(work, "stdout"), "w+b") as out, \
                 open(os.path.join(work, "stderr"), "w+b") as err:

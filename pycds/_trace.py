@@ -29,11 +29,23 @@ class ImportOrder:
     loads."""
 
     started: dict[str, int] = {}
+    # sys.path as each top-level import started (each distinct one once):
+    # a program may change it between imports (flask's command line puts
+    # the app's directory first after importing flask; pip takes the
+    # working directory out), and a module's body saw the one its import
+    # started on.
+    paths: list[list[object]] = []
+    path_of: dict[str, int] = {}
 
     @classmethod
     def find_spec(cls, fullname: str, path: object = None,
                   target: object = None) -> None:
-        cls.started.setdefault(fullname, len(cls.started))
+        if fullname not in cls.started:
+            cls.started[fullname] = len(cls.started)
+            if path is None:
+                if not cls.paths or cls.paths[-1] != sys.path:
+                    cls.paths.append(list(sys.path))
+                cls.path_of[fullname] = len(cls.paths) - 1
         return None
 
     @classmethod
@@ -119,12 +131,20 @@ def record(list_path: str) -> int:
     absent = absent_names({name for name, _, _ in modules})
     from . import _listfile  # only now: its imports must not be traced
 
-    # '' and relative entries mean the run's working directory; PathFinder
-    # ignores entries that are not str, and so does the list.
-    path = [os.path.abspath(entry) for entry in sys.path
-            if isinstance(entry, str)]
-    _listfile.append(list_path, _listfile.format_run(path, modules, absent))
+    path = search_path(sys.path)
+    started_on = [search_path(ImportOrder.paths[ImportOrder.path_of[name]])
+                  if name in ImportOrder.path_of else path
+                  for name, _, _ in modules]
+    _listfile.append(list_path, _listfile.format_run(path, modules, absent,
+                                                     started_on))
     return len(modules)
+
+
+def search_path(entries: list[object]) -> list[str]:
+    """A sys.path as the list records it: '' and relative entries mean the
+    run's working directory; PathFinder ignores entries that are not str,
+    and so does the list."""
+    return [os.path.abspath(entry) for entry in entries if isinstance(entry, str)]
 
 
 def write_trace(list_path: str) -> None:

@@ -150,6 +150,33 @@ def test_concurrent_tracers_write_whole_lines(tmp_path: Path) -> None:
             f"{extensions} extension modules are)") in out.stdout
 
 
+def test_list_keeps_the_path_each_import_started_on(tmp_path: Path) -> None:
+    """A run that changed sys.path between its imports records, for each
+    top-level module, the sys.path its import started on (a submodule keeps
+    the run's), and its own sys.path stays the run's main path; the plan
+    puts each in place before the module whose path differs from the one
+    before it."""
+    from pycds import _listfile
+
+    listing = str(tmp_path / "runs.lst")
+    modules = [("flask", "/lib/flask/__init__.py", True),
+               ("flask.cli", "/lib/flask/cli.py", False),
+               ("app", "/srv/app.py", False), ("json", "/lib/json/__init__.py", True)]
+    started = [["/cwd", "/lib"], ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
+               ["/srv", "/cwd", "/lib"]]
+    _listfile.append(listing, _listfile.format_run(["/srv", "/cwd", "/lib"], modules,
+                                                   [], started))
+    traced = _listfile.read(listing)
+    assert traced.bad_lines == 0
+    assert [m.path for m in traced.modules] == [
+        ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
+        ["/srv", "/cwd", "/lib"]]
+    assert traced.main_path == ["/srv", "/cwd", "/lib"]
+    assert _listfile.started_on(traced) == [
+        ["/cwd", "/lib"], ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
+        ["/srv", "/cwd", "/lib"]]
+
+
 def test_list_main_path_is_the_largest_runs(tmp_path: Path) -> None:
     """A list read back names the sys.path of the run that imported the
     most modules (the program's, whose traced children appended their

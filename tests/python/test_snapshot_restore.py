@@ -3350,6 +3350,44 @@ def test_what_a_restore_checked_ends_when_the_program_drops_it(tmp_path: Path) -
         "registry item freed\nregistry replaced\nbuiltin Impl []\n"), share.stderr
 
 
+def test_a_program_that_changes_sys_path_between_its_imports(tmp_path: Path) -> None:
+    """A program that puts a directory first on sys.path after its first
+    imports (flask's command line does, for the app): the modules imported
+    before the change saw the program's directory first, those after it
+    the new one.  The trace records the path each import started on and
+    the dump plans each module on it, so both restore; a run that changes
+    nothing (or changes it otherwise) gets the bodies run."""
+    snap = snapshot_project(tmp_path, {
+        "early_.py": """
+            import sys
+            FIRST = sys.path[0].rsplit("/", 1)[-1]
+        """,
+        "extra/late_.py": """
+            import sys
+            FIRST = sys.path[0].rsplit("/", 1)[-1]
+        """,
+        "app.py": """
+            import os, sys
+            import early_
+            extra = os.path.join(os.path.dirname(__file__), "extra")
+            if sys.argv[1:] == ["append"]:
+                sys.path.append(extra)
+            else:
+                sys.path.insert(0, extra)
+            import late_
+            print(early_.FIRST, late_.FIRST)
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "early_", "late_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == f"{tmp_path.name} extra\n", share.stderr
+    plain, share = snap.plain(["app.py", "append"]), snap.share(["app.py", "append"])
+    assert share.stdout == plain.stdout == f"{tmp_path.name} {tmp_path.name}\n", share.stderr
+    lines = snapshot_lines(share.stderr)
+    assert lines.get("early_") == "restored", share.stderr
+    assert lines.get("late_", "").startswith(
+        "code (the process differs from the planning one: sys.path"), share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check
