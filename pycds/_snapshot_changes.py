@@ -385,9 +385,9 @@ class Heap:
 
     # -- comparison ---------------------------------------------------------
 
-    def close(self, owner: str, running: set[str]) -> Segment:
+    def close(self, owner: str, running: set[str], record: bool = True) -> Segment:
         """End a stretch of owner's body: its changes to objects owned by
-        others, and the objects it created."""
+        others (none with record False), and the objects it created."""
         segment = Segment()
         changed: list[Any] = []
         for kind, chunks in self.chunks.items():
@@ -400,7 +400,8 @@ class Heap:
                         continue
                     target_owner = self.owner.get(id(entry.obj), "")
                     fold = target_owner == owner or target_owner in running
-                    found = self._diff(entry, segment, changed, record=not fold)
+                    found = self._diff(entry, segment, changed,
+                                       record=record and not fold)
                     if found and target_owner and target_owner != owner:
                         segment.depends.add(target_owner)
                     _refresh(entry)
@@ -422,20 +423,7 @@ class Heap:
         """Take what changed since the last stretch as start-up's, no
         body's: the planner changed it itself between two bodies (sys.path,
         as the traced program did between its imports)."""
-        segment = Segment()
-        changed: list[Any] = []
-        for kind, chunks in self.chunks.items():
-            for chunk in chunks:
-                if chunk.fingerprint is None or _same(chunk.fingerprint,
-                                                      _fingerprint(kind, chunk.objs)):
-                    continue
-                for entry in chunk.entries:
-                    if not _unchanged(entry):
-                        self._diff(entry, segment, changed, record=False)
-                        _refresh(entry)
-                chunk.reread()
-        self._walk(changed, "", segment)
-        self._fingerprint_new()
+        self.close("", set(), record=False)
 
     def _fingerprint_new(self) -> None:
         for kind, chunks in self.chunks.items():
