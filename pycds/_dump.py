@@ -304,11 +304,14 @@ def restore_code(traced: _listfile.ModuleList) -> list[_listfile.TracedModule]:
 # its own (a failure is that module's), with sys.path as each import
 # started on in the traced run (verify_arguments: the names, the paths as
 # the repr of a list of lists of str, each name's path's index).
-VERIFY = ("import sys\n"
-          "paths, now = eval(sys.argv[2]), None\n"
+VERIFY = ("import os, sys\n"
+          "paths = eval(sys.argv[2])\n"
           "for name, at in zip(sys.argv[1].split(','), sys.argv[3].split(',')):\n"
-          "    if at != now:\n"
-          "        now, sys.path[:] = at, paths[int(at)]\n"
+          "    if not name:\n"
+          "        continue\n"
+          "    wanted = paths[int(at)]\n"
+          "    if [os.path.abspath(e) for e in sys.path if isinstance(e, str)] != wanted:\n"
+          "        sys.path[:] = wanted\n"
           "    try:\n"
           "        __import__(name)\n"
           "    except BaseException:\n"
@@ -328,7 +331,7 @@ def verify_arguments(traced: _listfile.ModuleList) -> list[str]:
             paths.append(entries)
         indexes.append(str(paths.index(entries)))
     text = repr(paths)
-    if len(text) > VERIFY_PATHS_LIMIT:
+    if len(os.fsencode(text)) > VERIFY_PATHS_LIMIT:
         text, indexes = repr([traced.main_path]), ["0"] * len(indexes)
     return [",".join(m.name for m in traced.modules), text, ",".join(indexes)]
 VERIFY_RUNS = 3
@@ -520,10 +523,14 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
 
     finder = Finder()
     now_ns = time.time_ns()
+    # A submodule is found in its parent, and the parent where its own
+    # import found it: on the sys.path the top-level package's started on.
+    top_level = {m.name: m.path for m in traced.modules if "." not in m.name}
     try:
         for module in [*(restore_code(traced) if units else []), *traced.modules]:
             try:
-                spec, search = finder.find_with_path(module.name, module.path)
+                found_on = top_level.get(module.name.partition(".")[0], module.path)
+                spec, search = finder.find_with_path(module.name, found_on)
                 if spec is None:
                     # No fast path (search = []): the share side searches,
                     # and serves it only where PathFinder lands on it.

@@ -10,11 +10,11 @@ interleaved.  Lines:
                                        sys.path, or one a name was looked
                                        for on
     M <id> <json: [name, origin, is_package]>
-                                       a module the run imported: a
-                                       top-level one found on search path
-                                       <id> (sys.path when its import
-                                       started), a submodule with <id> the
-                                       run's sys.path
+                                       a module the run imported, <id> the
+                                       sys.path its import started on (a
+                                       top-level module was found on it;
+                                       older lists give every module the
+                                       run's sys.path)
     A <id> <json: name>                a name PathFinder looked for on
                                        search path <id> and did not find
 
@@ -71,9 +71,12 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
                absent: list[tuple[str, list[str]]] = (),
                started_on: list[list[str]] | None = None) -> str:
     """The run's records: `path` its sys.path, `started_on` the sys.path
-    each top-level module's import started on (default: `path`).  Every P
-    record of the run's modules comes before its M records, which read()
-    takes together as one run."""
+    each module's import started on (default: `path`).  Every P record of
+    the run's modules comes before its M records, which read() takes
+    together as one run; its own sys.path first, which read() keeps as
+    the run's.  A run with nothing to record writes nothing."""
+    if not modules and not absent:
+        return ""
     lines: list[str] = []
     ids: dict[str, str] = {}
 
@@ -85,8 +88,8 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
         return ids[encoded]
 
     run_path = path_id(path)
-    where = [run_path if started_on is None or "." in name else path_id(started_on[i])
-             for i, (name, _, _) in enumerate(modules)]
+    where = [run_path if started_on is None else path_id(started_on[i])
+             for i in range(len(modules))]
     for (name, origin, is_package), at in zip(modules, where):
         lines.append(f"M {at} "
                      + json.dumps([name, origin, is_package], ensure_ascii=True))
@@ -126,6 +129,11 @@ def read(list_path: str) -> ModuleList:
     # most modules wins.
     in_run, run_size, largest, largest_id = False, 0, 0, ""
     after_p, first_p, run_id = False, "", ""
+    # Each module's path in the run being read, and in the largest: a
+    # module that several runs imported (a traced program that started
+    # traced Pythons) is planned on the largest run's path for it.
+    run_paths: dict[str, tuple[str, str]] = {}  # name -> (path id, origin)
+    largest_paths: dict[str, tuple[str, str]] = {}
     with open(list_path, encoding="utf-8", errors="replace") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)
         lines = f.read().splitlines()
@@ -133,13 +141,14 @@ def read(list_path: str) -> ModuleList:
         raise ValueError(f"{list_path}: not a pycds module list")
     for line in lines[1:]:
         try:
+            was_p, after_p = after_p, False
             kind, path_id, payload = line.split(" ", 2)
             in_run = in_run and kind == "M"
-            first_p = first_p if after_p else path_id
-            after_p = kind == "P"
             value = json.loads(payload)
             if kind == "P" and isinstance(value, list):
                 paths[path_id] = [str(p) for p in value]
+                first_p = first_p if was_p else path_id
+                after_p = True
             elif kind == "M" and isinstance(value, list) and len(value) == 3:
                 name, origin, is_package = value
                 if not isinstance(name, str) or not is_module_name(name):
@@ -148,11 +157,15 @@ def read(list_path: str) -> ModuleList:
                     raise ValueError("module before its run's path")
                 module = TracedModule(str(name), str(origin), bool(is_package),
                                       paths[path_id])
-                run_id = run_id if in_run else first_p
+                if not in_run:
+                    run_id = first_p if first_p in paths else path_id
+                    run_paths = {}
+                run_paths.setdefault(str(name), (path_id, str(origin)))
                 run_size = run_size + 1 if in_run else 1
                 in_run = True
                 if run_size > largest:
                     largest, largest_id = run_size, run_id
+                    largest_paths = run_paths
                 previous = seen.get(module.name)
                 if previous is None:
                     seen[module.name] = module
@@ -174,17 +187,13 @@ def read(list_path: str) -> ModuleList:
     result.absent = [a for a in absent.values() if a.name not in seen]
     if largest:
         result.main_path = paths[largest_id]
+    for module in result.modules:
+        path_id, origin = largest_paths.get(module.name, ("", ""))
+        if origin == module.origin:  # the same file, found where that run found it
+            module.path = paths[path_id]
     return result
 
 
 def started_on(traced: ModuleList) -> list[list[str]]:
-    """The sys.path each traced module's import started on, as the program
-    had it: a top-level module's own record's, a submodule's the one before
-    it (its record holds the run's sys.path); the first, until a top-level
-    module, the run's."""
-    current, out = traced.main_path, []
-    for module in traced.modules:
-        if "." not in module.name:
-            current = module.path
-        out.append(current)
-    return out
+    """The sys.path each traced module's import started on."""
+    return [module.path for module in traced.modules]

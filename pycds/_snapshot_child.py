@@ -63,9 +63,8 @@ def attribute_opcodes() -> str:
 def write_request(path: str, names: list[str], started_on: list[list[str]],
                   units: str = "") -> None:
     """The modules to import in order, with the sys.path each import
-    started on in the traced run (the first's is the planner's at start;
-    another is put in place before the module whose differs from the one
-    before it, as the program did between its imports); units: a directory
+    started on in the traced run (the planner puts it in place where
+    sys.path differs, as the program did between its imports); units: a directory
     to write each unit into (NAME.unit), or "".  Fields: header, units,
     opcodes, then per module its name, its path's length, its entries."""
     fields = [REQUEST_HEADER, units, attribute_opcodes()]
@@ -86,7 +85,9 @@ def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int,
                    (pair.partition(":") for pair in fields[2].split(",") if pair))
     modules, at = [], 3
     while at < len(fields):
-        count = int(fields[at + 1])
+        count = int(fields[at + 1]) if at + 1 < len(fields) else -1
+        if count < 0 or at + 2 + count > len(fields):
+            raise ValueError(f"{path}: a damaged plan request")
         modules.append((fields[at], fields[at + 2:at + 2 + count]))
         at += 2 + count
     return modules, fields[1], opcodes
@@ -1187,12 +1188,11 @@ class Planner:
     def run(self, modules: list[tuple[str, list[str]]]) -> list[ModuleRecord]:
         order: list[str] = []
         names = [name for name, _ in modules]
-        started_on = modules[0][1] if modules else []
         for name, entries in modules:
-            if entries != started_on:
-                # The program changed sys.path between its imports: so
-                # does the plan, outside any body.
-                started_on = entries
+            if list(restore._search_path()) != entries:
+                # The program changed sys.path between its imports (or a
+                # body did, and the program put it back): so does the
+                # plan, outside any body.
                 sys.path[:] = entries
                 self.heap.settle()
             if name in sys.modules:

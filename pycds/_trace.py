@@ -29,23 +29,26 @@ class ImportOrder:
     loads."""
 
     started: dict[str, int] = {}
-    # sys.path as each top-level import started (each distinct one once):
-    # a program may change it between imports (flask's command line puts
-    # the app's directory first after importing flask; pip takes the
-    # working directory out), and a module's body saw the one its import
-    # started on.
-    paths: list[list[object]] = []
+    # sys.path as each import started (each distinct one once, as the list
+    # records it, made absolute then): a program may change it between
+    # imports (flask's command line puts the app's directory first after
+    # importing flask; pip takes the working directory out), and a
+    # module's body saw the one its import started on.  The last lookup of
+    # a name is the import that found it (a name is looked up again only
+    # while it is not in sys.modules: `try: import x` before the directory
+    # that holds x was added).
+    seen: list[object] = []
+    paths: list[list[str]] = []
     path_of: dict[str, int] = {}
 
     @classmethod
     def find_spec(cls, fullname: str, path: object = None,
                   target: object = None) -> None:
-        if fullname not in cls.started:
-            cls.started[fullname] = len(cls.started)
-            if path is None:
-                if not cls.paths or cls.paths[-1] != sys.path:
-                    cls.paths.append(list(sys.path))
-                cls.path_of[fullname] = len(cls.paths) - 1
+        cls.started.setdefault(fullname, len(cls.started))
+        if cls.seen != sys.path:
+            cls.seen = list(sys.path)
+            cls.paths.append(search_path(cls.seen))
+        cls.path_of[fullname] = len(cls.paths) - 1
         return None
 
     @classmethod
@@ -132,7 +135,7 @@ def record(list_path: str) -> int:
     from . import _listfile  # only now: its imports must not be traced
 
     path = search_path(sys.path)
-    started_on = [search_path(ImportOrder.paths[ImportOrder.path_of[name]])
+    started_on = [ImportOrder.paths[ImportOrder.path_of[name]]
                   if name in ImportOrder.path_of else path
                   for name, _, _ in modules]
     _listfile.append(list_path, _listfile.format_run(path, modules, absent,

@@ -9,6 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import Built, build, copy_project, hits, run
 
 DESCRIBE = r"""
@@ -152,10 +154,10 @@ def test_concurrent_tracers_write_whole_lines(tmp_path: Path) -> None:
 
 def test_list_keeps_the_path_each_import_started_on(tmp_path: Path) -> None:
     """A run that changed sys.path between its imports records, for each
-    top-level module, the sys.path its import started on (a submodule keeps
-    the run's), and its own sys.path stays the run's main path; the plan
-    puts each in place before the module whose path differs from the one
-    before it."""
+    module, the sys.path its import started on, and its own sys.path stays
+    the run's main path.  A module that several runs imported keeps the
+    largest run's path for it; a run with nothing to record writes
+    nothing, and a damaged path record is counted, not fatal."""
     from pycds import _listfile
 
     listing = str(tmp_path / "runs.lst")
@@ -164,17 +166,37 @@ def test_list_keeps_the_path_each_import_started_on(tmp_path: Path) -> None:
                ("app", "/srv/app.py", False), ("json", "/lib/json/__init__.py", True)]
     started = [["/cwd", "/lib"], ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
                ["/srv", "/cwd", "/lib"]]
+    assert _listfile.format_run(["/empty"], []) == ""
+    _listfile.append(listing, _listfile.format_run(["/child", "/lib"], modules[3:]))
+    with open(listing, "a") as f:
+        f.write("P 0123456789abcdef [not json\n")
     _listfile.append(listing, _listfile.format_run(["/srv", "/cwd", "/lib"], modules,
                                                    [], started))
     traced = _listfile.read(listing)
-    assert traced.bad_lines == 0
-    assert [m.path for m in traced.modules] == [
-        ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
+    assert traced.bad_lines == 1
+    assert [m.name for m in traced.modules] == ["json", "flask", "flask.cli", "app"]
+    assert _listfile.started_on(traced) == [
+        ["/srv", "/cwd", "/lib"], ["/cwd", "/lib"], ["/cwd", "/lib"],
         ["/srv", "/cwd", "/lib"]]
     assert traced.main_path == ["/srv", "/cwd", "/lib"]
-    assert _listfile.started_on(traced) == [
-        ["/cwd", "/lib"], ["/cwd", "/lib"], ["/srv", "/cwd", "/lib"],
-        ["/srv", "/cwd", "/lib"]]
+
+
+def test_a_damaged_plan_request_is_refused(tmp_path: Path) -> None:
+    """The planner's request names each module and the sys.path its import
+    started on; a request cut short or with a bad count is refused."""
+    from pycds import _snapshot_child
+
+    request = str(tmp_path / "request")
+    _snapshot_child.write_request(request, ["a", "b"], [["/x", "/y"], []], "units")
+    modules, units, _ = _snapshot_child.read_request(request)
+    assert modules == [("a", ["/x", "/y"]), ("b", [])] and units == "units"
+    data = open(request, "rb").read()
+    for damaged in (data[:data.rindex(b"\0")], data.replace(b"\x002\x00", b"\x00-2\x00"),
+                    data.replace(b"\x002\x00", b"\x009\x00")):
+        with open(request, "wb") as f:
+            f.write(damaged)
+        with pytest.raises(ValueError):
+            _snapshot_child.read_request(request)
 
 
 def test_list_main_path_is_the_largest_runs(tmp_path: Path) -> None:
