@@ -45,10 +45,14 @@ class ImportOrder:
     def find_spec(cls, fullname: str, path: object = None,
                   target: object = None) -> None:
         cls.started.setdefault(fullname, len(cls.started))
-        if cls.seen != sys.path:
-            cls.seen = list(sys.path)
-            cls.paths.append(search_path(cls.seen))
-        cls.path_of[fullname] = len(cls.paths) - 1
+        try:
+            if cls.seen != sys.path:
+                seen = list(sys.path)
+                cls.paths.append(search_path(seen))  # os.getcwd() may fail
+                cls.seen = seen
+            cls.path_of[fullname] = len(cls.paths) - 1
+        except Exception:  # never the program's import: the run's path then
+            cls.path_of.pop(fullname, None)
         return None
 
     @classmethod

@@ -117,6 +117,22 @@ def test_names_that_are_no_module_names_are_left_out(tmp_path: Path) -> None:
     assert shared.stdout == "True\n" and "pycds: hit m" in shared.stderr
 
 
+def test_tracing_never_fails_an_import_whose_directory_is_gone(tmp_path: Path) -> None:
+    """The trace notes sys.path (made absolute) as imports start: a program
+    that removed its working directory, with '' on sys.path, still imports
+    (the trace then says, at exit, why it wrote nothing)."""
+    code = ("import os, sys, tempfile\n"
+            "d = tempfile.mkdtemp(); os.chdir(d); os.rmdir(d)\n"
+            "sys.path.insert(0, '')\n"
+            "import json, email.message\n"
+            "print('imported', json.dumps([1]))\n")
+    listing = tmp_path / "a.lst"
+    done = run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(listing),
+               PYCDSVERBOSE="1")
+    assert done.stdout == "imported [1]\n", done.stderr
+    assert "pycds: trace not written: " in done.stderr and not listing.exists()
+
+
 def test_inspect_command(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("A = 1\n")
     built = build(tmp_path, ["-c", "import m"])
