@@ -273,10 +273,11 @@ def dump(list_path: str, archive_path: str, snapshot: bool = False,
         units = {name: path for name, path in units.items() if name in written}
         if units:
             started = time.perf_counter()
-            kept, starts = choose_units(traced, archive_path, units, result, keep_slower)
+            request = write_verify_request(traced, work)
+            kept, starts = choose_units(request, archive_path, units, result, keep_slower)
             if kept != units or starts != set(kept):
                 write_archive(traced, archive_path, kept, result, starts)
-            slower = None if not kept or keep_slower else whole_run_slower(traced, archive_path)
+            slower = None if not kept or keep_slower else whole_run_slower(request, archive_path)
             if slower:
                 for name in kept:
                     result.code_only.append((name, "the process as a whole was not "
@@ -302,45 +303,43 @@ def restore_code(traced: _listfile.ModuleList) -> list[_listfile.TracedModule]:
 
 # The verifying interpreter: imports the traced modules in order, each on
 # its own (a failure is that module's), with sys.path as each import
-# started on in the traced run (verify_arguments: the names, the paths as
-# the repr of a list of lists of str, each name's path's index).
+# started on in the traced run.  Its argument is a file that
+# write_verify_request wrote: the repr of (names, search paths, each
+# name's path's index), as long as the list is (no argument limit).
 VERIFY = ("import os, sys\n"
-          "paths = eval(sys.argv[2])\n"
-          "for name, at in zip(sys.argv[1].split(','), sys.argv[3].split(',')):\n"
-          "    if not name:\n"
-          "        continue\n"
-          "    wanted = paths[int(at)]\n"
+          "with open(sys.argv[1], encoding='utf-8') as f:\n"
+          "    names, paths, indexes = eval(f.read())\n"
+          "for name, at in zip(names, indexes):\n"
+          "    wanted = paths[at]\n"
           "    if [os.path.abspath(e) for e in sys.path if isinstance(e, str)] != wanted:\n"
           "        sys.path[:] = wanted\n"
           "    try:\n"
           "        __import__(name)\n"
           "    except BaseException:\n"
           "        pass\n")
-# The kernel's limit on one argument is 128 KiB: a run whose imports
-# started on more search paths than fit is verified on its own sys.path
-# (units imported on another then fail the process check, and are dropped).
-VERIFY_PATHS_LIMIT = 100_000
 
 
-def verify_arguments(traced: _listfile.ModuleList) -> list[str]:
-    """VERIFY's arguments for the traced modules."""
+def write_verify_request(traced: _listfile.ModuleList, directory: str) -> str:
+    """VERIFY's argument for the traced modules, written in directory."""
     paths: list[list[str]] = []
-    indexes: list[str] = []
+    indexes: list[int] = []
     for entries in _listfile.started_on(traced):
         if entries not in paths:
             paths.append(entries)
-        indexes.append(str(paths.index(entries)))
-    text = repr(paths)
-    if len(os.fsencode(text)) > VERIFY_PATHS_LIMIT:
-        text, indexes = repr([traced.main_path]), ["0"] * len(indexes)
-    return [",".join(m.name for m in traced.modules), text, ",".join(indexes)]
+        indexes.append(paths.index(entries))
+    path = os.path.join(directory, "verify-request")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(repr(([m.name for m in traced.modules], paths, indexes)))
+    return path
+
+
 VERIFY_RUNS = 3
 # Modules a process imports to restore units (their own import time is the
 # cost of restoring at all).
 RESTORE_MACHINERY = ("pycds._snapshot_restore", "_pickle", "_compat_pickle")
 
 
-def _import_times(archive_path: str, arguments: list[str], snapshot: bool) -> tuple[dict[str, int], dict[str, str],
+def _import_times(archive_path: str, request: str, snapshot: bool) -> tuple[dict[str, int], dict[str, str],
                                            dict[str, set[str]]]:
     """One verifying run: each module's own import time (-X importtime,
     microseconds), with units what the restore said of it, and each
@@ -351,7 +350,7 @@ def _import_times(archive_path: str, arguments: list[str], snapshot: bool) -> tu
                PYCDSSNAPSHOT="1" if snapshot else "0")
     done = subprocess.run(
         [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-         "-X", "importtime", "-c", VERIFY, *arguments],
+         "-X", "importtime", "-c", VERIFY, request],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, timeout=600)
     times: dict[str, int] = {}
@@ -404,7 +403,7 @@ def starting_modules(kept: set[str], gains: dict[str, int], trees: dict[str, set
 WHOLE_RUN_PAIRS = 9
 
 
-def whole_run_slower(traced: _listfile.ModuleList, archive_path: str) -> str | None:
+def whole_run_slower(request: str, archive_path: str) -> str | None:
     """None when whole processes importing the traced modules are faster
     with the units than with their code alone, else how they compare: what
     a unit saves in its own import can be spent elsewhere (the restore's
@@ -415,7 +414,7 @@ def whole_run_slower(traced: _listfile.ModuleList, archive_path: str) -> str | N
     past a 10% gain by a busy minute, and every unit was dropped)."""
     import resource
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-               "-c", VERIFY, *verify_arguments(traced)]
+               "-c", VERIFY, request]
     from ._snapshot_plan import environment_without_ours
     base = environment_without_ours()
     spent: dict[str, list[float]] = {"1": [], "0": []}
@@ -437,7 +436,7 @@ def whole_run_slower(traced: _listfile.ModuleList, archive_path: str) -> str | N
             f"with them, {1e3 * without:.1f} ms without")
 
 
-def choose_units(traced: _listfile.ModuleList, archive_path: str,
+def choose_units(request: str, archive_path: str,
                  units: dict[str, str], result: DumpResult,
                  keep_slower: bool = False) -> tuple[dict[str, str], set[str]]:
     """Keep the units that a fresh process restores, and faster than it
@@ -446,14 +445,12 @@ def choose_units(traced: _listfile.ModuleList, archive_path: str,
     as much per object as a body that only defines functions; the bodies
     that do more (classes with metaclasses, enums, compiled patterns,
     dataclasses) are where units pay."""
-    names = [m.name for m in traced.modules]
-    arguments = verify_arguments(traced)
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
     trees: dict[str, set[str]] = {}
     for _ in range(1 if keep_slower else VERIFY_RUNS):
         for snapshot in ((True,) if keep_slower else (True, False)):
-            times, told, found = _import_times(archive_path, arguments, snapshot)
+            times, told, found = _import_times(archive_path, request, snapshot)
             for name, value in times.items():
                 best[snapshot][name] = min(value, best[snapshot].get(name, value))
             if snapshot:

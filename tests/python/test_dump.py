@@ -202,7 +202,7 @@ def _scripted_whole_runs(monkeypatch: pytest.MonkeyPatch, with_units: list[float
     import resource
     import subprocess
 
-    from pycds import _dump, _listfile
+    from pycds import _dump
     times = [t for pair in zip(with_units, without) for t in pair]
     clock = {"spent": 0.0, "calls": 0}
 
@@ -214,7 +214,7 @@ def _scripted_whole_runs(monkeypatch: pytest.MonkeyPatch, with_units: list[float
         clock["calls"] += 1
     monkeypatch.setattr(resource, "getrusage", getrusage)
     monkeypatch.setattr(subprocess, "run", fake_run)
-    return _dump.whole_run_slower(_listfile.ModuleList(), "unused.img"), clock["calls"]
+    return _dump.whole_run_slower("unused-request", "unused.img"), clock["calls"]
 
 
 def test_whole_run_check_counts_each_ways_best_time(monkeypatch: pytest.MonkeyPatch) -> None:
