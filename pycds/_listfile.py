@@ -47,6 +47,9 @@ class TracedModule:
     origin: str
     is_package: bool
     path: list[str]
+    # Whether the path is the main run's (the run that imported the most
+    # modules imported this one, from this file).
+    in_main_run: bool = False
 
 
 @dataclass
@@ -191,9 +194,14 @@ def read(list_path: str) -> ModuleList:
         path_id, origin = largest_paths.get(module.name, ("", ""))
         if origin == module.origin:  # the same file, found where that run found it
             module.path = paths[path_id]
+            module.in_main_run = True
     return result
 
 
 def started_on(traced: ModuleList) -> list[list[str]]:
-    """The sys.path each traced module's import started on."""
-    return [module.path for module in traced.modules]
+    """The sys.path each traced module's import started on in the main run
+    (the program's own, which the plan follows): a module only other runs
+    imported (traced Pythons the program started, with their own sys.path)
+    is planned on the main run's sys.path, as are its imports."""
+    return [module.path if module.in_main_run else traced.main_path
+            for module in traced.modules]

@@ -33,18 +33,28 @@ class ImportOrder:
     # records it, made absolute then): a program may change it between
     # imports (flask's command line puts the app's directory first after
     # importing flask; pip takes the working directory out), and a
-    # module's body saw the one its import started on.  The last lookup of
-    # a name is the import that found it (a name is looked up again only
-    # while it is not in sys.modules: `try: import x` before the directory
-    # that holds x was added).
+    # module's body saw the one its import started on: the first lookup
+    # that found it.  A lookup found its name when the name is in
+    # sys.modules at the next lookup (a body's imports run inside its
+    # own); until then a name is looked up again only after a failure
+    # (`try: import x` before the directory that holds x was added), and
+    # after it only to import it afresh (regrtest's import_fresh_module,
+    # under a test's own sys.path): that one does not count.
     seen: list[object] = []
     paths: list[list[str]] = []
     path_of: dict[str, int] = {}
+    found: set[str] = set()
+    last: str = ""
 
     @classmethod
     def find_spec(cls, fullname: str, path: object = None,
                   target: object = None) -> None:
         cls.started.setdefault(fullname, len(cls.started))
+        if cls.last in sys.modules:
+            cls.found.add(cls.last)
+        cls.last = fullname
+        if fullname in cls.found:
+            return None
         try:
             if cls.seen != sys.path:
                 seen = list(sys.path)

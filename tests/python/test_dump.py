@@ -133,6 +133,33 @@ def test_tracing_never_fails_an_import_whose_directory_is_gone(tmp_path: Path) -
     assert "pycds: trace not written: " in done.stderr and not listing.exists()
 
 
+def test_the_trace_keeps_the_path_of_the_import_that_found_a_module(
+        tmp_path: Path) -> None:
+    """Each module is listed with the sys.path its import started on: a
+    name looked up in vain first gets the path of the lookup that found
+    it, and a module imported afresh later (regrtest's
+    import_fresh_module, under a test's own sys.path) keeps its first."""
+    from pycds import _listfile
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "late.py").write_text("X = 1\n")
+    (tmp_path / "early.py").write_text("X = 1\n")
+    code = ("import sys\n"
+            "import early\n"
+            "try:\n"
+            "    import late\n"
+            "except ImportError:\n"
+            "    sys.path.insert(0, 'extra')\n"
+            "    import late\n"
+            "del sys.modules['early']\n"
+            "sys.path.insert(0, '/nowhere')\n"
+            "import early\n")
+    listing = tmp_path / "a.lst"
+    run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(listing))
+    paths = {m.name: m.path for m in _listfile.read(str(listing)).modules}
+    assert paths["early"][0] == str(tmp_path), paths["early"]
+    assert paths["late"][:2] == [str(tmp_path / "extra"), str(tmp_path)], paths["late"]
+
+
 def test_inspect_command(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("A = 1\n")
     built = build(tmp_path, ["-c", "import m"])
