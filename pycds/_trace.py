@@ -33,37 +33,61 @@ class ImportOrder:
     # records it, made absolute then): a program may change it between
     # imports (flask's command line puts the app's directory first after
     # importing flask; pip takes the working directory out), and a
-    # module's body saw the one its import started on: the first lookup
-    # that found it.  A lookup found its name when the name is in
-    # sys.modules at the next lookup (a body's imports run inside its
-    # own); until then a name is looked up again only after a failure
-    # (`try: import x` before the directory that holds x was added), and
-    # after it only to import it afresh (regrtest's import_fresh_module,
-    # under a test's own sys.path): that one does not count.
+    # module's body saw the one its import started on.  A lookup found its
+    # module when the name is in sys.modules at the next lookup (a body's
+    # imports run inside its own); each module found is noted by identity
+    # (not held: the trace keeps nothing alive), so that the module in
+    # sys.modules at exit gets the path of the lookup that made it, whether
+    # a lookup failed before it (`try: import x` before the directory that
+    # holds x was added), or the module was imported afresh after it and
+    # put back (regrtest's import_fresh_module, under a test's sys.path),
+    # or replaced (a vendored package found once another directory is on
+    # sys.path).
     seen: list[object] = []
     paths: list[list[str]] = []
-    path_of: dict[str, int] = {}
-    found: set[str] = set()
-    last: str = ""
+    found: dict[str, list[tuple[int, int]]] = {}  # name -> [(id(module), path index)]
+    last: tuple[str, int] | None = None  # the lookup not yet known to have found
 
     @classmethod
     def find_spec(cls, fullname: str, path: object = None,
                   target: object = None) -> None:
         cls.started.setdefault(fullname, len(cls.started))
-        if cls.last in sys.modules:
-            cls.found.add(cls.last)
-        cls.last = fullname
-        if fullname in cls.found:
-            return None
+        cls.note_found()
         try:
             if cls.seen != sys.path:
                 seen = list(sys.path)
                 cls.paths.append(search_path(seen))  # os.getcwd() may fail
                 cls.seen = seen
-            cls.path_of[fullname] = len(cls.paths) - 1
+            cls.last = (fullname, len(cls.paths) - 1)
         except Exception:  # never the program's import: the run's path then
-            cls.path_of.pop(fullname, None)
+            pass
         return None
+
+    @classmethod
+    def note_found(cls) -> None:
+        if cls.last is not None:
+            name, index = cls.last
+            cls.last = None
+            module = sys.modules.get(name)
+            if module is not None:
+                found = cls.found.setdefault(name, [])
+                # A module already noted is the one an earlier lookup
+                # made (put back since): that lookup's path stays.
+                if all(ident != id(module) for ident, _ in found):
+                    found.append((id(module), index))
+
+    @classmethod
+    def path_index(cls, name: str) -> int | None:
+        """The index in paths of the sys.path the import of the module now
+        in sys.modules as `name` started on; else of the last lookup that
+        found one; None when no lookup did."""
+        cls.note_found()
+        found = cls.found.get(name, [])
+        module = id(sys.modules.get(name))
+        for ident, index in reversed(found):
+            if ident == module:
+                return index
+        return found[-1][1] if found else None
 
     @classmethod
     def invalidate_caches(cls) -> None:
@@ -149,9 +173,8 @@ def record(list_path: str) -> int:
     from . import _listfile  # only now: its imports must not be traced
 
     path = search_path(sys.path)
-    started_on = [ImportOrder.paths[ImportOrder.path_of[name]]
-                  if name in ImportOrder.path_of else path
-                  for name, _, _ in modules]
+    indexes = [ImportOrder.path_index(name) for name, _, _ in modules]
+    started_on = [path if at is None else ImportOrder.paths[at] for at in indexes]
     _listfile.append(list_path, _listfile.format_run(path, modules, absent,
                                                      started_on))
     return len(modules)

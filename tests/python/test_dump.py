@@ -135,10 +135,12 @@ def test_tracing_never_fails_an_import_whose_directory_is_gone(tmp_path: Path) -
 
 def test_the_trace_keeps_the_path_of_the_import_that_found_a_module(
         tmp_path: Path) -> None:
-    """Each module is listed with the sys.path its import started on: a
-    name looked up in vain first gets the path of the lookup that found
-    it, and a module imported afresh later (regrtest's
-    import_fresh_module, under a test's own sys.path) keeps its first."""
+    """Each module is listed with the sys.path the import of the module in
+    sys.modules at exit started on: a name looked up in vain first gets
+    the path of the lookup that found it, and a module imported afresh and
+    then put back (regrtest's import_fresh_module, under a test's own
+    sys.path) keeps its first.  (A module replaced by another, found once
+    more is on sys.path: test_absent's vendoring.)"""
     from pycds import _listfile
     (tmp_path / "extra").mkdir()
     (tmp_path / "extra" / "late.py").write_text("X = 1\n")
@@ -150,9 +152,10 @@ def test_the_trace_keeps_the_path_of_the_import_that_found_a_module(
             "except ImportError:\n"
             "    sys.path.insert(0, 'extra')\n"
             "    import late\n"
-            "del sys.modules['early']\n"
+            "first = sys.modules.pop('early')\n"
             "sys.path.insert(0, '/nowhere')\n"
-            "import early\n")
+            "import early\n"
+            "sys.modules['early'] = first\n")
     listing = tmp_path / "a.lst"
     run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(listing))
     paths = {m.name: m.path for m in _listfile.read(str(listing)).modules}
