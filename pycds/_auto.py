@@ -68,14 +68,16 @@ def write_archive(archive_path: str) -> None:
                                        dir=os.path.dirname(archive_path))
         os.close(fd)
         os.unlink(listing)  # _listfile.append creates it with its header
+        from . import _trace
+
         try:
-            from . import _trace
-
             _trace.record(listing)  # before the dumper's own imports
-            from . import _dump
+            # The dumper's imports, on the path tracing began with.
+            with _trace.OwnSearchPath():
+                from . import _dump
 
-            snapshot = (_cds.variable("PYCDSSNAPSHOT") or "").strip() == "1"
-            result = _dump.dump(listing, archive_path, snapshot=snapshot)
+                snapshot = (_cds.variable("PYCDSSNAPSHOT") or "").strip() == "1"
+                result = _dump.dump(listing, archive_path, snapshot=snapshot)
         finally:
             if os.path.exists(listing):
                 os.unlink(listing)

@@ -1189,7 +1189,7 @@ class Planner:
         order: list[str] = []
         names = [name for name, _ in modules]
         for name, entries in modules:
-            if list(restore._search_path()) != entries:
+            if restore.search_path(sys.path) != entries:
                 # The program changed sys.path between its imports (or a
                 # body did, and the program put it back): so does the
                 # plan, outside any body.
@@ -1255,13 +1255,17 @@ def _witness(value: Any) -> tuple[Any, ...]:
 
 def main(request_path: str, output_path: str) -> int:
     modules, units, opcodes = read_request(request_path)
+    if units:
+        # Before any body (the C pickler, kept out of sys.modules), and on
+        # the planner's own sys.path: the traced one may lack the
+        # standard library (a program that emptied it).
+        unit.prepare()
+    own_path = list(sys.path)
     sys.path[:] = modules[0][1] if modules else []
     sys.path_importer_cache.clear()
     planner = Planner()
     planner.units = units
     planner.attribute_opcodes = opcodes
-    if units:
-        unit.prepare()  # before any body: the C pickler, kept out of sys.modules
     started = _clock()
     process = process_inputs()
     planner.install()
@@ -1281,6 +1285,7 @@ def main(request_path: str, output_path: str) -> int:
             record["unit_size"] = planner.unit_sizes[record["name"]]  # type: ignore[typeddict-unknown-key]
     result: RunRecord = {"version": 1, "process": process, "modules": records,
                          "recording_seconds": planner.recording}
+    sys.path[:] = own_path  # the bodies are done: the planner's own imports
     import json  # only now: a traced body may be json's
     with open(output_path, "w", encoding="utf-8") as f:
         json.dump(result, f)

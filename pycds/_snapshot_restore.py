@@ -592,7 +592,7 @@ def process_inputs() -> tuple[Any, ...]:
     zone variables, and which of the standard descriptors are terminals
     (a body may ask `sys.stdout.isatty()`, a C method no watcher sees: the
     planner's are not, so a process on a terminal restores nothing)."""
-    return (tuple(sys.flags), _search_path(), *_cheap_inputs())
+    return (tuple(sys.flags), tuple(search_path(sys.path)), *_cheap_inputs())
 
 
 def _cheap_inputs() -> tuple[Any, ...]:
@@ -618,14 +618,14 @@ def _terminals() -> tuple[bool, ...]:
     return tuple(found)
 
 
-def _search_path() -> tuple[str, ...]:
-    """sys.path as the trace records it (pycds/_trace.py) and the planner
-    runs with: '' and relative entries as the directory they mean now,
-    entries that are not str left out (PathFinder ignores them).  So a
-    `python -c` run (sys.path[0] == '') in the directory it was traced in
-    matches, and one in another directory does not."""
-    return tuple(os.path.abspath(entry) for entry in sys.path
-                 if isinstance(entry, str))
+def search_path(entries: Any) -> list[str]:
+    """A sys.path as the trace records it (pycds/_trace.py) and the
+    planner runs with: '' and relative entries as the directory they mean
+    now, entries that are not str left out (PathFinder ignores them).  So
+    a `python -c` run (sys.path[0] == '') in the directory it was traced
+    in matches, and one in another directory does not.  os.getcwd() may
+    fail (the directory is gone)."""
+    return [os.path.abspath(entry) for entry in entries if isinstance(entry, str)]
 
 
 # (_path_key(), process_inputs(), a unit's part 0, whether they match) as

@@ -13,6 +13,7 @@ from _frozen_importlib_external import (ExtensionFileLoader, PathFinder,
                                         SourceFileLoader, SourcelessFileLoader)
 
 from . import _log
+from ._snapshot_restore import search_path
 
 # Loaders whose modules pycds can archive (the share side's loaders
 # subclass these, so a traced run that also shares is recorded too); of an
@@ -43,7 +44,7 @@ class ImportOrder:
     # put back (regrtest's import_fresh_module, under a test's sys.path),
     # or replaced (a vendored package found once another directory is on
     # sys.path).
-    seen: list[object] = []
+    seen: list[object] | None = None  # none yet: even an empty sys.path is noted
     paths: list[list[str]] = []
     found: dict[str, list[tuple[int, int]]] = {}  # name -> [(id(module), path index)]
     last: tuple[str, int] | None = None  # the lookup not yet known to have found
@@ -56,7 +57,7 @@ class ImportOrder:
         try:
             if cls.seen != sys.path:
                 seen = list(sys.path)
-                cls.paths.append(search_path(seen))  # os.getcwd() may fail
+                cls.paths.append(search_path(seen))
                 cls.seen = seen
             cls.last = (fullname, len(cls.paths) - 1)
         except Exception:  # never the program's import: the run's path then
@@ -123,6 +124,7 @@ class AbsentNames:
 def watch_imports() -> None:
     """Note the order imports start in, and the names PathFinder does not
     find.  (A tracing run shares nothing: PathFinder is its own.)"""
+    _own_path[:] = sys.path
     sys.meta_path.insert(0, ImportOrder)
     if PathFinder in sys.meta_path:
         sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, AbsentNames)
@@ -170,7 +172,8 @@ def record(list_path: str) -> int:
     modules.  Collects before importing anything itself."""
     modules = imported_modules()
     absent = absent_names({name for name, _, _ in modules})
-    from . import _listfile  # only now: its imports must not be traced
+    with OwnSearchPath():
+        from . import _listfile
 
     path = search_path(sys.path)
     indexes = [ImportOrder.path_index(name) for name, _, _ in modules]
@@ -180,11 +183,23 @@ def record(list_path: str) -> int:
     return len(modules)
 
 
-def search_path(entries: list[object]) -> list[str]:
-    """A sys.path as the list records it: '' and relative entries mean the
-    run's working directory; PathFinder ignores entries that are not str,
-    and so does the list."""
-    return [os.path.abspath(entry) for entry in entries if isinstance(entry, str)]
+# sys.path when tracing began: pycds's own imports at exit are found on
+# it, whatever the program left there (an emptied sys.path would otherwise
+# lose the trace).
+_own_path: list[object] = []
+
+
+class OwnSearchPath:
+    """`with OwnSearchPath():` pycds imports its own modules at exit (once
+    the run's modules are collected, so they are not traced) on the
+    search path tracing began with; the program's is put back after."""
+
+    def __enter__(self) -> None:
+        self.program_path = sys.path
+        sys.path = list(_own_path)
+
+    def __exit__(self, *exc_info: object) -> None:
+        sys.path = self.program_path
 
 
 def write_trace(list_path: str) -> None:

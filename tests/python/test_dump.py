@@ -163,6 +163,23 @@ def test_the_trace_keeps_the_path_of_the_import_that_found_a_module(
     assert paths["late"][:2] == [str(tmp_path / "extra"), str(tmp_path)], paths["late"]
 
 
+def test_the_trace_notes_an_empty_sys_path_at_its_first_lookup(tmp_path: Path) -> None:
+    """The tracer notes sys.path at each lookup where it differs from the
+    last one noted; at the first lookup even an empty one is noted (the
+    module that lookup found is listed as found on [])."""
+    code = ("import sys, types\n"
+            "from pycds._trace import ImportOrder\n"
+            "sys.path.clear()\n"
+            "ImportOrder.find_spec('found_')\n"
+            "sys.modules['found_'] = types.ModuleType('found_')\n"
+            "sys.path.append('/elsewhere')\n"
+            "ImportOrder.find_spec('next_')\n"
+            "at = ImportOrder.path_index('found_')\n"
+            "print(at, ImportOrder.paths[at] if at is not None else None)\n")
+    done = run(["-c", code], cwd=tmp_path)
+    assert done.stdout == "0 []\n", done.stdout
+
+
 def test_inspect_command(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("A = 1\n")
     built = build(tmp_path, ["-c", "import m"])

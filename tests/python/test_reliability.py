@@ -222,6 +222,23 @@ def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
     assert "auto:" not in second.stderr
 
 
+def test_auto_mode_writes_the_archive_of_a_program_that_empties_sys_path(
+        tmp_path: Path) -> None:
+    """The trace and the dumper import pycds's own modules at exit on the
+    search path the run began with, not on what the program left."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    script = ("import runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); sys.path.clear()")
+    plain = run(["-c", script], cwd=root)
+    first = run(["-c", script], cwd=root, **auto_env(archive))
+    assert first.stdout == plain.stdout
+    assert "auto: archived" in first.stderr, first.stderr
+    second = run(["-c", script], cwd=root, **auto_env(archive))
+    assert second.stdout == plain.stdout
+    assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
+
+
 def test_auto_mode_simultaneous_first_runs_write_once(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "p")
     archive = root / "auto.img"

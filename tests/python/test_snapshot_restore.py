@@ -3391,6 +3391,32 @@ def test_a_program_that_changes_sys_path_between_its_imports(tmp_path: Path) -> 
         "code (the process differs from the planning one: sys.path"), share.stderr
 
 
+def test_a_program_that_empties_sys_path(tmp_path: Path) -> None:
+    """A program that empties sys.path, imports a submodule through its
+    package's __path__, puts it back, and leaves it empty at exit: the
+    tracer's own imports at exit, and the planner's, are found on their
+    own path, so the trace is written, the dump plans every module, and
+    the unit restores."""
+    snap = snapshot_project(tmp_path, {
+        "kept_.py": """
+            import sys
+            VALUE = ("kept", len(sys.path) > 0)
+        """,
+        "app.py": """
+            import sys
+            saved = sys.path[:]
+            sys.path.clear()
+            import encodings.ascii  # found on encodings.__path__
+            sys.path[:] = saved
+            import kept_
+            print(kept_.VALUE, encodings.ascii.__name__)
+            sys.path.clear()
+        """}, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "kept_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "('kept', True) encodings.ascii\n", share.stderr
+
+
 def test_typing_itself_restores(tmp_path: Path) -> None:
     """typing's own unit: its bounded TypeVars (CT_co, bound=type) are made
     while typing's namespace is still empty, so the C constructor's check
