@@ -35,6 +35,25 @@ from dataclasses import dataclass, field
 
 HEADER = "pycds-list 1"
 
+try:  # C, as json.dumps(ensure_ascii=True) quotes a string
+    from _json import encode_basestring_ascii as _quoted
+except ImportError:
+    from json.encoder import py_encode_basestring_ascii as _quoted
+
+
+def json_text(value: str | bool | list[str] | list[object]) -> str:
+    """json.dumps(value, ensure_ascii=True) for what a run's records hold
+    (strings, booleans, lists of them).  The traced program's json module
+    is not used: the list is written at its exit, and a program may have
+    replaced json.dumps (an orjson shim) meanwhile."""
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"  # type: ignore[arg-type]
+    raise TypeError(f"no list record holds a {type(value).__name__}")
+
 
 def is_module_name(name: str) -> bool:
     """Whether name can name a module: dotted parts, none empty, no NUL."""
@@ -84,7 +103,7 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
     ids: dict[str, str] = {}
 
     def path_id(entries: list[str]) -> str:
-        encoded = json.dumps(entries, ensure_ascii=True)
+        encoded = json_text(entries)
         if encoded not in ids:
             ids[encoded] = hashlib.sha1(encoded.encode()).hexdigest()[:16]
             lines.append(f"P {ids[encoded]} {encoded}")
@@ -95,12 +114,12 @@ def format_run(path: list[str], modules: list[tuple[str, str, bool]],
              for i in range(len(modules))]
     for (name, origin, is_package), at in zip(modules, where):
         lines.append(f"M {at} "
-                     + json.dumps([name, origin, is_package], ensure_ascii=True))
+                     + json_text([name, origin, is_package]))
     for name, entries in absent:
         if not is_module_name(name):  # read() would skip it
             continue
         where = path_id(entries)
-        lines.append(f"A {where} " + json.dumps(name, ensure_ascii=True))
+        lines.append(f"A {where} " + json_text(name))
     return "\n".join(lines) + "\n"
 
 

@@ -403,6 +403,9 @@ class Frame:
         self.ops_before: str = ""  # a module imported after operations
         self.bindings: list[tuple[str, str, tuple[Any, ...]]] = []
         self.clock_reads: list[tuple[str, Any]] = []  # (clock, value read)
+        # What it asked the import system without importing (find_spec):
+        # restore.lookup_answer()s.
+        self.lookups: list[tuple[Any, ...]] = []
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
@@ -552,6 +555,8 @@ class Planner:
         for cls in (SourceFileLoader, SourcelessFileLoader):
             self._keep_code(cls)
         self._watch_registrations()
+        self._watch_lookups()
+        self._watch_hash()
         for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name in sys.modules:
                 self._watch_clock(sys.modules[module_name], function)
@@ -578,6 +583,7 @@ class Planner:
         real = getattr(cls, method)
         planner = self
         static = isinstance(cls.__dict__.get(method), (staticmethod, classmethod))
+        original = cls.__dict__.get(method)  # None: the wrapper adds one
 
         def run(call: Callable[[], Any], target: Any) -> Any:
             name = (getattr(target, "name", None) if method == "create_module"
@@ -598,11 +604,16 @@ class Planner:
         if static:
             def wrapper_static(target: Any) -> Any:
                 return run(lambda: real(target), target)
-            setattr(cls, method, staticmethod(wrapper_static))
+            wrapped: Any = staticmethod(wrapper_static)
         else:
             def wrapper(self: Any, target: Any) -> Any:
                 return run(lambda: real(self, target), target)
-            setattr(cls, method, wrapper)
+            wrapped = wrapper
+        setattr(cls, method, wrapped)
+        # What a read of the class sees (its state): the real method, or
+        # nothing where the class inherited it (witness.h's stand-ins).
+        self.aliases_extra[id(wrapped)] = (None if original is None
+                                           else restore.witness(original))
 
     def _watch_clock(self, module: Any, name: str) -> None:
         real = getattr(module, name, None)
@@ -634,6 +645,56 @@ class Planner:
         self.aliases_extra[id(wrapper)] = self.aliases[id(wrapper)] = seen
         _ALIASES[id(wrapper)] = seen
         self.stand_ins[id(wrapper)] = (("module", module.__name__), ("attr", name))
+
+    def _watch_lookups(self) -> None:
+        """importlib.util.find_spec and pkgutil.find_loader ask whether a
+        module can be found without importing it (a probe for an optional
+        dependency): what a body asked, with the answer, a restore asks
+        again.  (The lookups of import statements are the imports' own,
+        made while the recorder is paused, and replayed as imports.)
+        importlib.util takes _find_spec from _frozen_importlib when it is
+        imported, which no module has done when this runs."""
+        import _frozen_importlib as bootstrap
+        real = bootstrap._find_spec
+        planner = self
+
+        def find_spec(name: Any, path: Any, target: Any = None) -> Any:
+            spec = real(name, path, target)
+            if planner.stack and not planner.recorder.paused:
+                answer = restore.lookup_answer(name, path, spec)
+                lookups = planner.stack[-1].lookups
+                if answer not in lookups:
+                    lookups.append(answer)
+            return spec
+        self._stand_in(find_spec, real, bootstrap, "_find_spec")
+
+    def _watch_hash(self) -> None:
+        """hash() of a str, of bytes or of an object hashed by identity is
+        another number in every process (the hash seed, the address): a
+        body that kept one would not match what the restored process
+        computes.  Numbers, and tuples and frozensets of them, hash alike
+        everywhere.  Only the module's and its classes' own code is
+        watched: a function's hash() (an enum member's or a dataclass's
+        __hash__, as a dict takes it as a key) gives a number the body
+        does not keep, and dicts and sets are made again with this
+        process's."""
+        import builtins
+        real = builtins.hash
+        planner = self
+        getframe = sys._getframe
+
+        def hash(obj: Any) -> int:  # noqa: A001 (stands in for the builtin)
+            value = real(obj)
+            if planner.stack and not planner.recorder.paused \
+                    and not getframe(1).f_code.co_flags & 0x3 \
+                    and not _hashes_alike(obj):
+                refusals = planner.stack[-1].record["refusals"]
+                reason = (f"called hash() on a {objects.type_name(type(obj))} "
+                          "(another number in every process)")
+                if reason not in refusals:
+                    refusals.append(reason)
+            return value
+        self._stand_in(hash, real, builtins, "hash")
 
     def _watch_entropy(self, module: Any, name: str) -> None:
         real = getattr(module, name, None)
@@ -761,9 +822,11 @@ class Planner:
                 recorder.paused -= 1
             codes[fullname] = code
             return code
+        original = cls.__dict__.get("get_code")
         cls.get_code = get_code  # type: ignore[attr-defined]
         self.heap.hide(get_code, codes)
-        self.aliases_extra[id(get_code)] = restore.witness(real)
+        self.aliases_extra[id(get_code)] = (None if original is None
+                                            else restore.witness(original))
 
     def _import(self, name: str, globals: Any = None, locals: Any = None,
                 fromlist: Any = (), level: int = 0) -> Any:
@@ -1064,12 +1127,14 @@ class Planner:
                                    else restore.file_kind(p)) for p in files],
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
                 restore.H_ARGV: None,
+                restore.H_LOOKUPS: frame.lookups,
                 restore.H_IMPORTS: frame.imports,
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
             }
             try:
-                header[restore.H_READS] = self._reads(frame, set_by_body)
+                header[restore.H_READS], header[restore.H_AFTER] = self._reads(
+                    frame, set_by_body)
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return
@@ -1121,14 +1186,18 @@ class Planner:
             pending += [d for d in other["depends"] if d not in seen]
         return merged, ""
 
-    def _reads(self, frame: Frame,
-               set_by_body: set[tuple[str, str]]) -> list[tuple[str, str, Any]]:
+    def _reads(self, frame: Frame, set_by_body: set[tuple[str, str]]
+               ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
         """Attributes of the modules it imported that its top-level code
         (module and class bodies) names, with their digests: at restore
-        they must be what this body saw."""
+        they must be what this body saw.  Those whose digest reads what the
+        body's own operations changed (a registry it appended to; a class
+        it set an attribute of; a function whose cell holds such a list)
+        come apart, second: a restore checks them as the operations will
+        leave them (check_after_reads), the others before."""
         code = self.codes.get(frame.name)
         if code is None:
-            return []
+            return [], []
         names: set[str] = set()
         stack = [code]
         while stack:
@@ -1137,8 +1206,29 @@ class Planner:
                 names.update(attribute_names(current, self.attribute_opcodes))
                 stack += [c for c in current.co_consts if type(c) is type(code)]
         targets = {id(op[1]) for op in frame.live_ops}
+        probes = _probes(frame.live_ops)
+        reads: list[tuple[str, str, Any]] = []
+        after: list[tuple[str, str, Any]] = []
+
+        def place(source: str, name: str, value: Any) -> None:
+            original = value
+            if id(original) in targets and id(original) not in probes:
+                # Changed by the body, and no copy of it can show what its
+                # operations will leave (a dict subclass): not checked.
+                return
+            if type(value) in (set, list) and any(id(v) in _ALIASES for v in value):
+                # os.supports_dir_fd and friends hold the planner's
+                # wrappers besides the real functions (InputRecorder),
+                # warnings.filters its listener (_watch_warnings).
+                value = type(value)(v for v in value if id(v) not in _ALIASES)
+            seen = restore.digest(value, _ALIASES)
+            changed = dict(probes)
+            if value is not original and id(original) in probes:
+                changed[id(value)] = _probe_copy(value)  # a filtered copy
+            touched = bool(probes) and restore.digest(value, _ALIASES, changed) != seen
+            (after if touched else reads).append((source, name, seen))
+
         sources = frame.imported | {b[0] for b in frame.bindings}
-        reads = []
         for source in sorted(sources):
             module = sys.modules.get(source)
             if (module is None or module is frame.module or source.startswith("pycds")
@@ -1151,37 +1241,28 @@ class Planner:
                 continue
             for name in sorted(names & attrs.keys()):
                 value = attrs[name]
-                if (name.startswith("__") or id(value) in targets or type(value) is type(sys)
+                if (name.startswith("__") or type(value) is type(sys)
                         or (source, name) in set_by_body):
                     continue
                 if id(value) in _ALIASES:
                     continue  # the planner's stand-ins: os.environ is an input
-                seen = None
-                if type(value) in (set, list) and any(id(v) in _ALIASES for v in value):
-                    # os.supports_dir_fd and friends hold the planner's
-                    # wrappers besides the real functions (InputRecorder),
-                    # warnings.filters its listener (_watch_warnings).
-                    value = type(value)(v for v in value if id(v) not in _ALIASES)
                 if not restore.checkable(value):
                     raise unit.Refused(
                         f"reads {source}.{name}, an object of C type "
                         f"{objects.type_name(type(value))} whose contents "
                         "cannot be checked at restore")
-                reads.append((source, name, seen or restore.digest(value)))
+                place(source, name, value)
                 if any(f.name == source for f in self.stack):
                     # A module still running: its unit makes its objects
                     # after the imports it replays (this one among them).
                     self.partial_users.setdefault(source, frame.name)
-        known = {(source, name) for source, name, _ in reads} | set_by_body
+        known = {(source, name) for source, name, _ in reads + after} | set_by_body
         running = {f.name for f in self.stack if f is not frame}
         for source, name, value in _ran_names(frame.ran, frame.name, running):
-            # (a container the body changed: its operations are checked
-            # against what it held, check_before)
-            if (source, name) not in known and id(value) not in _ALIASES \
-                    and id(value) not in targets:
+            if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
-                reads.append((source, name, restore.digest(value)))
-        return reads
+                place(source, name, value)
+        return reads, after
 
     # -- the run ------------------------------------------------------------
 
@@ -1230,7 +1311,7 @@ def process_inputs() -> ProcessInputs:
             "executable": sys.executable, "version": sys.version}
 
 
-_ALIASES: dict[int, tuple[Any, ...]] = {}  # InputRecorder.aliases()
+_ALIASES: dict[int, tuple[Any, ...] | None] = {}  # InputRecorder.aliases()
 
 
 def _absolute(name: str, globals: Any, level: int) -> str:
@@ -1244,6 +1325,55 @@ def _absolute(name: str, globals: Any, level: int) -> str:
             package = package.rpartition(".")[0]
     base = package.rsplit(".", level - 1)[0] if level > 1 else package
     return f"{base}.{name}" if name else base
+
+
+# An item no program holds: added to a copy of what the body's operations
+# changed, it tells the reads whose digest sees that object (_probes).
+_PROBE = "\0pycds: changed by the body"
+
+
+def _probe_copy(target: Any, attrs: Any = None) -> Any:
+    """A copy of a list, dict or set, or of attributes, with _PROBE in it."""
+    if attrs is not None:
+        return {**attrs, _PROBE: None}
+    if type(target) is list:
+        return [*target, _PROBE]
+    if type(target) is dict:
+        return {**target, _PROBE: None}
+    if type(target) is set:
+        return {*target, _PROBE}
+    return None
+
+
+def _probes(live_ops: list[tuple[Any, ...]]) -> dict[int, Any]:
+    """{id(target): probe copy} of what the body's operations changed, as
+    restore.operations_applied copies them: a digest that reads one with
+    these substitutes differs from its own."""
+    probes: dict[int, Any] = {}
+    for op in live_ops:
+        name, target = op[0], op[1]
+        if id(target) in probes:
+            continue
+        if name in restore.CONTAINER_OPERATIONS:
+            copy = _probe_copy(target)
+        elif name in ("set_attr", "del_attr"):
+            copy = _probe_copy(target, dict(
+                target.__dict__ if isinstance(target, type)
+                else object.__getattribute__(target, "__dict__")))
+        else:
+            continue
+        if copy is not None:
+            probes[id(target)] = copy
+    return probes
+
+
+def _hashes_alike(obj: Any) -> bool:
+    """Whether hash(obj) is the same number in every process."""
+    if type(obj) in (int, bool, float, complex, type(None)):
+        return True
+    if type(obj) in (tuple, frozenset):
+        return all(map(_hashes_alike, obj))
+    return False
 
 
 def _witness(value: Any) -> tuple[Any, ...]:

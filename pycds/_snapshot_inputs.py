@@ -5,9 +5,10 @@ opened for writing, a library loaded with ctypes).
 
 sys.addaudithook sees open, os.listdir and os.scandir but neither os.stat
 nor reads of os.environ (DESIGN.md section 9), so this planning process
-wraps those itself: os.environ's class, os.stat/os.lstat/os.access (which
-os.path.exists, isfile, isdir, islink, getmtime... call through the os
-module), and sys.argv.  Runs in the planning interpreter before the traced
+wraps those itself: os.environ's and os.environb's class,
+os.stat/os.lstat/os.access/os.readlink (which os.path.exists, isfile,
+isdir, islink, getmtime, realpath... call through the os module), and
+sys.argv.  Runs in the planning interpreter before the traced
 bodies: it imports only start-up modules.
 """
 
@@ -67,18 +68,27 @@ class InputRecorder:
         self._stat = os.stat
         self._lstat = os.lstat
         self._access = os.access
+        self._readlink = os.readlink
 
     def install(self) -> None:
         sys.addaudithook(self._audit)
-        os.environ.__class__ = _environ_class(os.environ.__class__, self)
+        # os.environ and os.environb (os.getenvb) are two views of one
+        # environment, of one class.
+        recording = _environ_class(os.environ.__class__, self)
+        os.environ.__class__ = recording
+        if hasattr(os, "environb"):
+            os.environb.__class__ = recording
         os.stat = self._wrap(self._stat)  # type: ignore[assignment]
         os.lstat = self._wrap(self._lstat)  # type: ignore[assignment]
         os.access = self._wrap(self._access)  # type: ignore[assignment]
+        # A link's target: a path read by it is checked with its target.
+        os.readlink = self._wrap(self._readlink)  # type: ignore[assignment]
         # A body may ask whether a function is one that takes a directory
         # descriptor (shutil's rmtree turns its protection against symlink
         # attacks on that way): the wrappers answer as the real ones.
         for real, wrapper in ((self._stat, os.stat), (self._lstat, os.lstat),
-                              (self._access, os.access)):
+                              (self._access, os.access),
+                              (self._readlink, os.readlink)):
             for name in SUPPORTS_SETS:
                 functions = getattr(os, name, None)
                 if isinstance(functions, set) and real in functions:
@@ -91,10 +101,14 @@ class InputRecorder:
         has (pycds/_snapshot_restore.py's witness)."""
         from ._snapshot_restore import witness
         base = type(os.environ).__mro__[1]
-        return {id(os.stat): witness(self._stat), id(os.lstat): witness(self._lstat),
-                id(os.access): witness(self._access),
-                id(sys.argv): witness([]),
-                id(os.environ): (f"{base.__module__}.{base.__qualname__}", None)}
+        environ = (f"{base.__module__}.{base.__qualname__}", None)
+        aliases = {id(os.stat): witness(self._stat), id(os.lstat): witness(self._lstat),
+                   id(os.access): witness(self._access),
+                   id(os.readlink): witness(self._readlink),
+                   id(sys.argv): witness([]), id(os.environ): environ}
+        if hasattr(os, "environb"):
+            aliases[id(os.environb)] = environ
+        return aliases
 
     def _wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
         recorder = self

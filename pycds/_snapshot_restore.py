@@ -80,9 +80,10 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U9: digests of containers hashed, plain values by value (U8: strings from
+# U10: a class's or function's read holds its state (U9: digests of
+# containers hashed, plain values by value; U8: strings from
 # code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU9\n"
+UNIT_MAGIC = b"pycdsU10"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -90,9 +91,11 @@ FORMAT = 1
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
 H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (absent),
-                           # (size, mtime_ns), or file_kind()'s (strings)
+                           # _file_state()'s (size, mtime_ns[, link target]),
+                           # or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
+H_LOOKUPS = "lookups"      # [lookup_answer()]: what it asked find_spec
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 H_READS = "reads"          # [(module, attribute, digest)]: what the body's
@@ -103,6 +106,9 @@ H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
 H_STRINGS = "strings"      # bytes, (code, slot) pairs of uint32: strings of
                            # the module's code (pycds/ext/unit.h's unit_strings)
 H_NAMES = "names"          # [str]: other strings the planner had interned
+H_AFTER = "after"          # [(module, attribute, digest)]: reads of what the
+                           # body's own operations change, checked as they
+                           # will leave it (check_after_reads)
 H_SUMMARY = "summary"      # {"objects": n, "operations": {name: count}}
 
 _pickle: Any = None
@@ -673,11 +679,24 @@ LOCALE_KEYS = tuple(name.encode() for name in LOCALE_VARIABLES)
 
 
 def _file_state(path: str) -> Any:
+    """A path read for its contents: None when absent, else the size and
+    time of what it leads to, and for a symbolic link its target too (a
+    body that called os.readlink)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISLNK(st.st_mode):
+        return (st.st_size, st.st_mtime_ns)
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = None
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
+        return (None, None, target)
+    return (st.st_size, st.st_mtime_ns, target)
 
 
 def file_kind(path: str) -> Any:
@@ -786,6 +805,21 @@ def check_inputs(header: dict[str, Any]) -> None:
     argv = header[H_ARGV]
     if argv is not None and list(sys.argv) != argv:
         raise Stale("sys.argv differs")
+    if header[H_LOOKUPS]:
+        find_spec = sys.modules["_frozen_importlib"]._find_spec
+        for name, path, found, origin in header[H_LOOKUPS]:
+            if lookup_answer(name, path, find_spec(name, path)) != (name, path, found, origin):
+                raise Stale(f"where the import system finds {name} changed")
+
+
+def lookup_answer(name: str, path: Any, spec: Any) -> tuple[Any, ...]:
+    """A body's question to the import system (importlib.util.find_spec)
+    and its answer: (name, the search path or None, found, origin)."""
+    entries = None if path is None else [entry for entry in path if isinstance(entry, str)]
+    if spec is None:
+        return (name, entries, False, None)
+    origin = getattr(spec, "origin", None)
+    return (name, entries, True, origin if isinstance(origin, str) else None)
 
 
 def replay_imports(header: dict[str, Any], module: Any) -> None:
@@ -808,6 +842,65 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
         source, attribute, _ = (header[H_BINDINGS], header[H_READS])[kind][index]
         raise Stale(f"{source}.{attribute} changed" if kind == 0 else
                     f"{source}.{attribute} is not what its body saw")
+
+
+# The operations on containers a restore can apply to a copy.
+CONTAINER_OPERATIONS = {"set_item", "del_item", "append", "insert", "add", "discard"}
+
+
+def operations_applied(operations: list[tuple[Any, ...]]) -> dict[int, Any]:
+    """{id(target): copy} of each list, dict and set, and each class's and
+    instance's attributes (a dict), that the operations change, with them
+    applied to the copy: what a digest of them will read once they are
+    (digest's substitutes).  A target of another kind gets no copy: a read
+    that sees it then differs, and the unit is not used."""
+    copies: dict[int, Any] = {}
+    for op in operations:
+        name, target, key, value = op[:4]
+        copy = copies.get(id(target))
+        if name in CONTAINER_OPERATIONS:
+            if copy is None:
+                if type(target) not in (list, dict, set):
+                    continue
+                copy = copies[id(target)] = type(target)(target)
+            if name == "set_item":
+                copy[key] = value
+            elif name == "del_item":
+                del copy[key]
+            elif name == "append":
+                copy.append(value)
+            elif name == "insert":
+                copy.insert(key, value)
+            elif name == "add":
+                copy.add(value)
+            else:
+                copy.discard(value)
+        elif name in ("set_attr", "del_attr"):
+            if copy is None:
+                copy = copies[id(target)] = dict(
+                    target.__dict__ if isinstance(target, type)
+                    else object.__getattribute__(target, "__dict__"))
+            if name == "set_attr":
+                copy[key] = value
+            else:
+                copy.pop(key, None)
+    return copies
+
+
+def check_after_reads(reads: list[tuple[str, str, Any]],
+                      operations: list[tuple[Any, ...]]) -> None:
+    """What the body read of objects its own operations change (a registry
+    it appended to, then counted): as they will be once the operations are
+    applied, which a program that changed them first shows."""
+    if not reads:
+        return
+    copies = operations_applied(operations)
+    for source, attribute, expected in reads:
+        attrs = getattr(sys.modules.get(source), "__dict__", None)
+        if type(attrs) is not dict or attribute not in attrs:
+            raise Stale(f"{source}.{attribute} is gone")
+        if _cds.digest(attrs[attribute], None, copies) != expected:
+            raise Stale(f"{source}.{attribute} is not what its body saw")
 
 
 def _import_text(name: str, fromlist: Any, level: int) -> str:
@@ -1119,8 +1212,11 @@ def describe(name: str, unit: Any) -> str:
                          for n, _, level, _ in header[H_IMPORTS][:12])
              + (" ..." if len(header[H_IMPORTS]) > 12 else ""),
              f"    inputs     env {sorted(header[H_ENV])}, files {len(header[H_FILES])}, "
-             f"directories {len(header[H_LISTED])}",
-             f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads",
+             f"directories {len(header[H_LISTED])}"
+             + (f", lookups {[entry[0] for entry in header[H_LOOKUPS]]}"
+                if header.get(H_LOOKUPS) else ""),
+             f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads"
+             + (f", {len(header[H_AFTER])} with its operations" if header.get(H_AFTER) else ""),
              f"    classes    {summary.get('classes', '?')}, "
              f"{summary.get('images', '?')} made from images",
              "    replays    " + (", ".join(f"{op} {n}" for op, n in sorted(operations.items()))
@@ -1193,6 +1289,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
             load_objects, (reader, strings.__getitem__))
         for op in operations:  # as checked above, unless the unit lies
             check_operation(op)
+        check_after_reads(header[H_AFTER], operations)
         t4 = time.perf_counter()
     except Stale as why:
         _log.say(f"snapshot: {name}: code ({why})")

@@ -103,9 +103,10 @@ static PyMethodDef module_methods[] = {
     {"witness", pycds_witness, METH_O,
      "witness(obj) -> tuple: what must still hold of an object a snapshot\n"
      "unit names by path (pycds/ext/witness.h)."},
-    {"digest", pycds_digest, METH_O,
-     "digest(value) -> what a snapshot unit's body may have read of another\n"
-     "module's attribute (pycds/ext/witness.h)."},
+    {"digest", (PyCFunction)(void (*)(void))pycds_digest, METH_FASTCALL,
+     "digest(value, stand_ins=None, substitutes=None) -> what a snapshot\n"
+     "unit's body may have read of another module's attribute\n"
+     "(pycds/ext/witness.h)."},
     {"matches_witness", (PyCFunction)(void (*)(void))pycds_matches_witness,
      METH_FASTCALL,
      "matches_witness(obj, witness, checked) -> bool: witness(obj) ==\n"

@@ -544,8 +544,39 @@ static int feed(struct hashed *state, PyObject *value)
  * instance of a type whose instances all have one witness (re's named
  * constants) under the key (type,).  An instance itself is not kept: a
  * restore must not keep alive what the program drops. */
+/* {id: witness} of the dumping process's stand-ins while digest() runs
+ * (borrowed; NULL at restore, where there are none). */
+static PyObject *stand_ins;
+
+/* {id: object} while digest() runs with substitutes (borrowed, else
+ * NULL): what a container, or a class's or instance's attributes, will
+ * hold once a unit's operations are applied (a copy they were applied to),
+ * read in its place. */
+static PyObject *substitutes;
+
+/* What a digest reads for obj: its substitute, else obj (borrowed); NULL
+ * on error. */
+static PyObject *read_as(PyObject *obj)
+{
+    if (!substitutes)
+        return obj;
+    PyObject *id = PyLong_FromVoidPtr(obj);
+    PyObject *found = id ? PyDict_GetItemWithError(substitutes, id) : NULL;
+    Py_XDECREF(id);
+    return found ? found : PyErr_Occurred() ? NULL : obj;
+}
+
 static PyObject *item_witness(PyObject *item, PyObject *checked)
 {
+    if (stand_ins) {
+        PyObject *id = PyLong_FromVoidPtr(item);
+        PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
+        Py_XDECREF(id);
+        if (standing)
+            return Py_NewRef(standing);
+        if (PyErr_Occurred())
+            return NULL;
+    }
     if (!checked)
         return witness_of(item);
     int by_identity = PyFunction_Check(item) || PyType_Check(item) ||
@@ -607,7 +638,9 @@ static int feed_item(struct hashed *state, PyObject *item, int depth,
          * has no stamp of its own. */
         if (!PyTuple_Check(item) && !PyFrozenSet_CheckExact(item))
             *nested = 1;
-        PyObject *inner = container_digest(item, depth + 1, checked, nested);
+        PyObject *read = read_as(item);
+        PyObject *inner =
+            read ? container_digest(read, depth + 1, checked, nested) : NULL;
         int done =
             inner ? (put(state, 'C', NULL, 0) < 0 ? -1 : feed(state, inner))
                   : -1;
@@ -706,6 +739,212 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
     return out;
 }
 
+/* ------------------------------------------------ classes' and functions'
+ * state
+ *
+ * A read of a class or a function is its witness and, where a program can
+ * change what the body saw through it without replacing it, a hash of
+ * that state: a class's own attributes and those of the classes of its
+ * MRO that are not static (a method or a setting patched on a base before
+ * the import); a function's closure cells, defaults and keyword defaults
+ * (a cache a closure fills).  A class's attributes are one level (a
+ * container among them by its witness), a cell's contents as a module
+ * attribute's (a container by its items). */
+
+/* The tag that marks a digest as (tag, witness, state). */
+static PyObject *state_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=state");
+    return tag;
+}
+
+static int feed_namespace(struct hashed *state, PyTypeObject *type,
+                          PyObject *checked)
+{
+    PyObject *read = read_as((PyObject *)type);
+    if (!read)
+        return -1;
+    PyObject *ns =
+        read != (PyObject *)type ? Py_NewRef(read) : pycds_type_namespace(type);
+    if (!ns)
+        return PyErr_Occurred() ? -1 : put(state, 'n', NULL, 0);
+    int failed = !PyDict_Check(ns);
+    if (failed)
+        pycds_raise(PYCDS_ERROR_TYPE, "a class namespace that is no dict");
+    PyObject *key, *item;
+    Py_ssize_t pos = 0;
+    int nested = 0;
+    while (!failed && PyDict_Next(ns, &pos, &key, &item)) {
+        Py_INCREF(key);
+        Py_INCREF(item);
+        /* A stand-in for nothing: the dumping process added the attribute
+         * (a wrapper over an inherited method); the class has none. */
+        PyObject *id = stand_ins ? PyLong_FromVoidPtr(item) : NULL;
+        PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
+        Py_XDECREF(id);
+        failed = PyErr_Occurred() != NULL;
+        if (!failed && standing != Py_None)
+            failed =
+                put(state, 'k', NULL, 0) < 0 ||
+                feed_item(state, key, DIGEST_DEPTH, checked, &nested) < 0 ||
+                feed_item(state, item, DIGEST_DEPTH, checked, &nested) < 0;
+        Py_DECREF(key);
+        Py_DECREF(item);
+    }
+    Py_DECREF(ns);
+    return failed || put(state, 'K', NULL, 0) < 0 ? -1 : 0;
+}
+
+/* XXH3-128 of one class's own attributes (16 bytes). */
+static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked)
+{
+    struct hashed all;
+    hashed_init(&all);
+    int failed = feed_namespace(&all, type, checked) < 0;
+    XXH128_canonical_t bytes;
+    if (!failed)
+        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
+    hashed_free(&all);
+    return failed ? NULL
+                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
+                                              sizeof bytes.digest);
+}
+
+/* namespace_hash(), remembered in `checked` while the class's stamp holds
+ * (many units read typing's and enum's classes, and a class's bases are
+ * those of many others): each class is hashed once per import. */
+static PyObject *remembered_namespace_hash(PyTypeObject *type,
+                                           PyObject *checked)
+{
+    unsigned int stamp = checked ? pycds_type_stamp(type) : 0;
+    if (!stamp)
+        return namespace_hash(type, checked);
+    PyObject *id = PyLong_FromVoidPtr(type);
+    PyObject *key = id ? PyTuple_Pack(2, state_tag(), id) : NULL;
+    Py_XDECREF(id);
+    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
+    PyObject *out = NULL;
+    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 3 &&
+        PyTuple_GET_ITEM(known, 0) == (PyObject *)type &&
+        PyLong_AsUnsignedLong(PyTuple_GET_ITEM(known, 2)) == stamp)
+        out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    if (!out && key && !PyErr_Occurred()) {
+        out = namespace_hash(type, checked);
+        /* A witness may run Python code that changes the class: the stamp
+         * taken before then no longer matches, and the next call looks
+         * again. */
+        PyObject *number = out ? PyLong_FromUnsignedLong(stamp) : NULL;
+        PyObject *entry =
+            number ? PyTuple_Pack(3, (PyObject *)type, out, number) : NULL;
+        if (out && (!entry || PyDict_SetItem(checked, key, entry) < 0))
+            Py_CLEAR(out);
+        Py_XDECREF(number);
+        Py_XDECREF(entry);
+    }
+    Py_XDECREF(key);
+    return out;
+}
+
+/* The state of a class: the hashes of its own attributes and those of
+ * the classes of its MRO that are not static; None for a static class
+ * (nothing can change it). */
+static PyObject *class_state(PyTypeObject *type, PyObject *checked)
+{
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        Py_RETURN_NONE;
+    PyObject *mro = type->tp_mro;
+    if (!mro || !PyTuple_Check(mro))
+        return pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
+    Py_INCREF(mro);
+    struct hashed all;
+    hashed_init(&all);
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) ||
+            !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *own =
+            remembered_namespace_hash((PyTypeObject *)base, checked);
+        failed = !own || put(&all, '|', PyBytes_AS_STRING(own),
+                             (size_t)PyBytes_GET_SIZE(own)) < 0;
+        Py_XDECREF(own);
+    }
+    Py_DECREF(mro);
+    XXH128_canonical_t bytes;
+    if (!failed)
+        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
+    hashed_free(&all);
+    return failed ? NULL
+                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
+                                              sizeof bytes.digest);
+}
+
+/* The state of a function, or None when it has no cells and no defaults. */
+static PyObject *function_state(PyObject *function, PyObject *checked)
+{
+    PyFunctionObject *f = (PyFunctionObject *)function;
+    PyObject *parts[3] = {f->func_closure, f->func_defaults,
+                          f->func_kwdefaults};
+    if (!parts[0] && !parts[1] && !parts[2])
+        Py_RETURN_NONE;
+    struct hashed all;
+    hashed_init(&all);
+    int failed = 0, nested = 0;
+    for (int part = 0; part < 3 && !failed; part++) {
+        PyObject *values = parts[part];
+        if (!values) {
+            failed = put(&all, '0', NULL, 0) < 0;
+            continue;
+        }
+        Py_INCREF(values);
+        if (part == 0 && PyTuple_Check(values)) {
+            int64_t length = PyTuple_GET_SIZE(values);
+            failed = put(&all, 'L', &length, sizeof length) < 0;
+            for (Py_ssize_t i = 0; i < length && !failed; i++) {
+                PyObject *cell = PyTuple_GET_ITEM(values, i);
+                PyObject *inside = PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
+                if (!inside) {
+                    failed = put(&all, 'E', NULL, 0) < 0;
+                    continue;
+                }
+                /* As a module attribute's: a container by its items. */
+                Py_INCREF(inside);
+                failed = put(&all, 'v', NULL, 0) < 0 ||
+                         (container(inside)
+                              ? feed_item(&all, inside, 0, checked, &nested)
+                              : feed_item(&all, inside, DIGEST_DEPTH, checked,
+                                          &nested)) < 0;
+                Py_DECREF(inside);
+            }
+        } else
+            /* The defaults tuple or keyword dict: its items, containers
+             * among them by their own items (a mutable default). */
+            failed = put(&all, 'D', NULL, 0) < 0 ||
+                     feed_item(&all, values, 0, checked, &nested) < 0;
+        Py_DECREF(values);
+    }
+    XXH128_canonical_t bytes;
+    if (!failed)
+        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
+    hashed_free(&all);
+    return failed ? NULL
+                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
+                                              sizeof bytes.digest);
+}
+
+/* The state of a class or a function (None: it has none), else None. */
+static PyObject *state_of(PyObject *value, PyObject *checked)
+{
+    if (PyType_Check(value))
+        return class_state((PyTypeObject *)value, checked);
+    if (Py_TYPE(value) == &PyFunction_Type)
+        return function_state(value, checked);
+    Py_RETURN_NONE;
+}
+
 /* ((name, shallow(value)), ...) of an instance's attributes. */
 static PyObject *shallow_attrs(PyObject *dict)
 {
@@ -748,13 +987,27 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     PyTypeObject *t = Py_TYPE(value);
     if (atom(value))
         return atom_digest(value);
-    if (container(value))
-        return container_digest(value, 1, checked, nested);
+    if (container(value)) {
+        PyObject *read = read_as(value);
+        return read ? container_digest(read, 1, checked, nested) : NULL;
+    }
     PyObject *seen = witness_of(value);
-    if (!seen || PyModule_CheckExact(value) || PyType_Check(value) ||
-        t == &PyFunction_Type)
+    if (!seen || PyModule_CheckExact(value))
         return seen;
-    PyObject *attrs = own_attrs(value);
+    if (PyType_Check(value) || t == &PyFunction_Type) {
+        PyObject *state = state_of(value, checked);
+        PyObject *tag = state ? state_tag() : NULL;
+        PyObject *out = !tag               ? NULL
+                        : state == Py_None ? Py_NewRef(seen)
+                                           : PyTuple_Pack(3, tag, seen, state);
+        Py_XDECREF(state);
+        Py_DECREF(seen);
+        return out;
+    }
+    PyObject *read = read_as(value);
+    PyObject *attrs = !read           ? NULL
+                      : read != value ? Py_NewRef(read)
+                                      : own_attrs(value);
     PyObject *out = seen;
     if (!attrs)
         out = NULL;
@@ -775,10 +1028,24 @@ static PyObject *digest_of(PyObject *value, PyObject *checked)
     return digest_noting(value, checked, &nested);
 }
 
-PyObject *pycds_digest(PyObject *module, PyObject *value)
+PyObject *pycds_digest(PyObject *module, PyObject *const *args,
+                       Py_ssize_t nargs)
 {
     (void)module;
-    return digest_of(value, NULL);
+    for (Py_ssize_t i = 1; i < nargs; i++)
+        if (args[i] != Py_None && !PyDict_Check(args[i]))
+            nargs = 0;
+    if (nargs < 1 || nargs > 3)
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "digest(value, stand_ins=None, substitutes=None)");
+    /* Kept and put back: a witness may run Python code that digests. */
+    PyObject *outer_stand_ins = stand_ins, *outer_substitutes = substitutes;
+    stand_ins = nargs >= 2 && args[1] != Py_None ? args[1] : NULL;
+    substitutes = nargs >= 3 && args[2] != Py_None ? args[2] : NULL;
+    PyObject *out = digest_of(args[0], NULL);
+    stand_ins = outer_stand_ins;
+    substitutes = outer_substitutes;
+    return out;
 }
 
 /* What module `source` holds as `attribute` now (borrowed from the module's
@@ -858,19 +1125,35 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     return out;
 }
 
-/* Whether value is what a body read: a function's, module's or class's
- * witness (remembered), anything else's digest. */
+/* Whether value is what a body read: a module's witness, a function's or
+ * class's witness (remembered) and state, anything else's digest. */
 static int digest_matches(PyObject *value, PyObject *expected,
                           PyObject *checked)
 {
-    if (Py_TYPE(value) == &PyFunction_Type || PyModule_CheckExact(value) ||
-        PyType_Check(value))
+    if (PyModule_CheckExact(value))
         return matches(value, expected, checked);
+    if (Py_TYPE(value) == &PyFunction_Type || PyType_Check(value)) {
+        int stated = PyTuple_GET_SIZE(expected) == 3 &&
+                     is(PyTuple_GET_ITEM(expected, 0), "=state");
+        int same = matches(
+            value, stated ? PyTuple_GET_ITEM(expected, 1) : expected, checked);
+        if (same != 1)
+            return same;
+        PyObject *state = state_of(value, checked);
+        if (!state)
+            return -1;
+        same = stated ? compare(state, PyTuple_GET_ITEM(expected, 2), Py_EQ)
+                      : state == Py_None;
+        Py_DECREF(state);
+        return same;
+    }
     PyObject *now = remembered_digest(value, checked);
     int equal = now ? compare(now, expected, Py_EQ) : -1;
     Py_XDECREF(now);
     return equal;
 }
+
+static PyObject *check_reads(PyObject *const *args);
 
 PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                             Py_ssize_t nargs)
@@ -880,6 +1163,18 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
         !PyDict_Check(args[2]))
         return pycds_raise(PYCDS_ERROR_TYPE,
                            "check_reads(bindings, reads, checked)");
+    /* A restore's own reads, with no stand-ins or substitutes of a digest
+     * whose witness ran Python code that imported. */
+    PyObject *outer_stand_ins = stand_ins, *outer_substitutes = substitutes;
+    stand_ins = substitutes = NULL;
+    PyObject *out = check_reads(args);
+    stand_ins = outer_stand_ins;
+    substitutes = outer_substitutes;
+    return out;
+}
+
+static PyObject *check_reads(PyObject *const *args)
+{
     PyObject *modules = sys_modules();
     if (!modules)
         return NULL;
@@ -896,6 +1191,8 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
             PyObject *value = module_value(modules, PyTuple_GET_ITEM(entry, 0),
                                            PyTuple_GET_ITEM(entry, 1));
             int same;
+            /* Held: a witness may run Python code that drops it. */
+            Py_XINCREF(value);
             if (!value)
                 same = PyErr_Occurred() ? -1 : 0;
             else if (kind == 0 && atom(value)) {
@@ -906,6 +1203,7 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                 same = matches(value, expected, args[2]);
             else
                 same = digest_matches(value, expected, args[2]);
+            Py_XDECREF(value);
             if (same < 0)
                 return NULL;
             if (!same)

@@ -59,16 +59,26 @@ PyObject *pycds_shallow(PyObject *module, PyObject *value);
  * length) when it has more than 64 items, else (type name, length,
  * XXH3-128 of its items' shallow() forms, 16 bytes; a set's in any
  * order; an item that is a container by its own such digest, one level
- * further, its items' by shallow()); an object with a __dict__ of at most 64 attributes (not a
- * module, class or function), (witness, ((name, shallow form), ...));
- * else the witness. */
-PyObject *pycds_digest(PyObject *module, PyObject *value);
+ * further, its items' by shallow()); a class's or function's witness,
+ * or ("=state", witness, XXH3-128 of its state) where it has state (a
+ * class: its and its non-static bases' attributes, one level; a function:
+ * its cells' contents, as a module attribute's, its defaults and keyword
+ * defaults); an object with a __dict__ of at most 64 attributes (not a
+ * module), (witness, ((name, shallow form), ...)); else the witness.
+ * `stand_ins` ({id: witness}, optional): objects the dumping process put
+ * in the place of others (the planner's wrappers), whose items are
+ * written with the witness of what they stand for.  `substitutes` ({id:
+ * object}, optional): a container read as another (a copy), a class's or
+ * instance's attributes as a dict: what a unit's operations will leave. */
+PyObject *pycds_digest(PyObject *module, PyObject *const *args,
+                       Py_ssize_t nargs);
 
 /* check_reads(bindings, reads, checked) -> None, or (0 or 1, index) for
  * the first binding or read that no longer holds: each is (module,
  * attribute, digest); the module's attribute now must be there, and have
  * the plain value of a binding (its shallow() form) or match its witness,
- * or match a read's digest (a function, module or class by witness).
+ * or match a read's digest (a module by witness; a function or class by
+ * witness and state).
  * `checked` remembers witnesses across calls, for the process's life. */
 PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                             Py_ssize_t nargs);

@@ -180,6 +180,23 @@ def test_the_trace_notes_an_empty_sys_path_at_its_first_lookup(tmp_path: Path) -
     assert done.stdout == "0 []\n", done.stdout
 
 
+def test_the_trace_is_written_whatever_json_the_program_left(tmp_path: Path) -> None:
+    """The list is written at the program's exit with pycds's own
+    encoder: a program that replaced json.dumps (an orjson shim) still
+    leaves a list the dump reads."""
+    from pycds import _listfile
+    (tmp_path / "m.py").write_text("A = 1\n")
+    code = ("import json, m\n"
+            "json.dumps = lambda *args, **kwargs: 'replaced'\n")
+    listing = tmp_path / "a.lst"
+    run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE", PYCDSLIST=str(listing))
+    traced = _listfile.read(str(listing))
+    assert traced.bad_lines == 0 and "m" in {m.name for m in traced.modules}
+    out = run(["-m", "pycds", "dump", "--list", str(listing),
+               "--archive", str(tmp_path / "a.img")], cwd=tmp_path)
+    assert out.stdout.startswith("archived ") and "unreadable" not in out.stdout
+
+
 def test_inspect_command(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("A = 1\n")
     built = build(tmp_path, ["-c", "import m"])

@@ -1543,6 +1543,163 @@ def test_body_reading_a_changed_dict_sees_the_change(bindings: Snap) -> None:
     assert section(result.share.stdout, "caller") == section(result.plain.stdout, "caller")
 
 
+# What a program changes inside another module's objects before an import
+# whose body reads them: a class's attributes (its own or a base's), a
+# function's closure, a registry the body itself appends to and counts;
+# and inputs read through os.environb and os.readlink.
+
+PROGRAM_CHANGES = {
+    "base_.py": """
+        class W:
+            greeting = "hi"
+            def m(self):
+                return "orig"
+        class Sub(W):
+            pass
+        def make():
+            cache = []
+            def add(x):
+                cache.append(x)
+                return list(cache)
+            return add
+        add = make()
+        REGISTRY = []
+    """,
+    "reads_class_.py": """
+        import base_
+        GREETING = base_.W.greeting
+    """,
+    "reads_base_.py": """
+        import base_
+        VIA_SUB = base_.Sub().m()
+    """,
+    "reads_closure_.py": """
+        import base_
+        SEEN = base_.add("body")
+    """,
+    "registers_.py": """
+        import base_
+        base_.REGISTRY.append("body")
+        COUNT = len(base_.REGISTRY)
+    """,
+    "reads_environb_.py": """
+        import os
+        VALUE = os.environb.get(b"SNAPTEST_BYTES")
+    """,
+    "probes_.py": """
+        import importlib.util
+        HAS = importlib.util.find_spec("optional_dep_") is not None
+    """,
+    "reads_link_.py": """
+        import os
+        TARGET = os.readlink(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lnk"))
+    """,
+    "one": "the link's first target\n",
+    "two": "its second\n",
+    "app.py": APP_HEAD + """
+import base_
+if "class" in sys.argv:
+    base_.W.greeting = "patched"
+if "base" in sys.argv:
+    base_.W.m = lambda self: "patched"
+if "closure" in sys.argv:
+    base_.add("program")
+if "registry" in sys.argv:
+    base_.REGISTRY.append("program")
+
+def c_values():
+    import reads_class_, reads_base_, reads_closure_, registers_
+    import reads_environb_, reads_link_, probes_
+    yield reads_class_.GREETING, reads_base_.VIA_SUB, reads_closure_.SEEN, probes_.HAS
+    yield registers_.COUNT, base_.REGISTRY, base_.add("after")
+    yield reads_environb_.VALUE, reads_link_.TARGET
+check("values", c_values)
+""",
+}
+CHANGE_READERS = ("reads_class_", "reads_base_", "reads_closure_", "registers_",
+                  "reads_environb_", "reads_link_", "probes_")
+
+
+@pytest.fixture(scope="module")
+def program_changes(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    root = tmp_path_factory.mktemp("program_changes")
+    (root / "lnk").symlink_to("one")
+    return snapshot_project(root, PROGRAM_CHANGES, ["app.py"])
+
+
+def changed_by_program(snap: Snap, modules: dict[str, str], args: list[str],
+                       **env: str | None) -> None:
+    """Each module runs as code with a reason naming its value, the other
+    readers are restored, and the output is plain Python's."""
+    result = runs(snap, args, **env)
+    lines = snapshot_lines(result.share.stderr)
+    for module, why in modules.items():
+        assert lines.get(module, "").startswith("code ("), (module, result.share.stderr)
+        assert why in lines[module], lines[module]
+    assert_restored(result.share, *(m for m in CHANGE_READERS if m not in modules),
+                    dump_output=snap.dump_output)
+    assert result.share.stdout == result.plain.stdout, result.share.stderr
+
+
+def test_readers_of_unchanged_objects_are_restored(program_changes: Snap) -> None:
+    """A body that appended to another module's list and then counted it
+    restores (its read is checked as its own operations leave the list),
+    and so does one whose call filled a closure's list."""
+    runs(program_changes, ["app.py"]).same("values", *CHANGE_READERS)
+
+
+def test_a_class_attribute_set_by_the_program_is_seen(program_changes: Snap) -> None:
+    # (Sub inherits the attribute: a reader of Sub runs as code too.)
+    changed_by_program(program_changes, {"reads_class_": "base_.W",
+                                         "reads_base_": "base_.Sub"},
+                       ["app.py", "class"])
+
+
+def test_a_method_patched_on_a_base_class_is_seen(program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"reads_base_": "base_.Sub",
+                                         "reads_class_": "base_.W"},
+                       ["app.py", "base"])
+
+
+def test_a_closure_the_program_filled_is_seen(program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"reads_closure_": "base_.add"},
+                       ["app.py", "closure"])
+
+
+def test_a_registry_the_program_filled_before_the_body_appended_is_seen(
+        program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"registers_": "base_.REGISTRY"},
+                       ["app.py", "registry"])
+
+
+def test_a_variable_read_through_environb_is_an_input(program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"reads_environb_": "SNAPTEST_BYTES"},
+                       ["app.py"], SNAPTEST_BYTES="set")
+
+
+def test_a_module_found_where_find_spec_found_none_is_seen(
+        program_changes: Snap) -> None:
+    """importlib.util.find_spec of an optional dependency, which the dump
+    did not find: once it is installed, the body runs."""
+    optional = program_changes.root / "optional_dep_.py"
+    optional.write_text("")
+    try:
+        changed_by_program(program_changes, {"probes_": "optional_dep_"}, ["app.py"])
+    finally:
+        optional.unlink()
+
+
+def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
+    link = program_changes.root / "lnk"
+    link.unlink()
+    link.symlink_to("two")
+    try:
+        changed_by_program(program_changes, {"reads_link_": "lnk"}, ["app.py"])
+    finally:
+        link.unlink()
+        link.symlink_to("one")
+
+
 # --------------------------------------------------------------------------
 # 5. Refusals at dump, each with its reason; such modules run as code.
 
@@ -1568,6 +1725,8 @@ REFUSALS = {
     "excl_pkg/__init__.py": "VALUE = 'package'\n",
     "excl_pkg/sub.py": "VALUE = 'sub'\n",
     "fine_mod.py": "VALUE = 'fine'\n",
+    "hash_mod.py": "KEY = hash('a key')\n",
+    "hash_num.py": "NUMBER = hash((1, 2.5, None, frozenset({3})))\n",
     "cfg_env.py": """
         import os
         __pycds_snapshot__ = False
@@ -1582,8 +1741,8 @@ REFUSALS = {
     "app.py": APP_HEAD + """
 def c_refused():
     import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
-    import cfg_user
-    yield cfg_user.DOUBLE
+    import cfg_user, hash_mod, hash_num
+    yield cfg_user.DOUBLE, hash_mod.KEY == hash("a key"), hash_num.NUMBER
     thread_mod.STOP.set()
     thread_mod.WORKER.join()
     yield thread_mod.WORKER.is_alive(), list(ctype_mod.BUFFER), ctype_user.TOTAL
@@ -1591,7 +1750,8 @@ def c_refused():
 check("refused", c_refused)
 """,
 }
-REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub")
+REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub",
+           "hash_mod")
 
 
 @pytest.fixture(scope="module")
@@ -1612,6 +1772,15 @@ def test_unknown_c_type_is_refused(refusals: Runs) -> None:
     # Its user read the array: contents a restore cannot check.
     why = code_only(refusals.snap.dump_output).get("ctype_user", "")
     assert "reads ctype_mod.BUFFER" in why and "cannot be checked" in why, why
+
+
+def test_a_body_that_hashed_a_string_is_refused(refusals: Runs) -> None:
+    """hash() of a str is another number in every process (the hash
+    seed): a body that kept one is no unit; one that hashed numbers is."""
+    assert code_only(refusals.snap.dump_output).get("hash_mod") == (
+        "called hash() on a builtins.str (another number in every process)")
+    assert "hash_num" in restored(refusals.share.stderr), refusals.share.stderr
+    assert "refused: (2, True, " in refusals.share.stdout, refusals.share.stdout
 
 
 def test_dependency_inputs_are_checked(refusals: Runs) -> None:

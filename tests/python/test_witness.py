@@ -310,3 +310,100 @@ def test_digests_look_two_levels_deep_and_no_further() -> None:
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
 
+
+
+class Base:
+    greeting = "hi"
+
+    def method(self) -> str:
+        return "base"
+
+
+class Derived(Base):
+    pass
+
+
+class Unrelated:
+    value = 1
+
+
+def counter() -> Any:
+    seen: list[str] = []
+
+    def count(item: str) -> int:
+        seen.append(item)
+        return len(seen)
+    return count
+
+
+COUNT = counter()
+
+
+def with_default(x: int, cache: dict[int, int] = {}) -> int:  # noqa: B006
+    return cache.setdefault(x, x)
+
+
+def test_a_classs_read_holds_its_attributes_and_its_bases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class read is ("=state", witness, 16 bytes) over its own and its
+    non-static bases' attributes: setting one on the class or a base is
+    seen, on another class not; a static class is its witness."""
+    digest = _cds.digest(Derived)
+    assert digest[0] == "=state" and digest[1] == _cds.witness(Derived)
+    assert type(digest[2]) is bytes and len(digest[2]) == 16
+    assert _cds.digest(int) == _cds.witness(int)
+    checked: dict[Any, Any] = {}
+    reads = [(__name__, "Derived", digest)]
+    assert _cds.check_reads([], reads, checked) is None
+    monkeypatch.setattr(Unrelated, "value", 2)
+    assert _cds.check_reads([], reads, checked) is None
+    monkeypatch.setattr(Base, "method", lambda self: "patched")  # remembered before
+    assert _cds.check_reads([], reads, checked) == (1, 0)
+    monkeypatch.undo()
+    assert _cds.check_reads([], reads, checked) is None
+    monkeypatch.setattr(Derived, "greeting", "own")
+    assert _cds.check_reads([], reads, checked) == (1, 0)
+
+
+def test_a_functions_read_holds_its_closure_and_defaults() -> None:
+    """A function with cells or defaults reads as ("=state", witness, 16
+    bytes): a list in its cell by its items, a mutable default too; one
+    with neither is its witness."""
+    assert _cds.digest(helper) == _cds.witness(helper)
+    before = _cds.digest(COUNT)
+    assert before[0] == "=state" and before[1] == _cds.witness(COUNT)
+    reads = [(__name__, "COUNT", before), (__name__, "with_default", _cds.digest(with_default))]
+    assert _cds.check_reads([], reads, {}) is None
+    with_default(7)
+    assert _cds.check_reads([], reads, {}) == (1, 1)
+    with_default.__defaults__[0].clear()  # type: ignore[index]
+    COUNT("x")
+    assert _cds.check_reads([], reads, {}) == (1, 0)
+
+
+def test_a_digest_reads_stand_ins_and_substitutes() -> None:
+    """stand_ins ({id: witness}): an attribute that stands for another is
+    written as that one, or left out (None); substitutes ({id: object}): a
+    container, or a class's attributes, read as another object."""
+    class Plain:
+        def method(self) -> None:
+            pass
+
+    real = Plain.__dict__["method"]
+    plain = _cds.digest(Plain)
+
+    def wrapper(self: Any) -> None:
+        pass
+
+    Plain.method = wrapper  # type: ignore[method-assign]
+    assert _cds.digest(Plain) != plain
+    assert _cds.digest(Plain, {id(wrapper): _cds.witness(real)}) == plain
+    Plain.extra = lambda self: None  # type: ignore[attr-defined]
+    assert _cds.digest(Plain, {id(wrapper): _cds.witness(real),
+                               id(Plain.__dict__["extra"]): None}) == plain
+    items = [1, 2]
+    assert _cds.digest(items, None, {id(items): [1, 2, 3]}) == _cds.digest([1, 2, 3])
+    attrs = dict(Plain.__dict__, added=1)
+    assert _cds.digest(Plain, None, {id(Plain): attrs}) != plain
+    with pytest.raises(TypeError):
+        _cds.digest(items, [])
