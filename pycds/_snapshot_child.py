@@ -162,6 +162,19 @@ PROCESS_FACTS = (("os", "uname"), ("os", "cpu_count"), ("os", "sched_getaffinity
                  # The working directory (os.path.abspath of a relative path
                  # asks for it): a restored process may start elsewhere.
                  ("os", "getcwd"), ("os", "getcwdb"))
+# Process-wide settings in C that a program may have set before the
+# import: what a body read of them (the getter, its plain arguments, the
+# value) is read again at restore and must be the same (H_SETTINGS; the
+# probe sees a body change them, not read them).  Modules not imported
+# yet are watched when they are (LATE).  stack_size() with no argument
+# also sets the size (to 0): a body that called it is code only.
+SETTINGS = (("sys", "getrecursionlimit"), ("sys", "getswitchinterval"),
+            ("sys", "get_int_max_str_digits"), ("sys", "getdlopenflags"),
+            ("gc", "isenabled"), ("gc", "get_threshold"), ("gc", "get_debug"),
+            ("_thread", "stack_size"), ("threading", "stack_size"),
+            ("_socket", "getdefaulttimeout"),
+            ("_signal", "getsignal"), ("_csv", "field_size_limit"),
+            ("resource", "getrlimit"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
 REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}
@@ -406,6 +419,8 @@ class Frame:
         # What it asked the import system without importing (find_spec):
         # restore.lookup_answer()s.
         self.lookups: list[tuple[Any, ...]] = []
+        # Process-wide settings it read: (module, getter, args, digest).
+        self.settings: list[tuple[Any, ...]] = []
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
@@ -464,11 +479,13 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                 or name.startswith("__") or (source, name) in named
                 or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES
                         or (type(value) in CONTAINER_TYPES and source != "sys"
-                            and (source, name) not in NOT_COMPARED))):
+                            and (source, name) not in NOT_COMPARED)
+                        or (_python_instance(value) and (source, name) not in NOT_COMPARED))):
             return
         named.add((source, name))
         found.append((source, name, value))
 
+    builtin = vars(builtins)
     for code, namespace in ran.values():
         source = namespace.get("__name__")
         if type(source) is not str or getattr(sys.modules.get(source), "__dict__",
@@ -478,6 +495,10 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
         for name in names:
             value = namespace.get(name, changes.ABSENT)
             if value is changes.ABSENT:
+                # A name no global holds is a builtin (a program may have
+                # replaced builtins.abs before the import).
+                if name in builtin:
+                    note("builtins", name, builtin[name])
                 continue
             if type(value) is type(sys):
                 other = getattr(value, "__name__", None)
@@ -501,6 +522,14 @@ IMPORT_SYSTEM = frozenset(("importlib._bootstrap", "importlib._bootstrap_externa
 # The sys.monitoring tool the planner watches calls with (3 and 4 have no
 # conventional owner).
 CALLS_TOOL = 4
+
+
+def _python_instance(value: Any) -> bool:
+    """An instance of a Python class with a __dict__ (a settings object
+    whose attribute a called function reads): digested by its attributes."""
+    t = type(value)
+    return (bool(t.__flags__ & (1 << 9)) and not t.__flags__ & (1 << 31)
+            and type(getattr(value, "__dict__", None)) is dict)
 
 
 def _callable_kind(value: Any) -> bool:
@@ -560,6 +589,9 @@ class Planner:
         for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name in sys.modules:
                 self._watch_clock(sys.modules[module_name], function)
+        for module_name, function in SETTINGS:
+            if module_name in sys.modules:
+                self._watch_setting(sys.modules[module_name], function)
         for module_name, function in ENTROPY:
             self._watch_entropy(sys.modules[module_name], function)
         self.import_hook = self._import
@@ -629,6 +661,33 @@ class Planner:
                     and _reads_clock(where, args, kwargs)):
                 kept = value if again and not args and not kwargs else NOT_AGAIN
                 planner.stack[-1].clock_reads.append((where, kept))
+            return value
+        self._stand_in(read, real, module, name)
+
+    def _watch_setting(self, module: Any, name: str) -> None:
+        real = getattr(module, name, None)
+        if real is None or id(real) in self.stand_ins:
+            return
+        planner = self
+        where = (module.__name__, name)
+
+        def read(*args: Any) -> Any:
+            value = real(*args)
+            if planner.stack and not planner.recorder.paused:
+                frame = planner.stack[-1]
+                if name == "stack_size":
+                    reason = f"called {where[0]}.stack_size(), which sets it"
+                    if reason not in frame.record["refusals"]:
+                        frame.record["refusals"].append(reason)
+                elif all(type(arg) in restore.ATOM_TYPES for arg in args) \
+                        and type(value) in restore.ATOM_TYPES + (tuple,):
+                    setting = (*where, args, restore.digest(value))
+                    if setting not in frame.settings:
+                        frame.settings.append(setting)
+                else:
+                    reason = f"read {where[0]}.{name}() with arguments it cannot record"
+                    if reason not in frame.record["refusals"]:
+                        frame.record["refusals"].append(reason)
             return value
         self._stand_in(read, real, module, name)
 
@@ -959,6 +1018,9 @@ class Planner:
         for module_name, function in PROCESS_FACTS:
             if module_name == name and name in sys.modules:  # LATE
                 self._watch_clock(sys.modules[name], function)
+        for module_name, function in SETTINGS:
+            if module_name == name and name in sys.modules:  # LATE
+                self._watch_setting(sys.modules[name], function)
         for op_name, (module_name, attribute) in restore.REGISTRATIONS.items():
             if module_name == name:  # an extension imported by a body (_csv)
                 self._watch_registration_in(op_name, module_name, attribute)
@@ -1128,6 +1190,7 @@ class Planner:
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
                 restore.H_ARGV: None,
                 restore.H_LOOKUPS: frame.lookups,
+                restore.H_SETTINGS: frame.settings,
                 restore.H_IMPORTS: frame.imports,
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
@@ -1187,17 +1250,21 @@ class Planner:
         return merged, ""
 
     def _reads(self, frame: Frame, set_by_body: set[tuple[str, str]]
-               ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
+               ) -> tuple[list[tuple[str, str, Any]], list[Any]]:
         """Attributes of the modules it imported that its top-level code
         (module and class bodies) names, with their digests: at restore
         they must be what this body saw.  Those whose digest reads what the
         body's own operations changed (a registry it appended to; a class
         it set an attribute of; a function whose cell holds such a list)
-        come apart, second: a restore checks them as the operations will
-        leave them (check_after_reads), the others before."""
+        come apart, second, with the steps that make what the operations
+        will leave: a restore checks them that way (check_after_reads),
+        before any object is made.  What code the body ran (not its own
+        top-level code) names of such an object is not checked: a called
+        function that only appends (logging's handler list, the codecs'
+        cache) does not read it."""
         code = self.codes.get(frame.name)
         if code is None:
-            return [], []
+            return [], [[], []]
         names: set[str] = set()
         stack = [code]
         while stack:
@@ -1209,8 +1276,16 @@ class Planner:
         probes = _probes(frame.live_ops)
         reads: list[tuple[str, str, Any]] = []
         after: list[tuple[str, str, Any]] = []
+        # The operations that make what a restore compares after-reads
+        # with, their values and keys by form (witnesses stand in for the
+        # objects, as the restore's placeholders will).
+        forms: dict[int, Any] = {}
+        steps = [(index, _form(op[2], forms), _form(op[3], forms))
+                 for index, op in enumerate(frame.live_ops)
+                 if id(op[1]) in probes]
+        stand_ins = {**_ALIASES, **forms}
 
-        def place(source: str, name: str, value: Any) -> None:
+        def place(source: str, name: str, value: Any, top_level: bool = True) -> None:
             original = value
             if id(original) in targets and id(original) not in probes:
                 # Changed by the body, and no copy of it can show what its
@@ -1226,7 +1301,10 @@ class Planner:
             if value is not original and id(original) in probes:
                 changed[id(value)] = _probe_copy(value)  # a filtered copy
             touched = bool(probes) and restore.digest(value, _ALIASES, changed) != seen
-            (after if touched else reads).append((source, name, seen))
+            if not touched:
+                reads.append((source, name, seen))
+            elif top_level:
+                after.append((source, name, restore.digest(value, stand_ins)))
 
         sources = frame.imported | {b[0] for b in frame.bindings}
         for source in sorted(sources):
@@ -1261,8 +1339,8 @@ class Planner:
         for source, name, value in _ran_names(frame.ran, frame.name, running):
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
-                place(source, name, value)
-        return reads, after
+                place(source, name, value, top_level=False)
+        return reads, [after, steps if after else []]  # lists: header data shares tuples
 
     # -- the run ------------------------------------------------------------
 
@@ -1332,6 +1410,16 @@ def _absolute(name: str, globals: Any, level: int) -> str:
 _PROBE = "\0pycds: changed by the body"
 
 
+def _form(value: Any, forms: dict[int, Any]) -> tuple[str, Any]:
+    """A value or key of an operation as an after-read's step holds it:
+    ("atom", value), or ("witness", its witness), noted in forms by id."""
+    if type(value) in restore.ATOM_TYPES:
+        return ("atom", value)
+    seen = _ALIASES.get(id(value)) or restore.shallow(value)
+    forms[id(value)] = seen
+    return ("witness", seen)
+
+
 def _probe_copy(target: Any, attrs: Any = None) -> Any:
     """A copy of a list, dict or set, or of attributes, with _PROBE in it."""
     if attrs is not None:
@@ -1356,6 +1444,8 @@ def _probes(live_ops: list[tuple[Any, ...]]) -> dict[int, Any]:
             continue
         if name in restore.CONTAINER_OPERATIONS:
             copy = _probe_copy(target)
+        elif name == "setattr" and op[2] == "cell_contents":
+            copy = _PROBE  # the cell read as holding it
         elif name in ("set_attr", "del_attr"):
             copy = _probe_copy(target, dict(
                 target.__dict__ if isinstance(target, type)
@@ -1368,9 +1458,14 @@ def _probes(live_ops: list[tuple[Any, ...]]) -> dict[int, Any]:
 
 
 def _hashes_alike(obj: Any) -> bool:
-    """Whether hash(obj) is the same number in every process."""
-    if type(obj) in (int, bool, float, complex, type(None)):
+    """Whether hash(obj) is the same number in every process: not a nan's
+    (hashed by identity), nor None's before 3.12 (by address)."""
+    if type(obj) in (int, bool):
         return True
+    if type(obj) in (float, complex):
+        return obj == obj
+    if obj is None:
+        return sys.version_info >= (3, 12)
     if type(obj) in (tuple, frozenset):
         return all(map(_hashes_alike, obj))
     return False

@@ -96,6 +96,8 @@ H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (abse
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_LOOKUPS = "lookups"      # [lookup_answer()]: what it asked find_spec
+H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
+                           # settings it read (sys.getrecursionlimit())
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 H_READS = "reads"          # [(module, attribute, digest)]: what the body's
@@ -106,9 +108,9 @@ H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
 H_STRINGS = "strings"      # bytes, (code, slot) pairs of uint32: strings of
                            # the module's code (pycds/ext/unit.h's unit_strings)
 H_NAMES = "names"          # [str]: other strings the planner had interned
-H_AFTER = "after"          # [(module, attribute, digest)]: reads of what the
-                           # body's own operations change, checked as they
-                           # will leave it (check_after_reads)
+H_AFTER = "after"          # [[(module, attribute, digest)], steps]: reads of
+                           # what the body's own operations change, checked
+                           # as they will leave it (check_after_reads)
 H_SUMMARY = "summary"      # {"objects": n, "operations": {name: count}}
 
 _pickle: Any = None
@@ -834,6 +836,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
         raise Stale(f"import {_import_text(name, fromlist, level)} failed" if failure
                     else f"import {_import_text(name, fromlist, level)} succeeded, "
                     "its body saw it fail")
+    # Process-wide settings it read, once what it imports is loaded.
+    for source, getter, args, expected in header[H_SETTINGS]:
+        home = sys.modules.get(source)
+        if home is None or digest(getattr(home, getter)(*args)) != expected:
+            raise Stale(f"{source}.{getter}() is not what its body read")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.
     failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], import_memo)
@@ -848,15 +855,39 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
 CONTAINER_OPERATIONS = {"set_item", "del_item", "append", "insert", "add", "discard"}
 
 
-def operations_applied(operations: list[tuple[Any, ...]]) -> dict[int, Any]:
-    """{id(target): copy} of each list, dict and set, and each class's and
-    instance's attributes (a dict), that the operations change, with them
-    applied to the copy: what a digest of them will read once they are
-    (digest's substitutes).  A target of another kind gets no copy: a read
-    that sees it then differs, and the unit is not used."""
+class _Placeholder:
+    """Where an operation's value or key will be once the unit's objects
+    are made: written into a digest as the witness the dump recorded."""
+    __slots__ = ()
+
+
+def operations_applied(steps: list[tuple[Any, ...]], checks: list[tuple[Any, ...]]
+                       ) -> tuple[dict[int, Any], dict[int, Any], list[Any]]:
+    """What the unit's operations will leave, before any object is made:
+    {id(target): copy} of each list, dict and set, each class's and
+    instance's attributes (a dict) and each cell's contents that a step
+    changes, with the steps applied to the copy; the stand-ins their
+    values and keys are (digest's stand_ins); and the placeholders, to be
+    kept while the digests read them.  A step is (index of its operation
+    in `checks`, key's form, value's form), a form ("atom", value) or
+    ("witness", witness) (pycds/_snapshot_child.py's _form).  A target of
+    another kind gets no copy: a read that sees it then differs, and the
+    unit is not used."""
     copies: dict[int, Any] = {}
-    for op in operations:
-        name, target, key, value = op[:4]
+    stand_ins: dict[int, Any] = {}
+    held: list[Any] = []
+
+    def made(form: Any) -> Any:
+        if form is None or form[0] == "atom":
+            return None if form is None else form[1]
+        placeholder = _Placeholder()
+        held.append(placeholder)
+        stand_ins[id(placeholder)] = form[1]
+        return placeholder
+
+    for index, key_form, value_form in steps:
+        name, target = checks[index][0], checks[index][1]
+        key, value = made(key_form), made(value_form)
         copy = copies.get(id(target))
         if name in CONTAINER_OPERATIONS:
             if copy is None:
@@ -866,7 +897,7 @@ def operations_applied(operations: list[tuple[Any, ...]]) -> dict[int, Any]:
             if name == "set_item":
                 copy[key] = value
             elif name == "del_item":
-                del copy[key]
+                copy.pop(key, None) if type(copy) is dict else copy.__delitem__(key)
             elif name == "append":
                 copy.append(value)
             elif name == "insert":
@@ -884,23 +915,27 @@ def operations_applied(operations: list[tuple[Any, ...]]) -> dict[int, Any]:
                 copy[key] = value
             else:
                 copy.pop(key, None)
-    return copies
+        elif name == "setattr" and key == "cell_contents":
+            copies[id(target)] = value
+    return copies, stand_ins, held
 
 
-def check_after_reads(reads: list[tuple[str, str, Any]],
-                      operations: list[tuple[Any, ...]]) -> None:
+def check_after_reads(after: list[Any], checks: list[tuple[Any, ...]]) -> None:
     """What the body read of objects its own operations change (a registry
     it appended to, then counted): as they will be once the operations are
-    applied, which a program that changed them first shows."""
+    applied, which a program that changed them first shows.  Before any
+    object is made (the operations' values stand in by their witnesses)."""
+    reads, steps = after
     if not reads:
         return
-    copies = operations_applied(operations)
+    copies, stand_ins, held = operations_applied(steps, checks)
     for source, attribute, expected in reads:
         attrs = getattr(sys.modules.get(source), "__dict__", None)
         if type(attrs) is not dict or attribute not in attrs:
             raise Stale(f"{source}.{attribute} is gone")
-        if _cds.digest(attrs[attribute], None, copies) != expected:
+        if _cds.digest(attrs[attribute], stand_ins, copies) != expected:
             raise Stale(f"{source}.{attribute} is not what its body saw")
+    del held
 
 
 def _import_text(name: str, fromlist: Any, level: int) -> str:
@@ -1216,7 +1251,8 @@ def describe(name: str, unit: Any) -> str:
              + (f", lookups {[entry[0] for entry in header[H_LOOKUPS]]}"
                 if header.get(H_LOOKUPS) else ""),
              f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads"
-             + (f", {len(header[H_AFTER])} with its operations" if header.get(H_AFTER) else ""),
+             + (f", {len(header[H_AFTER][0])} with its operations"
+                if header.get(H_AFTER, ((),))[0] else ""),
              f"    classes    {summary.get('classes', '?')}, "
              f"{summary.get('images', '?')} made from images",
              "    replays    " + (", ".join(f"{op} {n}" for op, n in sorted(operations.items()))
@@ -1226,16 +1262,19 @@ def describe(name: str, unit: Any) -> str:
     return "\n".join(lines)
 
 
-def load_objects(reading: tuple[Any, Any]) -> tuple[Any, ...]:
+def load_objects(reading: tuple[Any, Any, Any]) -> tuple[Any, ...]:
     """The unit's pickles after the header, read by (unpickler, what their
-    persistent ids name): (namespace items, operations, object count, and
-    when the names were checked and the objects made)."""
-    reader, named = reading
+    persistent ids name, the header's H_AFTER): (namespace items,
+    operations, object count, and when the names were checked and the
+    objects made)."""
+    reader, named, after = reading
     reader.load()  # the memo preamble
     reader.persistent_load = named
-    for check in reader.load():  # the operations', before any object
+    checks = reader.load()
+    for check in checks:  # the operations', before any object
         check_operation(check)
         check_before(check)
+    check_after_reads(after, checks)
     names_checked = time.perf_counter()
     reader.load()  # the body's classes, made first in their order
     items = reader.load()
@@ -1286,10 +1325,9 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         reader.persistent_load = fixed.__getitem__
         # What it makes lives as long as the module: born old (tenure.h).
         items, operations, count, t_names, t3 = _cds.tenured(
-            load_objects, (reader, strings.__getitem__))
+            load_objects, (reader, strings.__getitem__, header[H_AFTER]))
         for op in operations:  # as checked above, unless the unit lies
             check_operation(op)
-        check_after_reads(header[H_AFTER], operations)
         t4 = time.perf_counter()
     except Stale as why:
         _log.say(f"snapshot: {name}: code ({why})")

@@ -345,15 +345,15 @@ static inline PyObject *pycds_type_namespace(PyTypeObject *type)
 #endif
 }
 
-/* A number that changes whenever the class or one of its bases changes
- * (an attribute set or deleted: PyType_Modified clears the version tag of
- * the class and of every subclass that has one, and a class is given a tag
- * only once its bases have theirs), 0 where none can be had (the
- * interpreter ran out of tags): the class's version tag, given now. */
+/* A number that changes whenever the class's own attributes change (one
+ * set or deleted: PyType_Modified sets its version tag to 0, and a new tag
+ * is never one given before), 0 where none can be had (the interpreter ran
+ * out of tags): the class's version tag, given now.  (3.13 gives tags
+ * without Py_TPFLAGS_VALID_VERSION_TAG; 0 is "none" in every version.) */
 static inline unsigned int pycds_type_stamp(PyTypeObject *type)
 {
 #if PYCDS_PY311
-    if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)) {
+    if (!type->tp_version_tag) {
         /* Any name the method cache takes: the lookup gives the tag. */
         static PyObject *name;
         if (!name && !(name = PyUnicode_InternFromString("__init__"))) {
@@ -365,9 +365,7 @@ static inline unsigned int pycds_type_stamp(PyTypeObject *type)
 #else
     (void)PyUnstable_Type_AssignVersionTag(type);
 #endif
-    return (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
-               ? type->tp_version_tag
-               : 0;
+    return type->tp_version_tag;
 }
 
 /* ------------------------------------------------------------- errors */

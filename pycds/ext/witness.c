@@ -566,17 +566,25 @@ static PyObject *read_as(PyObject *obj)
     return found ? found : PyErr_Occurred() ? NULL : obj;
 }
 
+/* item's stand-in witness (None: a stand-in for nothing), borrowed; NULL
+ * without one, or on error (an exception set). */
+static PyObject *stand_in_for(PyObject *item)
+{
+    if (!stand_ins)
+        return NULL;
+    PyObject *id = PyLong_FromVoidPtr(item);
+    PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
+    Py_XDECREF(id);
+    return standing;
+}
+
 static PyObject *item_witness(PyObject *item, PyObject *checked)
 {
-    if (stand_ins) {
-        PyObject *id = PyLong_FromVoidPtr(item);
-        PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
-        Py_XDECREF(id);
-        if (standing)
-            return Py_NewRef(standing);
-        if (PyErr_Occurred())
-            return NULL;
-    }
+    PyObject *standing = stand_in_for(item);
+    if (standing)
+        return Py_NewRef(standing);
+    if (PyErr_Occurred())
+        return NULL;
     if (!checked)
         return witness_of(item);
     int by_identity = PyFunction_Check(item) || PyType_Check(item) ||
@@ -627,11 +635,19 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
  * itself, a container within DIGEST_DEPTH by its own digest (*nested set
  * for a mutable one: the outer digest changes with it), else its
  * witness. */
+static PyObject *stand_in_for(PyObject *item);
+
 static int feed_item(struct hashed *state, PyObject *item, int depth,
                      PyObject *checked, int *nested)
 {
     if (atom(item))
         return put(state, '=', NULL, 0) < 0 ? -1 : feed(state, item);
+    /* A stand-in, container or not, is written as its witness. */
+    PyObject *standing = stand_in_for(item);
+    if (standing && standing != Py_None)
+        return put(state, 'w', NULL, 0) < 0 ? -1 : feed(state, standing);
+    if (PyErr_Occurred())
+        return -1;
     if (depth < DIGEST_DEPTH && container(item)) {
         /* A tuple or frozenset inside changes only by being replaced,
          * which changes the outer container; a list, dict or set inside
@@ -760,8 +776,19 @@ static PyObject *state_tag(void)
     return tag;
 }
 
+static int append_pair(PyObject *list, PyObject *a, PyObject *b)
+{
+    PyObject *pair = PyTuple_Pack(2, a, b);
+    int done = pair ? PyList_Append(list, pair) : -1;
+    Py_XDECREF(pair);
+    return done;
+}
+
+/* One class's own attributes into `state`; its lists, dicts and sets only
+ * by name, appended as (name, container) to `mutables`: what they hold
+ * changes with no new version tag, so class_state() reads them each time. */
 static int feed_namespace(struct hashed *state, PyTypeObject *type,
-                          PyObject *checked)
+                          PyObject *checked, PyObject *mutables)
 {
     PyObject *read = read_as((PyObject *)type);
     if (!read)
@@ -781,15 +808,22 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
         Py_INCREF(item);
         /* A stand-in for nothing: the dumping process added the attribute
          * (a wrapper over an inherited method); the class has none. */
-        PyObject *id = stand_ins ? PyLong_FromVoidPtr(item) : NULL;
-        PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
-        Py_XDECREF(id);
+        PyObject *standing = stand_in_for(item);
         failed = PyErr_Occurred() != NULL;
-        if (!failed && standing != Py_None)
+        /* Caches, filled in whatever process first asks, not a class's
+         * state: copyreg's of its slot names (copy, pickle), an enum's of
+         * values to members (a composite flag made by a lookup). */
+        int cache = is(key, "__slotnames__") || is(key, "_value2member_map_");
+        PyTypeObject *t = Py_TYPE(item);
+        int mutable = !standing && (t == &PyList_Type || t == &PyDict_Type ||
+                                    t == &PySet_Type);
+        if (!failed && !cache && standing != Py_None)
             failed =
-                put(state, 'k', NULL, 0) < 0 ||
+                put(state, mutable ? 'm' : 'k', NULL, 0) < 0 ||
                 feed_item(state, key, DIGEST_DEPTH, checked, &nested) < 0 ||
-                feed_item(state, item, DIGEST_DEPTH, checked, &nested) < 0;
+                (mutable ? append_pair(mutables, key, item)
+                         : feed_item(state, item, DIGEST_DEPTH, checked,
+                                     &nested)) < 0;
         Py_DECREF(key);
         Py_DECREF(item);
     }
@@ -797,19 +831,24 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
     return failed || put(state, 'K', NULL, 0) < 0 ? -1 : 0;
 }
 
-/* XXH3-128 of one class's own attributes (16 bytes). */
+/* (XXH3-128 of one class's own attributes (16 bytes), its mutable
+ * containers as feed_namespace() leaves them out). */
 static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked)
 {
     struct hashed all;
     hashed_init(&all);
-    int failed = feed_namespace(&all, type, checked) < 0;
+    PyObject *mutables = PyList_New(0);
+    int failed = !mutables || feed_namespace(&all, type, checked, mutables) < 0;
     XXH128_canonical_t bytes;
     if (!failed)
         XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
     hashed_free(&all);
-    return failed ? NULL
-                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
-                                              sizeof bytes.digest);
+    PyObject *out = failed ? NULL
+                           : Py_BuildValue("(y#N)", (const char *)bytes.digest,
+                                           (Py_ssize_t)sizeof bytes.digest,
+                                           PyList_AsTuple(mutables));
+    Py_XDECREF(mutables);
+    return out;
 }
 
 /* namespace_hash(), remembered in `checked` while the class's stamp holds
@@ -850,6 +889,8 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
 /* The state of a class: the hashes of its own attributes and those of
  * the classes of its MRO that are not static; None for a static class
  * (nothing can change it). */
+static PyObject *remembered_digest(PyObject *value, PyObject *checked);
+
 static PyObject *class_state(PyTypeObject *type, PyObject *checked)
 {
     if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
@@ -868,8 +909,31 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
             continue;
         PyObject *own =
             remembered_namespace_hash((PyTypeObject *)base, checked);
-        failed = !own || put(&all, '|', PyBytes_AS_STRING(own),
-                             (size_t)PyBytes_GET_SIZE(own)) < 0;
+        PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
+        PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
+        failed = !own || put(&all, '|', PyBytes_AS_STRING(hash),
+                             (size_t)PyBytes_GET_SIZE(hash)) < 0;
+        /* Its lists, dicts and sets by their items, as a module
+         * attribute's (a registry of plugins on a base class). */
+        int nested = 0;
+        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(mutables); m++) {
+            PyObject *pair = PyTuple_GET_ITEM(mutables, m);
+            PyObject *held = PyTuple_GET_ITEM(pair, 1);
+            failed = put(&all, 'M', NULL, 0) < 0 ||
+                     feed(&all, PyTuple_GET_ITEM(pair, 0)) < 0;
+            if (failed)
+                break;
+            if (!checked) {
+                failed = feed_item(&all, held, 0, checked, &nested) < 0;
+                continue;
+            }
+            /* What feed_item() writes of a container, a dict's digest
+             * remembered while its stamp holds (annotations, enums' maps). */
+            PyObject *digest = remembered_digest(held, checked);
+            failed = !digest || put(&all, 'C', NULL, 0) < 0 ||
+                     feed(&all, digest) < 0;
+            Py_XDECREF(digest);
+        }
         Py_XDECREF(own);
     }
     Py_DECREF(mro);
@@ -886,8 +950,11 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
 static PyObject *function_state(PyObject *function, PyObject *checked)
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
-    PyObject *parts[3] = {f->func_closure, f->func_defaults,
-                          f->func_kwdefaults};
+    /* Held from the start: a witness may run Python code that sets the
+     * function's defaults, which would free the ones read. */
+    PyObject *parts[3] = {Py_XNewRef(f->func_closure),
+                          Py_XNewRef(f->func_defaults),
+                          Py_XNewRef(f->func_kwdefaults)};
     if (!parts[0] && !parts[1] && !parts[2])
         Py_RETURN_NONE;
     struct hashed all;
@@ -899,13 +966,20 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
             failed = put(&all, '0', NULL, 0) < 0;
             continue;
         }
-        Py_INCREF(values);
         if (part == 0 && PyTuple_Check(values)) {
             int64_t length = PyTuple_GET_SIZE(values);
             failed = put(&all, 'L', &length, sizeof length) < 0;
             for (Py_ssize_t i = 0; i < length && !failed; i++) {
                 PyObject *cell = PyTuple_GET_ITEM(values, i);
-                PyObject *inside = PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
+                /* A cell a unit's operations set: what they will leave. */
+                PyObject *read = read_as(cell);
+                if (!read) {
+                    failed = 1;
+                    break;
+                }
+                PyObject *inside = read != cell         ? read
+                                   : PyCell_Check(cell) ? PyCell_GET(cell)
+                                                        : NULL;
                 if (!inside) {
                     failed = put(&all, 'E', NULL, 0) < 0;
                     continue;
@@ -924,8 +998,9 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
              * among them by their own items (a mutable default). */
             failed = put(&all, 'D', NULL, 0) < 0 ||
                      feed_item(&all, values, 0, checked, &nested) < 0;
-        Py_DECREF(values);
     }
+    for (int part = 0; part < 3; part++)
+        Py_XDECREF(parts[part]);
     XXH128_canonical_t bytes;
     if (!failed)
         XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));

@@ -1564,6 +1564,53 @@ PROGRAM_CHANGES = {
             return add
         add = make()
         REGISTRY = []
+        class Plugin:
+            registry = []
+            def __init_subclass__(cls, **kwargs):
+                super().__init_subclass__(**kwargs)
+                Plugin.registry.append(cls.__name__)
+        def counter():
+            count = 0
+            def tick():
+                nonlocal count
+                count += 1
+                return count
+            return tick
+        tick = counter()
+        NOTES = []
+        def note(text):
+            NOTES.append(text)
+        class Config:
+            def __init__(self):
+                self.level = 1
+        _default = Config()
+        def get_level():
+            return _default.level
+    """,
+    "reads_builtin_.py": """
+        X = abs(-9)
+    """,
+    "reads_setting_.py": """
+        import sys
+        LIMIT = sys.getrecursionlimit()
+    """,
+    "reads_instance_.py": """
+        import base_
+        LEVEL = base_.get_level()
+    """,
+    "plugins_.py": """
+        import base_
+        class Local(base_.Plugin):
+            pass
+        NAMES = list(base_.Plugin.registry)
+    """,
+    "ticks_.py": """
+        import base_
+        FIRST = base_.tick()
+    """,
+    "notes_.py": """
+        import base_
+        base_.note("body")
     """,
     "reads_class_.py": """
         import base_
@@ -1606,18 +1653,40 @@ if "closure" in sys.argv:
     base_.add("program")
 if "registry" in sys.argv:
     base_.REGISTRY.append("program")
+if "plugin" in sys.argv:
+    class Mine(base_.Plugin):
+        pass
+if "tick" in sys.argv:
+    base_.tick()
+if "note" in sys.argv:
+    base_.note("program")
+if "copy" in sys.argv:
+    import copy
+    copy.copy(base_.W())
+if "abs" in sys.argv:
+    import builtins
+    builtins.abs = lambda x: "patched"
+if "limit" in sys.argv:
+    sys.setrecursionlimit(5000)
+if "level" in sys.argv:
+    base_._default.level = 2
 
 def c_values():
     import reads_class_, reads_base_, reads_closure_, registers_
-    import reads_environb_, reads_link_, probes_
+    import reads_environb_, reads_link_, probes_, plugins_, ticks_, notes_
     yield reads_class_.GREETING, reads_base_.VIA_SUB, reads_closure_.SEEN, probes_.HAS
+    yield plugins_.NAMES, [c.__name__ for c in base_.Plugin.__subclasses__()]
+    yield ticks_.FIRST, base_.tick(), base_.NOTES
+    import reads_builtin_, reads_setting_, reads_instance_
+    yield reads_builtin_.X, reads_setting_.LIMIT, reads_instance_.LEVEL
     yield registers_.COUNT, base_.REGISTRY, base_.add("after")
     yield reads_environb_.VALUE, reads_link_.TARGET
 check("values", c_values)
 """,
 }
 CHANGE_READERS = ("reads_class_", "reads_base_", "reads_closure_", "registers_",
-                  "reads_environb_", "reads_link_", "probes_")
+                  "reads_environb_", "reads_link_", "probes_", "plugins_", "ticks_",
+                  "notes_", "reads_builtin_", "reads_setting_", "reads_instance_")
 
 
 @pytest.fixture(scope="module")
@@ -1670,6 +1739,47 @@ def test_a_registry_the_program_filled_before_the_body_appended_is_seen(
         program_changes: Snap) -> None:
     changed_by_program(program_changes, {"registers_": "base_.REGISTRY"},
                        ["app.py", "registry"])
+
+
+def test_a_plugin_registry_on_a_base_class_is_seen(program_changes: Snap) -> None:
+    """A list a class attribute holds, filled by __init_subclass__: by the
+    program's own subclass first, then by the body's.  The body runs,
+    checked before any of its objects is made: its class is not in
+    Plugin.__subclasses__() twice."""
+    changed_by_program(program_changes, {"plugins_": "base_.Plugin"},
+                       ["app.py", "plugin"])
+
+
+def test_a_counter_in_a_closure_the_program_advanced_is_seen(
+        program_changes: Snap) -> None:
+    # (the cell the body's call set held another count: check_before's)
+    changed_by_program(program_changes, {"ticks_": "cell_contents"}, ["app.py", "tick"])
+
+
+def test_what_a_called_function_only_appends_to_is_not_a_read(
+        program_changes: Snap) -> None:
+    """notes_ calls base_.note, which appends to base_.NOTES; the program
+    noted first.  The body does not read the list: it restores, and the
+    list ends as plain Python leaves it.  So does a class that copy.copy
+    gave a __slotnames__ cache before the import."""
+    changed_by_program(program_changes, {}, ["app.py", "note", "copy"])
+
+
+def test_a_builtin_the_program_replaced_is_seen(program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"reads_builtin_": "builtins.abs"},
+                       ["app.py", "abs"])
+
+
+def test_a_process_setting_the_program_changed_is_seen(program_changes: Snap) -> None:
+    changed_by_program(program_changes,
+                       {"reads_setting_": "sys.getrecursionlimit()"},
+                       ["app.py", "limit"])
+
+
+def test_an_instance_attribute_a_called_function_reads_is_seen(
+        program_changes: Snap) -> None:
+    changed_by_program(program_changes, {"reads_instance_": "base_._default"},
+                       ["app.py", "level"])
 
 
 def test_a_variable_read_through_environb_is_an_input(program_changes: Snap) -> None:
@@ -1726,7 +1836,8 @@ REFUSALS = {
     "excl_pkg/sub.py": "VALUE = 'sub'\n",
     "fine_mod.py": "VALUE = 'fine'\n",
     "hash_mod.py": "KEY = hash('a key')\n",
-    "hash_num.py": "NUMBER = hash((1, 2.5, None, frozenset({3})))\n",
+    "stack_mod.py": "import _thread\nSIZE = _thread.stack_size()\n",
+    "hash_num.py": "NUMBER = hash((1, 2.5, -0.0, frozenset({3})))\n",
     "cfg_env.py": """
         import os
         __pycds_snapshot__ = False
@@ -1741,7 +1852,7 @@ REFUSALS = {
     "app.py": APP_HEAD + """
 def c_refused():
     import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
-    import cfg_user, hash_mod, hash_num
+    import cfg_user, hash_mod, hash_num, stack_mod
     yield cfg_user.DOUBLE, hash_mod.KEY == hash("a key"), hash_num.NUMBER
     thread_mod.STOP.set()
     thread_mod.WORKER.join()
@@ -1751,7 +1862,7 @@ check("refused", c_refused)
 """,
 }
 REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub",
-           "hash_mod")
+           "hash_mod", "stack_mod")
 
 
 @pytest.fixture(scope="module")
@@ -1781,6 +1892,12 @@ def test_a_body_that_hashed_a_string_is_refused(refusals: Runs) -> None:
         "called hash() on a builtins.str (another number in every process)")
     assert "hash_num" in restored(refusals.share.stderr), refusals.share.stderr
     assert "refused: (2, True, " in refusals.share.stdout, refusals.share.stdout
+
+
+def test_a_body_that_called_stack_size_is_refused(refusals: Runs) -> None:
+    """_thread.stack_size() with no argument sets the size as it reads it."""
+    assert code_only(refusals.snap.dump_output).get("stack_mod") == (
+        "called _thread.stack_size(), which sets it")
 
 
 def test_dependency_inputs_are_checked(refusals: Runs) -> None:
