@@ -855,6 +855,22 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
 CONTAINER_OPERATIONS = {"set_item", "del_item", "append", "insert", "add", "discard"}
 
 
+def apply_to_container(name: str, target: Any, key: Any, value: Any) -> None:
+    """One of CONTAINER_OPERATIONS, on a list, dict or set (or a copy)."""
+    if name == "set_item":
+        target[key] = value
+    elif name == "del_item":
+        del target[key]
+    elif name == "append":
+        target.append(value)
+    elif name == "insert":
+        target.insert(key, value)
+    elif name == "add":
+        target.add(value)
+    else:
+        target.discard(value)
+
+
 class _Placeholder:
     """Where an operation's value or key will be once the unit's objects
     are made: written into a digest as the witness the dump recorded."""
@@ -894,18 +910,7 @@ def operations_applied(steps: list[tuple[Any, ...]], checks: list[tuple[Any, ...
                 if type(target) not in (list, dict, set):
                     continue
                 copy = copies[id(target)] = type(target)(target)
-            if name == "set_item":
-                copy[key] = value
-            elif name == "del_item":
-                copy.pop(key, None) if type(copy) is dict else copy.__delitem__(key)
-            elif name == "append":
-                copy.append(value)
-            elif name == "insert":
-                copy.insert(key, value)
-            elif name == "add":
-                copy.add(value)
-            else:
-                copy.discard(value)
+            apply_to_container(name, copy, key, value)
         elif name in ("set_attr", "del_attr"):
             if copy is None:
                 copy = copies[id(target)] = dict(
@@ -1126,14 +1131,13 @@ def check_before(check: tuple[Any, ...]) -> None:
 
 def apply_operation(op: tuple[Any, ...]) -> None:
     name, target, key, value = op
-    if name == "set_item":
+    if name in CONTAINER_OPERATIONS:
         if target is _environ_data():  # os.environ[k] = v: the C one too
-            os.putenv(key, value)
-        target[key] = value
-    elif name == "del_item":
-        if target is _environ_data():
-            os.unsetenv(key)
-        del target[key]
+            if name == "set_item":
+                os.putenv(key, value)
+            elif name == "del_item":
+                os.unsetenv(key)
+        apply_to_container(name, target, key, value)
     elif name == "set_attr":
         if isinstance(target, type):
             type.__setattr__(target, key, value)
@@ -1150,14 +1154,6 @@ def apply_operation(op: tuple[Any, ...]) -> None:
         setattr(target, key, value)
     elif name == "delattr":
         delattr(target, key)
-    elif name == "append":
-        target.append(value)
-    elif name == "insert":
-        target.insert(key, value)
-    elif name == "add":
-        target.add(value)
-    elif name == "discard":
-        target.discard(value)
     elif name == "abc_register":
         _abc._abc_register(target, value)
     elif name == "advance":  # an itertools.count the body drew from

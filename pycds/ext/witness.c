@@ -447,6 +447,19 @@ static void hashed_free(struct hashed *h)
         PyMem_Free(h->bytes);
 }
 
+/* The XXH3-128 of what was written (16 bytes), the buffer freed; NULL
+ * (the buffer freed too) when writing failed. */
+static PyObject *hashed_bytes(struct hashed *h, int failed)
+{
+    XXH128_canonical_t digest;
+    if (!failed)
+        XXH128_canonicalFromHash(&digest, XXH3_128bits(h->bytes, h->used));
+    hashed_free(h);
+    return failed ? NULL
+                  : PyBytes_FromStringAndSize((const char *)digest.digest,
+                                              sizeof digest.digest);
+}
+
 static int put(struct hashed *h, char tag, const void *bytes, size_t size)
 {
     if (h->size - h->used < size + 1) {
@@ -554,15 +567,23 @@ static PyObject *stand_ins;
  * read in its place. */
 static PyObject *substitutes;
 
+/* by_id[id(obj)] (borrowed), NULL when by_id is NULL or holds nothing
+ * for obj, or on error (an exception set). */
+static PyObject *held_for(PyObject *by_id, PyObject *obj)
+{
+    if (!by_id)
+        return NULL;
+    PyObject *id = PyLong_FromVoidPtr(obj);
+    PyObject *found = id ? PyDict_GetItemWithError(by_id, id) : NULL;
+    Py_XDECREF(id);
+    return found;
+}
+
 /* What a digest reads for obj: its substitute, else obj (borrowed); NULL
  * on error. */
 static PyObject *read_as(PyObject *obj)
 {
-    if (!substitutes)
-        return obj;
-    PyObject *id = PyLong_FromVoidPtr(obj);
-    PyObject *found = id ? PyDict_GetItemWithError(substitutes, id) : NULL;
-    Py_XDECREF(id);
+    PyObject *found = held_for(substitutes, obj);
     return found ? found : PyErr_Occurred() ? NULL : obj;
 }
 
@@ -570,12 +591,7 @@ static PyObject *read_as(PyObject *obj)
  * without one, or on error (an exception set). */
 static PyObject *stand_in_for(PyObject *item)
 {
-    if (!stand_ins)
-        return NULL;
-    PyObject *id = PyLong_FromVoidPtr(item);
-    PyObject *standing = id ? PyDict_GetItemWithError(stand_ins, id) : NULL;
-    Py_XDECREF(id);
-    return standing;
+    return held_for(stand_ins, item);
 }
 
 static PyObject *item_witness(PyObject *item, PyObject *checked)
@@ -839,14 +855,11 @@ static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked)
     hashed_init(&all);
     PyObject *mutables = PyList_New(0);
     int failed = !mutables || feed_namespace(&all, type, checked, mutables) < 0;
-    XXH128_canonical_t bytes;
-    if (!failed)
-        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
-    hashed_free(&all);
-    PyObject *out = failed ? NULL
-                           : Py_BuildValue("(y#N)", (const char *)bytes.digest,
-                                           (Py_ssize_t)sizeof bytes.digest,
-                                           PyList_AsTuple(mutables));
+    PyObject *hash = hashed_bytes(&all, failed);
+    PyObject *listed = hash ? PyList_AsTuple(mutables) : NULL;
+    PyObject *out = listed ? PyTuple_Pack(2, hash, listed) : NULL;
+    Py_XDECREF(hash);
+    Py_XDECREF(listed);
     Py_XDECREF(mutables);
     return out;
 }
@@ -937,13 +950,7 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
         Py_XDECREF(own);
     }
     Py_DECREF(mro);
-    XXH128_canonical_t bytes;
-    if (!failed)
-        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
-    hashed_free(&all);
-    return failed ? NULL
-                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
-                                              sizeof bytes.digest);
+    return hashed_bytes(&all, failed);
 }
 
 /* The state of a function, or None when it has no cells and no defaults. */
@@ -1001,13 +1008,7 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
     }
     for (int part = 0; part < 3; part++)
         Py_XDECREF(parts[part]);
-    XXH128_canonical_t bytes;
-    if (!failed)
-        XXH128_canonicalFromHash(&bytes, XXH3_128bits(all.bytes, all.used));
-    hashed_free(&all);
-    return failed ? NULL
-                  : PyBytes_FromStringAndSize((const char *)bytes.digest,
-                                              sizeof bytes.digest);
+    return hashed_bytes(&all, failed);
 }
 
 /* The state of a class or a function (None: it has none), else None. */
