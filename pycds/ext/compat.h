@@ -459,6 +459,11 @@ static inline int pycds_count_dict_change(PyDict_WatchEvent event,
 }
 #endif
 
+/* Whether an instance's __dict__, once made, has a stamp that its
+ * attribute stores renew: 3.13 stores them in the instance's inline values,
+ * which the dict shares, with no dict watcher event. */
+#define PYCDS_INSTANCE_DICT_STAMPS (!PYCDS_PY313)
+
 static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
 {
 #if PYCDS_PY311

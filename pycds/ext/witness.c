@@ -1047,6 +1047,11 @@ static PyObject *shallow_attrs(PyObject *dict)
 /* object.__getattribute__(obj, "__dict__"), or None without one. */
 static PyObject *own_attrs(PyObject *obj)
 {
+    /* None without a lookup where the type gives no __dict__ (slots, C
+     * objects): an AttributeError raised and cleared costs more than the
+     * rest of a digest. */
+    if (Py_TYPE(obj)->tp_dictoffset == 0)
+        Py_RETURN_NONE;
     PyObject *name = name_of(N_DICT);
     PyObject *attrs = name ? PyObject_GenericGetAttr(obj, name) : NULL;
     if (!attrs && PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -1165,11 +1170,28 @@ int pycds_dict_watcher = -1;
 static PyObject *remembered_digest(PyObject *value, PyObject *checked)
 {
     int is_dict = PyDict_CheckExact(value);
+    PyObject *attrs = NULL; /* an instance's: what its digest reads */
     if (!is_dict && !PyTuple_CheckExact(value) &&
-        !PyFrozenSet_CheckExact(value))
-        return digest_of(value, checked);
+        !PyFrozenSet_CheckExact(value)) {
+        if (atom(value) || container(value) || PyModule_CheckExact(value) ||
+            PyType_Check(value) || PyFunction_Check(value))
+            return digest_of(value, checked);
+        if (!(attrs = own_attrs(value)))
+            return NULL;
+        if (!PyDict_CheckExact(attrs) || !PYCDS_INSTANCE_DICT_STAMPS) {
+            Py_DECREF(attrs);
+            return digest_of(value, checked);
+        }
+    }
     uint64_t stamp = 0;
-    if (is_dict && pycds_dict_stamp(value, &stamp) < 0)
+    int stamped =
+        is_dict || attrs ? pycds_dict_stamp(attrs ? attrs : value, &stamp) : 0;
+    /* An instance's dict replaced by another is another stamp too (the old
+     * one, if freed, counted as changed where the stamp counts changes). */
+    if (attrs)
+        stamp = stamp * 1000003u ^ (uint64_t)(uintptr_t)attrs;
+    Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
+    if (stamped < 0)
         return NULL;
     PyObject *id = PyLong_FromVoidPtr(value);
     PyObject *key = id ? PyTuple_Pack(2, Py_Ellipsis, id) : NULL;

@@ -407,3 +407,24 @@ def test_a_digest_reads_stand_ins_and_substitutes() -> None:
     assert _cds.digest(Plain, None, {id(Plain): attrs}) != plain
     with pytest.raises(TypeError):
         _cds.digest(items, [])
+
+
+def test_a_remembered_instance_digest_is_forgotten_when_its_attributes_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """check_reads remembers an instance's digest while its __dict__ is the
+    same dict, unchanged: a change to it, or another dict in its place, is
+    seen by the next check with the same memory."""
+    checked: dict[Any, Any] = {}
+    entries = reads("SETTINGS")
+    assert _cds.check_reads([], entries, checked) is None
+    assert _cds.check_reads([], entries, checked) is None  # remembered
+    monkeypatch.setattr(SETTINGS, "name", "y")
+    assert _cds.check_reads([], entries, checked) == (1, 0)
+    monkeypatch.undo()
+    assert _cds.check_reads([], entries, checked) is None
+    SETTINGS.__dict__ = {"level": 2, "name": "z"}
+    try:
+        assert _cds.check_reads([], entries, checked) == (1, 0)
+    finally:
+        SETTINGS.__dict__ = {"level": 2, "name": "x"}
+    assert _cds.check_reads([], entries, checked) is None
