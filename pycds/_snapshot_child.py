@@ -426,6 +426,11 @@ class Frame:
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
         self.ran: dict[int, tuple[Any, Any]] = {}  # id(code) -> (code, its globals)
 
+    def refuse(self, reason: str) -> None:
+        """A reason its module is no unit, said once."""
+        if reason not in self.record["refusals"]:
+            self.record["refusals"].append(reason)
+
 
 # What importlib's _init_module_attrs sets on a module before its body runs.
 MODULE_INIT = frozenset(("__name__", "__loader__", "__package__", "__spec__",
@@ -676,18 +681,14 @@ class Planner:
             if planner.stack and not planner.recorder.paused:
                 frame = planner.stack[-1]
                 if name == "stack_size":
-                    reason = f"called {where[0]}.stack_size(), which sets it"
-                    if reason not in frame.record["refusals"]:
-                        frame.record["refusals"].append(reason)
+                    frame.refuse(f"called {where[0]}.stack_size(), which sets it")
                 elif all(type(arg) in restore.ATOM_TYPES for arg in args) \
                         and type(value) in restore.ATOM_TYPES + (tuple,):
                     setting = (*where, args, restore.digest(value))
                     if setting not in frame.settings:
                         frame.settings.append(setting)
                 else:
-                    reason = f"read {where[0]}.{name}() with arguments it cannot record"
-                    if reason not in frame.record["refusals"]:
-                        frame.record["refusals"].append(reason)
+                    frame.refuse(f"read {where[0]}.{name}() with arguments it cannot record")
             return value
         self._stand_in(read, real, module, name)
 
@@ -747,11 +748,9 @@ class Planner:
             if planner.stack and not planner.recorder.paused \
                     and not getframe(1).f_code.co_flags & 0x3 \
                     and not _hashes_alike(obj):
-                refusals = planner.stack[-1].record["refusals"]
-                reason = (f"called hash() on a {objects.type_name(type(obj))} "
-                          "(another number in every process)")
-                if reason not in refusals:
-                    refusals.append(reason)
+                planner.stack[-1].refuse(
+                    f"called hash() on a {objects.type_name(type(obj))} "
+                    "(another number in every process)")
             return value
         self._stand_in(hash, real, builtins, "hash")
 
@@ -766,9 +765,7 @@ class Planner:
         def draw(*args: Any, **kwargs: Any) -> Any:
             value = real(*args, **kwargs)
             if planner.stack and not planner.recorder.paused:
-                refusals = planner.stack[-1].record["refusals"]
-                if reason not in refusals:
-                    refusals.append(reason)
+                planner.stack[-1].refuse(reason)
             return value
         self._stand_in(draw, real, module, name)
 
@@ -818,10 +815,7 @@ class Planner:
         class Heard:
             def match(self, text: Any) -> None:
                 if not planner.recorder.paused and planner.stack:
-                    refusals = planner.stack[-1].record["refusals"]
-                    reason = f"issued a warning ({str(text)[:60]})"
-                    if reason not in refusals:
-                        refusals.append(reason)
+                    planner.stack[-1].refuse(f"issued a warning ({str(text)[:60]})")
                 return None
 
         # _warnings's list is warnings.filters (imported or not: importing
@@ -1447,9 +1441,7 @@ def _probes(live_ops: list[tuple[Any, ...]]) -> dict[int, Any]:
         elif name == "setattr" and op[2] == "cell_contents":
             copy = _PROBE  # the cell read as holding it
         elif name in ("set_attr", "del_attr"):
-            copy = _probe_copy(target, dict(
-                target.__dict__ if isinstance(target, type)
-                else object.__getattribute__(target, "__dict__")))
+            copy = _probe_copy(target, dict(restore.own_attributes(target)))
         else:
             continue
         if copy is not None:

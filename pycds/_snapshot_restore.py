@@ -913,9 +913,7 @@ def operations_applied(steps: list[tuple[Any, ...]], checks: list[tuple[Any, ...
             apply_to_container(name, copy, key, value)
         elif name in ("set_attr", "del_attr"):
             if copy is None:
-                copy = copies[id(target)] = dict(
-                    target.__dict__ if isinstance(target, type)
-                    else object.__getattribute__(target, "__dict__"))
+                copy = copies[id(target)] = dict(own_attributes(target))
             if name == "set_attr":
                 copy[key] = value
             else:
@@ -1090,6 +1088,13 @@ def expectation(value: Any, absent: Any) -> Any:
 _NOTHING = object()
 
 
+def own_attributes(target: Any) -> Any:
+    """What set_attr and del_attr change: a class's namespace (a read-only
+    view), an instance's own __dict__ (no descriptor of its class asked)."""
+    return (target.__dict__ if isinstance(target, type)
+            else object.__getattribute__(target, "__dict__"))
+
+
 def _held(name: str, target: Any, key: Any) -> Any:
     """What `target` holds under `key` as operation `name` sees it."""
     try:
@@ -1098,9 +1103,7 @@ def _held(name: str, target: Any, key: Any) -> Any:
         if name in ("set_item", "del_item"):
             return target[key] if key in target else _NOTHING
         if name in ("set_attr", "del_attr"):
-            attrs = (target.__dict__ if isinstance(target, type)
-                     else object.__getattribute__(target, "__dict__"))
-            return attrs.get(key, _NOTHING)
+            return own_attributes(target).get(key, _NOTHING)
         return getattr(target, key)
     except (AttributeError, ValueError, TypeError):
         return _NOTHING
