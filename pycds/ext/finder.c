@@ -38,6 +38,7 @@
  * importing; the module's number lives in a C field of theirs.
  */
 #include "finder.h"
+#include "tenure.h"
 #include "error.h"
 #include "searchpath.h"
 #include "say.h"
@@ -254,11 +255,14 @@ static PyObject *exec_module(PyObject *self, PyObject *module)
         return done > 0 ? Py_NewRef(Py_None) : NULL;
     }
     PyObject *namespace = PyObject_GetAttr(module, finder.str_dict);
-    PyObject *result =
-        namespace
-            ? PyObject_CallFunctionObjArgs(finder.frames_removed, finder.exec,
-                                           code, namespace, NULL)
-            : NULL;
+    PyObject *result = NULL;
+    if (namespace) {
+        pycds_body_watch watch;
+        pycds_body_watch_start(&watch);
+        result = PyObject_CallFunctionObjArgs(
+            finder.frames_removed, finder.exec, code, namespace, NULL);
+        pycds_body_watch_end(&watch, result != NULL);
+    }
     Py_XDECREF(namespace);
     Py_DECREF(code);
     if (!result)

@@ -2,6 +2,8 @@
  * tenure.c - the collector while a restore works: the objects a snapshot
  * unit makes go straight to its oldest generation (tenure.h says why),
  * and no collection starts by itself inside a restore's short windows.
+ * Likewise what a module body run from archived code leaves alive goes to
+ * the middle generation when the body returns.
  *
  * The collector keeps each generation as a circular doubly linked list of
  * PyGC_Head, its head in the interpreter's GC state; tracking an object
@@ -100,4 +102,100 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
     move_to_oldest(gc, marker);
     Py_DECREF(marker);
     return result;
+}
+
+/* ---- A module body's survivors ----------------------------------------
+ *
+ * What a module body makes mostly lives as long as its module: a young
+ * collection walks it, finds it alive and moves it to the middle
+ * generation, and a middle collection walks it again before it reaches
+ * the oldest.  During `import boto3` that is about 40 young and 4 middle
+ * collections, 7 ms.  When a body returns, what it made that is still in
+ * the youngest generation is moved to the middle one in one step, as a
+ * young collection would leave it, and no longer counts towards the next
+ * young collection: the middle collection that walks it comes as it
+ * would after young ones.  The one thing that changes is when garbage is
+ * found: a reference cycle the body left behind (a class it replaced by
+ * another of the same name, with its methods) is freed by the next
+ * middle collection rather than by a young one, as a cycle that had
+ * survived a young collection would be.  Nothing moves to the oldest
+ * generation, and nothing at all while a collection runs. */
+
+/* Where the walk along a generation's list from `node` ends: the head of
+ * the list node is in (a generation's, or the permanent one after
+ * gc.freeze()), and how many nodes lie between. */
+static PyGC_Head *list_end(struct _gc_runtime_state *gc, PyGC_Head *node,
+                           Py_ssize_t *between)
+{
+    Py_ssize_t count = 0;
+    for (node = _PyGCHead_NEXT(node); !is_generation_head(gc, node);
+         node = _PyGCHead_NEXT(node))
+        count++;
+    *between = count;
+    return node;
+}
+
+/* Unlink the nodes after `from` up to `head`, the end of its list, and
+ * append them to the list at `to`. */
+static void move_after(PyGC_Head *from, PyGC_Head *head, PyGC_Head *to)
+{
+    PyGC_Head *first = _PyGCHead_NEXT(from);
+    if (first == head)
+        return;
+    PyGC_Head *last = _PyGCHead_PREV(head);
+    _PyGCHead_SET_NEXT(from, head);
+    _PyGCHead_SET_PREV(head, from);
+    PyGC_Head *tail = _PyGCHead_PREV(to);
+    _PyGCHead_SET_NEXT(tail, first);
+    _PyGCHead_SET_PREV(first, tail);
+    _PyGCHead_SET_NEXT(last, to);
+    _PyGCHead_SET_PREV(to, last);
+}
+
+static Py_ssize_t collections_so_far(struct _gc_runtime_state *gc)
+{
+    Py_ssize_t total = 0;
+    for (int i = 0; i < NUM_GENERATIONS; i++)
+        total += gc->generation_stats[i].collections;
+    return total;
+}
+
+void pycds_body_watch_start(pycds_body_watch *watch)
+{
+    struct _gc_runtime_state *gc = &_PyInterpreterState_GET()->gc;
+    watch->collections = collections_so_far(gc);
+    watch->marker = PyList_New(0); /* tracked: last in the youngest list */
+    if (!watch->marker)
+        PyErr_Clear(); /* the body runs as it would without a watch */
+}
+
+void pycds_body_watch_end(pycds_body_watch *watch, int succeeded)
+{
+    PyObject *marker = watch->marker;
+    if (!marker)
+        return;
+    struct _gc_runtime_state *gc = &_PyInterpreterState_GET()->gc;
+    PyGC_Head *young = gc->generation0;
+    PyGC_Head *middle = &gc->generations[1].head;
+    if (succeeded && !gc->collecting && _PyObject_GC_IS_TRACKED(marker)) {
+        Py_ssize_t moved = 0;
+        if (collections_so_far(gc) == watch->collections) {
+            /* The marker is where the body started: what follows it in the
+             * youngest list was made meanwhile. */
+            PyGC_Head *mark = _Py_AS_GC(marker);
+            if (list_end(gc, mark, &moved) == young)
+                move_after(mark, young, middle);
+            else /* gc.freeze() moved it: leave everything */
+                moved = 0;
+        } else {
+            /* A collection emptied the youngest list meanwhile (taking the
+             * marker along): all it holds now was made after. */
+            list_end(gc, young, &moved);
+            move_after(young, young, middle);
+        }
+        gc->generations[0].count -=
+            moved < gc->generations[0].count ? moved : gc->generations[0].count;
+    }
+    watch->marker = NULL;
+    Py_DECREF(marker);
 }

@@ -34,4 +34,19 @@ void pycds_release_collections(int held);
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
                         Py_ssize_t nargs);
 
+/* A module body run from archived code: what it made and left alive goes
+ * to the middle generation when it returns (tenure.c says why).  Started
+ * before the body runs; never fails (a watch that could not start does
+ * nothing at its end). */
+typedef struct {
+    PyObject *marker;       /* an empty list made just before the body */
+    Py_ssize_t collections; /* collections of any generation by then */
+} pycds_body_watch;
+
+void pycds_body_watch_start(pycds_body_watch *watch);
+
+/* After the body, which returned normally or raised (`succeeded` 0: only
+ * the watch is dropped).  Keeps any exception set. */
+void pycds_body_watch_end(pycds_body_watch *watch, int succeeded);
+
 #endif

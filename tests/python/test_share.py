@@ -281,6 +281,91 @@ print(helpers.keys())
         "['alpha', 'beta', 'gamma']"]
 
 
+# A module whose body leaves a function, a class and a garbage cycle with
+# a finalizer; the program empties the youngest generation first, so the
+# small body starts no collection by itself.
+GENERATIONS_MODULE = """
+class Node:
+    def __del__(self):
+        print("freed", flush=True)
+
+def f():
+    return 1
+
+node = Node()
+node.me = node
+del node
+"""
+
+GENERATIONS = """
+import gc
+gc.collect()
+import made
+where = [gc.get_objects(generation=g) for g in range(3)]
+print(*[[any(o is x for o in where[g]) for g in range(3)] for x in (made.f, made.Node)])
+del where  # it holds the cycle too
+print("imported", flush=True)
+gc.collect(1)
+print("after a middle collection")
+"""
+
+
+def test_what_a_body_leaves_alive_starts_in_the_middle_generation(
+        tmp_path: Path) -> None:
+    root = tmp_path / "gens"
+    root.mkdir()
+    (root / "made.py").write_text(GENERATIONS_MODULE)
+    backdate(root)
+    built = build(root, ["-c", GENERATIONS])
+    plain = built.plain(["-c", GENERATIONS])
+    shared = built.share(["-c", GENERATIONS])
+    assert "made" in hits(shared.stderr)
+    # Plain: young until a collection passes.  Served: as a young
+    # collection would leave them, without one.
+    assert plain.stdout.splitlines()[0] == "[True, False, False] [True, False, False]"
+    assert shared.stdout.splitlines()[0] == "[False, True, False] [False, True, False]"
+    # The cycle is garbage all the same, found by the middle collection.
+    assert shared.stdout.splitlines()[1:] == plain.stdout.splitlines()[1:] == [
+        "imported", "freed", "after a middle collection"]
+
+
+COLLECTING_MODULE = """
+import gc
+first = [[] for _ in range(50)]
+gc.collect()
+second = {"k": [1]}
+gc.freeze()
+third = [[2]]
+gc.unfreeze()
+fourth = [[3]]
+gc.collect(0)
+fifth = [[4]]
+"""
+
+
+def test_a_body_that_collects_or_freezes_keeps_the_collector_sound(
+        tmp_path: Path) -> None:
+    root = tmp_path / "collecting"
+    root.mkdir()
+    (root / "collecting.py").write_text(COLLECTING_MODULE)
+    backdate(root)
+    code = """
+import gc, collecting
+counts = [len(gc.get_objects(generation=g)) for g in range(3)]
+gc.collect()
+junk = [[i] for i in range(20000)]
+del junk
+print(gc.collect() >= 0, min(counts) >= 0, collecting.second, collecting.third,
+      collecting.fourth, collecting.fifth, len(collecting.first))
+"""
+    built = build(root, ["-c", code])
+    shared = built.share(["-c", code])
+    assert "collecting" in hits(shared.stderr)
+    assert shared.stdout == built.plain(["-c", code]).stdout
+    assert shared.stdout.split() == ["True", "True", "{'k':", "[1]}", "[[2]]", "[[3]]",
+                                     "[[4]]", "50"]
+
+
 def test_concurrent_imports_from_threads(tmp_path: Path) -> None:
     root = tmp_path / "threads"
     (root / "src").mkdir(parents=True)

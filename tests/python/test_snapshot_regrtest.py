@@ -24,7 +24,8 @@ TESTS = ("test_enum", "test_typing", "test_dataclasses", "test_functools", "test
          "test_fractions", "test_string", "test_types", "test_warnings",
          "test_traceback", "test_pprint", "test_inspect", "test_pickle", "test_email",
          "test_urlparse", "test_argparse", "test_pathlib", "test_decimal",
-         "test_statistics", "test_csv", "test_copy", "test_dis", "test_difflib")
+         "test_statistics", "test_csv", "test_copy", "test_dis", "test_difflib", "test_gc",
+         "test_finalization")
 
 # Modules whose restore these tests depend on: each must have been restored.
 HUBS = ("enum", "typing", "dataclasses", "functools", "re", "collections", "inspect",
