@@ -292,6 +292,7 @@ class Node:
 def f():
     return 1
 
+T = tuple([1, 2, 3])
 node = Node()
 node.me = node
 del node
@@ -302,7 +303,8 @@ import gc
 gc.collect()
 import made
 where = [gc.get_objects(generation=g) for g in range(3)]
-print(*[[any(o is x for o in where[g]) for g in range(3)] for x in (made.f, made.Node)])
+print(*[[any(o is x for o in where[g]) for g in range(3)] for x in (made.f, made.Node)],
+      gc.is_tracked(made.T))
 del where  # it holds the cycle too
 print("imported", flush=True)
 gc.collect(1)
@@ -321,9 +323,11 @@ def test_what_a_body_leaves_alive_starts_in_the_middle_generation(
     shared = built.share(["-c", GENERATIONS])
     assert "made" in hits(shared.stderr)
     # Plain: young until a collection passes.  Served: as a young
-    # collection would leave them, without one.
-    assert plain.stdout.splitlines()[0] == "[True, False, False] [True, False, False]"
-    assert shared.stdout.splitlines()[0] == "[False, True, False] [False, True, False]"
+    # collection would leave them (a tuple of ints untracked), without one.
+    assert plain.stdout.splitlines()[0] == \
+        "[True, False, False] [True, False, False] True"
+    assert shared.stdout.splitlines()[0] == \
+        "[False, True, False] [False, True, False] False"
     # The cycle is garbage all the same, found by the middle collection.
     assert shared.stdout.splitlines()[1:] == plain.stdout.splitlines()[1:] == [
         "imported", "freed", "after a middle collection"]
@@ -364,6 +368,52 @@ print(gc.collect() >= 0, min(counts) >= 0, collecting.second, collecting.third,
     assert shared.stdout == built.plain(["-c", code]).stdout
     assert shared.stdout.split() == ["True", "True", "{'k':", "[1]}", "[[2]]", "[[3]]",
                                      "[[4]]", "50"]
+
+
+# Where the collector itself decides otherwise, a body's objects stay
+# where plain Python leaves them: a body that froze the heap (no
+# collection ran), with the collector disabled, and a body that raised.
+STAYS = {
+    "freezing": "import gc\nA = [[1]]\ngc.freeze()\nB = [[2]]\n",
+    "disabled": "C = [[3]]\n",
+    "failing": "import os, sys\nD = [[4]]\nsys.modules['kept'] = D\n"
+               "if os.environ.get('FAIL'):\n    raise ValueError('no')\n",
+}
+
+STAYS_PROGRAM = """
+import gc, sys
+where = lambda x: [any(o is x for o in gc.get_objects(g)) for g in range(3)]
+gc.collect()
+import freezing
+print(where(freezing.B), gc.get_freeze_count() > 0)
+gc.unfreeze()
+gc.collect()
+gc.disable()
+import disabled
+print(where(disabled.C))
+gc.enable()
+gc.collect()
+try:
+    import failing
+except ValueError:
+    print(where(sys.modules["kept"]), "failing" in sys.modules)
+"""
+
+
+def test_a_body_s_objects_stay_young_where_the_collector_says_so(
+        tmp_path: Path) -> None:
+    root = tmp_path / "stays"
+    root.mkdir()
+    for name, text in STAYS.items():
+        (root / f"{name}.py").write_text(text)
+    backdate(root)
+    built = build(root, ["-c", STAYS_PROGRAM])  # traced where failing imports
+    shared = built.share(["-c", STAYS_PROGRAM], FAIL="1")
+    assert {"freezing", "disabled", "failing"} <= hits(shared.stderr)
+    assert shared.stdout == built.plain(["-c", STAYS_PROGRAM], FAIL="1").stdout
+    assert shared.stdout.splitlines() == ["[True, False, False] True",
+                                          "[True, False, False]",
+                                          "[True, False, False] False"]
 
 
 def test_concurrent_imports_from_threads(tmp_path: Path) -> None:
