@@ -281,6 +281,16 @@ print(helpers.keys())
         "['alpha', 'beta', 'gamma']"]
 
 
+def modules_built(root: Path, modules: dict[str, str], program: str) -> Built:
+    """A directory of these modules (old enough for the dumper to trust),
+    traced running `python -c program` and dumped."""
+    root.mkdir()
+    for name, text in modules.items():
+        (root / f"{name}.py").write_text(text)
+    backdate(root)
+    return build(root, ["-c", program])
+
+
 # A module whose body leaves a function, a class and a garbage cycle with
 # a finalizer; the program empties the youngest generation first, so the
 # small body starts no collection by itself.
@@ -314,11 +324,7 @@ print("after a middle collection")
 
 def test_what_a_body_leaves_alive_starts_in_the_middle_generation(
         tmp_path: Path) -> None:
-    root = tmp_path / "gens"
-    root.mkdir()
-    (root / "made.py").write_text(GENERATIONS_MODULE)
-    backdate(root)
-    built = build(root, ["-c", GENERATIONS])
+    built = modules_built(tmp_path / "gens", {"made": GENERATIONS_MODULE}, GENERATIONS)
     plain = built.plain(["-c", GENERATIONS])
     shared = built.share(["-c", GENERATIONS])
     assert "made" in hits(shared.stderr)
@@ -349,10 +355,6 @@ fifth = [[4]]
 
 def test_a_body_that_collects_or_freezes_keeps_the_collector_sound(
         tmp_path: Path) -> None:
-    root = tmp_path / "collecting"
-    root.mkdir()
-    (root / "collecting.py").write_text(COLLECTING_MODULE)
-    backdate(root)
     code = """
 import gc, collecting
 counts = [len(gc.get_objects(generation=g)) for g in range(3)]
@@ -362,7 +364,7 @@ del junk
 print(gc.collect() >= 0, min(counts) >= 0, collecting.second, collecting.third,
       collecting.fourth, collecting.fifth, len(collecting.first))
 """
-    built = build(root, ["-c", code])
+    built = modules_built(tmp_path / "collecting", {"collecting": COLLECTING_MODULE}, code)
     shared = built.share(["-c", code])
     assert "collecting" in hits(shared.stderr)
     assert shared.stdout == built.plain(["-c", code]).stdout
@@ -402,12 +404,7 @@ except ValueError:
 
 def test_a_body_s_objects_stay_young_where_the_collector_says_so(
         tmp_path: Path) -> None:
-    root = tmp_path / "stays"
-    root.mkdir()
-    for name, text in STAYS.items():
-        (root / f"{name}.py").write_text(text)
-    backdate(root)
-    built = build(root, ["-c", STAYS_PROGRAM])  # traced where failing imports
+    built = modules_built(tmp_path / "stays", STAYS, STAYS_PROGRAM)  # FAIL unset
     shared = built.share(["-c", STAYS_PROGRAM], FAIL="1")
     assert {"freezing", "disabled", "failing"} <= hits(shared.stderr)
     assert shared.stdout == built.plain(["-c", STAYS_PROGRAM], FAIL="1").stdout
