@@ -401,6 +401,11 @@ def starting_modules(kept: set[str], gains: dict[str, int], trees: dict[str, set
 
 
 WHOLE_RUN_PAIRS = 9
+# A close call (the best with units slower, but by less than this share of
+# the best without) is sampled again, up to WHOLE_RUN_ROUNDS rounds of
+# pairs in all: a gain of 2% was once judged a loss of 2% by one round.
+WHOLE_RUN_CLOSE = 0.03
+WHOLE_RUN_ROUNDS = 3
 
 
 def whole_run_slower(request: str, archive_path: str) -> str | None:
@@ -411,28 +416,32 @@ def whole_run_slower(request: str, archive_path: str) -> str | None:
     each way's best CPU time (user and system) counts: other work on the
     machine only ever adds to a process's time, so the best is the least
     disturbed, as for each unit's own time (a median of 9 was once moved
-    past a 10% gain by a busy minute, and every unit was dropped)."""
+    past a 10% gain by a busy minute, and every unit was dropped).  A
+    close call runs more rounds before it drops the units."""
     import resource
     command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
                "-c", VERIFY, request]
     from ._snapshot_plan import environment_without_ours
     base = environment_without_ours()
     spent: dict[str, list[float]] = {"1": [], "0": []}
-    for _ in range(WHOLE_RUN_PAIRS):
-        for snapshot in ("1", "0"):
-            env = dict(base, PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path,
-                       PYCDSSNAPSHOT=snapshot)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=600)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            spent[snapshot].append(after.ru_utime + after.ru_stime
-                                   - before.ru_utime - before.ru_stime)
-    with_units, without = min(spent["1"]), min(spent["0"])
-    if with_units < without:
-        return None
-    return (f"best of {WHOLE_RUN_PAIRS} processes: {1e3 * with_units:.1f} ms of CPU "
+    for _ in range(WHOLE_RUN_ROUNDS):
+        for _ in range(WHOLE_RUN_PAIRS):
+            for snapshot in ("1", "0"):
+                env = dict(base, PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path,
+                           PYCDSSNAPSHOT=snapshot)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=600)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                spent[snapshot].append(after.ru_utime + after.ru_stime
+                                       - before.ru_utime - before.ru_stime)
+        with_units, without = min(spent["1"]), min(spent["0"])
+        if with_units < without:
+            return None
+        if with_units > without * (1 + WHOLE_RUN_CLOSE):
+            break
+    return (f"best of {len(spent['1'])} processes: {1e3 * with_units:.1f} ms of CPU "
             f"with them, {1e3 * without:.1f} ms without")
 
 

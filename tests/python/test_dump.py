@@ -293,6 +293,25 @@ def test_whole_run_check_counts_each_ways_best_time(monkeypatch: pytest.MonkeyPa
     verdict, calls = _scripted_whole_runs(monkeypatch, disturbed, [0.055] + [0.060] * (pairs - 1))
     assert calls == 2 * pairs
     assert verdict is None
-    verdict, _ = _scripted_whole_runs(monkeypatch, [0.058] * pairs, [0.055] * pairs)
+    verdict, calls = _scripted_whole_runs(monkeypatch, [0.058] * pairs, [0.055] * pairs)
+    assert calls == 2 * pairs
     assert verdict == (f"best of {pairs} processes: 58.0 ms of CPU with them, "
                        "55.0 ms without")
+
+
+def test_whole_run_check_samples_a_close_call_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Best with units 1.8% slower after one round: a close call (under
+    WHOLE_RUN_CLOSE), so more rounds run; the units stay when a later
+    round finds them faster, and go only when every round agrees."""
+    from pycds import _dump
+    pairs, rounds = _dump.WHOLE_RUN_PAIRS, _dump.WHOLE_RUN_ROUNDS
+    assert rounds >= 2 and 0.018 < _dump.WHOLE_RUN_CLOSE
+    close = [0.1057] * pairs
+    verdict, calls = _scripted_whole_runs(monkeypatch, close + [0.1020] * pairs,
+                                          [0.1038] * (2 * pairs))
+    assert (verdict, calls) == (None, 4 * pairs)
+    verdict, calls = _scripted_whole_runs(monkeypatch, close * rounds,
+                                          [0.1038] * (pairs * rounds))
+    assert calls == 2 * pairs * rounds
+    assert verdict == (f"best of {pairs * rounds} processes: 105.7 ms of CPU with them, "
+                       "103.8 ms without")
