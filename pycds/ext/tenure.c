@@ -11,9 +11,10 @@
  * first marks where the young list stood: what follows it when the
  * function returns was made meanwhile and is still alive.  That run is
  * unlinked and appended to the oldest list in one step, as the collector
- * itself merges lists.  It is moved only when the walk from the marker
- * ends at the youngest list's head: a collection that ran meanwhile has
- * moved the marker with the rest, and then nothing is touched.
+ * itself merges lists (and its tuples of untracked items untracked, as a
+ * collection does).  It is moved only when the marker is still in the
+ * youngest list: a collection that ran meanwhile has moved the marker
+ * with the rest, and then nothing is touched.
  */
 #include "tenure.h"
 
@@ -21,44 +22,81 @@
 
 #include "error.h"
 
-static int is_generation_head(struct _gc_runtime_state *gc, PyGC_Head *node)
+/* Whether a collection would untrack the tuple: it holds no object the
+ * collector tracks or may track later (CPython's own rule for tuples). */
+static int untrackable_tuple(PyObject *op)
 {
-    for (int i = 0; i < NUM_GENERATIONS; i++)
-        if (node == &gc->generations[i].head)
-            return 1;
-    return node == &gc->permanent_generation.head;
+    if (!PyTuple_CheckExact(op))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(op); i++) {
+        PyObject *item = PyTuple_GET_ITEM(op, i);
+        if (!item)
+            return 0;
+        if (PyObject_IS_GC(item) &&
+            (!PyTuple_CheckExact(item) || _PyObject_GC_IS_TRACKED(item)))
+            return 0;
+    }
+    return 1;
 }
 
+/* Whether `mark` is in the youngest list, looked for from its end: the
+ * walk is never longer than that list (after gc.freeze(), or a
+ * collection, the mark is elsewhere). */
+static int in_youngest(struct _gc_runtime_state *gc, PyGC_Head *mark)
+{
+    PyGC_Head *young = gc->generation0;
+    PyGC_Head *node = _PyGCHead_PREV(young);
+    while (node != young && node != mark)
+        node = _PyGCHead_PREV(node);
+    return node == mark;
+}
+
+/* Move what follows `from` in the youngest list to the end of the list
+ * at `to`, untracking tuples as a collection would, and take it off the
+ * youngest generation's count (of objects allocated since its last
+ * collection, less those freed: these no longer wait there); how many
+ * are still tracked in `to`. */
+static Py_ssize_t leave_youngest(struct _gc_runtime_state *gc, PyGC_Head *from,
+                                 PyGC_Head *to)
+{
+    PyGC_Head *young = gc->generation0;
+    Py_ssize_t left = 0, untracked = 0;
+    for (PyGC_Head *node = _PyGCHead_NEXT(from), *next; node != young;
+         node = next) {
+        next = _PyGCHead_NEXT(node);
+        left++;
+        PyObject *op = (PyObject *)(node + 1); /* the object follows its
+                                                  head in every version */
+        if (untrackable_tuple(op)) {
+            PyObject_GC_UnTrack(op);
+            untracked++;
+        }
+    }
+    gc->generations[0].count -=
+        left < gc->generations[0].count ? left : gc->generations[0].count;
+    PyGC_Head *first = _PyGCHead_NEXT(from);
+    if (first == young)
+        return 0;
+    PyGC_Head *last = _PyGCHead_PREV(young);
+    _PyGCHead_SET_NEXT(from, young);
+    _PyGCHead_SET_PREV(young, from);
+    PyGC_Head *tail = _PyGCHead_PREV(to);
+    _PyGCHead_SET_NEXT(tail, first);
+    _PyGCHead_SET_PREV(first, tail);
+    _PyGCHead_SET_NEXT(last, to);
+    _PyGCHead_SET_PREV(to, last);
+    return left - untracked;
+}
+
+/* A unit's objects, made after `marker`, to the oldest generation.  As
+ * survivors of a middle collection, they wait for a full one. */
 static void move_to_oldest(struct _gc_runtime_state *gc, PyObject *marker)
 {
     PyGC_Head *mark = _Py_AS_GC(marker);
-    if (!_PyObject_GC_IS_TRACKED(marker))
+    if (!_PyObject_GC_IS_TRACKED(marker) || !in_youngest(gc, mark))
         return;
-    PyGC_Head *young = gc->generation0;
-    Py_ssize_t count = 0;
-    PyGC_Head *node = _PyGCHead_NEXT(mark);
-    while (!is_generation_head(gc, node)) {
-        count++;
-        node = _PyGCHead_NEXT(node);
-    }
-    if (node != young || count == 0)
-        return;
-    PyGC_Head *first = _PyGCHead_NEXT(mark);
-    PyGC_Head *last = _PyGCHead_PREV(young);
-    _PyGCHead_SET_NEXT(mark, young);
-    _PyGCHead_SET_PREV(young, mark);
-    PyGC_Head *old = &gc->generations[NUM_GENERATIONS - 1].head;
-    PyGC_Head *tail = _PyGCHead_PREV(old);
-    _PyGCHead_SET_NEXT(tail, first);
-    _PyGCHead_SET_PREV(first, tail);
-    _PyGCHead_SET_NEXT(last, old);
-    _PyGCHead_SET_PREV(old, last);
-    /* The youngest generation's count is of objects allocated since its
-     * last collection (less those freed): these no longer wait there.  As
-     * survivors of a middle collection, they wait for a full one. */
-    gc->generations[0].count -=
-        count < gc->generations[0].count ? count : gc->generations[0].count;
-    gc->long_lived_pending += count;
+    gc->long_lived_pending +=
+        leave_youngest(gc, mark, &gc->generations[NUM_GENERATIONS - 1].head);
 }
 
 /* Out of reach of any count, the youngest generation's threshold starts
@@ -125,54 +163,6 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
  * before the body in the youngest list), with the collector disabled, or
  * when the body raised; nothing goes to the oldest generation. */
 
-/* Whether a collection would untrack the tuple: it holds no object the
- * collector tracks or may track later (CPython's own rule for tuples). */
-static int untrackable_tuple(PyObject *op)
-{
-    if (!PyTuple_CheckExact(op))
-        return 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(op); i++) {
-        PyObject *item = PyTuple_GET_ITEM(op, i);
-        if (!item)
-            return 0;
-        if (PyObject_IS_GC(item) &&
-            (!PyTuple_CheckExact(item) || _PyObject_GC_IS_TRACKED(item)))
-            return 0;
-    }
-    return 1;
-}
-
-/* Move what follows `from` in the youngest list to the end of the middle
- * one, untracking tuples as a collection would; how many objects left
- * the youngest list. */
-static Py_ssize_t leave_youngest(struct _gc_runtime_state *gc, PyGC_Head *from)
-{
-    PyGC_Head *young = gc->generation0;
-    Py_ssize_t left = 0;
-    for (PyGC_Head *node = _PyGCHead_NEXT(from), *next; node != young;
-         node = next) {
-        next = _PyGCHead_NEXT(node);
-        left++;
-        PyObject *op = (PyObject *)(node + 1); /* the object follows its
-                                                  head in every version */
-        if (untrackable_tuple(op))
-            PyObject_GC_UnTrack(op);
-    }
-    PyGC_Head *first = _PyGCHead_NEXT(from);
-    if (first == young)
-        return left;
-    PyGC_Head *last = _PyGCHead_PREV(young);
-    _PyGCHead_SET_NEXT(from, young);
-    _PyGCHead_SET_PREV(young, from);
-    PyGC_Head *middle = &gc->generations[1].head;
-    PyGC_Head *tail = _PyGCHead_PREV(middle);
-    _PyGCHead_SET_NEXT(tail, first);
-    _PyGCHead_SET_PREV(first, tail);
-    _PyGCHead_SET_NEXT(last, middle);
-    _PyGCHead_SET_PREV(middle, last);
-    return left;
-}
-
 static Py_ssize_t collections_so_far(struct _gc_runtime_state *gc)
 {
     Py_ssize_t total = 0;
@@ -203,24 +193,14 @@ void pycds_body_watch_end(pycds_body_watch *watch, int succeeded)
     if (succeeded && gc->enabled && !gc->collecting &&
         _PyObject_GC_IS_TRACKED(marker)) {
         PyGC_Head *young = gc->generation0;
-        PyGC_Head *from = young; /* a collection emptied the list meanwhile
-                                    (the marker with it): all of it */
-        if (collections_so_far(gc) == watch->collections) {
-            /* The marker should still be in the youngest list: looked for
-             * from its end, so that the walk is never longer than that
-             * list (after gc.freeze() it is elsewhere: leave all). */
-            PyGC_Head *mark = _Py_AS_GC(marker);
-            PyGC_Head *node = _PyGCHead_PREV(young);
-            while (node != young && node != mark)
-                node = _PyGCHead_PREV(node);
-            from = node == mark ? mark : NULL;
-        }
-        if (from) {
-            Py_ssize_t left = leave_youngest(gc, from);
-            gc->generations[0].count -= left < gc->generations[0].count
-                                            ? left
-                                            : gc->generations[0].count;
-        }
+        PyGC_Head *mark = _Py_AS_GC(marker);
+        PyGC_Head *middle = &gc->generations[1].head;
+        if (collections_so_far(gc) != watch->collections)
+            /* A collection emptied the list meanwhile (the marker with
+             * it): all it holds now was made after. */
+            leave_youngest(gc, young, middle);
+        else if (in_youngest(gc, mark)) /* not frozen meanwhile */
+            leave_youngest(gc, mark, middle);
     }
     Py_DECREF(marker);
 }

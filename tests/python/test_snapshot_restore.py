@@ -895,8 +895,9 @@ def test_revivers_whole_output_and_exit(revivers: Runs) -> None:
 def test_restored_objects_are_born_old_and_still_collected(tmp_path: Path) -> None:
     """A unit's objects are linked into the collector's oldest generation
     (pycds/ext/tenure.h): listed there by gc.get_objects(2), where a
-    body's would be young; and when the program drops them, a collection
-    still frees their cycles (a weak reference ends)."""
+    body's would be young, its tuples of untracked items untracked; and
+    when the program drops them, a collection still frees their cycles (a
+    weak reference ends)."""
     modules = {
         "aged.py": """
             class Node:
@@ -905,13 +906,15 @@ def test_restored_objects_are_born_old_and_still_collected(tmp_path: Path) -> No
             def helper():
                 return Node
             ROOT = Node()
+            PAIR = tuple([1, 2])
         """,
         "app.py": """
 import gc, sys, weakref
 gc.disable()
 import aged
 old = gc.get_objects(2)
-print("old", [any(o is x for o in old) for x in (aged.Node, aged.helper, aged.ROOT)])
+print("old", [any(o is x for o in old) for x in (aged.Node, aged.helper, aged.ROOT)],
+      gc.is_tracked(aged.PAIR))
 del old
 if sys.argv[1:] == ["drop"]:  # not when traced: the trace lists sys.modules
     gone = weakref.ref(aged.ROOT)
@@ -923,8 +926,9 @@ if sys.argv[1:] == ["drop"]:  # not when traced: the trace lists sys.modules
     snap = snapshot_project(tmp_path, modules, ["app.py"])
     plain, share = snap.plain(["app.py", "drop"]), snap.share(["app.py", "drop"])
     assert_restored(share, "aged", dump_output=snap.dump_output)
-    assert plain.stdout == "old [False, False, False]\nfreed True\n"
-    assert share.stdout == "old [True, True, True]\nfreed True\n", share.stderr
+    # A tuple of ints is untracked, as a collection leaves it.
+    assert plain.stdout == "old [False, False, False] True\nfreed True\n"
+    assert share.stdout == "old [True, True, True] False\nfreed True\n", share.stderr
 
 
 
