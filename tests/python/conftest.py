@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,14 @@ def build(root: Path, args: list[str], **env: str) -> Built:
     dumped = run(["-m", "pycds", "dump", "--list", str(list_path),
                   "--archive", str(archive)], cwd=root, **env)
     return Built(root, list_path, archive, dumped.stdout)
+
+
+def write_project(root: Path, modules: dict[str, str]) -> None:
+    """Files under root, {relative path: text}, each text dedented."""
+    for name, text in modules.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
 
 
 def backdate(root: Path, seconds: int = 3600) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (Built, backdate, build, copy_project, fallbacks, hits,
-                      run)
+                      run, write_project)
 
 PROJECT_MODULES = {"mypkg", "mypkg.consts", "mypkg.sub", "mypkg.sub.helpers",
                    "mypkg.sub.data_user", "mypkg.tool", "versioned",
@@ -282,11 +282,9 @@ print(helpers.keys())
 
 
 def modules_built(root: Path, modules: dict[str, str], program: str) -> Built:
-    """A directory of these modules (old enough for the dumper to trust),
+    """A directory of these files (old enough for the dumper to trust),
     traced running `python -c program` and dumped."""
-    root.mkdir()
-    for name, text in modules.items():
-        (root / f"{name}.py").write_text(text)
+    write_project(root, modules)
     backdate(root)
     return build(root, ["-c", program])
 
@@ -324,7 +322,7 @@ print("after a middle collection")
 
 def test_what_a_body_leaves_alive_starts_in_the_middle_generation(
         tmp_path: Path) -> None:
-    built = modules_built(tmp_path / "gens", {"made": GENERATIONS_MODULE}, GENERATIONS)
+    built = modules_built(tmp_path / "gens", {"made.py": GENERATIONS_MODULE}, GENERATIONS)
     plain = built.plain(["-c", GENERATIONS])
     shared = built.share(["-c", GENERATIONS])
     assert "made" in hits(shared.stderr)
@@ -364,7 +362,7 @@ del junk
 print(gc.collect() >= 0, min(counts) >= 0, collecting.second, collecting.third,
       collecting.fourth, collecting.fifth, len(collecting.first))
 """
-    built = modules_built(tmp_path / "collecting", {"collecting": COLLECTING_MODULE}, code)
+    built = modules_built(tmp_path / "collecting", {"collecting.py": COLLECTING_MODULE}, code)
     shared = built.share(["-c", code])
     assert "collecting" in hits(shared.stderr)
     assert shared.stdout == built.plain(["-c", code]).stdout
@@ -376,9 +374,9 @@ print(gc.collect() >= 0, min(counts) >= 0, collecting.second, collecting.third,
 # where plain Python leaves them: a body that froze the heap (no
 # collection ran), with the collector disabled, and a body that raised.
 STAYS = {
-    "freezing": "import gc\nA = [[1]]\ngc.freeze()\nB = [[2]]\n",
-    "disabled": "C = [[3]]\n",
-    "failing": "import os, sys\nD = [[4]]\nsys.modules['kept'] = D\n"
+    "freezing.py": "import gc\nA = [[1]]\ngc.freeze()\nB = [[2]]\n",
+    "disabled.py": "C = [[3]]\n",
+    "failing.py": "import os, sys\nD = [[4]]\nsys.modules['kept'] = D\n"
                "if os.environ.get('FAIL'):\n    raise ValueError('no')\n",
 }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import backdate, decisions, run
+from conftest import backdate, decisions, run, write_project
 from pycds._snapshot_restore import UNIT_MAGIC
 
 # --------------------------------------------------------------------------
@@ -47,13 +47,6 @@ class Snap:
         return run(args, cwd=self.root, check=check, PYCDSMODE="SHARE",
                    PYCDSARCHIVE=str(self.archive), PYCDSVERBOSE=verbose,
                    **self._env(env))
-
-
-def write_project(root: Path, modules: dict[str, str]) -> None:
-    for name, text in modules.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
 
 
 def snapshot_project(root: Path, modules: dict[str, str], args: list[str],
