@@ -11,7 +11,8 @@
  *
  * A program's first CDS_PAGED_LIMIT bytes are read page by page, only the
  * pages its modules lie on.  After that, an extent (2 MiB) that is touched
- * for the first time is advised MADV_HUGEPAGE and read whole: one fault and
+ * for the first time is advised MADV_HUGEPAGE and read whole (the last one
+ * only up to the objects' end, in small pages): one fault and
  * one copy in the kernel instead of 512 of each, for a program that uses
  * much of the archive, while one that imports a little of a large archive
  * keeps the pages it does not use out of its memory (bench/load_strategies.c
@@ -66,13 +67,25 @@ static cds_status read_in(cds_archive *a, uint64_t at, uint64_t size,
     return CDS_OK;
 }
 
-/* Extent e whole, in a huge page where the kernel has one. */
+/* Where the objects end in the file: the sections after them are read from
+ * the read-only mapping, never into the window. */
+static uint64_t objects_end(const cds_archive *a)
+{
+    return (uint64_t)(a->sections[CDS_SECTION_OBJECTS] - a->pristine) +
+           a->section_sizes[CDS_SECTION_OBJECTS];
+}
+
+/* Extent e whole, in a huge page where the kernel has one; the extent
+ * where the objects end only up to there, in small pages (a huge page is
+ * resident whole). */
 static cds_status read_extent(cds_archive *a, uint64_t e, source *from)
 {
-    uint64_t at = e * CDS_EXTENT_SIZE;
-    uint64_t size =
-        a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
-    os_sys.madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
+    uint64_t at = e * CDS_EXTENT_SIZE, end = objects_end(a);
+    if (at >= end)
+        return CDS_E_CORRUPT; /* no module lies there */
+    uint64_t size = end - at < CDS_EXTENT_SIZE ? end - at : CDS_EXTENT_SIZE;
+    if (size == CDS_EXTENT_SIZE)
+        os_sys.madvise(a->base + at, size, MADV_HUGEPAGE); /* advice only */
     cds_status status = read_in(a, at, size, from);
     if (status == CDS_OK)
         a->loaded[e] = CDS_EXTENT_WHOLE;

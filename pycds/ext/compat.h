@@ -57,6 +57,15 @@
 #define PYCDS_ARCHIVED_REFCNT ((Py_ssize_t)_Py_IMMORTAL_REFCNT)
 #endif
 
+/*
+ * Run-once objects (layout.h) are mortal on every version, so that a
+ * reference the body or a class body left behind (a frame kept, a traceback
+ * stored, a code object's tuple taken) shows as a count above this one.
+ * It is 3.11's archived count: it never falls to zero, and on 3.12+ it is
+ * below the immortal range.
+ */
+#define PYCDS_ONCE_REFCNT ((Py_ssize_t)999999999)
+
 /* ------------------------------------------------------------------ str */
 
 /*
@@ -300,6 +309,31 @@ static inline void pycds_code_reset(PyCodeObject *copy)
 #endif
 #if PYCDS_PY313
     copy->co_executors = NULL;
+#endif
+}
+
+/*
+ * Whether nothing but references and weak references could still reach
+ * code object co once its count says none is left: no extra data a tool
+ * attached (it may keep the code's address, and expects to be told of its
+ * end), no monitoring or optimiser state (3.12+), and no code watcher,
+ * which would expect a destruction event for code that goes away.
+ */
+static inline int pycds_code_unattached(PyCodeObject *co)
+{
+    if (co->co_extra != NULL)
+        return 0;
+#if PYCDS_PY311
+    return 1;
+#else
+    if (co->_co_monitoring != NULL ||
+        _PyInterpreterState_GET()->active_code_watchers != 0)
+        return 0;
+#if PYCDS_PY313
+    if (co->co_executors != NULL)
+        return 0;
+#endif
+    return 1;
 #endif
 }
 

@@ -17,6 +17,14 @@
  * that imports one module of a large archive pays for that module only.
  * Code objects and tuples holding frozensets are never shared: both need
  * per-module work at load.
+ *
+ * A module is copied in two passes.  The first copies everything its module
+ * code and class bodies (the run-once code, layout.h) refer to that anything
+ * else may use: names, constants, the code of functions.  The second copies
+ * the run-once code objects and what only they hold, so that these come
+ * last, together, and their pages can be given back once the body ran.
+ * Strings are never run-once: an interned one may become the interpreter's
+ * own, and a string of another module is read by value from the file.
  */
 #include "copier.h"
 #include "error.h"
@@ -57,6 +65,9 @@ struct pycds_copier {
     PyObject *added; /* [(kind, key)] the current module put in the memo */
     os_array codes;  /* void *: code objects of the current module */
     os_array frozen; /* void *: slots that receive a frozenset at load */
+    os_array once;   /* void *: run-once objects of the current module */
+    PyObject *early; /* {address of object: reference} from the first pass */
+    int second_pass; /* copying the run-once objects */
     pycds_copy_stats stats;
 };
 
@@ -68,6 +79,9 @@ pycds_copier *pycds_copier_new(cds_writer *writer)
     c->writer = writer;
     c->codes = (os_array)OS_ARRAY_INIT(void *);
     c->frozen = (os_array)OS_ARRAY_INIT(void *);
+    c->once = (os_array)OS_ARRAY_INIT(void *);
+    if (!(c->early = PyDict_New()))
+        goto error;
     for (int i = 0; i < MEMO_COUNT; i++)
         if (!(c->memo[i] = PyDict_New()))
             goto error;
@@ -86,8 +100,10 @@ void pycds_copier_free(pycds_copier *c)
     for (int i = 0; i < MEMO_COUNT; i++)
         Py_XDECREF(c->memo[i]);
     Py_XDECREF(c->added);
+    Py_XDECREF(c->early);
     os_array_free(&c->codes);
     os_array_free(&c->frozen);
+    os_array_free(&c->once);
     PyMem_Free(c);
 }
 
@@ -125,6 +141,12 @@ static PyObject *alloc_object(pycds_copier *c, PyObject *src, size_t size,
     PyObject *copy = (PyObject *)(memory + head);
     memcpy(copy, src, size);
     copy->ob_refcnt = PYCDS_ARCHIVED_REFCNT;
+    if (c->second_pass) {
+        copy->ob_refcnt = PYCDS_ONCE_REFCNT;
+        if (address_list_push(&c->once, copy) < 0)
+            return NULL;
+        c->stats.once++;
+    }
     copy->ob_type = NULL;
     if (check(cds_writer_add_reloc(c->writer, &copy->ob_type, CDS_RELOC_TYPE,
                                    type)) < 0)
@@ -165,6 +187,14 @@ static int memo_add(pycds_copier *c, enum memo_kind kind, PyObject *key,
     return result;
 }
 
+/* What only the module being copied needs. */
+static void forget_module(pycds_copier *c)
+{
+    c->codes.count = c->frozen.count = c->once.count = 0;
+    c->second_pass = 0;
+    PyDict_Clear(c->early);
+}
+
 void pycds_copier_rollback(pycds_copier *c)
 {
     pycds_saved_error saved = pycds_error_save();
@@ -176,14 +206,14 @@ void pycds_copier_rollback(pycds_copier *c)
             PyErr_Clear();
     }
     PyList_SetSlice(c->added, 0, n, NULL);
-    c->codes.count = c->frozen.count = 0;
+    forget_module(c);
     pycds_error_restore(saved);
 }
 
 void pycds_copier_commit(pycds_copier *c)
 {
     PyList_SetSlice(c->added, 0, PyList_GET_SIZE(c->added), NULL);
-    c->codes.count = c->frozen.count = 0;
+    forget_module(c);
 }
 
 /* ------------------------------------------------------------ emitting */
@@ -243,6 +273,20 @@ static int singleton_of(PyObject *obj)
  */
 static int prepare(pycds_copier *c, PyObject *obj, reference *ref)
 {
+    if (c->second_pass) {
+        /* What the first pass copied, as it copied it. */
+        PyObject *key = PyLong_FromVoidPtr(obj);
+        if (!key)
+            return -1;
+        PyObject *known = PyDict_GetItemWithError(c->early, key);
+        Py_DECREF(key);
+        if (known) {
+            memcpy(ref, PyBytes_AS_STRING(known), sizeof *ref);
+            return 0;
+        }
+        if (PyErr_Occurred())
+            return -1;
+    }
     memset(ref, 0, sizeof *ref);
     ref->singleton = singleton_of(obj);
     if (ref->singleton >= 0)
@@ -322,6 +366,8 @@ static int fix_bytes(pycds_copier *c, PyObject *copy)
 
 static int copy_str(pycds_copier *c, PyObject *s, PyObject **out)
 {
+    if (c->second_pass) /* a part of run-once code the first pass missed */
+        return unsupported("%s only run-once code holds", s);
     if (!pycds_str_copyable(s))
         return unsupported("non-compact %s", s);
     /* Interned strings are referred to by INTERN relocations, resolved by
@@ -481,6 +527,73 @@ static int copy_object(pycds_copier *c, PyObject *obj, reference *ref)
     return result;
 }
 
+/* Code the module's body runs once: its own, or a class body in it
+ * (functions, lambdas and generator expressions have CO_NEWLOCALS, and may
+ * run again). */
+static int runs_once(PyObject *obj)
+{
+    return PyCode_Check(obj) &&
+           !(((PyCodeObject *)obj)->co_flags & CO_NEWLOCALS);
+}
+
+/* Copy obj in the first pass, and remember how it was referred to. */
+static int copy_early(pycds_copier *c, PyObject *obj)
+{
+    PyObject *key = PyLong_FromVoidPtr(obj);
+    if (!key)
+        return -1;
+    int result = PyDict_Contains(c->early, key);
+    if (result == 0) {
+        reference ref;
+        PyObject *value = NULL;
+        result = -1;
+        if (prepare(c, obj, &ref) == 0 &&
+            (value = PyBytes_FromStringAndSize((const char *)&ref,
+                                               sizeof ref)) != NULL)
+            result = PyDict_SetItem(c->early, key, value);
+        Py_XDECREF(value);
+    }
+    Py_DECREF(key);
+    return result < 0 ? -1 : 0;
+}
+
+/* The first pass over run-once code co: what it refers to that is not
+ * itself run-once (items of its tuples, its names), and the same for the
+ * run-once code among its constants.  Counts the run-once code objects and
+ * their frozenset constants (each a slot the second pass may list). */
+static int copy_shared_parts(pycds_copier *c, PyCodeObject *co, size_t *codes,
+                             size_t *frozensets)
+{
+    if (Py_EnterRecursiveCall(" while archiving a class body"))
+        return -1;
+    int result = -1;
+    ++*codes;
+    PyObject *names[] = {co->co_filename, co->co_name, co->co_qualname};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (copy_early(c, names[i]) < 0)
+            goto done;
+    PyObject *tuples[] = {co->co_consts, co->co_names, co->co_localsplusnames};
+    for (size_t t = 0; t < sizeof tuples / sizeof tuples[0]; t++) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuples[t]); i++) {
+            PyObject *item = PyTuple_GET_ITEM(tuples[t], i);
+            int nested = t == 0 && runs_once(item);
+            *frozensets += t == 0 && PyFrozenSet_CheckExact(item);
+            if ((nested ? copy_shared_parts(c, (PyCodeObject *)item, codes,
+                                            frozensets)
+                        : copy_early(c, item)) < 0)
+                goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_LeaveRecursiveCall();
+    return result;
+}
+
+/* The most objects the second pass makes for one code object: itself, its
+ * three tuples and three byte strings. */
+#define ONCE_PER_CODE 7
+
 void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
 {
     if (!PyCode_Check(code)) {
@@ -488,29 +601,65 @@ void *pycds_copier_copy_module(pycds_copier *c, uint32_t module, PyObject *code)
                     Py_TYPE(code)->tp_name);
         return NULL;
     }
+    forget_module(c);
     c->module = module;
-    c->codes.count = c->frozen.count = 0;
-    reference ref = {0};
-    if (copy_object(c, code, &ref) < 0)
+    size_t once_codes = 0, once_frozensets = 0;
+    if (copy_shared_parts(c, (PyCodeObject *)code, &once_codes,
+                          &once_frozensets) < 0)
         return NULL;
-    size_t items = c->codes.count + c->frozen.count;
+    /* The root goes before the run-once objects, with room for what the
+     * second pass may add, so that those run to the module's end. */
+    size_t room = c->codes.count + once_codes + c->frozen.count +
+                  once_frozensets + ONCE_PER_CODE * once_codes;
     pycds_root *root = cds_writer_alloc(
-        c->writer, sizeof(pycds_root) + items * sizeof(void *), 8);
-    if (!root) {
+        c->writer, sizeof(pycds_root) + room * sizeof(void *), 8);
+    /* Allocations are 8-aligned: the next one begins here. */
+    char *once_begin = root ? cds_writer_alloc(c->writer, 0, 8) : NULL;
+    if (!once_begin) {
         pycds_raise(PYCDS_ERROR_MEMORY, "pycds archive arena is full");
         return NULL;
     }
+    c->second_pass = 1;
+    reference ref = {0};
+    int copied = copy_object(c, code, &ref);
+    c->second_pass = 0;
+    /* The module ends on a page boundary: its last run-once page is whole. */
+    char *end =
+        copied < 0 ? NULL : cds_writer_alloc(c->writer, 0, CDS_PAGE_SIZE);
+    if (!end) {
+        if (!PyErr_Occurred())
+            pycds_raise(PYCDS_ERROR_MEMORY, "pycds archive arena is full");
+        return NULL;
+    }
+    size_t codes = c->codes.count, frozen = c->frozen.count;
+    size_t items = codes + frozen + c->once.count;
+    if (items > room)
+        return pycds_raise(PYCDS_ERROR_RUNTIME,
+                           "run-once objects outgrew their room");
     root->magic = PYCDS_ROOT_MAGIC;
-    root->code_count = (uint32_t)c->codes.count;
-    root->frozenset_count = (uint32_t)c->frozen.count;
-    /* codes.items[0] is the module's own code: copied first. */
-    for (size_t i = 0; i < items; i++) {
-        root->items[i] = i < c->codes.count ? OS_ARRAY_AT(&c->codes, void *, i)
-                                            : OS_ARRAY_AT(&c->frozen, void *,
-                                                          i - c->codes.count);
+    root->code_count = (uint32_t)codes;
+    root->frozenset_count = (uint32_t)frozen;
+    root->once_count = (uint32_t)c->once.count;
+    root->once_begin = once_begin;
+    root->once_size = (uint64_t)(end - once_begin);
+    if (check(cds_writer_add_reloc(c->writer, &root->once_begin,
+                                   CDS_RELOC_INTERNAL, 0)) < 0)
+        return NULL;
+    /* The module's own code first, then the others in copying order. */
+    size_t at = 0;
+    root->items[at++] = ref.address;
+    for (size_t i = 0; i < codes; i++) {
+        void *item = OS_ARRAY_AT(&c->codes, void *, i);
+        if (item != ref.address)
+            root->items[at++] = item;
+    }
+    for (size_t i = 0; i < frozen; i++)
+        root->items[at++] = OS_ARRAY_AT(&c->frozen, void *, i);
+    for (size_t i = 0; i < c->once.count; i++)
+        root->items[at++] = OS_ARRAY_AT(&c->once, void *, i);
+    for (size_t i = 0; i < items; i++)
         if (check(cds_writer_add_reloc(c->writer, &root->items[i],
                                        CDS_RELOC_INTERNAL, 0)) < 0)
             return NULL;
-    }
     return root;
 }

@@ -34,6 +34,7 @@ typedef struct pycds_copy_stats {
     uint64_t objects; /* objects copied */
     uint64_t shared;  /* references satisfied by an object already copied */
     uint64_t codes;   /* code objects copied */
+    uint64_t once;    /* of the objects, run-once ones (layout.h) */
 } pycds_copy_stats;
 
 pycds_copy_stats pycds_copier_stats(const pycds_copier *copier);

@@ -214,8 +214,9 @@ static int restored(PyObject *module, PyObject *name, PyObject *code,
 static PyObject *exec_module(PyObject *self, PyObject *module);
 
 /* exec_module(module): as the base class's (_LoaderBasics.exec_module),
- * with the archived code, or the module restored from its unit; the
- * import memo emptied when the outermost returns. */
+ * with the archived code, or the module restored from its unit; when the
+ * outermost returns, the import memo emptied and then the run-once pages of
+ * the bodies that ran given back (share.h: the memo may hold their code). */
 static PyObject *archived_exec_module(PyObject *self, PyObject *module)
 {
     if (!pycds_in_main_interpreter())
@@ -229,6 +230,8 @@ static PyObject *archived_exec_module(PyObject *self, PyObject *module)
         PyDict_Clear(import_memo);
         pycds_error_restore(saved);
     }
+    if (exec_depth == 0)
+        pycds_share_settle();
     return result;
 }
 
@@ -240,6 +243,7 @@ static PyObject *exec_module(PyObject *self, PyObject *module)
     /* The module's number, before archived_code hands its code out. */
     uint32_t number = (uint32_t)(*served_number(self) - 1);
     PyObject *code = archived_code(self, name);
+    int served = code != NULL;
     /* Only archived code has a unit made with it. */
     int done = code ? restored(module, name, code, number) : 0;
     if (!code && !PyErr_Occurred())
@@ -252,6 +256,8 @@ static PyObject *exec_module(PyObject *self, PyObject *module)
     Py_DECREF(name);
     if (!code || done != 0) {
         Py_XDECREF(code);
+        if (served && pycds_in_main_interpreter())
+            pycds_share_body_ran(number);
         return done > 0 ? Py_NewRef(Py_None) : NULL;
     }
     PyObject *namespace = PyObject_GetAttr(module, finder.str_dict);
@@ -265,6 +271,8 @@ static PyObject *exec_module(PyObject *self, PyObject *module)
     }
     Py_XDECREF(namespace);
     Py_DECREF(code);
+    if (served && pycds_in_main_interpreter())
+        pycds_share_body_ran(number);
     if (!result)
         return NULL;
     Py_DECREF(result);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 /* Version of how pycds lays out objects in an archive; bump on any change. */
-#define PYCDS_OBJECT_FORMAT 1
+#define PYCDS_OBJECT_FORMAT 2
 
 /* The fingerprint text and its length; valid for the life of the process. */
 const char *pycds_fingerprint(size_t *size);

@@ -45,17 +45,34 @@ enum pycds_singleton {
 
 /*
  * The root object of an archived module: its code, every code object in it
- * (for the per-code work done at load), and the slots that must receive a
- * frozenset built at load from the element tuple they hold.  Frozensets
- * cannot be archived as they are: their table depends on randomised hashes.
- * All pointers are relocated like any other.
+ * (for the per-code work done at load), the slots that must receive a
+ * frozenset built at load from the element tuple they hold, and the objects
+ * that only the module's body and its class bodies use.  Frozensets cannot
+ * be archived as they are: their table depends on randomised hashes.
+ *
+ * Run-once objects (the module's code, the code of the class bodies it runs,
+ * and what only they hold: their constants' and names' tuples, line and
+ * exception tables) are what plain Python frees once the body returned.
+ * The copier lays them out last, right after the root, in [once_begin,
+ * once_begin + once_size) up to the module's end, which it pads to a page
+ * boundary; they have a mortal reference count (PYCDS_ONCE_REFCNT).  When
+ * the body returned and none of them is referenced from outside (every
+ * count as archived), the share side gives their whole pages back to the
+ * kernel and imports the module plainly from then on (share.c).  All
+ * pointers are relocated like any other.
  */
-#define PYCDS_ROOT_MAGIC UINT64_C(0x3153544f4f525943) /* "CYROOTS1" */
+#define PYCDS_ROOT_MAGIC UINT64_C(0x3253544f4f525943) /* "CYROOTS2" */
 typedef struct pycds_root {
     uint64_t magic;
     uint32_t code_count;
     uint32_t frozenset_count;
-    void *items[]; /* code_count code objects, then frozenset_count slots */
+    uint32_t once_count;
+    uint32_t reserved;  /* 0 */
+    void *once_begin;   /* the first run-once object's first byte */
+    uint64_t once_size; /* to the module's end, padding included */
+    /* code_count code objects (the module's own first), frozenset_count
+     * slots, once_count run-once objects; then unused room (0) */
+    void *items[];
 } pycds_root;
 
 /*

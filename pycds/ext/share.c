@@ -10,13 +10,18 @@
  * the interpreter gives new code (versions, watcher events).
  *
  * The archive stays mapped until the process exits: interned-string tables
- * and functions point into it.
+ * and functions point into it.  Only the pages of a module's run-once
+ * objects (layout.h) are given back, once its body returned and nothing
+ * refers to them: what plain Python frees when a body is done.
  */
 #include "share.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "os/array.h"
+#include "os/syscalls.h"
 #include "os/clock.h"
 
 #include "error.h"
@@ -25,7 +30,15 @@
 #include "settings.h"
 #include "layout.h"
 
-enum module_state { MODULE_NEW, MODULE_REVIVING, MODULE_READY, MODULE_FAILED };
+/* MODULE_GIVEN_BACK: ready once, its run-once pages given back since, so
+ * imported plainly again (its code is gone). */
+enum module_state {
+    MODULE_NEW,
+    MODULE_REVIVING,
+    MODULE_READY,
+    MODULE_FAILED,
+    MODULE_GIVEN_BACK
+};
 
 static struct {
     cds_archive *archive;
@@ -38,7 +51,8 @@ static struct {
     int verbosity;               /* PYCDSVERBOSE */
     pycds_validation validation; /* PYCDSVALIDATE */
     uint32_t unit_count; /* unit records: with none, no unit is looked up */
-} shared;
+    os_array ran;        /* uint32_t: modules whose bodies ran, not settled */
+} shared = {.ran = OS_ARRAY_INIT(uint32_t)};
 
 /*
  * Interning, with a memory of redirections.  Many slots refer to the same
@@ -505,7 +519,7 @@ static pycds_root *module_root(const cds_module_record *r)
     if (!root || r->root < r->objects_begin ||
         r->root + sizeof(pycds_root) > end || root->magic != PYCDS_ROOT_MAGIC ||
         root->code_count == 0 ||
-        (uint64_t)root->code_count + root->frozenset_count >
+        (uint64_t)root->code_count + root->frozenset_count + root->once_count >
             (end - r->root - sizeof(pycds_root)) / sizeof(void *))
         return NULL;
     return root;
@@ -594,12 +608,89 @@ PyObject *pycds_share_code(PyObject *module, PyObject *arg)
     return pycds_share_code_of((uint32_t)number);
 }
 
+void pycds_share_body_ran(uint32_t number)
+{
+    if (shared.archive && number < cds_archive_module_count(shared.archive) &&
+        shared.states[number] == MODULE_READY)
+        os_array_append(&shared.ran, &number, 1); /* if not, kept: harmless */
+}
+
+/*
+ * Give module `number`'s run-once pages back when nothing refers to its
+ * run-once objects: each has its archived count (a frame, traceback, code
+ * object or tuple kept by anyone holds a reference), and no code object
+ * among them is attached to anything else (pycds_code_unattached).  Any
+ * doubt keeps them.  Only whole pages go: the first may hold the root.
+ */
+static void give_back(uint32_t number)
+{
+    const cds_module_record *r = cds_archive_module(shared.archive, number);
+    pycds_root *root = r ? module_root(r) : NULL;
+    if (shared.states[number] != MODULE_READY || !root || !root->once_count)
+        return;
+    uintptr_t begin = (uintptr_t)root->once_begin;
+    uintptr_t module_end = (uintptr_t)root + (r->objects_end - r->root);
+    uintptr_t end = begin + root->once_size;
+    if (begin <
+            (uintptr_t)&root->items[root->code_count + root->frozenset_count +
+                                    root->once_count] ||
+        end < begin || end > module_end)
+        return; /* not as the copier lays them out */
+    void **once = root->items + root->code_count + root->frozenset_count;
+    for (uint32_t i = 0; i < root->once_count; i++) {
+        PyObject *obj = once[i];
+        if ((uintptr_t)obj < begin || (uintptr_t)obj >= end ||
+            Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
+            return;
+        if (Py_IS_TYPE(obj, &PyCode_Type) &&
+            !pycds_code_unattached((PyCodeObject *)obj))
+            return;
+    }
+    /* Its end, as plain Python's code_dealloc makes it: weak references
+     * cleared, their callbacks called (which takes a count of zero; nothing
+     * holds a reference, so nothing sees it). */
+    for (uint32_t i = 0; i < root->once_count; i++) {
+        PyObject *obj = once[i];
+        if (Py_IS_TYPE(obj, &PyCode_Type) &&
+            ((PyCodeObject *)obj)->co_weakreflist != NULL) {
+            Py_SET_REFCNT(obj, 0);
+            PyObject_ClearWeakRefs(obj);
+            Py_SET_REFCNT(obj, PYCDS_ONCE_REFCNT);
+        }
+    }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (begin + page - 1) & ~(page - 1),
+              last = end & ~(page - 1);
+    shared.states[number] = MODULE_GIVEN_BACK;
+    shared.stats.given_back_modules++;
+    if (last > first &&
+        os_sys.madvise((void *)first, last - first, MADV_DONTNEED) == 0)
+        shared.stats.given_back_bytes += last - first;
+}
+
+void pycds_share_settle(void)
+{
+    if (!shared.archive || !shared.ran.count)
+        return;
+    /* Taken whole: a weak reference's callback may import, and settle the
+     * modules that import ran itself. */
+    os_array ran = shared.ran;
+    shared.ran = (os_array)OS_ARRAY_INIT(uint32_t);
+    pycds_saved_error saved = pycds_error_save();
+    for (size_t i = 0; i < ran.count; i++)
+        give_back(OS_ARRAY_AT(&ran, uint32_t, i));
+    pycds_error_restore(saved);
+    os_array_free(&ran);
+}
+
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused)
 {
     (void)module, (void)unused;
     return Py_BuildValue(
-        "{sKsKsKsK}", "modules", (unsigned long long)shared.stats.modules,
+        "{sKsKsKsKsKsK}", "modules", (unsigned long long)shared.stats.modules,
         "relocate_ns", (unsigned long long)shared.stats.relocate_ns,
         "revive_ns", (unsigned long long)shared.stats.revive_ns, "by_value",
-        (unsigned long long)shared.stats.by_value);
+        (unsigned long long)shared.stats.by_value, "given_back_modules",
+        (unsigned long long)shared.stats.given_back_modules, "given_back_bytes",
+        (unsigned long long)shared.stats.given_back_bytes);
 }

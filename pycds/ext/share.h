@@ -14,6 +14,8 @@ typedef struct pycds_share_stats {
     uint64_t relocate_ns; /* time in relocation and interning */
     uint64_t revive_ns;   /* time in frozensets, versions, watchers */
     uint64_t by_value;    /* strings of unprepared modules interned by value */
+    uint64_t given_back_modules; /* modules whose run-once pages went back */
+    uint64_t given_back_bytes;   /* the bytes of those pages */
 } pycds_share_counters;
 
 /* What an archive record is (layout.h's module flags). */
@@ -78,6 +80,13 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
  * None when it must be imported plainly; NULL with an exception when the
  * module was refused. */
 PyObject *pycds_share_code_of(uint32_t number);
+/* Note that module `number`'s body ran (or its unit was restored) from
+ * the code pycds_share_code_of gave; pycds_share_settle, called when the
+ * outermost archived import returns, gives back the pages of the run-once
+ * objects (layout.h) of the modules noted that nothing refers to any more.
+ * Such a module is imported plainly from then on. */
+void pycds_share_body_ran(uint32_t number);
+void pycds_share_settle(void);
 /* share_code(number) -> the same, for Python. */
 PyObject *pycds_share_code(PyObject *module, PyObject *number);
 /* share_unit(name) -> memoryview or None. */

@@ -253,10 +253,11 @@ static PyObject *writer_stats(WriterObject *self, void *closure)
 {
     (void)closure;
     pycds_copy_stats stats = pycds_copier_stats(self->copier);
-    return Py_BuildValue("{sKsKsK}", "objects",
+    return Py_BuildValue("{sKsKsKsK}", "objects",
                          (unsigned long long)stats.objects, "shared",
                          (unsigned long long)stats.shared, "codes",
-                         (unsigned long long)stats.codes);
+                         (unsigned long long)stats.codes, "once",
+                         (unsigned long long)stats.once);
 }
 
 static PyObject *writer_close(WriterObject *self, PyObject *unused)
