@@ -467,14 +467,16 @@ print("bad", bad)
 
 VERSIONS = r"""
 import sys, pycds._cds as cds
+# Taken before the imports, which then run them: held, so not given back.
+names = ("mypkg.consts", "mypkg.sub.helpers", "json.decoder")
+codes = [cds.share_code(cds.share_lookup(name)[0]) for name in names]
 import mypkg.consts, mypkg.sub.helpers, json.decoder
 def walk(code):
     yield code
     for k in code.co_consts:
         if hasattr(k, "co_code"):
             yield from walk(k)
-archived = [v for m in (mypkg.consts, mypkg.sub.helpers, json.decoder)
-            for v in map(cds.code_version, walk(cds.share_code(cds.share_lookup(m.__name__)[0])))]
+archived = [v for code in codes for v in map(cds.code_version, walk(code))]
 # Enough new code objects to sweep the range a dumping process numbers from.
 many = compile("\n".join(f"def f{i}(): pass" for i in range(20000)), "x", "exec")
 fresh = [cds.code_version(c) for c in many.co_consts if hasattr(c, "co_code")]

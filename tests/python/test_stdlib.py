@@ -68,6 +68,13 @@ import io, contextlib, inspect, json, sys, warnings
 warnings.simplefilter("ignore")
 already = set(sys.modules)
 names = json.load(open(sys.argv[1]))
+archived_code = {}
+if len(sys.argv) > 2:  # under SHARE: the archived code, taken before the
+    import pycds._cds as cds  # imports run it (held: not given back)
+    for name in names:
+        record = cds.share_lookup(name)
+        if record is not None:
+            archived_code[name] = cds.share_code(record[0])
 for name in names:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         __import__(name)
@@ -125,9 +132,9 @@ if len(sys.argv) > 2:  # under SHARE: compare archived and plain code objects
     mismatches, compared = [], 0
     for name in names:
         record = cds.share_lookup(name)
-        if record is None:
+        archived = archived_code.get(name)
+        if record is None or archived is None:
             continue
-        archived = cds.share_code(record[0])
         plain = SourceFileLoader(name, record[1]).get_code(name)
         compared += 1
         d = diff(archived, plain, name)
