@@ -338,6 +338,43 @@ static inline int pycds_code_unattached(PyCodeObject *co)
 }
 
 /*
+ * What code_dealloc does for a code object that is going away, besides
+ * clearing its weak references and freeing it: its caches freed (the
+ * bytecode and names its attributes made, 3.11's line table) and, on 3.13,
+ * the function-version cache's borrowed pointer to it cleared.
+ */
+static inline void pycds_code_forget(PyCodeObject *co)
+{
+#if PYCDS_PY311
+    Py_CLEAR(co->_co_code);
+    if (co->_co_linearray) {
+        PyMem_Free(co->_co_linearray);
+        co->_co_linearray = NULL;
+    }
+#else
+    _PyCoCached *cached = co->_co_cached;
+    if (cached) {
+        co->_co_cached = NULL;
+        Py_XDECREF(cached->_co_code);
+        Py_XDECREF(cached->_co_varnames);
+        Py_XDECREF(cached->_co_cellvars);
+        Py_XDECREF(cached->_co_freevars);
+        PyMem_Free(cached);
+    }
+#endif
+#if PYCDS_PY313
+    struct _func_version_cache_item *slot =
+        &_PyInterpreterState_GET()
+             ->func_state
+             .func_version_cache[co->co_version % FUNC_VERSION_CACHE_SIZE];
+    if (slot->code == (PyObject *)co) {
+        slot->code = NULL;
+        slot->func = NULL;
+    }
+#endif
+}
+
+/*
  * What the interpreter does for every code object it creates, done at load
  * for archived ones: give it a function version of its own (3.13; reusing the
  * dumping process's numbers collides with this process's functions) and tell

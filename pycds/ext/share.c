@@ -615,6 +615,24 @@ void pycds_share_body_ran(uint32_t number)
         os_array_append(&shared.ran, &number, 1); /* if not, kept: harmless */
 }
 
+/* Whether every run-once object of root, in [begin, end), has the count
+ * it was archived with, and no code object among them is attached to
+ * anything but references and weak references. */
+static int once_unreferenced(pycds_root *root, uintptr_t begin, uintptr_t end)
+{
+    void **once = root->items + root->code_count + root->frozenset_count;
+    for (uint32_t i = 0; i < root->once_count; i++) {
+        PyObject *obj = once[i];
+        if ((uintptr_t)obj < begin || (uintptr_t)obj >= end ||
+            Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
+            return 0;
+        if (Py_IS_TYPE(obj, &PyCode_Type) &&
+            !pycds_code_unattached((PyCodeObject *)obj))
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * Give module `number`'s run-once pages back when nothing refers to its
  * run-once objects: each has its archived count (a frame, traceback, code
@@ -634,34 +652,32 @@ static void give_back(uint32_t number)
     if (begin <
             (uintptr_t)&root->items[root->code_count + root->frozenset_count +
                                     root->once_count] ||
-        end < begin || end > module_end)
-        return; /* not as the copier lays them out */
+        end < begin || end > module_end || !once_unreferenced(root, begin, end))
+        return; /* referred to, or not as the copier lays them out */
+    /* From here the module's code is never handed out again (imports and
+     * reloads read its file), whatever the weak references' callbacks do. */
+    shared.states[number] = MODULE_GIVEN_BACK;
     void **once = root->items + root->code_count + root->frozenset_count;
     for (uint32_t i = 0; i < root->once_count; i++) {
         PyObject *obj = once[i];
-        if ((uintptr_t)obj < begin || (uintptr_t)obj >= end ||
-            Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
-            return;
-        if (Py_IS_TYPE(obj, &PyCode_Type) &&
-            !pycds_code_unattached((PyCodeObject *)obj))
-            return;
+        if (!Py_IS_TYPE(obj, &PyCode_Type))
+            continue;
+        pycds_code_forget((PyCodeObject *)obj);
+        if (((PyCodeObject *)obj)->co_weakreflist == NULL)
+            continue;
+        /* Its end, as code_dealloc makes it: weak references cleared, their
+         * callbacks called, which takes a count of zero (nothing holds a
+         * reference, and the finder no longer hands the code out). */
+        Py_SET_REFCNT(obj, 0);
+        PyObject_ClearWeakRefs(obj);
+        Py_SET_REFCNT(obj, Py_REFCNT(obj) + PYCDS_ONCE_REFCNT);
     }
-    /* Its end, as plain Python's code_dealloc makes it: weak references
-     * cleared, their callbacks called (which takes a count of zero; nothing
-     * holds a reference, so nothing sees it). */
-    for (uint32_t i = 0; i < root->once_count; i++) {
-        PyObject *obj = once[i];
-        if (Py_IS_TYPE(obj, &PyCode_Type) &&
-            ((PyCodeObject *)obj)->co_weakreflist != NULL) {
-            Py_SET_REFCNT(obj, 0);
-            PyObject_ClearWeakRefs(obj);
-            Py_SET_REFCNT(obj, PYCDS_ONCE_REFCNT);
-        }
-    }
+    /* A callback may have taken a reference after all: then the pages stay. */
+    if (!once_unreferenced(root, begin, end))
+        return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t first = (begin + page - 1) & ~(page - 1),
               last = end & ~(page - 1);
-    shared.states[number] = MODULE_GIVEN_BACK;
     shared.stats.given_back_modules++;
     if (last > first &&
         os_sys.madvise((void *)first, last - first, MADV_DONTNEED) == 0)

@@ -55,6 +55,26 @@ REF = weakref.ref(sys._getframe().f_code)
 """,
 }
 
+# A weak reference's callback that reloads the module, run when its code
+# goes away; the body it runs again keeps a reference to its new code.
+MODULES["reloading.py"] = f"""
+import sys, weakref, importlib
+{FILLER}
+def callback(ref):
+    importlib.reload(sys.modules[__name__])
+if "REF" in globals():
+    CODE = sys._getframe().f_code
+else:
+    REF = weakref.ref(sys._getframe().f_code, callback)
+"""
+
+RELOADING = """
+import gc, reloading
+gc.collect()
+code = reloading.CODE
+print(reloading.REF(), code.co_name, code.co_consts[3], len(code.co_names))
+"""
+
 PROGRAM = """
 import sys, dis, io
 import gives, keeps_frame, keeps_class_frame, keeps_error, keeps_consts, keeps_weakref
@@ -133,3 +153,12 @@ def test_a_module_given_back_is_imported_from_its_file_again(tmp_path: Path) -> 
     # importing would (the archived module code is gone).
     assert shared.stderr.count("pycds: hit gives") == 1
     assert "fallback gives: not served in this state" in shared.stderr
+
+
+def test_a_weak_reference_callback_that_reloads_the_module(tmp_path: Path) -> None:
+    built = project(tmp_path / "reloading", RELOADING)
+    shared = built.share(["-c", RELOADING])
+    plain = built.plain(["-c", RELOADING])
+    assert shared.stdout == plain.stdout
+    assert shared.stdout.startswith("None <module> (1, 'v1', 1.5)")
+    assert "fallback reloading: not served in this state" in shared.stderr
