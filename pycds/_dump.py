@@ -301,6 +301,23 @@ def restore_code(traced: _listfile.ModuleList) -> list[_listfile.TracedModule]:
     return [_listfile.TracedModule(name, origin, False, [os.path.dirname(origin)])]
 
 
+# What the C unpickler imports when the restore loads it (_pickle's module
+# init), where the program's import would come later (3.11: not imported at
+# start).
+UNPICKLER_IMPORTS = ("copyreg", "_compat_pickle")
+
+
+def restore_imports_first(modules: list[_listfile.TracedModule]) -> list[_listfile.TracedModule]:
+    """The traced modules, those the restore imports first (in front, with
+    its own code).  An interned string is stored with the first module
+    written that holds it, and a module prepared before that one reads it
+    by value, checking the other module's bytes in the file: with units,
+    the unpickler's imports come early, and after `re` or `enum` in the
+    archive they read 4 MB of it for boto3 (3.11)."""
+    first = [m for m in modules if m.name in UNPICKLER_IMPORTS]
+    return first + [m for m in modules if m.name not in UNPICKLER_IMPORTS]
+
+
 # The verifying interpreter: imports the traced modules in order, each on
 # its own (a failure is that module's), with sys.path as each import
 # started on in the traced run.  Its argument is a file that
@@ -533,7 +550,9 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
     # import found it: on the sys.path the top-level package's started on.
     top_level = {m.name: m.path for m in traced.modules if "." not in m.name}
     try:
-        for module in [*(restore_code(traced) if units else []), *traced.modules]:
+        ordered = ([*restore_code(traced), *restore_imports_first(traced.modules)]
+                   if units else traced.modules)
+        for module in ordered:
             try:
                 found_on = top_level.get(module.name.partition(".")[0], module.path)
                 spec, search = finder.find_with_path(module.name, found_on)
