@@ -4117,3 +4117,23 @@ def test_the_restore_reads_its_own_code_from_the_archive(tmp_path: Path) -> None
     assert_restored(share, "lib", dump_output=snap.dump_output)
     assert "pycds: hit pycds._snapshot_restore" in share.stderr, share.stderr
     assert share.stdout == snap.plain(["app.py"]).stdout == "K\n"
+
+
+def test_the_unpicklers_imports_are_written_first(tmp_path: Path) -> None:
+    """The restore loads the C unpickler, which imports _compat_pickle (and
+    copyreg, where start-up has not): written right after the restore's own
+    code, before the modules the program imported first, so that what they
+    share is not interned by value from modules not loaded yet."""
+    snap = snapshot_project(tmp_path, {"lib.py": "class K:\n    pass\n",
+                                       "app.py": "import re, lib, pickle\nprint(lib.K.__name__)\n"},
+                            ["app.py"])
+    listed = run(["-m", "pycds", "inspect", "--modules", str(snap.archive)]).stdout
+    # Each name once (a unit is listed under its module's name too).
+    order = list(dict.fromkeys(line.split()[0] for line in listed.splitlines()
+                               if line.startswith("  ")))
+    assert order[:2] == ["pycds._snapshot_restore", "_compat_pickle"] or \
+        order[:3] == ["pycds._snapshot_restore", "copyreg", "_compat_pickle"], order[:5]
+    assert order.index("_compat_pickle") < order.index("re") < order.index("pickle")
+    share = snap.share(["app.py"])
+    assert_restored(share, "lib", dump_output=snap.dump_output)
+    assert share.stdout == snap.plain(["app.py"]).stdout == "K\n"
