@@ -86,6 +86,11 @@ typedef enum cds_stream {
  * extents that are not yet (CDS_E_IO when the file cannot be read); and put
  * the file's bytes back over [begin, end). */
 cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end);
+
+/* The module whose objects hold file offset `offset` (modules' objects are
+ * laid out in module order: binary search), or NULL (reloc.c). */
+const cds_module_record *cds_module_at(const cds_archive *a, uint64_t offset,
+                                       uint32_t *number);
 void cds_load_restore(cds_archive *a, uint64_t begin, uint64_t end);
 
 /* checksum_avx2.c: XXH3_64bits_withSeed compiled for AVX2. */

@@ -148,3 +148,35 @@ void cds_load_restore(cds_archive *a, uint64_t begin, uint64_t end)
 {
     memcpy(a->base + begin, a->pristine + begin, (size_t)(end - begin));
 }
+
+cds_status cds_archive_give_back(cds_archive *a, const void *ptr, size_t size,
+                                 uint64_t *given)
+{
+    *given = 0;
+    uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
+    uint32_t number;
+    const cds_module_record *r = p >= base && p - base < a->size
+                                     ? cds_module_at(a, p - base, &number)
+                                     : NULL;
+    if (!r || !cds_range_ok(p - base - r->objects_begin, size,
+                            r->objects_end - r->objects_begin))
+        return CDS_E_CORRUPT;
+    uint64_t first = cds_align_up(p - base, CDS_PAGE_SIZE);
+    uint64_t last = (p - base + size) & ~(uint64_t)(CDS_PAGE_SIZE - 1);
+    if (last <= first)
+        return CDS_OK;
+    /* khugepaged would fill the holes of an extent read as a huge page. */
+    for (uint64_t e = first / CDS_EXTENT_SIZE;
+         e <= (last - 1) / CDS_EXTENT_SIZE; e++) {
+        if (a->loaded[e] != CDS_EXTENT_WHOLE)
+            continue;
+        uint64_t lo = e * CDS_EXTENT_SIZE, hi = lo + CDS_EXTENT_SIZE;
+        lo = lo > first ? lo : first;
+        hi = hi < last ? hi : last;
+        os_sys.madvise(a->base + lo, hi - lo, MADV_NOHUGEPAGE); /* advice */
+    }
+    if (os_sys.madvise(a->base + first, last - first, MADV_DONTNEED) != 0)
+        return CDS_E_IO;
+    *given = last - first;
+    return CDS_OK;
+}

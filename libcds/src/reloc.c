@@ -201,10 +201,8 @@ static cds_status verify_once(cds_archive *a, uint32_t number,
     return check_once(a, number, r, a->base, MODULE_VERIFIED);
 }
 
-/* The module whose objects hold file offset `offset` (modules' objects are
- * laid out in module order: binary search), or NULL. */
-static const cds_module_record *module_at(const cds_archive *a, uint64_t offset,
-                                          uint32_t *number)
+const cds_module_record *cds_module_at(const cds_archive *a, uint64_t offset,
+                                       uint32_t *number)
 {
     uint32_t lo = 0, hi = a->header.module_count;
     while (lo < hi) {
@@ -230,7 +228,7 @@ const void *cds_archive_file_bytes(cds_archive *a, const void *ptr, size_t size,
     uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
     uint32_t number;
     const cds_module_record *r = p >= base && p - base < a->size
-                                     ? module_at(a, p - base, &number)
+                                     ? cds_module_at(a, p - base, &number)
                                      : NULL;
     if (!r || !cds_range_ok(p - base - r->objects_begin, size,
                             r->objects_end - r->objects_begin)) {
@@ -244,7 +242,7 @@ const void *cds_archive_file_bytes(cds_archive *a, const void *ptr, size_t size,
 void *cds_archive_at(cds_archive *a, uint64_t offset)
 {
     uint32_t number;
-    const cds_module_record *r = module_at(a, offset, &number);
+    const cds_module_record *r = cds_module_at(a, offset, &number);
     if (!r || cds_load_range(a, r->objects_begin, r->objects_end) != CDS_OK)
         return NULL;
     return a->base + offset;

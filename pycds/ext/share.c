@@ -12,16 +12,14 @@
  * The archive stays mapped until the process exits: interned-string tables
  * and functions point into it.  Only the pages of a module's run-once
  * objects (layout.h) are given back, once its body returned and nothing
- * refers to them: what plain Python frees when a body is done.
+ * refers to them: what plain Python frees when a body is done
+ * (cds_archive_give_back).
  */
 #include "share.h"
 
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "os/array.h"
-#include "os/syscalls.h"
 #include "os/clock.h"
 
 #include "error.h"
@@ -675,13 +673,11 @@ static void give_back(uint32_t number)
     /* A callback may have taken a reference after all: then the pages stay. */
     if (!once_unreferenced(root, begin, end))
         return;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t first = (begin + page - 1) & ~(page - 1),
-              last = end & ~(page - 1);
+    uint64_t given = 0;
     shared.stats.given_back_modules++;
-    if (last > first &&
-        os_sys.madvise((void *)first, last - first, MADV_DONTNEED) == 0)
-        shared.stats.given_back_bytes += last - first;
+    if (cds_archive_give_back(shared.archive, (const void *)begin, end - begin,
+                              &given) == CDS_OK)
+        shared.stats.given_back_bytes += given;
 }
 
 void pycds_share_settle(void)

@@ -126,6 +126,45 @@ static void test_a_little_is_read_by_pages_a_lot_by_extents(void)
     cds_archive_close(a);
 }
 
+/* Whole pages of a module's objects go back to the kernel, read by pages or
+ * with an extent; a range outside one module's objects is refused. */
+static void test_pages_given_back_are_no_longer_resident(void)
+{
+    write_big_archive();
+    cds_archive *a = open_lazily();
+    if (!a)
+        return;
+    fixture_runtime rt;
+    fixture_runtime_init(&rt);
+    unsigned char *base = cds_archive_base(a);
+    uint32_t count = cds_archive_module_count(a);
+    for (uint32_t m = 0; m < count; m += count - 1) { /* first and last */
+        check_module(a, &rt, m);
+        const cds_module_record *r = cds_archive_module(a, m);
+        uint64_t begin = r->objects_begin + 100;
+        uint64_t first = (begin + 4095) & ~UINT64_C(4095);
+        uint64_t size = first + 5 * 4096 + 200 - begin; /* 5 whole pages */
+        uint64_t given = 0;
+        CHECK(resident(a, first) && resident(a, first + 4096));
+        CHECK_STATUS(cds_archive_give_back(a, base + begin, size, &given),
+                     CDS_OK);
+        CHECK(given == 5 * 4096);
+        CHECK(!resident(a, first) && !resident(a, first + 4 * 4096));
+        CHECK(resident(a, begin) && resident(a, first + 5 * 4096));
+        /* Not read in again: the module stays prepared as it was. */
+        CHECK(cds_archive_at(a, r->root) != NULL);
+        CHECK(!resident(a, first));
+    }
+    uint64_t given = 1;
+    const cds_module_record *r0 = cds_archive_module(a, 0);
+    CHECK_STATUS(
+        cds_archive_give_back(a, base + r0->objects_end - 8, 4096, &given),
+        CDS_E_CORRUPT); /* runs into the next module */
+    CHECK(given == 0);
+    CHECK_STATUS(cds_archive_give_back(a, base, 4096, &given), CDS_E_CORRUPT);
+    cds_archive_close(a);
+}
+
 /* The descriptor the archive keeps for its reads, found in /proc. */
 static int archive_fd(void)
 {
@@ -231,6 +270,7 @@ static void cleanup(void)
 }
 
 CHECK_MAIN(TEST(test_only_used_extents_are_read),
+           TEST(test_pages_given_back_are_no_longer_resident),
            TEST(test_a_little_is_read_by_pages_a_lot_by_extents),
            TEST(test_descriptor_reused_by_the_program),
            TEST(test_bulk_and_lazy_reads_agree),

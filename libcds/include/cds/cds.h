@@ -315,6 +315,18 @@ cds_status cds_archive_prepare_module(cds_archive *archive, uint32_t number,
 const void *cds_archive_file_bytes(cds_archive *archive, const void *ptr,
                                    size_t size, cds_status *status);
 
+/*
+ * Give the object window's whole pages inside [ptr, ptr + size) back to the
+ * kernel, for objects the caller will never touch again (they would read as
+ * zeros).  Pages of extents read whole are first advised out of huge pages,
+ * so that the kernel does not gather them into one again.  *given receives
+ * the bytes given back (0 when no whole page lies inside).  CDS_E_CORRUPT
+ * when the range is not inside one module's objects, CDS_E_IO when the
+ * kernel refuses.
+ */
+cds_status cds_archive_give_back(cds_archive *archive, const void *ptr,
+                                 size_t size, uint64_t *given);
+
 /* Whether module `number` has been relocated. */
 int cds_archive_module_ready(const cds_archive *archive, uint32_t number);
 
