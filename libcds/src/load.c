@@ -165,15 +165,18 @@ cds_status cds_archive_give_back(cds_archive *a, const void *ptr, size_t size,
     uint64_t last = (p - base + size) & ~(uint64_t)(CDS_PAGE_SIZE - 1);
     if (last <= first)
         return CDS_OK;
-    /* khugepaged would fill the holes of an extent read as a huge page. */
+    /* khugepaged would fill the holes of an extent read as a huge page: the
+     * whole extent is advised out of huge pages (advising only the range
+     * would split the mapping in three at each range, and each piece costs
+     * every fork). */
     for (uint64_t e = first / CDS_EXTENT_SIZE;
          e <= (last - 1) / CDS_EXTENT_SIZE; e++) {
         if (a->loaded[e] != CDS_EXTENT_WHOLE)
             continue;
-        uint64_t lo = e * CDS_EXTENT_SIZE, hi = lo + CDS_EXTENT_SIZE;
-        lo = lo > first ? lo : first;
-        hi = hi < last ? hi : last;
-        os_sys.madvise(a->base + lo, hi - lo, MADV_NOHUGEPAGE); /* advice */
+        uint64_t at = e * CDS_EXTENT_SIZE;
+        uint64_t size =
+            a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
+        os_sys.madvise(a->base + at, size, MADV_NOHUGEPAGE); /* advice */
     }
     if (os_sys.madvise(a->base + first, last - first, MADV_DONTNEED) != 0)
         return CDS_E_IO;
