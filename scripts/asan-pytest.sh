@@ -32,4 +32,5 @@ cd / && PYTHONSAFEPATH=1 LD_PRELOAD="$preload" \
     "$here/tests/python/test_unit_records.py" \
     "$here/tests/python/test_snapshot_restore.py" \
     "$here/tests/python/test_class_image.py" "$here/tests/python/test_witness.py" \
-    "$here/tests/python/test_unit_install.py"
+    "$here/tests/python/test_unit_install.py" \
+    "$here/tests/python/test_give_back.py"
