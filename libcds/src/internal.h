@@ -91,6 +91,12 @@ cds_status cds_load_range(cds_archive *a, uint64_t begin, uint64_t end);
  * laid out in module order: binary search), or NULL (reloc.c). */
 const cds_module_record *cds_module_at(const cds_archive *a, uint64_t offset,
                                        uint32_t *number);
+
+/* The module whose objects hold all of [ptr, ptr + size), an address range
+ * in the object window, or NULL (reloc.c). */
+const cds_module_record *cds_module_holding(const cds_archive *a,
+                                            const void *ptr, size_t size,
+                                            uint32_t *number);
 void cds_load_restore(cds_archive *a, uint64_t begin, uint64_t end);
 
 /* checksum_avx2.c: XXH3_64bits_withSeed compiled for AVX2. */

@@ -153,16 +153,12 @@ cds_status cds_archive_give_back(cds_archive *a, const void *ptr, size_t size,
                                  uint64_t *given)
 {
     *given = 0;
-    uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
     uint32_t number;
-    const cds_module_record *r = p >= base && p - base < a->size
-                                     ? cds_module_at(a, p - base, &number)
-                                     : NULL;
-    if (!r || !cds_range_ok(p - base - r->objects_begin, size,
-                            r->objects_end - r->objects_begin))
+    if (!cds_module_holding(a, ptr, size, &number))
         return CDS_E_CORRUPT;
-    uint64_t first = cds_align_up(p - base, CDS_PAGE_SIZE);
-    uint64_t last = (p - base + size) & ~(uint64_t)(CDS_PAGE_SIZE - 1);
+    uint64_t at = (uint64_t)((const unsigned char *)ptr - a->base);
+    uint64_t first = cds_align_up(at, CDS_PAGE_SIZE);
+    uint64_t last = (at + size) & ~(uint64_t)(CDS_PAGE_SIZE - 1);
     if (last <= first)
         return CDS_OK;
     /* khugepaged would fill the holes of an extent read as a huge page: the

@@ -222,21 +222,33 @@ const cds_module_record *cds_module_at(const cds_archive *a, uint64_t offset,
     return NULL;
 }
 
+const cds_module_record *cds_module_holding(const cds_archive *a,
+                                            const void *ptr, size_t size,
+                                            uint32_t *number)
+{
+    uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
+    const cds_module_record *r = p >= base && p - base < a->size
+                                     ? cds_module_at(a, p - base, number)
+                                     : NULL;
+    if (!r || !cds_range_ok(p - base - r->objects_begin, size,
+                            r->objects_end - r->objects_begin))
+        return NULL;
+    return r;
+}
+
 const void *cds_archive_file_bytes(cds_archive *a, const void *ptr, size_t size,
                                    cds_status *status)
 {
-    uintptr_t base = (uintptr_t)a->base, p = (uintptr_t)ptr;
     uint32_t number;
-    const cds_module_record *r = p >= base && p - base < a->size
-                                     ? cds_module_at(a, p - base, &number)
-                                     : NULL;
-    if (!r || !cds_range_ok(p - base - r->objects_begin, size,
-                            r->objects_end - r->objects_begin)) {
+    const cds_module_record *r = cds_module_holding(a, ptr, size, &number);
+    if (!r) {
         *status = CDS_E_CORRUPT;
         return NULL;
     }
     *status = check_once(a, number, r, a->pristine, MODULE_FILE_VERIFIED);
-    return *status == CDS_OK ? a->pristine + (p - base) : NULL;
+    return *status == CDS_OK
+               ? a->pristine + ((const unsigned char *)ptr - a->base)
+               : NULL;
 }
 
 void *cds_archive_at(cds_archive *a, uint64_t offset)
