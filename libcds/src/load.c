@@ -169,10 +169,10 @@ cds_status cds_archive_give_back(cds_archive *a, const void *ptr, size_t size,
          e <= (last - 1) / CDS_EXTENT_SIZE; e++) {
         if (a->loaded[e] != CDS_EXTENT_WHOLE)
             continue;
-        uint64_t at = e * CDS_EXTENT_SIZE;
-        uint64_t size =
-            a->size - at < CDS_EXTENT_SIZE ? a->size - at : CDS_EXTENT_SIZE;
-        os_sys.madvise(a->base + at, size, MADV_NOHUGEPAGE); /* advice */
+        uint64_t extent = e * CDS_EXTENT_SIZE;
+        uint64_t bytes = a->size - extent < CDS_EXTENT_SIZE ? a->size - extent
+                                                            : CDS_EXTENT_SIZE;
+        os_sys.madvise(a->base + extent, bytes, MADV_NOHUGEPAGE); /* advice */
     }
     if (os_sys.madvise(a->base + first, last - first, MADV_DONTNEED) != 0)
         return CDS_E_IO;

@@ -613,12 +613,18 @@ void pycds_share_body_ran(uint32_t number)
         os_array_append(&shared.ran, &number, 1); /* if not, kept: harmless */
 }
 
+/* The run-once objects root lists (layout.h). */
+static void **once_items(pycds_root *root)
+{
+    return root->items + root->code_count + root->frozenset_count;
+}
+
 /* Whether every run-once object of root, in [begin, end), has the count
  * it was archived with, and no code object among them is attached to
  * anything but references and weak references. */
 static int once_unreferenced(pycds_root *root, uintptr_t begin, uintptr_t end)
 {
-    void **once = root->items + root->code_count + root->frozenset_count;
+    void **once = once_items(root);
     for (uint32_t i = 0; i < root->once_count; i++) {
         PyObject *obj = once[i];
         if ((uintptr_t)obj < begin || (uintptr_t)obj >= end ||
@@ -647,15 +653,13 @@ static void give_back(uint32_t number)
     uintptr_t begin = (uintptr_t)root->once_begin;
     uintptr_t module_end = (uintptr_t)root + (r->objects_end - r->root);
     uintptr_t end = begin + root->once_size;
-    if (begin <
-            (uintptr_t)&root->items[root->code_count + root->frozenset_count +
-                                    root->once_count] ||
+    if (begin < (uintptr_t)(once_items(root) + root->once_count) ||
         end < begin || end > module_end || !once_unreferenced(root, begin, end))
         return; /* referred to, or not as the copier lays them out */
     /* From here the module's code is never handed out again (imports and
      * reloads read its file), whatever the weak references' callbacks do. */
     shared.states[number] = MODULE_GIVEN_BACK;
-    void **once = root->items + root->code_count + root->frozenset_count;
+    void **once = once_items(root);
     for (uint32_t i = 0; i < root->once_count; i++) {
         PyObject *obj = once[i];
         if (!Py_IS_TYPE(obj, &PyCode_Type))
