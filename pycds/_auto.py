@@ -49,6 +49,15 @@ def usable_archive(archive_path: str) -> bool:
 
 
 def write_archive(archive_path: str) -> None:
+    """At exit: trace and dump, with the builtins the run began with (the
+    program may have replaced the ones pycds's code calls by name)."""
+    from ._trace import OwnBuiltins
+
+    with OwnBuiltins():
+        trace_and_dump(archive_path)
+
+
+def trace_and_dump(archive_path: str) -> None:
     try:
         lock_fd = os.open(archive_path + ".lock",
                           os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)

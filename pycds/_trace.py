@@ -5,6 +5,7 @@ into the list named by PYCDSLIST."""
 from __future__ import annotations
 
 import atexit
+import builtins
 import os
 import sys
 # Not importlib.machinery: it would import (and so trace) importlib and
@@ -125,6 +126,7 @@ def watch_imports() -> None:
     """Note the order imports start in, and the names PathFinder does not
     find.  (A tracing run shares nothing: PathFinder is its own.)"""
     _own_path[:] = sys.path
+    _own_builtins.update(vars(builtins))
     sys.meta_path.insert(0, ImportOrder)
     if PathFinder in sys.meta_path:
         sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, AbsentNames)
@@ -170,17 +172,19 @@ def imported_modules() -> list[tuple[str, str, bool]]:
 def record(list_path: str) -> int:
     """Append this run's modules and sys.path to the list; the number of
     modules.  Collects before importing anything itself."""
-    modules = imported_modules()
-    absent = absent_names({name for name, _, _ in modules})
-    with OwnSearchPath():
-        from . import _listfile
+    with OwnBuiltins():
+        modules = imported_modules()
+        absent = absent_names({name for name, _, _ in modules})
+        with OwnSearchPath():
+            from . import _listfile
 
-    path = search_path(sys.path)
-    indexes = [ImportOrder.path_index(name) for name, _, _ in modules]
-    started_on = [path if at is None else ImportOrder.paths[at] for at in indexes]
-    _listfile.append(list_path, _listfile.format_run(path, modules, absent,
-                                                     started_on))
-    return len(modules)
+        path = search_path(sys.path)
+        indexes = [ImportOrder.path_index(name) for name, _, _ in modules]
+        started_on = [path if at is None else ImportOrder.paths[at]
+                      for at in indexes]
+        _listfile.append(list_path, _listfile.format_run(path, modules, absent,
+                                                         started_on))
+        return len(modules)
 
 
 # sys.path when tracing began: pycds's own imports at exit are found on
@@ -200,6 +204,42 @@ class OwnSearchPath:
 
     def __exit__(self, *exc_info: object) -> None:
         sys.path = self.program_path
+
+
+# The builtins when tracing began: pycds's code at exit (the tracer's, the
+# list writer's, AUTO's dumper's) calls sorted, len, open... by name, and a
+# program that replaced one of them must not lose its trace or change it.
+_own_builtins: dict[str, object] = {}
+_ABSENT = object()
+
+
+class OwnBuiltins:
+    """`with OwnBuiltins():` the builtins tracing began with are in place;
+    the program's, replaced, added or deleted, are put back after."""
+
+    def __enter__(self) -> None:
+        now = vars(builtins)
+        self.program: dict[str, object] = {}
+        if not _own_builtins:  # tracing never began: nothing to put back
+            return
+        for name in set(now) | set(_own_builtins):
+            value = now.get(name, _ABSENT)
+            own = _own_builtins.get(name, _ABSENT)
+            if value is own:
+                continue
+            self.program[name] = value
+            if own is _ABSENT:
+                del now[name]
+            else:
+                now[name] = own
+
+    def __exit__(self, *exc_info: object) -> None:
+        now = vars(builtins)
+        for name, value in self.program.items():
+            if value is _ABSENT:
+                now.pop(name, None)
+            else:
+                now[name] = value
 
 
 def write_trace(list_path: str) -> None:

@@ -197,6 +197,30 @@ def test_the_trace_is_written_whatever_json_the_program_left(tmp_path: Path) -> 
     assert out.stdout.startswith("archived ") and "unreadable" not in out.stdout
 
 
+def test_the_trace_is_written_whatever_builtins_the_program_left(
+        tmp_path: Path) -> None:
+    """The tracer's code at exit runs with the builtins tracing began
+    with; what the program replaced, deleted or added is put back after
+    (seen here by recording once more before exit)."""
+    from pycds import _listfile
+    (tmp_path / "m.py").write_text("A = 1\n")
+    code = ("import builtins, m\n"
+            "from pycds import _trace\n"
+            "builtins.sorted = lambda *args, **kwargs: 1 / 0\n"
+            "builtins.len = None\n"
+            "del builtins.getattr\n"
+            "builtins.extra = 5\n"
+            "_trace.record('again.lst')\n"
+            "print(builtins.len, 'getattr' in vars(builtins), builtins.extra)\n")
+    listing = tmp_path / "a.lst"
+    done = run(["-c", code], cwd=tmp_path, PYCDSMODE="TRACE",
+               PYCDSLIST=str(listing))
+    assert done.stdout == "None False 5\n", done.stdout
+    for written in (listing, tmp_path / "again.lst"):
+        traced = _listfile.read(str(written))
+        assert traced.bad_lines == 0 and "m" in {m.name for m in traced.modules}
+
+
 def test_inspect_command(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("A = 1\n")
     built = build(tmp_path, ["-c", "import m"])

@@ -243,6 +243,24 @@ def test_auto_mode_writes_the_archive_of_a_program_that_empties_sys_path(
     assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
 
 
+def test_auto_mode_writes_the_archive_of_a_program_that_replaced_builtins(
+        tmp_path: Path) -> None:
+    """The trace and the dumper run at exit with the builtins the run
+    began with, not with what the program left."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    script = ("import builtins, runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); "
+              "builtins.sorted = builtins.len = builtins.open = None")
+    plain = run(["-c", script], cwd=root)
+    first = run(["-c", script], cwd=root, **auto_env(archive))
+    assert first.stdout == plain.stdout
+    assert "auto: archived" in first.stderr, first.stderr
+    second = run(["-c", script], cwd=root, **auto_env(archive))
+    assert second.stdout == plain.stdout
+    assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
+
+
 def test_auto_mode_simultaneous_first_runs_write_once(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "p")
     archive = root / "auto.img"
