@@ -118,7 +118,7 @@ static PyObject *archived_code(PyObject *self, PyObject *fullname)
     uint32_t number = (uint32_t)(*served - 1);
     *served = 0;
     uint64_t start = os_now_ns();
-    PyObject *code = pycds_share_code_of(number);
+    PyObject *code = pycds_share_code_for_import(number);
     if (!code) {
         PyObject *error = pycds_error_text();
         fallback(fullname, error ? PyUnicode_AsUTF8(error) : "refused");
@@ -215,8 +215,10 @@ static PyObject *exec_module(PyObject *self, PyObject *module);
 
 /* exec_module(module): as the base class's (_LoaderBasics.exec_module),
  * with the archived code, or the module restored from its unit; when the
- * outermost returns, the import memo emptied and then the run-once pages of
- * the bodies that ran given back (share.h: the memo may hold their code). */
+ * outermost returns, the import memo emptied; then, as plain Python frees a
+ * module's code when its exec_module returns, the run-once pages of the
+ * bodies that ran given back (share.h: what the memo or anything else still
+ * holds is looked at again by a later settle). */
 static PyObject *archived_exec_module(PyObject *self, PyObject *module)
 {
     if (!pycds_in_main_interpreter())
@@ -230,8 +232,7 @@ static PyObject *archived_exec_module(PyObject *self, PyObject *module)
         PyDict_Clear(import_memo);
         pycds_error_restore(saved);
     }
-    if (exec_depth == 0)
-        pycds_share_settle();
+    pycds_share_settle();
     return result;
 }
 

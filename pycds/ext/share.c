@@ -41,7 +41,8 @@ enum module_state {
 static struct {
     cds_archive *archive;
     PyObject *path;
-    unsigned char *states; /* enum module_state per module */
+    unsigned char *states;   /* enum module_state per module */
+    unsigned char *imported; /* per module: its code was handed to an import */
     void *types[PYCDS_TYPE_COUNT];
     void *singletons[PYCDS_SINGLETON_COUNT];
     cds_symbols symbols;
@@ -313,7 +314,9 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs)
         const cds_module_record *r = cds_archive_module(archive, m);
         units += r && (r->flags & PYCDS_MODULE_UNIT);
     }
-    shared.states = PyMem_Calloc(count + 1, 1);
+    shared.states = PyMem_Calloc(2 * ((size_t)count + 1), 1);
+    if (shared.states)
+        shared.imported = shared.states + count + 1;
     if (!shared.states || build_symbols() < 0) {
         cds_archive_close(archive);
         PyMem_Free(shared.states);
@@ -595,6 +598,17 @@ PyObject *pycds_share_code_of(uint32_t number)
     return Py_NewRef((PyObject *)root->items[0]);
 }
 
+PyObject *pycds_share_code_for_import(uint32_t number)
+{
+    if (shared.archive && number < cds_archive_module_count(shared.archive) &&
+        shared.imported[number])
+        Py_RETURN_NONE;
+    PyObject *code = pycds_share_code_of(number);
+    if (code && code != Py_None)
+        shared.imported[number] = 1;
+    return code;
+}
+
 PyObject *pycds_share_code(PyObject *module, PyObject *arg)
 {
     (void)module;
@@ -638,50 +652,75 @@ static int once_unreferenced(pycds_root *root, uintptr_t begin, uintptr_t end)
 }
 
 /*
+ * The end of run-once code object `obj` (in [begin, end)) as code_dealloc
+ * makes it: first the run-once code among its constants (a class body's,
+ * which its tuple of constants held), then its own weak references
+ * cleared and their callbacks called, with a count of zero (nothing holds
+ * a reference, and the finder no longer hands the code out).  A callback
+ * may take a reference to code not ended yet (through another weak
+ * reference): that code lives on, its weak references untouched.
+ */
+static void end_code(PyObject *obj, uintptr_t begin, uintptr_t end, int depth)
+{
+    if (!Py_IS_TYPE(obj, &PyCode_Type) || (uintptr_t)obj < begin ||
+        (uintptr_t)obj >= end)
+        return;
+    PyObject *consts = ((PyCodeObject *)obj)->co_consts;
+    if (depth < 32 && PyTuple_Check(consts) && (uintptr_t)consts >= begin &&
+        (uintptr_t)consts < end)
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++)
+            end_code(PyTuple_GET_ITEM(consts, i), begin, end, depth + 1);
+    if (((PyCodeObject *)obj)->co_weakreflist == NULL ||
+        Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
+        return;
+    Py_SET_REFCNT(obj, 0);
+    PyObject_ClearWeakRefs(obj);
+    Py_SET_REFCNT(obj, Py_REFCNT(obj) + PYCDS_ONCE_REFCNT);
+}
+
+/*
  * Give module `number`'s run-once pages back when nothing refers to its
  * run-once objects: each has its archived count (a frame, traceback, code
  * object or tuple kept by anyone holds a reference), and no code object
  * among them is attached to anything else (pycds_code_unattached).  Any
  * doubt keeps them.  Only whole pages go: the first may hold the root.
+ * Returns 1 when the module is to be looked at again by a later settle
+ * (something still refers to its objects: a kept frame, or the import
+ * memo or the running import of another thread), else 0.
  */
-static void give_back(uint32_t number)
+static int give_back(uint32_t number)
 {
     const cds_module_record *r = cds_archive_module(shared.archive, number);
     pycds_root *root = r ? module_root(r) : NULL;
     if (shared.states[number] != MODULE_READY || !root || !root->once_count)
-        return;
+        return 0;
     uintptr_t begin = (uintptr_t)root->once_begin;
     uintptr_t module_end = (uintptr_t)root + (r->objects_end - r->root);
     uintptr_t end = begin + root->once_size;
     if (begin < (uintptr_t)(once_items(root) + root->once_count) ||
-        end < begin || end > module_end || !once_unreferenced(root, begin, end))
-        return; /* referred to, or not as the copier lays them out */
+        end < begin || end > module_end)
+        return 0; /* not as the copier lays them out */
+    if (!once_unreferenced(root, begin, end))
+        return 1;
     /* From here the module's code is never handed out again (imports and
      * reloads read its file), whatever the weak references' callbacks do. */
     shared.states[number] = MODULE_GIVEN_BACK;
     void **once = once_items(root);
-    for (uint32_t i = 0; i < root->once_count; i++) {
-        PyObject *obj = once[i];
-        if (!Py_IS_TYPE(obj, &PyCode_Type))
-            continue;
-        pycds_code_forget((PyCodeObject *)obj);
-        if (((PyCodeObject *)obj)->co_weakreflist == NULL)
-            continue;
-        /* Its end, as code_dealloc makes it: weak references cleared, their
-         * callbacks called, which takes a count of zero (nothing holds a
-         * reference, and the finder no longer hands the code out). */
-        Py_SET_REFCNT(obj, 0);
-        PyObject_ClearWeakRefs(obj);
-        Py_SET_REFCNT(obj, Py_REFCNT(obj) + PYCDS_ONCE_REFCNT);
-    }
-    /* A callback may have taken a reference after all: then the pages stay. */
+    for (uint32_t i = 0; i < root->once_count; i++)
+        if (Py_IS_TYPE(once[i], &PyCode_Type))
+            pycds_code_forget((PyCodeObject *)once[i]);
+    for (uint32_t i = 0; i < root->once_count; i++)
+        end_code(once[i], begin, end, 0);
+    /* A callback may have taken a reference after all: then the pages stay
+     * (the code is no longer handed out, so nothing is looked at again). */
     if (!once_unreferenced(root, begin, end))
-        return;
+        return 0;
     uint64_t given = 0;
     shared.stats.given_back_modules++;
     if (cds_archive_give_back(shared.archive, (const void *)begin, end - begin,
                               &given) == CDS_OK)
         shared.stats.given_back_bytes += given;
+    return 0;
 }
 
 void pycds_share_settle(void)
@@ -693,8 +732,15 @@ void pycds_share_settle(void)
     os_array ran = shared.ran;
     shared.ran = (os_array)OS_ARRAY_INIT(uint32_t);
     pycds_saved_error saved = pycds_error_save();
-    for (size_t i = 0; i < ran.count; i++)
-        give_back(OS_ARRAY_AT(&ran, uint32_t, i));
+    size_t kept = 0;
+    for (size_t i = 0; i < ran.count; i++) {
+        uint32_t number = OS_ARRAY_AT(&ran, uint32_t, i);
+        if (give_back(number))
+            OS_ARRAY_AT(&ran, uint32_t, kept++) = number;
+    }
+    /* What is still referred to is looked at again by the next settle. */
+    if (kept)
+        os_array_append(&shared.ran, ran.items, kept); /* if not: kept */
     pycds_error_restore(saved);
     os_array_free(&ran);
 }

@@ -80,11 +80,17 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
  * None when it must be imported plainly; NULL with an exception when the
  * module was refused. */
 PyObject *pycds_share_code_of(uint32_t number);
+/* pycds_share_code_of for an import: None once the code was handed to an
+ * import before (a reload, or an import after the module was dropped from
+ * sys.modules or failed, reads the file and makes new code, as plain
+ * importing does). */
+PyObject *pycds_share_code_for_import(uint32_t number);
 /* Note that module `number`'s body ran (or its unit was restored) from
- * the code pycds_share_code_of gave; pycds_share_settle, called when the
- * outermost archived import returns, gives back the pages of the run-once
- * objects (layout.h) of the modules noted that nothing refers to any more.
- * Such a module is imported plainly from then on. */
+ * the code pycds_share_code_of gave; pycds_share_settle, called when an
+ * archived import returns, gives back the pages of the
+ * run-once objects (layout.h) of the modules noted that nothing refers to
+ * any more, and looks again at the others at the next settle.  A module
+ * given back is imported plainly from then on. */
 void pycds_share_body_ran(uint32_t number);
 void pycds_share_settle(void);
 /* share_code(number) -> the same, for Python. */

@@ -55,6 +55,68 @@ REF = weakref.ref(sys._getframe().f_code)
 """,
 }
 
+# A body that does not return until another thread's import has: the
+# worker's import gives back what it ran when its own outermost import
+# returns, whatever other threads are still importing.
+MODULES["waits.py"] = """
+import threading
+from pycds import _cds
+
+def given_back(name):
+    found = _cds.share_lookup(name)
+    return found is not None and _cds.share_code(found[0]) is None
+
+def worker():
+    try:
+        import gives
+        if SERVED:
+            SEEN.append(given_back("gives"))
+    finally:
+        DONE.set()
+
+SEEN = []
+DONE = threading.Event()
+try:
+    SERVED = _cds.share_lookup("gives") is not None
+except (RuntimeError, AttributeError):  # plain, or tracing
+    SERVED = False
+thread = threading.Thread(target=worker)
+thread.start()
+DONE.wait(60)
+thread.join(60)
+"""
+
+WAITS = """
+import waits
+print("given back in the worker", waits.SEEN if waits.SERVED else None)
+"""
+
+# A frame kept while the import returns, dropped later: the next import's
+# settle gives the pages back.
+MODULES["later.py"] = """
+import sys
+FRAME = sys._getframe()
+"""
+
+LATER = """
+import later, keeps_frame
+from pycds import _cds
+
+def given_back(name):
+    found = _cds.share_lookup(name)
+    return found is not None and _cds.share_code(found[0]) is None
+
+try:
+    served = _cds.share_lookup("later") is not None
+except (RuntimeError, AttributeError):  # plain, or tracing
+    served = False
+before = given_back("later") if served else None
+del later.FRAME
+import gives
+print("given back", before, given_back("later") if served else None,
+      given_back("keeps_frame") if served else None)
+"""
+
 # A weak reference's callback that reloads the module, run when its code
 # goes away; the body it runs again keeps a reference to its new code.
 MODULES["reloading.py"] = f"""
@@ -162,3 +224,94 @@ def test_a_weak_reference_callback_that_reloads_the_module(tmp_path: Path) -> No
     assert shared.stdout == plain.stdout
     assert shared.stdout.startswith("None <module> (1, 'v1', 1.5)")
     assert "fallback reloading: not served in this state" in shared.stderr
+
+
+def test_a_thread_gives_back_what_it_ran_while_another_body_runs(
+        tmp_path: Path) -> None:
+    built = project(tmp_path / "waits", WAITS)
+    shared = built.share(["-c", WAITS])
+    assert shared.stdout == "given back in the worker [True]\n", shared.stderr
+    assert built.plain(["-c", WAITS]).stdout == "given back in the worker None\n"
+
+
+def test_pages_still_referred_to_are_looked_at_again_by_the_next_import(
+        tmp_path: Path) -> None:
+    built = project(tmp_path / "later", LATER)
+    shared = built.share(["-c", LATER])
+    # Kept while the frame lived; given back by the next import's settle
+    # once it was dropped; the frame still kept keeps its module's pages.
+    assert shared.stdout == "given back False True False\n", shared.stderr
+    assert built.plain(["-c", LATER]).stdout == "given back None None None\n"
+
+
+# A weak reference callback on the module's code that takes its class
+# body's code through another weak reference: plain Python ends the class
+# body's code first (the module code's tuple of constants held it), so the
+# callback finds it gone.  (Ending them in the other order once handed the
+# callback a reference to code whose page then went back: a crash.)
+MODULES["resurrects.py"] = f"""
+import sys, weakref
+{FILLER}
+class A:
+    pass
+for code in sys._getframe().f_code.co_consts:
+    if hasattr(code, "co_code"):
+        break
+holder = []
+r_a = weakref.ref(code)
+r_mod = weakref.ref(sys._getframe().f_code, lambda _: holder.append(r_a()))
+del code
+"""
+
+RESURRECTS = """
+import resurrects
+print(resurrects.holder)
+"""
+
+# Nested imports: the inner module's code ends when its own import returns.
+MODULES["inner.py"] = f"""
+import sys, weakref
+{FILLER}
+r = weakref.ref(sys._getframe().f_code, lambda r: print("inner code ended"))
+"""
+MODULES["outer.py"] = """
+import inner
+print("outer: inner code alive:", inner.r() is not None)
+"""
+
+# A reload makes new code, as plain importing reads the file again, even
+# when the first code was kept (here by a frame).
+MODULES["reloaded.py"] = """
+import sys
+F = sys._getframe()
+def f():
+    return 1
+"""
+
+RELOADED = """
+import importlib, reloaded
+old = reloaded.f
+importlib.reload(reloaded)
+print(reloaded.f.__code__ is old.__code__, reloaded.f())
+"""
+
+
+def test_a_callback_finds_the_class_body_code_already_ended(tmp_path: Path) -> None:
+    built = project(tmp_path / "resurrects", RESURRECTS)
+    shared = built.share(["-c", RESURRECTS])
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout == built.plain(["-c", RESURRECTS]).stdout == "[None]\n"
+
+
+def test_inner_code_ends_when_its_own_import_returns(tmp_path: Path) -> None:
+    built = project(tmp_path / "nested", "import outer")
+    shared = built.share(["-c", "import outer"])
+    assert shared.stdout == built.plain(["-c", "import outer"]).stdout
+    assert shared.stdout == "inner code ended\nouter: inner code alive: False\n"
+
+
+def test_a_reload_makes_new_code_even_when_the_old_is_kept(tmp_path: Path) -> None:
+    built = project(tmp_path / "reloaded", RELOADED)
+    shared = built.share(["-c", RELOADED])
+    assert shared.stdout == built.plain(["-c", RELOADED]).stdout == "False 1\n"
+    assert "fallback reloaded: not served in this state" in shared.stderr
