@@ -316,8 +316,9 @@ static inline void pycds_code_reset(PyCodeObject *copy)
  * Whether nothing but references and weak references could still reach
  * code object co once its count says none is left: no extra data a tool
  * attached (it may keep the code's address, and expects to be told of its
- * end), no monitoring or optimiser state (3.12+), and no code watcher,
- * which would expect a destruction event for code that goes away.
+ * end), no optimiser state (3.13), and no code watcher, which would expect
+ * a destruction event for code that goes away.  (Monitoring data is freed
+ * with it, as code_dealloc does: pycds_code_forget.)
  */
 static inline int pycds_code_unattached(PyCodeObject *co)
 {
@@ -326,8 +327,7 @@ static inline int pycds_code_unattached(PyCodeObject *co)
 #if PYCDS_PY311
     return 1;
 #else
-    if (co->_co_monitoring != NULL ||
-        _PyInterpreterState_GET()->active_code_watchers != 0)
+    if (_PyInterpreterState_GET()->active_code_watchers != 0)
         return 0;
 #if PYCDS_PY313
     if (co->co_executors != NULL)
@@ -340,8 +340,10 @@ static inline int pycds_code_unattached(PyCodeObject *co)
 /*
  * What code_dealloc does for a code object that is going away, besides
  * clearing its weak references and freeing it: its caches freed (the
- * bytecode and names its attributes made, 3.11's line table) and, on 3.13,
- * the function-version cache's borrowed pointer to it cleared.
+ * bytecode and names its attributes made, 3.11's line table), on 3.12+ its
+ * monitoring data (sys.settrace, setprofile and sys.monitoring make it for
+ * code that runs while they are on) and, on 3.13, the function-version
+ * cache's borrowed pointer to it cleared.
  */
 static inline void pycds_code_forget(PyCodeObject *co)
 {
@@ -360,6 +362,16 @@ static inline void pycds_code_forget(PyCodeObject *co)
         Py_XDECREF(cached->_co_cellvars);
         Py_XDECREF(cached->_co_freevars);
         PyMem_Free(cached);
+    }
+    _PyCoMonitoringData *monitoring = co->_co_monitoring;
+    if (monitoring) {
+        co->_co_monitoring = NULL;
+        PyMem_Free(monitoring->tools);
+        PyMem_Free(monitoring->lines);
+        PyMem_Free(monitoring->line_tools);
+        PyMem_Free(monitoring->per_instruction_opcodes);
+        PyMem_Free(monitoring->per_instruction_tools);
+        PyMem_Free(monitoring);
     }
 #endif
 #if PYCDS_PY313

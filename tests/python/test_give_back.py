@@ -315,3 +315,34 @@ def test_a_reload_makes_new_code_even_when_the_old_is_kept(tmp_path: Path) -> No
     shared = built.share(["-c", RELOADED])
     assert shared.stdout == built.plain(["-c", RELOADED]).stdout == "False 1\n"
     assert "fallback reloaded: not served in this state" in shared.stderr
+
+
+# Code that ran while a tracer was on (3.12+: sys.settrace instruments it
+# through sys.monitoring, which gives it monitoring data) ends as other
+# code does once the tracer is off.
+MODULES["traced.py"] = f"""
+import sys, weakref
+{FILLER}
+r = weakref.ref(sys._getframe().f_code, lambda r: print("traced code ended"))
+"""
+
+TRACED = """
+import sys
+lines = []
+def tracer(frame, event, arg):
+    if frame.f_code.co_filename.endswith("traced.py"):
+        lines.append(event)
+    return tracer
+sys.settrace(tracer)
+import traced
+sys.settrace(None)
+print(len(lines) > 400, traced.r())
+import gives
+"""
+
+
+def test_code_that_ran_under_a_tracer_is_given_back(tmp_path: Path) -> None:
+    built = project(tmp_path / "traced", TRACED)
+    shared = built.share(["-c", TRACED])
+    assert shared.stdout == built.plain(["-c", TRACED]).stdout
+    assert shared.stdout == "traced code ended\nTrue None\n"
