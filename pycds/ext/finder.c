@@ -232,7 +232,7 @@ static PyObject *archived_exec_module(PyObject *self, PyObject *module)
         PyDict_Clear(import_memo);
         pycds_error_restore(saved);
     }
-    pycds_share_settle();
+    pycds_share_settle(exec_depth == 0);
     return result;
 }
 

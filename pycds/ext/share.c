@@ -51,7 +51,9 @@ static struct {
     pycds_validation validation; /* PYCDSVALIDATE */
     uint32_t unit_count; /* unit records: with none, no unit is looked up */
     os_array ran;        /* uint32_t: modules whose bodies ran, not settled */
-} shared = {.ran = OS_ARRAY_INIT(uint32_t)};
+    os_array kept;       /* uint32_t: settled once, still referred to */
+    uint64_t ran_since;  /* modules settled since kept was last looked at */
+} shared = {.ran = OS_ARRAY_INIT(uint32_t), .kept = OS_ARRAY_INIT(uint32_t)};
 
 /*
  * Interning, with a memory of redirections.  Many slots refer to the same
@@ -653,28 +655,26 @@ static int once_unreferenced(pycds_root *root, uintptr_t begin, uintptr_t end)
 
 /*
  * The end of run-once code object `obj` (in [begin, end)) as code_dealloc
- * makes it: first the run-once code among its constants (a class body's,
- * which its tuple of constants held), then its own weak references
- * cleared and their callbacks called, with a count of zero (nothing holds
- * a reference, and the finder no longer hands the code out).  A callback
- * may take a reference to code not ended yet (through another weak
- * reference): that code lives on, its weak references untouched.
+ * makes it: its count zero (a weak reference to it gives None from here),
+ * then the run-once code among its constants ended, last first, as the
+ * tuple that held them drops its items (a class body's), then its own weak
+ * references cleared and their callbacks called; then its count is put
+ * back.  Code a callback took a reference to (through another weak
+ * reference) is left as it is: alive, its pages kept (give_back).
  */
 static void end_code(PyObject *obj, uintptr_t begin, uintptr_t end, int depth)
 {
     if (!Py_IS_TYPE(obj, &PyCode_Type) || (uintptr_t)obj < begin ||
-        (uintptr_t)obj >= end)
+        (uintptr_t)obj >= end || Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
         return;
+    Py_SET_REFCNT(obj, 0);
     PyObject *consts = ((PyCodeObject *)obj)->co_consts;
     if (depth < 32 && PyTuple_Check(consts) && (uintptr_t)consts >= begin &&
         (uintptr_t)consts < end)
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++)
+        for (Py_ssize_t i = PyTuple_GET_SIZE(consts); --i >= 0;)
             end_code(PyTuple_GET_ITEM(consts, i), begin, end, depth + 1);
-    if (((PyCodeObject *)obj)->co_weakreflist == NULL ||
-        Py_REFCNT(obj) != PYCDS_ONCE_REFCNT)
-        return;
-    Py_SET_REFCNT(obj, 0);
-    PyObject_ClearWeakRefs(obj);
+    if (((PyCodeObject *)obj)->co_weakreflist != NULL)
+        PyObject_ClearWeakRefs(obj);
     Py_SET_REFCNT(obj, Py_REFCNT(obj) + PYCDS_ONCE_REFCNT);
 }
 
@@ -707,14 +707,15 @@ static int give_back(uint32_t number)
     shared.states[number] = MODULE_GIVEN_BACK;
     void **once = once_items(root);
     for (uint32_t i = 0; i < root->once_count; i++)
-        if (Py_IS_TYPE(once[i], &PyCode_Type))
-            pycds_code_forget((PyCodeObject *)once[i]);
-    for (uint32_t i = 0; i < root->once_count; i++)
         end_code(once[i], begin, end, 0);
     /* A callback may have taken a reference after all: then the pages stay
-     * (the code is no longer handed out, so nothing is looked at again). */
+     * (the code is no longer handed out, so nothing is looked at again), and
+     * the code keeps what it has.  From here no Python code runs. */
     if (!once_unreferenced(root, begin, end))
         return 0;
+    for (uint32_t i = 0; i < root->once_count; i++)
+        if (Py_IS_TYPE(once[i], &PyCode_Type))
+            pycds_code_forget((PyCodeObject *)once[i]);
     uint64_t given = 0;
     shared.stats.given_back_modules++;
     if (cds_archive_give_back(shared.archive, (const void *)begin, end - begin,
@@ -723,26 +724,41 @@ static int give_back(uint32_t number)
     return 0;
 }
 
-void pycds_share_settle(void)
+/* give_back each module of `*list`, taken whole (a weak reference's
+ * callback may import, and settle the modules that import ran itself); those
+ * still referred to are appended to shared.kept. */
+static void settle_list(os_array *list)
 {
-    if (!shared.archive || !shared.ran.count)
-        return;
-    /* Taken whole: a weak reference's callback may import, and settle the
-     * modules that import ran itself. */
-    os_array ran = shared.ran;
-    shared.ran = (os_array)OS_ARRAY_INIT(uint32_t);
-    pycds_saved_error saved = pycds_error_save();
+    os_array taken = *list;
+    *list = (os_array)OS_ARRAY_INIT(uint32_t);
     size_t kept = 0;
-    for (size_t i = 0; i < ran.count; i++) {
-        uint32_t number = OS_ARRAY_AT(&ran, uint32_t, i);
+    for (size_t i = 0; i < taken.count; i++) {
+        uint32_t number = OS_ARRAY_AT(&taken, uint32_t, i);
         if (give_back(number))
-            OS_ARRAY_AT(&ran, uint32_t, kept++) = number;
+            OS_ARRAY_AT(&taken, uint32_t, kept++) = number;
     }
-    /* What is still referred to is looked at again by the next settle. */
     if (kept)
-        os_array_append(&shared.ran, ran.items, kept); /* if not: kept */
+        os_array_append(&shared.kept, taken.items, kept); /* if not: kept */
+    os_array_free(&taken);
+}
+
+void pycds_share_settle(int outermost)
+{
+    if (!shared.archive)
+        return;
+    pycds_saved_error saved = pycds_error_save();
+    shared.ran_since += shared.ran.count;
+    settle_list(&shared.ran);
+    /* What was still referred to is looked at again when an outermost
+     * import returns (the import memo is emptied then), once a quarter as
+     * many modules ran since as are kept: a program that keeps thousands
+     * of frames does not make each import look at them all. */
+    if (outermost && shared.kept.count &&
+        shared.ran_since * 4 >= shared.kept.count) {
+        shared.ran_since = 0;
+        settle_list(&shared.kept);
+    }
     pycds_error_restore(saved);
-    os_array_free(&ran);
 }
 
 PyObject *pycds_share_stats(PyObject *module, PyObject *unused)

@@ -87,12 +87,13 @@ PyObject *pycds_share_code_of(uint32_t number);
 PyObject *pycds_share_code_for_import(uint32_t number);
 /* Note that module `number`'s body ran (or its unit was restored) from
  * the code pycds_share_code_of gave; pycds_share_settle, called when an
- * archived import returns, gives back the pages of the
- * run-once objects (layout.h) of the modules noted that nothing refers to
- * any more, and looks again at the others at the next settle.  A module
- * given back is imported plainly from then on. */
+ * archived import returns (`outermost`: no other archived import runs),
+ * gives back the pages of the run-once objects (layout.h) of the modules
+ * noted that nothing refers to any more; the others are looked at again
+ * when an outermost import returns.  A module given back is imported
+ * plainly from then on. */
 void pycds_share_body_ran(uint32_t number);
-void pycds_share_settle(void);
+void pycds_share_settle(int outermost);
 /* share_code(number) -> the same, for Python. */
 PyObject *pycds_share_code(PyObject *module, PyObject *number);
 /* share_unit(name) -> memoryview or None. */

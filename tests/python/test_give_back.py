@@ -346,3 +346,75 @@ def test_code_that_ran_under_a_tracer_is_given_back(tmp_path: Path) -> None:
     shared = built.share(["-c", TRACED])
     assert shared.stdout == built.plain(["-c", TRACED]).stdout
     assert shared.stdout == "traced code ended\nTrue None\n"
+
+
+# A class body's callback that reaches the module's code through a weak
+# reference: plain Python ends the class body's code from inside the module
+# code's end, when that reference already gives None.  (A callback that got
+# the module code could take its constants' class code and end it again:
+# freed archived memory.)
+MODULES["reaches_module.py"] = f"""
+import sys, weakref
+{FILLER}
+seen = []
+r_mod = weakref.ref(sys._getframe().f_code)
+class A:
+    RA = sys._getframe().f_code
+def callback(_):
+    code = r_mod()
+    seen.append(code is not None)
+    if code is not None:
+        seen.append([type(c).__name__ for c in code.co_consts][:1])
+r_a = weakref.ref(A.RA, callback)
+del A.RA
+"""
+
+# Sibling class bodies: plain Python's tuple of constants drops its items
+# last first, so B's code ends before A's; A's callback finds B's gone,
+# B's finds A's alive, and the code it keeps runs (it ran under a tracer,
+# which gave it monitoring data: that must still be there).
+SIBLINGS = """
+import sys, weakref
+{FILLER}
+class A:
+    X = 1
+    RA = sys._getframe().f_code
+class B:
+    Y = 2
+    RB = sys._getframe().f_code
+holder = []
+r_a = weakref.ref(A.RA{a_callback})
+r_b = weakref.ref(B.RB{b_callback})
+del A.RA, B.RB
+"""
+MODULES["a_takes_b.py"] = SIBLINGS.format(
+    FILLER=FILLER, a_callback=", lambda _: holder.append(r_b())", b_callback="")
+MODULES["b_takes_a.py"] = SIBLINGS.format(
+    FILLER=FILLER, a_callback="", b_callback=", lambda _: holder.append(r_a())")
+
+ENDS = """
+import sys
+def tracer(frame, event, arg):
+    return tracer
+sys.settrace(tracer)
+import reaches_module, a_takes_b, b_takes_a
+sys.settrace(None)
+import gives
+print(reaches_module.seen)
+for module in (a_takes_b, b_takes_a):
+    kept = [code and code.co_name for code in module.holder]
+    print(module.__name__, kept)
+    if module.holder[0] is not None:
+        namespace = {"__name__": "again", "sys": sys}
+        exec(module.holder[0], namespace)
+        print(namespace.get("X"), namespace.get("Y"))
+"""
+
+
+def test_code_ends_in_plain_order_whatever_callbacks_reach(tmp_path: Path) -> None:
+    built = project(tmp_path / "ends", ENDS)
+    shared = built.share(["-c", ENDS])
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout == built.plain(["-c", ENDS]).stdout
+    assert shared.stdout.splitlines() == [
+        "[False]", "a_takes_b [None]", "b_takes_a ['A']", "1 None"]
