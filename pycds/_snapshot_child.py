@@ -134,15 +134,19 @@ def _c_modules() -> set[str]:
 
 _REGISTERED = [0]  # atexit.register calls the planner saw (and replays)
 _clock = time.perf_counter  # the planner's own clock, never the watched one
-# Clocks and process ids a body may read: a value read and kept as it is
-# in the namespace (logging._startTime) is read again at restore; one used
-# otherwise refuses the unit.
+# Clocks and process and thread ids a body may read: a value read and kept
+# as it is in the namespace (logging._startTime) is read again at restore;
+# one used otherwise refuses the unit.  Modules not imported yet are
+# watched when they are (LATE).
 WATCHED = (("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
            ("time", "monotonic_ns"), ("time", "perf_counter"),
            ("time", "perf_counter_ns"), ("time", "process_time"),
            ("time", "process_time_ns"), ("time", "thread_time"),
            ("time", "thread_time_ns"), ("os", "getpid"), ("os", "getppid"),
-           ("os", "times"),
+           ("os", "times"), ("os", "getpgrp"), ("os", "getpgid"), ("os", "getsid"),
+           # (not _thread.get_ident: the import system's locks call it)
+           ("_thread", "get_native_id"), ("threading", "get_ident"),
+           ("threading", "get_native_id"),
            # These read the clock when given no time (or None); with one
            # they compute from it, which a restore computes again alike.
            ("time", "localtime"), ("time", "gmtime"), ("time", "ctime"),
@@ -1009,7 +1013,7 @@ class Planner:
     def end(self, name: str, error: BaseException | None) -> None:
         self.recorder.paused += 1
         _NOT_READY.discard(name)
-        for module_name, function in PROCESS_FACTS:
+        for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name == name and name in sys.modules:  # LATE
                 self._watch_clock(sys.modules[name], function)
         for module_name, function in SETTINGS:
@@ -1151,7 +1155,8 @@ class Planner:
         elif inputs["env_listed"]:
             reason = "listed the whole environment"
         elif inputs["argv_read"]:
-            reason = "read sys.argv (a trace does not record the program's arguments)"
+            reason = ("read sys.argv, sys.orig_argv or sys._xoptions (a trace "
+                      "does not record the program's arguments)")
         else:
             for source, attribute, _ in frame.bindings:
                 if (source not in frame.modules_before and source not in frame.imported
@@ -1233,7 +1238,7 @@ class Planner:
             if name != record["name"] and (read["env_listed"] or read["argv_read"]):
                 return merged, (f"depends on {name}, which read "
                                 + ("the whole environment" if read["env_listed"]
-                                   else "sys.argv"))
+                                   else "the program's arguments"))
             merged["env"].update(read["env"])
             merged["opened"] += read["opened"]
             merged["stat"].update(read["stat"])

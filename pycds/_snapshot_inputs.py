@@ -93,7 +93,11 @@ class InputRecorder:
                 functions = getattr(os, name, None)
                 if isinstance(functions, set) and real in functions:
                     functions.add(wrapper)
+        # The program's command line, whole or as -X options: what a trace
+        # does not record.
         sys.argv = _ArgvList(sys.argv, self)
+        sys.orig_argv = _ArgvList(sys.orig_argv, self)
+        sys._xoptions = _XOptions(sys._xoptions, self)
 
     def aliases(self) -> dict[int, tuple[Any, ...]]:
         """What install() put in the place of real objects, by id, with
@@ -105,7 +109,8 @@ class InputRecorder:
         aliases = {id(os.stat): witness(self._stat), id(os.lstat): witness(self._lstat),
                    id(os.access): witness(self._access),
                    id(os.readlink): witness(self._readlink),
-                   id(sys.argv): witness([]), id(os.environ): environ}
+                   id(sys.argv): witness([]), id(sys.orig_argv): witness([]),
+                   id(sys._xoptions): witness({}), id(os.environ): environ}
         if hasattr(os, "environb"):
             aliases[id(os.environb)] = environ
         return aliases
@@ -218,6 +223,46 @@ class _ArgvList(list):  # type: ignore[type-arg]
     def __contains__(self, item: object) -> bool:
         self._recorder.note_argv()
         return super().__contains__(item)
+
+
+class _XOptions(dict):  # type: ignore[type-arg]
+    """sys._xoptions that notes when a body reads it (as sys.argv)."""
+
+    def __init__(self, items: dict[str, Any], recorder: InputRecorder) -> None:
+        super().__init__(items)
+        self._recorder = recorder
+
+    def __getitem__(self, key: Any) -> Any:
+        self._recorder.note_argv()
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._recorder.note_argv()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._recorder.note_argv()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Any:
+        self._recorder.note_argv()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._recorder.note_argv()
+        return super().__len__()
+
+    def keys(self) -> Any:
+        self._recorder.note_argv()
+        return super().keys()
+
+    def items(self) -> Any:
+        self._recorder.note_argv()
+        return super().items()
+
+    def values(self) -> Any:
+        self._recorder.note_argv()
+        return super().values()
 
 
 def _environ_class(base: type, recorder: InputRecorder) -> type:

@@ -80,10 +80,10 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U10: a class's or function's read holds its state (U9: digests of
-# containers hashed, plain values by value; U8: strings from
-# code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU10"
+# U11: a class's witness holds its layout (U10: a class's or function's
+# read holds its state; U9: digests of containers hashed, plain values by
+# value; U8: strings from code; U7: classes from images)
+UNIT_MAGIC = b"pycdsU11"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

@@ -83,7 +83,7 @@ class Inputs(TypedDict):
     stat_full: list[str]                # of those, stat'ed for more than their
                                         # kind (KIND_ONLY's callers are not)
     listed: list[str]                   # directories listed or scanned
-    argv_read: bool                     # read sys.argv
+    argv_read: bool                     # read sys.argv, orig_argv, _xoptions
 
 
 class ProcessInputs(TypedDict):

@@ -10,6 +10,7 @@ import os
 import sys
 # Not importlib.machinery: it would import (and so trace) importlib and
 # warnings in programs that do not.
+from _frozen_importlib import ModuleSpec
 from _frozen_importlib_external import (ExtensionFileLoader, PathFinder,
                                         SourceFileLoader, SourcelessFileLoader)
 
@@ -150,8 +151,11 @@ def imported_modules() -> list[tuple[str, str, bool]]:
     the order their imports started."""
     found: dict[str, tuple[str, str, bool]] = {}
     for key, module in list(sys.modules.items()):
-        spec = getattr(module, "__spec__", None)
-        if spec is None or not isinstance(spec.loader, ARCHIVABLE):
+        try:  # what a module replaced itself with may answer anything
+            spec = getattr(module, "__spec__", None)
+        except Exception:
+            continue
+        if not isinstance(spec, ModuleSpec) or not isinstance(spec.loader, ARCHIVABLE):
             continue
         if not isinstance(spec.origin, str) or not spec.has_location:
             continue

@@ -149,6 +149,24 @@ static PyObject *function_witness(PyObject *function, PyObject *kind)
     return out;
 }
 
+/* A class's layout as a witness holds it: the name of the C type its
+ * instances are laid out as (the first static type along tp_base) and its
+ * instance size.  Two classes of one name over other C bases (a `dict`
+ * subclass replaced by a `list` one) differ here: a class made from an
+ * image over the wrong one would have the other's layout. */
+static PyObject *class_layout(PyTypeObject *t)
+{
+    PyTypeObject *solid = t;
+    while (solid->tp_base && PyType_HasFeature(solid, Py_TPFLAGS_HEAPTYPE))
+        solid = solid->tp_base;
+    PyObject *root = type_name(solid);
+    PyObject *out =
+        root ? Py_BuildValue("(Onn)", root, t->tp_basicsize, t->tp_itemsize)
+             : NULL;
+    Py_XDECREF(root);
+    return out;
+}
+
 static PyObject *witness_of(PyObject *obj)
 {
     PyTypeObject *t = Py_TYPE(obj);
@@ -182,6 +200,12 @@ static PyObject *witness_of(PyObject *obj)
             goto done;
         }
         Py_DECREF(owner);
+        if (PyType_Check(obj)) {
+            PyObject *layout = class_layout((PyTypeObject *)obj);
+            out = layout ? PyTuple_Pack(3, kind, name, layout) : NULL;
+            Py_XDECREF(layout);
+            goto done;
+        }
     } else if (PyModule_CheckExact(obj)) {
         name = get_attr(obj, N_NAME);
         if (!name)

@@ -7,10 +7,11 @@
  * A witness is a tuple: (type name, None) for most objects, where the type
  * name is "MODULE.QUALNAME" of the object's type; (type name, qualname,
  * code file, first line) for a Python function (a replacement made with
- * functools.wraps has another code); (type name, qualname) for a class, a
- * C function or method descriptor; (type name, qualname, the witness of
- * the object it is bound to) for a C method bound to an object that is
- * neither a module nor a class (("re.Pattern", pattern, flags) for a
+ * functools.wraps has another code); (type name, qualname, (name of the
+ * C type its instances are laid out as, basicsize, itemsize)) for a class;
+ * (type name, qualname) for a C function or method descriptor; (type name,
+ * qualname, the witness of the object it is bound to) for a C method bound
+ * to an object that is neither a module nor a class (("re.Pattern", pattern, flags) for a
  * compiled pattern's); (type name, its __name__) for a module.
  */
 #ifndef PYCDS_WITNESS_H

@@ -1767,6 +1767,37 @@ def test_a_builtin_the_program_replaced_is_seen(program_changes: Snap) -> None:
                        ["app.py", "abs"])
 
 
+def test_a_base_class_replaced_by_one_over_another_c_type_is_seen(
+        tmp_path: Path) -> None:
+    """A class of the same module, name and attributes, but over list
+    instead of dict: a class made from the image of one over the other
+    would have dict's layout and flags for a list (a crash in exec)."""
+    modules = {
+        "dep_.py": "class Base(dict):\n    __slots__ = ()\n",
+        "fake_.py": ("class Base(list):\n    __slots__ = ()\n"
+                     "Base.__module__ = 'dep_'\n"),
+        "lib_.py": "import dep_\nclass Sub(dep_.Base):\n    pass\n",
+        "app.py": ("import sys, dep_\n"
+                   "if sys.argv[1:] == ['swap']:\n"
+                   "    import fake_\n"
+                   "    dep_.Base = fake_.Base\n"
+                   "import lib_\n"
+                   "s = lib_.Sub()\n"
+                   "try:\n"
+                   "    exec('y = 1', s)\n"
+                   "except TypeError as error:\n"
+                   "    print('TypeError')\n"
+                   "print(lib_.Sub.__mro__[1].__mro__[1].__name__)\n"),
+    }
+    snap = snapshot_project(tmp_path / "p", modules, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("lib_") == "restored", as_dumped.stderr
+    swapped = snap.share(["app.py", "swap"])
+    assert swapped.stdout == snap.plain(["app.py", "swap"]).stdout == "TypeError\nlist\n"
+    why = snapshot_lines(swapped.stderr).get("lib_", "")
+    assert why.startswith("code (") and "dep_.Base" in why, swapped.stderr
+
+
 def test_a_process_setting_the_program_changed_is_seen(program_changes: Snap) -> None:
     changed_by_program(program_changes,
                        {"reads_setting_": "sys.getrecursionlimit()"},
@@ -2574,6 +2605,51 @@ def test_clock_and_entropy_reads(tmp_path: Path) -> None:
     # time.ctime() read again by each restored process, not the dump's.
     assert first.stdout.split(" 6ba7")[0] != second.stdout.split(" 6ba7")[0]
     assert first.stdout.endswith("6ba7b811-9dad-11d1-80b4-00c04fd430c8 2001-01-01 1970 True\n")
+
+
+def test_thread_and_process_group_ids_are_read_again_or_refuse(
+        tmp_path: Path) -> None:
+    """A thread's identity and the process group are this process's: kept
+    as read, they are read again at restore; used otherwise, the module is
+    code only."""
+    snap = snapshot_project(tmp_path, {
+        "ids.py": ("import os, threading\n"
+                   "TID = threading.get_ident()\n"
+                   "NATIVE = threading.get_native_id()\n"
+                   "GROUP = os.getpgrp()\n"),
+        "tagged.py": "import threading\nTAG = 'worker-%d' % threading.get_native_id()\n",
+        "app.py": """
+            import os, threading
+            import ids, tagged
+            print(ids.TID == threading.get_ident(), ids.NATIVE == threading.get_native_id(),
+                  ids.GROUP == os.getpgrp(), tagged.TAG == 'worker-%d' % threading.get_native_id())
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["tagged"].startswith("unit: read "), snap.dump_output
+    assert refused["tagged"].endswith(  # _thread's, which threading binds
+        "get_native_id() for more than a value it keeps"), snap.dump_output
+    share = snap.share(["app.py"])
+    assert_restored(share, "ids", dump_output=snap.dump_output)
+    assert share.stdout == snap.plain(["app.py"]).stdout == "True True True True\n"
+
+
+def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
+    """sys.orig_argv and -X options are the program's arguments, as
+    sys.argv: a trace does not record them."""
+    snap = snapshot_project(tmp_path, {
+        "orig.py": "import sys\nORIG = sys.orig_argv[1:]\n",
+        "xopt.py": "import sys\nOPTION = sys._xoptions.get('snaptest')\n",
+        "app.py": """
+            import orig, xopt
+            print(orig.ORIG, xopt.OPTION)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module in ("orig", "xopt"):
+        assert "read sys.argv, sys.orig_argv or sys._xoptions" in refused[module], \
+            snap.dump_output
+    args = ["-X", "snaptest=1", "app.py"]
+    share = snap.share(args)
+    assert share.stdout == snap.plain(args).stdout == "['-X', 'snaptest=1', 'app.py'] 1\n"
 
 
 def test_process_facts_are_read_again_or_refuse(tmp_path: Path) -> None:

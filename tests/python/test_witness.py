@@ -37,7 +37,10 @@ def here() -> str:
 
 @pytest.mark.parametrize("obj, expected", [
     (helper, ("builtins.function", "helper", __file__, helper.__code__.co_firstlineno)),
-    (Holder, ("builtins.type", "Holder")),
+    (Holder, ("builtins.type", "Holder",
+              ("builtins.object", Holder.__basicsize__, 0))),
+    (KeyError, ("builtins.type", "KeyError",
+                ("builtins.KeyError", KeyError.__basicsize__, 0))),
     (len, ("builtins.builtin_function_or_method", "len")),
     (str.join, ("builtins.method_descriptor", "str.join")),
     (object.__init__, ("builtins.wrapper_descriptor", "object.__init__")),
@@ -52,6 +55,18 @@ def here() -> str:
 def test_witness(obj: Any, expected: tuple[Any, ...]) -> None:
     assert _cds.witness(obj) == expected
     assert R.witness is _cds.witness  # one definition, dump and restore
+
+
+def test_a_class_over_another_c_type_has_another_witness() -> None:
+    """Same module, name and namespace, other layout: a dict subclass and
+    a list subclass are told apart."""
+    def made(base: type) -> type:
+        return types.new_class("Base", (base,), exec_body=lambda ns: ns.update(
+            __slots__=(), __module__=__name__))
+    over_dict, over_list = made(dict), made(list)
+    assert _cds.witness(over_dict)[:2] == _cds.witness(over_list)[:2]
+    assert _cds.witness(over_dict)[2][0] == "builtins.dict"
+    assert _cds.witness(over_list)[2][0] == "builtins.list"
 
 
 def test_a_wrapped_function_has_another_witness() -> None:
