@@ -43,19 +43,21 @@ if TYPE_CHECKING:
 
     from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
 
-REQUEST_HEADER = "pycds-plan-request 4"
+REQUEST_HEADER = "pycds-plan-request 5"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
 
 
 def attribute_opcodes() -> str:
-    """The instructions that load an attribute named in co_names, as
-    "OPCODE:SHIFT,...": the argument shifted right is the name's index
-    (3.12 keeps LOAD_ATTR's method bit in bit 0).  Computed by the dump
-    with opcode, which the planner must not import."""
+    """The instructions that load an attribute named in co_names, or a
+    global (GLOBAL_LOAD + shift), as "OPCODE:SHIFT,...": the argument
+    shifted right is the name's index (3.12 keeps LOAD_ATTR's method bit in
+    bit 0, LOAD_GLOBAL its NULL bit).  Computed by the dump with opcode,
+    which the planner must not import."""
     import opcode
     shift = 1 if sys.version_info >= (3, 12) else 0
     table = {"LOAD_ATTR": shift, "LOAD_METHOD": 0, "IMPORT_FROM": 0,
-             "EXTENDED_ARG": EXTENDED}
+             "EXTENDED_ARG": EXTENDED, "LOAD_NAME": GLOBAL_LOAD,
+             "LOAD_GLOBAL": GLOBAL_LOAD + 1, "LOAD_FROM_DICT_OR_GLOBALS": GLOBAL_LOAD}
     return ",".join(f"{opcode.opmap[name]}:{bits}" for name, bits in table.items()
                     if name in opcode.opmap and opcode.opmap[name] < 256)
 
@@ -93,9 +95,11 @@ def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int,
     return modules, fields[1], opcodes
 
 
-def attribute_names(code: Any, opcodes: dict[int, int]) -> set[str]:
+def attribute_names(code: Any, opcodes: dict[int, int],
+                    globals_: bool = False) -> set[str]:
     """The names code loads as attributes (`m.x`, `from m import x`): what
-    it may read of another module, as against its own globals."""
+    it may read of another module, as against its own globals; or, with
+    globals_, the names it loads as globals (or builtins)."""
     names = code.co_names
     found = set()
     raw = code.co_code
@@ -106,12 +110,15 @@ def attribute_names(code: Any, opcodes: dict[int, int]) -> set[str]:
         extended = 0
         if bits == EXTENDED:
             extended = arg << 8
-        elif bits is not None and (arg >> bits) < len(names):
-            found.add(names[arg >> bits])
+        elif bits is not None and (bits >= GLOBAL_LOAD) == globals_:
+            index = arg >> (bits % GLOBAL_LOAD)
+            if index < len(names):
+                found.add(names[index])
     return found
 
 
 EXTENDED = -1  # attribute_opcodes' mark of EXTENDED_ARG
+GLOBAL_LOAD = 16  # attribute_opcodes' mark of a global load (plus its shift)
 
 
 def new_record(name: str, kind: str) -> ModuleRecord:
@@ -519,6 +526,31 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
                 continue
             note(source, name, value)
     return found
+
+
+def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
+                     opcodes: dict[int, int]) -> tuple[str, ...]:
+    """The names the body's code (its module and class-body code, and the
+    functions it ran) loads as globals that builtins does not have: a body
+    may have asked for one before it had it and fallen back (`try: _` /
+    `except NameError`, `unicode`), so a program that added one to builtins
+    first (gettext.install()'s `_`) gets the body run.  Kept whether or not
+    the lookup reached builtins (a class a later one subclasses too): a
+    program that adds such a builtin only loses the restore."""
+    builtin = vars(builtins)
+    codes = [code] + [ran_code for ran_code, _ in ran.values()]
+    found: set[str] = set()
+    seen: set[int] = set()
+    while codes:
+        current = codes.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.update(name for name in attribute_names(current, opcodes, globals_=True)
+                     if name not in builtin)
+        if not current.co_flags & 0x3:  # module or class-body code: its classes' too
+            codes += [c for c in current.co_consts if type(c) is type(code)]
+    return tuple(sorted(found))
 
 
 # The import system's modules: what their code names is the machinery's
@@ -1339,6 +1371,9 @@ class Planner:
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
                 place(source, name, value, top_level=False)
+        absent = _absent_builtins(code, frame.ran, self.attribute_opcodes)
+        if absent:
+            reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))
         return reads, [after, steps if after else []]  # lists: header data shares tuples
 
     # -- the run ------------------------------------------------------------

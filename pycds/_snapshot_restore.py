@@ -100,6 +100,9 @@ H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
                            # settings it read (sys.getrecursionlimit())
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
+# A read's digest that says: none of these names is in the module (a
+# body's lookups that fell back: (ABSENT_NAMES, (name, ...)), attribute "").
+ABSENT_NAMES = "=absent"
 H_READS = "reads"          # [(module, attribute, digest)]: what the body's
                            # top-level code may have read of other modules
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
@@ -846,7 +849,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
     failed = _cds.check_reads(header[H_BINDINGS], header[H_READS], import_memo)
     if failed is not None:
         kind, index = failed
-        source, attribute, _ = (header[H_BINDINGS], header[H_READS])[kind][index]
+        source, attribute, seen = (header[H_BINDINGS], header[H_READS])[kind][index]
+        if kind == 1 and seen[0] == ABSENT_NAMES:
+            home = vars(sys.modules[source])
+            found = next((name for name in seen[1] if name in home), "?")
+            raise Stale(f"{source}.{found} is there, its body did not find it")
         raise Stale(f"{source}.{attribute} changed" if kind == 0 else
                     f"{source}.{attribute} is not what its body saw")
 

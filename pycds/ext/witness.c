@@ -1173,6 +1173,25 @@ static PyObject *module_value(PyObject *modules, PyObject *source,
     return PyDict_GetItemWithError(attrs, attribute);
 }
 
+/* Whether module `source` has none of `names` (a tuple of str): 1, 0, or
+ * -1 with an exception.  A module gone has none. */
+static int none_there(PyObject *modules, PyObject *source, PyObject *names)
+{
+    if (!PyTuple_Check(names)) {
+        pycds_raise(PYCDS_ERROR_TYPE, "absent names are a tuple");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *value =
+            module_value(modules, source, PyTuple_GET_ITEM(names, i));
+        if (value)
+            return 0;
+        if (PyErr_Occurred())
+            return -1;
+    }
+    return 1;
+}
+
 /* Python's `a != b`, or `a == b` (no identity shortcut: nan != nan). */
 static int compare(PyObject *a, PyObject *b, int op)
 {
@@ -1310,6 +1329,15 @@ static PyObject *check_reads(PyObject *const *args)
                 return pycds_raise(PYCDS_ERROR_TYPE,
                                    "a read is (module, attribute, digest)");
             PyObject *expected = PyTuple_GET_ITEM(entry, 2);
+            if (kind == 1 && is(PyTuple_GET_ITEM(expected, 0), "=absent")) {
+                int none = none_there(modules, PyTuple_GET_ITEM(entry, 0),
+                                      PyTuple_GET_ITEM(expected, 1));
+                if (none < 0)
+                    return NULL;
+                if (!none)
+                    return Py_BuildValue("(in)", kind, i);
+                continue;
+            }
             PyObject *value = module_value(modules, PyTuple_GET_ITEM(entry, 0),
                                            PyTuple_GET_ITEM(entry, 1));
             int same;

@@ -2633,6 +2633,33 @@ def test_thread_and_process_group_ids_are_read_again_or_refuse(
     assert share.stdout == snap.plain(["app.py"]).stdout == "True True True True\n"
 
 
+def test_a_builtin_the_body_did_not_find_is_seen(tmp_path: Path) -> None:
+    """A body that looked a name up, did not find it and fell back (the
+    gettext idiom): a program that installed it in builtins first gets the
+    body run and sees its own."""
+    snap = snapshot_project(tmp_path, {
+        "greets.py": ("try:\n"
+                      "    _\n"
+                      "except NameError:\n"
+                      "    def _(text):\n"
+                      "        return text\n"
+                      "GREETING = _('hello')\n"),
+        "app.py": """
+            import builtins, sys
+            if sys.argv[1:] == ["gettext"]:
+                builtins._ = str.upper
+            import greets
+            print(greets.GREETING)
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("greets") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "hello\n"
+    installed = snap.share(["app.py", "gettext"])
+    assert installed.stdout == snap.plain(["app.py", "gettext"]).stdout == "HELLO\n"
+    assert snapshot_lines(installed.stderr)["greets"] == \
+        "code (builtins._ is there, its body did not find it)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
