@@ -201,68 +201,31 @@ def _from_importlib() -> bool:
     return True
 
 
-class _ArgvList(list):  # type: ignore[type-arg]
-    """sys.argv that notes when a body reads it."""
+def _noting(base: type, readers: tuple[str, ...]) -> type:
+    """A subclass of list or dict whose `readers` note, before answering,
+    that a body read the program's arguments (sys.argv, sys.orig_argv,
+    sys._xoptions): made with (items, recorder)."""
+    def noting(name: str) -> Callable[..., Any]:
+        real = getattr(base, name)
 
-    def __init__(self, items: list[str], recorder: InputRecorder) -> None:
-        super().__init__(items)
+        def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self._recorder.note_argv()
+            return real(self, *args, **kwargs)
+        read.__name__ = name
+        return read
+
+    def __init__(self: Any, items: Any, recorder: InputRecorder) -> None:
+        base.__init__(self, items)
         self._recorder = recorder
 
-    def __getitem__(self, index: Any) -> Any:
-        self._recorder.note_argv()
-        return super().__getitem__(index)
-
-    def __iter__(self) -> Any:
-        self._recorder.note_argv()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._recorder.note_argv()
-        return super().__len__()
-
-    def __contains__(self, item: object) -> bool:
-        self._recorder.note_argv()
-        return super().__contains__(item)
+    namespace: dict[str, Any] = {name: noting(name) for name in readers}
+    namespace["__init__"] = __init__
+    return type(f"_Noting{base.__name__.title()}", (base,), namespace)
 
 
-class _XOptions(dict):  # type: ignore[type-arg]
-    """sys._xoptions that notes when a body reads it (as sys.argv)."""
-
-    def __init__(self, items: dict[str, Any], recorder: InputRecorder) -> None:
-        super().__init__(items)
-        self._recorder = recorder
-
-    def __getitem__(self, key: Any) -> Any:
-        self._recorder.note_argv()
-        return super().__getitem__(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._recorder.note_argv()
-        return super().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._recorder.note_argv()
-        return super().__contains__(key)
-
-    def __iter__(self) -> Any:
-        self._recorder.note_argv()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._recorder.note_argv()
-        return super().__len__()
-
-    def keys(self) -> Any:
-        self._recorder.note_argv()
-        return super().keys()
-
-    def items(self) -> Any:
-        self._recorder.note_argv()
-        return super().items()
-
-    def values(self) -> Any:
-        self._recorder.note_argv()
-        return super().values()
+_ArgvList = _noting(list, ("__getitem__", "__iter__", "__len__", "__contains__"))
+_XOptions = _noting(dict, ("__getitem__", "get", "__contains__", "__iter__", "__len__",
+                           "keys", "items", "values"))
 
 
 def _environ_class(base: type, recorder: InputRecorder) -> type:

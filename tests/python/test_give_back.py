@@ -9,6 +9,15 @@ from pathlib import Path
 
 from conftest import Built, backdate, build, write_project
 
+# Whether a module's run-once pages were given back (its code is then
+# handed out no more), for the programs below.
+GIVEN_BACK = """from pycds import _cds
+
+def given_back(name):
+    found = _cds.share_lookup(name)
+    return found is not None and _cds.share_code(found[0]) is None
+"""
+
 # Bodies long enough that their run-once code spans whole pages.
 FILLER = "\n".join(f"V{i} = ({i}, 'v{i}', {i}.5)" for i in range(400))
 
@@ -60,12 +69,7 @@ REF = weakref.ref(sys._getframe().f_code)
 # returns, whatever other threads are still importing.
 MODULES["waits.py"] = """
 import threading
-from pycds import _cds
-
-def given_back(name):
-    found = _cds.share_lookup(name)
-    return found is not None and _cds.share_code(found[0]) is None
-
+""" + GIVEN_BACK + """
 def worker():
     try:
         import gives
@@ -100,12 +104,7 @@ FRAME = sys._getframe()
 
 LATER = """
 import later, keeps_frame
-from pycds import _cds
-
-def given_back(name):
-    found = _cds.share_lookup(name)
-    return found is not None and _cds.share_code(found[0]) is None
-
+""" + GIVEN_BACK + """
 try:
     served = _cds.share_lookup("later") is not None
 except (RuntimeError, AttributeError):  # plain, or tracing
@@ -140,12 +139,7 @@ print(reloading.REF(), code.co_name, code.co_consts[3], len(code.co_names))
 PROGRAM = """
 import sys, dis, io
 import gives, keeps_frame, keeps_class_frame, keeps_error, keeps_consts, keeps_weakref
-from pycds import _cds
-
-def given_back(name):
-    found = _cds.share_lookup(name)
-    return found is not None and _cds.share_code(found[0]) is None
-
+""" + GIVEN_BACK + """
 try:
     served = _cds.share_lookup("gives") is not None
 except (RuntimeError, AttributeError):  # plain, or tracing

@@ -226,32 +226,17 @@ def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
     assert "auto:" not in second.stderr
 
 
-def test_auto_mode_writes_the_archive_of_a_program_that_empties_sys_path(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("leaves", ["sys.path.clear()",
+                                    "builtins.sorted = builtins.len = builtins.open = None"])
+def test_auto_mode_writes_the_archive_whatever_the_program_left(
+        tmp_path: Path, leaves: str) -> None:
     """The trace and the dumper import pycds's own modules at exit on the
-    search path the run began with, not on what the program left."""
-    root = copy_project(tmp_path / "p")
-    archive = root / "auto.img"
-    script = ("import runpy, sys; sys.path.insert(0, 'src'); "
-              "runpy.run_path('src/app.py', run_name='__main__'); sys.path.clear()")
-    plain = run(["-c", script], cwd=root)
-    first = run(["-c", script], cwd=root, **auto_env(archive))
-    assert first.stdout == plain.stdout
-    assert "auto: archived" in first.stderr, first.stderr
-    second = run(["-c", script], cwd=root, **auto_env(archive))
-    assert second.stdout == plain.stdout
-    assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
-
-
-def test_auto_mode_writes_the_archive_of_a_program_that_replaced_builtins(
-        tmp_path: Path) -> None:
-    """The trace and the dumper run at exit with the builtins the run
-    began with, not with what the program left."""
+    search path the run began with, and run with the builtins it began
+    with, not with what the program left."""
     root = copy_project(tmp_path / "p")
     archive = root / "auto.img"
     script = ("import builtins, runpy, sys; sys.path.insert(0, 'src'); "
-              "runpy.run_path('src/app.py', run_name='__main__'); "
-              "builtins.sorted = builtins.len = builtins.open = None")
+              f"runpy.run_path('src/app.py', run_name='__main__'); {leaves}")
     plain = run(["-c", script], cwd=root)
     first = run(["-c", script], cwd=root, **auto_env(archive))
     assert first.stdout == plain.stdout
