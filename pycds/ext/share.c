@@ -744,7 +744,9 @@ static void settle_list(os_array *list)
 
 void pycds_share_settle(int outermost)
 {
-    if (!shared.archive)
+    /* Called at every archived import's return: most have nothing to do. */
+    if (!shared.archive ||
+        (!shared.ran.count && !(outermost && shared.kept.count)))
         return;
     pycds_saved_error saved = pycds_error_save();
     shared.ran_since += shared.ran.count;
