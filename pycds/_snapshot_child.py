@@ -47,7 +47,7 @@ REQUEST_HEADER = "pycds-plan-request 5"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
 
 
-def attribute_opcodes() -> str:
+def load_opcodes() -> str:
     """The instructions that load an attribute named in co_names, or a
     global (GLOBAL_LOAD + shift), as "OPCODE:SHIFT,...": the argument
     shifted right is the name's index (3.12 keeps LOAD_ATTR's method bit in
@@ -69,7 +69,7 @@ def write_request(path: str, names: list[str], started_on: list[list[str]],
     sys.path differs, as the program did between its imports); units: a directory
     to write each unit into (NAME.unit), or "".  Fields: header, units,
     opcodes, then per module its name, its path's length, its entries."""
-    fields = [REQUEST_HEADER, units, attribute_opcodes()]
+    fields = [REQUEST_HEADER, units, load_opcodes()]
     for name, entries in zip(names, started_on, strict=True):
         fields += [name, str(len(entries)), *entries]
     with open(path, "wb") as f:
@@ -78,7 +78,7 @@ def write_request(path: str, names: list[str], started_on: list[list[str]],
 
 def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int, int]]:
     """([(module name, sys.path its import started on)], units directory,
-    attribute opcodes)."""
+    load opcodes)."""
     with open(path, "rb") as f:
         fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
     if len(fields) < 3 or fields[0] != REQUEST_HEADER:
@@ -95,11 +95,11 @@ def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int,
     return modules, fields[1], opcodes
 
 
-def attribute_names(code: Any, opcodes: dict[int, int],
-                    globals_: bool = False) -> set[str]:
+def loaded_names(code: Any, opcodes: dict[int, int],
+                 as_globals: bool = False) -> set[str]:
     """The names code loads as attributes (`m.x`, `from m import x`): what
     it may read of another module, as against its own globals; or, with
-    globals_, the names it loads as globals (or builtins)."""
+    as_globals, the names it loads as globals (or builtins)."""
     names = code.co_names
     found = set()
     raw = code.co_code
@@ -110,15 +110,15 @@ def attribute_names(code: Any, opcodes: dict[int, int],
         extended = 0
         if bits == EXTENDED:
             extended = arg << 8
-        elif bits is not None and (bits >= GLOBAL_LOAD) == globals_:
+        elif bits is not None and (bits >= GLOBAL_LOAD) == as_globals:
             index = arg >> (bits % GLOBAL_LOAD)
             if index < len(names):
                 found.add(names[index])
     return found
 
 
-EXTENDED = -1  # attribute_opcodes' mark of EXTENDED_ARG
-GLOBAL_LOAD = 16  # attribute_opcodes' mark of a global load (plus its shift)
+EXTENDED = -1  # load_opcodes' mark of EXTENDED_ARG
+GLOBAL_LOAD = 16  # load_opcodes' mark of a global load (plus its shift)
 
 
 def new_record(name: str, kind: str) -> ModuleRecord:
@@ -546,7 +546,7 @@ def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
         if id(current) in seen:
             continue
         seen.add(id(current))
-        found.update(name for name in attribute_names(current, opcodes, globals_=True)
+        found.update(name for name in loaded_names(current, opcodes, as_globals=True)
                      if name not in builtin)
         if not current.co_flags & 0x3:  # module or class-body code: its classes' too
             codes += [c for c in current.co_consts if type(c) is type(code)]
@@ -595,7 +595,7 @@ class Planner:
     def __init__(self) -> None:
         self.records: dict[str, ModuleRecord] = {}
         self.stack: list[Frame] = []
-        self.attribute_opcodes: dict[int, int] = {}  # attribute_names
+        self.load_opcodes: dict[int, int] = {}  # loaded_names
         self.recorder = inputs.InputRecorder()
         self.c_modules = _c_modules()
         self.heap = changes.Heap(self.c_modules)
@@ -1301,7 +1301,7 @@ class Planner:
         while stack:
             current = stack.pop()
             if not current.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: a function
-                names.update(attribute_names(current, self.attribute_opcodes))
+                names.update(loaded_names(current, self.load_opcodes))
                 stack += [c for c in current.co_consts if type(c) is type(code)]
         targets = {id(op[1]) for op in frame.live_ops}
         probes = _probes(frame.live_ops)
@@ -1371,7 +1371,7 @@ class Planner:
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
                 place(source, name, value, top_level=False)
-        absent = _absent_builtins(code, frame.ran, self.attribute_opcodes)
+        absent = _absent_builtins(code, frame.ran, self.load_opcodes)
         if absent:
             reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))
         return reads, [after, steps if after else []]  # lists: header data shares tuples
@@ -1522,7 +1522,7 @@ def main(request_path: str, output_path: str) -> int:
     sys.path_importer_cache.clear()
     planner = Planner()
     planner.units = units
-    planner.attribute_opcodes = opcodes
+    planner.load_opcodes = opcodes
     started = _clock()
     process = process_inputs()
     planner.install()
