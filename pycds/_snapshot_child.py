@@ -43,21 +43,24 @@ if TYPE_CHECKING:
 
     from ._snapshot_schema import Binding, ModuleRecord, ProcessInputs, RunRecord
 
-REQUEST_HEADER = "pycds-plan-request 5"
+REQUEST_HEADER = "pycds-plan-request 6"
 MARKER = "__pycds_snapshot__"  # module-level opt-out: `__pycds_snapshot__ = False`
 
 
 def load_opcodes() -> str:
-    """The instructions that load an attribute named in co_names, or a
-    global (GLOBAL_LOAD + shift), as "OPCODE:SHIFT,...": the argument
-    shifted right is the name's index (3.12 keeps LOAD_ATTR's method bit in
-    bit 0, LOAD_GLOBAL its NULL bit).  Computed by the dump with opcode,
-    which the planner must not import."""
+    """The instructions that load an attribute named in co_names (its
+    shift), a global (GLOBAL_LOAD + shift), or that absent_pairs follows
+    (the marks below), as "OPCODE:BITS,...": the argument shifted right is
+    the name's index (3.12 keeps LOAD_ATTR's method bit in bit 0,
+    LOAD_GLOBAL its NULL bit).  Computed by the dump with opcode, which
+    the planner must not import."""
     import opcode
     shift = 1 if sys.version_info >= (3, 12) else 0
-    table = {"LOAD_ATTR": shift, "LOAD_METHOD": 0, "IMPORT_FROM": 0,
+    table = {"LOAD_ATTR": shift, "LOAD_METHOD": 0, "IMPORT_FROM": IMPORT_FROM,
              "EXTENDED_ARG": EXTENDED, "LOAD_NAME": GLOBAL_LOAD,
-             "LOAD_GLOBAL": GLOBAL_LOAD + 1, "LOAD_FROM_DICT_OR_GLOBALS": GLOBAL_LOAD}
+             "LOAD_GLOBAL": GLOBAL_LOAD + 1, "LOAD_FROM_DICT_OR_GLOBALS": GLOBAL_LOAD,
+             "LOAD_CONST": CONST, "IMPORT_NAME": IMPORT_NAME, "CACHE": SKIP,
+             "PUSH_NULL": SKIP}
     return ",".join(f"{opcode.opmap[name]}:{bits}" for name, bits in table.items()
                     if name in opcode.opmap and opcode.opmap[name] < 256)
 
@@ -110,15 +113,81 @@ def loaded_names(code: Any, opcodes: dict[int, int],
         extended = 0
         if bits == EXTENDED:
             extended = arg << 8
-        elif bits is not None and (bits >= GLOBAL_LOAD) == as_globals:
+        elif bits is not None and 0 <= bits <= IMPORT_FROM and (
+                GLOBAL_LOAD <= bits < IMPORT_FROM) == as_globals:
             index = arg >> (bits % GLOBAL_LOAD)
             if index < len(names):
                 found.add(names[index])
     return found
 
 
-EXTENDED = -1  # load_opcodes' mark of EXTENDED_ARG
-GLOBAL_LOAD = 16  # load_opcodes' mark of a global load (plus its shift)
+# load_opcodes' marks: 0-15 an attribute load and its shift, 16-31 a
+# global load (GLOBAL_LOAD plus its shift), IMPORT_FROM an attribute load
+# of the module being imported; the negative ones only absent_pairs reads.
+GLOBAL_LOAD = 16
+IMPORT_FROM = 32
+EXTENDED = -1  # EXTENDED_ARG
+CONST = -2  # LOAD_CONST
+IMPORT_NAME = -3
+SKIP = -4  # CACHE and PUSH_NULL: not in the way of the pairs looked for
+
+
+def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]]:
+    """Where code may ask another module for an attribute, statically:
+    ("global", X, y) for `X.y` (a global's attribute) and `hasattr(X, "y")`
+    or `getattr(X, "y", ...)`; ("import", M, y) for `from M import y`, M
+    as written with its level's dots in front; ("modules", X, m) for `"m"
+    in X.modules` and `X.modules.get("m")` (X: sys; not a subscript, which
+    a store shares).
+    The planner keeps the attributes the module X or M lacked, and what
+    sys.modules held of the names asked."""
+    names, consts, raw = code.co_names, code.co_consts, code.co_code
+    found: set[tuple[str, str, str]] = set()
+    recent: list[tuple[int, Any]] = []  # the last instructions followed: (mark, value)
+    importing = ""
+    extended = 0
+    for i in range(0, len(raw), 2):
+        bits = opcodes.get(raw[i])
+        arg = raw[i + 1] | extended
+        extended = 0
+        if bits == SKIP:
+            continue
+        if bits == EXTENDED:
+            extended = arg << 8
+            continue
+        value: Any = None
+        if bits == CONST:
+            value = consts[arg] if arg < len(consts) else None
+        elif bits is not None and bits >= 0:
+            index = arg >> (bits % GLOBAL_LOAD)
+            value = names[index] if index < len(names) else None
+        elif bits == IMPORT_NAME:
+            value = names[arg] if arg < len(names) else None
+            level = recent[-2][1] if len(recent) >= 2 and recent[-2][0] == CONST else 0
+            importing = "." * level + value if type(level) is int and type(value) is str else ""
+        if type(value) is str:
+            if bits == IMPORT_FROM:
+                if importing:
+                    found.add(("import", importing, value))
+            elif (bits is not None and 0 <= bits < GLOBAL_LOAD and recent
+                  and GLOBAL_LOAD <= recent[-1][0] < IMPORT_FROM):
+                found.add(("global", recent[-1][1], value))
+            elif (bits == CONST and len(recent) >= 2
+                  and GLOBAL_LOAD <= recent[-1][0] < IMPORT_FROM
+                  and recent[-2] in ((GLOBAL_LOAD, "hasattr"), (GLOBAL_LOAD, "getattr"))):
+                found.add(("global", recent[-1][1], value))
+            if (bits is not None and 0 <= bits < GLOBAL_LOAD and value == "modules"
+                    and len(recent) >= 2 and recent[-1][0] == GLOBAL_LOAD
+                    and recent[-2][0] == CONST and type(recent[-2][1]) is str):
+                found.add(("modules", recent[-1][1], recent[-2][1]))  # "m" in X.modules
+            if (bits == CONST and len(recent) == 3 and recent[-3][0] == GLOBAL_LOAD
+                    and 0 <= recent[-2][0] < GLOBAL_LOAD and recent[-2][1] == "modules"
+                    and 0 <= recent[-1][0] < GLOBAL_LOAD and recent[-1][1] == "get"):
+                found.add(("modules", recent[-3][1], value))  # X.modules.get("m")
+        recent = recent[-2:] + [(min(bits, GLOBAL_LOAD) if bits is not None and
+                                 GLOBAL_LOAD <= bits < IMPORT_FROM else
+                                 (bits if bits is not None else 99), value)]
+    return found
 
 
 def new_record(name: str, kind: str) -> ModuleRecord:
@@ -551,6 +620,79 @@ def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
         if not current.co_flags & 0x3:  # module or class-body code: its classes' too
             codes += [c for c in current.co_consts if type(c) is type(code)]
     return tuple(sorted(found))
+
+
+def _own_asked(code: Any, frame: Frame, opcodes: dict[int, int]
+                 ) -> set[tuple[str, str, str]]:
+    """absent_pairs of the body's module and class-body code and of the
+    functions of its own that it ran."""
+    own = getattr(frame.module, "__dict__", None)
+    codes = [code] + [c for c, namespace in frame.ran.values() if namespace is own]
+    pairs: set[tuple[str, str, str]] = set()
+    seen: set[int] = set()
+    while codes:
+        current = codes.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        pairs |= absent_pairs(current, opcodes)
+        codes += [c for c in current.co_consts
+                  if type(c) is type(code) and not c.co_flags & 0x3]  # class bodies
+    return pairs
+
+
+def _modules_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any, ...]]:
+    """Settings (H_SETTINGS) for the names the body asked sys.modules
+    about: whether each is there must be what it was when the body ran.  A
+    name its own imports put there (or took away) is no unit's: which the
+    body saw depends on when it asked."""
+    own = getattr(frame.module, "__dict__", None)
+    settings = []
+    for how, where, name in sorted(pairs):
+        if how != "modules" or type(own) is not dict or own.get(where) is not sys:
+            continue
+        present = name in sys.modules
+        if present != (name in frame.modules_before):
+            raise unit.Refused(f"asked whether {name} is in sys.modules, "
+                               "and its own imports changed that")
+        settings.append((restore.__name__, "module_present", (name,),
+                         restore.digest(present)))
+    return settings
+
+
+def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
+                       ) -> dict[str, set[str]]:
+    """What the body asked other modules for and did not find, by module:
+    where its code names a module's attribute (absent_pairs) that the
+    module lacks after the body.  A restore checks them still absent, so a
+    program that set one first gets the body run (it fell back: `hasattr`,
+    `getattr` with a default, `from m import x` or `m.x` in a `try`)."""
+    own = getattr(frame.module, "__dict__", None)
+    if type(own) is not dict:
+        return {}
+    package = own.get("__package__")
+    found: dict[str, set[str]] = {}
+    for how, where, name in pairs:
+        if how == "global":
+            home = own.get(where)
+            source = getattr(home, "__name__", None) if type(home) is type(sys) else None
+        elif how == "import":
+            dots = len(where) - len(where.lstrip("."))
+            source = where
+            if dots:
+                if type(package) is not str or package.count(".") < dots - 1:
+                    continue
+                base = package.rsplit(".", dots - 1)[0] if dots > 1 else package
+                source = f"{base}.{where[dots:]}" if where[dots:] else base
+        else:
+            continue
+        module = sys.modules.get(source) if type(source) is str else None
+        attrs = getattr(module, "__dict__", None)
+        if (module is None or module is frame.module or type(attrs) is not dict
+                or source.startswith("pycds") or name in attrs):
+            continue
+        found.setdefault(source, set()).add(name)
+    return found
 
 
 # The import system's modules: what their code names is the machinery's
@@ -1226,9 +1368,12 @@ class Planner:
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
             }
+            code = self.codes.get(frame.name)
+            asked = _own_asked(code, frame, self.load_opcodes) if code else set()
             try:
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
-                    frame, set_by_body)
+                    frame, set_by_body, asked)
+                header[restore.H_SETTINGS] = frame.settings + _modules_asked(asked, frame)
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return
@@ -1280,7 +1425,8 @@ class Planner:
             pending += [d for d in other["depends"] if d not in seen]
         return merged, ""
 
-    def _reads(self, frame: Frame, set_by_body: set[tuple[str, str]]
+    def _reads(self, frame: Frame, set_by_body: set[tuple[str, str]],
+               asked: set[tuple[str, str, str]]
                ) -> tuple[list[tuple[str, str, Any]], list[Any]]:
         """Attributes of the modules it imported that its top-level code
         (module and class bodies) names, with their digests: at restore
@@ -1374,6 +1520,8 @@ class Planner:
         absent = _absent_builtins(code, frame.ran, self.load_opcodes)
         if absent:
             reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))
+        for source, missing in sorted(_absent_attributes(asked, frame).items()):
+            reads.append((source, "", (restore.ABSENT_NAMES, tuple(sorted(missing)))))
         return reads, [after, steps if after else []]  # lists: header data shares tuples
 
     # -- the run ------------------------------------------------------------

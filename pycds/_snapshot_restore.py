@@ -597,6 +597,12 @@ _Unpickler: Any = None
 _process: Any = None
 
 
+def module_present(name: str) -> bool:
+    """Whether sys.modules holds name: a setting (H_SETTINGS) of a body
+    that asked (`"numpy" in sys.modules`, `sys.modules.get("gevent")`)."""
+    return name in sys.modules
+
+
 def process_inputs() -> tuple[Any, ...]:
     """What every body saw of the process (the planner records the same):
     sys.flags (fixed for a process's life), sys.path, the locale and time
@@ -843,6 +849,9 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
     for source, getter, args, expected in header[H_SETTINGS]:
         home = sys.modules.get(source)
         if home is None or digest(getattr(home, getter)(*args)) != expected:
+            if (source, getter) == (__name__, "module_present"):
+                raise Stale(f"{args[0]} is {'' if args[0] in sys.modules else 'not '}"
+                            "in sys.modules, its body saw otherwise")
             raise Stale(f"{source}.{getter}() is not what its body read")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.

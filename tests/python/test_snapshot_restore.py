@@ -2660,6 +2660,93 @@ def test_a_builtin_the_body_did_not_find_is_seen(tmp_path: Path) -> None:
         "code (builtins._ is there, its body did not find it)"
 
 
+def test_an_attribute_the_body_did_not_find_in_another_module_is_seen(
+        tmp_path: Path) -> None:
+    """A body that asked another module for an attribute and fell back
+    (hasattr, getattr with a default, `from m import x` in a try, or a
+    function of its own that did): a program that set the attribute first
+    gets the body run and sees what plain Python shows."""
+    snap = snapshot_project(tmp_path, {
+        "speedups.py": "VERSION = 1\n",
+        "codec.py": ("import speedups\n"
+                     "FAST = hasattr(speedups, 'encode')\n"
+                     "ENCODE = getattr(speedups, 'encode2', None)\n"
+                     "try:\n"
+                     "    from speedups import decode\n"
+                     "except ImportError:\n"
+                     "    decode = None\n"
+                     "def _probe():\n"
+                     "    try:\n"
+                     "        return speedups.probe\n"
+                     "    except AttributeError:\n"
+                     "        return 'none'\n"
+                     "PROBE = _probe()\n"
+                     "class Options:\n"
+                     "    LEVEL = getattr(speedups, 'level', 0)\n"),
+        "plugins/__init__.py": "",
+        "plugins/base.py": ("try:\n"
+                            "    from . import native\n"
+                            "except ImportError:\n"
+                            "    native = None\n"),
+        "app.py": """
+            import sys, speedups, plugins
+            for name in sys.argv[1:]:
+                setattr(plugins if name == "native" else speedups, name, name.upper())
+            import codec, plugins.base
+            print(codec.FAST, codec.ENCODE, codec.decode, codec.PROBE,
+                  codec.Options.LEVEL, plugins.base.native)
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    lines = snapshot_lines(as_dumped.stderr)
+    assert lines.get("codec") == lines.get("plugins.base") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "False None None none 0 None\n"
+    for name, module in (("encode", "codec"), ("encode2", "codec"), ("decode", "codec"),
+                         ("probe", "codec"), ("level", "codec"),
+                         ("native", "plugins.base")):
+        patched = snap.share(["app.py", name])
+        assert patched.stdout == snap.plain(["app.py", name]).stdout, name
+        owner = "plugins" if name == "native" else "speedups"
+        assert snapshot_lines(patched.stderr)[module] == \
+            f"code ({owner}.{name} is there, its body did not find it)"
+    other = snap.share(["app.py", "unrelated"])
+    assert snapshot_lines(other.stderr)["codec"] == "restored", other.stderr
+
+
+def test_a_body_that_asked_sys_modules_is_seen(tmp_path: Path) -> None:
+    """A body that asked whether a module was imported (`"m" in
+    sys.modules`, `sys.modules.get("m")`, in a function of its own too): a
+    program that imported it first gets the body run; a body whose own
+    imports changed the answer is no unit."""
+    snap = snapshot_project(tmp_path, {
+        "extra.py": "",
+        "probe.py": ("import sys\n"
+                     "HAS = 'extra' in sys.modules\n"
+                     "GOT = sys.modules.get('fractions') is not None\n"
+                     "def _csv():\n"
+                     "    return 'csv' not in sys.modules\n"
+                     "NO_CSV = _csv()\n"),
+        "selfish.py": "import sys\nBEFORE = 'extra' in sys.modules\nimport extra\n",
+        "app.py": """
+            import sys
+            for name in sys.argv[1:]:
+                __import__(name)
+            import probe, selfish
+            print(probe.HAS, probe.GOT, probe.NO_CSV, selfish.BEFORE)
+        """}, ["app.py"])
+    assert code_only(snap.dump_output)["selfish"] == \
+        "unit: asked whether extra is in sys.modules, and its own imports changed that"
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("probe") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "False False True False\n"
+    for name in ("extra", "fractions", "csv"):
+        imported = snap.share(["app.py", name])
+        assert imported.stdout == snap.plain(["app.py", name]).stdout, name
+        assert snapshot_lines(imported.stderr)["probe"] == \
+            f"code ({name} is in sys.modules, its body saw otherwise)"
+    other = snap.share(["app.py", "colorsys"])
+    assert snapshot_lines(other.stderr)["probe"] == "restored", other.stderr
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
