@@ -1496,7 +1496,11 @@ class Planner:
                 continue
             for name in sorted(names & attrs.keys()):
                 value = attrs[name]
-                if (name.startswith("__") or type(value) is type(sys)
+                # The import system sets a module's dunders, the same way
+                # every time, but __main__'s are the program's: how it was
+                # started (a script, -m, -c), not the planner's.
+                if ((name.startswith("__") and source != "__main__")
+                        or type(value) is type(sys)
                         or (source, name) in set_by_body):
                     continue
                 if id(value) in _ALIASES:

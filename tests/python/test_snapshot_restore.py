@@ -2747,6 +2747,26 @@ def test_a_body_that_asked_sys_modules_is_seen(tmp_path: Path) -> None:
     assert snapshot_lines(other.stderr)["probe"] == "restored", other.stderr
 
 
+def test_a_body_reading_how_main_was_started_is_seen(tmp_path: Path) -> None:
+    """__main__'s dunders are the program's (a script, -m, -c), not the
+    planner's: a body that read them restores only where they are what it
+    saw."""
+    snap = snapshot_project(tmp_path, {
+        "mainreader.py": ("import __main__\n"
+                          "AS_SCRIPT = __main__.__spec__ is None\n"
+                          "PACKAGE = __main__.__package__\n"),
+        "app.py": """
+            import mainreader
+            print(mainreader.AS_SCRIPT, repr(mainreader.PACKAGE))
+        """}, ["app.py"])
+    as_script = snap.share(["app.py"])
+    assert snapshot_lines(as_script.stderr).get("mainreader") == "restored", as_script.stderr
+    assert as_script.stdout == "True None\n"
+    as_module = snap.share(["-m", "app"])
+    assert as_module.stdout == snap.plain(["-m", "app"]).stdout == "False ''\n"
+    assert snapshot_lines(as_module.stderr)["mainreader"].startswith("code (__main__.__")
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
