@@ -130,6 +130,7 @@ EXTENDED = -1  # EXTENDED_ARG
 CONST = -2  # LOAD_CONST
 IMPORT_NAME = -3
 SKIP = -4  # CACHE and PUSH_NULL: not in the way of the pairs looked for
+STREAMS = frozenset(("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__"))
 
 
 def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]]:
@@ -138,7 +139,7 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
     or `getattr(X, "y", ...)`; ("import", M, y) for `from M import y`, M
     as written with its level's dots in front; ("modules", X, m) for `"m"
     in X.modules` and `X.modules.get("m")` (X: sys; not a subscript, which
-    a store shares).
+    a store shares); ("stream", X, "s.a") for `X.s.a`, s one of STREAMS.
     The planner keeps the attributes the module X or M lacked, and what
     sys.modules held of the names asked."""
     names, consts, raw = code.co_names, code.co_consts, code.co_code
@@ -180,6 +181,10 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
                     and len(recent) >= 2 and recent[-1][0] == GLOBAL_LOAD
                     and recent[-2][0] == CONST and type(recent[-2][1]) is str):
                 found.add(("modules", recent[-1][1], recent[-2][1]))  # "m" in X.modules
+            if (bits is not None and 0 <= bits < GLOBAL_LOAD and len(recent) >= 2
+                    and recent[-2][0] == GLOBAL_LOAD and 0 <= recent[-1][0] < GLOBAL_LOAD
+                    and recent[-1][1] in STREAMS):
+                found.add(("stream", recent[-2][1], f"{recent[-1][1]}.{value}"))
             if (bits == CONST and len(recent) == 3 and recent[-3][0] == GLOBAL_LOAD
                     and 0 <= recent[-2][0] < GLOBAL_LOAD and recent[-2][1] == "modules"
                     and 0 <= recent[-1][0] < GLOBAL_LOAD and recent[-1][1] == "get"):
@@ -641,15 +646,25 @@ def _own_asked(code: Any, frame: Frame, opcodes: dict[int, int]
     return pairs
 
 
-def _modules_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any, ...]]:
-    """Settings (H_SETTINGS) for the names the body asked sys.modules
-    about: whether each is there must be what it was when the body ran.  A
-    name its own imports put there (or took away) is no unit's: which the
-    body saw depends on when it asked."""
+def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any, ...]]:
+    """Settings (H_SETTINGS) for what the body asked of sys that a program
+    sets: whether sys.modules holds a name must be what it was when the
+    body ran (a name its own imports put there or took away is no unit's:
+    which the body saw depends on when it asked), and so must a standard
+    stream's plain attributes (`sys.stdout.encoding`: a program may have
+    reconfigured or replaced the stream)."""
     own = getattr(frame.module, "__dict__", None)
     settings = []
     for how, where, name in sorted(pairs):
-        if how != "modules" or type(own) is not dict or own.get(where) is not sys:
+        if type(own) is not dict or own.get(where) is not sys:
+            continue
+        if how == "stream":
+            value = restore.stream_setting(*name.split("."))
+            if value is None or type(value) in (str, int, bool, float):
+                settings.append((restore.__name__, "stream_setting",
+                                 tuple(name.split(".")), restore.digest(value)))
+            continue
+        if how != "modules":
             continue
         present = name in sys.modules
         if present != (name in frame.modules_before):
@@ -1373,7 +1388,7 @@ class Planner:
             try:
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
                     frame, set_by_body, asked)
-                header[restore.H_SETTINGS] = frame.settings + _modules_asked(asked, frame)
+                header[restore.H_SETTINGS] = frame.settings + _sys_asked(asked, frame)
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return

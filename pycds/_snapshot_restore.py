@@ -597,6 +597,14 @@ _Unpickler: Any = None
 _process: Any = None
 
 
+def stream_setting(stream: str, attribute: str) -> Any:
+    """A standard stream's attribute (`sys.stdout.encoding`), or None where
+    the stream or the attribute is missing or a method: a setting
+    (H_SETTINGS) of a body that read it."""
+    value = getattr(getattr(sys, stream, None), attribute, None)
+    return None if callable(value) else value
+
+
 def module_present(name: str) -> bool:
     """Whether sys.modules holds name: a setting (H_SETTINGS) of a body
     that asked (`"numpy" in sys.modules`, `sys.modules.get("gevent")`)."""
@@ -852,6 +860,8 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             if (source, getter) == (__name__, "module_present"):
                 raise Stale(f"{args[0]} is {'' if args[0] in sys.modules else 'not '}"
                             "in sys.modules, its body saw otherwise")
+            if (source, getter) == (__name__, "stream_setting"):
+                raise Stale(f"sys.{'.'.join(args)} is not what its body read")
             raise Stale(f"{source}.{getter}() is not what its body read")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.

@@ -2767,6 +2767,31 @@ def test_a_body_reading_how_main_was_started_is_seen(tmp_path: Path) -> None:
     assert snapshot_lines(as_module.stderr)["mainreader"].startswith("code (__main__.__")
 
 
+def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> None:
+    """A body that read sys.stdout's encoding: a program that reconfigured
+    the stream first (or whose environment sets its encoding) gets the body
+    run."""
+    snap = snapshot_project(tmp_path, {
+        "enc.py": ("import sys\n"
+                   "ENCODING = sys.stdout.encoding\n"
+                   "ERRORS = sys.stderr.errors\n"),
+        "app.py": """
+            import sys
+            if sys.argv[1:]:
+                sys.stdout.reconfigure(encoding="latin-1")
+            import enc
+            print(enc.ENCODING, enc.ERRORS)
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("enc") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "utf-8 backslashreplace\n"
+    for args, env in ((["app.py", "latin"], {}), (["app.py"], {"PYTHONIOENCODING": "latin-1"})):
+        changed = snap.share(args, **env)
+        assert changed.stdout == snap.plain(args, **env).stdout != as_dumped.stdout
+        assert snapshot_lines(changed.stderr)["enc"] == \
+            "code (sys.stdout.encoding is not what its body read)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
