@@ -252,14 +252,16 @@ PROCESS_FACTS = (("os", "uname"), ("os", "cpu_count"), ("os", "sched_getaffinity
 # value) is read again at restore and must be the same (H_SETTINGS; the
 # probe sees a body change them, not read them).  Modules not imported
 # yet are watched when they are (LATE).  stack_size() with no argument
-# also sets the size (to 0): a body that called it is code only.
+# also sets the size (to 0), and umask() reads only by setting: a body that
+# called either is code only.
 SETTINGS = (("sys", "getrecursionlimit"), ("sys", "getswitchinterval"),
             ("sys", "get_int_max_str_digits"), ("sys", "getdlopenflags"),
             ("gc", "isenabled"), ("gc", "get_threshold"), ("gc", "get_debug"),
             ("_thread", "stack_size"), ("threading", "stack_size"),
             ("_socket", "getdefaulttimeout"),
             ("_signal", "getsignal"), ("_csv", "field_size_limit"),
-            ("resource", "getrlimit"))
+            ("resource", "getrlimit"), ("os", "sysconf"), ("os", "confstr"),
+            ("os", "umask"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
 REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}
@@ -873,8 +875,8 @@ class Planner:
             value = real(*args)
             if planner.stack and not planner.recorder.paused:
                 frame = planner.stack[-1]
-                if name == "stack_size":
-                    frame.refuse(f"called {where[0]}.stack_size(), which sets it")
+                if name in ("stack_size", "umask"):
+                    frame.refuse(f"called {where[0]}.{name}(), which sets it")
                 elif all(type(arg) in restore.ATOM_TYPES for arg in args) \
                         and type(value) in restore.ATOM_TYPES + (tuple,):
                     setting = (*where, args, restore.digest(value))

@@ -2792,6 +2792,32 @@ def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> N
             "code (sys.stdout.encoding is not what its body read)"
 
 
+def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
+    """os.sysconf's limits follow the program's (a lowered RLIMIT_NOFILE):
+    read again at restore.  os.umask reads only by setting: a body that
+    called it is code only."""
+    snap = snapshot_project(tmp_path, {
+        "limits.py": "import os\nOPEN_MAX = os.sysconf('SC_OPEN_MAX')\n",
+        "masks.py": "import os\nMASK = os.umask(0)\nos.umask(MASK)\n",
+        "app.py": """
+            import os, resource, sys
+            if sys.argv[1:]:
+                soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft // 2, hard))
+                os.umask(0o077)
+            import limits, masks
+            print(limits.OPEN_MAX, oct(masks.MASK))
+        """}, ["app.py"])
+    assert code_only(snap.dump_output)["masks"] == "called os.umask(), which sets it"
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("limits") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == snap.plain(["app.py"]).stdout
+    lowered = snap.share(["app.py", "lower"])
+    assert lowered.stdout == snap.plain(["app.py", "lower"]).stdout != as_dumped.stdout
+    assert snapshot_lines(lowered.stderr)["limits"] == \
+        "code (os.sysconf() is not what its body read)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
