@@ -261,7 +261,8 @@ SETTINGS = (("sys", "getrecursionlimit"), ("sys", "getswitchinterval"),
             ("_socket", "getdefaulttimeout"),
             ("_signal", "getsignal"), ("_csv", "field_size_limit"),
             ("resource", "getrlimit"), ("os", "sysconf"), ("os", "confstr"),
-            ("os", "umask"))
+            ("os", "umask"), ("_locale", "setlocale"), ("_locale", "getencoding"),
+            ("_locale", "nl_langinfo"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
 REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gettime_ns"}
@@ -424,6 +425,9 @@ def _resource_limits() -> Any:
                   "RLIMIT_NPROC", "RLIMIT_DATA") if hasattr(module, name))
 
 
+_SETLOCALE = _locale.setlocale  # the planner's own: bodies call a watcher (SETTINGS)
+
+
 def _c_locale() -> tuple[Any, ...]:
     """setlocale(category) with no locale only asks."""
     found = []
@@ -431,7 +435,7 @@ def _c_locale() -> tuple[Any, ...]:
                  "LC_NUMERIC", "LC_MESSAGES"):
         category = getattr(_locale, name, None)
         try:
-            found.append(None if category is None else _locale.setlocale(category))
+            found.append(None if category is None else _SETLOCALE(category))
         except _locale.Error:
             found.append(None)
     return tuple(found)
@@ -873,7 +877,9 @@ class Planner:
 
         def read(*args: Any) -> Any:
             value = real(*args)
-            if planner.stack and not planner.recorder.paused:
+            if name == "setlocale" and len(args) > 1 and args[1] is not None:
+                pass  # sets it: the probe sees a body change the locale
+            elif planner.stack and not planner.recorder.paused:
                 frame = planner.stack[-1]
                 if name in ("stack_size", "umask"):
                     frame.refuse(f"called {where[0]}.{name}(), which sets it")
@@ -1580,7 +1586,7 @@ class Planner:
 
 def process_inputs() -> ProcessInputs:
     try:
-        locale_name = _locale.setlocale(_locale.LC_ALL, None)
+        locale_name = _SETLOCALE(_locale.LC_ALL, None)
     except Exception:
         locale_name = ""
     getencoding = getattr(_locale, "getencoding", None)

@@ -2818,6 +2818,28 @@ def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
         "code (os.sysconf() is not what its body read)"
 
 
+def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
+    """A body that asked the locale (setlocale with no locale, as
+    locale.getlocale and friends do): a program that set another first
+    with setlocale, not through the environment, gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "where.py": "import locale\nCTYPE = locale.setlocale(locale.LC_CTYPE)\n",
+        "app.py": """
+            import locale, sys
+            if sys.argv[1:]:
+                locale.setlocale(locale.LC_CTYPE, "C")
+            import where
+            print(where.CTYPE)
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("where") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == snap.plain(["app.py"]).stdout
+    changed = snap.share(["app.py", "c"])
+    assert changed.stdout == snap.plain(["app.py", "c"]).stdout != as_dumped.stdout
+    assert snapshot_lines(changed.stderr)["where"] == \
+        "code (_locale.setlocale() is not what its body read)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
