@@ -98,13 +98,10 @@ def read_request(path: str) -> tuple[list[tuple[str, list[str]]], str, dict[int,
     return modules, fields[1], opcodes
 
 
-def loaded_names(code: Any, opcodes: dict[int, int],
-                 as_globals: bool = False) -> set[str]:
-    """The names code loads as attributes (`m.x`, `from m import x`): what
-    it may read of another module, as against its own globals; or, with
-    as_globals, the names it loads as globals (or builtins)."""
-    names = code.co_names
-    found = set()
+def _instructions(code: Any, opcodes: dict[int, int]) -> Any:
+    """(mark, argument) of each instruction of code, EXTENDED_ARG folded
+    into the next one's argument; the mark is load_opcodes' (below), None
+    for instructions it does not name."""
     raw = code.co_code
     extended = 0
     for i in range(0, len(raw), 2):
@@ -113,7 +110,19 @@ def loaded_names(code: Any, opcodes: dict[int, int],
         extended = 0
         if bits == EXTENDED:
             extended = arg << 8
-        elif bits is not None and 0 <= bits <= IMPORT_FROM and (
+        else:
+            yield bits, arg
+
+
+def loaded_names(code: Any, opcodes: dict[int, int],
+                 as_globals: bool = False) -> set[str]:
+    """The names code loads as attributes (`m.x`, `from m import x`): what
+    it may read of another module, as against its own globals; or, with
+    as_globals, the names it loads as globals (or builtins)."""
+    names = code.co_names
+    found = set()
+    for bits, arg in _instructions(code, opcodes):
+        if bits is not None and 0 <= bits <= IMPORT_FROM and (
                 GLOBAL_LOAD <= bits < IMPORT_FROM) == as_globals:
             index = arg >> (bits % GLOBAL_LOAD)
             if index < len(names):
@@ -133,6 +142,24 @@ SKIP = -4  # CACHE and PUSH_NULL: not in the way of the pairs looked for
 STREAMS = frozenset(("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__"))
 
 
+def _decoded(bits: int | None, arg: int, code: Any) -> tuple[str, Any]:
+    """An instruction as absent_pairs follows it: ("attr", name), ("from",
+    name), ("global", name), ("const", value), ("import", name) or
+    ("other", None)."""
+    names = code.co_names
+    if bits == CONST:
+        return "const", code.co_consts[arg] if arg < len(code.co_consts) else None
+    if bits == IMPORT_NAME:
+        return "import", names[arg] if arg < len(names) else None
+    if bits is None or bits < 0:
+        return "other", None
+    index = arg >> (bits % GLOBAL_LOAD)
+    name = names[index] if index < len(names) else None
+    if bits == IMPORT_FROM:
+        return "from", name
+    return ("global" if bits >= GLOBAL_LOAD else "attr"), name
+
+
 def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]]:
     """Where code may ask another module for an attribute, statically:
     ("global", X, y) for `X.y` (a global's attribute) and `hasattr(X, "y")`
@@ -142,56 +169,38 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
     a store shares); ("stream", X, "s.a") for `X.s.a`, s one of STREAMS.
     The planner keeps the attributes the module X or M lacked, and what
     sys.modules held of the names asked."""
-    names, consts, raw = code.co_names, code.co_consts, code.co_code
     found: set[tuple[str, str, str]] = set()
-    recent: list[tuple[int, Any]] = []  # the last instructions followed: (mark, value)
-    importing = ""
-    extended = 0
-    for i in range(0, len(raw), 2):
-        bits = opcodes.get(raw[i])
-        arg = raw[i + 1] | extended
-        extended = 0
+    none = ("other", None)
+    before = [none, none, none]  # the last three instructions followed, the latest last
+    importing = ""  # the module an import statement is importing from
+    for bits, arg in _instructions(code, opcodes):
         if bits == SKIP:
             continue
-        if bits == EXTENDED:
-            extended = arg << 8
-            continue
-        value: Any = None
-        if bits == CONST:
-            value = consts[arg] if arg < len(consts) else None
-        elif bits is not None and bits >= 0:
-            index = arg >> (bits % GLOBAL_LOAD)
-            value = names[index] if index < len(names) else None
-        elif bits == IMPORT_NAME:
-            value = names[arg] if arg < len(names) else None
-            level = recent[-2][1] if len(recent) >= 2 and recent[-2][0] == CONST else 0
-            importing = "." * level + value if type(level) is int and type(value) is str else ""
-        if type(value) is str:
-            if bits == IMPORT_FROM:
-                if importing:
-                    found.add(("import", importing, value))
-            elif (bits is not None and 0 <= bits < GLOBAL_LOAD and recent
-                  and GLOBAL_LOAD <= recent[-1][0] < IMPORT_FROM):
-                found.add(("global", recent[-1][1], value))
-            elif (bits == CONST and len(recent) >= 2
-                  and GLOBAL_LOAD <= recent[-1][0] < IMPORT_FROM
-                  and recent[-2] in ((GLOBAL_LOAD, "hasattr"), (GLOBAL_LOAD, "getattr"))):
-                found.add(("global", recent[-1][1], value))
-            if (bits is not None and 0 <= bits < GLOBAL_LOAD and value == "modules"
-                    and len(recent) >= 2 and recent[-1][0] == GLOBAL_LOAD
-                    and recent[-2][0] == CONST and type(recent[-2][1]) is str):
-                found.add(("modules", recent[-1][1], recent[-2][1]))  # "m" in X.modules
-            if (bits is not None and 0 <= bits < GLOBAL_LOAD and len(recent) >= 2
-                    and recent[-2][0] == GLOBAL_LOAD and 0 <= recent[-1][0] < GLOBAL_LOAD
-                    and recent[-1][1] in STREAMS):
-                found.add(("stream", recent[-2][1], f"{recent[-1][1]}.{value}"))
-            if (bits == CONST and len(recent) == 3 and recent[-3][0] == GLOBAL_LOAD
-                    and 0 <= recent[-2][0] < GLOBAL_LOAD and recent[-2][1] == "modules"
-                    and 0 <= recent[-1][0] < GLOBAL_LOAD and recent[-1][1] == "get"):
-                found.add(("modules", recent[-3][1], value))  # X.modules.get("m")
-        recent = recent[-2:] + [(min(bits, GLOBAL_LOAD) if bits is not None and
-                                 GLOBAL_LOAD <= bits < IMPORT_FROM else
-                                 (bits if bits is not None else 99), value)]
+        kind, value = _decoded(bits, arg, code)
+        third, second, last = before
+        if kind == "import":
+            level = second[1] if second[0] == "const" else None
+            importing = ("." * level + value if type(level) is int and type(value) is str
+                         else "")
+        elif type(value) is not str:
+            pass
+        elif kind == "from":
+            if importing:
+                found.add(("import", importing, value))
+        elif kind == "attr" and last[0] == "global":
+            found.add(("global", last[1], value))  # X.y
+            if value == "modules" and second[0] == "const" and type(second[1]) is str:
+                found.add(("modules", last[1], second[1]))  # "m" in X.modules
+        elif kind == "attr" and last[0] == "attr" and last[1] in STREAMS \
+                and second[0] == "global":
+            found.add(("stream", second[1], f"{last[1]}.{value}"))  # X.stdout.y
+        elif kind == "const" and last[0] == "global" and second in (
+                ("global", "hasattr"), ("global", "getattr")):
+            found.add(("global", last[1], value))  # hasattr(X, "y")
+        elif kind == "const" and last == ("attr", "get") and second == ("attr", "modules") \
+                and third[0] == "global":
+            found.add(("modules", third[1], value))  # X.modules.get("m")
+        before = [second, last, (kind, value)]
     return found
 
 
