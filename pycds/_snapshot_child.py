@@ -627,37 +627,39 @@ def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
     the lookup reached builtins (a class a later one subclasses too): a
     program that adds such a builtin only loses the restore."""
     builtin = vars(builtins)
-    codes = [code] + [ran_code for ran_code, _ in ran.values()]
     found: set[str] = set()
-    seen: set[int] = set()
-    while codes:
-        current = codes.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _nested_codes([code] + [c for c, _ in ran.values()], functions=True):
         found.update(name for name in loaded_names(current, opcodes, as_globals=True)
                      if name not in builtin)
-        if not current.co_flags & 0x3:  # module or class-body code: its classes' too
-            codes += [c for c in current.co_consts if type(c) is type(code)]
     return tuple(sorted(found))
 
 
-def _own_asked(code: Any, frame: Frame, opcodes: dict[int, int]
-                 ) -> set[tuple[str, str, str]]:
-    """absent_pairs of the body's module and class-body code and of the
-    functions of its own that it ran."""
-    own = getattr(frame.module, "__dict__", None)
-    codes = [code] + [c for c, namespace in frame.ran.values() if namespace is own]
-    pairs: set[tuple[str, str, str]] = set()
-    seen: set[int] = set()
+def _nested_codes(roots: list[Any], functions: bool) -> list[Any]:
+    """roots and, under the module and class-body code among them, the code
+    of the classes they define (and of the functions, with functions), each
+    once."""
+    codes, found, seen = list(roots), [], set()
     while codes:
         current = codes.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
+        found.append(current)
+        if not current.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: a function's
+            codes += [c for c in current.co_consts if type(c) is type(current)
+                      and (functions or not c.co_flags & 0x3)]
+    return found
+
+
+def _own_asked(code: Any, frame: Frame, opcodes: dict[int, int]
+               ) -> set[tuple[str, str, str]]:
+    """absent_pairs of the body's module and class-body code and of the
+    functions of its own that it ran."""
+    own = getattr(frame.module, "__dict__", None)
+    roots = [code] + [c for c, namespace in frame.ran.values() if namespace is own]
+    pairs: set[tuple[str, str, str]] = set()
+    for current in _nested_codes(roots, functions=False):
         pairs |= absent_pairs(current, opcodes)
-        codes += [c for c in current.co_consts
-                  if type(c) is type(code) and not c.co_flags & 0x3]  # class bodies
     return pairs
 
 
@@ -1475,12 +1477,8 @@ class Planner:
         if code is None:
             return [], [[], []]
         names: set[str] = set()
-        stack = [code]
-        while stack:
-            current = stack.pop()
-            if not current.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: a function
-                names.update(loaded_names(current, self.load_opcodes))
-                stack += [c for c in current.co_consts if type(c) is type(code)]
+        for current in _nested_codes([code], functions=False):
+            names.update(loaded_names(current, self.load_opcodes))
         targets = {id(op[1]) for op in frame.live_ops}
         probes = _probes(frame.live_ops)
         reads: list[tuple[str, str, Any]] = []
