@@ -339,6 +339,31 @@ class Context:
         # Running modules whose namespace the unit names objects in: they
         # must run as code (their units would make those objects late).
         self.used_running: set[str] = set()
+        self.module_strings: dict[int, Any] | None = None  # shared_string's
+        self.operation_values: set[int] = set()  # what the body stored elsewhere
+
+
+def shared_string(text: str, context: Context) -> Any:
+    """The path of another module's attribute that is this very str, or
+    None: a sentinel (`argparse.SUPPRESS`, which argparse tests with `is`)
+    that a body's object holds is named where it lives, not copied, so the
+    restored object holds the module's own.  Interned strings (interned
+    again at restore) and one-character ones (one object per process in
+    any case) need no path; a str the body stored in another module is
+    its own value."""
+    if len(text) < 2 or _cds.is_interned(text) or id(text) in context.operation_values:
+        return None
+    if context.module_strings is None:
+        found: dict[int, Any] = {}
+        for name, module in list(sys.modules.items()):
+            if (name == context.name or name in context.running or name.startswith("pycds")
+                    or type(module) is not R.ModuleType):
+                continue
+            for key, value in list(R._attrs(module).items()):
+                if type(value) is str and type(key) is str:
+                    found.setdefault(id(value), (("module", name), ("attr", key)))
+        context.module_strings = found
+    return context.module_strings.get(id(text))
 
 
 def _make_pickler_class() -> Any:
@@ -362,6 +387,7 @@ def _make_pickler_class() -> Any:
             self.names: dict[int, str] = {}  # id -> an interned str not of code
             self.string_ids: dict[int, int] = {}  # id -> persistent id (second pass)
             self.early: set[int] = set()  # exec namespaces written first
+            self.in_names: set[int] = set()  # _names_in's
 
         def persistent_id(self, obj: Any) -> Any:
             if self.fixed is not None:
@@ -375,8 +401,11 @@ def _make_pickler_class() -> Any:
                                   "a second look")  # never: both passes match
                 return None
             if type(obj) is str:
-                self._code_string(obj)
-                return None
+                if not self._code_string(obj) and id(obj) not in self.in_names:
+                    path = shared_string(obj, self.context)
+                    if path is not None:
+                        self.externals.setdefault(id(obj), (obj, path, R.witness(obj)))
+                return None  # this pass's output is not kept
             found = self._reference(obj)
             if found == ("call",):
                 return None  # written by reducer_override
@@ -385,15 +414,26 @@ def _make_pickler_class() -> Any:
                     self.externals.setdefault(id(obj), (obj, found[1], found[2]))
                 elif found[0] == "code":
                     self.codes.setdefault(id(obj), (obj, found[1]))
+                self._names_in(found)
             return found
 
-        def _code_string(self, text: str) -> None:
+        def _names_in(self, found: Any) -> None:
+            """The strings of a persistent id this pass returns (which it
+            pickles next): parts of a name, never objects of the unit."""
+            if type(found) is str:
+                self.in_names.add(id(found))
+            elif type(found) in (tuple, list):
+                for part in found:
+                    self._names_in(part)
+
+        def _code_string(self, text: str) -> bool:
             """A string the module's code holds: named by a persistent id
             (its index among them), its code object among the unit's.
             Another that this process interned (a name importlib or
-            type.__new__ set, an attribute's): interned again at restore."""
+            type.__new__ set, an attribute's): interned again at restore.
+            Whether it is either."""
             if id(text) in self.strings or id(text) in self.names:
-                return
+                return True
             found = self.context.code_strings.get(id(text))
             if found is not None:
                 code, slot = found
@@ -401,6 +441,9 @@ def _make_pickler_class() -> Any:
                 self.strings[id(text)] = (text, code, slot)
             elif _cds.is_interned(text):
                 self.names[id(text)] = text
+            else:
+                return False
+            return True
 
         def _made_by_call(self, obj: Any) -> bool:
             """An enum value written as the call that gives it (_enum_alias),
@@ -880,6 +923,7 @@ def write_unit(context: Context, header: dict[str, Any],
     # values may be the body's objects and are left out.
     checks = [(op[0], op[1], op[2] if op[0] in R.KEYED_CHECKS or len(op) > 4 else None,
                op[4] if len(op) > 4 else None) for op in operations]
+    context.operation_values = {id(op[3]) for op in operations if len(op) > 3}
     replayed = [op[:4] for op in operations]
 
     early: list[dict[str, Any]] = []  # exec namespaces, written first

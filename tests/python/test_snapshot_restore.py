@@ -2840,6 +2840,29 @@ def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
         "code (_locale.setlocale() is not what its body read)"
 
 
+def test_another_modules_string_sentinel_keeps_its_identity(tmp_path: Path) -> None:
+    """A str of another module that a body's objects hold (argparse tests
+    its SUPPRESS default with `is`) is that module's own object after a
+    restore, not an equal copy."""
+    snap = snapshot_project(tmp_path, {
+        "sentinels.py": "MISSING = '<missing value>'\n",
+        "lib.py": ("import argparse, sentinels\n"
+                   "PARSER = argparse.ArgumentParser(prog='x')\n"
+                   "PARSER.add_argument('--n', default=argparse.SUPPRESS)\n"
+                   "class Field:\n"
+                   "    def __init__(self, default):\n"
+                   "        self.default = default\n"
+                   "FIELD = Field(sentinels.MISSING)\n"),
+        "app.py": """
+            import argparse, lib, sentinels
+            print(lib.PARSER.parse_args([]), lib.PARSER._actions[1].default is argparse.SUPPRESS,
+                  lib.FIELD.default is sentinels.MISSING)
+        """}, ["app.py"])
+    done = snap.share(["app.py"])
+    assert snapshot_lines(done.stderr).get("lib") == "restored", done.stderr
+    assert done.stdout == snap.plain(["app.py"]).stdout == "Namespace() True True\n"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
