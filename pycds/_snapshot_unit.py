@@ -343,6 +343,38 @@ class Context:
         self.operation_values: set[int] = set()  # what the body stored elsewhere
 
 
+def python_hash(key: Any) -> type | None:
+    """The class whose Python __hash__ a set or dict calls for key (inside
+    a tuple or frozenset too), or None: a restore rebuilds the table in
+    this process, calling it again with whatever it reads and does (a
+    counter it bumps).  Enum's (the hash of the member's name) calls
+    nothing of the program's."""
+    t = type(key)
+    if t in ATOMS:
+        return None
+    if t is tuple or t is frozenset:
+        for item in key:
+            found = python_hash(item)
+            if found is not None:
+                return found
+        return None
+    hasher = getattr(t, "__hash__", None)
+    if type(hasher) is not R.FunctionType:
+        return None  # a C slot: object's, or a builtin base's
+    enum = sys.modules.get("enum")
+    if enum is not None and hasher is vars(enum.Enum).get("__hash__"):
+        return None
+    return t
+
+
+def _check_keys(table: Any) -> None:
+    for key in table:
+        hashed_by = python_hash(key)
+        if hashed_by is not None:
+            raise Refused(f"a set or dict holds {objects.type_name(hashed_by)} keys, whose "
+                          "__hash__ is Python code (a restore would call it again)")
+
+
 def shared_string(text: str, context: Context) -> Any:
     """The path of another module's attribute that is this very str, or
     None: a sentinel (`argparse.SUPPRESS`, which argparse tests with `is`)
@@ -406,6 +438,8 @@ def _make_pickler_class() -> Any:
                     if path is not None:
                         self.externals.setdefault(id(obj), (obj, path, R.witness(obj)))
                 return None  # this pass's output is not kept
+            if type(obj) in (dict, set, frozenset):  # (reducer_override never sees them)
+                _check_keys(obj)
             found = self._reference(obj)
             if found == ("call",):
                 return None  # written by reducer_override
@@ -612,6 +646,8 @@ def _make_pickler_class() -> Any:
                 return (property, (obj.fget, obj.fset, obj.fdel, doc))
             if t is R.ModuleType:
                 raise Refused(f"made a module object ({obj.__name__})")
+            if isinstance(obj, (dict, set, frozenset)):  # subclasses (the exact ones: persistent_id)
+                _check_keys(obj)
             type_name = objects.type_name(t)
             if type_name in NATIVE:
                 return NotImplemented  # their own C __reduce__
