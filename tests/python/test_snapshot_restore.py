@@ -2894,6 +2894,36 @@ def test_tables_keyed_by_python_hashes_are_refused(tmp_path: Path) -> None:
     assert done.stdout == snap.plain(["app.py"]).stdout == "[0, 1, 2] red\n"
 
 
+def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
+    """An audit hook sees the "exec" event with a restored module's code,
+    as it sees every body plain Python runs, and a hook that raises fails
+    the import."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": "import enum\nclass E(enum.Enum):\n    A = 1\n",
+        "app.py": """
+            import sys
+            seen = []
+            def hook(event, args):
+                if event == "exec":
+                    name = getattr(args[0], "co_filename", "?").rsplit("/", 1)[-1]
+                    seen.append(name)
+                    if name == "lib.py" and sys.argv[1:]:
+                        raise RuntimeError("lib refused")
+            sys.addaudithook(hook)
+            try:
+                import lib
+            except RuntimeError as error:
+                print(error, "lib" in sys.modules)
+            print(seen.count("lib.py"))
+        """}, ["app.py"])
+    done = snap.share(["app.py"])
+    assert snapshot_lines(done.stderr).get("lib") == "restored", done.stderr
+    assert done.stdout == snap.plain(["app.py"]).stdout == "1\n"
+    refused = snap.share(["app.py", "refuse"], check=False)
+    assert refused.stdout == snap.plain(["app.py", "refuse"]).stdout == \
+        "lib refused False\n1\n", refused.stderr
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
