@@ -663,6 +663,20 @@ def _own_asked(code: Any, frame: Frame, opcodes: dict[int, int]
     return pairs
 
 
+def _ran_modules(frame: Frame) -> list[str]:
+    """The modules, other than the body's own, whose code it ran (sorted):
+    each must be the same code at restore (H_RAN)."""
+    found = set()
+    for _, namespace in frame.ran.values():
+        name = namespace.get("__name__")
+        module = sys.modules.get(name) if type(name) is str else None
+        if (module is not None and module is not frame.module
+                and getattr(module, "__dict__", None) is namespace
+                and not name.startswith("pycds")):
+            found.add(name)
+    return sorted(found)
+
+
 def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any, ...]]:
     """Settings (H_SETTINGS) for what the body asked of sys that a program
     sets: whether sys.modules holds a name must be what it was when the
@@ -1399,6 +1413,7 @@ class Planner:
                 restore.H_LOOKUPS: frame.lookups,
                 restore.H_SETTINGS: frame.settings,
                 restore.H_IMPORTS: frame.imports,
+                restore.H_RAN: _ran_modules(frame),
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
             }

@@ -80,10 +80,11 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U11: a class's witness holds its layout (U10: a class's or function's
+# U12: the modules whose code a body ran (U11: a class's witness holds its
+# layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU11"
+UNIT_MAGIC = b"pycdsU12"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -99,6 +100,8 @@ H_LOOKUPS = "lookups"      # [lookup_answer()]: what it asked find_spec
 H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
                            # settings it read (sys.getrecursionlimit())
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
+H_RAN = "ran"              # [module name]: other modules whose code the body
+                           # ran (their functions, which made its objects)
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 # A read's digest that says: none of these names is in the module (a
 # body's lookups that fell back: (ABSENT_NAMES, (name, ...)), attribute "").
@@ -853,6 +856,12 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
         raise Stale(f"import {_import_text(name, fromlist, level)} failed" if failure
                     else f"import {_import_text(name, fromlist, level)} succeeded, "
                     "its body saw it fail")
+    # The code its body ran of other modules made its objects: a module
+    # imported from its file (its source changed since the dump) would
+    # make others.
+    for name in header[H_RAN]:
+        if _cds.share_served(name) is False:
+            raise Stale(f"{name}, whose code its body ran, changed since the dump")
     # Process-wide settings it read, once what it imports is loaded.
     for source, getter, args, expected in header[H_SETTINGS]:
         home = sys.modules.get(source)

@@ -76,6 +76,10 @@ static PyMethodDef module_methods[] = {
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
      "hash) or None."},
+    {"share_served", pycds_share_served, METH_O,
+     "share_served(name) -> True when the archive's code of the module was\n"
+     "handed to an import in this process, False when it was imported from\n"
+     "its file instead, None when the archive holds no code of it."},
     {"share_code", pycds_share_code, METH_O,
      "share_code(number) -> the module's code object, made ready on first\n"
      "use; None when it must be imported plainly."},

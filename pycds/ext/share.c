@@ -434,6 +434,22 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
                          (unsigned long long)view.source_hash);
 }
 
+PyObject *pycds_share_served(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (check_shared() < 0)
+        return NULL;
+    if (!PyUnicode_Check(name))
+        return pycds_raise(PYCDS_ERROR_TYPE, "share_served() needs a str");
+    pycds_module_view view;
+    int found = pycds_share_find(name, &view);
+    if (found < 0)
+        return NULL;
+    if (!found || view.kind != PYCDS_RECORD_CODE)
+        Py_RETURN_NONE;
+    return PyBool_FromLong(shared.imported[view.number]);
+}
+
 /* The unit record of module `name`: 1 and *record, 0 when there is none,
  * -1 with an exception. */
 static int find_unit_record(PyObject *name, const cds_module_record **record)

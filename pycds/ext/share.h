@@ -76,6 +76,11 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
 /* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
  * or None. */
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
+/* share_served(name) -> True when the archive holds module `name`'s code
+ * and handed it to an import in this process, False when it holds it and
+ * did not (the module was imported from its file: its source changed),
+ * None when it holds no code of it. */
+PyObject *pycds_share_served(PyObject *module, PyObject *name);
 /* Module `number`'s code object, made ready on first use (new reference);
  * None when it must be imported plainly; NULL with an exception when the
  * module was refused. */

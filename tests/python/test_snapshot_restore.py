@@ -2924,6 +2924,28 @@ def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
         "lib refused False\n1\n", refused.stderr
 
 
+def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path) -> None:
+    """The functions of other modules a body called made its objects: when
+    one of those modules changed since the dump (imported from its file),
+    the unit is not restored and the body runs the new code."""
+    snap = snapshot_project(tmp_path, {
+        "modc.py": "def base():\n    return 1\n",
+        "modb.py": ("import modc\n"
+                    "class Thing:\n"
+                    "    def __init__(self):\n"
+                    "        self.v = modc.base() * 10\n"),
+        "moda.py": "from modb import Thing\nOBJ = Thing()\n",
+        "app.py": "import moda\nprint(moda.OBJ.v)\n"}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("moda") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "10\n"
+    (tmp_path / "modc.py").write_text("def base():\n    return 2\n")
+    edited = snap.share(["app.py"])
+    assert edited.stdout == snap.plain(["app.py"]).stdout == "20\n"
+    assert snapshot_lines(edited.stderr)["moda"] == \
+        "code (modc, whose code its body ran, changed since the dump)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
