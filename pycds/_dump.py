@@ -522,6 +522,15 @@ def choose_units(request: str, archive_path: str,
     return kept, starts
 
 
+def unit_source(blob: bytes) -> Any:
+    """The (size, mtime_ns) of the source whose body made the unit."""
+    from . import _snapshot_restore
+    try:
+        return tuple(_snapshot_restore.unit_header(blob)[_snapshot_restore.H_SOURCE])
+    except Exception:  # damaged, or no source: no unit
+        return None
+
+
 def write_archive(traced: _listfile.ModuleList, archive_path: str,
                   units: dict[str, str], result: DumpResult,
                   starts: set[str] | None = None) -> set[str]:
@@ -589,6 +598,13 @@ def write_archive(traced: _listfile.ModuleList, archive_path: str,
                 if unit is not None:
                     with open(unit, "rb") as f:
                         blob = f.read()
+                    planned = unit_source(blob)
+                    if planned != (st.st_size, st.st_mtime_ns):
+                        # Edited while the dump ran: the unit holds what
+                        # the old source's body made.
+                        result.code_only.append((module.name, "its source changed "
+                                                 "while the dump ran"))
+                        continue
                     writer.begin_module(
                         module.name + "\0unit", origin=spec.origin,
                         cached=spec.cached or "",

@@ -792,6 +792,7 @@ class Planner:
         self.real_import = builtins.__import__
         self.units = ""             # where units go ("" = none)
         self.codes: dict[str, Any] = {}   # module -> the code its body ran
+        self.sources: dict[str, Any] = {}  # module -> its source's (size, mtime_ns) then
         self.unit_sizes: dict[str, int] = {}
         self.partial_users: dict[str, str] = {}  # module -> who used it early
         self.aliases_extra: dict[int, Any] = {}
@@ -1091,12 +1092,18 @@ class Planner:
         code by where it is in it."""
         real = cls.get_code  # type: ignore[attr-defined]
         codes = self.codes
+        sources = self.sources
         recorder = self.recorder
 
         def get_code(self: Any, fullname: str) -> Any:
             recorder.paused += 1  # the import system's reads, not the body's
             try:
                 code = real(self, fullname)
+                try:
+                    st = os.stat(self.path)
+                    sources[fullname] = (st.st_size, st.st_mtime_ns)
+                except (OSError, AttributeError, TypeError):
+                    sources[fullname] = None
             finally:
                 recorder.paused -= 1
             codes[fullname] = code
@@ -1414,6 +1421,7 @@ class Planner:
                 restore.H_SETTINGS: frame.settings,
                 restore.H_IMPORTS: frame.imports,
                 restore.H_RAN: _ran_modules(frame),
+                restore.H_SOURCE: self.sources.get(frame.name),
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
             }

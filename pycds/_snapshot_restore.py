@@ -102,6 +102,8 @@ H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_RAN = "ran"              # [module name]: other modules whose code the body
                            # ran (their functions, which made its objects)
+H_SOURCE = "source"        # (size, mtime_ns) of the source its code came
+                           # from, or None: the dump checks its code is that
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 # A read's digest that says: none of these names is in the module (a
 # body's lookups that fell back: (ABSENT_NAMES, (name, ...)), attribute "").
@@ -1251,6 +1253,11 @@ def split_unit(unit: Any) -> tuple[bytes, bytes, bytes, int]:
         parts.append(data[at + SIZE:end])
         at = end
     return data, parts[0], parts[1], at
+
+
+def unit_header(unit: bytes) -> dict[str, Any]:
+    """A unit's header (for the dump and inspect)."""
+    return _load_pickle().loads(split_unit(unit)[2])  # type: ignore[no-any-return]
 
 
 def join_unit(process: bytes, header: bytes, rest: bytes) -> bytes:

@@ -2946,6 +2946,20 @@ def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path
         "code (modc, whose code its body ran, changed since the dump)"
 
 
+def test_a_source_edited_while_the_dump_ran_keeps_no_unit(tmp_path: Path) -> None:
+    """A unit holds what the source its planner imported made; when the
+    file changed before the archive was written (a deploy during AUTO's
+    dump; here a later body appends to it), the archive's code is the new
+    file's and the unit is not written."""
+    snap = snapshot_project(tmp_path, {
+        "target.py": "X = 1\n",
+        "toucher.py": ("import target\n"
+                       "with open(target.__file__, 'a') as f:\n"
+                       "    f.write('# touched\\n')\n"),
+        "app.py": "import target, toucher\nprint(target.X)\n"}, ["app.py"])
+    assert code_only(snap.dump_output)["target"] == "its source changed while the dump ran"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
