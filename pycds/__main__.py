@@ -62,6 +62,10 @@ def cmd_dump(args: argparse.Namespace) -> int:
         print("pycds: dump: give --list and --archive (or set PYCDSLIST and "
               "PYCDSARCHIVE)", file=sys.stderr)
         return 2
+    if args.snapshot_all and not args.snapshot:
+        print("pycds: dump: --snapshot-all needs --snapshot (or PYCDSSNAPSHOT=1)",
+              file=sys.stderr)
+        return 2
     try:
         exclude = [p.strip() for p in (args.snapshot_exclude or "").split(",")
                    if p.strip()]

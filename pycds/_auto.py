@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import os
+import stat
 import tempfile
 
 from . import _cds, _log, _share
@@ -31,7 +32,7 @@ def install(archive_path: str) -> None:
     from ._trace import watch_imports
 
     watch_imports()
-    atexit.register(write_archive, archive_path)
+    atexit.register(write_archive, archive_path, os.getpid())
     _log.say(f"auto: no usable archive at {archive_path}; "
              "it is written at exit")
 
@@ -48,9 +49,13 @@ def usable_archive(archive_path: str) -> bool:
         return False
 
 
-def write_archive(archive_path: str) -> None:
+def write_archive(archive_path: str, started_as: int) -> None:
     """At exit: trace and dump, with the builtins the run began with (the
-    program may have replaced the ones pycds's code calls by name)."""
+    program may have replaced the ones pycds's code calls by name).  Not
+    in a forked child that exits through atexit (a worker pool's): the
+    process that started writes the archive."""
+    if os.getpid() != started_as:
+        return
     from ._trace import OwnBuiltins
 
     with OwnBuiltins():
@@ -59,10 +64,15 @@ def write_archive(archive_path: str) -> None:
 
 def trace_and_dump(archive_path: str) -> None:
     try:
-        lock_fd = os.open(archive_path + ".lock",
-                          os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Non-blocking: a FIFO there must not hold the program's exit.
+        lock_fd = os.open(archive_path + ".lock", os.O_WRONLY | os.O_CREAT
+                          | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
     except OSError as error:
         _log.say(f"auto: archive not written: {error}")
+        return
+    if not stat.S_ISREG(os.fstat(lock_fd).st_mode):
+        os.close(lock_fd)
+        _log.say(f"auto: archive not written: {archive_path}.lock is not a regular file")
         return
     try:
         try:

@@ -366,6 +366,7 @@ static int loop(server *s)
         if (n < 0 && errno != EINTR) {
             server_log("epoll: %s", strerror(errno));
             server_stop_accepting(s, "internal error", 0);
+            server_close_deferred(s); /* the pool's channels: ends them */
             continue;
         }
         if (n == 0 && refill) {
@@ -378,6 +379,10 @@ static int loop(server *s)
             char why[64];
             snprintf(why, sizeof why, "idle for %.0f s", s->idle_timeout);
             server_stop_accepting(s, why, 0);
+            /* The pool's children end when their channels close: closed
+             * now, since no event is waiting to be read (a closing left
+             * for the end of the loop waited for ever). */
+            server_close_deferred(s);
             continue;
         }
         for (int i = 0; i < n; i++) {

@@ -311,3 +311,51 @@ def test_auto_mode_dump_failure_changes_nothing(tmp_path: Path) -> None:
     assert "auto: archive not written" in done.stderr
     assert "Traceback" not in done.stderr
     assert archive.is_dir() and not list(root.glob("in_the_way.tmp-*"))
+
+
+def test_an_archive_or_lock_that_is_a_fifo_never_blocks(tmp_path: Path) -> None:
+    """A FIFO where the archive (SHARE, AUTO) or AUTO's lock should be is
+    refused at once, not opened for a writer that never comes."""
+    root = copy_project(tmp_path / "p")
+    plain = run(["src/app.py"], cwd=root)
+    fifo = root / "archive.fifo"
+    os.mkfifo(fifo)
+    shared = subprocess.run([sys.executable, "src/app.py"], cwd=root, timeout=60,
+                            env=clean_env(PYCDSMODE="SHARE", PYCDSARCHIVE=str(fifo),
+                                          PYCDSVERBOSE="1"),
+                            capture_output=True, text=True)
+    assert shared.returncode == 0 and shared.stdout == plain.stdout
+    assert "not a regular file" in shared.stderr, shared.stderr
+    archive = root / "auto.img"
+    os.mkfifo(str(archive) + ".lock")
+    auto = subprocess.run([sys.executable, "src/app.py"], cwd=root, timeout=60,
+                          env=auto_env(archive), capture_output=True, text=True)
+    assert auto.returncode == 0 and auto.stdout == plain.stdout
+    assert "auto: archive not written" in auto.stderr and not archive.exists()
+
+
+def test_auto_mode_forked_children_do_not_write(tmp_path: Path) -> None:
+    """A forked child that exits through atexit (a pool's worker) leaves the
+    archive to the process that started: it neither traces nor dumps."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    script = ("import os, runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); sys.stdout.flush()\n"
+              "for _ in range(3):\n"
+              "    pid = os.fork()\n"
+              "    if pid == 0:\n"
+              "        sys.exit(0)\n"
+              "    os.waitpid(pid, 0)\n")
+    plain = run(["-c", script], cwd=root)
+    first = run(["-c", script], cwd=root, **auto_env(archive))
+    assert first.stdout == plain.stdout
+    assert first.stderr.count("auto: archived") == 1, first.stderr
+    assert "another process" not in first.stderr, first.stderr
+
+
+def test_snapshot_all_alone_is_an_error(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "pycds", "dump", "--list", "x.lst",
+                           "--archive", "x.img", "--snapshot-all"], cwd=tmp_path,
+                          env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == "pycds: dump: --snapshot-all needs --snapshot (or PYCDSSNAPSHOT=1)\n"

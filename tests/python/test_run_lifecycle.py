@@ -215,6 +215,18 @@ def test_idle_server_exits(tmp_path: Path, lib: Path) -> None:
         server.stop()
 
 
+def test_idle_server_with_a_pool_exits_with_its_pool(tmp_path: Path, lib: Path) -> None:
+    """Idle, a pool server ends its idle children and then itself."""
+    server = start_server(tmp_path / "srv", "served_mod", "--pool", "2",
+                          "--idle-timeout", "1", pythonpath=lib)
+    try:
+        assert server.client(["-c", "pass"]).returncode == 0
+        assert server.process.wait(timeout=30) == 0
+        assert "idle" in server.log.read_text()
+    finally:
+        server.stop()
+
+
 def test_pool_serves_from_processes_forked_ahead(tmp_path: Path,
                                                   lib: Path) -> None:
     server = start_server(tmp_path / "srv", "served_mod", "--pool", "2",
