@@ -121,21 +121,14 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
     a->intern_slots = (os_array)OS_ARRAY_INIT(void **);
 
     /* O_NONBLOCK: a FIFO (or a device) named as the archive must not block
-     * the process at start-up; it is refused below.  Reading a regular
-     * file ignores the flag. */
+     * the process at start-up (cds_header_read refuses it).  Reading a
+     * regular file ignores the flag. */
     int fd = os_sys.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0) {
         free(a);
         return cds_fail(diag, CDS_E_IO, "open: %s", strerror(errno));
     }
-    struct stat st;
-    cds_status status = CDS_OK;
-    if (os_sys.fstat(fd, &st) != 0)
-        status = cds_fail(diag, CDS_E_IO, "fstat: %s", strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        status = cds_fail(diag, CDS_E_IO, "not a regular file");
-    if (status == CDS_OK)
-        status = cds_header_read(fd, &a->header, diag);
+    cds_status status = cds_header_read(fd, &a->header, diag);
     if (status == CDS_OK && !(flags & CDS_OPEN_ANY_FINGERPRINT) &&
         (a->header.fingerprint_size != fingerprint_size ||
          (fingerprint_size &&
@@ -143,6 +136,9 @@ cds_status cds_archive_open(cds_archive **out, const char *path,
         status = cds_fail(diag, CDS_E_FINGERPRINT,
                           "archive was made by another runtime build");
     a->fd = -1;
+    struct stat st;
+    if (status == CDS_OK && os_sys.fstat(fd, &st) != 0)
+        status = cds_fail(diag, CDS_E_IO, "fstat: %s", strerror(errno));
     if (status == CDS_OK)
         status = map_archive(a, fd, diag);
     if (status == CDS_OK) {

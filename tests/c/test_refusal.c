@@ -469,6 +469,14 @@ static void test_not_an_archive(void)
     CHECK_STATUS(cds_archive_open(&a, fixture_dir(), NULL, 0,
                                   CDS_OPEN_ANY_FINGERPRINT, NULL),
                  CDS_E_NOT_REGULAR);
+    /* A FIFO with no writer: refused at once, not waited on. */
+    snprintf(path, sizeof path, "%s/fifo.img", fixture_dir());
+    unlink(path);
+    CHECK(mkfifo(path, 0600) == 0);
+    CHECK_STATUS(
+        cds_archive_open(&a, path, NULL, 0, CDS_OPEN_ANY_FINGERPRINT, NULL),
+        CDS_E_NOT_REGULAR);
+    unlink(path);
     /* A missing file. */
     snprintf(path, sizeof path, "%s/missing.img", fixture_dir());
     cds_diag diag;
