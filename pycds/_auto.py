@@ -12,6 +12,7 @@ PYCDSVERBOSE>=1.
 
 from __future__ import annotations
 
+import _signal
 import atexit
 import fcntl
 import os
@@ -62,7 +63,34 @@ def write_archive(archive_path: str, started_as: int) -> None:
         trace_and_dump(archive_path)
 
 
+class _Stopped(BaseException):
+    """SIGTERM while the archive was being written at exit (no Exception:
+    nothing on the way may take it for a failure and go on)."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped(f"stopped by signal {signum}")
+
+
 def trace_and_dump(archive_path: str) -> None:
+    """Trace and dump under ARCHIVE.lock.  The program has finished: a
+    SIGTERM (a platform stopping the container) or Ctrl-C now stops the
+    dump, which removes what it made (its planning process, temporary
+    files), and the process exits as the program left it; a plain process
+    would have been gone already.  A program's own SIGTERM handler stays."""
+    previous = None
+    if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+        previous = _signal.signal(_signal.SIGTERM, _stopped)
+    try:
+        _trace_and_dump(archive_path)
+    except (_Stopped, KeyboardInterrupt) as error:
+        _log.say(f"auto: archive not written: {error or 'interrupted'}")
+    finally:
+        if previous is not None:
+            _signal.signal(_signal.SIGTERM, previous)
+
+
+def _trace_and_dump(archive_path: str) -> None:
     try:
         # Non-blocking: a FIFO there must not hold the program's exit.
         lock_fd = os.open(archive_path + ".lock", os.O_WRONLY | os.O_CREAT

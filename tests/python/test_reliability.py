@@ -359,3 +359,35 @@ def test_snapshot_all_alone_is_an_error(tmp_path: Path) -> None:
                           env=clean_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == "pycds: dump: --snapshot-all needs --snapshot (or PYCDSSNAPSHOT=1)\n"
+
+
+def test_auto_mode_stopped_during_its_dump_cleans_up(tmp_path: Path) -> None:
+    """SIGTERM while AUTO writes the archive at exit (a platform stopping
+    the container) stops the dump: its planning process and temporary
+    files go, no archive is written, and the exit status is the program's."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    script = ("import runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); "
+              "print('done', flush=True); sys.exit(3)")
+    env = auto_env(archive, PYCDSSNAPSHOT="1", TMPDIR=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        while process.stdout.readline().strip() != "done":
+            pass
+        time.sleep(1.0)  # into the dump's planning run
+        process.terminate()
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert process.returncode == 3, err
+    assert "auto: archive not written: stopped by signal" in err, err
+    assert not archive.exists()
+    assert not list(root.glob("auto.img.tmp-*")) and not list(root.glob(".pycds-*"))
+    assert not list(tmp_path.glob("pycds-*")), list(tmp_path.glob("pycds-*"))
+    planners = subprocess.run(["pgrep", "-f", f"_snapshot_child.*{tmp_path}"],
+                              capture_output=True, text=True)
+    assert planners.stdout == "", planners.stdout
