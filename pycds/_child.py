@@ -172,6 +172,10 @@ def load_program(mode: str, target: str):
         raise Unservable("the script is compiled bytecode")
     if b"\0" in source:
         raise Unservable("the script holds a null byte")
+    if not utf8_or_declared(source):
+        # compile() of the bytes words the error otherwise than python
+        # reading the file ("Non-UTF-8 code starting with ...").
+        raise Unservable("the script is not UTF-8 and declares no encoding")
     # __file__ and the code's file name: the path joined to the current
     # directory, unnormalised, as CPython makes it; python asks the path
     # hooks about it, and remembers that none took it.
@@ -179,6 +183,17 @@ def load_program(mode: str, target: str):
                                                               target)
     sys.path_importer_cache[path] = None
     return path, source
+
+
+def utf8_or_declared(source: bytes) -> bool:
+    """Whether source is UTF-8, or says its encoding in a comment on one of
+    its first two lines (PEP 263), which compile() reads as python does."""
+    try:
+        source.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return any(line.lstrip().startswith(b"#") and b"coding" in line
+                   for line in source.split(b"\n", 2)[:2])
 
 
 def set_argv(mode: str, target: str, args: list, options: list) -> None:

@@ -134,6 +134,20 @@ def test_scripts_python_must_open_itself(server: Server,
         same(plain, client)
 
 
+def test_scripts_not_utf8_without_a_declaration_run_plainly(server: Server,
+                                                           tmp_path: Path) -> None:
+    """python words the error about such a script its own way: it runs it."""
+    (tmp_path / "latin.py").write_bytes(b'print("\xff")\n')
+    plain, client = plain_and_client(
+        server, ["latin.py"], "the script is not UTF-8 and declares no encoding",
+        cwd=tmp_path)
+    same(plain, client)
+    assert b"Non-UTF-8 code" in client.stderr
+    (tmp_path / "declared.py").write_bytes(b'# -*- coding: latin-1 -*-\nprint("\xff")\n')
+    served = server.client(["declared.py"], cwd=tmp_path)
+    assert served.stdout == server.plain(["declared.py"], cwd=tmp_path).stdout
+
+
 def test_unusable_servers_leave_it_to_python(server: Server,
                                              tmp_path: Path) -> None:
     not_a_socket = tmp_path / "file.sock"
