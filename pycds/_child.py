@@ -535,6 +535,11 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
                 stream.flush()
         except BaseException:
             pass
+    # As finalization does before it clears the modules: the standard
+    # streams put back (a stream the program set is flushed once, above;
+    # dropped, its close is silent, as python's).
+    for name in ("stdin", "stdout", "stderr"):
+        setattr(sys, name, getattr(sys, f"__{name}__", None))
     teardown(context)
     failed = flush_standard(failed)
     if failed:

@@ -73,6 +73,17 @@ def test_unclosed_file_is_flushed(server: Server, tmp_path: Path) -> None:
         (tmp_path / "plain.txt").read_text() == "written but never closed\n"
 
 
+def test_a_failing_stdout_is_reported_once(server: Server) -> None:
+    """A program whose sys.stdout cannot be flushed at exit: the error once,
+    status 120, as python."""
+    code = "import sys; sys.stdout = open('/dev/full', 'w'); print('lost')"
+    plain = server.plain(["-c", code])
+    served = server.client(["-c", code])
+    assert plain.returncode == served.returncode == 120
+    assert served.stderr.count(b"Exception ignored") == \
+        plain.stderr.count(b"Exception ignored") == 1, served.stderr
+
+
 def test_module_command_and_stdin(server: Server) -> None:
     cases = [
         (["-m", "pkg"], None),
