@@ -57,9 +57,9 @@ def write_archive(archive_path: str, started_as: int) -> None:
     process that started writes the archive."""
     if os.getpid() != started_as:
         return
-    from ._trace import OwnBuiltins
+    from ._trace import KeptInterruptStatus, OwnBuiltins
 
-    with OwnBuiltins():
+    with KeptInterruptStatus(), OwnBuiltins():
         trace_and_dump(archive_path)
 
 

@@ -246,12 +246,33 @@ class OwnBuiltins:
                 now[name] = value
 
 
+class KeptInterruptStatus:
+    """`with KeptInterruptStatus():` around work at exit.  A program ended
+    by an uncaught KeyboardInterrupt exits by SIGINT (status 130), which
+    python notes when the program's code raised it; running code from a
+    string at exit (an import whose body does: namedtuple, dataclasses)
+    clears the note, and the process would exit with status 1.  The note
+    is made again after the work, the way python makes it: a string's code
+    that raises KeyboardInterrupt."""
+
+    def __enter__(self) -> None:
+        self.interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.interrupted:
+            try:
+                exec("raise KeyboardInterrupt", {})
+            except KeyboardInterrupt:
+                pass
+
+
 def write_trace(list_path: str) -> None:
-    try:
-        count = record(list_path)
-        _log.say(f"traced {count} modules into {list_path}")
-    except Exception as error:  # never change the program's own outcome
-        _log.say(f"trace not written: {error}")
+    with KeptInterruptStatus():
+        try:
+            count = record(list_path)
+            _log.say(f"traced {count} modules into {list_path}")
+        except Exception as error:  # never change the program's own outcome
+            _log.say(f"trace not written: {error}")
 
 
 def install(list_path: str) -> None:

@@ -391,3 +391,21 @@ def test_auto_mode_stopped_during_its_dump_cleans_up(tmp_path: Path) -> None:
     planners = subprocess.run(["pgrep", "-f", f"_snapshot_child.*{tmp_path}"],
                               capture_output=True, text=True)
     assert planners.stdout == "", planners.stdout
+
+
+@pytest.mark.parametrize("mode", ["TRACE", "AUTO"])
+def test_an_uncaught_keyboard_interrupt_still_exits_by_sigint(tmp_path: Path,
+                                                               mode: str) -> None:
+    """The trace and AUTO's dump run code at exit (imports whose bodies
+    exec strings), which would make python forget that the program ended
+    by KeyboardInterrupt: it still dies by SIGINT (130 in a shell), as plain."""
+    script = "import collections\nraise KeyboardInterrupt\n"
+    (tmp_path / "app.py").write_text(script)
+    plain = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=clean_env(),
+                           capture_output=True, timeout=60)
+    env = (auto_env(tmp_path / "auto.img") if mode == "AUTO" else
+           clean_env(PYCDSMODE="TRACE", PYCDSLIST=str(tmp_path / "app.lst"), PYCDSVERBOSE="1"))
+    done = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=120)
+    assert plain.returncode == done.returncode == -2, done.stderr  # killed by SIGINT
+    assert (b"auto: archived" if mode == "AUTO" else b"traced ") in done.stderr
