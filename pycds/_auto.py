@@ -21,6 +21,10 @@ import tempfile
 
 from . import _cds, _log, _share
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def install(archive_path: str) -> None:
     archive_path = os.path.abspath(archive_path)
@@ -30,10 +34,12 @@ def install(archive_path: str) -> None:
     if verdict == "untrusted":
         # Someone else could write there: neither load nor write archives.
         return
-    from ._trace import watch_imports
+    from . import _trace
 
-    watch_imports()
-    atexit.register(write_archive, archive_path, os.getpid())
+    _trace.watch_imports()
+    # The tracer's module, held: at exit the program may have left no way
+    # to import it (builtins.__import__ replaced, sys.modules cleared).
+    atexit.register(write_archive, archive_path, os.getpid(), _trace)
     _log.say(f"auto: no usable archive at {archive_path}; "
              "it is written at exit")
 
@@ -50,16 +56,14 @@ def usable_archive(archive_path: str) -> bool:
         return False
 
 
-def write_archive(archive_path: str, started_as: int) -> None:
+def write_archive(archive_path: str, started_as: int, tracer: Any) -> None:
     """At exit: trace and dump, with the builtins the run began with (the
     program may have replaced the ones pycds's code calls by name).  Not
     in a forked child that exits through atexit (a worker pool's): the
     process that started writes the archive."""
     if os.getpid() != started_as:
         return
-    from ._trace import KeptInterruptStatus, OwnBuiltins
-
-    with KeptInterruptStatus(), OwnBuiltins():
+    with tracer.KeptInterruptStatus(), tracer.OwnBuiltins():
         trace_and_dump(archive_path)
 
 

@@ -227,7 +227,8 @@ def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("leaves", ["sys.path.clear()",
-                                    "builtins.sorted = builtins.len = builtins.open = None"])
+                                    "builtins.sorted = builtins.len = builtins.open = None",
+                                    "builtins.__import__ = None"])
 def test_auto_mode_writes_the_archive_whatever_the_program_left(
         tmp_path: Path, leaves: str) -> None:
     """The trace and the dumper import pycds's own modules at exit on the
@@ -409,3 +410,18 @@ def test_an_uncaught_keyboard_interrupt_still_exits_by_sigint(tmp_path: Path,
                           capture_output=True, timeout=120)
     assert plain.returncode == done.returncode == -2, done.stderr  # killed by SIGINT
     assert (b"auto: archived" if mode == "AUTO" else b"traced ") in done.stderr
+
+
+def test_auto_mode_after_the_program_emptied_sys_modules(tmp_path: Path) -> None:
+    """Nothing to import with: the archive is not written, one line says
+    so, and nothing else shows."""
+    root = copy_project(tmp_path / "p")
+    script = ("import runpy, sys; sys.path.insert(0, 'src'); "
+              "runpy.run_path('src/app.py', run_name='__main__'); sys.modules.clear()")
+    plain = subprocess.run([sys.executable, "-c", script], cwd=root, env=clean_env(),
+                           capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], cwd=root,
+                          env=auto_env(root / "auto.img"), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == plain.returncode == 0 and done.stdout == plain.stdout
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
