@@ -312,18 +312,18 @@ def execute(mode: str, program) -> tuple:
             main["__file__"], main["__cached__"] = path, None
             file_set = True
             main["__loader__"] = SourceFileLoader("__main__", path)
-            exec(compile(source, path, "exec", dont_inherit=True), main)
+            _cds.call_alone(compile(source, path, "exec", dont_inherit=True), main)
         elif mode == "command":
             code = compile(program, "<string>", "exec", dont_inherit=True)
             register_source(code, program, "<string>")
-            exec(code, main)
+            _cds.call_alone(code, main)
         elif mode == "module":
-            runpy._run_module_as_main(program)
+            _cds.call_alone(runpy._run_module_as_main, program)
         elif mode == "stdin":
             source = read_all(0)
             main["__file__"], main["__cached__"] = "<stdin>", None
             file_set = True
-            exec(compile(source, "<stdin>", "exec", dont_inherit=True), main)
+            _cds.call_alone(compile(source, "<stdin>", "exec", dont_inherit=True), main)
         else:
             repl(main)
         return 0, False
@@ -527,7 +527,7 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
             threading._shutdown()
         except BaseException as error:
             print_uncaught(error)
-    atexit._run_exitfuncs()
+    _cds.call_alone(atexit._run_exitfuncs)  # from C, as finalization calls them
     failed = flush_standard(False)
     for stream in context.server_streams:  # one a library kept
         try:

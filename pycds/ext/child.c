@@ -27,6 +27,7 @@
  * socket before it is written to.
  */
 #define _GNU_SOURCE
+#include "compat.h" /* before child.h: Python.h with the internal headers */
 #include "child.h"
 
 #include <errno.h>
@@ -711,7 +712,39 @@ static PyObject *write_unraisable(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/*
+ * call_alone(code, globals) or call_alone(callable, *args): the code run in
+ * globals (as python runs a script: PyEval_EvalCode, no call in between),
+ * or callable(*args) (as python runs -m: runpy called), with no Python
+ * frame below and the whole recursion budget (compat.h's pycds_frames):
+ * the program sees the frames a plain python shows it.
+ */
+static PyObject *call_alone(PyObject *module, PyObject *args)
+{
+    (void)module;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 1 || (PyCode_Check(PyTuple_GET_ITEM(args, 0)) &&
+                  (n != 2 || !PyDict_Check(PyTuple_GET_ITEM(args, 1)))))
+        return pycds_raise(PYCDS_ERROR_TYPE, "call_alone(code, globals) or "
+                                             "call_alone(callable, *args)");
+    PyObject *first = PyTuple_GET_ITEM(args, 0);
+    PyObject *rest = NULL;
+    if (!PyCode_Check(first) && !(rest = PyTuple_GetSlice(args, 1, n)))
+        return NULL;
+    PyThreadState *ts = PyThreadState_Get();
+    pycds_frames saved = pycds_frames_detach(ts);
+    PyObject *globals = PyTuple_GET_ITEM(args, n - 1);
+    PyObject *result = rest ? PyObject_Call(first, rest, NULL)
+                            : PyEval_EvalCode(first, globals, globals);
+    pycds_frames_attach(ts, saved);
+    Py_XDECREF(rest);
+    return result;
+}
+
 PyMethodDef pycds_child_methods[] = {
+    {"call_alone", call_alone, METH_VARARGS,
+     "call_alone(code, globals) or call_alone(callable, *args): run or call\n"
+     "with no Python frame below and the whole recursion budget."},
     {"child_forget_report", child_forget_report, METH_NOARGS,
      "child_forget_report(): drop the report channel (in a forked process)."},
     {"child_end", child_end, METH_VARARGS,

@@ -562,4 +562,60 @@ static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
     return 0;
 }
 
+/* ------------------------------------------------------- frame stack */
+
+/*
+ * The Python frames below a call, set aside (child.c's call_alone): a
+ * served program's process was forked deep inside the server's Python
+ * code, and a program run with those frames below it sees them
+ * (sys._getframe().f_back, traceback.print_stack, a warning's stacklevel)
+ * and recurses less deep.  With the thread's frame chain detached and its
+ * recursion budget whole, the program's first frame is the bottom one, as
+ * in a plain process.
+ */
+typedef struct pycds_frames {
+    struct _PyInterpreterFrame *frame;
+    int remaining, limit;
+} pycds_frames;
+
+static inline pycds_frames pycds_frames_detach(PyThreadState *ts)
+{
+    pycds_frames saved;
+#if PYCDS_PY313
+    saved.frame = ts->current_frame;
+    ts->current_frame = NULL;
+#else
+    saved.frame = ts->cframe->current_frame;
+    ts->cframe->current_frame = NULL;
+#endif
+#if PYCDS_PY311
+    saved.remaining = ts->recursion_remaining;
+    saved.limit = ts->recursion_limit;
+    ts->recursion_remaining = ts->recursion_limit;
+#else
+    saved.remaining = ts->py_recursion_remaining;
+    saved.limit = ts->py_recursion_limit;
+    ts->py_recursion_remaining = ts->py_recursion_limit;
+#endif
+    return saved;
+}
+
+/* Put them back (a limit the call changed moves the budget as
+ * sys.setrecursionlimit moves it). */
+static inline void pycds_frames_attach(PyThreadState *ts, pycds_frames saved)
+{
+#if PYCDS_PY313
+    ts->current_frame = saved.frame;
+#else
+    ts->cframe->current_frame = saved.frame;
+#endif
+#if PYCDS_PY311
+    ts->recursion_remaining =
+        saved.remaining + (ts->recursion_limit - saved.limit);
+#else
+    ts->py_recursion_remaining =
+        saved.remaining + (ts->py_recursion_limit - saved.limit);
+#endif
+}
+
 #endif /* PYCDS_COMPAT_H */

@@ -73,6 +73,38 @@ def test_unclosed_file_is_flushed(server: Server, tmp_path: Path) -> None:
         (tmp_path / "plain.txt").read_text() == "written but never closed\n"
 
 
+FRAMES = """
+import atexit, sys, warnings
+def depth():
+    frame, n = sys._getframe(1), 0
+    while frame is not None:
+        n, frame = n + 1, frame.f_back
+    return n
+def deepest(n=0):
+    try:
+        return deepest(n + 1)
+    except RecursionError:
+        return n
+print(depth(), deepest())
+warnings.warn("attributed", stacklevel=2)
+atexit.register(lambda: print("at exit", depth()))
+"""
+
+
+def test_a_served_program_sees_the_frames_python_shows(server: Server,
+                                                        tmp_path: Path) -> None:
+    """No frame of the server's below the program's: how deep the stack
+    is, how deep it may recurse, where a warning's stacklevel lands, and
+    what an exit handler sees, as in python (a script, -c and -m)."""
+    (tmp_path / "frames.py").write_text(FRAMES)
+    for args in (["frames.py"], ["-c", FRAMES], ["-m", "frames"]):
+        plain = server.plain(args, cwd=tmp_path)
+        served = server.client(args, cwd=tmp_path)
+        assert served.stdout == plain.stdout, (args, served.stderr)
+        assert served.stderr == plain.stderr, args
+        assert plain.stdout.startswith(b"1 " if args[0] != "-m" else b"3 "), plain.stdout
+
+
 def test_a_failing_stdout_is_reported_once(server: Server) -> None:
     """A program whose sys.stdout cannot be flushed at exit: the error once,
     status 120, as python."""
