@@ -2946,6 +2946,18 @@ def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path
         "code (modc, whose code its body ran, changed since the dump)"
 
 
+def test_a_body_that_ran_start_up_code_restores(tmp_path: Path) -> None:
+    """Modules imported before the archive was mapped (encodings, at
+    start-up) were not served from it; their code is the dump's while
+    their files are."""
+    snap = snapshot_project(tmp_path, {
+        "codec_user.py": "import codecs\nINFO = codecs.lookup('utf-8').name\n",
+        "app.py": "import codec_user\nprint(codec_user.INFO)\n"}, ["app.py"])
+    done = snap.share(["app.py"])
+    assert snapshot_lines(done.stderr).get("codec_user") == "restored", done.stderr
+    assert done.stdout == "utf-8\n"
+
+
 def test_a_source_edited_while_the_dump_ran_keeps_no_unit(tmp_path: Path) -> None:
     """A unit holds what the source its planner imported made; when the
     file changed before the archive was written (a deploy during AUTO's
