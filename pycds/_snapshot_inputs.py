@@ -15,6 +15,7 @@ bodies: it imports only start-up modules.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 TYPE_CHECKING = False  # typing is not imported: a traced body may import it
@@ -173,6 +174,11 @@ class InputRecorder:
                       ) or (isinstance(flags, int) and flags & WRITE_FLAGS)
             if writes:
                 self.effects.append(f"opened {name} for writing")
+            elif not _plain_file(name, self._stat):
+                # A device (/dev/urandom: every restored process would
+                # share the bytes) or a kernel file (/proc, /sys): what it
+                # reads changes with no change of size or time.
+                self.effects.append(f"read {name}, which is no regular file")
             elif name not in self.current["opened"]:
                 self.current["opened"].append(name)
         elif event in ("os.listdir", "os.scandir"):
@@ -184,6 +190,18 @@ class InputRecorder:
                 self.current["listed"].append(name)
         elif event in EFFECT_EVENTS:
             self.effects.append(f"{EFFECT_EVENTS[event]} ({event})")
+
+
+def _plain_file(path: str, real_stat: Callable[..., Any]) -> bool:
+    """Whether path is a regular file outside the kernel's trees (or none:
+    a missing file is an input like any other); real_stat: os.stat, not the
+    recorder's."""
+    if path.startswith(("/proc/", "/sys/", "/dev/")):
+        return False
+    try:
+        return stat.S_ISREG(real_stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def _from_importlib() -> bool:

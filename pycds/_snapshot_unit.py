@@ -347,8 +347,8 @@ def python_hash(key: Any) -> type | None:
     """The class whose Python __hash__ a set or dict calls for key (inside
     a tuple or frozenset too), or None: a restore rebuilds the table in
     this process, calling it again with whatever it reads and does (a
-    counter it bumps).  Enum's (the hash of the member's name) calls
-    nothing of the program's."""
+    counter it bumps).  Enum's (the hash of the member's name) and
+    PURE_HASHES call nothing of the program's."""
     t = type(key)
     if t in ATOMS:
         return None
@@ -364,7 +364,16 @@ def python_hash(key: Any) -> type | None:
     enum = sys.modules.get("enum")
     if enum is not None and hasher is vars(enum.Enum).get("__hash__"):
         return None
+    if (getattr(hasher, "__module__", None), getattr(hasher, "__qualname__", None)) \
+            in PURE_HASHES:
+        return None
     return t
+
+
+# Python __hash__ functions of the standard library that compute from the
+# key alone and call nothing of the program's (importlib.metadata's
+# case-folded names: hash(self.lower())).
+PURE_HASHES = {("importlib.metadata._text", "FoldedCase.__hash__")}
 
 
 def _check_keys(table: Any) -> None:

@@ -2972,6 +2972,24 @@ def test_a_source_edited_while_the_dump_ran_keeps_no_unit(tmp_path: Path) -> Non
     assert code_only(snap.dump_output)["target"] == "its source changed while the dump ran"
 
 
+def test_a_body_reading_a_device_or_a_kernel_file_is_code_only(tmp_path: Path) -> None:
+    """/dev/urandom read with open(): every restored process would hold the
+    same bytes; /proc's files change with no change of size or time."""
+    snap = snapshot_project(tmp_path, {
+        "drawn.py": ("with open('/dev/urandom', 'rb') as f:\n"
+                     "    TOKEN = f.read(8).hex()\n"
+                     "del f\n"),
+        "booted.py": ("with open('/proc/uptime') as f:\n"
+                      "    UP = f.read()\n"
+                      "del f\n"),
+        "app.py": "import drawn, booted\nprint(len(drawn.TOKEN))\n"}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["drawn"] == "read /dev/urandom, which is no regular file"
+    assert refused["booted"] == "read /proc/uptime, which is no regular file"
+    tokens = {snap.share(["-c", "import drawn; print(drawn.TOKEN)"]).stdout for _ in range(2)}
+    assert len(tokens) == 2
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
