@@ -465,20 +465,6 @@ def run_startup(main: dict, path: str, source: bytes) -> None:
 
 # ------------------------------------------------------------- ending
 
-def flush_standard(failed: bool) -> bool:
-    """Flush sys.stdout and sys.stderr as finalization does; True when one
-    failed (reported as 'Exception ignored in ...')."""
-    for stream in (sys.stdout, sys.stderr):
-        if stream is None or getattr(stream, "closed", True):
-            continue
-        try:
-            stream.flush()
-        except BaseException as error:
-            _cds.write_unraisable(error, stream)
-            failed = True
-    return failed
-
-
 def clear_module(module) -> None:
     """As CPython clears a module's dict at shutdown: names starting with
     an underscore first, then the rest, __builtins__ last of all."""
@@ -528,7 +514,9 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
         except BaseException as error:
             print_uncaught(error)
     _cds.call_alone(atexit._run_exitfuncs)  # from C, as finalization calls them
-    failed = flush_standard(False)
+    # Flushed and put back as finalization does, from C: a report of a
+    # failure shows no frame of ours.
+    failed = _cds.call_alone(_cds.flush_standard)
     for stream in context.server_streams:  # one a library kept
         try:
             if stream is not None and stream.writable():
@@ -539,9 +527,9 @@ def finish(context: Context, code: int, interrupted: bool) -> None:
     # streams put back (a stream the program set is flushed once, above;
     # dropped, its close is silent, as python's).
     for name in ("stdin", "stdout", "stderr"):
-        setattr(sys, name, getattr(sys, f"__{name}__", None))
+        _cds.call_alone(setattr, sys, name, getattr(sys, f"__{name}__", None))
     teardown(context)
-    failed = flush_standard(failed)
+    failed = _cds.call_alone(_cds.flush_standard) or failed
     if failed:
         code = 120
     code &= 0xFF

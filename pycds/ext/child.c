@@ -692,24 +692,53 @@ static PyObject *show_command_line(PyObject *module, PyObject *arg)
     return PyBool_FromLong(shown);
 }
 
-/*
- * write_unraisable(exception, obj): report an exception as the interpreter
- * reports one it cannot raise ("Exception ignored in: ..."), as it does
- * when flushing standard output fails at exit.
- */
-static PyObject *write_unraisable(PyObject *module, PyObject *args)
+/* Whether a stream says it is closed, as finalization asks: an error
+ * counts as open. */
+static int stream_closed(PyObject *stream)
 {
-    (void)module;
-    PyObject *exception, *obj;
-    if (!PyArg_ParseTuple(args, "OO", &exception, &obj))
-        return NULL;
-    if (!PyExceptionInstance_Check(exception)) {
-        return pycds_raise(PYCDS_ERROR_TYPE, "an exception instance is needed");
+    PyObject *closed = PyObject_GetAttrString(stream, "closed");
+    if (!closed) {
+        PyErr_Clear();
+        return 0;
     }
-    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exception)),
-                  Py_NewRef(exception), PyException_GetTraceback(exception));
-    PyErr_WriteUnraisable(obj);
-    Py_RETURN_NONE;
+    int truth = PyObject_IsTrue(closed);
+    Py_DECREF(closed);
+    if (truth < 0)
+        PyErr_Clear();
+    return truth > 0;
+}
+
+/*
+ * flush_standard() -> bool: flush sys.stdout and sys.stderr as
+ * finalization does (pylifecycle.c's flush_std_files): stdout's failure
+ * reported as the interpreter reports it, stderr's dropped; True when one
+ * failed (the exit status becomes 120).  Called with no Python frame
+ * below (call_alone), so a report shows none, as python's.
+ */
+static PyObject *flush_standard(PyObject *module, PyObject *noargs)
+{
+    (void)module, (void)noargs;
+    static const char *const names[] = {"stdout", "stderr"};
+    int failed = 0;
+    for (int i = 0; i < 2; i++) {
+        PyObject *stream = PySys_GetObject(names[i]);
+        if (!stream || stream == Py_None)
+            continue;
+        Py_INCREF(stream);
+        if (!stream_closed(stream)) {
+            PyObject *done = PyObject_CallMethod(stream, "flush", NULL);
+            if (!done) {
+                failed = 1;
+                if (i == 0)
+                    pycds_report_stdout_flush(stream);
+                else
+                    PyErr_Clear();
+            }
+            Py_XDECREF(done);
+        }
+        Py_DECREF(stream);
+    }
+    return PyBool_FromLong(failed);
 }
 
 /*
@@ -754,7 +783,8 @@ PyMethodDef pycds_child_methods[] = {
      "child_learn_pages(path): list the pages this process wrote (pages.h)."},
     {"show_command_line", show_command_line, METH_O,
      "show_command_line(argv) -> bool: /proc/self/cmdline shows argv."},
-    {"write_unraisable", write_unraisable, METH_VARARGS,
-     "write_unraisable(exception, obj): 'Exception ignored in: obj'."},
+    {"flush_standard", flush_standard, METH_NOARGS,
+     "flush_standard() -> bool: flush sys.stdout and sys.stderr as\n"
+     "finalization does; True when one failed."},
     {NULL, NULL, 0, NULL},
 };

@@ -18,7 +18,7 @@ PyObject *pycds_child_receive(int conn, int started_fd);
 int pycds_child_init(PyObject *module);
 
 /* The Python functions: child_forget_report, child_end, child_learn_pages,
- * show_command_line, write_unraisable. */
+ * show_command_line, flush_standard, call_alone. */
 extern PyMethodDef pycds_child_methods[];
 
 #endif /* PYCDS_CHILD_H */

@@ -562,6 +562,20 @@ static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
     return 0;
 }
 
+/* ------------------------------------------------------------- exit */
+
+/* Report that flushing sys.stdout at exit failed (the current exception)
+ * in this version's words: 3.13 says what it was flushing. */
+static inline void pycds_report_stdout_flush(PyObject *stream)
+{
+#if PYCDS_PY313
+    (void)stream;
+    PyErr_FormatUnraisable("Exception ignored on flushing sys.stdout");
+#else
+    PyErr_WriteUnraisable(stream);
+#endif
+}
+
 /* ------------------------------------------------------- frame stack */
 
 /*
