@@ -444,8 +444,8 @@ def _make_pickler_class() -> Any:
             if type(obj) is str:
                 if not self._code_string(obj) and id(obj) not in self.in_names:
                     path = shared_string(obj, self.context)
-                    if path is not None:
-                        self.externals.setdefault(id(obj), (obj, path, R.witness(obj)))
+                    if path is not None:  # its witness: its value
+                        self.externals.setdefault(id(obj), (obj, path, ("=", obj)))
                 return None  # this pass's output is not kept
             if type(obj) in (dict, set, frozenset):  # (reducer_override never sees them)
                 _check_keys(obj)

@@ -310,6 +310,18 @@ static int path_gone(void)
 /* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
 static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
 {
+    /* A str named by where it lives (another module's sentinel): its
+     * witness is its value, ("=", text), since a program that rebound
+     * that attribute first left another string there. */
+    if (PyTuple_Check(seen) && PyTuple_GET_SIZE(seen) == 2 &&
+        is(PyTuple_GET_ITEM(seen, 0), "=")) {
+        PyObject *text = PyTuple_GET_ITEM(seen, 1);
+        if (!PyUnicode_CheckExact(obj) || !PyUnicode_Check(text))
+            return 0;
+        return PyUnicode_Compare(obj, text) == 0 ? 1
+               : PyErr_Occurred()                ? -1
+                                                 : 0;
+    }
     PyObject *key = PyLong_FromVoidPtr(obj);
     if (!key)
         return -1;

@@ -2863,6 +2863,28 @@ def test_another_modules_string_sentinel_keeps_its_identity(tmp_path: Path) -> N
     assert done.stdout == snap.plain(["app.py"]).stdout == "Namespace() True True\n"
 
 
+def test_a_sentinel_the_program_rebound_first_is_not_taken(tmp_path: Path) -> None:
+    """A str a body took from another module, named where it lives: a
+    program that rebound that attribute first left another value there,
+    and the body (which got the first through a default) runs."""
+    snap = snapshot_project(tmp_path, {
+        "seps.py": "SEP = '==SEP=='\ndef make(sep=SEP):\n    return [sep]\n",
+        "items.py": "import seps\nITEMS = seps.make()\n",
+        "app.py": """
+            import sys, seps
+            if sys.argv[1:]:
+                seps.SEP = "changed"
+            import items
+            print(items.ITEMS, items.ITEMS[0] is seps.make.__defaults__[0])
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("items") == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "['==SEP=='] True\n"
+    rebound = snap.share(["app.py", "rebind"])
+    assert rebound.stdout == snap.plain(["app.py", "rebind"]).stdout == "['==SEP=='] True\n"
+    assert snapshot_lines(rebound.stderr)["items"].startswith("code ("), rebound.stderr
+
+
 def test_tables_keyed_by_python_hashes_are_refused(tmp_path: Path) -> None:
     """A restore rebuilds sets and dicts, hashing their keys again: a key
     whose __hash__ is Python code would run it a second time (its side
