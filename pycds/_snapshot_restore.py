@@ -1392,6 +1392,11 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     except Exception as error:  # a unit that does not fit: never the program's
         _log.say(f"snapshot: {name}: code ({type(error).__name__}: {error})")
         return False
+    # exec(code, namespace) raises the "exec" audit event, which a hook
+    # sees for every body plain Python runs: here too, before anything of
+    # the unit is visible (a hook that raises fails the import with the
+    # namespace empty and no change replayed, as before a body).
+    sys.audit("exec", code)
     _cds.unit_install(module.__dict__, items, KEEP, Fresh)
     if operations:
         for op in operations:

