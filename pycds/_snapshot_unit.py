@@ -352,22 +352,20 @@ def python_hash(key: Any) -> type | None:
     t = type(key)
     if t in ATOMS:
         return None
-    if t is tuple or t is frozenset:
+    hasher = getattr(t, "__hash__", None)
+    if type(hasher) is R.FunctionType:
+        enum = sys.modules.get("enum")
+        pure = (enum is not None and hasher is vars(enum.Enum).get("__hash__")) or (
+            getattr(hasher, "__module__", None),
+            getattr(hasher, "__qualname__", None)) in PURE_HASHES
+        if not pure:
+            return t
+    if isinstance(key, (tuple, frozenset)):  # (a namedtuple too) hashes its items
         for item in key:
             found = python_hash(item)
             if found is not None:
                 return found
-        return None
-    hasher = getattr(t, "__hash__", None)
-    if type(hasher) is not R.FunctionType:
-        return None  # a C slot: object's, or a builtin base's
-    enum = sys.modules.get("enum")
-    if enum is not None and hasher is vars(enum.Enum).get("__hash__"):
-        return None
-    if (getattr(hasher, "__module__", None), getattr(hasher, "__qualname__", None)) \
-            in PURE_HASHES:
-        return None
-    return t
+    return None
 
 
 # Python __hash__ functions of the standard library that compute from the
@@ -447,9 +445,9 @@ def _make_pickler_class() -> Any:
                     if path is not None:  # its witness: its value
                         self.externals.setdefault(id(obj), (obj, path, ("=", obj)))
                 return None  # this pass's output is not kept
-            if type(obj) in (dict, set, frozenset):  # (reducer_override never sees them)
-                _check_keys(obj)
             found = self._reference(obj)
+            if found is None and type(obj) in (dict, set, frozenset):
+                _check_keys(obj)  # rebuilt at restore (reducer_override never sees them)
             if found == ("call",):
                 return None  # written by reducer_override
             if found is not None:

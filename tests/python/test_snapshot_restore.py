@@ -2904,16 +2904,19 @@ def test_tables_keyed_by_python_hashes_are_refused(tmp_path: Path) -> None:
                       "class Color(enum.Enum):\n"
                       "    RED = 1\n"
                       "NAMES = {Color.RED: 'red'}\n"),
+        "holder.py": "import keys\nHOLDER = [keys.S]\n",
         "app.py": """
-            import counter, keys, colors
-            print(counter.CALLS, colors.NAMES[colors.Color.RED])
+            import counter, keys, colors, holder
+            print(counter.CALLS, colors.NAMES[colors.Color.RED], holder.HOLDER[0] is keys.S)
         """}, ["app.py"])
     assert code_only(snap.dump_output)["keys"] == (
         "unit: a set or dict holds keys.K keys, whose __hash__ is Python code "
         "(a restore would call it again)")
     done = snap.share(["app.py"])
+    # holder names keys's set where it lives: nothing of it is rebuilt.
     assert snapshot_lines(done.stderr).get("colors") == "restored", done.stderr
-    assert done.stdout == snap.plain(["app.py"]).stdout == "[0, 1, 2] red\n"
+    assert snapshot_lines(done.stderr).get("holder") == "restored", done.stderr
+    assert done.stdout == snap.plain(["app.py"]).stdout == "[0, 1, 2] red True\n"
 
 
 def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
