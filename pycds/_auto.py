@@ -59,9 +59,11 @@ def usable_archive(archive_path: str) -> bool:
 def write_archive(archive_path: str, started_as: int, tracer: Any) -> None:
     """At exit: trace and dump, with the builtins the run began with (the
     program may have replaced the ones pycds's code calls by name).  Not
-    in a forked child that exits through atexit (a worker pool's): the
-    process that started writes the archive."""
-    if os.getpid() != started_as:
+    in a forked child that exits through atexit while the process that
+    started lives (a worker pool's): that one writes the archive.  A
+    daemon's child, whose parent left at once, writes it."""
+    if os.getpid() != started_as and os.getppid() == started_as:
+        # (A parent that exited, even unreaped, has handed its children on.)
         return
     with tracer.KeptInterruptStatus(), tracer.OwnBuiltins():
         trace_and_dump(archive_path)

@@ -425,3 +425,23 @@ def test_auto_mode_after_the_program_emptied_sys_modules(tmp_path: Path) -> None
                           text=True, timeout=60)
     assert done.returncode == plain.returncode == 0 and done.stdout == plain.stdout
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_auto_mode_a_daemons_child_writes(tmp_path: Path) -> None:
+    """A program that daemonizes (its parent leaves at once with os._exit)
+    goes on in the child, which writes the archive at its exit."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    script = ("import os, runpy, sys\n"
+              "if os.fork():\n"
+              "    os._exit(0)\n"
+              "sys.path.insert(0, 'src')\n"
+              "runpy.run_path('src/app.py', run_name='__main__')\n")
+    log = tmp_path / "daemon.log"
+    with open(log, "w") as err:
+        subprocess.run([sys.executable, "-c", script], cwd=root, env=auto_env(archive),
+                       stdout=subprocess.DEVNULL, stderr=err, timeout=60, check=True)
+    deadline = time.monotonic() + 60
+    while not archive.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert archive.exists(), log.read_text()
