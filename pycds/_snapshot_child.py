@@ -197,6 +197,9 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
         elif kind == "const" and last[0] == "global" and second in (
                 ("global", "hasattr"), ("global", "getattr")):
             found.add(("global", last[1], value))  # hasattr(X, "y")
+        elif kind == "const" and last[0] == "attr" and last[1] in STREAMS \
+                and second[0] == "global" and third == ("global", "getattr"):
+            found.add(("stream", second[1], f"{last[1]}.{value}"))  # getattr(X.stdout, "y")
         elif kind == "const" and last == ("attr", "get") and second == ("attr", "modules") \
                 and third[0] == "global":
             found.add(("modules", third[1], value))  # X.modules.get("m")
@@ -686,8 +689,15 @@ def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any
     reconfigured or replaced the stream)."""
     own = getattr(frame.module, "__dict__", None)
     settings = []
+    # (sys.stdout over sys.__stdout__, the same object at the dump)
+    streams = {id(getattr(sys, s)): s for s in sorted(STREAMS) if getattr(sys, s, None)}
     for how, where, name in sorted(pairs):
-        if type(own) is not dict or own.get(where) is not sys:
+        if type(own) is not dict:
+            continue
+        stream = streams.get(id(own.get(where))) if how == "global" else None
+        if stream is not None:  # `from sys import stdout`: stdout.y
+            how, name = "stream", f"{stream}.{name}"
+        elif own.get(where) is not sys:
             continue
         if how == "stream":
             value = restore.stream_setting(*name.split("."))

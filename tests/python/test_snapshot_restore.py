@@ -2775,21 +2775,25 @@ def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> N
         "enc.py": ("import sys\n"
                    "ENCODING = sys.stdout.encoding\n"
                    "ERRORS = sys.stderr.errors\n"),
+        "enc2.py": "import sys\nENCODING = getattr(sys.stdout, 'encoding', None)\n",
+        "enc3.py": "from sys import stdout\nENCODING = stdout.encoding\n",
         "app.py": """
             import sys
             if sys.argv[1:]:
                 sys.stdout.reconfigure(encoding="latin-1")
-            import enc
-            print(enc.ENCODING, enc.ERRORS)
+            import enc, enc2, enc3
+            print(enc.ENCODING, enc.ERRORS, enc2.ENCODING, enc3.ENCODING)
         """}, ["app.py"])
     as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("enc") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == "utf-8 backslashreplace\n"
+    for name in ("enc", "enc2", "enc3"):
+        assert snapshot_lines(as_dumped.stderr).get(name) == "restored", as_dumped.stderr
+    assert as_dumped.stdout == "utf-8 backslashreplace utf-8 utf-8\n"
     for args, env in ((["app.py", "latin"], {}), (["app.py"], {"PYTHONIOENCODING": "latin-1"})):
         changed = snap.share(args, **env)
         assert changed.stdout == snap.plain(args, **env).stdout != as_dumped.stdout
-        assert snapshot_lines(changed.stderr)["enc"] == \
-            "code (sys.stdout.encoding is not what its body read)"
+        for name in ("enc", "enc2", "enc3"):
+            assert snapshot_lines(changed.stderr)[name] == \
+                "code (sys.stdout.encoding is not what its body read)"
 
 
 def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
