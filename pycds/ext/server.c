@@ -374,7 +374,10 @@ static int loop(server *s)
                 return 1;
             continue;
         }
-        if (n == 0 && timeout >= 0 && !s->draining &&
+        /* Idle: no program running or waiting, for the whole timeout (a
+         * wake-up to retry the pool is none; a timeout of 0 is never). */
+        if (n == 0 && timeout >= 0 && !s->draining && s->idle_timeout > 0 &&
+            server_count_running(s) == 0 && s->pending.count == 0 &&
             server_since(s->last_activity) >= s->idle_timeout) {
             char why[64];
             snprintf(why, sizeof why, "idle for %.0f s", s->idle_timeout);
