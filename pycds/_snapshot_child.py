@@ -258,14 +258,16 @@ PROCESS_FACTS = (("os", "uname"), ("os", "cpu_count"), ("os", "sched_getaffinity
                  ("_socket", "gethostname"), ("pwd", "getpwuid"), ("pwd", "getpwnam"),
                  # The working directory (os.path.abspath of a relative path
                  # asks for it): a restored process may start elsewhere.
-                 ("os", "getcwd"), ("os", "getcwdb"))
+                 ("os", "getcwd"), ("os", "getcwdb"),
+                 # Its priority (nice), the machine's load, a disk's space.
+                 ("os", "getpriority"), ("os", "getloadavg"), ("os", "statvfs"))
 # Process-wide settings in C that a program may have set before the
 # import: what a body read of them (the getter, its plain arguments, the
 # value) is read again at restore and must be the same (H_SETTINGS; the
 # probe sees a body change them, not read them).  Modules not imported
 # yet are watched when they are (LATE).  stack_size() with no argument
-# also sets the size (to 0), and umask() reads only by setting: a body that
-# called either is code only.
+# also sets the size (to 0), and umask() and nice() read only by setting: a
+# body that called one is code only.
 SETTINGS = (("sys", "getrecursionlimit"), ("sys", "getswitchinterval"),
             ("sys", "get_int_max_str_digits"), ("sys", "getdlopenflags"),
             ("gc", "isenabled"), ("gc", "get_threshold"), ("gc", "get_debug"),
@@ -273,7 +275,7 @@ SETTINGS = (("sys", "getrecursionlimit"), ("sys", "getswitchinterval"),
             ("_socket", "getdefaulttimeout"),
             ("_signal", "getsignal"), ("_csv", "field_size_limit"),
             ("resource", "getrlimit"), ("os", "sysconf"), ("os", "confstr"),
-            ("os", "umask"), ("_locale", "setlocale"), ("_locale", "getencoding"),
+            ("os", "umask"), ("os", "nice"), ("_locale", "setlocale"), ("_locale", "getencoding"),
             ("_locale", "nl_langinfo"))
 TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.ctime": 0,
                  "time.asctime": 0, "time.strftime": 1}  # which argument
@@ -917,7 +919,7 @@ class Planner:
                 pass  # sets it: the probe sees a body change the locale
             elif planner.stack and not planner.recorder.paused:
                 frame = planner.stack[-1]
-                if name in ("stack_size", "umask"):
+                if name in ("stack_size", "umask", "nice"):
                     frame.refuse(f"called {where[0]}.{name}(), which sets it")
                 elif all(type(arg) in restore.ATOM_TYPES for arg in args) \
                         and type(value) in restore.ATOM_TYPES + (tuple,):

@@ -33,6 +33,8 @@ EFFECT_EVENTS = {
     "socket.__new__": "opened a socket",
     "ctypes.dlopen": "loaded a library with ctypes",
     "os.chdir": "changed the working directory",
+    # its files are opened and read in C, where the open event is not raised
+    "sqlite3.connect": "opened a database with sqlite3",
 }
 # os's sets of functions by what they accept (os.supports_dir_fd...).
 SUPPORTS_SETS = ("supports_dir_fd", "supports_fd", "supports_follow_symlinks",

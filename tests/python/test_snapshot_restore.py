@@ -2796,6 +2796,28 @@ def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> N
                 "code (sys.stdout.encoding is not what its body read)"
 
 
+def test_priority_load_disk_space_and_databases(tmp_path: Path) -> None:
+    """os.getpriority, os.getloadavg and os.statvfs (shutil.disk_usage) are
+    process facts: a body that used them otherwise than keeping them is code
+    only; os.nice sets as it reads; sqlite3 reads its files in C."""
+    snap = snapshot_project(tmp_path, {
+        "prio.py": "import os\nLOW = os.getpriority(os.PRIO_PROCESS, 0) > 0\n",
+        "space.py": "import shutil\nFULL = shutil.disk_usage('/').free < 1\n",
+        "niced.py": "import os\nNICE = os.nice(0)\n",
+        "db.py": ("import sqlite3\n"
+                  "_c = sqlite3.connect(':memory:')\n"
+                  "ROWS = _c.execute('select 1').fetchall()\n"
+                  "_c.close()\n"
+                  "del _c\n"),
+        "app.py": "import prio, space, niced, db\nprint(prio.LOW, space.FULL, db.ROWS)\n"},
+        ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "os.getpriority" in refused["prio"], refused
+    assert "os.statvfs" in refused["space"], refused
+    assert refused["niced"] == "called os.nice(), which sets it"
+    assert refused["db"] == "opened a database with sqlite3 (sqlite3.connect)"
+
+
 def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
     """os.sysconf's limits follow the program's (a lowered RLIMIT_NOFILE):
     read again at restore.  os.umask reads only by setting: a body that
