@@ -1549,6 +1549,21 @@ class Planner:
                 after.append((source, name, restore.digest(value, stand_ins)))
 
         sources = frame.imported | {b[0] for b in frame.bindings}
+        # A submodule reached through its package (`import pkg;
+        # pkg.sub.C`): its attributes are read as the package's are.
+        pending = list(sources)
+        while pending:
+            home = sys.modules.get(pending.pop())
+            attrs = getattr(home, "__dict__", None)
+            if type(attrs) is not dict:
+                continue
+            for name in names & attrs.keys():
+                value = attrs[name]
+                inner = getattr(value, "__name__", None) if type(value) is type(sys) else None
+                if (type(inner) is str and sys.modules.get(inner) is value
+                        and inner not in sources):
+                    sources.add(inner)
+                    pending.append(inner)
         for source in sorted(sources):
             module = sys.modules.get(source)
             if (module is None or module is frame.module or source.startswith("pycds")

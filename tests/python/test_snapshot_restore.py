@@ -3046,6 +3046,28 @@ def test_a_body_reading_a_device_or_a_kernel_file_is_code_only(tmp_path: Path) -
     assert len(tokens) == 2
 
 
+def test_a_submodule_read_through_its_package_is_checked(tmp_path: Path) -> None:
+    """`import pkg; pkg.sub.C`: what the body read of the submodule, reached
+    through its package, is checked as a direct read is."""
+    snap = snapshot_project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/sub.py": "C = 1\n",
+        "reader8.py": "import pkg\nX = pkg.sub.C\n",
+        "app.py": """
+            import sys, pkg.sub
+            if sys.argv[1:]:
+                pkg.sub.C = 99
+            import reader8
+            print(reader8.X)
+        """}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("reader8") == "restored", as_dumped.stderr
+    changed = snap.share(["app.py", "change"])
+    assert changed.stdout == snap.plain(["app.py", "change"]).stdout == "99\n"
+    assert snapshot_lines(changed.stderr)["reader8"] == \
+        "code (pkg.sub.C is not what its body saw)"
+
+
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
     """sys.orig_argv and -X options are the program's arguments, as
     sys.argv: a trace does not record them."""
