@@ -753,6 +753,32 @@ def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
     return found
 
 
+# The clocks read in C that no watcher of a module attribute sees: the
+# classmethods of datetime's C types, and uuid1's time (the watched
+# time.time_ns is its fallback).  A body that called one is code only,
+# whatever it kept: a string or a number made from the time is the dump's.
+C_CLOCKS = {("date", "today"), ("datetime", "today"), ("datetime", "now"),
+            ("datetime", "utcnow")}
+C_CLOCK_REASON = "read the clock through {} (a restored process would keep the dump's time)"
+
+
+def _c_clock(function: Any) -> str | None:
+    """The clock a C function called by a body reads, named, or None."""
+    owner = getattr(function, "__self__", None)
+    name = getattr(function, "__name__", None)
+    if type(owner) is type(sys):
+        return ("_uuid.generate_time_safe" if owner.__name__ == "_uuid"
+                and name == "generate_time_safe" else None)
+    datetime = sys.modules.get("datetime")
+    date = getattr(datetime, "date", None)
+    if not isinstance(owner, type) or type(date) is not type or not issubclass(owner, date):
+        return None
+    for base in owner.__mro__:
+        if base.__module__ == "datetime" and (base.__name__, name) in C_CLOCKS:
+            return f"datetime.{base.__name__}.{name}"
+    return None
+
+
 # The import system's modules: what their code names is the machinery's
 # (which runs for every import, restored or not), and some are in
 # sys.modules only once importlib is imported.
@@ -1027,18 +1053,34 @@ class Planner:
                     ran[id(code)] = (code, getframe(1).f_globals)
                 return disable
 
+            def called(code: Any, offset: int, callable_: Any, arg0: Any) -> Any:
+                clock = _c_clock(callable_)
+                if clock is None:
+                    return disable
+                if not planner.recorder.paused and planner.stack:
+                    planner.stack[-1].refuse(C_CLOCK_REASON.format(clock))
+                return None
+
             monitoring.use_tool_id(CALLS_TOOL, "pycds planner")
             monitoring.register_callback(CALLS_TOOL, monitoring.events.PY_START, started)
-            monitoring.set_events(CALLS_TOOL, monitoring.events.PY_START)
+            monitoring.register_callback(CALLS_TOOL, monitoring.events.CALL, called)
+            monitoring.set_events(CALLS_TOOL,
+                                  monitoring.events.PY_START | monitoring.events.CALL)
             self.restart_calls = monitoring.restart_events
             return
 
         def profiled(frame: Any, event: str, arg: Any) -> None:
-            if event == "call" and not planner.recorder.paused and planner.stack:
+            if planner.recorder.paused or not planner.stack:
+                return
+            if event == "call":
                 ran = planner.stack[-1].ran
                 code = frame.f_code
                 if id(code) not in ran:
                     ran[id(code)] = (code, frame.f_globals)
+            elif event == "c_call":
+                clock = _c_clock(arg)
+                if clock is not None:
+                    planner.stack[-1].refuse(C_CLOCK_REASON.format(clock))
 
         sys.setprofile(profiled)
 

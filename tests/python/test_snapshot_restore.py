@@ -2593,7 +2593,7 @@ def test_clock_and_entropy_reads(tmp_path: Path) -> None:
                   constants.Formatter.converter is time.localtime)
         """}, ["app.py"])
     refused = code_only(snap.dump_output)
-    assert refused["stamped"].startswith("holds the date or time of its run")
+    assert refused["stamped"].startswith("read the clock through datetime.datetime.now")
     assert refused["minted"].startswith("drew random bytes from os.urandom")
     assert refused["keyed"].startswith("drew random bytes from os.urandom")
     assert refused["year"] == "unit: read time.localtime() for more than a value it keeps"
@@ -3066,6 +3066,20 @@ def test_a_submodule_read_through_its_package_is_checked(tmp_path: Path) -> None
     assert changed.stdout == snap.plain(["app.py", "change"]).stdout == "99\n"
     assert snapshot_lines(changed.stderr)["reader8"] == \
         "code (pkg.sub.C is not what its body saw)"
+
+
+def test_a_body_that_read_the_clock_in_c_is_code_only(tmp_path: Path) -> None:
+    """datetime's now and today and uuid1 read the clock in C: a body that
+    kept anything made from them (a string, a number) is code only."""
+    snap = snapshot_project(tmp_path, {
+        "stamp.py": "import datetime\nSTAMP = datetime.datetime.now().isoformat()\n",
+        "year.py": "import datetime\nYEAR = datetime.date.today().year\n",
+        "node.py": "import uuid\nID = str(uuid.uuid1())\n",
+        "app.py": "import stamp, year, node\nprint(len(stamp.STAMP) > 0)\n"}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert "datetime.datetime.now" in refused["stamp"], refused
+    assert "datetime.date.today" in refused["year"], refused
+    assert "node" in refused, refused
 
 
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
