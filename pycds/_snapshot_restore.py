@@ -92,7 +92,8 @@ FORMAT = 1
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
 H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (absent),
-                           # _file_state()'s (size, mtime_ns[, link target]),
+                           # _file_state()'s (size, mtime_ns, inode[, link
+                           # target]),
                            # or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
@@ -719,15 +720,18 @@ LOCALE_KEYS = tuple(name.encode() for name in LOCALE_VARIABLES)
 
 
 def _file_state(path: str) -> Any:
-    """A path read for its contents: None when absent, else the size and
-    time of what it leads to, and for a symbolic link its target too (a
-    body that called os.readlink)."""
+    """A path read for its contents: None when absent, else the size, time
+    and inode of what it leads to (another file of the same size and time,
+    put in its place by a rename, a release directory's link switched, an
+    archive unpacked over it, is another inode; not the device, which an
+    overlay mount numbers anew each time), and for a symbolic link its
+    target too (a body that called os.readlink)."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISLNK(st.st_mode):
-        return (st.st_size, st.st_mtime_ns)
+        return (st.st_size, st.st_mtime_ns, st.st_ino)
     try:
         target = os.readlink(path)
     except OSError:
@@ -736,7 +740,7 @@ def _file_state(path: str) -> Any:
         st = os.stat(path)
     except OSError:
         return (None, None, target)
-    return (st.st_size, st.st_mtime_ns, target)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, target)
 
 
 def file_kind(path: str) -> Any:

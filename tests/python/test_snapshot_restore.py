@@ -8,6 +8,7 @@ prints what it checks, one `SECTION: ...` line per fact."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -3080,6 +3081,29 @@ def test_a_body_that_read_the_clock_in_c_is_code_only(tmp_path: Path) -> None:
     assert "datetime.datetime.now" in refused["stamp"], refused
     assert "datetime.date.today" in refused["year"], refused
     assert "node" in refused, refused
+
+
+def test_a_data_file_replaced_with_the_same_size_and_time_is_seen(tmp_path: Path) -> None:
+    """A data file put in place by a rename (a release directory's switch,
+    an archive unpacked, `cp -p` to a new name then moved) with the size
+    and time of the old one is another file: the body runs."""
+    snap = snapshot_project(tmp_path, {
+        "cfg.json": '{"a": 1}\n',
+        "conf.py": ("import json, os\n"
+                    "with open(os.path.join(os.path.dirname(__file__), 'cfg.json')) as f:\n"
+                    "    CFG = json.load(f)\n"
+                    "del f\n"),
+        "app.py": "import conf\nprint(conf.CFG)\n"}, ["app.py"])
+    as_dumped = snap.share(["app.py"])
+    assert snapshot_lines(as_dumped.stderr).get("conf") == "restored", as_dumped.stderr
+    old = (tmp_path / "cfg.json").stat()
+    new = tmp_path / "cfg.json.new"
+    new.write_text('{"a": 3}\n')
+    os.utime(new, ns=(old.st_atime_ns, old.st_mtime_ns))
+    new.replace(tmp_path / "cfg.json")
+    replaced = snap.share(["app.py"])
+    assert replaced.stdout == snap.plain(["app.py"]).stdout == "{'a': 3}\n"
+    assert snapshot_lines(replaced.stderr)["conf"].startswith("code ("), replaced.stderr
 
 
 def test_readers_of_the_command_line_are_refused(tmp_path: Path) -> None:
