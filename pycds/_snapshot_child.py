@@ -1476,6 +1476,7 @@ class Planner:
                 restore.H_IMPORTS: frame.imports,
                 restore.H_RAN: _ran_modules(frame),
                 restore.H_SOURCE: self.sources.get(frame.name),
+                restore.H_SEED: restore.hash_seed(),
                 restore.H_BINDINGS: [b for b in frame.bindings
                                      if (b[0], b[1]) not in set_by_body],
             }

@@ -103,6 +103,7 @@ H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
 H_IMPORTS = "imports"      # [(name, fromlist, level, ok)] in order
 H_RAN = "ran"              # [module name]: other modules whose code the body
                            # ran (their functions, which made its objects)
+H_SEED = "seed"            # the planner's hash seed (hash_seed())
 H_SOURCE = "source"        # (size, mtime_ns) of the source its code came
                            # from, or None: the dump checks its code is that
 H_BINDINGS = "bindings"    # [(module, attribute, witness)]
@@ -833,7 +834,22 @@ def process_difference(planned: Any, now: tuple[Any, ...]) -> str:
     return "it was planned by another pycds"
 
 
+def hash_seed() -> str:
+    """This process's string hash seed as python chose it: PYTHONHASHSEED's
+    value, or "random" (unset, "random", or the environment ignored)."""
+    if sys.flags.ignore_environment:
+        return "random"
+    value = os.environ.get("PYTHONHASHSEED", "") or "random"
+    return value
+
+
 def check_inputs(header: dict[str, Any]) -> None:
+    if hash_seed() not in ("random", header[H_SEED]):
+        # A set of strings iterates in its seed's order, and a body may
+        # have kept that order (list(a_set)): with the seed fixed, a plain
+        # process's order is that seed's, not the dump's.
+        raise Stale(f"PYTHONHASHSEED is {hash_seed()}, the dump's bodies ran "
+                    f"with {header[H_SEED]}")
     environ = _environ_data()
     for name, value in header[H_ENV].items():
         now = environ.get(os.fsencode(name))
