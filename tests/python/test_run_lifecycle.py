@@ -204,21 +204,11 @@ def test_stopping_lets_running_programs_finish(server: Server) -> None:
     assert server.process.wait(timeout=10) == 0
 
 
-def test_idle_server_exits(tmp_path: Path, lib: Path) -> None:
+@pytest.mark.parametrize("pool", [[], ["--pool", "2"]])
+def test_idle_server_exits(tmp_path: Path, lib: Path, pool: list[str]) -> None:
+    """Idle, a server exits (with a pool, once its idle children ended)."""
     server = start_server(tmp_path / "srv", "served_mod", "--idle-timeout",
-                          "1", pythonpath=lib)
-    try:
-        assert server.client(["-c", "pass"]).returncode == 0
-        assert server.process.wait(timeout=30) == 0
-        assert "idle" in server.log.read_text()
-    finally:
-        server.stop()
-
-
-def test_idle_server_with_a_pool_exits_with_its_pool(tmp_path: Path, lib: Path) -> None:
-    """Idle, a pool server ends its idle children and then itself."""
-    server = start_server(tmp_path / "srv", "served_mod", "--pool", "2",
-                          "--idle-timeout", "1", pythonpath=lib)
+                          "1", *pool, pythonpath=lib)
     try:
         assert server.client(["-c", "pass"]).returncode == 0
         assert server.process.wait(timeout=30) == 0
