@@ -65,7 +65,7 @@ def write_archive(archive_path: str, started_as: int, tracer: Any) -> None:
     if os.getpid() != started_as and os.getppid() == started_as:
         # (A parent that exited, even unreaped, has handed its children on.)
         return
-    with tracer.KeptInterruptStatus(), tracer.OwnBuiltins():
+    with tracer.OwnBuiltins(), tracer.KeptInterruptStatus():
         trace_and_dump(archive_path)
 
 

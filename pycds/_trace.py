@@ -267,7 +267,7 @@ class KeptInterruptStatus:
 
 
 def write_trace(list_path: str) -> None:
-    with KeptInterruptStatus():
+    with OwnBuiltins(), KeptInterruptStatus():  # (the builtins first: it calls some)
         try:
             count = record(list_path)
             _log.say(f"traced {count} modules into {list_path}")

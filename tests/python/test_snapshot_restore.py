@@ -2180,9 +2180,12 @@ def mutate(tmp_path_factory: pytest.TempPathFactory) -> Snap:
     return snapshot_project(root, MUTATE, ["app.py"])
 
 
-@pytest.mark.parametrize("seed", ["random", "1", "777"])
-def test_mutating_restored_objects(mutate: Snap, seed: str) -> None:
-    result = runs(mutate, PYTHONHASHSEED=seed)
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_mutating_restored_objects(mutate: Snap, attempt: int) -> None:
+    """Each run restores under a hash seed of its own, never the dump's (a
+    seed fixed to another than the dump's runs the bodies instead:
+    test_hash_seed_differs_from_the_dump), so the tables are rebuilt."""
+    result = runs(mutate, PYTHONHASHSEED="random")
     result.same("mutate", "mut_data")
     assert result.share.stdout == result.plain.stdout
     assert result.share.returncode == result.plain.returncode == 0
