@@ -522,7 +522,7 @@ def choose_units(request: str, archive_path: str,
     return kept, starts
 
 
-def unit_source(blob: bytes) -> Any:
+def unit_source(blob: bytes) -> tuple[int, int] | None:
     """The (size, mtime_ns) of the source whose body made the unit."""
     from . import _snapshot_restore
     try:
