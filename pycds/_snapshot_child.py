@@ -690,12 +690,12 @@ def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any
     stream's plain attributes (`sys.stdout.encoding`: a program may have
     reconfigured or replaced the stream)."""
     own = getattr(frame.module, "__dict__", None)
-    settings = []
+    settings: list[tuple[Any, ...]] = []
+    if type(own) is not dict:
+        return settings
     # (sys.stdout over sys.__stdout__, the same object at the dump)
     streams = {id(getattr(sys, s)): s for s in sorted(STREAMS) if getattr(sys, s, None)}
     for how, where, name in sorted(pairs):
-        if type(own) is not dict:
-            continue
         stream = streams.get(id(own.get(where))) if how == "global" else None
         if stream is not None:  # `from sys import stdout`: stdout.y
             how, name = "stream", f"{stream}.{name}"
