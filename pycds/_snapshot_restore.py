@@ -612,22 +612,6 @@ def stream_setting(stream: str, attribute: str) -> Any:
     return None if callable(value) else value
 
 
-def _source_as_dumped(name: str) -> bool:
-    """Whether the archived module name's source file is still the one the
-    dump read (size and modification time, as the finder checks): a module
-    imported before the archive was mapped (encodings, at start-up) was not
-    served from it, and is the same code when its file is."""
-    found = _cds.share_lookup(name)
-    if found is None:
-        return True
-    _, origin, _, mtime_ns, size, _ = found
-    try:
-        st = os.stat(origin)
-    except OSError:
-        return False
-    return st.st_mtime_ns == mtime_ns and st.st_size == size
-
-
 def module_present(name: str) -> bool:
     """Whether sys.modules holds name: a setting (H_SETTINGS) of a body
     that asked (`"numpy" in sys.modules`, `sys.modules.get("gevent")`)."""
@@ -898,7 +882,7 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
     # imported from its file (its source changed since the dump) would
     # make others.
     for name in header[H_RAN]:
-        if _cds.share_served(name) is False and not _source_as_dumped(name):
+        if _cds.share_code_as_dumped(name) is False:
             raise Stale(f"{name}, whose code its body ran, changed since the dump")
     # Process-wide settings it read, once what it imports is loaded.
     for source, getter, args, expected in header[H_SETTINGS]:

@@ -390,53 +390,14 @@ typedef struct {
     PyObject_HEAD
 } FinderObject;
 
-/* Whether the file's contents hash to what the dump recorded. */
-static int same_contents(const char *file, const pycds_module_view *view)
-{
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return 0;
-    size_t size = (size_t)view->source_size;
-    char *data = PyMem_Malloc(size ? size : 1);
-    int same = data && fread(data, 1, size, f) == size && fgetc(f) == EOF &&
-               cds_hash(data, size) == view->source_hash;
-    PyMem_Free(data);
-    fclose(f);
-    return same;
-}
-
-/* Whether the archived file is still what the dump read: by size and
- * modification time, by contents too (PYCDSVALIDATE=hash), or assumed
- * (PYCDSVALIDATE=none). */
+/* Whether the archived file is still what the dump read (share.c decides,
+ * by PYCDSVALIDATE); when not, one fallback line saying why. */
 static int source_unchanged(PyObject *name, const pycds_module_view *view)
 {
-    if (pycds_share_validation() == PYCDS_VALIDATE_NONE)
-        return 1;
-    char file[PATH_MAX];
-    if (view->origin_size >= sizeof file) {
-        fallback(name, "source path too long");
-        return 0;
-    }
-    memcpy(file, view->origin, view->origin_size);
-    file[view->origin_size] = '\0';
-    struct stat st;
-    if (stat(file, &st) != 0) {
-        fallback(name, "source no longer readable");
-        return 0;
-    }
-    int64_t mtime_ns =
-        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (mtime_ns != view->source_mtime_ns ||
-        (uint64_t)st.st_size != view->source_size) {
-        fallback(name, "source changed since the dump");
-        return 0;
-    }
-    if (pycds_share_validation() == PYCDS_VALIDATE_HASH &&
-        !same_contents(file, view)) {
-        fallback(name, "source contents changed since the dump");
-        return 0;
-    }
-    return 1;
+    const char *changed = pycds_share_source_changed(view);
+    if (changed)
+        fallback(name, changed);
+    return changed == NULL;
 }
 
 static PyObject *origin_of(const pycds_module_view *view)

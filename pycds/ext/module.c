@@ -76,10 +76,11 @@ static PyMethodDef module_methods[] = {
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
      "hash) or None."},
-    {"share_served", pycds_share_served, METH_O,
-     "share_served(name) -> True when the archive's code of the module was\n"
-     "handed to an import in this process, False when it was imported from\n"
-     "its file instead, None when the archive holds no code of it."},
+    {"share_code_as_dumped", pycds_share_code_as_dumped, METH_O,
+     "share_code_as_dumped(name) -> True when the module's code that ran\n"
+     "in this process is the archive's (served, or imported from a file\n"
+     "that still passes PYCDSVALIDATE's check), False when its file changed,\n"
+     "None when the archive holds no code of it."},
     {"share_code", pycds_share_code, METH_O,
      "share_code(number) -> the module's code object, made ready on first\n"
      "use; None when it must be imported plainly."},

@@ -17,7 +17,10 @@
  */
 #include "share.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "os/array.h"
 #include "os/clock.h"
@@ -416,6 +419,43 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
     return 1;
 }
 
+/* Whether the file's contents hash to what the dump recorded. */
+static int same_contents(const char *file, const pycds_module_view *view)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 0;
+    size_t size = (size_t)view->source_size;
+    char *data = PyMem_Malloc(size ? size : 1);
+    int same = data && fread(data, 1, size, f) == size && fgetc(f) == EOF &&
+               cds_hash(data, size) == view->source_hash;
+    PyMem_Free(data);
+    fclose(f);
+    return same;
+}
+
+const char *pycds_share_source_changed(const pycds_module_view *view)
+{
+    if (shared.validation == PYCDS_VALIDATE_NONE)
+        return NULL;
+    char file[PATH_MAX];
+    if (view->origin_size >= sizeof file)
+        return "source path too long";
+    memcpy(file, view->origin, view->origin_size);
+    file[view->origin_size] = '\0';
+    struct stat st;
+    if (stat(file, &st) != 0)
+        return "source no longer readable";
+    int64_t mtime_ns =
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime_ns != view->source_mtime_ns ||
+        (uint64_t)st.st_size != view->source_size)
+        return "source changed since the dump";
+    if (shared.validation == PYCDS_VALIDATE_HASH && !same_contents(file, view))
+        return "source contents changed since the dump";
+    return NULL;
+}
+
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
 {
     (void)module;
@@ -434,20 +474,25 @@ PyObject *pycds_share_lookup(PyObject *module, PyObject *name)
                          (unsigned long long)view.source_hash);
 }
 
-PyObject *pycds_share_served(PyObject *module, PyObject *name)
+PyObject *pycds_share_code_as_dumped(PyObject *module, PyObject *name)
 {
     (void)module;
     if (check_shared() < 0)
         return NULL;
     if (!PyUnicode_Check(name))
-        return pycds_raise(PYCDS_ERROR_TYPE, "share_served() needs a str");
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "share_code_as_dumped() needs a str");
     pycds_module_view view;
     int found = pycds_share_find(name, &view);
     if (found < 0)
         return NULL;
     if (!found || view.kind != PYCDS_RECORD_CODE)
         Py_RETURN_NONE;
-    return PyBool_FromLong(shared.imported[view.number]);
+    /* Served: the archive's code ran.  Imported from its file (before the
+     * archive was mapped, at start-up, or as the finder's fallback): the
+     * same code when the file passes the finder's own check now. */
+    return PyBool_FromLong(shared.imported[view.number] ||
+                           pycds_share_source_changed(&view) == NULL);
 }
 
 /* The unit record of module `name`: 1 and *record, 0 when there is none,

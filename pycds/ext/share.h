@@ -76,11 +76,15 @@ PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
 /* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
  * or None. */
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name);
-/* share_served(name) -> True when the archive holds module `name`'s code
- * and handed it to an import in this process, False when it holds it and
- * did not (the module was imported from its file: its source changed),
- * None when it holds no code of it. */
-PyObject *pycds_share_served(PyObject *module, PyObject *name);
+/* share_code_as_dumped(name) -> True when the code of module `name` that
+ * ran in this process is the archive's: served from it, or imported from a
+ * file that passes the check below; False when its file has changed; None
+ * when the archive holds no code of it. */
+PyObject *pycds_share_code_as_dumped(PyObject *module, PyObject *name);
+/* Whether an archived module's file is still the one the dump read, checked
+ * as PYCDSVALIDATE says: NULL when it is (or validation is "none"), else
+ * the reason it is not, as one short phrase. */
+const char *pycds_share_source_changed(const pycds_module_view *view);
 /* Module `number`'s code object, made ready on first use (new reference);
  * None when it must be imported plainly; NULL with an exception when the
  * module was refused. */

@@ -3018,6 +3018,33 @@ def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path
         "code (modc, whose code its body ran, changed since the dump)"
 
 
+def test_validate_hash_sees_ran_code_rewritten_with_its_size_and_time(
+        tmp_path: Path) -> None:
+    """PYCDSVALIDATE=hash makes the finder import a module rewritten in
+    place with its size and time kept from its file; a unit whose body ran
+    that module's code is then checked the same way, so it runs its body
+    too (the default check sees neither: both serve the dump's code)."""
+    snap = snapshot_project(tmp_path, {
+        "modc.py": "def base():\n    return 1\n",
+        "modb.py": ("import modc\n"
+                    "class Thing:\n"
+                    "    def __init__(self):\n"
+                    "        self.v = modc.base() * 10\n"),
+        "moda.py": "from modb import Thing\nOBJ = Thing()\n",
+        "app.py": "import moda\nprint(moda.OBJ.v)\n"}, ["app.py"])
+    source = tmp_path / "modc.py"
+    st = source.stat()
+    source.write_text("def base():\n    return 2\n")
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    for cached in tmp_path.glob("__pycache__/modc.*.pyc"):
+        cached.unlink()
+    hashed = snap.share(["app.py"], PYCDSVALIDATE="hash")
+    assert hashed.stdout == snap.plain(["app.py"]).stdout == "20\n"
+    assert snapshot_lines(hashed.stderr)["moda"] == \
+        "code (modc, whose code its body ran, changed since the dump)"
+    assert snap.share(["app.py"]).stdout == "10\n"  # README: mtime's limit
+
+
 def test_a_body_that_ran_start_up_code_restores(tmp_path: Path) -> None:
     """Modules imported before the archive was mapped (encodings, at
     start-up) were not served from it; their code is the dump's while
