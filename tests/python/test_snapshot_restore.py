@@ -140,6 +140,20 @@ def restored_then_patched(snap: Snap, module: str, expected: str, patched: str) 
     assert snapshot_lines(share.stderr).get(module, "").startswith("code"), share.stderr
 
 
+def code_when_changed(snap: Snap, args: list[str], reasons: dict[str, str],
+                      **env: str | None) -> subprocess.CompletedProcess:
+    """Run as the program changed things (args, env, or files edited
+    before): each module of reasons runs its body, its line giving exactly
+    that reason, and the output is plain Python's; the share run, for what
+    else a test looks at."""
+    plain, share = snap.plain(args, **env), snap.share(args, **env)
+    lines = snapshot_lines(share.stderr)
+    for module, why in reasons.items():
+        assert lines.get(module) == f"code ({why})", (module, share.stderr)
+    assert share.stdout == plain.stdout, share.stderr
+    return share
+
+
 def runs(snap: Snap, args: list[str] | None = None, **env: str | None) -> Runs:
     args = args or ["app.py"]
     return Runs(snap, snap.plain(args, **env), snap.share(args, **env))
@@ -2667,13 +2681,10 @@ def test_a_builtin_the_body_did_not_find_is_seen(tmp_path: Path) -> None:
             import greets
             print(greets.GREETING)
         """}, ["app.py"])
-    as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("greets") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == "hello\n"
-    installed = snap.share(["app.py", "gettext"])
-    assert installed.stdout == snap.plain(["app.py", "gettext"]).stdout == "HELLO\n"
-    assert snapshot_lines(installed.stderr)["greets"] == \
-        "code (builtins._ is there, its body did not find it)"
+    assert same_as_plain(snap, "greets").stdout == "hello\n"
+    installed = code_when_changed(snap, ["app.py", "gettext"], {
+        "greets": "builtins._ is there, its body did not find it"})
+    assert installed.stdout == "HELLO\n"
 
 
 def test_an_attribute_the_body_did_not_find_in_another_module_is_seen(
@@ -2712,20 +2723,15 @@ def test_an_attribute_the_body_did_not_find_in_another_module_is_seen(
             print(codec.FAST, codec.ENCODE, codec.decode, codec.PROBE,
                   codec.Options.LEVEL, plugins.base.native)
         """}, ["app.py"])
-    as_dumped = snap.share(["app.py"])
-    lines = snapshot_lines(as_dumped.stderr)
-    assert lines.get("codec") == lines.get("plugins.base") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == "False None None none 0 None\n"
+    assert same_as_plain(snap, "codec", "plugins.base").stdout == \
+        "False None None none 0 None\n"
     for name, module in (("encode", "codec"), ("encode2", "codec"), ("decode", "codec"),
                          ("probe", "codec"), ("level", "codec"),
                          ("native", "plugins.base")):
-        patched = snap.share(["app.py", name])
-        assert patched.stdout == snap.plain(["app.py", name]).stdout, name
         owner = "plugins" if name == "native" else "speedups"
-        assert snapshot_lines(patched.stderr)[module] == \
-            f"code ({owner}.{name} is there, its body did not find it)"
-    other = snap.share(["app.py", "unrelated"])
-    assert snapshot_lines(other.stderr)["codec"] == "restored", other.stderr
+        code_when_changed(snap, ["app.py", name], {
+            module: f"{owner}.{name} is there, its body did not find it"})
+    assert_restored(snap.share(["app.py", "unrelated"]), "codec")
 
 
 def test_a_body_that_asked_sys_modules_is_seen(tmp_path: Path) -> None:
@@ -2751,16 +2757,11 @@ def test_a_body_that_asked_sys_modules_is_seen(tmp_path: Path) -> None:
         """}, ["app.py"])
     assert code_only(snap.dump_output)["selfish"] == \
         "unit: asked whether extra is in sys.modules, and its own imports changed that"
-    as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("probe") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == "False False True False\n"
+    assert same_as_plain(snap, "probe").stdout == "False False True False\n"
     for name in ("extra", "fractions", "csv"):
-        imported = snap.share(["app.py", name])
-        assert imported.stdout == snap.plain(["app.py", name]).stdout, name
-        assert snapshot_lines(imported.stderr)["probe"] == \
-            f"code ({name} is in sys.modules, its body saw otherwise)"
-    other = snap.share(["app.py", "colorsys"])
-    assert snapshot_lines(other.stderr)["probe"] == "restored", other.stderr
+        code_when_changed(snap, ["app.py", name], {
+            "probe": f"{name} is in sys.modules, its body saw otherwise"})
+    assert_restored(snap.share(["app.py", "colorsys"]), "probe")
 
 
 def test_a_body_reading_how_main_was_started_is_seen(tmp_path: Path) -> None:
@@ -2775,12 +2776,10 @@ def test_a_body_reading_how_main_was_started_is_seen(tmp_path: Path) -> None:
             import mainreader
             print(mainreader.AS_SCRIPT, repr(mainreader.PACKAGE))
         """}, ["app.py"])
-    as_script = snap.share(["app.py"])
-    assert snapshot_lines(as_script.stderr).get("mainreader") == "restored", as_script.stderr
-    assert as_script.stdout == "True None\n"
-    as_module = snap.share(["-m", "app"])
-    assert as_module.stdout == snap.plain(["-m", "app"]).stdout == "False ''\n"
-    assert snapshot_lines(as_module.stderr)["mainreader"].startswith("code (__main__.__")
+    assert same_as_plain(snap, "mainreader").stdout == "True None\n"
+    as_module = code_when_changed(snap, ["-m", "app"], {
+        "mainreader": "__main__.__package__ is not what its body saw"})
+    assert as_module.stdout == "False ''\n"
 
 
 def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> None:
@@ -2800,16 +2799,13 @@ def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> N
             import enc, enc2, enc3
             print(enc.ENCODING, enc.ERRORS, enc2.ENCODING, enc3.ENCODING)
         """}, ["app.py"])
-    as_dumped = snap.share(["app.py"])
-    for name in ("enc", "enc2", "enc3"):
-        assert snapshot_lines(as_dumped.stderr).get(name) == "restored", as_dumped.stderr
+    as_dumped = same_as_plain(snap, "enc", "enc2", "enc3")
     assert as_dumped.stdout == "utf-8 backslashreplace utf-8 utf-8\n"
+    why = "sys.stdout.encoding is not what its body read"
     for args, env in ((["app.py", "latin"], {}), (["app.py"], {"PYTHONIOENCODING": "latin-1"})):
-        changed = snap.share(args, **env)
-        assert changed.stdout == snap.plain(args, **env).stdout != as_dumped.stdout
-        for name in ("enc", "enc2", "enc3"):
-            assert snapshot_lines(changed.stderr)[name] == \
-                "code (sys.stdout.encoding is not what its body read)"
+        changed = code_when_changed(snap, args, dict.fromkeys(("enc", "enc2", "enc3"), why),
+                                    **env)
+        assert changed.stdout != as_dumped.stdout
 
 
 def test_priority_load_disk_space_and_databases(tmp_path: Path) -> None:
@@ -2851,13 +2847,10 @@ def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
             print(limits.OPEN_MAX, oct(masks.MASK))
         """}, ["app.py"])
     assert code_only(snap.dump_output)["masks"] == "called os.umask(), which sets it"
-    as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("limits") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == snap.plain(["app.py"]).stdout
-    lowered = snap.share(["app.py", "lower"])
-    assert lowered.stdout == snap.plain(["app.py", "lower"]).stdout != as_dumped.stdout
-    assert snapshot_lines(lowered.stderr)["limits"] == \
-        "code (os.sysconf() is not what its body read)"
+    as_dumped = same_as_plain(snap, "limits")
+    lowered = code_when_changed(snap, ["app.py", "lower"], {
+        "limits": "os.sysconf() is not what its body read"})
+    assert lowered.stdout != as_dumped.stdout
 
 
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
@@ -2873,13 +2866,10 @@ def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
             import where
             print(where.CTYPE)
         """}, ["app.py"])
-    as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("where") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == snap.plain(["app.py"]).stdout
-    changed = snap.share(["app.py", "c"])
-    assert changed.stdout == snap.plain(["app.py", "c"]).stdout != as_dumped.stdout
-    assert snapshot_lines(changed.stderr)["where"] == \
-        "code (_locale.setlocale() is not what its body read)"
+    as_dumped = same_as_plain(snap, "where")
+    changed = code_when_changed(snap, ["app.py", "c"], {
+        "where": "_locale.setlocale() is not what its body read"})
+    assert changed.stdout != as_dumped.stdout
 
 
 def test_another_modules_string_sentinel_keeps_its_identity(tmp_path: Path) -> None:
@@ -3008,14 +2998,11 @@ def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path
                     "        self.v = modc.base() * 10\n"),
         "moda.py": "from modb import Thing\nOBJ = Thing()\n",
         "app.py": "import moda\nprint(moda.OBJ.v)\n"}, ["app.py"])
-    as_dumped = snap.share(["app.py"])
-    assert snapshot_lines(as_dumped.stderr).get("moda") == "restored", as_dumped.stderr
-    assert as_dumped.stdout == "10\n"
+    assert same_as_plain(snap, "moda").stdout == "10\n"
     (tmp_path / "modc.py").write_text("def base():\n    return 2\n")
-    edited = snap.share(["app.py"])
-    assert edited.stdout == snap.plain(["app.py"]).stdout == "20\n"
-    assert snapshot_lines(edited.stderr)["moda"] == \
-        "code (modc, whose code its body ran, changed since the dump)"
+    edited = code_when_changed(snap, ["app.py"], {
+        "moda": "modc, whose code its body ran, changed since the dump"})
+    assert edited.stdout == "20\n"
 
 
 def test_validate_hash_sees_ran_code_rewritten_with_its_size_and_time(
@@ -3038,10 +3025,10 @@ def test_validate_hash_sees_ran_code_rewritten_with_its_size_and_time(
     os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
     for cached in tmp_path.glob("__pycache__/modc.*.pyc"):
         cached.unlink()
-    hashed = snap.share(["app.py"], PYCDSVALIDATE="hash")
-    assert hashed.stdout == snap.plain(["app.py"]).stdout == "20\n"
-    assert snapshot_lines(hashed.stderr)["moda"] == \
-        "code (modc, whose code its body ran, changed since the dump)"
+    hashed = code_when_changed(snap, ["app.py"], {
+        "moda": "modc, whose code its body ran, changed since the dump"},
+        PYCDSVALIDATE="hash")
+    assert hashed.stdout == "20\n"
     assert snap.share(["app.py"]).stdout == "10\n"  # README: mtime's limit
 
 
