@@ -791,6 +791,25 @@ IMPORT_SYSTEM = frozenset(("importlib._bootstrap", "importlib._bootstrap_externa
 CALLS_TOOL = 4
 
 
+def _abc_check_codes() -> set[int]:
+    """ABCMeta's __instancecheck__ and __subclasscheck__ (whose answers the
+    registries kept in C decide), by id of their code."""
+    import abc
+    return {id(getattr(abc.ABCMeta, name).__code__)
+            for name in ("__instancecheck__", "__subclasscheck__")
+            if hasattr(getattr(abc.ABCMeta, name), "__code__")}
+
+
+def _subclasses_asked(function: Any, arg0: Any) -> Any:
+    """The class whose __subclasses__() a C call asks, or None."""
+    if function is type.__subclasses__:
+        return arg0 if isinstance(arg0, type) else None
+    owner = getattr(function, "__self__", None)
+    if isinstance(owner, type) and getattr(function, "__name__", None) == "__subclasses__":
+        return owner
+    return None
+
+
 def _python_instance(value: Any) -> bool:
     """An instance of a Python class with a __dict__ (a settings object
     whose attribute a called function reads): digested by its attributes."""
@@ -1042,6 +1061,7 @@ class Planner:
         planner = self
         monitoring = getattr(sys, "monitoring", None)
         getframe = sys._getframe
+        abc_codes = _abc_check_codes()
         if monitoring is not None:
             disable = monitoring.DISABLE
 
@@ -1051,9 +1071,17 @@ class Planner:
                 ran = planner.stack[-1].ran
                 if id(code) not in ran:
                     ran[id(code)] = (code, getframe(1).f_globals)
+                if id(code) in abc_codes:  # every call: each asks its own ABC
+                    planner._asked_abc(getframe(1), abc_codes)
+                    return None
                 return disable
 
             def called(code: Any, offset: int, callable_: Any, arg0: Any) -> Any:
+                asked = _subclasses_asked(callable_, arg0)
+                if asked is not None:
+                    if not planner.recorder.paused and planner.stack:
+                        planner._asked_class(asked, "subclass_names", "__subclasses__()")
+                    return None
                 clock = _c_clock(callable_)
                 if clock is None:
                     return disable
@@ -1077,12 +1105,52 @@ class Planner:
                 code = frame.f_code
                 if id(code) not in ran:
                     ran[id(code)] = (code, frame.f_globals)
+                if id(code) in abc_codes:
+                    planner._asked_abc(frame, abc_codes)
             elif event == "c_call":
+                asked = _subclasses_asked(arg, None)
+                if asked is not None:
+                    planner._asked_class(asked, "subclass_names", "__subclasses__()")
                 clock = _c_clock(arg)
                 if clock is not None:
                     planner.stack[-1].refuse(C_CLOCK_REASON.format(clock))
 
         sys.setprofile(profiled)
+
+    def _asked_abc(self, check: Any, abc_codes: set[int]) -> None:
+        """A body called isinstance or issubclass with an ABC (check: the
+        frame of ABCMeta's method): the ABC's registrations and the classes
+        under it are a setting.  A check that another check makes (of a
+        subclass, or __instancecheck__'s own __subclasscheck__) is covered
+        by the outer one's."""
+        outer = check.f_back
+        if outer is not None and id(outer.f_code) in abc_codes:
+            return
+        cls = check.f_locals.get("cls")
+        if isinstance(cls, type):
+            self._asked_class(cls, "abc_state", "isinstance or issubclass")
+
+    def _asked_class(self, cls: type, getter: str, how: str) -> None:
+        """A setting (restore's getter) of a class that existed before the
+        body: what a program did before importing it (registered, derived)
+        must be what the body saw.  The body's own classes are its own."""
+        frame = self.stack[-1]
+        module, qualname = getattr(cls, "__module__", None), cls.__qualname__
+        if module == frame.name:
+            return
+        if type(module) is not str or restore.named_class(module, qualname) is not cls:
+            # a module of another name in sys.modules (_collections_abc's
+            # classes say collections.abc, which collections sets up last)
+            module = next((name for name in sorted(sys.modules) if type(name) is str
+                           and restore.named_class(name, qualname) is cls), None)
+        if module is None:
+            frame.refuse(f"asked {how} of {qualname}, a class it cannot name")
+            return
+        args = (module, qualname, frame.name)
+        if any(s[:3] == (restore.__name__, getter, args) for s in frame.settings):
+            return  # the first answer: what a restore checks, before its changes
+        value = getattr(restore, getter)(*args)
+        frame.settings.append((restore.__name__, getter, args, restore.digest(value)))
 
     def _watch_warnings(self) -> None:
         """A warning a body issued, shown or not here (DeprecationWarning is

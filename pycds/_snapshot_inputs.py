@@ -254,6 +254,9 @@ def _environ_class(base: type, recorder: InputRecorder) -> type:
     __contains__ and os.getenv all go through __getitem__."""
 
     class RecordingEnviron(base):  # type: ignore[valid-type, misc]
+        # (named as its base: what the ABCs' subclasses name leaves it out)
+        __pycds_planner__ = True
+
         def __getitem__(self, key: Any) -> Any:
             try:
                 value = super().__getitem__(key)

@@ -618,6 +618,68 @@ def module_present(name: str) -> bool:
     return name in sys.modules
 
 
+def named_class(module: str, qualname: str) -> Any:
+    """The class sys.modules[module] holds at qualname, or None."""
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) else None
+
+
+def _others(cls: type, reader: str) -> bool:
+    """Whether a class is neither of module reader (the asking body's own:
+    a restore asks before they exist) nor pycds's (the planner's classes,
+    its os.environ's named as os._Environ too, are no program's)."""
+    module = getattr(cls, "__module__", None)
+    return module != reader and "__pycds_planner__" not in cls.__dict__ and not (
+        type(module) is str and module.partition(".")[0] == __name__.partition(".")[0])
+
+
+def _names(classes: Any, reader: str) -> tuple[str, ...]:
+    """classes by module and qualified name, sorted; _others only."""
+    return tuple(sorted(_type_name(c) for c in classes if _others(c, reader)))
+
+
+def abc_state(module: str, qualname: str, reader: str) -> Any:
+    """What isinstance and issubclass with the ABC module.qualname answer
+    from, besides the class asked about: every class under it (a subclass's
+    __subclasshook__ or registry may answer for it) and every class
+    registered with one of them, an ABC so registered with what is under
+    it in turn; as one hash of their names, sorted (a digest of a long
+    tuple would be its length only); None where there is no such ABC.  A
+    setting (H_SETTINGS) of a body that asked: a program may have
+    registered or derived classes before importing it."""
+    root = named_class(module, qualname)
+    if root is None or not hasattr(root, "_abc_impl"):
+        return None
+    names, seen, todo = [], {id(root)}, [root]
+    while todo:
+        cls = todo.pop()
+        if not _others(cls, reader):
+            continue
+        name = _type_name(cls)
+        names.append(name)
+        registered = [ref() for ref in _abc._get_dump(cls)[0]] \
+            if hasattr(cls, "_abc_impl") else []
+        registered = [c for c in registered if c is not None]
+        names += [f"{name} <- {other}" for other in _names(registered, reader)]
+        for other in type.__subclasses__(cls) + registered:
+            if id(other) not in seen and (hasattr(other, "_abc_impl")
+                                          or other not in registered):
+                seen.add(id(other))
+                todo.append(other)
+    return _cds.hash_bytes("\n".join(sorted(names)).encode("utf-8", "surrogatepass"))
+
+
+def subclass_names(module: str, qualname: str, reader: str) -> Any:
+    """The direct subclasses of class module.qualname, a hash of their
+    names sorted, or None: a setting (H_SETTINGS) of a body that called its
+    __subclasses__()."""
+    cls = named_class(module, qualname)
+    return None if cls is None else _cds.hash_bytes(
+        "\n".join(_names(type.__subclasses__(cls), reader)).encode("utf-8", "surrogatepass"))
+
+
 def process_inputs() -> tuple[Any, ...]:
     """What every body saw of the process (the planner records the same):
     sys.flags (fixed for a process's life), sys.path, the locale and time
@@ -893,6 +955,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
                             "in sys.modules, its body saw otherwise")
             if (source, getter) == (__name__, "stream_setting"):
                 raise Stale(f"sys.{'.'.join(args)} is not what its body read")
+            if (source, getter) == (__name__, "abc_state"):
+                raise Stale(f"the classes registered with or derived from {args[0]}."
+                            f"{args[1]} are not those its body asked about")
+            if (source, getter) == (__name__, "subclass_names"):
+                raise Stale(f"{args[0]}.{args[1]}.__subclasses__() is not what its body read")
             raise Stale(f"{source}.{getter}() is not what its body read")
     # What it took from other modules (bindings: the same object, or plain
     # value) and what its code may have read of them (digests): C.
@@ -1323,12 +1390,14 @@ def describe(name: str, unit: Any) -> str:
     return "\n".join(lines)
 
 
-def load_objects(reading: tuple[Any, Any, Any]) -> tuple[Any, ...]:
+def load_objects(reading: tuple[Any, Any, Any, list[bool]]) -> tuple[Any, ...]:
     """The unit's pickles after the header, read by (unpickler, what their
-    persistent ids name, the header's H_AFTER): (namespace items,
-    operations, object count, and when the names were checked and the
-    objects made)."""
-    reader, named, after = reading
+    persistent ids name, the header's H_AFTER, a list told when objects
+    are being made): (namespace items,
+    operations, object count, and when the names were checked, the objects
+    made and filled).  Whatever fails, fails in here: what was made is
+    then dropped young (tenure.h)."""
+    reader, named, after, making = reading
     reader.load()  # the memo preamble
     reader.persistent_load = named
     checks = reader.load()
@@ -1337,6 +1406,7 @@ def load_objects(reading: tuple[Any, Any, Any]) -> tuple[Any, ...]:
         check_before(check)
     check_after_reads(after, checks)
     names_checked = time.perf_counter()
+    making.append(True)
     reader.load()  # the body's classes, made first in their order
     items = reader.load()
     operations = reader.load()
@@ -1346,7 +1416,10 @@ def load_objects(reading: tuple[Any, Any, Any]) -> tuple[Any, ...]:
         if batch is None:
             break
         _cds.unit_fills(batch, _abc_step, TYPE_DATA, apply_fill)
-    return items, operations, reader.load(), names_checked, objects_made
+    count = reader.load()
+    for op in operations:  # as checked above, unless the unit lies
+        check_operation(op)
+    return items, operations, count, names_checked, objects_made, time.perf_counter()
 
 
 def restore(module: Any, code: Any, unit: Any) -> bool:
@@ -1366,6 +1439,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         _log.say(f"snapshot: {name}: code ({watching})")
         return False
     started = time.perf_counter()
+    making: list[bool] = []
     try:
         data, process, head, end = split_unit(unit)
         if _Unpickler is None:
@@ -1385,16 +1459,23 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         # pickles' into `strings`: a C call each, no Python frame.
         reader.persistent_load = fixed.__getitem__
         # What it makes lives as long as the module: born old (tenure.h).
-        items, operations, count, t_names, t3 = _cds.tenured(
-            load_objects, (reader, strings.__getitem__, header[H_AFTER]))
-        for op in operations:  # as checked above, unless the unit lies
-            check_operation(op)
-        t4 = time.perf_counter()
+        items, operations, count, t_names, t3, t4 = _cds.tenured(
+            load_objects, (reader, strings.__getitem__, header[H_AFTER], making))
     except Stale as why:
-        _log.say(f"snapshot: {name}: code ({why})")
-        return False
+        failure = str(why)
     except Exception as error:  # a unit that does not fit: never the program's
-        _log.say(f"snapshot: {name}: code ({type(error).__name__}: {error})")
+        failure = f"{type(error).__name__}: {error}"
+    else:
+        failure = None
+    if failure is not None:
+        _log.say(f"snapshot: {name}: code ({failure})")
+        if making:
+            # What it made is young garbage (its memo was the last holder):
+            # gone before the body runs, its classes from their bases'
+            # __subclasses__() too, as though never made.
+            reader = None
+            import gc
+            gc.collect(0)
         return False
     # exec(code, namespace) raises the "exec" audit event, which a hook
     # sees for every body plain Python runs: here too, before anything of

@@ -137,7 +137,10 @@ PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
     int held = pycds_hold_collections();
     PyObject *result = PyObject_CallOneArg(args[0], args[1]);
     pycds_release_collections(held);
-    move_to_oldest(gc, marker);
+    /* What a failed call made is garbage: young, a young collection frees
+     * it (a class made and dropped leaves its bases' __subclasses__()). */
+    if (result)
+        move_to_oldest(gc, marker);
     Py_DECREF(marker);
     return result;
 }

@@ -30,7 +30,8 @@ void pycds_release_collections(int held);
  * starting by itself meanwhile; the container objects made meanwhile that
  * are still alive are moved from the youngest generation to the oldest.
  * Nothing is moved when a collection is running when it is called, or one
- * ran meanwhile all the same (gc.collect(), from any thread). */
+ * ran meanwhile all the same (gc.collect(), from any thread), or when
+ * the call raised: what it made stays young. */
 PyObject *pycds_tenured(PyObject *module, PyObject *const *args,
                         Py_ssize_t nargs);
 

@@ -2388,6 +2388,33 @@ def test_operation_refused_before_any_object_is_made(tmp_path: Path) -> None:
     assert again.stdout == plain.stdout
 
 
+def test_a_restore_failing_after_its_classes_were_made_leaves_none(
+        tmp_path: Path) -> None:
+    """A restore that fails once its classes are made (forced here: the
+    step that gives an ABC its C data raises) runs the body, and the made
+    class is gone from its base's __subclasses__() before the body makes
+    its own."""
+    snap = snapshot_project(tmp_path, {
+        "base.py": "class Base:\n    pass\n",
+        "mod.py": ("import abc, base\n"
+                   "class Child(base.Base, metaclass=abc.ABCMeta):\n"
+                   "    pass\n"
+                   "SEEN = [c.__qualname__ for c in base.Base.__subclasses__()]\n"),
+        "app.py": """
+            import sys, base
+            if sys.argv[1:] == ["fail"]:
+                import pycds._snapshot_restore as restore
+                def failing(cls, state):
+                    raise RuntimeError("forced")
+                restore._abc_step = failing
+            import mod
+            print(mod.SEEN, [c.__qualname__ for c in base.Base.__subclasses__()])
+        """}, ["app.py"])
+    assert same_as_plain(snap, "mod").stdout == "['Child'] ['Child']\n"
+    failed = code_when_changed(snap, ["app.py", "fail"], {"mod": "RuntimeError: forced"})
+    assert failed.stdout == "['Child'] ['Child']\n"
+
+
 def test_caches_and_extension_imports_do_not_stop_a_unit(tmp_path: Path) -> None:
     """Two things a body does before an import that a restore does not
     need to do first: fill re's cache (a later body's re.compile of the
@@ -2762,6 +2789,41 @@ def test_a_body_that_asked_sys_modules_is_seen(tmp_path: Path) -> None:
         code_when_changed(snap, ["app.py", name], {
             "probe": f"{name} is in sys.modules, its body saw otherwise"})
     assert_restored(snap.share(["app.py", "colorsys"]), "probe")
+
+
+def test_abc_registrations_and_subclasses_the_program_made_are_seen(
+        tmp_path: Path) -> None:
+    """isinstance and issubclass with an ABC answer from registries and
+    subclass lists kept in C; a body's __subclasses__() reads one: a
+    program that registered or derived a class first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": "class Box:\n    pass\nclass Other:\n    pass\nclass Plugin:\n    pass\n",
+        "reader.py": ("import collections.abc, lib\n"
+                      "IS_MAP = issubclass(lib.Box, collections.abc.Mapping)\n"
+                      "IS_SIZED = isinstance(lib.Other(), collections.abc.Sized)\n"),
+        "plugins.py": ("import lib\n"
+                       "FOUND = [c.__name__ for c in lib.Plugin.__subclasses__()]\n"),
+        "app.py": """
+            import sys, lib, collections.abc
+            if "register" in sys.argv:
+                collections.abc.Mapping.register(lib.Box)
+            if "derive" in sys.argv:
+                class Mine(collections.abc.Sized):
+                    pass
+                Mine.register(lib.Other)
+            if "plugin" in sys.argv:
+                class Extra(lib.Plugin):
+                    pass
+            import reader, plugins
+            print(reader.IS_MAP, reader.IS_SIZED, plugins.FOUND)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "reader", "plugins").stdout == "False False []\n"
+    why = "the classes registered with or derived from collections.abc.{} are not " \
+        "those its body asked about"
+    code_when_changed(snap, ["app.py", "register"], {"reader": why.format("Mapping")})
+    code_when_changed(snap, ["app.py", "derive"], {"reader": why.format("Sized")})
+    code_when_changed(snap, ["app.py", "plugin"], {
+        "plugins": "lib.Plugin.__subclasses__() is not what its body read"})
 
 
 def test_a_body_reading_how_main_was_started_is_seen(tmp_path: Path) -> None:
