@@ -3048,18 +3048,22 @@ def test_restored_modules_raise_the_exec_audit_event(tmp_path: Path) -> None:
         "lib refused False\n1 []\n", refused.stderr
 
 
+# moda's object is made by modb's __init__, which calls modc.base().
+RAN_OTHERS_CODE = {
+    "modc.py": "def base():\n    return 1\n",
+    "modb.py": ("import modc\n"
+                "class Thing:\n"
+                "    def __init__(self):\n"
+                "        self.v = modc.base() * 10\n"),
+    "moda.py": "from modb import Thing\nOBJ = Thing()\n",
+    "app.py": "import moda\nprint(moda.OBJ.v)\n"}
+
+
 def test_a_unit_whose_body_ran_code_that_changed_since_is_refused(tmp_path: Path) -> None:
     """The functions of other modules a body called made its objects: when
     one of those modules changed since the dump (imported from its file),
     the unit is not restored and the body runs the new code."""
-    snap = snapshot_project(tmp_path, {
-        "modc.py": "def base():\n    return 1\n",
-        "modb.py": ("import modc\n"
-                    "class Thing:\n"
-                    "    def __init__(self):\n"
-                    "        self.v = modc.base() * 10\n"),
-        "moda.py": "from modb import Thing\nOBJ = Thing()\n",
-        "app.py": "import moda\nprint(moda.OBJ.v)\n"}, ["app.py"])
+    snap = snapshot_project(tmp_path, RAN_OTHERS_CODE, ["app.py"])
     assert same_as_plain(snap, "moda").stdout == "10\n"
     (tmp_path / "modc.py").write_text("def base():\n    return 2\n")
     edited = code_when_changed(snap, ["app.py"], {
@@ -3073,14 +3077,7 @@ def test_validate_hash_sees_ran_code_rewritten_with_its_size_and_time(
     place with its size and time kept from its file; a unit whose body ran
     that module's code is then checked the same way, so it runs its body
     too (the default check sees neither: both serve the dump's code)."""
-    snap = snapshot_project(tmp_path, {
-        "modc.py": "def base():\n    return 1\n",
-        "modb.py": ("import modc\n"
-                    "class Thing:\n"
-                    "    def __init__(self):\n"
-                    "        self.v = modc.base() * 10\n"),
-        "moda.py": "from modb import Thing\nOBJ = Thing()\n",
-        "app.py": "import moda\nprint(moda.OBJ.v)\n"}, ["app.py"])
+    snap = snapshot_project(tmp_path, RAN_OTHERS_CODE, ["app.py"])
     source = tmp_path / "modc.py"
     st = source.stat()
     source.write_text("def base():\n    return 2\n")
