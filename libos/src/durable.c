@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "os/links.h"
 #include "os/syscalls.h"
 
 /* Record the first failure: what was being done, and errno. */
@@ -38,19 +39,21 @@ int os_durable_begin(os_durable_file *f, const char *path, mode_t mode)
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->path = path;
+    if (os_link_resolve(path, f->target, sizeof f->target) != 0)
+        return fail(f, errno, "follow the links of %s", path);
     unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
     int length = snprintf(f->temporary, sizeof f->temporary, "%s.tmp-%ld-%u",
-                          path, (long)getpid(), n);
+                          f->target, (long)getpid(), n);
     if (length < 0 || (size_t)length >= sizeof f->temporary) {
         f->temporary[0] = 0;
-        return fail(f, ENAMETOOLONG, "%s", path);
+        return fail(f, ENAMETOOLONG, "%s", f->target);
     }
     f->fd = os_sys.open(f->temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                         mode);
     if (f->fd < 0) {
         int error = errno;
         f->temporary[0] = 0; /* not ours to remove */
-        return fail(f, error, "create %s", path);
+        return fail(f, error, "create %s", f->target);
     }
     return 0;
 }
@@ -126,15 +129,15 @@ int os_durable_commit(os_durable_file *f)
         if (closed != 0)
             fail(f, errno, "close %s", f->temporary);
     }
-    if (!f->error && os_sys.rename(f->temporary, f->path) != 0)
-        fail(f, errno, "rename to %s", f->path);
+    if (!f->error && os_sys.rename(f->temporary, f->target) != 0)
+        fail(f, errno, "rename to %s", f->target);
     if (f->error) {
         os_durable_abort(f);
         errno = f->error;
         return -1;
     }
-    f->temporary[0] = 0; /* it is path now */
-    sync_directory(f->path);
+    f->temporary[0] = 0; /* it is target now */
+    sync_directory(f->target);
     return 0;
 }
 

@@ -11,6 +11,10 @@
  * PATH is left as it was; a writer killed before its rename leaves its
  * temporary behind (PATH.tmp-PID-N, never read as PATH).
  *
+ * A PATH that is a symbolic link (or a chain of them, os/links.h) is
+ * written where it points: the temporary is made beside the file at the
+ * end of the chain and renamed over it, and the links stay links.
+ *
  *     os_durable_file f;
  *     if (os_durable_begin(&f, path, 0644) == 0) {
  *         os_durable_write(&f, header, sizeof header);
@@ -30,14 +34,16 @@
 #define OS_DURABLE_MESSAGE_SIZE 256
 
 typedef struct os_durable_file {
-    int fd; /* the temporary, open for writing; -1 when none */
-    const char *path;
-    char temporary[OS_DURABLE_PATH_MAX];
+    int fd;           /* the temporary, open for writing; -1 when none */
+    const char *path; /* as given */
+    char target[OS_DURABLE_PATH_MAX];    /* path, its links followed */
+    char temporary[OS_DURABLE_PATH_MAX]; /* target.tmp-PID-N */
     int error; /* errno of the first failure; 0 while all went well */
     char message[OS_DURABLE_MESSAGE_SIZE]; /* e.g. "fsync PATH.tmp-1-0: ..." */
 } os_durable_file;
 
-/* Create the temporary for path with mode (less the umask).  0, or -1 with
+/* Follow path's links, and create the temporary for the target with mode
+ * (less the umask).  0, or -1 with
  * f->error and f->message set; either way f is ready for the calls below. */
 int os_durable_begin(os_durable_file *f, const char *path, mode_t mode);
 
@@ -48,7 +54,7 @@ int os_durable_write(os_durable_file *f, const void *data, size_t size);
 /* Append `size` zero bytes. */
 int os_durable_write_zeros(os_durable_file *f, uint64_t size);
 
-/* fsync, close, rename over path, fsync the directory.  0 when path now
+/* fsync, close, rename over the target, fsync the directory.  0 when path now
  * holds what was written; -1 (with f->error, f->message) when it holds what
  * it held before, and errno == f->error.  The temporary is gone either
  * way. */
