@@ -212,6 +212,30 @@ def auto_env(archive: Path, **extra: str) -> dict[str, str]:
                      PYCDSVERBOSE="1", **extra)
 
 
+def test_archive_through_a_link_into_a_directory_others_can_write(
+        project: Built, tmp_path: Path) -> None:
+    """A link in a safe directory to an archive in a directory others can
+    write: the archive sits there, and there AUTO would write it."""
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    shutil.copy(project.archive, shared_dir / "app.img")
+    link = project.root / "linked.img"
+    link.symlink_to(shared_dir / "app.img")
+    shared_dir.chmod(0o777)
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(link), PYCDSVERBOSE="1")
+    assert "without the sticky bit" in out.stderr and not hits(out.stderr)
+    dangling = project.root / "dangling.img"
+    dangling.symlink_to(shared_dir / "auto.img")
+    auto = run(["src/app.py"], cwd=project.root, **auto_env(dangling))
+    assert "without the sticky bit" in auto.stderr
+    assert "auto:" not in auto.stderr and not (shared_dir / "auto.img").exists()
+    shared_dir.chmod(0o1777)  # like /tmp: others cannot replace our file
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(link), PYCDSVERBOSE="1")
+    assert "versioned" in hits(out.stderr)
+
+
 def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "p")
     archive = root / "auto.img"
