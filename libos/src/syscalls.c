@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -77,6 +78,31 @@ static int real_mkdir(const char *path, mode_t mode)
     return mkdir(path, mode);
 }
 
+static ssize_t real_readlink(const char *path, char *buffer, size_t size)
+{
+    return readlink(path, buffer, size);
+}
+
+static int real_flock(int fd, int operation)
+{
+    return flock(fd, operation);
+}
+
+static DIR *real_opendir(const char *path)
+{
+    return opendir(path);
+}
+
+static struct dirent *real_readdir(DIR *directory)
+{
+    return readdir(directory);
+}
+
+static int real_closedir(DIR *directory)
+{
+    return closedir(directory);
+}
+
 static void *real_mmap(void *address, size_t size, int prot, int flags, int fd,
                        off_t offset)
 {
@@ -105,7 +131,9 @@ static int real_madvise(void *address, size_t size, int advice)
         .pread = real_pread, .write = real_write, .fsync = real_fsync,         \
         .fchmod = real_fchmod, .fstat = real_fstat, .stat = real_stat,         \
         .lstat = real_lstat, .rename = real_rename, .unlink = real_unlink,     \
-        .mkdir = real_mkdir, .mmap = real_mmap, .munmap = real_munmap,         \
+        .mkdir = real_mkdir, .readlink = real_readlink, .flock = real_flock,   \
+        .opendir = real_opendir, .readdir = real_readdir,                      \
+        .closedir = real_closedir, .mmap = real_mmap, .munmap = real_munmap,   \
         .mprotect = real_mprotect, .madvise = real_madvise,                    \
     }
 

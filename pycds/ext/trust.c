@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "os/links.h"
 #include "os/syscalls.h"
 #include "os/trust.h"
 
@@ -36,5 +37,22 @@ int pycds_check_trust(const char *path, char *reason, size_t size)
                  (unsigned)(st.st_mode & 0777));
         return -1;
     }
-    return os_check_parent(path, reason, size);
+    /* Whoever may rename entries in the directory of any link on the way
+     * decides which file is read, and AUTO writes the archive beside the
+     * file at the end (libos's durable write follows the links): each of
+     * those directories must follow the rule. */
+    char name[4096], next[4096];
+    snprintf(name, sizeof name, "%s", path);
+    for (int links = 0;; links++) {
+        if (os_check_parent(name, reason, size) != 0)
+            return -1;
+        int step = os_link_follow(name, next, sizeof next);
+        if (step == 0)
+            return 0;
+        if (step < 0 || links == OS_LINK_DEPTH) {
+            snprintf(reason, size, "%s", strerror(step < 0 ? errno : ELOOP));
+            return -1;
+        }
+        memcpy(name, next, sizeof name);
+    }
 }

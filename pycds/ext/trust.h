@@ -16,7 +16,8 @@
  * writable by nobody else, in a directory that follows libos's rule
  * (os/trust.h: owned by this user or root, writable by no one else unless
  * sticky, like /tmp), as OpenSSH requires of keys.  A missing file passes
- * if its directory does.
+ * if its directory does.  A path through symbolic links needs the
+ * directory of each link and of the file at the end to follow the rule.
  * -1 otherwise, with one line in reason.
  */
 int pycds_check_trust(const char *path, char *reason, size_t size);

@@ -212,6 +212,30 @@ def auto_env(archive: Path, **extra: str) -> dict[str, str]:
                      PYCDSVERBOSE="1", **extra)
 
 
+def test_archive_through_a_link_into_a_directory_others_can_write(
+        project: Built, tmp_path: Path) -> None:
+    """A link in a safe directory to an archive in a directory others can
+    write: the archive sits there, and there AUTO would write it."""
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    shutil.copy(project.archive, shared_dir / "app.img")
+    link = project.root / "linked.img"
+    link.symlink_to(shared_dir / "app.img")
+    shared_dir.chmod(0o777)
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(link), PYCDSVERBOSE="1")
+    assert "without the sticky bit" in out.stderr and not hits(out.stderr)
+    dangling = project.root / "dangling.img"
+    dangling.symlink_to(shared_dir / "auto.img")
+    auto = run(["src/app.py"], cwd=project.root, **auto_env(dangling))
+    assert "without the sticky bit" in auto.stderr
+    assert "auto:" not in auto.stderr and not (shared_dir / "auto.img").exists()
+    shared_dir.chmod(0o1777)  # like /tmp: others cannot replace our file
+    out = run(["src/app.py"], cwd=project.root, PYCDSMODE="SHARE",
+              PYCDSARCHIVE=str(link), PYCDSVERBOSE="1")
+    assert "versioned" in hits(out.stderr)
+
+
 def test_auto_mode_writes_once_then_shares(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "p")
     archive = root / "auto.img"
@@ -312,6 +336,75 @@ def test_auto_mode_dump_failure_changes_nothing(tmp_path: Path) -> None:
     assert "auto: archive not written" in done.stderr
     assert "Traceback" not in done.stderr
     assert archive.is_dir() and not list(root.glob("in_the_way.tmp-*"))
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["to-a-file", "dangling"])
+def test_auto_mode_writes_through_a_symlinked_archive(tmp_path: Path,
+                                                      existing: bool) -> None:
+    """PYCDSARCHIVE a symbolic link (to a volume, say): the archive is
+    written where the link points, the link stays, and the next run shares
+    the archive through it.  A dangling link's target is created."""
+    root = copy_project(tmp_path / "p")
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    target = volume / "app.img"
+    if existing:  # an archive of another build, to be replaced
+        target.write_bytes(b"PYCDS\x1a\r\n" + bytes(8192))
+    link = root / "auto.img"
+    link.symlink_to("../volume/app.img")  # relative to the link's directory
+    first = run(["src/app.py"], cwd=root, **auto_env(link))
+    assert "auto: archived" in first.stderr, first.stderr
+    assert link.is_symlink() and os.readlink(link) == "../volume/app.img"
+    assert target.is_file() and not target.is_symlink()
+    assert not list(root.glob("auto.img.tmp-*"))
+    assert not list(volume.glob("app.img.tmp-*"))
+    second = run(["src/app.py"], cwd=root, **auto_env(link))
+    assert "archive mapped" in second.stderr and "versioned" in hits(second.stderr)
+    assert link.is_symlink()
+
+
+def hold_a_temporary(path: Path) -> subprocess.Popen:
+    """A process that holds a temporary of path as libos's durable write
+    does (created, then an exclusive flock until renamed): a writer, alive
+    until killed."""
+    script = ("import fcntl, os, sys\n"
+              "name = f'{sys.argv[1]}.tmp-{os.getpid()}-0'\n"
+              "fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+              "os.write(fd, b'half an archive')\n"
+              "print(name, flush=True)\n"
+              "sys.stdin.read()\n")
+    return subprocess.Popen([sys.executable, "-c", script, str(path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_auto_mode_removes_a_killed_writers_temporary(tmp_path: Path) -> None:
+    """A writer killed (SIGKILL, the OOM killer) before its rename leaves its
+    temporary; the next write of the archive removes it, and leaves a live
+    writer's alone."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "auto.img"
+    killed, live = hold_a_temporary(archive), hold_a_temporary(archive)
+    try:
+        assert killed.stdout is not None and live.stdout is not None
+        killed_name = Path(killed.stdout.readline().strip())
+        live_name = Path(live.stdout.readline().strip())
+        killed.kill()
+        killed.wait(timeout=30)
+        assert killed_name.exists() and live_name.exists()
+        first = run(["src/app.py"], cwd=root, **auto_env(archive))
+        assert "auto: archived" in first.stderr, first.stderr
+        assert not killed_name.exists()
+        assert live_name.exists()
+        assert list(root.glob("auto.img.tmp-*")) == [live_name]
+    finally:
+        for process in (killed, live):
+            process.kill()
+            process.wait(timeout=30)
+            if process.stdout is not None:
+                process.stdout.close()
+            if process.stdin is not None:
+                process.stdin.close()
 
 
 def test_an_archive_or_lock_that_is_a_fifo_never_blocks(tmp_path: Path) -> None:

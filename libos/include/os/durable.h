@@ -8,8 +8,21 @@
  * (best effort: a filesystem that cannot sync a directory is not an
  * error; the file is complete either way).  Readers see the old file or
  * the new one, never a part.  On any failure the temporary is removed and
- * PATH is left as it was; a writer killed before its rename leaves its
- * temporary behind (PATH.tmp-PID-N, never read as PATH).
+ * PATH is left as it was.
+ *
+ * A PATH that is a symbolic link (or a chain of them, os/links.h) is
+ * written where it points: the temporary is made beside the file at the
+ * end of the chain and renamed over it, and the links stay links.
+ *
+ * A writer killed before its rename (SIGKILL, the OOM killer, a power cut)
+ * leaves its temporary behind, never read as PATH; the next writer of PATH
+ * removes it.  A writer holds an exclusive flock on its temporary from
+ * creating it until it is renamed or removed, and each begin removes the
+ * temporaries of the file it writes (exactly NAME.tmp-PID-N beside it,
+ * nothing else) that it can lock at once: those no live process holds,
+ * whatever their PIDs (reused, or of another PID namespace sharing the
+ * directory).  That clean-up is best effort: its failures are not the
+ * write's.
  *
  *     os_durable_file f;
  *     if (os_durable_begin(&f, path, 0644) == 0) {
@@ -30,15 +43,18 @@
 #define OS_DURABLE_MESSAGE_SIZE 256
 
 typedef struct os_durable_file {
-    int fd; /* the temporary, open for writing; -1 when none */
-    const char *path;
-    char temporary[OS_DURABLE_PATH_MAX];
+    int fd;           /* the temporary, open for writing; -1 when none */
+    const char *path; /* as given */
+    char target[OS_DURABLE_PATH_MAX];    /* path, its links followed */
+    char temporary[OS_DURABLE_PATH_MAX]; /* target.tmp-PID-N */
     int error; /* errno of the first failure; 0 while all went well */
     char message[OS_DURABLE_MESSAGE_SIZE]; /* e.g. "fsync PATH.tmp-1-0: ..." */
 } os_durable_file;
 
-/* Create the temporary for path with mode (less the umask).  0, or -1 with
- * f->error and f->message set; either way f is ready for the calls below. */
+/* Follow path's links, remove dead writers' temporaries, and create (and
+ * lock) the temporary for the target with mode (less the umask).  0, or -1
+ * with f->error and f->message set; either way f is ready for the calls
+ * below. */
 int os_durable_begin(os_durable_file *f, const char *path, mode_t mode);
 
 /* Append bytes; 0, or -1 once anything has failed (later calls do nothing,
@@ -48,10 +64,10 @@ int os_durable_write(os_durable_file *f, const void *data, size_t size);
 /* Append `size` zero bytes. */
 int os_durable_write_zeros(os_durable_file *f, uint64_t size);
 
-/* fsync, close, rename over path, fsync the directory.  0 when path now
- * holds what was written; -1 (with f->error, f->message) when it holds what
- * it held before, and errno == f->error.  The temporary is gone either
- * way. */
+/* fsync, rename over the target, close, fsync the directory.  0 when path
+ * now holds what was written; -1 (with f->error, f->message) when it holds
+ * what it held before, and errno == f->error.  The temporary is gone
+ * either way. */
 int os_durable_commit(os_durable_file *f);
 
 /* Give up: close and remove the temporary; path is untouched. */

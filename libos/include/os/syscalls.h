@@ -12,6 +12,7 @@
 #ifndef OS_SYSCALLS_H
 #define OS_SYSCALLS_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -30,6 +31,11 @@ typedef struct os_syscalls {
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, mode_t mode);
+    ssize_t (*readlink)(const char *path, char *buffer, size_t size);
+    int (*flock)(int fd, int operation);
+    DIR *(*opendir)(const char *path);
+    struct dirent *(*readdir)(DIR *directory);
+    int (*closedir)(DIR *directory);
     void *(*mmap)(void *address, size_t size, int prot, int flags, int fd,
                   off_t offset);
     int (*munmap)(void *address, size_t size);
