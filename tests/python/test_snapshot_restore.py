@@ -1536,6 +1536,9 @@ def test_a_scanned_entry_whose_size_changed_is_seen(scanned: Snap) -> None:
         result = scanned_runs(scanned, {"sizes_": "a.txt changed",
                                         "contents_": "a.txt changed"})
         assert "'a.txt': 9" in result.plain.stdout
+        # PYCDSVALIDATE=none trusts the archive's code, not a unit's data.
+        scanned_runs(scanned, {"sizes_": "a.txt changed", "contents_": "a.txt changed"},
+                     PYCDSVALIDATE="none")
     finally:
         path.write_text("aaaa\n")
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -1555,6 +1558,29 @@ def test_a_scanned_entry_that_became_a_directory_is_seen(scanned: Snap) -> None:
     finally:
         path.rmdir()
         aside.rename(path)
+
+
+def test_a_file_rewritten_with_its_size_and_time_kept(scanned: Snap) -> None:
+    """Same size, same time, same inode, other contents: seen under
+    PYCDSVALIDATE=hash (the body runs, as plain Python's does); under
+    mtime and none its unit is restored (README: not seen without hash)."""
+    hashed = runs(scanned, PYCDSVALIDATE="hash")
+    assert_restored(hashed.share, *SCANNERS, dump_output=scanned.dump_output)
+    path = scanned.root / "data" / "a.txt"
+    before = path.stat()
+    path.write_text("AAAA\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    try:
+        assert (path.stat().st_ino, path.stat().st_size) == (before.st_ino, before.st_size)
+        result = scanned_runs(scanned, {"contents_": "contents of"},
+                              PYCDSVALIDATE="hash")
+        assert "contents AAAA" in result.plain.stdout
+        for validate in ("mtime", "none"):
+            assert_restored(scanned.share(["app.py"], PYCDSVALIDATE=validate),
+                            *SCANNERS, dump_output=scanned.dump_output)
+    finally:
+        path.write_text("aaaa\n")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def test_argv_differs_output_equals_plain(inputs: Snap) -> None:
