@@ -31,6 +31,7 @@ from _frozen_importlib import BuiltinImporter, FrozenImporter
 from _frozen_importlib_external import (ExtensionFileLoader, SourceFileLoader,
                                         SourcelessFileLoader)
 
+from . import _cds
 from . import _snapshot_changes as changes
 from . import _snapshot_inputs as inputs
 from . import _snapshot_objects as objects
@@ -851,6 +852,7 @@ class Planner:
         self.codes: dict[str, Any] = {}   # module -> the code its body ran
         self.sources: dict[str, Any] = {}  # module -> its source's (size, mtime_ns) then
         self.unit_sizes: dict[str, int] = {}
+        self.contents: dict[tuple[str, Any], int | None] = {}  # _contents
         self.partial_users: dict[str, str] = {}  # module -> who used it early
         self.aliases_extra: dict[int, Any] = {}
         # The planner's stand-ins for functions it watches, by id: where
@@ -1532,12 +1534,22 @@ class Planner:
             set_by_body = _set_by_body(frame)
             files = sorted(set(inputs["opened"]) | set(inputs["stat"]))
             full = set(inputs["opened"]) | set(inputs["stat_full"])
+            states = [(p, restore._file_state(p) if p in full else restore.file_kind(p))
+                      for p in files]
+            # The contents of each regular file opened for reading, 8 bytes
+            # each (PYCDSVALIDATE=hash: a rewrite keeping size and time).
+            opened = set(inputs["opened"])
+            contents: list[tuple[str, int]] = []
+            for path, state in states:
+                digest = self._contents(path, state) if path in opened else None
+                if digest is not None:
+                    contents.append((path, digest))
             header = {
                 restore.H_PROCESS: frame.process,
                 restore.H_ENV: dict(inputs["env"]),
-                restore.H_FILES: [(p, restore._file_state(p) if p in full
-                                   else restore.file_kind(p)) for p in files],
+                restore.H_FILES: states,
                 restore.H_LISTED: [(p, restore._listing(p)) for p in inputs["listed"]],
+                restore.H_CONTENTS: contents,
                 restore.H_ARGV: None,
                 restore.H_LOOKUPS: frame.lookups,
                 restore.H_SETTINGS: frame.settings,
@@ -1577,6 +1589,15 @@ class Planner:
                     self.partial_users.setdefault(owner, name)
         if reason:
             record["refusals"].append(f"unit: {reason}")
+
+    def _contents(self, path: str, state: Any) -> int | None:
+        """The XXH3 of a file a body opened (None: no regular file), read
+        once for every unit whose bodies opened it while its state is
+        the same."""
+        key = (path, state)
+        if key not in self.contents:
+            self.contents[key] = _cds.file_hash(path) if state is not None else None
+        return self.contents[key]
 
     def _closure_inputs(self, record: ModuleRecord) -> tuple[Any, str]:
         """The inputs of record's body and of every body it depends on."""

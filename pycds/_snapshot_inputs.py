@@ -7,7 +7,8 @@ sys.addaudithook sees open, os.listdir and os.scandir but neither os.stat
 nor reads of os.environ (DESIGN.md section 9), so this planning process
 wraps those itself: os.environ's and os.environb's class,
 os.stat/os.lstat/os.access/os.readlink (which os.path.exists, isfile,
-isdir, islink, getmtime, realpath... call through the os module), and
+isdir, islink, getmtime, realpath... call through the os module), the
+entries of os.scandir (whose is_file(), stat()... read in C), and
 sys.argv.  Runs in the planning interpreter before the traced
 bodies: it imports only start-up modules.
 """
@@ -72,6 +73,7 @@ class InputRecorder:
         self._lstat = os.lstat
         self._access = os.access
         self._readlink = os.readlink
+        self._scandir = os.scandir
 
     def install(self) -> None:
         sys.addaudithook(self._audit)
@@ -86,12 +88,15 @@ class InputRecorder:
         os.access = self._wrap(self._access)  # type: ignore[assignment]
         # A link's target: a path read by it is checked with its target.
         os.readlink = self._wrap(self._readlink)  # type: ignore[assignment]
+        # os.walk, glob, pathlib and shutil call it through the os module.
+        os.scandir = self._wrap_scandir(self._scandir)  # type: ignore[assignment]
         # A body may ask whether a function is one that takes a directory
         # descriptor (shutil's rmtree turns its protection against symlink
         # attacks on that way): the wrappers answer as the real ones.
         for real, wrapper in ((self._stat, os.stat), (self._lstat, os.lstat),
                               (self._access, os.access),
-                              (self._readlink, os.readlink)):
+                              (self._readlink, os.readlink),
+                              (self._scandir, os.scandir)):
             for name in SUPPORTS_SETS:
                 functions = getattr(os, name, None)
                 if isinstance(functions, set) and real in functions:
@@ -112,6 +117,7 @@ class InputRecorder:
         aliases = {id(os.stat): witness(self._stat), id(os.lstat): witness(self._lstat),
                    id(os.access): witness(self._access),
                    id(os.readlink): witness(self._readlink),
+                   id(os.scandir): witness(self._scandir),
                    id(sys.argv): witness([]), id(sys.orig_argv): witness([]),
                    id(sys._xoptions): witness({}), id(os.environ): environ}
         if hasattr(os, "environb"):
@@ -133,6 +139,32 @@ class InputRecorder:
         wrapper.__qualname__ = real.__name__
         wrapper.__doc__ = real.__doc__
         return wrapper
+
+    def _wrap_scandir(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        recorder = self
+
+        def scandir(*args: Any, **kwargs: Any) -> Any:
+            entries = real(*args, **kwargs)
+            path = args[0] if args else kwargs.get("path")
+            if recorder.paused or isinstance(path, int):
+                # (A descriptor's entries name no path; a body opens one
+                # with os.open, and is refused for reading a directory.)
+                return entries
+            return NotingScandir(entries, recorder)
+        scandir.__name__ = scandir.__qualname__ = real.__name__
+        scandir.__doc__ = real.__doc__
+        return scandir
+
+    def note_entry(self, path: Any, full: bool) -> None:
+        """A body asked an os.scandir entry its kind (full False:
+        is_dir(), is_file(), is_symlink(), is_junction()) or its stat
+        (stat(), inode()): noted as os.path.isdir or os.stat note a path."""
+        if self.paused:
+            return
+        name = os.path.abspath(os.fsdecode(path))
+        self.current["stat"].setdefault(name, True)
+        if full and name not in self.current["stat_full"]:
+            self.current["stat_full"].append(name)
 
     def note_stat(self, path: Any, exists: bool) -> None:
         """A stat of path by the wrapper's caller, noted as full unless that
@@ -192,6 +224,101 @@ class InputRecorder:
                 self.current["listed"].append(name)
         elif event in EFFECT_EVENTS:
             self.effects.append(f"{EFFECT_EVENTS[event]} ({event})")
+
+
+# os.scandir's entries answer is_file(), stat() and the rest from C, past
+# the wrapped os.stat: a body that sums the sizes of a data directory's
+# files reads each file's state, which the directory's listing does not
+# show.  Each entry is noted as the body reads it: a kind question as
+# os.path.isdir's (checked by kind), stat() and inode() as os.stat's
+# (by size, time and inode).  Treating every entry of a scanned directory
+# as stat'ed would be as exact, but would check at every restore files
+# whose state the body never read (pathlib's iterdir scans for names only)
+# and refuse the unit when any of them is written.  The entries and their
+# iterator stand in for posix's, whose classes cannot be subclassed: type()
+# tells them apart, isinstance(entry, os.DirEntry) holds; a unit that keeps
+# one is refused as it would be for the real one (_snapshot_objects.py's
+# STAND_INS).
+class NotingScandir:
+    """os.scandir's iterator in a body; its entries are NotingEntry."""
+
+    __slots__ = ("_entries", "_recorder")
+
+    def __init__(self, entries: Any, recorder: InputRecorder) -> None:
+        self._entries = entries
+        self._recorder = recorder
+
+    def __iter__(self) -> NotingScandir:
+        return self
+
+    def __next__(self) -> NotingEntry:
+        return NotingEntry(next(self._entries), self._recorder)
+
+    def __enter__(self) -> NotingScandir:
+        self._entries.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._entries.__exit__(*exc_info)
+
+    def close(self) -> None:
+        self._entries.close()
+
+
+class NotingEntry:
+    """An os.DirEntry that notes what the body asks of it (note_entry)."""
+
+    __slots__ = ("_entry", "_recorder")
+
+    def __init__(self, entry: Any, recorder: InputRecorder) -> None:
+        self._entry = entry
+        self._recorder = recorder
+
+    @property
+    def __class__(self) -> type:  # type: ignore[override]
+        return os.DirEntry
+
+    @property
+    def name(self) -> Any:
+        return self._entry.name
+
+    @property
+    def path(self) -> Any:
+        return self._entry.path
+
+    def __fspath__(self) -> Any:
+        return self._entry.path
+
+    def __repr__(self) -> str:
+        return repr(self._entry)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self._entry.__reduce_ex__(protocol)  # raises, as DirEntry's
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        self._recorder.note_entry(self._entry.path, False)
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        self._recorder.note_entry(self._entry.path, False)
+        return self._entry.is_file(follow_symlinks=follow_symlinks)
+
+    def is_symlink(self) -> bool:
+        self._recorder.note_entry(self._entry.path, False)
+        return self._entry.is_symlink()
+
+    def stat(self, *, follow_symlinks: bool = True) -> Any:
+        self._recorder.note_entry(self._entry.path, True)
+        return self._entry.stat(follow_symlinks=follow_symlinks)
+
+    def inode(self) -> int:
+        self._recorder.note_entry(self._entry.path, True)
+        return self._entry.inode()
+
+    if hasattr(os.DirEntry, "is_junction"):  # 3.12+
+        def is_junction(self) -> bool:
+            self._recorder.note_entry(self._entry.path, False)
+            return self._entry.is_junction()
 
 
 def _plain_file(path: str, real_stat: Callable[..., Any]) -> bool:

@@ -91,7 +91,13 @@ RESOURCE_TYPES = {
     "builtins.async_generator": "an async generator", "builtins.frame":
     "a frame", "_thread._local": "thread-local state",
     "select.epoll": "an epoll descriptor", "mmap.mmap": "a memory mapping",
+    "posix.DirEntry": "a directory entry", "posix.ScandirIterator": "an open directory",
 }
+# The planner's stand-ins for C objects a body is given (pycds/_snapshot_inputs.py's
+# os.scandir entries), classified as what they stand in for: Python classes
+# that a unit would otherwise write as their own.
+STAND_INS = {"pycds._snapshot_inputs.NotingEntry": "posix.DirEntry",
+             "pycds._snapshot_inputs.NotingScandir": "posix.ScandirIterator"}
 
 
 def type_name(t: type) -> str:
@@ -168,6 +174,7 @@ def classify(obj: object, c_modules: set[str]) -> tuple[str, str, str]:
     """(class, type name, refusal reason or "")."""
     t = type(obj)
     name = type_name(t)
+    name = STAND_INS.get(name, name)
     if name == "_thread._local" and not _local_state(obj):
         # `_tls = threading.local()` with nothing set yet: each thread's
         # state starts empty, a new one is the same object.

@@ -80,11 +80,12 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U12: the modules whose code a body ran (U11: a class's witness holds its
+# U13: the contents' hashes of the files a body opened (U12: the modules
+# whose code a body ran; U11: a class's witness holds its
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU12"
+UNIT_MAGIC = b"pycdsU13"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -96,6 +97,9 @@ H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (abse
                            # target]),
                            # or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
+H_CONTENTS = "contents"    # [(path, XXH3 of its contents)]: the regular
+                           # files it opened for reading, compared under
+                           # PYCDSVALIDATE=hash only
 H_ARGV = "argv"            # sys.argv when the body read it, else None
 H_LOOKUPS = "lookups"      # [lookup_answer()]: what it asked find_spec
 H_SETTINGS = "settings"    # [(module, getter, args, digest)]: process-wide
@@ -908,6 +912,14 @@ def check_inputs(header: dict[str, Any]) -> None:
     for path, names in header[H_LISTED]:
         if _listing(path) != names:
             raise Stale(f"directory {path} changed")
+    if header[H_CONTENTS] and _cds.share_validation() == "hash":
+        # What a source's check is under hash (pycds/ext/finder.c): a file
+        # rewritten in place with its size and time kept.  Under mtime, the
+        # size, time and inode above; under none too (a unit's data files
+        # are no part of an immutable image's code).
+        for path, digest in header[H_CONTENTS]:
+            if _cds.file_hash(path) != digest:
+                raise Stale(f"contents of {path} changed")
     argv = header[H_ARGV]
     if argv is not None and list(sys.argv) != argv:
         raise Stale("sys.argv differs")
@@ -1374,7 +1386,8 @@ def describe(name: str, unit: Any) -> str:
              + ", ".join(n if not level else "." * level + n
                          for n, _, level, _ in header[H_IMPORTS][:12])
              + (" ..." if len(header[H_IMPORTS]) > 12 else ""),
-             f"    inputs     env {sorted(header[H_ENV])}, files {len(header[H_FILES])}, "
+             f"    inputs     env {sorted(header[H_ENV])}, files {len(header[H_FILES])} "
+             f"({len(header[H_CONTENTS])} with contents' hashes), "
              f"directories {len(header[H_LISTED])}"
              + (f", lookups {[entry[0] for entry in header[H_LOOKUPS]]}"
                 if header.get(H_LOOKUPS) else ""),

@@ -8,6 +8,7 @@
 #include "child.h"
 #include "class_image.h"
 #include "classes.h"
+#include "contents.h"
 #include "copier.h"
 #include "error.h"
 #include "fastpath.h"
@@ -65,6 +66,9 @@ static PyMethodDef module_methods[] = {
      "function version CPython 3.12+ derives from it (None on 3.11)."},
     {"hash_bytes", hash_bytes, METH_O,
      "hash_bytes(data) -> int: the archive format's XXH3 64-bit hash."},
+    {"file_hash", pycds_file_hash_py, METH_O,
+     "file_hash(path) -> int or None: hash_bytes of a regular file's\n"
+     "contents, None when path is no regular file that can be read."},
     {"share_open", (PyCFunction)(void (*)(void))pycds_share_open,
      METH_VARARGS | METH_KEYWORDS,
      "share_open(path, *, verify_objects=False, verbose=0, validate='mtime')\n"
@@ -73,6 +77,9 @@ static PyMethodDef module_methods[] = {
      "STATUS_SETTINGS), with nothing installed and nothing left mapped;\n"
      "verbose (PYCDSVERBOSE) and validate (PYCDSVALIDATE: mtime,\n"
      "hash or none; ValueError otherwise) hold for what it serves."},
+    {"share_validation", pycds_share_validation_name, METH_NOARGS,
+     "share_validation() -> str: the shared archive's PYCDSVALIDATE\n"
+     "(mtime, hash or none)."},
     {"share_lookup", pycds_share_lookup, METH_O,
      "share_lookup(name) -> (number, origin, is_package, mtime_ns, size,\n"
      "hash) or None."},

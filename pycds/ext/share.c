@@ -18,13 +18,13 @@
 #include "share.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "os/array.h"
 #include "os/clock.h"
 
+#include "contents.h"
 #include "error.h"
 #include "trust.h"
 #include "fingerprint.h"
@@ -359,6 +359,18 @@ static int check_shared(void)
     return pycds_fail(PYCDS_ERROR_RUNTIME, "no archive is shared");
 }
 
+PyObject *pycds_share_validation_name(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    if (check_shared() < 0)
+        return NULL;
+    switch (shared.validation) {
+    case PYCDS_VALIDATE_HASH: return PyUnicode_FromString("hash");
+    case PYCDS_VALIDATE_NONE: return PyUnicode_FromString("none");
+    default: return PyUnicode_FromString("mtime");
+    }
+}
+
 static pycds_record_kind record_kind(const cds_module_record *r)
 {
     /* A record with more than one kind is made by no writer: the kind
@@ -422,16 +434,8 @@ int pycds_share_find(PyObject *name, pycds_module_view *view)
 /* Whether the file's contents hash to what the dump recorded. */
 static int same_contents(const char *file, const pycds_module_view *view)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return 0;
-    size_t size = (size_t)view->source_size;
-    char *data = PyMem_Malloc(size ? size : 1);
-    int same = data && fread(data, 1, size, f) == size && fgetc(f) == EOF &&
-               cds_hash(data, size) == view->source_hash;
-    PyMem_Free(data);
-    fclose(f);
-    return same;
+    uint64_t hash;
+    return pycds_file_hash(file, &hash) && hash == view->source_hash;
 }
 
 const char *pycds_share_source_changed(const pycds_module_view *view)

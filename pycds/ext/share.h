@@ -73,6 +73,9 @@ int pycds_share_code_starts(uint32_t number);
 /* share_open(path, *, verify_objects=False, verbose=0, validate="mtime")
  * -> dict: map the archive (ValueError for an unknown validate). */
 PyObject *pycds_share_open(PyObject *module, PyObject *args, PyObject *kwargs);
+/* share_validation() -> "mtime", "hash" or "none": the shared archive's
+ * PYCDSVALIDATE, which a snapshot restore applies to a unit's data files. */
+PyObject *pycds_share_validation_name(PyObject *module, PyObject *unused);
 /* share_lookup(name) -> (number, origin, is_package, mtime_ns, size, hash)
  * or None. */
 PyObject *pycds_share_lookup(PyObject *module, PyObject *name);

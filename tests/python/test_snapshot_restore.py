@@ -1437,6 +1437,152 @@ def test_directory_seen_only_by_its_kind_keeps_the_unit(tmp_path: Path) -> None:
         moved.rename(busy)
 
 
+# What a body read of a directory's entries (os.scandir: DirEntry.is_file(),
+# is_dir(), stat(), inode() answer from C, past every wrapped os function)
+# and of a file's contents (a rewrite that keeps its size and time).
+SCANNED = {
+    "data/a.txt": "aaaa\n",
+    "data/b.txt": "bb\n",
+    "data/sub/c.txt": "",
+    "sizes_.py": """
+        import os
+        DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        SIZES = {}
+        with os.scandir(DATA) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    SIZES[entry.name] = entry.stat().st_size
+        del entries, entry
+        TOTAL = sum(SIZES.values())
+    """,
+    "kinds_.py": """
+        import os
+        DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        DIRS = sorted(e.name for e in os.scandir(DATA) if e.is_dir())
+        TYPED = all(isinstance(e, os.DirEntry) for e in os.scandir(DATA))
+    """,
+    "names_.py": """
+        import os
+        DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        NAMES = sorted(e.name for e in os.scandir(DATA))
+    """,
+    "walks_.py": """
+        import os
+        DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        FILES = sorted(os.path.relpath(os.path.join(top, name), DATA)
+                       for top, _, names in os.walk(DATA) for name in names)
+    """,
+    "keeps_entries_.py": """
+        import os
+        DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        ENTRIES = sorted(os.scandir(DATA), key=lambda e: e.name)
+    """,
+    "contents_.py": """
+        import os
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "data", "a.txt")) as f:
+            TEXT = f.read().strip()
+        del f
+    """,
+    "app.py": """
+        import sizes_, kinds_, names_, walks_, keeps_entries_, contents_
+        print("sizes", sizes_.SIZES, sizes_.TOTAL)
+        print("kinds", kinds_.DIRS, kinds_.TYPED)
+        print("names", names_.NAMES)
+        print("walks", walks_.FILES)
+        print("entries", [e.name for e in keeps_entries_.ENTRIES])
+        print("contents", contents_.TEXT)
+    """,
+}
+SCANNERS = ("sizes_", "kinds_", "names_", "walks_", "contents_")
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Snap:
+    return snapshot_project(tmp_path_factory.mktemp("scanned"), SCANNED, ["app.py"])
+
+
+def scanned_runs(snap: Snap, code: dict[str, str], **env: str | None) -> Runs:
+    """The modules of `code` run as code with a reason containing its
+    value, the other scanners are restored, and the output is plain's."""
+    result = runs(snap, **env)
+    lines = snapshot_lines(result.share.stderr)
+    for module, why in code.items():
+        assert lines.get(module, "").startswith("code ("), (module, result.share.stderr)
+        assert why in lines[module], lines[module]
+    assert_restored(result.share, *(m for m in SCANNERS if m not in code),
+                    dump_output=snap.dump_output)
+    assert result.share.stdout == result.plain.stdout, result.share.stderr
+    return result
+
+
+def test_scanned_directories_unchanged_are_restored(scanned: Snap) -> None:
+    """isinstance(entry, os.DirEntry) holds in the planner's bodies as in
+    plain Python's; a body that keeps entries is no unit."""
+    result = scanned_runs(scanned, {})
+    assert "kinds ['sub'] True" in result.plain.stdout
+    assert "a directory entry (posix.DirEntry)" in code_only(scanned.dump_output).get("keeps_entries_", ""), \
+        scanned.dump_output
+
+
+def test_a_scanned_entry_whose_size_changed_is_seen(scanned: Snap) -> None:
+    """The listing is the same, an entry's size is not: the body that read
+    it through DirEntry.stat() runs, those that read only names or kinds
+    restore."""
+    path = scanned.root / "data" / "a.txt"
+    before = path.stat()
+    path.write_text("aaaaaaaa\n")
+    try:
+        result = scanned_runs(scanned, {"sizes_": "a.txt changed",
+                                        "contents_": "a.txt changed"})
+        assert "'a.txt': 9" in result.plain.stdout
+        # PYCDSVALIDATE=none trusts the archive's code, not a unit's data.
+        scanned_runs(scanned, {"sizes_": "a.txt changed", "contents_": "a.txt changed"},
+                     PYCDSVALIDATE="none")
+    finally:
+        path.write_text("aaaa\n")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_scanned_entry_that_became_a_directory_is_seen(scanned: Snap) -> None:
+    """DirEntry.is_dir() and os.walk's: the same name, now a directory."""
+    path = scanned.root / "data" / "b.txt"
+    aside = scanned.root / "b.txt.aside"
+    path.rename(aside)
+    path.mkdir()
+    try:
+        result = scanned_runs(scanned, {"sizes_": "b.txt changed",
+                                        "kinds_": "b.txt changed",
+                                        "walks_": "b.txt changed"})
+        assert "kinds ['b.txt', 'sub'] True" in result.plain.stdout
+    finally:
+        path.rmdir()
+        aside.rename(path)
+
+
+def test_a_file_rewritten_with_its_size_and_time_kept(scanned: Snap) -> None:
+    """Same size, same time, same inode, other contents: seen under
+    PYCDSVALIDATE=hash (the body runs, as plain Python's does); under
+    mtime and none its unit is restored (README: not seen without hash)."""
+    hashed = runs(scanned, PYCDSVALIDATE="hash")
+    assert_restored(hashed.share, *SCANNERS, dump_output=scanned.dump_output)
+    path = scanned.root / "data" / "a.txt"
+    before = path.stat()
+    path.write_text("AAAA\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    try:
+        assert (path.stat().st_ino, path.stat().st_size) == (before.st_ino, before.st_size)
+        result = scanned_runs(scanned, {"contents_": "contents of"},
+                              PYCDSVALIDATE="hash")
+        assert "contents AAAA" in result.plain.stdout
+        for validate in ("mtime", "none"):
+            assert_restored(scanned.share(["app.py"], PYCDSVALIDATE=validate),
+                            *SCANNERS, dump_output=scanned.dump_output)
+    finally:
+        path.write_text("aaaa\n")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def test_argv_differs_output_equals_plain(inputs: Snap) -> None:
     result = Runs(inputs, inputs.plain(["app.py", "y"]), inputs.share(["app.py", "y"]))
     assert "in_argv" not in restored(result.share.stderr)
