@@ -285,6 +285,9 @@ REREAD_WITH_ARGUMENTS = {"time.strftime", "time.clock_gettime", "time.clock_gett
 # process would share the bytes: tokens, keys, uuid4, multiprocessing's
 # authkey), so a body that drew any is code only.
 ENTROPY = (("os", "urandom"), ("os", "getrandom"))
+# Files made with no audit event (the others: _snapshot_inputs's
+# FILE_EFFECT_EVENTS): a body that made one is code only.
+MAKERS = (("os", "mkfifo"), ("os", "mknod"))
 NOT_AGAIN = object()  # a clock value no restore can read again
 
 
@@ -882,7 +885,12 @@ class Planner:
             if module_name in sys.modules:
                 self._watch_setting(sys.modules[module_name], function)
         for module_name, function in ENTROPY:
-            self._watch_entropy(sys.modules[module_name], function)
+            self._watch_refused(sys.modules[module_name], function,
+                                f"drew random bytes from {module_name}.{function} "
+                                "(a restored process must draw its own)")
+        for module_name, function in MAKERS:
+            self._watch_refused(sys.modules[module_name], function,
+                                f"made a file with {module_name}.{function}")
         self.import_hook = self._import
         builtins.__import__ = self.import_hook
         self._watch_import_module()
@@ -1040,20 +1048,20 @@ class Planner:
             return value
         self._stand_in(hash, real, builtins, "hash")
 
-    def _watch_entropy(self, module: Any, name: str) -> None:
+    def _watch_refused(self, module: Any, name: str, reason: str) -> None:
+        """A function whose call makes a body code only, for reason."""
         real = getattr(module, name, None)
         if real is None:
             return
         planner = self
-        reason = (f"drew random bytes from {module.__name__}.{name} (a restored "
-                  "process must draw its own)")
 
-        def draw(*args: Any, **kwargs: Any) -> Any:
-            value = real(*args, **kwargs)
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            # (before the call: one that fails, the FIFO already there,
+            # answered a question about the file system too)
             if planner.stack and not planner.recorder.paused:
                 planner.stack[-1].refuse(reason)
-            return value
-        self._stand_in(draw, real, module, name)
+            return real(*args, **kwargs)
+        self._stand_in(refused, real, module, name)
 
     def _watch_calls(self) -> None:
         """Which code each body ran (its functions, and those they called),

@@ -37,6 +37,27 @@ EFFECT_EVENTS = {
     # its files are opened and read in C, where the open event is not raised
     "sqlite3.connect": "opened a database with sqlite3",
 }
+# Audit events of changes to the file system (and signals sent): a restore
+# would not redo them, and what the body read after them (a lock file it
+# removed, a directory it made) would be the dump's.  The import system's
+# own (writing bytecode: __pycache__ made, a .pyc renamed into place) are
+# not a body's.
+FILE_EFFECT_EVENTS = {
+    "os.remove": "removed",
+    "os.rename": "renamed",
+    "os.mkdir": "made the directory",
+    "os.rmdir": "removed the directory",
+    "os.chmod": "changed the mode of",
+    "os.chown": "changed the owner of",
+    "os.link": "linked",
+    "os.symlink": "made a symbolic link to",
+    "os.truncate": "truncated",
+    "os.utime": "set the times of",
+    "os.setxattr": "set an extended attribute of",
+    "os.removexattr": "removed an extended attribute of",
+    "os.kill": "sent a signal to process",
+    "os.killpg": "sent a signal to process group",
+}
 # os's sets of functions by what they accept (os.supports_dir_fd...).
 SUPPORTS_SETS = ("supports_dir_fd", "supports_fd", "supports_follow_symlinks",
                  "supports_effective_ids")
@@ -224,6 +245,11 @@ class InputRecorder:
                 self.current["listed"].append(name)
         elif event in EFFECT_EVENTS:
             self.effects.append(f"{EFFECT_EVENTS[event]} ({event})")
+        elif event in FILE_EFFECT_EVENTS and not _from_importlib():
+            target = args[0] if args else None
+            if isinstance(target, (str, bytes)):
+                target = os.path.abspath(os.fsdecode(target))
+            self.effects.append(f"{FILE_EFFECT_EVENTS[event]} {target} ({event})")
 
 
 # os.scandir's entries answer is_file(), stat() and the rest from C, past

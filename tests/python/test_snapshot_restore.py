@@ -3263,6 +3263,44 @@ def test_a_source_edited_while_the_dump_ran_keeps_no_unit(tmp_path: Path) -> Non
     assert code_only(snap.dump_output)["target"] == "its source changed while the dump ran"
 
 
+def test_a_body_that_changes_the_file_system_is_code_only(tmp_path: Path) -> None:
+    """A restore would not remove the lock file, make the directory, change
+    the mode or make the FIFO, and what the body read afterwards would be
+    the dump's: each such body is code only, and the program sees what
+    plain Python shows."""
+    (tmp_path / "stale.lock").write_text("")
+    (tmp_path / "mode.txt").write_text("")
+    snap = snapshot_project(tmp_path, {
+        "unlocks.py": ("import os\n"
+                       "LOCK = os.path.join(os.path.dirname(__file__), 'stale.lock')\n"
+                       "FOUND = os.path.exists(LOCK)\n"
+                       "try:\n"
+                       "    os.remove(LOCK)\n"
+                       "except FileNotFoundError:\n"
+                       "    pass\n"),
+        "makes.py": ("import os\n"
+                     "os.makedirs(os.path.join(os.path.dirname(__file__), 'cache'),\n"
+                     "            exist_ok=True)\n"),
+        "modes.py": "import os\nos.chmod(os.path.join(os.path.dirname(__file__), 'mode.txt'), 0o600)\n",
+        "pipes.py": ("import os\n"
+                     "try:\n"
+                     "    os.mkfifo(os.path.join(os.path.dirname(__file__), 'fifo'))\n"
+                     "except FileExistsError:\n"
+                     "    pass\n"),
+        "app.py": ("import os, unlocks, makes, modes, pipes\n"
+                   "print(unlocks.FOUND, os.path.exists('stale.lock'), os.path.isdir('cache'))\n"),
+    }, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused["unlocks"] == f"removed {tmp_path / 'stale.lock'} (os.remove)"
+    assert refused["makes"] == f"made the directory {tmp_path / 'cache'} (os.mkdir)"
+    assert refused["modes"] == f"changed the mode of {tmp_path / 'mode.txt'} (os.chmod)"
+    assert refused["pipes"] == "made a file with os.mkfifo"
+    (tmp_path / "stale.lock").write_text("")
+    (tmp_path / "cache").rmdir()
+    shared = snap.share(["app.py"])
+    assert shared.stdout == "True False True\n", shared.stderr
+
+
 def test_a_body_reading_a_device_or_a_kernel_file_is_code_only(tmp_path: Path) -> None:
     """/dev/urandom read with open(): every restored process would hold the
     same bytes; /proc's files change with no change of size or time."""
