@@ -31,8 +31,10 @@ static const run_variable_info variables[RUN_VAR_COUNT] = {
         {"PYCDSVALIDATE", "mtime", RUN_ENV_KEY,
          "how a module's file is checked against the dump: `mtime` (size and "
          "modification time), `hash` (also an XXH3 of the contents, which "
-         "catches a rewrite that keeps both), `none` (trust the archive: no "
-         "file checks and no per-module checksums; only for immutable "
+         "catches a rewrite that keeps both; the same for the data files a "
+         "snapshot unit's body opened, whose size, time and inode are "
+         "checked in every mode), `none` (trust the archive: no checks of "
+         "modules' files and no per-module checksums; only for immutable "
          "deployments)"},
     /* The preload set and the interpreter are in the key themselves. */
     [RUN_VAR_PRELOAD] = {"PYCDSPRELOAD", NULL, RUN_ENV_RUNTIME,
