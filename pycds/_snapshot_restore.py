@@ -92,8 +92,8 @@ FORMAT = 1
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
 H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (absent),
-                           # _file_state()'s (size, mtime_ns, inode[, link
-                           # target]),
+                           # _file_state()'s (size, mtime_ns, inode, mode,
+                           # uid, gid[, link target]),
                            # or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_ARGV = "argv"            # sys.argv when the body read it, else None
@@ -771,14 +771,16 @@ def _file_state(path: str) -> Any:
     and inode of what it leads to (another file of the same size and time,
     put in its place by a rename, a release directory's link switched, an
     archive unpacked over it, is another inode; not the device, which an
-    overlay mount numbers anew each time), and for a symbolic link its
-    target too (a body that called os.readlink)."""
+    overlay mount numbers anew each time), its mode and owner (what
+    os.access and a stat's permission bits answer from: a chmod or chown
+    leaves the size and time), and for a symbolic link its target too (a
+    body that called os.readlink)."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISLNK(st.st_mode):
-        return (st.st_size, st.st_mtime_ns, st.st_ino)
+        return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
     try:
         target = os.readlink(path)
     except OSError:
@@ -787,7 +789,7 @@ def _file_state(path: str) -> Any:
         st = os.stat(path)
     except OSError:
         return (None, None, target)
-    return (st.st_size, st.st_mtime_ns, st.st_ino, target)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid, target)
 
 
 def file_kind(path: str) -> Any:

@@ -2915,6 +2915,28 @@ def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
     assert lowered.stdout != as_dumped.stdout
 
 
+def test_a_files_mode_a_body_read_is_seen(tmp_path: Path) -> None:
+    """A chmod keeps a file's size and time: a body that asked its mode
+    (os.stat, os.access through shutil.which) restores only where the mode
+    is what it saw."""
+    snap = snapshot_project(tmp_path, {
+        "bin/tool": "#!/bin/sh\n",
+        "tools.py": ("import os, shutil, stat\n"
+                     "BIN = os.path.join(os.path.dirname(__file__), 'bin')\n"
+                     "TOOL = shutil.which('tool', path=BIN) is not None\n"
+                     "MODE = oct(stat.S_IMODE(os.stat(os.path.join(BIN, 'tool')).st_mode))\n"),
+        "app.py": """
+            import os, sys
+            os.chmod(os.path.join("bin", "tool"), 0o755 if sys.argv[1:] else 0o644)
+            import tools
+            print(tools.TOOL, tools.MODE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "tools").stdout == "False 0o644\n"
+    tool = str(tmp_path / "bin" / "tool")
+    changed = code_when_changed(snap, ["app.py", "x"], {"tools": f"{tool} changed"})
+    assert changed.stdout == "True 0o755\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
