@@ -529,7 +529,9 @@ class Frame:
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
-        self.ran: dict[int, tuple[Any, Any]] = {}  # id(code) -> (code, its globals)
+        # id(code) -> (code, its globals), and (id(code), "locals") -> (code,
+        # a module's namespace it ran with as its locals: _run_namespaces)
+        self.ran: dict[Any, tuple[Any, Any]] = {}
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -563,7 +565,7 @@ THREADS_OWN = (("threading", "_active"), ("threading", "_limbo"))
 NOT_COMPARED = frozenset(CACHES + THREADS_OWN)
 
 
-def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
+def _ran_names(ran: dict[Any, tuple[Any, Any]], own: str,
                skipped: set[str]) -> list[tuple[str, str, Any]]:
     """The functions, classes and plain values (None, numbers, strings:
     flags and settings) that the code a body ran names in its module, and
@@ -622,7 +624,7 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
     return found
 
 
-def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
+def _absent_builtins(code: Any, ran: dict[Any, tuple[Any, Any]],
                      opcodes: dict[int, int]) -> tuple[str, ...]:
     """The names the body's code (its module and class-body code, and the
     functions it ran) loads as globals that builtins does not have: a body
@@ -798,6 +800,37 @@ def _abc_check_codes() -> set[int]:
     return {id(getattr(abc.ABCMeta, name).__code__)
             for name in ("__instancecheck__", "__subclasscheck__")
             if hasattr(getattr(abc.ABCMeta, name), "__code__")}
+
+
+def _note_ran(ran: dict[Any, tuple[Any, Any]], code: Any, frame: Any) -> None:
+    """Code a body ran, with its globals; and code that eval or exec ran
+    with a module's namespace as its locals, where its names are looked up
+    first, with that namespace too (typing.get_type_hints evaluates a
+    class's string annotations with the class's attributes as globals and
+    its module's namespace as locals: a program that rebound a name there
+    changes the hints)."""
+    ran[id(code)] = (code, frame.f_globals)
+    if not code.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: no function's
+        names = frame.f_locals
+        if names is not frame.f_globals and type(names) is dict:
+            home = sys.modules.get(names.get("__name__"))  # type: ignore[arg-type]
+            if getattr(home, "__dict__", None) is names:
+                ran[(id(code), "locals")] = (code, names)
+
+
+def _seeded_from_entropy(code: Any, frame: Any) -> bool:
+    """Whether this call is random.Random.seed with no seed (what
+    `random.Random()` does): C seeds the generator from the system's
+    entropy, which no watcher of os.urandom sees, so a body that kept a
+    draw would give every restored process the dump's number."""
+    return (code.co_name == "seed" and frame.f_globals.get("__name__") == "random"
+            and getattr(frame.f_globals.get("Random"), "seed", None) is not None
+            and frame.f_globals["Random"].seed.__code__ is code
+            and frame.f_locals.get("a", 0) is None)
+
+
+RANDOM_SEED_REASON = ("seeded a random.Random from the system's entropy (a restored "
+                      "process must draw its own)")
 
 
 def _subclasses_asked(function: Any, arg0: Any) -> Any:
@@ -1070,9 +1103,13 @@ class Planner:
                     return None
                 ran = planner.stack[-1].ran
                 if id(code) not in ran:
-                    ran[id(code)] = (code, getframe(1).f_globals)
+                    _note_ran(ran, code, getframe(1))
                 if id(code) in abc_codes:  # every call: each asks its own ABC
                     planner._asked_abc(getframe(1), abc_codes)
+                    return None
+                if code.co_name == "seed":  # every call: only some have no seed
+                    if _seeded_from_entropy(code, getframe(1)):
+                        planner.stack[-1].refuse(RANDOM_SEED_REASON)
                     return None
                 return disable
 
@@ -1104,9 +1141,11 @@ class Planner:
                 ran = planner.stack[-1].ran
                 code = frame.f_code
                 if id(code) not in ran:
-                    ran[id(code)] = (code, frame.f_globals)
+                    _note_ran(ran, code, frame)
                 if id(code) in abc_codes:
                     planner._asked_abc(frame, abc_codes)
+                if code.co_name == "seed" and _seeded_from_entropy(code, frame):
+                    planner.stack[-1].refuse(RANDOM_SEED_REASON)
             elif event == "c_call":
                 asked = _subclasses_asked(arg, None)
                 if asked is not None:

@@ -2915,6 +2915,21 @@ def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
     assert lowered.stdout != as_dumped.stdout
 
 
+def test_a_draw_from_a_generator_seeded_by_the_system_is_refused(tmp_path: Path) -> None:
+    """random.Random() seeds itself from the system's entropy in C, which
+    no watcher of os.urandom sees: a body that kept a draw from one would
+    give every restored process the dump's number.  A seeded one repeats
+    its draws in every process, plain or restored."""
+    snap = snapshot_project(tmp_path, {
+        "salted.py": "import random\nSALT = random.Random().getrandbits(64)\n",
+        "fixed.py": "import random\nDRAW = random.Random(7).getrandbits(64)\n",
+        "app.py": "import salted, fixed\nprint(fixed.DRAW)\n"}, ["app.py"])
+    assert code_only(snap.dump_output)["salted"] == (
+        "seeded a random.Random from the system's entropy (a restored process must "
+        "draw its own)")
+    same_as_plain(snap, "fixed")
+
+
 def test_a_files_mode_a_body_read_is_seen(tmp_path: Path) -> None:
     """A chmod keeps a file's size and time: a body that asked its mode
     (os.stat, os.access through shutil.which) restores only where the mode
@@ -2935,6 +2950,26 @@ def test_a_files_mode_a_body_read_is_seen(tmp_path: Path) -> None:
     tool = str(tmp_path / "bin" / "tool")
     changed = code_when_changed(snap, ["app.py", "x"], {"tools": f"{tool} changed"})
     assert changed.stdout == "True 0o755\n"
+
+
+def test_type_hints_a_body_evaluated_are_checked(tmp_path: Path) -> None:
+    """typing.get_type_hints evaluates a class's string annotations with
+    its module's namespace as the locals of eval: a program that rebound a
+    name there first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "models.py": "Alias = int\nclass User:\n    id: 'Alias'\n",
+        "hints.py": "import typing, models\nHINTS = typing.get_type_hints(models.User)\n",
+        "app.py": """
+            import sys, models
+            if sys.argv[1:]:
+                models.Alias = str
+            import hints
+            print(hints.HINTS)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "hints").stdout == "{'id': <class 'int'>}\n"
+    changed = code_when_changed(snap, ["app.py", "str"], {
+        "hints": "models.Alias is not what its body saw"})
+    assert changed.stdout == "{'id': <class 'str'>}\n"
 
 
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
