@@ -520,6 +520,7 @@ class Frame:
         self.live_ops: list[tuple[Any, ...]] = []
         self.ops_before: str = ""  # a module imported after operations
         self.bindings: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.stars: list[str] = []  # the modules of its `from m import *`
         self.clock_reads: list[tuple[str, Any]] = []  # (clock, value read)
         # What it asked the import system without importing (find_spec):
         # restore.lookup_answer()s.
@@ -718,6 +719,14 @@ def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any
         settings.append((restore.__name__, "module_present", (name,),
                          restore.digest(present)))
     return settings
+
+
+def _star_settings(frame: Frame) -> list[tuple[Any, ...]]:
+    """Settings (H_SETTINGS) for the names each of the body's `from m
+    import *` bound: a program that added a public name to m, or changed
+    its __all__, first makes the statement bind others."""
+    return [(restore.__name__, "star_names", (source,),
+             restore.digest(restore.star_names(source))) for source in frame.stars]
 
 
 def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
@@ -1355,6 +1364,16 @@ class Planner:
                 continue
             if attribute == "*":
                 record["bindings"].append(self._binding(source, "*", "*", module))
+                # Which names it binds (a program may have added one, or
+                # changed __all__) and each one's value, as `from m import x`.
+                # (The names when its body ends, which a restore's replayed
+                # imports leave: _star_settings.)
+                if source not in frame.stars:
+                    frame.stars.append(source)
+                for bound in restore.star_names(source) or ():
+                    value = getattr(module, bound, changes.ABSENT)
+                    if value is not changes.ABSENT:
+                        frame.bindings.append((source, bound, _witness(value)))
                 continue
             value = getattr(module, attribute, changes.ABSENT)
             if value is not changes.ABSENT:
@@ -1508,6 +1527,7 @@ class Planner:
         """`dumps = json.dumps`: functions and classes of other modules bound
         in this one's namespace by any statement."""
         taken = {(b["module"], b["attribute"]) for b in record["bindings"]}
+        taken.update((source, attribute) for source, attribute, _ in frame.bindings)
         for bound_as, value in list(vars(module).items()):
             if not objects.is_a(value, (type, type(objects._cell))):
                 continue
@@ -1592,7 +1612,8 @@ class Planner:
             try:
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
                     frame, set_by_body, asked)
-                header[restore.H_SETTINGS] = frame.settings + _sys_asked(asked, frame)
+                header[restore.H_SETTINGS] = (frame.settings + _sys_asked(asked, frame)
+                                              + _star_settings(frame))
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return

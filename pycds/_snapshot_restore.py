@@ -920,6 +920,23 @@ def check_inputs(header: dict[str, Any]) -> None:
                 raise Stale(f"where the import system finds {name} changed")
 
 
+def star_names(name: str) -> Any:
+    """The names `from NAME import *` binds, sorted, as the import system
+    picks them: the module's __all__, else its names without a leading
+    underscore (None: no such module, or an __all__ that is not a list or
+    tuple of str)."""
+    module = sys.modules.get(name)
+    attrs = getattr(module, "__dict__", None)
+    if type(attrs) is not dict:
+        return None
+    names = attrs.get("__all__")
+    if names is None:
+        return tuple(sorted(n for n in attrs if type(n) is str and not n.startswith("_")))
+    if type(names) not in (list, tuple) or any(type(n) is not str for n in names):
+        return None
+    return tuple(sorted(set(names)))
+
+
 def lookup_answer(name: str, path: Any, spec: Any) -> tuple[Any, ...]:
     """A body's question to the import system (importlib.util.find_spec)
     and its answer: (name, the search path or None, found, origin)."""
@@ -960,6 +977,9 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             if (source, getter) == (__name__, "abc_state"):
                 raise Stale(f"the classes registered with or derived from {args[0]}."
                             f"{args[1]} are not those its body asked about")
+            if (source, getter) == (__name__, "star_names"):
+                raise Stale(f"the names from {args[0]} import * binds are not those "
+                            "its body bound")
             if (source, getter) == (__name__, "subclass_names"):
                 raise Stale(f"{args[0]}.{args[1]}.__subclasses__() is not what its body read")
             raise Stale(f"{source}.{getter}() is not what its body read")

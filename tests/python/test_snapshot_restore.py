@@ -2972,6 +2972,35 @@ def test_type_hints_a_body_evaluated_are_checked(tmp_path: Path) -> None:
     assert changed.stdout == "{'id': <class 'str'>}\n"
 
 
+def test_what_a_star_import_bound_is_checked(tmp_path: Path) -> None:
+    """`from m import *` binds m's public names (or its __all__): a program
+    that changed one's value (a number, a string), added a name or changed
+    __all__ first gets the body run, as `from m import x` does."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": "DEBUG = False\nNAME = 'app'\n",
+        "listed.py": "__all__ = ['A']\nA = 1\nB = 2\n",
+        "star.py": "from settings import *\nfrom listed import *\n",
+        "app.py": """
+            import sys, settings, listed
+            if "debug" in sys.argv:
+                settings.DEBUG = True
+            if "name" in sys.argv:
+                settings.NAME = "other"
+            if "extra" in sys.argv:
+                settings.EXTRA = 1
+            if "all" in sys.argv:
+                listed.__all__ = ["A", "B"]
+            import star
+            print(sorted(n for n in vars(star) if not n.startswith("_")), star.DEBUG, star.NAME)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "star").stdout == "['A', 'DEBUG', 'NAME'] False app\n"
+    code_when_changed(snap, ["app.py", "debug"], {"star": "settings.DEBUG changed"})
+    code_when_changed(snap, ["app.py", "name"], {"star": "settings.NAME changed"})
+    names = "the names from {} import * binds are not those its body bound"
+    code_when_changed(snap, ["app.py", "extra"], {"star": names.format("settings")})
+    code_when_changed(snap, ["app.py", "all"], {"star": names.format("listed")})
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
