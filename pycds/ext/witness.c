@@ -815,9 +815,9 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
  * that state: a class's own attributes and those of the classes of its
  * MRO that are not static (a method or a setting patched on a base before
  * the import); a function's closure cells, defaults and keyword defaults
- * (a cache a closure fills).  A class's attributes are one level (a
- * container among them by its witness), a cell's contents as a module
- * attribute's (a container by its items). */
+ * (a cache a closure fills), and its own attributes (a marker).  A class's
+ * attributes are one level (a container among them by its witness), a cell's
+ * contents as a module attribute's (a container by its items). */
 
 /* The tag that marks a digest as (tag, witness, state). */
 static PyObject *state_tag(void)
@@ -989,24 +989,35 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
     return hashed_bytes(&all, failed);
 }
 
-/* The state of a function, or None when it has no cells and no defaults. */
+/* The state of a function, or None when it has no cells, no defaults and
+ * no attributes of its own. */
 static PyObject *function_state(PyObject *function, PyObject *checked)
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
+    /* Its attributes (a marker a decorator or a program set, __wrapped__,
+     * __signature__), as a unit's operations will leave them. */
+    PyObject *attrs = read_as(function);
+    if (!attrs)
+        return NULL;
+    attrs = attrs != function ? attrs : f->func_dict;
+    if (attrs && (!PyDict_Check(attrs) || PyDict_GET_SIZE(attrs) == 0))
+        attrs = NULL;
     /* Held from the start: a witness may run Python code that sets the
      * function's defaults, which would free the ones read. */
-    PyObject *parts[3] = {Py_XNewRef(f->func_closure),
+    PyObject *parts[4] = {Py_XNewRef(f->func_closure),
                           Py_XNewRef(f->func_defaults),
-                          Py_XNewRef(f->func_kwdefaults)};
-    if (!parts[0] && !parts[1] && !parts[2])
+                          Py_XNewRef(f->func_kwdefaults), Py_XNewRef(attrs)};
+    if (!parts[0] && !parts[1] && !parts[2] && !parts[3])
         Py_RETURN_NONE;
     struct hashed all;
     hashed_init(&all);
     int failed = 0, nested = 0;
-    for (int part = 0; part < 3 && !failed; part++) {
+    for (int part = 0; part < 4 && !failed; part++) {
         PyObject *values = parts[part];
         if (!values) {
-            failed = put(&all, '0', NULL, 0) < 0;
+            /* (No mark for no attributes: the state of a function without
+             * any is what it was before they counted.) */
+            failed = part < 3 && put(&all, '0', NULL, 0) < 0;
             continue;
         }
         if (part == 0 && PyTuple_Check(values)) {
@@ -1037,12 +1048,13 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                 Py_DECREF(inside);
             }
         } else
-            /* The defaults tuple or keyword dict: its items, containers
-             * among them by their own items (a mutable default). */
-            failed = put(&all, 'D', NULL, 0) < 0 ||
+            /* The defaults tuple, keyword dict or attributes: their items,
+             * containers among them by their own items (a mutable
+             * default). */
+            failed = put(&all, part == 3 ? 'A' : 'D', NULL, 0) < 0 ||
                      feed_item(&all, values, 0, checked, &nested) < 0;
     }
-    for (int part = 0; part < 3; part++)
+    for (int part = 0; part < 4; part++)
         Py_XDECREF(parts[part]);
     return hashed_bytes(&all, failed);
 }

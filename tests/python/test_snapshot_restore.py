@@ -3001,6 +3001,31 @@ def test_what_a_star_import_bound_is_checked(tmp_path: Path) -> None:
     code_when_changed(snap, ["app.py", "all"], {"star": names.format("listed")})
 
 
+def test_a_functions_attributes_are_part_of_what_a_body_read(tmp_path: Path) -> None:
+    """A function's own attributes (a marker a decorator sets, a
+    __signature__ that inspect.signature answers with): a program that set
+    one on another module's function first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": "def handler(a, b):\n    return a\n",
+        "marks.py": ("import inspect, lib\n"
+                     "PUBLIC = getattr(lib.handler, 'public', False)\n"
+                     "SIGNATURE = str(inspect.signature(lib.handler))\n"),
+        "app.py": """
+            import inspect, sys, lib
+            if "public" in sys.argv:
+                lib.handler.public = True
+            if "signature" in sys.argv:
+                lib.handler.__signature__ = inspect.Signature()
+            import marks
+            print(marks.PUBLIC, marks.SIGNATURE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "marks").stdout == "False (a, b)\n"
+    for switch in ("public", "signature"):
+        changed = code_when_changed(snap, ["app.py", switch], {
+            "marks": "lib.handler is not what its body saw"})
+        assert changed.stdout != "False (a, b)\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
