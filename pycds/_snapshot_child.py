@@ -1685,6 +1685,9 @@ class Planner:
         names: set[str] = set()
         for current in _nested_codes([code], functions=False):
             names.update(loaded_names(current, self.load_opcodes))
+        # What it asked a module by a constant name (`getattr(m, "x",
+        # default)`, `hasattr(m, "x")`) and found: read as `m.x` is.
+        names.update(name for how, _, name in asked if how == "global")
         targets = {id(op[1]) for op in frame.live_ops}
         probes = _probes(frame.live_ops)
         reads: list[tuple[str, str, Any]] = []

@@ -3026,6 +3026,32 @@ def test_a_functions_attributes_are_part_of_what_a_body_read(tmp_path: Path) -> 
         assert changed.stdout != "False (a, b)\n"
 
 
+def test_an_attribute_asked_by_a_constant_name_is_checked(tmp_path: Path) -> None:
+    """getattr(m, "x", default) and hasattr(m, "x") that found the
+    attribute read it as `m.x` does: a program that changed it first gets
+    the body run."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": "DEBUG = False\nLEVEL = 1\n",
+        "reader.py": ("import settings\n"
+                      "DEBUGGING = getattr(settings, 'DEBUG', None)\n"
+                      "def _level():\n"
+                      "    return getattr(settings, 'LEVEL')\n"
+                      "VERBOSITY = _level()\n"),
+        "app.py": """
+            import sys, settings
+            if "debug" in sys.argv:
+                settings.DEBUG = True
+            if "level" in sys.argv:
+                settings.LEVEL = 2
+            import reader
+            print(reader.DEBUGGING, reader.VERBOSITY)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "reader").stdout == "False 1\n"
+    for switch, name in (("debug", "DEBUG"), ("level", "LEVEL")):
+        code_when_changed(snap, ["app.py", switch], {
+            "reader": f"settings.{name} is not what its body saw"})
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
