@@ -828,6 +828,16 @@ static PyObject *state_tag(void)
     return tag;
 }
 
+/* The tag that marks an instance's digest as (tag, digest, its class's
+ * state). */
+static PyObject *class_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=class");
+    return tag;
+}
+
 static int append_pair(PyObject *list, PyObject *a, PyObject *b)
 {
     PyObject *pair = PyTuple_Pack(2, a, b);
@@ -1148,6 +1158,16 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     Py_XDECREF(attrs);
     if (out != seen)
         Py_DECREF(seen);
+    /* And its class's state: what it reads through its class (a default
+     * a program set on the class, `HTTPConnection.debuglevel = 1`). */
+    PyObject *state = out ? class_state(t, checked) : NULL;
+    if (state && state != Py_None) {
+        PyObject *tag = class_tag();
+        PyObject *both = tag ? PyTuple_Pack(3, tag, out, state) : NULL;
+        Py_SETREF(out, both);
+    } else if (!state)
+        Py_CLEAR(out);
+    Py_XDECREF(state);
     return out;
 }
 
@@ -1254,9 +1274,21 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     int stamped =
         is_dict || attrs ? pycds_dict_stamp(attrs ? attrs : value, &stamp) : 0;
     /* An instance's dict replaced by another is another stamp too (the old
-     * one, if freed, counted as changed where the stamp counts changes). */
-    if (attrs)
+     * one, if freed, counted as changed where the stamp counts changes);
+     * so is a change to its class or a base (its digest holds their state:
+     * PyType_Modified gives the class a new tag when a base changes). */
+    if (attrs) {
         stamp = stamp * 1000003u ^ (uint64_t)(uintptr_t)attrs;
+        PyTypeObject *type = Py_TYPE(value);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+            unsigned int tag = pycds_type_stamp(type);
+            if (!tag) { /* none to be had: digested every time */
+                Py_DECREF(attrs);
+                return digest_of(value, checked);
+            }
+            stamp = stamp * 1000003u ^ tag;
+        }
+    }
     Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
     if (stamped < 0)
         return NULL;

@@ -3052,6 +3052,34 @@ def test_an_attribute_asked_by_a_constant_name_is_checked(tmp_path: Path) -> Non
             "reader": f"settings.{name} is not what its body saw"})
 
 
+def test_what_an_instance_reads_through_its_class_is_checked(tmp_path: Path) -> None:
+    """An instance of another module read by a body answers an attribute
+    it lacks from its class (a default): a program that set that class
+    attribute first (`HTTPConnection.debuglevel = 1`) gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": ("class Base:\n"
+                   "    retries = 1\n"
+                   "class Client(Base):\n"
+                   "    def limit(self):\n"
+                   "        return self.retries * 10\n"
+                   "client = Client()\n"),
+        "user.py": "import lib\nRETRIES = lib.client.retries\nLIMIT = lib.client.limit()\n",
+        "app.py": """
+            import sys, lib
+            if "client" in sys.argv:
+                lib.Client.retries = 2
+            if "base" in sys.argv:
+                lib.Base.retries = 3
+            import user
+            print(user.RETRIES, user.LIMIT)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "user").stdout == "1 10\n"
+    for switch in ("client", "base"):
+        changed = code_when_changed(snap, ["app.py", switch], {
+            "user": "lib.client is not what its body saw"})
+        assert changed.stdout != "1 10\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
