@@ -1119,6 +1119,22 @@ static PyObject *own_attrs(PyObject *obj)
     return attrs;
 }
 
+static int note_referent(PyObject *obj, void *found)
+{
+    *(PyObject **)found = obj;
+    return 0;
+}
+
+/* The mapping a types.MappingProxyType shows (borrowed), found as
+ * gc.get_referents finds it (its only referent), else NULL. */
+static PyObject *proxied(PyObject *value)
+{
+    PyObject *found = NULL;
+    if (Py_TYPE(value) == &PyDictProxy_Type && Py_TYPE(value)->tp_traverse)
+        (void)Py_TYPE(value)->tp_traverse(value, note_referent, &found);
+    return found;
+}
+
 /* digest(value); `checked` remembers witnesses of container items (NULL:
  * nothing); *nested is set when a container holds containers looked into. */
 static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
@@ -1133,6 +1149,18 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     PyObject *seen = witness_of(value);
     if (!seen || PyModule_CheckExact(value))
         return seen;
+    PyObject *shown = proxied(value);
+    if (shown && PyDict_CheckExact(shown)) {
+        /* A read-only view of a registry: the dict's items, as a module
+         * attribute's (a plugin a program registered first). */
+        PyObject *read = read_as(shown);
+        PyObject *items =
+            read ? container_digest(read, 1, checked, nested) : NULL;
+        PyObject *out = items ? PyTuple_Pack(2, seen, items) : NULL;
+        Py_XDECREF(items);
+        Py_DECREF(seen);
+        return out;
+    }
     if (PyType_Check(value) || t == &PyFunction_Type) {
         PyObject *state = state_of(value, checked);
         PyObject *tag = state ? state_tag() : NULL;

@@ -3080,6 +3080,30 @@ def test_what_an_instance_reads_through_its_class_is_checked(tmp_path: Path) -> 
         assert changed.stdout != "1 10\n"
 
 
+def test_a_read_only_view_of_a_registry_is_read_by_its_items(tmp_path: Path) -> None:
+    """A types.MappingProxyType over another module's dict (a registry it
+    shows read-only) is compared by the dict's items: a program that
+    registered an entry first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "plugins.py": ("import types\n"
+                       "_found = {'json': 1}\n"
+                       "REGISTRY = types.MappingProxyType(_found)\n"
+                       "def register(name):\n"
+                       "    _found[name] = len(_found) + 1\n"),
+        "cli.py": "import plugins\nFORMATS = sorted(plugins.REGISTRY)\n",
+        "app.py": """
+            import sys, plugins
+            if sys.argv[1:]:
+                plugins.register("yaml")
+            import cli
+            print(cli.FORMATS)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "cli").stdout == "['json']\n"
+    changed = code_when_changed(snap, ["app.py", "yaml"], {
+        "cli": "plugins.REGISTRY is not what its body saw"})
+    assert changed.stdout == "['json', 'yaml']\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
