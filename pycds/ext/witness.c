@@ -807,6 +807,22 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
     return out;
 }
 
+static int note_referent(PyObject *obj, void *found)
+{
+    *(PyObject **)found = obj;
+    return 0;
+}
+
+/* The mapping a types.MappingProxyType shows (borrowed), found as
+ * gc.get_referents finds it (its only referent), else NULL. */
+static PyObject *proxied(PyObject *value)
+{
+    PyObject *found = NULL;
+    if (Py_TYPE(value) == &PyDictProxy_Type && Py_TYPE(value)->tp_traverse)
+        (void)Py_TYPE(value)->tp_traverse(value, note_referent, &found);
+    return found;
+}
+
 /* ------------------------------------------------ classes' and functions'
  * state
  *
@@ -999,6 +1015,25 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
     return hashed_bytes(&all, failed);
 }
 
+/* A function's attributes (a new reference) with each read-only view of a
+ * dict in place of the dict it shows (singledispatch's `registry`, which
+ * a program's register() fills); NULL and no exception for NULL. */
+static PyObject *shown_attrs(PyObject *attrs)
+{
+    if (!attrs)
+        return NULL;
+    PyObject *out = PyDict_Copy(attrs);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (out && PyDict_Next(attrs, &pos, &key, &value)) {
+        PyObject *shown = proxied(value);
+        if (shown && PyDict_CheckExact(shown) &&
+            PyDict_SetItem(out, key, shown) < 0)
+            Py_CLEAR(out);
+    }
+    return out;
+}
+
 /* The state of a function, or None when it has no cells, no defaults and
  * no attributes of its own. */
 static PyObject *function_state(PyObject *function, PyObject *checked)
@@ -1016,7 +1051,12 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
      * function's defaults, which would free the ones read. */
     PyObject *parts[4] = {Py_XNewRef(f->func_closure),
                           Py_XNewRef(f->func_defaults),
-                          Py_XNewRef(f->func_kwdefaults), Py_XNewRef(attrs)};
+                          Py_XNewRef(f->func_kwdefaults), shown_attrs(attrs)};
+    if (attrs && !parts[3]) {
+        for (int part = 0; part < 3; part++)
+            Py_XDECREF(parts[part]);
+        return NULL;
+    }
     if (!parts[0] && !parts[1] && !parts[2] && !parts[3])
         Py_RETURN_NONE;
     struct hashed all;
@@ -1117,22 +1157,6 @@ static PyObject *own_attrs(PyObject *obj)
         attrs = Py_NewRef(Py_None);
     }
     return attrs;
-}
-
-static int note_referent(PyObject *obj, void *found)
-{
-    *(PyObject **)found = obj;
-    return 0;
-}
-
-/* The mapping a types.MappingProxyType shows (borrowed), found as
- * gc.get_referents finds it (its only referent), else NULL. */
-static PyObject *proxied(PyObject *value)
-{
-    PyObject *found = NULL;
-    if (Py_TYPE(value) == &PyDictProxy_Type && Py_TYPE(value)->tp_traverse)
-        (void)Py_TYPE(value)->tp_traverse(value, note_referent, &found);
-    return found;
 }
 
 /* digest(value); `checked` remembers witnesses of container items (NULL:

@@ -3104,6 +3104,29 @@ def test_a_read_only_view_of_a_registry_is_read_by_its_items(tmp_path: Path) -> 
     assert changed.stdout == "['json', 'yaml']\n"
 
 
+def test_a_singledispatch_registration_the_program_made_is_seen(tmp_path: Path) -> None:
+    """A body that called another module's functools.singledispatch
+    function: a program that registered an implementation first (in the
+    dict its `registry` attribute shows) gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "render.py": ("import functools\n"
+                      "@functools.singledispatch\n"
+                      "def show(value):\n"
+                      "    return 'any'\n"),
+        "page.py": "import render\nTITLE = render.show(1)\n",
+        "app.py": """
+            import sys, render
+            if sys.argv[1:]:
+                render.show.register(int, lambda value: "int")
+            import page
+            print(page.TITLE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "page").stdout == "any\n"
+    changed = code_when_changed(snap, ["app.py", "int"], {
+        "page": "render.show is not what its body saw"})
+    assert changed.stdout == "int\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first
