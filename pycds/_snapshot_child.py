@@ -524,6 +524,7 @@ class Frame:
         self.live_ops: list[tuple[Any, ...]] = []
         self.ops_before: str = ""  # a module imported after operations
         self.bindings: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.stars: list[str] = []  # the modules of its `from m import *`
         self.clock_reads: list[tuple[str, Any]] = []  # (clock, value read)
         # What it asked the import system without importing (find_spec):
         # restore.lookup_answer()s.
@@ -533,7 +534,9 @@ class Frame:
         self.modules_before = set(sys.modules)
         self.imported: set[str] = set()  # absolute names its statements named
         self.nested: set[str] = set()  # modules imported while it ran, at any depth
-        self.ran: dict[int, tuple[Any, Any]] = {}  # id(code) -> (code, its globals)
+        # id(code) -> (code, its globals), and (id(code), "locals") -> (code,
+        # a module's namespace it ran with as its locals: _run_namespaces)
+        self.ran: dict[Any, tuple[Any, Any]] = {}
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -567,7 +570,7 @@ THREADS_OWN = (("threading", "_active"), ("threading", "_limbo"))
 NOT_COMPARED = frozenset(CACHES + THREADS_OWN)
 
 
-def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
+def _ran_names(ran: dict[Any, tuple[Any, Any]], own: str,
                skipped: set[str]) -> list[tuple[str, str, Any]]:
     """The functions, classes and plain values (None, numbers, strings:
     flags and settings) that the code a body ran names in its module, and
@@ -626,7 +629,7 @@ def _ran_names(ran: dict[int, tuple[Any, Any]], own: str,
     return found
 
 
-def _absent_builtins(code: Any, ran: dict[int, tuple[Any, Any]],
+def _absent_builtins(code: Any, ran: dict[Any, tuple[Any, Any]],
                      opcodes: dict[int, int]) -> tuple[str, ...]:
     """The names the body's code (its module and class-body code, and the
     functions it ran) loads as globals that builtins does not have: a body
@@ -722,6 +725,14 @@ def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any
     return settings
 
 
+def _star_settings(frame: Frame) -> list[tuple[Any, ...]]:
+    """Settings (H_SETTINGS) for the names each of the body's `from m
+    import *` bound: a program that added a public name to m, or changed
+    its __all__, first makes the statement bind others."""
+    return [(restore.__name__, "star_names", (source,),
+             restore.digest(restore.star_names(source))) for source in frame.stars]
+
+
 def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
                        ) -> dict[str, set[str]]:
     """What the body asked other modules for and did not find, by module:
@@ -802,6 +813,37 @@ def _abc_check_codes() -> set[int]:
     return {id(getattr(abc.ABCMeta, name).__code__)
             for name in ("__instancecheck__", "__subclasscheck__")
             if hasattr(getattr(abc.ABCMeta, name), "__code__")}
+
+
+def _note_ran(ran: dict[Any, tuple[Any, Any]], code: Any, frame: Any) -> None:
+    """Code a body ran, with its globals; and code that eval or exec ran
+    with a module's namespace as its locals, where its names are looked up
+    first, with that namespace too (typing.get_type_hints evaluates a
+    class's string annotations with the class's attributes as globals and
+    its module's namespace as locals: a program that rebound a name there
+    changes the hints)."""
+    ran[id(code)] = (code, frame.f_globals)
+    if not code.co_flags & 0x3:  # CO_OPTIMIZED | CO_NEWLOCALS: no function's
+        names = frame.f_locals
+        if names is not frame.f_globals and type(names) is dict:
+            home = sys.modules.get(names.get("__name__"))  # type: ignore[arg-type]
+            if getattr(home, "__dict__", None) is names:
+                ran[(id(code), "locals")] = (code, names)
+
+
+def _seeded_from_entropy(code: Any, frame: Any) -> bool:
+    """Whether this call is random.Random.seed with no seed (what
+    `random.Random()` does): C seeds the generator from the system's
+    entropy, which no watcher of os.urandom sees, so a body that kept a
+    draw would give every restored process the dump's number."""
+    return (code.co_name == "seed" and frame.f_globals.get("__name__") == "random"
+            and getattr(frame.f_globals.get("Random"), "seed", None) is not None
+            and frame.f_globals["Random"].seed.__code__ is code
+            and frame.f_locals.get("a", 0) is None)
+
+
+RANDOM_SEED_REASON = ("seeded a random.Random from the system's entropy (a restored "
+                      "process must draw its own)")
 
 
 def _subclasses_asked(function: Any, arg0: Any) -> Any:
@@ -1080,9 +1122,13 @@ class Planner:
                     return None
                 ran = planner.stack[-1].ran
                 if id(code) not in ran:
-                    ran[id(code)] = (code, getframe(1).f_globals)
+                    _note_ran(ran, code, getframe(1))
                 if id(code) in abc_codes:  # every call: each asks its own ABC
                     planner._asked_abc(getframe(1), abc_codes)
+                    return None
+                if code.co_name == "seed":  # every call: only some have no seed
+                    if _seeded_from_entropy(code, getframe(1)):
+                        planner.stack[-1].refuse(RANDOM_SEED_REASON)
                     return None
                 return disable
 
@@ -1114,9 +1160,11 @@ class Planner:
                 ran = planner.stack[-1].ran
                 code = frame.f_code
                 if id(code) not in ran:
-                    ran[id(code)] = (code, frame.f_globals)
+                    _note_ran(ran, code, frame)
                 if id(code) in abc_codes:
                     planner._asked_abc(frame, abc_codes)
+                if code.co_name == "seed" and _seeded_from_entropy(code, frame):
+                    planner.stack[-1].refuse(RANDOM_SEED_REASON)
             elif event == "c_call":
                 asked = _subclasses_asked(arg, None)
                 if asked is not None:
@@ -1326,6 +1374,16 @@ class Planner:
                 continue
             if attribute == "*":
                 record["bindings"].append(self._binding(source, "*", "*", module))
+                # Which names it binds (a program may have added one, or
+                # changed __all__) and each one's value, as `from m import x`.
+                # (The names when its body ends, which a restore's replayed
+                # imports leave: _star_settings.)
+                if source not in frame.stars:
+                    frame.stars.append(source)
+                for bound in restore.star_names(source) or ():
+                    value = getattr(module, bound, changes.ABSENT)
+                    if value is not changes.ABSENT:
+                        frame.bindings.append((source, bound, _witness(value)))
                 continue
             value = getattr(module, attribute, changes.ABSENT)
             if value is not changes.ABSENT:
@@ -1479,6 +1537,7 @@ class Planner:
         """`dumps = json.dumps`: functions and classes of other modules bound
         in this one's namespace by any statement."""
         taken = {(b["module"], b["attribute"]) for b in record["bindings"]}
+        taken.update((source, attribute) for source, attribute, _ in frame.bindings)
         for bound_as, value in list(vars(module).items()):
             if not objects.is_a(value, (type, type(objects._cell))):
                 continue
@@ -1573,7 +1632,8 @@ class Planner:
             try:
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
                     frame, set_by_body, asked)
-                header[restore.H_SETTINGS] = frame.settings + _sys_asked(asked, frame)
+                header[restore.H_SETTINGS] = (frame.settings + _sys_asked(asked, frame)
+                                              + _star_settings(frame))
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")
                 return
@@ -1654,6 +1714,9 @@ class Planner:
         names: set[str] = set()
         for current in _nested_codes([code], functions=False):
             names.update(loaded_names(current, self.load_opcodes))
+        # What it asked a module by a constant name (`getattr(m, "x",
+        # default)`, `hasattr(m, "x")`) and found: read as `m.x` is.
+        names.update(name for how, _, name in asked if how == "global")
         targets = {id(op[1]) for op in frame.live_ops}
         probes = _probes(frame.live_ops)
         reads: list[tuple[str, str, Any]] = []

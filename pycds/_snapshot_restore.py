@@ -93,8 +93,8 @@ FORMAT = 1
 H_PROCESS = "process"      # what every body saw: (flags, sys.path, locale)
 H_ENV = "env"              # {name: value or None} read
 H_FILES = "files"          # [(path, state)] opened/stat'ed: state is None (absent),
-                           # _file_state()'s (size, mtime_ns, inode[, link
-                           # target]),
+                           # _file_state()'s (size, mtime_ns, inode, mode,
+                           # uid, gid[, link target]),
                            # or file_kind()'s (strings)
 H_LISTED = "listed"        # [(directory, sorted names or None)]
 H_CONTENTS = "contents"    # [(path, XXH3 of its contents)]: the regular
@@ -775,14 +775,16 @@ def _file_state(path: str) -> Any:
     and inode of what it leads to (another file of the same size and time,
     put in its place by a rename, a release directory's link switched, an
     archive unpacked over it, is another inode; not the device, which an
-    overlay mount numbers anew each time), and for a symbolic link its
-    target too (a body that called os.readlink)."""
+    overlay mount numbers anew each time), its mode and owner (what
+    os.access and a stat's permission bits answer from: a chmod or chown
+    leaves the size and time), and for a symbolic link its target too (a
+    body that called os.readlink)."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISLNK(st.st_mode):
-        return (st.st_size, st.st_mtime_ns, st.st_ino)
+        return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
     try:
         target = os.readlink(path)
     except OSError:
@@ -791,7 +793,7 @@ def _file_state(path: str) -> Any:
         st = os.stat(path)
     except OSError:
         return (None, None, target)
-    return (st.st_size, st.st_mtime_ns, st.st_ino, target)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid, target)
 
 
 def file_kind(path: str) -> Any:
@@ -930,6 +932,23 @@ def check_inputs(header: dict[str, Any]) -> None:
                 raise Stale(f"where the import system finds {name} changed")
 
 
+def star_names(name: str) -> Any:
+    """The names `from NAME import *` binds, sorted, as the import system
+    picks them: the module's __all__, else its names without a leading
+    underscore (None: no such module, or an __all__ that is not a list or
+    tuple of str)."""
+    module = sys.modules.get(name)
+    attrs = getattr(module, "__dict__", None)
+    if type(attrs) is not dict:
+        return None
+    names = attrs.get("__all__")
+    if names is None:
+        return tuple(sorted(n for n in attrs if type(n) is str and not n.startswith("_")))
+    if type(names) not in (list, tuple) or any(type(n) is not str for n in names):
+        return None
+    return tuple(sorted(set(names)))
+
+
 def lookup_answer(name: str, path: Any, spec: Any) -> tuple[Any, ...]:
     """A body's question to the import system (importlib.util.find_spec)
     and its answer: (name, the search path or None, found, origin)."""
@@ -970,6 +989,9 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             if (source, getter) == (__name__, "abc_state"):
                 raise Stale(f"the classes registered with or derived from {args[0]}."
                             f"{args[1]} are not those its body asked about")
+            if (source, getter) == (__name__, "star_names"):
+                raise Stale(f"the names from {args[0]} import * binds are not those "
+                            "its body bound")
             if (source, getter) == (__name__, "subclass_names"):
                 raise Stale(f"{args[0]}.{args[1]}.__subclasses__() is not what its body read")
             raise Stale(f"{source}.{getter}() is not what its body read")

@@ -807,6 +807,22 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
     return out;
 }
 
+static int note_referent(PyObject *obj, void *found)
+{
+    *(PyObject **)found = obj;
+    return 0;
+}
+
+/* The mapping a types.MappingProxyType shows (borrowed), found as
+ * gc.get_referents finds it (its only referent), else NULL. */
+static PyObject *proxied(PyObject *value)
+{
+    PyObject *found = NULL;
+    if (Py_TYPE(value) == &PyDictProxy_Type && Py_TYPE(value)->tp_traverse)
+        (void)Py_TYPE(value)->tp_traverse(value, note_referent, &found);
+    return found;
+}
+
 /* ------------------------------------------------ classes' and functions'
  * state
  *
@@ -815,9 +831,9 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
  * that state: a class's own attributes and those of the classes of its
  * MRO that are not static (a method or a setting patched on a base before
  * the import); a function's closure cells, defaults and keyword defaults
- * (a cache a closure fills).  A class's attributes are one level (a
- * container among them by its witness), a cell's contents as a module
- * attribute's (a container by its items). */
+ * (a cache a closure fills), and its own attributes (a marker).  A class's
+ * attributes are one level (a container among them by its witness), a cell's
+ * contents as a module attribute's (a container by its items). */
 
 /* The tag that marks a digest as (tag, witness, state). */
 static PyObject *state_tag(void)
@@ -825,6 +841,16 @@ static PyObject *state_tag(void)
     static PyObject *tag;
     if (!tag)
         tag = PyUnicode_InternFromString("=state");
+    return tag;
+}
+
+/* The tag that marks an instance's digest as (tag, digest, its class's
+ * state). */
+static PyObject *class_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=class");
     return tag;
 }
 
@@ -989,24 +1015,59 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
     return hashed_bytes(&all, failed);
 }
 
-/* The state of a function, or None when it has no cells and no defaults. */
+/* A function's attributes (a new reference) with each read-only view of a
+ * dict in place of the dict it shows (singledispatch's `registry`, which
+ * a program's register() fills); NULL and no exception for NULL. */
+static PyObject *shown_attrs(PyObject *attrs)
+{
+    if (!attrs)
+        return NULL;
+    PyObject *out = PyDict_Copy(attrs);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (out && PyDict_Next(attrs, &pos, &key, &value)) {
+        PyObject *shown = proxied(value);
+        if (shown && PyDict_CheckExact(shown) &&
+            PyDict_SetItem(out, key, shown) < 0)
+            Py_CLEAR(out);
+    }
+    return out;
+}
+
+/* The state of a function, or None when it has no cells, no defaults and
+ * no attributes of its own. */
 static PyObject *function_state(PyObject *function, PyObject *checked)
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
+    /* Its attributes (a marker a decorator or a program set, __wrapped__,
+     * __signature__), as a unit's operations will leave them. */
+    PyObject *attrs = read_as(function);
+    if (!attrs)
+        return NULL;
+    attrs = attrs != function ? attrs : f->func_dict;
+    if (attrs && (!PyDict_Check(attrs) || PyDict_GET_SIZE(attrs) == 0))
+        attrs = NULL;
     /* Held from the start: a witness may run Python code that sets the
      * function's defaults, which would free the ones read. */
-    PyObject *parts[3] = {Py_XNewRef(f->func_closure),
+    PyObject *parts[4] = {Py_XNewRef(f->func_closure),
                           Py_XNewRef(f->func_defaults),
-                          Py_XNewRef(f->func_kwdefaults)};
-    if (!parts[0] && !parts[1] && !parts[2])
+                          Py_XNewRef(f->func_kwdefaults), shown_attrs(attrs)};
+    if (attrs && !parts[3]) {
+        for (int part = 0; part < 3; part++)
+            Py_XDECREF(parts[part]);
+        return NULL;
+    }
+    if (!parts[0] && !parts[1] && !parts[2] && !parts[3])
         Py_RETURN_NONE;
     struct hashed all;
     hashed_init(&all);
     int failed = 0, nested = 0;
-    for (int part = 0; part < 3 && !failed; part++) {
+    for (int part = 0; part < 4 && !failed; part++) {
         PyObject *values = parts[part];
         if (!values) {
-            failed = put(&all, '0', NULL, 0) < 0;
+            /* (No mark for no attributes: the state of a function without
+             * any is what it was before they counted.) */
+            failed = part < 3 && put(&all, '0', NULL, 0) < 0;
             continue;
         }
         if (part == 0 && PyTuple_Check(values)) {
@@ -1037,12 +1098,13 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                 Py_DECREF(inside);
             }
         } else
-            /* The defaults tuple or keyword dict: its items, containers
-             * among them by their own items (a mutable default). */
-            failed = put(&all, 'D', NULL, 0) < 0 ||
+            /* The defaults tuple, keyword dict or attributes: their items,
+             * containers among them by their own items (a mutable
+             * default). */
+            failed = put(&all, part == 3 ? 'A' : 'D', NULL, 0) < 0 ||
                      feed_item(&all, values, 0, checked, &nested) < 0;
     }
-    for (int part = 0; part < 3; part++)
+    for (int part = 0; part < 4; part++)
         Py_XDECREF(parts[part]);
     return hashed_bytes(&all, failed);
 }
@@ -1111,6 +1173,18 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     PyObject *seen = witness_of(value);
     if (!seen || PyModule_CheckExact(value))
         return seen;
+    PyObject *shown = proxied(value);
+    if (shown && PyDict_CheckExact(shown)) {
+        /* A read-only view of a registry: the dict's items, as a module
+         * attribute's (a plugin a program registered first). */
+        PyObject *read = read_as(shown);
+        PyObject *items =
+            read ? container_digest(read, 1, checked, nested) : NULL;
+        PyObject *out = items ? PyTuple_Pack(2, seen, items) : NULL;
+        Py_XDECREF(items);
+        Py_DECREF(seen);
+        return out;
+    }
     if (PyType_Check(value) || t == &PyFunction_Type) {
         PyObject *state = state_of(value, checked);
         PyObject *tag = state ? state_tag() : NULL;
@@ -1136,6 +1210,16 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     Py_XDECREF(attrs);
     if (out != seen)
         Py_DECREF(seen);
+    /* And its class's state: what it reads through its class (a default
+     * a program set on the class, `HTTPConnection.debuglevel = 1`). */
+    PyObject *state = out ? class_state(t, checked) : NULL;
+    if (state && state != Py_None) {
+        PyObject *tag = class_tag();
+        PyObject *both = tag ? PyTuple_Pack(3, tag, out, state) : NULL;
+        Py_SETREF(out, both);
+    } else if (!state)
+        Py_CLEAR(out);
+    Py_XDECREF(state);
     return out;
 }
 
@@ -1242,9 +1326,21 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     int stamped =
         is_dict || attrs ? pycds_dict_stamp(attrs ? attrs : value, &stamp) : 0;
     /* An instance's dict replaced by another is another stamp too (the old
-     * one, if freed, counted as changed where the stamp counts changes). */
-    if (attrs)
+     * one, if freed, counted as changed where the stamp counts changes);
+     * so is a change to its class or a base (its digest holds their state:
+     * PyType_Modified gives the class a new tag when a base changes). */
+    if (attrs) {
         stamp = stamp * 1000003u ^ (uint64_t)(uintptr_t)attrs;
+        PyTypeObject *type = Py_TYPE(value);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+            unsigned int tag = pycds_type_stamp(type);
+            if (!tag) { /* none to be had: digested every time */
+                Py_DECREF(attrs);
+                return digest_of(value, checked);
+            }
+            stamp = stamp * 1000003u ^ tag;
+        }
+    }
     Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
     if (stamped < 0)
         return NULL;

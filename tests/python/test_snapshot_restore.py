@@ -3061,6 +3061,218 @@ def test_limits_a_body_read_and_the_umask(tmp_path: Path) -> None:
     assert lowered.stdout != as_dumped.stdout
 
 
+def test_a_draw_from_a_generator_seeded_by_the_system_is_refused(tmp_path: Path) -> None:
+    """random.Random() seeds itself from the system's entropy in C, which
+    no watcher of os.urandom sees: a body that kept a draw from one would
+    give every restored process the dump's number.  A seeded one repeats
+    its draws in every process, plain or restored."""
+    snap = snapshot_project(tmp_path, {
+        "salted.py": "import random\nSALT = random.Random().getrandbits(64)\n",
+        "fixed.py": "import random\nDRAW = random.Random(7).getrandbits(64)\n",
+        "app.py": "import salted, fixed\nprint(fixed.DRAW)\n"}, ["app.py"])
+    assert code_only(snap.dump_output)["salted"] == (
+        "seeded a random.Random from the system's entropy (a restored process must "
+        "draw its own)")
+    same_as_plain(snap, "fixed")
+
+
+def test_a_files_mode_a_body_read_is_seen(tmp_path: Path) -> None:
+    """A chmod keeps a file's size and time: a body that asked its mode
+    (os.stat, os.access through shutil.which) restores only where the mode
+    is what it saw."""
+    snap = snapshot_project(tmp_path, {
+        "bin/tool": "#!/bin/sh\n",
+        "tools.py": ("import os, shutil, stat\n"
+                     "BIN = os.path.join(os.path.dirname(__file__), 'bin')\n"
+                     "TOOL = shutil.which('tool', path=BIN) is not None\n"
+                     "MODE = oct(stat.S_IMODE(os.stat(os.path.join(BIN, 'tool')).st_mode))\n"),
+        "app.py": """
+            import os, sys
+            os.chmod(os.path.join("bin", "tool"), 0o755 if sys.argv[1:] else 0o644)
+            import tools
+            print(tools.TOOL, tools.MODE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "tools").stdout == "False 0o644\n"
+    tool = str(tmp_path / "bin" / "tool")
+    changed = code_when_changed(snap, ["app.py", "x"], {"tools": f"{tool} changed"})
+    assert changed.stdout == "True 0o755\n"
+
+
+def test_type_hints_a_body_evaluated_are_checked(tmp_path: Path) -> None:
+    """typing.get_type_hints evaluates a class's string annotations with
+    its module's namespace as the locals of eval: a program that rebound a
+    name there first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "models.py": "Alias = int\nclass User:\n    id: 'Alias'\n",
+        "hints.py": "import typing, models\nHINTS = typing.get_type_hints(models.User)\n",
+        "app.py": """
+            import sys, models
+            if sys.argv[1:]:
+                models.Alias = str
+            import hints
+            print(hints.HINTS)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "hints").stdout == "{'id': <class 'int'>}\n"
+    changed = code_when_changed(snap, ["app.py", "str"], {
+        "hints": "models.Alias is not what its body saw"})
+    assert changed.stdout == "{'id': <class 'str'>}\n"
+
+
+def test_what_a_star_import_bound_is_checked(tmp_path: Path) -> None:
+    """`from m import *` binds m's public names (or its __all__): a program
+    that changed one's value (a number, a string), added a name or changed
+    __all__ first gets the body run, as `from m import x` does."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": "DEBUG = False\nNAME = 'app'\n",
+        "listed.py": "__all__ = ['A']\nA = 1\nB = 2\n",
+        "star.py": "from settings import *\nfrom listed import *\n",
+        "app.py": """
+            import sys, settings, listed
+            if "debug" in sys.argv:
+                settings.DEBUG = True
+            if "name" in sys.argv:
+                settings.NAME = "other"
+            if "extra" in sys.argv:
+                settings.EXTRA = 1
+            if "all" in sys.argv:
+                listed.__all__ = ["A", "B"]
+            import star
+            print(sorted(n for n in vars(star) if not n.startswith("_")), star.DEBUG, star.NAME)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "star").stdout == "['A', 'DEBUG', 'NAME'] False app\n"
+    code_when_changed(snap, ["app.py", "debug"], {"star": "settings.DEBUG changed"})
+    code_when_changed(snap, ["app.py", "name"], {"star": "settings.NAME changed"})
+    names = "the names from {} import * binds are not those its body bound"
+    code_when_changed(snap, ["app.py", "extra"], {"star": names.format("settings")})
+    code_when_changed(snap, ["app.py", "all"], {"star": names.format("listed")})
+
+
+def test_a_functions_attributes_are_part_of_what_a_body_read(tmp_path: Path) -> None:
+    """A function's own attributes (a marker a decorator sets, a
+    __signature__ that inspect.signature answers with): a program that set
+    one on another module's function first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": "def handler(a, b):\n    return a\n",
+        "marks.py": ("import inspect, lib\n"
+                     "PUBLIC = getattr(lib.handler, 'public', False)\n"
+                     "SIGNATURE = str(inspect.signature(lib.handler))\n"),
+        "app.py": """
+            import inspect, sys, lib
+            if "public" in sys.argv:
+                lib.handler.public = True
+            if "signature" in sys.argv:
+                lib.handler.__signature__ = inspect.Signature()
+            import marks
+            print(marks.PUBLIC, marks.SIGNATURE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "marks").stdout == "False (a, b)\n"
+    for switch in ("public", "signature"):
+        changed = code_when_changed(snap, ["app.py", switch], {
+            "marks": "lib.handler is not what its body saw"})
+        assert changed.stdout != "False (a, b)\n"
+
+
+def test_an_attribute_asked_by_a_constant_name_is_checked(tmp_path: Path) -> None:
+    """getattr(m, "x", default) and hasattr(m, "x") that found the
+    attribute read it as `m.x` does: a program that changed it first gets
+    the body run."""
+    snap = snapshot_project(tmp_path, {
+        "settings.py": "DEBUG = False\nLEVEL = 1\n",
+        "reader.py": ("import settings\n"
+                      "DEBUGGING = getattr(settings, 'DEBUG', None)\n"
+                      "def _level():\n"
+                      "    return getattr(settings, 'LEVEL')\n"
+                      "VERBOSITY = _level()\n"),
+        "app.py": """
+            import sys, settings
+            if "debug" in sys.argv:
+                settings.DEBUG = True
+            if "level" in sys.argv:
+                settings.LEVEL = 2
+            import reader
+            print(reader.DEBUGGING, reader.VERBOSITY)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "reader").stdout == "False 1\n"
+    for switch, name in (("debug", "DEBUG"), ("level", "LEVEL")):
+        code_when_changed(snap, ["app.py", switch], {
+            "reader": f"settings.{name} is not what its body saw"})
+
+
+def test_what_an_instance_reads_through_its_class_is_checked(tmp_path: Path) -> None:
+    """An instance of another module read by a body answers an attribute
+    it lacks from its class (a default): a program that set that class
+    attribute first (`HTTPConnection.debuglevel = 1`) gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "lib.py": ("class Base:\n"
+                   "    retries = 1\n"
+                   "class Client(Base):\n"
+                   "    def limit(self):\n"
+                   "        return self.retries * 10\n"
+                   "client = Client()\n"),
+        "user.py": "import lib\nRETRIES = lib.client.retries\nLIMIT = lib.client.limit()\n",
+        "app.py": """
+            import sys, lib
+            if "client" in sys.argv:
+                lib.Client.retries = 2
+            if "base" in sys.argv:
+                lib.Base.retries = 3
+            import user
+            print(user.RETRIES, user.LIMIT)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "user").stdout == "1 10\n"
+    for switch in ("client", "base"):
+        changed = code_when_changed(snap, ["app.py", switch], {
+            "user": "lib.client is not what its body saw"})
+        assert changed.stdout != "1 10\n"
+
+
+def test_a_read_only_view_of_a_registry_is_read_by_its_items(tmp_path: Path) -> None:
+    """A types.MappingProxyType over another module's dict (a registry it
+    shows read-only) is compared by the dict's items: a program that
+    registered an entry first gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "plugins.py": ("import types\n"
+                       "_found = {'json': 1}\n"
+                       "REGISTRY = types.MappingProxyType(_found)\n"
+                       "def register(name):\n"
+                       "    _found[name] = len(_found) + 1\n"),
+        "cli.py": "import plugins\nFORMATS = sorted(plugins.REGISTRY)\n",
+        "app.py": """
+            import sys, plugins
+            if sys.argv[1:]:
+                plugins.register("yaml")
+            import cli
+            print(cli.FORMATS)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "cli").stdout == "['json']\n"
+    changed = code_when_changed(snap, ["app.py", "yaml"], {
+        "cli": "plugins.REGISTRY is not what its body saw"})
+    assert changed.stdout == "['json', 'yaml']\n"
+
+
+def test_a_singledispatch_registration_the_program_made_is_seen(tmp_path: Path) -> None:
+    """A body that called another module's functools.singledispatch
+    function: a program that registered an implementation first (in the
+    dict its `registry` attribute shows) gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "render.py": ("import functools\n"
+                      "@functools.singledispatch\n"
+                      "def show(value):\n"
+                      "    return 'any'\n"),
+        "page.py": "import render\nTITLE = render.show(1)\n",
+        "app.py": """
+            import sys, render
+            if sys.argv[1:]:
+                render.show.register(int, lambda value: "int")
+            import page
+            print(page.TITLE)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "page").stdout == "any\n"
+    changed = code_when_changed(snap, ["app.py", "int"], {
+        "page": "render.show is not what its body saw"})
+    assert changed.stdout == "int\n"
+
+
 def test_a_locale_the_program_set_is_seen(tmp_path: Path) -> None:
     """A body that asked the locale (setlocale with no locale, as
     locale.getlocale and friends do): a program that set another first

@@ -150,13 +150,27 @@ BIG = list(range(100))
     ("s", ("=", "s")),
     (None, ("=", None)),
     (BIG, ("list", 100)),
-    (SETTINGS, ((f"{__name__}.Settings", None), (("level", ("=", 2)), ("name", ("=", "x"))))),
     (helper, _cds.witness(helper)),
     (os, ("builtins.module", "os")),
 ])
 def test_digest(value: Any, expected: Any) -> None:
     assert _cds.digest(value) == expected
     assert R.digest is _cds.digest
+
+
+def test_an_instances_digest_holds_its_class_state() -> None:
+    """An instance: its witness, its attributes, and its class's state (a
+    default a program sets on the class changes the digest)."""
+    seen = _cds.digest(SETTINGS)
+    assert seen[:2] == ("=class", ((f"{__name__}.Settings", None),
+                                   (("level", ("=", 2)), ("name", ("=", "x")))))
+    assert type(seen[2]) is bytes
+    Settings.default = 1  # type: ignore[attr-defined]
+    try:
+        assert _cds.digest(SETTINGS) != seen
+    finally:
+        del Settings.default  # type: ignore[attr-defined]
+    assert _cds.digest(SETTINGS) == seen
 
 
 @pytest.mark.parametrize("value, name, same, different", [
