@@ -25,6 +25,7 @@ import atexit
 import builtins
 import gc
 import os
+import stat
 import sys
 import time
 from _frozen_importlib import BuiltinImporter, FrozenImporter
@@ -537,6 +538,8 @@ class Frame:
         # id(code) -> (code, its globals), and (id(code), "locals") -> (code,
         # a module's namespace it ran with as its locals: _run_namespaces)
         self.ran: dict[Any, tuple[Any, Any]] = {}
+        self.asked_classes: set[tuple[str, int]] = set()  # (getter, id(class))
+        self.registered: set[tuple[int, int]] = set()  # its ABCMeta.register calls, by ids
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -689,6 +692,25 @@ def _ran_modules(frame: Frame) -> list[str]:
     return sorted(found)
 
 
+# Settings a restore checks after replaying the body's imports, whatever
+# the moment the body asked: their value as the body ends.  A class a later
+# import of the body derived or registered is there at restore too, and
+# imports only add to registries and subclass lists: the state when the
+# body asked was the dump's exactly when the state after them is.
+AFTER_IMPORTS = frozenset(("abc_state", "subclass_names"))
+
+
+def _settled(settings: list[tuple[Any, ...]], frame: Frame) -> list[tuple[Any, ...]]:
+    """settings with those of AFTER_IMPORTS read again now, as the body
+    ends, less the registrations the body made itself (which a restore
+    replays after checking)."""
+    return [(source, getter, args, restore.digest(
+                getattr(restore, getter)(*args, leave_out=frame.registered)))
+            if source == restore.__name__ and getter in AFTER_IMPORTS
+            else (source, getter, args, expected)
+            for source, getter, args, expected in settings]
+
+
 def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any, ...]]:
     """Settings (H_SETTINGS) for what the body asked of sys that a program
     sets: whether sys.modules holds a name must be what it was when the
@@ -813,6 +835,12 @@ def _abc_check_codes() -> set[int]:
     return {id(getattr(abc.ABCMeta, name).__code__)
             for name in ("__instancecheck__", "__subclasscheck__")
             if hasattr(getattr(abc.ABCMeta, name), "__code__")}
+
+
+def _abc_register_code() -> int:
+    """ABCMeta.register's code, by id (0: none)."""
+    import abc
+    return id(getattr(abc.ABCMeta.register, "__code__", None) or 0)
 
 
 def _note_ran(ran: dict[Any, tuple[Any, Any]], code: Any, frame: Any) -> None:
@@ -1114,6 +1142,7 @@ class Planner:
         monitoring = getattr(sys, "monitoring", None)
         getframe = sys._getframe
         abc_codes = _abc_check_codes()
+        register_code = _abc_register_code()
         if monitoring is not None:
             disable = monitoring.DISABLE
 
@@ -1124,7 +1153,10 @@ class Planner:
                 if id(code) not in ran:
                     _note_ran(ran, code, getframe(1))
                 if id(code) in abc_codes:  # every call: each asks its own ABC
-                    planner._asked_abc(getframe(1), abc_codes)
+                    planner._asked_abc(getframe(1), abc_codes, register_code)
+                    return None
+                if id(code) == register_code:
+                    planner._registered(getframe(1))
                     return None
                 if code.co_name == "seed":  # every call: only some have no seed
                     if _seeded_from_entropy(code, getframe(1)):
@@ -1162,7 +1194,9 @@ class Planner:
                 if id(code) not in ran:
                     _note_ran(ran, code, frame)
                 if id(code) in abc_codes:
-                    planner._asked_abc(frame, abc_codes)
+                    planner._asked_abc(frame, abc_codes, register_code)
+                elif id(code) == register_code:
+                    planner._registered(frame)
                 if code.co_name == "seed" and _seeded_from_entropy(code, frame):
                     planner.stack[-1].refuse(RANDOM_SEED_REASON)
             elif event == "c_call":
@@ -1175,15 +1209,24 @@ class Planner:
 
         sys.setprofile(profiled)
 
-    def _asked_abc(self, check: Any, abc_codes: set[int]) -> None:
+    def _registered(self, register: Any) -> None:
+        """A body called ABCMeta.register (register: its frame): what its
+        own registrations add is left out of the ABC settings it recorded
+        (_settled), which a restore checks before replaying them."""
+        cls, subclass = register.f_locals.get("cls"), register.f_locals.get("subclass")
+        if isinstance(cls, type) and isinstance(subclass, type):
+            self.stack[-1].registered.add((id(cls), id(subclass)))
+
+    def _asked_abc(self, check: Any, abc_codes: set[int], register_code: int) -> None:
         """A body called isinstance or issubclass with an ABC (check: the
         frame of ABCMeta's method): the ABC's registrations and the classes
         under it are a setting.  A check that another check makes (of a
         subclass, or __instancecheck__'s own __subclasscheck__) is covered
         by the outer one's."""
         outer = check.f_back
-        if outer is not None and id(outer.f_code) in abc_codes:
-            return
+        if outer is not None and (id(outer.f_code) in abc_codes
+                                  or id(outer.f_code) == register_code):
+            return  # (register's own checks ask nothing of the program)
         cls = check.f_locals.get("cls")
         if isinstance(cls, type):
             self._asked_class(cls, "abc_state", "isinstance or issubclass")
@@ -1193,6 +1236,9 @@ class Planner:
         body: what a program did before importing it (registered, derived)
         must be what the body saw.  The body's own classes are its own."""
         frame = self.stack[-1]
+        if (getter, id(cls)) in frame.asked_classes:
+            return  # (read again as the body ends: _settled)
+        frame.asked_classes.add((getter, id(cls)))
         module, qualname = getattr(cls, "__module__", None), cls.__qualname__
         if module == frame.name:
             return
@@ -1204,11 +1250,7 @@ class Planner:
         if module is None:
             frame.refuse(f"asked {how} of {qualname}, a class it cannot name")
             return
-        args = (module, qualname, frame.name)
-        if any(s[:3] == (restore.__name__, getter, args) for s in frame.settings):
-            return  # the first answer: what a restore checks, before its changes
-        value = getattr(restore, getter)(*args)
-        frame.settings.append((restore.__name__, getter, args, restore.digest(value)))
+        frame.settings.append((restore.__name__, getter, (module, qualname, frame.name), None))
 
     def _watch_warnings(self) -> None:
         """A warning a body issued, shown or not here (DeprecationWarning is
@@ -1609,6 +1651,12 @@ class Planner:
             contents: list[tuple[str, int]] = []
             for path, state in states:
                 digest = self._contents(path, state) if path in opened else None
+                if (digest is None and path in opened and type(state) is tuple
+                        and len(state) >= 6 and type(state[3]) is int
+                        and stat.S_ISREG(state[3])):
+                    # A regular file the dump could not read whole (memory,
+                    # a race): no hash matches it, so under hash the body runs.
+                    digest = -1
                 if digest is not None:
                     contents.append((path, digest))
             header = {
@@ -1632,7 +1680,8 @@ class Planner:
             try:
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
                     frame, set_by_body, asked)
-                header[restore.H_SETTINGS] = (frame.settings + _sys_asked(asked, frame)
+                header[restore.H_SETTINGS] = (_settled(frame.settings, frame)
+                                              + _sys_asked(asked, frame)
                                               + _star_settings(frame))
             except unit.Refused as refused:
                 record["refusals"].append(f"unit: {refused}")

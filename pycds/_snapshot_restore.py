@@ -622,11 +622,20 @@ def module_present(name: str) -> bool:
     return name in sys.modules
 
 
+# A class's own namespace, as type's descriptor gives it (a metaclass's
+# __dict__ aside).
+_namespace_of = type.__dict__["__dict__"].__get__
+
+
 def named_class(module: str, qualname: str) -> Any:
-    """The class sys.modules[module] holds at qualname, or None."""
-    found: Any = sys.modules.get(module)
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
+    """The class sys.modules[module] holds at qualname, or None: read from
+    the module's namespace, so no module __getattr__ (a lazy loader, a
+    deprecation warning) runs, then from classes' own namespaces."""
+    first, _, rest = qualname.partition(".")
+    namespace = getattr(sys.modules.get(module), "__dict__", None)
+    found: Any = namespace.get(first) if type(namespace) is dict else None
+    for part in rest.split(".") if rest else ():
+        found = _namespace_of(found).get(part) if isinstance(found, type) else None
     return found if isinstance(found, type) else None
 
 
@@ -644,7 +653,8 @@ def _names(classes: Any, reader: str) -> tuple[str, ...]:
     return tuple(sorted(_type_name(c) for c in classes if _others(c, reader)))
 
 
-def abc_state(module: str, qualname: str, reader: str) -> Any:
+def abc_state(module: str, qualname: str, reader: str,
+              leave_out: Any = frozenset()) -> Any:
     """What isinstance and issubclass with the ABC module.qualname answer
     from, besides the class asked about: every class under it (a subclass's
     __subclasshook__ or registry may answer for it) and every class
@@ -652,7 +662,9 @@ def abc_state(module: str, qualname: str, reader: str) -> Any:
     it in turn; as one hash of their names, sorted (a digest of a long
     tuple would be its length only); None where there is no such ABC.  A
     setting (H_SETTINGS) of a body that asked: a program may have
-    registered or derived classes before importing it."""
+    registered or derived classes before importing it.  leave_out: (id of
+    ABC, id of class) registrations not to count (the planner's: the
+    asking body's own, which a restore replays after checking)."""
     root = named_class(module, qualname)
     if root is None or not hasattr(root, "_abc_impl"):
         return None
@@ -661,12 +673,18 @@ def abc_state(module: str, qualname: str, reader: str) -> Any:
         cls = todo.pop()
         if not _others(cls, reader):
             continue
-        name = _type_name(cls)
-        names.append(name)
         registered = [ref() for ref in _abc._get_dump(cls)[0]] \
             if hasattr(cls, "_abc_impl") else []
-        registered = [c for c in registered if c is not None]
-        names += [f"{name} <- {other}" for other in _names(registered, reader)]
+        registered = [c for c in registered
+                      if c is not None and (id(cls), id(c)) not in leave_out]
+        # A class under it answers only through a hook or a registry of its
+        # own (one that merely derives is answered by the asked class's
+        # MRO): the others, a dataclass's discarded first class among
+        # them, garbage the collector has not reached, are not named.
+        if cls is root or registered or "__subclasshook__" in _namespace_of(cls):
+            name = _type_name(cls)
+            names.append(name)
+            names += [f"{name} <- {other}" for other in _names(registered, reader)]
         for other in type.__subclasses__(cls) + registered:
             if id(other) not in seen and (hasattr(other, "_abc_impl")
                                           or other not in registered):
@@ -675,10 +693,12 @@ def abc_state(module: str, qualname: str, reader: str) -> Any:
     return _cds.hash_bytes("\n".join(sorted(names)).encode("utf-8", "surrogatepass"))
 
 
-def subclass_names(module: str, qualname: str, reader: str) -> Any:
+def subclass_names(module: str, qualname: str, reader: str,
+                   leave_out: Any = frozenset()) -> Any:
     """The direct subclasses of class module.qualname, a hash of their
     names sorted, or None: a setting (H_SETTINGS) of a body that called its
-    __subclasses__()."""
+    __subclasses__().  (leave_out: as abc_state's, not used: no
+    registration makes a subclass.)"""
     cls = named_class(module, qualname)
     return None if cls is None else _cds.hash_bytes(
         "\n".join(_names(type.__subclasses__(cls), reader)).encode("utf-8", "surrogatepass"))
@@ -1425,14 +1445,29 @@ def describe(name: str, unit: Any) -> str:
     return "\n".join(lines)
 
 
-def load_objects(reading: tuple[Any, Any, Any, list[bool]]) -> tuple[Any, ...]:
-    """The unit's pickles after the header, read by (unpickler, what their
-    persistent ids name, the header's H_AFTER, a list told when objects
-    are being made): (namespace items,
-    operations, object count, and when the names were checked, the objects
-    made and filled).  Whatever fails, fails in here: what was made is
-    then dropped young (tenure.h)."""
-    reader, named, after, making = reading
+def load_objects(reading: tuple[Any, Any, Any, Any, list[bool]]) -> tuple[Any, ...]:
+    """The unit's pickles after the header, from (stream, what the
+    preamble's persistent ids name, what the pickles' name, the header's
+    H_AFTER, a list told when objects are being made): _load_objects's.
+    Whatever fails, fails in here, while no collection can start
+    (tenure.h): the reader (its memo and stack hold what was made) and the
+    failed frames are dropped before the exception leaves, so that what
+    was made is garbage when the next collection comes, young."""
+    stream, fixed, named, after, making = reading
+    reader = _Unpickler(stream)
+    reader.persistent_load = fixed
+    try:
+        return _load_objects(reader, named, after, making)
+    except BaseException as error:
+        reader = None
+        error.__context__ = None
+        raise error.with_traceback(None)
+
+
+def _load_objects(reader: Any, named: Any, after: Any, making: list[bool]
+                  ) -> tuple[Any, ...]:
+    """(namespace items, operations, object count, and when the names were
+    checked, the objects made and filled)."""
     reader.load()  # the memo preamble
     reader.persistent_load = named
     checks = reader.load()
@@ -1488,14 +1523,12 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         import _io
         stream = _io.BytesIO(data)  # shares data's buffer: no copy
         stream.seek(end)
-        reader = _Unpickler(stream)
         fixed, strings = fixed_memo(module, code, header)
         # The preamble's persistent ids are indexes into `fixed`, the
         # pickles' into `strings`: a C call each, no Python frame.
-        reader.persistent_load = fixed.__getitem__
         # What it makes lives as long as the module: born old (tenure.h).
-        items, operations, count, t_names, t3, t4 = _cds.tenured(
-            load_objects, (reader, strings.__getitem__, header[H_AFTER], making))
+        items, operations, count, t_names, t3, t4 = _cds.tenured(load_objects, (
+            stream, fixed.__getitem__, strings.__getitem__, header[H_AFTER], making))
     except Stale as why:
         failure = str(why)
     except Exception as error:  # a unit that does not fit: never the program's
@@ -1505,10 +1538,9 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     if failure is not None:
         _log.say(f"snapshot: {name}: code ({failure})")
         if making:
-            # What it made is young garbage (its memo was the last holder):
-            # gone before the body runs, its classes from their bases'
-            # __subclasses__() too, as though never made.
-            reader = None
+            # What it made is garbage, young (load_objects): gone before
+            # the body runs, its classes from their bases' __subclasses__()
+            # too, as though never made.
             import gc
             gc.collect(0)
         return False

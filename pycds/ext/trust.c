@@ -42,7 +42,10 @@ int pycds_check_trust(const char *path, char *reason, size_t size)
      * file at the end (libos's durable write follows the links): each of
      * those directories must follow the rule. */
     char name[4096], next[4096];
-    snprintf(name, sizeof name, "%s", path);
+    if ((size_t)snprintf(name, sizeof name, "%s", path) >= sizeof name) {
+        snprintf(reason, size, "path too long");
+        return -1;
+    }
     for (int links = 0;; links++) {
         if (os_check_parent(name, reason, size) != 0)
             return -1;

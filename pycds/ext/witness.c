@@ -1329,6 +1329,10 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
      * one, if freed, counted as changed where the stamp counts changes);
      * so is a change to its class or a base (its digest holds their state:
      * PyType_Modified gives the class a new tag when a base changes). */
+    if (stamped < 0) {
+        Py_XDECREF(attrs);
+        return NULL;
+    }
     if (attrs) {
         stamp = stamp * 1000003u ^ (uint64_t)(uintptr_t)attrs;
         PyTypeObject *type = Py_TYPE(value);
@@ -1342,8 +1346,6 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
         }
     }
     Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
-    if (stamped < 0)
-        return NULL;
     PyObject *id = PyLong_FromVoidPtr(value);
     PyObject *key = id ? PyTuple_Pack(2, Py_Ellipsis, id) : NULL;
     Py_XDECREF(id);

@@ -2545,7 +2545,9 @@ def test_a_restore_failing_after_its_classes_were_made_leaves_none(
         "mod.py": ("import abc, base\n"
                    "class Child(base.Base, metaclass=abc.ABCMeta):\n"
                    "    pass\n"
-                   "SEEN = [c.__qualname__ for c in base.Base.__subclasses__()]\n"),
+                   "SEEN = [c.__qualname__ for c in base.Base.__subclasses__()]\n"
+                   # more objects than a young collection waits for
+                   "DATA = [{str(i): [i, (i, str(i))]} for i in range(3000)]\n"),
         "app.py": """
             import sys, base
             if sys.argv[1:] == ["fail"]:
@@ -2946,7 +2948,17 @@ def test_abc_registrations_and_subclasses_the_program_made_are_seen(
         "lib.py": "class Box:\n    pass\nclass Other:\n    pass\nclass Plugin:\n    pass\n",
         "reader.py": ("import collections.abc, lib\n"
                       "IS_MAP = issubclass(lib.Box, collections.abc.Mapping)\n"
-                      "IS_SIZED = isinstance(lib.Other(), collections.abc.Sized)\n"),
+                      "IS_SIZED = isinstance(lib.Other(), collections.abc.Sized)\n"
+                      "import late\n"),
+        # Imported after the questions: a class derived later, and one
+        # made and dropped (garbage until a collection), change nothing.
+        "late.py": ("import collections.abc\n"
+                    "class LateMap(collections.abc.Mapping):\n"
+                    "    __getitem__ = __iter__ = __len__ = None\n"
+                    "def _dropped():\n"
+                    "    class Dropped(collections.abc.Sized):\n"
+                    "        pass\n"
+                    "_dropped()\n"),
         "plugins.py": ("import lib\n"
                        "FOUND = [c.__name__ for c in lib.Plugin.__subclasses__()]\n"),
         "app.py": """

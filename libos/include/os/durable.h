@@ -22,7 +22,11 @@
  * nothing else) that it can lock at once: those no live process holds,
  * whatever their PIDs (reused, or of another PID namespace sharing the
  * directory).  That clean-up is best effort: its failures are not the
- * write's.
+ * write's.  Where flock is emulated with fcntl locks (NFS), a lock needs a
+ * descriptor open for writing and the clean-up's read-only one gets none:
+ * dead temporaries stay there.  A writer of an older pycds takes no lock,
+ * so a newer one may remove its temporary: that write fails at its rename,
+ * PATH untouched.
  *
  *     os_durable_file f;
  *     if (os_durable_begin(&f, path, 0644) == 0) {
