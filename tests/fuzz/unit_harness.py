@@ -1,0 +1,93 @@
+"""fuzz_unit's Python half: each input restored as a unit of one of the
+seed package's modules (unit_seeds.py), into a fresh module object, as the
+archived loader would; whatever the unit holds, the process must not
+crash.  A restore that raises, or refuses the unit, is an ordinary outcome.
+
+A unit names other modules' objects by paths from sys.modules, and a
+mutated one may name, and call, any of them: an audit hook refuses
+anything that would reach outside the process (files written or removed,
+processes, sockets), so that a mutation never touches the machine.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import types
+
+from pycds import _cds
+from pycds import _snapshot_restore as R
+
+MODULES: list[tuple[str, str, types.CodeType]] = []
+
+# Audit events a restore may raise; any other of the families in
+# OUTSIDE is refused.
+ALLOWED = {"os.listdir", "os.scandir", "os.getxattr", "os.listxattr"}
+OUTSIDE = ("os.", "subprocess.", "shutil.", "socket.", "ctypes.", "sys.addaudithook",
+           "webbrowser.", "pty.", "fcntl.", "resource.setrlimit", "signal.")
+
+
+def _guard(event: str, args: tuple[object, ...]) -> None:
+    if event in ALLOWED:
+        return
+    if event.startswith(OUTSIDE):
+        raise RuntimeError(f"fuzz_unit: {event} refused")
+    if event == "open" and len(args) > 1 and isinstance(args[1], str) \
+            and any(c in args[1] for c in "wax+"):
+        raise RuntimeError("fuzz_unit: open for writing refused")
+    if event == "open" and len(args) > 2 and isinstance(args[2], int) \
+            and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC):
+        raise RuntimeError("fuzz_unit: open for writing refused")
+
+
+def setup(seeds: str) -> None:
+    package = os.path.join(seeds, "package")
+    # What a unit's imports replay (fz_changes imports fz_plain) comes
+    # from the package's source.
+    sys.path.insert(0, package)
+    with open(os.path.join(seeds, "modules.txt"), encoding="utf-8") as f:
+        names = f.read().split()
+    for name in names:
+        path = os.path.join(package, name + ".py")
+        with open(path, encoding="utf-8") as f:
+            MODULES.append((name, path, compile(f.read(), path, "exec")))
+    # Mapped as SHARE maps it (a restore asks the archive about code), with
+    # no finder: the inputs are the units restored.
+    _cds.share_open(os.path.join(seeds, "units.img"), verbose=0, validate="mtime")
+    # The units were planned in another process (its sys.path, flags):
+    # each would stop at its part 0 (check_process), before what follows.
+    R.check_process = lambda wanted: None
+    sys.addaudithook(_guard)
+
+
+# Inputs run since the last full collection: what a restore made lives in
+# cycles (classes), and the fuzzer's memory limit would be reached long
+# before the collector's next full pass.
+_since_collection = 0
+
+
+def run(data: bytes) -> None:
+    global _since_collection
+    if not data or not MODULES:
+        return
+    _since_collection += 1
+    if _since_collection == 100:
+        _since_collection = 0
+        gc.collect()
+    name, path, code = MODULES[data[0] % len(MODULES)]
+    rest = data[1:]
+    unit = R.UNIT_MAGIC + _cds.hash_bytes(rest).to_bytes(8, "little") + rest
+    module = types.ModuleType(name)
+    module.__file__ = path
+    before = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        R.restore(module, code, unit)
+    except BaseException:  # a unit that calls exit() or raises: not a crash
+        pass
+    finally:
+        if before is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = before
