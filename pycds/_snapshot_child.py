@@ -931,6 +931,8 @@ class Planner:
         # The planner's stand-ins for functions it watches, by id: where
         # the real one is (a unit that keeps one names the real one).
         self.stand_ins: dict[int, tuple[tuple[str, str], ...]] = {}
+        # id(a body's codec search function) -> (it, what was registered)
+        self.codec_searches: dict[int, tuple[Any, Any]] = {}
         self.aliases: dict[int, Any] = {}
 
     # -- hooks --------------------------------------------------------------
@@ -1299,15 +1301,46 @@ class Planner:
                             real: Any) -> None:
         planner = self
         counted = op_name == "atexit"  # the probe compares atexit's count
+        searches = op_name in ("codecs_register", "codecs_unregister")
 
         def register(*args: Any, **kwargs: Any) -> Any:
-            result = real(*args, **kwargs)
+            if searches and len(args) == 1 and not kwargs:
+                result = real(planner._codec_search(args[0], op_name))
+            else:
+                result = real(*args, **kwargs)
             if counted:
                 _REGISTERED[0] += 1
             if planner.stack and not planner.recorder.paused:
                 planner.stack[-1].live_ops.append((op_name, None, None, (args, kwargs)))
             return result
         self._stand_in(register, real, home, attribute)
+
+    def _codec_search(self, search: Any, op_name: str) -> Any:
+        """What the planning process registers for a body's codec search
+        function: one that sees it answer.  The interpreter caches each
+        codec a search function found, in C; a restore replays the
+        registration but cannot refill that cache, so a later lookup of
+        the name would call the function again and get another object.  A
+        body during which a body's search function found a codec is code
+        only.  (The unit replays the body's own function; codecs.unregister
+        is given back the one registered here.)"""
+        planner = self
+        found = self.codec_searches.get(id(search))
+        if found is not None:
+            return found[1]
+        if op_name != "codecs_register" or not callable(search):
+            return search
+
+        def watched(name: Any) -> Any:
+            answer = search(name)
+            if answer is not None and planner.stack:
+                planner.stack[-1].refuse(
+                    f"looked up the codec {str(name)[:40]!r}, which a body's search "
+                    "function found: codecs caches it in C, which a restore cannot refill")
+            return answer
+        self.codec_searches[id(search)] = (search, watched)
+        self.heap.hide(watched)
+        return watched
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'

@@ -2733,6 +2733,50 @@ def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout, share.stderr
 
 
+def test_a_codec_a_bodys_search_function_found_is_code_only(tmp_path: Path) -> None:
+    """The interpreter caches, in C, each codec a search function found:
+    a body (its own or a later one) that looked up a codec a body's search
+    function answers left it there, and a program's lookup then gets the
+    same object without calling the function again.  A restore cannot
+    refill the cache: those bodies are code only.  One that only
+    registers (or registers, then unregisters another) stays a unit."""
+    snap = snapshot_project(tmp_path, {
+        "searcher.py": """
+            import codecs
+            CALLS = []
+            def encode(text, errors="strict"):
+                return text.upper().encode(), len(text)
+            def decode(data, errors="strict"):
+                return bytes(data).decode().lower(), len(data)
+            def search(name):
+                CALLS.append(name)
+                if name == "pycds_upper":
+                    return codecs.CodecInfo(encode, decode, name="pycds_upper")
+                return None
+            codecs.register(search)
+            def unused(name):
+                return None
+            codecs.register(unused)
+            codecs.unregister(unused)
+        """,
+        "looker.py": """
+            import codecs, searcher
+            INFO = codecs.lookup("pycds_upper")
+        """,
+        "app.py": """
+            import codecs
+            import searcher, looker
+            print(codecs.lookup("pycds_upper") is looker.INFO, searcher.CALLS)
+            print("abc".encode("pycds_upper"), searcher.CALLS)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("looker") == (
+        "looked up the codec 'pycds_upper', which a body's search function found: "
+        "codecs caches it in C, which a restore cannot refill"), snap.dump_output
+    plain = same_as_plain(snap, "searcher")
+    assert plain.stdout == "True ['pycds_upper']\nb'ABC' ['pycds_upper']\n"
+
+
 def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     """State that lives in C where no object diff sees it: random's shared
     generator (seeded by a body), the standard streams' settings
