@@ -18,6 +18,7 @@ fields written by write_request and read by read_request, both here.
 
 from __future__ import annotations
 
+import _contextvars
 import _locale
 import _signal
 import _thread
@@ -344,7 +345,11 @@ def _process_probe() -> tuple[Any, ...]:
         fds = sorted(os.listdir("/proc/self/fd"))
     except OSError:
         fds = []
-    return (("output written", _output_sizes()),
+    # First: the probes below may set a context variable (decimal's
+    # getcontext() makes the thread's context), which is then the next
+    # probe's start, not a body's change.
+    return (("context variables", _context_values()),
+            ("output written", _output_sizes()),
             ("atexit callbacks", atexit._ncallbacks() - _REGISTERED[0]),
             ("signal handlers", tuple(handlers)),
             ("threads", _thread._count()),
@@ -374,6 +379,32 @@ def _process_probe() -> tuple[Any, ...]:
             ("readline's completer", _readline_state()),
             ("sys.monitoring tools", _monitoring_tools()),
             ("decimal's context", _decimal_context()))
+
+
+class _Identities:
+    """Pairs compared by identity (a value's own __eq__ is code of a body),
+    holding them so that no id is reused meanwhile."""
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.pairs = sorted(pairs, key=lambda pair: id(pair[0]))
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is _Identities and len(other.pairs) == len(self.pairs)
+                and all(a is c and b is d for (a, b), (c, d) in zip(self.pairs, other.pairs)))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _context_values() -> _Identities:
+    """The context variables set in the importing thread's context, and
+    their values: a body that set one (another module's variable, which
+    no object shows; decimal's context made by getcontext()) would leave
+    a restored process without the value."""
+    return _Identities(list(_contextvars.copy_context().items()))
 
 
 def _decimal_context() -> Any:

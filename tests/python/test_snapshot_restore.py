@@ -2814,6 +2814,35 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     assert plain.stdout.split()[-1] == "50"
 
 
+def test_a_context_variable_a_body_set_is_code_only(tmp_path: Path) -> None:
+    """A ContextVar's value lives in the thread's context, in C: a body
+    that set another module's variable (or its own) would leave a
+    restored process without the value.  Such bodies are code only; the
+    module that only made the variable stays a unit."""
+    snap = snapshot_project(tmp_path, {
+        "holder.py": """
+            import contextvars
+            VAR = contextvars.ContextVar("var", default="default")
+        """,
+        "setter.py": "import holder\nholder.VAR.set('set by a body')\n",
+        "owner.py": """
+            import contextvars
+            MINE = contextvars.ContextVar("mine")
+            MINE.set(5)
+        """,
+        "app.py": """
+            import holder
+            print(holder.VAR.get())
+            import setter, owner
+            print(holder.VAR.get(), owner.MINE.get("unset"))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("setter") == "hidden C-level state changed: context variables"
+    assert refused.get("owner") == "hidden C-level state changed: context variables"
+    plain = same_as_plain(snap, "holder")
+    assert plain.stdout == "default\nset by a body 5\n"
+
+
 def test_clock_and_entropy_reads(tmp_path: Path) -> None:
     """A body that keeps what it read from the clock or drew from
     os.urandom must not hand the dump's value to every restored process
