@@ -452,6 +452,27 @@ def _set_by_body(frame: Frame) -> set[tuple[str, str]]:
     return own
 
 
+LOGGING_CACHE_REASON = ("changed a logging level that loggers cache (setLevel, "
+                        "logging.disable): a restore cannot empty the caches of "
+                        "loggers made before it")
+
+
+def _changes_a_cached_level(live: tuple[Any, ...]) -> bool:
+    """Whether an operation changes what logging's loggers cache
+    (isEnabledFor's answers in each logger's _cache): a logger's level or
+    parent, or the manager's `disable`.  logging empties every logger's
+    cache when it does that (Manager._clear_cache), the program's own
+    loggers' too; replaying the attribute leaves those caches stale."""
+    logging = sys.modules.get("logging")
+    if live[0] not in ("set_attr", "setattr", "del_attr", "delattr") or logging is None:
+        return False
+    classes = {"level": ("Logger", "PlaceHolder"), "parent": ("Logger", "PlaceHolder"),
+               # Manager.disable is a property over _disable (3.7+)
+               "disable": ("Manager",), "_disable": ("Manager",)}.get(live[2], ())
+    return any(isinstance(cls, type) and isinstance(live[1], cls)
+               for cls in (getattr(logging, name, None) for name in classes))
+
+
 def _if_imported(module_name: str, getter: str) -> Any:
     module = sys.modules.get(module_name)
     if module is None or module_name in _NOT_READY:
@@ -1605,6 +1626,8 @@ class Planner:
                 # A cache's entry is put back whatever the cache holds
                 # (README: a cache starts with what the bodies put there).
                 frame.live_ops.append(live[:4] if _fills_a_cache(live) else live)
+                if _changes_a_cached_level(live):
+                    frame.refuse(LOGGING_CACHE_REASON)
         record["operations"] += segment.operations
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]

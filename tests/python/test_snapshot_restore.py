@@ -2843,6 +2843,49 @@ def test_a_context_variable_a_body_set_is_code_only(tmp_path: Path) -> None:
     assert plain.stdout == "default\nset by a body 5\n"
 
 
+def test_a_body_that_changed_a_cached_logging_level_is_code_only(tmp_path: Path) -> None:
+    """Each logger caches isEnabledFor's answers; setLevel and
+    logging.disable empty every logger's cache, the program's own loggers'
+    too, which a restore replaying the new level would leave stale.  A
+    body that changed the level of a logger made before it, the parent of
+    one (a logger between it and the root), or logging.disable's level is
+    code only; one that set the level of its own new logger is a unit."""
+    snap = snapshot_project(tmp_path, {
+        "childmaker.py": "import logging\nCHILD = logging.getLogger('pkg.child')\n",
+        "solo.py": """
+            import logging
+            LOG = logging.getLogger("solo")
+            LOG.setLevel(logging.INFO)
+            LOG.addHandler(logging.NullHandler())
+        """,
+        "parentlib.py": "import logging\nlogging.getLogger('pkg').setLevel(logging.DEBUG)\n",
+        "verbose.py": "import logging\nlogging.getLogger().setLevel(logging.DEBUG)\n",
+        "quiet.py": "import logging\nlogging.disable(logging.WARNING)\n",
+        "app.py": """
+            import logging
+            import childmaker, solo
+            mine, child = logging.getLogger("mine"), logging.getLogger("pkg.child")
+            def ask():
+                return (mine.isEnabledFor(logging.WARNING), mine.isEnabledFor(logging.DEBUG),
+                        child.isEnabledFor(logging.DEBUG), solo.LOG.isEnabledFor(logging.INFO))
+            print(*ask())
+            import parentlib
+            print(*ask())
+            import verbose
+            print(*ask())
+            import quiet
+            print(*ask())
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    reason = ("changed a logging level that loggers cache (setLevel, logging.disable): "
+              "a restore cannot empty the caches of loggers made before it")
+    for name in ("parentlib", "verbose", "quiet"):
+        assert refused.get(name) == reason, snap.dump_output
+    plain = same_as_plain(snap, "childmaker", "solo")
+    assert plain.stdout == ("True False False True\nTrue False True True\n"
+                            "True True True True\nFalse False False False\n")
+
+
 def test_clock_and_entropy_reads(tmp_path: Path) -> None:
     """A body that keeps what it read from the clock or drew from
     os.urandom must not hand the dump's value to every restored process
