@@ -2691,6 +2691,37 @@ def test_warning_filters_added_by_a_body_apply_at_once(tmp_path: Path) -> None:
     assert [l for l in share.stderr.splitlines() if ": UserWarning: again" in l] == warned
 
 
+def test_a_warnings_filter_the_program_added_first_is_seen(tmp_path: Path) -> None:
+    """simplefilter and filterwarnings remove a filter equal to the one
+    they add (appending, add none if there is one): a body's filter put
+    in front of, or after, the program's equal one means another list.
+    A restore replays a body's filters only onto the filters it saw (each
+    by action, patterns, category, module and line), else the body runs."""
+    snap = snapshot_project(tmp_path, {
+        "front.py": """
+            import warnings
+            warnings.filterwarnings("ignore", message="spam", category=UserWarning)
+        """,
+        "back.py": """
+            import warnings
+            warnings.filterwarnings("error", message="eggs", append=True)
+        """,
+        "app.py": """
+            import sys, warnings
+            if sys.argv[1:] == ["first"]:
+                warnings.filterwarnings("error", message="eggs", append=True)
+                warnings.simplefilter("always", RuntimeWarning)
+                warnings.filterwarnings("ignore", message="spam", category=UserWarning)
+                warnings.simplefilter("always", RuntimeWarning, append=True)
+            import front, back
+            print(len(warnings.filters), [f[0] for f in warnings.filters])
+        """}, ["app.py"])
+    same_as_plain(snap, "front", "back")
+    why = "what its body changed (builtins.list items) is not what the body saw"
+    changed = code_when_changed(snap, ["app.py", "first"], {"front": why, "back": why})
+    assert "'ignore', 'always'" in changed.stdout, changed.stdout
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
