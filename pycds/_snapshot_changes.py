@@ -26,7 +26,7 @@ from _abc import _get_dump
 from _operator import is_
 
 from . import _snapshot_objects as objects
-from ._snapshot_restore import REPLAYED_STATE, expectation
+from ._snapshot_restore import REPLAYED_STATE, expectation, filters_expectation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +77,12 @@ def _count_fields(text: Any) -> tuple[Any, Any] | None:
     except ValueError:
         return None
     return (values[0], values[1] if len(values) > 1 else 1) if len(values) <= 2 else None
+
+
+def _is_warning_filters(obj: Any) -> bool:
+    """warnings.filters (the list _warnings holds, warnings imported or
+    not)."""
+    return obj is getattr(sys.modules.get("_warnings"), "filters", None)
 
 
 def _unchanged_referents(obj: Any, referents: tuple[Any, ...]) -> bool:
@@ -542,27 +548,33 @@ class Heap:
         new = list(obj)
         ops: list[Operation] = []
         if len(new) >= len(old) and all(map(is_, old, new)):
+            had = ((filters_expectation([v for v in old if id(v) not in self.private]),)
+                   if _is_warning_filters(obj) else ())
             for position, value in enumerate(new[len(old):], len(old)):
                 self._changed(changed, obj, ["index", position], value)
                 ops.append({"op": "append", "target": target,
                             "value": self._pending(value),
-                            LIVE: ("append", obj, None, value)})
+                            LIVE: ("append", obj, None, value, *had)})
             return ops
         # Items put before all the old ones (warnings.filterwarnings inserts
         # at 0) or after them are made the same whatever the list held; any
         # other position means what it did only in the list the body saw.
+        # (Except warnings' filters: adding one first removes an equal one.)
+        filters = _is_warning_filters(obj)
         for front in range(len(new) - len(old) + 1):
             if all(map(is_, old, new[front:front + len(old)])):
+                had = (filters_expectation([v for v in old if id(v) not in self.private]),) \
+                    if filters else ()
                 for position, value in enumerate(new[:front]):
                     self._changed(changed, obj, ["index", position], value)
                     ops.append({"op": "insert", "target": target, "index": position,
                                 "value": self._pending(value),
-                                LIVE: ("insert", obj, position, value)})
+                                LIVE: ("insert", obj, position, value, *had)})
                 for position, value in enumerate(new[front + len(old):], front + len(old)):
                     self._changed(changed, obj, ["index", position], value)
                     ops.append({"op": "append", "target": target,
                                 "value": self._pending(value),
-                                LIVE: ("append", obj, None, value)})
+                                LIVE: ("append", obj, None, value, *had)})
                 return ops
         was = expectation([v for v in old if id(v) not in self.private], ABSENT)
         # Insertions only: old is a subsequence of new.

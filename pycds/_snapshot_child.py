@@ -18,6 +18,7 @@ fields written by write_request and read by read_request, both here.
 
 from __future__ import annotations
 
+import _contextvars
 import _locale
 import _signal
 import _thread
@@ -344,7 +345,11 @@ def _process_probe() -> tuple[Any, ...]:
         fds = sorted(os.listdir("/proc/self/fd"))
     except OSError:
         fds = []
-    return (("output written", _output_sizes()),
+    # First: the probes below may set a context variable (decimal's
+    # getcontext() makes the thread's context), which is then the next
+    # probe's start, not a body's change.
+    return (("context variables", _context_values()),
+            ("output written", _output_sizes()),
             ("atexit callbacks", atexit._ncallbacks() - _REGISTERED[0]),
             ("signal handlers", tuple(handlers)),
             ("threads", _thread._count()),
@@ -374,6 +379,32 @@ def _process_probe() -> tuple[Any, ...]:
             ("readline's completer", _readline_state()),
             ("sys.monitoring tools", _monitoring_tools()),
             ("decimal's context", _decimal_context()))
+
+
+class _Identities:
+    """Pairs compared by identity (a value's own __eq__ is code of a body),
+    holding them so that no id is reused meanwhile."""
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+        self.pairs = sorted(pairs, key=lambda pair: id(pair[0]))
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is _Identities and len(other.pairs) == len(self.pairs)
+                and all(a is c and b is d for (a, b), (c, d) in zip(self.pairs, other.pairs)))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _context_values() -> _Identities:
+    """The context variables set in the importing thread's context, and
+    their values: a body that set one (another module's variable, which
+    no object shows; decimal's context made by getcontext()) would leave
+    a restored process without the value."""
+    return _Identities(list(_contextvars.copy_context().items()))
 
 
 def _decimal_context() -> Any:
@@ -419,6 +450,27 @@ def _set_by_body(frame: Frame) -> set[tuple[str, str]]:
                 if target is module or target is getattr(module, "__dict__", None):
                     own.add((name, op[2]))
     return own
+
+
+LOGGING_CACHE_REASON = ("changed a logging level that loggers cache (setLevel, "
+                        "logging.disable): a restore cannot empty the caches of "
+                        "loggers made before it")
+
+
+def _changes_a_cached_level(live: tuple[Any, ...]) -> bool:
+    """Whether an operation changes what logging's loggers cache
+    (isEnabledFor's answers in each logger's _cache): a logger's level or
+    parent, or the manager's `disable`.  logging empties every logger's
+    cache when it does that (Manager._clear_cache), the program's own
+    loggers' too; replaying the attribute leaves those caches stale."""
+    logging = sys.modules.get("logging")
+    if live[0] not in ("set_attr", "setattr", "del_attr", "delattr") or logging is None:
+        return False
+    classes = {"level": ("Logger", "PlaceHolder"), "parent": ("Logger", "PlaceHolder"),
+               # Manager.disable is a property over _disable (3.7+)
+               "disable": ("Manager",), "_disable": ("Manager",)}.get(live[2], ())
+    return any(isinstance(cls, type) and isinstance(live[1], cls)
+               for cls in (getattr(logging, name, None) for name in classes))
 
 
 def _if_imported(module_name: str, getter: str) -> Any:
@@ -931,6 +983,8 @@ class Planner:
         # The planner's stand-ins for functions it watches, by id: where
         # the real one is (a unit that keeps one names the real one).
         self.stand_ins: dict[int, tuple[tuple[str, str], ...]] = {}
+        # id(a body's codec search function) -> (it, what was registered)
+        self.codec_searches: dict[int, tuple[Any, Any]] = {}
         self.aliases: dict[int, Any] = {}
 
     # -- hooks --------------------------------------------------------------
@@ -1299,15 +1353,46 @@ class Planner:
                             real: Any) -> None:
         planner = self
         counted = op_name == "atexit"  # the probe compares atexit's count
+        searches = op_name in ("codecs_register", "codecs_unregister")
 
         def register(*args: Any, **kwargs: Any) -> Any:
-            result = real(*args, **kwargs)
+            if searches and len(args) == 1 and not kwargs:
+                result = real(planner._codec_search(args[0], op_name))
+            else:
+                result = real(*args, **kwargs)
             if counted:
                 _REGISTERED[0] += 1
             if planner.stack and not planner.recorder.paused:
                 planner.stack[-1].live_ops.append((op_name, None, None, (args, kwargs)))
             return result
         self._stand_in(register, real, home, attribute)
+
+    def _codec_search(self, search: Any, op_name: str) -> Any:
+        """What the planning process registers for a body's codec search
+        function: one that sees it answer.  The interpreter caches each
+        codec a search function found, in C; a restore replays the
+        registration but cannot refill that cache, so a later lookup of
+        the name would call the function again and get another object.  A
+        body during which a body's search function found a codec is code
+        only.  (The unit replays the body's own function; codecs.unregister
+        is given back the one registered here.)"""
+        planner = self
+        found = self.codec_searches.get(id(search))
+        if found is not None:
+            return found[1]
+        if op_name != "codecs_register" or not callable(search):
+            return search
+
+        def watched(name: Any) -> Any:
+            answer = search(name)
+            if answer is not None and planner.stack:
+                planner.stack[-1].refuse(
+                    f"looked up the codec {str(name)[:40]!r}, which a body's search "
+                    "function found: codecs caches it in C, which a restore cannot refill")
+            return answer
+        self.codec_searches[id(search)] = (search, watched)
+        self.heap.hide(watched)
+        return watched
 
     def _keep_code(self, cls: type) -> None:
         """The code object each body runs: a unit names its functions'
@@ -1541,6 +1626,8 @@ class Planner:
                 # A cache's entry is put back whatever the cache holds
                 # (README: a cache starts with what the bodies put there).
                 frame.live_ops.append(live[:4] if _fills_a_cache(live) else live)
+                if _changes_a_cached_level(live):
+                    frame.refuse(LOGGING_CACHE_REASON)
         record["operations"] += segment.operations
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]

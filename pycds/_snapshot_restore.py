@@ -1263,6 +1263,22 @@ def expectation(value: Any, absent: Any) -> Any:
     return ("witness", witness(value))
 
 
+def filters_expectation(filters: list[Any]) -> Any:
+    """What warnings.filters held before a body added a filter: each
+    filter by its parts.  simplefilter and filterwarnings first remove an
+    equal filter (or, appending, add none), so the body's insertion means
+    what it did only in a list with the same filters."""
+    return ("filters", tuple(map(_filter_digest, filters)))
+
+
+def _filter_digest(item: Any) -> Any:
+    if type(item) is not tuple:
+        return shallow(item)
+    return tuple((("re", part.pattern, part.flags)
+                  if _type_name(type(part)) == "re.Pattern" else shallow(part))
+                 for part in item)
+
+
 _NOTHING = object()
 
 
@@ -1298,6 +1314,8 @@ def check_before(check: tuple[Any, ...]) -> None:
     name, target, key, expected = check
     if expected[0] == "list":
         same = type(target) is list and tuple(map(shallow, target)) == expected[1]
+    elif expected[0] == "filters":
+        same = type(target) is list and tuple(map(_filter_digest, target)) == expected[1]
     else:
         now = _held(name, target, key)
         same = (now is _NOTHING if expected[0] == "absent" else
@@ -1306,7 +1324,7 @@ def check_before(check: tuple[Any, ...]) -> None:
                     if expected[0] == "=" else matches_witness(now, expected[1])))
     if not same:
         raise Stale(f"what its body changed ({_type_name(type(target))} "
-                    f"{'items' if expected[0] == 'list' else repr(key)}) "
+                    f"{'items' if expected[0] in ('list', 'filters') else repr(key)}) "
                     "is not what the body saw")
 
 

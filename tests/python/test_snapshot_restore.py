@@ -2691,6 +2691,37 @@ def test_warning_filters_added_by_a_body_apply_at_once(tmp_path: Path) -> None:
     assert [l for l in share.stderr.splitlines() if ": UserWarning: again" in l] == warned
 
 
+def test_a_warnings_filter_the_program_added_first_is_seen(tmp_path: Path) -> None:
+    """simplefilter and filterwarnings remove a filter equal to the one
+    they add (appending, add none if there is one): a body's filter put
+    in front of, or after, the program's equal one means another list.
+    A restore replays a body's filters only onto the filters it saw (each
+    by action, patterns, category, module and line), else the body runs."""
+    snap = snapshot_project(tmp_path, {
+        "front.py": """
+            import warnings
+            warnings.filterwarnings("ignore", message="spam", category=UserWarning)
+        """,
+        "back.py": """
+            import warnings
+            warnings.filterwarnings("error", message="eggs", append=True)
+        """,
+        "app.py": """
+            import sys, warnings
+            if sys.argv[1:] == ["first"]:
+                warnings.filterwarnings("error", message="eggs", append=True)
+                warnings.simplefilter("always", RuntimeWarning)
+                warnings.filterwarnings("ignore", message="spam", category=UserWarning)
+                warnings.simplefilter("always", RuntimeWarning, append=True)
+            import front, back
+            print(len(warnings.filters), [f[0] for f in warnings.filters])
+        """}, ["app.py"])
+    same_as_plain(snap, "front", "back")
+    why = "what its body changed (builtins.list items) is not what the body saw"
+    changed = code_when_changed(snap, ["app.py", "first"], {"front": why, "back": why})
+    assert "'ignore', 'always'" in changed.stdout, changed.stdout
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
@@ -2733,6 +2764,50 @@ def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     assert share.stdout == plain.stdout, share.stderr
 
 
+def test_a_codec_a_bodys_search_function_found_is_code_only(tmp_path: Path) -> None:
+    """The interpreter caches, in C, each codec a search function found:
+    a body (its own or a later one) that looked up a codec a body's search
+    function answers left it there, and a program's lookup then gets the
+    same object without calling the function again.  A restore cannot
+    refill the cache: those bodies are code only.  One that only
+    registers (or registers, then unregisters another) stays a unit."""
+    snap = snapshot_project(tmp_path, {
+        "searcher.py": """
+            import codecs
+            CALLS = []
+            def encode(text, errors="strict"):
+                return text.upper().encode(), len(text)
+            def decode(data, errors="strict"):
+                return bytes(data).decode().lower(), len(data)
+            def search(name):
+                CALLS.append(name)
+                if name == "pycds_upper":
+                    return codecs.CodecInfo(encode, decode, name="pycds_upper")
+                return None
+            codecs.register(search)
+            def unused(name):
+                return None
+            codecs.register(unused)
+            codecs.unregister(unused)
+        """,
+        "looker.py": """
+            import codecs, searcher
+            INFO = codecs.lookup("pycds_upper")
+        """,
+        "app.py": """
+            import codecs
+            import searcher, looker
+            print(codecs.lookup("pycds_upper") is looker.INFO, searcher.CALLS)
+            print("abc".encode("pycds_upper"), searcher.CALLS)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("looker") == (
+        "looked up the codec 'pycds_upper', which a body's search function found: "
+        "codecs caches it in C, which a restore cannot refill"), snap.dump_output
+    plain = same_as_plain(snap, "searcher")
+    assert plain.stdout == "True ['pycds_upper']\nb'ABC' ['pycds_upper']\n"
+
+
 def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     """State that lives in C where no object diff sees it: random's shared
     generator (seeded by a body), the standard streams' settings
@@ -2768,6 +2843,78 @@ def test_hidden_c_state_changes_refuse(tmp_path: Path) -> None:
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert share.stdout == plain.stdout
     assert plain.stdout.split()[-1] == "50"
+
+
+def test_a_context_variable_a_body_set_is_code_only(tmp_path: Path) -> None:
+    """A ContextVar's value lives in the thread's context, in C: a body
+    that set another module's variable (or its own) would leave a
+    restored process without the value.  Such bodies are code only; the
+    module that only made the variable stays a unit."""
+    snap = snapshot_project(tmp_path, {
+        "holder.py": """
+            import contextvars
+            VAR = contextvars.ContextVar("var", default="default")
+        """,
+        "setter.py": "import holder\nholder.VAR.set('set by a body')\n",
+        "owner.py": """
+            import contextvars
+            MINE = contextvars.ContextVar("mine")
+            MINE.set(5)
+        """,
+        "app.py": """
+            import holder
+            print(holder.VAR.get())
+            import setter, owner
+            print(holder.VAR.get(), owner.MINE.get("unset"))
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("setter") == "hidden C-level state changed: context variables"
+    assert refused.get("owner") == "hidden C-level state changed: context variables"
+    plain = same_as_plain(snap, "holder")
+    assert plain.stdout == "default\nset by a body 5\n"
+
+
+def test_a_body_that_changed_a_cached_logging_level_is_code_only(tmp_path: Path) -> None:
+    """Each logger caches isEnabledFor's answers; setLevel and
+    logging.disable empty every logger's cache, the program's own loggers'
+    too, which a restore replaying the new level would leave stale.  A
+    body that changed the level of a logger made before it, the parent of
+    one (a logger between it and the root), or logging.disable's level is
+    code only; one that set the level of its own new logger is a unit."""
+    snap = snapshot_project(tmp_path, {
+        "childmaker.py": "import logging\nCHILD = logging.getLogger('pkg.child')\n",
+        "solo.py": """
+            import logging
+            LOG = logging.getLogger("solo")
+            LOG.setLevel(logging.INFO)
+            LOG.addHandler(logging.NullHandler())
+        """,
+        "parentlib.py": "import logging\nlogging.getLogger('pkg').setLevel(logging.DEBUG)\n",
+        "verbose.py": "import logging\nlogging.getLogger().setLevel(logging.DEBUG)\n",
+        "quiet.py": "import logging\nlogging.disable(logging.WARNING)\n",
+        "app.py": """
+            import logging
+            import childmaker, solo
+            mine, child = logging.getLogger("mine"), logging.getLogger("pkg.child")
+            def ask():
+                return (mine.isEnabledFor(logging.WARNING), mine.isEnabledFor(logging.DEBUG),
+                        child.isEnabledFor(logging.DEBUG), solo.LOG.isEnabledFor(logging.INFO))
+            print(*ask())
+            import parentlib
+            print(*ask())
+            import verbose
+            print(*ask())
+            import quiet
+            print(*ask())
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    reason = ("changed a logging level that loggers cache (setLevel, logging.disable): "
+              "a restore cannot empty the caches of loggers made before it")
+    for name in ("parentlib", "verbose", "quiet"):
+        assert refused.get(name) == reason, snap.dump_output
+    plain = same_as_plain(snap, "childmaker", "solo")
+    assert plain.stdout == ("True False False True\nTrue False True True\n"
+                            "True True True True\nFalse False False False\n")
 
 
 def test_clock_and_entropy_reads(tmp_path: Path) -> None:
