@@ -58,7 +58,24 @@ def setup(seeds: str) -> None:
     # The units were planned in another process (its sys.path, flags):
     # each would stop at its part 0 (check_process), before what follows.
     R.check_process = lambda wanted: None
+    # Two things a unit holds are trusted as the archive's code is, never
+    # checked (that is what they save), and corrupt memory by design when
+    # mutated: a class image (pycds/ext/class_image.h: a layout and the slot
+    # functions to copy) and a code object by value (marshal's, which
+    # CPython does not check either).  Here classes are made by
+    # type.__new__, and code by value is refused.
+    R.VOCABULARY[R.VOCABULARY.index(_cds.unit_class)] = _without_image
+    R.VOCABULARY[R.VOCABULARY.index(R.code_from)] = _no_code
     sys.addaudithook(_guard)
+
+
+def _no_code(data: bytes) -> object:
+    raise R.Stale("fuzz_unit: code by value is trusted, not fuzzed")
+
+
+def _without_image(meta: type, name: str, bases: tuple[type, ...], namespace: dict[str, object],
+                   image: object = None) -> type:
+    return _cds.unit_class(meta, name, bases, namespace)  # type: ignore[no-any-return]
 
 
 # Inputs run since the last full collection: what a restore made lives in
