@@ -20,6 +20,7 @@ from pycds import _cds
 from pycds import _snapshot_restore as R
 
 MODULES: list[tuple[str, str, types.CodeType]] = []
+PACKAGE: list[str] = []  # the names of MODULES
 
 # Audit events a restore may raise; any other of the families in
 # OUTSIDE is refused.
@@ -48,10 +49,13 @@ def setup(seeds: str) -> None:
     sys.path.insert(0, package)
     with open(os.path.join(seeds, "modules.txt"), encoding="utf-8") as f:
         names = f.read().split()
+    PACKAGE.extend(names)
     for name in names:
         path = os.path.join(package, name + ".py")
         with open(path, encoding="utf-8") as f:
-            MODULES.append((name, path, compile(f.read(), path, "exec")))
+            # As the import system compiles it (this file's __future__
+            # imports not inherited: a unit names code by co_consts paths).
+            MODULES.append((name, path, compile(f.read(), path, "exec", dont_inherit=True)))
     # Mapped as SHARE maps it (a restore asks the archive about code), with
     # no finder: the inputs are the units restored.
     _cds.share_open(os.path.join(seeds, "units.img"), verbose=0, validate="mtime")
@@ -65,12 +69,30 @@ def setup(seeds: str) -> None:
     # CPython does not check either).  Here classes are made by
     # type.__new__, and code by value is refused.
     R.VOCABULARY[R.VOCABULARY.index(_cds.unit_class)] = _without_image
-    R.VOCABULARY[R.VOCABULARY.index(R.code_from)] = _no_code
+    # Code by value as the seeds hold it is let through (a namedtuple's
+    # __new__ is made by exec): each seed restored once, unmutated, shows
+    # which.
+    at = R.VOCABULARY.index(R.code_from)
+    R.VOCABULARY[at] = _noting_code
+    for name in names:
+        with open(os.path.join(seeds, "units", name), "rb") as f:
+            run(f.read())
+    R.VOCABULARY[at] = _seeds_code
     sys.addaudithook(_guard)
 
 
-def _no_code(data: bytes) -> object:
-    raise R.Stale("fuzz_unit: code by value is trusted, not fuzzed")
+_SEEDS_CODE: set[bytes] = set()
+
+
+def _noting_code(data: bytes) -> object:
+    _SEEDS_CODE.add(bytes(data))
+    return R.code_from(data)
+
+
+def _seeds_code(data: bytes) -> object:
+    if bytes(data) not in _SEEDS_CODE:
+        raise R.Stale("fuzz_unit: code by value is trusted, not fuzzed")
+    return R.code_from(data)
 
 
 def _without_image(meta: type, name: str, bases: tuple[type, ...], namespace: dict[str, object],
@@ -108,3 +130,14 @@ def run(data: bytes) -> None:
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = before
+        # The package's modules a unit's imports brought in go too (their
+        # state, changed by the unit's operations, is the next input's
+        # start otherwise); the standard library's stay.
+        for other in PACKAGE:
+            sys.modules.pop(other, None)
+        # So do the loggers fz_changes's operations add to logging's registry.
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            registry = logging.Logger.manager.loggerDict
+            for logger in [key for key in registry if str(key).startswith("fz")]:
+                del registry[logger]
