@@ -2722,6 +2722,43 @@ def test_a_warnings_filter_the_program_added_first_is_seen(tmp_path: Path) -> No
     assert "'ignore', 'always'" in changed.stdout, changed.stdout
 
 
+def test_a_list_of_tuples_the_program_changed_is_seen(tmp_path: Path) -> None:
+    """A body that inserted into (or deleted from) the middle of an
+    earlier module's list is replayed only onto the items it saw: a
+    program that put other tuples there first (the same number) gets the
+    body run, which finds its place among them."""
+    snap = snapshot_project(tmp_path, {
+        "registry.py": """
+            ORDER = [("a", 1), ("b", 2)]
+            def add_before_b(item):
+                ORDER.insert(next(i for i, (k, _) in enumerate(ORDER) if k == "b"), item)
+            def drop(key):
+                del ORDER[next(i for i, (k, _) in enumerate(ORDER) if k == key)]
+        """,
+        "adder.py": """
+            import registry
+            registry.add_before_b(("new", 0))
+        """,
+        "dropper.py": """
+            import registry
+            registry.drop("a")
+        """,
+        "app.py": """
+            import sys, registry
+            if sys.argv[1:] == ["patch"]:
+                registry.ORDER[:] = [("b", 1), ("a", 2)]
+            import adder
+            print(registry.ORDER)
+            import dropper
+            print(registry.ORDER)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "adder", "dropper")
+    assert plain.stdout == "[('a', 1), ('new', 0), ('b', 2)]\n[('new', 0), ('b', 2)]\n"
+    why = "what its body changed (builtins.list items) is not what the body saw"
+    changed = code_when_changed(snap, ["app.py", "patch"], {"adder": why, "dropper": why})
+    assert changed.stdout == "[('new', 0), ('b', 1), ('a', 2)]\n[('new', 0), ('b', 1)]\n"
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
