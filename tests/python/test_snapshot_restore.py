@@ -2759,6 +2759,73 @@ def test_a_list_of_tuples_the_program_changed_is_seen(tmp_path: Path) -> None:
     assert changed.stdout == "[('new', 0), ('b', 1), ('a', 2)]\n[('new', 0), ('b', 1)]\n"
 
 
+def test_names_a_body_found_at_run_time_are_checked(tmp_path: Path) -> None:
+    """A body that asked another module for a name it computed (getattr
+    or hasattr, in its own code or in a function it called) is checked
+    for that name, found or not, and for the module's __all__ it read; one
+    that read which names a module has (dir, vars, __dict__) is code only:
+    a program that added or removed a name first changes what it saw."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            __all__ = ["xa"]
+            xa = 1
+            xb = 2
+        """,
+        "helper.py": """
+            def pick(module, prefix):
+                return [getattr(module, prefix + c, None) for c in "abc"]
+        """,
+        "computed.py": """
+            import dep
+            GOT = [getattr(dep, "x" + c, None) for c in "abc"]
+            HAS = [hasattr(dep, "x" + c) for c in "abc"]
+        """,
+        "called.py": """
+            import dep, helper
+            GOT = helper.pick(dep, "x")
+        """,
+        "public.py": """
+            import dep
+            ALL = list(dep.__all__)
+        """,
+        "listed.py": """
+            import dep
+            NAMES = [n for n in dir(dep) if n.startswith("x")]
+        """,
+        "viewed.py": """
+            import dep
+            NAMES = sorted(n for n in vars(dep) if n.startswith("x"))
+        """,
+        "walked.py": """
+            import dep
+            NAMES = sorted(k for k in dep.__dict__ if k.startswith("x"))
+        """,
+        "app.py": """
+            import sys, dep, helper
+            if "add" in sys.argv:
+                dep.xc = 3
+            if "del" in sys.argv:
+                del dep.xb
+            if "all" in sys.argv:
+                dep.__all__.append("xb")
+            import computed, called, public, listed, viewed, walked
+            print(computed.GOT, computed.HAS, called.GOT, public.ALL)
+            print(listed.NAMES, viewed.NAMES, walked.NAMES)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, how in (("listed", "dir(dep)"), ("viewed", "vars(dep)"),
+                        ("walked", "dep.__dict__")):
+        assert refused.get(module) == (f"unit: reads which names module dep has "
+                                       f"(through {how}), which a restore cannot check")
+    same_as_plain(snap, "computed", "called", "public")
+    found = "dep.xc is there, its body did not find it"
+    code_when_changed(snap, ["app.py", "add"], {"computed": found, "called": found})
+    gone = "dep.xb is not what its body saw"
+    code_when_changed(snap, ["app.py", "del"], {"computed": gone, "called": gone})
+    code_when_changed(snap, ["app.py", "all"],
+                      {"public": "dep.__all__ is not what its body saw"})
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
