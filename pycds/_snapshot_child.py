@@ -975,6 +975,35 @@ def _python_instance(value: Any) -> bool:
             and type(getattr(value, "__dict__", None)) is dict)
 
 
+DIGEST_DEPTH = 2  # how deep a digest looks into containers (witness.c's)
+
+
+def _unseen_attribute(value: Any, names: set[str], depth: int = 0) -> str | None:
+    """An attribute, among names (those the body's code loads), of an
+    object that value's digest sees only by its type (".a.b", "[].a"), or
+    None: an instance's digest holds its attributes' plain values, a
+    container's its items (and those of the containers among them), and
+    nothing of what an instance or a container found there holds.  A body
+    that read `dep.CONFIG.section.value` read what a program that changed
+    `section.value` first would have changed unseen."""
+    if depth <= DIGEST_DEPTH and type(value) in CONTAINER_TYPES:
+        items = value.values() if type(value) is dict else value
+        for item in list(items):
+            found = _unseen_attribute(item, names, depth + 1)
+            if found is not None:
+                return "[]" + found
+        return None
+    if not _python_instance(value):
+        return None
+    attrs = object.__getattribute__(value, "__dict__")
+    for attr in sorted(names & attrs.keys()):
+        held = attrs[attr]
+        if depth or not (type(held) in restore.ATOM_TYPES or _callable_kind(held)
+                         or type(held) is type(sys)):
+            return f".{attr}"
+    return None
+
+
 def _callable_kind(value: Any) -> bool:
     """Functions and classes (what a patch replaces), not data."""
     t = type(value)
@@ -1928,8 +1957,22 @@ class Planner:
                  if id(op[1]) in probes]
         stand_ins = {**_ALIASES, **forms}
 
+        # The attributes its own code (and its functions that ran) loads:
+        # of what it read, what it may have read inside.
+        own = getattr(frame.module, "__dict__", None)
+        own_names = names.union(*(loaded_names(c, self.load_opcodes)
+                                  for c, namespace in frame.ran.values() if namespace is own))
+
         def place(source: str, name: str, value: Any, top_level: bool = True) -> None:
             original = value
+            # (What only other modules' code read of it, they read: not
+            # followed.)
+            unseen = (_unseen_attribute(value, own_names) if top_level or name in own_names
+                      else None)
+            if unseen is not None:
+                raise unit.Refused(
+                    f"reads {source}.{name}{unseen}, which a restore cannot check "
+                    f"(it checks {source}.{name} one level deep)")
             if id(original) in targets and id(original) not in probes:
                 # Changed by the body, and no copy of it can show what its
                 # operations will leave (a dict subclass): not checked.

@@ -2826,6 +2826,63 @@ def test_names_a_body_found_at_run_time_are_checked(tmp_path: Path) -> None:
                       {"public": "dep.__all__ is not what its body saw"})
 
 
+def test_what_a_body_read_inside_an_instance_it_read_is_checked_or_refused(
+        tmp_path: Path) -> None:
+    """A read of another module's instance is checked by its attributes'
+    plain values: a body whose code names an attribute of what is only
+    seen by its type there (an instance or a list an instance holds, an
+    instance in a list) is code only; one that reads a plain attribute
+    restores, and runs when the program changed it first."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            class Section:
+                def __init__(self, value):
+                    self.value = value
+            class Config:
+                pass
+            CONFIG = Config()
+            CONFIG.flag = 1
+            CONFIG.section = Section(1)
+            CONFIG.options = ["a"]
+            HANDLERS = [Section(2)]
+        """,
+        "deep.py": """
+            import dep
+            V = dep.CONFIG.section.value
+        """,
+        "held.py": """
+            import dep
+            OPTIONS = list(dep.CONFIG.options)
+        """,
+        "inside.py": """
+            import dep
+            LEVEL = dep.HANDLERS[0].value
+        """,
+        "flat.py": """
+            import dep
+            FLAG = dep.CONFIG.flag
+        """,
+        "app.py": """
+            import sys, dep
+            if sys.argv[1:] == ["patch"]:
+                dep.CONFIG.section.value = 2
+                dep.CONFIG.options.append("b")
+                dep.HANDLERS[0].value = 3
+                dep.CONFIG.flag = 4
+            import deep, held, inside, flat
+            print(deep.V, held.OPTIONS, inside.LEVEL, flat.FLAG)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, what in (("deep", "dep.CONFIG.section"), ("held", "dep.CONFIG.options"),
+                         ("inside", "dep.HANDLERS[].value")):
+        top = what.split(".")[0] + "." + what.split(".")[1].split("[")[0]
+        assert refused.get(module) == (f"unit: reads {what}, which a restore cannot "
+                                       f"check (it checks {top} one level deep)"), refused
+    same_as_plain(snap, "flat")
+    code_when_changed(snap, ["app.py", "patch"],
+                      {"flat": "dep.CONFIG is not what its body saw"})
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
