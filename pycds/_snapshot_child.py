@@ -967,6 +967,11 @@ def _subclasses_asked(function: Any, arg0: Any) -> Any:
     return None
 
 
+def _planners(caller: Any) -> bool:
+    """Whether a frame (None: none) runs pycds's own code."""
+    return caller is not None and str(caller.f_globals.get("__name__")).startswith("pycds")
+
+
 def _python_instance(value: Any) -> bool:
     """An instance of a Python class with a __dict__ (a settings object
     whose attribute a called function reads): digested by its attributes."""
@@ -1222,19 +1227,21 @@ class Planner:
                     and not planner.recorder.paused
                     and (not name.startswith("__") or name == "__all__")
                     # (not the planner's own questions: _note_import's)
-                    and not str(getframe(2).f_globals.get("__name__")).startswith("pycds")):
+                    and not _planners(getframe(1).f_back)):
                 frame = planner.stack[-1]
                 source = obj.__dict__.get("__name__")
                 if obj is not frame.module and type(source) is str:
                     frame.asked_names.add((source, name))
 
-        for name in ("getattr", "hasattr"):
-            real = getattr(builtins, name)
-
-            def wrapper(obj: Any, *args: Any, real: Any = real) -> Any:
+        def watched(real: Any) -> Any:
+            def wrapper(obj: Any, *args: Any) -> Any:
                 asked(obj, args[0] if args else None)
                 return real(obj, *args)
-            self._stand_in(wrapper, real, builtins, name)
+            return wrapper
+
+        for name in ("getattr", "hasattr"):
+            real = getattr(builtins, name)
+            self._stand_in(watched(real), real, builtins, name)
 
     def _watch_hash(self) -> None:
         """hash() of a str, of bytes or of an object hashed by identity is
