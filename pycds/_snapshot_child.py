@@ -169,9 +169,11 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
     or `getattr(X, "y", ...)`; ("import", M, y) for `from M import y`, M
     as written with its level's dots in front; ("modules", X, m) for `"m"
     in X.modules` and `X.modules.get("m")` (X: sys; not a subscript, which
-    a store shares); ("stream", X, "s.a") for `X.s.a`, s one of STREAMS.
-    The planner keeps the attributes the module X or M lacked, and what
-    sys.modules held of the names asked."""
+    a store shares); ("stream", X, "s.a") for `X.s.a`, s one of STREAMS;
+    ("namespace", X, how) for `dir(X)`, `vars(X)` and `X.__dict__`
+    (which names X has, besides what they hold).  The planner keeps the attributes the module
+    X or M lacked, what sys.modules held of the names asked, and refuses a
+    body that read another module's __dict__."""
     found: set[tuple[str, str, str]] = set()
     none = ("other", None)
     before = [none, none, none]  # the last three instructions followed, the latest last
@@ -185,8 +187,13 @@ def absent_pairs(code: Any, opcodes: dict[int, int]) -> set[tuple[str, str, str]
             level = second[1] if second[0] == "const" else None
             importing = ("." * level + value if type(level) is int and type(value) is str
                          else "")
-        elif type(value) is not str:
+        if (second in (("global", "dir"), ("global", "vars")) and last[0] == "global"
+                and type(last[1]) is str and kind != "attr"):
+            found.add(("namespace", last[1], f"{second[1]}({last[1]})"))  # dir(X)
+        if kind == "import" or type(value) is not str:
             pass
+        elif kind == "attr" and value == "__dict__" and last[0] == "global":
+            found.add(("namespace", last[1], f"{last[1]}.__dict__"))  # X.__dict__
         elif kind == "from":
             if importing:
                 found.add(("import", importing, value))
@@ -592,6 +599,9 @@ class Frame:
         self.ran: dict[Any, tuple[Any, Any]] = {}
         self.asked_classes: set[tuple[str, int]] = set()  # (getter, id(class))
         self.registered: set[tuple[int, int]] = set()  # its ABCMeta.register calls, by ids
+        # (module, name) it (or code it ran) asked with getattr or hasattr
+        # (_watch_names): read as `module.name` is, whatever the name.
+        self.asked_names: set[tuple[str, str]] = set()
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -648,7 +658,7 @@ def _ran_names(ran: dict[Any, tuple[Any, Any]], own: str,
     def note(source: str, name: str, value: Any) -> None:
         if (source == own or source in skipped or source.startswith("pycds")
                 or source in IMPORT_SYSTEM
-                or name.startswith("__") or (source, name) in named
+                or (name.startswith("__") and name != "__all__") or (source, name) in named
                 or not (_callable_kind(value) or type(value) in restore.ATOM_TYPES
                         or (type(value) in CONTAINER_TYPES and source != "sys"
                             and (source, name) not in NOT_COMPARED)
@@ -799,6 +809,21 @@ def _sys_asked(pairs: set[tuple[str, str, str]], frame: Frame) -> list[tuple[Any
     return settings
 
 
+def _namespace_read(pairs: set[tuple[str, str, str]], frame: Frame) -> None:
+    """Refuse a body whose own code read which names another module has
+    (absent_pairs' "namespace" pairs: `dir(m)`, `vars(m)`, `m.__dict__`):
+    a restore checks the attributes a body asked for, and a program that
+    added or removed another first would change what it saw."""
+    own = getattr(frame.module, "__dict__", None)
+    if type(own) is not dict:
+        return
+    for how, where, reader in sorted(pairs):
+        home = own.get(where)
+        if how == "namespace" and type(home) is type(sys) and home is not frame.module:
+            raise unit.Refused(f"reads which names module {home.__name__} has "
+                               f"(through {reader}), which a restore cannot check")
+
+
 def _star_settings(frame: Frame) -> list[tuple[Any, ...]]:
     """Settings (H_SETTINGS) for the names each of the body's `from m
     import *` bound: a program that added a public name to m, or changed
@@ -839,6 +864,12 @@ def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
                 or source.startswith("pycds") or name in attrs):
             continue
         found.setdefault(source, set()).add(name)
+    for source, name in frame.asked_names:  # getattr or hasattr (_watch_names)
+        module = sys.modules.get(source)
+        attrs = getattr(module, "__dict__", None)
+        if (type(attrs) is dict and module is not frame.module
+                and not source.startswith("pycds") and name not in attrs):
+            found.setdefault(source, set()).add(name)
     return found
 
 
@@ -936,12 +967,46 @@ def _subclasses_asked(function: Any, arg0: Any) -> Any:
     return None
 
 
+def _planners(caller: Any) -> bool:
+    """Whether a frame (None: none) runs pycds's own code."""
+    return caller is not None and str(caller.f_globals.get("__name__")).startswith("pycds")
+
+
 def _python_instance(value: Any) -> bool:
     """An instance of a Python class with a __dict__ (a settings object
     whose attribute a called function reads): digested by its attributes."""
     t = type(value)
     return (bool(t.__flags__ & (1 << 9)) and not t.__flags__ & (1 << 31)
             and type(getattr(value, "__dict__", None)) is dict)
+
+
+DIGEST_DEPTH = 2  # how deep a digest looks into containers (witness.c's)
+
+
+def _unseen_attribute(value: Any, names: set[str], depth: int = 0) -> str | None:
+    """An attribute, among names (those the body's code loads), of an
+    object that value's digest sees only by its type (".a.b", "[].a"), or
+    None: an instance's digest holds its attributes' plain values, a
+    container's its items (and those of the containers among them), and
+    nothing of what an instance or a container found there holds.  A body
+    that read `dep.CONFIG.section.value` read what a program that changed
+    `section.value` first would have changed unseen."""
+    if depth <= DIGEST_DEPTH and type(value) in CONTAINER_TYPES:
+        items = value.values() if type(value) is dict else value
+        for item in list(items):
+            found = _unseen_attribute(item, names, depth + 1)
+            if found is not None:
+                return "[]" + found
+        return None
+    if not _python_instance(value):
+        return None
+    attrs = object.__getattribute__(value, "__dict__")
+    for attr in sorted(names & attrs.keys()):
+        held = attrs[attr]
+        if depth or not (type(held) in restore.ATOM_TYPES or _callable_kind(held)
+                         or type(held) is type(sys)):
+            return f".{attr}"
+    return None
 
 
 def _callable_kind(value: Any) -> bool:
@@ -1002,6 +1067,7 @@ class Planner:
         self._watch_registrations()
         self._watch_lookups()
         self._watch_hash()
+        self._watch_names()
         for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name in sys.modules:
                 self._watch_clock(sys.modules[module_name], function)
@@ -1145,6 +1211,37 @@ class Planner:
                     lookups.append(answer)
             return spec
         self._stand_in(find_spec, real, bootstrap, "_find_spec")
+
+    def _watch_names(self) -> None:
+        """getattr and hasattr asked of another module while a body runs,
+        by any code and with a name computed or not (`getattr(_hashlib,
+        "openssl_" + name)`): the name is noted (Frame.asked_names), so that
+        a restore checks what it held, or that it is still absent.  (The
+        import system's dunders aside; `__all__` is the module's own.)"""
+        planner = self
+        module_type = type(sys)
+        getframe = sys._getframe
+
+        def asked(obj: Any, name: Any) -> None:
+            if (type(obj) is module_type and type(name) is str and planner.stack
+                    and not planner.recorder.paused
+                    and (not name.startswith("__") or name == "__all__")
+                    # (not the planner's own questions: _note_import's)
+                    and not _planners(getframe(1).f_back)):
+                frame = planner.stack[-1]
+                source = obj.__dict__.get("__name__")
+                if obj is not frame.module and type(source) is str:
+                    frame.asked_names.add((source, name))
+
+        def watched(real: Any) -> Any:
+            def wrapper(obj: Any, *args: Any) -> Any:
+                asked(obj, args[0] if args else None)
+                return real(obj, *args)
+            return wrapper
+
+        for name in ("getattr", "hasattr"):
+            real = getattr(builtins, name)
+            self._stand_in(watched(real), real, builtins, name)
 
     def _watch_hash(self) -> None:
         """hash() of a str, of bytes or of an object hashed by identity is
@@ -1765,6 +1862,7 @@ class Planner:
             code = self.codes.get(frame.name)
             asked = _own_asked(code, frame, self.load_opcodes) if code else set()
             try:
+                _namespace_read(asked, frame)
                 header[restore.H_READS], header[restore.H_AFTER] = self._reads(
                     frame, set_by_body, asked)
                 header[restore.H_SETTINGS] = (_settled(frame.settings, frame)
@@ -1866,8 +1964,22 @@ class Planner:
                  if id(op[1]) in probes]
         stand_ins = {**_ALIASES, **forms}
 
+        # The attributes its own code (and its functions that ran) loads:
+        # of what it read, what it may have read inside.
+        own = getattr(frame.module, "__dict__", None)
+        own_names = names.union(*(loaded_names(c, self.load_opcodes)
+                                  for c, namespace in frame.ran.values() if namespace is own))
+
         def place(source: str, name: str, value: Any, top_level: bool = True) -> None:
             original = value
+            # (What only other modules' code read of it, they read: not
+            # followed.)
+            unseen = (_unseen_attribute(value, own_names) if top_level or name in own_names
+                      else None)
+            if unseen is not None:
+                raise unit.Refused(
+                    f"reads {source}.{name}{unseen}, which a restore cannot check "
+                    f"(it checks {source}.{name} one level deep)")
             if id(original) in targets and id(original) not in probes:
                 # Changed by the body, and no copy of it can show what its
                 # operations will leave (a dict subclass): not checked.
@@ -1917,8 +2029,9 @@ class Planner:
                 value = attrs[name]
                 # The import system sets a module's dunders, the same way
                 # every time, but __main__'s are the program's: how it was
-                # started (a script, -m, -c), not the planner's.
-                if ((name.startswith("__") and source != "__main__")
+                # started (a script, -m, -c), not the planner's; and
+                # __all__ is the module's own list, which a program may change.
+                if ((name.startswith("__") and source != "__main__" and name != "__all__")
                         or type(value) is type(sys)
                         or (source, name) in set_by_body):
                     continue
@@ -1940,6 +2053,24 @@ class Planner:
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
                 place(source, name, value, top_level=False)
+        # What it, or code it ran, asked a module with getattr or hasattr
+        # (_watch_names), by whatever name: read as `m.x` is.
+        for source, name in sorted(frame.asked_names):
+            module = sys.modules.get(source)
+            attrs = getattr(module, "__dict__", None)
+            if ((source, name) in known or type(attrs) is not dict or module is frame.module
+                    or source == "sys" or source.startswith("pycds") or name not in attrs):
+                continue
+            value = attrs[name]
+            if type(value) is type(sys) or id(value) in _ALIASES:
+                continue
+            if not restore.checkable(value):
+                raise unit.Refused(
+                    f"reads {source}.{name}, an object of C type "
+                    f"{objects.type_name(type(value))} whose contents "
+                    "cannot be checked at restore")
+            known.add((source, name))
+            place(source, name, value)
         absent = _absent_builtins(code, frame.ran, self.load_opcodes)
         if absent:
             reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))

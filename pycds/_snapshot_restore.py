@@ -1251,7 +1251,7 @@ def check_operation(op: tuple[Any, ...]) -> None:
 def expectation(value: Any, absent: Any) -> Any:
     """What an operation's key held before the body changed it (`absent`:
     nothing), as check_before compares it: a plain value by type and
-    value, a list by its items (digest's one level), anything else by
+    value, a list by its items (item_digest's), anything else by
     witness."""
     if value is absent:
         return ("absent",)
@@ -1259,7 +1259,7 @@ def expectation(value: Any, absent: Any) -> Any:
     if t in ATOM_TYPES:
         return ("=", shallow(value))
     if t is list:
-        return ("list", tuple(map(shallow, value)))
+        return ("list", tuple(map(item_digest, value)))
     return ("witness", witness(value))
 
 
@@ -1268,10 +1268,15 @@ def filters_expectation(filters: list[Any]) -> Any:
     filter by its parts.  simplefilter and filterwarnings first remove an
     equal filter (or, appending, add none), so the body's insertion means
     what it did only in a list with the same filters."""
-    return ("filters", tuple(map(_filter_digest, filters)))
+    return ("filters", tuple(map(item_digest, filters)))
 
 
-def _filter_digest(item: Any) -> Any:
+def item_digest(item: Any) -> Any:
+    """A list's item as check_before compares it: a plain value by value,
+    a tuple by its parts (a compiled pattern by its pattern and flags, a
+    plain value by value, anything else by witness: a program that put
+    other pairs in a registry of (name, value) tuples, or changed a
+    warnings filter, is seen), anything else by witness."""
     if type(item) is not tuple:
         return shallow(item)
     return tuple((("re", part.pattern, part.flags)
@@ -1312,10 +1317,8 @@ def check_before(check: tuple[Any, ...]) -> None:
     if len(check) < 4 or check[3] is None:
         return
     name, target, key, expected = check
-    if expected[0] == "list":
-        same = type(target) is list and tuple(map(shallow, target)) == expected[1]
-    elif expected[0] == "filters":
-        same = type(target) is list and tuple(map(_filter_digest, target)) == expected[1]
+    if expected[0] in ("list", "filters"):
+        same = type(target) is list and tuple(map(item_digest, target)) == expected[1]
     else:
         now = _held(name, target, key)
         same = (now is _NOTHING if expected[0] == "absent" else

@@ -2722,6 +2722,167 @@ def test_a_warnings_filter_the_program_added_first_is_seen(tmp_path: Path) -> No
     assert "'ignore', 'always'" in changed.stdout, changed.stdout
 
 
+def test_a_list_of_tuples_the_program_changed_is_seen(tmp_path: Path) -> None:
+    """A body that inserted into (or deleted from) the middle of an
+    earlier module's list is replayed only onto the items it saw: a
+    program that put other tuples there first (the same number) gets the
+    body run, which finds its place among them."""
+    snap = snapshot_project(tmp_path, {
+        "registry.py": """
+            ORDER = [("a", 1), ("b", 2)]
+            def add_before_b(item):
+                ORDER.insert(next(i for i, (k, _) in enumerate(ORDER) if k == "b"), item)
+            def drop(key):
+                del ORDER[next(i for i, (k, _) in enumerate(ORDER) if k == key)]
+        """,
+        "adder.py": """
+            import registry
+            registry.add_before_b(("new", 0))
+        """,
+        "dropper.py": """
+            import registry
+            registry.drop("a")
+        """,
+        "app.py": """
+            import sys, registry
+            if sys.argv[1:] == ["patch"]:
+                registry.ORDER[:] = [("b", 1), ("a", 2)]
+            import adder
+            print(registry.ORDER)
+            import dropper
+            print(registry.ORDER)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "adder", "dropper")
+    assert plain.stdout == "[('a', 1), ('new', 0), ('b', 2)]\n[('new', 0), ('b', 2)]\n"
+    why = "what its body changed (builtins.list items) is not what the body saw"
+    changed = code_when_changed(snap, ["app.py", "patch"], {"adder": why, "dropper": why})
+    assert changed.stdout == "[('new', 0), ('b', 1), ('a', 2)]\n[('new', 0), ('b', 1)]\n"
+
+
+def test_names_a_body_found_at_run_time_are_checked(tmp_path: Path) -> None:
+    """A body that asked another module for a name it computed (getattr
+    or hasattr, in its own code or in a function it called) is checked
+    for that name, found or not, and for the module's __all__ it read; one
+    that read which names a module has (dir, vars, __dict__) is code only:
+    a program that added or removed a name first changes what it saw."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            __all__ = ["xa"]
+            xa = 1
+            xb = 2
+        """,
+        "helper.py": """
+            def pick(module, prefix):
+                return [getattr(module, prefix + c, None) for c in "abc"]
+        """,
+        "computed.py": """
+            import dep
+            GOT = [getattr(dep, "x" + c, None) for c in "abc"]
+            HAS = [hasattr(dep, "x" + c) for c in "abc"]
+        """,
+        "called.py": """
+            import dep, helper
+            GOT = helper.pick(dep, "x")
+        """,
+        "public.py": """
+            import dep
+            ALL = list(dep.__all__)
+        """,
+        "listed.py": """
+            import dep
+            NAMES = [n for n in dir(dep) if n.startswith("x")]
+        """,
+        "viewed.py": """
+            import dep
+            NAMES = sorted(n for n in vars(dep) if n.startswith("x"))
+        """,
+        "walked.py": """
+            import dep
+            NAMES = sorted(k for k in dep.__dict__ if k.startswith("x"))
+        """,
+        "app.py": """
+            import sys, dep, helper
+            if "add" in sys.argv:
+                dep.xc = 3
+            if "del" in sys.argv:
+                del dep.xb
+            if "all" in sys.argv:
+                dep.__all__.append("xb")
+            import computed, called, public, listed, viewed, walked
+            print(computed.GOT, computed.HAS, called.GOT, public.ALL)
+            print(listed.NAMES, viewed.NAMES, walked.NAMES)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, how in (("listed", "dir(dep)"), ("viewed", "vars(dep)"),
+                        ("walked", "dep.__dict__")):
+        assert refused.get(module) == (f"unit: reads which names module dep has "
+                                       f"(through {how}), which a restore cannot check")
+    same_as_plain(snap, "computed", "called", "public")
+    found = "dep.xc is there, its body did not find it"
+    code_when_changed(snap, ["app.py", "add"], {"computed": found, "called": found})
+    gone = "dep.xb is not what its body saw"
+    code_when_changed(snap, ["app.py", "del"], {"computed": gone, "called": gone})
+    code_when_changed(snap, ["app.py", "all"],
+                      {"public": "dep.__all__ is not what its body saw"})
+
+
+def test_what_a_body_read_inside_an_instance_it_read_is_checked_or_refused(
+        tmp_path: Path) -> None:
+    """A read of another module's instance is checked by its attributes'
+    plain values: a body whose code names an attribute of what is only
+    seen by its type there (an instance or a list an instance holds, an
+    instance in a list) is code only; one that reads a plain attribute
+    restores, and runs when the program changed it first."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            class Section:
+                def __init__(self, value):
+                    self.value = value
+            class Config:
+                pass
+            CONFIG = Config()
+            CONFIG.flag = 1
+            CONFIG.section = Section(1)
+            CONFIG.options = ["a"]
+            HANDLERS = [Section(2)]
+        """,
+        "deep.py": """
+            import dep
+            V = dep.CONFIG.section.value
+        """,
+        "held.py": """
+            import dep
+            OPTIONS = list(dep.CONFIG.options)
+        """,
+        "inside.py": """
+            import dep
+            LEVEL = dep.HANDLERS[0].value
+        """,
+        "flat.py": """
+            import dep
+            FLAG = dep.CONFIG.flag
+        """,
+        "app.py": """
+            import sys, dep
+            if sys.argv[1:] == ["patch"]:
+                dep.CONFIG.section.value = 2
+                dep.CONFIG.options.append("b")
+                dep.HANDLERS[0].value = 3
+                dep.CONFIG.flag = 4
+            import deep, held, inside, flat
+            print(deep.V, held.OPTIONS, inside.LEVEL, flat.FLAG)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, what in (("deep", "dep.CONFIG.section"), ("held", "dep.CONFIG.options"),
+                         ("inside", "dep.HANDLERS[].value")):
+        top = what.split(".")[0] + "." + what.split(".")[1].split("[")[0]
+        assert refused.get(module) == (f"unit: reads {what}, which a restore cannot "
+                                       f"check (it checks {top} one level deep)"), refused
+    same_as_plain(snap, "flat")
+    code_when_changed(snap, ["app.py", "patch"],
+                      {"flat": "dep.CONFIG is not what its body saw"})
+
+
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:
     """codecs.register, codecs.register_error, sys.addaudithook and
     os.putenv leave no trace in any object: a restored body's calls are
