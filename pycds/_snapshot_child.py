@@ -599,9 +599,6 @@ class Frame:
         self.ran: dict[Any, tuple[Any, Any]] = {}
         self.asked_classes: set[tuple[str, int]] = set()  # (getter, id(class))
         self.registered: set[tuple[int, int]] = set()  # its ABCMeta.register calls, by ids
-        # (module, name) it (or code it ran) asked with getattr or hasattr
-        # (_watch_names): read as `module.name` is, whatever the name.
-        self.asked_names: set[tuple[str, str]] = set()
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -864,12 +861,6 @@ def _absent_attributes(pairs: set[tuple[str, str, str]], frame: Frame
                 or source.startswith("pycds") or name in attrs):
             continue
         found.setdefault(source, set()).add(name)
-    for source, name in frame.asked_names:  # getattr or hasattr (_watch_names)
-        module = sys.modules.get(source)
-        attrs = getattr(module, "__dict__", None)
-        if (type(attrs) is dict and module is not frame.module
-                and not source.startswith("pycds") and name not in attrs):
-            found.setdefault(source, set()).add(name)
     return found
 
 
@@ -967,11 +958,6 @@ def _subclasses_asked(function: Any, arg0: Any) -> Any:
     return None
 
 
-def _planners(caller: Any) -> bool:
-    """Whether a frame (None: none) runs pycds's own code."""
-    return caller is not None and str(caller.f_globals.get("__name__")).startswith("pycds")
-
-
 def _python_instance(value: Any) -> bool:
     """An instance of a Python class with a __dict__ (a settings object
     whose attribute a called function reads): digested by its attributes."""
@@ -1067,7 +1053,6 @@ class Planner:
         self._watch_registrations()
         self._watch_lookups()
         self._watch_hash()
-        self._watch_names()
         for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name in sys.modules:
                 self._watch_clock(sys.modules[module_name], function)
@@ -1211,37 +1196,6 @@ class Planner:
                     lookups.append(answer)
             return spec
         self._stand_in(find_spec, real, bootstrap, "_find_spec")
-
-    def _watch_names(self) -> None:
-        """getattr and hasattr asked of another module while a body runs,
-        by any code and with a name computed or not (`getattr(_hashlib,
-        "openssl_" + name)`): the name is noted (Frame.asked_names), so that
-        a restore checks what it held, or that it is still absent.  (The
-        import system's dunders aside; `__all__` is the module's own.)"""
-        planner = self
-        module_type = type(sys)
-        getframe = sys._getframe
-
-        def asked(obj: Any, name: Any) -> None:
-            if (type(obj) is module_type and type(name) is str and planner.stack
-                    and not planner.recorder.paused
-                    and (not name.startswith("__") or name == "__all__")
-                    # (not the planner's own questions: _note_import's)
-                    and not _planners(getframe(1).f_back)):
-                frame = planner.stack[-1]
-                source = obj.__dict__.get("__name__")
-                if obj is not frame.module and type(source) is str:
-                    frame.asked_names.add((source, name))
-
-        def watched(real: Any) -> Any:
-            def wrapper(obj: Any, *args: Any) -> Any:
-                asked(obj, args[0] if args else None)
-                return real(obj, *args)
-            return wrapper
-
-        for name in ("getattr", "hasattr"):
-            real = getattr(builtins, name)
-            self._stand_in(watched(real), real, builtins, name)
 
     def _watch_hash(self) -> None:
         """hash() of a str, of bytes or of an object hashed by identity is
@@ -2053,24 +2007,6 @@ class Planner:
             if (source, name) not in known and id(value) not in _ALIASES:
                 known.add((source, name))
                 place(source, name, value, top_level=False)
-        # What it, or code it ran, asked a module with getattr or hasattr
-        # (_watch_names), by whatever name: read as `m.x` is.
-        for source, name in sorted(frame.asked_names):
-            module = sys.modules.get(source)
-            attrs = getattr(module, "__dict__", None)
-            if ((source, name) in known or type(attrs) is not dict or module is frame.module
-                    or source == "sys" or source.startswith("pycds") or name not in attrs):
-                continue
-            value = attrs[name]
-            if type(value) is type(sys) or id(value) in _ALIASES:
-                continue
-            if not restore.checkable(value):
-                raise unit.Refused(
-                    f"reads {source}.{name}, an object of C type "
-                    f"{objects.type_name(type(value))} whose contents "
-                    "cannot be checked at restore")
-            known.add((source, name))
-            place(source, name, value)
         absent = _absent_builtins(code, frame.ran, self.load_opcodes)
         if absent:
             reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))
