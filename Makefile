@@ -4,6 +4,9 @@
 PYTHON_VERSIONS ?= 3.11 3.12 3.13
 DEMO_PYTHON ?= 3.11
 ASAN_PYTHON ?= 3.12
+# pytest workers (pytest-xdist): tests spend most of their time waiting
+# on the processes they start, so one per core halves the suites.
+PYTEST_WORKERS ?= auto
 JOBS ?= 2
 
 .PHONY: test demo deps build ctest ctest-asan fuzz venvs pytest pytest-asan dist test-dist bench bench-startup bench-preload format clean
@@ -42,11 +45,12 @@ pytest: venvs
 	@for v in $(PYTHON_VERSIONS); do \
 	    echo "== pytest on CPython $$v"; \
 	    (cd / && PYTHONSAFEPATH=1 $(CURDIR)/.venv/$$v/bin/python -m pytest \
-	        -p no:cacheprovider -q $(CURDIR)/tests/python) || exit 1; done
+	        -p no:cacheprovider -q -n $(PYTEST_WORKERS) \
+	        $(CURDIR)/tests/python) || exit 1; done
 
 # The share-mode suites with the extension under ASan+UBSan (one CPython).
 pytest-asan: deps
-	scripts/asan-pytest.sh $(ASAN_PYTHON)
+	PYTEST_WORKERS=$(PYTEST_WORKERS) scripts/asan-pytest.sh $(ASAN_PYTHON)
 
 # The sdist and a manylinux wheel per CPython in dist/ (tools from PyPI
 # into .venv/dist-tools), stripped, auditwheel-repaired, twine-checked.

@@ -26,7 +26,7 @@ from _abc import _get_dump
 from _operator import is_
 
 from . import _snapshot_objects as objects
-from ._snapshot_restore import REPLAYED_STATE, expectation, filters_expectation
+from ._snapshot_restore import REPLAYED_STATE, expectation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -548,7 +548,7 @@ class Heap:
         new = list(obj)
         ops: list[Operation] = []
         if len(new) >= len(old) and all(map(is_, old, new)):
-            had = ((filters_expectation([v for v in old if id(v) not in self.private]),)
+            had = ((expectation([v for v in old if id(v) not in self.private], None),)
                    if _is_warning_filters(obj) else ())
             for position, value in enumerate(new[len(old):], len(old)):
                 self._changed(changed, obj, ["index", position], value)
@@ -563,7 +563,7 @@ class Heap:
         filters = _is_warning_filters(obj)
         for front in range(len(new) - len(old) + 1):
             if all(map(is_, old, new[front:front + len(old)])):
-                had = (filters_expectation([v for v in old if id(v) not in self.private]),) \
+                had = (expectation([v for v in old if id(v) not in self.private], None),) \
                     if filters else ()
                 for position, value in enumerate(new[:front]):
                     self._changed(changed, obj, ["index", position], value)

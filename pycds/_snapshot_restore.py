@@ -1263,14 +1263,6 @@ def expectation(value: Any, absent: Any) -> Any:
     return ("witness", witness(value))
 
 
-def filters_expectation(filters: list[Any]) -> Any:
-    """What warnings.filters held before a body added a filter: each
-    filter by its parts.  simplefilter and filterwarnings first remove an
-    equal filter (or, appending, add none), so the body's insertion means
-    what it did only in a list with the same filters."""
-    return ("filters", tuple(map(item_digest, filters)))
-
-
 def item_digest(item: Any) -> Any:
     """A list's item as check_before compares it: a plain value by value,
     a tuple by its parts (a compiled pattern by its pattern and flags, a
@@ -1317,7 +1309,7 @@ def check_before(check: tuple[Any, ...]) -> None:
     if len(check) < 4 or check[3] is None:
         return
     name, target, key, expected = check
-    if expected[0] in ("list", "filters"):
+    if expected[0] == "list":
         same = type(target) is list and tuple(map(item_digest, target)) == expected[1]
     else:
         now = _held(name, target, key)
@@ -1327,7 +1319,7 @@ def check_before(check: tuple[Any, ...]) -> None:
                     if expected[0] == "=" else matches_witness(now, expected[1])))
     if not same:
         raise Stale(f"what its body changed ({_type_name(type(target))} "
-                    f"{'items' if expected[0] in ('list', 'filters') else repr(key)}) "
+                    f"{'items' if expected[0] == 'list' else repr(key)}) "
                     "is not what the body saw")
 
 

@@ -10,7 +10,7 @@ version="${1:-3.12}"
 venv="$here/.venv/asan-$version"
 python="$("$here/scripts/find-python.sh" "$version")"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check "setuptools>=77" wheel pytest
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "setuptools>=77" wheel pytest pytest-xdist
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 (cd / && CFLAGS="$sanitize" LDFLAGS="$sanitize" PYCDS_WERROR=1 \
     PYCDS_BUILD_BASE=build/setuptools-asan \
@@ -24,7 +24,7 @@ preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 cd / && PYTHONSAFEPATH=1 LD_PRELOAD="$preload" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$venv/bin/python" -m pytest -p no:cacheprovider -q \
+    "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "${PYTEST_WORKERS:-auto}" \
     "$here/tests/python/test_container.py" "$here/tests/python/test_share.py" \
     "$here/tests/python/test_semantics.py" "$here/tests/python/test_reliability.py" \
     "$here/tests/python/test_dump.py" "$here/tests/python/test_run_programs.py" \

@@ -19,6 +19,11 @@ from servers import (CLIENT, PY, start_server, status, stop_servers_in,
                      wait_for)
 
 NOBODY = 65534
+# Children forked here (nobody may not reach the interpreter, so no exec)
+# only make system calls and _exit; under pytest-xdist the worker has
+# threads, which makes CPython warn about forking in general.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning")
 root_only = pytest.mark.skipif(os.geteuid() != 0,
                                reason="changing user needs root")
 
