@@ -67,7 +67,9 @@ fuzz() {
         -max_total_time="$limit" -max_len=65536 -timeout=10 \
         -artifact_prefix="$build/" \
         -print_final_stats=1 "$corpus" "$seed_dir" 2>&1 |
-        grep -E "^(stat::|Done|INFO: seed corpus|==|SUMMARY|#[0-9]+ +DONE)" || true
+        awk '/AddressSanitizer failed to allocate/ { refused++; next }
+             /^(stat::|Done|INFO: seed corpus|==|SUMMARY|#[0-9]+ +DONE)/
+             END { if (refused) print refused " allocations over the limit refused" }'
     # libFuzzer exits non-zero on a crash; the pipe above hides it, so
     # check the artifacts it leaves instead.
     # (Each pattern on its own: ls of several fails when any one matches
