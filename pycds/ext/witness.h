@@ -11,8 +11,8 @@
  * C type its instances are laid out as, basicsize, itemsize)) for a class;
  * (type name, qualname) for a C function or method descriptor; (type name,
  * qualname, the witness of the object it is bound to) for a C method bound
- * to an object that is neither a module nor a class (("re.Pattern", pattern, flags) for a
- * compiled pattern's); (type name, its __name__) for a module.
+ * to an object that is neither a module nor a class (("re.Pattern", pattern,
+ * flags) for a compiled pattern's); (type name, its __name__) for a module.
  */
 #ifndef PYCDS_WITNESS_H
 #define PYCDS_WITNESS_H
@@ -57,14 +57,14 @@ PyObject *pycds_shallow(PyObject *module, PyObject *value);
 /* digest(value) -> what a body may have read of another module's
  * attribute, so that a program that changed it first is seen: a plain
  * value's shallow() form; a dict's, list's, tuple's or set's (type name,
- * length) when it has more than 64 items, else (type name, length,
+ * length) when it has more than 65,536 items, else (type name, length,
  * XXH3-128 of its items' shallow() forms, 16 bytes; a set's in any
  * order; an item that is a container by its own such digest, one level
  * further, its items' by shallow()); a class's or function's witness,
  * or ("=state", witness, XXH3-128 of its state) where it has state (a
  * class: its and its non-static bases' attributes, one level; a function:
  * its cells' contents, as a module attribute's, its defaults and keyword
- * defaults); an object with a __dict__ of at most 64 attributes (not a
+ * defaults); an object with a __dict__ of at most 65,536 attributes (not a
  * module), (witness, ((name, shallow form), ...)); else the witness.
  * `stand_ins` ({id: witness}, optional): objects the dumping process put
  * in the place of others (the planner's wrappers), whose items are

@@ -2759,6 +2759,28 @@ def test_a_list_of_tuples_the_program_changed_is_seen(tmp_path: Path) -> None:
     assert changed.stdout == "[('new', 0), ('b', 1), ('a', 2)]\n[('new', 0), ('b', 1)]\n"
 
 
+def test_a_long_table_the_program_changed_is_seen(tmp_path: Path) -> None:
+    """A body that read an earlier module's table of hundreds of entries
+    is checked for every entry: a program that changed one first (the
+    length kept) gets the body run."""
+    snap = snapshot_project(tmp_path, {
+        "codes.py": """
+            NAMES = {n: f"code {n}" for n in range(300)}
+        """,
+        "reporter.py": """
+            import codes
+            MESSAGE = codes.NAMES[200]
+        """,
+        "app.py": """
+            import sys, codes
+            if sys.argv[1:] == ["patch"]:
+                codes.NAMES[200] = "patched"
+            import reporter
+            print(reporter.MESSAGE)
+        """}, ["app.py"])
+    restored_then_patched(snap, "reporter", "code 200\n", "patched\n")
+
+
 def test_names_a_body_found_at_run_time_are_checked(tmp_path: Path) -> None:
     """A body that read another module's __all__ is checked for it; one
     that read which names a module has (dir, vars, __dict__) is code only:

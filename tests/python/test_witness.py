@@ -143,13 +143,14 @@ class Settings:
 SETTINGS = Settings()
 TABLE = {"a": 1, "f": helper}
 BIG = list(range(100))
+HUGE = list(range(70_000))  # past what a digest looks at: its length
 
 
 @pytest.mark.parametrize("value, expected", [
     (3, ("=", 3)),
     ("s", ("=", "s")),
     (None, ("=", None)),
-    (BIG, ("list", 100)),
+    (HUGE, ("list", 70_000)),
     (helper, _cds.witness(helper)),
     (os, ("builtins.module", "os")),
 ])
@@ -192,6 +193,13 @@ def test_a_containers_digest_is_its_length_and_a_hash_of_its_items(
     if type(same) is type(value):
         assert _cds.digest(same) == digest
     assert _cds.digest(different)[1:] != digest[1:]
+
+
+def test_a_long_container_is_digested_by_its_items() -> None:
+    """Hundreds of items are hashed (a digest of 16 bytes), not only
+    counted: a program that changed one is seen."""
+    kind, length, items = _cds.digest(BIG)
+    assert (kind, length, len(items)) == ("list", 100, 16)
 
 
 def reads(*names: str) -> list[Any]:
@@ -273,7 +281,10 @@ NANS = {float("nan"), float("nan")}  # one digest for both
     ({"a": 1, "f": helper}, {"a": 1.0, "f": helper}),
     ({"a": 1, "f": helper}, {"f": helper, "a": 1}),  # another order
     ({"a": 1, "f": helper}, {"a": 1}),
-    (list(range(100)), list(range(101))),  # too long to look at: its length
+    (list(range(100)), list(range(101))),
+    # A long one by its items too: the same length, one item changed.
+    ({f"k{n}": n for n in range(300)}, {**{f"k{n}": n for n in range(300)}, "k7": -7}),
+    (list(range(70_000)), list(range(70_001))),  # too long to look at: its length
     ({"db": {"host": "a"}}, {"db": {"host": "b"}}),  # two levels deep
     ([[1, 2], (3,)], [[1, 2], (4,)]),
     ((frozenset({1}),), (frozenset({2}),)),
