@@ -5,9 +5,12 @@ many times (FaaS, CLI tools).
 
 Of several first runs at once, exactly one writes (an exclusive,
 non-blocking lock on ARCHIVE.lock; the others skip at once), and the archive
-appears whole or not at all (temporary file, then rename).  Nothing here can
-change the program's output or exit status: problems are one line at
-PYCDSVERBOSE>=1.
+appears whole or not at all (temporary file, then rename).  A write that
+failed (a full disk, a directory in the archive's place) leaves
+ARCHIVE.failed, and runs in the next RETRY_AFTER_FAILURE seconds do not
+trace or write: each would pay the whole dump at exit for nothing.
+Nothing here can change the program's output or exit status: problems are
+one line at PYCDSVERBOSE>=1.
 """
 
 from __future__ import annotations
@@ -18,12 +21,24 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 
 from . import _cds, _log, _share
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+# How long after a failed write (ARCHIVE.failed's time) runs neither trace
+# nor write: a platform starts thousands of processes in that time, and a
+# full disk or a directory in the archive's place does not go away on its
+# own.  Removing ARCHIVE.failed makes the next run try at once.
+RETRY_AFTER_FAILURE = 600
+
+
+def failure_note(archive_path: str) -> str:
+    return archive_path + ".failed"
 
 
 def install(archive_path: str) -> None:
@@ -34,6 +49,12 @@ def install(archive_path: str) -> None:
     if verdict == "untrusted":
         # Someone else could write there: neither load nor write archives.
         return
+    failed_ago = _failed_ago(archive_path)
+    if failed_ago is not None:
+        _log.say(f"auto: no archive written at exit: the last write failed "
+                 f"{failed_ago:.0f} s ago ({failure_note(archive_path)}); "
+                 f"the next try is {RETRY_AFTER_FAILURE} s after it")
+        return
     from . import _trace
 
     _trace.watch_imports()
@@ -42,6 +63,36 @@ def install(archive_path: str) -> None:
     atexit.register(write_archive, archive_path, os.getpid(), _trace)
     _log.say(f"auto: no usable archive at {archive_path}; "
              "it is written at exit")
+
+
+def _failed_ago(archive_path: str) -> float | None:
+    """Seconds since a write of this archive failed, if fewer than
+    RETRY_AFTER_FAILURE (a note dated in the future counts from now)."""
+    try:
+        note = os.lstat(failure_note(archive_path))
+    except OSError:
+        return None
+    if not stat.S_ISREG(note.st_mode):
+        return None
+    ago = max(0.0, time.time() - note.st_mtime)
+    return ago if ago < RETRY_AFTER_FAILURE else None
+
+
+def _note_failure(archive_path: str, error: BaseException) -> None:
+    """ARCHIVE.failed, dated now, with the reason when there is room for
+    it: an empty file needs no data block, so a full disk still takes it."""
+    try:
+        fd = os.open(failure_note(archive_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                     | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    except OSError as why:
+        _log.say(f"auto: {failure_note(archive_path)} not written: {why}")
+        return
+    try:
+        os.write(fd, f"pycds: archive not written: {error}\n".encode(errors="replace"))
+    except OSError:
+        pass  # the file and its time are the note
+    finally:
+        os.close(fd)
 
 
 def usable_archive(archive_path: str) -> bool:
@@ -135,7 +186,12 @@ def _trace_and_dump(archive_path: str) -> None:
             if os.path.exists(listing):
                 os.unlink(listing)
         _log.say(f"auto: {result.summary().splitlines()[0]}")
+        try:
+            os.unlink(failure_note(archive_path))
+        except OSError:
+            pass
     except Exception as error:  # never change the program's outcome
         _log.say(f"auto: archive not written: {error}")
+        _note_failure(archive_path, error)
     finally:
         os.close(lock_fd)

@@ -338,6 +338,32 @@ def test_auto_mode_dump_failure_changes_nothing(tmp_path: Path) -> None:
     assert archive.is_dir() and not list(root.glob("in_the_way.tmp-*"))
 
 
+def test_auto_mode_waits_after_a_failed_write(tmp_path: Path) -> None:
+    """A write that failed after the whole dump (here the archive cannot
+    be renamed over a directory; a full disk is the same) leaves
+    ARCHIVE.failed: the runs of the next ten minutes neither trace nor
+    dump, then one tries again, and a write that works removes the note."""
+    root = copy_project(tmp_path / "p")
+    archive = root / "in_the_way"
+    archive.mkdir()
+    note = Path(f"{archive}.failed")
+    first = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "auto: archive not written" in first.stderr, first.stderr
+    assert "archive not written" in note.read_text()
+    second = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "the last write failed" in second.stderr, second.stderr
+    assert "auto: archive not written" not in second.stderr
+    assert second.stdout == first.stdout and first.stdout
+    # Ten minutes on, with the directory gone, the next run writes it.
+    archive.rmdir()
+    old = time.time() - 601
+    os.utime(note, (old, old))
+    third = run(["src/app.py"], cwd=root, **auto_env(archive))
+    assert "auto: archived" in third.stderr, third.stderr
+    assert not note.exists() and archive.is_file()
+    assert "archive mapped" in run(["src/app.py"], cwd=root, **auto_env(archive)).stderr
+
+
 @pytest.mark.parametrize("existing", [True, False], ids=["to-a-file", "dangling"])
 def test_auto_mode_writes_through_a_symlinked_archive(tmp_path: Path,
                                                       existing: bool) -> None:
