@@ -6,9 +6,11 @@ many times (FaaS, CLI tools).
 Of several first runs at once, exactly one writes (an exclusive,
 non-blocking lock on ARCHIVE.lock; the others skip at once), and the archive
 appears whole or not at all (temporary file, then rename).  A write that
-failed (a full disk, a directory in the archive's place) leaves
-ARCHIVE.failed, and runs in the next RETRY_AFTER_FAILURE seconds do not
-trace or write: each would pay the whole dump at exit for nothing.
+failed for its place (a full disk, a directory in the archive's place: an
+OSError or ArchiveError, not a refusal of this process such as a trace
+function set) leaves ARCHIVE.failed, and runs in the next
+RETRY_AFTER_FAILURE seconds do not trace or write: each would pay the
+whole dump at exit for nothing.
 Nothing here can change the program's output or exit status: problems are
 one line at PYCDSVERBOSE>=1.
 """
@@ -65,27 +67,36 @@ def install(archive_path: str) -> None:
              "it is written at exit")
 
 
+# A note dated later than now by more than this is not believed (a clock
+# stepped back, a server's clock ahead): it would stop writing until then.
+FUTURE_SLACK = 60
+
+
 def _failed_ago(archive_path: str) -> float | None:
     """Seconds since a write of this archive failed, if fewer than
-    RETRY_AFTER_FAILURE (a note dated in the future counts from now)."""
+    RETRY_AFTER_FAILURE."""
     try:
         note = os.lstat(failure_note(archive_path))
     except OSError:
         return None
     if not stat.S_ISREG(note.st_mode):
         return None
-    ago = max(0.0, time.time() - note.st_mtime)
+    ago = time.time() - note.st_mtime
+    if ago < -FUTURE_SLACK:
+        return None
+    ago = max(0.0, ago)
     return ago if ago < RETRY_AFTER_FAILURE else None
 
 
 def _note_failure(archive_path: str, error: BaseException) -> None:
     """ARCHIVE.failed, dated now, with the reason when there is room for
-    it: an empty file needs no data block, so a full disk still takes it."""
+    it: an empty file needs no data block, so a full disk still takes it.
+    Where not even that can be made (a read-only directory), the failure's
+    own line is all (it failed before the dump: nothing to save)."""
     try:
         fd = os.open(failure_note(archive_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
                      | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
-    except OSError as why:
-        _log.say(f"auto: {failure_note(archive_path)} not written: {why}")
+    except OSError:
         return
     try:
         os.write(fd, f"pycds: archive not written: {error}\n".encode(errors="replace"))
@@ -165,6 +176,11 @@ def _trace_and_dump(archive_path: str) -> None:
         except BlockingIOError:
             _log.say("auto: another process is writing the archive")
             return
+        failed_ago = _failed_ago(archive_path)
+        if failed_ago is not None:  # while this run ran: not again now
+            _log.say(f"auto: archive not written: another run's write failed "
+                     f"{failed_ago:.0f} s ago ({failure_note(archive_path)})")
+            return
         if usable_archive(archive_path):
             _log.say("auto: another process has written the archive")
             return
@@ -192,6 +208,7 @@ def _trace_and_dump(archive_path: str) -> None:
             pass
     except Exception as error:  # never change the program's outcome
         _log.say(f"auto: archive not written: {error}")
-        _note_failure(archive_path, error)
+        if isinstance(error, (OSError, _cds.ArchiveError)):
+            _note_failure(archive_path, error)
     finally:
         os.close(lock_fd)
