@@ -80,12 +80,13 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U13: the contents' hashes of the files a body opened (U12: the modules
+# U14: a digest looks at 4,096 items over all its containers (was 64 per
+# container).  U13: the contents' hashes of the files a body opened (U12: the modules
 # whose code a body ran; U11: a class's witness holds its
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU13"
+UNIT_MAGIC = b"pycdsU14"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

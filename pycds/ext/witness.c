@@ -400,13 +400,25 @@ PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
 
 /* ----------------------------------------------------------- digests */
 
-/* A container's items a digest looks at, at most.  Tables of hundreds of
- * entries (status codes, a registry, an alias map) are hashed whole, for
- * microseconds at restore: a program that changed one entry and kept the
- * length is seen.  (At 64, as before session 24, such a change was not:
- * boto3 with every unit pays 1.8% more instructions for it.)  Past this
- * bound a container is compared by its length (README says so). */
-#define DIGEST_ITEMS 65536
+/* The items one digest looks at, at most, counted over the containers
+ * inside it too.  Tables of hundreds of entries (status codes, a
+ * registry, an alias map) are hashed whole, for microseconds at restore:
+ * a program that changed one entry and kept the length is seen.  (At 64
+ * per container, before session 24, such a change was not.)  A container
+ * whose items would pass what is left is compared by its length (README
+ * says so); the bound over all levels keeps the worst read (a table of
+ * tables) to a few milliseconds. */
+#define DIGEST_ITEMS 4096
+
+/* What is left of DIGEST_ITEMS for the digest being made.  A top-level
+ * container_digest() sets it and puts the outer one's back after: a
+ * witness may run Python code that digests something else meanwhile. */
+static Py_ssize_t items_left = DIGEST_ITEMS;
+
+/* An instance's attributes a digest holds, at most: they are kept as
+ * (name, form) pairs in a unit's header, not hashed.  Past it, the
+ * instance by its witness. */
+#define DIGEST_ATTRIBUTES 64
 
 static int atom(PyObject *value)
 {
@@ -450,10 +462,14 @@ PyObject *pycds_shallow(PyObject *module, PyObject *value)
     return shallow(value);
 }
 
-/* (name, length) for a container too long to look at, else NULL. */
+/* (name, length) for a container of more items than the digest has left
+ * to look at, else NULL (and they are taken from what is left). */
 static PyObject *too_long(PyObject *name, Py_ssize_t length)
 {
-    return length > DIGEST_ITEMS ? Py_BuildValue("(On)", name, length) : NULL;
+    if (length > items_left)
+        return Py_BuildValue("(On)", name, length);
+    items_left -= length;
+    return NULL;
 }
 
 /* ------------------------------------------------- container digests
@@ -728,7 +744,8 @@ static int feed_item(struct hashed *state, PyObject *item, int depth,
     return done;
 }
 
-/* (type name, length) of a container of more than DIGEST_ITEMS items,
+/* (type name, length) of a container of more items than are left of
+ * DIGEST_ITEMS,
  * else (type name, length, XXH3-128 of its items, feed_item's way) at
  * `depth` (1: what a module attribute holds); `checked` may be NULL.  A
  * witness may run Python code that changes the container: each item is
@@ -806,9 +823,14 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
         Py_XDECREF(name);
         return NULL;
     }
+    Py_ssize_t outer = items_left;
+    if (depth == 1)
+        items_left = DIGEST_ITEMS;
     PyObject *out = too_long(name, length);
-    if (!out)
+    if (!out && !PyErr_Occurred())
         out = hashed_items(value, name, depth, checked, nested);
+    if (depth == 1)
+        items_left = outer;
     Py_DECREF(name);
     return out;
 }
@@ -1209,7 +1231,7 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     if (!attrs)
         out = NULL;
     else if (PyDict_CheckExact(attrs) &&
-             PyDict_GET_SIZE(attrs) <= DIGEST_ITEMS) {
+             PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
         PyObject *pairs = shallow_attrs(attrs);
         out = pairs ? Py_BuildValue("(ON)", seen, pairs) : NULL;
     }

@@ -57,14 +57,15 @@ PyObject *pycds_shallow(PyObject *module, PyObject *value);
 /* digest(value) -> what a body may have read of another module's
  * attribute, so that a program that changed it first is seen: a plain
  * value's shallow() form; a dict's, list's, tuple's or set's (type name,
- * length) when it has more than 65,536 items, else (type name, length,
+ * length) when it has more items than are left of 4,096 (counted over
+ * the containers inside it too), else (type name, length,
  * XXH3-128 of its items' shallow() forms, 16 bytes; a set's in any
  * order; an item that is a container by its own such digest, one level
  * further, its items' by shallow()); a class's or function's witness,
  * or ("=state", witness, XXH3-128 of its state) where it has state (a
  * class: its and its non-static bases' attributes, one level; a function:
  * its cells' contents, as a module attribute's, its defaults and keyword
- * defaults); an object with a __dict__ of at most 65,536 attributes (not a
+ * defaults); an object with a __dict__ of at most 64 attributes (not a
  * module), (witness, ((name, shallow form), ...)); else the witness.
  * `stand_ins` ({id: witness}, optional): objects the dumping process put
  * in the place of others (the planner's wrappers), whose items are
