@@ -20,8 +20,9 @@ from servers import (CLIENT, PY, start_server, status, stop_servers_in,
 
 NOBODY = 65534
 # Children forked here (nobody may not reach the interpreter, so no exec)
-# only make system calls and _exit; under pytest-xdist the worker has
-# threads, which makes CPython warn about forking in general.
+# change user, open or connect one socket and _exit, taking no lock that
+# another thread could hold; under pytest-xdist the worker has threads,
+# which makes CPython warn about any fork.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:This process .* is multi-threaded:DeprecationWarning")
 root_only = pytest.mark.skipif(os.geteuid() != 0,
