@@ -4,6 +4,7 @@ what the program does."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -212,6 +214,28 @@ def auto_env(archive: Path, **extra: str) -> dict[str, str]:
                      PYCDSVERBOSE="1", **extra)
 
 
+@contextlib.contextmanager
+def running_until(script: str, marker: str, cwd: Path,
+                  env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """python -c script, running, once it printed the line `marker` (a run
+    that ended before it fails the test with its standard error); killed
+    and reaped when the block ends."""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        for line in process.stdout:
+            if line.strip() == marker:
+                break
+        else:
+            process.wait(timeout=30)
+            raise AssertionError(process.stderr.read())
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def test_archive_through_a_link_into_a_directory_others_can_write(
         project: Built, tmp_path: Path) -> None:
     """A link in a safe directory to an archive in a directory others can
@@ -375,23 +399,11 @@ def test_auto_mode_run_in_flight_does_not_dump_after_a_failure(tmp_path: Path) -
                "runpy.run_path('src/app.py', run_name='__main__'); "
                "print('ready', flush=True)\n"
                f"while not os.path.exists({str(go)!r}): time.sleep(0.05)")
-    process = subprocess.Popen([sys.executable, "-c", waiting], cwd=root,
-                               env=auto_env(archive), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # (ends at EOF: a run that died)
-            if line.strip() == "ready":
-                break
-        else:
-            raise AssertionError(process.stderr.read() if process.stderr else "")
+    with running_until(waiting, "ready", root, auto_env(archive)) as process:
         first = run(["src/app.py"], cwd=root, **auto_env(archive))
         assert "auto: archive not written" in first.stderr, first.stderr
         go.touch()
         _, err = process.communicate(timeout=120)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
     assert process.returncode == 0, err
     assert "another run's write failed" in err, err
 
@@ -544,21 +556,10 @@ def test_auto_mode_stopped_during_its_dump_cleans_up(tmp_path: Path) -> None:
               "runpy.run_path('src/app.py', run_name='__main__'); "
               "print('done', flush=True); sys.exit(3)")
     env = auto_env(archive, PYCDSSNAPSHOT="1", TMPDIR=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=root, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # (ends at EOF: a run that died)
-            if line.strip() == "done":
-                break
-        else:
-            raise AssertionError(process.stderr.read() if process.stderr else "")
+    with running_until(script, "done", root, env) as process:
         time.sleep(1.0)  # into the dump's planning run
         process.terminate()
         _, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
     assert process.returncode == 3, err
     assert "auto: archive not written: stopped by signal" in err, err
     assert not archive.exists() and not Path(f"{archive}.failed").exists()
