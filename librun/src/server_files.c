@@ -106,8 +106,15 @@ run_status run_failed_note_write(const char *path, const char *why,
 int run_failed_note_read(const char *path, char *why, size_t size)
 {
     struct stat st;
-    if (size == 0 || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-        time(NULL) - st.st_mtime >= RUN_FAILED_BACKOFF_SECONDS)
+    if (size == 0 || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    /* A note dated later than now by more than the back-off itself (a clock
+     * stepped back, a file copied from a machine whose clock is ahead) is
+     * not believed: it would keep every client from starting the server
+     * until this clock caught up. */
+    time_t age = time(NULL) - st.st_mtime;
+    if (age >= RUN_FAILED_BACKOFF_SECONDS ||
+        age < -(time_t)RUN_FAILED_BACKOFF_SECONDS)
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     ssize_t n = fd >= 0 ? read(fd, why, size - 1) : -1;

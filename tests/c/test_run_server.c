@@ -116,6 +116,14 @@ static void test_failure_note(void)
                           time(NULL) - RUN_FAILED_BACKOFF_SECONDS};
     CHECK(utime(path, &old) == 0);
     CHECK(run_failed_note_read(path, why, sizeof why) == 0);
+    /* A note dated a little ahead (clocks a second apart) holds clients
+     * back; one dated far ahead (a clock stepped back) does not. */
+    struct utimbuf ahead = {time(NULL) + 5, time(NULL) + 5};
+    CHECK(utime(path, &ahead) == 0);
+    CHECK(run_failed_note_read(path, why, sizeof why) == 1);
+    struct utimbuf far = {time(NULL) + 24 * 3600, time(NULL) + 24 * 3600};
+    CHECK(utime(path, &far) == 0);
+    CHECK(run_failed_note_read(path, why, sizeof why) == 0);
     /* Not a regular file: no note. */
     char link[160];
     snprintf(link, sizeof link, "%s/l.failed", dir);

@@ -82,7 +82,8 @@ run_status run_failed_note_write(const char *path, const char *why,
                                  run_diag *diag);
 
 /* 1 when the note at path was written less than RUN_FAILED_BACKOFF_SECONDS
- * ago, with its line in why (NUL-terminated, cut to size); else 0. */
+ * ago (and is not dated further than that ahead), with its line in why
+ * (NUL-terminated, cut to size); else 0. */
 int run_failed_note_read(const char *path, char *why, size_t size);
 
 /* ---------------------------------------------------------------- the log */
