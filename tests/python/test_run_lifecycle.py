@@ -126,9 +126,9 @@ def test_killed_client_takes_its_program(server: Server, tmp_path: Path) -> None
             "the program to start"))
     process.kill()
     process.wait(timeout=10)
-    started = time.monotonic()
-    wait_for(lambda: not alive(program), 1.0, "the program to end")
-    assert time.monotonic() - started < 1.0
+    # The program would sleep for a minute: ending within seconds is the
+    # server's doing, with room for a machine busy with other tests.
+    wait_for(lambda: not alive(program), 10.0, "the program to end")
 
 
 def test_killed_server_is_reported(tmp_path: Path, lib: Path) -> None:
