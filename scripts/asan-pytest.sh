@@ -21,10 +21,12 @@ extension="$(find "$venv" -name '_cds*.so' | head -1)"
 nm -D "$extension" | grep -q __asan_report ||
     { echo "asan-pytest: $extension is not instrumented" >&2; exit 1; }
 preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+# One worker per core, at most four: each runs sanitized interpreters that
+# take several times plain memory (the cap binds only `auto`).
 cd / && PYTHONSAFEPATH=1 LD_PRELOAD="$preload" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "${PYTEST_WORKERS:-auto}" \
+    "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "${PYTEST_WORKERS:-auto}" --maxprocesses 4 \
     "$here/tests/python/test_container.py" "$here/tests/python/test_share.py" \
     "$here/tests/python/test_semantics.py" "$here/tests/python/test_reliability.py" \
     "$here/tests/python/test_dump.py" "$here/tests/python/test_run_programs.py" \
