@@ -1817,8 +1817,8 @@ class Planner:
             asked = _own_asked(code, frame, self.load_opcodes) if code else set()
             try:
                 _namespace_read(asked, frame)
-                header[restore.H_READS], header[restore.H_AFTER] = self._reads(
-                    frame, set_by_body, asked)
+                reads, header[restore.H_AFTER] = self._reads(frame, set_by_body, asked)
+                header[restore.H_READS], header[restore.H_HASHED] = restore.hashed_reads(reads)
                 header[restore.H_SETTINGS] = (_settled(frame.settings, frame)
                                               + _sys_asked(asked, frame)
                                               + _star_settings(frame))

@@ -80,13 +80,14 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U14: a digest looks at 4,096 items over all its containers (was 64 per
+# U15: reads kept by their digests' hashes (H_HASHED), absent names as
+# before.  U14: a digest looks at 4,096 items over all its containers (was 64 per
 # container).  U13: the contents' hashes of the files a body opened (U12: the modules
 # whose code a body ran; U11: a class's witness holds its
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU14"
+UNIT_MAGIC = b"pycdsU15"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -117,6 +118,10 @@ H_BINDINGS = "bindings"    # [(module, attribute, witness)]
 ABSENT_NAMES = "=absent"
 H_READS = "reads"          # [(module, attribute, digest)]: what the body's
                            # top-level code may have read of other modules
+                           # and found absent (ABSENT_NAMES); the others:
+H_HASHED = "hashed"        # [(module, (attribute, ...), hashes)]: the reads
+                           # of each module, with their digests' XXH3-64
+                           # (8 bytes each, little-endian: hashed_reads)
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
@@ -916,6 +921,25 @@ def hash_seed() -> str:
     return value
 
 
+def hashed_reads(reads: list[tuple[str, str, Any]]
+                 ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, tuple[str, ...], bytes]]]:
+    """A body's reads as a unit keeps them: those of absent names as they
+    are (H_READS), the others by module, each digest as its XXH3-64
+    (H_HASHED): a restore compares the hash of what it finds (C), and
+    unpickles one name and 8 bytes a read instead of its digest."""
+    kept: list[tuple[str, str, Any]] = []
+    by_module: dict[str, tuple[list[str], list[bytes]]] = {}
+    for source, attribute, seen in reads:
+        if seen[0] == ABSENT_NAMES:
+            kept.append((source, attribute, seen))
+            continue
+        names, hashes = by_module.setdefault(source, ([], []))
+        names.append(attribute)
+        hashes.append(_cds.digest_hash(seen).to_bytes(8, "little"))
+    return kept, [(source, tuple(names), b"".join(hashes))
+                  for source, (names, hashes) in by_module.items()]
+
+
 def check_inputs(header: dict[str, Any]) -> None:
     if hash_seed() not in ("random", header[H_SEED]):
         # A set of strings iterates in its seed's order, and a body may
@@ -1028,6 +1052,11 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
             raise Stale(f"{source}.{found} is there, its body did not find it")
         raise Stale(f"{source}.{attribute} changed" if kind == 0 else
                     f"{source}.{attribute} is not what its body saw")
+    failed = _cds.check_hashed_reads(header[H_HASHED], import_memo)
+    if failed is not None:
+        group, index = failed
+        source, names, _ = header[H_HASHED][group]
+        raise Stale(f"{source}.{names[index]} is not what its body saw")
 
 
 # The operations on containers a restore can apply to a copy.
@@ -1447,7 +1476,8 @@ def describe(name: str, unit: Any) -> str:
              f"directories {len(header[H_LISTED])}"
              + (f", lookups {[entry[0] for entry in header[H_LOOKUPS]]}"
                 if header.get(H_LOOKUPS) else ""),
-             f"    checks     {len(header[H_BINDINGS])} bindings, {len(header[H_READS])} reads"
+             f"    checks     {len(header[H_BINDINGS])} bindings, "
+             f"{len(header[H_READS]) + sum(len(g[1]) for g in header[H_HASHED])} reads"
              + (f", {len(header[H_AFTER][0])} with its operations"
                 if header.get(H_AFTER, ((),))[0] else ""),
              f"    classes    {summary.get('classes', '?')}, "

@@ -130,6 +130,12 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL,
      "check_reads(bindings, reads, checked) -> None or (kind, index) of\n"
      "the first that no longer holds."},
+    {"digest_hash", pycds_digest_hash, METH_O,
+     "digest_hash(digest) -> int: its XXH3-64, what a unit keeps of a read."},
+    {"check_hashed_reads",
+     (PyCFunction)(void (*)(void))pycds_check_hashed_reads, METH_FASTCALL,
+     "check_hashed_reads(groups, checked) -> None or (group, index) of the\n"
+     "first read whose digest no longer hashes the same."},
     {"resolve", (PyCFunction)(void (*)(void))pycds_resolve, METH_FASTCALL,
      "resolve(path, step) -> the object a unit's path names."},
     {"resolve_externals", (PyCFunction)(void (*)(void))pycds_resolve_externals,

@@ -1500,3 +1500,226 @@ static PyObject *check_reads(PyObject *const *args)
     }
     Py_RETURN_NONE;
 }
+
+/* ----------------------------------------------------- reads by hash */
+
+/* XXH3-64 of a digest as feed() writes it: equal digests, equal numbers. */
+static int digest_hash64(PyObject *digest, uint64_t *out)
+{
+    struct hashed h;
+    hashed_init(&h);
+    int failed = feed(&h, digest) < 0;
+    if (!failed)
+        *out = XXH3_64bits(h.bytes, h.used);
+    hashed_free(&h);
+    return failed ? -1 : 0;
+}
+
+PyObject *pycds_digest_hash(PyObject *module, PyObject *digest)
+{
+    (void)module;
+    uint64_t hash;
+    return digest_hash64(digest, &hash) < 0 ? NULL
+                                            : PyLong_FromUnsignedLongLong(hash);
+}
+
+/* Whether value's digest is fixed for as long as it is the same object:
+ * a plain value, a static type, a C function of a module or static type
+ * (their witnesses read only what cannot be set). */
+static int steady(PyObject *value)
+{
+    if (atom(value))
+        return 1;
+    if (PyType_Check(value))
+        return !(((PyTypeObject *)value)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    if (!PyCFunction_CheckExact(value))
+        return 0;
+    PyObject *self = PyCFunction_GET_SELF(value);
+    return !self || PyModule_CheckExact(self) ||
+           (PyType_Check(self) &&
+            !(((PyTypeObject *)self)->tp_flags & Py_TPFLAGS_HEAPTYPE));
+}
+
+static PyObject *hash_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=hash");
+    return tag;
+}
+
+/* The witness of a function, class or module, remembered in `checked`
+ * under its id as matches() remembers it (one import trusts a witness it
+ * saw once, as matches() does). */
+static PyObject *remembered_witness(PyObject *value, PyObject *checked)
+{
+    PyObject *key = PyLong_FromVoidPtr(value);
+    if (!key)
+        return NULL;
+    PyObject *known = PyDict_GetItemWithError(checked, key); /* borrowed */
+    PyObject *out = NULL;
+    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
+        PyTuple_GET_ITEM(known, 0) == value)
+        out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    else if (!PyErr_Occurred() && (out = witness_of(value))) {
+        PyObject *entry = PyTuple_Pack(2, value, out);
+        if (!entry || PyDict_SetItem(checked, key, entry) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(entry);
+    }
+    Py_DECREF(key);
+    return out;
+}
+
+/* What digest() says of value now, as a read's digest_matches() compares
+ * it: a module by its witness, a function or class by witness and state,
+ * anything else by its (remembered) digest. */
+static PyObject *read_digest(PyObject *value, PyObject *checked)
+{
+    if (!PyModule_CheckExact(value) && !PyType_Check(value) &&
+        Py_TYPE(value) != &PyFunction_Type)
+        return remembered_digest(value, checked);
+    PyObject *seen = remembered_witness(value, checked);
+    if (!seen || PyModule_CheckExact(value))
+        return seen;
+    PyObject *state = state_of(value, checked);
+    PyObject *out = !state ? NULL
+                    : state == Py_None
+                        ? Py_NewRef(seen)
+                        : PyTuple_Pack(3, state_tag(), seen, state);
+    Py_XDECREF(state);
+    Py_DECREF(seen);
+    return out;
+}
+
+/* digest_hash64(digest), remembered in `checked` under ("=hash", id) with
+ * the digest held, for a digest something else holds too (a container's,
+ * remembered while its stamp holds: many units read logging's tables).
+ * A digest is a tuple of plain values: the same object, the same hash. */
+static int remembered_hash(PyObject *digest, PyObject *checked, uint64_t *out)
+{
+    if (Py_REFCNT(digest) < 2 || !PyTuple_CheckExact(digest))
+        return digest_hash64(digest, out);
+    PyObject *id = PyLong_FromVoidPtr(digest);
+    PyObject *key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
+    Py_XDECREF(id);
+    if (!key)
+        return -1;
+    PyObject *known = PyDict_GetItemWithError(checked, key);
+    int failed = 0;
+    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
+        PyTuple_GET_ITEM(known, 0) == digest) {
+        *out = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
+        failed = *out == (uint64_t)-1 && PyErr_Occurred();
+    } else if (PyErr_Occurred() || digest_hash64(digest, out) < 0)
+        failed = 1;
+    else {
+        PyObject *number = PyLong_FromUnsignedLongLong(*out);
+        PyObject *entry = number ? PyTuple_Pack(2, digest, number) : NULL;
+        failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
+        Py_XDECREF(number);
+        Py_XDECREF(entry);
+    }
+    Py_DECREF(key);
+    return failed ? -1 : 0;
+}
+
+/* The hash of read_digest(value), a steady value's remembered in
+ * `checked` under ("=hash", id) with the value held. */
+static int read_hash(PyObject *value, PyObject *checked, uint64_t *out)
+{
+    int fixed = steady(value);
+    PyObject *key = NULL;
+    if (fixed) {
+        PyObject *id = PyLong_FromVoidPtr(value);
+        key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
+        Py_XDECREF(id);
+        if (!key)
+            return -1;
+        PyObject *known = PyDict_GetItemWithError(checked, key);
+        if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
+            PyTuple_GET_ITEM(known, 0) == value) {
+            *out = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
+            Py_DECREF(key);
+            return *out == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+        }
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+    }
+    PyObject *digest = read_digest(value, checked);
+    int failed = !digest || remembered_hash(digest, checked, out) < 0;
+    Py_XDECREF(digest);
+    if (!failed && key) {
+        PyObject *number = PyLong_FromUnsignedLongLong(*out);
+        PyObject *entry = number ? PyTuple_Pack(2, value, number) : NULL;
+        failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
+        Py_XDECREF(number);
+        Py_XDECREF(entry);
+    }
+    Py_XDECREF(key);
+    return failed ? -1 : 0;
+}
+
+static PyObject *check_hashed_reads(PyObject *groups, PyObject *checked)
+{
+    PyObject *modules = sys_modules();
+    if (!modules)
+        return NULL;
+    for (Py_ssize_t g = 0; g < PyList_GET_SIZE(groups); g++) {
+        PyObject *group = PyList_GET_ITEM(groups, g);
+        PyObject *names = PyTuple_Check(group) && PyTuple_GET_SIZE(group) == 3
+                              ? PyTuple_GET_ITEM(group, 1)
+                              : NULL;
+        PyObject *hashes = names ? PyTuple_GET_ITEM(group, 2) : NULL;
+        if (!names || !PyUnicode_Check(PyTuple_GET_ITEM(group, 0)) ||
+            !PyTuple_Check(names) || !PyBytes_Check(hashes) ||
+            PyBytes_GET_SIZE(hashes) != 8 * PyTuple_GET_SIZE(names))
+            return pycds_raise(PYCDS_ERROR_TYPE,
+                               "hashed reads are (module, names, hashes)");
+        PyObject *source = PyTuple_GET_ITEM(group, 0);
+        /* Held: a digest may run Python code that drops the group's list. */
+        Py_INCREF(group);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+            PyObject *name = PyTuple_GET_ITEM(names, i);
+            if (!PyUnicode_Check(name)) {
+                Py_DECREF(group);
+                return pycds_raise(PYCDS_ERROR_TYPE, "a read's name is no str");
+            }
+            PyObject *value = module_value(modules, source, name);
+            uint64_t now = 0, expected;
+            /* (little-endian: this platform's order) */
+            memcpy(&expected, PyBytes_AS_STRING(hashes) + 8 * i, 8);
+            /* Held: a digest may run Python code that drops it. */
+            Py_XINCREF(value);
+            int failed = value ? read_hash(value, checked, &now) : 0;
+            Py_XDECREF(value);
+            if (failed || (!value && PyErr_Occurred())) {
+                Py_DECREF(group);
+                return NULL;
+            }
+            if (!value || now != expected) {
+                Py_DECREF(group);
+                return Py_BuildValue("(nn)", g, i);
+            }
+        }
+        Py_DECREF(group);
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *pycds_check_hashed_reads(PyObject *module, PyObject *const *args,
+                                   Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyDict_Check(args[1]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "check_hashed_reads(groups, checked)");
+    PyObject *outer_stand_ins = stand_ins, *outer_substitutes = substitutes;
+    stand_ins = substitutes = NULL;
+    PyObject *out = check_hashed_reads(args[0], args[1]);
+    stand_ins = outer_stand_ins;
+    substitutes = outer_substitutes;
+    return out;
+}

@@ -85,4 +85,18 @@ PyObject *pycds_digest(PyObject *module, PyObject *const *args,
 PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
                             Py_ssize_t nargs);
 
+/* digest_hash(digest) -> int: the XXH3-64 of a digest (as the class
+ * states hash it), what a unit keeps of most reads instead of the digest. */
+PyObject *pycds_digest_hash(PyObject *module, PyObject *digest);
+
+/* check_hashed_reads(groups, checked) -> None, or (group, index) of the
+ * first read that no longer holds: each group is (module, (attribute,
+ * ...), hashes), the hashes 8 bytes each, little-endian, of the digests
+ * the body read; each attribute must be there now and its digest (as
+ * check_reads compares a read's) hash the same.  A plain value's, static
+ * type's or module function's hash is remembered in `checked` by
+ * identity: the same object, the same digest. */
+PyObject *pycds_check_hashed_reads(PyObject *module, PyObject *const *args,
+                                   Py_ssize_t nargs);
+
 #endif /* PYCDS_WITNESS_H */

@@ -202,6 +202,33 @@ def test_a_long_container_is_digested_by_its_items() -> None:
     assert (kind, length, len(items)) == ("list", 100, 16)
 
 
+# check_reads' memo -> the memo of the same reads in the form units keep.
+_HASHED_MEMOS: dict[int, dict[Any, Any]] = {}
+
+
+def check_reads(bindings: list[Any], entries: list[Any], checked: dict[Any, Any]) -> Any:
+    """_cds.check_reads' answer, once the form units keep gave the same one:
+    absent names as they are, every other read by its digest's hash
+    (R.hashed_reads, checked by _cds.check_hashed_reads), with a memo of
+    its own that lives as long as `checked` does."""
+    if not checked:
+        _HASHED_MEMOS[id(checked)] = {}
+    memo = _HASHED_MEMOS.setdefault(id(checked), {})
+    kept, groups = R.hashed_reads(entries)
+    failed = _cds.check_reads(bindings, kept, memo)
+    if failed is not None:
+        hashed = (failed[0],) + tuple((bindings, kept)[failed[0]][failed[1]][:2])
+    else:
+        found = _cds.check_hashed_reads(groups, memo)
+        hashed = None if found is None else (
+            1, groups[found[0]][0], groups[found[0]][1][found[1]])
+    answer = _cds.check_reads(bindings, entries, checked)
+    plain = None if answer is None else (
+        (answer[0],) + tuple((bindings, entries)[answer[0]][answer[1]][:2]))
+    assert hashed == plain
+    return answer
+
+
 def reads(*names: str) -> list[Any]:
     me = sys.modules[__name__]
     return [(__name__, name, _cds.digest(getattr(me, name))) for name in names]
@@ -212,20 +239,41 @@ def test_check_reads_sees_what_a_program_changed(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys.modules[__name__], "BIG", 7)
     checked: dict[int, Any] = {}
     entries = reads("SETTINGS", "TABLE", "helper")
-    assert _cds.check_reads(bindings, entries, checked) is None
+    assert check_reads(bindings, entries, checked) is None
     monkeypatch.setattr(SETTINGS, "level", 3)  # an attribute it read
-    assert _cds.check_reads(bindings, entries, checked) == (1, 0)
+    assert check_reads(bindings, entries, checked) == (1, 0)
     monkeypatch.setattr(SETTINGS, "level", 2)
     monkeypatch.setitem(TABLE, "a", 5)  # an item it read
-    assert _cds.check_reads(bindings, entries, checked) == (1, 1)
+    assert check_reads(bindings, entries, checked) == (1, 1)
     monkeypatch.setitem(TABLE, "a", 1)
     monkeypatch.setattr(sys.modules[__name__], "helper", lambda: 2)  # a function it took
-    assert _cds.check_reads(bindings, entries, checked) == (0, 0)
+    assert check_reads(bindings, entries, checked) == (0, 0)
     monkeypatch.undo()
-    assert _cds.check_reads([], [(__name__, "absent", ("=", 1))], {}) == (1, 0)
-    assert _cds.check_reads([], [("no.such.module", "x", ("=", 1))], {}) == (1, 0)
+    assert check_reads([], [(__name__, "absent", ("=", 1))], {}) == (1, 0)
+    assert check_reads([], [("no.such.module", "x", ("=", 1))], {}) == (1, 0)
     with pytest.raises(TypeError):
-        _cds.check_reads([("too", "short")], [], {})
+        _cds.check_reads([("too", "short")], [], {})  # (as it is)
+
+
+def test_a_units_reads_are_kept_by_hash_and_checked_so() -> None:
+    """Units keep a read's digest as its XXH3-64 (R.hashed_reads), absent
+    names as they are; the hash of equal digests is one number, and a read
+    that is gone, malformed or another value does not check."""
+    entries = reads("SETTINGS", "TABLE", "helper") + [(__name__, "", (R.ABSENT_NAMES, ("nope",)))]
+    kept, groups = R.hashed_reads(entries)
+    assert kept == entries[3:]
+    assert groups == [(__name__, ("SETTINGS", "TABLE", "helper"), b"".join(
+        _cds.digest_hash(_cds.digest(v)).to_bytes(8, "little")
+        for v in (SETTINGS, TABLE, helper)))]
+    assert _cds.digest_hash(("=", "text")) == _cds.digest_hash(("=", "".join(["te", "xt"])))
+    assert _cds.digest_hash(("=", 1)) != _cds.digest_hash(("=bool", True))
+    assert _cds.check_hashed_reads(groups, {}) is None
+    assert _cds.check_hashed_reads([("no.such.module", ("x",), bytes(8))], {}) == (0, 0)
+    assert _cds.check_hashed_reads([groups[0], (__name__, ("absent",), bytes(8))], {}) == (1, 0)
+    for malformed in ([(__name__, ("SETTINGS",), bytes(7))], [(__name__, "SETTINGS", bytes(8))],
+                      [(__name__, (3,), bytes(8))], [(__name__,)]):
+        with pytest.raises(TypeError):
+            _cds.check_hashed_reads(malformed, {})
 
 
 NAN = float("nan")
@@ -249,12 +297,12 @@ def test_plain_values_are_compared_as_values_not_by_equality(name: str, was: Any
     itself, -0.0 is not 0.0, True is not 1."""
     assert (_cds.shallow(was) == _cds.shallow(getattr(sys.modules[__name__], name))) is holds
     expected = None if holds else (0, 0)
-    assert _cds.check_reads([(__name__, name, _cds.shallow(was))], [], {}) == expected
+    assert check_reads([(__name__, name, _cds.shallow(was))], [], {}) == expected
     expected = None if holds else (1, 0)
-    assert _cds.check_reads([], [(__name__, name, _cds.digest(was))], {}) == expected
+    assert check_reads([], [(__name__, name, _cds.digest(was))], {}) == expected
     container = [(__name__, "TABLE", _cds.digest({"a": 1, "f": helper}))]
-    assert _cds.check_reads([], container, {}) is None
-    assert _cds.check_reads([], [(__name__, "TABLE", _cds.digest({"a": True, "f": helper}))],
+    assert check_reads([], container, {}) is None
+    assert check_reads([], [(__name__, "TABLE", _cds.digest({"a": True, "f": helper}))],
                             {}) == (1, 0)
 
 
@@ -300,10 +348,10 @@ def test_containers_match_their_own_digest_and_not_a_changed_one(value: Any,
     module = sys.modules[__name__]
     module.CONTAINER = value  # type: ignore[attr-defined]
     try:
-        assert _cds.check_reads([], [(__name__, "CONTAINER", _cds.digest(value))], {}) is None
+        assert check_reads([], [(__name__, "CONTAINER", _cds.digest(value))], {}) is None
         stale = [(__name__, "CONTAINER", _cds.digest(changed))]
         assert (_cds.digest(changed) == _cds.digest(value)) is False
-        assert _cds.check_reads([], stale, {}) == (1, 0)
+        assert check_reads([], stale, {}) == (1, 0)
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
 
@@ -321,15 +369,15 @@ def test_a_remembered_digest_is_forgotten_when_its_dict_changes() -> None:
                        lambda d: d.pop("a"), lambda d: d.clear()):
             module.CONTAINER.clear()
             module.CONTAINER.update(a=1, b="x")
-            assert _cds.check_reads([], entry, checked) is None
-            assert _cds.check_reads([], entry, checked) is None  # remembered
+            assert check_reads([], entry, checked) is None
+            assert check_reads([], entry, checked) is None  # remembered
             change(module.CONTAINER)
-            assert _cds.check_reads([], entry, checked) == (1, 0)
+            assert check_reads([], entry, checked) == (1, 0)
         module.CONTAINER = frozenset({1, 2})  # type: ignore[attr-defined]
         entry = [(__name__, "CONTAINER", _cds.digest(frozenset({1, 2})))]
-        assert _cds.check_reads([], entry, checked) is None
+        assert check_reads([], entry, checked) is None
         module.CONTAINER = frozenset({1, 3})  # type: ignore[attr-defined]
-        assert _cds.check_reads([], entry, checked) == (1, 0)
+        assert check_reads([], entry, checked) == (1, 0)
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
 
@@ -345,11 +393,11 @@ def test_digests_look_two_levels_deep_and_no_further() -> None:
     entry = [(__name__, "CONTAINER", _cds.digest(module.CONTAINER))]
     checked: dict[Any, Any] = {}
     try:
-        assert _cds.check_reads([], entry, checked) is None
+        assert check_reads([], entry, checked) is None
         inner[0] = "b"  # three levels down: not seen
-        assert _cds.check_reads([], entry, checked) is None
+        assert check_reads([], entry, checked) is None
         module.CONTAINER["db"]["port"] = 1  # two levels down
-        assert _cds.check_reads([], entry, checked) == (1, 0)
+        assert check_reads([], entry, checked) == (1, 0)
     finally:
         del module.CONTAINER  # type: ignore[attr-defined]
 
@@ -397,15 +445,15 @@ def test_a_classs_read_holds_its_attributes_and_its_bases(
     assert _cds.digest(int) == _cds.witness(int)
     checked: dict[Any, Any] = {}
     reads = [(__name__, "Derived", digest)]
-    assert _cds.check_reads([], reads, checked) is None
+    assert check_reads([], reads, checked) is None
     monkeypatch.setattr(Unrelated, "value", 2)
-    assert _cds.check_reads([], reads, checked) is None
+    assert check_reads([], reads, checked) is None
     monkeypatch.setattr(Base, "method", lambda self: "patched")  # remembered before
-    assert _cds.check_reads([], reads, checked) == (1, 0)
+    assert check_reads([], reads, checked) == (1, 0)
     monkeypatch.undo()
-    assert _cds.check_reads([], reads, checked) is None
+    assert check_reads([], reads, checked) is None
     monkeypatch.setattr(Derived, "greeting", "own")
-    assert _cds.check_reads([], reads, checked) == (1, 0)
+    assert check_reads([], reads, checked) == (1, 0)
 
 
 def test_a_functions_read_holds_its_closure_and_defaults() -> None:
@@ -416,12 +464,12 @@ def test_a_functions_read_holds_its_closure_and_defaults() -> None:
     before = _cds.digest(COUNT)
     assert before[0] == "=state" and before[1] == _cds.witness(COUNT)
     reads = [(__name__, "COUNT", before), (__name__, "with_default", _cds.digest(with_default))]
-    assert _cds.check_reads([], reads, {}) is None
+    assert check_reads([], reads, {}) is None
     with_default(7)
-    assert _cds.check_reads([], reads, {}) == (1, 1)
+    assert check_reads([], reads, {}) == (1, 1)
     with_default.__defaults__[0].clear()  # type: ignore[index]
     COUNT("x")
-    assert _cds.check_reads([], reads, {}) == (1, 0)
+    assert check_reads([], reads, {}) == (1, 0)
 
 
 def test_a_digest_reads_stand_ins_and_substitutes() -> None:
@@ -459,15 +507,15 @@ def test_a_remembered_instance_digest_is_forgotten_when_its_attributes_change(
     seen by the next check with the same memory."""
     checked: dict[Any, Any] = {}
     entries = reads("SETTINGS")
-    assert _cds.check_reads([], entries, checked) is None
-    assert _cds.check_reads([], entries, checked) is None  # remembered
+    assert check_reads([], entries, checked) is None
+    assert check_reads([], entries, checked) is None  # remembered
     monkeypatch.setattr(SETTINGS, "name", "y")
-    assert _cds.check_reads([], entries, checked) == (1, 0)
+    assert check_reads([], entries, checked) == (1, 0)
     monkeypatch.undo()
-    assert _cds.check_reads([], entries, checked) is None
+    assert check_reads([], entries, checked) is None
     SETTINGS.__dict__ = {"level": 2, "name": "z"}
     try:
-        assert _cds.check_reads([], entries, checked) == (1, 0)
+        assert check_reads([], entries, checked) == (1, 0)
     finally:
         SETTINGS.__dict__ = {"level": 2, "name": "x"}
-    assert _cds.check_reads([], entries, checked) is None
+    assert check_reads([], entries, checked) is None
