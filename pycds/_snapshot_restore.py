@@ -973,8 +973,27 @@ def check_inputs(header: dict[str, Any]) -> None:
     if header[H_LOOKUPS]:
         find_spec = sys.modules["_frozen_importlib"]._find_spec
         for name, path, found, origin in header[H_LOOKUPS]:
-            if lookup_answer(name, path, find_spec(name, path)) != (name, path, found, origin):
+            if lookup_answer(name, path, asked_spec(name, path, find_spec)) \
+                    != (name, path, found, origin):
                 raise Stale(f"where the import system finds {name} changed")
+
+
+def asked_spec(name: str, path: Any, find_spec: Any) -> Any:
+    """What importlib.util.find_spec answers now for a lookup a body made
+    (the planner saw it reach _find_spec: the name was not in sys.modules
+    then).  It asks sys.modules first: a None there (a program blocking an
+    optional dependency) is "not found", a module its __spec__; one with
+    none makes it raise, which the body did not."""
+    if name not in sys.modules:
+        return find_spec(name, path)
+    module = sys.modules[name]
+    if module is None:
+        return None
+    spec = getattr(module, "__spec__", None)
+    if spec is None:
+        raise Stale(f"sys.modules[{name!r}] has no __spec__, which its body's "
+                    "find_spec would have raised for")
+    return spec
 
 
 def star_names(name: str) -> Any:

@@ -1840,6 +1840,13 @@ if "limit" in sys.argv:
     sys.setrecursionlimit(5000)
 if "level" in sys.argv:
     base_._default.level = 2
+if "stub" in sys.argv:  # a stand-in for an optional dependency
+    import importlib.machinery, types
+    stub = types.ModuleType("optional_dep_")
+    stub.__spec__ = importlib.machinery.ModuleSpec("optional_dep_", None)
+    sys.modules["optional_dep_"] = stub
+if "blocked" in sys.argv:  # as not found as at the dump
+    sys.modules["optional_dep_"] = None
 
 def c_values():
     import reads_class_, reads_base_, reads_closure_, registers_
@@ -1998,6 +2005,15 @@ def test_a_module_found_where_find_spec_found_none_is_seen(
         changed_by_program(program_changes, {"probes_": "optional_dep_"}, ["app.py"])
     finally:
         optional.unlink()
+
+
+def test_find_spec_answers_from_sys_modules_first(program_changes: Snap) -> None:
+    """importlib.util.find_spec answers from sys.modules before it
+    searches: a stand-in module a program put there first is found (the
+    body runs), and a None there is "not found", as at the dump (the unit
+    restores)."""
+    changed_by_program(program_changes, {"probes_": "optional_dep_"}, ["app.py", "stub"])
+    runs(program_changes, ["app.py", "blocked"]).same("values", *CHANGE_READERS)
 
 
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
