@@ -1223,6 +1223,19 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
         Py_DECREF(seen);
         return out;
     }
+    if (PyMethod_Check(value) && !PyModule_Check(PyMethod_GET_SELF(value))) {
+        /* A method bound to an instance or class, kept as a module's
+         * function (calendar.firstweekday is calendar.c.getfirstweekday):
+         * what it answers follows that object's attributes, which are
+         * digested as a read of the object itself would be. */
+        PyObject *self = Py_NewRef(PyMethod_GET_SELF(value));
+        PyObject *held = digest_noting(self, checked, nested);
+        Py_DECREF(self);
+        PyObject *out = held ? PyTuple_Pack(2, seen, held) : NULL;
+        Py_XDECREF(held);
+        Py_DECREF(seen);
+        return out;
+    }
     PyObject *read = read_as(value);
     PyObject *attrs = !read           ? NULL
                       : read != value ? Py_NewRef(read)

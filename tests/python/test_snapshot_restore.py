@@ -2016,6 +2016,57 @@ def test_find_spec_answers_from_sys_modules_first(program_changes: Snap) -> None
     runs(program_changes, ["app.py", "blocked"]).same("values", *CHANGE_READERS)
 
 
+BOUND = {
+    "holder_.py": """
+        class Box:
+            def __init__(self):
+                self.n = 3
+            def get(self):
+                return self.n
+            @classmethod
+            def kind(cls):
+                return cls.label
+            label = "box"
+        BOX = Box()
+        box_get = BOX.get
+        box_kind = Box.kind
+    """,
+    "calls_bound_.py": """
+        import holder_
+        VALUE = holder_.box_get()
+    """,
+    "calls_class_bound_.py": """
+        import holder_
+        KIND = holder_.box_kind()
+    """,
+    "app.py": APP_HEAD + """
+import holder_
+if "instance" in sys.argv:
+    holder_.BOX.n = 9
+if "class" in sys.argv:
+    holder_.Box.label = "crate"
+def c_values():
+    import calls_bound_, calls_class_bound_
+    yield calls_bound_.VALUE, calls_class_bound_.KIND
+check("values", c_values)
+""",
+}
+
+
+def test_a_method_bound_to_an_instance_is_read_with_its_instance(tmp_path: Path) -> None:
+    """A module's function that is a method bound to an instance or class
+    (calendar.firstweekday, reprlib.repr): a body that called it read that
+    object's attributes, which a program may have set first."""
+    snap = snapshot_project(tmp_path, BOUND, ["app.py"])
+    runs(snap, ["app.py"]).same("values", "calls_bound_", "calls_class_bound_")
+    for arg, module, name in (("instance", "calls_bound_", "holder_.box_get"),
+                              ("class", "calls_class_bound_", "holder_.box_kind")):
+        result = runs(snap, ["app.py", arg])
+        line = snapshot_lines(result.share.stderr).get(module, "")
+        assert line.startswith("code (") and name in line, result.share.stderr
+        assert result.share.stdout == result.plain.stdout, result.share.stderr
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
