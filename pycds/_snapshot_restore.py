@@ -1390,7 +1390,11 @@ def apply_operation(op: tuple[Any, ...]) -> None:
             object.__getattribute__(target, "__dict__")[key] = value
     elif name == "del_attr":
         if isinstance(target, type):
-            type.__delattr__(target, key)
+            # Gone already when an earlier operation took it with it: on
+            # 3.13 setting a class's __module__ drops its __firstlineno__,
+            # and the body's change is both (the end is the same).
+            if key in type.__getattribute__(target, "__dict__"):
+                type.__delattr__(target, key)
         else:
             del object.__getattribute__(target, "__dict__")[key]
     elif name == "setattr":  # a function's, cell's or slot's attribute

@@ -1062,6 +1062,18 @@ static PyObject *shown_attrs(PyObject *attrs)
     return out;
 }
 
+static PyObject *digest_noting(PyObject *value, PyObject *checked,
+                               int *nested);
+
+/* Whether value is an instance of a class written in Python (no class,
+ * function, method or module): an object a closure reads through. */
+static int python_instance(PyObject *value)
+{
+    return (Py_TYPE(value)->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+           !PyType_Check(value) && !PyMethod_Check(value) &&
+           !PyModule_Check(value);
+}
+
 /* The state of a function, or None when it has no cells, no defaults and
  * no attributes of its own. */
 static PyObject *function_state(PyObject *function, PyObject *checked)
@@ -1116,13 +1128,22 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                     failed = put(&all, 'E', NULL, 0) < 0;
                     continue;
                 }
-                /* As a module attribute's: a container by its items. */
+                /* As a module attribute's: a container by its items, an
+                 * instance by its attributes (a settings object the
+                 * function reads, which a program may change first). */
                 Py_INCREF(inside);
-                failed = put(&all, 'v', NULL, 0) < 0 ||
-                         (container(inside)
-                              ? feed_item(&all, inside, 0, checked, &nested)
-                              : feed_item(&all, inside, DIGEST_DEPTH, checked,
-                                          &nested)) < 0;
+                if (python_instance(inside)) {
+                    PyObject *held = digest_noting(inside, checked, &nested);
+                    failed = !held || put(&all, 'I', NULL, 0) < 0 ||
+                             feed(&all, held) < 0;
+                    Py_XDECREF(held);
+                } else
+                    failed =
+                        put(&all, 'v', NULL, 0) < 0 ||
+                        (container(inside)
+                             ? feed_item(&all, inside, 0, checked, &nested)
+                             : feed_item(&all, inside, DIGEST_DEPTH, checked,
+                                         &nested)) < 0;
                 Py_DECREF(inside);
             }
         } else

@@ -2030,6 +2030,19 @@ BOUND = {
         BOX = Box()
         box_get = BOX.get
         box_kind = Box.kind
+        class Settings:
+            def __init__(self):
+                self.level = 1
+        def _make():
+            settings = Settings()
+            def get_level():
+                return settings.level
+            return get_level, settings
+        get_level, SETTINGS = _make()
+    """,
+    "calls_closure_.py": """
+        import holder_
+        LEVEL = holder_.get_level()
     """,
     "calls_bound_.py": """
         import holder_
@@ -2045,9 +2058,11 @@ if "instance" in sys.argv:
     holder_.BOX.n = 9
 if "class" in sys.argv:
     holder_.Box.label = "crate"
+if "settings" in sys.argv:
+    holder_.SETTINGS.level = 5
 def c_values():
-    import calls_bound_, calls_class_bound_
-    yield calls_bound_.VALUE, calls_class_bound_.KIND
+    import calls_bound_, calls_class_bound_, calls_closure_
+    yield calls_bound_.VALUE, calls_class_bound_.KIND, calls_closure_.LEVEL
 check("values", c_values)
 """,
 }
@@ -2055,16 +2070,47 @@ check("values", c_values)
 
 def test_a_method_bound_to_an_instance_is_read_with_its_instance(tmp_path: Path) -> None:
     """A module's function that is a method bound to an instance or class
-    (calendar.firstweekday, reprlib.repr): a body that called it read that
-    object's attributes, which a program may have set first."""
+    (calendar.firstweekday, reprlib.repr), or a closure over an instance:
+    a body that called it read that object's attributes, which a program
+    may have set first."""
     snap = snapshot_project(tmp_path, BOUND, ["app.py"])
-    runs(snap, ["app.py"]).same("values", "calls_bound_", "calls_class_bound_")
+    runs(snap, ["app.py"]).same("values", "calls_bound_", "calls_class_bound_",
+                                "calls_closure_")
     for arg, module, name in (("instance", "calls_bound_", "holder_.box_get"),
-                              ("class", "calls_class_bound_", "holder_.box_kind")):
+                              ("class", "calls_class_bound_", "holder_.box_kind"),
+                              ("settings", "calls_closure_", "holder_.get_level")):
         result = runs(snap, ["app.py", arg])
         line = snapshot_lines(result.share.stderr).get(module, "")
         assert line.startswith("code (") and name in line, result.share.stderr
         assert result.share.stdout == result.plain.stdout, result.share.stderr
+
+
+RENAMED = {
+    "renamed_.py": """
+        class Failure(Exception):
+            pass
+    """,
+    "renames_.py": """
+        import renamed_
+        renamed_.Failure.__module__ = "renames_"
+        NAMES = ["Failure"]
+    """,
+    "app.py": APP_HEAD + """
+def c_values():
+    import renames_, renamed_
+    yield renamed_.Failure.__module__, hasattr(renamed_.Failure, "__firstlineno__")
+    yield renames_.NAMES
+check("values", c_values)
+""",
+}
+
+
+def test_a_class_given_another_module_is_restored(tmp_path: Path) -> None:
+    """A body that sets another module's class's __module__ (httpx's
+    package does for its exceptions): on 3.13 that drops the class's
+    __firstlineno__ too, and the unit replays both changes."""
+    snap = snapshot_project(tmp_path, RENAMED, ["app.py"])
+    runs(snap, ["app.py"]).same("values", "renames_")
 
 
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
