@@ -1367,15 +1367,36 @@ class Planner:
         planner = self
 
         class Heard:
-            def match(self, text: Any) -> None:
+            def match(self, text: Any) -> bool:
                 if not planner.recorder.paused and planner.stack:
                     planner.stack[-1].refuse(f"issued a warning ({str(text)[:60]})")
+                return True  # on to the module's pattern, which never matches
+
+        class HeardWhere:
+            """The module a warning is attributed to.  With stacklevel=2 or
+            more it is the code that imported the module that warned, or
+            further out: the warning points at that body's line, lands in
+            its __warningregistry__ and meets the filters for its module,
+            which a restore of that body would not do.  Here the planner's
+            own frame (which runs each body) stands between a body and the
+            import statement that started it, so the frame the warning is
+            attributed to here is not the one plain Python names: every
+            module being imported is code only."""
+
+            def match(self, module: Any) -> None:
+                if not planner.recorder.paused and len(planner.stack) > 1:
+                    outer = planner.stack[:-1]
+                    if type(module) is str and (module.startswith("pycds")
+                                                or any(f.name == module for f in outer)):
+                        for frame in outer:
+                            frame.refuse("an import it made issued a warning attributed "
+                                         "to the code that imported (stacklevel)")
                 return None
 
         # _warnings's list is warnings.filters (imported or not: importing
         # it here would be a body the planner watches).
         import _warnings
-        entry = ("ignore", Heard(), Warning, None, 0)
+        entry = ("ignore", Heard(), Warning, HeardWhere(), 0)
         _warnings.filters.insert(0, entry)  # type: ignore[attr-defined]
         mutated = (getattr(_warnings, "_filters_mutated", None)
                    or getattr(_warnings, "_filters_mutated_lock_held", None))

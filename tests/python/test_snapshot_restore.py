@@ -2113,6 +2113,43 @@ def test_a_class_given_another_module_is_restored(tmp_path: Path) -> None:
     runs(snap, ["app.py"]).same("values", "renames_")
 
 
+WARNED = {
+    "warner_.py": """
+        import warnings
+        warnings.warn("warner_ is deprecated", DeprecationWarning, stacklevel=2)
+        VALUE = 1
+    """,
+    "warned_user_.py": """
+        import warner_
+        TABLE = {"v": warner_.VALUE}
+    """,
+    "app.py": APP_HEAD + """
+import warnings
+warnings.simplefilter("default")
+if "strict" in sys.argv:
+    warnings.filterwarnings("error", module="warned_user_")
+def c_values():
+    import warned_user_
+    yield warned_user_.TABLE, "__warningregistry__" in vars(warned_user_)
+check("values", c_values)
+""",
+}
+
+
+def test_a_warning_attributed_to_an_importer_makes_it_code(tmp_path: Path) -> None:
+    """A module's import of one that warns with stacklevel=2: the warning
+    points at the importer's line, and a program's filter for that module
+    turns it into an error, so the importer runs as code."""
+    snap = snapshot_project(tmp_path, WARNED, ["app.py"])
+    assert "warned_user_: an import it made issued a warning" in snap.dump_output
+    for args in (["app.py"], ["app.py", "strict"]):
+        result = runs(snap, args)
+        assert "warned_user_: restored" not in result.share.stderr
+        assert "warned_user_.py:2: DeprecationWarning" in result.share.stderr \
+            or "strict" in args, result.share.stderr
+        assert result.share.stdout == result.plain.stdout, result.share.stderr
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
