@@ -302,6 +302,10 @@ def _count_args(counter: Any) -> tuple[Any, ...]:
 
 
 def _pattern_args(p: Any) -> tuple[Any, ...]:
+    if not isinstance(p.pattern, (str, bytes)):
+        # re.Scanner compiles its parsed parts, with no source to parse
+        # again (markdown's attr_list).
+        raise Refused("a re.Pattern with no source (re.Scanner's): no reviver")
     import re._compiler
     import re._parser
     code = re._compiler._code(re._parser.parse(p.pattern, p.flags), p.flags)

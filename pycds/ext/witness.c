@@ -890,6 +890,36 @@ static int append_pair(PyObject *list, PyObject *a, PyObject *b)
     return done;
 }
 
+/* Whether a heap type was made by C (PyType_FromSpec and friends, which
+ * keep their own copy of the name or the module: pyo3's, Cython's
+ * classes) rather than by a class statement.  The order of such a class's
+ * namespace can differ from process to process (pyo3 fills it from a
+ * hash map), so it is hashed in the order of its names. */
+static int made_by_c(PyTypeObject *type)
+{
+    PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
+    return (type->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+           (heap->_ht_tpname != NULL || heap->ht_module != NULL);
+}
+
+/* The next (key, value) of ns (borrowed), in `order` (a list of its keys)
+ * when there is one, else the dict's: 1, 0 at the end, -1 on error. */
+static int next_attribute(PyObject *ns, PyObject *order, Py_ssize_t *pos,
+                          PyObject **key, PyObject **value)
+{
+    if (!order)
+        return PyDict_Next(ns, pos, key, value);
+    while (*pos < PyList_GET_SIZE(order)) {
+        *key = PyList_GET_ITEM(order, (*pos)++);
+        *value = PyDict_GetItemWithError(ns, *key);
+        if (*value)
+            return 1;
+        if (PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
 /* One class's own attributes into `state`; its lists, dicts and sets only
  * by name, appended as (name, container) to `mutables`: what they hold
  * changes with no new version tag, so class_state() reads them each time. */
@@ -906,10 +936,19 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
     int failed = !PyDict_Check(ns);
     if (failed)
         pycds_raise(PYCDS_ERROR_TYPE, "a class namespace that is no dict");
+    PyObject *order = !failed && made_by_c(type) ? PyDict_Keys(ns) : NULL;
+    if (order && PyList_Sort(order) < 0)
+        Py_CLEAR(order);
+    failed = failed || (made_by_c(type) && !order);
     PyObject *key, *item;
     Py_ssize_t pos = 0;
-    int nested = 0;
-    while (!failed && PyDict_Next(ns, &pos, &key, &item)) {
+    int nested = 0, next;
+    while (!failed &&
+           (next = next_attribute(ns, order, &pos, &key, &item)) != 0) {
+        if (next < 0) {
+            failed = 1;
+            break;
+        }
         Py_INCREF(key);
         Py_INCREF(item);
         /* A stand-in for nothing: the dumping process added the attribute
@@ -933,6 +972,7 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
         Py_DECREF(key);
         Py_DECREF(item);
     }
+    Py_XDECREF(order);
     Py_DECREF(ns);
     return failed || put(state, 'K', NULL, 0) < 0 ? -1 : 0;
 }
@@ -1062,8 +1102,7 @@ static PyObject *shown_attrs(PyObject *attrs)
     return out;
 }
 
-static PyObject *digest_noting(PyObject *value, PyObject *checked,
-                               int *nested);
+static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested);
 
 /* Whether value is an instance of a class written in Python (no class,
  * function, method or module): an object a closure reads through. */
@@ -1138,12 +1177,11 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                              feed(&all, held) < 0;
                     Py_XDECREF(held);
                 } else
-                    failed =
-                        put(&all, 'v', NULL, 0) < 0 ||
-                        (container(inside)
-                             ? feed_item(&all, inside, 0, checked, &nested)
-                             : feed_item(&all, inside, DIGEST_DEPTH, checked,
-                                         &nested)) < 0;
+                    failed = put(&all, 'v', NULL, 0) < 0 ||
+                             (container(inside)
+                                  ? feed_item(&all, inside, 0, checked, &nested)
+                                  : feed_item(&all, inside, DIGEST_DEPTH,
+                                              checked, &nested)) < 0;
                 Py_DECREF(inside);
             }
         } else

@@ -2189,6 +2189,10 @@ REFUSALS = {
     "hash_mod.py": "KEY = hash('a key')\n",
     "stack_mod.py": "import _thread\nSIZE = _thread.stack_size()\n",
     "hash_num.py": "NUMBER = hash((1, 2.5, -0.0, frozenset({3})))\n",
+    "scanner_mod.py": """
+        import re
+        SCANNER = re.Scanner([(r"\\w+", lambda scanner, token: token), (r" ", None)])
+    """,
     "cfg_env.py": """
         import os
         __pycds_snapshot__ = False
@@ -2203,8 +2207,9 @@ REFUSALS = {
     "app.py": APP_HEAD + """
 def c_refused():
     import thread_mod, ctype_mod, ctype_user, optout_mod, excl_pkg, excl_pkg.sub, fine_mod
-    import cfg_user, hash_mod, hash_num, stack_mod
+    import cfg_user, hash_mod, hash_num, stack_mod, scanner_mod
     yield cfg_user.DOUBLE, hash_mod.KEY == hash("a key"), hash_num.NUMBER
+    yield scanner_mod.SCANNER.scan("two words")
     thread_mod.STOP.set()
     thread_mod.WORKER.join()
     yield thread_mod.WORKER.is_alive(), list(ctype_mod.BUFFER), ctype_user.TOTAL
@@ -2213,7 +2218,7 @@ check("refused", c_refused)
 """,
 }
 REFUSED = ("thread_mod", "ctype_mod", "ctype_user", "optout_mod", "excl_pkg", "excl_pkg.sub",
-           "hash_mod", "stack_mod")
+           "hash_mod", "stack_mod", "scanner_mod")
 
 
 @pytest.fixture(scope="module")
@@ -2234,6 +2239,14 @@ def test_unknown_c_type_is_refused(refusals: Runs) -> None:
     # Its user read the array: contents a restore cannot check.
     why = code_only(refusals.snap.dump_output).get("ctype_user", "")
     assert "reads ctype_mod.BUFFER" in why and "cannot be checked" in why, why
+
+
+def test_a_scanners_pattern_is_refused(refusals: Runs) -> None:
+    """re.Scanner compiles parsed parts: its pattern has no source to
+    compile again (markdown's attr_list), said as its reason."""
+    why = code_only(refusals.snap.dump_output).get("scanner_mod", "")
+    assert "a re.Pattern with no source (re.Scanner's): no reviver" in why, \
+        refusals.snap.dump_output
 
 
 def test_a_body_that_hashed_a_string_is_refused(refusals: Runs) -> None:

@@ -276,6 +276,29 @@ def test_a_units_reads_are_kept_by_hash_and_checked_so() -> None:
             _cds.check_hashed_reads(malformed, {})
 
 
+class Reordered:
+    first = 1
+    second = 2
+
+
+def test_a_class_made_by_c_is_digested_in_the_order_of_its_names() -> None:
+    """A class PyType_FromSpec made (pyo3 fills its namespace from a hash
+    map, in another order in each process) is digested by its attributes
+    in the order of their names; a class statement's in its own order."""
+    made_by_c = pytest.importorskip("_testcapi").HeapCTypeSetattr
+    for cls, c_made in ((made_by_c, True), (Reordered, False)):
+        cls.zz_first, cls.zz_second = 1, 2
+        try:
+            before = _cds.digest(cls)
+            del cls.zz_first  # the same attributes, in another order
+            cls.zz_first = 1
+            assert (_cds.digest(cls) == before) is c_made, cls
+            cls.zz_first = 3
+            assert _cds.digest(cls) != before
+        finally:
+            del cls.zz_first, cls.zz_second
+
+
 NAN = float("nan")
 NEGATIVE_ZERO = -0.0
 FLAG = True
