@@ -79,10 +79,11 @@ def _count_fields(text: Any) -> tuple[Any, Any] | None:
     return (values[0], values[1] if len(values) > 1 else 1) if len(values) <= 2 else None
 
 
-def _is_warning_filters(obj: Any) -> bool:
-    """warnings.filters (the list _warnings holds, warnings imported or
-    not)."""
-    return obj is getattr(sys.modules.get("_warnings"), "filters", None)
+def _is_import_system_list(obj: Any) -> bool:
+    """sys.meta_path, sys.path_hooks or sys.path: lists that hold another
+    process's finders at restore (pycds's own in PathFinder's place), so
+    that what they held is not compared (README lists it)."""
+    return any(obj is getattr(sys, name, None) for name in ("meta_path", "path_hooks", "path"))
 
 
 def _unchanged_referents(obj: Any, referents: tuple[Any, ...]) -> bool:
@@ -547,9 +548,13 @@ class Heap:
                   changed: list[Any], segment: Segment) -> list[Operation]:
         new = list(obj)
         ops: list[Operation] = []
+        # Appends are replayed onto the list the body saw: a function it
+        # called may have appended only because of what the list held
+        # (logging.basicConfig adds a handler to a root logger with none; a
+        # registry skips what it holds already), which no read shows.
+        had = (() if _is_import_system_list(obj) else
+               (expectation([v for v in old if id(v) not in self.private], None),))
         if len(new) >= len(old) and all(map(is_, old, new)):
-            had = ((expectation([v for v in old if id(v) not in self.private], None),)
-                   if _is_warning_filters(obj) else ())
             for position, value in enumerate(new[len(old):], len(old)):
                 self._changed(changed, obj, ["index", position], value)
                 ops.append({"op": "append", "target": target,
@@ -557,14 +562,10 @@ class Heap:
                             LIVE: ("append", obj, None, value, *had)})
             return ops
         # Items put before all the old ones (warnings.filterwarnings inserts
-        # at 0) or after them are made the same whatever the list held; any
-        # other position means what it did only in the list the body saw.
-        # (Except warnings' filters: adding one first removes an equal one.)
-        filters = _is_warning_filters(obj)
+        # at 0, and removes an equal one first) or after them, each onto the
+        # list the body saw (`had`, as above).
         for front in range(len(new) - len(old) + 1):
             if all(map(is_, old, new[front:front + len(old)])):
-                had = (expectation([v for v in old if id(v) not in self.private], None),) \
-                    if filters else ()
                 for position, value in enumerate(new[:front]):
                     self._changed(changed, obj, ["index", position], value)
                     ops.append({"op": "insert", "target": target, "index": position,

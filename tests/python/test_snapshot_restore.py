@@ -2150,6 +2150,38 @@ def test_a_warning_attributed_to_an_importer_makes_it_code(tmp_path: Path) -> No
         assert result.share.stdout == result.plain.stdout, result.share.stderr
 
 
+CONFIGURES = {
+    "configures_.py": """
+        import logging
+        logging.basicConfig(format="library: %(message)s")
+        log = logging.getLogger("configures_")
+    """,
+    "app.py": APP_HEAD + """
+import logging
+if "configured" in sys.argv:
+    logging.basicConfig(format="program: %(message)s", stream=sys.stdout)
+def c_values():
+    import configures_
+    configures_.log.warning("warned")
+    yield len(logging.root.handlers)
+check("values", c_values)
+""",
+}
+
+
+def test_an_append_is_replayed_onto_the_list_the_body_saw(tmp_path: Path) -> None:
+    """logging.basicConfig adds a handler to the root logger only when it
+    has none: a program that configured logging first gets the body run
+    (a replayed append gave the root two handlers)."""
+    snap = snapshot_project(tmp_path, CONFIGURES, ["app.py"])
+    runs(snap, ["app.py"]).same("values", "configures_")
+    result = runs(snap, ["app.py", "configured"])
+    line = snapshot_lines(result.share.stderr).get("configures_", "")
+    assert line.startswith("code (") and "is not what the body saw" in line, result.share.stderr
+    assert result.share.stdout == result.plain.stdout, result.share.stderr
+    assert result.share.stderr.count("warned") == result.plain.stderr.count("warned")
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
