@@ -1540,8 +1540,12 @@ def _load_objects(reader: Any, named: Any, after: Any, making: list[bool]
     checks = reader.load()
     for check in checks:  # the operations', before any object
         check_operation(check)
-        check_before(check)
+    # What the body's own code read of what they change first (its reason
+    # names the attribute), then what they change as the body found it (a
+    # list a function it called appended to).
     check_after_reads(after, checks)
+    for check in checks:
+        check_before(check)
     names_checked = time.perf_counter()
     making.append(True)
     reader.load()  # the body's classes, made first in their order
