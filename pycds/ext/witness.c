@@ -1664,74 +1664,80 @@ static PyObject *read_digest(PyObject *value, PyObject *checked)
     return out;
 }
 
-/* digest_hash64(digest), remembered in `checked` under ("=hash", id) with
- * the digest held, for a digest something else holds too (a container's,
- * remembered while its stamp holds: many units read logging's tables).
- * A digest is a tuple of plain values: the same object, the same hash. */
-static int remembered_hash(PyObject *digest, PyObject *checked, uint64_t *out)
+/* A hash remembered in `checked` under ("=hash", id(obj)), obj held: 1
+ * and *out when there is one; 0 and *key (a new reference, for
+ * remember_hash) when not; -1 on error. */
+static int hash_remembered(PyObject *obj, PyObject *checked, PyObject **key,
+                           uint64_t *out)
 {
-    if (Py_REFCNT(digest) < 2 || !PyTuple_CheckExact(digest))
-        return digest_hash64(digest, out);
-    PyObject *id = PyLong_FromVoidPtr(digest);
-    PyObject *key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
+    PyObject *id = PyLong_FromVoidPtr(obj);
+    *key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
     Py_XDECREF(id);
-    if (!key)
+    if (!*key)
         return -1;
-    PyObject *known = PyDict_GetItemWithError(checked, key);
-    int failed = 0;
+    PyObject *known = PyDict_GetItemWithError(checked, *key);
     if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-        PyTuple_GET_ITEM(known, 0) == digest) {
+        PyTuple_GET_ITEM(known, 0) == obj) {
+        Py_CLEAR(*key);
         *out = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
-        failed = *out == (uint64_t)-1 && PyErr_Occurred();
-    } else if (PyErr_Occurred() || digest_hash64(digest, out) < 0)
-        failed = 1;
-    else {
-        PyObject *number = PyLong_FromUnsignedLongLong(*out);
-        PyObject *entry = number ? PyTuple_Pack(2, digest, number) : NULL;
-        failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
-        Py_XDECREF(number);
-        Py_XDECREF(entry);
+        return *out == (uint64_t)-1 && PyErr_Occurred() ? -1 : 1;
     }
+    if (PyErr_Occurred()) {
+        Py_CLEAR(*key);
+        return -1;
+    }
+    return 0;
+}
+
+/* obj's hash into `checked` under key (hash_remembered's, released). */
+static int remember_hash(PyObject *checked, PyObject *key, PyObject *obj,
+                         uint64_t hash)
+{
+    PyObject *number = PyLong_FromUnsignedLongLong(hash);
+    PyObject *entry = number ? PyTuple_Pack(2, obj, number) : NULL;
+    int failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
+    Py_XDECREF(number);
+    Py_XDECREF(entry);
     Py_DECREF(key);
     return failed ? -1 : 0;
 }
 
-/* The hash of read_digest(value), a steady value's remembered in
- * `checked` under ("=hash", id) with the value held. */
+/* digest_hash64(digest), remembered for a digest something else holds too
+ * (a container's, remembered while its stamp holds: many units read
+ * logging's tables).  A digest is a tuple of plain values: the same
+ * object, the same hash. */
+static int remembered_hash(PyObject *digest, PyObject *checked, uint64_t *out)
+{
+    if (Py_REFCNT(digest) < 2 || !PyTuple_CheckExact(digest))
+        return digest_hash64(digest, out);
+    PyObject *key;
+    int known = hash_remembered(digest, checked, &key, out);
+    if (known != 0)
+        return known < 0 ? -1 : 0;
+    if (digest_hash64(digest, out) < 0) {
+        Py_DECREF(key);
+        return -1;
+    }
+    return remember_hash(checked, key, digest, *out);
+}
+
+/* The hash of read_digest(value), a steady value's remembered. */
 static int read_hash(PyObject *value, PyObject *checked, uint64_t *out)
 {
-    int fixed = steady(value);
     PyObject *key = NULL;
-    if (fixed) {
-        PyObject *id = PyLong_FromVoidPtr(value);
-        key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
-        Py_XDECREF(id);
-        if (!key)
-            return -1;
-        PyObject *known = PyDict_GetItemWithError(checked, key);
-        if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-            PyTuple_GET_ITEM(known, 0) == value) {
-            *out = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
-            Py_DECREF(key);
-            return *out == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
-        }
-        if (PyErr_Occurred()) {
-            Py_DECREF(key);
-            return -1;
-        }
+    if (steady(value)) {
+        int known = hash_remembered(value, checked, &key, out);
+        if (known != 0)
+            return known < 0 ? -1 : 0;
     }
     PyObject *digest = read_digest(value, checked);
     int failed = !digest || remembered_hash(digest, checked, out) < 0;
     Py_XDECREF(digest);
-    if (!failed && key) {
-        PyObject *number = PyLong_FromUnsignedLongLong(*out);
-        PyObject *entry = number ? PyTuple_Pack(2, value, number) : NULL;
-        failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
-        Py_XDECREF(number);
-        Py_XDECREF(entry);
+    if (failed) {
+        Py_XDECREF(key);
+        return -1;
     }
-    Py_XDECREF(key);
-    return failed ? -1 : 0;
+    return key ? remember_hash(checked, key, value, *out) : 0;
 }
 
 static PyObject *check_hashed_reads(PyObject *groups, PyObject *checked)
