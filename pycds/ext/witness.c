@@ -307,6 +307,29 @@ static int path_gone(void)
            PyErr_ExceptionMatches(PyExc_TypeError);
 }
 
+/* What `checked` remembers of obj under key: x of an (obj, x) entry
+ * (borrowed); NULL when none (an exception set if looking failed).  The
+ * entry holds obj, so its id names it for as long as it is there. */
+static PyObject *remembered_item(PyObject *checked, PyObject *key,
+                                 PyObject *obj)
+{
+    PyObject *known = PyDict_GetItemWithError(checked, key);
+    return known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
+                   PyTuple_GET_ITEM(known, 0) == obj
+               ? PyTuple_GET_ITEM(known, 1)
+               : NULL;
+}
+
+/* (obj, x) into `checked` under key: 0, or -1 with an exception. */
+static int remember_item(PyObject *checked, PyObject *key, PyObject *obj,
+                         PyObject *x)
+{
+    PyObject *entry = PyTuple_Pack(2, obj, x);
+    int failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
+    Py_XDECREF(entry);
+    return failed ? -1 : 0;
+}
+
 /* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
 static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
 {
@@ -325,12 +348,10 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
     PyObject *key = PyLong_FromVoidPtr(obj);
     if (!key)
         return -1;
-    PyObject *known = PyDict_GetItemWithError(checked, key); /* borrowed */
+    PyObject *known = remembered_item(checked, key, obj);
     int equal = -1;
-    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-        PyTuple_GET_ITEM(known, 0) == obj) {
-        equal =
-            PyObject_RichCompareBool(PyTuple_GET_ITEM(known, 1), seen, Py_EQ);
+    if (known) {
+        equal = PyObject_RichCompareBool(known, seen, Py_EQ);
         if (equal != 0) {
             Py_DECREF(key);
             return equal;
@@ -342,12 +363,8 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
     PyObject *now = witness_of(obj);
     equal = now ? PyObject_RichCompareBool(now, seen, Py_EQ) : -1;
     Py_XDECREF(now);
-    if (equal == 1) {
-        PyObject *entry = PyTuple_Pack(2, obj, seen);
-        if (!entry || PyDict_SetItem(checked, key, entry) < 0)
-            equal = -1;
-        Py_XDECREF(entry);
-    }
+    if (equal == 1 && remember_item(checked, key, obj, seen) < 0)
+        equal = -1;
     Py_DECREF(key);
     return equal;
 }
@@ -1206,6 +1223,19 @@ static PyObject *state_of(PyObject *value, PyObject *checked)
     Py_RETURN_NONE;
 }
 
+/* A class's or function's digest from its witness `seen`: ("=state",
+ * seen, state), or seen alone when it has no state. */
+static PyObject *with_state(PyObject *value, PyObject *seen, PyObject *checked)
+{
+    PyObject *state = state_of(value, checked);
+    PyObject *tag = state ? state_tag() : NULL;
+    PyObject *out = !tag               ? NULL
+                    : state == Py_None ? Py_NewRef(seen)
+                                       : PyTuple_Pack(3, tag, seen, state);
+    Py_XDECREF(state);
+    return out;
+}
+
 /* ((name, shallow(value)), ...) of an instance's attributes. */
 static PyObject *shallow_attrs(PyObject *dict)
 {
@@ -1273,12 +1303,7 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
         return out;
     }
     if (PyType_Check(value) || t == &PyFunction_Type) {
-        PyObject *state = state_of(value, checked);
-        PyObject *tag = state ? state_tag() : NULL;
-        PyObject *out = !tag               ? NULL
-                        : state == Py_None ? Py_NewRef(seen)
-                                           : PyTuple_Pack(3, tag, seen, state);
-        Py_XDECREF(state);
+        PyObject *out = with_state(value, seen, checked);
         Py_DECREF(seen);
         return out;
     }
@@ -1628,17 +1653,10 @@ static PyObject *remembered_witness(PyObject *value, PyObject *checked)
     PyObject *key = PyLong_FromVoidPtr(value);
     if (!key)
         return NULL;
-    PyObject *known = PyDict_GetItemWithError(checked, key); /* borrowed */
-    PyObject *out = NULL;
-    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-        PyTuple_GET_ITEM(known, 0) == value)
-        out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
-    else if (!PyErr_Occurred() && (out = witness_of(value))) {
-        PyObject *entry = PyTuple_Pack(2, value, out);
-        if (!entry || PyDict_SetItem(checked, key, entry) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(entry);
-    }
+    PyObject *out = Py_XNewRef(remembered_item(checked, key, value));
+    if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
+        remember_item(checked, key, value, out) < 0)
+        Py_CLEAR(out);
     Py_DECREF(key);
     return out;
 }
@@ -1654,12 +1672,7 @@ static PyObject *read_digest(PyObject *value, PyObject *checked)
     PyObject *seen = remembered_witness(value, checked);
     if (!seen || PyModule_CheckExact(value))
         return seen;
-    PyObject *state = state_of(value, checked);
-    PyObject *out = !state ? NULL
-                    : state == Py_None
-                        ? Py_NewRef(seen)
-                        : PyTuple_Pack(3, state_tag(), seen, state);
-    Py_XDECREF(state);
+    PyObject *out = with_state(value, seen, checked);
     Py_DECREF(seen);
     return out;
 }
@@ -1675,11 +1688,10 @@ static int hash_remembered(PyObject *obj, PyObject *checked, PyObject **key,
     Py_XDECREF(id);
     if (!*key)
         return -1;
-    PyObject *known = PyDict_GetItemWithError(checked, *key);
-    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-        PyTuple_GET_ITEM(known, 0) == obj) {
+    PyObject *known = remembered_item(checked, *key, obj);
+    if (known) {
         Py_CLEAR(*key);
-        *out = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
+        *out = PyLong_AsUnsignedLongLong(known);
         return *out == (uint64_t)-1 && PyErr_Occurred() ? -1 : 1;
     }
     if (PyErr_Occurred()) {
@@ -1694,10 +1706,8 @@ static int remember_hash(PyObject *checked, PyObject *key, PyObject *obj,
                          uint64_t hash)
 {
     PyObject *number = PyLong_FromUnsignedLongLong(hash);
-    PyObject *entry = number ? PyTuple_Pack(2, obj, number) : NULL;
-    int failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
+    int failed = !number || remember_item(checked, key, obj, number) < 0;
     Py_XDECREF(number);
-    Py_XDECREF(entry);
     Py_DECREF(key);
     return failed ? -1 : 0;
 }
