@@ -8,6 +8,7 @@ found" while the directories it was looked for in are unchanged; everything
 else is PathFinder's.
 """
 
+import builtins
 import sys
 import time
 
@@ -18,13 +19,44 @@ from _frozen_importlib_external import PathFinder
 from . import _cds, _log
 
 
+BuiltinFunctionType = type(len)
+
+
+def statement_hook() -> str | None:
+    """Which of the functions class and import statements call a program
+    replaced in builtins (a hook that logs or changes every class or
+    import), or None: a body that runs calls it, a restore (which makes its
+    classes by type.__new__ and loads itself) would not, or not alike."""
+    for name in ("__build_class__", "__import__"):
+        found = builtins.__dict__.get(name)
+        if not (type(found) is BuiltinFunctionType and found.__self__ is builtins
+                and found.__name__ == name):
+            return f"builtins.{name} is replaced"
+    return None
+
+
+# pycds/_snapshot_restore.py's restore, once _restore_first loaded it.
+_restore_unit = None
+
+
+def _restore(module: object, code: object, unit: object) -> bool:
+    """The restorer once one unit was used (_restore_first)."""
+    if unit is not None:
+        hooked = statement_hook()
+        if hooked is not None:
+            _log.say(f"snapshot: {module.__name__}: code ({hooked})")  # type: ignore[attr-defined]
+            return False
+    return _restore_unit(module, code, unit)  # type: ignore[misc]
+
+
 def _restore_first(module: object, code: object, unit: object) -> bool:
     """The restorer until a unit is used: what it costs to load is paid by
     the processes that restore one, and only for a unit that the dump found
     pays for it (with the units of the modules its import imports):
     `import json` from an archive made for boto3 runs json's bodies."""
+    global _restore_unit
     name = module.__name__  # type: ignore[attr-defined]
-    watching = _cds.observer()
+    watching = _cds.observer() or statement_hook()
     if watching is not None:  # the body runs, for it to see (the restore's too)
         if unit is not None:
             _log.say(f"snapshot: {name}: code ({watching})")
@@ -35,7 +67,8 @@ def _restore_first(module: object, code: object, unit: object) -> bool:
     # A unit that starts, or a module with none whose import's units pay
     # (unit None: its body runs, the units it imports restore).
     from . import _snapshot_restore
-    _cds.set_restorer(_snapshot_restore.restore)
+    _restore_unit = _snapshot_restore.restore
+    _cds.set_restorer(_restore)
     _cds.set_import_memo(_snapshot_restore.import_memo)
     return _snapshot_restore.restore(module, code, unit)
 

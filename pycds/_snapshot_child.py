@@ -995,6 +995,25 @@ def _unseen_attribute(value: Any, names: set[str], depth: int = 0) -> str | None
     return None
 
 
+NESTED_READS = 4  # how many instances deep a read's dotted path goes
+
+
+def _inner_reads(value: Any, names: set[str]) -> list[tuple[str, Any]] | None:
+    """The attributes among names of an instance that its digest sees only
+    by their type, each to be read on its own: None when one's name has a
+    dot in it (a dotted read's path would not say where the name ends)."""
+    attrs = object.__getattribute__(value, "__dict__")
+    inner = []
+    for attr in sorted(names & attrs.keys()):
+        held = attrs[attr]
+        if type(held) in restore.ATOM_TYPES or _callable_kind(held) or type(held) is type(sys):
+            continue
+        if type(attr) is not str or "." in attr:
+            return None
+        inner.append((attr, held))
+    return inner
+
+
 def _callable_kind(value: Any) -> bool:
     """Functions and classes (what a patch replaces), not data."""
     t = type(value)
@@ -1838,7 +1857,8 @@ class Planner:
             asked = _own_asked(code, frame, self.load_opcodes) if code else set()
             try:
                 _namespace_read(asked, frame)
-                reads, header[restore.H_AFTER] = self._reads(frame, set_by_body, asked)
+                reads, header[restore.H_AFTER], read_values = self._reads(
+                    frame, set_by_body, asked)
                 header[restore.H_READS], header[restore.H_HASHED] = restore.hashed_reads(reads)
                 header[restore.H_SETTINGS] = (_settled(frame.settings, frame)
                                               + _sys_asked(asked, frame)
@@ -1850,6 +1870,7 @@ class Planner:
             context = unit.Context(name, frame.module, self.heap, self.codes.get(name),
                                    frame.machinery, running, self.c_modules,
                                    self.aliases, frame.clock_reads, self.stand_ins)
+            context.read_values = read_values
             try:
                 data = unit.write_unit(context, header, frame.live_ops)
             except unit.Refused as refused:
@@ -1905,7 +1926,7 @@ class Planner:
 
     def _reads(self, frame: Frame, set_by_body: set[tuple[str, str]],
                asked: set[tuple[str, str, str]]
-               ) -> tuple[list[tuple[str, str, Any]], list[Any]]:
+               ) -> tuple[list[tuple[str, str, Any]], list[Any], list[tuple[str, str, Any]]]:
         """Attributes of the modules it imported that its top-level code
         (module and class bodies) names, with their digests: at restore
         they must be what this body saw.  Those whose digest reads what the
@@ -1916,10 +1937,12 @@ class Planner:
         before any object is made.  What code the body ran (not its own
         top-level code) names of such an object is not checked: a called
         function that only appends (logging's handler list, the codecs'
-        cache) does not read it."""
+        cache) does not read it.  Third, what each read found: the unit
+        names an object it keeps by one path, and a restore checks that
+        the others it was read by still hold it (H_SAME)."""
         code = self.codes.get(frame.name)
         if code is None:
-            return [], [[], []]
+            return [], [[], []], []
         names: set[str] = set()
         for current in _nested_codes([code], functions=False):
             names.update(loaded_names(current, self.load_opcodes))
@@ -1928,7 +1951,13 @@ class Planner:
         names.update(name for how, _, name in asked if how == "global")
         targets = {id(op[1]) for op in frame.live_ops}
         probes = _probes(frame.live_ops)
+        # Attributes its operations set (pygments' Token.Literal.Scalar,
+        # made by a __getattr__ the body ran): the unit's own objects,
+        # which a dotted read does not go into.
+        attributes_set = {(id(op[1]), op[2]) for op in frame.live_ops
+                          if op[0] in ("set_attr", "setattr")}
         reads: list[tuple[str, str, Any]] = []
+        read_values: list[tuple[str, str, Any]] = []  # (source, name, what it held)
         after: list[tuple[str, str, Any]] = []
         # The operations that make what a restore compares after-reads
         # with, their values and keys by form (witnesses stand in for the
@@ -1945,16 +1974,40 @@ class Planner:
         own_names = names.union(*(loaded_names(c, self.load_opcodes)
                                   for c, namespace in frame.ran.values() if namespace is own))
 
-        def place(source: str, name: str, value: Any, top_level: bool = True) -> None:
+        def place(source: str, name: str, value: Any, top_level: bool = True,
+                  outer: tuple[int, ...] = ()) -> None:
             original = value
+            depth = len(outer)
+            if not depth and "." in name:  # (a restore reads dotted names as paths)
+                raise unit.Refused(f"reads {source}[{name!r}], a name with a dot in it")
             # (What only other modules' code read of it, they read: not
-            # followed.)
-            unseen = (_unseen_attribute(value, own_names) if top_level or name in own_names
+            # followed.  An instance the path came through is read there:
+            # pygments' Token.Token is Token.)
+            unseen = (_unseen_attribute(value, own_names)
+                      if (top_level or name in own_names) and id(value) not in outer
                       else None)
             if unseen is not None:
-                raise unit.Refused(
-                    f"reads {source}.{name}{unseen}, which a restore cannot check "
-                    f"(it checks {source}.{name} one level deep)")
+                inner = (_inner_reads(value, own_names) if depth < NESTED_READS
+                         and _python_instance(value) and not unseen.startswith("[]")
+                         else None)
+                if inner is None:
+                    raise unit.Refused(
+                        f"reads {source}.{name}{unseen}, which a restore cannot check "
+                        f"(it checks {source}.{name} {depth + 1} level"
+                        f"{'s' if depth else ''} deep)")
+                # An instance's attribute that holds another (pygments'
+                # Token.Text.Whitespace): read on its own, by the dotted
+                # path a restore follows through instances' __dict__s
+                # (witness.c's module_value).
+                for attr, held in inner:
+                    if (id(value), attr) in attributes_set:
+                        continue
+                    if not restore.checkable(held):
+                        raise unit.Refused(
+                            f"reads {source}.{name}.{attr}, an object of C type "
+                            f"{objects.type_name(type(held))} whose contents "
+                            "cannot be checked at restore")
+                    place(source, f"{name}.{attr}", held, top_level, (*outer, id(value)))
             if id(original) in targets and id(original) not in probes:
                 # Changed by the body, and no copy of it can show what its
                 # operations will leave (a dict subclass): not checked.
@@ -1971,8 +2024,10 @@ class Planner:
             touched = bool(probes) and restore.digest(value, _ALIASES, changed) != seen
             if not touched:
                 reads.append((source, name, seen))
+                read_values.append((source, name, original))
             elif top_level:
                 after.append((source, name, restore.digest(value, stand_ins)))
+                read_values.append((source, name, original))
 
         sources = frame.imported | {b[0] for b in frame.bindings}
         # A submodule reached through its package (`import pkg;
@@ -2033,7 +2088,8 @@ class Planner:
             reads.append(("builtins", "", (restore.ABSENT_NAMES, absent)))
         for source, missing in sorted(_absent_attributes(asked, frame).items()):
             reads.append((source, "", (restore.ABSENT_NAMES, tuple(sorted(missing)))))
-        return reads, [after, steps if after else []]  # lists: header data shares tuples
+        # lists: header data shares tuples
+        return reads, [after, steps if after else []], read_values
 
     # -- the run ------------------------------------------------------------
 

@@ -67,6 +67,8 @@ import _abc
 import _thread
 import marshal
 import os
+import posix
+import posixpath
 import stat
 import sys
 import time
@@ -87,7 +89,7 @@ else:
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU15"
+UNIT_MAGIC = b"pycdsU16"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -123,6 +125,8 @@ H_HASHED = "hashed"        # [(module, (attribute, ...), hashes)]: the reads
                            # of each module, with their digests' XXH3-64
                            # (8 bytes each, little-endian: hashed_reads)
 H_EXTERNALS = "externals"  # [(path, witness)]: what existed before, in memo order
+H_SAME = "same"            # [(module, read name, memo index)]: reads whose object
+                           # the unit keeps, named by another path (_same_as_read)
 H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
 H_STRINGS = "strings"      # bytes, (code, slot) pairs of uint32: strings of
@@ -736,7 +740,7 @@ def _terminals() -> tuple[bool, ...]:
     found = []
     for fd in (0, 1, 2):
         try:
-            found.append(os.isatty(fd))
+            found.append(posix.isatty(fd))
         except OSError:
             found.append(False)
     return tuple(found)
@@ -749,7 +753,28 @@ def search_path(entries: Any) -> list[str]:
     a `python -c` run (sys.path[0] == '') in the directory it was traced
     in matches, and one in another directory does not.  os.getcwd() may
     fail (the directory is gone)."""
-    return [os.path.abspath(entry) for entry in entries if isinstance(entry, str)]
+    return [_absolute(entry) for entry in entries if isinstance(entry, str)]
+
+
+# What the checks call of the OS is posix's, not os's: a program may have
+# replaced os.stat, os.isatty or os.getcwd (a fake file system, a counter),
+# and would see calls plain Python does not make, or answer them.
+_normpath = getattr(posix, "_path_normpath", None) or posixpath.normpath  # (C where it is)
+
+
+def _absolute(path: str) -> str:
+    """os.path.abspath(path), for a str."""
+    return _normpath(path if path.startswith("/") else posix.getcwd() + "/" + path)
+
+
+def _fs_bytes(name: str) -> bytes:
+    """os.fsencode(name)."""
+    return name.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def _fs_text(data: bytes) -> str:
+    """os.fsdecode(data)."""
+    return data.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 # (_path_key(), process_inputs(), a unit's part 0, whether they match) as
@@ -771,9 +796,9 @@ def _path_key() -> tuple[Any, Any]:
     global _last_path
     path = tuple(sys.path)
     if path != _last_path[0]:
-        _last_path = (path, not all(type(e) is str and os.path.isabs(e)
+        _last_path = (path, not all(type(e) is str and e.startswith("/")
                                     for e in path))
-    return (path, os.getcwd() if _last_path[1] else None)
+    return (path, posix.getcwd() if _last_path[1] else None)
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
@@ -806,17 +831,17 @@ def _file_state(path: str) -> Any:
     leaves the size and time), and for a symbolic link its target too (a
     body that called os.readlink)."""
     try:
-        st = os.lstat(path)
+        st = posix.lstat(path)
     except OSError:
         return None
     if not stat.S_ISLNK(st.st_mode):
         return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
     try:
-        target = os.readlink(path)
+        target = posix.readlink(path)
     except OSError:
         target = None
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except OSError:
         return (None, None, target)
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_uid, st.st_gid, target)
@@ -829,17 +854,17 @@ def file_kind(path: str) -> Any:
     points to.  A header's state of a path is this (a tuple of strings)
     or _file_state's (size and time)."""
     try:
-        st = os.lstat(path)
+        st = posix.lstat(path)
     except OSError:
         return None
     if not stat.S_ISLNK(st.st_mode):
         return (_kind_of(st.st_mode),)
     try:
-        followed = _kind_of(os.stat(path).st_mode)
+        followed = _kind_of(posix.stat(path).st_mode)
     except OSError:
         followed = "absent"
     try:
-        return ("link", os.readlink(path), followed)
+        return ("link", posix.readlink(path), followed)
     except OSError:
         return ("link", None, followed)
 
@@ -850,7 +875,7 @@ def _kind_of(mode: int) -> str:
 
 def _listing(path: str) -> Any:
     try:
-        return tuple(sorted(os.listdir(path)))
+        return tuple(sorted(posix.listdir(path)))
     except OSError:
         return None
 
@@ -949,8 +974,8 @@ def check_inputs(header: dict[str, Any]) -> None:
                     f"with {header[H_SEED]}")
     environ = _environ_data()
     for name, value in header[H_ENV].items():
-        now = environ.get(os.fsencode(name))
-        if (now if now is None else os.fsdecode(now)) != value:
+        now = environ.get(_fs_bytes(name))
+        if (now if now is None else _fs_text(now)) != value:
             raise Stale(f"environment variable {name} changed")
     for path, state in header[H_FILES]:
         seen_kind = state is not None and type(state[0]) is str
@@ -1150,6 +1175,9 @@ def operations_applied(steps: list[tuple[Any, ...]], checks: list[tuple[Any, ...
     return copies, stand_ins, held
 
 
+_GONE = object()  # what _cds.read_value answers for a name not there
+
+
 def check_after_reads(after: list[Any], checks: list[tuple[Any, ...]]) -> None:
     """What the body read of objects its own operations change (a registry
     it appended to, then counted): as they will be once the operations are
@@ -1160,10 +1188,10 @@ def check_after_reads(after: list[Any], checks: list[tuple[Any, ...]]) -> None:
         return
     copies, stand_ins, held = operations_applied(steps, checks)
     for source, attribute, expected in reads:
-        attrs = getattr(sys.modules.get(source), "__dict__", None)
-        if type(attrs) is not dict or attribute not in attrs:
+        value = _cds.read_value(source, attribute, _GONE)
+        if value is _GONE:
             raise Stale(f"{source}.{attribute} is gone")
-        if _cds.digest(attrs[attribute], stand_ins, copies) != expected:
+        if _cds.digest(value, stand_ins, copies) != expected:
             raise Stale(f"{source}.{attribute} is not what its body saw")
     del held
 
@@ -1223,6 +1251,9 @@ def fixed_memo(module: Any, code: Any,
             raise Stale(f"{_text(path)} is gone")
         raise Stale(f"{_text(path)} is not what it was "
                     f"(a {seen[0]} {seen[1] or ''})")
+    for source, name, index in header[H_SAME]:
+        if _cds.read_value(source, name, _GONE) is not memo[index]:
+            raise Stale(f"{source}.{name} is not the object its body read")
     codes_at = len(memo)
     _cds.unit_codes(code, header[H_CODES], memo)
     for clock in header[H_FRESH]:
@@ -1533,8 +1564,9 @@ def load_objects(reading: tuple[Any, Any, Any, Any, list[bool]]) -> tuple[Any, .
 
 def _load_objects(reader: Any, named: Any, after: Any, making: list[bool]
                   ) -> tuple[Any, ...]:
-    """(namespace items, operations, object count, and when the names were
-    checked, the objects made and filled)."""
+    """(namespace items, operations, the indexes of those that add a key,
+    object count, and when the names were checked, the objects made and
+    filled)."""
     reader.load()  # the memo preamble
     reader.persistent_load = named
     checks = reader.load()
@@ -1560,7 +1592,15 @@ def _load_objects(reader: Any, named: Any, after: Any, making: list[bool]
     count = reader.load()
     for op in operations:  # as checked above, unless the unit lies
         check_operation(op)
-    return items, operations, count, names_checked, objects_made, time.perf_counter()
+    # The keys its operations add that were not there before (check_before
+    # saw them absent): a plain dict keeps them in the order the body added
+    # them, which making the objects may not have (an enum's composite
+    # flag, made by a call that caches it, is there before the operation).
+    added = {at for at, check in enumerate(checks)
+             if check[0] == "set_item" and len(check) > 3 and check[3] is not None
+             and check[3][0] == "absent"}
+    return (items, operations, added, count, names_checked, objects_made,
+            time.perf_counter())
 
 
 def restore(module: Any, code: Any, unit: Any) -> bool:
@@ -1598,7 +1638,7 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
         # The preamble's persistent ids are indexes into `fixed`, the
         # pickles' into `strings`: a C call each, no Python frame.
         # What it makes lives as long as the module: born old (tenure.h).
-        items, operations, count, t_names, t3, t4 = _cds.tenured(load_objects, (
+        items, operations, added, count, t_names, t3, t4 = _cds.tenured(load_objects, (
             stream, fixed.__getitem__, strings.__getitem__, header[H_AFTER], making))
     except Stale as why:
         failure = str(why)
@@ -1622,7 +1662,9 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     sys.audit("exec", code)
     _cds.unit_install(module.__dict__, items, KEEP, Fresh)
     if operations:
-        for op in operations:
+        for at, op in enumerate(operations):
+            if at in added and type(op[1]) is dict and op[2] in op[1]:
+                del op[1][op[2]]  # put back where the body added it, below
             apply_operation(op)
         _after_operations(operations)
         run_after_restore(operations)

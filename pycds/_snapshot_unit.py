@@ -345,6 +345,7 @@ class Context:
         self.used_running: set[str] = set()
         self.module_strings: dict[int, Any] | None = None  # shared_string's
         self.operation_values: set[int] = set()  # what the body stored elsewhere
+        self.read_values: list[tuple[str, str, Any]] = []  # the planner's reads, with what they held
 
 
 def python_hash(key: Any) -> type | None:
@@ -1010,6 +1011,8 @@ def write_unit(context: Context, header: dict[str, Any],
                  *(e[0] for e in externals), *(c[0] for c in codes), *fresh]
         header = dict(header)
         header[R.H_EXTERNALS] = [(path, seen) for _, path, seen in externals]
+        header[R.H_SAME] = _same_as_read(context.read_values, externals, len(fixed) - len(
+            externals) - len(codes) - len(fresh))
         header[R.H_CODES] = [path for _, path in codes]
         header[R.H_FRESH] = [value.clock for value in fresh]
         position = {id(code): at for at, (code, _) in enumerate(codes)}
@@ -1041,6 +1044,26 @@ def write_unit(context: Context, header: dict[str, Any],
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
     return R.join_unit(process, head, stream.getvalue())
+
+
+def _same_as_read(read_values: list[tuple[str, str, Any]],
+                  externals: list[tuple[Any, Any, Any]], first: int) -> list[tuple[str, str, int]]:
+    """(module, read name, memo index) of each read whose object the unit
+    keeps under another path: `from dep import ALIAS`'s object named as
+    dep.X, pygments' Text.Whitespace as pygments.token.Whitespace.  Equal
+    digests do not say the same object, and a program that put an equal
+    one at the read's place first would see the body keep that one."""
+    at = {id(obj): index for index, (obj, _, _) in enumerate(externals)}
+    same = []
+    for source, name, value in read_values:
+        index = at.get(id(value))
+        if index is None or (isinstance(value, type)
+                             and not value.__flags__ & objects.HEAPTYPE):
+            continue  # (a static type's digest is its name: one per process)
+        path = tuple(tuple(step) for step in externals[index][1])
+        if path != (("module", source), *(("attr", part) for part in name.split("."))):
+            same.append((source, name, first + index))
+    return same
 
 
 def _shared(value: Any, seen: dict[Any, Any]) -> Any:

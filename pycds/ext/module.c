@@ -136,6 +136,9 @@ static PyMethodDef module_methods[] = {
      (PyCFunction)(void (*)(void))pycds_check_hashed_reads, METH_FASTCALL,
      "check_hashed_reads(groups, checked) -> None or (group, index) of the\n"
      "first read whose digest no longer hashes the same."},
+    {"read_value", (PyCFunction)(void (*)(void))pycds_read_value, METH_FASTCALL,
+     "read_value(module, name, default) -> what a read names now, or\n"
+     "default (a dotted name goes through instances' __dict__s)."},
     {"resolve", (PyCFunction)(void (*)(void))pycds_resolve, METH_FASTCALL,
      "resolve(path, step) -> the object a unit's path names."},
     {"resolve_externals", (PyCFunction)(void (*)(void))pycds_resolve_externals,

@@ -1750,6 +1750,43 @@ static int read_hash(PyObject *value, PyObject *checked, uint64_t *out)
     return key ? remember_hash(checked, key, value, *out) : 0;
 }
 
+/* What a hashed read names, a new reference, or NULL (with an exception,
+ * or none when absent): module `source`'s attribute, or with dots in
+ * `name` ("Token.Text.Whitespace") the attribute of the attribute, through
+ * the __dict__ of each instance on the way (the planner's dotted reads: an
+ * instance that holds another, which its digest sees only by type). */
+static PyObject *read_value(PyObject *modules, PyObject *source, PyObject *name)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(name);
+    Py_ssize_t dot = PyUnicode_FindChar(name, '.', 0, length, 1);
+    if (dot == -2)
+        return NULL;
+    if (dot < 0)
+        return Py_XNewRef(module_value(modules, source, name));
+    PyObject *head = PyUnicode_Substring(name, 0, dot);
+    PyObject *value =
+        head ? Py_XNewRef(module_value(modules, source, head)) : NULL;
+    Py_XDECREF(head);
+    while (value && dot >= 0) {
+        Py_ssize_t start = dot + 1;
+        dot = PyUnicode_FindChar(name, '.', start, length, 1);
+        /* Another kind of object now (or none): not what was read. */
+        PyObject *attrs = dot != -2 && python_instance(value)
+                              ? own_attrs(value) /* may run a property */
+                              : NULL;
+        PyObject *part =
+            attrs ? PyUnicode_Substring(name, start, dot < 0 ? length : dot)
+                  : NULL;
+        Py_DECREF(value);
+        value = part && PyDict_Check(attrs)
+                    ? Py_XNewRef(PyDict_GetItemWithError(attrs, part))
+                    : NULL;
+        Py_XDECREF(part);
+        Py_XDECREF(attrs);
+    }
+    return value;
+}
+
 static PyObject *check_hashed_reads(PyObject *groups, PyObject *checked)
 {
     PyObject *modules = sys_modules();
@@ -1775,12 +1812,11 @@ static PyObject *check_hashed_reads(PyObject *groups, PyObject *checked)
                 Py_DECREF(group);
                 return pycds_raise(PYCDS_ERROR_TYPE, "a read's name is no str");
             }
-            PyObject *value = module_value(modules, source, name);
+            /* Held: a digest may run Python code that drops it. */
+            PyObject *value = read_value(modules, source, name);
             uint64_t now = 0, expected;
             /* (little-endian: this platform's order) */
             memcpy(&expected, PyBytes_AS_STRING(hashes) + 8 * i, 8);
-            /* Held: a digest may run Python code that drops it. */
-            Py_XINCREF(value);
             int failed = value ? read_hash(value, checked, &now) : 0;
             Py_XDECREF(value);
             if (failed || (!value && PyErr_Occurred())) {
@@ -1810,4 +1846,18 @@ PyObject *pycds_check_hashed_reads(PyObject *module, PyObject *const *args,
     stand_ins = outer_stand_ins;
     substitutes = outer_substitutes;
     return out;
+}
+
+PyObject *pycds_read_value(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1]))
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "read_value(module, name, default)");
+    PyObject *modules = sys_modules();
+    if (!modules)
+        return NULL;
+    PyObject *value = read_value(modules, args[0], args[1]);
+    return value || PyErr_Occurred() ? value : Py_NewRef(args[2]);
 }

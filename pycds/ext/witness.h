@@ -92,11 +92,18 @@ PyObject *pycds_digest_hash(PyObject *module, PyObject *digest);
 /* check_hashed_reads(groups, checked) -> None, or (group, index) of the
  * first read that no longer holds: each group is (module, (attribute,
  * ...), hashes), the hashes 8 bytes each, little-endian, of the digests
- * the body read; each attribute must be there now and its digest (as
- * check_reads compares a read's) hash the same.  A plain value's, static
- * type's or module function's hash is remembered in `checked` by
+ * the body read; each attribute must be there now (read_value) and its
+ * digest (as check_reads compares a read's) hash the same.  A plain value's,
+ * static type's or module function's hash is remembered in `checked` by
  * identity: the same object, the same digest. */
 PyObject *pycds_check_hashed_reads(PyObject *module, PyObject *const *args,
                                    Py_ssize_t nargs);
+
+/* read_value(module, name, default) -> what a read names now: module's
+ * attribute `name`, or with dots in it ("Token.Text") the attribute of
+ * that attribute through each instance's __dict__, as check_hashed_reads
+ * finds it; `default` when there is none. */
+PyObject *pycds_read_value(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs);
 
 #endif /* PYCDS_WITNESS_H */

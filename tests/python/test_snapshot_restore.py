@@ -3051,10 +3051,11 @@ def test_builtins_a_body_keeps_are_what_it_saw(tmp_path: Path) -> None:
 def test_what_a_body_read_inside_an_instance_it_read_is_checked_or_refused(
         tmp_path: Path) -> None:
     """A read of another module's instance is checked by its attributes'
-    plain values: a body whose code names an attribute of what is only
-    seen by its type there (an instance or a list an instance holds, an
-    instance in a list) is code only; one that reads a plain attribute
-    restores, and runs when the program changed it first."""
+    plain values; an attribute its code names that holds another instance
+    or a container is read on its own, by its dotted path (the section's
+    own attributes, the list's items), and runs when the program changed
+    it first.  An instance in a list is seen there only by its type: a
+    body that names its attribute is code only."""
     snap = snapshot_project(tmp_path, {
         "dep.py": """
             class Section:
@@ -3091,18 +3092,222 @@ def test_what_a_body_read_inside_an_instance_it_read_is_checked_or_refused(
                 dep.CONFIG.options.append("b")
                 dep.HANDLERS[0].value = 3
                 dep.CONFIG.flag = 4
+            if sys.argv[1:] == ["replace"]:
+                dep.CONFIG.section = dep.Section(1)
+                dep.CONFIG.section.extra = 0
             import deep, held, inside, flat
             print(deep.V, held.OPTIONS, inside.LEVEL, flat.FLAG)
         """}, ["app.py"])
     refused = code_only(snap.dump_output)
-    for module, what in (("deep", "dep.CONFIG.section"), ("held", "dep.CONFIG.options"),
-                         ("inside", "dep.HANDLERS[].value")):
-        top = what.split(".")[0] + "." + what.split(".")[1].split("[")[0]
-        assert refused.get(module) == (f"unit: reads {what}, which a restore cannot "
-                                       f"check (it checks {top} one level deep)"), refused
-    same_as_plain(snap, "flat")
+    assert refused.get("inside") == ("unit: reads dep.HANDLERS[].value, which a restore "
+                                     "cannot check (it checks dep.HANDLERS 1 level deep)"), refused
+    same_as_plain(snap, "deep", "held", "flat")
     code_when_changed(snap, ["app.py", "patch"],
-                      {"flat": "dep.CONFIG is not what its body saw"})
+                      {"deep": "dep.CONFIG.section is not what its body saw",
+                       "held": "dep.CONFIG.options is not what its body saw",
+                       "flat": "dep.CONFIG is not what its body saw"})
+    code_when_changed(snap, ["app.py", "replace"],
+                      {"deep": "dep.CONFIG.section is not what its body saw"})
+
+
+def test_a_tree_of_instances_a_body_walks_is_read_path_by_path(tmp_path: Path) -> None:
+    """pygments' tokens: instances that hold their children as attributes,
+    one of them itself (Token.Token), children made on first use by a
+    __getattr__.  The dotted reads stop at what the path came through and
+    restore; a program that changed a token the body read first runs the
+    body, one that only grew the tree does not."""
+    snap = snapshot_project(tmp_path, {
+        "tok.py": """
+            class _TokenType(tuple):
+                parent = None
+                def __init__(self, *args):
+                    self.subtypes = set()
+                def __getattr__(self, val):
+                    if not val or not val[0].isupper():
+                        return tuple.__getattribute__(self, val)
+                    new = _TokenType(self + (val,))
+                    setattr(self, val, new)
+                    self.subtypes.add(new)
+                    new.parent = self
+                    return new
+                def __repr__(self):
+                    return "Token" + (self and "." or "") + ".".join(self)
+            Token = _TokenType()
+            Token.Token = Token
+            Text = Token.Text
+            Whitespace = Text.Whitespace
+            Literal = Token.Literal
+            String = Literal.String
+            Double = String.Double
+        """,
+        "lexer.py": """
+            from tok import Token, Text
+            RULES = [Token.Token.Text.Whitespace, Text.Whitespace, Token.Literal.String.Double]
+        """,
+        "app.py": """
+            import sys, tok
+            if sys.argv[1:] == ["grow"]:
+                tok.Text.Whitespace.Newline
+            if sys.argv[1:] == ["swap"]:
+                tok.Token.Literal.String = tok._TokenType(("Literal", "Other"))
+            if sys.argv[1:] == ["same"]:
+                equal = tok._TokenType(("Text", "Whitespace"))
+                equal.parent = tok.Text
+                tok.Text.Whitespace = equal
+            import lexer
+            print(lexer.RULES, [r is tok.Whitespace for r in lexer.RULES],
+                  sorted(map(repr, tok.Text.subtypes)), tok.Whitespace.subtypes)
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "lexer")
+    # A child the body does not name, made first: the same tree for it.
+    grown = snap.share(["app.py", "grow"])
+    assert snapshot_lines(grown.stderr).get("lexer") == "restored", grown.stderr
+    assert grown.stdout == snap.plain(["app.py", "grow"]).stdout != plain.stdout
+    code_when_changed(snap, ["app.py", "swap"],
+                      {"lexer": "tok.Literal.String.Double is not what its body saw"})
+    # An equal token in Whitespace's place: the body would keep that one.
+    code_when_changed(snap, ["app.py", "same"],
+                      {"lexer": "tok.Text.Whitespace is not the object its body read"})
+
+
+def test_an_object_read_by_one_name_and_kept_by_another_is_checked_by_identity(
+        tmp_path: Path) -> None:
+    """A unit names what it keeps of another module by one path (dep.X),
+    and its body read it by another (dep.ALIAS): a program that put an
+    equal object at dep.ALIAS first would see the body keep that one, so
+    the restore checks that the read still finds the same object."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            class T:
+                pass
+            X = T()
+            X.v = 1
+            ALIAS = X
+        """,
+        "user.py": """
+            import dep
+            KEPT = [dep.ALIAS]
+        """,
+        "app.py": """
+            import sys, dep
+            if sys.argv[1:] == ["equal"]:
+                dep.ALIAS = dep.T()
+                dep.ALIAS.v = 1
+            import user
+            print(user.KEPT[0] is dep.X, user.KEPT[0] is dep.ALIAS)
+        """}, ["app.py"])
+    same_as_plain(snap, "user")
+    code_when_changed(snap, ["app.py", "equal"],
+                      {"user": "dep.ALIAS is not the object its body read"})
+
+
+def test_a_program_hooking_class_or_import_statements_runs_the_bodies(
+        tmp_path: Path) -> None:
+    """A program that replaced builtins.__build_class__ or __import__ sees
+    every class statement or import a body runs through its hook; a
+    restore makes classes without it, and would load pycds's own restore
+    through it: every module runs its body then, from the first unit (the
+    restore not loaded) or from a later one."""
+    snap = snapshot_project(tmp_path, {
+        "shapes.py": """
+            import enum
+            class Color(enum.Enum):
+                RED = 1
+            class Plain:
+                pass
+        """,
+        "more.py": """
+            import json
+            class Other:
+                pass
+        """,
+        "app.py": """
+            import builtins, sys
+            log = []
+            def hook(name):
+                real = getattr(builtins, name)
+                def called(*args, **kwargs):
+                    log.append((name, args[1] if name == "__build_class__" else args[0]))
+                    return real(*args, **kwargs)
+                setattr(builtins, name, called)
+            if sys.argv[1:] and sys.argv[1] != "later":
+                hook(sys.argv[1])
+            import shapes
+            if sys.argv[1:2] == ["later"]:
+                hook("__build_class__")
+            import more
+            print([entry for entry in log if not entry[1].startswith("_")])
+        """}, ["app.py"])
+    same_as_plain(snap, "shapes", "more")
+    for hooked in ("__build_class__", "__import__"):
+        share = code_when_changed(snap, ["app.py", hooked],
+                                  {"shapes": f"builtins.{hooked} is replaced"})
+        assert "pycds._snapshot_restore" not in share.stdout, share.stdout
+    later = code_when_changed(snap, ["app.py", "later"],
+                              {"more": "builtins.__build_class__ is replaced"})
+    assert snapshot_lines(later.stderr).get("shapes") == "restored", later.stderr
+
+
+def test_keys_a_body_added_to_another_modules_dict_keep_their_order(
+        tmp_path: Path) -> None:
+    """A composite flag is made by a call that caches it in its class's
+    _value2member_map_ (a unit makes it that way too, before the
+    operations run): the keys the body added end in the order it added
+    them, the one only the cache holds among them."""
+    snap = snapshot_project(tmp_path, {
+        "perm.py": """
+            import enum
+            class Color(enum.Flag):
+                RED = 1
+                GREEN = 2
+                BLUE = 4
+        """,
+        "user.py": """
+            from perm import Color
+            A = Color.RED | Color.GREEN
+            B = A | Color.BLUE
+            del A
+            C = Color(6)
+        """,
+        "app.py": """
+            import perm, user
+            print(list(perm.Color._value2member_map_), user.B, user.C)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "user").stdout.startswith("[1, 2, 4, 3, 7, 6]")
+
+
+def test_the_checks_call_no_function_a_program_replaced_in_os(tmp_path: Path) -> None:
+    """What a restore asks the OS (a data file's state, the terminals, the
+    environment) it asks posix, not os's functions: a program that
+    counts or fakes os.stat, os.isatty, os.fsencode... sees only the calls
+    plain Python makes."""
+    snap = snapshot_project(tmp_path, {
+        "cfg.py": """
+            import os, re
+            with open(os.path.join(os.path.dirname(__file__), "data.txt")) as f:
+                DATA = f.read().strip()
+            del f
+            LEVEL = os.environ.get("CFG_LEVEL", "1")
+            WORD = re.compile(r"[a-z]+")
+        """,
+        "data.txt": "hello\n",
+        "app.py": """
+            import collections, os, sys
+            seen = []
+            if sys.argv[1:] == ["count"]:
+                for name in ("stat", "lstat", "fsencode", "getcwd", "listdir",
+                             "isatty", "readlink", "access"):
+                    def counted(*args, _real=getattr(os, name), _name=name, **kwargs):
+                        seen.append(_name)
+                        return _real(*args, **kwargs)
+                    setattr(os, name, counted)
+            import cfg
+            print(cfg.DATA, cfg.LEVEL, sorted(collections.Counter(seen).items()))
+        """}, ["app.py"])
+    same_as_plain(snap, "cfg")
+    plain, share = snap.plain(["app.py", "count"]), snap.share(["app.py", "count"])
+    assert_restored(share, "cfg", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
 
 
 def test_registrations_kept_in_c_are_replayed(tmp_path: Path) -> None:

@@ -276,6 +276,45 @@ def test_a_units_reads_are_kept_by_hash_and_checked_so() -> None:
             _cds.check_hashed_reads(malformed, {})
 
 
+class Node:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+TREE = Node(1)
+TREE.child = Node(2)  # type: ignore[attr-defined]
+TREE.child.child = Node(3)  # type: ignore[attr-defined]
+TREE.itself = TREE  # type: ignore[attr-defined]
+TREE.kind = Node  # type: ignore[attr-defined]
+
+
+def test_a_dotted_read_goes_through_instances_dicts_only() -> None:
+    """A read named "a.b.c" (an instance an instance holds) is found through
+    each instance's own __dict__, as the planner followed it, and checked
+    by the hash of what is there; through a class, a missing name or a
+    module gone there is nothing, and a read there does not check."""
+    default = object()
+    assert _cds.read_value(__name__, "TREE.child.child", default) is TREE.child.child
+    assert _cds.read_value(__name__, "TREE.itself.itself.child", default) is TREE.child
+    assert _cds.read_value(__name__, "TREE", default) is TREE
+    for gone in ("TREE.kind.__init__", "TREE.child.nope", "TREE.child.value.real",
+                 "NOPE.child", "TREE..child", "TREE.child."):
+        assert _cds.read_value(__name__, gone, default) is default, gone
+    assert _cds.read_value("no.such.module", "TREE.child", default) is default
+    seen = _cds.digest_hash(_cds.digest(TREE.child.child)).to_bytes(8, "little")
+    groups = [(__name__, ("TREE.child.child",), seen)]
+    assert _cds.check_hashed_reads(groups, {}) is None
+    TREE.child.child.value = 4
+    try:
+        assert _cds.check_hashed_reads(groups, {}) == (0, 0)
+    finally:
+        TREE.child.child.value = 3
+    assert _cds.check_hashed_reads([(__name__, ("TREE.kind.value",), seen)], {}) == (0, 0)
+    for malformed in ((__name__, "TREE"), (__name__, 3, None), (3, "TREE", None)):
+        with pytest.raises(TypeError):
+            _cds.read_value(*malformed)
+
+
 class Reordered:
     first = 1
     second = 2
