@@ -998,17 +998,35 @@ def _unseen_attribute(value: Any, names: set[str], depth: int = 0) -> str | None
 NESTED_READS = 4  # how many instances deep a read's dotted path goes
 
 
+def _class_entry(cls: type, name: str) -> Any:
+    """What the class's MRO holds under name (None: nothing)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
+
+
 def _inner_reads(value: Any, names: set[str]) -> list[tuple[str, Any]] | None:
     """The attributes among names of an instance that its digest sees only
-    by their type, each to be read on its own: None when one's name has a
-    dot in it (a dotted read's path would not say where the name ends)."""
+    by their type, each to be read on its own, or None when one cannot be:
+    its class takes attributes from elsewhere than the instance's dict (a
+    __getattribute__ of Python, a __dict__ property, a data descriptor for
+    the name: witness.c's instance_attribute, which a restore follows, takes
+    them from the dict), or its name has a dot in it (a dotted read's path
+    would not say where the name ends)."""
+    cls = type(value)
+    if (type(_class_entry(cls, "__getattribute__")) is not type(object.__getattribute__)
+            or type(_class_entry(cls, "__dict__")) is not type(type.__dict__["__dict__"])):
+        return None
     attrs = object.__getattribute__(value, "__dict__")
     inner = []
     for attr in sorted(names & attrs.keys()):
         held = attrs[attr]
         if type(held) in restore.ATOM_TYPES or _callable_kind(held) or type(held) is type(sys):
             continue
-        if type(attr) is not str or "." in attr:
+        if type(attr) is not str or "." in attr or hasattr(
+                type(_class_entry(cls, attr)), "__set__") or hasattr(
+                type(_class_entry(cls, attr)), "__delete__"):
             return None
         inner.append((attr, held))
     return inner
@@ -2113,6 +2131,11 @@ class Planner:
                 record = self.records.setdefault(name, new_record(name, "failed"))
                 record["kind"] = "failed"
                 record["error"] = record["error"] or f"{type(error).__name__}: {error}"
+            # What the import system did after the body ended (a package's
+            # attribute for its submodule, `pkg.sub = sub`) is no body's: not
+            # the next one's operation, nor what it depends on (its inputs
+            # would be that submodule's).
+            self.heap.settle()
         for name in names:
             order.append(name)
         # Every module a body ran for, the list's first, then the others in

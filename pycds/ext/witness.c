@@ -22,6 +22,7 @@ enum name_index {
     N_PATTERN,
     N_FLAGS,
     N_DICT,
+    N_GETATTRIBUTE,
     N_COUNT
 };
 
@@ -29,7 +30,7 @@ static PyObject *name_of(enum name_index which)
 {
     static const char *const TEXT[N_COUNT] = {
         "__module__", "__qualname__", "__self__", "__name__",
-        "pattern",    "flags",        "__dict__"};
+        "pattern",    "flags",        "__dict__", "__getattribute__"};
     static PyObject *made[N_COUNT];
     if (!made[which])
         made[which] = PyUnicode_InternFromString(TEXT[which]);
@@ -1259,7 +1260,9 @@ static PyObject *shallow_attrs(PyObject *dict)
     return out;
 }
 
-/* object.__getattribute__(obj, "__dict__"), or None without one. */
+/* The instance's own dict, the one attribute lookups read (not what a
+ * __dict__ property of its class answers: no Python code runs), or None
+ * without one. */
 static PyObject *own_attrs(PyObject *obj)
 {
     /* None without a lookup where the type gives no __dict__ (slots, C
@@ -1267,8 +1270,7 @@ static PyObject *own_attrs(PyObject *obj)
      * rest of a digest. */
     if (Py_TYPE(obj)->tp_dictoffset == 0)
         Py_RETURN_NONE;
-    PyObject *name = name_of(N_DICT);
-    PyObject *attrs = name ? PyObject_GenericGetAttr(obj, name) : NULL;
+    PyObject *attrs = PyObject_GenericGetDict(obj, NULL);
     if (!attrs && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
         attrs = Py_NewRef(Py_None);
@@ -1750,11 +1752,41 @@ static int read_hash(PyObject *value, PyObject *checked, uint64_t *out)
     return key ? remember_hash(checked, key, value, *out) : 0;
 }
 
+/* What `value.name` is when plain Python takes it from the instance's own
+ * dict: a new reference, or NULL (with an exception, or none when it
+ * would look elsewhere: a __getattribute__ of Python, a data descriptor of
+ * the class for that name, or no such key; __getattr__ is asked only when
+ * the dict has none).  The dict itself, not what a __dict__ property
+ * answers, and no Python code runs. */
+static PyObject *instance_attribute(PyObject *value, PyObject *name)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    if (!python_instance(value) || t->tp_dictoffset == 0)
+        return NULL;
+    PyObject *getattribute = _PyType_Lookup(t, name_of(N_GETATTRIBUTE));
+    if (!getattribute || !Py_IS_TYPE(getattribute, &PyWrapperDescr_Type) ||
+        ((PyWrapperDescrObject *)getattribute)->d_wrapped !=
+            (void *)PyObject_GenericGetAttr)
+        return NULL;
+    PyObject *found = _PyType_Lookup(t, name);
+    if (found && Py_TYPE(found)->tp_descr_set)
+        return NULL;
+    PyObject *attrs = PyObject_GenericGetDict(value, NULL);
+    if (!attrs)
+        return NULL;
+    PyObject *held = PyDict_Check(attrs)
+                         ? Py_XNewRef(PyDict_GetItemWithError(attrs, name))
+                         : NULL;
+    Py_DECREF(attrs);
+    return held;
+}
+
 /* What a hashed read names, a new reference, or NULL (with an exception,
  * or none when absent): module `source`'s attribute, or with dots in
- * `name` ("Token.Text.Whitespace") the attribute of the attribute, through
- * the __dict__ of each instance on the way (the planner's dotted reads: an
- * instance that holds another, which its digest sees only by type). */
+ * `name` ("Token.Text.Whitespace") the attribute of the attribute, each
+ * taken from an instance's own dict (instance_attribute: the planner's
+ * dotted reads, of an instance that holds another, which its digest sees
+ * only by type). */
 static PyObject *read_value(PyObject *modules, PyObject *source, PyObject *name)
 {
     Py_ssize_t length = PyUnicode_GET_LENGTH(name);
@@ -1770,19 +1802,13 @@ static PyObject *read_value(PyObject *modules, PyObject *source, PyObject *name)
     while (value && dot >= 0) {
         Py_ssize_t start = dot + 1;
         dot = PyUnicode_FindChar(name, '.', start, length, 1);
-        /* Another kind of object now (or none): not what was read. */
-        PyObject *attrs = dot != -2 && python_instance(value)
-                              ? own_attrs(value) /* may run a property */
-                              : NULL;
         PyObject *part =
-            attrs ? PyUnicode_Substring(name, start, dot < 0 ? length : dot)
-                  : NULL;
-        Py_DECREF(value);
-        value = part && PyDict_Check(attrs)
-                    ? Py_XNewRef(PyDict_GetItemWithError(attrs, part))
-                    : NULL;
+            dot == -2
+                ? NULL
+                : PyUnicode_Substring(name, start, dot < 0 ? length : dot);
+        PyObject *inner = part ? instance_attribute(value, part) : NULL;
         Py_XDECREF(part);
-        Py_XDECREF(attrs);
+        Py_SETREF(value, inner);
     }
     return value;
 }

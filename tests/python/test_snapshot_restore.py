@@ -3170,6 +3170,54 @@ def test_a_tree_of_instances_a_body_walks_is_read_path_by_path(tmp_path: Path) -
                       {"lexer": "tok.Text.Whitespace is not the object its body read"})
 
 
+def test_an_instance_whose_class_takes_attributes_elsewhere_is_not_read_inside(
+        tmp_path: Path) -> None:
+    """A dotted read follows instances' own dicts: through an instance
+    whose class answers attribute lookups otherwise (a __dict__ property,
+    a __getattribute__ of Python) a body that read inside it is code only,
+    and a program that changed what it read sees its change."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            class Inner:
+                def __init__(self, x):
+                    self.x = x
+            SHOWN = Inner(1)
+            class Masked:
+                def __init__(self):
+                    self.inner = Inner(1)
+                @property
+                def __dict__(self):
+                    return {"inner": SHOWN}
+            class Guarded:
+                def __init__(self):
+                    self.inner = Inner(1)
+                def __getattribute__(self, name):
+                    return object.__getattribute__(self, name)
+            MASKED, GUARDED = Masked(), Guarded()
+        """,
+        "masked.py": """
+            import dep
+            VALUE = dep.MASKED.inner.x
+        """,
+        "guarded.py": """
+            import dep
+            VALUE = dep.GUARDED.inner.x
+        """,
+        "app.py": """
+            import sys, dep
+            if sys.argv[1:] == ["patch"]:
+                dep.MASKED.inner.x = dep.GUARDED.inner.x = 5
+            import masked, guarded
+            print(masked.VALUE, guarded.VALUE, dep.SHOWN.x)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, top in (("masked", "dep.MASKED"), ("guarded", "dep.GUARDED")):
+        assert refused.get(module) == (f"unit: reads {top}.inner, which a restore cannot "
+                                       f"check (it checks {top} 1 level deep)"), refused
+    assert snap.share(["app.py", "patch"]).stdout == snap.plain(["app.py", "patch"]).stdout \
+        == "5 5 1\n"
+
+
 def test_an_object_read_by_one_name_and_kept_by_another_is_checked_by_identity(
         tmp_path: Path) -> None:
     """A unit names what it keeps of another module by one path (dep.X),
@@ -3274,6 +3322,43 @@ def test_keys_a_body_added_to_another_modules_dict_keep_their_order(
             print(list(perm.Color._value2member_map_), user.B, user.C)
         """}, ["app.py"])
     assert same_as_plain(snap, "user").stdout.startswith("[1, 2, 4, 3, 7, 6]")
+
+
+def test_a_submodule_depends_on_no_sibling_imported_before_it(tmp_path: Path) -> None:
+    """The import system sets `pkg.first` after first's body ends: the next
+    body's unit does not replay that, nor take first's inputs as its own,
+    so a data file only first read changing runs first's body and leaves
+    second restored (it named first's file at restore), and second's own
+    file changing runs second's body."""
+    snap = snapshot_project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/first.py": """
+            import os
+            with open(os.path.join(os.path.dirname(__file__), "first.txt")) as f:
+                TEXT = f.read()
+            del f
+        """,
+        "pkg/second.py": """
+            import os
+            with open(os.path.join(os.path.dirname(__file__), "second.txt")) as f:
+                TEXT = f.read()
+            del f
+        """,
+        "pkg/first.txt": "one",
+        "pkg/second.txt": "two",
+        "app.py": """
+            import pkg.first
+            import pkg.second
+            print(pkg.first.TEXT, pkg.second.TEXT)
+        """}, ["app.py"])
+    same_as_plain(snap, "pkg.first", "pkg.second")
+    (tmp_path / "pkg" / "first.txt").write_text("uno")
+    share = code_when_changed(snap, ["app.py"],
+                              {"pkg.first": f"{tmp_path}/pkg/first.txt changed"})
+    assert_restored(share, "pkg.second", dump_output=snap.dump_output)
+    assert share.stdout == "uno two\n", share.stderr
+    (tmp_path / "pkg" / "second.txt").write_text("dos")
+    code_when_changed(snap, ["app.py"], {"pkg.second": f"{tmp_path}/pkg/second.txt changed"})
 
 
 def test_the_checks_call_no_function_a_program_replaced_in_os(tmp_path: Path) -> None:

@@ -315,6 +315,51 @@ def test_a_dotted_read_goes_through_instances_dicts_only() -> None:
             _cds.read_value(*malformed)
 
 
+class Lazy(Node):
+    made = 0
+
+    def __getattr__(self, name: str) -> Node:
+        Lazy.made += 1
+        return Node(0)
+
+
+class Guarded(Node):
+    def __getattribute__(self, name: str) -> object:
+        return object.__getattribute__(self, name)
+
+
+class Described(Node):
+    child = property(lambda self: Node(5))
+
+
+class Masked(Node):
+    @property  # type: ignore[misc]
+    def __dict__(self) -> dict[str, object]:  # type: ignore[override]
+        return {"child": Node(6)}
+
+
+LAZY, GUARDED, DESCRIBED, MASKED = Lazy(1), Guarded(1), Described(1), Masked(1)
+LAZY.child = GUARDED.child = MASKED.child = Node(2)  # type: ignore[attr-defined]
+object.__getattribute__(DESCRIBED, "__dict__")["child"] = Node(2)  # behind the property
+
+
+def test_a_dotted_read_takes_only_what_plain_python_takes_from_the_dict() -> None:
+    """Each step of a dotted read is the instance's own dict, and only where
+    plain Python's attribute lookup would take it from there: not through
+    a __getattribute__ of Python or past a data descriptor of the class
+    (nothing, so the read does not check), the dict itself rather than
+    what a __dict__ property answers, and no __getattr__ called."""
+    default = object()
+    made = Lazy.made  # (pytest's collection asks module globals for markers)
+    assert _cds.read_value(__name__, "LAZY.child", default) is LAZY.child
+    assert _cds.read_value(__name__, "LAZY.absent", default) is default
+    assert Lazy.made == made
+    assert _cds.read_value(__name__, "GUARDED.child", default) is default
+    assert _cds.read_value(__name__, "DESCRIBED.child", default) is default
+    found = _cds.read_value(__name__, "MASKED.child", default)
+    assert found is MASKED.child and found.value == 2 and vars(MASKED)["child"].value == 6
+
+
 class Reordered:
     first = 1
     second = 2
