@@ -763,8 +763,11 @@ _normpath = getattr(posix, "_path_normpath", None) or posixpath.normpath  # (C w
 
 
 def _absolute(path: str) -> str:
-    """os.path.abspath(path), for a str."""
-    return _normpath(path if path.startswith("/") else posix.getcwd() + "/" + path)
+    """os.path.abspath(path), for a str (the working directory "/" too)."""
+    if not path.startswith("/"):
+        cwd = posix.getcwd()
+        path = cwd + path if cwd.endswith("/") else cwd + "/" + path
+    return _normpath(path)
 
 
 def _fs_bytes(name: str) -> bytes:

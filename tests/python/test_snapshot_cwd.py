@@ -65,3 +65,20 @@ def test_changing_directory_between_imports_is_seen(
     assert outcome.get("logging") == "restored", lines
     later = [o for name, o in lines if name.startswith("json")]
     assert later and all("differs from the planning one" in o for o in later), lines
+
+
+def test_sys_path_entries_are_made_absolute_as_os_path_abspath_does() -> None:
+    """search_path asks posix, not os (a program may have replaced
+    os.getcwd): the same answers as os.path.abspath, in the root directory
+    too, whose name ends in the separator."""
+    script = """
+import os
+from pycds import _snapshot_restore as R
+entries = ["", "lib", "../x", "//a/b", "/a/./b/", ".", "a//b", 3]
+for where in ("/", "/tmp"):
+    os.chdir(where)
+    wanted = [os.path.abspath(e) for e in entries if isinstance(e, str)]
+    assert R.search_path(entries) == wanted, (where, R.search_path(entries), wanted)
+print("same")
+"""
+    assert run(["-c", script], cwd=Path("/")).stdout == "same\n"
