@@ -1016,7 +1016,7 @@ def _inner_reads(value: Any, names: set[str]) -> list[tuple[str, Any]] | None:
     would not say where the name ends)."""
     cls = type(value)
     if (type(_class_entry(cls, "__getattribute__")) is not type(object.__getattribute__)
-            or type(_class_entry(cls, "__dict__")) is not type(type.__dict__["__dict__"])):
+            or not objects.own_dict_attribute(cls)):
         return None
     attrs = object.__getattribute__(value, "__dict__")
     inner = []

@@ -276,3 +276,16 @@ def _classify_class(cls: type, c_modules: set[str]) -> tuple[str, str, str]:
     if meta is not type and layout_base(meta, c_modules) is not type:
         return REFUSED, name, f"class with C metaclass {type_name(meta)}: no reviver"
     return PLAIN, name, ""
+
+
+def own_dict_attribute(cls: type) -> bool:
+    """Whether `obj.__dict__` of an instance of cls is the instance's own
+    dict (what attribute lookups read): the descriptor type.__new__ gives a
+    class, or one of a C type's (a module's), not a property or anything
+    else a class of Python put there."""
+    for klass in cls.__mro__:
+        entry = vars(klass).get("__dict__")
+        if entry is not None:
+            return (not klass.__flags__ & HEAPTYPE
+                    or type(entry) is type(type.__dict__["__dict__"]))
+    return True

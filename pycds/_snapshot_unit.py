@@ -843,8 +843,7 @@ def _make_pickler_class() -> Any:
 
         def _instance_state(self, obj: Any, t: type) -> tuple[Any, ...]:
             """(its __dict__'s items, its slots' values, None)."""
-            entry = next((vars(k)["__dict__"] for k in t.__mro__ if "__dict__" in vars(k)), None)
-            if entry is not None and type(entry) is not GETSET_DESCRIPTOR:
+            if not objects.own_dict_attribute(t):
                 # (a property: what it answers is not where the instance's
                 # attributes are)
                 raise Refused(f"an instance of {objects.type_name(t)}, whose class "
@@ -1050,9 +1049,6 @@ def write_unit(context: Context, header: dict[str, Any],
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
     return R.join_unit(process, head, stream.getvalue())
-
-
-GETSET_DESCRIPTOR = type(type.__dict__["__dict__"])  # an instance's own __dict__
 
 
 def _same_as_read(read_values: list[tuple[str, str, Any]],

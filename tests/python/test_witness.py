@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pycds import _cds
+from pycds import _snapshot_objects as objects
 from pycds import _snapshot_restore as R
 
 
@@ -626,3 +627,17 @@ def test_a_remembered_instance_digest_is_forgotten_when_its_attributes_change(
     finally:
         SETTINGS.__dict__ = {"level": 2, "name": "x"}
     assert check_reads([], entries, checked) is None
+
+
+def test_an_instances_own_dict_is_told_from_a_dict_property() -> None:
+    """A unit writes an instance's attributes from its own dict, and a
+    dotted read follows one: a class whose __dict__ is type.__new__'s or a
+    C type's (six's lazy modules subclass ModuleType) has it, one that put
+    a property there does not."""
+    class LazyModule(type(sys)):  # type: ignore[misc]
+        pass
+
+    assert objects.own_dict_attribute(Node) and objects.own_dict_attribute(LazyModule)
+    assert objects.own_dict_attribute(Lazy) and objects.own_dict_attribute(object)
+    assert not objects.own_dict_attribute(Masked)
+    assert not objects.own_dict_attribute(type("Sub", (Masked,), {}))
