@@ -1090,6 +1090,7 @@ class Planner:
         self._watch_registrations()
         self._watch_lookups()
         self._watch_hash()
+        self._watch_id()
         for module_name, function in WATCHED + PROCESS_FACTS:
             if module_name in sys.modules:
                 self._watch_clock(sys.modules[module_name], function)
@@ -1259,6 +1260,24 @@ class Planner:
                     "(another number in every process)")
             return value
         self._stand_in(hash, real, builtins, "hash")
+
+    def _watch_id(self) -> None:
+        """id() is an address, another number in every process: a body
+        whose own module or class code kept one (SQLAlchemy's
+        `frozenset([id(PASSIVE_NO_RESULT), id(NO_VALUE)])`, tested with `id(x)
+        in ...` later) would hold the dump's.  A function's id() (a repr, a
+        memo keyed by identity) is not watched, as hash()'s is not."""
+        import builtins
+        real = builtins.id
+        planner = self
+        getframe = sys._getframe
+
+        def id(obj: Any) -> int:  # noqa: A001 (stands in for the builtin)
+            if planner.stack and not planner.recorder.paused \
+                    and not getframe(1).f_code.co_flags & 0x3:
+                planner.stack[-1].refuse("called id() (another number in every process)")
+            return real(obj)
+        self._stand_in(id, real, builtins, "id")
 
     def _watch_refused(self, module: Any, name: str, reason: str) -> None:
         """A function whose call makes a body code only, for reason."""

@@ -1254,9 +1254,10 @@ def fixed_memo(module: Any, code: Any,
             raise Stale(f"{_text(path)} is gone")
         raise Stale(f"{_text(path)} is not what it was "
                     f"(a {seen[0]} {seen[1] or ''})")
-    for source, name, index in header[H_SAME]:
-        if _cds.read_value(source, name, _GONE) is not memo[index]:
-            raise Stale(f"{source}.{name} is not the object its body read")
+    failed = _cds.check_same(header[H_SAME], memo)
+    if failed is not None:
+        source, name, _ = header[H_SAME][failed]
+        raise Stale(f"{source}.{name} is not the object its body read")
     codes_at = len(memo)
     _cds.unit_codes(code, header[H_CODES], memo)
     for clock in header[H_FRESH]:

@@ -139,6 +139,9 @@ static PyMethodDef module_methods[] = {
     {"read_value", (PyCFunction)(void (*)(void))pycds_read_value, METH_FASTCALL,
      "read_value(module, name, default) -> what a read names now, or\n"
      "default (a dotted name goes through instances' __dict__s)."},
+    {"check_same", (PyCFunction)(void (*)(void))pycds_check_same, METH_FASTCALL,
+     "check_same(same, memo) -> None or the index of the first read that\n"
+     "no longer finds the object the unit keeps."},
     {"resolve", (PyCFunction)(void (*)(void))pycds_resolve, METH_FASTCALL,
      "resolve(path, step) -> the object a unit's path names."},
     {"resolve_externals", (PyCFunction)(void (*)(void))pycds_resolve_externals,

@@ -836,11 +836,13 @@ static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
                                   int *nested)
 {
     PyObject *name = PyType_GetName(Py_TYPE(value));
-    Py_ssize_t length = name ? PyObject_Size(value) : -1;
-    if (length < 0) {
-        Py_XDECREF(name);
+    if (!name)
         return NULL;
-    }
+    /* Its own count, not len(): a tuple subclass's __len__ is Python code
+     * (platform's uname_result asks `uname -p` of a subprocess). */
+    Py_ssize_t length = PyDict_Check(value)     ? PyDict_GET_SIZE(value)
+                        : PyAnySet_Check(value) ? PySet_GET_SIZE(value)
+                                                : Py_SIZE(value);
     Py_ssize_t outer = items_left;
     if (depth == 1)
         items_left = DIGEST_ITEMS;
@@ -1886,4 +1888,39 @@ PyObject *pycds_read_value(PyObject *module, PyObject *const *args,
         return NULL;
     PyObject *value = read_value(modules, args[0], args[1]);
     return value || PyErr_Occurred() ? value : Py_NewRef(args[2]);
+}
+
+PyObject *pycds_check_same(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyList_Check(args[1]))
+        return pycds_raise(PYCDS_ERROR_TYPE, "check_same(same, memo)");
+    PyObject *same = args[0], *memo = args[1];
+    PyObject *modules = sys_modules();
+    if (!modules)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(same); i++) {
+        PyObject *entry = PyList_GET_ITEM(same, i);
+        Py_ssize_t at = -1;
+        if (PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3 &&
+            PyUnicode_Check(PyTuple_GET_ITEM(entry, 0)) &&
+            PyUnicode_Check(PyTuple_GET_ITEM(entry, 1)) &&
+            PyLong_Check(PyTuple_GET_ITEM(entry, 2)))
+            at = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 2));
+        if (at < 0 || at >= PyList_GET_SIZE(memo)) {
+            PyErr_Clear();
+            return pycds_raise(PYCDS_ERROR_TYPE,
+                               "same reads are (module, name, memo index)");
+        }
+        PyObject *value = read_value(modules, PyTuple_GET_ITEM(entry, 0),
+                                     PyTuple_GET_ITEM(entry, 1));
+        if (!value && PyErr_Occurred())
+            return NULL;
+        int moved = value != PyList_GET_ITEM(memo, at);
+        Py_XDECREF(value);
+        if (moved)
+            return PyLong_FromSsize_t(i);
+    }
+    Py_RETURN_NONE;
 }

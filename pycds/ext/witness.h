@@ -106,4 +106,11 @@ PyObject *pycds_check_hashed_reads(PyObject *module, PyObject *const *args,
 PyObject *pycds_read_value(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs);
 
+/* check_same(same, memo) -> None, or the index of the first entry of
+ * `same` ((module, read name, memo index), H_SAME) whose read no longer
+ * finds the very object memo[index]: a unit keeps it under another path
+ * than the one its body read it by. */
+PyObject *pycds_check_same(PyObject *module, PyObject *const *args,
+                           Py_ssize_t nargs);
+
 #endif /* PYCDS_WITNESS_H */

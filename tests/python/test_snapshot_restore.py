@@ -3361,6 +3361,56 @@ def test_a_submodule_depends_on_no_sibling_imported_before_it(tmp_path: Path) ->
     code_when_changed(snap, ["app.py"], {"pkg.second": f"{tmp_path}/pkg/second.txt changed"})
 
 
+def test_a_body_that_kept_an_id_is_code_only(tmp_path: Path) -> None:
+    """id() is an address: a body whose own code kept one (SQLAlchemy's
+    frozenset of its sentinels' ids, tested with `id(x) in ...`) is code
+    only; a function's id() (a repr) leaves the body a unit."""
+    snap = snapshot_project(tmp_path, {
+        "ids.py": """
+            SENTINEL = object()
+            SENTINEL_IDS = frozenset([id(SENTINEL)])
+            def is_sentinel(x):
+                return id(x) in SENTINEL_IDS
+        """,
+        "shown.py": """
+            class Thing:
+                def __repr__(self):
+                    return f"<Thing {id(self) != 0}>"
+            TEXT = repr(Thing())
+        """,
+        "app.py": """
+            import ids, shown
+            print(ids.is_sentinel(ids.SENTINEL), shown.TEXT)
+        """}, ["app.py"])
+    assert code_only(snap.dump_output).get("ids") == \
+        "called id() (another number in every process)", snap.dump_output
+    assert same_as_plain(snap, "shown").stdout == "True <Thing True>\n"
+
+
+def test_the_checks_call_no_len_of_python(tmp_path: Path) -> None:
+    """A tuple subclass another module's body read is digested by its own
+    count of items, not by its class's __len__, which is Python code the
+    program never called (platform's uname_result runs `uname -p` there)."""
+    snap = snapshot_project(tmp_path, {
+        "dep.py": """
+            CALLS = []
+            class Counted(tuple):
+                def __len__(self):
+                    CALLS.append("len")
+                    return tuple.__len__(self)
+            VALUE = Counted((1, 2))
+        """,
+        "user.py": """
+            import dep
+            FIRST = dep.VALUE[0]
+        """,
+        "app.py": """
+            import dep, user
+            print(user.FIRST, dep.CALLS)
+        """}, ["app.py"])
+    assert same_as_plain(snap, "dep", "user").stdout == "1 []\n"
+
+
 def test_the_checks_call_no_function_a_program_replaced_in_os(tmp_path: Path) -> None:
     """What a restore asks the OS (a data file's state, the terminals, the
     environment) it asks posix, not os's functions: a program that

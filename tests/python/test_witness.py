@@ -641,3 +641,21 @@ def test_an_instances_own_dict_is_told_from_a_dict_property() -> None:
     assert objects.own_dict_attribute(Lazy) and objects.own_dict_attribute(object)
     assert not objects.own_dict_attribute(Masked)
     assert not objects.own_dict_attribute(type("Sub", (Masked,), {}))
+
+
+def test_a_read_kept_under_another_path_must_find_the_same_object() -> None:
+    """check_same (H_SAME): each (module, read name, memo index) must find
+    memo[index] itself, through a dotted name too; an equal object, a name
+    gone or a module gone does not do; a malformed entry is an error."""
+    memo = [None, TREE.child, TREE, SETTINGS]
+    same = [(__name__, "TREE.child", 1), (__name__, "TREE.itself", 2), (__name__, "SETTINGS", 3)]
+    assert _cds.check_same(same, memo) is None
+    assert _cds.check_same(same, [None, Node(2), TREE, SETTINGS]) == 0
+    assert _cds.check_same([(__name__, "TREE.nope", 2)], memo) == 0
+    assert _cds.check_same([("no.such.module", "TREE", 2)], memo) == 0
+    for malformed in ([(__name__, "TREE", 9)], [(__name__, "TREE", -1)], [(__name__, "TREE")],
+                      [(__name__, 3, 1)], [(__name__, "TREE", "1")]):
+        with pytest.raises(TypeError):
+            _cds.check_same(malformed, memo)
+    with pytest.raises(TypeError):
+        _cds.check_same(tuple(same), memo)
