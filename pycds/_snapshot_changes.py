@@ -187,6 +187,7 @@ class Segment:
         self.new: list[Any] = []
         self.refusals: list[str] = []
         self.depends: set[str] = set()
+        self.running_changed: set[str] = set()  # modules still running it changed
 
 
 def _replayed_attributes(attrs: dict[Any, Any]) -> tuple[str, ...]:
@@ -411,6 +412,12 @@ class Heap:
                                        record=record and not fold)
                     if found and target_owner and target_owner != owner:
                         segment.depends.add(target_owner)
+                        if fold and record and not _submodules_only(entry):
+                            # Kept by the running module's unit, as its
+                            # body's end left them: run as code, it gets
+                            # them only from this body (celery._state's
+                            # finalizers, which celery.app.builtins adds).
+                            segment.running_changed.add(target_owner)
                     _refresh(entry)
                 chunk.reread()
         roots = self.roots.pop(owner, [])
@@ -699,6 +706,24 @@ class Heap:
 
     def describe(self, obj: Any) -> str:
         return _path_text(self.path(obj)) or objects.type_name(type(obj))
+
+
+def _submodules_only(entry: Entry) -> bool:
+    """Whether what changed in a module's namespace is the import system's
+    only: its submodules set on it as their imports end (`pkg.sub`, when a
+    sibling's body imported `pkg.sub` while pkg's body ran)."""
+    if entry.kind != "dict":
+        return False
+    obj, (keys, values) = entry.obj, entry.snap
+    name = obj.get("__name__")
+    module = sys.modules.get(name) if type(name) is str else None
+    if module is None or getattr(module, "__dict__", None) is not obj:
+        return False
+    old = dict(zip(keys, values))
+    return all(key in obj for key in old) and all(
+        (key in old and old[key] is value)
+        or (type(key) is str and sys.modules.get(f"{name}.{key}") is value)
+        for key, value in obj.items())
 
 
 def _unchanged(entry: Entry) -> bool:

@@ -1760,6 +1760,12 @@ class Planner:
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]
         refusals += segment.refusals
+        for owner in sorted(segment.running_changed):
+            # Both run as code: the running module's unit would make its
+            # objects after this import (which needs them), and as code its
+            # body would not see this one's changes again.
+            self.partial_users.setdefault(owner, frame.name)
+            refusals.append(f"changed objects of {owner} while its body was still running")
         now = dict(_process_probe())
         for what, before in frame.probe:
             if now[what] != before:

@@ -3411,6 +3411,49 @@ def test_the_checks_call_no_len_of_python(tmp_path: Path) -> None:
     assert same_as_plain(snap, "dep", "user").stdout == "1 []\n"
 
 
+def test_a_body_that_changed_a_running_modules_objects_runs_with_it(
+        tmp_path: Path) -> None:
+    """A submodule that registers into its package's set while the
+    package's body still runs (celery.app.builtins into celery._state's
+    finalizers): the package cannot be a unit (it would make its objects
+    after this import, which uses them), and as code its body would not see
+    the registration again, so both run their bodies; a sibling that
+    only imports its package's submodule stays a unit."""
+    snap = snapshot_project(tmp_path, {
+        "pkg/__init__.py": """
+            FINALIZERS = set()
+            def connect(function):
+                FINALIZERS.add(function)
+                return function
+            from . import builtins
+        """,
+        "pkg/builtins.py": """
+            from pkg import connect
+            @connect
+            def add_task():
+                return "task"
+        """,
+        "other/__init__.py": """
+            from . import first
+        """,
+        "other/first.py": """
+            from . import second
+            VALUE = second.VALUE + 1
+        """,
+        "other/second.py": """
+            VALUE = 1
+        """,
+        "app.py": """
+            import pkg, other
+            print(sorted(f.__name__ for f in pkg.FINALIZERS), other.first.VALUE)
+        """}, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("pkg.builtins") == "changed objects of pkg while its body was still running"
+    assert refused.get("pkg") == ("unit: pkg.builtins, imported during its body, "
+                                  "used its objects before the body finished"), refused
+    assert same_as_plain(snap, "other.first", "other.second").stdout == "['add_task'] 2\n"
+
+
 def test_the_checks_call_no_function_a_program_replaced_in_os(tmp_path: Path) -> None:
     """What a restore asks the OS (a data file's state, the terminals, the
     environment) it asks posix, not os's functions: a program that
