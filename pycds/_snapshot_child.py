@@ -1024,9 +1024,9 @@ def _inner_reads(value: Any, names: set[str]) -> list[tuple[str, Any]] | None:
         held = attrs[attr]
         if type(held) in restore.ATOM_TYPES or _callable_kind(held) or type(held) is type(sys):
             continue
-        if type(attr) is not str or "." in attr or hasattr(
-                type(_class_entry(cls, attr)), "__set__") or hasattr(
-                type(_class_entry(cls, attr)), "__delete__"):
+        descriptor = type(_class_entry(cls, attr))
+        if (type(attr) is not str or "." in attr or hasattr(descriptor, "__set__")
+                or hasattr(descriptor, "__delete__")):
             return None
         inner.append((attr, held))
     return inner
@@ -2041,7 +2041,7 @@ class Planner:
                 # An instance's attribute that holds another (pygments'
                 # Token.Text.Whitespace): read on its own, by the dotted
                 # path a restore follows through instances' __dict__s
-                # (witness.c's module_value).
+                # (witness.c's read_value).
                 for attr, held in inner:
                     if (id(value), attr) in attributes_set:
                         continue

@@ -1536,6 +1536,7 @@ def describe(name: str, unit: Any) -> str:
                 if header.get(H_LOOKUPS) else ""),
              f"    checks     {len(header[H_BINDINGS])} bindings, "
              f"{len(header[H_READS]) + sum(len(g[1]) for g in header[H_HASHED])} reads"
+             f" ({len(header[H_SAME])} also by identity)"
              + (f", {len(header[H_AFTER][0])} with its operations"
                 if header.get(H_AFTER, ((),))[0] else ""),
              f"    classes    {summary.get('classes', '?')}, "

@@ -1054,8 +1054,8 @@ def write_unit(context: Context, header: dict[str, Any],
 def _same_as_read(read_values: list[tuple[str, str, Any]],
                   externals: list[tuple[Any, Any, Any]], first: int) -> list[tuple[str, str, int]]:
     """(module, read name, memo index) of each read whose object the unit
-    keeps under another path: `from dep import ALIAS`'s object named as
-    dep.X, pygments' Text.Whitespace as pygments.token.Whitespace.  Equal
+    keeps under another path: what `dep.ALIAS` held, named as dep.X;
+    pygments' Text.Whitespace as pygments.token.Whitespace.  Equal
     digests do not say the same object, and a program that put an equal
     one at the read's place first would see the body keep that one."""
     at = {id(obj): index for index, (obj, _, _) in enumerate(externals)}

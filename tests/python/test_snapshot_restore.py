@@ -3247,6 +3247,11 @@ def test_an_object_read_by_one_name_and_kept_by_another_is_checked_by_identity(
     same_as_plain(snap, "user")
     code_when_changed(snap, ["app.py", "equal"],
                       {"user": "dep.ALIAS is not the object its body read"})
+    described = run(["-m", "pycds", "inspect", "--snapshot", str(snap.archive)],
+                    cwd=snap.root).stdout
+    user = described.split("\n  user: ", 1)[1]
+    checks = next(line for line in user.splitlines() if line.startswith("    checks "))
+    assert checks.endswith("(1 also by identity)"), described
 
 
 def test_a_program_hooking_class_or_import_statements_runs_the_bodies(
