@@ -308,27 +308,187 @@ static int path_gone(void)
            PyErr_ExceptionMatches(PyExc_TypeError);
 }
 
-/* What `checked` remembers of obj under key: x of an (obj, x) entry
- * (borrowed); NULL when none (an exception set if looking failed).  The
- * entry holds obj, so its id names it for as long as it is there. */
-static PyObject *remembered_item(PyObject *checked, PyObject *key,
-                                 PyObject *obj)
+/* ------------------------------------------------- memo by identity
+ *
+ * What a restore's checks learnt of an object (its witness, the hash of
+ * its digest, a class's namespace hash, a container's digest), kept for
+ * as long as `checked` keeps it (the import memo: until the outermost
+ * import returns).  The entries live in a table keyed by the object's
+ * address, in a capsule that `checked` holds: a Python dict keyed by
+ * int(id) tuples cost a thousand instructions a lookup, in the thousands
+ * of lookups of an import.  Each entry holds its object, so no address is
+ * reused while it is there. */
+
+enum memo_kind {
+    MEMO_WITNESS,     /* value: the object's witness */
+    MEMO_HASH,        /* number: the hash of its read digest */
+    MEMO_NAMESPACE,   /* value: namespace_hash(); number: the class's stamp */
+    MEMO_DIGEST,      /* value: its digest; number: its stamp */
+    MEMO_TYPE_WITNESS /* value: the witness of any object of this type,
+                       * or None where each object has its own */
+};
+
+struct memo_entry {
+    PyObject *obj; /* NULL: a free slot */
+    PyObject *value;
+    uint64_t number;
+    int kind;
+};
+
+struct memo_table {
+    struct memo_entry *slots;
+    size_t mask; /* slots - 1, a power of two less one */
+    size_t used;
+};
+
+/* The table last found, and the dict it was found in (held): the next
+ * lookup in the same dict skips the dict.  The table's end clears it. */
+static struct memo_table *memo_current;
+static PyObject *memo_owner;
+
+static void memo_table_free(PyObject *capsule)
 {
-    PyObject *known = PyDict_GetItemWithError(checked, key);
-    return known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 &&
-                   PyTuple_GET_ITEM(known, 0) == obj
-               ? PyTuple_GET_ITEM(known, 1)
-               : NULL;
+    struct memo_table *table = PyCapsule_GetPointer(capsule, "pycds.memo");
+    if (!table)
+        return;
+    if (table == memo_current)
+        memo_current = NULL;
+    for (size_t i = 0; i <= table->mask; i++) {
+        Py_XDECREF(table->slots[i].obj);
+        Py_XDECREF(table->slots[i].value);
+    }
+    PyMem_Free(table->slots);
+    PyMem_Free(table);
 }
 
-/* (obj, x) into `checked` under key: 0, or -1 with an exception. */
-static int remember_item(PyObject *checked, PyObject *key, PyObject *obj,
-                         PyObject *x)
+static PyObject *memo_tag(void)
 {
-    PyObject *entry = PyTuple_Pack(2, obj, x);
-    int failed = !entry || PyDict_SetItem(checked, key, entry) < 0;
-    Py_XDECREF(entry);
-    return failed ? -1 : 0;
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=memo");
+    return tag;
+}
+
+/* The table `checked` holds (made when `create`), NULL when none (an
+ * exception set if that failed). */
+static struct memo_table *memo_table(PyObject *checked, int create)
+{
+    if (checked == memo_owner && memo_current)
+        return memo_current;
+    PyObject *capsule = PyDict_GetItemWithError(checked, memo_tag());
+    if (capsule) {
+        if (!PyCapsule_IsValid(capsule, "pycds.memo")) {
+            pycds_raise(PYCDS_ERROR_TYPE, "the import memo holds no table");
+            return NULL;
+        }
+        memo_current = PyCapsule_GetPointer(capsule, "pycds.memo");
+        Py_XSETREF(memo_owner, Py_NewRef(checked));
+        return memo_current;
+    }
+    if (!create || PyErr_Occurred())
+        return NULL;
+    struct memo_table *table = PyMem_Calloc(1, sizeof *table);
+    struct memo_entry *slots = table ? PyMem_Calloc(256, sizeof *slots) : NULL;
+    if (!slots) {
+        PyMem_Free(table);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    table->slots = slots;
+    table->mask = 255;
+    capsule = PyCapsule_New(table, "pycds.memo", memo_table_free);
+    if (!capsule) {
+        PyMem_Free(slots);
+        PyMem_Free(table);
+        return NULL;
+    }
+    int failed = PyDict_SetItem(checked, memo_tag(), capsule) < 0;
+    Py_DECREF(capsule); /* held by `checked`, or freed with the table */
+    if (failed)
+        return NULL;
+    memo_current = table;
+    Py_XSETREF(memo_owner, Py_NewRef(checked));
+    return table;
+}
+
+static size_t memo_slot(const struct memo_table *table, int kind, PyObject *obj)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)obj >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+    size_t i = (size_t)(h >> 32 ^ (uint64_t)kind) & table->mask;
+    while (table->slots[i].obj &&
+           (table->slots[i].obj != obj || table->slots[i].kind != kind))
+        i = (i + 1) & table->mask;
+    return i;
+}
+
+/* What `checked` remembers of obj as `kind`: 1 with *value (a new
+ * reference; None where the entry holds none) and *number, 0 when
+ * nothing, -1 with an exception. */
+static int memo_get(PyObject *checked, int kind, PyObject *obj,
+                    PyObject **value, uint64_t *number)
+{
+    struct memo_table *table = memo_table(checked, 0);
+    if (!table)
+        return PyErr_Occurred() ? -1 : 0;
+    const struct memo_entry *entry = &table->slots[memo_slot(table, kind, obj)];
+    if (!entry->obj)
+        return 0;
+    *value = Py_NewRef(entry->value ? entry->value : Py_None);
+    *number = entry->number;
+    return 1;
+}
+
+static int memo_grow(struct memo_table *table)
+{
+    size_t count = (table->mask + 1) * 2;
+    struct memo_entry *old = table->slots,
+                      *slots = PyMem_Calloc(count, sizeof *slots);
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t old_mask = table->mask;
+    table->slots = slots;
+    table->mask = count - 1;
+    for (size_t i = 0; i <= old_mask; i++)
+        if (old[i].obj)
+            table->slots[memo_slot(table, old[i].kind, old[i].obj)] = old[i];
+    PyMem_Free(old);
+    return 0;
+}
+
+/* obj as `kind` into `checked`: value (may be NULL) and number, replacing
+ * what was there: 0, or -1 with an exception. */
+static int memo_put(PyObject *checked, int kind, PyObject *obj, PyObject *value,
+                    uint64_t number)
+{
+    struct memo_table *table = memo_table(checked, 1);
+    if (!table)
+        return -1;
+    if (2 * (table->used + 1) > table->mask + 1 && memo_grow(table) < 0)
+        return -1;
+    struct memo_entry *entry = &table->slots[memo_slot(table, kind, obj)];
+    PyObject *old_obj = entry->obj, *old_value = entry->value;
+    if (!old_obj)
+        table->used++;
+    entry->obj = Py_NewRef(obj);
+    entry->value = Py_XNewRef(value);
+    entry->number = number;
+    entry->kind = kind;
+    /* Released last: their end may run Python code that uses the table. */
+    Py_XDECREF(old_obj);
+    Py_XDECREF(old_value);
+    return 0;
+}
+
+/* The witness `checked` remembers for obj (a new reference), NULL when
+ * none (an exception set if looking failed). */
+static PyObject *remembered_witness_of(PyObject *checked, PyObject *obj)
+{
+    PyObject *value = NULL;
+    uint64_t unused;
+    return memo_get(checked, MEMO_WITNESS, obj, &value, &unused) > 0 ? value
+                                                                     : NULL;
 }
 
 /* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
@@ -346,27 +506,20 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
                : PyErr_Occurred()                ? -1
                                                  : 0;
     }
-    PyObject *key = PyLong_FromVoidPtr(obj);
-    if (!key)
-        return -1;
-    PyObject *known = remembered_item(checked, key, obj);
+    PyObject *known = remembered_witness_of(checked, obj);
     int equal = -1;
     if (known) {
         equal = PyObject_RichCompareBool(known, seen, Py_EQ);
-        if (equal != 0) {
-            Py_DECREF(key);
+        Py_DECREF(known);
+        if (equal != 0)
             return equal;
-        }
-    } else if (PyErr_Occurred()) {
-        Py_DECREF(key);
+    } else if (PyErr_Occurred())
         return -1;
-    }
     PyObject *now = witness_of(obj);
     equal = now ? PyObject_RichCompareBool(now, seen, Py_EQ) : -1;
     Py_XDECREF(now);
-    if (equal == 1 && remember_item(checked, key, obj, seen) < 0)
+    if (equal == 1 && memo_put(checked, MEMO_WITNESS, obj, seen, 0) < 0)
         equal = -1;
-    Py_DECREF(key);
     return equal;
 }
 
@@ -681,30 +834,26 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
         return witness_of(item);
     int by_identity = PyFunction_Check(item) || PyType_Check(item) ||
                       PyModule_CheckExact(item);
-    PyObject *key = by_identity ? PyLong_FromVoidPtr(item)
-                                : PyTuple_Pack(1, (PyObject *)Py_TYPE(item));
-    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
-    PyObject *seen = NULL;
-    if (known && by_identity && PyTuple_Check(known) &&
-        PyTuple_GET_SIZE(known) == 2 && PyTuple_GET_ITEM(known, 0) == item)
-        seen = Py_NewRef(PyTuple_GET_ITEM(known, 1));
-    else if (known && !by_identity)
-        /* None: a C callable's type, whose objects differ */
-        seen = known == Py_None ? witness_of(item) : Py_NewRef(known);
-    else if (key && !PyErr_Occurred()) {
-        int builtin = 0;
-        int per_object =
-            by_identity ? 0 : c_callable_type(Py_TYPE(item), &builtin);
-        seen = per_object < 0 ? NULL : witness_of(item);
-        PyObject *entry = !seen ? NULL
-                          : by_identity
-                              ? PyTuple_Pack(2, item, seen)
-                              : Py_NewRef(per_object ? Py_None : seen);
-        if (seen && (!entry || PyDict_SetItem(checked, key, entry) < 0))
-            Py_CLEAR(seen);
-        Py_XDECREF(entry);
-    }
-    Py_XDECREF(key);
+    /* By the object, or by its type where every object of the type has the
+     * same witness (None remembered: a C callable's type, whose objects
+     * differ). */
+    int kind = by_identity ? MEMO_WITNESS : MEMO_TYPE_WITNESS;
+    PyObject *key = by_identity ? item : (PyObject *)Py_TYPE(item);
+    PyObject *known = NULL;
+    uint64_t unused;
+    int found = memo_get(checked, kind, key, &known, &unused);
+    if (found < 0)
+        return NULL;
+    if (found && (by_identity || known != Py_None))
+        return known;
+    Py_XDECREF(known);
+    if (found)
+        return witness_of(item);
+    int builtin = 0;
+    int per_object = by_identity ? 0 : c_callable_type(Py_TYPE(item), &builtin);
+    PyObject *seen = per_object < 0 ? NULL : witness_of(item);
+    if (seen && memo_put(checked, kind, key, per_object ? NULL : seen, 0) < 0)
+        Py_CLEAR(seen);
     return seen;
 }
 
@@ -1023,29 +1172,21 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
     unsigned int stamp = checked ? pycds_type_stamp(type) : 0;
     if (!stamp)
         return namespace_hash(type, checked);
-    PyObject *id = PyLong_FromVoidPtr(type);
-    PyObject *key = id ? PyTuple_Pack(2, state_tag(), id) : NULL;
-    Py_XDECREF(id);
-    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
     PyObject *out = NULL;
-    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 3 &&
-        PyTuple_GET_ITEM(known, 0) == (PyObject *)type &&
-        PyLong_AsUnsignedLong(PyTuple_GET_ITEM(known, 2)) == stamp)
-        out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
-    if (!out && key && !PyErr_Occurred()) {
-        out = namespace_hash(type, checked);
-        /* A witness may run Python code that changes the class: the stamp
-         * taken before then no longer matches, and the next call looks
-         * again. */
-        PyObject *number = out ? PyLong_FromUnsignedLong(stamp) : NULL;
-        PyObject *entry =
-            number ? PyTuple_Pack(3, (PyObject *)type, out, number) : NULL;
-        if (out && (!entry || PyDict_SetItem(checked, key, entry) < 0))
-            Py_CLEAR(out);
-        Py_XDECREF(number);
-        Py_XDECREF(entry);
-    }
-    Py_XDECREF(key);
+    uint64_t was = 0;
+    int found = memo_get(checked, MEMO_NAMESPACE, (PyObject *)type, &out, &was);
+    if (found < 0)
+        return NULL;
+    if (found && was == stamp)
+        return out;
+    Py_CLEAR(out);
+    out = namespace_hash(type, checked);
+    /* A witness may run Python code that changes the class: the stamp
+     * taken before then no longer matches, and the next call looks
+     * again. */
+    if (out &&
+        memo_put(checked, MEMO_NAMESPACE, (PyObject *)type, out, stamp) < 0)
+        Py_CLEAR(out);
     return out;
 }
 
@@ -1431,7 +1572,7 @@ uint64_t pycds_dict_changes;
 int pycds_dict_watcher = -1;
 
 /* The digest of a container that cannot have changed since it was last
- * digested in this process, remembered in `checked` under (..., id): a
+ * digested in this process, remembered in `checked` (MEMO_DIGEST): a
  * tuple's or frozenset's, a dict's while its stamp is the same (re's
  * tables, which every unit that compiled a pattern read, are digested
  * once); else digest_of() now, remembered. */
@@ -1475,33 +1616,21 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
         }
     }
     Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
-    PyObject *id = PyLong_FromVoidPtr(value);
-    PyObject *key = id ? PyTuple_Pack(2, Py_Ellipsis, id) : NULL;
-    Py_XDECREF(id);
-    PyObject *known = key ? PyDict_GetItemWithError(checked, key) : NULL;
     PyObject *out = NULL;
-    if (known && PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 3 &&
-        PyTuple_GET_ITEM(known, 0) == value) {
-        uint64_t was = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 2));
-        if (was == stamp)
-            out = Py_NewRef(PyTuple_GET_ITEM(known, 1));
-    }
-    if (!out && key && !PyErr_Occurred()) {
-        /* Stamped before: a change while it is digested (a witness may
-         * run Python code) makes the next call digest it again. */
-        int nested = 0;
-        out = digest_noting(value, checked, &nested);
-        /* (not one that holds containers: they have no stamp of their own) */
-        PyObject *number =
-            out && !nested ? PyLong_FromUnsignedLongLong(stamp) : NULL;
-        PyObject *entry = number ? PyTuple_Pack(3, value, out, number) : NULL;
-        if (out && !nested &&
-            (!entry || PyDict_SetItem(checked, key, entry) < 0))
-            Py_CLEAR(out);
-        Py_XDECREF(number);
-        Py_XDECREF(entry);
-    }
-    Py_XDECREF(key);
+    uint64_t was = 0;
+    int found = memo_get(checked, MEMO_DIGEST, value, &out, &was);
+    if (found < 0)
+        return NULL;
+    if (found && was == stamp)
+        return out;
+    Py_CLEAR(out);
+    /* Stamped before: a change while it is digested (a witness may run
+     * Python code) makes the next call digest it again. */
+    int nested = 0;
+    out = digest_noting(value, checked, &nested);
+    /* (not one that holds containers: they have no stamp of their own) */
+    if (out && !nested && memo_put(checked, MEMO_DIGEST, value, out, stamp) < 0)
+        Py_CLEAR(out);
     return out;
 }
 
@@ -1641,27 +1770,15 @@ static int steady(PyObject *value)
             !(((PyTypeObject *)self)->tp_flags & Py_TPFLAGS_HEAPTYPE));
 }
 
-static PyObject *hash_tag(void)
-{
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=hash");
-    return tag;
-}
-
 /* The witness of a function, class or module, remembered in `checked`
  * under its id as matches() remembers it (one import trusts a witness it
  * saw once, as matches() does). */
 static PyObject *remembered_witness(PyObject *value, PyObject *checked)
 {
-    PyObject *key = PyLong_FromVoidPtr(value);
-    if (!key)
-        return NULL;
-    PyObject *out = Py_XNewRef(remembered_item(checked, key, value));
+    PyObject *out = remembered_witness_of(checked, value);
     if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
-        remember_item(checked, key, value, out) < 0)
+        memo_put(checked, MEMO_WITNESS, value, out, 0) < 0)
         Py_CLEAR(out);
-    Py_DECREF(key);
     return out;
 }
 
@@ -1681,39 +1798,14 @@ static PyObject *read_digest(PyObject *value, PyObject *checked)
     return out;
 }
 
-/* A hash remembered in `checked` under ("=hash", id(obj)), obj held: 1
- * and *out when there is one; 0 and *key (a new reference, for
- * remember_hash) when not; -1 on error. */
-static int hash_remembered(PyObject *obj, PyObject *checked, PyObject **key,
-                           uint64_t *out)
+/* The hash `checked` remembers for obj: 1 and *out when there is one, 0
+ * when not, -1 on error. */
+static int hash_remembered(PyObject *obj, PyObject *checked, uint64_t *out)
 {
-    PyObject *id = PyLong_FromVoidPtr(obj);
-    *key = id ? PyTuple_Pack(2, hash_tag(), id) : NULL;
-    Py_XDECREF(id);
-    if (!*key)
-        return -1;
-    PyObject *known = remembered_item(checked, *key, obj);
-    if (known) {
-        Py_CLEAR(*key);
-        *out = PyLong_AsUnsignedLongLong(known);
-        return *out == (uint64_t)-1 && PyErr_Occurred() ? -1 : 1;
-    }
-    if (PyErr_Occurred()) {
-        Py_CLEAR(*key);
-        return -1;
-    }
-    return 0;
-}
-
-/* obj's hash into `checked` under key (hash_remembered's, released). */
-static int remember_hash(PyObject *checked, PyObject *key, PyObject *obj,
-                         uint64_t hash)
-{
-    PyObject *number = PyLong_FromUnsignedLongLong(hash);
-    int failed = !number || remember_item(checked, key, obj, number) < 0;
-    Py_XDECREF(number);
-    Py_DECREF(key);
-    return failed ? -1 : 0;
+    PyObject *unused = NULL;
+    int found = memo_get(checked, MEMO_HASH, obj, &unused, out);
+    Py_XDECREF(unused);
+    return found;
 }
 
 /* digest_hash64(digest), remembered for a digest something else holds too
@@ -1724,34 +1816,29 @@ static int remembered_hash(PyObject *digest, PyObject *checked, uint64_t *out)
 {
     if (Py_REFCNT(digest) < 2 || !PyTuple_CheckExact(digest))
         return digest_hash64(digest, out);
-    PyObject *key;
-    int known = hash_remembered(digest, checked, &key, out);
+    int known = hash_remembered(digest, checked, out);
     if (known != 0)
         return known < 0 ? -1 : 0;
-    if (digest_hash64(digest, out) < 0) {
-        Py_DECREF(key);
+    if (digest_hash64(digest, out) < 0)
         return -1;
-    }
-    return remember_hash(checked, key, digest, *out);
+    return memo_put(checked, MEMO_HASH, digest, NULL, *out);
 }
 
 /* The hash of read_digest(value), a steady value's remembered. */
 static int read_hash(PyObject *value, PyObject *checked, uint64_t *out)
 {
-    PyObject *key = NULL;
-    if (steady(value)) {
-        int known = hash_remembered(value, checked, &key, out);
+    int keep = steady(value);
+    if (keep) {
+        int known = hash_remembered(value, checked, out);
         if (known != 0)
             return known < 0 ? -1 : 0;
     }
     PyObject *digest = read_digest(value, checked);
     int failed = !digest || remembered_hash(digest, checked, out) < 0;
     Py_XDECREF(digest);
-    if (failed) {
-        Py_XDECREF(key);
+    if (failed)
         return -1;
-    }
-    return key ? remember_hash(checked, key, value, *out) : 0;
+    return keep ? memo_put(checked, MEMO_HASH, value, NULL, *out) : 0;
 }
 
 /* What `value.name` is when plain Python takes it from the instance's own

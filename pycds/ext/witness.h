@@ -33,9 +33,10 @@ PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
  * found and appended to the list `memo` when witness(object) equals the
  * entry's.  found is False when the path leads nowhere (a KeyError,
  * IndexError, AttributeError or TypeError on the way), True when the
- * object is not what it was.  `checked` is a dict {id: (object, witness)}
- * of objects already compared, kept across calls (holding each object, so
- * that no id is reused).  Steps: "module" (sys.modules[argument]), "attr"
+ * object is not what it was.  `checked` is a dict that keeps what was
+ * learnt of objects already compared (their witnesses, digests, hashes)
+ * across calls, in a table of pycds's own under one key, holding each
+ * object (so that no address is reused) until the dict is emptied.  Steps: "module" (sys.modules[argument]), "attr"
  * of a module or class (its own namespace, no descriptor, no __getattr__),
  * "item"/"index" of a dict, list or tuple; any other step is
  * step(object, kind, argument), a Python function. */

@@ -104,12 +104,19 @@ def externals(*names: str) -> list[Any]:
              _cds.witness(getattr(sys.modules[__name__], name))) for name in names]
 
 
-def test_resolve_externals_finds_checks_and_remembers() -> None:
+def test_resolve_externals_finds_checks_and_remembers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What matched once is trusted for as long as `checked` keeps it (one
+    import): a witness that changes after is not looked at again, until
+    `checked` is emptied."""
     memo: list[Any] = []
     checked: dict[int, Any] = {}
-    assert _cds.resolve_externals(externals("helper", "Holder"), memo, checked, step) is None
+    entries = externals("helper", "Holder")
+    assert _cds.resolve_externals(entries, memo, checked, step) is None
     assert memo == [helper, Holder]
-    assert checked[id(helper)] == (helper, _cds.witness(helper))
+    monkeypatch.setattr(helper, "__qualname__", "renamed")
+    assert _cds.resolve_externals(entries, [], checked, step) is None
+    checked.clear()
+    assert _cds.resolve_externals(entries, [], checked, step) == (0, True)
 
 
 def test_resolve_externals_refuses_what_is_gone_or_another(monkeypatch: pytest.MonkeyPatch) -> None:
