@@ -36,10 +36,10 @@ PyObject *pycds_resolve(PyObject *module, PyObject *const *args,
  * object is not what it was.  `checked` is a dict that keeps what was
  * learnt of objects already compared (their witnesses, digests, hashes)
  * across calls, in a table of pycds's own under one key, holding each
- * object (so that no address is reused) until the dict is emptied.  Steps: "module" (sys.modules[argument]), "attr"
- * of a module or class (its own namespace, no descriptor, no __getattr__),
- * "item"/"index" of a dict, list or tuple; any other step is
- * step(object, kind, argument), a Python function. */
+ * object (so that no address is reused) until the dict is emptied.  Steps:
+ * "module" (sys.modules[argument]), "attr" of a module or class (its own
+ * namespace, no descriptor, no __getattr__), "item"/"index" of a dict, list or
+ * tuple; any other step is step(object, kind, argument), a Python function. */
 PyObject *pycds_resolve_externals(PyObject *module, PyObject *const *args,
                                   Py_ssize_t nargs);
 
