@@ -163,6 +163,8 @@ def _fingerprint(kind: str, objs: list[Any]) -> Any:
             return (tuple(map(type, objs)),)
         if kind == "cstate":
             return (tuple(gc.get_referents(*objs)), tuple(map(_c_state, objs)))
+        if kind == "items":
+            return tuple(map(_own_items, objs))
         # Functions, classes, cells, slots: what gc sees.
         return (tuple(gc.get_referents(*objs)),)
     except RuntimeError:  # changed while read (a weak reference's callback)
@@ -348,6 +350,13 @@ class Heap:
             entries.append(Entry("set", obj, tuple(obj)))
             return
         attrs = _attr_dict(obj)
+        if objects.is_a(obj, (list, set)) or (objects.is_a(obj, dict) and attrs is not None):
+            # A subclass of list or set, or of dict with attributes of its
+            # own (one without is a dict, below): its items are compared
+            # too (a registry a later body fills, matplotlib's interpd),
+            # and a change to them is refused, not replayed (a restore
+            # would go through the subclass's own methods).
+            entries.append(Entry("items", obj, _own_items(obj)))
         if objects.is_a(obj, dict) and attrs is None:
             if self._is_attr_dict(obj):
                 return  # compared with its owner
@@ -533,6 +542,15 @@ class Heap:
                 ops.append({"op": "add", "target": target + [["abc_registry", 0]],
                             "value": self._pending(cls),
                             LIVE: ("abc_register", obj, None, cls)})
+        elif kind == "items":
+            if record:
+                base = next(b for b in (dict, list, set) if objects.is_a(obj, b))
+                segment.refusals.append(
+                    f"changed the items of {self.describe(obj)} "
+                    f"({objects.type_name(type(obj))}), an instance of a "
+                    f"{base.__name__} subclass: not replayed")
+            for value in _own_items(obj):
+                self._changed(changed, obj, ["member", 0], value)
         elif kind == "cstate":
             steps = _advanced(obj, snap)
             if steps is not None:
@@ -549,7 +567,9 @@ class Heap:
         ops = [op for op in ops if not self._is_bookkeeping(op)]
         if record:
             segment.operations += ops
-        return bool(ops) or len(segment.refusals) > refusals
+        # (changed items are a change whether or not it is recorded: a
+        # running module's unit would keep them, as the attrs' ops)
+        return bool(ops) or len(segment.refusals) > refusals or kind == "items"
 
     def _list_ops(self, obj: Any, old: tuple[Any, ...], target: Path,
                   changed: list[Any], segment: Segment) -> list[Operation]:
@@ -752,6 +772,9 @@ def _unchanged(entry: Entry) -> bool:
         return type(obj) is snap
     if kind == "cstate":
         return _unchanged_referents(obj, snap[0]) and _c_state(obj) == snap[1]
+    if kind == "items":
+        now = _own_items(obj)
+        return len(now) == len(snap) and all(map(is_, snap, now))
     return True
 
 
@@ -778,6 +801,19 @@ def _refresh(entry: Entry) -> None:
         entry.snap = type(obj)
     elif kind == "cstate":
         entry.snap = (tuple(gc.get_referents(obj)), _c_state(obj))
+    elif kind == "items":
+        entry.snap = _own_items(obj)
+
+
+def _own_items(obj: Any) -> tuple[Any, ...]:
+    """What an instance of a dict, list or set subclass holds as one (a
+    dict's keys, then its values), read through the base type: no method
+    of the subclass runs."""
+    if objects.is_a(obj, dict):
+        return (*dict.keys(obj), *dict.values(obj))
+    if objects.is_a(obj, list):
+        return tuple(list.copy(obj))
+    return tuple(set.copy(obj))
 
 
 def _attr_dict(obj: Any) -> dict[Any, Any] | None:

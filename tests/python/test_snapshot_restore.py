@@ -2188,6 +2188,58 @@ def test_an_append_is_replayed_onto_the_list_the_body_saw(tmp_path: Path) -> Non
     assert result.share.stderr.count("warned") == result.plain.stderr.count("warned")
 
 
+SUBCLASS_ITEMS = {
+    "holds_.py": """
+        __pycds_snapshot__ = False
+        import collections
+        class D(dict): pass
+        class L(list): pass
+        class S(set): pass
+        d, l, s = D(), L(), S()
+        REG = {"inner": D()}
+        COUNTS = collections.Counter()
+        class K:
+            items = L()
+    """,
+    "fills_dict_.py": """
+        import holds_
+        holds_.d.attr = 1  # an attribute: replayed
+        holds_.REG["inner"]["q"] = 1
+        holds_.COUNTS.update("aab")
+    """,
+    "fills_list_.py": """
+        import holds_
+        holds_.K.items.append("x")
+        holds_.l += [5]
+    """,
+    "fills_set_.py": """
+        import holds_
+        holds_.s.add(3)
+    """,
+    "app.py": """
+        import fills_dict_, fills_list_, fills_set_, holds_
+        print("values:", holds_.d.__dict__, holds_.REG, holds_.COUNTS,
+              holds_.K.items, holds_.l, holds_.s)
+    """,
+}
+
+
+def test_changes_to_a_subclass_instances_items_are_refused(tmp_path: Path) -> None:
+    """A later body's changes to the items of another module's dict, list
+    or set subclass instance (matplotlib's interpd, a dict subclass that
+    _enums fills) are neither operations nor lost: the body is code only,
+    and the program sees what plain Python shows."""
+    snap = snapshot_project(tmp_path, SUBCLASS_ITEMS, ["app.py"])
+    refused = code_only(snap.dump_output)
+    for module, base in [("fills_dict_", "dict"), ("fills_list_", "list"),
+                         ("fills_set_", "set")]:
+        assert refused.get(module, "").startswith("changed the items of holds_"), refused
+        assert f"an instance of a {base} subclass: not replayed" in refused[module], refused
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout, share.stderr
+    assert "'q': 1" in plain.stdout and "['x']" in plain.stdout, plain.stdout
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
