@@ -720,6 +720,12 @@ def _make_pickler_class() -> Any:
             if type_name in ("_collections._tuplegetter", "collections._tuplegetter"):
                 return obj.__reduce__()
             if type_name in NATIVE:
+                if objects.type_name(t) != type_name:
+                    # Their __reduce__ names the subclass: the unpickler
+                    # would call it, running its __new__ and __init__ again
+                    # (and date's and defaultdict's leave out __dict__).
+                    raise Refused(f"an instance of {objects.type_name(t)}, a subclass "
+                                  f"of {type_name}: remade by calling its class")
                 return NotImplemented  # their own C __reduce__
             if kind == objects.REVIVABLE and not objects.is_python_class(
                     t, self.context.c_modules):

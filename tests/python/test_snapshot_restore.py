@@ -2240,6 +2240,56 @@ def test_changes_to_a_subclass_instances_items_are_refused(tmp_path: Path) -> No
     assert "'q': 1" in plain.stdout and "['x']" in plain.stdout, plain.stdout
 
 
+NATIVE_SUBCLASSES = {
+    "log_.py": """
+        CALLS = []
+    """,
+    "native_kids_.py": """
+        import collections, datetime, functools, types
+        import log_
+        class DD(collections.defaultdict): pass
+        class Day(datetime.date):
+            def __new__(cls, *args):
+                import datetime, log_
+                log_.CALLS.append(("Day", args))
+                return datetime.date.__new__(cls, *args)
+        class Registry(collections.OrderedDict):
+            def __init__(self, *args, **kwargs):
+                import collections, log_
+                log_.CALLS.append(("Registry", args, kwargs))
+                collections.OrderedDict.__init__(self, *args, **kwargs)
+        class Part(functools.partial): pass
+        class Space(types.SimpleNamespace): pass
+        REG = DD(list)
+        REG.name = "registry"
+        D = Day(2020, 1, 2)
+        D.label = "new year"
+        R = Registry(a=1)
+        P = Part(print, 1)
+        N = Space(x=1)
+    """,
+    "app.py": """
+        import native_kids_, log_
+        m = native_kids_
+        print("values:", vars(m.REG), vars(m.D), m.D, dict(m.R), m.P.args, m.N, log_.CALLS)
+    """,
+}
+
+
+def test_instances_of_subclasses_of_natively_reduced_types_are_refused(tmp_path: Path) -> None:
+    """A subclass of defaultdict, date, OrderedDict, partial or
+    SimpleNamespace: their C __reduce__ names the subclass, so a restore
+    would call it (its __new__ and __init__ running again, a log appended
+    twice) and lose date's and defaultdict's attributes.  Refused, with
+    the reason; the program sees plain Python's values."""
+    snap = snapshot_project(tmp_path, NATIVE_SUBCLASSES, ["app.py"])
+    why = code_only(snap.dump_output).get("native_kids_", "")
+    assert "a subclass of" in why and "remade by calling its class" in why, snap.dump_output
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout, share.stderr
+    assert "'label': 'new year'" in plain.stdout and plain.stdout.count("'Registry'") == 1
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
