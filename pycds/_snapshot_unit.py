@@ -51,6 +51,12 @@ NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deq
           "builtins.bytearray", "builtins.slice", "builtins.range", "builtins.object",
           "builtins.complex", "datetime.date", "datetime.datetime", "datetime.time",
           "datetime.timedelta", "datetime.timezone"}
+class _ModuleName:
+    """Stands, in a class's namespace as written, for the module's
+    __name__ object (the unit names it as getattr(module, "__name__"))."""
+
+
+MODULE_NAME = _ModuleName()
 # The restore's vocabulary, which a unit names by module and name (the
 # unpickler's find_class knows only these and builtins).
 VOCABULARY = {id(f) for f in R.VOCABULARY}
@@ -624,6 +630,8 @@ def _make_pickler_class() -> Any:
             self.reducing.add(key)
             self.count += 1
             t = type(obj)
+            if obj is MODULE_NAME:
+                return (getattr, (self.context.module, "__name__"))
             if self._made_by_call(obj):
                 return (t, (vars(obj)["_value_"],))
             if t is R.FunctionType:
@@ -804,6 +812,11 @@ def _make_pickler_class() -> Any:
             # type.__new__, whose slot lookups are most of a class's cost.
             image = _cds.class_image(cls, namespace)
             self.classes += 1
+            if namespace.get("__module__") is getattr(c.module, "__name__", None):
+                # The module's __name__ object itself, as the class
+                # statement took it (pickles of the class memoize it with
+                # its functions' __module__), not an equal string.
+                namespace = {**namespace, "__module__": MODULE_NAME}
             if type(image) is str:  # why not
                 return (_cds.unit_class, (meta, cls.__name__, cls.__bases__, namespace))
             self.images += 1

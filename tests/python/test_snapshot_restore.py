@@ -2290,6 +2290,23 @@ def test_instances_of_subclasses_of_natively_reduced_types_are_refused(tmp_path:
     assert "'label': 'new year'" in plain.stdout and plain.stdout.count("'Registry'") == 1
 
 
+def test_a_restored_classs_module_is_the_modules_name_object(tmp_path: Path) -> None:
+    """A class statement takes __module__ from the module's __name__: the
+    same string object, which pickle memoizes once for a class and a
+    function of the module (the bytes differed restored)."""
+    snap = snapshot_project(tmp_path, {
+        "named_mod_.py": """
+            class C: pass
+            def f(): pass
+        """,
+        "app.py": """
+            import named_mod_, pickle
+            m = named_mod_
+            print(m.C.__module__ is m.__name__, pickle.dumps((m.C, m.f)))
+        """}, ["app.py"])
+    assert same_as_plain(snap, "named_mod_").stdout.startswith("True ")
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
