@@ -295,7 +295,11 @@ def new_container(cls: type, base: type) -> Any:
 
 
 def set_attributes(obj: Any, attrs: dict[str, Any]) -> None:
-    object.__getattribute__(obj, "__dict__").update(attrs)
+    """obj's __dict__ becomes attrs (what its constructor put there first,
+    a classmethod's copies of its function's names, is replaced)."""
+    own = object.__getattribute__(obj, "__dict__")
+    own.clear()
+    own.update(attrs)
 
 
 def new_property_like(cls: type, fget: Any, fset: Any, fdel: Any, name: Any) -> Any:

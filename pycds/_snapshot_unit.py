@@ -650,9 +650,10 @@ def _make_pickler_class() -> Any:
             if t is R.MethodType:
                 return (R.bind, (obj.__func__, obj.__self__))
             if t is classmethod or t is staticmethod:
-                attrs = dict(vars(obj))
-                return (t, (obj.__func__,), attrs or None, None, None,
-                        R.set_attributes if attrs else None)
+                # Its __dict__ as it is: classmethod(f) copies f's __name__,
+                # __doc__... into it (3.10+), the ones type.__new__ makes
+                # (__init_subclass__, __new__) have none.
+                return (t, (obj.__func__,), dict(vars(obj)), None, None, R.set_attributes)
             if t is property:
                 doc = obj.__doc__
                 if obj.fget is not None and doc is getattr(obj.fget, "__doc__", None):

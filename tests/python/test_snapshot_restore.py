@@ -2307,6 +2307,36 @@ def test_a_restored_classs_module_is_the_modules_name_object(tmp_path: Path) -> 
     assert same_as_plain(snap, "named_mod_").stdout.startswith("True ")
 
 
+def test_wrappers_type_new_made_have_no_attributes_of_their_own(tmp_path: Path) -> None:
+    """type.__new__ wraps __init_subclass__ (and __new__, __class_getitem__)
+    with no copy of the function's names in the wrapper's __dict__, which
+    classmethod(f) makes: inspect.getdoc of it is classmethod's own doc
+    (a restore gave the function's, and typing.Protocol's was None)."""
+    snap = snapshot_project(tmp_path, {
+        "hooks_.py": """
+            class C:
+                def __init_subclass__(cls):
+                    "hook doc"
+                def __class_getitem__(cls, item):
+                    "item doc"
+                @classmethod
+                def explicit(cls):
+                    "explicit doc"
+                @staticmethod
+                def stat():
+                    "static doc"
+        """,
+        "app.py": """
+            import hooks_, inspect
+            for name in ("__init_subclass__", "__class_getitem__", "explicit", "stat"):
+                d = hooks_.C.__dict__[name]
+                print("values:", name, vars(d), inspect.getdoc(d)[:30])
+        """}, ["app.py"])
+    plain = same_as_plain(snap, "hooks_")
+    assert "values: __init_subclass__ {} " in plain.stdout, plain.stdout
+    assert "'__doc__': 'explicit doc'" in plain.stdout, plain.stdout
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
