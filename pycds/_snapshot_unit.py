@@ -656,14 +656,22 @@ def _make_pickler_class() -> Any:
                 return (t, (obj.__func__,), dict(vars(obj)), None, None, R.set_attributes)
             if t is property:
                 doc = obj.__doc__
-                if obj.fget is not None and doc is getattr(obj.fget, "__doc__", None):
+                getter_doc = getattr(obj.fget, "__doc__", None) if obj.fget is not None else None
+                after: dict[str, Any] = {}
+                if obj.fget is not None and doc is getter_doc:
                     doc = None
+                elif doc is None and getter_doc is not None:
+                    # The getter's doc was set after the property was made:
+                    # property() would take it now.
+                    after["__doc__"] = None
                 # 3.13: the name __set_name__ gave it (`x = property(_get)`
                 # is "x"), which type.__new__ does not give a made class's.
                 name = getattr(obj, "__name__", None)
                 if name is not None and name != getattr(obj.fget, "__name__", None):
+                    after["__name__"] = name
+                if after:
                     return (property, (obj.fget, obj.fset, obj.fdel, doc),
-                            {"__name__": name}, None, None, R.set_attributes_by_setattr)
+                            after, None, None, R.set_attributes_by_setattr)
                 return (property, (obj.fget, obj.fset, obj.fdel, doc))
             if t is R.ModuleType:
                 raise Refused(f"made a module object ({obj.__name__})")

@@ -2337,6 +2337,26 @@ def test_wrappers_type_new_made_have_no_attributes_of_their_own(tmp_path: Path) 
     assert "'__doc__': 'explicit doc'" in plain.stdout, plain.stdout
 
 
+def test_a_propertys_doc_is_the_one_it_took_when_made(tmp_path: Path) -> None:
+    """property(getter) takes the getter's doc when it is made; one set on
+    the getter after is not the property's (a restore made the property
+    again, and took it)."""
+    snap = snapshot_project(tmp_path, {
+        "docs_.py": """
+            def getter(self): return 1
+            P = property(getter)
+            getter.__doc__ = "doc set later"
+            def other(self):
+                "other's doc"
+            Q = property(other)
+        """,
+        "app.py": """
+            import docs_
+            print("values:", repr(docs_.P.__doc__), repr(docs_.Q.__doc__))
+        """}, ["app.py"])
+    assert same_as_plain(snap, "docs_").stdout == "values: None \"other's doc\"\n"
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
