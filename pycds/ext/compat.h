@@ -212,6 +212,17 @@ static inline int pycds_str_is_shared_char(PyObject *s, Py_UCS4 ch)
 #endif
 }
 
+/* ------------------------------------------------------------- members */
+
+/* The member type of a name of __slots__ (its value, or AttributeError
+ * while unset); 3.11 names it in structmember.h. */
+#if PYCDS_PY311
+#include <structmember.h>
+#define PYCDS_SLOT_MEMBER T_OBJECT_EX
+#else
+#define PYCDS_SLOT_MEMBER Py_T_OBJECT_EX
+#endif
+
 /* ---------------------------------------------------------------- bytes */
 
 static inline size_t pycds_bytes_size(PyObject *b)

@@ -923,11 +923,12 @@ static PyObject *hashed_items(PyObject *value, PyObject *name, int depth,
     struct hashed all, one;
     hashed_init(&all);
     hashed_init(&one);
-    int is_dict = PyDict_CheckExact(value), set_like = PyAnySet_Check(value);
+    int is_dict = PyDict_Check(value), set_like = PyAnySet_Check(value);
     int failed = 0;
     int64_t count = 0;
     uint64_t sum_low = 0, sum_high = 0; /* a set's item hashes, added */
-    PyObject *iterator = set_like ? PyObject_GetIter(value) : NULL;
+    /* (set's own iterator: a subclass's __iter__ is Python code) */
+    PyObject *iterator = set_like ? PySet_Type.tp_iter(value) : NULL;
     Py_ssize_t pos = 0;
     failed = set_like && !iterator;
     while (!failed) {
@@ -1421,6 +1422,77 @@ static PyObject *own_attrs(PyObject *obj)
     return attrs;
 }
 
+/* ((name, shallow(value)), ...) of the values an instance keeps in the
+ * slots its classes' __slots__ made (no __dict__ holds them; an unset one
+ * as ("=unset",)), class by class in MRO order, each class's by name (a
+ * class a restore made holds its descriptors in another order); None when
+ * its classes made none.  Read by their member descriptors' C code: no
+ * Python code runs. */
+static PyObject *slot_values(PyObject *obj)
+{
+    PyObject *mro = Py_TYPE(obj)->tp_mro;
+    PyObject *pairs = NULL;
+    for (Py_ssize_t i = 0;
+         mro && PyTuple_Check(mro) && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) || !(base->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *ns = pycds_type_namespace(base);
+        if (!ns) {
+            if (PyErr_Occurred())
+                goto fail;
+            continue;
+        }
+        PyObject *key, *entry;
+        Py_ssize_t pos = 0;
+        int failed = 0;
+        PyObject *own = PyList_New(0);
+        failed = !own;
+        while (!failed && PyDict_Next(ns, &pos, &key, &entry)) {
+            if (!Py_IS_TYPE(entry, &PyMemberDescr_Type) ||
+                PyDescr_TYPE(entry) != base)
+                continue;
+            PyMemberDef *member = ((PyMemberDescrObject *)entry)->d_member;
+            if (member->type != PYCDS_SLOT_MEMBER)
+                continue;
+            PyObject *held = PyMember_GetOne((const char *)obj, member);
+            PyObject *form = held ? shallow(held) : NULL;
+            if (!held && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+                form = Py_BuildValue("(s)", "=unset");
+            }
+            Py_XDECREF(held);
+            failed = !form || append_pair(own, key, form) < 0;
+            Py_XDECREF(form);
+        }
+        Py_DECREF(ns);
+        /* (names are unique within a class: no two forms compared) */
+        failed = failed || PyList_Sort(own) < 0 ||
+                 (PyList_GET_SIZE(own) && !pairs && !(pairs = PyList_New(0))) ||
+                 (pairs && PyList_SetSlice(pairs, PyList_GET_SIZE(pairs),
+                                           PyList_GET_SIZE(pairs), own) < 0);
+        Py_XDECREF(own);
+        if (failed)
+            goto fail;
+    }
+    if (!pairs)
+        Py_RETURN_NONE;
+    PyObject *out = PyList_AsTuple(pairs);
+    Py_DECREF(pairs);
+    return out;
+fail:
+    Py_XDECREF(pairs);
+    return NULL;
+}
+
+/* Whether value is an instance of a subclass of dict, list or set (its
+ * items are its state too, besides its attributes). */
+static int container_subclass(PyObject *value)
+{
+    return !container(value) && (PyDict_Check(value) || PyList_Check(value) ||
+                                 PyAnySet_Check(value));
+}
+
 /* digest(value); `checked` remembers witnesses of container items (NULL:
  * nothing); *nested is set when a container holds containers looked into. */
 static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
@@ -1480,6 +1552,20 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     Py_XDECREF(attrs);
     if (out != seen)
         Py_DECREF(seen);
+    /* Its slots' values, as its attributes' (a setting a program changed
+     * first), and a dict's, list's or set's subclass's items (a registry). */
+    PyObject *slots = out ? slot_values(value) : NULL;
+    if (!slots)
+        Py_CLEAR(out);
+    else if (slots != Py_None)
+        Py_SETREF(out, Py_BuildValue("(sOO)", "=slots", out, slots));
+    Py_XDECREF(slots);
+    if (out && container_subclass(value)) {
+        PyObject *items = container_digest(value, 1, checked, nested);
+        Py_SETREF(out,
+                  items ? Py_BuildValue("(sOO)", "=items", out, items) : NULL);
+        Py_XDECREF(items);
+    }
     /* And its class's state: what it reads through its class (a default
      * a program set on the class, `HTTPConnection.debuglevel = 1`). */
     PyObject *state = out ? class_state(t, checked) : NULL;
@@ -1583,7 +1669,8 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     if (!is_dict && !PyTuple_CheckExact(value) &&
         !PyFrozenSet_CheckExact(value)) {
         if (atom(value) || container(value) || PyModule_CheckExact(value) ||
-            PyType_Check(value) || PyFunction_Check(value))
+            PyType_Check(value) || PyFunction_Check(value) ||
+            container_subclass(value))
             return digest_of(value, checked);
         if (!(attrs = own_attrs(value)))
             return NULL;

@@ -2357,6 +2357,57 @@ def test_a_propertys_doc_is_the_one_it_took_when_made(tmp_path: Path) -> None:
     assert same_as_plain(snap, "docs_").stdout == "values: None \"other's doc\"\n"
 
 
+HELD_STATE = {
+    "held_.py": """
+        class D(dict): pass
+        class L(list): pass
+        class S(set): pass
+        class Slotted:
+            __slots__ = ("x", "unset")
+            def __init__(self): self.x = 1
+        d, l, s, slotted = D(a=1), L([1]), S([1]), Slotted()
+    """,
+    "reads_d_.py": "import held_\nKEYS = sorted(held_.d)\n",
+    "reads_l_.py": "import held_\nN = len(held_.l)\n",
+    "reads_s_.py": "import held_\nN = len(held_.s)\n",
+    "reads_slot_.py": "import held_\nX = held_.slotted.x\n",
+    "reads_unset_.py": "import held_\nX = hasattr(held_.slotted, 'unset')\n",
+    "app.py": """
+        import sys, held_
+        change = sys.argv[1] if len(sys.argv) > 1 else ""
+        if change == "d": held_.d["zz"] = 2
+        if change == "l": held_.l.append(2)
+        if change == "s": held_.s.add(2)
+        if change == "slot": held_.slotted.x = 99
+        if change == "unset": held_.slotted.unset = 0
+        import reads_d_, reads_l_, reads_s_, reads_slot_, reads_unset_
+        print("values:", reads_d_.KEYS, reads_l_.N, reads_s_.N, reads_slot_.X,
+              reads_unset_.X)
+    """,
+}
+
+
+SLOT_READERS = ("reads_slot_", "reads_unset_")  # both read held_.slotted
+
+
+@pytest.mark.parametrize("change, refused, name", [
+    ("d", ("reads_d_",), "held_.d"), ("l", ("reads_l_",), "held_.l"),
+    ("s", ("reads_s_",), "held_.s"), ("slot", SLOT_READERS, "held_.slotted"),
+    ("unset", SLOT_READERS, "held_.slotted")])
+def test_a_subclass_instances_items_and_slots_are_read_checked(
+        tmp_path: Path, change: str, refused: tuple[str, ...], name: str) -> None:
+    """What a dict, list or set subclass instance holds as one, and what an
+    instance keeps in its __slots__ (set or not), is part of a read of it: a
+    program that changed it before the import gets its readers' bodies run
+    (the old values were restored)."""
+    snap = snapshot_project(tmp_path, HELD_STATE, ["app.py"])
+    readers = ["reads_d_", "reads_l_", "reads_s_", *SLOT_READERS]
+    runs(snap, ["app.py"]).same("values", "held_", *readers)
+    share = code_when_changed(snap, ["app.py", change],
+                              {r: f"{name} is not what its body saw" for r in refused})
+    assert_restored(share, *(r for r in readers if r not in refused))
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
