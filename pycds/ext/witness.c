@@ -1196,16 +1196,10 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
  * (nothing can change it). */
 static PyObject *remembered_digest(PyObject *value, PyObject *checked);
 
-static PyObject *class_state(PyTypeObject *type, PyObject *checked)
+/* The state of the heap classes of an MRO into `all`: 0, or -1 with an
+ * exception. */
+static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked)
 {
-    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
-        Py_RETURN_NONE;
-    PyObject *mro = type->tp_mro;
-    if (!mro || !PyTuple_Check(mro))
-        return pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
-    Py_INCREF(mro);
-    struct hashed all;
-    hashed_init(&all);
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
         PyObject *base = PyTuple_GET_ITEM(mro, i);
@@ -1216,7 +1210,7 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
             remembered_namespace_hash((PyTypeObject *)base, checked);
         PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
         PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
-        failed = !own || put(&all, '|', PyBytes_AS_STRING(hash),
+        failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
                              (size_t)PyBytes_GET_SIZE(hash)) < 0;
         /* Its lists, dicts and sets by their items, as a module
          * attribute's (a registry of plugins on a base class). */
@@ -1224,24 +1218,49 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
         for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(mutables); m++) {
             PyObject *pair = PyTuple_GET_ITEM(mutables, m);
             PyObject *held = PyTuple_GET_ITEM(pair, 1);
-            failed = put(&all, 'M', NULL, 0) < 0 ||
-                     feed(&all, PyTuple_GET_ITEM(pair, 0)) < 0;
+            failed = put(all, 'M', NULL, 0) < 0 ||
+                     feed(all, PyTuple_GET_ITEM(pair, 0)) < 0;
             if (failed)
                 break;
             if (!checked) {
-                failed = feed_item(&all, held, 0, checked, &nested) < 0;
+                failed = feed_item(all, held, 0, checked, &nested) < 0;
                 continue;
             }
             /* What feed_item() writes of a container, a dict's digest
              * remembered while its stamp holds (annotations, enums' maps). */
             PyObject *digest = remembered_digest(held, checked);
-            failed = !digest || put(&all, 'C', NULL, 0) < 0 ||
-                     feed(&all, digest) < 0;
+            failed =
+                !digest || put(all, 'C', NULL, 0) < 0 || feed(all, digest) < 0;
             Py_XDECREF(digest);
         }
         Py_XDECREF(own);
     }
+    return failed ? -1 : 0;
+}
+
+/* The state of a class: the hashes of its own attributes and those of
+ * the classes of its MRO that are not static, then those of its
+ * metaclass's (an attribute read through the class that the metaclass
+ * holds: a setting a program changed there first); None for a static
+ * class (nothing can change it). */
+static PyObject *class_state(PyTypeObject *type, PyObject *checked)
+{
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        Py_RETURN_NONE;
+    PyObject *mro = type->tp_mro;
+    PyObject *meta_mro = Py_TYPE(type)->tp_mro;
+    if (!mro || !PyTuple_Check(mro) || !meta_mro || !PyTuple_Check(meta_mro))
+        return pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
+    int heap_meta = (Py_TYPE(type)->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
+    Py_INCREF(mro);
+    Py_INCREF(meta_mro);
+    struct hashed all;
+    hashed_init(&all);
+    int failed = feed_mro_state(&all, mro, checked) < 0 ||
+                 (heap_meta && (put(&all, '^', NULL, 0) < 0 ||
+                                feed_mro_state(&all, meta_mro, checked) < 0));
     Py_DECREF(mro);
+    Py_DECREF(meta_mro);
     return hashed_bytes(&all, failed);
 }
 

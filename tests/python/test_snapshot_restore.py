@@ -2408,6 +2408,29 @@ def test_a_subclass_instances_items_and_slots_are_read_checked(
     assert_restored(share, *(r for r in readers if r not in refused))
 
 
+def test_a_metaclass_attribute_read_through_a_class_is_checked(tmp_path: Path) -> None:
+    """`WithMeta.setting` found on the metaclass: a program that changed it
+    there before the import gets the reader's body run."""
+    snap = snapshot_project(tmp_path, {
+        "meta_mod_.py": """
+            class Meta(type): pass
+            class WithMeta(metaclass=Meta): pass
+            Meta.setting = 1
+        """,
+        "meta_reader_.py": "import meta_mod_\nX = meta_mod_.WithMeta.setting\n",
+        "app.py": """
+            import sys, meta_mod_
+            if len(sys.argv) > 1:
+                meta_mod_.Meta.setting = 99
+            import meta_reader_
+            print("values:", meta_reader_.X)
+        """}, ["app.py"])
+    runs(snap).same("values", "meta_mod_", "meta_reader_")
+    share = code_when_changed(snap, ["app.py", "patch"], {
+        "meta_reader_": "meta_mod_.WithMeta is not what its body saw"})
+    assert "values: 99" in share.stdout
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
