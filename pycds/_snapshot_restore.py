@@ -89,7 +89,7 @@ else:
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU16"
+UNIT_MAGIC = b"pycdsU17"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -131,7 +131,8 @@ H_CODES = "codes"          # [co_consts index path]: code inside the module's
 H_FRESH = "fresh"          # [clock]: values read again (Fresh), after codes
 H_STRINGS = "strings"      # bytes, (code, slot) pairs of uint32: strings of
                            # the module's code (pycds/ext/unit.h's unit_strings)
-H_NAMES = "names"          # [str]: other strings the planner had interned
+H_NAMES = "names"          # [str]: other strings the planner had interned,
+#                            then floats and ints the objects hold more than once
 H_AFTER = "after"          # [[(module, attribute, digest)], steps]: reads of
                            # what the body's own operations change, checked
                            # as they will leave it (check_after_reads)

@@ -436,12 +436,16 @@ def _make_pickler_class() -> Any:
             self.strings: dict[int, tuple[Any, Any, int]] = {}  # id -> (str, code, slot)
             self.names: dict[int, str] = {}  # id -> an interned str not of code
             self.string_ids: dict[int, int] = {}  # id -> persistent id (second pass)
+            # id -> (float or int, how often written): one written twice is
+            # named like a string, so that it is one object again
+            self.atoms: dict[int, tuple[Any, int]] = {}
             self.early: set[int] = set()  # exec namespaces written first
             self.in_names: set[int] = set()  # _names_in's
 
         def persistent_id(self, obj: Any) -> Any:
+            t = type(obj)
             if self.fixed is not None:
-                if type(obj) is str:
+                if t is str or ((t is float or t is int) and not _cached_int(obj)):
                     return self.string_ids.get(id(obj))
                 if id(obj) in self.fixed or type(obj) in ATOMS:
                     return None
@@ -449,6 +453,12 @@ def _make_pickler_class() -> Any:
                 if found is not None and found[0] not in ("code", "call"):
                     raise Refused(f"{objects.type_name(type(obj))} named only on "
                                   "a second look")  # never: both passes match
+                return None
+            if (t is float or t is int) and not _cached_int(obj):
+                # (pickle writes these by value each time: a NaN a dict is
+                # keyed by and a module names would be two objects)
+                _, seen = self.atoms.get(id(obj), (obj, 0))
+                self.atoms[id(obj)] = (obj, seen + 1)
                 return None
             if type(obj) is str:
                 if not self._code_string(obj) and id(obj) not in self.in_names:
@@ -1049,7 +1059,8 @@ def write_unit(context: Context, header: dict[str, Any],
         header[R.H_CODES] = [path for _, path in codes]
         header[R.H_FRESH] = [value.clock for value in fresh]
         position = {id(code): at for at, (code, _) in enumerate(codes)}
-        header[R.H_NAMES] = list(finder.names.values())
+        shared = [obj for obj, seen in finder.atoms.values() if seen > 1]
+        header[R.H_NAMES] = [*finder.names.values(), *shared]
         header[R.H_STRINGS] = b"".join(
             number.to_bytes(4, "little") for _, code, slot in strings
             for number in (position[id(code)], slot))
@@ -1066,7 +1077,7 @@ def write_unit(context: Context, header: dict[str, Any],
         stream.write(R.memo_preamble(len(fixed)))
         pickler = _Pickler(stream, protocol=5)
         pickler.setup(context, {id(obj): obj for obj in fixed})
-        named = [*(text for text, _, _ in strings), *finder.names.values()]
+        named = [*(text for text, _, _ in strings), *finder.names.values(), *shared]
         pickler.string_ids = {id(text): at for at, text in enumerate(named)}
         pickler.memo = {id(obj): (index, obj) for index, obj in enumerate(fixed)}
         dump_all(pickler)
@@ -1077,6 +1088,11 @@ def write_unit(context: Context, header: dict[str, Any],
     except Exception as error:
         raise Refused(f"could not be written: {type(error).__name__}: {error}") from None
     return R.join_unit(process, head, stream.getvalue())
+
+
+def _cached_int(obj: Any) -> bool:
+    """An int CPython keeps one object of (-5 to 256): the same anyway."""
+    return type(obj) is int and -5 <= obj <= 256
 
 
 def _same_as_read(read_values: list[tuple[str, str, Any]],

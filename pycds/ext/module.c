@@ -188,7 +188,7 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL,
      "unit_strings(memo, start, pairs, names) -> the strings a unit shares\n"
      "with the module's code, by (code, slot) pairs of code objects in memo,\n"
-     "then names, interned."},
+     "then names, interned (floats and ints among them as they are)."},
     {"unit_fills", (PyCFunction)(void (*)(void))pycds_unit_fills, METH_FASTCALL,
      "unit_fills(batch, abc_step, type_data, other): a unit's fills, in\n"
      "order (classes and cells in C, other kinds by other)."},

@@ -410,12 +410,17 @@ PyObject *pycds_unit_strings(PyObject *module, PyObject *const *args,
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
-        if (!PyUnicode_CheckExact(name)) {
-            pycds_raise(PYCDS_ERROR_VALUE, "unit_strings: a name is no str");
+        /* A float or int the unit's objects hold more than once: one
+         * object, as the body left it. */
+        int shared = PyFloat_CheckExact(name) || PyLong_CheckExact(name);
+        if (!shared && !PyUnicode_CheckExact(name)) {
+            pycds_raise(PYCDS_ERROR_VALUE,
+                        "unit_strings: a name is no str, float or int");
             goto fail;
         }
         Py_INCREF(name);
-        PyUnicode_InternInPlace(&name);
+        if (!shared)
+            PyUnicode_InternInPlace(&name);
         PyList_SET_ITEM(strings, size / 8 + i, name);
     }
     return strings;

@@ -41,12 +41,13 @@ PyObject *pycds_unit_codes(PyObject *module, PyObject *const *args,
 
 /* unit_strings(memo, start, pairs, names) -> [str]: the strings a unit's
  * objects share with the module's code, then the other strings the
- * planning process had interned, interned here (its pickles name each by
+ * planning process had interned, interned here, and the floats and ints
+ * its objects hold more than once, as they are (its pickles name each by
  * persistent id, an index into this list).  pairs is bytes, pairs of
  * little-endian uint32 (code, slot): code the index of a code object in
  * memo from `start`, slot 2 * i for its co_names[i], 2 * i + 1 for its
  * co_consts[i], which must be a str.  ValueError for a pair that names
- * none, or a name that is no str. */
+ * none, or a name that is no str, float or int. */
 PyObject *pycds_unit_strings(PyObject *module, PyObject *const *args,
                              Py_ssize_t nargs);
 

@@ -2431,6 +2431,26 @@ def test_a_metaclass_attribute_read_through_a_class_is_checked(tmp_path: Path) -
     assert "values: 99" in share.stdout
 
 
+def test_a_float_or_int_held_twice_is_one_object_again(tmp_path: Path) -> None:
+    """pickle writes floats and ints by value wherever they are: a NaN a
+    module names and a dict is keyed by came back as two objects (the
+    lookup by the module's NaN failed, `in` failed)."""
+    snap = snapshot_project(tmp_path, {
+        "nans_.py": """
+            NAN = float("nan")
+            TABLE = {NAN: "missing"}
+            BIG = 10 ** 30
+            PAIR = (BIG, [BIG])
+        """,
+        "app.py": """
+            import nans_
+            m = nans_
+            print(m.TABLE.get(m.NAN), m.NAN in list(m.TABLE), m.PAIR[0] is m.PAIR[1][0],
+                  m.BIG is m.PAIR[0])
+        """}, ["app.py"])
+    assert same_as_plain(snap, "nans_").stdout == "missing True True True\n"
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
