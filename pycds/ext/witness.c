@@ -21,16 +21,18 @@ enum name_index {
     N_NAME,
     N_PATTERN,
     N_FLAGS,
-    N_DICT,
     N_GETATTRIBUTE,
+    N_FUNC,
+    N_ARGS,
+    N_KEYWORDS,
     N_COUNT
 };
 
 static PyObject *name_of(enum name_index which)
 {
     static const char *const TEXT[N_COUNT] = {
-        "__module__", "__qualname__", "__self__", "__name__",
-        "pattern",    "flags",        "__dict__", "__getattribute__"};
+        "__module__", "__qualname__",     "__self__", "__name__", "pattern",
+        "flags",      "__getattribute__", "func",     "args",     "keywords"};
     static PyObject *made[N_COUNT];
     if (!made[which])
         made[which] = PyUnicode_InternFromString(TEXT[which]);
@@ -1512,6 +1514,31 @@ static int container_subclass(PyObject *value)
                                  PyAnySet_Check(value));
 }
 
+/* Whether value is a functools.partial itself, not a subclass's instance
+ * (whose attributes may be Python code): what it calls with is its
+ * state, a keyword a program changed first among it. */
+static int exact_partial(PyObject *value)
+{
+    return strcmp(Py_TYPE(value)->tp_name, "functools.partial") == 0;
+}
+
+/* (func, args, keywords) of an exact partial, as a tuple's digest. */
+static PyObject *partial_digest(PyObject *value, PyObject *checked, int *nested)
+{
+    PyObject *parts = PyTuple_New(3);
+    enum name_index names[3] = {N_FUNC, N_ARGS, N_KEYWORDS};
+    for (int i = 0; parts && i < 3; i++) {
+        PyObject *part = get_attr(value, names[i]);
+        if (!part)
+            Py_CLEAR(parts);
+        else
+            PyTuple_SET_ITEM(parts, i, part);
+    }
+    PyObject *out = parts ? container_digest(parts, 1, checked, nested) : NULL;
+    Py_XDECREF(parts);
+    return out;
+}
+
 /* digest(value); `checked` remembers witnesses of container items (NULL:
  * nothing); *nested is set when a container holds containers looked into. */
 static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
@@ -1584,6 +1611,12 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
         Py_SETREF(out,
                   items ? Py_BuildValue("(sOO)", "=items", out, items) : NULL);
         Py_XDECREF(items);
+    }
+    if (out && exact_partial(value)) {
+        PyObject *held = partial_digest(value, checked, nested);
+        Py_SETREF(out,
+                  held ? Py_BuildValue("(sOO)", "=partial", out, held) : NULL);
+        Py_XDECREF(held);
     }
     /* And its class's state: what it reads through its class (a default
      * a program set on the class, `HTTPConnection.debuglevel = 1`). */
@@ -1689,7 +1722,7 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
         !PyFrozenSet_CheckExact(value)) {
         if (atom(value) || container(value) || PyModule_CheckExact(value) ||
             PyType_Check(value) || PyFunction_Check(value) ||
-            container_subclass(value))
+            container_subclass(value) || exact_partial(value))
             return digest_of(value, checked);
         if (!(attrs = own_attrs(value)))
             return NULL;

@@ -2451,6 +2451,30 @@ def test_a_float_or_int_held_twice_is_one_object_again(tmp_path: Path) -> None:
     assert same_as_plain(snap, "nans_").stdout == "missing True True True\n"
 
 
+def test_what_a_partial_calls_with_is_read_checked(tmp_path: Path) -> None:
+    """A functools.partial's function, arguments and keywords are its
+    state: a program that changed a keyword before the import gets the
+    body that read it run."""
+    snap = snapshot_project(tmp_path, {
+        "partial_mod_.py": """
+            import functools
+            def g(*, k): return k
+            P = functools.partial(g, k=1)
+        """,
+        "partial_reader_.py": "import partial_mod_\nX = partial_mod_.P.keywords['k']\n",
+        "app.py": """
+            import sys, partial_mod_
+            if len(sys.argv) > 1:
+                partial_mod_.P.keywords["k"] = 99
+            import partial_reader_
+            print("values:", partial_reader_.X, partial_mod_.P())
+        """}, ["app.py"])
+    runs(snap).same("values", "partial_mod_", "partial_reader_")
+    share = code_when_changed(snap, ["app.py", "patch"], {
+        "partial_reader_": "partial_mod_.P is not what its body saw"})
+    assert "values: 99 99" in share.stdout
+
+
 def test_a_link_read_through_readlink_is_an_input(program_changes: Snap) -> None:
     link = program_changes.root / "lnk"
     link.unlink()
