@@ -51,12 +51,15 @@ NATIVE = {"collections.OrderedDict", "collections.defaultdict", "collections.deq
           "builtins.bytearray", "builtins.slice", "builtins.range", "builtins.object",
           "builtins.complex", "datetime.date", "datetime.datetime", "datetime.time",
           "datetime.timedelta", "datetime.timezone"}
+
+
 class _ModuleName:
     """Stands, in a class's namespace as written, for the module's
     __name__ object (the unit names it as getattr(module, "__name__"))."""
 
 
 MODULE_NAME = _ModuleName()
+
 # The restore's vocabulary, which a unit names by module and name (the
 # unpickler's find_class knows only these and builtins).
 VOCABULARY = {id(f) for f in R.VOCABULARY}
