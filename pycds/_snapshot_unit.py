@@ -448,7 +448,7 @@ def _make_pickler_class() -> Any:
         def persistent_id(self, obj: Any) -> Any:
             t = type(obj)
             if self.fixed is not None:
-                if t is str or ((t is float or t is int) and not _cached_int(obj)):
+                if t is str or _one_of_many(obj):
                     return self.string_ids.get(id(obj))
                 if id(obj) in self.fixed or type(obj) in ATOMS:
                     return None
@@ -457,7 +457,7 @@ def _make_pickler_class() -> Any:
                     raise Refused(f"{objects.type_name(type(obj))} named only on "
                                   "a second look")  # never: both passes match
                 return None
-            if (t is float or t is int) and not _cached_int(obj):
+            if _one_of_many(obj):
                 # (pickle writes these by value each time: a NaN a dict is
                 # keyed by and a module names would be two objects)
                 _, seen = self.atoms.get(id(obj), (obj, 0))
@@ -1093,9 +1093,11 @@ def write_unit(context: Context, header: dict[str, Any],
     return R.join_unit(process, head, stream.getvalue())
 
 
-def _cached_int(obj: Any) -> bool:
-    """An int CPython keeps one object of (-5 to 256): the same anyway."""
-    return type(obj) is int and -5 <= obj <= 256
+def _one_of_many(obj: Any) -> bool:
+    """A float, or an int CPython does not keep one object of (-5 to 256
+    are the same anyway): two equal ones may be two objects."""
+    t = type(obj)
+    return t is float or (t is int and not -5 <= obj <= 256)
 
 
 def _same_as_read(read_values: list[tuple[str, str, Any]],

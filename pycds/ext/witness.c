@@ -485,7 +485,7 @@ static int memo_put(PyObject *checked, int kind, PyObject *obj, PyObject *value,
 
 /* The witness `checked` remembers for obj (a new reference), NULL when
  * none (an exception set if looking failed). */
-static PyObject *remembered_witness_of(PyObject *checked, PyObject *obj)
+static PyObject *known_witness(PyObject *checked, PyObject *obj)
 {
     PyObject *value = NULL;
     uint64_t unused;
@@ -508,7 +508,7 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
                : PyErr_Occurred()                ? -1
                                                  : 0;
     }
-    PyObject *known = remembered_witness_of(checked, obj);
+    PyObject *known = known_witness(checked, obj);
     int equal = -1;
     if (known) {
         equal = PyObject_RichCompareBool(known, seen, Py_EQ);
@@ -1466,9 +1466,8 @@ static PyObject *slot_values(PyObject *obj)
         }
         PyObject *key, *entry;
         Py_ssize_t pos = 0;
-        int failed = 0;
         PyObject *own = PyList_New(0);
-        failed = !own;
+        int failed = !own;
         while (!failed && PyDict_Next(ns, &pos, &key, &entry)) {
             if (!Py_IS_TYPE(entry, &PyMemberDescr_Type) ||
                 PyDescr_TYPE(entry) != base)
@@ -1914,7 +1913,7 @@ static int steady(PyObject *value)
  * saw once, as matches() does). */
 static PyObject *remembered_witness(PyObject *value, PyObject *checked)
 {
-    PyObject *out = remembered_witness_of(checked, value);
+    PyObject *out = known_witness(checked, value);
     if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
         memo_put(checked, MEMO_WITNESS, value, out, 0) < 0)
         Py_CLEAR(out);
