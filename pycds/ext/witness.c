@@ -691,20 +691,29 @@ static PyObject *hashed_bytes(struct hashed *h, int failed)
                                               sizeof digest.digest);
 }
 
-static int put(struct hashed *h, char tag, const void *bytes, size_t size)
+/* Room for `more` bytes past what is written: the buffer doubled, out of
+ * line (put is inlined at each of its calls, most of them a tag and a
+ * fixed-size value that the compiler then copies with one move). */
+Py_NO_INLINE static int grow(struct hashed *h, size_t more)
 {
-    if (h->size - h->used < size + 1) {
-        size_t want = (h->used + size + 1) * 2;
-        unsigned char *grown = PyMem_Malloc(want);
-        if (!grown) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        memcpy(grown, h->bytes, h->used);
-        hashed_free(h);
-        h->bytes = grown;
-        h->size = want;
+    size_t want = (h->used + more) * 2;
+    unsigned char *grown = PyMem_Malloc(want);
+    if (!grown) {
+        PyErr_NoMemory();
+        return -1;
     }
+    memcpy(grown, h->bytes, h->used);
+    hashed_free(h);
+    h->bytes = grown;
+    h->size = want;
+    return 0;
+}
+
+static inline int put(struct hashed *h, char tag, const void *bytes,
+                      size_t size)
+{
+    if (h->size - h->used < size + 1 && grow(h, size + 1) < 0)
+        return -1;
     h->bytes[h->used++] = (unsigned char)tag;
     if (size)
         memcpy(h->bytes + h->used, bytes, size);
