@@ -479,6 +479,17 @@ class Heap:
             old = dict(zip(keys, values))
             setter, deleter = (("set_item", "del_item") if kind == "dict"
                                else ("set_attr", "del_attr"))
+            if (kind == "attrs" and objects.is_a(obj, type)
+                    and obj.__flags__ & objects.IMMUTABLETYPE
+                    and (len(current) != len(old) or any(
+                        old.get(key, ABSENT) is not value for key, value in current.items()))):
+                # C code wrote into the namespace of a type that Python
+                # cannot change (numpy's add_docstring sets __doc__ of its
+                # C types): no operation a restore makes can do it again.
+                if record:
+                    segment.refusals.append(f"changed the namespace of the immutable type "
+                                            f"{self.describe(obj)}, as only C can")
+                return True
             spec = objects.type_name(type(obj)) == "_frozen_importlib.ModuleSpec"
             for key, value in list(current.items()):
                 if spec and key in IMPORT_BOOKKEEPING:

@@ -1335,6 +1335,9 @@ def check_operation(op: tuple[Any, ...]) -> None:
             raise Stale("an operation deletes a key that is not there")
     if name in ("del_attr", "delattr") and not hasattr(target, op[2]):
         raise Stale("an operation deletes an attribute that is not there")
+    if (name in ("set_attr", "del_attr") and isinstance(target, type)
+            and target.__flags__ & (1 << 8)):  # Py_TPFLAGS_IMMUTABLETYPE
+        raise Stale(f"an operation changes the immutable type {_type_name(target)}")
 
 
 def expectation(value: Any, absent: Any) -> Any:

@@ -2240,6 +2240,48 @@ def test_changes_to_a_subclass_instances_items_are_refused(tmp_path: Path) -> No
     assert "'q': 1" in plain.stdout and "['x']" in plain.stdout, plain.stdout
 
 
+C_TYPE_NAMESPACE = {
+    "doc_c_type_.py": """
+        import array, gc
+        # What numpy's add_docstring does to its C types' __doc__: a write
+        # into the namespace of a type Python cannot change.
+        gc.get_referents(vars(array.array))[0]["marker_"] = "set as C would"
+        X = 1
+    """,
+    "app.py": """
+        import doc_c_type_
+        import array
+        print("marker:", array.array.marker_, doc_c_type_.X)
+    """,
+}
+
+
+def test_a_write_into_an_immutable_types_namespace_is_refused(tmp_path: Path) -> None:
+    """A body that changed the namespace of an immutable (C) type, which no
+    operation can do again (type.__setattr__ refuses it: numpy's
+    overrides failed after its unit was installed, and numpy's import
+    with it), is code only, and says why."""
+    snap = snapshot_project(tmp_path, C_TYPE_NAMESPACE, ["app.py"])
+    refused = code_only(snap.dump_output)
+    assert refused.get("doc_c_type_") == (
+        "changed the namespace of the immutable type array.ArrayType, as only C can"), refused
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert share.stdout == plain.stdout == "marker: set as C would 1\n", share.stderr
+
+
+def test_an_operation_on_an_immutable_type_is_refused_before_any_is_applied() -> None:
+    """The restore's own check, before anything is made: a unit that says
+    to change an immutable type falls back rather than failing after its
+    namespace was installed."""
+    from pycds._snapshot_restore import Stale, check_operation
+    for op in [("set_attr", int, "__doc__", "x"), ("del_attr", int, "__doc__", None)]:
+        with pytest.raises(Stale, match="changes the immutable type builtins.int"):
+            check_operation(op)
+    class Mutable:
+        pass
+    check_operation(("set_attr", Mutable, "x", 1))
+
+
 NATIVE_SUBCLASSES = {
     "log_.py": """
         CALLS = []
