@@ -58,6 +58,9 @@ def build(root: Path, args: list[str], **env: str) -> Built:
     list_path = root / "app.lst"
     archive = root / "app.img"
     run(args, cwd=root, PYCDSMODE="TRACE", PYCDSLIST=str(list_path), **env)
+    # The run wrote __pycache__ directories unless PYTHONDONTWRITEBYTECODE
+    # is set, which changed their parents just now: back into the past.
+    backdate(root)
     dumped = run(["-m", "pycds", "dump", "--list", str(list_path),
                   "--archive", str(archive)], cwd=root, **env)
     return Built(root, list_path, archive, dumped.stdout)
