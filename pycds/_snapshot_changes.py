@@ -26,7 +26,7 @@ from _abc import _get_dump
 from _operator import is_
 
 from . import _snapshot_objects as objects
-from ._snapshot_restore import REPLAYED_STATE, expectation
+from ._snapshot_restore import REPLAYED_STATE, _environ_data, expectation, shallow
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -502,9 +502,16 @@ class Heap:
                                        expectation(old.get(key, ABSENT), ABSENT))})
             for key in old:
                 if key not in current and not (spec and key in IMPORT_BOOKKEEPING):
+                    was = expectation(old[key], ABSENT)
+                    if kind == "dict" and obj is not _environ_data():
+                        # The key may have been chosen by the dict's order
+                        # (popitem(), the first key): replayed only onto
+                        # the keys in the order the body found them (the
+                        # environment's by name: its order is the
+                        # process's, and a body unsets a variable by name).
+                        was = ("order", tuple(map(shallow, keys)), was)
                     ops.append({"op": deleter, "target": target,  # type: ignore[typeddict-item]
-                                **_key_field(key), LIVE: (deleter, obj, key, None,
-                                                          expectation(old[key], ABSENT))})
+                                **_key_field(key), LIVE: (deleter, obj, key, None, was)})
             if kind == "attrs" and current is not snap[0]:
                 segment.refusals.append(f"the __dict__ of {self.describe(obj)} was replaced")
         elif kind == "list":

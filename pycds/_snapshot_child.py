@@ -2090,15 +2090,17 @@ class Planner:
                     pending.append(inner)
         for source in sorted(sources):
             module = sys.modules.get(source)
-            if (module is None or module is frame.module or source.startswith("pycds")
-                    or source == "sys"):
-                # sys: its path, argv, flags are the process's inputs
-                # (checked as such); the rest changes with every import.
+            if module is None or module is frame.module or source.startswith("pycds"):
                 continue
             attrs = getattr(module, "__dict__", None)
             if type(attrs) is not dict:
                 continue
-            for name in sorted(names & attrs.keys()):
+            # sys: its path, argv, flags are the process's inputs (checked
+            # as such), the rest changes with every import; but its
+            # standard streams a program may have replaced first (a body
+            # that kept sys.stdout keeps the program's stream).
+            for name in sorted(names & (attrs.keys() if source != "sys"
+                                        else STREAMS & attrs.keys())):
                 value = attrs[name]
                 # The import system sets a module's dunders, the same way
                 # every time, but __main__'s are the program's: how it was
@@ -2110,12 +2112,12 @@ class Planner:
                     continue
                 if id(value) in _ALIASES:
                     continue  # the planner's stand-ins: os.environ is an input
-                if not restore.checkable(value):
+                if not restore.checkable(value) and source != "sys":
                     raise unit.Refused(
                         f"reads {source}.{name}, an object of C type "
                         f"{objects.type_name(type(value))} whose contents "
                         "cannot be checked at restore")
-                place(source, name, value)
+                place(source, name, value)  # (a stream: by witness and identity)
                 if any(f.name == source for f in self.stack):
                     # A module still running: its unit makes its objects
                     # after the imports it replays (this one among them).

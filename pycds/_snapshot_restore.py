@@ -82,14 +82,15 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U15: reads kept by their digests' hashes (H_HASHED), absent names as
+# U18: a function's digest holds its code and whose globals it has, a
+# class's its methods' state and its tuples' items.  U15: reads kept by their digests' hashes (H_HASHED), absent names as
 # before.  U14: a digest looks at 4,096 items over all its containers (was 64 per
 # container).  U13: the contents' hashes of the files a body opened (U12: the modules
 # whose code a body ran; U11: a class's witness holds its
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU17"
+UNIT_MAGIC = b"pycdsU18"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1
@@ -1401,6 +1402,11 @@ def check_before(check: tuple[Any, ...]) -> None:
     if len(check) < 4 or check[3] is None:
         return
     name, target, key, expected = check
+    if expected[0] == "order":  # a deletion from a dict, in its keys' order
+        if type(target) is not dict or tuple(map(shallow, target)) != expected[1]:
+            raise Stale(f"what its body deleted from ({_type_name(type(target))} "
+                        f"{key!r}) is not among the keys, in the order, the body saw")
+        expected = expected[2]
     if expected[0] == "list":
         same = type(target) is list and tuple(map(item_digest, target)) == expected[1]
     else:

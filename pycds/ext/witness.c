@@ -25,14 +25,29 @@ enum name_index {
     N_FUNC,
     N_ARGS,
     N_KEYWORDS,
+    N_FGET,
+    N_FSET,
+    N_FDEL,
+    N_WRAPPED_FUNC,
     N_COUNT
 };
 
 static PyObject *name_of(enum name_index which)
 {
-    static const char *const TEXT[N_COUNT] = {
-        "__module__", "__qualname__",     "__self__", "__name__", "pattern",
-        "flags",      "__getattribute__", "func",     "args",     "keywords"};
+    static const char *const TEXT[N_COUNT] = {"__module__",
+                                              "__qualname__",
+                                              "__self__",
+                                              "__name__",
+                                              "pattern",
+                                              "flags",
+                                              "__getattribute__",
+                                              "func",
+                                              "args",
+                                              "keywords",
+                                              "fget",
+                                              "fset",
+                                              "fdel",
+                                              "__func__"};
     static PyObject *made[N_COUNT];
     if (!made[which])
         made[which] = PyUnicode_InternFromString(TEXT[which]);
@@ -204,8 +219,15 @@ static PyObject *witness_of(PyObject *obj)
         }
         Py_DECREF(owner);
         if (PyType_Check(obj)) {
-            PyObject *layout = class_layout((PyTypeObject *)obj);
-            out = layout ? PyTuple_Pack(3, kind, name, layout) : NULL;
+            /* And a class's __name__, which a program may set apart from
+             * its __qualname__ (a static type's cannot change). */
+            PyTypeObject *type = (PyTypeObject *)obj;
+            PyObject *layout = class_layout(type);
+            PyObject *short_name = type->tp_flags & Py_TPFLAGS_HEAPTYPE
+                                       ? ((PyHeapTypeObject *)type)->ht_name
+                                       : Py_None;
+            out =
+                layout ? PyTuple_Pack(4, kind, name, layout, short_name) : NULL;
             Py_XDECREF(layout);
             goto done;
         }
@@ -322,12 +344,15 @@ static int path_gone(void)
  * reused while it is there. */
 
 enum memo_kind {
-    MEMO_WITNESS,     /* value: the object's witness */
+    MEMO_WITNESS,     /* value: the object's witness; number: witness_stamp() */
     MEMO_HASH,        /* number: the hash of its read digest */
     MEMO_NAMESPACE,   /* value: namespace_hash(); number: the class's stamp */
     MEMO_DIGEST,      /* value: its digest; number: its stamp */
+    MEMO_CODE,        /* value: code_hash() of a code object (which
+                       * cannot change) */
     MEMO_TYPE_WITNESS /* value: the witness of any object of this type,
-                       * or None where each object has its own */
+                       * or None where each object has its own; number:
+                       * the type's witness_stamp() */
 };
 
 struct memo_entry {
@@ -483,14 +508,77 @@ static int memo_put(PyObject *checked, int kind, PyObject *obj, PyObject *value,
     return 0;
 }
 
+/* What a remembered witness of obj is good for: a class's version tag,
+ * which setting its __name__ or __qualname__ renews (0: none to be had, so
+ * the witness is not remembered); 1 for anything else. */
+static uint64_t witness_stamp(PyObject *obj)
+{
+    return PyType_Check(obj) ? pycds_type_stamp((PyTypeObject *)obj) : 1;
+}
+
+/* Whether a function's remembered witness (kind, qualname, file, line) is
+ * still what witness_of() would say: a program may have given it another
+ * __qualname__ or __code__ since (the witness holds no stamp). */
+static int function_witness_holds(PyObject *function, PyObject *seen)
+{
+    PyFunctionObject *f = (PyFunctionObject *)function;
+    PyCodeObject *code = (PyCodeObject *)f->func_code;
+    if (!PyTuple_Check(seen) || PyTuple_GET_SIZE(seen) != 4 ||
+        !PyLong_Check(PyTuple_GET_ITEM(seen, 3)))
+        return 0;
+    long line = PyLong_AsLong(PyTuple_GET_ITEM(seen, 3));
+    if (line == -1 && PyErr_Occurred())
+        return -1;
+    if (line != code->co_firstlineno)
+        return 0;
+    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 1),
+                                        f->func_qualname, Py_EQ);
+    return same != 1 ? same
+                     : PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 2),
+                                                code->co_filename, Py_EQ);
+}
+
+/* Whether a heap class's remembered witness (kind, qualname, layout,
+ * name) still names it: 3.13 renews no version tag when __name__ or
+ * __qualname__ is set (data descriptors of type). */
+static int class_witness_holds(PyTypeObject *type, PyObject *seen)
+{
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return 1;
+    PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
+    if (!PyTuple_Check(seen) || PyTuple_GET_SIZE(seen) != 4)
+        return 0;
+    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 3),
+                                        heap->ht_name, Py_EQ);
+    return same != 1 ? same
+                     : PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 1),
+                                                heap->ht_qualname, Py_EQ);
+}
+
 /* The witness `checked` remembers for obj (a new reference), NULL when
- * none (an exception set if looking failed). */
+ * none or no longer good (an exception set if looking failed). */
 static PyObject *known_witness(PyObject *checked, PyObject *obj)
 {
     PyObject *value = NULL;
-    uint64_t unused;
-    return memo_get(checked, MEMO_WITNESS, obj, &value, &unused) > 0 ? value
-                                                                     : NULL;
+    uint64_t stamp = 0;
+    if (memo_get(checked, MEMO_WITNESS, obj, &value, &stamp) <= 0)
+        return NULL;
+    int holds =
+        Py_TYPE(obj) == &PyFunction_Type ? function_witness_holds(obj, value)
+        : stamp != witness_stamp(obj)    ? 0
+        : PyType_Check(obj) ? class_witness_holds((PyTypeObject *)obj, value)
+                            : 1;
+    if (holds != 1)
+        Py_CLEAR(value);
+    return value;
+}
+
+/* Remembers `seen` as obj's witness in `checked`, with its stamp (none
+ * for a class without a version tag): 0, or -1 with an exception. */
+static int remember_witness(PyObject *checked, PyObject *obj, PyObject *seen)
+{
+    uint64_t stamp = witness_stamp(obj);
+    return stamp ? memo_put(checked, MEMO_WITNESS, obj, seen, stamp) : 0;
 }
 
 /* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
@@ -520,7 +608,7 @@ static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
     PyObject *now = witness_of(obj);
     equal = now ? PyObject_RichCompareBool(now, seen, Py_EQ) : -1;
     Py_XDECREF(now);
-    if (equal == 1 && memo_put(checked, MEMO_WITNESS, obj, seen, 0) < 0)
+    if (equal == 1 && remember_witness(checked, obj, seen) < 0)
         equal = -1;
     return equal;
 }
@@ -843,27 +931,37 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
         return NULL;
     if (!checked)
         return witness_of(item);
-    int by_identity = PyFunction_Check(item) || PyType_Check(item) ||
-                      PyModule_CheckExact(item);
-    /* By the object, or by its type where every object of the type has the
-     * same witness (None remembered: a C callable's type, whose objects
-     * differ). */
-    int kind = by_identity ? MEMO_WITNESS : MEMO_TYPE_WITNESS;
-    PyObject *key = by_identity ? item : (PyObject *)Py_TYPE(item);
+    if (PyFunction_Check(item) || PyType_Check(item) ||
+        PyModule_CheckExact(item)) {
+        PyObject *seen = known_witness(checked, item);
+        if (seen || PyErr_Occurred())
+            return seen;
+        seen = witness_of(item);
+        if (seen && remember_witness(checked, item, seen) < 0)
+            Py_CLEAR(seen);
+        return seen;
+    }
+    /* By its type where every object of the type has the same witness
+     * (None remembered: a C callable's type, whose objects differ), while
+     * the type's stamp holds (its name is in the witness). */
+    PyTypeObject *type = Py_TYPE(item);
+    uint64_t stamp = witness_stamp((PyObject *)type), was = 0;
     PyObject *known = NULL;
-    uint64_t unused;
-    int found = memo_get(checked, kind, key, &known, &unused);
+    int found =
+        memo_get(checked, MEMO_TYPE_WITNESS, (PyObject *)type, &known, &was);
     if (found < 0)
         return NULL;
-    if (found && (by_identity || known != Py_None))
+    if (found && was == stamp && known != Py_None)
         return known;
     Py_XDECREF(known);
-    if (found)
+    if (found && was == stamp)
         return witness_of(item);
     int builtin = 0;
-    int per_object = by_identity ? 0 : c_callable_type(Py_TYPE(item), &builtin);
+    int per_object = c_callable_type(type, &builtin);
     PyObject *seen = per_object < 0 ? NULL : witness_of(item);
-    if (seen && memo_put(checked, kind, key, per_object ? NULL : seen, 0) < 0)
+    if (seen && stamp &&
+        memo_put(checked, MEMO_TYPE_WITNESS, (PyObject *)type,
+                 per_object ? NULL : seen, stamp) < 0)
         Py_CLEAR(seen);
     return seen;
 }
@@ -993,10 +1091,27 @@ static PyObject *hashed_items(PyObject *value, PyObject *name, int depth,
                          (Py_ssize_t)sizeof bytes.digest);
 }
 
+/* A type's __name__ (new reference): the built-in containers' made once
+ * (PyType_GetName makes a str of a static type's name each time). */
+static PyObject *container_type_name(PyTypeObject *t)
+{
+    static PyTypeObject *const TYPES[] = {&PyTuple_Type, &PyList_Type,
+                                          &PyDict_Type, &PySet_Type,
+                                          &PyFrozenSet_Type};
+    static PyObject *names[sizeof TYPES / sizeof *TYPES];
+    for (size_t i = 0; i < sizeof TYPES / sizeof *TYPES; i++)
+        if (t == TYPES[i]) {
+            if (!names[i] && !(names[i] = PyType_GetName(t)))
+                return NULL;
+            return Py_NewRef(names[i]);
+        }
+    return PyType_GetName(t);
+}
+
 static PyObject *container_digest(PyObject *value, int depth, PyObject *checked,
                                   int *nested)
 {
-    PyObject *name = PyType_GetName(Py_TYPE(value));
+    PyObject *name = container_type_name(Py_TYPE(value));
     if (!name)
         return NULL;
     /* Its own count, not len(): a tuple subclass's __len__ is Python code
@@ -1101,6 +1216,88 @@ static int next_attribute(PyObject *ns, PyObject *order, Py_ssize_t *pos,
     return 0;
 }
 
+static int feed_function_state(struct hashed *all, PyObject *function,
+                               PyObject *checked, int as_method);
+static int python_instance(PyObject *value);
+static PyObject *shallow_attrs(PyObject *dict);
+static PyObject *own_attrs(PyObject *obj);
+
+/* A method's state (function_state() without cells) into `state`, if
+ * `held` is a function (what a property's getter or a classmethod wraps:
+ * a default a program changed first); nothing for anything else. */
+static int feed_method(struct hashed *state, PyObject *held, PyObject *checked)
+{
+    if (!held || Py_TYPE(held) != &PyFunction_Type)
+        return 0;
+    return put(state, 'F', NULL, 0) < 0 ||
+                   feed_function_state(state, held, checked, 1) < 0
+               ? -1
+               : 0;
+}
+
+/* The functions a property or a classmethod or staticmethod wraps, into
+ * `state` (read by their C members: no Python code runs). */
+static int feed_wrapped(struct hashed *state, PyObject *item, PyObject *checked)
+{
+    static const enum name_index PROPERTY[] = {N_FGET, N_FSET, N_FDEL, N_COUNT};
+    static const enum name_index METHOD[] = {N_WRAPPED_FUNC, N_COUNT};
+    PyTypeObject *t = Py_TYPE(item);
+    const enum name_index *names =
+        t == &PyProperty_Type                                   ? PROPERTY
+        : t == &PyClassMethod_Type || t == &PyStaticMethod_Type ? METHOD
+                                                                : NULL;
+    for (; names && *names != N_COUNT; names++) {
+        PyObject *held = get_attr(item, *names);
+        int failed = !held || feed_method(state, held, checked) < 0;
+        Py_XDECREF(held);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* A class attribute's value into `state`: a tuple or frozenset by its
+ * items (a class's OPTIONS tuple a program replaced first), a method by
+ * its witness and state (its defaults, code...: no cells), and so the
+ * functions a property or classmethod wraps, an instance by its witness
+ * and its attributes' shallow() forms (a settings object a program
+ * replaced or changed first), the rest as a container's items are. */
+static int feed_class_value(struct hashed *state, PyObject *item,
+                            PyObject *checked, int *nested, int watched)
+{
+    if (PyTuple_CheckExact(item) || PyFrozenSet_CheckExact(item))
+        return feed_item(state, item, DIGEST_DEPTH - 1, checked, nested);
+    if (feed_item(state, item, DIGEST_DEPTH, checked, nested) < 0)
+        return -1;
+    /* (One a stand-in names is written as the stand-in's witness alone,
+     * and so are the methods of a class whose methods the planner
+     * replaces with its watchers: a restore finds the real ones.) */
+    if (watched || stand_in_for(item))
+        return 0;
+    if (PyErr_Occurred())
+        return -1;
+    if (Py_TYPE(item) == &PyFunction_Type)
+        return feed_method(state, item, checked);
+    if (!python_instance(item))
+        return feed_wrapped(state, item, checked);
+    PyObject *read = read_as(item);
+    PyObject *attrs = !read          ? NULL
+                      : read != item ? Py_NewRef(read)
+                                     : own_attrs(item);
+    if (!attrs)
+        return -1;
+    int failed = 0;
+    if (PyDict_CheckExact(attrs) &&
+        PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
+        PyObject *pairs = shallow_attrs(attrs);
+        failed =
+            !pairs || put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
+        Py_XDECREF(pairs);
+    }
+    Py_DECREF(attrs);
+    return failed ? -1 : 0;
+}
+
 /* One class's own attributes into `state`; its lists, dicts and sets only
  * by name, appended as (name, container) to `mutables`: what they hold
  * changes with no new version tag, so class_state() reads them each time. */
@@ -1117,6 +1314,15 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
     int failed = !PyDict_Check(ns);
     if (failed)
         pycds_raise(PYCDS_ERROR_TYPE, "a class namespace that is no dict");
+    /* The import system's classes (its loaders), whose methods the
+     * planner watches (pycds/_snapshot_child.py's _wrap). */
+    PyObject *module_key = failed ? NULL : name_of(N_MODULE);
+    PyObject *home =
+        module_key ? PyDict_GetItemWithError(ns, module_key) : NULL;
+    int watched = home && PyUnicode_Check(home) &&
+                  (is(home, "_frozen_importlib") ||
+                   is(home, "_frozen_importlib_external"));
+    failed = failed || PyErr_Occurred();
     PyObject *order = !failed && made_by_c(type) ? PyDict_Keys(ns) : NULL;
     if (order && PyList_Sort(order) < 0)
         Py_CLEAR(order);
@@ -1148,8 +1354,8 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
                 put(state, mutable ? 'm' : 'k', NULL, 0) < 0 ||
                 feed_item(state, key, DIGEST_DEPTH, checked, &nested) < 0 ||
                 (mutable ? append_pair(mutables, key, item)
-                         : feed_item(state, item, DIGEST_DEPTH, checked,
-                                     &nested)) < 0;
+                         : feed_class_value(state, item, checked, &nested,
+                                            watched)) < 0;
         Py_DECREF(key);
         Py_DECREF(item);
     }
@@ -1208,8 +1414,10 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
 static PyObject *remembered_digest(PyObject *value, PyObject *checked);
 
 /* The state of the heap classes of an MRO into `all`: 0, or -1 with an
- * exception. */
-static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked)
+ * exception; *holds_containers set when a class holds a container that
+ * no stamp an instance's remembered digest holds says changed (below). */
+static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
+                          int *holds_containers)
 {
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
@@ -1229,6 +1437,12 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked)
         for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(mutables); m++) {
             PyObject *pair = PyTuple_GET_ITEM(mutables, m);
             PyObject *held = PyTuple_GET_ITEM(pair, 1);
+            /* What an instance's remembered digest cannot vouch for: a
+             * list or set (no stamp), or on 3.11 a dict too (its stamp
+             * is its own; 3.12's count every watched dict's changes,
+             * which the instance's stamp holds: remembered_digest). */
+            if (PYCDS_PY311 || !PyDict_CheckExact(held))
+                *holds_containers = 1;
             failed = put(all, 'M', NULL, 0) < 0 ||
                      feed(all, PyTuple_GET_ITEM(pair, 0)) < 0;
             if (failed)
@@ -1254,7 +1468,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked)
  * metaclass's (an attribute read through the class that the metaclass
  * holds: a setting a program changed there first); None for a static
  * class (nothing can change it). */
-static PyObject *class_state(PyTypeObject *type, PyObject *checked)
+static PyObject *class_state(PyTypeObject *type, PyObject *checked, int *nested)
 {
     if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE))
         Py_RETURN_NONE;
@@ -1267,9 +1481,10 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked)
     Py_INCREF(meta_mro);
     struct hashed all;
     hashed_init(&all);
-    int failed = feed_mro_state(&all, mro, checked) < 0 ||
-                 (heap_meta && (put(&all, '^', NULL, 0) < 0 ||
-                                feed_mro_state(&all, meta_mro, checked) < 0));
+    int failed =
+        feed_mro_state(&all, mro, checked, nested) < 0 ||
+        (heap_meta && (put(&all, '^', NULL, 0) < 0 ||
+                       feed_mro_state(&all, meta_mro, checked, nested) < 0));
     Py_DECREF(mro);
     Py_DECREF(meta_mro);
     return hashed_bytes(&all, failed);
@@ -1305,45 +1520,110 @@ static int python_instance(PyObject *value)
            !PyModule_Check(value);
 }
 
-/* The state of a function, or None when it has no cells, no defaults and
- * no attributes of its own. */
-static PyObject *function_state(PyObject *function, PyObject *checked)
+/* The XXH3-128 (16 bytes) of a code object's bytecode, constants and
+ * names, remembered in `checked` by the object (code never changes). */
+static PyObject *code_hash(PyCodeObject *code, PyObject *checked)
+{
+    PyObject *known = NULL;
+    uint64_t unused;
+    int found = checked ? memo_get(checked, MEMO_CODE, (PyObject *)code, &known,
+                                   &unused)
+                        : 0;
+    if (found)
+        return found < 0 ? NULL : known;
+    struct hashed all;
+    hashed_init(&all);
+    int nested = 0;
+    PyObject *bytecode = PyCode_GetCode(code);
+    int failed = !bytecode || feed(&all, bytecode) < 0 ||
+                 feed_item(&all, code->co_consts, 0, checked, &nested) < 0 ||
+                 feed_item(&all, code->co_names, 0, checked, &nested) < 0;
+    Py_XDECREF(bytecode);
+    PyObject *out = hashed_bytes(&all, failed);
+    if (out && checked &&
+        memo_put(checked, MEMO_CODE, (PyObject *)code, out, 0) < 0)
+        Py_CLEAR(out);
+    return out;
+}
+
+/* What a function runs and where its global names come from, into
+ * `all`: with_code, its code's bytecode, constants and names (a program
+ * that put other code in `__code__`, of the same file and line, is not
+ * what the body called), and the module whose namespace its globals are,
+ * or that they are no module's (a function made again over other
+ * globals). */
+static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
+                                 PyObject *checked, int with_code)
+{
+    PyCodeObject *code = (PyCodeObject *)Py_NewRef(f->func_code);
+    PyObject *globals = Py_NewRef(f->func_globals);
+    PyObject *hash = with_code ? code_hash(code, checked) : NULL;
+    int failed = with_code &&
+                 (!hash || put(all, 'c', NULL, 0) < 0 || feed(all, hash) < 0);
+    Py_XDECREF(hash);
+    PyObject *name = NULL, *home = NULL;
+    if (!failed && PyDict_Check(globals)) {
+        PyObject *key = name_of(N_NAME);
+        name = key ? PyDict_GetItemWithError(globals, key) : NULL;
+        /* (the interpreter's dict of modules: sys.modules's lookup by a
+         * C string makes a str each time) */
+        PyObject *modules =
+            name && PyUnicode_Check(name) ? PyImport_GetModuleDict() : NULL;
+        home = modules && PyDict_Check(modules)
+                   ? PyDict_GetItemWithError(modules, name)
+                   : NULL;
+        failed = PyErr_Occurred() != NULL;
+    }
+    int its_module =
+        home && PyModule_Check(home) && PyModule_GetDict(home) == globals;
+    if (!failed)
+        failed = put(all, its_module ? 'G' : 'g', NULL, 0) < 0 ||
+                 (its_module && feed(all, name) < 0);
+    Py_DECREF(globals);
+    Py_DECREF(code);
+    return failed ? -1 : 0;
+}
+
+/* The state of a function: its closure's cells, defaults, keyword
+ * defaults, attributes, code and globals (feed_code_and_globals); a class's
+ * method's (as_method) without its cells (one may hold an instance of the
+ * class, whose digest holds the class's state) nor its code (hashing every
+ * method's costs more than the rest of a restore's checks: README). */
+static int feed_function_state(struct hashed *all, PyObject *function,
+                               PyObject *checked, int as_method)
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
     /* Its attributes (a marker a decorator or a program set, __wrapped__,
      * __signature__), as a unit's operations will leave them. */
     PyObject *attrs = read_as(function);
     if (!attrs)
-        return NULL;
+        return -1;
     attrs = attrs != function ? attrs : f->func_dict;
     if (attrs && (!PyDict_Check(attrs) || PyDict_GET_SIZE(attrs) == 0))
         attrs = NULL;
     /* Held from the start: a witness may run Python code that sets the
      * function's defaults, which would free the ones read. */
-    PyObject *parts[4] = {Py_XNewRef(f->func_closure),
+    PyObject *parts[4] = {as_method ? NULL : Py_XNewRef(f->func_closure),
                           Py_XNewRef(f->func_defaults),
                           Py_XNewRef(f->func_kwdefaults), shown_attrs(attrs)};
     if (attrs && !parts[3]) {
         for (int part = 0; part < 3; part++)
             Py_XDECREF(parts[part]);
-        return NULL;
+        return -1;
     }
-    if (!parts[0] && !parts[1] && !parts[2] && !parts[3])
-        Py_RETURN_NONE;
-    struct hashed all;
-    hashed_init(&all);
-    int failed = 0, nested = 0;
+    int nested = 0;
+    int failed = feed_code_and_globals(all, f, checked, !as_method) < 0;
     for (int part = 0; part < 4 && !failed; part++) {
         PyObject *values = parts[part];
         if (!values) {
             /* (No mark for no attributes: the state of a function without
              * any is what it was before they counted.) */
-            failed = part < 3 && put(&all, '0', NULL, 0) < 0;
+            failed = part < 3 && put(all, '0', NULL, 0) < 0;
             continue;
         }
         if (part == 0 && PyTuple_Check(values)) {
             int64_t length = PyTuple_GET_SIZE(values);
-            failed = put(&all, 'L', &length, sizeof length) < 0;
+            failed = put(all, 'L', &length, sizeof length) < 0;
             for (Py_ssize_t i = 0; i < length && !failed; i++) {
                 PyObject *cell = PyTuple_GET_ITEM(values, i);
                 /* A cell a unit's operations set: what they will leave. */
@@ -1356,7 +1636,7 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                                    : PyCell_Check(cell) ? PyCell_GET(cell)
                                                         : NULL;
                 if (!inside) {
-                    failed = put(&all, 'E', NULL, 0) < 0;
+                    failed = put(all, 'E', NULL, 0) < 0;
                     continue;
                 }
                 /* As a module attribute's: a container by its items, an
@@ -1365,14 +1645,14 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
                 Py_INCREF(inside);
                 if (python_instance(inside)) {
                     PyObject *held = digest_noting(inside, checked, &nested);
-                    failed = !held || put(&all, 'I', NULL, 0) < 0 ||
-                             feed(&all, held) < 0;
+                    failed = !held || put(all, 'I', NULL, 0) < 0 ||
+                             feed(all, held) < 0;
                     Py_XDECREF(held);
                 } else
-                    failed = put(&all, 'v', NULL, 0) < 0 ||
+                    failed = put(all, 'v', NULL, 0) < 0 ||
                              (container(inside)
-                                  ? feed_item(&all, inside, 0, checked, &nested)
-                                  : feed_item(&all, inside, DIGEST_DEPTH,
+                                  ? feed_item(all, inside, 0, checked, &nested)
+                                  : feed_item(all, inside, DIGEST_DEPTH,
                                               checked, &nested)) < 0;
                 Py_DECREF(inside);
             }
@@ -1380,21 +1660,32 @@ static PyObject *function_state(PyObject *function, PyObject *checked)
             /* The defaults tuple, keyword dict or attributes: their items,
              * containers among them by their own items (a mutable
              * default). */
-            failed = put(&all, part == 3 ? 'A' : 'D', NULL, 0) < 0 ||
-                     feed_item(&all, values, 0, checked, &nested) < 0;
+            failed = put(all, part == 3 ? 'A' : 'D', NULL, 0) < 0 ||
+                     feed_item(all, values, 0, checked, &nested) < 0;
     }
     for (int part = 0; part < 4; part++)
         Py_XDECREF(parts[part]);
+    return failed ? -1 : 0;
+}
+
+/* A function's state as feed_function_state() writes it: 16 bytes. */
+static PyObject *function_state(PyObject *function, PyObject *checked,
+                                int as_method)
+{
+    struct hashed all;
+    hashed_init(&all);
+    int failed = feed_function_state(&all, function, checked, as_method) < 0;
     return hashed_bytes(&all, failed);
 }
 
 /* The state of a class or a function (None: it has none), else None. */
 static PyObject *state_of(PyObject *value, PyObject *checked)
 {
+    int nested = 0; /* (a class's read is not remembered by stamp) */
     if (PyType_Check(value))
-        return class_state((PyTypeObject *)value, checked);
+        return class_state((PyTypeObject *)value, checked, &nested);
     if (Py_TYPE(value) == &PyFunction_Type)
-        return function_state(value, checked);
+        return function_state(value, checked, 0);
     Py_RETURN_NONE;
 }
 
@@ -1628,7 +1919,7 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
     }
     /* And its class's state: what it reads through its class (a default
      * a program set on the class, `HTTPConnection.debuglevel = 1`). */
-    PyObject *state = out ? class_state(t, checked) : NULL;
+    PyObject *state = out ? class_state(t, checked, nested) : NULL;
     if (state && state != Py_None) {
         PyObject *tag = class_tag();
         PyObject *both = tag ? PyTuple_Pack(3, tag, out, state) : NULL;
@@ -1924,7 +2215,7 @@ static PyObject *remembered_witness(PyObject *value, PyObject *checked)
 {
     PyObject *out = known_witness(checked, value);
     if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
-        memo_put(checked, MEMO_WITNESS, value, out, 0) < 0)
+        remember_witness(checked, value, out) < 0)
         Py_CLEAR(out);
     return out;
 }

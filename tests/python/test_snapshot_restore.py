@@ -2282,6 +2282,181 @@ def test_an_operation_on_an_immutable_type_is_refused_before_any_is_applied() ->
     check_operation(("set_attr", Mutable, "x", 1))
 
 
+CHANGED_FIRST = {
+    "dep_.py": """
+        LIMIT = 1
+        def f():
+            return 1
+        def h():
+            return LIMIT
+        class K:
+            OPTS = ("a", "b")
+            FS = frozenset({"a"})
+            def m(self, x=1, *, k=2):
+                return x + k
+            def tag(self):
+                return getattr(type(self).tag, "mark", None)
+            @property
+            def p(self, d=1):
+                return d
+        class Conf:
+            def __init__(self, level):
+                self.level = level
+        class K2:
+            CONF = Conf(1)
+    """,
+    "reader_.py": """
+        import dep_
+        R = [dep_.f(), dep_.h(), list(dep_.K.OPTS), sorted(dep_.K.FS),
+             dep_.K().m(), dep_.K().tag(), dep_.K().p, dep_.K2.CONF.level,
+             dep_.K.__name__]
+    """,
+    "app.py": """
+        import os, sys, types
+        import dep_
+        probe = sys.argv[1] if len(sys.argv) > 1 else ""
+        f = dep_.f
+        if probe == "code":  # other code of the same file and line
+            f.__code__ = f.__code__.replace(
+                co_consts=tuple(2 if c == 1 else c for c in f.__code__.co_consts))
+        if probe == "globals":  # the same code over other globals
+            dep_.h = types.FunctionType(dep_.h.__code__, {"LIMIT": 99, "__name__": "dep_"})
+        if probe == "method_defaults":
+            dep_.K.m.__defaults__ = (5,)
+        if probe == "method_kwdefaults":
+            dep_.K.m.__kwdefaults__ = {"k": 50}
+        if probe == "method_attribute":
+            dep_.K.tag.mark = "marked"
+        if probe == "property_defaults":
+            dep_.K.p.fget.__defaults__ = (7,)
+        if probe == "tuple":
+            dep_.K.OPTS = ("c",)
+        if probe == "frozenset":
+            dep_.K.FS = frozenset({"z"})
+        if probe == "instance":
+            dep_.K2.CONF = dep_.Conf(5)
+        if probe == "instance_attribute":
+            dep_.K2.CONF.level = 6
+        if probe == "class_name":
+            dep_.K.__name__ = "Renamed"
+        import reader_
+        print(reader_.R)
+    """,
+}
+
+CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
+                 "method_attribute", "property_defaults", "tuple", "frozenset",
+                 "instance", "instance_attribute", "class_name"]
+
+
+def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
+    """A program that changed, before the import, what a body called or
+    read through another module's function or class (a function's code of
+    the same file and line, or its globals; a method's defaults, keyword
+    defaults or attributes; a property getter's defaults; a class's tuple,
+    frozenset or instance attribute, that instance's attributes, the
+    class's __name__) gets the body run, and plain Python's output."""
+    snap = snapshot_project(tmp_path, CHANGED_FIRST, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "reader_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout, share.stderr
+    for probe in CHANGES_FIRST:
+        plain, share = snap.plain(["app.py", probe]), snap.share(["app.py", probe])
+        assert share.stdout == plain.stdout, (probe, share.stderr)
+        assert snapshot_lines(share.stderr).get("reader_", "").startswith("code ("), (
+            probe, share.stderr)
+
+
+CHANGED_DURING = {
+    "dep2_.py": """
+        class K:
+            pass
+        class Base:
+            handlers = []
+        class Obj(Base):
+            pass
+        OBJ = Obj()
+    """,
+    "pkg_/__init__.py": """
+        import dep2_
+        from . import first, mut, second
+    """,
+    "pkg_/first.py": """
+        import dep2_
+        N = dep2_.K.__name__
+        H = len(dep2_.OBJ.handlers)
+    """,
+    "pkg_/mut.py": """
+        __pycds_snapshot__ = False
+        import os, dep2_
+        if os.environ.get("CHANGE") == "rename":
+            dep2_.K.__name__ = "Renamed"
+        if os.environ.get("CHANGE") == "handlers":
+            dep2_.Base.handlers.append(1)
+    """,
+    "pkg_/second.py": """
+        import dep2_
+        N = dep2_.K.__name__
+        H = len(dep2_.OBJ.handlers)
+    """,
+    "app.py": """
+        import pkg_
+        print(pkg_.first.N, pkg_.first.H, pkg_.second.N, pkg_.second.H)
+    """,
+}
+
+
+def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path) -> None:
+    """A body run as code between two units of one import (a module that
+    opts out) that renames a class both read, or appends to a list on the
+    base class of an instance both read: the second unit's checks see the
+    change, not what the first unit's checks remembered."""
+    snap = snapshot_project(tmp_path, CHANGED_DURING, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "pkg_.first", "pkg_.second", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "K 0 K 0\n", share.stderr
+    for change, expected in [("rename", "K 0 Renamed 0\n"), ("handlers", "K 0 K 1\n")]:
+        plain = snap.plain(["app.py"], CHANGE=change)
+        share = snap.share(["app.py"], CHANGE=change)
+        assert share.stdout == plain.stdout == expected, (change, share.stderr)
+        assert_restored(share, "pkg_.first", dump_output=snap.dump_output)
+
+
+DELETED_IN_ORDER = {
+    "dep3_.py": """
+        D = {"x": 1, "y": 2}
+    """,
+    "trim_.py": """
+        import dep3_
+        FIRST = next(iter(dep3_.D))
+        del dep3_.D[FIRST]
+    """,
+    "app.py": """
+        import sys, dep3_
+        if len(sys.argv) > 1:  # the same items, another order
+            value = dep3_.D.pop("x")
+            dep3_.D["x"] = value
+        import trim_
+        print(trim_.FIRST, dep3_.D)
+    """,
+}
+
+
+def test_a_deletion_from_a_dict_its_program_reordered(tmp_path: Path) -> None:
+    """A body that deleted another module's dict's first key: a program
+    that put the same items in another order first gets the body run (the
+    deletion replayed by key would take the other key), and plain's
+    output; in the order the body saw, the unit restores."""
+    snap = snapshot_project(tmp_path, DELETED_IN_ORDER, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "trim_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "x {'y': 2}\n", share.stderr
+    plain, share = snap.plain(["app.py", "reorder"]), snap.share(["app.py", "reorder"])
+    assert share.stdout == plain.stdout == "y {'x': 1}\n", share.stderr
+    assert "not among the keys, in the order, the body saw" in (
+        snapshot_lines(share.stderr).get("trim_", "")), share.stderr
+
+
 NATIVE_SUBCLASSES = {
     "log_.py": """
         CALLS = []
@@ -4273,6 +4448,32 @@ def test_a_body_reading_a_standard_streams_settings_is_seen(tmp_path: Path) -> N
         changed = code_when_changed(snap, args, dict.fromkeys(("enc", "enc2", "enc3"), why),
                                     **env)
         assert changed.stdout != as_dumped.stdout
+
+
+def test_a_body_that_kept_a_standard_stream_keeps_the_programs(tmp_path: Path) -> None:
+    """A body that kept sys.stdout (`OUT = sys.stdout`): a program that
+    replaced the stream first gets the body run, and the module keeps the
+    program's stream, as plain Python's does (3.11's restore kept the real
+    one: the planner did not check what a body read of sys)."""
+    snap = snapshot_project(tmp_path, {
+        "keeps_out.py": "import sys\nOUT = sys.stdout\n",
+        "app.py": """
+            import io, sys
+            if sys.argv[1:]:
+                real, sys.stdout = sys.stdout, io.StringIO()
+            import keeps_out
+            print("through OUT", file=keeps_out.OUT)
+            if sys.argv[1:]:
+                caught, sys.stdout = sys.stdout.getvalue(), real
+                print("caught:", repr(caught))
+            print(keeps_out.OUT is sys.stdout)
+        """}, ["app.py"])
+    as_dumped = same_as_plain(snap, "keeps_out")
+    assert as_dumped.stdout == "through OUT\nTrue\n"
+    plain, share = snap.plain(["app.py", "swap"]), snap.share(["app.py", "swap"])
+    assert share.stdout == plain.stdout == "caught: 'through OUT\\n'\nFalse\n", share.stderr
+    assert snapshot_lines(share.stderr)["keeps_out"] == (
+        "code (sys.stdout is not what its body saw)"), share.stderr
 
 
 def test_priority_load_disk_space_and_databases(tmp_path: Path) -> None:

@@ -39,9 +39,9 @@ def here() -> str:
 @pytest.mark.parametrize("obj, expected", [
     (helper, ("builtins.function", "helper", __file__, helper.__code__.co_firstlineno)),
     (Holder, ("builtins.type", "Holder",
-              ("builtins.object", Holder.__basicsize__, 0))),
+              ("builtins.object", Holder.__basicsize__, 0), "Holder")),
     (KeyError, ("builtins.type", "KeyError",
-                ("builtins.KeyError", KeyError.__basicsize__, 0))),
+                ("builtins.KeyError", KeyError.__basicsize__, 0), None)),
     (len, ("builtins.builtin_function_or_method", "len")),
     (str.join, ("builtins.method_descriptor", "str.join")),
     (object.__init__, ("builtins.wrapper_descriptor", "object.__init__")),
@@ -105,18 +105,28 @@ def externals(*names: str) -> list[Any]:
 
 
 def test_resolve_externals_finds_checks_and_remembers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What matched once is trusted for as long as `checked` keeps it (one
-    import): a witness that changes after is not looked at again, until
-    `checked` is emptied."""
+    """What matched once is remembered for as long as `checked` keeps it
+    (one import), and only while it holds: a function given another
+    __qualname__ or __code__, or a class another __name__, within the same
+    import is seen."""
     memo: list[Any] = []
     checked: dict[int, Any] = {}
     entries = externals("helper", "Holder")
     assert _cds.resolve_externals(entries, memo, checked, step) is None
     assert memo == [helper, Holder]
-    monkeypatch.setattr(helper, "__qualname__", "renamed")
     assert _cds.resolve_externals(entries, [], checked, step) is None
-    checked.clear()
+    monkeypatch.setattr(helper, "__qualname__", "renamed")
     assert _cds.resolve_externals(entries, [], checked, step) == (0, True)
+    monkeypatch.undo()
+    monkeypatch.setattr(helper, "__code__", here.__code__)
+    assert _cds.resolve_externals(entries, [], checked, step) == (0, True)
+    monkeypatch.undo()
+    assert _cds.resolve_externals(entries, [], checked, step) is None
+    Holder.__name__ = "Renamed"  # (not monkeypatch: it would delete it after)
+    try:
+        assert _cds.resolve_externals(entries, [], checked, step) == (1, True)
+    finally:
+        Holder.__name__ = "Holder"
 
 
 def test_resolve_externals_refuses_what_is_gone_or_another(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +169,6 @@ HUGE = list(range(5_000))  # past what a digest looks at: its length
     ("s", ("=", "s")),
     (None, ("=", None)),
     (HUGE, ("list", 5_000)),
-    (helper, _cds.witness(helper)),
     (os, ("builtins.module", "os")),
 ])
 def test_digest(value: Any, expected: Any) -> None:
@@ -572,10 +581,18 @@ def test_a_classs_read_holds_its_attributes_and_its_bases(
 
 
 def test_a_functions_read_holds_its_closure_and_defaults() -> None:
-    """A function with cells or defaults reads as ("=state", witness, 16
-    bytes): a list in its cell by its items, a mutable default too; one
-    with neither is its witness."""
-    assert _cds.digest(helper) == _cds.witness(helper)
+    """A function reads as ("=state", witness, 16 bytes): a list in its
+    cell by its items, a mutable default too, and its code (of the same
+    file and line too) and whose globals it runs with."""
+    plain = _cds.digest(helper)
+    assert plain[:2] == ("=state", _cds.witness(helper)) and len(plain[2]) == 16
+    other = types.FunctionType(helper.__code__.replace(co_consts=(2,)), helper.__globals__,
+                               "helper")
+    other.__qualname__ = "helper"
+    assert _cds.witness(other) == _cds.witness(helper) and _cds.digest(other) != plain
+    elsewhere = types.FunctionType(helper.__code__, {"__name__": __name__}, "helper")
+    assert _cds.digest(elsewhere) != plain
+    assert _cds.digest(types.FunctionType(helper.__code__, helper.__globals__, "helper")) == plain
     before = _cds.digest(COUNT)
     assert before[0] == "=state" and before[1] == _cds.witness(COUNT)
     reads = [(__name__, "COUNT", before), (__name__, "with_default", _cds.digest(with_default))]
@@ -592,8 +609,7 @@ def test_a_digest_reads_stand_ins_and_substitutes() -> None:
     written as that one, or left out (None); substitutes ({id: object}): a
     container, or a class's attributes, read as another object."""
     class Plain:
-        def method(self) -> None:
-            pass
+        method = len  # (a Python method's stand-in says only its witness)
 
     real = Plain.__dict__["method"]
     plain = _cds.digest(Plain)
