@@ -59,8 +59,9 @@ def build(root: Path, args: list[str], **env: str) -> Built:
     archive = root / "app.img"
     run(args, cwd=root, PYCDSMODE="TRACE", PYCDSLIST=str(list_path), **env)
     # The run wrote __pycache__ directories unless PYTHONDONTWRITEBYTECODE
-    # is set, which changed their parents just now: back into the past.
-    backdate(root)
+    # is set, which changed their parents just now: those back into the
+    # past (not the files: the .pyc files record their sources' times).
+    backdate(root, directories_only=True)
     dumped = run(["-m", "pycds", "dump", "--list", str(list_path),
                   "--archive", str(archive)], cwd=root, **env)
     return Built(root, list_path, archive, dumped.stdout)
@@ -74,12 +75,13 @@ def write_project(root: Path, modules: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text))
 
 
-def backdate(root: Path, seconds: int = 3600) -> None:
+def backdate(root: Path, seconds: int = 3600, directories_only: bool = False) -> None:
     """Move every mtime under root into the past, as for files installed
     long ago (the dumper does not trust directories changed very recently)."""
     past = time.time_ns() - seconds * 10**9
     for path in sorted(root.rglob("*"), reverse=True) + [root]:
-        os.utime(path, ns=(past, past))
+        if not directories_only or path.is_dir():
+            os.utime(path, ns=(past, past))
 
 
 def copy_project(dest: Path) -> Path:
