@@ -29,6 +29,7 @@ enum name_index {
     N_FSET,
     N_FDEL,
     N_WRAPPED_FUNC,
+    N_FILE,
     N_COUNT
 };
 
@@ -47,7 +48,8 @@ static PyObject *name_of(enum name_index which)
                                               "fget",
                                               "fset",
                                               "fdel",
-                                              "__func__"};
+                                              "__func__",
+                                              "__file__"};
     static PyObject *made[N_COUNT];
     if (!made[which])
         made[which] = PyUnicode_InternFromString(TEXT[which]);
@@ -1265,8 +1267,10 @@ static int feed_wrapped(struct hashed *state, PyObject *item, PyObject *checked)
 static int feed_class_value(struct hashed *state, PyObject *item,
                             PyObject *checked, int *nested, int watched)
 {
+    /* (From depth 0, as a module attribute's: a digest's count of items
+     * looked at starts there, not where the last digest left it.) */
     if (PyTuple_CheckExact(item) || PyFrozenSet_CheckExact(item))
-        return feed_item(state, item, DIGEST_DEPTH - 1, checked, nested);
+        return feed_item(state, item, 0, checked, nested);
     if (feed_item(state, item, DIGEST_DEPTH, checked, nested) < 0)
         return -1;
     /* (One a stand-in names is written as the stand-in's witness alone,
@@ -1561,24 +1565,30 @@ static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
     int failed = with_code &&
                  (!hash || put(all, 'c', NULL, 0) < 0 || feed(all, hash) < 0);
     Py_XDECREF(hash);
-    PyObject *name = NULL, *home = NULL;
+    /* Whose globals: their __name__, and whether their __file__ is where
+     * the code was compiled from, which a module's is (a function made
+     * over a namespace of its own, `types.FunctionType(f.__code__, ns)`,
+     * has none).  Not sys.modules: which modules it holds changes with
+     * the imports (3.13's collections.abc is _collections_abc, whose
+     * __name__ it is, only once it was imported). */
+    PyObject *name = NULL, *file = NULL;
     if (!failed && PyDict_Check(globals)) {
-        PyObject *key = name_of(N_NAME);
-        name = key ? PyDict_GetItemWithError(globals, key) : NULL;
-        /* (the interpreter's dict of modules: sys.modules's lookup by a
-         * C string makes a str each time) */
-        PyObject *modules =
-            name && PyUnicode_Check(name) ? PyImport_GetModuleDict() : NULL;
-        home = modules && PyDict_Check(modules)
-                   ? PyDict_GetItemWithError(modules, name)
+        PyObject *name_key = name_of(N_NAME), *file_key = name_of(N_FILE);
+        name = name_key ? PyDict_GetItemWithError(globals, name_key) : NULL;
+        file = !PyErr_Occurred() && file_key
+                   ? PyDict_GetItemWithError(globals, file_key)
                    : NULL;
         failed = PyErr_Occurred() != NULL;
     }
-    int its_module =
-        home && PyModule_Check(home) && PyModule_GetDict(home) == globals;
+    int compiled_there = 0;
+    if (!failed && file && PyUnicode_Check(file)) {
+        compiled_there =
+            PyObject_RichCompareBool(file, code->co_filename, Py_EQ);
+        failed = compiled_there < 0;
+    }
     if (!failed)
-        failed = put(all, its_module ? 'G' : 'g', NULL, 0) < 0 ||
-                 (its_module && feed(all, name) < 0);
+        failed = put(all, compiled_there == 1 ? 'G' : 'g', NULL, 0) < 0 ||
+                 feed(all, name && PyUnicode_Check(name) ? name : Py_None) < 0;
     Py_DECREF(globals);
     Py_DECREF(code);
     return failed ? -1 : 0;
