@@ -68,6 +68,14 @@ static int is(PyObject *text, const char *ascii)
            PyUnicode_CompareWithASCIIString(text, ascii) == 0;
 }
 
+/* Whether a and b are the same text, both exactly str (no __eq__ of a
+ * subclass runs: the callers hold borrowed references). */
+static int same_text(PyObject *a, PyObject *b)
+{
+    return a && b && PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) &&
+           PyUnicode_Compare(a, b) == 0;
+}
+
 /* getattr(obj, name, None): NULL with an exception only for errors other
  * than AttributeError; Py_None (new reference) when absent. */
 static PyObject *optional_attr(PyObject *obj, enum name_index which)
@@ -531,13 +539,9 @@ static int function_witness_holds(PyObject *function, PyObject *seen)
     long line = PyLong_AsLong(PyTuple_GET_ITEM(seen, 3));
     if (line == -1 && PyErr_Occurred())
         return -1;
-    if (line != code->co_firstlineno)
-        return 0;
-    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 1),
-                                        f->func_qualname, Py_EQ);
-    return same != 1 ? same
-                     : PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 2),
-                                                code->co_filename, Py_EQ);
+    return line == code->co_firstlineno &&
+           same_text(PyTuple_GET_ITEM(seen, 1), f->func_qualname) &&
+           same_text(PyTuple_GET_ITEM(seen, 2), code->co_filename);
 }
 
 /* Whether a heap class's remembered witness (kind, qualname, layout,
@@ -550,11 +554,8 @@ static int class_witness_holds(PyTypeObject *type, PyObject *seen)
     PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
     if (!PyTuple_Check(seen) || PyTuple_GET_SIZE(seen) != 4)
         return 0;
-    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 3),
-                                        heap->ht_name, Py_EQ);
-    return same != 1 ? same
-                     : PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, 1),
-                                                heap->ht_qualname, Py_EQ);
+    return same_text(PyTuple_GET_ITEM(seen, 3), heap->ht_name) &&
+           same_text(PyTuple_GET_ITEM(seen, 1), heap->ht_qualname);
 }
 
 /* The witness `checked` remembers for obj (a new reference), NULL when
@@ -1580,15 +1581,14 @@ static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
                    : NULL;
         failed = PyErr_Occurred() != NULL;
     }
-    int compiled_there = 0;
-    if (!failed && file && PyUnicode_Check(file)) {
-        compiled_there =
-            PyObject_RichCompareBool(file, code->co_filename, Py_EQ);
-        failed = compiled_there < 0;
-    }
+    int compiled_there = !failed && same_text(file, code->co_filename);
+    /* (held: a witness fed may run Python code that changes the globals) */
+    name = name && PyUnicode_CheckExact(name) ? Py_NewRef(name)
+                                              : Py_NewRef(Py_None);
     if (!failed)
-        failed = put(all, compiled_there == 1 ? 'G' : 'g', NULL, 0) < 0 ||
-                 feed(all, name && PyUnicode_Check(name) ? name : Py_None) < 0;
+        failed = put(all, compiled_there ? 'G' : 'g', NULL, 0) < 0 ||
+                 feed(all, name) < 0;
+    Py_DECREF(name);
     Py_DECREF(globals);
     Py_DECREF(code);
     return failed ? -1 : 0;
