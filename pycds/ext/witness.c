@@ -584,6 +584,18 @@ static int remember_witness(PyObject *checked, PyObject *obj, PyObject *seen)
     return stamp ? memo_put(checked, MEMO_WITNESS, obj, seen, stamp) : 0;
 }
 
+/* The witness of a function, class or module, remembered in `checked`
+ * by the object as matches() remembers it, for as long as it holds
+ * (known_witness). */
+static PyObject *remembered_witness(PyObject *value, PyObject *checked)
+{
+    PyObject *out = known_witness(checked, value);
+    if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
+        remember_witness(checked, value, out) < 0)
+        Py_CLEAR(out);
+    return out;
+}
+
 /* witness(obj) == seen, remembered in `checked` (1, 0, or -1). */
 static int matches(PyObject *obj, PyObject *seen, PyObject *checked)
 {
@@ -935,15 +947,8 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
     if (!checked)
         return witness_of(item);
     if (PyFunction_Check(item) || PyType_Check(item) ||
-        PyModule_CheckExact(item)) {
-        PyObject *seen = known_witness(checked, item);
-        if (seen || PyErr_Occurred())
-            return seen;
-        seen = witness_of(item);
-        if (seen && remember_witness(checked, item, seen) < 0)
-            Py_CLEAR(seen);
-        return seen;
-    }
+        PyModule_CheckExact(item))
+        return remembered_witness(item, checked);
     /* By its type where every object of the type has the same witness
      * (None remembered: a C callable's type, whose objects differ), while
      * the type's stamp holds (its name is in the witness). */
@@ -1554,9 +1559,7 @@ static PyObject *code_hash(PyCodeObject *code, PyObject *checked)
 /* What a function runs and where its global names come from, into
  * `all`: with_code, its code's bytecode, constants and names (a program
  * that put other code in `__code__`, of the same file and line, is not
- * what the body called), and the module whose namespace its globals are,
- * or that they are no module's (a function made again over other
- * globals). */
+ * what the body called), and whose globals it has (below). */
 static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
                                  PyObject *checked, int with_code)
 {
@@ -1688,7 +1691,8 @@ static PyObject *function_state(PyObject *function, PyObject *checked,
     return hashed_bytes(&all, failed);
 }
 
-/* The state of a class or a function (None: it has none), else None. */
+/* The state of a class (None: a static one, which nothing can change) or
+ * a function, else None. */
 static PyObject *state_of(PyObject *value, PyObject *checked)
 {
     int nested = 0; /* (a class's read is not remembered by stamp) */
@@ -2216,18 +2220,6 @@ static int steady(PyObject *value)
     return !self || PyModule_CheckExact(self) ||
            (PyType_Check(self) &&
             !(((PyTypeObject *)self)->tp_flags & Py_TPFLAGS_HEAPTYPE));
-}
-
-/* The witness of a function, class or module, remembered in `checked`
- * under its id as matches() remembers it (one import trusts a witness it
- * saw once, as matches() does). */
-static PyObject *remembered_witness(PyObject *value, PyObject *checked)
-{
-    PyObject *out = known_witness(checked, value);
-    if (!out && !PyErr_Occurred() && (out = witness_of(value)) &&
-        remember_witness(checked, value, out) < 0)
-        Py_CLEAR(out);
-    return out;
 }
 
 /* What digest() says of value now, as a read's digest_matches() compares
