@@ -266,11 +266,6 @@ static inline size_t pycds_code_size(PyCodeObject *co)
     return (size_t)_PyObject_VAR_SIZE(&PyCode_Type, Py_SIZE(co));
 }
 
-/*
- * Whether co is as the interpreter creates it: never run, never quickened
- * (3.11), never instrumented or optimised (3.12+).  Only such code is copied;
- * code that ran carries specialised bytecode tied to its process.
- */
 /* A code object's co_version (the function version 3.12+ derive from it),
  * or None on 3.11, which has none. */
 static inline PyObject *pycds_code_version(PyCodeObject *co)
@@ -283,11 +278,18 @@ static inline PyObject *pycds_code_version(PyCodeObject *co)
 #endif
 }
 
+/*
+ * Whether co is as the interpreter creates it: never run, never quickened
+ * (3.11), never instrumented or optimised (3.12+).  Only such code is copied;
+ * code that ran carries specialised bytecode tied to its process.  3.11's
+ * caches of co_code's bytes and of the line table do not count: marshal
+ * fills the first when a loader writes the .pyc of a source it compiled,
+ * and pycds_code_reset empties both in the copy.
+ */
 static inline int pycds_code_is_fresh(PyCodeObject *co)
 {
 #if PYCDS_PY311
-    return co->co_warmup == QUICKENING_INITIAL_WARMUP_VALUE &&
-           co->_co_code == NULL && co->_co_linearray == NULL;
+    return co->co_warmup == QUICKENING_INITIAL_WARMUP_VALUE;
 #elif PYCDS_PY313
     return co->_co_monitoring == NULL && co->_co_instrumentation_version == 0 &&
            co->co_executors == NULL;

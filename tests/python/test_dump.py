@@ -39,6 +39,25 @@ def test_pyc_only_module_is_served(tmp_path: Path) -> None:
     assert "compiled" not in hits(out.stderr)
 
 
+def test_a_source_the_dump_compiles_and_caches_is_archived(tmp_path: Path) -> None:
+    """With bytecode written (PYTHONDONTWRITEBYTECODE empty), the dumper's
+    loader compiles a source whose .pyc is stale and writes a new .pyc;
+    marshal then fills 3.11's cache of co_code, which is not a run: the
+    module is archived, not skipped as "code object that has run"."""
+    (tmp_path / "edited.py").write_text("X = 'old'\n")
+    built = build(tmp_path, ["-c", "import edited"], PYTHONDONTWRITEBYTECODE="")
+    assert " 0 skipped" in built.dump_output.splitlines()[0], built.dump_output
+    (tmp_path / "edited.py").write_text("X = 'new, edited'\n")
+    dumped = run(["-m", "pycds", "dump", "--list", str(built.list_path),
+                  "--archive", str(built.archive)], cwd=tmp_path,
+                 PYTHONDONTWRITEBYTECODE="")
+    assert " 0 skipped" in dumped.stdout.splitlines()[0], dumped.stdout
+    assert (tmp_path / "__pycache__").is_dir()  # the loader did write one
+    out = built.share(["-c", "import edited; print(edited.X)"])
+    assert out.stdout == "new, edited\n"
+    assert "edited" in hits(out.stderr)
+
+
 def test_unsupported_constant_skips_the_module_not_the_dump(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "fine.py").write_text("X = 'fine'\n")
