@@ -1063,6 +1063,8 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
     imports = header[H_IMPORTS]
     # By __import__ from C: no Python frame between the nested imports.
     failed = _cds.unit_imports(imports, module.__dict__)
+    if not _cds.FUNCTION_STAMPS and not only_restores_ran(0):  # since the last restore
+        forget_what_code_may_have_changed()
     if failed is not None:
         index, failure = failed
         name, fromlist, level, _ = imports[index]
@@ -1235,6 +1237,44 @@ def memo_preamble(count: int) -> bytes:
 # import returns (pycds/_share.py gives it to _cds.set_import_memo): what a
 # restore checked must not outlive the import in this memo.
 import_memo: dict[Any, Any] = {}
+
+
+# Whether only restores ran since the memo's entries were made: the size
+# of sys.modules then (each restore's module adds one, and so does each
+# body the import system runs) and whether a restore since said "run the
+# body" (a body of the archive, which adds no module when it imports
+# none).
+_quiet_modules = 0
+_body_ran = False
+
+
+def forget_what_code_may_have_changed() -> None:
+    """Code other than a restore's ran, or may have, since the memo's
+    entries were made (a body run as code between two restored modules of
+    one import, a hook): what no stamp covers is digested again (a
+    method's code or defaults; _cds.memo_new_epoch).  Where a watcher
+    counts changes to functions (3.12+, _cds.FUNCTION_STAMPS), those
+    entries move to a new epoch by themselves."""
+    global _body_ran
+    _cds.memo_new_epoch(import_memo)
+    _body_ran = False
+
+
+def only_restores_ran(adding: int) -> bool:
+    """Whether nothing but restores ran since _quiet_modules was taken,
+    `adding` modules (the one being restored) since in sys.modules."""
+    return not _body_ran and len(sys.modules) == _quiet_modules + adding
+
+
+def imported_by_a_replay() -> bool:
+    """Whether the import being restored is a replayed import statement
+    of another unit (replay_imports, by C: no Python frame between), not
+    one of a body, hook or program running as code.  From restore()."""
+    frame = sys._getframe(1).f_back  # restore()'s caller: pycds/_share.py's restorer
+    frame = frame.f_back if frame is not None else None
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    return frame is not None and frame.f_code is replay_imports.__code__
 
 
 def matches_witness(obj: Any, seen: Any) -> bool:
@@ -1476,19 +1516,23 @@ def _after_operations(operations: list[tuple[Any, ...]]) -> None:
         warnings._filters_mutated()
 
 
-def run_after_restore(operations: list[tuple[Any, ...]]) -> None:
+def run_after_restore(operations: list[tuple[Any, ...]]) -> bool:
     """AWS SnapStart's runtime hooks (the snapshot-restore-py package): what
     the restored body registered with register_after_restore runs now, in
     registration order, as Lambda runs it after a restore.  (A body that
-    runs as code registers them and nothing runs them: plain Python.)"""
+    runs as code registers them and nothing runs them: plain Python.)
+    Whether any ran."""
     hooks = sys.modules.get("snapshot_restore_py")
     registry = getattr(hooks, "_after_restore_registry", None) if hooks else None
     if registry is None:
-        return
+        return False
+    ran = False
     for op in operations:
         if op[0] == "append" and op[1] is registry:
             func, args, kwargs = op[3]
+            ran = True
             func(*args, **kwargs)
+    return ran
 
 
 def split_unit(unit: Any) -> tuple[bytes, bytes, bytes, int]:
@@ -1625,6 +1669,22 @@ def _load_objects(reader: Any, named: Any, after: Any, making: list[bool]
 def restore(module: Any, code: Any, unit: Any) -> bool:
     """Restore `module` (made by the import system, its body not run) from
     `unit`; False to run `code` instead."""
+    global _quiet_modules, _body_ran
+    if _cds.FUNCTION_STAMPS:
+        return restore_or_refuse(module, code, unit)
+    if not (imported_by_a_replay() and only_restores_ran(1)):
+        forget_what_code_may_have_changed()
+    _quiet_modules = len(sys.modules)
+    restored = restore_or_refuse(module, code, unit)
+    if restored:
+        _quiet_modules = len(sys.modules)
+    else:
+        _body_ran = True
+    return restored
+
+
+def restore_or_refuse(module: Any, code: Any, unit: Any) -> bool:
+    """restore() less its record of what ran."""
     global _Unpickler
     if unit is None:  # a module with no unit, whose imports' units pay
         return False
@@ -1686,7 +1746,8 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
                 del op[1][op[2]]  # put back where the body added it, below
             apply_operation(op)
         _after_operations(operations)
-        run_after_restore(operations)
+        if run_after_restore(operations) and not _cds.FUNCTION_STAMPS:
+            forget_what_code_may_have_changed()
     if _log.level() >= 2:
         done = time.perf_counter()
         phases = (("inputs", t1 - started), ("imports", t2 - t1), ("names", t_names - t2),

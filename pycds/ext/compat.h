@@ -575,6 +575,11 @@ static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
     return 0;
 }
 
+/* Whether function watchers (PyFunction_AddWatcher) tell of changes to a
+ * function's code, defaults and keyword defaults: 3.12 and 3.13; 3.11 has
+ * none (witness.c's memo_epoch then moves only when the restore says). */
+#define PYCDS_FUNCTION_STAMPS (!PYCDS_PY311)
+
 /* ------------------------------------------------------------- exit */
 
 /* Report that flushing sys.stdout at exit failed (the current exception)

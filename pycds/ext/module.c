@@ -132,6 +132,9 @@ static PyMethodDef module_methods[] = {
      "the first that no longer holds."},
     {"digest_hash", pycds_digest_hash, METH_O,
      "digest_hash(digest) -> int: its XXH3-64, what a unit keeps of a read."},
+    {"memo_new_epoch", pycds_memo_new_epoch, METH_O,
+     "memo_new_epoch(checked): forget what no stamp covers (classes'\n"
+     "namespaces, containers' and instances' digests)."},
     {"check_hashed_reads",
      (PyCFunction)(void (*)(void))pycds_check_hashed_reads, METH_FASTCALL,
      "check_hashed_reads(groups, checked) -> None or (group, index) of the\n"
@@ -317,6 +320,8 @@ PyMODINIT_FUNC PyInit__cds(void)
         pycds_add_format_constants(m) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
+        PyModule_AddIntConstant(m, "FUNCTION_STAMPS", PYCDS_FUNCTION_STAMPS) <
+            0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
             0 ||
         PyModule_AddIntConstant(m, "STATUS_SETTINGS", PYCDS_STATUS_SETTINGS) <

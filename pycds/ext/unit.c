@@ -47,11 +47,23 @@ PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
         code, globals, qualname == Py_None ? NULL : qualname);
     if (!function)
         return NULL;
+    if ((defaults != Py_None && !PyTuple_Check(defaults)) ||
+        (kwdefaults != Py_None && !PyDict_Check(kwdefaults))) {
+        Py_DECREF(function);
+        return pycds_raise(PYCDS_ERROR_TYPE,
+                           "unit_function: defaults not a tuple or keyword "
+                           "defaults not a dict");
+    }
+    /* Set as the interpreter sets a new function's (MAKE_FUNCTION), not
+     * by PyFunction_SetDefaults: that tells function watchers of a change,
+     * and the restore's checks take such a change to any function for one
+     * they may have remembered (compat.h's pycds_function_stamp). */
+    PyFunctionObject *made = (PyFunctionObject *)function;
+    if (defaults != Py_None)
+        Py_XSETREF(made->func_defaults, Py_NewRef(defaults));
+    if (kwdefaults != Py_None)
+        Py_XSETREF(made->func_kwdefaults, Py_NewRef(kwdefaults));
     if ((closure != Py_None && PyFunction_SetClosure(function, closure) < 0) ||
-        (defaults != Py_None &&
-         PyFunction_SetDefaults(function, defaults) < 0) ||
-        (kwdefaults != Py_None &&
-         PyFunction_SetKwDefaults(function, kwdefaults) < 0) ||
         (annotations != Py_None &&
          PyFunction_SetAnnotations(function, annotations) < 0) ||
         set_if_other(function, "__name__", name) < 0 ||

@@ -369,14 +369,95 @@ struct memo_entry {
     PyObject *obj; /* NULL: a free slot */
     PyObject *value;
     uint64_t number;
+    uint64_t epoch; /* the table's when put */
     int kind;
 };
+
+/* A class's namespace hash and a container's or instance's digest hold
+ * state that their stamps do not cover (a method's code and defaults, a
+ * property's functions): such an entry holds only in the epoch it was put
+ * in (memo_epoch). */
+#define MEMO_BY_EPOCH(kind) ((kind) == MEMO_NAMESPACE || (kind) == MEMO_DIGEST)
 
 struct memo_table {
     struct memo_entry *slots;
     size_t mask; /* slots - 1, a power of two less one */
     size_t used;
+    uint64_t epoch; /* memo_new_epoch()'s count */
 };
+
+/* Changes to the code or defaults of functions whose state the checks
+ * hashed (feed_function_state marks them, by address, in a bitmap that a
+ * table's end clears: a function made since that shares a mark counts
+ * too, which costs a hash and is safe), counted by a function watcher
+ * where there is one (compat.h).  Fresh functions get defaults after
+ * they are made (namedtuple's __new__): unmarked, those cost nothing. */
+#define MARK_BITS 65536
+static unsigned char function_marks[MARK_BITS / 8];
+static uint64_t function_changes;
+static size_t live_tables;        /* the marks are cleared when none is left */
+static int function_watcher = -1; /* -2: none could be had */
+
+static size_t function_mark(PyObject *function)
+{
+    return ((uintptr_t)function >> 4) & (MARK_BITS - 1);
+}
+
+static void mark_function(PyObject *function)
+{
+    size_t bit = function_mark(function);
+    function_marks[bit / 8] |= (unsigned char)(1u << (bit % 8));
+}
+
+#if PYCDS_FUNCTION_STAMPS
+static int count_function_change(PyFunction_WatchEvent event,
+                                 PyFunctionObject *function,
+                                 PyObject *new_value)
+{
+    (void)new_value;
+    size_t bit = function_mark((PyObject *)function);
+    if (event != PyFunction_EVENT_CREATE && event != PyFunction_EVENT_DESTROY &&
+        function_marks[bit / 8] & (1u << (bit % 8)))
+        function_changes++;
+    return 0;
+}
+#endif
+
+/* No table is left: no mark is needed, and no watcher, which every
+ * function made or freed would call until the next restore's checks. */
+static void end_function_watch(void)
+{
+    memset(function_marks, 0, sizeof function_marks);
+#if PYCDS_FUNCTION_STAMPS
+    if (function_watcher >= 0) {
+        /* (a table may end while an exception is on its way) */
+        PyObject *pending = PyErr_GetRaisedException();
+        if (PyFunction_ClearWatcher(function_watcher) < 0)
+            PyErr_Clear();
+        PyErr_SetRaisedException(pending);
+    }
+#endif
+    function_watcher = -1;
+}
+
+/* The epoch now: it moves with every change to a marked function's code
+ * or defaults where a watcher counts them (3.12+), and with
+ * memo_new_epoch() (3.11, where the restore calls it wherever code other
+ * than its own may have run).  0: none to be had (every watcher taken),
+ * nothing of such a kind holds. */
+static uint64_t memo_epoch(const struct memo_table *table)
+{
+#if PYCDS_FUNCTION_STAMPS
+    if (function_watcher == -1 &&
+        (function_watcher = PyFunction_AddWatcher(count_function_change)) < 0) {
+        PyErr_Clear();
+        function_watcher = -2;
+    }
+    if (function_watcher < 0)
+        return 0;
+#endif
+    return 1 + table->epoch + function_changes;
+}
 
 /* The table last found, and the dict it was found in (held): the next
  * lookup in the same dict skips the dict.  The table's end clears it. */
@@ -396,6 +477,8 @@ static void memo_table_free(PyObject *capsule)
     }
     PyMem_Free(table->slots);
     PyMem_Free(table);
+    if (--live_tables == 0)
+        end_function_watch();
 }
 
 static PyObject *memo_tag(void)
@@ -439,6 +522,7 @@ static struct memo_table *memo_table(PyObject *checked, int create)
         PyMem_Free(table);
         return NULL;
     }
+    live_tables++;
     int failed = PyDict_SetItem(checked, memo_tag(), capsule) < 0;
     Py_DECREF(capsule); /* held by `checked`, or freed with the table */
     if (failed)
@@ -470,6 +554,11 @@ static int memo_get(PyObject *checked, int kind, PyObject *obj,
     const struct memo_entry *entry = &table->slots[memo_slot(table, kind, obj)];
     if (!entry->obj)
         return 0;
+    if (MEMO_BY_EPOCH(kind)) {
+        uint64_t now = memo_epoch(table);
+        if (!now || entry->epoch != now)
+            return 0;
+    }
     *value = Py_NewRef(entry->value ? entry->value : Py_None);
     *number = entry->number;
     return 1;
@@ -511,11 +600,25 @@ static int memo_put(PyObject *checked, int kind, PyObject *obj, PyObject *value,
     entry->obj = Py_NewRef(obj);
     entry->value = Py_XNewRef(value);
     entry->number = number;
+    entry->epoch = MEMO_BY_EPOCH(kind) ? memo_epoch(table) : 0;
     entry->kind = kind;
     /* Released last: their end may run Python code that uses the table. */
     Py_XDECREF(old_obj);
     Py_XDECREF(old_value);
     return 0;
+}
+
+PyObject *pycds_memo_new_epoch(PyObject *module, PyObject *checked)
+{
+    (void)module;
+    if (!PyDict_Check(checked))
+        return pycds_raise(PYCDS_ERROR_TYPE, "memo_new_epoch(checked: dict)");
+    struct memo_table *table = memo_table(checked, 0);
+    if (!table && PyErr_Occurred())
+        return NULL;
+    if (table)
+        table->epoch++;
+    Py_RETURN_NONE;
 }
 
 /* What a remembered witness of obj is good for: a class's version tag,
@@ -1606,6 +1709,7 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                                PyObject *checked, int as_method)
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
+    mark_function(function); /* its code and defaults, watched (memo_epoch) */
     /* Its attributes (a marker a decorator or a program set, __wrapped__,
      * __signature__), as a unit's operations will leave them. */
     PyObject *attrs = read_as(function);

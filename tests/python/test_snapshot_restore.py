@@ -2376,6 +2376,9 @@ CHANGED_DURING = {
         class Obj(Base):
             pass
         OBJ = Obj()
+        class M:
+            def m(self, x=1):
+                return x
     """,
     "pkg_/__init__.py": """
         import dep2_
@@ -2385,6 +2388,7 @@ CHANGED_DURING = {
         import dep2_
         N = dep2_.K.__name__
         H = len(dep2_.OBJ.handlers)
+        D = dep2_.M().m()
     """,
     "pkg_/mut.py": """
         __pycds_snapshot__ = False
@@ -2393,33 +2397,89 @@ CHANGED_DURING = {
             dep2_.K.__name__ = "Renamed"
         if os.environ.get("CHANGE") == "handlers":
             dep2_.Base.handlers.append(1)
+        if os.environ.get("CHANGE") == "defaults":
+            dep2_.M.m.__defaults__ = (2,)
+        if os.environ.get("CHANGE") == "code":
+            dep2_.M.m.__code__ = (lambda self, x=1: x + 10).__code__
     """,
     "pkg_/second.py": """
         import dep2_
         N = dep2_.K.__name__
         H = len(dep2_.OBJ.handlers)
+        D = dep2_.M().m()
     """,
     "app.py": """
         import pkg_
-        print(pkg_.first.N, pkg_.first.H, pkg_.second.N, pkg_.second.H)
+        print(pkg_.first.N, pkg_.first.H, pkg_.first.D,
+              pkg_.second.N, pkg_.second.H, pkg_.second.D)
     """,
 }
 
 
 def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path) -> None:
     """A body run as code between two units of one import (a module that
-    opts out) that renames a class both read, or appends to a list on the
-    base class of an instance both read: the second unit's checks see the
-    change, not what the first unit's checks remembered."""
+    opts out) that renames a class both read, appends to a list on the
+    base class of an instance both read, or gives a method of a class both
+    called other defaults or other code (which renews no version tag of the
+    class): the second unit's checks see the change, not what the first
+    unit's checks remembered."""
     snap = snapshot_project(tmp_path, CHANGED_DURING, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg_.first", "pkg_.second", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == "K 0 K 0\n", share.stderr
-    for change, expected in [("rename", "K 0 Renamed 0\n"), ("handlers", "K 0 K 1\n")]:
+    assert share.stdout == plain.stdout == "K 0 1 K 0 1\n", share.stderr
+    for change, expected in [("rename", "K 0 1 Renamed 0 1\n"), ("handlers", "K 0 1 K 1 1\n"),
+                             ("defaults", "K 0 1 K 0 2\n"), ("code", "K 0 1 K 0 11\n")]:
         plain = snap.plain(["app.py"], CHANGE=change)
         share = snap.share(["app.py"], CHANGE=change)
         assert share.stdout == plain.stdout == expected, (change, share.stderr)
         assert_restored(share, "pkg_.first", dump_output=snap.dump_output)
+
+
+CHANGED_BY_THE_IMPORTER = {
+    "dep5_.py": """
+        class M:
+            def m(self, x=1):
+                return x
+    """,
+    "pkgm_/__init__.py": """
+        __pycds_snapshot__ = False
+        import os, dep5_
+        from . import first
+        if os.environ.get("CHANGE") == "defaults":
+            dep5_.M.m.__defaults__ = (2,)
+        if os.environ.get("CHANGE") == "code":
+            dep5_.M.m.__code__ = (lambda self, x=1: x + 10).__code__
+        from . import second
+    """,
+    "pkgm_/first.py": """
+        import dep5_
+        D = dep5_.M().m()
+    """,
+    "pkgm_/second.py": """
+        import dep5_
+        D = dep5_.M().m()
+    """,
+    "app.py": """
+        import pkgm_
+        print(pkgm_.first.D, pkgm_.second.D)
+    """,
+}
+
+
+def test_a_method_the_importer_changed_between_two_units(tmp_path: Path) -> None:
+    """A body running as code that imports one unit, gives a method of a
+    class that unit read other defaults or other code, then imports a unit
+    that reads the class too: the second sees the method as it is now,
+    not as the first unit's checks remembered it."""
+    snap = snapshot_project(tmp_path, CHANGED_BY_THE_IMPORTER, ["app.py"])
+    share = snap.share(["app.py"])
+    assert_restored(share, "pkgm_.first", "pkgm_.second", dump_output=snap.dump_output)
+    assert share.stdout == "1 1\n", share.stderr
+    for change, expected in [("defaults", "1 2\n"), ("code", "1 11\n")]:
+        plain = snap.plain(["app.py"], CHANGE=change)
+        share = snap.share(["app.py"], CHANGE=change)
+        assert share.stdout == plain.stdout == expected, (change, share.stderr)
+        assert_restored(share, "pkgm_.first", dump_output=snap.dump_output)
 
 
 DELETED_IN_ORDER = {
