@@ -66,9 +66,11 @@ def test_edited_module_gets_a_fresh_server(keyed: dict, lib: Path) -> None:
     waiting = dict(keyed, PYCDSWAIT="1")
     assert client(waiting, ["-c", SHOW]).stdout.split() == ["old", "True"]
     assert client(waiting, ["-c", SHOW]).stdout.split() == ["old", "True"]
+    # Another size: with bytecode written, plain Python itself would take
+    # a .pyc of the old source of the same size and second for fresh.
     (lib / "served_mod.py").write_text(
         "import os\nSERVER = os.getpid()\n\ndef behaviour():\n"
-        "    return 'new'\n")
+        "    return 'new'  # edited\n")
     # The next program never sees the old code: python runs it, or a
     # fresh server does.
     assert client(keyed, ["-c", SHOW]).stdout.split()[0] == "new"
