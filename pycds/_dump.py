@@ -332,8 +332,13 @@ VERIFY = ("import os, sys\n"
           "        sys.path[:] = wanted\n"
           "    try:\n"
           "        __import__(name)\n"
-          "    except BaseException:\n"
-          "        pass\n")
+          "    except BaseException as e:\n"
+          "        print(VERIFY_FAILED + name + ': ' + repr(f'{type(e).__name__}: {e}'),\n"
+          "              file=sys.stderr)\n")
+# How VERIFY says that importing a module raised (its name, ": ", and the
+# repr of the exception's type and text, one line), for _import_times.
+VERIFY_FAILED = "pycds-verify: failed: "
+VERIFY = f"VERIFY_FAILED = {VERIFY_FAILED!r}\n" + VERIFY
 
 
 def write_verify_request(traced: _listfile.ModuleList, directory: str) -> str:
@@ -356,11 +361,12 @@ VERIFY_RUNS = 3
 RESTORE_MACHINERY = ("pycds._snapshot_restore", "_pickle", "_compat_pickle")
 
 
-def _import_times(archive_path: str, request: str, snapshot: bool) -> tuple[dict[str, int], dict[str, str],
-                                           dict[str, set[str]]]:
+def _import_times(archive_path: str, request: str, snapshot: bool) -> tuple[
+        dict[str, int], dict[str, str], dict[str, set[str]], dict[str, str]]:
     """One verifying run: each module's own import time (-X importtime,
-    microseconds), with units what the restore said of it, and each
-    module's import tree (the modules first imported while it was)."""
+    microseconds), with units what the restore said of it, each module's
+    import tree (the modules first imported while it was), and the
+    modules whose import raised, with what."""
     from ._snapshot_plan import environment_without_ours
     env = environment_without_ours()
     env.update(PYCDSMODE="SHARE", PYCDSARCHIVE=archive_path, PYCDSVERBOSE="1",
@@ -372,16 +378,22 @@ def _import_times(archive_path: str, request: str, snapshot: bool) -> tuple[dict
         stderr=subprocess.PIPE, timeout=600)
     times: dict[str, int] = {}
     said: dict[str, str] = {}
+    failed: dict[str, str] = {}
     lines = done.stderr.decode(errors="replace").splitlines()
     for line in lines:
-        if line.startswith("import time:") and "|" in line:
+        if line.startswith(VERIFY_FAILED):
+            name, _, what = line[len(VERIFY_FAILED):].partition(": ")
+            failed.setdefault(name, what)
+        elif line.startswith("import time:") and "|" in line:
             own, _, name = (part.strip() for part in line[12:].split("|"))
             if own.isdigit():
                 times.setdefault(name, int(own))
         elif line.startswith("pycds: snapshot: "):
             name, _, what = line[17:].partition(": ")
             said.setdefault(name, what)
-    return times, said, import_trees(lines)
+    if done.returncode != 0:  # VERIFY itself ended early
+        failed.setdefault("(the verifying run)", f"exit status {done.returncode}")
+    return times, said, import_trees(lines), failed
 
 
 def import_trees(lines: list[str]) -> dict[str, set[str]]:
@@ -474,9 +486,14 @@ def choose_units(request: str, archive_path: str,
     best: dict[bool, dict[str, int]] = {True: {}, False: {}}
     said: dict[str, str] = {}
     trees: dict[str, set[str]] = {}
+    raised: dict[bool, dict[str, str]] = {True: {}, False: {}}
+    # (with keep_slower, the run without units too: what fails only with
+    # them drops them all the same)
     for _ in range(1 if keep_slower else VERIFY_RUNS):
-        for snapshot in ((True,) if keep_slower else (True, False)):
-            times, told, found = _import_times(archive_path, request, snapshot)
+        for snapshot in (True, False):
+            times, told, found, failed = _import_times(archive_path, request, snapshot)
+            for name, what in failed.items():
+                raised[snapshot].setdefault(name, what)
             for name, value in times.items():
                 best[snapshot][name] = min(value, best[snapshot].get(name, value))
             if snapshot:
@@ -484,6 +501,15 @@ def choose_units(request: str, archive_path: str,
                 for name, what in told.items():
                     if said.get(name, "restored") == "restored":
                         said[name] = what
+    broken = [name for name in raised[True] if name not in raised[False]]
+    if broken:
+        # A restored unit left what a later import found wrong: which one
+        # cannot be told from here, and a program must not meet it.
+        first = broken[0]
+        for name in units:
+            result.code_only.append((name, f"with the units, importing {first} raised "
+                                     f"{raised[True][first]}; without them it did not"))
+        return {}, set()
     kept: dict[str, str] = {}
     gains: dict[str, int] = {}
     for name, path in units.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import marshal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -358,3 +359,45 @@ def test_whole_run_check_samples_a_close_call_again(monkeypatch: pytest.MonkeyPa
     assert calls == 2 * pairs * rounds
     assert verdict == (f"best of {pairs * rounds} processes: 105.7 ms of CPU with them, "
                        "103.8 ms without")
+
+
+def test_verify_says_which_imports_raised(tmp_path: Path) -> None:
+    """The verifying run goes on past an import that raises, and says on
+    one line of its standard error which and with what."""
+    from pycds import _dump
+    (tmp_path / "fine.py").write_text("X = 1\n")
+    (tmp_path / "broken.py").write_text("raise KeyError('JoinStyle')\n")
+    request = tmp_path / "request"
+    request.write_text(repr((["broken", "fine"], [[str(tmp_path)]], [0, 0])))
+    done = subprocess.run([PY, "-c", _dump.VERIFY, str(request)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        _dump.VERIFY_FAILED + "broken: \"KeyError: 'JoinStyle'\""]
+
+
+def test_an_import_that_raises_only_with_the_units_drops_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import that raises in the verifying runs with the units and not
+    in those without (a unit whose state a later body found wrong, or a
+    restore that failed after it installed a unit) drops every unit, the
+    exception in the reason; one that raises both ways decides nothing."""
+    from pycds import _dump
+
+    def runs(raised_with: dict[str, str], raised_without: dict[str, str]):
+        def import_times(archive_path: str, request: str, snapshot: bool):
+            times = {"early": 20 if snapshot else 50, "late": 10}
+            said = {"early": "restored"} if snapshot else {}
+            return times, said, {}, dict(raised_with if snapshot else raised_without)
+        monkeypatch.setattr(_dump, "_import_times", import_times)
+        result = _dump.DumpResult(archive="unused.img")
+        return _dump.choose_units("unused-request", "unused.img",
+                                  {"early": "early.unit"}, result), result.code_only
+
+    failing = {"late": "'ImportError: a restore ran before me'"}
+    assert runs(failing, {}) == (({}, set()), [(
+        "early", "with the units, importing late raised 'ImportError: a restore "
+        "ran before me'; without them it did not")])
+    assert runs(failing, failing) == (({"early": "early.unit"}, {"early"}), [])
+    crashed = {"(the verifying run)": "exit status -11"}
+    assert runs(crashed, {})[0] == ({}, set())
