@@ -333,8 +333,11 @@ VERIFY = ("import os, sys\n"
           "    try:\n"
           "        __import__(name)\n"
           "    except BaseException as e:\n"
-          "        print(VERIFY_FAILED + name + ': ' + repr(f'{type(e).__name__}: {e}'),\n"
-          "              file=sys.stderr)\n")
+          "        try:\n"
+          "            what = f'{type(e).__name__}: {e}'\n"
+          "        except BaseException:\n"
+          "            what = type(e).__name__\n"
+          "        print(VERIFY_FAILED + name + ': ' + repr(what), file=sys.stderr)\n")
 # How VERIFY says that importing a module raised (its name, ": ", and the
 # repr of the exception's type and text, one line), for _import_times.
 VERIFY_FAILED = "pycds-verify: failed: "

@@ -1672,14 +1672,17 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     global _quiet_modules, _body_ran
     if _cds.FUNCTION_STAMPS:
         return restore_or_refuse(module, code, unit)
-    if not (imported_by_a_replay() and only_restores_ran(1)):
+    replayed = imported_by_a_replay()
+    if not (replayed and only_restores_ran(1)):
         forget_what_code_may_have_changed()
     _quiet_modules = len(sys.modules)
     restored = restore_or_refuse(module, code, unit)
     if restored:
         _quiet_modules = len(sys.modules)
-    else:
-        _body_ran = True
+    # Its body runs now, or the code that imported it runs on (a body the
+    # archive ran as code with no restore's word, which may change what
+    # the next unit reads and add no module).
+    _body_ran = _body_ran or not restored or not replayed
     return restored
 
 

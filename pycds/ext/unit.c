@@ -56,8 +56,8 @@ PyObject *pycds_unit_function(PyObject *module, PyObject *const *args,
     }
     /* Set as the interpreter sets a new function's (MAKE_FUNCTION), not
      * by PyFunction_SetDefaults: that tells function watchers of a change,
-     * and the restore's checks take such a change to any function for one
-     * they may have remembered (compat.h's pycds_function_stamp). */
+     * and the restore's checks take such a change to a function they
+     * hashed for one they may have remembered (witness.c's memo_epoch). */
     PyFunctionObject *made = (PyFunctionObject *)function;
     if (defaults != Py_None)
         Py_XSETREF(made->func_defaults, Py_NewRef(defaults));

@@ -391,12 +391,20 @@ struct memo_table {
  * table's end clears: a function made since that shares a mark counts
  * too, which costs a hash and is safe), counted by a function watcher
  * where there is one (compat.h).  Fresh functions get defaults after
- * they are made (namedtuple's __new__): unmarked, those cost nothing. */
+ * they are made (namedtuple's __new__): unmarked, those cost nothing.
+ * Keyword-defaults dicts hashed are watched too (watch_defaults). */
 #define MARK_BITS 65536
 static unsigned char function_marks[MARK_BITS / 8];
 static uint64_t function_changes;
+/* Functions hashed whose defaults or keyword defaults hold containers: a
+ * change to those items tells no watcher, so what holds them is not
+ * remembered (memo_since_now, memo_put_since). */
+static uint64_t unwatched_defaults;
 static size_t live_tables;        /* the marks are cleared when none is left */
 static int function_watcher = -1; /* -2: none could be had */
+#if PYCDS_FUNCTION_STAMPS
+static int kwdefaults_watcher = -1; /* (a dict watcher: watch_defaults) */
+#endif
 
 static size_t function_mark(PyObject *function)
 {
@@ -436,6 +444,13 @@ static void end_function_watch(void)
             PyErr_Clear();
         PyErr_SetRaisedException(pending);
     }
+    if (kwdefaults_watcher >= 0) {
+        PyObject *pending = PyErr_GetRaisedException();
+        if (PyDict_ClearWatcher(kwdefaults_watcher) < 0)
+            PyErr_Clear();
+        PyErr_SetRaisedException(pending);
+    }
+    kwdefaults_watcher = -1;
 #endif
     function_watcher = -1;
 }
@@ -606,6 +621,41 @@ static int memo_put(PyObject *checked, int kind, PyObject *obj, PyObject *value,
     Py_XDECREF(old_obj);
     Py_XDECREF(old_value);
     return 0;
+}
+
+/* What an entry of a kind MEMO_BY_EPOCH is put under: the epoch before
+ * its value was made (a witness may run Python code that changes a
+ * function hashed already), and whether that made anything unwatched. */
+struct memo_since {
+    uint64_t epoch;
+    uint64_t unwatched;
+};
+
+/* 0, or -1 with an exception. */
+static int memo_since_now(PyObject *checked, struct memo_since *since)
+{
+    struct memo_table *table = memo_table(checked, 1);
+    if (!table)
+        return -1;
+    since->epoch = memo_epoch(table);
+    since->unwatched = unwatched_defaults;
+    return 0;
+}
+
+/* memo_put() of a value made since `since`, unless what it holds may have
+ * changed unseen meanwhile or may change unseen later: then nothing is
+ * remembered (0); -1 with an exception. */
+static int memo_put_since(PyObject *checked, int kind, PyObject *obj,
+                          PyObject *value, uint64_t number,
+                          const struct memo_since *since)
+{
+    struct memo_table *table = memo_table(checked, 1);
+    if (!table)
+        return -1;
+    if (!since->epoch || memo_epoch(table) != since->epoch ||
+        unwatched_defaults != since->unwatched)
+        return 0;
+    return memo_put(checked, kind, obj, value, number);
 }
 
 PyObject *pycds_memo_new_epoch(PyObject *module, PyObject *checked)
@@ -1511,12 +1561,15 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
     if (found && was == stamp)
         return out;
     Py_CLEAR(out);
+    struct memo_since since;
+    if (memo_since_now(checked, &since) < 0)
+        return NULL;
     out = namespace_hash(type, checked);
     /* A witness may run Python code that changes the class: the stamp
      * taken before then no longer matches, and the next call looks
      * again. */
-    if (out &&
-        memo_put(checked, MEMO_NAMESPACE, (PyObject *)type, out, stamp) < 0)
+    if (out && memo_put_since(checked, MEMO_NAMESPACE, (PyObject *)type, out,
+                              stamp, &since) < 0)
         Py_CLEAR(out);
     return out;
 }
@@ -1700,6 +1753,69 @@ static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
     return failed ? -1 : 0;
 }
 
+/* Whether a default holds a list, dict or set (in a tuple too), whose
+ * changes tell no watcher. */
+static int holds_mutable(PyObject *value, int depth)
+{
+    if (PyTuple_Check(value) || PyFrozenSet_CheckExact(value)) {
+        if (depth > DIGEST_DEPTH)
+            return 1;
+        PyObject *iterator = PyObject_GetIter(value), *item;
+        int found = 0;
+        while (iterator && !found && (item = PyIter_Next(iterator))) {
+            found = holds_mutable(item, depth + 1);
+            Py_DECREF(item);
+        }
+        Py_XDECREF(iterator);
+        PyErr_Clear(); /* (a tuple's or frozenset's iterator cannot fail) */
+        return found;
+    }
+    return !atom(value) && container(value);
+}
+
+#if PYCDS_FUNCTION_STAMPS
+/* A keyword-defaults dict hashed: changed in place, it counts as a
+ * change to its function (memo_epoch). */
+static int count_kwdefaults_change(PyDict_WatchEvent event, PyObject *dict,
+                                   PyObject *key, PyObject *new_value)
+{
+    (void)dict, (void)key, (void)new_value;
+    if (event != PyDict_EVENT_DEALLOCATED)
+        function_changes++;
+    return 0;
+}
+#endif
+
+/* After a function's defaults (a tuple) or keyword defaults (a dict) were
+ * hashed: the second watched where a watcher can be had (3.12+), and
+ * either counted unwatched when it holds a mutable container.  0, or -1
+ * with an exception. */
+static int watch_defaults(PyObject *values)
+{
+    int mutable = 0;
+    if (PyDict_Check(values)) {
+#if PYCDS_FUNCTION_STAMPS
+        if (kwdefaults_watcher == -1 && (kwdefaults_watcher = PyDict_AddWatcher(
+                                             count_kwdefaults_change)) < 0) {
+            PyErr_Clear();
+            kwdefaults_watcher = -2;
+        }
+        if (kwdefaults_watcher < 0)
+            unwatched_defaults++;
+        else if (PyDict_Watch(kwdefaults_watcher, values) < 0)
+            return -1;
+#endif
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (!mutable && PyDict_Next(values, &pos, &key, &value))
+            mutable = holds_mutable(value, 1);
+    } else
+        mutable = holds_mutable(values, 0);
+    if (mutable)
+        unwatched_defaults++;
+    return 0;
+}
+
 /* The state of a function: its closure's cells, defaults, keyword
  * defaults, attributes, code and globals (feed_code_and_globals); a class's
  * method's (as_method) without its cells (one may hold an instance of the
@@ -1773,12 +1889,15 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                                               checked, &nested)) < 0;
                 Py_DECREF(inside);
             }
-        } else
+        } else {
             /* The defaults tuple, keyword dict or attributes: their items,
              * containers among them by their own items (a mutable
              * default). */
             failed = put(all, part == 3 ? 'A' : 'D', NULL, 0) < 0 ||
                      feed_item(all, values, 0, checked, &nested) < 0;
+            if (!failed && part < 3)
+                failed = watch_defaults(values) < 0;
+        }
     }
     for (int part = 0; part < 4; part++)
         Py_XDECREF(parts[part]);
@@ -2182,10 +2301,14 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     Py_CLEAR(out);
     /* Stamped before: a change while it is digested (a witness may run
      * Python code) makes the next call digest it again. */
+    struct memo_since since;
+    if (memo_since_now(checked, &since) < 0)
+        return NULL;
     int nested = 0;
     out = digest_noting(value, checked, &nested);
     /* (not one that holds containers: they have no stamp of their own) */
-    if (out && !nested && memo_put(checked, MEMO_DIGEST, value, out, stamp) < 0)
+    if (out && !nested &&
+        memo_put_since(checked, MEMO_DIGEST, value, out, stamp, &since) < 0)
         Py_CLEAR(out);
     return out;
 }

@@ -2438,17 +2438,21 @@ def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path
 CHANGED_BY_THE_IMPORTER = {
     "dep5_.py": """
         class M:
-            def m(self, x=1):
-                return x
+            def m(self, x=1, y=[0], *, k=0):
+                return x + sum(y) + k
     """,
     "pkgm_/__init__.py": """
         __pycds_snapshot__ = False
         import os, dep5_
         from . import first
         if os.environ.get("CHANGE") == "defaults":
-            dep5_.M.m.__defaults__ = (2,)
+            dep5_.M.m.__defaults__ = (2, [0])
         if os.environ.get("CHANGE") == "code":
-            dep5_.M.m.__code__ = (lambda self, x=1: x + 10).__code__
+            dep5_.M.m.__code__ = (lambda self, x=1, y=[0], *, k=0: x + 10).__code__
+        if os.environ.get("CHANGE") == "mutable":
+            dep5_.M.m.__defaults__[1].append(100)
+        if os.environ.get("CHANGE") == "kwdefaults":
+            dep5_.M.m.__kwdefaults__["k"] = 5
         from . import second
     """,
     "pkgm_/first.py": """
@@ -2468,18 +2472,62 @@ CHANGED_BY_THE_IMPORTER = {
 
 def test_a_method_the_importer_changed_between_two_units(tmp_path: Path) -> None:
     """A body running as code that imports one unit, gives a method of a
-    class that unit read other defaults or other code, then imports a unit
-    that reads the class too: the second sees the method as it is now,
-    not as the first unit's checks remembered it."""
+    class that unit read other defaults or other code, changes a list
+    among its defaults or its keyword-defaults dict in place, then imports
+    a unit that reads the class too: the second sees the method as it is
+    now, not as the first unit's checks remembered it."""
     snap = snapshot_project(tmp_path, CHANGED_BY_THE_IMPORTER, ["app.py"])
     share = snap.share(["app.py"])
     assert_restored(share, "pkgm_.first", "pkgm_.second", dump_output=snap.dump_output)
     assert share.stdout == "1 1\n", share.stderr
-    for change, expected in [("defaults", "1 2\n"), ("code", "1 11\n")]:
+    for change, expected in [("defaults", "1 2\n"), ("code", "1 11\n"),
+                             ("mutable", "1 101\n"), ("kwdefaults", "1 6\n")]:
         plain = snap.plain(["app.py"], CHANGE=change)
         share = snap.share(["app.py"], CHANGE=change)
         assert share.stdout == plain.stdout == expected, (change, share.stderr)
         assert_restored(share, "pkgm_.first", dump_output=snap.dump_output)
+
+
+CHANGED_AFTER_A_NESTED_UNIT = {
+    "flags6_.py": "ON = False\n",
+    "dep6_.py": """
+        class M:
+            def m(self, x=1):
+                return x
+    """,
+    "leaf6_.py": "import dep6_\nL = dep6_.M().m()\n",
+    "first6_.py": "import dep6_\nD = dep6_.M().m()\n",
+    "second6_.py": "import dep6_\nD = dep6_.M().m()\n",
+    "changer6_.py": """
+        __pycds_snapshot__ = False
+        import flags6_, dep6_, leaf6_
+        if flags6_.ON:
+            dep6_.M.m.__defaults__ = (2,)
+    """,
+    "mid6_.py": "import first6_, changer6_, second6_\n",
+    "app.py": """
+        import os, flags6_
+        flags6_.ON = os.environ.get("CHANGE") == "late"
+        import dep6_, mid6_
+        print(mid6_.first6_.D, mid6_.second6_.D)
+    """,
+}
+
+
+def test_a_method_changed_by_a_body_after_the_unit_it_imported(tmp_path: Path) -> None:
+    """A unit's replayed imports run a module as code (it opts out), which
+    imports a unit of its own (read the class again) and then changes one
+    of the class's methods, adding no module: the next replayed unit sees
+    the change (3.11 has no function watcher: the restore forgets what it
+    remembered once a body that imported a unit runs on)."""
+    snap = snapshot_project(tmp_path, CHANGED_AFTER_A_NESTED_UNIT, ["app.py"])
+    share = snap.share(["app.py"])
+    assert_restored(share, "first6_", "leaf6_", "second6_", "mid6_",
+                    dump_output=snap.dump_output)
+    assert share.stdout == "1 1\n", share.stderr
+    plain = snap.plain(["app.py"], CHANGE="late")
+    share = snap.share(["app.py"], CHANGE="late")
+    assert share.stdout == plain.stdout == "1 2\n", share.stderr
 
 
 DELETED_IN_ORDER = {
