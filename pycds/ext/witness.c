@@ -1757,17 +1757,24 @@ static int feed_code_and_globals(struct hashed *all, PyFunctionObject *f,
  * changes tell no watcher. */
 static int holds_mutable(PyObject *value, int depth)
 {
-    if (PyTuple_Check(value) || PyFrozenSet_CheckExact(value)) {
-        if (depth > DIGEST_DEPTH)
-            return 1;
+    if (PyTuple_Check(value)) {
+        int found = depth > DIGEST_DEPTH;
+        for (Py_ssize_t i = 0; !found && i < PyTuple_GET_SIZE(value); i++)
+            found = holds_mutable(PyTuple_GET_ITEM(value, i), depth + 1);
+        return found;
+    }
+    if (PyFrozenSet_CheckExact(value)) {
         PyObject *iterator = PyObject_GetIter(value), *item;
-        int found = 0;
-        while (iterator && !found && (item = PyIter_Next(iterator))) {
+        int found = depth > DIGEST_DEPTH || !iterator;
+        while (!found && (item = PyIter_Next(iterator))) {
             found = holds_mutable(item, depth + 1);
             Py_DECREF(item);
         }
         Py_XDECREF(iterator);
-        PyErr_Clear(); /* (a tuple's or frozenset's iterator cannot fail) */
+        if (PyErr_Occurred()) { /* (none to be expected): as though held */
+            PyErr_Clear();
+            found = 1;
+        }
         return found;
     }
     return !atom(value) && container(value);
