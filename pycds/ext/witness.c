@@ -437,19 +437,13 @@ static void end_function_watch(void)
 {
     memset(function_marks, 0, sizeof function_marks);
 #if PYCDS_FUNCTION_STAMPS
-    if (function_watcher >= 0) {
-        /* (a table may end while an exception is on its way) */
-        PyObject *pending = PyErr_GetRaisedException();
-        if (PyFunction_ClearWatcher(function_watcher) < 0)
-            PyErr_Clear();
-        PyErr_SetRaisedException(pending);
-    }
-    if (kwdefaults_watcher >= 0) {
-        PyObject *pending = PyErr_GetRaisedException();
-        if (PyDict_ClearWatcher(kwdefaults_watcher) < 0)
-            PyErr_Clear();
-        PyErr_SetRaisedException(pending);
-    }
+    /* (a table may end while an exception is on its way) */
+    PyObject *pending = PyErr_GetRaisedException();
+    if (function_watcher >= 0 && PyFunction_ClearWatcher(function_watcher) < 0)
+        PyErr_Clear();
+    if (kwdefaults_watcher >= 0 && PyDict_ClearWatcher(kwdefaults_watcher) < 0)
+        PyErr_Clear();
+    PyErr_SetRaisedException(pending);
     kwdefaults_watcher = -1;
 #endif
     function_watcher = -1;
