@@ -82,7 +82,8 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
-# U18: a function's digest holds its code and whose globals it has, a
+# U19: a function's state holds its __name__, __doc__, __module__ and
+# annotations.  U18: a function's digest holds its code and whose globals it has, a
 # class's its methods' state and its tuples' items.  U15: reads kept by
 # their digests' hashes (H_HASHED), absent names as before.  U14: a digest looks at 4,096 items over all its containers (was 64 per
 # container).  U13: the contents' hashes of the files a body opened (U12: the modules
@@ -90,7 +91,7 @@ else:
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU18"
+UNIT_MAGIC = b"pycdsU19"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

@@ -1817,8 +1817,55 @@ static int watch_defaults(PyObject *values)
     return 0;
 }
 
+/* A function's annotations as a dict of them: what __annotations__ gives
+ * (3.11-3.13 keep a function's as the tuple of pairs its code made until
+ * the attribute is first read, and none until then where it has none:
+ * reading it makes an empty dict), so the forms hash alike.  A new
+ * reference; NULL with no exception for none. */
+static PyObject *annotations_of(PyFunctionObject *f)
+{
+    PyObject *held = f->func_annotations;
+    if (!held || (PyDict_Check(held) && PyDict_GET_SIZE(held) == 0) ||
+        (PyTuple_CheckExact(held) && PyTuple_GET_SIZE(held) == 0))
+        return NULL;
+    if (!PyTuple_CheckExact(held))
+        return Py_NewRef(held);
+    Py_ssize_t length = PyTuple_GET_SIZE(held);
+    PyObject *out = length % 2 == 0 ? PyDict_New() : Py_NewRef(held);
+    for (Py_ssize_t i = 0; out && PyDict_CheckExact(out) && i < length; i += 2)
+        if (PyDict_SetItem(out, PyTuple_GET_ITEM(held, i),
+                           PyTuple_GET_ITEM(held, i + 1)) < 0)
+            Py_CLEAR(out);
+    return out;
+}
+
+/* What a function's __name__, __doc__, __module__ and __annotations__
+ * give, into `all` (a decorator such as functools.wraps copies them; a
+ * program may set them first).  None of them renews a function watcher's
+ * count: between two units of one import they are not seen (README). */
+static int feed_function_names(struct hashed *all, PyFunctionObject *f,
+                               PyObject *checked)
+{
+    PyObject *annotations = annotations_of(f);
+    if (!annotations && PyErr_Occurred())
+        return -1;
+    /* Held from the start, as feed_function_state()'s parts are. */
+    PyObject *parts[4] = {Py_XNewRef(f->func_name), Py_XNewRef(f->func_doc),
+                          Py_XNewRef(f->func_module), annotations};
+    int nested = 0, failed = put(all, 'N', NULL, 0) < 0;
+    for (int part = 0; part < 4 && !failed; part++)
+        failed = !parts[part]
+                     ? put(all, '0', NULL, 0) < 0
+                     : feed_item(all, parts[part], part == 3 ? 0 : DIGEST_DEPTH,
+                                 checked, &nested) < 0;
+    for (int part = 0; part < 4; part++)
+        Py_XDECREF(parts[part]);
+    return failed ? -1 : 0;
+}
+
 /* The state of a function: its closure's cells, defaults, keyword
- * defaults, attributes, code and globals (feed_code_and_globals); a class's
+ * defaults, attributes, code and globals (feed_code_and_globals), names
+ * and annotations (feed_function_names); a class's
  * method's (as_method) without its cells (one may hold an instance of the
  * class, whose digest holds the class's state) nor its code (hashing every
  * method's costs more than the rest of a restore's checks: README). */
@@ -1846,7 +1893,8 @@ static int feed_function_state(struct hashed *all, PyObject *function,
         return -1;
     }
     int nested = 0;
-    int failed = feed_code_and_globals(all, f, checked, !as_method) < 0;
+    int failed = feed_code_and_globals(all, f, checked, !as_method) < 0 ||
+                 feed_function_names(all, f, checked) < 0;
     for (int part = 0; part < 4 && !failed; part++) {
         PyObject *values = parts[part];
         if (!values) {

@@ -2299,6 +2299,8 @@ CHANGED_FIRST = {
             @property
             def p(self, d=1):
                 return d
+            def doc(self, a: int = 0) -> int:
+                "doc"
         class Conf:
             def __init__(self, level):
                 self.level = level
@@ -2309,7 +2311,9 @@ CHANGED_FIRST = {
         import dep_
         R = [dep_.f(), dep_.h(), list(dep_.K.OPTS), sorted(dep_.K.FS),
              dep_.K().m(), dep_.K().tag(), dep_.K().p, dep_.K2.CONF.level,
-             dep_.K.__name__]
+             dep_.K.__name__, dep_.f.__name__, dep_.f.__doc__,
+             dep_.K.doc.__name__, dep_.K.doc.__doc__, dep_.K.doc.__module__,
+             dep_.K.doc.__annotations__]
     """,
     "app.py": """
         import os, sys, types
@@ -2339,6 +2343,20 @@ CHANGED_FIRST = {
             dep_.K2.CONF.level = 6
         if probe == "class_name":
             dep_.K.__name__ = "Renamed"
+        if probe == "function_name":
+            f.__name__ = "g"
+        if probe == "function_doc":
+            f.__doc__ = "a doc"
+        if probe == "method_name":
+            dep_.K.doc.__name__ = "renamed"
+        if probe == "method_doc":
+            dep_.K.doc.__doc__ = "another doc"
+        if probe == "method_module":
+            dep_.K.doc.__module__ = "elsewhere"
+        if probe == "method_annotations":
+            dep_.K.doc.__annotations__ = {"a": str}
+        if probe == "method_annotation_item":
+            dep_.K.doc.__annotations__["return"] = str
         import reader_
         print(reader_.R)
     """,
@@ -2346,7 +2364,9 @@ CHANGED_FIRST = {
 
 CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
                  "method_attribute", "property_defaults", "tuple", "frozenset",
-                 "instance", "instance_attribute", "class_name"]
+                 "instance", "instance_attribute", "class_name", "function_name",
+                 "function_doc", "method_name", "method_doc", "method_module",
+                 "method_annotations", "method_annotation_item"]
 
 
 def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
@@ -2355,7 +2375,9 @@ def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path
     the same file and line, or its globals; a method's defaults, keyword
     defaults or attributes; a property getter's defaults; a class's tuple,
     frozenset or instance attribute, that instance's attributes, the
-    class's __name__) gets the body run, and plain Python's output."""
+    class's __name__; a function's or method's __name__, __doc__,
+    __module__ or annotations) gets the body run, and plain Python's
+    output."""
     snap = snapshot_project(tmp_path, CHANGED_FIRST, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "reader_", dump_output=snap.dump_output)

@@ -582,8 +582,9 @@ def test_a_classs_read_holds_its_attributes_and_its_bases(
 
 def test_a_functions_read_holds_its_closure_and_defaults() -> None:
     """A function reads as ("=state", witness, 16 bytes): a list in its
-    cell by its items, a mutable default too, and its code (of the same
-    file and line too) and whose globals it runs with."""
+    cell by its items, a mutable default too, its code (of the same file
+    and line too), whose globals it runs with, its annotations and
+    __doc__."""
     plain = _cds.digest(helper)
     assert plain[:2] == ("=state", _cds.witness(helper)) and len(plain[2]) == 16
     other = types.FunctionType(helper.__code__.replace(co_consts=(2,)), helper.__globals__,
@@ -592,7 +593,12 @@ def test_a_functions_read_holds_its_closure_and_defaults() -> None:
     assert _cds.witness(other) == _cds.witness(helper) and _cds.digest(other) != plain
     elsewhere = types.FunctionType(helper.__code__, {"__name__": __name__}, "helper")
     assert _cds.digest(elsewhere) != plain
-    assert _cds.digest(types.FunctionType(helper.__code__, helper.__globals__, "helper")) == plain
+    twin = types.FunctionType(helper.__code__, helper.__globals__, "helper")
+    assert _cds.digest(twin) != plain  # no annotations: __annotations__ differs
+    twin.__annotations__ = dict(helper.__annotations__)
+    assert _cds.digest(twin) == plain
+    twin.__doc__ = "documented"
+    assert _cds.digest(twin) != plain
     before = _cds.digest(COUNT)
     assert before[0] == "=state" and before[1] == _cds.witness(COUNT)
     reads = [(__name__, "COUNT", before), (__name__, "with_default", _cds.digest(with_default))]
