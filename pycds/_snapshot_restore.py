@@ -1064,7 +1064,7 @@ def replay_imports(header: dict[str, Any], module: Any) -> None:
     imports = header[H_IMPORTS]
     # By __import__ from C: no Python frame between the nested imports.
     failed = _cds.unit_imports(imports, module.__dict__)
-    if not _cds.FUNCTION_STAMPS and not only_restores_ran(0):  # since the last restore
+    if not only_restores_ran(0):  # since the last restore
         forget_what_code_may_have_changed()
     if failed is not None:
         index, failure = failed
@@ -1252,12 +1252,11 @@ _body_ran = False
 def forget_what_code_may_have_changed() -> None:
     """Code other than a restore's ran, or may have, since the memo's
     entries were made (a body run as code between two restored modules of
-    one import, a hook): what no stamp covers is digested again (a
-    method's code or defaults; _cds.memo_new_epoch).  Where a watcher
-    counts changes to functions (3.12+, _cds.FUNCTION_STAMPS), those
-    entries move to a new epoch by themselves."""
+    one import, a hook): what it changed that no stamp covers is digested
+    again (a method's names, attributes or, on 3.11, its code or defaults;
+    an instance a class holds: _cds.memo_after_code)."""
     global _body_ran
-    _cds.memo_new_epoch(import_memo)
+    _cds.memo_after_code(import_memo)
     _body_ran = False
 
 
@@ -1671,8 +1670,6 @@ def restore(module: Any, code: Any, unit: Any) -> bool:
     """Restore `module` (made by the import system, its body not run) from
     `unit`; False to run `code` instead."""
     global _quiet_modules, _body_ran
-    if _cds.FUNCTION_STAMPS:
-        return restore_or_refuse(module, code, unit)
     replayed = imported_by_a_replay()
     if not (replayed and only_restores_ran(1)):
         forget_what_code_may_have_changed()
@@ -1750,7 +1747,7 @@ def restore_or_refuse(module: Any, code: Any, unit: Any) -> bool:
                 del op[1][op[2]]  # put back where the body added it, below
             apply_operation(op)
         _after_operations(operations)
-        if run_after_restore(operations) and not _cds.FUNCTION_STAMPS:
+        if run_after_restore(operations):
             forget_what_code_may_have_changed()
     if _log.level() >= 2:
         done = time.perf_counter()

@@ -132,9 +132,10 @@ static PyMethodDef module_methods[] = {
      "the first that no longer holds."},
     {"digest_hash", pycds_digest_hash, METH_O,
      "digest_hash(digest) -> int: its XXH3-64, what a unit keeps of a read."},
-    {"memo_new_epoch", pycds_memo_new_epoch, METH_O,
-     "memo_new_epoch(checked): forget what no stamp covers (classes'\n"
-     "namespaces, containers' and instances' digests)."},
+    {"memo_after_code", pycds_memo_after_code, METH_O,
+     "memo_after_code(checked) -> bool: whether code changed what the\n"
+     "checks read and no stamp renews (then what they remembered of it\n"
+     "is forgotten)."},
     {"check_hashed_reads",
      (PyCFunction)(void (*)(void))pycds_check_hashed_reads, METH_FASTCALL,
      "check_hashed_reads(groups, checked) -> None or (group, index) of the\n"

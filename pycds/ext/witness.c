@@ -354,15 +354,16 @@ static int path_gone(void)
  * reused while it is there. */
 
 enum memo_kind {
-    MEMO_WITNESS,     /* value: the object's witness; number: witness_stamp() */
-    MEMO_HASH,        /* number: the hash of its read digest */
-    MEMO_NAMESPACE,   /* value: namespace_hash(); number: the class's stamp */
-    MEMO_DIGEST,      /* value: its digest; number: its stamp */
-    MEMO_CODE,        /* value: code_hash() of a code object (which
-                       * cannot change) */
-    MEMO_TYPE_WITNESS /* value: the witness of any object of this type,
-                       * or None where each object has its own; number:
-                       * the type's witness_stamp() */
+    MEMO_WITNESS,   /* value: the object's witness; number: witness_stamp() */
+    MEMO_HASH,      /* number: the hash of its read digest */
+    MEMO_NAMESPACE, /* value: namespace_hash(); number: the class's stamp */
+    MEMO_DIGEST,    /* value: its digest; number: its stamp */
+    MEMO_CODE,      /* value: code_hash() of a code object (which
+                     * cannot change) */
+    MEMO_TYPE_WITNESS, /* value: the witness of any object of this type,
+                        * or None where each object has its own; number:
+                        * the type's witness_stamp() */
+    MEMO_READING       /* value: reading_of() the object (below) */
 };
 
 struct memo_entry {
@@ -383,7 +384,7 @@ struct memo_table {
     struct memo_entry *slots;
     size_t mask; /* slots - 1, a power of two less one */
     size_t used;
-    uint64_t epoch; /* memo_new_epoch()'s count */
+    uint64_t epoch; /* moved by readings that changed (memo_after_code) */
 };
 
 /* Changes to the code or defaults of functions whose state the checks
@@ -396,10 +397,11 @@ struct memo_table {
 #define MARK_BITS 65536
 static unsigned char function_marks[MARK_BITS / 8];
 static uint64_t function_changes;
-/* Functions hashed whose defaults or keyword defaults hold containers: a
- * change to those items tells no watcher, so what holds them is not
- * remembered (memo_since_now, memo_put_since). */
-static uint64_t unwatched_defaults;
+/* Containers hashed by their items that no stamp covers (among a
+ * function's defaults, keyword defaults or attributes; in a tuple a class
+ * holds): a change to those items tells no watcher, so what holds them
+ * is not remembered (memo_since_now, memo_put_since). */
+static uint64_t unwatched_containers;
 static size_t live_tables;        /* the marks are cleared when none is left */
 static int function_watcher = -1; /* -2: none could be had */
 #if PYCDS_FUNCTION_STAMPS
@@ -450,9 +452,9 @@ static void end_function_watch(void)
 }
 
 /* The epoch now: it moves with every change to a marked function's code
- * or defaults where a watcher counts them (3.12+), and with
- * memo_new_epoch() (3.11, where the restore calls it wherever code other
- * than its own may have run).  0: none to be had (every watcher taken),
+ * or defaults where a watcher counts them (3.12+), and with every reading
+ * found changed (note_reading, memo_after_code: where code other than the
+ * restore's may have run).  0: none to be had (every watcher taken),
  * nothing of such a kind holds. */
 static uint64_t memo_epoch(const struct memo_table *table)
 {
@@ -632,7 +634,7 @@ static int memo_since_now(PyObject *checked, struct memo_since *since)
     if (!table)
         return -1;
     since->epoch = memo_epoch(table);
-    since->unwatched = unwatched_defaults;
+    since->unwatched = unwatched_containers;
     return 0;
 }
 
@@ -647,22 +649,185 @@ static int memo_put_since(PyObject *checked, int kind, PyObject *obj,
     if (!table)
         return -1;
     if (!since->epoch || memo_epoch(table) != since->epoch ||
-        unwatched_defaults != since->unwatched)
+        unwatched_containers != since->unwatched)
         return 0;
     return memo_put(checked, kind, obj, value, number);
 }
 
-PyObject *pycds_memo_new_epoch(PyObject *module, PyObject *checked)
+/* ------------------------------------------------------- readings
+ *
+ * What the checks read of a function, a heap class or an instance that no
+ * stamp renews, kept as it was (MEMO_READING): a function's parts (its
+ * __name__, __doc__, __module__, annotations and attributes, which no
+ * watcher tells of; its code and defaults, which 3.11 has no watcher
+ * for), a class's names (3.13 renews no version tag for them), an
+ * instance's class and attributes (a settings object a class holds).
+ * The parts are held, so no address is reused, and a dict by a copy.
+ * Where code other than the checks' may have run between two restores
+ * (the restore says so: memo_after_code), every reading is compared with
+ * its object, and any difference moves the epoch: what was remembered
+ * under the old one is hashed again. */
+
+static PyObject *own_attrs(PyObject *obj);
+
+/* A part as a reading keeps it: none or an empty dict as None (a
+ * function's __dict__ or __annotations__, made empty when first read), a
+ * dict by a copy, anything else itself.  A new reference. */
+static PyObject *part_reading(PyObject *part)
+{
+    if (!part || (PyDict_Check(part) && PyDict_GET_SIZE(part) == 0))
+        Py_RETURN_NONE;
+    return PyDict_Check(part) ? PyDict_Copy(part) : Py_NewRef(part);
+}
+
+/* Whether `part` is still what part_reading() kept in `read`: the same
+ * object, or a dict of the same keys and values, in the same order
+ * (identity only: no Python code runs). */
+static int part_holds(PyObject *part, PyObject *read)
+{
+    if (!part || (PyDict_Check(part) && PyDict_GET_SIZE(part) == 0))
+        return read == Py_None;
+    if (!PyDict_Check(part))
+        return part == read;
+    if (!PyDict_Check(read) || PyDict_GET_SIZE(read) != PyDict_GET_SIZE(part))
+        return 0;
+    Py_ssize_t at_part = 0, at_read = 0;
+    PyObject *key, *value, *read_key, *read_value;
+    while (PyDict_Next(part, &at_part, &key, &value))
+        if (!PyDict_Next(read, &at_read, &read_key, &read_value) ||
+            key != read_key || value != read_value)
+            return 0;
+    return 1;
+}
+
+#define READ_PARTS 9
+
+/* The parts of `obj` a reading keeps (borrowed; NULL for none), and how
+ * many: 9 of a function, 2 of a heap class, 2 of an instance (its class
+ * and its attributes, `attrs`: own_attrs(), a new reference the caller
+ * releases); 0 for anything else. */
+static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
+                      PyObject **attrs)
+{
+    *attrs = NULL;
+    if (Py_TYPE(obj) == &PyFunction_Type) {
+        PyFunctionObject *f = (PyFunctionObject *)obj;
+        PyObject *all[READ_PARTS] = {
+            f->func_code,   f->func_defaults,    f->func_kwdefaults,
+            f->func_name,   f->func_qualname,    f->func_doc,
+            f->func_module, f->func_annotations, f->func_dict};
+        memcpy(parts, all, sizeof all);
+        return READ_PARTS;
+    }
+    if (PyType_Check(obj)) {
+        if (!(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            return 0;
+        parts[0] = ((PyHeapTypeObject *)obj)->ht_name;
+        parts[1] = ((PyHeapTypeObject *)obj)->ht_qualname;
+        return 2;
+    }
+    if (!(*attrs = own_attrs(obj)))
+        return -1;
+    parts[0] = (PyObject *)Py_TYPE(obj);
+    parts[1] = PyDict_Check(*attrs) ? *attrs : NULL;
+    return 2;
+}
+
+/* A tuple of obj's parts as part_reading() keeps them. */
+static PyObject *reading_of(PyObject *obj)
+{
+    PyObject *parts[READ_PARTS], *attrs;
+    int count = read_parts(obj, parts, &attrs);
+    PyObject *out = count < 0 ? NULL : PyTuple_New(count);
+    for (int i = 0; out && i < count; i++) {
+        PyObject *part = part_reading(parts[i]);
+        if (!part)
+            Py_CLEAR(out);
+        else
+            PyTuple_SET_ITEM(out, i, part);
+    }
+    Py_XDECREF(attrs);
+    return out;
+}
+
+/* Whether obj is still as `read` (reading_of()) says: 1, 0, or -1. */
+static int reading_holds(PyObject *obj, PyObject *read)
+{
+    PyObject *parts[READ_PARTS], *attrs;
+    int count = read_parts(obj, parts, &attrs);
+    if (count < 0)
+        return -1;
+    int holds = PyTuple_Check(read) && PyTuple_GET_SIZE(read) == count;
+    for (int i = 0; holds && i < count; i++)
+        holds = part_holds(parts[i], PyTuple_GET_ITEM(read, i));
+    Py_XDECREF(attrs);
+    return holds;
+}
+
+/* obj's reading noted in `checked` (nothing without one): a reading
+ * noted before that no longer holds moves the epoch first (code changed
+ * obj since, and what was remembered may hold the old parts).  0, or -1
+ * with an exception. */
+static int note_reading(PyObject *checked, PyObject *obj)
+{
+    if (!checked)
+        return 0;
+    PyObject *was = NULL;
+    uint64_t number = 0;
+    int found = memo_get(checked, MEMO_READING, obj, &was, &number);
+    int holds = found > 0 ? reading_holds(obj, was) : 0;
+    Py_XDECREF(was);
+    if (found < 0 || holds != 0)
+        return found < 0 || holds < 0 ? -1 : 0;
+    struct memo_table *table = found ? memo_table(checked, 0) : NULL;
+    if (table)
+        table->epoch++;
+    PyObject *now = reading_of(obj);
+    int failed = !now || memo_put(checked, MEMO_READING, obj, now, 0) < 0;
+    Py_XDECREF(now);
+    return failed ? -1 : 0;
+}
+
+PyObject *pycds_memo_after_code(PyObject *module, PyObject *checked)
 {
     (void)module;
     if (!PyDict_Check(checked))
-        return pycds_raise(PYCDS_ERROR_TYPE, "memo_new_epoch(checked: dict)");
+        return pycds_raise(PYCDS_ERROR_TYPE, "memo_after_code(checked: dict)");
     struct memo_table *table = memo_table(checked, 0);
-    if (!table && PyErr_Occurred())
-        return NULL;
-    if (table)
+    if (!table)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+    int changed = 0;
+    /* By index, the slots looked up again after each call that may run
+     * Python code (an allocation may collect, and a finalizer may use the
+     * table): a table that grew meanwhile is walked again. */
+    for (size_t i = 0; i <= table->mask; i++) {
+        struct memo_entry *entry = &table->slots[i];
+        if (!entry->obj || entry->kind != MEMO_READING)
+            continue;
+        int holds = reading_holds(entry->obj, entry->value);
+        if (holds < 0)
+            return NULL;
+        if (holds)
+            continue;
+        changed = 1;
+        struct memo_entry *slots = table->slots;
+        PyObject *now = reading_of(entry->obj);
+        if (!now)
+            return NULL;
+        if (table->slots != slots) { /* grew: look again from the start */
+            Py_DECREF(now);
+            i = (size_t)-1;
+            continue;
+        }
+        PyObject *old = entry->value;
+        entry->value = now;
+        Py_XDECREF(old);
+        if (table->slots != slots)
+            i = (size_t)-1;
+    }
+    if (changed)
         table->epoch++;
-    Py_RETURN_NONE;
+    return Py_NewRef(changed ? Py_True : Py_False);
 }
 
 /* What a remembered witness of obj is good for: a class's version tag,
@@ -1093,8 +1258,13 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
         return NULL;
     if (!checked)
         return witness_of(item);
-    if (PyFunction_Check(item) || PyType_Check(item) ||
-        PyModule_CheckExact(item))
+    if (PyFunction_Check(item) || PyType_Check(item))
+        /* (a digest remembered under its container's stamp holds the
+         * names in this witness, which no stamp renews: noted) */
+        return note_reading(checked, item) < 0
+                   ? NULL
+                   : remembered_witness(item, checked);
+    if (PyModule_CheckExact(item))
         return remembered_witness(item, checked);
     /* By its type where every object of the type has the same witness
      * (None remembered: a C callable's type, whose objects differ), while
@@ -1447,8 +1617,9 @@ static int feed_class_value(struct hashed *state, PyObject *item,
     if (PyDict_CheckExact(attrs) &&
         PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
         PyObject *pairs = shallow_attrs(attrs);
-        failed =
-            !pairs || put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
+        /* (its attributes change with no stamp of the class's: noted) */
+        failed = !pairs || (read == item && note_reading(checked, item) < 0) ||
+                 put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
         Py_XDECREF(pairs);
     }
     Py_DECREF(attrs);
@@ -1518,6 +1689,9 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
     }
     Py_XDECREF(order);
     Py_DECREF(ns);
+    /* (a list in a tuple it holds: hashed by its items, unstamped) */
+    if (nested)
+        unwatched_containers++;
     return failed || put(state, 'K', NULL, 0) < 0 ? -1 : 0;
 }
 
@@ -1774,6 +1948,18 @@ static int holds_mutable(PyObject *value, int depth)
     return !atom(value) && container(value);
 }
 
+/* Whether a function's attributes (a dict) hold a list, dict or set (a
+ * registry a decorator keeps there), whose changes tell no watcher. */
+static int attrs_hold_mutable(PyObject *attrs)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(attrs, &pos, &key, &value))
+        if (holds_mutable(value, 1))
+            return 1;
+    return 0;
+}
+
 #if PYCDS_FUNCTION_STAMPS
 /* A keyword-defaults dict hashed: changed in place, it counts as a
  * change to its function (memo_epoch). */
@@ -1802,7 +1988,7 @@ static int watch_defaults(PyObject *values)
             kwdefaults_watcher = -2;
         }
         if (kwdefaults_watcher < 0)
-            unwatched_defaults++;
+            unwatched_containers++;
         else if (PyDict_Watch(kwdefaults_watcher, values) < 0)
             return -1;
 #endif
@@ -1813,7 +1999,7 @@ static int watch_defaults(PyObject *values)
     } else
         mutable = holds_mutable(values, 0);
     if (mutable)
-        unwatched_defaults++;
+        unwatched_containers++;
     return 0;
 }
 
@@ -1874,6 +2060,8 @@ static int feed_function_state(struct hashed *all, PyObject *function,
 {
     PyFunctionObject *f = (PyFunctionObject *)function;
     mark_function(function); /* its code and defaults, watched (memo_epoch) */
+    if (note_reading(checked, function) < 0) /* and its other parts */
+        return -1;
     /* Its attributes (a marker a decorator or a program set, __wrapped__,
      * __signature__), as a unit's operations will leave them. */
     PyObject *attrs = read_as(function);
@@ -1946,6 +2134,8 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                      feed_item(all, values, 0, checked, &nested) < 0;
             if (!failed && part < 3)
                 failed = watch_defaults(values) < 0;
+            if (!failed && part == 3 && attrs_hold_mutable(values))
+                unwatched_containers++;
         }
     }
     for (int part = 0; part < 4; part++)

@@ -90,11 +90,13 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
  * states hash it), what a unit keeps of most reads instead of the digest. */
 PyObject *pycds_digest_hash(PyObject *module, PyObject *digest);
 
-/* memo_new_epoch(checked) -> None: what `checked` remembers of classes'
- * namespaces and of containers' and instances' digests no longer holds
- * (code other than the restore's may have changed what no stamp shows);
- * witnesses, code hashes and steady values' hashes stay. */
-PyObject *pycds_memo_new_epoch(PyObject *module, PyObject *checked);
+/* memo_after_code(checked) -> bool: code other than the restore's may
+ * have run; whether it changed a part of a function, class or instance
+ * that the checks read and no stamp renews.  If so, what `checked`
+ * remembers of classes' namespaces and of containers' and instances'
+ * digests no longer holds; witnesses, code hashes and steady values'
+ * hashes stay. */
+PyObject *pycds_memo_after_code(PyObject *module, PyObject *checked);
 
 /* check_hashed_reads(groups, checked) -> None, or (group, index) of the
  * first read that no longer holds: each group is (module, (attribute,

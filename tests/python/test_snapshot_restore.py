@@ -2401,6 +2401,12 @@ CHANGED_DURING = {
         class M:
             def m(self, x=1):
                 return x
+        class Conf:
+            level = 0
+        class Holder:
+            CONF = Conf()
+            PARTS = ([],)
+        M.m.tags = []
     """,
     "pkg_/__init__.py": """
         import dep2_
@@ -2411,6 +2417,9 @@ CHANGED_DURING = {
         N = dep2_.K.__name__
         H = len(dep2_.OBJ.handlers)
         D = dep2_.M().m()
+        E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
+             getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
+             len(dep2_.Holder.PARTS[0]))
     """,
     "pkg_/mut.py": """
         __pycds_snapshot__ = False
@@ -2423,17 +2432,31 @@ CHANGED_DURING = {
             dep2_.M.m.__defaults__ = (2,)
         if os.environ.get("CHANGE") == "code":
             dep2_.M.m.__code__ = (lambda self, x=1: x + 10).__code__
+        if os.environ.get("CHANGE") == "instance":
+            dep2_.Holder.CONF.level = 3
+        if os.environ.get("CHANGE") == "method_name":
+            dep2_.M.m.__name__ = "renamed"
+        if os.environ.get("CHANGE") == "method_attribute":
+            dep2_.M.m.mark = "marked"
+        if os.environ.get("CHANGE") == "attribute_list":
+            dep2_.M.m.tags.append("t")
+        if os.environ.get("CHANGE") == "list_in_tuple":
+            dep2_.Holder.PARTS[0].append(1)
     """,
     "pkg_/second.py": """
         import dep2_
         N = dep2_.K.__name__
         H = len(dep2_.OBJ.handlers)
         D = dep2_.M().m()
+        E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
+             getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
+             len(dep2_.Holder.PARTS[0]))
     """,
     "app.py": """
         import pkg_
         print(pkg_.first.N, pkg_.first.H, pkg_.first.D,
               pkg_.second.N, pkg_.second.H, pkg_.second.D)
+        print(*pkg_.first.E, *pkg_.second.E)
     """,
 }
 
@@ -2441,17 +2464,27 @@ CHANGED_DURING = {
 def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path) -> None:
     """A body run as code between two units of one import (a module that
     opts out) that renames a class both read, appends to a list on the
-    base class of an instance both read, or gives a method of a class both
-    called other defaults or other code (which renews no version tag of the
-    class): the second unit's checks see the change, not what the first
-    unit's checks remembered."""
+    base class of an instance both read, gives a method of a class both
+    called other defaults or other code, another __name__ or an attribute,
+    or changes an instance a class holds, a list among a method's
+    attributes or in a tuple a class holds (none of which renews a version
+    tag of the class): the second unit's checks see the change, not what
+    the first unit's checks remembered."""
     snap = snapshot_project(tmp_path, CHANGED_DURING, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg_.first", "pkg_.second", dump_output=snap.dump_output)
-    assert share.stdout == plain.stdout == "K 0 1 K 0 1\n", share.stderr
+    unchanged = "0 m None 0 0 0 m None 0 0\n"
+    assert share.stdout == plain.stdout == "K 0 1 K 0 1\n" + unchanged, share.stderr
     assert_each_change_seen(snap, "pkg_.first", [
-        ("rename", "K 0 1 Renamed 0 1\n"), ("handlers", "K 0 1 K 1 1\n"),
-        ("defaults", "K 0 1 K 0 2\n"), ("code", "K 0 1 K 0 11\n")])
+        ("rename", "K 0 1 Renamed 0 1\n" + unchanged),
+        ("handlers", "K 0 1 K 1 1\n" + unchanged),
+        ("defaults", "K 0 1 K 0 2\n" + unchanged),
+        ("code", "K 0 1 K 0 11\n" + unchanged),
+        ("instance", "K 0 1 K 0 1\n0 m None 0 0 3 m None 0 0\n"),
+        ("method_name", "K 0 1 K 0 1\n0 m None 0 0 0 renamed None 0 0\n"),
+        ("method_attribute", "K 0 1 K 0 1\n0 m None 0 0 0 m marked 0 0\n"),
+        ("attribute_list", "K 0 1 K 0 1\n0 m None 0 0 0 m None 1 0\n"),
+        ("list_in_tuple", "K 0 1 K 0 1\n0 m None 0 0 0 m None 0 1\n")])
 
 
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:

@@ -246,6 +246,15 @@ def check_reads(bindings: list[Any], entries: list[Any], checked: dict[Any, Any]
     return answer
 
 
+def after_code(checked: dict[Any, Any]) -> bool:
+    """_cds.memo_after_code's answer for `checked`, once the memo of the
+    form units keep (check_reads) gave the same one."""
+    hashed = _cds.memo_after_code(_HASHED_MEMOS.setdefault(id(checked), {}))
+    answer = _cds.memo_after_code(checked)
+    assert hashed == answer
+    return answer
+
+
 def reads(*names: str) -> list[Any]:
     me = sys.modules[__name__]
     return [(__name__, name, _cds.digest(getattr(me, name))) for name in names]
@@ -578,6 +587,38 @@ def test_a_classs_read_holds_its_attributes_and_its_bases(
     assert check_reads([], reads, checked) is None
     monkeypatch.setattr(Derived, "greeting", "own")
     assert check_reads([], reads, checked) == (1, 0)
+
+
+class LevelSetting:
+    def __init__(self) -> None:
+        self.level = 0
+
+
+class Configured:
+    CONF = LevelSetting()
+
+
+def test_code_that_ran_moves_the_memo_only_where_it_changed_a_reading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where code other than the checks' may have run (memo_after_code),
+    what the checks remembered of a class holds unless that code changed
+    a part no stamp renews: a method's __doc__ or attributes, an instance
+    the class holds.  Then it is forgotten, and the read fails."""
+    checked: dict[Any, Any] = {}
+    reads = [(__name__, "Derived", _cds.digest(Derived)),
+             (__name__, "Configured", _cds.digest(Configured))]
+    assert check_reads([], reads, checked) is None
+    assert after_code(checked) is False
+    changes = [(Base.method, "__doc__", "changed"), (Base.method, "mark", 1),
+               (Configured.CONF, "level", 2)]
+    for obj, name, value in changes:
+        monkeypatch.setattr(obj, name, value, raising=False)
+        assert after_code(checked) is True, name
+        assert check_reads([], reads, checked) is not None, name
+        monkeypatch.undo()
+        assert after_code(checked) is True, name
+        assert check_reads([], reads, checked) is None, name
+        assert after_code(checked) is False, name
 
 
 def test_a_functions_read_holds_its_closure_and_defaults() -> None:
