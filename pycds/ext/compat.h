@@ -580,6 +580,23 @@ static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
  * none (witness.c's memo_epoch then moves only when the restore says). */
 #define PYCDS_FUNCTION_STAMPS (!PYCDS_PY311)
 
+/* A function's __type_params__ (borrowed; NULL where it has none, or an
+ * empty tuple: what functools.wraps copies from a function without any,
+ * and what a restored function leaves unset): 3.12 keeps them in the
+ * function, 3.11 has none. */
+static inline PyObject *pycds_function_type_params(PyFunctionObject *f)
+{
+#if PYCDS_PY311
+    (void)f;
+    return NULL;
+#else
+    PyObject *params = f->func_typeparams;
+    return params && PyTuple_Check(params) && PyTuple_GET_SIZE(params) == 0
+               ? NULL
+               : params;
+#endif
+}
+
 /* ------------------------------------------------------------- exit */
 
 /* Report that flushing sys.stdout at exit failed (the current exception)

@@ -376,9 +376,12 @@ struct memo_entry {
 
 /* A class's namespace hash and a container's or instance's digest hold
  * state that their stamps do not cover (a method's code and defaults, a
- * property's functions): such an entry holds only in the epoch it was put
- * in (memo_epoch). */
-#define MEMO_BY_EPOCH(kind) ((kind) == MEMO_NAMESPACE || (kind) == MEMO_DIGEST)
+ * property's functions), and so does the witness of a type's instances
+ * (the type's names, on 3.13): such an entry holds only in the epoch it
+ * was put in (memo_epoch). */
+#define MEMO_BY_EPOCH(kind)                                                    \
+    ((kind) == MEMO_NAMESPACE || (kind) == MEMO_DIGEST ||                      \
+     (kind) == MEMO_TYPE_WITNESS)
 
 struct memo_table {
     struct memo_entry *slots;
@@ -689,10 +692,23 @@ static int part_holds(PyObject *part, PyObject *read)
         return read == Py_None;
     if (!PyDict_Check(part))
         return part == read;
-    if (!PyDict_Check(read) || PyDict_GET_SIZE(read) != PyDict_GET_SIZE(part))
-        return 0;
     Py_ssize_t at_part = 0, at_read = 0;
     PyObject *key, *value, *read_key, *read_value;
+    if (PyTuple_CheckExact(read)) {
+        /* Annotations read since as a dict: made of the same pairs the
+         * tuple held, in order (what the program sees is unchanged). */
+        if (PyTuple_GET_SIZE(read) != 2 * PyDict_GET_SIZE(part))
+            return 0;
+        while (PyDict_Next(part, &at_part, &key, &value)) {
+            if (key != PyTuple_GET_ITEM(read, at_read) ||
+                value != PyTuple_GET_ITEM(read, at_read + 1))
+                return 0;
+            at_read += 2;
+        }
+        return 1;
+    }
+    if (!PyDict_Check(read) || PyDict_GET_SIZE(read) != PyDict_GET_SIZE(part))
+        return 0;
     while (PyDict_Next(part, &at_part, &key, &value))
         if (!PyDict_Next(read, &at_read, &read_key, &read_value) ||
             key != read_key || value != read_value)
@@ -700,10 +716,10 @@ static int part_holds(PyObject *part, PyObject *read)
     return 1;
 }
 
-#define READ_PARTS 9
+#define READ_PARTS 10
 
 /* The parts of `obj` a reading keeps (borrowed; NULL for none), and how
- * many: 9 of a function, 2 of a heap class, 2 of an instance (its class
+ * many: 10 of a function, 2 of a heap class, 2 of an instance (its class
  * and its attributes, `attrs`: own_attrs(), a new reference the caller
  * releases); 0 for anything else. */
 static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
@@ -713,9 +729,11 @@ static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
     if (Py_TYPE(obj) == &PyFunction_Type) {
         PyFunctionObject *f = (PyFunctionObject *)obj;
         PyObject *all[READ_PARTS] = {
-            f->func_code,   f->func_defaults,    f->func_kwdefaults,
-            f->func_name,   f->func_qualname,    f->func_doc,
-            f->func_module, f->func_annotations, f->func_dict};
+            f->func_code,       f->func_defaults,
+            f->func_kwdefaults, f->func_name,
+            f->func_qualname,   f->func_doc,
+            f->func_module,     f->func_annotations,
+            f->func_dict,       pycds_function_type_params(f)};
         memcpy(parts, all, sizeof all);
         return READ_PARTS;
     }
@@ -738,6 +756,10 @@ static PyObject *reading_of(PyObject *obj)
 {
     PyObject *parts[READ_PARTS], *attrs;
     int count = read_parts(obj, parts, &attrs);
+    /* Held while copied: an allocation may collect, and a finalizer may
+     * replace a part (a function's __dict__), freeing it. */
+    for (int i = 0; i < count; i++)
+        Py_XINCREF(parts[i]);
     PyObject *out = count < 0 ? NULL : PyTuple_New(count);
     for (int i = 0; out && i < count; i++) {
         PyObject *part = part_reading(parts[i]);
@@ -746,6 +768,8 @@ static PyObject *reading_of(PyObject *obj)
         else
             PyTuple_SET_ITEM(out, i, part);
     }
+    for (int i = 0; i < count; i++)
+        Py_XDECREF(parts[i]);
     Py_XDECREF(attrs);
     return out;
 }
@@ -770,7 +794,9 @@ static int reading_holds(PyObject *obj, PyObject *read)
  * with an exception. */
 static int note_reading(PyObject *checked, PyObject *obj)
 {
-    if (!checked)
+    /* (a static type: nothing a program can change) */
+    if (!checked || (PyType_Check(obj) &&
+                     !(((PyTypeObject *)obj)->tp_flags & Py_TPFLAGS_HEAPTYPE)))
         return 0;
     PyObject *was = NULL;
     uint64_t number = 0;
@@ -796,37 +822,40 @@ PyObject *pycds_memo_after_code(PyObject *module, PyObject *checked)
     struct memo_table *table = memo_table(checked, 0);
     if (!table)
         return PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
-    int changed = 0;
-    /* By index, the slots looked up again after each call that may run
-     * Python code (an allocation may collect, and a finalizer may use the
-     * table): a table that grew meanwhile is walked again. */
-    for (size_t i = 0; i <= table->mask; i++) {
+    /* The table held for the walk (its capsule), and each entry's object
+     * and reading while they are compared: an allocation may collect, and
+     * a finalizer may use the table (a restore's checks), growing it or
+     * replacing the entry.  By index, walked again from the start when the
+     * table grew meanwhile. */
+    PyObject *capsule =
+        Py_XNewRef(PyDict_GetItemWithError(checked, memo_tag()));
+    if (!capsule)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+    int changed = 0, failed = 0;
+    for (size_t i = 0; !failed && i <= table->mask; i++) {
         struct memo_entry *entry = &table->slots[i];
         if (!entry->obj || entry->kind != MEMO_READING)
             continue;
-        int holds = reading_holds(entry->obj, entry->value);
-        if (holds < 0)
-            return NULL;
-        if (holds)
-            continue;
-        changed = 1;
-        struct memo_entry *slots = table->slots;
-        PyObject *now = reading_of(entry->obj);
-        if (!now)
-            return NULL;
-        if (table->slots != slots) { /* grew: look again from the start */
-            Py_DECREF(now);
-            i = (size_t)-1;
-            continue;
-        }
-        PyObject *old = entry->value;
-        entry->value = now;
-        Py_XDECREF(old);
+        const struct memo_entry *slots = table->slots;
+        PyObject *obj = Py_NewRef(entry->obj), *read = Py_NewRef(entry->value);
+        int holds = reading_holds(obj, read);
+        PyObject *now = holds == 0 ? reading_of(obj) : NULL;
+        failed = holds < 0 || (holds == 0 && !now) ||
+                 (now && memo_put(checked, MEMO_READING, obj, now, 0) < 0);
+        changed = changed || holds == 0;
+        Py_DECREF(obj);
+        Py_DECREF(read);
+        Py_XDECREF(now);
         if (table->slots != slots)
             i = (size_t)-1;
     }
+    /* (moved on a failure too: readings taken anew hold for the changed
+     * objects, and what was remembered of them must not) */
     if (changed)
         table->epoch++;
+    Py_DECREF(capsule);
+    if (failed)
+        return NULL;
     return Py_NewRef(changed ? Py_True : Py_False);
 }
 
@@ -1270,6 +1299,11 @@ static PyObject *item_witness(PyObject *item, PyObject *checked)
      * (None remembered: a C callable's type, whose objects differ), while
      * the type's stamp holds (its name is in the witness). */
     PyTypeObject *type = Py_TYPE(item);
+    /* (3.13 renews no version tag when a class's __name__ or __qualname__
+     * is set: its names noted, the epoch moves with them) */
+    if ((type->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+        note_reading(checked, (PyObject *)type) < 0)
+        return NULL;
     uint64_t stamp = witness_stamp((PyObject *)type), was = 0;
     PyObject *known = NULL;
     int found =
@@ -2025,10 +2059,11 @@ static PyObject *annotations_of(PyFunctionObject *f)
     return out;
 }
 
-/* What a function's __name__, __doc__, __module__ and __annotations__
- * give, into `all` (a decorator such as functools.wraps copies them; a
- * program may set them first).  None of them renews a function watcher's
- * count: between two units of one import they are not seen (README). */
+/* What a function's __name__, __doc__, __module__, __annotations__ and
+ * __type_params__ (3.12+) give, into `all` (a decorator such as functools.wraps
+ * copies them; a program may set them first).  None of them renews a function
+ * watcher's count: between two units of one import they are not seen (README).
+ */
 static int feed_function_names(struct hashed *all, PyFunctionObject *f,
                                PyObject *checked)
 {
@@ -2036,16 +2071,20 @@ static int feed_function_names(struct hashed *all, PyFunctionObject *f,
     if (!annotations && PyErr_Occurred())
         return -1;
     /* Held from the start, as feed_function_state()'s parts are. */
-    PyObject *parts[4] = {Py_XNewRef(f->func_name), Py_XNewRef(f->func_doc),
-                          Py_XNewRef(f->func_module), annotations};
+    PyObject *parts[5] = {Py_XNewRef(f->func_name), Py_XNewRef(f->func_doc),
+                          Py_XNewRef(f->func_module), annotations,
+                          Py_XNewRef(pycds_function_type_params(f))};
     int nested = 0, failed = put(all, 'N', NULL, 0) < 0;
-    for (int part = 0; part < 4 && !failed; part++)
+    for (int part = 0; part < 5 && !failed; part++)
         failed = !parts[part]
                      ? put(all, '0', NULL, 0) < 0
                      : feed_item(all, parts[part], part == 3 ? 0 : DIGEST_DEPTH,
                                  checked, &nested) < 0;
-    for (int part = 0; part < 4; part++)
+    for (int part = 0; part < 5; part++)
         Py_XDECREF(parts[part]);
+    /* (a list among its annotations: hashed by its items, unstamped) */
+    if (nested)
+        unwatched_containers++;
     return failed ? -1 : 0;
 }
 

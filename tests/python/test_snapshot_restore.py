@@ -2313,7 +2313,8 @@ CHANGED_FIRST = {
              dep_.K().m(), dep_.K().tag(), dep_.K().p, dep_.K2.CONF.level,
              dep_.K.__name__, dep_.f.__name__, dep_.f.__doc__,
              dep_.K.doc.__name__, dep_.K.doc.__doc__, dep_.K.doc.__module__,
-             dep_.K.doc.__annotations__]
+             dep_.K.doc.__annotations__,
+             getattr(dep_.K.doc, "__type_params__", ())]
     """,
     "app.py": """
         import os, sys, types
@@ -2357,6 +2358,9 @@ CHANGED_FIRST = {
             dep_.K.doc.__annotations__ = {"a": str}
         if probe == "method_annotation_item":
             dep_.K.doc.__annotations__["return"] = str
+        if probe == "method_type_params":  # an attribute on 3.11
+            import typing
+            dep_.K.doc.__type_params__ = (typing.TypeVar("T"),)
         import reader_
         print(reader_.R)
     """,
@@ -2366,7 +2370,8 @@ CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
                  "method_attribute", "property_defaults", "tuple", "frozenset",
                  "instance", "instance_attribute", "class_name", "function_name",
                  "function_doc", "method_name", "method_doc", "method_module",
-                 "method_annotations", "method_annotation_item"]
+                 "method_annotations", "method_annotation_item",
+                 "method_type_params"]
 
 
 def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
@@ -2376,7 +2381,7 @@ def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path
     defaults or attributes; a property getter's defaults; a class's tuple,
     frozenset or instance attribute, that instance's attributes, the
     class's __name__; a function's or method's __name__, __doc__,
-    __module__ or annotations) gets the body run, and plain Python's
+    __module__, annotations or __type_params__) gets the body run, and plain Python's
     output."""
     snap = snapshot_project(tmp_path, CHANGED_FIRST, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
@@ -2401,6 +2406,8 @@ CHANGED_DURING = {
         class M:
             def m(self, x=1):
                 return x
+            def n(self, a: ["a"] = 0):
+                return a
         class Conf:
             level = 0
         class Holder:
@@ -2419,7 +2426,8 @@ CHANGED_DURING = {
         D = dep2_.M().m()
         E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
              getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
-             len(dep2_.Holder.PARTS[0]))
+             len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
+             len(dep2_.M.n.__annotations__["a"]))
     """,
     "pkg_/mut.py": """
         __pycds_snapshot__ = False
@@ -2442,6 +2450,10 @@ CHANGED_DURING = {
             dep2_.M.m.tags.append("t")
         if os.environ.get("CHANGE") == "list_in_tuple":
             dep2_.Holder.PARTS[0].append(1)
+        if os.environ.get("CHANGE") == "instance_class_name":
+            dep2_.Obj.__qualname__ = "Other"
+        if os.environ.get("CHANGE") == "annotation_list":
+            dep2_.M.n.__annotations__["a"].append("b")
     """,
     "pkg_/second.py": """
         import dep2_
@@ -2450,7 +2462,8 @@ CHANGED_DURING = {
         D = dep2_.M().m()
         E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
              getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
-             len(dep2_.Holder.PARTS[0]))
+             len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
+             len(dep2_.M.n.__annotations__["a"]))
     """,
     "app.py": """
         import pkg_
@@ -2467,24 +2480,28 @@ def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path
     base class of an instance both read, gives a method of a class both
     called other defaults or other code, another __name__ or an attribute,
     or changes an instance a class holds, a list among a method's
-    attributes or in a tuple a class holds (none of which renews a version
-    tag of the class): the second unit's checks see the change, not what
+    attributes, its annotations or in a tuple a class holds, or renames
+    the class of an
+    instance both read (none of which renews a version tag of the class
+    on 3.13): the second unit's checks see the change, not what
     the first unit's checks remembered."""
     snap = snapshot_project(tmp_path, CHANGED_DURING, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg_.first", "pkg_.second", dump_output=snap.dump_output)
-    unchanged = "0 m None 0 0 0 m None 0 0\n"
+    unchanged = "0 m None 0 0 Obj 1 0 m None 0 0 Obj 1\n"
     assert share.stdout == plain.stdout == "K 0 1 K 0 1\n" + unchanged, share.stderr
     assert_each_change_seen(snap, "pkg_.first", [
         ("rename", "K 0 1 Renamed 0 1\n" + unchanged),
         ("handlers", "K 0 1 K 1 1\n" + unchanged),
         ("defaults", "K 0 1 K 0 2\n" + unchanged),
         ("code", "K 0 1 K 0 11\n" + unchanged),
-        ("instance", "K 0 1 K 0 1\n0 m None 0 0 3 m None 0 0\n"),
-        ("method_name", "K 0 1 K 0 1\n0 m None 0 0 0 renamed None 0 0\n"),
-        ("method_attribute", "K 0 1 K 0 1\n0 m None 0 0 0 m marked 0 0\n"),
-        ("attribute_list", "K 0 1 K 0 1\n0 m None 0 0 0 m None 1 0\n"),
-        ("list_in_tuple", "K 0 1 K 0 1\n0 m None 0 0 0 m None 0 1\n")])
+        ("instance", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 3 m None 0 0 Obj 1\n"),
+        ("method_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 renamed None 0 0 Obj 1\n"),
+        ("method_attribute", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m marked 0 0 Obj 1\n"),
+        ("attribute_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 1 0 Obj 1\n"),
+        ("list_in_tuple", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 1 Obj 1\n"),
+        ("instance_class_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Other 1\n"),
+        ("annotation_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Obj 2\n")])
 
 
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:

@@ -598,16 +598,26 @@ class Configured:
     CONF = LevelSetting()
 
 
+class Annotated:
+    def method(self, x: int) -> str:
+        return str(x)
+
+
 def test_code_that_ran_moves_the_memo_only_where_it_changed_a_reading(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Where code other than the checks' may have run (memo_after_code),
     what the checks remembered of a class holds unless that code changed
     a part no stamp renews: a method's __doc__ or attributes, an instance
-    the class holds.  Then it is forgotten, and the read fails."""
+    the class holds (not a method's annotations made a dict by reading
+    them).  Then it is forgotten, and the read fails."""
     checked: dict[Any, Any] = {}
     reads = [(__name__, "Derived", _cds.digest(Derived)),
-             (__name__, "Configured", _cds.digest(Configured))]
+             (__name__, "Configured", _cds.digest(Configured)),
+             (__name__, "Annotated", _cds.digest(Annotated))]
     assert check_reads([], reads, checked) is None
+    assert after_code(checked) is False
+    # (annotations read, made a dict of the pairs the code left: the same)
+    assert Annotated.method.__annotations__ == {"x": "int", "return": "str"}
     assert after_code(checked) is False
     changes = [(Base.method, "__doc__", "changed"), (Base.method, "mark", 1),
                (Configured.CONF, "level", 2)]
