@@ -83,8 +83,8 @@ else:
 
 # The format, written once (the writer imports these).
 # U19: a function's state holds its __name__, __doc__, __module__,
-# annotations and __type_params__.  U18: a function's digest holds its code and whose globals it has, a
-# class's its methods' state and its tuples' items.  U15: reads kept by
+# annotations and __type_params__.  U18: a function's digest holds its
+# code and whose globals it has, a class's its methods' state and its tuples' items.  U15: reads kept by
 # their digests' hashes (H_HASHED), absent names as before.  U14: a digest looks at 4,096 items over all its containers (was 64 per
 # container).  U13: the contents' hashes of the files a body opened (U12: the modules
 # whose code a body ran; U11: a class's witness holds its

@@ -577,7 +577,8 @@ static inline int pycds_dict_stamp(PyObject *dict, uint64_t *stamp)
 
 /* Whether function watchers (PyFunction_AddWatcher) tell of changes to a
  * function's code, defaults and keyword defaults: 3.12 and 3.13; 3.11 has
- * none (witness.c's memo_epoch then moves only when the restore says). */
+ * none (witness.c's readings see those changes where the restore says
+ * code may have run: memo_after_code). */
 #define PYCDS_FUNCTION_STAMPS (!PYCDS_PY311)
 
 /* A function's __type_params__ (borrowed; NULL where it has none, or an

@@ -321,8 +321,6 @@ PyMODINIT_FUNC PyInit__cds(void)
         pycds_add_format_constants(m) < 0 || pycds_finder_init(m) < 0 ||
         PyModule_AddIntConstant(m, "OBJECT_FORMAT", PYCDS_OBJECT_FORMAT) < 0 ||
         PyModule_AddIntConstant(m, "FORMAT_VERSION", CDS_FORMAT_VERSION) < 0 ||
-        PyModule_AddIntConstant(m, "FUNCTION_STAMPS", PYCDS_FUNCTION_STAMPS) <
-            0 ||
         PyModule_AddIntConstant(m, "STATUS_UNTRUSTED", PYCDS_STATUS_UNTRUSTED) <
             0 ||
         PyModule_AddIntConstant(m, "STATUS_SETTINGS", PYCDS_STATUS_SETTINGS) <
