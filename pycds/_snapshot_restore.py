@@ -82,6 +82,8 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
+# U20: a class's state holds the state of the classes it holds and of
+# its instances' classes, its partials' functions and its methods' cells.
 # U19: a function's state holds its __name__, __doc__, __module__,
 # annotations and __type_params__.  U18: a function's digest holds its
 # code and whose globals it has, a class's its methods' state and its tuples' items.  U15: reads kept by
@@ -91,7 +93,7 @@ else:
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU19"
+UNIT_MAGIC = b"pycdsU20"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

@@ -363,7 +363,9 @@ enum memo_kind {
     MEMO_TYPE_WITNESS, /* value: the witness of any object of this type,
                         * or None where each object has its own; number:
                         * the type's witness_stamp() */
-    MEMO_READING       /* value: reading_of() the object (below) */
+    MEMO_READING,      /* value: reading_of() the object (below) */
+    MEMO_SHALLOW       /* as MEMO_NAMESPACE, of a class another holds
+                        * (feed_held_class) */
 };
 
 struct memo_entry {
@@ -381,7 +383,7 @@ struct memo_entry {
  * was put in (memo_epoch). */
 #define MEMO_BY_EPOCH(kind)                                                    \
     ((kind) == MEMO_NAMESPACE || (kind) == MEMO_DIGEST ||                      \
-     (kind) == MEMO_TYPE_WITNESS)
+     (kind) == MEMO_TYPE_WITNESS || (kind) == MEMO_SHALLOW)
 
 struct memo_table {
     struct memo_entry *slots;
@@ -659,12 +661,13 @@ static int memo_put_since(PyObject *checked, int kind, PyObject *obj,
 
 /* ------------------------------------------------------- readings
  *
- * What the checks read of a function, a heap class or an instance that no
- * stamp renews, kept as it was (MEMO_READING): a function's parts (its
- * __name__, __doc__, __module__, annotations and attributes, which no
+ * What the checks read of a function, a heap class, a cell or an instance
+ * that no stamp renews, kept as it was (MEMO_READING): a function's parts
+ * (its __name__, __doc__, __module__, annotations and attributes, which no
  * watcher tells of; its code and defaults, which 3.11 has no watcher
- * for), a class's names (3.13 renews no version tag for them), an
- * instance's class and attributes (a settings object a class holds).
+ * for), a class's names (3.13 renews no version tag for them), what a
+ * method's cell holds, an instance's class and attributes (a settings
+ * object a class holds).
  * The parts are held, so no address is reused, and a dict by a copy.
  * Where code other than the checks' may have run between two restores
  * (the restore says so: memo_after_code), every reading is compared with
@@ -719,9 +722,9 @@ static int part_holds(PyObject *part, PyObject *read)
 #define READ_PARTS 10
 
 /* The parts of `obj` a reading keeps (borrowed; NULL for none), and how
- * many: 10 of a function, 2 of a heap class, 2 of an instance (its class
- * and its attributes, `attrs`: own_attrs(), a new reference the caller
- * releases); 0 for anything else. */
+ * many: 10 of a function, 2 of a heap class, 1 of a cell (what it holds),
+ * 2 of an instance (its class and its attributes, `attrs`: own_attrs(), a
+ * new reference the caller releases); 0 for anything else. */
 static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
                       PyObject **attrs)
 {
@@ -743,6 +746,10 @@ static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
         parts[0] = ((PyHeapTypeObject *)obj)->ht_name;
         parts[1] = ((PyHeapTypeObject *)obj)->ht_qualname;
         return 2;
+    }
+    if (PyCell_Check(obj)) {
+        parts[0] = PyCell_GET(obj);
+        return 1;
     }
     if (!(*attrs = own_attrs(obj)))
         return -1;
@@ -1615,14 +1622,42 @@ static int feed_wrapped(struct hashed *state, PyObject *item, PyObject *checked)
     return 0;
 }
 
+static int feed_held_class(struct hashed *state, PyTypeObject *owner,
+                           PyObject *cls, PyObject *checked, int *nested,
+                           PyObject *held);
+static int exact_partial(PyObject *value);
+
+/* What an exact functools.partial a class holds calls: its function as a
+ * method's state, its arguments and keywords by their items (a dict, so
+ * what holds it is not remembered: *nested). */
+static int feed_partial(struct hashed *state, PyObject *item, PyObject *checked,
+                        int *nested)
+{
+    enum name_index names[3] = {N_FUNC, N_ARGS, N_KEYWORDS};
+    PyObject *parts[3] = {NULL, NULL, NULL};
+    int failed = put(state, 'P', NULL, 0) < 0;
+    for (int i = 0; i < 3 && !failed; i++)
+        failed = !(parts[i] = get_attr(item, names[i]));
+    failed = failed || feed_method(state, parts[0], checked) < 0 ||
+             feed_item(state, parts[1], 0, checked, nested) < 0 ||
+             feed_item(state, parts[2], 0, checked, nested) < 0;
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(parts[i]);
+    return failed ? -1 : 0;
+}
+
 /* A class attribute's value into `state`: a tuple or frozenset by its
  * items (a class's OPTIONS tuple a program replaced first), a method by
  * its witness and state (its defaults, code...: no cells), and so the
  * functions a property or classmethod wraps, an instance by its witness
  * and its attributes' shallow() forms (a settings object a program
- * replaced or changed first), the rest as a container's items are. */
+ * replaced or changed first), the rest as a container's items are.  A
+ * class, and an instance's class, with its state where `held` collects
+ * (feed_held_class: a nested class's methods, an attribute the instance
+ * takes from its class), and a functools.partial with what it calls. */
 static int feed_class_value(struct hashed *state, PyObject *item,
-                            PyObject *checked, int *nested, int watched)
+                            PyObject *checked, int *nested, int watched,
+                            PyTypeObject *owner, PyObject *held)
 {
     /* (From depth 0, as a module attribute's: a digest's count of items
      * looked at starts there, not where the last digest left it.) */
@@ -1639,6 +1674,8 @@ static int feed_class_value(struct hashed *state, PyObject *item,
         return -1;
     if (Py_TYPE(item) == &PyFunction_Type)
         return feed_method(state, item, checked);
+    if (PyType_Check(item))
+        return feed_held_class(state, owner, item, checked, nested, held);
     if (!python_instance(item))
         return feed_wrapped(state, item, checked);
     PyObject *read = read_as(item);
@@ -1657,14 +1694,22 @@ static int feed_class_value(struct hashed *state, PyObject *item,
         Py_XDECREF(pairs);
     }
     Py_DECREF(attrs);
+    if (!failed && exact_partial(item))
+        failed = feed_partial(state, item, checked, nested) < 0;
+    if (!failed)
+        failed = feed_held_class(state, owner, (PyObject *)Py_TYPE(item),
+                                 checked, nested, held) < 0;
     return failed ? -1 : 0;
 }
 
 /* One class's own attributes into `state`; its lists, dicts and sets only
  * by name, appended as (name, container) to `mutables`: what they hold
- * changes with no new version tag, so class_state() reads them each time. */
+ * changes with no new version tag, so class_state() reads them each time.
+ * The classes it holds, and those of instances it holds, with their state
+ * where `held` is a list (feed_held_class), by their witness alone where
+ * it is NULL. */
 static int feed_namespace(struct hashed *state, PyTypeObject *type,
-                          PyObject *checked, PyObject *mutables)
+                          PyObject *checked, PyObject *mutables, PyObject *held)
 {
     PyObject *read = read_as((PyObject *)type);
     if (!read)
@@ -1717,7 +1762,7 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
                 feed_item(state, key, DIGEST_DEPTH, checked, &nested) < 0 ||
                 (mutable ? append_pair(mutables, key, item)
                          : feed_class_value(state, item, checked, &nested,
-                                            watched)) < 0;
+                                            watched, type, held)) < 0;
         Py_DECREF(key);
         Py_DECREF(item);
     }
@@ -1730,50 +1775,140 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
 }
 
 /* (XXH3-128 of one class's own attributes (16 bytes), its mutable
- * containers as feed_namespace() leaves them out). */
-static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked)
+ * containers as feed_namespace() leaves them out, the (class, stamp)
+ * pairs of the classes whose state it holds), `shallow`: those classes
+ * by their witness alone. */
+static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked,
+                                int shallow)
 {
     struct hashed all;
     hashed_init(&all);
     PyObject *mutables = PyList_New(0);
-    int failed = !mutables || feed_namespace(&all, type, checked, mutables) < 0;
+    PyObject *held = shallow ? NULL : PyList_New(0);
+    int failed = !mutables || (!shallow && !held) ||
+                 feed_namespace(&all, type, checked, mutables, held) < 0;
     PyObject *hash = hashed_bytes(&all, failed);
     PyObject *listed = hash ? PyList_AsTuple(mutables) : NULL;
-    PyObject *out = listed ? PyTuple_Pack(2, hash, listed) : NULL;
+    PyObject *classes = !listed   ? NULL
+                        : shallow ? PyTuple_New(0)
+                                  : PyList_AsTuple(held);
+    PyObject *out = classes ? PyTuple_Pack(3, hash, listed, classes) : NULL;
     Py_XDECREF(hash);
     Py_XDECREF(listed);
+    Py_XDECREF(classes);
     Py_XDECREF(mutables);
+    Py_XDECREF(held);
     return out;
+}
+
+/* Whether the classes a namespace hash holds the state of still have the
+ * stamps they had (their own attributes and their bases' unchanged): 1,
+ * 0 (also where one has none to be had), or -1 with an exception. */
+static int held_stamps_hold(PyObject *hash)
+{
+    PyObject *classes = PyTuple_GET_ITEM(hash, 2);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(classes, i);
+        unsigned long was = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(pair, 1));
+        if (was == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+        if (!was ||
+            was != pycds_type_stamp((PyTypeObject *)PyTuple_GET_ITEM(pair, 0)))
+            return 0;
+    }
+    return 1;
 }
 
 /* namespace_hash(), remembered in `checked` while the class's stamp holds
  * (many units read typing's and enum's classes, and a class's bases are
- * those of many others): each class is hashed once per import. */
+ * those of many others), and those of the classes whose state it holds:
+ * each class is hashed once per import. */
 static PyObject *remembered_namespace_hash(PyTypeObject *type,
-                                           PyObject *checked)
+                                           PyObject *checked, int shallow)
 {
     unsigned int stamp = checked ? pycds_type_stamp(type) : 0;
     if (!stamp)
-        return namespace_hash(type, checked);
+        return namespace_hash(type, checked, shallow);
+    int kind = shallow ? MEMO_SHALLOW : MEMO_NAMESPACE;
     PyObject *out = NULL;
     uint64_t was = 0;
-    int found = memo_get(checked, MEMO_NAMESPACE, (PyObject *)type, &out, &was);
-    if (found < 0)
+    int found = memo_get(checked, kind, (PyObject *)type, &out, &was);
+    int holds = found > 0 && was == stamp ? held_stamps_hold(out) : 0;
+    if (found < 0 || holds < 0) {
+        Py_XDECREF(out);
         return NULL;
-    if (found && was == stamp)
+    }
+    if (holds)
         return out;
     Py_CLEAR(out);
     struct memo_since since;
     if (memo_since_now(checked, &since) < 0)
         return NULL;
-    out = namespace_hash(type, checked);
+    out = namespace_hash(type, checked, shallow);
     /* A witness may run Python code that changes the class: the stamp
      * taken before then no longer matches, and the next call looks
-     * again. */
-    if (out && memo_put_since(checked, MEMO_NAMESPACE, (PyObject *)type, out,
-                              stamp, &since) < 0)
+     * again (so for the classes it holds, whose stamps were taken before
+     * their state was hashed). */
+    holds = out ? held_stamps_hold(out) : -1;
+    if (holds < 0 || (holds && memo_put_since(checked, kind, (PyObject *)type,
+                                              out, stamp, &since) < 0))
         Py_CLEAR(out);
     return out;
+}
+
+/* The state of a class a class attribute holds, or of the class of an
+ * instance one holds (an attribute the instance takes from there, a
+ * nested class's methods), into `state`: each heap class of its MRO by
+ * its own attributes as namespace_hash() writes them, with the classes
+ * those hold by their witness alone (one level: no cycle to follow), and
+ * their lists, dicts and sets by their items (no stamp covers those:
+ * *nested).  Nothing where `held` is NULL (a level down already), for a
+ * static or immutable class, or for one of the owner's MRO (any reader of
+ * the owner's state reads that class's too).  (class, stamp) appended to
+ * `held`: the owner's namespace hash holds while the stamp does. */
+static int feed_held_class(struct hashed *state, PyTypeObject *owner,
+                           PyObject *cls, PyObject *checked, int *nested,
+                           PyObject *held)
+{
+    PyTypeObject *t = (PyTypeObject *)cls;
+    if (!held || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+        (t->tp_flags & Py_TPFLAGS_IMMUTABLETYPE) || PyType_IsSubtype(owner, t))
+        return 0;
+    /* Held: a witness may run Python code that gives the instance whose
+     * class this is another class, which may free this one.  Its stamp
+     * taken first: a change while its state is hashed gives another. */
+    Py_INCREF(cls);
+    PyObject *pair = Py_BuildValue("(OI)", cls, pycds_type_stamp(t));
+    int failed = !pair || PyList_Append(held, pair) < 0;
+    Py_XDECREF(pair);
+    PyObject *mro = failed ? NULL : Py_XNewRef(t->tp_mro);
+    if (!failed && (!mro || !PyTuple_Check(mro))) {
+        pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
+        failed = 1;
+    }
+    failed = failed || put(state, 'H', NULL, 0) < 0;
+    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) || !(base->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *own = remembered_namespace_hash(base, checked, 1);
+        failed =
+            !own || put(state, '|', PyBytes_AS_STRING(PyTuple_GET_ITEM(own, 0)),
+                        (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(own, 0))) < 0;
+        PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
+        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(mutables); m++) {
+            PyObject *named = PyTuple_GET_ITEM(mutables, m);
+            *nested = 1;
+            failed = put(state, 'M', NULL, 0) < 0 ||
+                     feed(state, PyTuple_GET_ITEM(named, 0)) < 0 ||
+                     feed_item(state, PyTuple_GET_ITEM(named, 1), 0, checked,
+                               nested) < 0;
+        }
+        Py_XDECREF(own);
+    }
+    Py_XDECREF(mro);
+    Py_DECREF(cls);
+    return failed ? -1 : 0;
 }
 
 /* The state of a class: the hashes of its own attributes and those of
@@ -1794,7 +1929,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
             !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
             continue;
         PyObject *own =
-            remembered_namespace_hash((PyTypeObject *)base, checked);
+            remembered_namespace_hash((PyTypeObject *)base, checked, 0);
         PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
         PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
         failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
@@ -2111,7 +2246,7 @@ static int feed_function_state(struct hashed *all, PyObject *function,
         attrs = NULL;
     /* Held from the start: a witness may run Python code that sets the
      * function's defaults, which would free the ones read. */
-    PyObject *parts[4] = {as_method ? NULL : Py_XNewRef(f->func_closure),
+    PyObject *parts[4] = {Py_XNewRef(f->func_closure),
                           Py_XNewRef(f->func_defaults),
                           Py_XNewRef(f->func_kwdefaults), shown_attrs(attrs)};
     if (attrs && !parts[3]) {
@@ -2120,7 +2255,14 @@ static int feed_function_state(struct hashed *all, PyObject *function,
         return -1;
     }
     int nested = 0;
-    int failed = feed_code_and_globals(all, f, checked, !as_method) < 0 ||
+    /* A method's free variables' names: its __class__ cell (the
+     * compiler's, for super()) holds its own class, which the class's
+     * state does not hold again. */
+    PyObject *free_names =
+        as_method && parts[0] ? PyCode_GetFreevars((PyCodeObject *)f->func_code)
+                              : NULL;
+    int failed = (as_method && parts[0] && !free_names) ||
+                 feed_code_and_globals(all, f, checked, !as_method) < 0 ||
                  feed_function_names(all, f, checked) < 0;
     for (int part = 0; part < 4 && !failed; part++) {
         PyObject *values = parts[part];
@@ -2135,6 +2277,11 @@ static int feed_function_state(struct hashed *all, PyObject *function,
             failed = put(all, 'L', &length, sizeof length) < 0;
             for (Py_ssize_t i = 0; i < length && !failed; i++) {
                 PyObject *cell = PyTuple_GET_ITEM(values, i);
+                if (free_names && i < PyTuple_GET_SIZE(free_names) &&
+                    is(PyTuple_GET_ITEM(free_names, i), "__class__")) {
+                    failed = put(all, 'e', NULL, 0) < 0;
+                    continue;
+                }
                 /* A cell a unit's operations set: what they will leave. */
                 PyObject *read = read_as(cell);
                 if (!read) {
@@ -2150,9 +2297,24 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                 }
                 /* As a module attribute's: a container by its items, an
                  * instance by its attributes (a settings object the
-                 * function reads, which a program may change first). */
+                 * function reads, which a program may change first).  A
+                 * method's (a decorator's closure) as a container's item,
+                 * an instance by its witness: its class's state is
+                 * remembered, and what it holds is noted (no stamp covers
+                 * a cell), never a class's state again. */
                 Py_INCREF(inside);
-                if (python_instance(inside)) {
+                if (as_method && read == cell &&
+                    note_reading(checked, cell) < 0)
+                    failed = 1;
+                else if (as_method) {
+                    /* (a list in it: what holds the method not remembered) */
+                    if (holds_mutable(inside, 1))
+                        unwatched_containers++;
+                    failed = put(all, 'v', NULL, 0) < 0 ||
+                             feed_item(all, inside,
+                                       container(inside) ? 0 : DIGEST_DEPTH,
+                                       checked, &nested) < 0;
+                } else if (python_instance(inside)) {
                     PyObject *held = digest_noting(inside, checked, &nested);
                     failed = !held || put(all, 'I', NULL, 0) < 0 ||
                              feed(all, held) < 0;
@@ -2179,6 +2341,7 @@ static int feed_function_state(struct hashed *all, PyObject *function,
     }
     for (int part = 0; part < 4; part++)
         Py_XDECREF(parts[part]);
+    Py_XDECREF(free_names);
     return failed ? -1 : 0;
 }
 
@@ -2336,7 +2499,8 @@ static int exact_partial(PyObject *value)
     return strcmp(Py_TYPE(value)->tp_name, "functools.partial") == 0;
 }
 
-/* (func, args, keywords) of an exact partial, as a tuple's digest. */
+/* (func, args, keywords) of an exact partial, as a tuple's digest, and
+ * its function's state (a default a program changed first). */
 static PyObject *partial_digest(PyObject *value, PyObject *checked, int *nested)
 {
     PyObject *parts = PyTuple_New(3);
@@ -2349,6 +2513,12 @@ static PyObject *partial_digest(PyObject *value, PyObject *checked, int *nested)
             PyTuple_SET_ITEM(parts, i, part);
     }
     PyObject *out = parts ? container_digest(parts, 1, checked, nested) : NULL;
+    PyObject *func = out ? PyTuple_GET_ITEM(parts, 0) : NULL;
+    if (func && Py_TYPE(func) == &PyFunction_Type) {
+        PyObject *state = function_state(func, checked, 0);
+        Py_SETREF(out, state ? PyTuple_Pack(2, out, state) : NULL);
+        Py_XDECREF(state);
+    }
     Py_XDECREF(parts);
     return out;
 }

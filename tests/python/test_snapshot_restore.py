@@ -2306,6 +2306,27 @@ CHANGED_FIRST = {
                 self.level = level
         class K2:
             CONF = Conf(1)
+        import functools
+        def add(a, b=1):
+            return a + b
+        def closing_over(v):
+            def s():
+                return v
+            return s
+        class Setting:
+            mode = "a"
+        class Nest:
+            class Inner:
+                def m(self, x=1):
+                    return x
+            S = staticmethod(closing_over(1))
+            C = classmethod(closing_over(1))
+            PART = functools.partial(add, 1)
+            SET = Setting()
+            m = closing_over(1)
+        def add2(a, b=1):
+            return a + b
+        P = functools.partial(add2, 1)
     """,
     "reader_.py": """
         import dep_
@@ -2314,7 +2335,9 @@ CHANGED_FIRST = {
              dep_.K.__name__, dep_.f.__name__, dep_.f.__doc__,
              dep_.K.doc.__name__, dep_.K.doc.__doc__, dep_.K.doc.__module__,
              dep_.K.doc.__annotations__,
-             getattr(dep_.K.doc, "__type_params__", ())]
+             getattr(dep_.K.doc, "__type_params__", ()),
+             dep_.Nest.Inner().m(), dep_.Nest.S(), dep_.Nest.C.__func__(),
+             dep_.Nest.PART(), dep_.Nest.SET.mode, dep_.Nest.m(), dep_.P()]
     """,
     "app.py": """
         import os, sys, types
@@ -2361,6 +2384,20 @@ CHANGED_FIRST = {
         if probe == "method_type_params":  # an attribute on 3.11
             import typing
             dep_.K.doc.__type_params__ = (typing.TypeVar("T"),)
+        if probe == "nested_class_method_defaults":
+            dep_.Nest.Inner.m.__defaults__ = (3,)
+        if probe == "staticmethod_cell":
+            dep_.Nest.S.__closure__[0].cell_contents = 2
+        if probe == "classmethod_cell":
+            dep_.Nest.C.__func__.__closure__[0].cell_contents = 2
+        if probe == "partial_function_defaults":
+            dep_.add.__defaults__ = (5,)
+        if probe == "held_instance_class_attribute":
+            dep_.Setting.mode = "b"
+        if probe == "method_cell":
+            dep_.Nest.m.__closure__[0].cell_contents = 2
+        if probe == "module_partial_function_defaults":
+            dep_.add2.__defaults__ = (5,)
         import reader_
         print(reader_.R)
     """,
@@ -2371,7 +2408,10 @@ CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
                  "instance", "instance_attribute", "class_name", "function_name",
                  "function_doc", "method_name", "method_doc", "method_module",
                  "method_annotations", "method_annotation_item",
-                 "method_type_params"]
+                 "method_type_params", "nested_class_method_defaults",
+                 "staticmethod_cell", "classmethod_cell",
+                 "partial_function_defaults", "held_instance_class_attribute",
+                 "method_cell", "module_partial_function_defaults"]
 
 
 def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
@@ -2410,9 +2450,21 @@ CHANGED_DURING = {
                 return a
         class Conf:
             level = 0
+        def closing_over(v):
+            def c(self):
+                return v
+            return c
         class Holder:
             CONF = Conf()
             PARTS = ([],)
+        class Level:
+            level = 0
+        class Holder2:  # (nothing in it unstamped: its state is remembered)
+            class Inner:
+                def m(self, x=1):
+                    return x
+            c = closing_over(1)
+            LEVEL = Level()
         M.m.tags = []
     """,
     "pkg_/__init__.py": """
@@ -2428,6 +2480,8 @@ CHANGED_DURING = {
              getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
              len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
              len(dep2_.M.n.__annotations__["a"]))
+        F = (dep2_.Holder2.Inner().m(), dep2_.Holder2().c(),
+             dep2_.Holder2.LEVEL.level)
     """,
     "pkg_/mut.py": """
         __pycds_snapshot__ = False
@@ -2454,6 +2508,12 @@ CHANGED_DURING = {
             dep2_.Obj.__qualname__ = "Other"
         if os.environ.get("CHANGE") == "annotation_list":
             dep2_.M.n.__annotations__["a"].append("b")
+        if os.environ.get("CHANGE") == "nested_class_defaults":
+            dep2_.Holder2.Inner.m.__defaults__ = (2,)
+        if os.environ.get("CHANGE") == "held_instance_class":
+            dep2_.Level.level = 4
+        if os.environ.get("CHANGE") == "method_cell":
+            dep2_.Holder2.c.__closure__[0].cell_contents = 2
     """,
     "pkg_/second.py": """
         import dep2_
@@ -2464,12 +2524,15 @@ CHANGED_DURING = {
              getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
              len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
              len(dep2_.M.n.__annotations__["a"]))
+        F = (dep2_.Holder2.Inner().m(), dep2_.Holder2().c(),
+             dep2_.Holder2.LEVEL.level)
     """,
     "app.py": """
         import pkg_
         print(pkg_.first.N, pkg_.first.H, pkg_.first.D,
               pkg_.second.N, pkg_.second.H, pkg_.second.D)
         print(*pkg_.first.E, *pkg_.second.E)
+        print(*pkg_.first.F, *pkg_.second.F)
     """,
 }
 
@@ -2489,19 +2552,24 @@ def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg_.first", "pkg_.second", dump_output=snap.dump_output)
     unchanged = "0 m None 0 0 Obj 1 0 m None 0 0 Obj 1\n"
-    assert share.stdout == plain.stdout == "K 0 1 K 0 1\n" + unchanged, share.stderr
+    same = "1 1 0 1 1 0\n"  # a nested class's method, a method's cell, a held
+    # instance's class's attribute
+    assert share.stdout == plain.stdout == "K 0 1 K 0 1\n" + unchanged + same, share.stderr
     assert_each_change_seen(snap, "pkg_.first", [
-        ("rename", "K 0 1 Renamed 0 1\n" + unchanged),
-        ("handlers", "K 0 1 K 1 1\n" + unchanged),
-        ("defaults", "K 0 1 K 0 2\n" + unchanged),
-        ("code", "K 0 1 K 0 11\n" + unchanged),
-        ("instance", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 3 m None 0 0 Obj 1\n"),
-        ("method_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 renamed None 0 0 Obj 1\n"),
-        ("method_attribute", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m marked 0 0 Obj 1\n"),
-        ("attribute_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 1 0 Obj 1\n"),
-        ("list_in_tuple", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 1 Obj 1\n"),
-        ("instance_class_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Other 1\n"),
-        ("annotation_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Obj 2\n")])
+        ("rename", "K 0 1 Renamed 0 1\n" + unchanged + same),
+        ("handlers", "K 0 1 K 1 1\n" + unchanged + same),
+        ("defaults", "K 0 1 K 0 2\n" + unchanged + same),
+        ("code", "K 0 1 K 0 11\n" + unchanged + same),
+        ("instance", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 3 m None 0 0 Obj 1\n" + same),
+        ("method_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 renamed None 0 0 Obj 1\n" + same),
+        ("method_attribute", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m marked 0 0 Obj 1\n" + same),
+        ("attribute_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 1 0 Obj 1\n" + same),
+        ("list_in_tuple", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 1 Obj 1\n" + same),
+        ("instance_class_name", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Other 1\n" + same),
+        ("annotation_list", "K 0 1 K 0 1\n0 m None 0 0 Obj 1 0 m None 0 0 Obj 2\n" + same),
+        ("nested_class_defaults", "K 0 1 K 0 1\n" + unchanged + "1 1 0 2 1 0\n"),
+        ("held_instance_class", "K 0 1 K 0 1\n" + unchanged + "1 1 0 1 1 4\n"),
+        ("method_cell", "K 0 1 K 0 1\n" + unchanged + "1 1 0 1 2 0\n")])
 
 
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:
