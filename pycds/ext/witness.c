@@ -722,9 +722,9 @@ static int part_holds(PyObject *part, PyObject *read)
 #define READ_PARTS 10
 
 /* The parts of `obj` a reading keeps (borrowed; NULL for none), and how
- * many: 10 of a function, 2 of a heap class, 1 of a cell (what it holds),
- * 2 of an instance (its class and its attributes, `attrs`: own_attrs(), a
- * new reference the caller releases); 0 for anything else. */
+ * many: 10 of a function, 2 of a heap class, 2 of an instance (its class
+ * and its attributes, `attrs`: own_attrs(), a new reference the caller
+ * releases); 0 for anything else.  (A cell's: cell_reading().) */
 static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
                       PyObject **attrs)
 {
@@ -747,10 +747,6 @@ static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
         parts[1] = ((PyHeapTypeObject *)obj)->ht_qualname;
         return 2;
     }
-    if (PyCell_Check(obj)) {
-        parts[0] = PyCell_GET(obj);
-        return 1;
-    }
     if (!(*attrs = own_attrs(obj)))
         return -1;
     parts[0] = (PyObject *)Py_TYPE(obj);
@@ -758,9 +754,21 @@ static int read_parts(PyObject *obj, PyObject *parts[READ_PARTS],
     return 2;
 }
 
+/* A cell's reading: () empty, else (what it holds, that object's class),
+ * compared by identity (an empty cell, None and {} are three readings;
+ * an instance given another class is another). */
+static PyObject *cell_reading(PyObject *cell)
+{
+    PyObject *inside = PyCell_GET(cell);
+    return inside ? PyTuple_Pack(2, inside, (PyObject *)Py_TYPE(inside))
+                  : PyTuple_New(0);
+}
+
 /* A tuple of obj's parts as part_reading() keeps them. */
 static PyObject *reading_of(PyObject *obj)
 {
+    if (PyCell_Check(obj))
+        return cell_reading(obj);
     PyObject *parts[READ_PARTS], *attrs;
     int count = read_parts(obj, parts, &attrs);
     /* Held while copied: an allocation may collect, and a finalizer may
@@ -784,6 +792,14 @@ static PyObject *reading_of(PyObject *obj)
 /* Whether obj is still as `read` (reading_of()) says: 1, 0, or -1. */
 static int reading_holds(PyObject *obj, PyObject *read)
 {
+    if (PyCell_Check(obj)) {
+        PyObject *inside = PyCell_GET(obj);
+        if (!PyTuple_Check(read) || PyTuple_GET_SIZE(read) != (inside ? 2 : 0))
+            return 0;
+        return !inside ||
+               (PyTuple_GET_ITEM(read, 0) == inside &&
+                PyTuple_GET_ITEM(read, 1) == (PyObject *)Py_TYPE(inside));
+    }
     PyObject *parts[READ_PARTS], *attrs;
     int count = read_parts(obj, parts, &attrs);
     if (count < 0)
@@ -1688,12 +1704,15 @@ static int feed_class_value(struct hashed *state, PyObject *item,
     if (PyDict_CheckExact(attrs) &&
         PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
         PyObject *pairs = shallow_attrs(attrs);
-        /* (its attributes change with no stamp of the class's: noted) */
-        failed = !pairs || (read == item && note_reading(checked, item) < 0) ||
-                 put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
+        failed =
+            !pairs || put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
         Py_XDECREF(pairs);
     }
     Py_DECREF(attrs);
+    /* (its class and attributes change with no stamp of the owner's:
+     * noted, slots or many attributes too) */
+    if (!failed && read == item)
+        failed = note_reading(checked, item) < 0;
     if (!failed && exact_partial(item))
         failed = feed_partial(state, item, checked, nested) < 0;
     if (!failed)
@@ -1934,6 +1953,11 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
         PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
         failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
                              (size_t)PyBytes_GET_SIZE(hash)) < 0;
+        /* The state of classes it holds, whose stamps an instance's
+         * remembered digest does not hold (remembered_namespace_hash
+         * checks them). */
+        if (own && PyTuple_GET_SIZE(PyTuple_GET_ITEM(own, 2)))
+            *holds_containers = 1;
         /* Its lists, dicts and sets by their items, as a module
          * attribute's (a registry of plugins on a base class). */
         int nested = 0;
@@ -2288,6 +2312,13 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                     failed = 1;
                     break;
                 }
+                /* A method's cell, noted before it is read (no stamp covers
+                 * it; an empty one too: a closure may fill it later). */
+                if (as_method && read == cell && PyCell_Check(cell) &&
+                    note_reading(checked, cell) < 0) {
+                    failed = 1;
+                    break;
+                }
                 PyObject *inside = read != cell         ? read
                                    : PyCell_Check(cell) ? PyCell_GET(cell)
                                                         : NULL;
@@ -2303,10 +2334,7 @@ static int feed_function_state(struct hashed *all, PyObject *function,
                  * remembered, and what it holds is noted (no stamp covers
                  * a cell), never a class's state again. */
                 Py_INCREF(inside);
-                if (as_method && read == cell &&
-                    note_reading(checked, cell) < 0)
-                    failed = 1;
-                else if (as_method) {
+                if (as_method) {
                     /* (a list in it: what holds the method not remembered) */
                     if (holds_mutable(inside, 1))
                         unwatched_containers++;
@@ -2500,7 +2528,8 @@ static int exact_partial(PyObject *value)
 }
 
 /* (func, args, keywords) of an exact partial, as a tuple's digest, and
- * its function's state (a default a program changed first). */
+ * its function's state as a method's (a default a program changed
+ * first). */
 static PyObject *partial_digest(PyObject *value, PyObject *checked, int *nested)
 {
     PyObject *parts = PyTuple_New(3);
@@ -2515,7 +2544,9 @@ static PyObject *partial_digest(PyObject *value, PyObject *checked, int *nested)
     PyObject *out = parts ? container_digest(parts, 1, checked, nested) : NULL;
     PyObject *func = out ? PyTuple_GET_ITEM(parts, 0) : NULL;
     if (func && Py_TYPE(func) == &PyFunction_Type) {
-        PyObject *state = function_state(func, checked, 0);
+        /* (as a method's: what its cells hold by witness, so a partial
+         * its closure holds, its own or another's, leads nowhere) */
+        PyObject *state = function_state(func, checked, 1);
         Py_SETREF(out, state ? PyTuple_Pack(2, out, state) : NULL);
         Py_XDECREF(state);
     }

@@ -2572,6 +2572,122 @@ def test_what_a_body_read_changed_between_two_units_of_one_import(tmp_path: Path
         ("method_cell", "K 0 1 K 0 1\n" + unchanged + "1 1 0 1 2 0\n")])
 
 
+READS_UNSTAMPED = """
+        import dep7_
+        def cell():
+            try:
+                return dep7_.Cells().a()
+            except NameError:
+                return "empty"
+        A = (dep7_.OBJ.LEVEL.level, dep7_.OBJ.In().m(), cell(),
+             dep7_.Cells().b(), dep7_.SlotHolder.LEVEL.level,
+             dep7_.P() is dep7_.P)
+    """
+
+UNSTAMPED_STATE = {
+    "dep7_.py": """
+        import functools
+        class Level:
+            level = 0
+        class Inner:
+            def m(self, x=1):
+                return x
+        class Holder:
+            LEVEL = Level()
+            In = Inner
+        OBJ = Holder()
+        def closing_over_nothing_yet():
+            if 0:
+                state = 0
+            def m(self):
+                return repr(state)
+            def fill(v):
+                nonlocal state
+                state = v
+            return m, fill
+        def closing_over_none():
+            box = None
+            def m(self):
+                return repr(box)
+            def fill(v):
+                nonlocal box
+                box = v
+            return m, fill
+        m1, fill_empty = closing_over_nothing_yet()
+        m2, fill_none = closing_over_none()
+        class Cells:
+            a = m1
+            b = m2
+        class Slotted:
+            __slots__ = ()
+            level = 0
+        class Slotted2:
+            __slots__ = ()
+            level = 7
+        class SlotHolder:
+            LEVEL = Slotted()
+        def partial_of_itself():
+            def f(x=None):
+                return p
+            p = functools.partial(f)
+            return p
+        P = partial_of_itself()
+    """,
+    "pkg7_/__init__.py": """
+        import dep7_
+        from . import first, mut, second
+    """,
+    "pkg7_/first.py": READS_UNSTAMPED,
+    "pkg7_/mut.py": """
+        __pycds_snapshot__ = False
+        import os, dep7_
+        change = os.environ.get("CHANGE")
+        if change == "level":
+            dep7_.Level.level = 4
+        if change == "inner":
+            dep7_.Inner.m = lambda self, x=5: x
+        if change == "fill_empty":
+            dep7_.fill_empty(5)
+        if change == "none_to_dict":
+            dep7_.fill_none({})
+        if change == "slots_class":
+            dep7_.SlotHolder.LEVEL.__class__ = dep7_.Slotted2
+    """,
+    "pkg7_/second.py": READS_UNSTAMPED,
+    "app.py": """
+        import pkg7_
+        print(*pkg7_.first.A)
+        print(*pkg7_.second.A)
+    """,
+}
+
+
+def test_what_the_memo_holds_of_classes_cells_and_instances(tmp_path: Path) -> None:
+    """Between two units of one import, a body run as code changes what
+    a remembered state holds with no stamp of its own: the class a class
+    held by an instance's class holds (an instance's remembered digest
+    held its own class's stamp alone), a method's empty cell filled or a
+    cell's None replaced by {} (readings that took empty, None and {} for
+    one), a slots instance a class holds given another class (noted only
+    with a dict of attributes).  The second unit sees each change.  And a
+    partial whose function's closure holds the partial itself is read
+    without recursing (the dump's interpreter crashed)."""
+    snap = snapshot_project(tmp_path, UNSTAMPED_STATE, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "pkg7_.first", "pkg7_.second", dump_output=snap.dump_output)
+    same = "0 1 empty None 0 True\n"
+    assert share.stdout == plain.stdout == same * 2, share.stderr
+    for change, second in [("level", "4 1 empty None 0 True\n"),
+                           ("inner", "0 5 empty None 0 True\n"),
+                           ("fill_empty", "0 1 5 None 0 True\n"),
+                           ("none_to_dict", "0 1 empty {} 0 True\n"),
+                           ("slots_class", "0 1 empty None 7 True\n")]:
+        plain = snap.plain(["app.py"], CHANGE=change)
+        share = snap.share(["app.py"], CHANGE=change)
+        assert share.stdout == plain.stdout == same + second, (change, share.stderr)
+        assert_restored(share, "pkg7_.first", dump_output=snap.dump_output)
+
+
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:
     """Run app.py with each CHANGE (name, the output plain Python gives):
     restored, it prints the same, and `before` (a unit imported before the
