@@ -464,20 +464,36 @@ LOGGING_CACHE_REASON = ("changed a logging level that loggers cache (setLevel, "
                         "loggers made before it")
 
 
-def _changes_a_cached_level(live: tuple[Any, ...]) -> bool:
-    """Whether an operation changes what logging's loggers cache
-    (isEnabledFor's answers in each logger's _cache): a logger's level or
-    parent, or the manager's `disable`.  logging empties every logger's
-    cache when it does that (Manager._clear_cache), the program's own
-    loggers' too; replaying the attribute leaves those caches stale."""
+def _changes_a_cached_level(live: tuple[Any, ...]) -> str:
+    """What an operation changes of what logging's loggers cache
+    (isEnabledFor's answers in each logger's _cache): "level" for a
+    logger's level or the manager's `disable`, which logging changes
+    together with emptying every logger's cache (Manager._clear_cache),
+    the program's own loggers' too, where replaying the attribute leaves
+    those caches stale; "parent" for a logger's parent, which logging
+    changes without emptying any (a new logger above earlier ones:
+    Manager.getLogger), so that replaying it leaves the caches as plain
+    Python does, unless the body emptied them too (`_clear_cache_called`);
+    "" for anything else."""
     logging = sys.modules.get("logging")
     if live[0] not in ("set_attr", "setattr", "del_attr", "delattr") or logging is None:
-        return False
+        return ""
     classes = {"level": ("Logger", "PlaceHolder"), "parent": ("Logger", "PlaceHolder"),
                # Manager.disable is a property over _disable (3.7+)
                "disable": ("Manager",), "_disable": ("Manager",)}.get(live[2], ())
-    return any(isinstance(cls, type) and isinstance(live[1], cls)
-               for cls in (getattr(logging, name, None) for name in classes))
+    if not any(isinstance(cls, type) and isinstance(live[1], cls)
+               for cls in (getattr(logging, name, None) for name in classes)):
+        return ""
+    return "parent" if live[2] == "parent" else "level"
+
+
+def _clear_cache_called(code: Any) -> bool:
+    """Whether code is logging's Manager._clear_cache (setLevel's and
+    disable's): a body that called it and gave an earlier logger a new
+    parent (`getLogger("pkg").setLevel(...)` above "pkg.child") left every
+    cache empty, which a restore replaying the parent would not."""
+    return (code.co_name == "_clear_cache"
+            and code.co_filename.endswith(os.path.join("logging", "__init__.py")))
 
 
 def _if_imported(module_name: str, getter: str) -> Any:
@@ -599,6 +615,10 @@ class Frame:
         self.ran: dict[Any, tuple[Any, Any]] = {}
         self.asked_classes: set[tuple[str, int]] = set()  # (getter, id(class))
         self.registered: set[tuple[int, int]] = set()  # its ABCMeta.register calls, by ids
+        # logging's loggers' caches emptied (Manager._clear_cache: setLevel,
+        # disable), and the parent of an earlier logger changed
+        self.cleared_logging_caches = False
+        self.reparented_a_logger = False
 
     def refuse(self, reason: str) -> None:
         """A reason its module is no unit, said once."""
@@ -1323,6 +1343,9 @@ class Planner:
                     if _seeded_from_entropy(code, getframe(1)):
                         planner.stack[-1].refuse(RANDOM_SEED_REASON)
                     return None
+                if _clear_cache_called(code):  # every call: each body's own
+                    planner.stack[-1].cleared_logging_caches = True
+                    return None
                 return disable
 
             def called(code: Any, offset: int, callable_: Any, arg0: Any) -> Any:
@@ -1360,6 +1383,8 @@ class Planner:
                     planner._registered(frame)
                 if code.co_name == "seed" and _seeded_from_entropy(code, frame):
                     planner.stack[-1].refuse(RANDOM_SEED_REASON)
+                if _clear_cache_called(code):
+                    planner.stack[-1].cleared_logging_caches = True
             elif event == "c_call":
                 asked = _subclasses_asked(arg, None)
                 if asked is not None:
@@ -1754,8 +1779,12 @@ class Planner:
                 # A cache's entry is put back whatever the cache holds
                 # (README: a cache starts with what the bodies put there).
                 frame.live_ops.append(live[:4] if _fills_a_cache(live) else live)
-                if _changes_a_cached_level(live):
+                changed = _changes_a_cached_level(live)
+                if changed == "level":
                     frame.refuse(LOGGING_CACHE_REASON)
+                frame.reparented_a_logger |= changed == "parent"
+        if frame.reparented_a_logger and frame.cleared_logging_caches:
+            frame.refuse(LOGGING_CACHE_REASON)
         record["operations"] += segment.operations
         record["depends"] += sorted(segment.depends)
         refusals = record["refusals"]

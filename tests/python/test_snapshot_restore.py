@@ -4523,10 +4523,22 @@ def test_a_body_that_changed_a_cached_logging_level_is_code_only(tmp_path: Path)
     logging.disable empty every logger's cache, the program's own loggers'
     too, which a restore replaying the new level would leave stale.  A
     body that changed the level of a logger made before it, the parent of
-    one (a logger between it and the root), or logging.disable's level is
-    code only; one that set the level of its own new logger is a unit."""
+    one (a logger between it and the root) and a level, or
+    logging.disable's level is code only; one that set the level of its
+    own new logger is a unit, and so is one that made a logger above an
+    earlier one (boto3's, urllib3's), which changes the earlier one's
+    parent and empties no cache, as a restore does."""
     snap = snapshot_project(tmp_path, {
-        "childmaker.py": "import logging\nCHILD = logging.getLogger('pkg.child')\n",
+        "childmaker.py": """
+            import logging
+            CHILD = logging.getLogger('pkg.child')
+            CHILD2 = logging.getLogger('pkg2.child')
+        """,
+        "newparent.py": """
+            import logging
+            PARENT = logging.getLogger("pkg2")
+            PARENT.addHandler(logging.NullHandler())
+        """,
         "solo.py": """
             import logging
             LOG = logging.getLogger("solo")
@@ -4540,10 +4552,14 @@ def test_a_body_that_changed_a_cached_logging_level_is_code_only(tmp_path: Path)
             import logging
             import childmaker, solo
             mine, child = logging.getLogger("mine"), logging.getLogger("pkg.child")
+            child2 = logging.getLogger("pkg2.child")
             def ask():
                 return (mine.isEnabledFor(logging.WARNING), mine.isEnabledFor(logging.DEBUG),
                         child.isEnabledFor(logging.DEBUG), solo.LOG.isEnabledFor(logging.INFO))
-            print(*ask())
+            print(*ask(), child2.isEnabledFor(logging.INFO), child2.parent.name)
+            import newparent
+            print(child2.isEnabledFor(logging.INFO), child2.parent.name,
+                  len(child2.parent.handlers))
             import parentlib
             print(*ask())
             import verbose
@@ -4556,8 +4572,9 @@ def test_a_body_that_changed_a_cached_logging_level_is_code_only(tmp_path: Path)
               "a restore cannot empty the caches of loggers made before it")
     for name in ("parentlib", "verbose", "quiet"):
         assert refused.get(name) == reason, snap.dump_output
-    plain = same_as_plain(snap, "childmaker", "solo")
-    assert plain.stdout == ("True False False True\nTrue False True True\n"
+    plain = same_as_plain(snap, "childmaker", "solo", "newparent")
+    assert plain.stdout == ("True False False True False root\nFalse pkg2 1\n"
+                            "True False True True\n"
                             "True True True True\nFalse False False False\n")
 
 
