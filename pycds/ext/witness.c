@@ -1642,6 +1642,8 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
                            PyObject *cls, PyObject *checked, int *nested,
                            PyObject *held);
 static int exact_partial(PyObject *value);
+static int has_slot_values(PyTypeObject *type);
+static PyObject *slot_values(PyObject *obj);
 
 /* What an exact functools.partial a class holds calls: its function as a
  * method's state, its arguments and keywords by their items (a dict, so
@@ -1713,6 +1715,15 @@ static int feed_class_value(struct hashed *state, PyObject *item,
      * noted, slots or many attributes too) */
     if (!failed && read == item)
         failed = note_reading(checked, item) < 0;
+    /* Its slots' values, as a module attribute's digest holds them; no
+     * reading covers them: what holds it is not remembered. */
+    if (!failed && has_slot_values(Py_TYPE(item))) {
+        PyObject *slots = slot_values(item);
+        *nested = 1;
+        failed =
+            !slots || put(state, 's', NULL, 0) < 0 || feed(state, slots) < 0;
+        Py_XDECREF(slots);
+    }
     if (!failed && exact_partial(item))
         failed = feed_partial(state, item, checked, nested) < 0;
     if (!failed)
@@ -2415,19 +2426,28 @@ static PyObject *shallow_attrs(PyObject *dict)
     PyObject *key, *value;
     Py_ssize_t pos = 0, i = 0;
     while (out && PyDict_Next(dict, &pos, &key, &value)) {
+        /* Held: shallow() may run Python code (a witness) that changes
+         * the dict, freeing what it held. */
+        Py_INCREF(key);
+        Py_INCREF(value);
         PyObject *v = shallow(value);
         PyObject *pair = v ? PyTuple_Pack(2, key, v) : NULL;
         Py_XDECREF(v);
+        Py_DECREF(key);
+        Py_DECREF(value);
         if (!pair || i >= PyTuple_GET_SIZE(out)) {
             Py_XDECREF(pair);
             Py_CLEAR(out);
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_RuntimeError,
-                                "dict changed size during a digest");
             break;
         }
         PyTuple_SET_ITEM(out, i++, pair);
     }
+    /* (one that shrank meanwhile leaves empty places: an error too) */
+    if (out && i != PyTuple_GET_SIZE(out))
+        Py_CLEAR(out);
+    if (!out && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError,
+                        "dict changed size during a digest");
     return out;
 }
 
@@ -2511,6 +2531,23 @@ fail:
     return NULL;
 }
 
+/* Whether instances of `type` keep values in slots its classes'
+ * __slots__ made (slot_values() has some to read). */
+static int has_slot_values(PyTypeObject *type)
+{
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0;
+         mro && PyTuple_Check(mro) && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) || !(base->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *names = ((PyHeapTypeObject *)base)->ht_slots;
+        if (names && PyTuple_Check(names) && PyTuple_GET_SIZE(names))
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether value is an instance of a subclass of dict, list or set (its
  * items are its state too, besides its attributes). */
 static int container_subclass(PyObject *value)
@@ -2591,7 +2628,11 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
          * what it answers follows that object's attributes, which are
          * digested as a read of the object itself would be. */
         PyObject *self = Py_NewRef(PyMethod_GET_SELF(value));
-        PyObject *held = digest_noting(self, checked, nested);
+        /* (a method bound to a method by its witness: a chain of them
+         * would recurse as deep as it is long) */
+        PyObject *held = PyMethod_Check(self)
+                             ? witness_of(self)
+                             : digest_noting(self, checked, nested);
         Py_DECREF(self);
         PyObject *out = held ? PyTuple_Pack(2, seen, held) : NULL;
         Py_XDECREF(held);
@@ -2760,14 +2801,21 @@ static PyObject *remembered_digest(PyObject *value, PyObject *checked)
     if (attrs) {
         stamp = stamp * 1000003u ^ (uint64_t)(uintptr_t)attrs;
         PyTypeObject *type = Py_TYPE(value);
-        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-            unsigned int tag = pycds_type_stamp(type);
-            if (!tag) { /* none to be had: digested every time */
-                Py_DECREF(attrs);
-                return digest_of(value, checked);
-            }
-            stamp = stamp * 1000003u ^ tag;
+        /* And its metaclass's (its digest holds the metaclass's state,
+         * whose changes renew no tag of the class's), where that is a
+         * heap class; none to be had, or values in slots (no stamp):
+         * digested every time. */
+        PyTypeObject *meta = Py_TYPE(type);
+        unsigned int tag = 1, meta_tag = 1;
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            tag = pycds_type_stamp(type);
+        if (tag && (meta->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            meta_tag = pycds_type_stamp(meta);
+        if (!tag || !meta_tag || has_slot_values(type)) {
+            Py_DECREF(attrs);
+            return digest_of(value, checked);
         }
+        stamp = (stamp * 1000003u ^ tag) * 1000003u ^ meta_tag;
     }
     Py_XDECREF(attrs); /* held by the instance (the stamp watches it) */
     PyObject *out = NULL;

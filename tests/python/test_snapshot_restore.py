@@ -2581,7 +2581,8 @@ READS_UNSTAMPED = """
                 return "empty"
         A = (dep7_.OBJ.LEVEL.level, dep7_.OBJ.In().m(), cell(),
              dep7_.Cells().b(), dep7_.SlotHolder.LEVEL.level,
-             dep7_.P() is dep7_.P)
+             dep7_.P() is dep7_.P, dep7_.META_OBJ.get(), dep7_.BOTH.v,
+             dep7_.SlotValueHolder.LEVEL.level)
     """
 
 UNSTAMPED_STATE = {
@@ -2632,6 +2633,21 @@ UNSTAMPED_STATE = {
             p = functools.partial(f)
             return p
         P = partial_of_itself()
+        class Meta(type):
+            level = 0
+        class T(metaclass=Meta):
+            def get(self):
+                return type(self).level
+        META_OBJ = T()
+        class DictAndSlots:
+            __slots__ = ("v", "__dict__")
+        BOTH = DictAndSlots()
+        BOTH.v = 0
+        class SlotValue:
+            __slots__ = ("level",)
+        class SlotValueHolder:
+            LEVEL = SlotValue()
+        SlotValueHolder.LEVEL.level = 0
     """,
     "pkg7_/__init__.py": """
         import dep7_
@@ -2652,6 +2668,12 @@ UNSTAMPED_STATE = {
             dep7_.fill_none({})
         if change == "slots_class":
             dep7_.SlotHolder.LEVEL.__class__ = dep7_.Slotted2
+        if change == "metaclass":
+            dep7_.Meta.level = 5
+        if change == "instance_slot":
+            dep7_.BOTH.v = 5
+        if change == "held_slot":
+            dep7_.SlotValueHolder.LEVEL.level = 5
     """,
     "pkg7_/second.py": READS_UNSTAMPED,
     "app.py": """
@@ -2669,19 +2691,25 @@ def test_what_the_memo_holds_of_classes_cells_and_instances(tmp_path: Path) -> N
     held its own class's stamp alone), a method's empty cell filled or a
     cell's None replaced by {} (readings that took empty, None and {} for
     one), a slots instance a class holds given another class (noted only
-    with a dict of attributes).  The second unit sees each change.  And a
+    with a dict of attributes), a metaclass's attribute read through an
+    instance (whose remembered digest held its class's stamp, not its
+    metaclass's), a slot's value of an instance read or of one a class
+    holds (no stamp).  The second unit sees each change.  And a
     partial whose function's closure holds the partial itself is read
     without recursing (the dump's interpreter crashed)."""
     snap = snapshot_project(tmp_path, UNSTAMPED_STATE, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg7_.first", "pkg7_.second", dump_output=snap.dump_output)
-    same = "0 1 empty None 0 True\n"
+    same = "0 1 empty None 0 True 0 0 0\n"
     assert share.stdout == plain.stdout == same * 2, share.stderr
-    for change, second in [("level", "4 1 empty None 0 True\n"),
-                           ("inner", "0 5 empty None 0 True\n"),
-                           ("fill_empty", "0 1 5 None 0 True\n"),
-                           ("none_to_dict", "0 1 empty {} 0 True\n"),
-                           ("slots_class", "0 1 empty None 7 True\n")]:
+    for change, second in [("level", "4 1 empty None 0 True 0 0 0\n"),
+                           ("inner", "0 5 empty None 0 True 0 0 0\n"),
+                           ("fill_empty", "0 1 5 None 0 True 0 0 0\n"),
+                           ("none_to_dict", "0 1 empty {} 0 True 0 0 0\n"),
+                           ("slots_class", "0 1 empty None 7 True 0 0 0\n"),
+                           ("metaclass", "0 1 empty None 0 True 5 0 0\n"),
+                           ("instance_slot", "0 1 empty None 0 True 0 5 0\n"),
+                           ("held_slot", "0 1 empty None 0 True 0 0 5\n")]:
         plain = snap.plain(["app.py"], CHANGE=change)
         share = snap.share(["app.py"], CHANGE=change)
         assert share.stdout == plain.stdout == same + second, (change, share.stderr)

@@ -739,3 +739,33 @@ def test_a_read_kept_under_another_path_must_find_the_same_object() -> None:
             _cds.check_same(malformed, memo)
     with pytest.raises(TypeError):
         _cds.check_same(tuple(same), memo)
+
+
+def test_a_digest_of_hostile_objects_raises_or_answers_and_never_crashes() -> None:
+    """A class whose metaclass's __getattribute__ deletes an attribute of
+    the instance being digested (the witness runs it): a RuntimeError, not
+    a tuple with empty places that crashed the hash.  A chain of 300,000
+    methods each bound to the next: answered, not a stack overflow."""
+    holder = types.SimpleNamespace()
+
+    class Meta(type):
+        def __getattribute__(cls, name: str) -> Any:
+            if name == "__qualname__":
+                vars(holder).pop("b", None)
+            return super().__getattribute__(name)
+
+    class K(metaclass=Meta):
+        pass
+
+    class S:
+        pass
+
+    obj = S()
+    obj.a, obj.b = K, 1
+    holder = obj
+    with pytest.raises(RuntimeError, match="dict changed size during a digest"):
+        _cds.digest(obj)
+    chain: Any = print
+    for _ in range(300_000):
+        chain = types.MethodType(print, chain)
+    assert isinstance(_cds.digest(chain), tuple)
