@@ -2434,6 +2434,20 @@ def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path
             probe, share.stderr)
 
 
+# What pkg_.first and pkg_.second read (the same, before and after mut)
+READS_DURING = """
+        import dep2_
+        N = dep2_.K.__name__
+        H = len(dep2_.OBJ.handlers)
+        D = dep2_.M().m()
+        E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
+             getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
+             len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
+             len(dep2_.M.n.__annotations__["a"]))
+        F = (dep2_.Holder2.Inner().m(), dep2_.Holder2().c(),
+             dep2_.Holder2.LEVEL.level)
+    """
+
 CHANGED_DURING = {
     "dep2_.py": """
         class K:
@@ -2471,18 +2485,7 @@ CHANGED_DURING = {
         import dep2_
         from . import first, mut, second
     """,
-    "pkg_/first.py": """
-        import dep2_
-        N = dep2_.K.__name__
-        H = len(dep2_.OBJ.handlers)
-        D = dep2_.M().m()
-        E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
-             getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
-             len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
-             len(dep2_.M.n.__annotations__["a"]))
-        F = (dep2_.Holder2.Inner().m(), dep2_.Holder2().c(),
-             dep2_.Holder2.LEVEL.level)
-    """,
+    "pkg_/first.py": READS_DURING,
     "pkg_/mut.py": """
         __pycds_snapshot__ = False
         import os, dep2_
@@ -2515,18 +2518,7 @@ CHANGED_DURING = {
         if os.environ.get("CHANGE") == "method_cell":
             dep2_.Holder2.c.__closure__[0].cell_contents = 2
     """,
-    "pkg_/second.py": """
-        import dep2_
-        N = dep2_.K.__name__
-        H = len(dep2_.OBJ.handlers)
-        D = dep2_.M().m()
-        E = (dep2_.Holder.CONF.level, dep2_.M.m.__name__,
-             getattr(dep2_.M.m, "mark", None), len(dep2_.M.m.tags),
-             len(dep2_.Holder.PARTS[0]), type(dep2_.OBJ).__qualname__,
-             len(dep2_.M.n.__annotations__["a"]))
-        F = (dep2_.Holder2.Inner().m(), dep2_.Holder2().c(),
-             dep2_.Holder2.LEVEL.level)
-    """,
+    "pkg_/second.py": READS_DURING,
     "app.py": """
         import pkg_
         print(pkg_.first.N, pkg_.first.H, pkg_.first.D,
