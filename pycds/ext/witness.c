@@ -1896,6 +1896,9 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
  * static or immutable class, or for one of the owner's MRO (any reader of
  * the owner's state reads that class's too).  (class, stamp) appended to
  * `held`: the owner's namespace hash holds while the stamp does. */
+static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
+                          int shallow, int *holds_containers);
+
 static int feed_held_class(struct hashed *state, PyTypeObject *owner,
                            PyObject *cls, PyObject *checked, int *nested,
                            PyObject *held)
@@ -1916,26 +1919,8 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
         pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
         failed = 1;
     }
-    failed = failed || put(state, 'H', NULL, 0) < 0;
-    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        if (!PyType_Check(base) || !(base->tp_flags & Py_TPFLAGS_HEAPTYPE))
-            continue;
-        PyObject *own = remembered_namespace_hash(base, checked, 1);
-        failed =
-            !own || put(state, '|', PyBytes_AS_STRING(PyTuple_GET_ITEM(own, 0)),
-                        (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(own, 0))) < 0;
-        PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
-        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(mutables); m++) {
-            PyObject *named = PyTuple_GET_ITEM(mutables, m);
-            *nested = 1;
-            failed = put(state, 'M', NULL, 0) < 0 ||
-                     feed(state, PyTuple_GET_ITEM(named, 0)) < 0 ||
-                     feed_item(state, PyTuple_GET_ITEM(named, 1), 0, checked,
-                               nested) < 0;
-        }
-        Py_XDECREF(own);
-    }
+    failed = failed || put(state, 'H', NULL, 0) < 0 ||
+             feed_mro_state(state, mro, checked, 1, nested) < 0;
     Py_XDECREF(mro);
     Py_DECREF(cls);
     return failed ? -1 : 0;
@@ -1946,11 +1931,14 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
  * (nothing can change it). */
 static PyObject *remembered_digest(PyObject *value, PyObject *checked);
 
-/* The state of the heap classes of an MRO into `all`: 0, or -1 with an
- * exception; *holds_containers set when a class holds a container that
- * no stamp an instance's remembered digest holds says changed (below). */
+/* The state of the heap classes of an MRO into `all`, each class's own
+ * attributes with the classes they hold by witness alone where `shallow`
+ * (feed_held_class): 0, or -1 with an exception; *holds_containers set
+ * when a class holds a container that no stamp an instance's remembered
+ * digest holds says changed (below), or any container where `shallow`
+ * (nor does the stamp a namespace hash holding this state is kept under). */
 static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
-                          int *holds_containers)
+                          int shallow, int *holds_containers)
 {
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
@@ -1959,7 +1947,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
             !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
             continue;
         PyObject *own =
-            remembered_namespace_hash((PyTypeObject *)base, checked, 0);
+            remembered_namespace_hash((PyTypeObject *)base, checked, shallow);
         PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
         PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
         failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
@@ -1979,7 +1967,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
              * list or set (no stamp), or on 3.11 a dict too (its stamp
              * is its own; 3.12's count every watched dict's changes,
              * which the instance's stamp holds: remembered_digest). */
-            if (PYCDS_PY311 || !PyDict_CheckExact(held))
+            if (shallow || PYCDS_PY311 || !PyDict_CheckExact(held))
                 *holds_containers = 1;
             failed = put(all, 'M', NULL, 0) < 0 ||
                      feed(all, PyTuple_GET_ITEM(pair, 0)) < 0;
@@ -2020,9 +2008,9 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked, int *nested)
     struct hashed all;
     hashed_init(&all);
     int failed =
-        feed_mro_state(&all, mro, checked, nested) < 0 ||
+        feed_mro_state(&all, mro, checked, 0, nested) < 0 ||
         (heap_meta && (put(&all, '^', NULL, 0) < 0 ||
-                       feed_mro_state(&all, meta_mro, checked, nested) < 0));
+                       feed_mro_state(&all, meta_mro, checked, 0, nested) < 0));
     Py_DECREF(mro);
     Py_DECREF(meta_mro);
     return hashed_bytes(&all, failed);
