@@ -82,6 +82,8 @@ else:
     Any = "Any"
 
 # The format, written once (the writer imports these).
+# U21: the containers of a class a class holds are read with the
+# holder's own (its namespace hash holds what stamps cover, remembered).
 # U20: a class's state holds the state of the classes it holds and of
 # its instances' classes, its partials' functions and its methods' cells.
 # U19: a function's state holds its __name__, __doc__, __module__,
@@ -93,7 +95,7 @@ else:
 # layout; U10: a class's or function's
 # read holds its state; U9: digests of containers hashed, plain values by
 # value; U8: strings from code; U7: classes from images)
-UNIT_MAGIC = b"pycdsU20"
+UNIT_MAGIC = b"pycdsU21"
 UNIT_HASH_END = len(UNIT_MAGIC) + 8
 SIZE = 4  # bytes of each size field
 FORMAT = 1

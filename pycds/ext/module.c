@@ -132,6 +132,9 @@ static PyMethodDef module_methods[] = {
      "the first that no longer holds."},
     {"digest_hash", pycds_digest_hash, METH_O,
      "digest_hash(digest) -> int: its XXH3-64, what a unit keeps of a read."},
+    {"namespace_hashes", pycds_namespace_hashes, METH_NOARGS,
+     "namespace_hashes() -> int: how many class namespaces the checks\n"
+     "have hashed in this process (the rest came from the memo)."},
     {"memo_after_code", pycds_memo_after_code, METH_O,
      "memo_after_code(checked) -> bool: whether code changed what the\n"
      "checks read and no stamp renews (then what they remembered of it\n"

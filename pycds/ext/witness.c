@@ -1639,8 +1639,8 @@ static int feed_wrapped(struct hashed *state, PyObject *item, PyObject *checked)
 }
 
 static int feed_held_class(struct hashed *state, PyTypeObject *owner,
-                           PyObject *cls, PyObject *checked, int *nested,
-                           PyObject *held);
+                           PyObject *cls, PyObject *checked, PyObject *held,
+                           PyObject *mutables);
 static int exact_partial(PyObject *value);
 static int has_slot_values(PyTypeObject *type);
 static PyObject *slot_values(PyObject *obj);
@@ -1672,10 +1672,12 @@ static int feed_partial(struct hashed *state, PyObject *item, PyObject *checked,
  * replaced or changed first), the rest as a container's items are.  A
  * class, and an instance's class, with its state where `held` collects
  * (feed_held_class: a nested class's methods, an attribute the instance
- * takes from its class), and a functools.partial with what it calls. */
+ * takes from its class; their containers onto `mutables`), and a
+ * functools.partial with what it calls. */
 static int feed_class_value(struct hashed *state, PyObject *item,
                             PyObject *checked, int *nested, int watched,
-                            PyTypeObject *owner, PyObject *held)
+                            PyTypeObject *owner, PyObject *held,
+                            PyObject *mutables)
 {
     /* (From depth 0, as a module attribute's: a digest's count of items
      * looked at starts there, not where the last digest left it.) */
@@ -1693,7 +1695,7 @@ static int feed_class_value(struct hashed *state, PyObject *item,
     if (Py_TYPE(item) == &PyFunction_Type)
         return feed_method(state, item, checked);
     if (PyType_Check(item))
-        return feed_held_class(state, owner, item, checked, nested, held);
+        return feed_held_class(state, owner, item, checked, held, mutables);
     if (!python_instance(item))
         return feed_wrapped(state, item, checked);
     PyObject *read = read_as(item);
@@ -1728,7 +1730,7 @@ static int feed_class_value(struct hashed *state, PyObject *item,
         failed = feed_partial(state, item, checked, nested) < 0;
     if (!failed)
         failed = feed_held_class(state, owner, (PyObject *)Py_TYPE(item),
-                                 checked, nested, held) < 0;
+                                 checked, held, mutables) < 0;
     return failed ? -1 : 0;
 }
 
@@ -1792,7 +1794,7 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
                 feed_item(state, key, DIGEST_DEPTH, checked, &nested) < 0 ||
                 (mutable ? append_pair(mutables, key, item)
                          : feed_class_value(state, item, checked, &nested,
-                                            watched, type, held)) < 0;
+                                            watched, type, held, mutables)) < 0;
         Py_DECREF(key);
         Py_DECREF(item);
     }
@@ -1808,9 +1810,19 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
  * containers as feed_namespace() leaves them out, the (class, stamp)
  * pairs of the classes whose state it holds), `shallow`: those classes
  * by their witness alone. */
+static uint64_t namespace_hashes_made;
+
+PyObject *pycds_namespace_hashes(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(namespace_hashes_made);
+}
+
 static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked,
                                 int shallow)
 {
+    namespace_hashes_made++;
     struct hashed all;
     hashed_init(&all);
     PyObject *mutables = PyList_New(0);
@@ -1890,18 +1902,21 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
  * instance one holds (an attribute the instance takes from there, a
  * nested class's methods), into `state`: each heap class of its MRO by
  * its own attributes as namespace_hash() writes them, with the classes
- * those hold by their witness alone (one level: no cycle to follow), and
- * their lists, dicts and sets by their items (no stamp covers those:
- * *nested).  Nothing where `held` is NULL (a level down already), for a
- * static or immutable class, or for one of the owner's MRO (any reader of
- * the owner's state reads that class's too).  (class, stamp) appended to
- * `held`: the owner's namespace hash holds while the stamp does. */
-static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
-                          int shallow, int *holds_containers);
-
+ * those hold by their witness alone (one level: no cycle to follow).
+ * Their lists, dicts and sets go onto `mutables` as ((name,), container)
+ * pairs: no stamp covers what those hold, so the owner's state reads
+ * them at each check as it reads its own (feed_mro_state), and the
+ * owner's namespace hash, which then holds only what stamps cover, is
+ * remembered.  (Hashed into it, they had every enum.Flag class hashed
+ * again at each read: Flag holds FlagBoundary.STRICT, whose class holds
+ * its member lists.)  Nothing where `held` is NULL (a level down
+ * already), for a static or immutable class, or for one of the owner's
+ * MRO (any reader of the owner's state reads that class's too).
+ * (class, stamp) appended to `held`: the owner's namespace hash holds
+ * while the stamp does. */
 static int feed_held_class(struct hashed *state, PyTypeObject *owner,
-                           PyObject *cls, PyObject *checked, int *nested,
-                           PyObject *held)
+                           PyObject *cls, PyObject *checked, PyObject *held,
+                           PyObject *mutables)
 {
     PyTypeObject *t = (PyTypeObject *)cls;
     if (!held || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
@@ -1919,8 +1934,27 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
         pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
         failed = 1;
     }
-    failed = failed || put(state, 'H', NULL, 0) < 0 ||
-             feed_mro_state(state, mro, checked, 1, nested) < 0;
+    failed = failed || put(state, 'H', NULL, 0) < 0;
+    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) ||
+            !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *own =
+            remembered_namespace_hash((PyTypeObject *)base, checked, 1);
+        PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
+        failed = !own || put(state, '|', PyBytes_AS_STRING(hash),
+                             (size_t)PyBytes_GET_SIZE(hash)) < 0;
+        PyObject *its = own ? PyTuple_GET_ITEM(own, 1) : NULL;
+        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(its); m++) {
+            PyObject *entry = PyTuple_GET_ITEM(its, m);
+            PyObject *name = PyTuple_Pack(1, PyTuple_GET_ITEM(entry, 0));
+            failed = !name || append_pair(mutables, name,
+                                          PyTuple_GET_ITEM(entry, 1)) < 0;
+            Py_XDECREF(name);
+        }
+        Py_XDECREF(own);
+    }
     Py_XDECREF(mro);
     Py_DECREF(cls);
     return failed ? -1 : 0;
@@ -1931,14 +1965,14 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
  * (nothing can change it). */
 static PyObject *remembered_digest(PyObject *value, PyObject *checked);
 
-/* The state of the heap classes of an MRO into `all`, each class's own
- * attributes with the classes they hold by witness alone where `shallow`
- * (feed_held_class): 0, or -1 with an exception; *holds_containers set
- * when a class holds a container that no stamp an instance's remembered
- * digest holds says changed (below), or any container where `shallow`
- * (nor does the stamp a namespace hash holding this state is kept under). */
+/* The state of the heap classes of an MRO into `all`: each class's own
+ * attributes (its namespace hash), then its lists, dicts and sets and
+ * those of the classes it holds, by their items: 0, or -1 with an
+ * exception; *holds_containers set when a class holds a class, or a
+ * container that no stamp an instance's remembered digest holds says
+ * changed (below). */
 static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
-                          int shallow, int *holds_containers)
+                          int *holds_containers)
 {
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
@@ -1947,7 +1981,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
             !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
             continue;
         PyObject *own =
-            remembered_namespace_hash((PyTypeObject *)base, checked, shallow);
+            remembered_namespace_hash((PyTypeObject *)base, checked, 0);
         PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
         PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
         failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
@@ -1967,7 +2001,7 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
              * list or set (no stamp), or on 3.11 a dict too (its stamp
              * is its own; 3.12's count every watched dict's changes,
              * which the instance's stamp holds: remembered_digest). */
-            if (shallow || PYCDS_PY311 || !PyDict_CheckExact(held))
+            if (PYCDS_PY311 || !PyDict_CheckExact(held))
                 *holds_containers = 1;
             failed = put(all, 'M', NULL, 0) < 0 ||
                      feed(all, PyTuple_GET_ITEM(pair, 0)) < 0;
@@ -2008,9 +2042,9 @@ static PyObject *class_state(PyTypeObject *type, PyObject *checked, int *nested)
     struct hashed all;
     hashed_init(&all);
     int failed =
-        feed_mro_state(&all, mro, checked, 0, nested) < 0 ||
+        feed_mro_state(&all, mro, checked, nested) < 0 ||
         (heap_meta && (put(&all, '^', NULL, 0) < 0 ||
-                       feed_mro_state(&all, meta_mro, checked, 0, nested) < 0));
+                       feed_mro_state(&all, meta_mro, checked, nested) < 0));
     Py_DECREF(mro);
     Py_DECREF(meta_mro);
     return hashed_bytes(&all, failed);
@@ -2232,16 +2266,21 @@ static int feed_function_names(struct hashed *all, PyFunctionObject *f,
     PyObject *parts[5] = {Py_XNewRef(f->func_name), Py_XNewRef(f->func_doc),
                           Py_XNewRef(f->func_module), annotations,
                           Py_XNewRef(pycds_function_type_params(f))};
-    int nested = 0, failed = put(all, 'N', NULL, 0) < 0;
+    /* The annotations dict itself is no unstamped container: the
+     * function's reading keeps its items (note_reading), compared
+     * wherever code may have run.  A list, dict or set among them is. */
+    int unused = 0, failed = put(all, 'N', NULL, 0) < 0;
     for (int part = 0; part < 5 && !failed; part++)
         failed = !parts[part]
                      ? put(all, '0', NULL, 0) < 0
                      : feed_item(all, parts[part], part == 3 ? 0 : DIGEST_DEPTH,
-                                 checked, &nested) < 0;
+                                 checked, &unused) < 0;
+    int mutable = annotations && PyDict_CheckExact(annotations)
+                      ? attrs_hold_mutable(annotations)
+                      : annotations && holds_mutable(annotations, 1);
     for (int part = 0; part < 5; part++)
         Py_XDECREF(parts[part]);
-    /* (a list among its annotations: hashed by its items, unstamped) */
-    if (nested)
+    if (mutable)
         unwatched_containers++;
     return failed ? -1 : 0;
 }

@@ -90,6 +90,10 @@ PyObject *pycds_check_reads(PyObject *module, PyObject *const *args,
  * states hash it), what a unit keeps of most reads instead of the digest. */
 PyObject *pycds_digest_hash(PyObject *module, PyObject *digest);
 
+/* namespace_hashes() -> int: how many class namespaces the checks have
+ * hashed in this process (the others a read needed were remembered). */
+PyObject *pycds_namespace_hashes(PyObject *module, PyObject *unused);
+
 /* memo_after_code(checked) -> bool: code other than the restore's may
  * have run; whether it changed a part of a function, class or instance
  * that the checks read and no stamp renews.  If so, what `checked`

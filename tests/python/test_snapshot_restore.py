@@ -2574,7 +2574,8 @@ READS_UNSTAMPED = """
         A = (dep7_.OBJ.LEVEL.level, dep7_.OBJ.In().m(), cell(),
              dep7_.Cells().b(), dep7_.SlotHolder.LEVEL.level,
              dep7_.P() is dep7_.P, dep7_.META_OBJ.get(), dep7_.BOTH.v,
-             dep7_.SlotValueHolder.LEVEL.level)
+             dep7_.SlotValueHolder.LEVEL.level, dep7_.HOLDER3.count(),
+             dep7_.Annotated.m.__annotations__["x"])
     """
 
 UNSTAMPED_STATE = {
@@ -2640,6 +2641,16 @@ UNSTAMPED_STATE = {
         class SlotValueHolder:
             LEVEL = SlotValue()
         SlotValueHolder.LEVEL.level = 0
+        class Registry:
+            items = []
+        class Holder3:
+            REG = Registry()
+            def count(self):
+                return len(self.REG.items)
+        HOLDER3 = Holder3()
+        class Annotated:
+            def m(self, x: "first"):
+                pass
     """,
     "pkg7_/__init__.py": """
         import dep7_
@@ -2666,6 +2677,10 @@ UNSTAMPED_STATE = {
             dep7_.BOTH.v = 5
         if change == "held_slot":
             dep7_.SlotValueHolder.LEVEL.level = 5
+        if change == "held_list":
+            dep7_.Registry.items.append(1)
+        if change == "annotation":
+            dep7_.Annotated.m.__annotations__["x"] = "second"
     """,
     "pkg7_/second.py": READS_UNSTAMPED,
     "app.py": """
@@ -2692,20 +2707,80 @@ def test_what_the_memo_holds_of_classes_cells_and_instances(tmp_path: Path) -> N
     snap = snapshot_project(tmp_path, UNSTAMPED_STATE, ["app.py"])
     plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
     assert_restored(share, "pkg7_.first", "pkg7_.second", dump_output=snap.dump_output)
-    same = "0 1 empty None 0 True 0 0 0\n"
+    same = "0 1 empty None 0 True 0 0 0 0 first\n"
     assert share.stdout == plain.stdout == same * 2, share.stderr
-    for change, second in [("level", "4 1 empty None 0 True 0 0 0\n"),
-                           ("inner", "0 5 empty None 0 True 0 0 0\n"),
-                           ("fill_empty", "0 1 5 None 0 True 0 0 0\n"),
-                           ("none_to_dict", "0 1 empty {} 0 True 0 0 0\n"),
-                           ("slots_class", "0 1 empty None 7 True 0 0 0\n"),
-                           ("metaclass", "0 1 empty None 0 True 5 0 0\n"),
-                           ("instance_slot", "0 1 empty None 0 True 0 5 0\n"),
-                           ("held_slot", "0 1 empty None 0 True 0 0 5\n")]:
+    for change, second in [("level", "4 1 empty None 0 True 0 0 0 0 first\n"),
+                           ("inner", "0 5 empty None 0 True 0 0 0 0 first\n"),
+                           ("fill_empty", "0 1 5 None 0 True 0 0 0 0 first\n"),
+                           ("none_to_dict", "0 1 empty {} 0 True 0 0 0 0 first\n"),
+                           ("slots_class", "0 1 empty None 7 True 0 0 0 0 first\n"),
+                           ("metaclass", "0 1 empty None 0 True 5 0 0 0 first\n"),
+                           ("instance_slot", "0 1 empty None 0 True 0 5 0 0 first\n"),
+                           ("held_slot", "0 1 empty None 0 True 0 0 5 0 first\n"),
+                           ("held_list", "0 1 empty None 0 True 0 0 0 1 first\n"),
+                           ("annotation", "0 1 empty None 0 True 0 0 0 0 second\n")]:
         plain = snap.plain(["app.py"], CHANGE=change)
         share = snap.share(["app.py"], CHANGE=change)
         assert share.stdout == plain.stdout == same + second, (change, share.stderr)
         assert_restored(share, "pkg7_.first", dump_output=snap.dump_output)
+
+
+HELD_READS = """
+        import dep8_
+        A = ((dep8_.Color.RED | dep8_.Color.BLUE).value, dep8_.HOLDER.count())
+    """
+
+HELD_CLASSES = {
+    "dep8_.py": """
+        import enum
+        class Color(enum.Flag):
+            RED = 1
+            BLUE = 2
+        class Registry:
+            items = []
+        class Holder:
+            REG = Registry()
+            def count(self):
+                return len(self.REG.items)
+        HOLDER = Holder()
+    """,
+    "pkga8_/__init__.py": "from . import a\n",
+    "pkga8_/a.py": HELD_READS,
+    "pkgb8_/__init__.py": "from . import a, b\n",
+    "pkgb8_/a.py": HELD_READS,
+    "pkgb8_/b.py": HELD_READS,
+    "app.py": "import pkga8_, pkgb8_\n",
+    "one.py": """
+        import pkga8_
+        from pycds import _cds
+        print(*pkga8_.a.A, _cds.namespace_hashes())
+    """,
+    "two.py": """
+        import pkgb8_
+        from pycds import _cds
+        print(*pkgb8_.b.A, _cds.namespace_hashes())
+    """,
+}
+
+
+def test_a_class_that_holds_classes_is_hashed_once_per_import(tmp_path: Path) -> None:
+    """A class that holds an instance of a class with a list (an
+    enum.Flag: Flag holds FlagBoundary.STRICT, whose class holds its
+    member lists; a registry object) has its namespace hashed once in an
+    import however many units read it: the held class's lists are read
+    at each check with the holder's own, not hashed into what the memo
+    keeps under stamps.  (They were, and no such class was remembered:
+    every Flag class was hashed again at each read, 45% more instructions
+    than running the bodies for boto3.)  A second unit that reads the
+    same classes hashes none."""
+    snap = snapshot_project(tmp_path, HELD_CLASSES, ["app.py"])
+    one, two = snap.share(["one.py"]), snap.share(["two.py"])
+    assert_restored(one, "pkga8_.a", dump_output=snap.dump_output)
+    assert_restored(two, "pkgb8_.a", "pkgb8_.b", dump_output=snap.dump_output)
+    values_one, hashed_one = one.stdout.rsplit(" ", 1)
+    values_two, hashed_two = two.stdout.rsplit(" ", 1)
+    assert values_one == values_two == "3 0", (one.stdout, two.stdout)
+    assert 0 < int(hashed_one) == int(hashed_two), (one.stdout, two.stdout)
 
 
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:
