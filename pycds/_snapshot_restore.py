@@ -1520,6 +1520,19 @@ def _after_operations(operations: list[tuple[Any, ...]]) -> None:
         warnings._filters_mutated()
 
 
+def changes_readings(operations: list[tuple[Any, ...]]) -> bool:
+    """Whether an operation set or deleted an attribute of an instance,
+    function or cell (an instance given another class), which no stamp
+    covers: what the checks remember of such objects holds while their
+    readings do, compared where code ran (forget_what_code_may_have_changed),
+    and these operations are no code's.  A class's or module's attribute
+    renews its stamp or is read again."""
+    return any(op[0] in ("setattr", "delattr")
+               or (op[0] in ("set_attr", "del_attr") and not isinstance(op[1], type)
+                   and type(op[1]) is not type(sys))
+               for op in operations)
+
+
 def run_after_restore(operations: list[tuple[Any, ...]]) -> bool:
     """AWS SnapStart's runtime hooks (the snapshot-restore-py package): what
     the restored body registered with register_after_restore runs now, in
@@ -1751,7 +1764,7 @@ def restore_or_refuse(module: Any, code: Any, unit: Any) -> bool:
                 del op[1][op[2]]  # put back where the body added it, below
             apply_operation(op)
         _after_operations(operations)
-        if run_after_restore(operations):
+        if run_after_restore(operations) or changes_readings(operations):
             forget_what_code_may_have_changed()
     if _log.level() >= 2:
         done = time.perf_counter()

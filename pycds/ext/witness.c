@@ -2266,22 +2266,25 @@ static int feed_function_names(struct hashed *all, PyFunctionObject *f,
     PyObject *parts[5] = {Py_XNewRef(f->func_name), Py_XNewRef(f->func_doc),
                           Py_XNewRef(f->func_module), annotations,
                           Py_XNewRef(pycds_function_type_params(f))};
-    /* The annotations dict itself is no unstamped container: the
-     * function's reading keeps its items (note_reading), compared
-     * wherever code may have run.  A list, dict or set among them is. */
     int unused = 0, failed = put(all, 'N', NULL, 0) < 0;
     for (int part = 0; part < 5 && !failed; part++)
         failed = !parts[part]
                      ? put(all, '0', NULL, 0) < 0
                      : feed_item(all, parts[part], part == 3 ? 0 : DIGEST_DEPTH,
                                  checked, &unused) < 0;
-    int mutable = annotations && PyDict_CheckExact(annotations)
-                      ? attrs_hold_mutable(annotations)
-                      : annotations && holds_mutable(annotations, 1);
+    /* The function's own annotations dict, as its keyword defaults: a
+     * change in place moves the epoch where a watcher can be had (3.12+),
+     * and the function's reading keeps its items (note_reading), compared
+     * wherever code may have run.  A list, dict or set among them, and
+     * one kept as a tuple, counted unwatched (watch_defaults). */
+    if (!failed && annotations) {
+        if (annotations == f->func_annotations)
+            failed = watch_defaults(annotations) < 0;
+        else if (attrs_hold_mutable(annotations)) /* made from its tuple */
+            unwatched_containers++;
+    }
     for (int part = 0; part < 5; part++)
         Py_XDECREF(parts[part]);
-    if (mutable)
-        unwatched_containers++;
     return failed ? -1 : 0;
 }
 

@@ -2783,6 +2783,63 @@ def test_a_class_that_holds_classes_is_hashed_once_per_import(tmp_path: Path) ->
     assert 0 < int(hashed_one) == int(hashed_two), (one.stdout, two.stdout)
 
 
+REGISTRY_READS = """
+        import dep9_
+        A = dep9_.HOLDER.count()
+    """
+
+CLASS_GIVEN_BY_A_UNIT = {
+    "dep9_.py": """
+        def make():
+            class R:
+                items = []
+            return R
+        R1 = make()
+        R2 = make()
+        CLASSES = (R1, R2)
+        class Holder:
+            REG = R1()
+            def count(self):
+                return len(self.REG.items)
+        HOLDER = Holder()
+    """,
+    "pkg9_/__init__.py": """
+        import dep9_
+        from . import zero, first, second
+    """,
+    "pkg9_/zero.py": REGISTRY_READS,
+    "pkg9_/first.py": """
+        import dep9_
+        dep9_.Holder.REG.__class__ = dep9_.CLASSES[1]
+    """,
+    "pkg9_/second.py": REGISTRY_READS,
+    "app.py": """
+        import os
+        import dep9_
+        if os.environ.get("CHANGE"):
+            dep9_.R2.items.append(1)
+        import pkg9_
+        print(pkg9_.zero.A, pkg9_.second.A)
+    """,
+}
+
+
+def test_an_instance_a_restored_unit_gives_another_class_is_read_again(tmp_path: Path) -> None:
+    """A unit whose operations give an instance a class holds another
+    class (`obj.__class__ = Other`, replayed) changes what the checks
+    remembered of the holder with no stamp: the next unit's check reads
+    the holder again and sees the other class's list (a helper's review:
+    the second unit was restored with the first class's, stale).  Two
+    classes of one name, so that only their state tells them apart."""
+    snap = snapshot_project(tmp_path, CLASS_GIVEN_BY_A_UNIT, ["app.py"])
+    for change in ("", "r2"):
+        plain = snap.plain(["app.py"], CHANGE=change)
+        share = snap.share(["app.py"], CHANGE=change)
+        assert share.stdout == plain.stdout == ("0 1\n" if change else "0 0\n"), (
+            change, share.stderr)
+        assert_restored(share, "pkg9_.zero", "pkg9_.first", dump_output=snap.dump_output)
+
+
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:
     """Run app.py with each CHANGE (name, the output plain Python gives):
     restored, it prints the same, and `before` (a unit imported before the
