@@ -1898,6 +1898,29 @@ static PyObject *remembered_namespace_hash(PyTypeObject *type,
     return out;
 }
 
+/* A heap class of an MRO by its namespace hash (remembered_namespace_hash(),
+ * `shallow` as there) into `state`, *own set to that (hash, mutables,
+ * held) (a new reference); nothing for a static class (*own NULL).  0,
+ * or -1 with an exception. */
+static int feed_base_namespace(struct hashed *state, PyObject *base,
+                               PyObject *checked, int shallow, PyObject **own)
+{
+    *own = NULL;
+    if (!PyType_Check(base) ||
+        !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return 0;
+    PyObject *out =
+        remembered_namespace_hash((PyTypeObject *)base, checked, shallow);
+    PyObject *hash = out ? PyTuple_GET_ITEM(out, 0) : NULL;
+    if (!out || put(state, '|', PyBytes_AS_STRING(hash),
+                    (size_t)PyBytes_GET_SIZE(hash)) < 0) {
+        Py_XDECREF(out);
+        return -1;
+    }
+    *own = out;
+    return 0;
+}
+
 /* The state of a class a class attribute holds, or of the class of an
  * instance one holds (an attribute the instance takes from there, a
  * nested class's methods), into `state`: each heap class of its MRO by
@@ -1936,16 +1959,15 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
     }
     failed = failed || put(state, 'H', NULL, 0) < 0;
     for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *base = PyTuple_GET_ITEM(mro, i);
-        if (!PyType_Check(base) ||
-            !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        PyObject *own = NULL;
+        if (feed_base_namespace(state, PyTuple_GET_ITEM(mro, i), checked, 1,
+                                &own) < 0) {
+            failed = 1;
+            break;
+        }
+        if (!own)
             continue;
-        PyObject *own =
-            remembered_namespace_hash((PyTypeObject *)base, checked, 1);
-        PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
-        failed = !own || put(state, '|', PyBytes_AS_STRING(hash),
-                             (size_t)PyBytes_GET_SIZE(hash)) < 0;
-        PyObject *its = own ? PyTuple_GET_ITEM(own, 1) : NULL;
+        PyObject *its = PyTuple_GET_ITEM(own, 1);
         for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(its); m++) {
             PyObject *entry = PyTuple_GET_ITEM(its, m);
             PyObject *name = PyTuple_Pack(1, PyTuple_GET_ITEM(entry, 0));
@@ -1976,20 +1998,17 @@ static int feed_mro_state(struct hashed *all, PyObject *mro, PyObject *checked,
 {
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && !failed; i++) {
-        PyObject *base = PyTuple_GET_ITEM(mro, i);
-        if (!PyType_Check(base) ||
-            !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        PyObject *own = NULL;
+        if (feed_base_namespace(all, PyTuple_GET_ITEM(mro, i), checked, 0,
+                                &own) < 0)
+            return -1;
+        if (!own)
             continue;
-        PyObject *own =
-            remembered_namespace_hash((PyTypeObject *)base, checked, 0);
-        PyObject *hash = own ? PyTuple_GET_ITEM(own, 0) : NULL;
-        PyObject *mutables = own ? PyTuple_GET_ITEM(own, 1) : NULL;
-        failed = !own || put(all, '|', PyBytes_AS_STRING(hash),
-                             (size_t)PyBytes_GET_SIZE(hash)) < 0;
+        PyObject *mutables = PyTuple_GET_ITEM(own, 1);
         /* The state of classes it holds, whose stamps an instance's
          * remembered digest does not hold (remembered_namespace_hash
          * checks them). */
-        if (own && PyTuple_GET_SIZE(PyTuple_GET_ITEM(own, 2)))
+        if (PyTuple_GET_SIZE(PyTuple_GET_ITEM(own, 2)))
             *holds_containers = 1;
         /* Its lists, dicts and sets by their items, as a module
          * attribute's (a registry of plugins on a base class). */
