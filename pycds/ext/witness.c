@@ -2259,6 +2259,14 @@ static PyObject *annotations_of(PyFunctionObject *f)
     if (!held || (PyDict_Check(held) && PyDict_GET_SIZE(held) == 0) ||
         (PyTuple_CheckExact(held) && PyTuple_GET_SIZE(held) == 0))
         return NULL;
+    if (PyDict_Check(held) && !PyDict_CheckExact(held)) {
+        /* A dict subclass's items, in a dict that digests hash by them
+         * (a subclass is hashed by its type alone). */
+        PyObject *out = PyDict_New();
+        if (out && PyDict_Merge(out, held, 1) < 0)
+            Py_CLEAR(out);
+        return out;
+    }
     if (!PyTuple_CheckExact(held))
         return Py_NewRef(held);
     Py_ssize_t length = PyTuple_GET_SIZE(held);
@@ -2296,12 +2304,14 @@ static int feed_function_names(struct hashed *all, PyFunctionObject *f,
      * and the function's reading keeps its items (note_reading), compared
      * wherever code may have run.  A list, dict or set among them, and
      * one kept as a tuple, counted unwatched (watch_defaults). */
+    PyObject *own = Py_XNewRef(f->func_annotations);
     if (!failed && annotations) {
-        if (annotations == f->func_annotations)
-            failed = watch_defaults(annotations) < 0;
+        if (annotations == own || (own && PyDict_Check(own)))
+            failed = watch_defaults(own) < 0;
         else if (attrs_hold_mutable(annotations)) /* made from its tuple */
             unwatched_containers++;
     }
+    Py_XDECREF(own);
     for (int part = 0; part < 5; part++)
         Py_XDECREF(parts[part]);
     return failed ? -1 : 0;

@@ -2327,6 +2327,11 @@ CHANGED_FIRST = {
         def add2(a, b=1):
             return a + b
         P = functools.partial(add2, 1)
+        class Notes(dict):
+            pass
+        def noted(x):
+            return x
+        noted.__annotations__ = Notes(x="first")
     """,
     "reader_.py": """
         import dep_
@@ -2337,7 +2342,8 @@ CHANGED_FIRST = {
              dep_.K.doc.__annotations__,
              getattr(dep_.K.doc, "__type_params__", ()),
              dep_.Nest.Inner().m(), dep_.Nest.S(), dep_.Nest.C.__func__(),
-             dep_.Nest.PART(), dep_.Nest.SET.mode, dep_.Nest.m(), dep_.P()]
+             dep_.Nest.PART(), dep_.Nest.SET.mode, dep_.Nest.m(), dep_.P(),
+             dep_.noted.__annotations__["x"]]
     """,
     "app.py": """
         import os, sys, types
@@ -2398,6 +2404,8 @@ CHANGED_FIRST = {
             dep_.Nest.m.__closure__[0].cell_contents = 2
         if probe == "module_partial_function_defaults":
             dep_.add2.__defaults__ = (5,)
+        if probe == "annotations_of_a_dict_subclass":
+            dep_.noted.__annotations__["x"] = "second"
         import reader_
         print(reader_.R)
     """,
@@ -2411,7 +2419,8 @@ CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
                  "method_type_params", "nested_class_method_defaults",
                  "staticmethod_cell", "classmethod_cell",
                  "partial_function_defaults", "held_instance_class_attribute",
-                 "method_cell", "module_partial_function_defaults"]
+                 "method_cell", "module_partial_function_defaults",
+                 "annotations_of_a_dict_subclass"]
 
 
 def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
