@@ -1921,11 +1921,56 @@ static int feed_base_namespace(struct hashed *state, PyObject *base,
     return 0;
 }
 
+/* The heap classes of `mro` into `state` by their shallow namespace
+ * hashes, their lists, dicts and sets onto `mutables` (feed_held_class).
+ * 0, or -1 with an exception. */
+static int feed_held_mro(struct hashed *state, PyObject *mro, PyObject *checked,
+                         PyObject *mutables)
+{
+    if (!mro || !PyTuple_Check(mro)) {
+        pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *own = NULL;
+        if (feed_base_namespace(state, PyTuple_GET_ITEM(mro, i), checked, 1,
+                                &own) < 0)
+            return -1;
+        if (!own)
+            continue;
+        PyObject *its = PyTuple_GET_ITEM(own, 1);
+        int failed = 0;
+        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(its); m++) {
+            PyObject *entry = PyTuple_GET_ITEM(its, m);
+            PyObject *name = PyTuple_Pack(1, PyTuple_GET_ITEM(entry, 0));
+            failed = !name || append_pair(mutables, name,
+                                          PyTuple_GET_ITEM(entry, 1)) < 0;
+            Py_XDECREF(name);
+        }
+        Py_DECREF(own);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* (class, its stamp) onto `held`: 0, or -1 with an exception. */
+static int note_held(PyObject *held, PyObject *cls)
+{
+    PyObject *pair =
+        Py_BuildValue("(OI)", cls, pycds_type_stamp((PyTypeObject *)cls));
+    int done = pair ? PyList_Append(held, pair) : -1;
+    Py_XDECREF(pair);
+    return done;
+}
+
 /* The state of a class a class attribute holds, or of the class of an
  * instance one holds (an attribute the instance takes from there, a
  * nested class's methods), into `state`: each heap class of its MRO by
  * its own attributes as namespace_hash() writes them, with the classes
- * those hold by their witness alone (one level: no cycle to follow).
+ * those hold by their witness alone (one level: no cycle to follow), and
+ * so the heap classes of its metaclass's MRO (an attribute read through
+ * the held class that its metaclass holds).
  * Their lists, dicts and sets go onto `mutables` as ((name,), container)
  * pairs: no stamp covers what those hold, so the owner's state reads
  * them at each check as it reads its own (feed_mro_state), and the
@@ -1935,8 +1980,8 @@ static int feed_base_namespace(struct hashed *state, PyObject *base,
  * its member lists.)  Nothing where `held` is NULL (a level down
  * already), for a static or immutable class, or for one of the owner's
  * MRO (any reader of the owner's state reads that class's too).
- * (class, stamp) appended to `held`: the owner's namespace hash holds
- * while the stamp does. */
+ * (class, stamp) appended to `held`, and (metaclass, stamp) for a heap
+ * metaclass: the owner's namespace hash holds while the stamps do. */
 static int feed_held_class(struct hashed *state, PyTypeObject *owner,
                            PyObject *cls, PyObject *checked, PyObject *held,
                            PyObject *mutables)
@@ -1946,38 +1991,25 @@ static int feed_held_class(struct hashed *state, PyTypeObject *owner,
         (t->tp_flags & Py_TPFLAGS_IMMUTABLETYPE) || PyType_IsSubtype(owner, t))
         return 0;
     /* Held: a witness may run Python code that gives the instance whose
-     * class this is another class, which may free this one.  Its stamp
-     * taken first: a change while its state is hashed gives another. */
+     * class this is another class, which may free this one (or give the
+     * class another metaclass).  Their stamps taken first: a change while
+     * their state is hashed gives others. */
+    PyObject *meta = (PyObject *)Py_TYPE(cls);
+    int heap_meta =
+        (((PyTypeObject *)meta)->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
     Py_INCREF(cls);
-    PyObject *pair = Py_BuildValue("(OI)", cls, pycds_type_stamp(t));
-    int failed = !pair || PyList_Append(held, pair) < 0;
-    Py_XDECREF(pair);
-    PyObject *mro = failed ? NULL : Py_XNewRef(t->tp_mro);
-    if (!failed && (!mro || !PyTuple_Check(mro))) {
-        pycds_raise(PYCDS_ERROR_TYPE, "a class without its MRO");
-        failed = 1;
-    }
-    failed = failed || put(state, 'H', NULL, 0) < 0;
-    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *own = NULL;
-        if (feed_base_namespace(state, PyTuple_GET_ITEM(mro, i), checked, 1,
-                                &own) < 0) {
-            failed = 1;
-            break;
-        }
-        if (!own)
-            continue;
-        PyObject *its = PyTuple_GET_ITEM(own, 1);
-        for (Py_ssize_t m = 0; !failed && m < PyTuple_GET_SIZE(its); m++) {
-            PyObject *entry = PyTuple_GET_ITEM(its, m);
-            PyObject *name = PyTuple_Pack(1, PyTuple_GET_ITEM(entry, 0));
-            failed = !name || append_pair(mutables, name,
-                                          PyTuple_GET_ITEM(entry, 1)) < 0;
-            Py_XDECREF(name);
-        }
-        Py_XDECREF(own);
-    }
+    Py_INCREF(meta);
+    PyObject *mro = Py_XNewRef(t->tp_mro);
+    PyObject *meta_mro = Py_XNewRef(((PyTypeObject *)meta)->tp_mro);
+    int failed =
+        note_held(held, cls) < 0 || (heap_meta && note_held(held, meta) < 0) ||
+        put(state, 'H', NULL, 0) < 0 ||
+        feed_held_mro(state, mro, checked, mutables) < 0 ||
+        (heap_meta && (put(state, '^', NULL, 0) < 0 ||
+                       feed_held_mro(state, meta_mro, checked, mutables) < 0));
     Py_XDECREF(mro);
+    Py_XDECREF(meta_mro);
+    Py_DECREF(meta);
     Py_DECREF(cls);
     return failed ? -1 : 0;
 }

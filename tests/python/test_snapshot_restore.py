@@ -2332,6 +2332,12 @@ CHANGED_FIRST = {
         def noted(x):
             return x
         noted.__annotations__ = Notes(x="first")
+        class HeldMeta(type):
+            level = 0
+        class HeldByMeta(metaclass=HeldMeta):
+            pass
+        class HoldsMetaclassed:
+            H = HeldByMeta
     """,
     "reader_.py": """
         import dep_
@@ -2343,7 +2349,7 @@ CHANGED_FIRST = {
              getattr(dep_.K.doc, "__type_params__", ()),
              dep_.Nest.Inner().m(), dep_.Nest.S(), dep_.Nest.C.__func__(),
              dep_.Nest.PART(), dep_.Nest.SET.mode, dep_.Nest.m(), dep_.P(),
-             dep_.noted.__annotations__["x"]]
+             dep_.noted.__annotations__["x"], dep_.HoldsMetaclassed.H.level]
     """,
     "app.py": """
         import os, sys, types
@@ -2406,6 +2412,8 @@ CHANGED_FIRST = {
             dep_.add2.__defaults__ = (5,)
         if probe == "annotations_of_a_dict_subclass":
             dep_.noted.__annotations__["x"] = "second"
+        if probe == "held_class_metaclass":
+            dep_.HeldMeta.level = 5
         import reader_
         print(reader_.R)
     """,
@@ -2420,7 +2428,7 @@ CHANGES_FIRST = ["code", "globals", "method_defaults", "method_kwdefaults",
                  "staticmethod_cell", "classmethod_cell",
                  "partial_function_defaults", "held_instance_class_attribute",
                  "method_cell", "module_partial_function_defaults",
-                 "annotations_of_a_dict_subclass"]
+                 "annotations_of_a_dict_subclass", "held_class_metaclass"]
 
 
 def test_what_a_body_called_or_read_through_a_class_changed_first(tmp_path: Path) -> None:
