@@ -837,6 +837,23 @@ static int note_reading(PyObject *checked, PyObject *obj)
     return failed ? -1 : 0;
 }
 
+/* The readings of a closure's cells (what closure_forms() wrote of them
+ * no stamp covers): 0, or -1 with an exception. */
+static int note_cells(PyObject *checked, PyObject *function)
+{
+    PyObject *closure = ((PyFunctionObject *)function)->func_closure;
+    if (!checked || !closure || !PyTuple_Check(closure))
+        return 0;
+    Py_INCREF(closure);
+    int failed = 0;
+    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(closure); i++) {
+        PyObject *cell = PyTuple_GET_ITEM(closure, i);
+        failed = PyCell_Check(cell) && note_reading(checked, cell) < 0;
+    }
+    Py_DECREF(closure);
+    return failed ? -1 : 0;
+}
+
 PyObject *pycds_memo_after_code(PyObject *module, PyObject *checked)
 {
     (void)module;
@@ -1088,12 +1105,57 @@ static PyObject *atom_digest(PyObject *value)
     return Py_BuildValue("(sO)", t == &PyBool_Type ? "=bool" : "=", value);
 }
 
-/* A plain value's atom_digest, else its witness. */
+/* What a closure's cells hold, as the form that follows its function's
+ * witness where a digest holds the function as a value (a default, an
+ * instance's attribute, a container's item): ("=cells", form, ...), each
+ * () for an empty cell, else a plain value's atom_digest or a witness.
+ * Two closures of one `def` (a factory's) have one witness and differ
+ * here.  Borrowed None for a function without cells. */
+static PyObject *closure_forms(PyObject *function)
+{
+    PyObject *closure = ((PyFunctionObject *)function)->func_closure;
+    if (!closure || !PyTuple_Check(closure) || PyTuple_GET_SIZE(closure) == 0)
+        return Py_None;
+    Py_ssize_t count = PyTuple_GET_SIZE(closure);
+    PyObject *out = PyTuple_New(count + 1);
+    if (!out)
+        return NULL;
+    PyTuple_SET_ITEM(out, 0, PyUnicode_FromString("=cells"));
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *cell = PyTuple_GET_ITEM(closure, i);
+        PyObject *inside = PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
+        PyObject *form = !inside        ? PyTuple_New(0)
+                         : atom(inside) ? atom_digest(inside)
+                                        : witness_of(inside);
+        if (!form || !PyTuple_GET_ITEM(out, 0)) {
+            Py_XDECREF(form);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i + 1, form);
+    }
+    return out;
+}
+
+/* A plain value's atom_digest, else its witness, and a closure's with
+ * what its cells hold ((witness, closure_forms())). */
 static PyObject *shallow(PyObject *value)
 {
     if (atom(value))
         return atom_digest(value);
-    return witness_of(value);
+    PyObject *seen = witness_of(value);
+    if (!seen || Py_TYPE(value) != &PyFunction_Type)
+        return seen;
+    PyObject *cells = closure_forms(value);
+    if (cells == Py_None || !cells) {
+        if (!cells)
+            Py_CLEAR(seen);
+        return seen;
+    }
+    PyObject *out = PyTuple_Pack(2, seen, cells);
+    Py_DECREF(seen);
+    Py_DECREF(cells);
+    return out;
 }
 
 PyObject *pycds_shallow(PyObject *module, PyObject *value)
@@ -1399,6 +1461,17 @@ static int feed_item(struct hashed *state, PyObject *item, int depth,
     int done =
         seen ? (put(state, 'w', NULL, 0) < 0 ? -1 : feed(state, seen)) : -1;
     Py_XDECREF(seen);
+    if (done < 0 || Py_TYPE(item) != &PyFunction_Type)
+        return done;
+    /* A closure: what its cells hold too (closure_forms), noted. */
+    PyObject *cells = closure_forms(item);
+    if (cells == Py_None)
+        return 0;
+    done = !cells || note_cells(checked, item) < 0 ||
+                   put(state, 'c', NULL, 0) < 0 || feed(state, cells) < 0
+               ? -1
+               : 0;
+    Py_XDECREF(cells);
     return done;
 }
 
@@ -1601,7 +1674,7 @@ static int next_attribute(PyObject *ns, PyObject *order, Py_ssize_t *pos,
 static int feed_function_state(struct hashed *all, PyObject *function,
                                PyObject *checked, int as_method);
 static int python_instance(PyObject *value);
-static PyObject *shallow_attrs(PyObject *dict);
+static PyObject *shallow_attrs(PyObject *dict, PyObject *checked);
 static PyObject *own_attrs(PyObject *obj);
 
 /* A method's state (function_state() without cells) into `state`, if
@@ -1707,7 +1780,7 @@ static int feed_class_value(struct hashed *state, PyObject *item,
     int failed = 0;
     if (PyDict_CheckExact(attrs) &&
         PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
-        PyObject *pairs = shallow_attrs(attrs);
+        PyObject *pairs = shallow_attrs(attrs, checked);
         failed =
             !pairs || put(state, 'i', NULL, 0) < 0 || feed(state, pairs) < 0;
         Py_XDECREF(pairs);
@@ -2510,8 +2583,9 @@ static PyObject *with_state(PyObject *value, PyObject *seen, PyObject *checked)
     return out;
 }
 
-/* ((name, shallow(value)), ...) of an instance's attributes. */
-static PyObject *shallow_attrs(PyObject *dict)
+/* ((name, shallow(value)), ...) of an instance's attributes; the cells
+ * of closures among them noted in `checked` (may be NULL). */
+static PyObject *shallow_attrs(PyObject *dict, PyObject *checked)
 {
     PyObject *out = PyTuple_New(PyDict_GET_SIZE(dict));
     PyObject *key, *value;
@@ -2521,7 +2595,10 @@ static PyObject *shallow_attrs(PyObject *dict)
          * the dict, freeing what it held. */
         Py_INCREF(key);
         Py_INCREF(value);
-        PyObject *v = shallow(value);
+        PyObject *v =
+            Py_TYPE(value) == &PyFunction_Type && note_cells(checked, value) < 0
+                ? NULL
+                : shallow(value);
         PyObject *pair = v ? PyTuple_Pack(2, key, v) : NULL;
         Py_XDECREF(v);
         Py_DECREF(key);
@@ -2739,7 +2816,7 @@ static PyObject *digest_noting(PyObject *value, PyObject *checked, int *nested)
         out = NULL;
     else if (PyDict_CheckExact(attrs) &&
              PyDict_GET_SIZE(attrs) <= DIGEST_ATTRIBUTES) {
-        PyObject *pairs = shallow_attrs(attrs);
+        PyObject *pairs = shallow_attrs(attrs, checked);
         out = pairs ? Py_BuildValue("(ON)", seen, pairs) : NULL;
     }
     Py_XDECREF(attrs);

@@ -2857,6 +2857,86 @@ def test_an_instance_a_restored_unit_gives_another_class_is_read_again(tmp_path:
         assert_restored(share, "pkg9_.zero", "pkg9_.first", dump_output=snap.dump_output)
 
 
+FACTORY_CLOSURES = {
+    "dep10_.py": """
+        def make(n):
+            def impl():
+                return n
+            return impl
+        F1 = make(1)
+        F2 = make(2)
+        class HKw:
+            def count(self, *, impl=F1):
+                return impl()
+        class HDef:
+            def count(self, impl=F1):
+                return impl()
+        class HInst:
+            def __init__(self):
+                self.impl = F1
+            def count(self):
+                return self.impl()
+        class Reg:
+            def __init__(self):
+                self.impl = F1
+        class HHeld:
+            REG = Reg()
+            def count(self):
+                return self.REG.impl()
+        class HAnn:
+            def count(self) -> F1:
+                return HAnn.count.__annotations__["return"]()
+        def plain_kw(*, impl=F1):
+            return impl()
+        H_KW, H_DEF, H_INST, H_HELD, H_ANN = HKw(), HDef(), HInst(), HHeld(), HAnn()
+    """,
+    "reader10_.py": """
+        import dep10_
+        A = (dep10_.H_KW.count(), dep10_.H_DEF.count(), dep10_.H_INST.count(),
+             dep10_.H_HELD.count(), dep10_.H_ANN.count(), dep10_.plain_kw())
+    """,
+    "app.py": """
+        import sys
+        import dep10_
+        probe = sys.argv[1] if len(sys.argv) > 1 else ""
+        if probe == "kwdefault":
+            dep10_.HKw.count.__kwdefaults__["impl"] = dep10_.F2
+        if probe == "default":
+            dep10_.HDef.count.__defaults__ = (dep10_.F2,)
+        if probe == "instance":
+            dep10_.H_INST.impl = dep10_.F2
+        if probe == "held_instance":
+            dep10_.HHeld.REG.impl = dep10_.F2
+        if probe == "annotation":
+            dep10_.HAnn.count.__annotations__["return"] = dep10_.F2
+        if probe == "function_kwdefault":
+            dep10_.plain_kw.__kwdefaults__["impl"] = dep10_.F2
+        import reader10_
+        print(*reader10_.A)
+    """,
+}
+
+
+def test_closures_of_one_factory_are_told_apart(tmp_path: Path) -> None:
+    """Two closures of one `def` (a factory's) have one witness (qualname,
+    file, line): one put in place of the other before the import, in a
+    method's default or keyword default, an instance's attribute (of one a
+    class holds too), a method's annotation or a function's keyword
+    default, was not seen (a helper's review: the body's unit was restored
+    and called the first).  What their cells hold is part of the digest
+    wherever a function is held as a value."""
+    snap = snapshot_project(tmp_path, FACTORY_CLOSURES, ["app.py"])
+    plain, share = snap.plain(["app.py"]), snap.share(["app.py"])
+    assert_restored(share, "reader10_", dump_output=snap.dump_output)
+    assert share.stdout == plain.stdout == "1 1 1 1 1 1\n", share.stderr
+    for probe in ("kwdefault", "default", "instance", "held_instance", "annotation",
+                  "function_kwdefault"):
+        plain, share = snap.plain(["app.py", probe]), snap.share(["app.py", probe])
+        assert share.stdout == plain.stdout != "1 1 1 1 1 1\n", (probe, share.stderr)
+        assert snapshot_lines(share.stderr).get("reader10_", "").startswith("code ("), (
+            probe, share.stderr)
+
+
 def assert_each_change_seen(snap: Snap, before: str, changes: list[tuple[str, str]]) -> None:
     """Run app.py with each CHANGE (name, the output plain Python gives):
     restored, it prints the same, and `before` (a unit imported before the
