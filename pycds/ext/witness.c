@@ -837,9 +837,17 @@ static int note_reading(PyObject *checked, PyObject *obj)
     return failed ? -1 : 0;
 }
 
+/* How deep the forms of what closures hold go: a closure held as a value
+ * (depth 0) by its cells, a closure in one of those (a decorator's
+ * wrapper around a factory's function) by its own cells, then witnesses.
+ * note_cells() notes the cells of the same closures. */
+#define CLOSURE_DEPTH 2
+
 /* The readings of a closure's cells (what closure_forms() wrote of them
- * no stamp covers): 0, or -1 with an exception. */
-static int note_cells(PyObject *checked, PyObject *function)
+ * no stamp covers), and of the cells of closures in them, as deep as
+ * closure_forms() goes from `depth` (1 for the closure held): 0, or -1
+ * with an exception. */
+static int note_cells(PyObject *checked, PyObject *function, int depth)
 {
     PyObject *closure = ((PyFunctionObject *)function)->func_closure;
     if (!checked || !closure || !PyTuple_Check(closure))
@@ -848,7 +856,14 @@ static int note_cells(PyObject *checked, PyObject *function)
     int failed = 0;
     for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(closure); i++) {
         PyObject *cell = PyTuple_GET_ITEM(closure, i);
-        failed = PyCell_Check(cell) && note_reading(checked, cell) < 0;
+        if (!PyCell_Check(cell))
+            continue;
+        failed = note_reading(checked, cell) < 0;
+        PyObject *inside = failed ? NULL : Py_XNewRef(PyCell_GET(cell));
+        if (inside && Py_TYPE(inside) == &PyFunction_Type &&
+            depth < CLOSURE_DEPTH)
+            failed = note_cells(checked, inside, depth + 1) < 0;
+        Py_XDECREF(inside);
     }
     Py_DECREF(closure);
     return failed ? -1 : 0;
@@ -1105,57 +1120,126 @@ static PyObject *atom_digest(PyObject *value)
     return Py_BuildValue("(sO)", t == &PyBool_Type ? "=bool" : "=", value);
 }
 
+static PyObject *read_as(PyObject *obj);
+static PyObject *stand_in_for(PyObject *item);
+static PyObject *closure_forms(PyObject *function, int depth);
+
+static PyObject *cells_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=cells");
+    return tag;
+}
+
+static PyObject *tuple_tag(void)
+{
+    static PyObject *tag;
+    if (!tag)
+        tag = PyUnicode_InternFromString("=tuple");
+    return tag;
+}
+
+/* What a closure's cell holds (`value`, held by the caller) as
+ * closure_forms() writes it at `depth`: a plain value's atom_digest, a
+ * stand-in's witness, a tuple by its items' (plain values, else
+ * witnesses) and a closure with its cells' forms while depth is below
+ * CLOSURE_DEPTH, anything else its witness (a list, an instance: their
+ * type; README). */
+static PyObject *cell_form(PyObject *value, int depth)
+{
+    if (atom(value))
+        return atom_digest(value);
+    PyObject *standing = stand_in_for(value);
+    if (standing && standing != Py_None)
+        return Py_NewRef(standing);
+    if (PyErr_Occurred())
+        return NULL;
+    if (depth < CLOSURE_DEPTH && PyTuple_CheckExact(value) &&
+        PyTuple_GET_SIZE(value) <= DIGEST_ATTRIBUTES) {
+        Py_ssize_t count = PyTuple_GET_SIZE(value);
+        PyObject *out = PyTuple_New(count + 1);
+        PyObject *tag = tuple_tag();
+        if (!out || !tag) {
+            Py_XDECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, 0, Py_NewRef(tag));
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *form =
+                cell_form(PyTuple_GET_ITEM(value, i), CLOSURE_DEPTH);
+            if (!form) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(out, i + 1, form);
+        }
+        return out;
+    }
+    PyObject *seen = witness_of(value);
+    if (!seen || Py_TYPE(value) != &PyFunction_Type || depth >= CLOSURE_DEPTH)
+        return seen;
+    PyObject *cells = closure_forms(value, depth + 1);
+    if (cells == Py_None)
+        return seen;
+    PyObject *out = cells ? PyTuple_Pack(2, seen, cells) : NULL;
+    Py_DECREF(seen);
+    Py_XDECREF(cells);
+    return out;
+}
+
 /* What a closure's cells hold, as the form that follows its function's
  * witness where a digest holds the function as a value (a default, an
  * instance's attribute, a container's item): ("=cells", form, ...), each
- * () for an empty cell, else a plain value's atom_digest or a witness.
- * Two closures of one `def` (a factory's) have one witness and differ
- * here.  Borrowed None for a function without cells. */
-static PyObject *closure_forms(PyObject *function)
+ * () for an empty cell, else cell_form() at `depth` (1 for the closure
+ * held), a cell a unit's operations set by what they will leave.  Two
+ * closures of one `def` (a factory's) have one witness and differ here.
+ * Borrowed None for a function without cells; NULL with an exception. */
+static PyObject *closure_forms(PyObject *function, int depth)
 {
     PyObject *closure = ((PyFunctionObject *)function)->func_closure;
     if (!closure || !PyTuple_Check(closure) || PyTuple_GET_SIZE(closure) == 0)
         return Py_None;
+    /* Held, and each cell's contents while their form is made: a witness
+     * may run Python code that empties a cell, or sets __closure__'s
+     * function's... (a metaclass's __getattribute__). */
+    Py_INCREF(closure);
     Py_ssize_t count = PyTuple_GET_SIZE(closure);
     PyObject *out = PyTuple_New(count + 1);
-    if (!out)
-        return NULL;
-    PyTuple_SET_ITEM(out, 0, PyUnicode_FromString("=cells"));
-    for (Py_ssize_t i = 0; i < count; i++) {
+    PyObject *tag = cells_tag();
+    int failed = !out || !tag;
+    if (!failed)
+        PyTuple_SET_ITEM(out, 0, Py_NewRef(tag));
+    for (Py_ssize_t i = 0; !failed && i < count; i++) {
         PyObject *cell = PyTuple_GET_ITEM(closure, i);
-        PyObject *inside = PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
-        PyObject *form = !inside        ? PyTuple_New(0)
-                         : atom(inside) ? atom_digest(inside)
-                                        : witness_of(inside);
-        if (!form || !PyTuple_GET_ITEM(out, 0)) {
-            Py_XDECREF(form);
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(out, i + 1, form);
+        PyObject *read = read_as(cell);
+        PyObject *inside = !read                ? NULL
+                           : read != cell       ? Py_NewRef(read)
+                           : PyCell_Check(cell) ? Py_XNewRef(PyCell_GET(cell))
+                                                : NULL;
+        PyObject *form = !read    ? NULL
+                         : inside ? cell_form(inside, depth)
+                                  : PyTuple_New(0);
+        Py_XDECREF(inside);
+        failed = !form;
+        if (form)
+            PyTuple_SET_ITEM(out, i + 1, form);
     }
+    Py_DECREF(closure);
+    if (failed)
+        Py_CLEAR(out);
     return out;
 }
 
-/* A plain value's atom_digest, else its witness, and a closure's with
- * what its cells hold ((witness, closure_forms())). */
+/* A plain value's atom_digest, else its witness; a closure's with what
+ * its cells hold ((witness, closure_forms()), cell_form()'s way). */
 static PyObject *shallow(PyObject *value)
 {
     if (atom(value))
         return atom_digest(value);
-    PyObject *seen = witness_of(value);
-    if (!seen || Py_TYPE(value) != &PyFunction_Type)
-        return seen;
-    PyObject *cells = closure_forms(value);
-    if (cells == Py_None || !cells) {
-        if (!cells)
-            Py_CLEAR(seen);
-        return seen;
-    }
-    PyObject *out = PyTuple_Pack(2, seen, cells);
-    Py_DECREF(seen);
-    Py_DECREF(cells);
-    return out;
+    if (Py_TYPE(value) == &PyFunction_Type)
+        return cell_form(value, 0);
+    return witness_of(value);
 }
 
 PyObject *pycds_shallow(PyObject *module, PyObject *value)
@@ -1458,20 +1542,20 @@ static int feed_item(struct hashed *state, PyObject *item, int depth,
         return done;
     }
     PyObject *seen = item_witness(item, checked);
+    /* A closure with what its cells hold, as shallow() gives it (a
+     * stand-in for one is written so), its cells noted. */
+    PyObject *cells = seen && Py_TYPE(item) == &PyFunction_Type
+                          ? closure_forms(item, 1)
+                          : Py_None;
+    if (cells != Py_None) {
+        int noted = cells ? note_cells(checked, item, 1) : -1;
+        PyObject *form = noted < 0 ? NULL : PyTuple_Pack(2, seen, cells);
+        Py_XDECREF(cells);
+        Py_SETREF(seen, form);
+    }
     int done =
         seen ? (put(state, 'w', NULL, 0) < 0 ? -1 : feed(state, seen)) : -1;
     Py_XDECREF(seen);
-    if (done < 0 || Py_TYPE(item) != &PyFunction_Type)
-        return done;
-    /* A closure: what its cells hold too (closure_forms), noted. */
-    PyObject *cells = closure_forms(item);
-    if (cells == Py_None)
-        return 0;
-    done = !cells || note_cells(checked, item) < 0 ||
-                   put(state, 'c', NULL, 0) < 0 || feed(state, cells) < 0
-               ? -1
-               : 0;
-    Py_XDECREF(cells);
     return done;
 }
 
@@ -2595,10 +2679,10 @@ static PyObject *shallow_attrs(PyObject *dict, PyObject *checked)
          * the dict, freeing what it held. */
         Py_INCREF(key);
         Py_INCREF(value);
-        PyObject *v =
-            Py_TYPE(value) == &PyFunction_Type && note_cells(checked, value) < 0
-                ? NULL
-                : shallow(value);
+        PyObject *v = Py_TYPE(value) == &PyFunction_Type &&
+                              note_cells(checked, value, 1) < 0
+                          ? NULL
+                          : shallow(value);
         PyObject *pair = v ? PyTuple_Pack(2, key, v) : NULL;
         Py_XDECREF(v);
         Py_DECREF(key);
