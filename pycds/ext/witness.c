@@ -30,6 +30,12 @@ enum name_index {
     N_FDEL,
     N_WRAPPED_FUNC,
     N_FILE,
+    /* not attribute names: the tags of forms that digests hold */
+    N_STATE_TAG,
+    N_CLASS_TAG,
+    N_CELLS_TAG,
+    N_TUPLE_TAG,
+    N_MEMO_TAG,
     N_COUNT
 };
 
@@ -49,7 +55,12 @@ static PyObject *name_of(enum name_index which)
                                               "fset",
                                               "fdel",
                                               "__func__",
-                                              "__file__"};
+                                              "__file__",
+                                              "=state",
+                                              "=class",
+                                              "=cells",
+                                              "=tuple",
+                                              "=memo"};
     static PyObject *made[N_COUNT];
     if (!made[which])
         made[which] = PyUnicode_InternFromString(TEXT[which]);
@@ -499,10 +510,7 @@ static void memo_table_free(PyObject *capsule)
 
 static PyObject *memo_tag(void)
 {
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=memo");
-    return tag;
+    return name_of(N_MEMO_TAG);
 }
 
 /* The table `checked` holds (made when `create`), NULL when none (an
@@ -1124,22 +1132,6 @@ static PyObject *read_as(PyObject *obj);
 static PyObject *stand_in_for(PyObject *item);
 static PyObject *closure_forms(PyObject *function, int depth);
 
-static PyObject *cells_tag(void)
-{
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=cells");
-    return tag;
-}
-
-static PyObject *tuple_tag(void)
-{
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=tuple");
-    return tag;
-}
-
 /* What a closure's cell holds (`value`, held by the caller) as
  * closure_forms() writes it at `depth`: a plain value's atom_digest, a
  * stand-in's witness, a tuple by its items' (plain values, else
@@ -1159,7 +1151,7 @@ static PyObject *cell_form(PyObject *value, int depth)
         PyTuple_GET_SIZE(value) <= DIGEST_ATTRIBUTES) {
         Py_ssize_t count = PyTuple_GET_SIZE(value);
         PyObject *out = PyTuple_New(count + 1);
-        PyObject *tag = tuple_tag();
+        PyObject *tag = name_of(N_TUPLE_TAG);
         if (!out || !tag) {
             Py_XDECREF(out);
             return NULL;
@@ -1206,7 +1198,7 @@ static PyObject *closure_forms(PyObject *function, int depth)
     Py_INCREF(closure);
     Py_ssize_t count = PyTuple_GET_SIZE(closure);
     PyObject *out = PyTuple_New(count + 1);
-    PyObject *tag = cells_tag();
+    PyObject *tag = name_of(N_CELLS_TAG);
     int failed = !out || !tag;
     if (!failed)
         PyTuple_SET_ITEM(out, 0, Py_NewRef(tag));
@@ -1698,23 +1690,16 @@ static PyObject *proxied(PyObject *value)
  * attributes are one level (a container among them by its witness), a cell's
  * contents as a module attribute's (a container by its items). */
 
-/* The tag that marks a digest as (tag, witness, state). */
+/* The tags that mark a digest as (tag, witness, state), and an
+ * instance's as (tag, digest, its class's state). */
 static PyObject *state_tag(void)
 {
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=state");
-    return tag;
+    return name_of(N_STATE_TAG);
 }
 
-/* The tag that marks an instance's digest as (tag, digest, its class's
- * state). */
 static PyObject *class_tag(void)
 {
-    static PyObject *tag;
-    if (!tag)
-        tag = PyUnicode_InternFromString("=class");
-    return tag;
+    return name_of(N_CLASS_TAG);
 }
 
 static int append_pair(PyObject *list, PyObject *a, PyObject *b)
