@@ -1192,9 +1192,9 @@ static PyObject *closure_forms(PyObject *function, int depth)
     PyObject *closure = ((PyFunctionObject *)function)->func_closure;
     if (!closure || !PyTuple_Check(closure) || PyTuple_GET_SIZE(closure) == 0)
         return Py_None;
-    /* Held, and each cell's contents while their form is made: a witness
-     * may run Python code that empties a cell, or sets __closure__'s
-     * function's... (a metaclass's __getattribute__). */
+    /* Held, and each cell's contents while its form is made: a witness
+     * may run Python code (a class's __module__ that is no str) that
+     * empties the cell, freeing what it held. */
     Py_INCREF(closure);
     Py_ssize_t count = PyTuple_GET_SIZE(closure);
     PyObject *out = PyTuple_New(count + 1);
@@ -1948,10 +1948,8 @@ static int feed_namespace(struct hashed *state, PyTypeObject *type,
     return failed || put(state, 'K', NULL, 0) < 0 ? -1 : 0;
 }
 
-/* (XXH3-128 of one class's own attributes (16 bytes), its mutable
- * containers as feed_namespace() leaves them out, the (class, stamp)
- * pairs of the classes whose state it holds), `shallow`: those classes
- * by their witness alone. */
+/* How many namespace_hash() made in this process (tests: a class read
+ * again within one import is not hashed again). */
 static uint64_t namespace_hashes_made;
 
 PyObject *pycds_namespace_hashes(PyObject *module, PyObject *unused)
@@ -1961,6 +1959,10 @@ PyObject *pycds_namespace_hashes(PyObject *module, PyObject *unused)
     return PyLong_FromUnsignedLongLong(namespace_hashes_made);
 }
 
+/* (XXH3-128 of one class's own attributes (16 bytes), its mutable
+ * containers as feed_namespace() leaves them out, the (class, stamp)
+ * pairs of the classes whose state it holds), `shallow`: those classes
+ * by their witness alone. */
 static PyObject *namespace_hash(PyTypeObject *type, PyObject *checked,
                                 int shallow)
 {
