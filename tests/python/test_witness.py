@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import subprocess
 import sys
 import types
 from typing import Any
@@ -769,3 +770,37 @@ def test_a_digest_of_hostile_objects_raises_or_answers_and_never_crashes() -> No
     for _ in range(300_000):
         chain = types.MethodType(print, chain)
     assert isinstance(_cds.digest(chain), tuple)
+
+
+CELL_EMPTIED_BY_A_WITNESS = """
+from pycds import _cds
+def make(v):
+    def f():
+        return v
+    return f
+fn = make(None)
+cell = fn.__closure__[0]
+class Emptying:
+    def __str__(self):
+        cell.cell_contents = None
+        return "elsewhere"
+class C:
+    pass
+C.__module__ = Emptying()
+cell.cell_contents = C()
+form = _cds.shallow(fn)
+print(form[1][0], form[1][1][0].split(".")[0], cell.cell_contents)
+"""
+
+
+def test_a_closure_whose_cell_a_witness_empties_is_read_safely() -> None:
+    """A closure's form reads what its cell holds while a witness may run
+    Python code: a class whose __module__ is no str has its __str__ run,
+    which here empties the cell, freeing the only reference to what the
+    cell held.  A review found it read after it was freed: with the debug
+    allocator, which fills freed memory, the process crashed."""
+    done = subprocess.run([sys.executable, "-c", CELL_EMPTIED_BY_A_WITNESS],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONMALLOC": "debug"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "=cells elsewhere None\n", done.stdout
