@@ -83,7 +83,9 @@ else:
 
 # The format, written once (the writer imports these).
 # U21: the containers of a class a class holds are read with the
-# holder's own (its namespace hash holds what stamps cover, remembered).
+# holder's own (its namespace hash holds what stamps cover, remembered),
+# and so are its heap metaclass's; annotations that are a dict subclass
+# by their items; a closure held as a value with what its cells hold.
 # U20: a class's state holds the state of the classes it holds and of
 # its instances' classes, its partials' functions and its methods' cells.
 # U19: a function's state holds its __name__, __doc__, __module__,
